@@ -1,0 +1,927 @@
+"""A small protobuf-like message base for Temporal's API messages.
+
+Temporal's Python SDK exposes protobuf messages (``Payload``, ``Failure``...) and
+user code (codecs, failure converters, interceptors) drives them through the
+protobuf Python API. This module reproduces the part of that API such code
+uses, on top of plain Python objects:
+
+* keyword constructors, attribute access and assignment with type checks;
+* sub-messages that spring into existence on first access and become "present"
+  in their parent only once something is written into them (so
+  ``failure.cause.message = "x"`` sets ``failure.cause``), with oneof groups
+  clearing their other members;
+* ``HasField``, ``WhichOneof``, ``ClearField``, ``SetInParent``, ``CopyFrom``,
+  ``MergeFrom``, ``Clear``, ``==``;
+* ``SerializeToString`` / ``FromString`` / ``ParseFromString`` producing the
+  protobuf wire format (see :mod:`._wire`);
+* ``to_json_dict`` / ``from_json_dict`` in the proto3 JSON mapping.
+
+Map entries are serialized in key order. protobuf-python's default (upb) order
+follows a hash table seeded per process, so it is not reproducible even by
+protobuf itself; sorted order is what protobuf emits with
+``deterministic=True`` and is what we always emit.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import math
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from hotmesh_temporal.api import _wire
+
+STRING = "string"
+BYTES = "bytes"
+BOOL = "bool"
+INT32 = "int32"
+INT64 = "int64"
+UINT64 = "uint64"
+DOUBLE = "double"
+FLOAT = "float"
+ENUM = "enum"
+MESSAGE = "message"
+MAP = "map"
+REPEATED = "repeated"
+
+_SCALAR_DEFAULTS: dict[str, Any] = {
+    STRING: "",
+    BYTES: b"",
+    BOOL: False,
+    INT32: 0,
+    INT64: 0,
+    UINT64: 0,
+    DOUBLE: 0.0,
+    FLOAT: 0.0,
+    ENUM: 0,
+}
+
+# Every message class by its protobuf full name, so payload converters can
+# rebuild a message from the ``messageType`` metadata of a payload.
+MESSAGE_TYPES: dict[str, type[Message]] = {}
+
+
+class Field:
+    """Description of one field of a message.
+
+    ``elem`` is the element kind (a scalar kind name) or the message class
+    (or a zero-argument callable returning it, for self references) of a
+    message, map value or repeated field. ``enum_names`` maps enum numbers to
+    their proto names, used for JSON.
+    """
+
+    __slots__ = ("name", "number", "kind", "_elem", "oneof", "enum_names", "json_name")
+
+    def __init__(
+        self,
+        name: str,
+        number: int,
+        kind: str,
+        elem: Any = None,
+        *,
+        oneof: str | None = None,
+        enum_names: Mapping[int, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.number = number
+        self.kind = kind
+        self._elem = elem
+        self.oneof = oneof
+        self.enum_names = dict(enum_names or {})
+        head, *rest = name.split("_")
+        self.json_name = head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+    @property
+    def elem(self) -> Any:
+        """The element kind or message class (resolving lazy references)."""
+        e = self._elem
+        if callable(e) and not isinstance(e, type):
+            e = e()
+            self._elem = e
+        return e
+
+    @property
+    def elem_is_message(self) -> bool:
+        return isinstance(self.elem, type)
+
+
+def _check_scalar(kind: str, value: Any, field_name: str) -> Any:
+    """Validate and normalise a value for a scalar field, as protobuf does."""
+    if kind == STRING:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+    elif kind == BYTES:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+    elif kind == BOOL:
+        if isinstance(value, (bool, int)):
+            return bool(value)
+    elif kind in (INT32, INT64, UINT64, ENUM):
+        if isinstance(value, int):
+            return int(value)
+    elif kind == DOUBLE:
+        if isinstance(value, (int, float)):
+            return float(value)
+    elif kind == FLOAT:
+        if isinstance(value, (int, float)):
+            # Stored as float32 on the wire; round now so reads agree.
+            return struct.unpack("<f", struct.pack("<f", float(value)))[0]
+    expected = {STRING: "str", BYTES: "bytes", BOOL: "bool", DOUBLE: "float", FLOAT: "float"}
+    raise TypeError(
+        f"expected {expected.get(kind, 'int')}, {type(value).__name__} found "
+        f"(field {field_name})"
+    )
+
+
+class _Map(dict):
+    """A map field: a dict that tells its owner message when it changes."""
+
+    __slots__ = ("_owner", "_field")
+
+    def __init__(self, owner: Message, field: Field) -> None:
+        super().__init__()
+        self._owner = owner
+        self._field = field
+
+    def _coerce(self, key: Any, value: Any) -> tuple[str, Any]:
+        key = _check_scalar(STRING, key, self._field.name)
+        if self._field.elem_is_message:
+            fresh = self._field.elem()
+            fresh._merge_any(value)
+            return key, fresh
+        return key, _check_scalar(self._field.elem, value, self._field.name)
+
+    def __getitem__(self, key: Any) -> Any:
+        # protobuf maps insert a default value for a missing key on read.
+        if not dict.__contains__(self, key):
+            elem = self._field.elem
+            self[key] = elem() if isinstance(elem, type) else _SCALAR_DEFAULTS[elem]
+        return dict.__getitem__(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        key, value = self._coerce(key, value)
+        dict.__setitem__(self, key, value)
+        self._owner._modified()
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self, key)
+        self._owner._modified()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+        self._owner._modified()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def pop(self, *args: Any) -> Any:  # type: ignore[override]
+        value = dict.pop(self, *args)
+        self._owner._modified()
+        return value
+
+    def popitem(self) -> Any:
+        item = dict.popitem(self)
+        self._owner._modified()
+        return item
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._owner._modified()
+
+    def __ior__(self, other: Any) -> _Map:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def __deepcopy__(self, memo: Any) -> dict:
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
+class _List(list):
+    """A repeated field: a list that checks/copies items and notifies its owner."""
+
+    __slots__ = ("_owner", "_field")
+
+    def __init__(self, owner: Message, field: Field) -> None:
+        super().__init__()
+        self._owner = owner
+        self._field = field
+
+    def _coerce(self, value: Any) -> Any:
+        if self._field.elem_is_message:
+            # protobuf copies messages into repeated fields.
+            fresh = self._field.elem()
+            fresh._merge_any(value)
+            return fresh
+        return _check_scalar(self._field.elem, value, self._field.name)
+
+    def add(self, **kwargs: Any) -> Any:
+        """Append a new message built from ``kwargs`` and return it."""
+        item = self._field.elem(**kwargs)
+        list.append(self, item)
+        self._owner._modified()
+        return item
+
+    def append(self, value: Any) -> None:
+        list.append(self, self._coerce(value))
+        self._owner._modified()
+
+    def extend(self, values: Iterable[Any]) -> None:
+        list.extend(self, [self._coerce(v) for v in values])
+        self._owner._modified()
+
+    def insert(self, index: Any, value: Any) -> None:
+        list.insert(self, index, self._coerce(value))
+        self._owner._modified()
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            value = [self._coerce(v) for v in value]
+        else:
+            value = self._coerce(value)
+        list.__setitem__(self, index, value)
+        self._owner._modified()
+
+    def __delitem__(self, index: Any) -> None:
+        list.__delitem__(self, index)
+        self._owner._modified()
+
+    def __iadd__(self, values: Iterable[Any]) -> _List:  # type: ignore[override]
+        self.extend(values)
+        return self
+
+    def pop(self, index: Any = -1) -> Any:
+        value = list.pop(self, index)
+        self._owner._modified()
+        return value
+
+    def remove(self, value: Any) -> None:
+        list.remove(self, value)
+        self._owner._modified()
+
+    def clear(self) -> None:
+        list.clear(self)
+        self._owner._modified()
+
+    def MergeFrom(self, values: Iterable[Any]) -> None:  # noqa: N802 - protobuf name
+        """Append copies of ``values`` (protobuf's repeated-field merge)."""
+        self.extend(values)
+
+    def __deepcopy__(self, memo: Any) -> list:
+        return [copy.deepcopy(v, memo) for v in self]
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))
+
+
+class _Descriptor:
+    """The few ``DESCRIPTOR`` attributes that SDK code reads."""
+
+    def __init__(self, full_name: str, fields: tuple[Field, ...]) -> None:
+        self.full_name = full_name
+        self.name = full_name.rsplit(".", 1)[-1]
+        self.fields_by_name = {f.name: f for f in fields}
+
+
+class Message:
+    """Base of every API message class.
+
+    Subclasses set ``_full_name`` and ``_fields``.
+    """
+
+    __slots__ = ("_values", "_present", "_parent")
+
+    _full_name: ClassVar[str] = ""
+    _fields: ClassVar[tuple[Field, ...]] = ()
+    _by_name: ClassVar[dict[str, Field]]
+    _by_json: ClassVar[dict[str, Field]]
+    _by_number: ClassVar[dict[int, Field]]
+    _wire_order: ClassVar[tuple[Field, ...]]
+    _oneofs: ClassVar[dict[str, tuple[str, ...]]]
+    DESCRIPTOR: ClassVar[_Descriptor]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._by_name = {f.name: f for f in cls._fields}
+        cls._by_json = {f.json_name: f for f in cls._fields}
+        cls._by_number = {f.number: f for f in cls._fields}
+        cls._wire_order = tuple(sorted(cls._fields, key=lambda f: f.number))
+        oneofs: dict[str, list[str]] = {}
+        for f in cls._fields:
+            if f.oneof:
+                oneofs.setdefault(f.oneof, []).append(f.name)
+        cls._oneofs = {k: tuple(v) for k, v in oneofs.items()}
+        cls.DESCRIPTOR = _Descriptor(cls._full_name, cls._fields)
+        if cls._full_name:
+            MESSAGE_TYPES[cls._full_name] = cls
+
+    def __init__(self, **kwargs: Any) -> None:
+        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_present", set())
+        object.__setattr__(self, "_parent", None)
+        for name, value in kwargs.items():
+            field = self._field(name)
+            if value is None:
+                # protobuf treats None in a constructor as "leave unset".
+                continue
+            self._assign(field, value)
+
+    # -- field access -------------------------------------------------------
+
+    @classmethod
+    def _field(cls, name: str) -> Field:
+        try:
+            return cls._by_name[name]
+        except KeyError:
+            raise ValueError(
+                f'Protocol message {cls.__name__} has no "{name}" field.'
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails, i.e. for field names.
+        field = type(self)._by_name.get(name)
+        if field is None:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}"
+            )
+        values = self._values
+        if name in values:
+            return values[name]
+        if field.kind == MESSAGE:
+            child = field.elem()
+            object.__setattr__(child, "_parent", (self, name))
+            values[name] = child
+            return child
+        if field.kind == MAP:
+            values[name] = _Map(self, field)
+            return values[name]
+        if field.kind == REPEATED:
+            values[name] = _List(self, field)
+            return values[name]
+        return _SCALAR_DEFAULTS[field.kind]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        field = type(self)._by_name.get(name)
+        if field is None:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no field {name!r}"
+            )
+        self._assign(field, value)
+
+    def _assign(self, field: Field, value: Any) -> None:
+        if field.kind == MESSAGE:
+            # protobuf forbids assigning a sub-message; we accept it (and
+            # dicts) and copy, which is the only sensible meaning.
+            child = getattr(self, field.name)
+            if isinstance(value, Message):
+                child.CopyFrom(value)
+            else:
+                child._merge_any(value)
+            self._mark_present(field.name)
+        elif field.kind == MAP:
+            container = getattr(self, field.name)
+            dict.clear(container)
+            container.update(value)
+        elif field.kind == REPEATED:
+            container = getattr(self, field.name)
+            list.clear(container)
+            container.extend(value)
+        else:
+            self._values[field.name] = _check_scalar(field.kind, value, field.name)
+        self._modified()
+
+    def _modified(self) -> None:
+        """Record that this message changed: it becomes present upwards."""
+        node = self
+        while node._parent is not None:
+            parent, name = node._parent
+            parent._mark_present(name)
+            node = parent
+
+    def _mark_present(self, name: str) -> None:
+        field = type(self)._by_name[name]
+        if field.oneof and name not in self._present:
+            for other in self._oneofs[field.oneof]:
+                if other != name:
+                    self._detach(other)
+        self._present.add(name)
+
+    def _detach(self, name: str) -> None:
+        child = self._values.pop(name, None)
+        if isinstance(child, Message):
+            object.__setattr__(child, "_parent", None)
+        self._present.discard(name)
+
+    def _is_set(self, field: Field) -> bool:
+        if field.kind == MESSAGE:
+            return field.name in self._present
+        value = self._values.get(field.name)
+        if field.kind in (MAP, REPEATED):
+            return bool(value)
+        return value is not None and value != _SCALAR_DEFAULTS[field.kind]
+
+    # -- protobuf API -------------------------------------------------------
+
+    def HasField(self, field_name: str) -> bool:  # noqa: N802 - protobuf name
+        """Whether a sub-message field (or any member of a oneof) is set."""
+        if field_name in self._oneofs:
+            return any(n in self._present for n in self._oneofs[field_name])
+        field = self._field(field_name)
+        if field.kind != MESSAGE:
+            raise ValueError(
+                f"Field {self._full_name}.{field_name} does not have presence."
+            )
+        return field_name in self._present
+
+    def WhichOneof(self, oneof_group: str) -> str | None:  # noqa: N802
+        """Name of the member of ``oneof_group`` that is set, or ``None``."""
+        try:
+            members = self._oneofs[oneof_group]
+        except KeyError:
+            raise ValueError(
+                f'Protocol message has no oneof "{oneof_group}" field.'
+            ) from None
+        return next((n for n in members if n in self._present), None)
+
+    def ClearField(self, field_name: str) -> None:  # noqa: N802
+        """Reset a field (or the set member of a oneof) to its default."""
+        if field_name in self._oneofs:
+            for name in self._oneofs[field_name]:
+                self._detach(name)
+            return
+        field = self._field(field_name)
+        if field.kind == MESSAGE:
+            self._detach(field_name)
+        else:
+            # Containers are replaced so old references stop being ours.
+            self._values.pop(field_name, None)
+
+    def SetInParent(self) -> None:  # noqa: N802
+        """Mark this (possibly empty) sub-message as set in its parent."""
+        self._modified()
+
+    def Clear(self) -> None:  # noqa: N802
+        """Reset every field."""
+        for name in list(self._values):
+            self._detach(name)
+        self._modified()
+
+    def CopyFrom(self, other: Message) -> None:  # noqa: N802
+        """Make this message an exact copy of ``other``."""
+        if other is self:
+            return
+        if type(other) is not type(self):
+            raise TypeError(
+                f"Parameter to CopyFrom() must be instance of same class: "
+                f"expected {type(self).__name__} got {type(other).__name__}."
+            )
+        for name in list(self._values):
+            self._detach(name)
+        self.MergeFrom(other)
+
+    def MergeFrom(self, other: Message) -> None:  # noqa: N802
+        """Merge ``other`` into this message with protobuf's merge rules."""
+        if type(other) is not type(self):
+            raise TypeError(
+                f"Parameter to MergeFrom() must be instance of same class: "
+                f"expected {type(self).__name__} got {type(other).__name__}."
+            )
+        for field in other._fields:
+            if not other._is_set(field):
+                continue
+            value = other._values[field.name]
+            if field.kind == MESSAGE:
+                child = getattr(self, field.name)
+                child.MergeFrom(value)
+                self._mark_present(field.name)
+            elif field.kind in (MAP, REPEATED):
+                target = getattr(self, field.name)
+                target.update(value) if field.kind == MAP else target.extend(value)
+            else:
+                self._values[field.name] = value
+        self._modified()
+
+    def _merge_any(self, value: Any) -> None:
+        """Merge a message or a ``{field: value}`` mapping into this one."""
+        if isinstance(value, Message):
+            self.MergeFrom(value)
+        elif isinstance(value, Mapping):
+            for name, item in value.items():
+                if item is not None:
+                    self._assign(self._field(name), item)
+        else:
+            raise TypeError(
+                f"expected {type(self).__name__} or dict, got {type(value).__name__}"
+            )
+
+    def ListFields(self) -> list[tuple[Field, Any]]:  # noqa: N802
+        """``(field, value)`` for every set field, in field-number order."""
+        return [(f, self._values[f.name]) for f in self._wire_order if self._is_set(f)]
+
+    def IsInitialized(self) -> bool:  # noqa: N802
+        """Always true: proto3 has no required fields."""
+        return True
+
+    def ByteSize(self) -> int:  # noqa: N802
+        """Size of the serialized message in bytes."""
+        return len(self.SerializeToString())
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Message)
+        for field in self._fields:
+            mine, theirs = self._is_set(field), other._is_set(field)
+            if mine != theirs:
+                return False
+            if mine and self._values[field.name] != other._values[field.name]:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment] - mutable, like protobuf messages
+
+    def __repr__(self) -> str:
+        parts = [f"{f.name}={self._values[f.name]!r}" for f in self._set_fields()]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def _set_fields(self) -> list[Field]:
+        return [f for f in self._wire_order if self._is_set(f)]
+
+    def __copy__(self) -> Message:
+        clone = type(self)()
+        clone.MergeFrom(self)
+        return clone
+
+    def __deepcopy__(self, memo: Any) -> Message:
+        return self.__copy__()
+
+    def __reduce__(self) -> Any:
+        return (type(self).FromString, (self.SerializeToString(),))
+
+    # -- wire format ----------------------------------------------------------
+
+    def SerializeToString(self, *, deterministic: bool | None = None) -> bytes:  # noqa: N802
+        """Encode in the protobuf binary wire format.
+
+        Output is always deterministic (map entries sorted by key), so the
+        ``deterministic`` flag is accepted for compatibility only.
+        """
+        out = bytearray()
+        for field in self._wire_order:
+            if self._is_set(field):
+                out += _encode_field(field, self._values[field.name])
+        return bytes(out)
+
+    @classmethod
+    def FromString(cls, data: bytes) -> Any:  # noqa: N802
+        """Decode a message from the protobuf binary wire format."""
+        msg = cls()
+        msg.MergeFromString(data)
+        return msg
+
+    def ParseFromString(self, data: bytes) -> int:  # noqa: N802
+        """Replace this message's content with the decoded ``data``."""
+        self.Clear()
+        return self.MergeFromString(data)
+
+    def MergeFromString(self, data: bytes) -> int:  # noqa: N802
+        """Merge decoded ``data`` into this message; unknown fields are dropped."""
+        by_number = type(self)._by_number
+        for number, wire_type, raw in _wire.iter_fields(data):
+            field = by_number.get(number)
+            if field is not None:
+                _decode_field(self, field, wire_type, raw)
+        self._modified()
+        return len(data)
+
+    # -- proto3 JSON ----------------------------------------------------------
+
+    def to_json_dict(self) -> Any:
+        """This message in the proto3 JSON mapping, as Python JSON values.
+
+        Same output as protobuf's ``MessageToDict``: camelCase keys, default
+        values omitted, bytes as base64, 64-bit integers as strings, enums by
+        name, durations as ``"1.500s"``.
+        """
+        return {
+            f.json_name: _json_value(f, self._values[f.name]) for f in self._set_fields()
+        }
+
+    @classmethod
+    def from_json_dict(cls, value: Any, *, ignore_unknown_fields: bool = False) -> Any:
+        """Build a message from proto3 JSON (camelCase or field names)."""
+        msg = cls()
+        msg._merge_json(value, ignore_unknown_fields)
+        return msg
+
+    def _to_json_value(self) -> Any:
+        # Well-known types (Duration) override this with their JSON form.
+        return self.to_json_dict()
+
+    def _merge_json_value(self, value: Any, ignore_unknown: bool) -> None:
+        self._merge_json(value, ignore_unknown)
+
+    def _merge_json(self, value: Any, ignore_unknown: bool) -> None:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected JSON object for {self._full_name}, got {value!r}")
+        for key, item in value.items():
+            field = self._by_json.get(key) or self._by_name.get(key)
+            if field is None:
+                if ignore_unknown:
+                    continue
+                raise ValueError(f'Message type "{self._full_name}" has no field named "{key}".')
+            if item is None:
+                continue
+            _merge_json_field(self, field, item, ignore_unknown)
+
+
+# -- wire helpers ---------------------------------------------------------------
+
+
+def _encode_scalar(kind: str, number: int, value: Any) -> bytes:
+    if kind == STRING:
+        return _wire.len_field(number, value.encode("utf-8"))
+    if kind == BYTES:
+        return _wire.len_field(number, value)
+    if kind == DOUBLE:
+        return _wire.double_field(number, value)
+    if kind == FLOAT:
+        return _wire.float_field(number, value)
+    return _wire.varint_field(number, int(value))
+
+
+def _encode_field(field: Field, value: Any) -> bytes:
+    if field.kind == MESSAGE:
+        return _wire.len_field(field.number, value.SerializeToString())
+    if field.kind == MAP:
+        out = bytearray()
+        for key in sorted(value, key=lambda k: k.encode("utf-8")):
+            item = dict.__getitem__(value, key)
+            entry = _wire.len_field(1, key.encode("utf-8"))
+            if field.elem_is_message:
+                entry += _wire.len_field(2, item.SerializeToString())
+            else:
+                entry += _encode_scalar(field.elem, 2, item)
+            out += _wire.len_field(field.number, entry)
+        return bytes(out)
+    if field.kind == REPEATED:
+        if field.elem_is_message:
+            return b"".join(_wire.len_field(field.number, v.SerializeToString()) for v in value)
+        if field.elem in (STRING, BYTES):
+            return b"".join(_encode_scalar(field.elem, field.number, v) for v in value)
+        # Numeric repeated fields are packed in proto3.
+        packed = b"".join(_encode_scalar(field.elem, 0, v)[1:] for v in value)
+        return _wire.len_field(field.number, packed)
+    return _encode_scalar(field.kind, field.number, value)
+
+
+def _decode_scalar(kind: str, wire_type: int, raw: Any) -> Any:
+    if kind == STRING:
+        return bytes(raw).decode("utf-8")
+    if kind == BYTES:
+        return bytes(raw)
+    if kind == DOUBLE:
+        return struct.unpack("<d", raw)[0]
+    if kind == FLOAT:
+        return struct.unpack("<f", raw)[0]
+    if kind == BOOL:
+        return bool(raw)
+    if kind in (INT32, ENUM):
+        return _wire.to_signed(raw, 32)
+    if kind == INT64:
+        return _wire.to_signed(raw, 64)
+    return raw
+
+
+def _decode_field(msg: Message, field: Field, wire_type: int, raw: Any) -> None:
+    if field.kind == MESSAGE:
+        getattr(msg, field.name).MergeFromString(raw)
+        msg._mark_present(field.name)
+    elif field.kind == MAP:
+        key, item = "", None
+        for number, wt, value in _wire.iter_fields(raw):
+            if number == 1:
+                key = bytes(value).decode("utf-8")
+            elif number == 2:
+                item = value if field.elem_is_message else _decode_scalar(field.elem, wt, value)
+        if field.elem_is_message:
+            item = field.elem.FromString(item or b"")
+        elif item is None:
+            item = _SCALAR_DEFAULTS[field.elem]
+        dict.__setitem__(getattr(msg, field.name), key, item)
+    elif field.kind == REPEATED:
+        target = getattr(msg, field.name)
+        if field.elem_is_message:
+            list.append(target, field.elem.FromString(raw))
+        elif wire_type == _wire.LEN and field.elem not in (STRING, BYTES):
+            for v in _wire.iter_packed_varints(raw):
+                list.append(target, _decode_scalar(field.elem, _wire.VARINT, v))
+        else:
+            list.append(target, _decode_scalar(field.elem, wire_type, raw))
+    else:
+        msg._values[field.name] = _decode_scalar(field.kind, wire_type, raw)
+
+
+# -- JSON helpers ---------------------------------------------------------------
+
+
+def _json_scalar(kind: str, value: Any, enum_names: Mapping[int, str]) -> Any:
+    if kind == BYTES:
+        return base64.b64encode(value).decode("ascii")
+    if kind in (INT64, UINT64):
+        return str(value)
+    if kind == ENUM:
+        return enum_names.get(value, value)
+    if kind in (DOUBLE, FLOAT):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if kind == FLOAT:
+            return _shortest_float32(value)
+    return value
+
+
+def _shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32 value."""
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack("<f", candidate) == struct.pack("<f", value):
+            return candidate
+    return value
+
+
+def _json_value(field: Field, value: Any) -> Any:
+    if field.kind == MESSAGE:
+        return value._to_json_value()
+    if field.kind == MAP:
+        if field.elem_is_message:
+            return {k: v._to_json_value() for k, v in value.items()}
+        return {k: _json_scalar(field.elem, v, field.enum_names) for k, v in value.items()}
+    if field.kind == REPEATED:
+        if field.elem_is_message:
+            return [v._to_json_value() for v in value]
+        return [_json_scalar(field.elem, v, field.enum_names) for v in value]
+    return _json_scalar(field.kind, value, field.enum_names)
+
+
+def _parse_json_scalar(kind: str, value: Any, field: Field) -> Any:
+    if kind == BYTES:
+        if not isinstance(value, str):
+            raise ValueError(f"expected base64 string for {field.name}")
+        # Accept both the standard and the URL-safe alphabets, padded or not.
+        text = value.replace("-", "+").replace("_", "/")
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+    if kind in (INT32, INT64, UINT64):
+        return int(value)
+    if kind == ENUM:
+        if isinstance(value, str):
+            by_name = {v: k for k, v in field.enum_names.items()}
+            if value not in by_name:
+                raise ValueError(f"unknown enum value {value!r} for {field.name}")
+            return by_name[value]
+        return int(value)
+    if kind in (DOUBLE, FLOAT):
+        return float(value)
+    return _check_scalar(kind, value, field.name)
+
+
+def _merge_json_field(msg: Message, field: Field, item: Any, ignore_unknown: bool) -> None:
+    if field.kind == MESSAGE:
+        getattr(msg, field.name)._merge_json_value(item, ignore_unknown)
+        msg._mark_present(field.name)
+        msg._modified()
+        return
+    if field.kind == MAP:
+        target = getattr(msg, field.name)
+        for key, v in item.items():
+            if field.elem_is_message:
+                child = field.elem()
+                child._merge_json_value(v, ignore_unknown)
+                target[key] = child
+            else:
+                target[key] = _parse_json_scalar(field.elem, v, field)
+        return
+    if field.kind == REPEATED:
+        target = getattr(msg, field.name)
+        for v in item:
+            if field.elem_is_message:
+                child = field.elem()
+                child._merge_json_value(v, ignore_unknown)
+                target.append(child)
+            else:
+                target.append(_parse_json_scalar(field.elem, v, field))
+        return
+    msg._assign(field, _parse_json_scalar(field.kind, item, field))
+
+
+class Duration(Message):
+    """``google.protobuf.Duration``: a signed span of seconds and nanoseconds."""
+
+    __slots__ = ()
+    _full_name = "google.protobuf.Duration"
+    _fields = (Field("seconds", 1, INT64), Field("nanos", 2, INT32))
+
+    def ToTimedelta(self) -> timedelta:  # noqa: N802 - protobuf name
+        """This duration as a :py:class:`datetime.timedelta` (microsecond precision)."""
+        micros = int(self.nanos / 1000)  # truncate toward zero like protobuf
+        return timedelta(seconds=self.seconds, microseconds=micros)
+
+    def FromTimedelta(self, td: timedelta) -> None:  # noqa: N802
+        """Set this duration from a :py:class:`datetime.timedelta`."""
+        self._set_total_nanos(
+            (td.days * 86400 + td.seconds) * 1_000_000_000 + td.microseconds * 1000
+        )
+
+    def ToSeconds(self) -> int:  # noqa: N802
+        """Whole seconds (nanoseconds dropped)."""
+        return self.seconds
+
+    def FromSeconds(self, seconds: int) -> None:  # noqa: N802
+        """Set this duration to a whole number of seconds."""
+        self._set_total_nanos(int(seconds) * 1_000_000_000)
+
+    def ToNanoseconds(self) -> int:  # noqa: N802
+        """Total nanoseconds."""
+        return self.seconds * 1_000_000_000 + self.nanos
+
+    def FromNanoseconds(self, nanos: int) -> None:  # noqa: N802
+        """Set this duration from a total number of nanoseconds."""
+        self._set_total_nanos(int(nanos))
+
+    def ToMilliseconds(self) -> int:  # noqa: N802
+        """Total milliseconds, truncated toward zero."""
+        return int(self.ToNanoseconds() / 1_000_000)
+
+    def FromMilliseconds(self, millis: int) -> None:  # noqa: N802
+        """Set this duration from a number of milliseconds."""
+        self._set_total_nanos(int(millis) * 1_000_000)
+
+    def _set_total_nanos(self, total: int) -> None:
+        # Seconds and nanos must share a sign, so divide toward zero.
+        sign = -1 if total < 0 else 1
+        secs, nanos = divmod(abs(total), 1_000_000_000)
+        self.seconds = sign * secs
+        self.nanos = sign * nanos
+        self._modified()
+
+    def ToJsonString(self) -> str:  # noqa: N802
+        """The proto3 JSON form: ``"1s"``, ``"1.500s"``, ``"0.000001s"``..."""
+        total = self.ToNanoseconds()
+        sign = "-" if total < 0 else ""
+        secs, nanos = divmod(abs(total), 1_000_000_000)
+        if nanos == 0:
+            return f"{sign}{secs}s"
+        # protobuf prints 3, 6 or 9 fractional digits, whichever is exact.
+        if nanos % 1_000_000 == 0:
+            frac = f"{nanos // 1_000_000:03d}"
+        elif nanos % 1000 == 0:
+            frac = f"{nanos // 1000:06d}"
+        else:
+            frac = f"{nanos:09d}"
+        return f"{sign}{secs}.{frac}s"
+
+    def FromJsonString(self, value: str) -> None:  # noqa: N802
+        """Parse the proto3 JSON form (``"1.5s"``)."""
+        if not isinstance(value, str) or not value.endswith("s"):
+            raise ValueError(f"invalid duration string {value!r}")
+        body = value[:-1]
+        negative = body.startswith("-")
+        whole, _, frac = body.lstrip("-").partition(".")
+        if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > 9:
+            raise ValueError(f"invalid duration string {value!r}")
+        total = int(whole) * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+        self._set_total_nanos(-total if negative else total)
+
+    def _to_json_value(self) -> Any:
+        return self.ToJsonString()
+
+    def _merge_json_value(self, value: Any, ignore_unknown: bool) -> None:
+        if isinstance(value, Mapping):
+            self._merge_json(value, ignore_unknown)
+        else:
+            self.FromJsonString(value)
+
+
+def enum_field(
+    name: str, number: int, names: Mapping[int, str], **kwargs: Any
+) -> Field:
+    """Shorthand for an enum field with its JSON value names."""
+    return Field(name, number, ENUM, enum_names=names, **kwargs)
+
+
+def message_field(name: str, number: int, elem: Callable[[], type] | type, **kwargs: Any) -> Field:
+    """Shorthand for a sub-message field."""
+    return Field(name, number, MESSAGE, elem, **kwargs)
