@@ -1,0 +1,1072 @@
+-- hotmesh_temporal schema, version 1.
+--
+-- Every state transition of the engine is one call to one of the functions below, so a
+-- transition costs one round trip and is atomic. Python builds the attributes of the
+-- events that workflow code commands (it knows the workflow); these functions own
+-- everything that depends on the database's current state: event ids, buffering of
+-- events that arrive while a workflow task is in flight, retries, timeouts and wake-ups.
+--
+-- `{{schema}}` is replaced by the (quoted) schema name when the migration is rendered.
+
+CREATE SCHEMA IF NOT EXISTS {{schema}};
+
+-- ------------------------------------------------------------------ clock and wake-ups
+
+-- All durable time is read through now(): the time-skipping test environment moves it
+-- forward by raising offset_us.
+CREATE TABLE {{schema}}.clock (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    offset_us bigint NOT NULL DEFAULT 0
+);
+INSERT INTO {{schema}}.clock DEFAULT VALUES;
+
+CREATE FUNCTION {{schema}}.now() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock
+$$;
+
+-- One LISTEN channel per schema; the message's first letter says what happened:
+--   w|<namespace>|<task queue>   a workflow task is ready
+--   a|<namespace>|<task queue>   an activity task is ready
+--   c|<run id>                   a run closed
+--   t|<epoch seconds>            a new deadline the sweepers should wake for
+CREATE FUNCTION {{schema}}.notify(p_message text) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_notify('{{schema}}'::regnamespace::text, p_message)
+$$;
+
+-- ------------------------------------------------------------------------------ tables
+
+CREATE TABLE {{schema}}.executions (
+    run_id uuid PRIMARY KEY,
+    namespace text NOT NULL,
+    workflow_id text NOT NULL,
+    first_execution_run_id uuid NOT NULL,
+    workflow_type text NOT NULL,
+    task_queue text NOT NULL,
+    -- Temporal's WorkflowExecutionStatus: 1 running, 2 completed, 3 failed, 4 canceled,
+    -- 5 terminated, 6 continued as new, 7 timed out.
+    status smallint NOT NULL DEFAULT 1,
+    start_time timestamptz NOT NULL,
+    execution_time timestamptz NOT NULL,
+    close_time timestamptz,
+    task_timeout double precision NOT NULL DEFAULT 10,
+    run_deadline timestamptz,
+    execution_deadline timestamptz,
+    deadline timestamptz,              -- least(run, execution) while running
+    parent jsonb,
+    memo jsonb,
+    search_attributes jsonb,
+    result jsonb,
+    failure jsonb,
+    next_event_id bigint NOT NULL DEFAULT 1,
+    -- 0: no workflow task, 1: scheduled, 2: started (in flight)
+    wft_state smallint NOT NULL DEFAULT 0,
+    sticky_worker text,
+    sticky_event_id bigint NOT NULL DEFAULT 0,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    new_run_id uuid,
+    history_size bigint NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+
+-- Temporal's guarantee: at most one running run per workflow id.
+CREATE UNIQUE INDEX executions_one_running
+    ON {{schema}}.executions (namespace, workflow_id) WHERE status = 1;
+CREATE INDEX executions_by_workflow_id
+    ON {{schema}}.executions (namespace, workflow_id, start_time DESC);
+CREATE INDEX executions_deadline
+    ON {{schema}}.executions (deadline) WHERE deadline IS NOT NULL;
+CREATE INDEX executions_start_time ON {{schema}}.executions (namespace, start_time DESC);
+
+CREATE TABLE {{schema}}.history_events (
+    run_id uuid NOT NULL,
+    event_id bigint NOT NULL,
+    event_type text NOT NULL,          -- Temporal's name without prefix, e.g. TimerFired
+    event_time timestamptz NOT NULL,
+    attributes jsonb NOT NULL,         -- the *EventAttributes object in Temporal JSON
+    PRIMARY KEY (run_id, event_id)
+);
+
+-- Events that arrive while a workflow task is in flight wait here, and are appended
+-- to history right after the task completes (Temporal's buffered events).
+CREATE TABLE {{schema}}.inbox (
+    seq bigserial PRIMARY KEY,
+    run_id uuid NOT NULL,
+    events jsonb NOT NULL
+);
+CREATE INDEX inbox_run ON {{schema}}.inbox (run_id, seq);
+
+CREATE TABLE {{schema}}.workflow_tasks (
+    run_id uuid PRIMARY KEY,
+    namespace text NOT NULL,
+    task_queue text NOT NULL,
+    scheduled_event_id bigint,
+    visible_at timestamptz NOT NULL,
+    attempt int NOT NULL DEFAULT 1,
+    leased_by text,
+    lease_id bigint,
+    started_at timestamptz,
+    deadline timestamptz,              -- lease expiry, or visibility of a delayed task
+    sticky_worker text,
+    sticky_until timestamptz
+) WITH (fillfactor = 70);
+CREATE INDEX workflow_tasks_ready
+    ON {{schema}}.workflow_tasks (namespace, task_queue, visible_at) WHERE leased_by IS NULL;
+CREATE INDEX workflow_tasks_deadline
+    ON {{schema}}.workflow_tasks (deadline) WHERE deadline IS NOT NULL;
+
+CREATE TABLE {{schema}}.activity_tasks (
+    id bigserial PRIMARY KEY,
+    run_id uuid NOT NULL,
+    namespace text NOT NULL,
+    workflow_id text NOT NULL,
+    workflow_type text NOT NULL,
+    scheduled_event_id bigint NOT NULL,
+    activity_id text NOT NULL,
+    activity_type text NOT NULL,
+    task_queue text NOT NULL,
+    input jsonb,
+    header jsonb,
+    scheduled_time timestamptz NOT NULL,
+    attempt int NOT NULL DEFAULT 1,
+    attempt_scheduled_time timestamptz NOT NULL,
+    visible_at timestamptz NOT NULL,
+    schedule_to_close double precision,   -- seconds; NULL means none
+    schedule_to_start double precision,
+    start_to_close double precision,
+    heartbeat_timeout double precision,
+    retry_policy jsonb,
+    leased_by text,
+    started_time timestamptz,
+    heartbeat_details jsonb,
+    last_heartbeat timestamptz,
+    last_failure jsonb,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    cancel_requested_event_id bigint,
+    deadline timestamptz,                 -- when the sweeper must look at this row next
+    UNIQUE (run_id, scheduled_event_id)
+) WITH (fillfactor = 70);
+CREATE INDEX activity_tasks_ready
+    ON {{schema}}.activity_tasks (namespace, task_queue, visible_at) WHERE leased_by IS NULL;
+CREATE INDEX activity_tasks_deadline
+    ON {{schema}}.activity_tasks (deadline) WHERE deadline IS NOT NULL;
+
+CREATE TABLE {{schema}}.timers (
+    run_id uuid NOT NULL,
+    started_event_id bigint NOT NULL,
+    timer_id text NOT NULL,
+    fire_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, started_event_id)
+);
+CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
+
+-- ------------------------------------------------------------------ history appends
+
+-- Append events at the run's next ids. An attribute value of "$prev" stands for the
+-- id of the event appended just before (ActivityTaskCompleted -> its Started event).
+CREATE FUNCTION {{schema}}.append_events(p_run uuid, p_events jsonb) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_next bigint;
+    v_event jsonb;
+    v_attrs jsonb;
+    v_key text;
+    v_now timestamptz := {{schema}}.now();
+BEGIN
+    SELECT next_event_id INTO v_next FROM {{schema}}.executions WHERE run_id = p_run;
+    FOR v_event IN SELECT * FROM jsonb_array_elements(p_events) LOOP
+        v_attrs := v_event->'attrs';
+        FOR v_key IN SELECT key FROM jsonb_each(v_attrs) WHERE value = '"$prev"'::jsonb LOOP
+            v_attrs := jsonb_set(v_attrs, ARRAY[v_key], to_jsonb((v_next - 1)::text));
+        END LOOP;
+        INSERT INTO {{schema}}.history_events (run_id, event_id, event_type, event_time, attributes)
+        VALUES (p_run, v_next, v_event->>'type', v_now, v_attrs);
+        v_next := v_next + 1;
+    END LOOP;
+    UPDATE {{schema}}.executions
+       SET next_event_id = v_next, history_size = history_size + length(p_events::text)
+     WHERE run_id = p_run;
+    RETURN v_next - 1;
+END $$;
+
+-- Schedule a workflow task unless one is already scheduled or in flight.
+CREATE FUNCTION {{schema}}.ensure_workflow_task(p_run uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+    v_event_id bigint;
+    v_now timestamptz := {{schema}}.now();
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run;
+    IF e.status <> 1 OR e.wft_state <> 0 THEN
+        RETURN;
+    END IF;
+    v_event_id := {{schema}}.append_events(p_run, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowTaskScheduled',
+        'attrs', jsonb_build_object(
+            'taskQueue', jsonb_build_object('name', e.task_queue, 'kind', 'TASK_QUEUE_KIND_NORMAL'),
+            'startToCloseTimeout', e.task_timeout || 's',
+            'attempt', 1))));
+    INSERT INTO {{schema}}.workflow_tasks
+        (run_id, namespace, task_queue, scheduled_event_id, visible_at, sticky_worker, sticky_until)
+    VALUES (p_run, e.namespace, e.task_queue, v_event_id, v_now, e.sticky_worker,
+            v_now + interval '10 seconds');
+    UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = p_run;
+    PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+END $$;
+
+-- Deliver events that happened outside workflow code (an activity finished, a timer
+-- fired, a signal arrived...). While a workflow task is in flight they wait in the
+-- inbox; otherwise they are appended and a workflow task is scheduled.
+CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_status smallint;
+    v_wft smallint;
+BEGIN
+    SELECT status, wft_state INTO v_status, v_wft
+      FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    IF NOT FOUND OR v_status <> 1 THEN
+        RETURN false;
+    END IF;
+    IF v_wft = 2 THEN
+        INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, p_events);
+    ELSE
+        PERFORM {{schema}}.append_events(p_run, p_events);
+        PERFORM {{schema}}.ensure_workflow_task(p_run);
+    END IF;
+    RETURN true;
+END $$;
+
+-- Move buffered events into history, in arrival order. Returns how many inbox entries
+-- were flushed.
+CREATE FUNCTION {{schema}}.flush_inbox(p_run uuid) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_events jsonb;
+    n int;
+BEGIN
+    WITH gone AS (
+        DELETE FROM {{schema}}.inbox WHERE run_id = p_run RETURNING seq, events
+    )
+    SELECT jsonb_agg(ev ORDER BY seq, ord), count(DISTINCT seq)
+      INTO v_events, n
+      FROM gone, jsonb_array_elements(gone.events) WITH ORDINALITY AS x(ev, ord);
+    IF n > 0 THEN
+        PERFORM {{schema}}.append_events(p_run, v_events);
+    END IF;
+    RETURN coalesce(n, 0);
+END $$;
+
+-- Events of a run after a given id, as a JSON array of {id, type, time, attrs}.
+CREATE FUNCTION {{schema}}.events_after(p_run uuid, p_after bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+               ORDER BY event_id), '[]'::jsonb)
+      FROM {{schema}}.history_events WHERE run_id = p_run AND event_id > p_after
+$$;
+
+-- ------------------------------------------------------------------- workflow tasks
+
+-- Lease a workflow task to a worker: returns what it needs to run it, including the
+-- history it has not seen (all of it, unless it completed the previous task of the run).
+CREATE FUNCTION {{schema}}.lease_workflow_task(p_run uuid, p_worker text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+    v_lease bigint := (random() * 9e15)::bigint;
+    v_now timestamptz := {{schema}}.now();
+    v_after bigint := 0;
+    v_attempt int;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run;
+    UPDATE {{schema}}.workflow_tasks
+       SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
+           deadline = v_now + e.task_timeout * interval '1 second'
+     WHERE run_id = p_run
+    RETURNING attempt INTO v_attempt;
+    UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run;
+    IF e.sticky_worker = p_worker THEN
+        v_after := e.sticky_event_id;
+    END IF;
+    PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_now + e.task_timeout * interval '1 second'));
+    RETURN jsonb_build_object(
+        'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
+        'namespace', e.namespace, 'task_queue', e.task_queue,
+        'workflow_type', e.workflow_type,
+        'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
+        'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
+        'history_size', e.history_size);
+END $$;
+
+CREATE FUNCTION {{schema}}.claim_workflow_tasks(p_namespace text, p_queue text, p_worker text, p_limit int)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+    v_run uuid;
+BEGIN
+    FOR v_run IN
+        SELECT run_id FROM {{schema}}.workflow_tasks
+         WHERE namespace = p_namespace AND task_queue = p_queue
+           AND leased_by IS NULL AND visible_at <= v_now
+           AND (sticky_worker IS NULL OR sticky_worker = p_worker OR sticky_until <= v_now)
+         ORDER BY visible_at
+         LIMIT p_limit
+         FOR UPDATE SKIP LOCKED
+    LOOP
+        RETURN NEXT {{schema}}.lease_workflow_task(v_run, p_worker);
+    END LOOP;
+END $$;
+
+-- Give up a leased workflow task (the worker failed it or could not run it): it is
+-- retried after p_delay seconds, by any worker.
+CREATE FUNCTION {{schema}}.release_workflow_task(p_run uuid, p_lease bigint, p_delay double precision)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_visible timestamptz := {{schema}}.now() + p_delay * interval '1 second';
+BEGIN
+    UPDATE {{schema}}.workflow_tasks
+       SET leased_by = NULL, lease_id = NULL, started_at = NULL, attempt = attempt + 1,
+           visible_at = v_visible, sticky_worker = NULL,
+           deadline = CASE WHEN p_delay > 0 THEN v_visible END
+     WHERE run_id = p_run AND lease_id = p_lease;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE {{schema}}.executions SET wft_state = 1, sticky_worker = NULL WHERE run_id = p_run;
+    -- Events that arrived meanwhile belong before the retried task starts.
+    PERFORM {{schema}}.flush_inbox(p_run);
+    IF p_delay > 0 THEN
+        PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_visible));
+    ELSE
+        PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue)
+           FROM {{schema}}.executions e WHERE e.run_id = p_run;
+    END IF;
+    RETURN true;
+END $$;
+
+-- Insert the activity tasks a workflow task scheduled. Those marked eager are leased
+-- right away to the worker that completed the workflow task (it runs them without a
+-- claim round trip). Returns the eager ones.
+CREATE FUNCTION {{schema}}.schedule_activities(e {{schema}}.executions, p_activities jsonb, p_worker text)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    a jsonb;
+    v_now timestamptz := {{schema}}.now();
+    v_eager boolean;
+    v_row {{schema}}.activity_tasks;
+    v_out jsonb := '[]'::jsonb;
+    v_queues text[] := '{}';
+BEGIN
+    FOR a IN SELECT * FROM jsonb_array_elements(p_activities) LOOP
+        v_eager := coalesce((a->>'eager')::boolean, false);
+        INSERT INTO {{schema}}.activity_tasks (
+            run_id, namespace, workflow_id, workflow_type, scheduled_event_id, activity_id,
+            activity_type, task_queue, input, header, scheduled_time, attempt_scheduled_time,
+            visible_at, schedule_to_close, schedule_to_start, start_to_close, heartbeat_timeout,
+            retry_policy, leased_by, started_time)
+        VALUES (
+            e.run_id, e.namespace, e.workflow_id, e.workflow_type,
+            (a->>'scheduled_event_id')::bigint, a->>'activity_id', a->>'activity_type',
+            a->>'task_queue', a->'input', a->'header', v_now, v_now, v_now,
+            (a->>'schedule_to_close')::float8, (a->>'schedule_to_start')::float8,
+            (a->>'start_to_close')::float8, (a->>'heartbeat_timeout')::float8,
+            a->'retry_policy',
+            CASE WHEN v_eager THEN p_worker END,
+            CASE WHEN v_eager THEN v_now END)
+        RETURNING * INTO v_row;
+        UPDATE {{schema}}.activity_tasks
+           SET deadline = {{schema}}.activity_deadline(v_row)
+         WHERE id = v_row.id
+        RETURNING * INTO v_row;
+        IF v_eager THEN
+            v_out := v_out || to_jsonb(v_row);
+        ELSIF NOT v_row.task_queue = ANY (v_queues) THEN
+            v_queues := v_queues || v_row.task_queue;
+            PERFORM {{schema}}.notify('a|' || e.namespace || '|' || v_row.task_queue);
+        END IF;
+        IF v_row.deadline IS NOT NULL THEN
+            PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_row.deadline));
+        END IF;
+    END LOOP;
+    RETURN v_out;
+END $$;
+
+-- The next moment the sweeper has to look at an activity task.
+CREATE FUNCTION {{schema}}.activity_deadline(t {{schema}}.activity_tasks) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT least(
+        t.scheduled_time + t.schedule_to_close * interval '1 second',
+        CASE WHEN t.leased_by IS NULL AND t.visible_at > {{schema}}.now() THEN t.visible_at END,
+        CASE WHEN t.leased_by IS NULL
+             THEN t.attempt_scheduled_time + t.schedule_to_start * interval '1 second' END,
+        CASE WHEN t.leased_by IS NOT NULL
+             THEN t.started_time + t.start_to_close * interval '1 second' END,
+        CASE WHEN t.leased_by IS NOT NULL
+             THEN coalesce(t.last_heartbeat, t.started_time) + t.heartbeat_timeout * interval '1 second' END)
+$$;
+
+-- Request cancellation of activities the workflow scheduled. One that no worker runs yet
+-- is cancelled at once; a running one learns about it from its next heartbeat.
+CREATE FUNCTION {{schema}}.request_cancel_activities(p_run uuid, p_requests jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+    t {{schema}}.activity_tasks;
+BEGIN
+    FOR r IN SELECT * FROM jsonb_array_elements(p_requests) LOOP
+        SELECT * INTO t FROM {{schema}}.activity_tasks
+         WHERE run_id = p_run AND scheduled_event_id = (r->>'scheduled_event_id')::bigint
+           FOR UPDATE;
+        IF NOT FOUND THEN
+            CONTINUE;
+        END IF;
+        IF t.leased_by IS NULL THEN
+            DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
+            INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, jsonb_build_array(
+                jsonb_build_object('type', 'ActivityTaskCanceled', 'attrs', jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text,
+                    'latestCancelRequestedEventId', r->>'requested_event_id',
+                    'startedEventId', '0',
+                    'identity', ''))));
+        ELSE
+            UPDATE {{schema}}.activity_tasks
+               SET cancel_requested = true,
+                   cancel_requested_event_id = (r->>'requested_event_id')::bigint
+             WHERE id = t.id;
+        END IF;
+    END LOOP;
+END $$;
+
+-- Close a run: record its outcome, drop its pending work, wake whoever waits on it.
+CREATE FUNCTION {{schema}}.close_run(p_run uuid, p_status smallint, p_result jsonb, p_failure jsonb, p_new_run uuid)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE {{schema}}.executions
+       SET status = p_status, result = p_result, failure = p_failure,
+           close_time = {{schema}}.now(), deadline = NULL, wft_state = 0, new_run_id = p_new_run
+     WHERE run_id = p_run;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
+    DELETE FROM {{schema}}.activity_tasks WHERE run_id = p_run;
+    DELETE FROM {{schema}}.timers WHERE run_id = p_run;
+    DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    PERFORM {{schema}}.notify('c|' || p_run::text);
+END $$;
+
+-- Insert a new run with its first events and its first workflow task. p_start holds the
+-- execution row's fields and the WorkflowExecutionStarted attributes.
+CREATE FUNCTION {{schema}}.insert_run(p_start jsonb) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_run uuid := (p_start->>'run_id')::uuid;
+    v_now timestamptz := {{schema}}.now();
+    v_delay double precision := coalesce((p_start->>'start_delay')::float8, 0);
+    v_run_timeout double precision := (p_start->>'run_timeout')::float8;
+    v_exec_timeout double precision := (p_start->>'execution_timeout')::float8;
+    v_exec_deadline timestamptz;
+    v_run_deadline timestamptz;
+BEGIN
+    v_exec_deadline := coalesce(
+        (p_start->>'execution_deadline')::timestamptz,
+        v_now + (v_delay + v_exec_timeout) * interval '1 second');
+    v_run_deadline := v_now + (v_delay + v_run_timeout) * interval '1 second';
+    INSERT INTO {{schema}}.executions (
+        run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
+        start_time, execution_time, task_timeout, run_deadline, execution_deadline, deadline,
+        parent, memo, search_attributes)
+    VALUES (
+        v_run, p_start->>'namespace', p_start->>'workflow_id',
+        coalesce((p_start->>'first_execution_run_id')::uuid, v_run),
+        p_start->>'workflow_type', p_start->>'task_queue',
+        v_now, v_now + v_delay * interval '1 second',
+        coalesce((p_start->>'task_timeout')::float8, 10),
+        v_run_deadline, v_exec_deadline, least(v_run_deadline, v_exec_deadline),
+        p_start->'parent', p_start->'memo', p_start->'search_attributes');
+    PERFORM {{schema}}.append_events(v_run, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionStarted', 'attrs', p_start->'started_attributes')));
+    IF v_delay > 0 THEN
+        -- The first workflow task is scheduled by the sweeper when the delay is over.
+        INSERT INTO {{schema}}.workflow_tasks (run_id, namespace, task_queue, visible_at, deadline)
+        VALUES (v_run, p_start->>'namespace', p_start->>'task_queue',
+                v_now + v_delay * interval '1 second', v_now + v_delay * interval '1 second');
+        UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = v_run;
+        PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_now + v_delay * interval '1 second'));
+    ELSE
+        PERFORM {{schema}}.ensure_workflow_task(v_run);
+    END IF;
+    IF least(v_run_deadline, v_exec_deadline) IS NOT NULL THEN
+        PERFORM {{schema}}.notify('t|' || extract(epoch FROM least(v_run_deadline, v_exec_deadline)));
+    END IF;
+    RETURN v_run;
+END $$;
+
+-- Complete a workflow task with what the workflow's commands produced (built by the
+-- worker): the command events, then activities, timers, cancellations and the close.
+-- Returns {status: ok|stale|rejected, activities: [eager tasks], next: leased task}.
+CREATE FUNCTION {{schema}}.complete_workflow_task(
+    p_run uuid, p_lease bigint, p_worker text, p_completion jsonb, p_eager_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    v_close jsonb := p_completion->'close';
+    v_timer jsonb;
+    v_eager jsonb := '[]'::jsonb;
+    v_last bigint;
+    v_now timestamptz := {{schema}}.now();
+    v_next jsonb;
+    v_new_run uuid;
+BEGIN
+    PERFORM 1 FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    IF e.next_event_id <> (p_completion->>'first_event_id')::bigint THEN
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
+    -- Temporal refuses to close a run while new events wait: the task is retried so
+    -- that workflow code sees them (a signal is never lost to a completing workflow).
+    IF v_close IS NOT NULL AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
+        PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
+        RETURN jsonb_build_object('status', 'rejected');
+    END IF;
+
+    v_last := {{schema}}.append_events(p_run, p_completion->'events');
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
+    UPDATE {{schema}}.executions
+       SET wft_state = 0, sticky_worker = p_worker, sticky_event_id = v_last
+     WHERE run_id = p_run
+    RETURNING * INTO e;
+
+    IF v_close IS NOT NULL THEN
+        IF v_close ? 'continue_as_new' THEN
+            v_new_run := {{schema}}.insert_run(v_close->'continue_as_new');
+        END IF;
+        PERFORM {{schema}}.close_run(p_run, (v_close->>'status')::smallint,
+                                     v_close->'result', v_close->'failure', v_new_run);
+        RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last);
+    END IF;
+
+    IF jsonb_array_length(coalesce(p_completion->'activities', '[]')) > 0 THEN
+        v_eager := {{schema}}.schedule_activities(e, p_completion->'activities', p_worker);
+    END IF;
+    FOR v_timer IN SELECT * FROM jsonb_array_elements(coalesce(p_completion->'timers', '[]')) LOOP
+        INSERT INTO {{schema}}.timers (run_id, started_event_id, timer_id, fire_at)
+        VALUES (p_run, (v_timer->>'started_event_id')::bigint, v_timer->>'timer_id',
+                v_now + (v_timer->>'seconds')::float8 * interval '1 second');
+        PERFORM {{schema}}.notify('t|' || extract(epoch FROM
+                v_now + (v_timer->>'seconds')::float8 * interval '1 second'));
+    END LOOP;
+    DELETE FROM {{schema}}.timers
+     WHERE run_id = p_run
+       AND started_event_id IN (SELECT (x::text)::bigint FROM jsonb_array_elements_text(
+                                    coalesce(p_completion->'cancel_timers', '[]')) AS x);
+    IF p_completion ? 'cancel_activities' THEN
+        PERFORM {{schema}}.request_cancel_activities(p_run, p_completion->'cancel_activities');
+    END IF;
+
+    IF {{schema}}.flush_inbox(p_run) > 0 THEN
+        PERFORM {{schema}}.ensure_workflow_task(p_run);
+        IF p_eager_next THEN
+            UPDATE {{schema}}.workflow_tasks SET sticky_worker = p_worker WHERE run_id = p_run;
+            v_next := {{schema}}.lease_workflow_task(p_run, p_worker);
+        END IF;
+    END IF;
+    RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
+                              'activities', v_eager, 'next', v_next);
+END $$;
+
+-- ------------------------------------------------------------------- activity tasks
+
+CREATE FUNCTION {{schema}}.claim_activity_tasks(p_namespace text, p_queue text, p_worker text, p_limit int)
+RETURNS SETOF {{schema}}.activity_tasks
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+    t {{schema}}.activity_tasks;
+BEGIN
+    FOR t IN
+        SELECT * FROM {{schema}}.activity_tasks
+         WHERE namespace = p_namespace AND task_queue = p_queue
+           AND leased_by IS NULL AND visible_at <= v_now
+         ORDER BY visible_at
+         LIMIT p_limit
+         FOR UPDATE SKIP LOCKED
+    LOOP
+        t.leased_by := p_worker;
+        t.started_time := v_now;
+        t.last_heartbeat := NULL;
+        t.deadline := {{schema}}.activity_deadline(t);
+        UPDATE {{schema}}.activity_tasks
+           SET leased_by = t.leased_by, started_time = t.started_time,
+               last_heartbeat = NULL, deadline = t.deadline
+         WHERE id = t.id;
+        IF t.deadline IS NOT NULL THEN
+            PERFORM {{schema}}.notify('t|' || extract(epoch FROM t.deadline));
+        END IF;
+        RETURN NEXT t;
+    END LOOP;
+END $$;
+
+-- The ActivityTaskStarted event Temporal writes when an activity reaches a final state.
+CREATE FUNCTION {{schema}}.activity_started_event(t {{schema}}.activity_tasks, p_identity text)
+RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('type', 'ActivityTaskStarted', 'attrs', jsonb_strip_nulls(jsonb_build_object(
+        'scheduledEventId', t.scheduled_event_id::text,
+        'identity', p_identity,
+        'requestId', md5(t.id::text || ':' || t.attempt::text),
+        'attempt', t.attempt,
+        'lastFailure', t.last_failure)))
+$$;
+
+-- When the activity's run holds a workflow task ready for p_worker's sticky cache,
+-- lease it to that worker now: it saves the worker a claim round trip.
+CREATE FUNCTION {{schema}}.lease_sticky_task(p_run uuid, p_worker text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM {{schema}}.workflow_tasks t
+      JOIN {{schema}}.executions e USING (run_id)
+     WHERE t.run_id = p_run AND t.leased_by IS NULL AND e.sticky_worker = p_worker
+       AND t.visible_at <= {{schema}}.now()
+       FOR UPDATE OF t SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN {{schema}}.lease_workflow_task(p_run, p_worker);
+END $$;
+
+-- An activity attempt reached a final state (completed / failed / cancelled):
+-- remove its task and deliver the Started event plus p_final to the run.
+CREATE FUNCTION {{schema}}.finish_activity(
+    t {{schema}}.activity_tasks, p_identity text, p_final jsonb, p_worker text, p_lease_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
+    PERFORM {{schema}}.deliver(t.run_id, jsonb_build_array(
+        {{schema}}.activity_started_event(t, p_identity), p_final));
+    IF p_lease_next THEN
+        RETURN jsonb_build_object('next', {{schema}}.lease_sticky_task(t.run_id, p_worker));
+    END IF;
+    RETURN '{}'::jsonb;
+END $$;
+
+CREATE FUNCTION {{schema}}.complete_activity_task(
+    p_task bigint, p_attempt int, p_result jsonb, p_identity text, p_worker text, p_lease_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
+        jsonb_build_object('type', 'ActivityTaskCompleted', 'attrs', jsonb_strip_nulls(jsonb_build_object(
+            'result', p_result, 'scheduledEventId', t.scheduled_event_id::text,
+            'startedEventId', '$prev', 'identity', p_identity))),
+        p_worker, p_lease_next);
+END $$;
+
+CREATE FUNCTION {{schema}}.cancel_activity_task(
+    p_task bigint, p_attempt int, p_details jsonb, p_identity text, p_worker text, p_lease_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
+        jsonb_build_object('type', 'ActivityTaskCanceled', 'attrs', jsonb_strip_nulls(jsonb_build_object(
+            'details', p_details, 'scheduledEventId', t.scheduled_event_id::text,
+            'latestCancelRequestedEventId', t.cancel_requested_event_id::text,
+            'startedEventId', '$prev', 'identity', p_identity))),
+        p_worker, p_lease_next);
+END $$;
+
+-- Temporal's retry rules: returns the delay in seconds before the next attempt, or NULL
+-- with the retry state that ends the activity.
+CREATE FUNCTION {{schema}}.retry_delay(
+    t {{schema}}.activity_tasks, p_error_type text, p_non_retryable boolean,
+    p_next_retry_delay double precision, OUT delay double precision, OUT retry_state text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p jsonb := coalesce(t.retry_policy, '{}'::jsonb);
+    v_initial double precision := coalesce((p->>'initial_interval')::float8, 1);
+    v_coefficient double precision := coalesce((p->>'backoff_coefficient')::float8, 2);
+    v_maximum double precision := coalesce((p->>'maximum_interval')::float8, 100 * v_initial);
+    v_attempts int := coalesce((p->>'maximum_attempts')::int, 0);
+BEGIN
+    IF p_non_retryable OR (p_error_type IS NOT NULL AND p ? 'non_retryable_error_types'
+            AND p->'non_retryable_error_types' ? p_error_type) THEN
+        retry_state := 'RETRY_STATE_NON_RETRYABLE_FAILURE';
+        RETURN;
+    END IF;
+    IF v_attempts > 0 AND t.attempt >= v_attempts THEN
+        retry_state := 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED';
+        RETURN;
+    END IF;
+    delay := coalesce(p_next_retry_delay,
+                      least(v_initial * power(v_coefficient, t.attempt - 1), v_maximum));
+    IF t.schedule_to_close IS NOT NULL AND {{schema}}.now() + delay * interval '1 second'
+            >= t.scheduled_time + t.schedule_to_close * interval '1 second' THEN
+        delay := NULL;
+        retry_state := 'RETRY_STATE_TIMEOUT';
+        RETURN;
+    END IF;
+    retry_state := 'RETRY_STATE_IN_PROGRESS';
+END $$;
+
+-- An attempt failed (p_failure) or timed out (p_timeout_type set): schedule the next
+-- attempt after the backoff, or deliver the final Failed / TimedOut event.
+CREATE FUNCTION {{schema}}.fail_attempt(
+    t {{schema}}.activity_tasks, p_failure jsonb, p_error_type text, p_non_retryable boolean,
+    p_next_retry_delay double precision, p_identity text, p_timeout_type text,
+    p_worker text, p_lease_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    v_now timestamptz := {{schema}}.now();
+BEGIN
+    SELECT * INTO r FROM {{schema}}.retry_delay(t, p_error_type, p_non_retryable, p_next_retry_delay);
+    IF r.delay IS NOT NULL THEN
+        t.attempt := t.attempt + 1;
+        t.leased_by := NULL;
+        t.started_time := NULL;
+        t.visible_at := v_now + r.delay * interval '1 second';
+        t.attempt_scheduled_time := t.visible_at;
+        t.last_failure := p_failure;
+        t.cancel_requested := false;
+        t.deadline := {{schema}}.activity_deadline(t);
+        UPDATE {{schema}}.activity_tasks
+           SET attempt = t.attempt, leased_by = NULL, started_time = NULL,
+               visible_at = t.visible_at, attempt_scheduled_time = t.attempt_scheduled_time,
+               last_failure = t.last_failure, deadline = t.deadline, last_heartbeat = NULL
+         WHERE id = t.id;
+        IF r.delay > 0 THEN
+            PERFORM {{schema}}.notify('t|' || extract(epoch FROM t.visible_at));
+        ELSE
+            PERFORM {{schema}}.notify('a|' || t.namespace || '|' || t.task_queue);
+        END IF;
+        RETURN jsonb_build_object('status', 'retrying', 'delay', r.delay);
+    END IF;
+    IF p_timeout_type IS NOT NULL THEN
+        RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
+            jsonb_build_object('type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
+                'failure', p_failure, 'scheduledEventId', t.scheduled_event_id::text,
+                'startedEventId', '$prev', 'retryState', r.retry_state)),
+            p_worker, p_lease_next);
+    END IF;
+    RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
+        jsonb_build_object('type', 'ActivityTaskFailed', 'attrs', jsonb_build_object(
+            'failure', p_failure, 'scheduledEventId', t.scheduled_event_id::text,
+            'startedEventId', '$prev', 'identity', p_identity, 'retryState', r.retry_state)),
+        p_worker, p_lease_next);
+END $$;
+
+CREATE FUNCTION {{schema}}.fail_activity_task(
+    p_task bigint, p_attempt int, p_failure jsonb, p_error_type text, p_non_retryable boolean,
+    p_next_retry_delay double precision, p_identity text, p_worker text, p_lease_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    RETURN {{schema}}.fail_attempt(t, p_failure, p_error_type, p_non_retryable,
+                                   p_next_retry_delay, p_identity, NULL, p_worker, p_lease_next);
+END $$;
+
+-- Record a heartbeat. Returns 'cancel' when the workflow asked for cancellation,
+-- 'gone' when the attempt no longer exists (timed out, or its run closed), else 'ok'.
+CREATE FUNCTION {{schema}}.heartbeat_activity_task(p_task bigint, p_attempt int, p_details jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'gone';
+    END IF;
+    t.last_heartbeat := {{schema}}.now();
+    t.heartbeat_details := coalesce(p_details, t.heartbeat_details);
+    UPDATE {{schema}}.activity_tasks
+       SET last_heartbeat = t.last_heartbeat, heartbeat_details = t.heartbeat_details,
+           deadline = {{schema}}.activity_deadline(t)
+     WHERE id = t.id;
+    RETURN CASE WHEN t.cancel_requested THEN 'cancel' ELSE 'ok' END;
+END $$;
+
+-- ------------------------------------------------------------------------- sweeping
+
+CREATE FUNCTION {{schema}}.timeout_failure(p_type text, p_details jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'message', CASE p_type
+            WHEN 'TIMEOUT_TYPE_START_TO_CLOSE' THEN 'activity StartToClose timeout'
+            WHEN 'TIMEOUT_TYPE_SCHEDULE_TO_CLOSE' THEN 'activity ScheduleToClose timeout'
+            WHEN 'TIMEOUT_TYPE_SCHEDULE_TO_START' THEN 'activity ScheduleToStart timeout'
+            WHEN 'TIMEOUT_TYPE_HEARTBEAT' THEN 'activity Heartbeat timeout'
+            ELSE 'activity timeout' END,
+        'source', 'Server',
+        'timeoutFailureInfo', jsonb_strip_nulls(jsonb_build_object(
+            'timeoutType', p_type, 'lastHeartbeatDetails', p_details)))
+$$;
+
+-- An activity task whose deadline passed: a timeout, or the end of a retry backoff.
+CREATE FUNCTION {{schema}}.sweep_activity(t {{schema}}.activity_tasks) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+    v_type text;
+    v_final jsonb;
+BEGIN
+    IF t.schedule_to_close IS NOT NULL
+       AND t.scheduled_time + t.schedule_to_close * interval '1 second' <= v_now THEN
+        v_final := jsonb_build_object('type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
+            'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_CLOSE', t.heartbeat_details)
+                       || jsonb_strip_nulls(jsonb_build_object('cause', t.last_failure)),
+            'scheduledEventId', t.scheduled_event_id::text,
+            'startedEventId', '$prev', 'retryState', 'RETRY_STATE_TIMEOUT'));
+        PERFORM {{schema}}.finish_activity(t, coalesce(t.leased_by, ''), v_final, NULL, false);
+        RETURN;
+    END IF;
+    IF t.leased_by IS NULL THEN
+        IF t.schedule_to_start IS NOT NULL
+           AND t.attempt_scheduled_time + t.schedule_to_start * interval '1 second' <= v_now THEN
+            DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
+            PERFORM {{schema}}.deliver(t.run_id, jsonb_build_array(jsonb_build_object(
+                'type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
+                    'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_START', NULL),
+                    'scheduledEventId', t.scheduled_event_id::text,
+                    'startedEventId', '0', 'retryState', 'RETRY_STATE_NON_RETRYABLE_FAILURE'))));
+            RETURN;
+        END IF;
+        -- The backoff is over: the task is claimable now.
+        UPDATE {{schema}}.activity_tasks SET deadline = {{schema}}.activity_deadline(t) WHERE id = t.id;
+        PERFORM {{schema}}.notify('a|' || t.namespace || '|' || t.task_queue);
+        RETURN;
+    END IF;
+    IF t.start_to_close IS NOT NULL
+       AND t.started_time + t.start_to_close * interval '1 second' <= v_now THEN
+        v_type := 'TIMEOUT_TYPE_START_TO_CLOSE';
+    ELSE
+        v_type := 'TIMEOUT_TYPE_HEARTBEAT';
+    END IF;
+    PERFORM {{schema}}.fail_attempt(t, {{schema}}.timeout_failure(v_type, t.heartbeat_details),
+                                    NULL, false, NULL, t.leased_by, v_type, NULL, false);
+END $$;
+
+-- A workflow task whose deadline passed: a lease that expired (the worker died or is
+-- too slow: any worker may take it now), or a delayed first task that is due.
+CREATE FUNCTION {{schema}}.sweep_workflow_task(t {{schema}}.workflow_tasks) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF t.leased_by IS NOT NULL THEN
+        PERFORM {{schema}}.release_workflow_task(t.run_id, t.lease_id, 0);
+        RETURN;
+    END IF;
+    IF t.scheduled_event_id IS NULL THEN
+        -- start_delay is over: write the first WorkflowTaskScheduled event.
+        DELETE FROM {{schema}}.workflow_tasks WHERE run_id = t.run_id;
+        UPDATE {{schema}}.executions SET wft_state = 0 WHERE run_id = t.run_id;
+        PERFORM {{schema}}.ensure_workflow_task(t.run_id);
+        RETURN;
+    END IF;
+    UPDATE {{schema}}.workflow_tasks SET deadline = NULL WHERE run_id = t.run_id;
+    PERFORM {{schema}}.notify('w|' || t.namespace || '|' || t.task_queue);
+END $$;
+
+CREATE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
+    PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTimedOut',
+        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT'))));
+    PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
+END $$;
+
+-- Fire whatever is due (timers, activity and workflow task deadlines, run timeouts), at
+-- most p_limit of each kind, and return when the next known deadline is.
+CREATE FUNCTION {{schema}}.sweep(p_limit int) RETURNS TABLE (fired int, next_deadline timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+    v_timer {{schema}}.timers;
+    v_activity {{schema}}.activity_tasks;
+    v_wft {{schema}}.workflow_tasks;
+    v_exec {{schema}}.executions;
+    n int := 0;
+BEGIN
+    FOR v_timer IN
+        DELETE FROM {{schema}}.timers WHERE (run_id, started_event_id) IN (
+            SELECT run_id, started_event_id FROM {{schema}}.timers
+             WHERE fire_at <= v_now ORDER BY fire_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+        RETURNING *
+    LOOP
+        PERFORM {{schema}}.deliver(v_timer.run_id, jsonb_build_array(jsonb_build_object(
+            'type', 'TimerFired', 'attrs', jsonb_build_object(
+                'timerId', v_timer.timer_id,
+                'startedEventId', v_timer.started_event_id::text))));
+        n := n + 1;
+    END LOOP;
+    FOR v_activity IN
+        SELECT * FROM {{schema}}.activity_tasks WHERE deadline <= v_now
+         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM {{schema}}.sweep_activity(v_activity);
+        n := n + 1;
+    END LOOP;
+    FOR v_wft IN
+        SELECT * FROM {{schema}}.workflow_tasks WHERE deadline <= v_now
+         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM {{schema}}.sweep_workflow_task(v_wft);
+        n := n + 1;
+    END LOOP;
+    FOR v_exec IN
+        SELECT * FROM {{schema}}.executions WHERE deadline <= v_now AND status = 1
+         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM {{schema}}.timeout_run(v_exec);
+        n := n + 1;
+    END LOOP;
+    fired := n;
+    next_deadline := least(
+        (SELECT min(fire_at) FROM {{schema}}.timers),
+        (SELECT min(deadline) FROM {{schema}}.activity_tasks),
+        (SELECT min(deadline) FROM {{schema}}.workflow_tasks),
+        (SELECT min(deadline) FROM {{schema}}.executions WHERE status = 1));
+    RETURN NEXT;
+END $$;
+
+-- --------------------------------------------------------------- client operations
+
+-- Start a run, applying Temporal's id reuse and id conflict policies.
+-- Returns {status: started|existing|already_started, run_id}.
+CREATE FUNCTION {{schema}}.start_workflow(p_start jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ns text := p_start->>'namespace';
+    v_wid text := p_start->>'workflow_id';
+    v_reuse int := coalesce((p_start->>'id_reuse_policy')::int, 1);
+    v_conflict int := coalesce((p_start->>'id_conflict_policy')::int, 0);
+    v_running {{schema}}.executions;
+    v_last_status smallint;
+BEGIN
+    SELECT * INTO v_running FROM {{schema}}.executions
+     WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1 FOR UPDATE;
+    IF FOUND THEN
+        -- WorkflowIDConflictPolicy: 2 USE_EXISTING, 3 TERMINATE_EXISTING;
+        -- WorkflowIDReusePolicy 4 TERMINATE_IF_RUNNING terminates too.
+        IF v_conflict = 2 THEN
+            RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
+        ELSIF v_conflict = 3 OR (v_conflict = 0 AND v_reuse = 4) THEN
+            PERFORM {{schema}}.terminate_run(v_running, 'terminated by a new start of the workflow id', NULL);
+        ELSE
+            RETURN jsonb_build_object('status', 'already_started', 'run_id', v_running.run_id);
+        END IF;
+    ELSE
+        SELECT status INTO v_last_status FROM {{schema}}.executions
+         WHERE namespace = v_ns AND workflow_id = v_wid ORDER BY start_time DESC LIMIT 1;
+        IF FOUND AND (v_reuse = 3 OR (v_reuse = 2 AND v_last_status NOT IN (3, 4, 5, 7))) THEN
+            RETURN jsonb_build_object('status', 'already_started', 'run_id',
+                (SELECT run_id FROM {{schema}}.executions
+                  WHERE namespace = v_ns AND workflow_id = v_wid ORDER BY start_time DESC LIMIT 1));
+        END IF;
+    END IF;
+    BEGIN
+        RETURN jsonb_build_object('status', 'started', 'run_id', {{schema}}.insert_run(p_start));
+    EXCEPTION WHEN unique_violation THEN
+        -- Another start of the same id won the race.
+        RETURN jsonb_build_object('status', 'already_started', 'run_id',
+            (SELECT run_id FROM {{schema}}.executions
+              WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1));
+    END;
+END $$;
+
+CREATE FUNCTION {{schema}}.terminate_run(e {{schema}}.executions, p_reason text, p_details jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
+    PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTerminated',
+        'attrs', jsonb_strip_nulls(jsonb_build_object(
+            'reason', p_reason, 'details', p_details, 'identity', '')))));
+    PERFORM {{schema}}.close_run(e.run_id, 5::smallint, NULL, NULL, NULL);
+END $$;
+
+-- The run a client addresses: a given run id, else the latest run of the workflow id.
+CREATE FUNCTION {{schema}}.find_run(p_namespace text, p_workflow_id text, p_run uuid)
+RETURNS {{schema}}.executions
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM {{schema}}.executions
+     WHERE namespace = p_namespace AND workflow_id = p_workflow_id
+       AND (p_run IS NULL OR run_id = p_run)
+     ORDER BY start_time DESC LIMIT 1
+$$;
+
+CREATE FUNCTION {{schema}}.terminate_workflow(
+    p_namespace text, p_workflow_id text, p_run uuid, p_reason text, p_details jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN 'not_found';
+    END IF;
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id FOR UPDATE;
+    IF e.status <> 1 THEN
+        RETURN 'not_running';
+    END IF;
+    PERFORM {{schema}}.terminate_run(e, p_reason, p_details);
+    RETURN 'ok';
+END $$;
+
+CREATE FUNCTION {{schema}}.request_cancel_workflow(
+    p_namespace text, p_workflow_id text, p_run uuid, p_reason text, p_identity text)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN 'not_found';
+    END IF;
+    IF e.status <> 1 THEN
+        RETURN 'not_running';
+    END IF;
+    IF e.cancel_requested THEN
+        RETURN 'ok';
+    END IF;
+    UPDATE {{schema}}.executions SET cancel_requested = true WHERE run_id = e.run_id;
+    PERFORM {{schema}}.deliver(e.run_id, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionCancelRequested',
+        'attrs', jsonb_build_object('cause', coalesce(p_reason, ''), 'identity', coalesce(p_identity, '')))));
+    RETURN 'ok';
+END $$;

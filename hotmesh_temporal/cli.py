@@ -1,0 +1,115 @@
+"""The command line: ``python -m hotmesh_temporal <command> ...``.
+
+Commands are argparse subcommands. Each one is added by a function taking the
+subparsers object and calling ``set_defaults(func=...)``; ``func`` receives the parsed
+arguments and returns an exit code, or a coroutine that returns one. To add commands
+(``workflow list``, ``workflow describe``, ...), write another ``_add_...`` function
+and list it in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def _add_migrate(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "migrate",
+        help="create or upgrade the hotmesh tables in a Postgres database",
+        description=(
+            "Apply the pending schema migrations to the database (idempotent; safe to run "
+            "from many processes at once). With --print-sql, print the SQL instead, "
+            "without connecting."
+        ),
+    )
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("HOTMESH_DSN"),
+        help="postgresql:// URL of the database (default: $HOTMESH_DSN); a schema= "
+        "query parameter selects the schema",
+    )
+    parser.add_argument(
+        "--schema",
+        help="Postgres schema to hold the tables (default: the DSN's schema= parameter, "
+        "else $HOTMESH_SCHEMA, else 'hotmesh')",
+    )
+    parser.add_argument(
+        "--print-sql",
+        action="store_true",
+        help="print the SQL of every migration (for your own migration tool) and exit",
+    )
+    parser.set_defaults(func=_run_migrate)
+
+
+async def _run_migrate(args: argparse.Namespace) -> int:
+    from hotmesh_temporal._engine import dsn as dsn_mod
+    from hotmesh_temporal._engine import migrate as migrate_mod
+
+    schema = args.schema
+    dsn = args.dsn
+    if dsn:
+        dsn, dsn_schema = dsn_mod.split_schema(dsn)
+        schema = schema or dsn_schema
+    schema = dsn_mod.validate_schema(
+        schema or os.environ.get(dsn_mod.SCHEMA_ENV) or dsn_mod.DEFAULT_SCHEMA
+    )
+
+    if args.print_sql:
+        sys.stdout.write(migrate_mod.script(schema))
+        return 0
+    if not dsn:
+        print("error: --dsn is required (or set HOTMESH_DSN)", file=sys.stderr)
+        return 2
+
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        applied = await migrate_mod.migrate(conn, schema)
+    finally:
+        await conn.close()
+    if applied:
+        print(f"schema {schema}: applied migrations {', '.join(str(v) for v in applied)}")
+    else:
+        print(f"schema {schema}: up to date")
+    return 0
+
+
+COMMANDS: list[Callable[[Any], None]] = [_add_migrate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hotmesh_temporal",
+        description="hotmesh_temporal: durable workflows on Postgres",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    subparsers.required = True
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    result = args.func(args)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Shared test configuration: a real Postgres for every test, one schema per run.
+
+Fixtures (all session-scoped, running on the session event loop):
+
+- ``pg_dsn``: the base DSN. ``$HOTMESH_TEST_DSN`` if set, else the local server at
+  ``postgresql://postgres@127.0.0.1:5432/test`` if it answers, else an embedded Postgres
+  started in a temporary directory.
+- ``test_schema``: a schema name unique to this run (``hm_test_<hex>``), dropped with
+  CASCADE when the session ends.
+- ``dsn``: ``pg_dsn`` with ``?schema=<test_schema>`` added, so ``split_schema`` picks
+  the test schema up.
+- ``migrated_dsn``: ``dsn`` after the migrations have been applied to the test schema.
+- ``workflow_environment``: the ``--workflow-environment`` option, ``local`` or
+  ``time-skipping``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+LOCAL_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        action="store",
+        choices=["local", "time-skipping"],
+        default="local",
+        help="which WorkflowEnvironment the workflow tests run in (default: local)",
+    )
+
+
+@pytest.fixture(scope="session")
+def workflow_environment(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("--workflow-environment")
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from hotmesh_temporal._engine.dsn import _reachable
+
+    env = os.environ.get("HOTMESH_TEST_DSN")
+    if env:
+        return env
+    if await _reachable(LOCAL_TEST_DSN):
+        return LOCAL_TEST_DSN
+    from hotmesh_temporal._engine.embedded import start_embedded
+
+    # A short path: the server's Unix socket path must stay under ~100 bytes.
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    return await start_embedded(str(data_dir))
+
+
+@pytest.fixture(scope="session")
+async def test_schema(pg_dsn: str) -> AsyncIterator[str]:
+    import asyncpg
+
+    from hotmesh_temporal._engine.dsn import split_schema
+
+    name = f"hm_test_{secrets.token_hex(6)}"
+    yield name
+    base, _ = split_schema(pg_dsn)
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def dsn(pg_dsn: str, test_schema: str) -> str:
+    from hotmesh_temporal._engine.dsn import with_schema
+
+    return with_schema(pg_dsn, test_schema)
+
+
+@pytest.fixture(scope="session")
+async def migrated_dsn(dsn: str) -> str:
+    import asyncpg
+
+    from hotmesh_temporal._engine.dsn import split_schema
+    from hotmesh_temporal._engine.migrate import migrate
+
+    base, schema = split_schema(dsn)
+    conn = await asyncpg.connect(base)
+    try:
+        await migrate(conn, schema)
+    finally:
+        await conn.close()
+    return dsn
