@@ -19,8 +19,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ("given", "expected"),
     [
         ("postgresql://u:p@h:5/db?schema=abc", ("postgresql://u:p@h:5/db", "abc")),
-        ("postgresql://h/db?sslmode=disable&schema=s1", ("postgresql://h/db?sslmode=disable", "s1")),
-        ("postgresql://h/db?schema=s1&sslmode=disable", ("postgresql://h/db?sslmode=disable", "s1")),
+        (
+            "postgresql://h/db?sslmode=disable&schema=s1",
+            ("postgresql://h/db?sslmode=disable", "s1"),
+        ),
+        (
+            "postgresql://h/db?schema=s1&sslmode=disable",
+            ("postgresql://h/db?sslmode=disable", "s1"),
+        ),
         ("postgres://h/db?a=1&schema=x&b=2", ("postgres://h/db?a=1&b=2", "x")),
         ("postgresql://h/db?schema=a&schema=b", ("postgresql://h/db", "b")),
         (
@@ -60,7 +66,9 @@ def test_invalid_schema_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_with_schema_round_trip() -> None:
     assert with_schema("postgresql://h/db", "s") == "postgresql://h/db?schema=s"
-    assert with_schema("postgresql://h/db?schema=old&x=1", "new") == "postgresql://h/db?x=1&schema=new"
+    assert (
+        with_schema("postgresql://h/db?schema=old&x=1", "new") == "postgresql://h/db?x=1&schema=new"
+    )
     base = "postgresql://postgres:@/postgres?host=/tmp/x"
     assert split_schema(with_schema(base, "abc")) == (base, "abc")
 
@@ -80,7 +88,9 @@ async def test_resolve_url_passthrough() -> None:
         assert await resolve_target(url) == url
 
 
-async def test_resolve_env(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+async def test_resolve_env(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("HOTMESH_DSN", "postgresql://u:secret@db.example:5432/app")
     with caplog.at_level(logging.INFO, logger="hotmesh_temporal"):
         assert await resolve_target("localhost:7233") == "postgresql://u:secret@db.example:5432/app"
@@ -88,7 +98,9 @@ async def test_resolve_env(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCa
     assert "secret" not in caplog.text
 
 
-async def test_resolve_local(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+async def test_resolve_local(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     probed: list[str] = []
 
     async def fake_reachable(dsn: str, timeout: float = 1.0) -> bool:
@@ -116,7 +128,10 @@ async def test_resolve_embedded_fallback(
     monkeypatch.setattr(dsn_mod, "_reachable", unreachable)
     monkeypatch.setattr(embedded, "start_embedded", fake_start)
     with caplog.at_level(logging.INFO, logger="hotmesh_temporal"):
-        assert await resolve_target("localhost:7233") == "postgresql://postgres@/postgres?host=/tmp/fake"
+        assert (
+            await resolve_target("localhost:7233")
+            == "postgresql://postgres@/postgres?host=/tmp/fake"
+        )
     assert "embedded" in caplog.text
 
 

@@ -88,7 +88,7 @@ async def test_two_processes_share_one_server(tmp_path: Path) -> None:
         for _ in range(2)
     ]
     results = await asyncio.gather(*(asyncio.to_thread(p.communicate, None, 120) for p in procs))
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
     dsns = {out.strip() for out, _ in results}
     assert len(dsns) == 1, dsns

@@ -49,8 +49,7 @@ def three_migrations(tmp_path: Path) -> Path:
         "INSERT INTO {{schema}}.items VALUES (1, 'one');\n"
     )
     (tmp_path / "0010_more.sql").write_text(
-        "ALTER TABLE {{schema}}.items ADD COLUMN w int;\n"
-        "SELECT pg_sleep(0.05);\n"
+        "ALTER TABLE {{schema}}.items ADD COLUMN w int;\nSELECT pg_sleep(0.05);\n"
     )
     return tmp_path
 
@@ -213,7 +212,7 @@ async def test_twenty_processes_start_at_once(base_dsn: str, fresh_schema: str) 
     target = with_schema(base_dsn, fresh_schema)
     procs = [_cli("migrate", "--dsn", target) for _ in range(20)]
     outputs = await asyncio.gather(*(asyncio.to_thread(p.communicate, None, 120) for p in procs))
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     applied_lines = [out for out, _ in outputs if "applied migrations" in out]
     assert len(applied_lines) == 1, [o for o, _ in outputs]
@@ -238,7 +237,9 @@ def test_print_sql_subprocess() -> None:
 
 def test_print_sql_takes_schema_from_dsn_without_connecting() -> None:
     # port 1 on localhost: nothing listens there, so any connection attempt would fail
-    proc = _cli("migrate", "--print-sql", "--dsn", "postgresql://nobody@127.0.0.1:1/x?schema=from_url")
+    proc = _cli(
+        "migrate", "--print-sql", "--dsn", "postgresql://nobody@127.0.0.1:1/x?schema=from_url"
+    )
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert '"from_url".schema_migrations' in out
@@ -251,7 +252,9 @@ def test_cli_rejects_bad_schema() -> None:
     assert "bad-name" in err
 
 
-async def test_print_sql_script_applies_with_psql_semantics(base_dsn: str, fresh_schema: str) -> None:
+async def test_print_sql_script_applies_with_psql_semantics(
+    base_dsn: str, fresh_schema: str
+) -> None:
     """The printed script, run as-is, leaves the schema in the state migrate() expects."""
     conn = await asyncpg.connect(base_dsn)
     try:
