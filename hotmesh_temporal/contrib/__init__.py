@@ -1,0 +1,1 @@
+"""Optional integrations (each may need an extra package, e.g. pydantic)."""
