@@ -294,7 +294,7 @@ BEGIN
     RETURN jsonb_build_object(
         'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
         'namespace', e.namespace, 'task_queue', e.task_queue,
-        'workflow_type', e.workflow_type,
+        'workflow_type', e.workflow_type, 'start_time', e.start_time,
         'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
         'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
         'history_size', e.history_size);

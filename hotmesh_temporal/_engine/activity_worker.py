@@ -1,0 +1,407 @@
+"""Run activity attempts: claim them (or take them eagerly from the workflow worker),
+call the user's function, heartbeat, and report the outcome in one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from hotmesh_temporal import activity as activity_api
+from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.polling import Poller
+from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal.api.common.v1 import Payload
+from hotmesh_temporal.api.failure.v1 import Failure
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+
+
+def task_token(task_id: int, attempt: int) -> bytes:
+    return f"{task_id}:{attempt}".encode()
+
+
+def parse_task_token(token: bytes) -> tuple:
+    task_id, _, attempt = token.decode().partition(":")
+    return int(task_id), int(attempt)
+
+
+@dataclass
+class _Running:
+    task: Mapping[str, Any]
+    context: activity_api._Context
+    future: Optional[asyncio.Future] = None
+    cancel_reason: Optional[str] = None
+    pending_details: Optional[List[Any]] = None
+    last_sent: float = 0.0
+    heartbeat_handle: Optional[asyncio.TimerHandle] = None
+    heartbeat_inflight: bool = False
+
+
+@dataclass
+class ActivityWorkerConfig:
+    namespace: str
+    task_queue: str
+    identity: str
+    activities: Dict[str, Any]  # name -> activity._Definition
+    dynamic: Optional[Any]
+    executor: Optional[concurrent.futures.Executor]
+    max_concurrent: int
+    data_converter: Any
+    client: Any
+    max_heartbeat_throttle: float = 60.0
+    default_heartbeat_throttle: float = 30.0
+    interceptors: Sequence[Any] = field(default_factory=list)
+
+
+class ActivityWorker:
+    def __init__(self, store: Store, config: ActivityWorkerConfig) -> None:
+        self.store = store
+        self.config = config
+        self._running: Dict[int, _Running] = {}
+        self._tasks: set = set()
+        self._shutdown = threading.Event()
+        self._async_shutdown = asyncio.Event()
+        self.poller = Poller(
+            name=f"activity poller for {config.task_queue}",
+            claim=self._claim,
+            capacity=self.free_slots,
+            notify_kind="a",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+        # The workflow worker hands us eager tasks after it completes a workflow task.
+        self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
+
+    def free_slots(self) -> int:
+        return self.config.max_concurrent - len(self._tasks)
+
+    async def _claim(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_activity_tasks", self.config.namespace, self.config.task_queue,
+            self.config.identity, limit,
+        )
+        for row in rows:
+            self.start(dict(row))
+        return len(rows)
+
+    def start(self, task: Dict[str, Any]) -> None:
+        """Run one claimed attempt in the background."""
+        runner = asyncio.get_running_loop().create_task(self._run(task))
+        self._tasks.add(runner)
+        runner.add_done_callback(self._on_done)
+
+    def _on_done(self, runner: asyncio.Task) -> None:
+        self._tasks.discard(runner)
+        self.poller.wake()
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self, graceful_timeout: float) -> None:
+        self._shutdown.set()
+        self._async_shutdown.set()
+        await self.poller.stop()
+        if self._tasks and graceful_timeout > 0:
+            await asyncio.wait(set(self._tasks), timeout=graceful_timeout)
+        for running in list(self._running.values()):
+            self._cancel(running, "worker_shutdown")
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+    # ---------------------------------------------------------------- one attempt
+
+    async def _run(self, task: Dict[str, Any]) -> None:
+        try:
+            await self._run_attempt(task)
+        except Exception:
+            logger.exception("Failed running activity task %s", task.get("id"))
+
+    async def _run_attempt(self, task: Dict[str, Any]) -> None:
+        cfg = self.config
+        defn = cfg.activities.get(task["activity_type"]) or cfg.dynamic
+        dc = cfg.data_converter
+        if defn is None:
+            names = ", ".join(sorted(cfg.activities)) or "none"
+            err = _not_registered_error(task["activity_type"], names)
+            await self._report_failure(task, err)
+            return
+        heartbeat_details = await dc.decode(h.parse_payloads(task.get("heartbeat_details")))
+        info = _build_info(task, heartbeat_details)
+        running = _Running(task=task, context=None)  # type: ignore[arg-type]
+        context = activity_api._Context(
+            info=lambda: info,
+            heartbeat=lambda *details: self._heartbeat(running, details),
+            cancelled=threading.Event(),
+            worker_shutdown=self._shutdown,
+            payload_converter_factory=lambda: dc.payload_converter,
+            client=cfg.client,
+            thread_cancel_raises=False,
+            async_cancelled=asyncio.Event() if defn.is_async else None,
+            async_shutdown=self._async_shutdown if defn.is_async else None,
+        )
+        running.context = context
+        self._running[task["id"]] = running
+        try:
+            payloads = h.parse_payloads(task.get("input"))
+            if defn.name is None:  # dynamic: one Sequence[RawValue] argument
+                from hotmesh_temporal.common import RawValue
+
+                args: List[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
+            else:
+                args = await dc.decode(payloads, defn.arg_types) if payloads else []
+            result = await self._invoke(defn, args, context, running)
+        except activity_api._CompleteAsyncError:
+            logger.debug("activity %s will be completed asynchronously", info.activity_id)
+            return
+        except BaseException as err:  # noqa: BLE001 - every failure is reported
+            await self._report_exception(task, running, err)
+            return
+        finally:
+            self._running.pop(task["id"], None)
+            if running.heartbeat_handle is not None:
+                running.heartbeat_handle.cancel()
+        encoded = await dc.encode([result])
+        reply = await self.store.fetchval(
+            "complete_activity_task", task["id"], task["attempt"], h.payloads(encoded),
+            cfg.identity, cfg.identity, self.on_workflow_task_ready is not None,
+        )
+        self._after_report(reply)
+
+    async def _decode_raw(self, payloads: List[Payload]) -> List[Payload]:
+        codec = self.config.data_converter.payload_codec
+        return list(await codec.decode(payloads)) if codec else payloads
+
+    async def _invoke(self, defn: Any, args: List[Any], context: Any, running: _Running) -> Any:
+        if defn.is_async:
+            token = activity_api._current_context.set(context)
+            try:
+                running.future = asyncio.ensure_future(defn.fn(*args))
+            finally:
+                activity_api._current_context.reset(token)
+            return await running.future
+        executor = self.config.executor
+        if executor is None:
+            raise RuntimeError("sync activities need an activity_executor on the worker")
+        context.thread_cancel_raises = False
+        if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+            info = context.info()
+            running.future = asyncio.get_running_loop().run_in_executor(
+                executor, _call_in_process, defn.fn, args, info
+            )
+            return await running.future
+        ctx = contextvars.copy_context()
+        ctx.run(activity_api._current_context.set, context)
+        running.future = asyncio.get_running_loop().run_in_executor(
+            executor, ctx.run, defn.fn, *args
+        )
+        return await running.future
+
+    # ---------------------------------------------------------------- reporting
+
+    async def _report_exception(self, task: Mapping[str, Any], running: _Running, err: BaseException) -> None:
+        from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
+
+        cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.cancel_reason == "cancel_requested":
+            reply = await self.store.fetchval(
+                "cancel_activity_task", task["id"], task["attempt"], None,
+                self.config.identity, self.config.identity, self.on_workflow_task_ready is not None,
+            )
+            self._after_report(reply)
+            return
+        if cancelled and running.cancel_reason == "not_found":
+            return  # the attempt is gone (timed out or its run closed): nothing to report
+        if cancelled and running.cancel_reason == "worker_shutdown":
+            from hotmesh_temporal.exceptions import ApplicationError
+
+            err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
+        if not isinstance(err, Exception):
+            raise err
+        logger.warning(
+            "Completing activity as failed (%s)",
+            {"activity_id": task["activity_id"], "activity_type": task["activity_type"],
+             "attempt": task["attempt"], "workflow_id": task["workflow_id"]},
+            exc_info=err,
+        )
+        await self._report_failure(task, err)
+
+    async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        failure = Failure()
+        await self.config.data_converter.encode_failure(err, failure)
+        info = failure.application_failure_info if failure.HasField("application_failure_info") else None
+        error_type = info.type if info is not None else type(err).__name__
+        non_retryable = bool(info.non_retryable) if info is not None else False
+        next_delay = None
+        if info is not None and info.HasField("next_retry_delay"):
+            next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+        reply = await self.store.fetchval(
+            "fail_activity_task", task["id"], task["attempt"], failure.to_json_dict(),
+            error_type, non_retryable, next_delay, self.config.identity, self.config.identity,
+            self.on_workflow_task_ready is not None,
+        )
+        self._after_report(reply)
+
+    def _after_report(self, reply: Optional[Mapping[str, Any]]) -> None:
+        if reply and reply.get("next") and self.on_workflow_task_ready is not None:
+            self.on_workflow_task_ready(reply["next"])
+
+    # ---------------------------------------------------------------- heartbeats
+
+    def _heartbeat(self, running: _Running, details: Sequence[Any]) -> None:
+        """Called from activity code, possibly in another thread."""
+        loop = self._loop
+        if threading.current_thread() is threading.main_thread() or _on_loop(loop):
+            self._queue_heartbeat(running, list(details))
+        else:
+            loop.call_soon_threadsafe(self._queue_heartbeat, running, list(details))
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return self.poller.loop
+
+    def _queue_heartbeat(self, running: _Running, details: List[Any]) -> None:
+        running.pending_details = details
+        if running.heartbeat_inflight or running.heartbeat_handle is not None:
+            return
+        interval = self._throttle_interval(running.task)
+        wait = running.last_sent + interval - self._loop.time()
+        if wait <= 0:
+            self._send_heartbeat(running)
+        else:
+            running.heartbeat_handle = self._loop.call_later(wait, self._send_heartbeat, running)
+
+    def _throttle_interval(self, task: Mapping[str, Any]) -> float:
+        timeout = task.get("heartbeat_timeout")
+        if timeout:
+            return min(float(timeout) * 0.8, self.config.max_heartbeat_throttle)
+        return self.config.default_heartbeat_throttle
+
+    def _send_heartbeat(self, running: _Running) -> None:
+        running.heartbeat_handle = None
+        if running.pending_details is None or running.task["id"] not in self._running:
+            return
+        details, running.pending_details = running.pending_details, None
+        running.heartbeat_inflight = True
+        running.last_sent = self._loop.time()
+        self._loop.create_task(self._heartbeat_round_trip(running, details))
+
+    async def _heartbeat_round_trip(self, running: _Running, details: List[Any]) -> None:
+        task = running.task
+        try:
+            payloads = await self.config.data_converter.encode(details) if details else []
+            answer = await self.store.fetchval(
+                "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
+            )
+        except Exception:
+            logger.exception("heartbeat of activity %s failed", task["activity_id"])
+            return
+        finally:
+            running.heartbeat_inflight = False
+        if answer == "cancel":
+            self._cancel(running, "cancel_requested")
+        elif answer == "gone":
+            self._cancel(running, "not_found")
+        if running.pending_details is not None and running.heartbeat_handle is None:
+            self._queue_heartbeat(running, running.pending_details)
+
+    def _cancel(self, running: _Running, reason: str) -> None:
+        if running.cancel_reason is not None:
+            return
+        running.cancel_reason = reason
+        ctx = running.context
+        ctx.cancellation_details = activity_api.ActivityCancellationDetails(
+            cancel_requested=reason == "cancel_requested",
+            not_found=reason == "not_found",
+            worker_shutdown=reason == "worker_shutdown",
+        )
+        ctx.cancelled.set()
+        if ctx.async_cancelled is not None:
+            ctx.async_cancelled.set()
+            if running.future is not None:
+                running.future.cancel()
+        else:
+            defn = self.config.activities.get(running.task["activity_type"]) or self.config.dynamic
+            ctx.thread_cancel_raises = not getattr(defn, "no_thread_cancel_exception", False)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _not_registered_error(activity_type: str, names: str) -> BaseException:
+    from hotmesh_temporal.exceptions import ApplicationError
+
+    return ApplicationError(
+        f"Activity function {activity_type} is not registered on this worker, "
+        f"available activities: {names}",
+        type="NotFoundError",
+    )
+
+
+def _seconds_to_timedelta(value: Any) -> Optional[timedelta]:
+    return None if value is None else timedelta(seconds=float(value))
+
+
+def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
+    from hotmesh_temporal.common import Priority, RetryPolicy
+
+    policy = task.get("retry_policy") or {}
+    retry = RetryPolicy(
+        initial_interval=timedelta(seconds=policy.get("initial_interval", 1)),
+        backoff_coefficient=policy.get("backoff_coefficient", 2.0),
+        maximum_interval=_seconds_to_timedelta(policy.get("maximum_interval")),
+        maximum_attempts=policy.get("maximum_attempts", 0),
+        non_retryable_error_types=policy.get("non_retryable_error_types") or None,
+    )
+    return activity_api.Info(
+        activity_id=task["activity_id"],
+        activity_type=task["activity_type"],
+        attempt=task["attempt"],
+        current_attempt_scheduled_time=h.parse_time(task["attempt_scheduled_time"]),
+        heartbeat_details=list(heartbeat_details),
+        heartbeat_timeout=_seconds_to_timedelta(task.get("heartbeat_timeout")),
+        is_local=False,
+        namespace=task["namespace"],
+        schedule_to_close_timeout=_seconds_to_timedelta(task.get("schedule_to_close")),
+        scheduled_time=h.parse_time(task["scheduled_time"]),
+        start_to_close_timeout=_seconds_to_timedelta(task.get("start_to_close")),
+        started_time=h.parse_time(task.get("started_time") or task["scheduled_time"]),
+        task_queue=task["task_queue"],
+        task_token=task_token(task["id"], task["attempt"]),
+        workflow_id=task["workflow_id"],
+        workflow_namespace=task["namespace"],
+        workflow_run_id=str(task["run_id"]),
+        workflow_type=task["workflow_type"],
+        priority=Priority(),
+        retry_policy=retry,
+    )
+
+
+def _call_in_process(fn: Callable[..., Any], args: List[Any], info: activity_api.Info) -> Any:
+    """Entry point of a sync activity in a process pool: the child process gets an
+    activity context of its own (heartbeats there are recorded locally only)."""
+    context = activity_api._Context(
+        info=lambda: info,
+        heartbeat=None,
+        cancelled=threading.Event(),
+        worker_shutdown=threading.Event(),
+        payload_converter_factory=_default_payload_converter,
+    )
+    activity_api._current_context.set(context)
+    return fn(*args)
+
+
+def _default_payload_converter() -> Any:
+    from hotmesh_temporal.converter import DataConverter
+
+    return DataConverter.default.payload_converter

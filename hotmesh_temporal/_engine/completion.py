@@ -1,0 +1,349 @@
+"""Turn the commands of a new activation into what complete_workflow_task() writes:
+the task's Started/Completed events, one event per command, and the rows the
+commands create (activity tasks, timers, cancellations, the run's close).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Dict, List, Optional
+
+from hotmesh_temporal._engine import commands as c
+from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
+
+
+@dataclass
+class TaskContext:
+    """What the worker knows about the workflow task it is completing."""
+
+    run_id: str
+    workflow_id: str
+    namespace: str
+    task_queue: str
+    first_event_id: int  # the WorkflowTaskStarted event's id (the run's next id)
+    scheduled_event_id: int
+    identity: str
+    history_size: int
+    started_attrs: Dict[str, Any]
+    eager_activity_slots: int = 0  # activities this worker can take right now
+
+
+@dataclass
+class Completion:
+    events: List[Dict[str, Any]] = field(default_factory=list)
+    activities: List[Dict[str, Any]] = field(default_factory=list)
+    timers: List[Dict[str, Any]] = field(default_factory=list)
+    cancel_timers: List[int] = field(default_factory=list)
+    cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
+    close: Optional[Dict[str, Any]] = None
+    first_event_id: int = 0
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"first_event_id": self.first_event_id, "events": self.events}
+        if self.activities:
+            out["activities"] = self.activities
+        if self.timers:
+            out["timers"] = self.timers
+        if self.cancel_timers:
+            out["cancel_timers"] = self.cancel_timers
+        if self.cancel_activities:
+            out["cancel_activities"] = self.cancel_activities
+        if self.close is not None:
+            out["close"] = self.close
+        return out
+
+
+def build_completion(task: TaskContext, commands: List[c.Command], driver: RunDriver) -> Completion:
+    out = Completion(first_event_id=task.first_event_id)
+    started_id = task.first_event_id
+    completed_id = started_id + 1
+    out.events.append(
+        h.event(
+            "WorkflowTaskStarted",
+            {
+                "scheduledEventId": str(task.scheduled_event_id),
+                "identity": task.identity,
+                "requestId": str(uuid.uuid4()),
+                "historySizeBytes": str(task.history_size),
+            },
+        )
+    )
+    out.events.append(
+        h.event(
+            "WorkflowTaskCompleted",
+            {
+                "scheduledEventId": str(task.scheduled_event_id),
+                "startedEventId": str(started_id),
+                "identity": task.identity,
+            },
+        )
+    )
+    builder = _Builder(task, out, driver, completed_id)
+    for cmd in commands:
+        builder.add(cmd)
+        if out.close is not None:
+            break  # nothing may follow the command that closes the run
+    return out
+
+
+class _Builder:
+    def __init__(self, task: TaskContext, out: Completion, driver: RunDriver, completed_id: int) -> None:
+        self.task = task
+        self.out = out
+        self.driver = driver
+        self.completed_id = completed_id
+        self.eager_left = task.eager_activity_slots
+
+    @property
+    def next_id(self) -> int:
+        return self.out.first_event_id + len(self.out.events)
+
+    def emit(self, cmd: c.Command, event_type: str, attrs: Dict[str, Any]) -> int:
+        event_id = self.next_id
+        attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
+        self.out.events.append(h.event(event_type, attrs))
+        self.driver.note_command_event(cmd, event_id)
+        return event_id
+
+    def add(self, cmd: c.Command) -> None:
+        handler = getattr(self, "_" + type(cmd).__name__, None)
+        if handler is None:
+            raise NotImplementedError(
+                f"{type(cmd).__name__} is not supported by this version of hotmesh_temporal"
+            )
+        handler(cmd)
+
+    # ----------------------------------------------------------------- commands
+
+    def _ScheduleActivity(self, cmd: c.ScheduleActivity) -> None:
+        s2c = cmd.schedule_to_close_timeout
+        s2s = cmd.schedule_to_start_timeout or s2c
+        s2c_row = s2c
+        start = cmd.start_to_close_timeout or s2c
+        retry = cmd.retry_policy or _default_retry_policy()
+        event_id = self.emit(
+            cmd,
+            "ActivityTaskScheduled",
+            {
+                "activityId": cmd.activity_id,
+                "activityType": {"name": cmd.activity_type},
+                "taskQueue": h.task_queue(cmd.task_queue),
+                "header": h.header(cmd.headers),
+                "input": h.payloads(cmd.arguments),
+                "scheduleToCloseTimeout": h.duration(s2c) or "0s",
+                "scheduleToStartTimeout": h.duration(s2s) or "0s",
+                "startToCloseTimeout": h.duration(start),
+                "heartbeatTimeout": h.duration(cmd.heartbeat_timeout) or "0s",
+                "retryPolicy": h.retry_policy_json(retry),
+            },
+        )
+        eager = self.eager_left > 0 and cmd.task_queue == self.task.task_queue
+        if eager:
+            self.eager_left -= 1
+        self.out.activities.append(
+            h.strip_none(
+                {
+                    "scheduled_event_id": event_id,
+                    "activity_id": cmd.activity_id,
+                    "activity_type": cmd.activity_type,
+                    "task_queue": cmd.task_queue,
+                    "input": h.payloads(cmd.arguments),
+                    "header": h.header(cmd.headers),
+                    "schedule_to_close": h.seconds(s2c_row),
+                    "schedule_to_start": h.seconds(cmd.schedule_to_start_timeout),
+                    "start_to_close": h.seconds(start),
+                    "heartbeat_timeout": h.seconds(cmd.heartbeat_timeout),
+                    "retry_policy": h.retry_policy_row(retry),
+                    "eager": eager,
+                }
+            )
+        )
+
+    def _RequestCancelActivity(self, cmd: c.RequestCancelActivity) -> None:
+        scheduled = self.driver.activity_event_id(cmd.seq)
+        if scheduled is None:
+            return
+        event_id = self.emit(cmd, "ActivityTaskCancelRequested", {"scheduledEventId": str(scheduled)})
+        self.out.cancel_activities.append(
+            {"scheduled_event_id": scheduled, "requested_event_id": event_id}
+        )
+
+    def _StartTimer(self, cmd: c.StartTimer) -> None:
+        event_id = self.emit(
+            cmd,
+            "TimerStarted",
+            {"timerId": str(cmd.seq), "startToFireTimeout": h.duration(cmd.duration)},
+        )
+        self.out.timers.append(
+            {
+                "started_event_id": event_id,
+                "timer_id": str(cmd.seq),
+                "seconds": max(cmd.duration.total_seconds(), 0.0),
+            }
+        )
+
+    def _CancelTimer(self, cmd: c.CancelTimer) -> None:
+        started = self.driver.timer_event_id(cmd.seq)
+        if started is None:
+            return
+        self.emit(
+            cmd,
+            "TimerCanceled",
+            {"timerId": str(cmd.seq), "startedEventId": str(started), "identity": self.task.identity},
+        )
+        self.out.cancel_timers.append(started)
+
+    def _SetPatchMarker(self, cmd: c.SetPatchMarker) -> None:
+        from hotmesh_temporal.converter import DataConverter
+
+        payload = DataConverter.default.payload_converter.to_payloads(
+            [{"id": cmd.patch_id, "deprecated": cmd.deprecated}]
+        )
+        self.emit(
+            cmd,
+            "MarkerRecorded",
+            {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
+        )
+
+    def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
+        result = h.payloads([cmd.result] if cmd.result is not None else [])
+        self.emit(cmd, "WorkflowExecutionCompleted", {"result": result})
+        self.out.close = {"status": 2, "result": result}
+
+    def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
+        failure = h.failure(cmd.failure)
+        self.emit(
+            cmd,
+            "WorkflowExecutionFailed",
+            {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"},
+        )
+        self.out.close = {"status": 3, "failure": failure}
+
+    def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
+        self.emit(cmd, "WorkflowExecutionCanceled", {})
+        self.out.close = {"status": 4}
+
+    def _ContinueAsNew(self, cmd: c.ContinueAsNew) -> None:
+        new_run_id = str(uuid.uuid4())
+        prior = self.task.started_attrs
+        task_queue = cmd.task_queue or self.task.task_queue
+        run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
+        task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
+        memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        self.emit(
+            cmd,
+            "WorkflowExecutionContinuedAsNew",
+            {
+                "newExecutionRunId": new_run_id,
+                "workflowType": {"name": cmd.workflow_type},
+                "taskQueue": h.task_queue(task_queue),
+                "input": h.payloads(cmd.arguments),
+                "workflowRunTimeout": h.duration(run_timeout),
+                "workflowTaskTimeout": h.duration(task_timeout),
+                "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
+                "header": h.header(cmd.headers),
+                "memo": {"fields": memo} if memo else None,
+            },
+        )
+        start = new_run_start(
+            namespace=self.task.namespace,
+            workflow_id=self.task.workflow_id,
+            run_id=new_run_id,
+            workflow_type=cmd.workflow_type,
+            task_queue=task_queue,
+            arguments=cmd.arguments,
+            execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            memo_json=memo,
+            headers=cmd.headers,
+            first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
+            continued_run_id=self.task.run_id,
+            identity=self.task.identity,
+            retry_policy=cmd.retry_policy,
+            execution_deadline=prior.get("workflowExecutionExpirationTime"),
+        )
+        self.out.close = {"status": 6, "continue_as_new": start}
+
+
+def _default_retry_policy() -> Any:
+    from hotmesh_temporal.common import RetryPolicy
+
+    return RetryPolicy()
+
+
+def new_run_start(
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    workflow_type: str,
+    task_queue: str,
+    arguments: List[Any],
+    execution_timeout: Optional[timedelta] = None,
+    run_timeout: Optional[timedelta] = None,
+    task_timeout: Optional[timedelta] = None,
+    memo_json: Optional[Dict[str, Any]] = None,
+    search_attributes_json: Optional[Dict[str, Any]] = None,
+    headers: Optional[Dict[str, Any]] = None,
+    first_execution_run_id: Optional[str] = None,
+    continued_run_id: Optional[str] = None,
+    identity: str = "",
+    retry_policy: Any = None,
+    cron_schedule: str = "",
+    start_delay: Optional[timedelta] = None,
+    execution_deadline: Optional[str] = None,
+    attempt: int = 1,
+    id_reuse_policy: int = 1,
+    id_conflict_policy: int = 0,
+) -> Dict[str, Any]:
+    """The argument of insert_run() / start_workflow(): the execution row's fields and
+    the WorkflowExecutionStarted attributes, in one JSON object."""
+    task_timeout = task_timeout or timedelta(seconds=10)
+    run_timeout = run_timeout or execution_timeout
+    first = first_execution_run_id or run_id
+    started = {
+        "workflowType": {"name": workflow_type},
+        "taskQueue": h.task_queue(task_queue),
+        "input": h.payloads(arguments),
+        "workflowExecutionTimeout": h.duration(execution_timeout),
+        "workflowRunTimeout": h.duration(run_timeout),
+        "workflowTaskTimeout": h.duration(task_timeout),
+        "continuedExecutionRunId": continued_run_id,
+        "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW" if continued_run_id else None,
+        "originalExecutionRunId": run_id,
+        "identity": identity,
+        "firstExecutionRunId": first,
+        "retryPolicy": h.retry_policy_json(retry_policy),
+        "attempt": attempt,
+        "workflowExecutionExpirationTime": execution_deadline,
+        "cronSchedule": cron_schedule or None,
+        "firstWorkflowTaskBackoff": h.duration(start_delay),
+        "memo": {"fields": memo_json} if memo_json else None,
+        "searchAttributes": {"indexedFields": search_attributes_json} if search_attributes_json else None,
+        "header": h.header(headers),
+        "workflowId": workflow_id,
+    }
+    return h.strip_none(
+        {
+            "namespace": namespace,
+            "workflow_id": workflow_id,
+            "run_id": run_id,
+            "first_execution_run_id": first,
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "task_timeout": task_timeout.total_seconds(),
+            "run_timeout": h.seconds(run_timeout),
+            "execution_timeout": h.seconds(execution_timeout),
+            "execution_deadline": execution_deadline,
+            "start_delay": h.seconds(start_delay),
+            "memo": memo_json,
+            "search_attributes": search_attributes_json,
+            "id_reuse_policy": id_reuse_policy,
+            "id_conflict_policy": id_conflict_policy,
+            "started_attributes": h.strip_none(started),
+        }
+    )

@@ -1,0 +1,51 @@
+-- Every statement the Python side sends, by name. `{schema}` is the quoted schema name.
+-- The transitions themselves are SQL functions (schema/*.sql), so each is one round trip.
+
+-- name: start_workflow
+SELECT {schema}.start_workflow($1::jsonb);
+
+-- name: claim_workflow_tasks
+SELECT * FROM {schema}.claim_workflow_tasks($1, $2, $3, $4);
+
+-- name: complete_workflow_task
+SELECT {schema}.complete_workflow_task($1, $2, $3, $4::jsonb, $5);
+
+-- name: release_workflow_task
+SELECT {schema}.release_workflow_task($1, $2, $3);
+
+-- name: events_after
+SELECT {schema}.events_after($1, $2);
+
+-- name: claim_activity_tasks
+SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
+
+-- name: complete_activity_task
+SELECT {schema}.complete_activity_task($1, $2, $3::jsonb, $4, $5, $6);
+
+-- name: fail_activity_task
+SELECT {schema}.fail_activity_task($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9);
+
+-- name: cancel_activity_task
+SELECT {schema}.cancel_activity_task($1, $2, $3::jsonb, $4, $5, $6);
+
+-- name: heartbeat_activity_task
+SELECT {schema}.heartbeat_activity_task($1, $2, $3::jsonb);
+
+-- name: sweep
+SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
+
+-- name: terminate_workflow
+SELECT {schema}.terminate_workflow($1, $2, $3, $4, $5::jsonb);
+
+-- name: request_cancel_workflow
+SELECT {schema}.request_cancel_workflow($1, $2, $3, $4, $5);
+
+-- name: find_run
+SELECT * FROM {schema}.find_run($1, $2, $3);
+
+-- name: run_outcome
+SELECT run_id, status, result, failure, new_run_id, workflow_id
+  FROM {schema}.executions WHERE run_id = $1;
+
+-- name: now
+SELECT {schema}.now();

@@ -1,0 +1,384 @@
+"""Drive one workflow run through its history.
+
+A :class:`RunDriver` feeds history events to a workflow instance the way a Temporal
+worker does: events between two workflow tasks become the jobs of one activation; the
+commands an activation returns must match, in order, the command events that follow
+the ``WorkflowTaskCompleted`` event of that task (else :class:`NondeterminismError`).
+Events after the last completed task form the *current* activation, whose commands are
+new: :func:`build_completion` turns them into events and rows for the database.
+
+The driver lives in the worker's sticky cache between tasks, so a cached run only
+processes the events it has not seen.
+"""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+
+from hotmesh_temporal._engine import commands as c
+from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal.api.failure.v1 import Failure
+
+
+class NondeterminismError(Exception):
+    """History and workflow code disagree (raised inside the engine; the public
+    ``workflow.NondeterminismError`` is raised to users where temporalio raises it)."""
+
+
+@dataclass
+class _Activity:
+    seq: int
+    activity_type: str
+    activity_id: str
+    is_local: bool
+
+
+@dataclass
+class ActivationResult:
+    commands: List[c.Command]
+    failure: Optional[BaseException] = None
+
+
+InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
+
+
+class RunDriver:
+    """Replays history into one workflow instance and runs its new activations."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        create_instance: InstanceFactory,
+        codecs: PayloadCodecs,
+        public_nondeterminism_error: type = NondeterminismError,
+    ) -> None:
+        self.run_id = run_id
+        self._create_instance = create_instance
+        self._codecs = codecs
+        self._nondeterminism = public_nondeterminism_error
+        self.instance: Any = None
+        self.last_event_id = 0
+        self.last_scheduled_id = 0
+        self.started_attrs: Dict[str, Any] = {}
+        self._activities: Dict[int, _Activity] = {}  # by scheduled event id
+        self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
+        self._timers: Dict[int, int] = {}  # started event id -> seq
+        self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self._jobs: List[c.Job] = []
+        self._expected: Deque[c.Command] = collections.deque()
+        self._task_started_time: Optional[datetime] = None
+        self.closed = False
+
+    # ------------------------------------------------------------------ replay
+
+    async def replay(self, events: List[Mapping[str, Any]]) -> None:
+        """Feed recorded events (all of them belong to the past)."""
+        for index, ev in enumerate(events):
+            event_id = int(ev["id"])
+            if event_id != self.last_event_id + 1:
+                raise RuntimeError(
+                    f"history of run {self.run_id} jumps from event {self.last_event_id} to {event_id}"
+                )
+            await self._apply(ev, events, index)
+            self.last_event_id = event_id
+
+    async def _apply(self, ev: Mapping[str, Any], events: List[Mapping[str, Any]], index: int) -> None:
+        kind = ev["type"]
+        attrs = ev["attrs"]
+        if kind in h.COMMAND_EVENTS:
+            self._match_command(int(ev["id"]), kind, attrs)
+            return
+        if self._expected:
+            raise self._mismatch(
+                f"workflow issued {type(self._expected[0]).__name__} but history has {kind} "
+                f"(event {ev['id']}) instead of its command event"
+            )
+        if kind == "WorkflowTaskScheduled":
+            self.last_scheduled_id = int(ev["id"])
+        elif kind == "WorkflowTaskStarted":
+            self._task_started_time = h.parse_time(ev["time"])
+        elif kind == "WorkflowTaskCompleted":
+            jobs = self._patch_jobs(events, index) + self._jobs
+            self._jobs = []
+            result = await self.activate(
+                jobs, self._task_started_time or h.parse_time(ev["time"]),
+                replaying=True, history_length=int(ev["id"]),
+            )
+            if result.failure is not None:
+                raise result.failure
+            self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+        else:
+            job = self._job_for(kind, attrs)
+            if job is not None:
+                self._jobs.append(job)
+
+    def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
+        """Patch markers recorded by a task are announced before its activation runs,
+        so that ``workflow.patched`` answers the same as when the task first ran."""
+        jobs: List[c.Job] = []
+        for ev in events[index + 1:]:
+            if ev["type"] not in h.COMMAND_EVENTS:
+                break
+            patch_id = _patch_id(ev)
+            if patch_id is not None:
+                jobs.append(c.NotifyHasPatch(patch_id=patch_id))
+        return jobs
+
+    # ------------------------------------------------------------ activations
+
+    async def activate(
+        self, jobs: List[c.Job], timestamp: datetime, *, replaying: bool, history_length: int
+    ) -> ActivationResult:
+        if not jobs and self.instance is None:
+            return ActivationResult(commands=[])
+        jobs = [await self._codecs.decode_job(job) for job in jobs]
+        for job in jobs:
+            if isinstance(job, c.InitializeWorkflow) and self.instance is None:
+                self.instance = self._create_instance(job, self.started_attrs)
+        if self.instance is None:
+            raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
+        activation = c.Activation(
+            run_id=self.run_id,
+            timestamp=timestamp,
+            is_replaying=replaying,
+            history_length=history_length,
+            jobs=jobs,
+        )
+        completion = self.instance.activate(activation)
+        return ActivationResult(commands=list(completion.commands), failure=completion.failure)
+
+    async def run_current(self, started_at: datetime, history_length: int) -> ActivationResult:
+        """Run the activation of the task being processed now (not replaying)."""
+        if self._expected:
+            raise self._mismatch(
+                f"workflow issued {type(self._expected[0]).__name__} that history does not have"
+            )
+        jobs, self._jobs = self._jobs, []
+        result = await self.activate(jobs, started_at, replaying=False, history_length=history_length)
+        if result.failure is None:
+            result.commands = [await self._codecs.encode_command(cmd) for cmd in result.commands]
+        else:
+            self._jobs = jobs  # the task is retried: its jobs are still owed
+        return result
+
+    # ------------------------------------------------------------ event -> job
+
+    def _job_for(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        if kind == "WorkflowExecutionStarted":
+            self.started_attrs = dict(attrs)
+            return c.InitializeWorkflow(
+                workflow_type=attrs["workflowType"]["name"],
+                arguments=h.parse_payloads(attrs.get("input")),
+                headers=h.parse_payload_map((attrs.get("header") or {}).get("fields")),
+                randomness_seed=_seed(attrs.get("originalExecutionRunId") or self.run_id),
+                last_completion_result=h.parse_payloads(attrs.get("lastCompletionResult")) or None,
+                continued_failure=h.parse_failure(attrs.get("continuedFailure")),
+                memo=h.parse_payload_map((attrs.get("memo") or {}).get("fields")),
+                search_attributes=h.parse_payload_map(
+                    (attrs.get("searchAttributes") or {}).get("indexedFields")
+                ),
+            )
+        if kind == "TimerFired":
+            seq = self._timers.get(int(attrs["startedEventId"]))
+            return None if seq is None else c.FireTimer(seq=seq)
+        if kind.startswith("ActivityTask") and kind not in ("ActivityTaskStarted",):
+            return self._activity_job(kind, attrs)
+        if kind == "WorkflowExecutionSignaled":
+            return c.SignalWorkflow(
+                signal_name=attrs.get("signalName", ""),
+                input=h.parse_payloads(attrs.get("input")),
+                identity=attrs.get("identity", ""),
+                headers=h.parse_payload_map((attrs.get("header") or {}).get("fields")),
+            )
+        if kind == "WorkflowExecutionCancelRequested":
+            return c.CancelWorkflow(reason=attrs.get("cause", ""))
+        return None
+
+    def _activity_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        activity = self._activities.get(int(attrs["scheduledEventId"]))
+        if activity is None:
+            return None
+        if kind == "ActivityTaskCompleted":
+            result = h.parse_payloads(attrs.get("result"))
+            return c.ResolveActivity(
+                seq=activity.seq, completed=result[0] if result else None, has_completed=True
+            )
+        if kind in ("ActivityTaskFailed", "ActivityTaskTimedOut"):
+            message = "Activity task failed" if kind == "ActivityTaskFailed" else "Activity task timed out"
+            cause = h.parse_failure(attrs.get("failure"))
+            return c.ResolveActivity(
+                seq=activity.seq, failed=self._activity_failure(message, activity, attrs, cause)
+            )
+        if kind == "ActivityTaskCanceled":
+            cause = Failure.from_json_dict(
+                {
+                    "message": "Activity cancelled",
+                    "source": "",
+                    "canceledFailureInfo": {"details": attrs["details"]} if attrs.get("details") else {},
+                }
+            )
+            return c.ResolveActivity(
+                seq=activity.seq,
+                cancelled=self._activity_failure("Activity cancelled", activity, attrs, cause),
+            )
+        return None
+
+    @staticmethod
+    def _activity_failure(
+        message: str, activity: _Activity, attrs: Mapping[str, Any], cause: Optional[Failure]
+    ) -> Failure:
+        wrapper = Failure.from_json_dict(
+            {
+                "message": message,
+                "activityFailureInfo": h.strip_none(
+                    {
+                        "scheduledEventId": str(attrs.get("scheduledEventId", "0")),
+                        "startedEventId": str(attrs.get("startedEventId", "0")),
+                        "identity": attrs.get("identity", ""),
+                        "activityType": {"name": activity.activity_type},
+                        "activityId": activity.activity_id,
+                        "retryState": attrs.get("retryState", "RETRY_STATE_UNSPECIFIED"),
+                    }
+                ),
+            }
+        )
+        if cause is not None:
+            wrapper.cause.CopyFrom(cause)
+        return wrapper
+
+    # ------------------------------------------------------- command matching
+
+    def _match_command(self, event_id: int, kind: str, attrs: Mapping[str, Any]) -> None:
+        if kind == "MarkerRecorded" and not self._expected and _is_patch_marker(attrs):
+            return  # a deprecated patch's marker may be absent from code: Temporal allows it
+        if not self._expected:
+            raise self._mismatch(f"history has {kind} (event {event_id}) but the workflow issued no command for it")
+        cmd = self._expected.popleft()
+        if kind == "MarkerRecorded" and _is_patch_marker(attrs) and not isinstance(cmd, c.SetPatchMarker):
+            self._expected.appendleft(cmd)  # a removed deprecated patch: skip its marker
+            return
+        expected_kind = _event_kind(cmd)
+        if expected_kind != kind or not _same_target(cmd, attrs):
+            raise self._mismatch(
+                f"event {event_id} is {kind}{_describe(attrs)} but the workflow issued "
+                f"{type(cmd).__name__}{_describe_cmd(cmd)}"
+            )
+        self.note_command_event(cmd, event_id)
+
+    def note_command_event(self, cmd: c.Command, event_id: int) -> None:
+        """Remember which event a command became (to route later results to it)."""
+        if isinstance(cmd, c.ScheduleActivity):
+            self._activities[event_id] = _Activity(cmd.seq, cmd.activity_type, cmd.activity_id, cmd.is_local)
+            self._activity_event[cmd.seq] = event_id
+        elif isinstance(cmd, c.StartTimer):
+            self._timers[event_id] = cmd.seq
+            self._timer_event[cmd.seq] = event_id
+        elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
+            self.closed = True
+
+    def activity_event_id(self, seq: int) -> Optional[int]:
+        return self._activity_event.get(seq)
+
+    def timer_event_id(self, seq: int) -> Optional[int]:
+        return self._timer_event.get(seq)
+
+    def _mismatch(self, detail: str) -> BaseException:
+        return self._nondeterminism(f"Nondeterminism in run {self.run_id}: {detail}")
+
+
+# ------------------------------------------------------------------ helpers
+
+_CLOSE_COMMANDS: Dict[type, str] = {
+    c.CompleteWorkflow: "WorkflowExecutionCompleted",
+    c.FailWorkflow: "WorkflowExecutionFailed",
+    c.CancelWorkflowExecution: "WorkflowExecutionCanceled",
+    c.ContinueAsNew: "WorkflowExecutionContinuedAsNew",
+}
+
+_EVENT_OF_COMMAND: Dict[type, str] = {
+    c.ScheduleActivity: "ActivityTaskScheduled",
+    c.RequestCancelActivity: "ActivityTaskCancelRequested",
+    c.StartTimer: "TimerStarted",
+    c.CancelTimer: "TimerCanceled",
+    c.SetPatchMarker: "MarkerRecorded",
+    c.StartChildWorkflow: "StartChildWorkflowExecutionInitiated",
+    c.SignalExternalWorkflow: "SignalExternalWorkflowExecutionInitiated",
+    c.RequestCancelExternalWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
+    c.UpsertSearchAttributes: "UpsertWorkflowSearchAttributes",
+    c.ModifyWorkflowProperties: "WorkflowPropertiesModified",
+    **_CLOSE_COMMANDS,
+}
+
+PATCH_MARKER = "core_patch"
+
+
+def _event_kind(cmd: c.Command) -> str:
+    return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
+
+
+def _records_event(cmd: c.Command) -> bool:
+    return type(cmd) in _EVENT_OF_COMMAND
+
+
+def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
+    if isinstance(cmd, c.ScheduleActivity):
+        return (
+            attrs.get("activityType", {}).get("name") == cmd.activity_type
+            and attrs.get("activityId") == cmd.activity_id
+        )
+    if isinstance(cmd, c.StartTimer):
+        return attrs.get("timerId") == str(cmd.seq)
+    if isinstance(cmd, c.SetPatchMarker):
+        return _patch_id_from_attrs(attrs) == cmd.patch_id
+    return True
+
+
+def _describe(attrs: Mapping[str, Any]) -> str:
+    if "activityType" in attrs:
+        return f" (activity type {attrs['activityType'].get('name')!r}, id {attrs.get('activityId')!r})"
+    if "timerId" in attrs:
+        return f" (timer {attrs['timerId']!r})"
+    return ""
+
+
+def _describe_cmd(cmd: c.Command) -> str:
+    if isinstance(cmd, c.ScheduleActivity):
+        return f" (activity type {cmd.activity_type!r}, id {cmd.activity_id!r})"
+    if isinstance(cmd, c.StartTimer):
+        return f" (timer {str(cmd.seq)!r})"
+    return ""
+
+
+def _is_patch_marker(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("markerName") == PATCH_MARKER
+
+
+def _patch_id(ev: Mapping[str, Any]) -> Optional[str]:
+    if ev["type"] != "MarkerRecorded" or not _is_patch_marker(ev["attrs"]):
+        return None
+    return _patch_id_from_attrs(ev["attrs"])
+
+
+def _patch_id_from_attrs(attrs: Mapping[str, Any]) -> Optional[str]:
+    import json
+
+    details = attrs.get("details") or {}
+    for payload in h.parse_payloads(details.get("patch_data")):
+        try:
+            return json.loads(payload.data).get("id")
+        except (ValueError, AttributeError):
+            return None
+    return None
+
+
+def _seed(run_id: str) -> int:
+    try:
+        return uuid.UUID(str(run_id)).int & ((1 << 63) - 1)
+    except ValueError:
+        return abs(hash(run_id)) & ((1 << 63) - 1)

@@ -1,0 +1,185 @@
+"""The only door to Postgres: a connection pool, the named statements of
+``queries.sql``, and the LISTEN connection that wakes workers and waiting clients.
+
+Every call is one round trip (the transitions are SQL functions), and every call is
+counted per statement name so benchmarks can report round trips without a profiler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import asyncpg
+
+from hotmesh_temporal._engine.dsn import quote_ident, split_schema
+from hotmesh_temporal._engine.migrate import migrate
+
+logger = logging.getLogger("hotmesh_temporal")
+
+_QUERIES_FILE = Path(__file__).with_name("queries.sql")
+_NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(schema: str) -> Dict[str, str]:
+    """Parse queries.sql into {name: statement} with the schema filled in."""
+    text = _QUERIES_FILE.read_text(encoding="utf-8")
+    parts = _NAME_RE.split(text)
+    quoted = quote_ident(schema)
+    queries = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        lines = [ln for ln in body.strip().splitlines() if not ln.lstrip().startswith("--")]
+        queries[name] = "\n".join(lines).strip().rstrip(";").replace("{schema}", quoted)
+    return queries
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog"
+    )
+    await conn.set_type_codec(
+        "json", encoder=_dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """Postgres cannot be reached; nothing was written."""
+
+
+class Store:
+    """One schema of one database, shared by a client and the workers built on it."""
+
+    def __init__(self, dsn: str, schema: str, pool: asyncpg.Pool) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.pool = pool
+        self.queries = load_queries(schema)
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.channel = schema  # the NOTIFY channel (see notify() in the schema)
+        self._listener: Optional[_Listener] = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, dsn: str, *, max_size: int = 10) -> "Store":
+        plain_dsn, schema = split_schema(dsn)
+        try:
+            conn = await asyncpg.connect(plain_dsn)
+        except (OSError, asyncpg.PostgresError) as err:
+            raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
+        try:
+            await migrate(conn, schema)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(
+            plain_dsn, min_size=1, max_size=max_size, init=_init_connection
+        )
+        return cls(plain_dsn, schema, pool)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        await self.pool.close()
+
+    # ---------------------------------------------------------------- statements
+
+    async def fetchval(self, name: str, *args: Any) -> Any:
+        self.calls[name] += 1
+        return await self.pool.fetchval(self.queries[name], *args)
+
+    async def fetch(self, name: str, *args: Any) -> List[asyncpg.Record]:
+        self.calls[name] += 1
+        return await self.pool.fetch(self.queries[name], *args)
+
+    async def fetchrow(self, name: str, *args: Any) -> Optional[asyncpg.Record]:
+        self.calls[name] += 1
+        return await self.pool.fetchrow(self.queries[name], *args)
+
+    async def execute_raw(self, sql: str, *args: Any) -> str:
+        """For tests and tools only: a statement that is not part of the engine."""
+        return await self.pool.execute(sql, *args)
+
+    # ----------------------------------------------------------------- listening
+
+    async def listener(self) -> "_Listener":
+        if self._listener is None:
+            listener = _Listener(self.dsn, self.channel)
+            await listener.start()
+            self._listener = listener
+        return self._listener
+
+
+class _Listener:
+    """One LISTEN connection; dispatches notifications by their kind letter.
+
+    Subscribers register a callback per kind ('w', 'a', 'c', 't'); callbacks run on the
+    event loop and must not block. When the connection drops, it reconnects and calls
+    every kind's callback with None so subscribers re-check the database (nothing
+    notified while it was down is lost: the rows are still there).
+    """
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._conn: Optional[asyncpg.Connection] = None
+        self._subscribers: Dict[str, List[Callable[[Optional[str]], None]]] = (
+            collections.defaultdict(list)
+        )
+        self._closed = False
+        self._reconnect_task: Optional[asyncio.Task] = None
+
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(self._dsn)
+        self._conn.add_termination_listener(self._on_termination)
+        await self._conn.add_listener(self._channel, self._on_notify)
+
+    def subscribe(self, kind: str, callback: Callable[[Optional[str]], None]) -> None:
+        self._subscribers[kind].append(callback)
+
+    def unsubscribe(self, kind: str, callback: Callable[[Optional[str]], None]) -> None:
+        try:
+            self._subscribers[kind].remove(callback)
+        except ValueError:
+            pass
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        kind, _, body = payload.partition("|")
+        for callback in list(self._subscribers.get(kind, ())):
+            try:
+                callback(body)
+            except Exception:  # a subscriber's bug must not stop the others
+                logger.exception("notification subscriber failed")
+
+    def _on_termination(self, _conn: Any) -> None:
+        if not self._closed and self._reconnect_task is None:
+            self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            try:
+                await self.start()
+                break
+            except Exception as err:
+                logger.warning("LISTEN connection lost, retrying in %.1fs: %s", delay, err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._reconnect_task = None
+        for callbacks in list(self._subscribers.values()):
+            for callback in list(callbacks):
+                callback(None)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()

@@ -1,0 +1,287 @@
+"""Run workflow tasks: claim, replay what the cached instance has not seen, run the new
+activation, and complete the task with its commands in one round trip.
+
+Runs stay in a sticky LRU cache between tasks (``max_cached_workflows``), so a cached
+run only processes new events. After an eviction, or on another worker, the run is
+rebuilt by replaying its whole history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+
+from hotmesh_temporal._engine import commands as c
+from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.polling import Poller
+from hotmesh_temporal._engine.replay import RunDriver
+from hotmesh_temporal._engine.store import Store
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+
+
+@dataclass
+class WorkflowWorkerConfig:
+    namespace: str
+    task_queue: str
+    identity: str
+    workflows: Dict[str, Any]  # name -> WorkflowDefinition
+    dynamic: Optional[Any]
+    data_converter: Any
+    max_concurrent: int = 100
+    max_cached: int = 1000
+    failure_exception_types: Sequence[type] = field(default_factory=list)
+    interceptors: Sequence[Any] = field(default_factory=list)
+    max_eager_activities: int = 3
+    debug_mode: bool = False
+
+
+class WorkflowWorker:
+    def __init__(
+        self,
+        store: Store,
+        config: WorkflowWorkerConfig,
+        *,
+        eager_activity_slots: Callable[[], int],
+        start_activity: Optional[Callable[[Dict[str, Any]], None]],
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._eager_slots = eager_activity_slots
+        self._start_activity = start_activity
+        self._cache: "collections.OrderedDict[str, RunDriver]" = collections.OrderedDict()
+        self._codecs = PayloadCodecs(config.data_converter.payload_codec)
+        self._tasks: set = set()
+        self.poller = Poller(
+            name=f"workflow poller for {config.task_queue}",
+            claim=self._claim,
+            capacity=self.free_slots,
+            notify_kind="w",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+
+    def free_slots(self) -> int:
+        return self.config.max_concurrent - len(self._tasks)
+
+    async def _claim(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_workflow_tasks", self.config.namespace, self.config.task_queue,
+            self.config.identity, limit,
+        )
+        for row in rows:
+            self.start(row[0])
+        return len(rows)
+
+    def start(self, task: Mapping[str, Any]) -> None:
+        runner = asyncio.get_running_loop().create_task(self._process(task))
+        self._tasks.add(runner)
+        runner.add_done_callback(self._on_done)
+
+    def _on_done(self, runner: asyncio.Task) -> None:
+        self._tasks.discard(runner)
+        self.poller.wake()
+
+    async def shutdown(self) -> None:
+        await self.poller.stop()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30)
+        self._cache.clear()
+
+    # -------------------------------------------------------------------- tasks
+
+    async def _process(self, task: Optional[Mapping[str, Any]]) -> None:
+        while task is not None:
+            try:
+                task = await self._process_one(task)
+            except Exception:
+                logger.exception("workflow task of run %s could not be processed", task.get("run_id"))
+                self._cache.pop(str(task["run_id"]), None)
+                await self._release(task, delay=1.0)
+                task = None
+
+    async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+        run_id = str(task["run_id"])
+        driver = await self._driver_for(task)
+        try:
+            result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
+        except Exception as err:  # nondeterminism found while matching
+            result = None
+            failure: Optional[BaseException] = err
+        else:
+            failure = result.failure
+        if failure is not None:
+            self._log_task_failure(task, failure)
+            self._cache.pop(run_id, None)
+            await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            return None
+        completion = build_completion(self._task_context(task, driver), result.commands, driver)
+        reply = await self.store.fetchval(
+            "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
+            completion.to_json(), True,
+        )
+        if reply["status"] != "ok":
+            # stale: another worker took over after our lease expired; rejected: new
+            # events arrived while the workflow tried to close. Either way our
+            # in-memory state is not the run's state any more.
+            self._cache.pop(run_id, None)
+            logger.debug("workflow task of run %s was %s", run_id, reply["status"])
+            return None
+        driver.last_event_id = int(reply["last_event_id"])
+        if completion.close is None:
+            self._remember(run_id, driver)
+        for activity in reply.get("activities") or []:
+            if self._start_activity is not None:
+                self._start_activity(activity)
+        return reply.get("next")
+
+    async def _driver_for(self, task: Mapping[str, Any]) -> RunDriver:
+        run_id = str(task["run_id"])
+        after = int(task["after"])
+        events = task["events"]
+        driver = self._cache.pop(run_id, None)
+        if driver is None or driver.last_event_id != after:
+            driver = self._new_driver(task)
+            if after != 0:  # the database thought we had it cached: fetch everything
+                events = await self.store.fetchval("events_after", task["run_id"], 0)
+        await driver.replay(events)
+        return driver
+
+    def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
+        from hotmesh_temporal.workflow import NondeterminismError
+
+        return RunDriver(
+            run_id=str(task["run_id"]),
+            create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
+            codecs=self._codecs,
+            public_nondeterminism_error=NondeterminismError,
+        )
+
+    def _remember(self, run_id: str, driver: RunDriver) -> None:
+        self._cache[run_id] = driver
+        while len(self._cache) > self.config.max_cached:
+            self._cache.popitem(last=False)
+
+    def evict(self, run_id: str) -> None:
+        self._cache.pop(run_id, None)
+
+    async def _release(self, task: Mapping[str, Any], delay: float) -> None:
+        try:
+            await self.store.fetchval("release_workflow_task", task["run_id"], task["lease_id"], delay)
+        except Exception:
+            logger.exception("could not release workflow task of run %s", task["run_id"])
+
+    def _task_context(self, task: Mapping[str, Any], driver: RunDriver) -> TaskContext:
+        return TaskContext(
+            run_id=str(task["run_id"]),
+            workflow_id=task["workflow_id"],
+            namespace=task["namespace"],
+            task_queue=task["task_queue"],
+            first_event_id=int(task["next_event_id"]),
+            scheduled_event_id=driver.last_scheduled_id,
+            identity=self.config.identity,
+            history_size=int(task.get("history_size") or 0),
+            started_attrs=driver.started_attrs,
+            eager_activity_slots=min(self._eager_slots(), self.config.max_eager_activities)
+            if self._start_activity is not None else 0,
+        )
+
+    def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        logger.warning(
+            "Failed activation on workflow %s with ID %s and run ID %s",
+            task.get("workflow_type"), task.get("workflow_id"), task.get("run_id"),
+            exc_info=err,
+        )
+
+    # ----------------------------------------------------------------- instances
+
+    def _create_instance(self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]) -> Any:
+        from hotmesh_temporal._engine.instance import WorkflowInstance
+
+        definition = self.config.workflows.get(job.workflow_type) or self.config.dynamic
+        if definition is None:
+            names = ", ".join(sorted(self.config.workflows)) or "none"
+            raise RuntimeError(
+                f"Workflow class {job.workflow_type} is not registered on this worker, "
+                f"available workflows: {names}"
+            )
+        info = build_workflow_info(task, attrs, job)
+        return WorkflowInstance(
+            definition,
+            info,
+            self.config.data_converter,
+            workflow_failure_exception_types=list(self.config.failure_exception_types),
+            interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
+        )
+
+
+def _retry_delay(attempt: int) -> float:
+    return min(0.5 * (2 ** (attempt - 1)), 10.0)
+
+
+def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
+    classes = []
+    for interceptor in interceptors:
+        hook = getattr(interceptor, "workflow_interceptor_class", None)
+        if hook is None:
+            continue
+        from hotmesh_temporal.worker import WorkflowInterceptorClassInput
+
+        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions={}))
+        if cls is not None:
+            classes.append(cls)
+    return classes
+
+
+def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
+    from hotmesh_temporal import workflow
+    from hotmesh_temporal.common import Priority, RetryPolicy, TypedSearchAttributes
+
+    start_time = h.parse_time(task.get("start_time") or task["started_at"])
+    parent = None
+    parent_exec = attrs.get("parentWorkflowExecution")
+    if parent_exec:
+        parent = workflow.ParentInfo(
+            namespace=attrs.get("parentWorkflowNamespace", task["namespace"]),
+            run_id=parent_exec.get("runId", ""),
+            workflow_id=parent_exec.get("workflowId", ""),
+        )
+    retry = attrs.get("retryPolicy")
+    return workflow.Info(
+        attempt=int(attrs.get("attempt") or 1),
+        continued_run_id=attrs.get("continuedExecutionRunId"),
+        cron_schedule=attrs.get("cronSchedule"),
+        execution_timeout=h.parse_duration(attrs.get("workflowExecutionTimeout")),
+        first_execution_run_id=attrs.get("firstExecutionRunId") or str(task["run_id"]),
+        headers=dict(job.headers),
+        namespace=task["namespace"],
+        original_execution_run_id=attrs.get("originalExecutionRunId"),
+        parent=parent,
+        root=None,
+        priority=Priority(),
+        raw_memo=dict(job.memo),
+        retry_policy=RetryPolicy(
+            initial_interval=h.parse_duration(retry.get("initialInterval")) or timedelta(seconds=1),
+            backoff_coefficient=float(retry.get("backoffCoefficient", 2.0)),
+            maximum_interval=h.parse_duration(retry.get("maximumInterval")),
+            maximum_attempts=int(retry.get("maximumAttempts", 0)),
+            non_retryable_error_types=retry.get("nonRetryableErrorTypes"),
+        ) if retry else None,
+        run_id=str(task["run_id"]),
+        run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
+        search_attributes={},
+        start_time=start_time,
+        task_queue=task["task_queue"],
+        task_timeout=h.parse_duration(attrs.get("workflowTaskTimeout")) or timedelta(seconds=10),
+        typed_search_attributes=TypedSearchAttributes.empty,
+        workflow_id=task["workflow_id"],
+        workflow_start_time=start_time,
+        workflow_type=job.workflow_type,
+    )

@@ -1,0 +1,301 @@
+"""The Worker: polls one task queue for workflow and activity tasks and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Type
+
+from hotmesh_temporal import activity as activity_api
+from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
+from hotmesh_temporal._engine.definitions import WorkflowDefinition
+from hotmesh_temporal._engine.sweeper import Sweeper
+from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+
+_UNSET: Any = object()
+
+
+def default_identity() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+class Worker:
+    """Polls a task queue and runs the workflows and activities registered on it.
+
+    Same constructor as ``temporalio.worker.Worker``. Options that only make sense for
+    a Temporal server's task-queue machinery (poller behaviours, tuners, deployment
+    versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        task_queue: str,
+        activities: Sequence[Callable] = [],
+        nexus_service_handlers: Sequence[Any] = [],
+        workflows: Sequence[type] = [],
+        activity_executor: Optional[concurrent.futures.Executor] = None,
+        workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
+        nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
+        workflow_runner: Any = None,
+        unsandboxed_workflow_runner: Any = None,
+        plugins: Sequence[Any] = [],
+        interceptors: Sequence[Any] = [],
+        build_id: Optional[str] = None,
+        identity: Optional[str] = None,
+        max_cached_workflows: int = 1000,
+        max_concurrent_workflow_tasks: Optional[int] = None,
+        max_concurrent_activities: Optional[int] = None,
+        max_concurrent_local_activities: Optional[int] = None,
+        max_concurrent_nexus_tasks: Optional[int] = None,
+        tuner: Any = None,
+        max_concurrent_workflow_task_polls: Optional[int] = None,
+        nonsticky_to_sticky_poll_ratio: float = 0.2,
+        max_concurrent_activity_task_polls: Optional[int] = None,
+        no_remote_activities: bool = False,
+        sticky_queue_schedule_to_start_timeout: timedelta = timedelta(seconds=10),
+        max_heartbeat_throttle_interval: timedelta = timedelta(seconds=60),
+        default_heartbeat_throttle_interval: timedelta = timedelta(seconds=30),
+        max_activities_per_second: Optional[float] = None,
+        max_task_queue_activities_per_second: Optional[float] = None,
+        max_eager_activity_reservations_per_workflow_task: int = 3,
+        graceful_shutdown_timeout: timedelta = timedelta(),
+        plugin_shutdown_timeout: Optional[timedelta] = timedelta(seconds=60),
+        workflow_failure_exception_types: Sequence[Type[BaseException]] = [],
+        shared_state_manager: Any = None,
+        debug_mode: bool = False,
+        disable_eager_activity_execution: bool = False,
+        on_fatal_error: Optional[Callable[[BaseException], Awaitable[None]]] = None,
+        use_worker_versioning: bool = False,
+        disable_safe_workflow_eviction: bool = False,
+        deployment_config: Any = None,
+        patch_activation_callback: Any = None,
+        workflow_task_poller_behavior: Any = None,
+        activity_task_poller_behavior: Any = None,
+        nexus_task_poller_behavior: Any = None,
+        disable_payload_error_limit: bool = False,
+        max_workflow_task_external_storage_concurrency: int = 3,
+    ) -> None:
+        if not activities and not workflows:
+            raise ValueError("At least one activity or workflow must be specified")
+        if not task_queue:
+            raise ValueError("task_queue is required")
+        self._client = client
+        self._task_queue = task_queue
+        self._identity = identity or client.identity or default_identity()
+        # Leases and the sticky cache are keyed per Worker object, so several workers
+        # in one process (same identity) never mistake each other's cache.
+        self._worker_key = f"{self._identity}/{uuid.uuid4().hex[:8]}"
+        self._graceful_shutdown = graceful_shutdown_timeout.total_seconds()
+        self._interceptors = list(client.config()["interceptors"] or []) + list(interceptors)
+        self._interceptors = [i for i in self._interceptors if _is_worker_interceptor(i)]
+        self._activity_defs = _activity_definitions(activities, activity_executor)
+        self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
+        self._activity_executor = activity_executor
+        self._settings = dict(
+            max_cached_workflows=max_cached_workflows,
+            max_concurrent_workflow_tasks=max_concurrent_workflow_tasks or 100,
+            max_concurrent_activities=max_concurrent_activities or 100,
+            max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
+            default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
+            max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
+            failure_exception_types=list(workflow_failure_exception_types),
+            debug_mode=debug_mode,
+        )
+        self._on_fatal_error = on_fatal_error
+        self._started = False
+        self._shutdown_started = asyncio.Event() if _has_loop() else None
+        self._run_task: Optional[asyncio.Task] = None
+        self._activity_worker: Optional[ActivityWorker] = None
+        self._workflow_worker: Optional[WorkflowWorker] = None
+        self._sweeper: Optional[Sweeper] = None
+        self._done: Optional[asyncio.Event] = None
+
+    # ------------------------------------------------------------------- public
+
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        self._client = value
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and self._done is not None and not self._done.is_set()
+
+    @property
+    def is_shutdown(self) -> bool:
+        return self._done is not None and self._done.is_set()
+
+    def config(self, *, active_config: bool = False) -> Dict[str, Any]:
+        """The options this worker was built with (for building a similar worker)."""
+        return {
+            "client": self._client,
+            "task_queue": self._task_queue,
+            "identity": self._identity,
+            "activity_executor": self._activity_executor,
+            "interceptors": self._interceptors,
+            **self._settings,
+        }
+
+    async def run(self) -> None:
+        """Run until shutdown() is called (or the task running this is cancelled)."""
+        await self._start()
+        assert self._done is not None
+        try:
+            await self._done.wait()
+        except asyncio.CancelledError:
+            await self.shutdown()
+            raise
+
+    async def shutdown(self) -> None:
+        """Stop polling, let running tasks finish (activities get
+        ``graceful_shutdown_timeout``, then are cancelled), and return when done."""
+        if not self._started or self._done is None or self._done.is_set():
+            return
+        if self._activity_worker is not None:
+            await self._activity_worker.shutdown(self._graceful_shutdown)
+        if self._workflow_worker is not None:
+            await self._workflow_worker.shutdown()
+        if self._sweeper is not None:
+            await self._sweeper.release()
+        self._done.set()
+
+    async def __aenter__(self) -> "Worker":
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.shutdown()
+
+    # ------------------------------------------------------------------ startup
+
+    async def _start(self) -> None:
+        if self._started:
+            raise RuntimeError("Already started")
+        self._started = True
+        self._done = asyncio.Event()
+        store = await self._client._engine_store()
+        self._sweeper = store_sweeper(store)
+        await self._sweeper.acquire()
+        s = self._settings
+        namespace = self._client.namespace
+        if self._activity_defs[0] or self._activity_defs[1]:
+            self._activity_worker = ActivityWorker(
+                store,
+                ActivityWorkerConfig(
+                    namespace=namespace,
+                    task_queue=self._task_queue,
+                    identity=self._worker_key,
+                    activities=self._activity_defs[0],
+                    dynamic=self._activity_defs[1],
+                    executor=self._activity_executor,
+                    max_concurrent=s["max_concurrent_activities"],
+                    data_converter=self._client.data_converter,
+                    client=self._client,
+                    max_heartbeat_throttle=s["max_heartbeat_throttle"],
+                    default_heartbeat_throttle=s["default_heartbeat_throttle"],
+                    interceptors=self._interceptors,
+                ),
+            )
+        if self._workflow_defs or self._dynamic_workflow:
+            activity_worker = self._activity_worker
+            self._workflow_worker = WorkflowWorker(
+                store,
+                WorkflowWorkerConfig(
+                    namespace=namespace,
+                    task_queue=self._task_queue,
+                    identity=self._worker_key,
+                    workflows=self._workflow_defs,
+                    dynamic=self._dynamic_workflow,
+                    data_converter=self._client.data_converter,
+                    max_concurrent=s["max_concurrent_workflow_tasks"],
+                    max_cached=s["max_cached_workflows"],
+                    failure_exception_types=s["failure_exception_types"],
+                    interceptors=self._interceptors,
+                    max_eager_activities=s["max_eager"],
+                    debug_mode=s["debug_mode"],
+                ),
+                eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
+                start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
+            )
+            if activity_worker is not None:
+                activity_worker.on_workflow_task_ready = self._workflow_worker.start
+            await self._workflow_worker.poller.start()
+        if self._activity_worker is not None:
+            await self._activity_worker.poller.start()
+
+
+_SWEEPERS: "Dict[int, Sweeper]" = {}
+
+
+def store_sweeper(store: Any) -> Sweeper:
+    """One sweeper per store (per client connection) in a process."""
+    sweeper = getattr(store, "_sweeper", None)
+    if sweeper is None:
+        sweeper = Sweeper(store)
+        store._sweeper = sweeper
+    return sweeper
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+def _is_worker_interceptor(interceptor: Any) -> bool:
+    return hasattr(interceptor, "intercept_activity") or hasattr(interceptor, "workflow_interceptor_class")
+
+
+def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
+    by_name: Dict[str, Any] = {}
+    dynamic = None
+    for fn in activities:
+        defn = activity_api._Definition.must_from_callable(fn)
+        if not defn.is_async and executor is None:
+            raise ValueError(
+                f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
+                "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
+            )
+        if defn.name is None:
+            if dynamic is not None:
+                raise ValueError("More than one dynamic activity")
+            dynamic = defn
+        elif defn.name in by_name:
+            raise ValueError(f"More than one activity named {defn.name}")
+        else:
+            by_name[defn.name] = defn
+    return by_name, dynamic
+
+
+def _workflow_definitions(workflows: Sequence[type]) -> tuple:
+    by_name: Dict[str, Any] = {}
+    dynamic = None
+    for cls in workflows:
+        defn = WorkflowDefinition.from_class(cls)
+        if defn.name is None:
+            if dynamic is not None:
+                raise ValueError("More than one dynamic workflow")
+            dynamic = defn
+        elif defn.name in by_name:
+            raise ValueError(f"More than one workflow named {defn.name}")
+        else:
+            by_name[defn.name] = defn
+    return by_name, dynamic
