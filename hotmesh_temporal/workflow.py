@@ -173,10 +173,10 @@ class ContinueAsNewVersioningBehavior(IntEnum):
 
 
 class NexusOperationCancellationType(IntEnum):
-    WAIT_COMPLETED = 0
     ABANDON = 1
     TRY_CANCEL = 2
     WAIT_REQUESTED = 3
+    WAIT_COMPLETED = 0
 
 
 class SandboxImportNotificationPolicy(Flag):
