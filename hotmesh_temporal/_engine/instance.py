@@ -894,11 +894,14 @@ class WorkflowInstance:
             self._read_only = previous
 
     def _stack_trace(self) -> str:
-        traces = []
+        """Where every unfinished coroutine of this run is waiting (``__stack_trace``)."""
+        sections = []
         for task in asyncio.all_tasks(self.loop):
-            frames = "".join(traceback.format_list(traceback.extract_stack(task.get_stack()[-1]))) if task.get_stack() else ""
-            traces.append(f"{task.get_name()}:\n{frames}")
-        return "\n\n".join(traces)
+            frames = traceback.StackSummary.extract(
+                (frame, frame.f_lineno) for frame in task.get_stack()
+            )
+            sections.append(f"{task.get_name()}:\n{''.join(frames.format())}")
+        return "\n\n".join(sections)
 
     # ============================================================== handlers
 

@@ -630,3 +630,54 @@ def test_info_and_in_workflow_inside_a_run() -> None:
     assert not workflow.in_workflow()
     with pytest.raises(RuntimeError, match="Not in workflow event loop"):
         workflow.info()
+
+
+# ------------------------------------------------------------- child workflows
+
+
+@workflow.defn
+class ParentWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        handle = await workflow.start_child_workflow(GreetWorkflow.run, "kid", id="child-1")
+        await handle.signal("poke")
+        return f"{handle.first_execution_run_id}: {await handle}"
+
+
+def test_child_workflow_start_signal_and_result() -> None:
+    driver = Driver(ParentWorkflow)
+    (start,) = driver.start().commands
+    assert isinstance(start, c.StartChildWorkflow)
+    assert (start.seq, start.workflow_id, start.workflow_type) == (1, "child-1", "GreetWorkflow")
+    (signal,) = driver.activate(c.ResolveChildWorkflowStart(seq=1, run_id="child-run")).commands
+    assert isinstance(signal, c.SignalExternalWorkflow) and signal.child_workflow_only
+    assert driver.activate(c.ResolveSignalExternalWorkflow(seq=1)).commands == []
+    done = driver.activate(c.ResolveChildWorkflow(seq=1, completed=payload("hi"), has_completed=True))
+    assert completed_result(done) == "child-run: hi"
+
+
+# --------------------------------------------------------------------- logging
+
+
+@workflow.defn
+class LoggingWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        workflow.logger.info("hello %s", "there")
+
+
+def test_logger_adds_workflow_details_and_is_silent_during_replay(caplog) -> None:
+    caplog.set_level("INFO", logger="hotmesh_temporal.workflow")
+    Driver(LoggingWorkflow).start(replaying=True)
+    assert caplog.records == []
+    Driver(LoggingWorkflow).start()
+    (record,) = caplog.records
+    assert record.getMessage().startswith("hello there ({'attempt': 1, 'namespace': 'default'")
+    assert record.temporal_workflow["workflow_type"] == "LoggingWorkflow"
+
+
+def test_stack_trace_query_shows_where_the_run_waits() -> None:
+    driver = Driver(SleepWorkflow)
+    driver.start(True)
+    trace = decode(driver.instance.query("__stack_trace", []))
+    assert "workflow run" in trace and "in run" in trace
