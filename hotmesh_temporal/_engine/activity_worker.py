@@ -42,6 +42,7 @@ class _Running:
     last_sent: float = 0.0
     heartbeat_handle: Optional[asyncio.TimerHandle] = None
     heartbeat_inflight: bool = False
+    heartbeat_task: Optional[asyncio.Task] = None
 
 
 @dataclass
@@ -157,6 +158,8 @@ class ActivityWorker:
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
             result = await self._invoke(defn, args, context, running)
+            # A result that cannot be converted fails the attempt (as in temporalio).
+            encoded = await dc.encode([result])
         except activity_api._CompleteAsyncError:
             logger.debug("activity %s will be completed asynchronously", info.activity_id)
             return
@@ -167,7 +170,6 @@ class ActivityWorker:
             self._running.pop(task["id"], None)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
-        encoded = await dc.encode([result])
         reply = await self.store.fetchval(
             "complete_activity_task", task["id"], task["attempt"], h.payloads(encoded),
             cfg.identity, cfg.identity, self.on_workflow_task_ready is not None,
@@ -208,6 +210,7 @@ class ActivityWorker:
     async def _report_exception(self, task: Mapping[str, Any], running: _Running, err: BaseException) -> None:
         from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
+        await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
         if cancelled and running.cancel_reason == "cancel_requested":
             reply = await self.store.fetchval(
@@ -290,7 +293,7 @@ class ActivityWorker:
         details, running.pending_details = running.pending_details, None
         running.heartbeat_inflight = True
         running.last_sent = self._loop.time()
-        self._loop.create_task(self._heartbeat_round_trip(running, details))
+        running.heartbeat_task = self._loop.create_task(self._heartbeat_round_trip(running, details))
 
     async def _heartbeat_round_trip(self, running: _Running, details: List[Any]) -> None:
         task = running.task
@@ -310,6 +313,19 @@ class ActivityWorker:
             self._cancel(running, "not_found")
         if running.pending_details is not None and running.heartbeat_handle is None:
             self._queue_heartbeat(running, running.pending_details)
+
+    async def _flush_heartbeat(self, running: _Running) -> None:
+        """Record the last heartbeat before the attempt fails, so the next attempt
+        (and a timeout's lastHeartbeatDetails) sees it, as temporalio does."""
+        if running.heartbeat_handle is not None:
+            running.heartbeat_handle.cancel()
+            running.heartbeat_handle = None
+        if running.heartbeat_task is not None and not running.heartbeat_task.done():
+            await asyncio.wait([running.heartbeat_task])
+        if running.pending_details is not None:
+            details, running.pending_details = running.pending_details, None
+            running.heartbeat_inflight = True
+            await self._heartbeat_round_trip(running, details)
 
     def _cancel(self, running: _Running, reason: str) -> None:
         if running.cancel_reason is not None:
@@ -356,10 +372,12 @@ def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> ac
     from hotmesh_temporal.common import Priority, RetryPolicy
 
     policy = task.get("retry_policy") or {}
+    initial = policy.get("initial_interval", 1)
     retry = RetryPolicy(
-        initial_interval=timedelta(seconds=policy.get("initial_interval", 1)),
+        initial_interval=timedelta(seconds=initial),
         backoff_coefficient=policy.get("backoff_coefficient", 2.0),
-        maximum_interval=_seconds_to_timedelta(policy.get("maximum_interval")),
+        # As a Temporal server does, report the default the retries actually use.
+        maximum_interval=timedelta(seconds=policy.get("maximum_interval", 100 * initial)),
         maximum_attempts=policy.get("maximum_attempts", 0),
         non_retryable_error_types=policy.get("non_retryable_error_types") or None,
     )

@@ -223,6 +223,8 @@ class RunDriver:
                     "canceledFailureInfo": {"details": attrs["details"]} if attrs.get("details") else {},
                 }
             )
+            # Canceled events carry no retry state; Temporal SDKs report CANCEL_REQUESTED.
+            attrs = {**attrs, "retryState": "RETRY_STATE_CANCEL_REQUESTED"}
             return c.ResolveActivity(
                 seq=activity.seq,
                 cancelled=self._activity_failure("Activity cancelled", activity, attrs, cause),

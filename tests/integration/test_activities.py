@@ -1,0 +1,703 @@
+"""Activity semantics a Temporal user relies on, proven on the real engine (Postgres).
+
+Each test runs a workflow that calls an activity and asserts what temporalio would give:
+executors, ``activity.info()``, retries and their backoff, failure chains, the four
+timeout types, heartbeat details across attempts, cancellation, worker shutdown and
+the failure of activities that cannot run or cannot return.
+
+Activities record what they observe in module-level dicts keyed by workflow id (tests
+run one after another on one event loop; the process pool test forks, so it returns
+what it sees instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from hotmesh_temporal import activity, workflow
+from hotmesh_temporal.client import WorkflowFailureError
+from hotmesh_temporal.common import RetryPolicy
+from hotmesh_temporal.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
+from hotmesh_temporal.worker import Worker
+
+# What activities saw, by workflow id.
+SEEN: Dict[str, List[Any]] = defaultdict(list)
+STARTED: Dict[str, asyncio.Event] = {}
+
+
+def _wid() -> str:
+    return f"wf-{uuid.uuid4()}"
+
+
+def _note(*values: Any) -> None:
+    SEEN[activity.info().workflow_id].append(values if len(values) > 1 else values[0])
+
+
+# ------------------------------------------------------------------------ activities
+
+
+@activity.defn
+async def echo_async(value: str) -> str:
+    # Async activities run on the worker's event loop.
+    _note("loop", asyncio.get_running_loop() is not None, threading.current_thread().name)
+    return f"async:{value}"
+
+
+@activity.defn
+def echo_thread(value: str) -> str:
+    _note("thread", threading.current_thread() is threading.main_thread(), activity.info().activity_type)
+    return f"thread:{value}"
+
+
+@activity.defn
+def echo_process(value: str) -> list:
+    # Runs in a child process: it can still read its info.
+    info = activity.info()
+    return [f"process:{value}", os.getpid(), info.activity_type, info.workflow_id, info.attempt]
+
+
+@activity.defn
+async def capture_info() -> str:
+    info = activity.info()
+    SEEN[info.workflow_id].append(info)
+    return "ok"
+
+
+@activity.defn
+async def flaky(fail_times: int) -> str:
+    info = activity.info()
+    _note((info.attempt, time.monotonic()))
+    if info.attempt <= fail_times:
+        raise RuntimeError(f"attempt {info.attempt} failed")
+    return f"succeeded on attempt {info.attempt}"
+
+
+@activity.defn
+async def always_fails() -> None:
+    _note(activity.info().attempt)
+    raise ValueError("bad value")
+
+
+class MyNonRetryableError(Exception):
+    pass
+
+
+@activity.defn
+async def raises_custom() -> None:
+    _note(activity.info().attempt)
+    raise MyNonRetryableError("do not retry me")
+
+
+@activity.defn
+async def raises_non_retryable_app_error() -> None:
+    _note(activity.info().attempt)
+    raise ApplicationError("fatal", type="Fatal", non_retryable=True)
+
+
+@activity.defn
+async def raises_with_next_delay() -> str:
+    info = activity.info()
+    _note((info.attempt, time.monotonic()))
+    if info.attempt == 1:
+        raise ApplicationError("later", next_retry_delay=timedelta(seconds=0.6))
+    return "done"
+
+
+@activity.defn
+async def raises_with_details() -> None:
+    raise ApplicationError("with details", {"k": 1}, "two", type="MyType", non_retryable=True)
+
+
+@activity.defn
+async def sleeps(seconds: float) -> str:
+    _note(activity.info().attempt)
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+@activity.defn
+async def heartbeats_then_stops() -> str:
+    activity.heartbeat("hb-1")
+    await asyncio.sleep(4)
+    return "should have timed out"
+
+
+@activity.defn
+async def heartbeat_then_fail() -> str:
+    info = activity.info()
+    _note((info.attempt, list(info.heartbeat_details)))
+    if info.attempt == 1:
+        activity.heartbeat("progress-5")
+        raise RuntimeError("crash after progress")
+    return "resumed"
+
+
+@activity.defn
+async def cancellable_async() -> str:
+    wid = activity.info().workflow_id
+    STARTED.setdefault(wid, asyncio.Event()).set()
+    try:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.05)
+    except asyncio.CancelledError:
+        SEEN[wid].append(("async-cancelled", activity.is_cancelled(),
+                          activity.cancellation_details()))
+        raise
+
+
+@activity.defn
+def cancellable_thread() -> str:
+    wid = activity.info().workflow_id
+    deadline = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline:
+            activity.heartbeat()
+            if activity.is_cancelled():
+                SEEN[wid].append(("is_cancelled", True))
+            time.sleep(0.05)
+    except CancelledError:
+        SEEN[wid].append(("thread-cancelled", activity.is_cancelled()))
+        raise
+    return "never cancelled"
+
+
+@activity.defn
+async def waits_for_shutdown() -> str:
+    wid = activity.info().workflow_id
+    SEEN[wid].append(("before", activity.is_worker_shutdown()))
+    STARTED.setdefault(wid, asyncio.Event()).set()
+    await activity.wait_for_worker_shutdown()
+    SEEN[wid].append(("after", activity.is_worker_shutdown()))
+    return "finished after shutdown"
+
+
+@activity.defn
+def waits_for_shutdown_sync() -> str:
+    wid = activity.info().workflow_id
+    SEEN[wid].append(("before", activity.is_worker_shutdown()))
+    activity.wait_for_worker_shutdown_sync(10)
+    SEEN[wid].append(("after", activity.is_worker_shutdown()))
+    return "sync finished after shutdown"
+
+
+@activity.defn
+async def returns_unserializable() -> Any:
+    _note(activity.info().attempt)
+    return object()
+
+
+# ------------------------------------------------------------------------- workflows
+
+
+def _describe(err: BaseException) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"class": type(err).__name__, "message": getattr(err, "message", str(err))}
+    if isinstance(err, ActivityError):
+        out.update(
+            retry_state=err.retry_state.name if err.retry_state else None,
+            activity_type=err.activity_type,
+            activity_id=err.activity_id,
+        )
+    if isinstance(err, ApplicationError):
+        out.update(type=err.type, details=list(err.details), non_retryable=err.non_retryable)
+    if isinstance(err, TimeoutError):
+        out.update(type=err.type.name if err.type else None,
+                   last_heartbeat_details=list(err.last_heartbeat_details))
+    cause = err.__cause__
+    if cause is not None:
+        out["cause"] = _describe(cause)
+    return out
+
+
+def _seconds(value: Optional[float]) -> Optional[timedelta]:
+    return None if value is None else timedelta(seconds=value)
+
+
+@workflow.defn
+class RunActivity:
+    """Runs one activity with the options given; returns its result or how it failed."""
+
+    @workflow.run
+    async def run(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+        retry = spec.get("retry")
+        try:
+            result = await workflow.execute_activity(
+                spec["activity"],
+                args=spec.get("args", []),
+                task_queue=spec.get("task_queue"),
+                start_to_close_timeout=_seconds(spec.get("start_to_close", 10)),
+                schedule_to_close_timeout=_seconds(spec.get("schedule_to_close")),
+                schedule_to_start_timeout=_seconds(spec.get("schedule_to_start")),
+                heartbeat_timeout=_seconds(spec.get("heartbeat")),
+                retry_policy=None if retry is None else RetryPolicy(
+                    initial_interval=timedelta(seconds=retry.get("initial", 0.05)),
+                    backoff_coefficient=retry.get("coefficient", 2.0),
+                    maximum_attempts=retry.get("max_attempts", 0),
+                    non_retryable_error_types=retry.get("non_retryable"),
+                ),
+            )
+        except ActivityError as err:
+            return {"error": _describe(err)}
+        return {"ok": result}
+
+
+@workflow.defn
+class RaiseActivityFailure:
+    """Lets the ActivityError fail the workflow (the client sees the whole chain)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            always_fails,
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.05), maximum_attempts=2),
+        )
+
+
+@workflow.defn
+class CancelActivity:
+    """Starts an activity, cancels it once it runs, reports what the workflow got."""
+
+    @workflow.run
+    async def run(self, name: str, cancellation_type: int) -> Dict[str, Any]:
+        handle = workflow.start_activity(
+            name,
+            start_to_close_timeout=timedelta(seconds=20),
+            heartbeat_timeout=timedelta(seconds=0.5),
+            cancellation_type=workflow.ActivityCancellationType(cancellation_type),
+        )
+        await workflow.sleep(timedelta(seconds=0.5))
+        handle.cancel()
+        try:
+            await handle
+        except ActivityError as err:
+            return {"error": _describe(err)}
+        return {"ok": "activity was not cancelled"}
+
+
+def _spec(activity_name: str, **kw: Any) -> Dict[str, Any]:
+    return {"activity": activity_name, **kw}
+
+
+async def _run(client, task_queue: str, spec: Dict[str, Any], wid: Optional[str] = None) -> Dict[str, Any]:
+    return await client.execute_workflow(
+        RunActivity.run, spec, id=wid or _wid(), task_queue=task_queue,
+        execution_timeout=timedelta(seconds=30),
+    )
+
+
+# ------------------------------------------------------------------------- executors
+
+
+async def test_async_activity_runs_on_the_event_loop(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]):
+        out = await _run(client, task_queue, _spec("echo_async", args=["a"]), wid)
+    assert out == {"ok": "async:a"}
+    assert SEEN[wid] == [("loop", True, threading.main_thread().name)]
+
+
+async def test_sync_activity_in_thread_pool(client, task_queue):
+    wid = _wid()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        async with Worker(
+            client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_thread],
+            activity_executor=pool,
+        ):
+            out = await _run(client, task_queue, _spec("echo_thread", args=["t"]), wid)
+    assert out == {"ok": "thread:t"}
+    assert SEEN[wid] == [("thread", False, "echo_thread")]
+
+
+async def test_sync_activity_in_process_pool(client, task_queue):
+    wid = _wid()
+    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+        async with Worker(
+            client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_process],
+            activity_executor=pool,
+        ):
+            out = await _run(client, task_queue, _spec("echo_process", args=["p"]), wid)
+    value, pid, activity_type, workflow_id, attempt = out["ok"]
+    assert value == "process:p"
+    assert pid != os.getpid()
+    assert (activity_type, workflow_id, attempt) == ("echo_process", wid, 1)
+
+
+async def test_sync_activity_without_executor_is_rejected(client, task_queue):
+    with pytest.raises(ValueError, match="activity_executor"):
+        Worker(client, task_queue=task_queue, activities=[echo_thread])
+
+
+# ------------------------------------------------------------------------------ info
+
+
+async def test_activity_info(client, task_queue):
+    wid = _wid()
+    before = datetime.now(timezone.utc)
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[capture_info]):
+        handle = await client.start_workflow(
+            RunActivity.run,
+            _spec("capture_info", start_to_close=7, schedule_to_close=9, heartbeat=3,
+                  retry={"initial": 0.5, "coefficient": 3.0, "max_attempts": 4,
+                         "non_retryable": ["Nope"]}),
+            id=wid, task_queue=task_queue,
+        )
+        assert await handle.result() == {"ok": "ok"}
+    after = datetime.now(timezone.utc)
+    (info,) = SEEN[wid]
+    assert info.activity_id == "1"
+    assert info.activity_type == "capture_info"
+    assert info.attempt == 1
+    assert info.workflow_id == wid
+    assert info.workflow_run_id == handle.result_run_id
+    assert info.workflow_type == "RunActivity"
+    assert info.workflow_namespace == client.namespace == info.namespace
+    assert info.task_queue == task_queue
+    assert info.is_local is False
+    assert info.heartbeat_details == []
+    slack = timedelta(seconds=2)  # database clock vs. this process's clock
+    assert before - slack <= info.scheduled_time <= info.started_time <= after + slack
+    assert info.current_attempt_scheduled_time == info.scheduled_time
+    assert info.scheduled_time.tzinfo is not None
+    assert info.start_to_close_timeout == timedelta(seconds=7)
+    assert info.schedule_to_close_timeout == timedelta(seconds=9)
+    assert info.heartbeat_timeout == timedelta(seconds=3)
+    assert info.retry_policy == RetryPolicy(
+        initial_interval=timedelta(seconds=0.5), backoff_coefficient=3.0,
+        maximum_interval=timedelta(seconds=50), maximum_attempts=4,
+        non_retryable_error_types=["Nope"],
+    )
+    assert isinstance(info.task_token, bytes) and info.task_token
+
+
+# --------------------------------------------------------------------------- retries
+
+
+async def test_retries_until_success_with_backoff(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[flaky]):
+        out = await _run(
+            client, task_queue,
+            _spec("flaky", args=[2], retry={"initial": 0.2, "coefficient": 2.0}), wid,
+        )
+    assert out == {"ok": "succeeded on attempt 3"}
+    attempts = [a for a, _ in SEEN[wid]]
+    assert attempts == [1, 2, 3]
+    times = [t for _, t in SEEN[wid]]
+    gap1, gap2 = times[1] - times[0], times[2] - times[1]
+    assert 0.18 <= gap1 < 1.5, gap1  # initial_interval
+    assert 0.38 <= gap2 < 1.5, gap2  # initial_interval * coefficient
+    assert gap2 > gap1
+
+
+async def test_maximum_attempts_fails_workflow_with_chain(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RaiseActivityFailure],
+                      activities=[always_fails]):
+        with pytest.raises(WorkflowFailureError) as caught:
+            await client.execute_workflow(RaiseActivityFailure.run, id=wid, task_queue=task_queue)
+    assert SEEN[wid] == [1, 2]
+    err = caught.value.cause
+    assert isinstance(err, ActivityError)
+    assert err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+    assert err.activity_type == "always_fails"
+    assert err.activity_id == "1"
+    cause = err.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "ValueError"
+    assert cause.message == "bad value"
+    assert not cause.non_retryable
+
+
+async def test_maximum_attempts_seen_in_workflow(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]):
+        out = await _run(client, task_queue, _spec("always_fails", retry={"max_attempts": 3}))
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    assert err["cause"]["class"] == "ApplicationError"
+    assert err["cause"]["type"] == "ValueError"
+    assert err["cause"]["message"] == "bad value"
+
+
+async def test_non_retryable_error_types_stop_retries(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[raises_custom]):
+        out = await _run(
+            client, task_queue,
+            _spec("raises_custom", retry={"non_retryable": ["MyNonRetryableError"]}), wid,
+        )
+    assert SEEN[wid] == [1]
+    assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
+    assert out["error"]["cause"]["type"] == "MyNonRetryableError"
+    assert out["error"]["cause"]["message"] == "do not retry me"
+
+
+async def test_non_retryable_application_error_stops_retries(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[raises_non_retryable_app_error]):
+        out = await _run(client, task_queue, _spec("raises_non_retryable_app_error", retry={}), wid)
+    assert SEEN[wid] == [1]
+    assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
+    assert out["error"]["cause"]["type"] == "Fatal"
+    assert out["error"]["cause"]["non_retryable"] is True
+
+
+async def test_next_retry_delay_is_honoured(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[raises_with_next_delay]):
+        out = await _run(client, task_queue, _spec("raises_with_next_delay", retry={"initial": 0.05}), wid)
+    assert out == {"ok": "done"}
+    (a1, t1), (a2, t2) = SEEN[wid]
+    assert (a1, a2) == (1, 2)
+    assert 0.55 <= t2 - t1 < 2.0, t2 - t1  # next_retry_delay, not initial_interval
+
+
+async def test_application_error_details_and_type_reach_workflow(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[raises_with_details]):
+        out = await _run(client, task_queue, _spec("raises_with_details"))
+    cause = out["error"]["cause"]
+    assert cause["class"] == "ApplicationError"
+    assert cause["type"] == "MyType"
+    assert cause["message"] == "with details"
+    assert cause["details"] == [{"k": 1}, "two"]
+    assert cause["non_retryable"] is True
+
+
+# -------------------------------------------------------------------------- timeouts
+
+
+async def test_start_to_close_timeout(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
+        out = await _run(
+            client, task_queue,
+            _spec("sleeps", args=[3], start_to_close=0.5, retry={"max_attempts": 1}),
+        )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    assert err["cause"]["class"] == "TimeoutError"
+    assert err["cause"]["type"] == "START_TO_CLOSE"
+
+
+async def test_start_to_close_timeout_is_retried(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
+        out = await _run(
+            client, task_queue,
+            _spec("sleeps", args=[3], start_to_close=0.3, retry={"max_attempts": 2}), wid,
+        )
+    assert SEEN[wid] == [1, 2]
+    assert out["error"]["cause"]["type"] == "START_TO_CLOSE"
+    assert out["error"]["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+
+
+async def test_schedule_to_close_timeout(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
+        out = await _run(
+            client, task_queue,
+            _spec("sleeps", args=[3], start_to_close=None, schedule_to_close=0.7),
+        )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["retry_state"] == "TIMEOUT"
+    assert err["cause"]["class"] == "TimeoutError"
+    assert err["cause"]["type"] == "SCHEDULE_TO_CLOSE"
+
+
+async def test_schedule_to_start_timeout(client, task_queue):
+    nobody = f"unpolled-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity]):
+        out = await _run(
+            client, task_queue,
+            _spec("anything", task_queue=nobody, schedule_to_start=0.5),
+        )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["cause"]["class"] == "TimeoutError"
+    assert err["cause"]["type"] == "SCHEDULE_TO_START"
+    assert err["retry_state"] == "NON_RETRYABLE_FAILURE"
+
+
+async def test_heartbeat_timeout(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[heartbeats_then_stops]):
+        out = await _run(
+            client, task_queue,
+            _spec("heartbeats_then_stops", heartbeat=1, retry={"max_attempts": 1}),
+        )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    assert err["cause"]["class"] == "TimeoutError"
+    assert err["cause"]["type"] == "HEARTBEAT"
+    assert err["cause"]["last_heartbeat_details"] == ["hb-1"]
+
+
+# ------------------------------------------------------------------------ heartbeats
+
+
+async def test_heartbeat_details_reach_next_attempt(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[heartbeat_then_fail]):
+        out = await _run(client, task_queue, _spec("heartbeat_then_fail", retry={"initial": 0.05}), wid)
+    assert out == {"ok": "resumed"}
+    assert SEEN[wid] == [(1, []), (2, ["progress-5"])]
+
+
+# ---------------------------------------------------------------------- cancellation
+
+
+async def _cancel(client, task_queue, fn, cancellation_type, pool=None) -> tuple:
+    wid = _wid()
+    name = fn.__name__
+    async with Worker(client, task_queue=task_queue, workflows=[CancelActivity], activities=[fn],
+                      activity_executor=pool):
+        start = time.monotonic()
+        out = await client.execute_workflow(
+            CancelActivity.run, args=[name, int(cancellation_type)], id=wid, task_queue=task_queue,
+            execution_timeout=timedelta(seconds=30),
+        )
+        elapsed = time.monotonic() - start
+        # Let the activity see its cancellation before the worker goes away.
+        for _ in range(100):
+            if SEEN[wid]:
+                break
+            await asyncio.sleep(0.05)
+    return out, SEEN[wid], elapsed
+
+
+async def test_cancel_async_activity_wait_cancellation_completed(client, task_queue):
+    out, seen, _ = await _cancel(
+        client, task_queue, cancellable_async,
+        workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["cause"]["class"] == "CancelledError"
+    assert err["retry_state"] == "CANCEL_REQUESTED"
+    assert seen[0][0] == "async-cancelled"
+    assert seen[0][1] is True
+    assert seen[0][2] == activity.ActivityCancellationDetails(cancel_requested=True)
+
+
+async def test_cancel_thread_activity_wait_cancellation_completed(client, task_queue):
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        out, seen, _ = await _cancel(
+            client, task_queue, cancellable_thread,
+            workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, pool,
+        )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["cause"]["class"] == "CancelledError"
+    # The thread saw the cancellation: heartbeat() raised CancelledError.
+    assert ("thread-cancelled", True) in seen
+
+
+async def test_cancel_try_cancel_resolves_at_once(client, task_queue):
+    out, seen, elapsed = await _cancel(
+        client, task_queue, cancellable_async, workflow.ActivityCancellationType.TRY_CANCEL,
+    )
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["cause"]["class"] == "CancelledError"
+    # The workflow did not wait for the activity (it learns of the cancel by heartbeat).
+    assert elapsed < 0.5 + 0.4, elapsed
+    assert seen and seen[0][0] == "async-cancelled"
+
+
+# -------------------------------------------------------------------- worker shutdown
+
+
+async def test_wait_for_worker_shutdown(client, task_queue):
+    wid = _wid()
+    STARTED[wid] = asyncio.Event()
+    worker = Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[waits_for_shutdown],
+                    graceful_shutdown_timeout=timedelta(seconds=5))
+    run = asyncio.create_task(worker.run())
+    handle = await client.start_workflow(
+        RunActivity.run, _spec("waits_for_shutdown"), id=wid, task_queue=task_queue,
+        execution_timeout=timedelta(seconds=30),
+    )
+    await asyncio.wait_for(STARTED[wid].wait(), 10)
+    await worker.shutdown()
+    await run
+    assert SEEN[wid] == [("before", False), ("after", True)]
+    # The activity completed during the graceful shutdown: a new worker finishes the run.
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[waits_for_shutdown]):
+        assert await asyncio.wait_for(handle.result(), 10) == {"ok": "finished after shutdown"}
+
+
+async def test_wait_for_worker_shutdown_sync(client, task_queue):
+    wid = _wid()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        worker = Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                        activities=[waits_for_shutdown_sync], activity_executor=pool,
+                        graceful_shutdown_timeout=timedelta(seconds=5))
+        run = asyncio.create_task(worker.run())
+        handle = await client.start_workflow(
+            RunActivity.run, _spec("waits_for_shutdown_sync"), id=wid, task_queue=task_queue,
+            execution_timeout=timedelta(seconds=30),
+        )
+        for _ in range(200):
+            if SEEN[wid]:
+                break
+            await asyncio.sleep(0.05)
+        await worker.shutdown()
+        await run
+        assert SEEN[wid] == [("before", False), ("after", True)]
+        async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                          activities=[waits_for_shutdown_sync], activity_executor=pool):
+            assert await asyncio.wait_for(handle.result(), 10) == {"ok": "sync finished after shutdown"}
+
+
+# ------------------------------------------------------------------ broken activities
+
+
+async def test_unknown_activity_type(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]):
+        out = await _run(client, task_queue, _spec("does_not_exist", retry={"max_attempts": 1}))
+    err = out["error"]
+    assert err["class"] == "ActivityError"
+    assert err["cause"]["class"] == "ApplicationError"
+    assert "does_not_exist" in err["cause"]["message"]
+    assert "echo_async" in err["cause"]["message"]  # lists what is registered
+    assert err["cause"]["type"] == "NotFoundError"
+
+
+async def test_unserializable_result_fails_the_attempt(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[returns_unserializable]):
+        start = time.monotonic()
+        out = await _run(
+            client, task_queue, _spec("returns_unserializable", retry={"max_attempts": 2}), wid,
+        )
+        elapsed = time.monotonic() - start
+    assert SEEN[wid] == [1, 2]  # the failed encoding is an attempt failure: retried
+    err = out["error"]
+    assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    assert err["cause"]["class"] == "ApplicationError"
+    assert err["cause"]["type"] == "TypeError"
+    assert elapsed < 5, elapsed  # reported at once, not left to the start_to_close timeout
