@@ -1,0 +1,119 @@
+"""A throwaway Postgres cluster for the benchmark, so pg_stat_statements can be
+preloaded without touching the machine's own server.
+
+initdb and the server refuse to run as root: when we are root, the data directory is
+handed to the ``postgres`` OS user and every server command runs as that user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from typing import List, Optional
+
+# Settings passed to the server (also listed in bench/README.md). fsync and
+# synchronous_commit stay on: figures are for a durable configuration.
+SERVER_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "10000",
+    "max_connections": "200",
+    "shared_buffers": "256MB",
+    "listen_addresses": "127.0.0.1",
+    "log_min_messages": "warning",
+}
+
+
+def find_bin_dir() -> str:
+    """The newest /usr/lib/postgresql/<version>/bin holding initdb (or the one on PATH)."""
+    candidates = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+
+    def version(path: str) -> float:
+        try:
+            return float(path.split("/")[4])
+        except (IndexError, ValueError):
+            return 0.0
+
+    if candidates:
+        return os.path.dirname(max(candidates, key=version))
+    found = shutil.which("initdb")
+    if found:
+        return os.path.dirname(found)
+    raise RuntimeError("initdb not found under /usr/lib/postgresql/*/bin nor on PATH")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TempCluster:
+    def __init__(self) -> None:
+        self.bin_dir = find_bin_dir()
+        self.root = tempfile.mkdtemp(prefix="hm-bench-pg-")
+        self.data_dir = os.path.join(self.root, "data")
+        self.log_file = os.path.join(self.root, "server.log")
+        self.port = free_port()
+        self._run_as: Optional[str] = None
+        self._started = False
+        if os.geteuid() == 0:
+            self._run_as = "postgres"
+            entry = pwd.getpwnam(self._run_as)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def version(self) -> str:
+        return os.path.basename(os.path.dirname(self.bin_dir))
+
+    def _cmd(self, args: List[str]) -> List[str]:
+        if self._run_as is None:
+            return args
+        runuser = shutil.which("runuser")
+        if runuser:
+            return [runuser, "-u", self._run_as, "--"] + args
+        return ["su", self._run_as, "-s", "/bin/sh", "-c", " ".join(_quote(a) for a in args)]
+
+    def _run(self, args: List[str]) -> None:
+        proc = subprocess.run(self._cmd(args), capture_output=True, text=True, cwd=self.root)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+
+    def start(self) -> None:
+        self._run([
+            os.path.join(self.bin_dir, "initdb"), "-D", self.data_dir, "-U", "postgres",
+            "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C",
+        ])
+        options = [f"-c port={self.port}", f"-c unix_socket_directories={self.root}"]
+        options += [f"-c {k}={v}" for k, v in SERVER_SETTINGS.items()]
+        self._run([
+            os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-l", self.log_file,
+            "-w", "-t", "60", "-o", " ".join(options), "start",
+        ])
+        self._started = True
+
+    def stop(self) -> None:
+        try:
+            if self._started:
+                self._run([
+                    os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-m", "fast",
+                    "-w", "stop",
+                ])
+                self._started = False
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\"'\"'") + "'"

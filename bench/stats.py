@@ -1,0 +1,138 @@
+"""Round-trip accounting: pg_stat_statements when the server has it, else the Store's
+per-statement counters. Plus small helpers for percentiles and printing figures."""
+
+from __future__ import annotations
+
+import collections
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# asyncpg's Pool sends this after every release of a connection (one simple-query
+# message, so one round trip, that pg_stat_statements records as four statements).
+POOL_RESET_PARTS = ("SELECT pg_advisory_unlock_all()", "CLOSE ALL", "UNLISTEN *", "RESET ALL")
+POOL_RESET = "(asyncpg pool reset on release)"
+
+# Statements the engine runs on its own schedule rather than for one workflow.
+BACKGROUND = {"sweep": "sweeper", "claim_workflow_tasks": "poller", "claim_activity_tasks": "poller"}
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(rank)
+    high = math.ceil(rank)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _norm(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip().rstrip(";").strip()
+
+
+@dataclass
+class Breakdown:
+    """Statements executed during one measured batch."""
+
+    source: str  # "pg_stat_statements" or "Store.calls"
+    # name -> (calls, total ms or None); top-level statements only
+    top: Dict[str, Tuple[int, Optional[float]]] = field(default_factory=dict)
+    # statements run inside the SQL functions: text -> (calls, total ms)
+    nested: List[Tuple[str, int, float]] = field(default_factory=list)
+
+    def round_trips(self) -> int:
+        return sum(calls for calls, _ in self.top.values())
+
+    def calls(self, name: str) -> int:
+        return self.top.get(name, (0, None))[0]
+
+
+class PgStatStatements:
+    """Reads pg_stat_statements through the benchmark's own connection."""
+
+    def __init__(self, conn: Any, queries: Dict[str, str], has_toplevel: bool) -> None:
+        self._conn = conn
+        self._names = {_norm(sql): name for name, sql in queries.items()}
+        self._has_toplevel = has_toplevel
+
+    @staticmethod
+    async def open(conn: Any, queries: Dict[str, str], *, create: bool) -> Tuple[Optional["PgStatStatements"], str]:
+        """Return (reader, why-not). The reader is None when the view cannot be used."""
+        preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+        if "pg_stat_statements" not in (preload or ""):
+            return None, "pg_stat_statements is not in shared_preload_libraries"
+        try:
+            if create:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await conn.fetchval("SELECT count(*) FROM pg_stat_statements")
+        except Exception as err:  # extension missing and not creatable, no permission...
+            return None, f"pg_stat_statements unusable: {err}"
+        has_toplevel = bool(await conn.fetchval(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass"
+            " AND attname = 'toplevel'"
+        ))
+        return PgStatStatements(conn, queries, has_toplevel), ""
+
+    async def reset(self) -> None:
+        await self._conn.execute("SELECT pg_stat_statements_reset()")
+
+    def name_of(self, sql: str) -> str:
+        normalized = _norm(sql)
+        if normalized in self._names:
+            return self._names[normalized]
+        return "other: " + normalized[:70]
+
+    async def snapshot(self) -> Breakdown:
+        toplevel = "toplevel" if self._has_toplevel else "true"
+        rows = await self._conn.fetch(
+            f"SELECT {toplevel} AS toplevel, calls, total_exec_time, query"
+            "  FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "   AND query NOT ILIKE '%pg_stat_statements%'"
+        )
+        out = Breakdown(source="pg_stat_statements")
+        top: Dict[str, List[float]] = collections.defaultdict(lambda: [0, 0.0])
+        reset_calls = 0
+        reset_ms = 0.0
+        for row in rows:
+            if not row["toplevel"]:
+                out.nested.append((_norm(row["query"]), row["calls"], row["total_exec_time"]))
+                continue
+            text = _norm(row["query"])
+            if text in POOL_RESET_PARTS:
+                reset_calls = max(reset_calls, row["calls"])
+                reset_ms += row["total_exec_time"]
+                continue
+            entry = top[self.name_of(text)]
+            entry[0] += row["calls"]
+            entry[1] += row["total_exec_time"]
+        if reset_calls:
+            top[POOL_RESET] = [reset_calls, reset_ms]
+        out.top = {name: (int(c), ms) for name, (c, ms) in top.items()}
+        out.nested.sort(key=lambda item: -item[2])
+        return out
+
+
+def store_breakdown(before: Dict[str, int], after: Dict[str, int]) -> Breakdown:
+    out = Breakdown(source="Store.calls")
+    for name, count in after.items():
+        diff = count - before.get(name, 0)
+        if diff:
+            out.top[name] = (diff, None)
+    return out
+
+
+def print_breakdown(b: Breakdown, per: int, unit: str, indent: str = "    ") -> None:
+    """One line per statement: total calls, calls per ``unit``, and time if known."""
+    print(f"{indent}{'statement':<40} {'calls':>7} {'per ' + unit:>12} {'total ms':>9} {'ms/call':>8}  kind")
+    for name, (calls, ms) in sorted(b.top.items(), key=lambda kv: -kv[1][0]):
+        kind = BACKGROUND.get(name, "pool" if name == POOL_RESET else ("" if not name.startswith("other") else "other"))
+        ms_txt = f"{ms:9.1f}" if ms is not None else f"{'-':>9}"
+        per_call = f"{ms / calls:8.3f}" if ms is not None and calls else f"{'-':>8}"
+        print(f"{indent}{name[:40]:<40} {calls:7d} {calls / per:12.2f} {ms_txt} {per_call}  {kind}")
+    print(f"{indent}{'TOTAL':<40} {b.round_trips():7d} {b.round_trips() / per:12.2f}")
