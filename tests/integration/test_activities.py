@@ -204,6 +204,30 @@ async def returns_unserializable() -> Any:
     return object()
 
 
+@activity.defn
+async def ignores_shutdown() -> str:
+    info = activity.info()
+    STARTED.setdefault(info.workflow_id, asyncio.Event()).set()
+    if info.attempt == 1:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            SEEN[info.workflow_id].append(("cancelled", activity.cancellation_details()))
+            raise
+    SEEN[info.workflow_id].append(("attempt", info.attempt))
+    return f"done on attempt {info.attempt}"
+
+
+@activity.defn
+def thread_heartbeat_then_fail() -> str:
+    info = activity.info()
+    SEEN[info.workflow_id].append((info.attempt, list(info.heartbeat_details)))
+    if info.attempt == 1:
+        activity.heartbeat("thread-progress", 7)
+        raise RuntimeError("thread crash")
+    return "thread resumed"
+
+
 # ------------------------------------------------------------------------- workflows
 
 
@@ -701,3 +725,77 @@ async def test_unserializable_result_fails_the_attempt(client, task_queue):
     assert err["cause"]["class"] == "ApplicationError"
     assert err["cause"]["type"] == "TypeError"
     assert elapsed < 5, elapsed  # reported at once, not left to the start_to_close timeout
+
+
+async def test_activity_cancelled_before_it_starts(client, task_queue):
+    # No worker polls the activity's queue: the cancel resolves it without any attempt.
+    wid = _wid()
+    nobody = f"unpolled-{uuid.uuid4()}"
+
+    @workflow.defn(name=f"CancelUnstarted-{uuid.uuid4().hex[:6]}")
+    class CancelUnstarted:
+        @workflow.run
+        async def run(self) -> Dict[str, Any]:
+            handle = workflow.start_activity(
+                "anything", task_queue=nobody, start_to_close_timeout=timedelta(seconds=5),
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+            await workflow.sleep(timedelta(seconds=0.2))
+            handle.cancel()
+            try:
+                await handle
+            except ActivityError as err:
+                return {"error": _describe(err)}
+            return {"ok": None}
+
+    async with Worker(client, task_queue=task_queue, workflows=[CancelUnstarted]):
+        start = time.monotonic()
+        out = await client.execute_workflow(CancelUnstarted.run, id=wid, task_queue=task_queue,
+                                            execution_timeout=timedelta(seconds=30))
+        elapsed = time.monotonic() - start
+    assert out["error"]["class"] == "ActivityError"
+    assert out["error"]["cause"]["class"] == "CancelledError"
+    assert elapsed < 2, elapsed
+
+
+async def test_shutdown_past_graceful_timeout_cancels_and_retries(client, task_queue):
+    # An activity still running when the graceful timeout ends is cancelled (it sees
+    # worker_shutdown); the attempt fails and is retried elsewhere: nothing is lost.
+    wid = _wid()
+    STARTED[wid] = asyncio.Event()
+    worker = Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[ignores_shutdown],
+                    graceful_shutdown_timeout=timedelta(seconds=0.3))
+    run = asyncio.create_task(worker.run())
+    handle = await client.start_workflow(
+        RunActivity.run, _spec("ignores_shutdown", retry={"initial": 0.05}), id=wid,
+        task_queue=task_queue, execution_timeout=timedelta(seconds=30),
+    )
+    await asyncio.wait_for(STARTED[wid].wait(), 10)
+    start = time.monotonic()
+    await worker.shutdown()
+    await run
+    assert time.monotonic() - start < 3
+    assert SEEN[wid] == [("cancelled", activity.ActivityCancellationDetails(worker_shutdown=True))]
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[ignores_shutdown]):
+        assert await asyncio.wait_for(handle.result(), 10) == {"ok": "done on attempt 2"}
+
+
+async def test_thread_heartbeat_details_reach_next_attempt(client, task_queue):
+    wid = _wid()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                          activities=[thread_heartbeat_then_fail], activity_executor=pool):
+            out = await _run(client, task_queue,
+                             _spec("thread_heartbeat_then_fail", retry={"initial": 0.05}), wid)
+    assert out == {"ok": "thread resumed"}
+    assert SEEN[wid] == [(1, []), (2, ["thread-progress", 7])]
+
+
+@pytest.mark.parametrize("eager", [True, False])
+async def test_eager_and_polled_activities_agree(client, task_queue, eager):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[flaky],
+                      disable_eager_activity_execution=not eager):
+        out = await _run(client, task_queue, _spec("flaky", args=[1], retry={"initial": 0.05}), wid)
+    assert out == {"ok": "succeeded on attempt 2"}
+    assert [a for a, _ in SEEN[wid]] == [1, 2]
