@@ -214,8 +214,12 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
                 task.set_name(name)
             return task
         if context is None:
-            return asyncio.Task(coro, loop=self, name=name)
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+            task = asyncio.Task(coro, loop=self, name=name)
+        else:
+            task = asyncio.Task(coro, loop=self, name=name, context=context)
+        # An evicted run's pending tasks are dropped on purpose: do not log them.
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+        return task
 
     def set_task_factory(self, factory: Optional[Callable[..., Any]]) -> None:
         self._task_factory = factory

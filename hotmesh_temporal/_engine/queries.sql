@@ -47,5 +47,8 @@ SELECT * FROM {schema}.find_run($1, $2, $3);
 SELECT run_id, status, result, failure, new_run_id, workflow_id
   FROM {schema}.executions WHERE run_id = $1;
 
+-- name: forget_worker
+SELECT {schema}.forget_worker($1);
+
 -- name: now
 SELECT {schema}.now();

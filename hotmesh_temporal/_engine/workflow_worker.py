@@ -94,6 +94,10 @@ class WorkflowWorker:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
         self._cache.clear()
+        try:
+            await self.store.fetchval("forget_worker", self.config.identity)
+        except Exception:  # the database is gone: the sticky timeout covers it
+            logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
 
     # -------------------------------------------------------------------- tasks
 
@@ -109,10 +113,10 @@ class WorkflowWorker:
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
         run_id = str(task["run_id"])
-        driver = await self._driver_for(task)
         try:
+            driver = await self._driver_for(task)
             result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
-        except Exception as err:  # nondeterminism found while matching
+        except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
         else:

@@ -77,6 +77,8 @@ CREATE INDEX executions_by_workflow_id
 CREATE INDEX executions_deadline
     ON {{schema}}.executions (deadline) WHERE deadline IS NOT NULL;
 CREATE INDEX executions_start_time ON {{schema}}.executions (namespace, start_time DESC);
+-- A worker that shuts down hands its sticky runs back to everyone (forget_worker).
+CREATE INDEX executions_sticky ON {{schema}}.executions (sticky_worker) WHERE status = 1;
 
 CREATE TABLE {{schema}}.history_events (
     run_id uuid NOT NULL,
@@ -545,11 +547,13 @@ BEGIN
     RETURNING * INTO e;
 
     IF v_close IS NOT NULL THEN
-        IF v_close ? 'continue_as_new' THEN
-            v_new_run := {{schema}}.insert_run(v_close->'continue_as_new');
-        END IF;
+        v_new_run := (v_close->'continue_as_new'->>'run_id')::uuid;
+        -- Close first: the new run takes over the workflow id's one running slot.
         PERFORM {{schema}}.close_run(p_run, (v_close->>'status')::smallint,
                                      v_close->'result', v_close->'failure', v_new_run);
+        IF v_new_run IS NOT NULL THEN
+            PERFORM {{schema}}.insert_run(v_close->'continue_as_new');
+        END IF;
         RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last);
     END IF;
 
@@ -1069,4 +1073,21 @@ BEGIN
         'type', 'WorkflowExecutionCancelRequested',
         'attrs', jsonb_build_object('cause', coalesce(p_reason, ''), 'identity', coalesce(p_identity, '')))));
     RETURN 'ok';
+END $$;
+
+-- A worker is shutting down: its cached runs' next tasks go to any worker at once,
+-- instead of waiting for the sticky timeout (Temporal drops the sticky queue too).
+CREATE FUNCTION {{schema}}.forget_worker(p_worker text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_queue record;
+BEGIN
+    UPDATE {{schema}}.executions SET sticky_worker = NULL
+     WHERE sticky_worker = p_worker AND status = 1;
+    FOR v_queue IN
+        UPDATE {{schema}}.workflow_tasks SET sticky_worker = NULL
+         WHERE sticky_worker = p_worker RETURNING namespace, task_queue
+    LOOP
+        PERFORM {{schema}}.notify('w|' || v_queue.namespace || '|' || v_queue.task_queue);
+    END LOOP;
 END $$;
