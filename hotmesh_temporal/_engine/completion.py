@@ -29,6 +29,7 @@ class TaskContext:
     history_size: int
     started_attrs: Dict[str, Any]
     eager_activity_slots: int = 0  # activities this worker can take right now
+    sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
 
 
 @dataclass
@@ -40,9 +41,12 @@ class Completion:
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
     close: Optional[Dict[str, Any]] = None
     first_event_id: int = 0
+    sticky_timeout: Optional[float] = None
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"first_event_id": self.first_event_id, "events": self.events}
+        if self.sticky_timeout is not None:
+            out["sticky_timeout"] = self.sticky_timeout
         if self.activities:
             out["activities"] = self.activities
         if self.timers:
@@ -57,7 +61,7 @@ class Completion:
 
 
 def build_completion(task: TaskContext, commands: List[c.Command], driver: RunDriver) -> Completion:
-    out = Completion(first_event_id=task.first_event_id)
+    out = Completion(first_event_id=task.first_event_id, sticky_timeout=task.sticky_timeout)
     started_id = task.first_event_id
     completed_id = started_id + 1
     out.events.append(

@@ -40,6 +40,7 @@ class WorkflowWorkerConfig:
     interceptors: Sequence[Any] = field(default_factory=list)
     max_eager_activities: int = 3
     debug_mode: bool = False
+    sticky_timeout: float = 10.0
 
 
 class WorkflowWorker:
@@ -193,6 +194,7 @@ class WorkflowWorker:
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
             started_attrs=driver.started_attrs,
+            sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
             eager_activity_slots=min(self._eager_slots(), self.config.max_eager_activities)
             if self._start_activity is not None else 0,
         )

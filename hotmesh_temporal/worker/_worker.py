@@ -109,6 +109,7 @@ class Worker:
             max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
+            sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
         )
         self._on_fatal_error = on_fatal_error
         self._started = False
@@ -229,6 +230,7 @@ class Worker:
                     interceptors=self._interceptors,
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
+                    sticky_timeout=s["sticky_timeout"],
                 ),
                 eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
                 start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
@@ -238,9 +240,6 @@ class Worker:
             await self._workflow_worker.poller.start()
         if self._activity_worker is not None:
             await self._activity_worker.poller.start()
-
-
-_SWEEPERS: "Dict[int, Sweeper]" = {}
 
 
 def store_sweeper(store: Any) -> Sweeper:

@@ -63,6 +63,7 @@ CREATE TABLE {{schema}}.executions (
     -- 0: no workflow task, 1: scheduled, 2: started (in flight)
     wft_state smallint NOT NULL DEFAULT 0,
     sticky_worker text,
+    sticky_timeout double precision NOT NULL DEFAULT 10,
     sticky_event_id bigint NOT NULL DEFAULT 0,
     cancel_requested boolean NOT NULL DEFAULT false,
     new_run_id uuid,
@@ -212,7 +213,7 @@ BEGIN
     INSERT INTO {{schema}}.workflow_tasks
         (run_id, namespace, task_queue, scheduled_event_id, visible_at, sticky_worker, sticky_until)
     VALUES (p_run, e.namespace, e.task_queue, v_event_id, v_now, e.sticky_worker,
-            v_now + interval '10 seconds');
+            v_now + e.sticky_timeout * interval '1 second');
     UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = p_run;
     PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
 END $$;
@@ -542,7 +543,8 @@ BEGIN
     v_last := {{schema}}.append_events(p_run, p_completion->'events');
     DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
     UPDATE {{schema}}.executions
-       SET wft_state = 0, sticky_worker = p_worker, sticky_event_id = v_last
+       SET wft_state = 0, sticky_worker = p_worker, sticky_event_id = v_last,
+           sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
 
