@@ -65,7 +65,8 @@ class ActivityWorker:
     def __init__(self, store: Store, config: ActivityWorkerConfig) -> None:
         self.store = store
         self.config = config
-        self._running: Dict[int, _Running] = {}
+        # By (task id, attempt): a timed-out attempt may still run beside the next one.
+        self._running: Dict[tuple, _Running] = {}
         self._tasks: set = set()
         self._shutdown = threading.Event()
         self._async_shutdown = asyncio.Event()
@@ -148,7 +149,7 @@ class ActivityWorker:
             async_shutdown=self._async_shutdown if defn.is_async else None,
         )
         running.context = context
-        self._running[task["id"]] = running
+        self._running[(task["id"], task["attempt"])] = running
         try:
             payloads = h.parse_payloads(task.get("input"))
             if defn.name is None:  # dynamic: one Sequence[RawValue] argument
@@ -167,7 +168,7 @@ class ActivityWorker:
             await self._report_exception(task, running, err)
             return
         finally:
-            self._running.pop(task["id"], None)
+            self._running.pop((task["id"], task["attempt"]), None)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
         reply = await self.store.fetchval(
@@ -288,7 +289,8 @@ class ActivityWorker:
 
     def _send_heartbeat(self, running: _Running) -> None:
         running.heartbeat_handle = None
-        if running.pending_details is None or running.task["id"] not in self._running:
+        task = running.task
+        if running.pending_details is None or (task["id"], task["attempt"]) not in self._running:
             return
         details, running.pending_details = running.pending_details, None
         running.heartbeat_inflight = True

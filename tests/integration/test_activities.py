@@ -228,6 +228,35 @@ def thread_heartbeat_then_fail() -> str:
     return "thread resumed"
 
 
+@activity.defn
+async def heartbeat_then_hang() -> str:
+    info = activity.info()
+    SEEN[info.workflow_id].append((info.attempt, list(info.heartbeat_details)))
+    if info.attempt == 1:
+        activity.heartbeat("hb-before-hang")
+        await asyncio.sleep(5)
+    return "second attempt"
+
+
+@activity.defn
+async def keeps_heartbeating(seconds: float) -> str:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        activity.heartbeat()
+        await asyncio.sleep(0.05)
+    return "alive"
+
+
+@workflow.defn
+class CancelledWhileActivityRuns:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            cancellable_async, start_to_close_timeout=timedelta(seconds=20),
+            heartbeat_timeout=timedelta(seconds=0.5),
+        )
+
+
 # ------------------------------------------------------------------------- workflows
 
 
@@ -314,6 +343,16 @@ class CancelActivity:
         except ActivityError as err:
             return {"error": _describe(err)}
         return {"ok": "activity was not cancelled"}
+
+
+async def _history(client, workflow_id: str) -> List[tuple]:
+    """(event id, type, attributes) of the events of a workflow id's runs."""
+    store = await client._engine_store()
+    return [tuple(r) for r in await store.pool.fetch(
+        f'SELECT h.event_id, h.event_type, h.attributes FROM "{store.schema}".history_events h '
+        f'JOIN "{store.schema}".executions e USING (run_id) WHERE e.workflow_id = $1 '
+        "ORDER BY h.event_id", workflow_id,
+    )]
 
 
 def _spec(activity_name: str, **kw: Any) -> Dict[str, Any]:
@@ -448,6 +487,22 @@ async def test_maximum_attempts_fails_workflow_with_chain(client, task_queue):
     assert cause.type == "ValueError"
     assert cause.message == "bad value"
     assert not cause.non_retryable
+    # History: one Scheduled, then the last attempt's Started (attempt 2, carrying the
+    # previous attempt's failure) and the Failed event, as a Temporal server records them.
+    events = await _history(client, wid)
+    kinds = [k for _, k, _ in events if k.startswith("ActivityTask")]
+    assert kinds == ["ActivityTaskScheduled", "ActivityTaskStarted", "ActivityTaskFailed"]
+    ids = {k: (i, a) for i, k, a in events}
+    assert err.scheduled_event_id == ids["ActivityTaskScheduled"][0]
+    assert err.started_event_id == ids["ActivityTaskStarted"][0]
+    assert err.identity
+    started = ids["ActivityTaskStarted"][1]
+    assert started["attempt"] == 2
+    assert started["lastFailure"]["message"] == "bad value"
+    failed = ids["ActivityTaskFailed"][1]
+    assert failed["retryState"] == "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
+    assert failed["failure"]["applicationFailureInfo"]["type"] == "ValueError"
+    assert events[-1][1] == "WorkflowExecutionFailed"
 
 
 async def test_maximum_attempts_seen_in_workflow(client, task_queue):
@@ -526,11 +581,14 @@ async def test_start_to_close_timeout(client, task_queue):
 
 async def test_start_to_close_timeout_is_retried(client, task_queue):
     wid = _wid()
+    start = time.monotonic()
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
         out = await _run(
             client, task_queue,
             _spec("sleeps", args=[3], start_to_close=0.3, retry={"max_attempts": 2}), wid,
         )
+    # Both timed-out attempts still sleep; the worker's shutdown cancels them both.
+    assert time.monotonic() - start < 2.5
     assert SEEN[wid] == [1, 2]
     assert out["error"]["cause"]["type"] == "START_TO_CLOSE"
     assert out["error"]["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
@@ -799,3 +857,54 @@ async def test_eager_and_polled_activities_agree(client, task_queue, eager):
         out = await _run(client, task_queue, _spec("flaky", args=[1], retry={"initial": 0.05}), wid)
     assert out == {"ok": "succeeded on attempt 2"}
     assert [a for a, _ in SEEN[wid]] == [1, 2]
+
+
+async def test_heartbeat_timeout_retried_with_details(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[heartbeat_then_hang]):
+        out = await _run(client, task_queue,
+                         _spec("heartbeat_then_hang", heartbeat=0.5, retry={"initial": 0.05}), wid)
+    assert out == {"ok": "second attempt"}
+    assert SEEN[wid] == [(1, []), (2, ["hb-before-hang"])]
+
+
+async def test_heartbeats_keep_activity_alive(client, task_queue):
+    # Heartbeats are throttled to 80% of the heartbeat timeout: the activity outlives it.
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
+                      activities=[keeps_heartbeating]):
+        out = await _run(client, task_queue,
+                         _spec("keeps_heartbeating", args=[1.6], heartbeat=0.5, retry={"max_attempts": 1}))
+    assert out == {"ok": "alive"}
+
+
+async def test_retries_stop_at_schedule_to_close(client, task_queue):
+    wid = _wid()
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]):
+        out = await _run(client, task_queue, _spec(
+            "always_fails", start_to_close=None, schedule_to_close=1.0,
+            retry={"initial": 0.3, "coefficient": 2.0}), wid)
+    assert SEEN[wid] == [1, 2, 3]  # at 0, 0.3 and 0.9 s; the next one would be past 1 s
+    err = out["error"]
+    assert err["retry_state"] == "TIMEOUT"
+    assert err["cause"]["class"] == "ApplicationError"
+    assert err["cause"]["message"] == "bad value"
+
+
+async def test_workflow_cancel_cancels_running_activity(client, task_queue):
+    wid = _wid()
+    STARTED[wid] = asyncio.Event()
+    async with Worker(client, task_queue=task_queue, workflows=[CancelledWhileActivityRuns],
+                      activities=[cancellable_async]):
+        handle = await client.start_workflow(CancelledWhileActivityRuns.run, id=wid, task_queue=task_queue,
+                                             execution_timeout=timedelta(seconds=30))
+        await asyncio.wait_for(STARTED[wid].wait(), 10)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as caught:
+            await asyncio.wait_for(handle.result(), 10)
+        for _ in range(100):
+            if SEEN[wid]:
+                break
+            await asyncio.sleep(0.05)
+    assert isinstance(caught.value.cause, CancelledError)
+    assert SEEN[wid] and SEEN[wid][0][0] == "async-cancelled"
