@@ -117,3 +117,36 @@ class TempCluster:
 
 def _quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # after the ")" : state ppid ... utime is field 14 of the whole line, i.e. index 11 here
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def server_cpu_seconds(data_dir: str) -> Optional[float]:
+    """CPU seconds used so far by the postmaster of ``data_dir`` and its live children
+    (backends, walwriter...). None when /proc or the pid file cannot be read."""
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid")) as f:
+            postmaster = int(f.readline().strip())
+    except (OSError, ValueError):
+        return None
+    total = _proc_cpu_seconds(postmaster)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _ppid(int(entry)) == postmaster:
+            total += _proc_cpu_seconds(int(entry))
+    return total

@@ -32,12 +32,13 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 import asyncpg  # noqa: E402
 
 from bench import workloads as w  # noqa: E402
-from bench.pgcluster import SERVER_SETTINGS, TempCluster  # noqa: E402
+from bench.pgcluster import SERVER_SETTINGS, TempCluster, server_cpu_seconds  # noqa: E402
 from bench.stats import (  # noqa: E402
     BACKGROUND,
     POOL_RESET,
     Breakdown,
     PgStatStatements,
+    WaitSampler,
     percentile,
     print_breakdown,
     store_breakdown,
@@ -92,6 +93,8 @@ class Bench:
         self.pgss_why_not = ""
         self.schema = ""
         self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+        self.plain_dsn = ""
+        self.data_dir: Optional[str] = None  # of the throwaway cluster, for its CPU time
 
     # ----------------------------------------------------------------- output
 
@@ -121,6 +124,23 @@ class Bench:
     async def settle(self) -> None:
         """Let statements triggered by the previous batch (poller wake-ups, sweeps) end."""
         await asyncio.sleep(0.3)
+
+    def cpu_mark(self) -> tuple:
+        pg = server_cpu_seconds(self.data_dir) if self.data_dir else None
+        return time.perf_counter(), time.process_time(), pg
+
+    def cpu_report(self, mark: tuple, per: int, unit: str, end: Optional[tuple] = None) -> None:
+        """Print the CPU used between ``mark`` and ``end`` (default: now) by this process
+        and by the Postgres server."""
+        wall0, py0, pg0 = mark
+        wall1, py1, pg1 = end or self.cpu_mark()
+        wall = wall1 - wall0
+        py = py1 - py0
+        text = f"bench process {py * 1000 / per:.2f} ms ({py / wall * 100:.0f}% of a core)"
+        if pg0 is not None and pg1 is not None:
+            pg = pg1 - pg0
+            text += f", Postgres {pg * 1000 / per:.2f} ms ({pg / wall * 100:.0f}% of a core)"
+        self.figure(f"  CPU per {unit}", text)
 
     async def measure_statements(self, body: Callable[[], Awaitable[Any]]) -> tuple:
         """Run ``body`` and return (pg_stat_statements breakdown or None, Store breakdown)."""
@@ -163,6 +183,7 @@ class Bench:
         for i in range(s.latency_warmup):
             await self.execute(w.OneActivityWorkflow.run, i, "warm")
         samples = []
+        mark = self.cpu_mark()
         for i in range(s.latency_runs):
             t0 = time.perf_counter()
             result = await self.execute(w.OneActivityWorkflow.run, i, "lat")
@@ -173,6 +194,7 @@ class Bench:
         self.figure("latency p95", f"{percentile(samples, 95):.2f} ms")
         self.figure("latency p99", f"{percentile(samples, 99):.2f} ms")
         self.figure("latency min / max", f"{min(samples):.2f} / {max(samples):.2f} ms")
+        self.cpu_report(mark, s.latency_runs, "workflow")
 
     async def round_trips(self) -> None:
         n = self.sizes.round_trip_runs
@@ -220,6 +242,12 @@ class Bench:
             self.figure("  pool resets (asyncpg), one-activity wf", f"{pg1.calls(POOL_RESET) / n:.2f}")
             self.figure("  sweeper + claims, one-activity wf",
                         f"{sum(pg1.calls(k) for k in BACKGROUND) / n:.2f}")
+            empty = sum(max(pg1.calls(k) - pg1.rows.get(k, 0), 0)
+                        for k in ("claim_workflow_tasks", "claim_activity_tasks"))
+            self.figure("  claims that found nothing (calls - tasks), one-activity wf",
+                        f"{empty / n:.2f}")
+            self.figure("  NOTIFYs sent, one-activity wf / per extra activity",
+                        f"{pg1.notifies() / n:.2f} / {(pg4.notifies() / n - pg1.notifies() / n) / extra:.2f}")
         self.figure("Store.calls, one-activity workflow", f"{st1.round_trips() / n:.2f}")
         self.figure("Store.calls per additional activity",
                     f"{(st4.round_trips() / n - st1.round_trips() / n) / extra:.2f}")
@@ -365,6 +393,7 @@ class Bench:
         timing: Dict[str, float] = {}
 
         async def body() -> None:
+            timing["mark"] = self.cpu_mark()  # type: ignore[assignment]
             t0 = time.perf_counter()
             handles = await asyncio.gather(*(
                 self.client.start_workflow(
@@ -376,19 +405,33 @@ class Bench:
             timing["started"] = time.perf_counter() - t0
             results = await asyncio.gather(*(h.result() for h in handles))
             timing["total"] = time.perf_counter() - t0
+            timing["end"] = self.cpu_mark()  # type: ignore[assignment]
             expected = sum(range(s.throughput_activities))
             assert all(r == expected for r in results), results[:5]
 
-        pg, st = await self.measure_statements(body)
+        sampler_conn = await asyncpg.connect(self.plain_dsn)
+        sampler = WaitSampler(sampler_conn)
+        stop = asyncio.Event()
+        sampling = asyncio.ensure_future(sampler.run(stop))
+        try:
+            pg, st = await self.measure_statements(body)
+        finally:
+            stop.set()
+            await sampling
+            await sampler_conn.close()
         rate = n / timing["total"]
         self.figure("throughput", f"{rate:.0f} workflows/s", "> 330 workflows/s", rate > 330)
         self.figure("  total time", f"{timing['total']:.2f} s")
         self.figure(f"  time to start all {n}", f"{timing['started']:.2f} s")
+        self.cpu_report(timing["mark"], n, "workflow", timing["end"])  # type: ignore[arg-type]
         self.figure("  activities per second", f"{n * s.throughput_activities / timing['total']:.0f}")
         main = pg or st
         self.figure(f"  round trips per workflow under load ({main.source})",
                     f"{main.round_trips() / n:.2f}")
         print_breakdown(main, n, "wf")
+        if pg is not None:
+            self.figure("  NOTIFYs sent per workflow under load", f"{pg.notifies() / n:.2f}")
+        sampler.print()
 
     # ----------------------------------------------------------------- main
 
@@ -403,9 +446,11 @@ class Bench:
             print(f"  ERROR in {name}: {err!r}")
             traceback.print_exc()
 
-    async def run(self, base_dsn: str, own_cluster: bool) -> None:
+    async def run(self, base_dsn: str, data_dir: Optional[str]) -> None:
+        self.data_dir = data_dir
         plain, schema_given = _schema_in_dsn(base_dsn)
         self.schema = schema_given or f"hm_bench_{secrets.token_hex(4)}"
+        self.plain_dsn = plain
         self.admin = await asyncpg.connect(plain)
         try:
             self.client = await Client.connect(with_schema(plain, self.schema))
@@ -462,9 +507,9 @@ def _schema_in_dsn(dsn: str) -> tuple:
     return dsn, None
 
 
-async def amain(args: argparse.Namespace, dsn: str, own_cluster: bool) -> int:
+async def amain(args: argparse.Namespace, dsn: str, data_dir: Optional[str]) -> int:
     bench = Bench(args)
-    await bench.run(dsn, own_cluster)
+    await bench.run(dsn, data_dir)
     bench.summary()
     return 1 if bench.errors else 0
 
@@ -498,7 +543,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   + " (fsync and synchronous_commit on)", flush=True)
             cluster.start()
             dsn = cluster.dsn
-        return asyncio.run(amain(args, dsn, cluster is not None))
+        return asyncio.run(amain(args, dsn, cluster.data_dir if cluster else None))
     except KeyboardInterrupt as err:
         print(f"interrupted ({err})", file=sys.stderr)
         return 130

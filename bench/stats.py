@@ -42,6 +42,8 @@ class Breakdown:
     source: str  # "pg_stat_statements" or "Store.calls"
     # name -> (calls, total ms or None); top-level statements only
     top: Dict[str, Tuple[int, Optional[float]]] = field(default_factory=dict)
+    # name -> rows returned or affected (pg_stat_statements only)
+    rows: Dict[str, int] = field(default_factory=dict)
     # statements run inside the SQL functions: text -> (calls, total ms)
     nested: List[Tuple[str, int, float]] = field(default_factory=list)
 
@@ -50,6 +52,12 @@ class Breakdown:
 
     def calls(self, name: str) -> int:
         return self.top.get(name, (0, None))[0]
+
+    def notifies(self) -> int:
+        """Statements inside the SQL functions that send a NOTIFY (the schema's notify()
+        is an inlined SQL function, so its callers are what pg_stat_statements sees)."""
+        return sum(calls for text, calls, _ in self.nested
+                   if "pg_notify(" in text or ".notify(" in text)
 
 
 class PgStatStatements:
@@ -90,13 +98,16 @@ class PgStatStatements:
     async def snapshot(self) -> Breakdown:
         toplevel = "toplevel" if self._has_toplevel else "true"
         rows = await self._conn.fetch(
-            f"SELECT {toplevel} AS toplevel, calls, total_exec_time, query"
+            f"SELECT {toplevel} AS toplevel, calls, total_exec_time, rows, query"
             "  FROM pg_stat_statements"
             " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             "   AND query NOT ILIKE '%pg_stat_statements%'"
+            "   AND query NOT ILIKE '%pg_stat_activity%'"
+            "   AND query NOT ILIKE '%pg_locks%'"
         )
         out = Breakdown(source="pg_stat_statements")
         top: Dict[str, List[float]] = collections.defaultdict(lambda: [0, 0.0])
+        nrows: Dict[str, int] = collections.defaultdict(int)
         reset_calls = 0
         reset_ms = 0.0
         for row in rows:
@@ -108,12 +119,15 @@ class PgStatStatements:
                 reset_calls = max(reset_calls, row["calls"])
                 reset_ms += row["total_exec_time"]
                 continue
-            entry = top[self.name_of(text)]
+            name = self.name_of(text)
+            entry = top[name]
+            nrows[name] += row["rows"]
             entry[0] += row["calls"]
             entry[1] += row["total_exec_time"]
         if reset_calls:
             top[POOL_RESET] = [reset_calls, reset_ms]
         out.top = {name: (int(c), ms) for name, (c, ms) in top.items()}
+        out.rows = dict(nrows)
         out.nested.sort(key=lambda item: -item[2])
         return out
 
@@ -128,11 +142,68 @@ def store_breakdown(before: Dict[str, int], after: Dict[str, int]) -> Breakdown:
 
 
 def print_breakdown(b: Breakdown, per: int, unit: str, indent: str = "    ") -> None:
-    """One line per statement: total calls, calls per ``unit``, and time if known."""
-    print(f"{indent}{'statement':<40} {'calls':>7} {'per ' + unit:>12} {'total ms':>9} {'ms/call':>8}  kind")
+    """One line per statement: total calls, calls per ``unit``, time and rows if known.
+
+    For the claim statements, ``rows`` is the number of tasks claimed: rows < calls
+    means some claims found nothing."""
+    print(f"{indent}{'statement':<40} {'calls':>7} {'per ' + unit:>12} {'total ms':>9} {'ms/call':>8} {'rows':>7}  kind")
     for name, (calls, ms) in sorted(b.top.items(), key=lambda kv: -kv[1][0]):
         kind = BACKGROUND.get(name, "pool" if name == POOL_RESET else ("" if not name.startswith("other") else "other"))
         ms_txt = f"{ms:9.1f}" if ms is not None else f"{'-':>9}"
         per_call = f"{ms / calls:8.3f}" if ms is not None and calls else f"{'-':>8}"
-        print(f"{indent}{name[:40]:<40} {calls:7d} {calls / per:12.2f} {ms_txt} {per_call}  {kind}")
+        rows = f"{b.rows[name]:7d}" if name in b.rows and name != POOL_RESET else f"{'-':>7}"
+        print(f"{indent}{name[:40]:<40} {calls:7d} {calls / per:12.2f} {ms_txt} {per_call} {rows}  {kind}")
     print(f"{indent}{'TOTAL':<40} {b.round_trips():7d} {b.round_trips() / per:12.2f}")
+
+
+class WaitSampler:
+    """Samples what the engine's server backends are doing (pg_stat_activity) every few
+    milliseconds, on a connection of its own, while a batch runs."""
+
+    def __init__(self, conn: Any, interval: float = 0.02) -> None:
+        self._conn = conn
+        self._interval = interval
+        self.samples = 0
+        self.counts: collections.Counter = collections.Counter()
+        self.lock_waits: collections.Counter = collections.Counter()
+
+    async def run(self, stop: Any) -> None:
+        import asyncio
+
+        while not stop.is_set():
+            rows = await self._conn.fetch(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "   AND backend_type = 'client backend'"
+            )
+            self.samples += 1
+            # Which locks they wait for: the NOTIFY queue lock shows up as an 'object'
+            # lock on pg_database (taken at commit by every transaction that notified).
+            waits = await self._conn.fetch(
+                "SELECT locktype, classid::regclass::text AS cls, relation::regclass::text AS rel"
+                "  FROM pg_locks WHERE NOT granted"
+            )
+            for row in waits:
+                self.lock_waits[f"{row['locktype']} {row['cls'] or row['rel'] or ''}".strip()] += 1
+            for row in rows:
+                state = row["state"] or "?"
+                if state == "active":
+                    what = "active: " + (
+                        f"{row['wait_event_type']}:{row['wait_event']}"
+                        if row["wait_event_type"] else "on CPU"
+                    )
+                else:
+                    what = state  # idle, idle in transaction...
+                self.counts[what] += 1
+            await asyncio.sleep(self._interval)
+
+    def print(self, indent: str = "    ") -> None:
+        if not self.samples:
+            return
+        print(f"{indent}server backends by state, average over {self.samples} samples of pg_stat_activity:")
+        for what, count in self.counts.most_common(12):
+            print(f"{indent}  {count / self.samples:6.2f}  {what}")
+        if self.lock_waits:
+            print(f"{indent}lock waits by lock (pg_locks, not granted), average per sample:")
+            for what, count in self.lock_waits.most_common(6):
+                print(f"{indent}  {count / self.samples:6.2f}  {what}")
