@@ -257,6 +257,14 @@ class CancelledWhileActivityRuns:
         )
 
 
+@activity.defn
+async def fails_then_hangs() -> str:
+    if activity.info().attempt == 1:
+        raise RuntimeError("first attempt broke")
+    await asyncio.sleep(3)
+    return "too late"
+
+
 # ------------------------------------------------------------------------- workflows
 
 
@@ -908,3 +916,16 @@ async def test_workflow_cancel_cancels_running_activity(client, task_queue):
             await asyncio.sleep(0.05)
     assert isinstance(caught.value.cause, CancelledError)
     assert SEEN[wid] and SEEN[wid][0][0] == "async-cancelled"
+
+
+async def test_timeout_carries_previous_attempt_failure_as_cause(client, task_queue):
+    # As a Temporal server records it: the final timeout's cause is the last failure.
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[fails_then_hangs]):
+        out = await _run(client, task_queue, _spec(
+            "fails_then_hangs", start_to_close=0.3, retry={"initial": 0.05, "max_attempts": 2}))
+    err = out["error"]
+    assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    assert err["cause"]["class"] == "TimeoutError"
+    assert err["cause"]["type"] == "START_TO_CLOSE"
+    assert err["cause"]["cause"]["class"] == "ApplicationError"
+    assert err["cause"]["cause"]["message"] == "first attempt broke"

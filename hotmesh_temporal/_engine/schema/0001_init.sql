@@ -492,6 +492,9 @@ BEGIN
         p_start->'parent', p_start->'memo', p_start->'search_attributes');
     PERFORM {{schema}}.append_events(v_run, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionStarted', 'attrs', p_start->'started_attributes')));
+    IF p_start ? 'signal' THEN
+        PERFORM {{schema}}.append_events(v_run, jsonb_build_array(p_start->'signal'));
+    END IF;
     IF v_delay > 0 THEN
         -- The first workflow task is scheduled by the sweeper when the delay is over.
         INSERT INTO {{schema}}.workflow_tasks (run_id, namespace, task_queue, visible_at, deadline)
@@ -771,9 +774,11 @@ BEGIN
         RETURN jsonb_build_object('status', 'retrying', 'delay', r.delay);
     END IF;
     IF p_timeout_type IS NOT NULL THEN
+        -- As a Temporal server does, the previous attempt's failure is the timeout's cause.
         RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
             jsonb_build_object('type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
-                'failure', p_failure, 'scheduledEventId', t.scheduled_event_id::text,
+                'failure', p_failure || jsonb_strip_nulls(jsonb_build_object('cause', t.last_failure)),
+                'scheduledEventId', t.scheduled_event_id::text,
                 'startedEventId', '$prev', 'retryState', r.retry_state)),
             p_worker, p_lease_next);
     END IF;
@@ -863,7 +868,8 @@ BEGIN
             DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
             PERFORM {{schema}}.deliver(t.run_id, jsonb_build_array(jsonb_build_object(
                 'type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
-                    'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_START', NULL),
+                    'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_START', NULL)
+                               || jsonb_strip_nulls(jsonb_build_object('cause', t.last_failure)),
                     'scheduledEventId', t.scheduled_event_id::text,
                     'startedEventId', '0', 'retryState', 'RETRY_STATE_NON_RETRYABLE_FAILURE'))));
             RETURN;
@@ -986,7 +992,11 @@ BEGIN
     IF FOUND THEN
         -- WorkflowIDConflictPolicy: 2 USE_EXISTING, 3 TERMINATE_EXISTING;
         -- WorkflowIDReusePolicy 4 TERMINATE_IF_RUNNING terminates too.
-        IF v_conflict = 2 THEN
+        IF p_start ? 'signal' THEN
+            -- Signal-with-start on a running workflow signals it and starts nothing.
+            PERFORM {{schema}}.deliver(v_running.run_id, jsonb_build_array(p_start->'signal'));
+            RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
+        ELSIF v_conflict = 2 THEN
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
         ELSIF v_conflict = 3 OR (v_conflict = 0 AND v_reuse = 4) THEN
             PERFORM {{schema}}.terminate_run(v_running, 'terminated by a new start of the workflow id', NULL);
@@ -1093,3 +1103,74 @@ BEGIN
         PERFORM {{schema}}.notify('w|' || v_queue.namespace || '|' || v_queue.task_queue);
     END LOOP;
 END $$;
+
+-- ------------------------------------------------------------- signals and queries
+
+CREATE FUNCTION {{schema}}.signal_workflow(
+    p_namespace text, p_workflow_id text, p_run uuid, p_signal jsonb)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN 'not_found';
+    END IF;
+    IF NOT {{schema}}.deliver(e.run_id, jsonb_build_array(p_signal)) THEN
+        RETURN 'not_running';
+    END IF;
+    RETURN 'ok';
+END $$;
+
+-- A query waits here until a worker of the run's task queue answers it. Queries never
+-- touch history: the worker answers from its cached instance or by replaying.
+CREATE UNLOGGED TABLE {{schema}}.queries (
+    id uuid PRIMARY KEY,
+    run_id uuid NOT NULL,
+    namespace text NOT NULL,
+    task_queue text NOT NULL,
+    request jsonb NOT NULL,
+    claimed_by text,
+    answer jsonb,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX queries_pending ON {{schema}}.queries (namespace, task_queue) WHERE claimed_by IS NULL;
+
+CREATE FUNCTION {{schema}}.ask_query(
+    p_id uuid, p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    INSERT INTO {{schema}}.queries (id, run_id, namespace, task_queue, request)
+    VALUES (p_id, e.run_id, e.namespace, e.task_queue, p_request);
+    PERFORM {{schema}}.notify('q|' || e.namespace || '|' || e.task_queue);
+    RETURN jsonb_build_object('status', 'ok', 'run_id', e.run_id, 'run_status', e.status);
+END $$;
+
+CREATE FUNCTION {{schema}}.claim_queries(p_namespace text, p_queue text, p_worker text, p_limit int)
+RETURNS SETOF {{schema}}.queries
+LANGUAGE sql AS $$
+    UPDATE {{schema}}.queries q SET claimed_by = p_worker
+     WHERE id IN (SELECT id FROM {{schema}}.queries
+                   WHERE namespace = p_namespace AND task_queue = p_queue AND claimed_by IS NULL
+                   ORDER BY created_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+    RETURNING q.*
+$$;
+
+CREATE FUNCTION {{schema}}.answer_query(p_id uuid, p_answer jsonb) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE {{schema}}.queries SET answer = p_answer WHERE id = p_id;
+    SELECT {{schema}}.notify('r|' || p_id::text);
+$$;
+
+CREATE FUNCTION {{schema}}.take_answer(p_id uuid) RETURNS jsonb
+LANGUAGE sql AS $$
+    DELETE FROM {{schema}}.queries WHERE id = p_id AND answer IS NOT NULL RETURNING answer
+$$;
