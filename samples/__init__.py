@@ -1,0 +1,1 @@
+"""Runnable samples for hotmesh_temporal. Start with ``python -m samples.demo``."""
