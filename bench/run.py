@@ -292,7 +292,6 @@ class Bench:
     async def timers(self) -> None:
         s = self.sizes
         self.section(f"3. lateness of a 1 s workflow.sleep ({s.timer_workflows} workflows at once)")
-        starts: List[float] = []
 
         async def one(i: int) -> tuple:
             handle = await self.client.start_workflow(
@@ -303,7 +302,6 @@ class Bench:
             return handle, result, (time.perf_counter() - t0) * 1000
 
         outcomes = await asyncio.gather(*(one(i) for i in range(s.timer_workflows)))
-        del starts
         resumed: List[float] = []
         fired: List[float] = []
         client_seen: List[float] = []
