@@ -85,6 +85,31 @@ class WorkflowContinuedAsNewError(hotmesh_temporal.exceptions.TemporalError):
         return self._new_execution_run_id
 
 
+class WorkflowQueryFailedError(hotmesh_temporal.exceptions.TemporalError):
+    """A query could not be answered: unknown query name, bad arguments, or the
+    handler raised."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+
+class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
+    """The query's reject condition matched the workflow's status."""
+
+    def __init__(self, status: Optional[WorkflowExecutionStatus]) -> None:
+        super().__init__(f"Query rejected, status: {status}")
+        self._status = status
+
+    @property
+    def status(self) -> Optional[WorkflowExecutionStatus]:
+        return self._status
+
+
 class Client:
     """A client of one namespace of a hotmesh_temporal database."""
 
@@ -258,6 +283,8 @@ class Client:
             id_reuse_policy=int(id_reuse_policy),
             id_conflict_policy=int(id_conflict_policy),
         )
+        if start_signal:
+            start["signal"] = await _signal_event(self, start_signal, start_signal_args)
         reply = await _call(store.fetchval("start_workflow", start))
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
@@ -489,6 +516,76 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         ))
         _raise_for_status(status, self._id)
 
+    async def signal(
+        self,
+        signal: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        args: Sequence[Any] = [],
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> None:
+        """Send a signal: it is recorded in history and delivered to the workflow's
+        handler (or buffered until a handler for its name exists)."""
+        store = await self._store()
+        values = list(hotmesh_temporal.common._arg_or_args(arg, args))
+        event = await _signal_event(self._client, _handler_name(signal, "signal"), values)
+        status = await _call(store.fetchval(
+            "signal_workflow", self._client.namespace, self._id,
+            uuid.UUID(self._run_id) if self._run_id else None, event,
+        ))
+        _raise_for_status(status, self._id)
+
+    async def query(
+        self,
+        query: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        args: Sequence[Any] = [],
+        result_type: Optional[type] = None,
+        reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> Any:
+        """Ask a worker to run the workflow's query handler and return its answer.
+        Queries never change the workflow and are not recorded in history."""
+        store = await self._store()
+        name = _handler_name(query, "query")
+        if result_type is None and not isinstance(query, str):
+            result_type = _return_type(query)
+        values = list(hotmesh_temporal.common._arg_or_args(arg, args))
+        payloads = await self._client.data_converter.encode(values) if values else []
+        query_id = uuid.uuid4()
+        reply = await _call(store.fetchval(
+            "ask_query", query_id, self._client.namespace, self._id,
+            uuid.UUID(self._run_id) if self._run_id else None,
+            {"name": name, "args": h.payloads(payloads)},
+        ))
+        if reply["status"] == "not_found":
+            raise RPCError(f"workflow not found for ID: {self._id}", RPCStatusCode.NOT_FOUND, b"")
+        condition = reject_condition or self._client._config["default_workflow_query_reject_condition"]
+        status = WorkflowExecutionStatus(reply["run_status"])
+        if _rejects(condition, status):
+            await store.fetchval("cancel_query", query_id)
+            raise WorkflowQueryRejectedError(status)
+        waiter = self._client.service_client._answer_waiter(store)
+        timeout = rpc_timeout.total_seconds() if rpc_timeout else 30.0
+        try:
+            answer = await waiter.wait(
+                str(query_id), lambda: store.fetchval("take_answer", query_id), timeout
+            )
+        except asyncio.TimeoutError:
+            await store.fetchval("cancel_query", query_id)
+            raise RPCError(
+                "query timed out: no worker answered (is a worker running for task queue?)",
+                RPCStatusCode.DEADLINE_EXCEEDED, b"",
+            )
+        if "error" in answer:
+            raise WorkflowQueryFailedError(answer["error"])
+        result = h.parse_payloads(answer.get("result"))
+        values = await self._client.data_converter.decode(result, [result_type] if result_type else None)
+        return values[0] if values else None
+
     async def terminate(
         self,
         *args: Any,
@@ -507,11 +604,49 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         _raise_for_status(status, self._id)
 
 
+async def _signal_event(client: Client, name: str, args: Sequence[Any]) -> Dict[str, Any]:
+    payloads = await client.data_converter.encode(list(args)) if args else []
+    return h.event(
+        "WorkflowExecutionSignaled",
+        {"signalName": name, "input": h.payloads(payloads), "identity": client.identity},
+    )
+
+
+def _handler_name(handler: Any, kind: str) -> str:
+    if isinstance(handler, str):
+        return handler
+    defn = getattr(handler, f"_defn_{kind}", None) or getattr(handler, f"__temporal_{kind}_definition", None)
+    name = getattr(defn, "name", None)
+    if name:
+        return name
+    if defn is not None and getattr(defn, "dynamic", False):
+        raise RuntimeError(f"Cannot invoke dynamic {kind} definition")
+    return getattr(handler, "__name__", str(handler))
+
+
 def _raise_for_status(status: str, workflow_id: str) -> None:
     if status == "not_found":
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     if status == "not_running":
         raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
+
+
+def _rejects(condition: Any, status: WorkflowExecutionStatus) -> bool:
+    QRC = hotmesh_temporal.common.QueryRejectCondition
+    if condition == QRC.NOT_OPEN:
+        return status != WorkflowExecutionStatus.RUNNING
+    if condition == QRC.NOT_COMPLETED_CLEANLY:
+        return status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
+    return False
+
+
+def _return_type(fn: Any) -> Optional[type]:
+    try:
+        import typing
+
+        return typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
 
 
 async def _call(awaitable: Awaitable[Any]) -> Any:

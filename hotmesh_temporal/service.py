@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Union
 
 from hotmesh_temporal._engine.dsn import resolve_target
 from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
-from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter
 
 
 class RPCStatusCode(IntEnum):
@@ -96,6 +96,7 @@ class ServiceClient:
         self._store_obj: Optional[Store] = None
         self._lock = asyncio.Lock()
         self._waiter: Optional[CloseWaiter] = None
+        self._answers: Optional[KeyedWaiter] = None
 
     @staticmethod
     async def connect(target_host: Union[str, ConnectConfig], **kwargs: Any) -> "ServiceClient":
@@ -123,6 +124,11 @@ class ServiceClient:
         if self._waiter is None:
             self._waiter = CloseWaiter(store)
         return self._waiter
+
+    def _answer_waiter(self, store: Store) -> KeyedWaiter:
+        if self._answers is None:
+            self._answers = KeyedWaiter(store, "r")
+        return self._answers
 
     async def check_health(self, **kwargs: Any) -> bool:
         """True when the database answers."""

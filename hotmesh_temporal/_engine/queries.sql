@@ -50,5 +50,26 @@ SELECT run_id, status, result, failure, new_run_id, workflow_id
 -- name: forget_worker
 SELECT {schema}.forget_worker($1);
 
+-- name: signal_workflow
+SELECT {schema}.signal_workflow($1, $2, $3, $4::jsonb);
+
+-- name: ask_query
+SELECT {schema}.ask_query($1, $2, $3, $4, $5::jsonb);
+
+-- name: claim_queries
+SELECT * FROM {schema}.claim_queries($1, $2, $3, $4);
+
+-- name: answer_query
+SELECT {schema}.answer_query($1, $2::jsonb);
+
+-- name: take_answer
+SELECT {schema}.take_answer($1);
+
+-- name: cancel_query
+DELETE FROM {schema}.queries WHERE id = $1;
+
+-- name: run_row
+SELECT * FROM {schema}.executions WHERE run_id = $1;
+
 -- name: now
 SELECT {schema}.now();

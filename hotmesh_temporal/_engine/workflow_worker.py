@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
@@ -69,8 +70,22 @@ class WorkflowWorker:
             store=store,
         )
 
+        self.query_poller = Poller(
+            name=f"query poller for {config.task_queue}",
+            claim=self._claim_queries,
+            capacity=lambda: 20,
+            notify_kind="q",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+
     def free_slots(self) -> int:
         return self.config.max_concurrent - len(self._tasks)
+
+    async def start_polling(self) -> None:
+        await self.poller.start()
+        await self.query_poller.start()
 
     async def _claim(self, limit: int) -> int:
         rows = await self.store.fetch(
@@ -92,6 +107,7 @@ class WorkflowWorker:
 
     async def shutdown(self) -> None:
         await self.poller.stop()
+        await self.query_poller.stop()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
         self._cache.clear()
@@ -205,6 +221,50 @@ class WorkflowWorker:
             task.get("workflow_type"), task.get("workflow_id"), task.get("run_id"),
             exc_info=err,
         )
+
+    # ------------------------------------------------------------------ queries
+
+    async def _claim_queries(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_queries", self.config.namespace, self.config.task_queue, self.config.identity, limit
+        )
+        for row in rows:
+            runner = asyncio.get_running_loop().create_task(self._answer_query(dict(row)))
+            self._tasks.add(runner)
+            runner.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    async def _answer_query(self, row: Dict[str, Any]) -> None:
+        request = row["request"]
+        try:
+            driver = await self._driver_for_query(str(row["run_id"]))
+            args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
+            result = driver.instance.query(request["name"], args)
+            encoded = await self._codecs.encode_payloads([result] if result is not None else [])
+            answer: Dict[str, Any] = {"result": h.payloads(encoded)}
+        except KeyError as err:
+            answer = {"error": err.args[0] if err.args else str(err)}
+        except Exception as err:  # the handler raised: the caller gets its message
+            answer = {"error": str(err) or type(err).__name__}
+        await self.store.fetchval("answer_query", row["id"], answer)
+
+    async def _driver_for_query(self, run_id: str) -> RunDriver:
+        """The cached run, or one rebuilt from history (a closed run, another worker's
+        run, or one evicted). State is as of the last completed workflow task."""
+        cached = self._cache.get(run_id)
+        if cached is not None and cached.instance is not None:
+            return cached
+        execution = await self.store.fetchrow("run_row", uuid.UUID(run_id))
+        task = {
+            "run_id": run_id, "namespace": execution["namespace"],
+            "task_queue": execution["task_queue"], "workflow_id": execution["workflow_id"],
+            "start_time": execution["start_time"], "started_at": execution["start_time"],
+        }
+        driver = self._new_driver(task)
+        await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
+        if driver.instance is None:  # no task completed yet: run its first activation
+            await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
+        return driver
 
     # ----------------------------------------------------------------- instances
 

@@ -237,7 +237,7 @@ class Worker:
             )
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
-            await self._workflow_worker.poller.start()
+            await self._workflow_worker.start_polling()
         if self._activity_worker is not None:
             await self._activity_worker.poller.start()
 

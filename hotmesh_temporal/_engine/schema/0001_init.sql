@@ -283,7 +283,9 @@ DECLARE
     v_after bigint := 0;
     v_attempt int;
 BEGIN
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run;
+    -- Lock the run first: events delivered concurrently then either land before this
+    -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     UPDATE {{schema}}.workflow_tasks
        SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
            deadline = v_now + e.task_timeout * interval '1 second'
@@ -534,6 +536,7 @@ BEGIN
     END IF;
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     IF e.next_event_id <> (p_completion->>'first_event_id')::bigint THEN
+        PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
     -- Temporal refuses to close a run while new events wait: the task is retried so
