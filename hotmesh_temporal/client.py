@@ -438,8 +438,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     ) -> ReturnType:
         """Wait for the run to close and return its result, following continue-as-new
         (and retries) to the newest run unless ``follow_runs`` is False."""
-        run = await self._resolve_run(self._result_run_id)
-        run_id = str(run["run_id"])
+        run_id = self._result_run_id or str((await self._resolve_run(None))["run_id"])
         store = await self._store()
         waiter = self._client.service_client._close_waiter(store)
         dc = self._client.data_converter

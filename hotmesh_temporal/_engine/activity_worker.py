@@ -102,7 +102,7 @@ class ActivityWorker:
 
     def _on_done(self, runner: asyncio.Task) -> None:
         self._tasks.discard(runner)
-        self.poller.wake()
+        self.poller.slot_freed()
 
     # ------------------------------------------------------------------ shutdown
 

@@ -44,6 +44,7 @@ class Poller:
         self._task: Optional[asyncio.Task] = None
         self.loop: asyncio.AbstractEventLoop = asyncio.get_event_loop()
         self.errors = 0
+        self._starved = False
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -53,6 +54,13 @@ class Poller:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def slot_freed(self) -> None:
+        """A task finished: claim again only if we had stopped for lack of room
+        (otherwise every finished task would cost an empty claim)."""
+        if self._starved:
+            self._starved = False
+            self._wakeup.set()
 
     def _on_notify(self, body: Optional[str]) -> None:
         if body is None or body == self._key:
@@ -75,6 +83,7 @@ class Poller:
         while not self._stopping:
             self._wakeup.clear()
             free = min(self._capacity(), self._batch)
+            self._starved = free <= 0
             if free > 0:
                 try:
                     got = await self._claim(free)

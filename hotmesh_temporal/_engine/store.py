@@ -47,6 +47,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """asyncpg resets a connection on release with four statements (unlock, close
+    cursors, unlisten, reset settings) -- a round trip per call. Pooled connections
+    here only ever run single self-contained statements and never LISTEN (that has
+    its own connection), so there is nothing to reset."""
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -81,7 +88,8 @@ class Store:
         finally:
             await conn.close()
         pool = await asyncpg.create_pool(
-            plain_dsn, min_size=1, max_size=max_size, init=_init_connection
+            plain_dsn, min_size=1, max_size=max_size, init=_init_connection,
+            reset=_no_reset,
         )
         return cls(plain_dsn, schema, pool)
 

@@ -103,7 +103,7 @@ class WorkflowWorker:
 
     def _on_done(self, runner: asyncio.Task) -> None:
         self._tasks.discard(runner)
-        self.poller.wake()
+        self.poller.slot_freed()
 
     async def shutdown(self) -> None:
         await self.poller.stop()

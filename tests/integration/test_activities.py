@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -33,13 +33,12 @@ from hotmesh_temporal.exceptions import (
     CancelledError,
     RetryState,
     TimeoutError,
-    TimeoutType,
 )
 from hotmesh_temporal.worker import Worker
 
 # What activities saw, by workflow id.
-SEEN: Dict[str, List[Any]] = defaultdict(list)
-STARTED: Dict[str, asyncio.Event] = {}
+SEEN: dict[str, list[Any]] = defaultdict(list)
+STARTED: dict[str, asyncio.Event] = {}
 
 
 def _wid() -> str:
@@ -62,7 +61,11 @@ async def echo_async(value: str) -> str:
 
 @activity.defn
 def echo_thread(value: str) -> str:
-    _note("thread", threading.current_thread() is threading.main_thread(), activity.info().activity_type)
+    _note(
+        "thread",
+        threading.current_thread() is threading.main_thread(),
+        activity.info().activity_type,
+    )
     return f"thread:{value}"
 
 
@@ -158,8 +161,9 @@ async def cancellable_async() -> str:
             activity.heartbeat()
             await asyncio.sleep(0.05)
     except asyncio.CancelledError:
-        SEEN[wid].append(("async-cancelled", activity.is_cancelled(),
-                          activity.cancellation_details()))
+        SEEN[wid].append(
+            ("async-cancelled", activity.is_cancelled(), activity.cancellation_details())
+        )
         raise
 
 
@@ -252,7 +256,8 @@ class CancelledWhileActivityRuns:
     @workflow.run
     async def run(self) -> None:
         await workflow.execute_activity(
-            cancellable_async, start_to_close_timeout=timedelta(seconds=20),
+            cancellable_async,
+            start_to_close_timeout=timedelta(seconds=20),
             heartbeat_timeout=timedelta(seconds=0.5),
         )
 
@@ -268,8 +273,11 @@ async def fails_then_hangs() -> str:
 # ------------------------------------------------------------------------- workflows
 
 
-def _describe(err: BaseException) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"class": type(err).__name__, "message": getattr(err, "message", str(err))}
+def _describe(err: BaseException) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "class": type(err).__name__,
+        "message": getattr(err, "message", str(err)),
+    }
     if isinstance(err, ActivityError):
         out.update(
             retry_state=err.retry_state.name if err.retry_state else None,
@@ -279,15 +287,17 @@ def _describe(err: BaseException) -> Dict[str, Any]:
     if isinstance(err, ApplicationError):
         out.update(type=err.type, details=list(err.details), non_retryable=err.non_retryable)
     if isinstance(err, TimeoutError):
-        out.update(type=err.type.name if err.type else None,
-                   last_heartbeat_details=list(err.last_heartbeat_details))
+        out.update(
+            type=err.type.name if err.type else None,
+            last_heartbeat_details=list(err.last_heartbeat_details),
+        )
     cause = err.__cause__
     if cause is not None:
         out["cause"] = _describe(cause)
     return out
 
 
-def _seconds(value: Optional[float]) -> Optional[timedelta]:
+def _seconds(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
 
@@ -296,7 +306,7 @@ class RunActivity:
     """Runs one activity with the options given; returns its result or how it failed."""
 
     @workflow.run
-    async def run(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+    async def run(self, spec: dict[str, Any]) -> dict[str, Any]:
         retry = spec.get("retry")
         try:
             result = await workflow.execute_activity(
@@ -307,7 +317,9 @@ class RunActivity:
                 schedule_to_close_timeout=_seconds(spec.get("schedule_to_close")),
                 schedule_to_start_timeout=_seconds(spec.get("schedule_to_start")),
                 heartbeat_timeout=_seconds(spec.get("heartbeat")),
-                retry_policy=None if retry is None else RetryPolicy(
+                retry_policy=None
+                if retry is None
+                else RetryPolicy(
                     initial_interval=timedelta(seconds=retry.get("initial", 0.05)),
                     backoff_coefficient=retry.get("coefficient", 2.0),
                     maximum_attempts=retry.get("max_attempts", 0),
@@ -337,7 +349,7 @@ class CancelActivity:
     """Starts an activity, cancels it once it runs, reports what the workflow got."""
 
     @workflow.run
-    async def run(self, name: str, cancellation_type: int) -> Dict[str, Any]:
+    async def run(self, name: str, cancellation_type: int) -> dict[str, Any]:
         handle = workflow.start_activity(
             name,
             start_to_close_timeout=timedelta(seconds=20),
@@ -353,23 +365,32 @@ class CancelActivity:
         return {"ok": "activity was not cancelled"}
 
 
-async def _history(client, workflow_id: str) -> List[tuple]:
+async def _history(client, workflow_id: str) -> list[tuple]:
     """(event id, type, attributes) of the events of a workflow id's runs."""
     store = await client._engine_store()
-    return [tuple(r) for r in await store.pool.fetch(
-        f'SELECT h.event_id, h.event_type, h.attributes FROM "{store.schema}".history_events h '
-        f'JOIN "{store.schema}".executions e USING (run_id) WHERE e.workflow_id = $1 '
-        "ORDER BY h.event_id", workflow_id,
-    )]
+    return [
+        tuple(r)
+        for r in await store.pool.fetch(
+            f'SELECT h.event_id, h.event_type, h.attributes FROM "{store.schema}".history_events h '
+            f'JOIN "{store.schema}".executions e USING (run_id) WHERE e.workflow_id = $1 '
+            "ORDER BY h.event_id",
+            workflow_id,
+        )
+    ]
 
 
-def _spec(activity_name: str, **kw: Any) -> Dict[str, Any]:
+def _spec(activity_name: str, **kw: Any) -> dict[str, Any]:
     return {"activity": activity_name, **kw}
 
 
-async def _run(client, task_queue: str, spec: Dict[str, Any], wid: Optional[str] = None) -> Dict[str, Any]:
+async def _run(
+    client, task_queue: str, spec: dict[str, Any], wid: str | None = None
+) -> dict[str, Any]:
     return await client.execute_workflow(
-        RunActivity.run, spec, id=wid or _wid(), task_queue=task_queue,
+        RunActivity.run,
+        spec,
+        id=wid or _wid(),
+        task_queue=task_queue,
         execution_timeout=timedelta(seconds=30),
     )
 
@@ -379,7 +400,9 @@ async def _run(client, task_queue: str, spec: Dict[str, Any], wid: Optional[str]
 
 async def test_async_activity_runs_on_the_event_loop(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]
+    ):
         out = await _run(client, task_queue, _spec("echo_async", args=["a"]), wid)
     assert out == {"ok": "async:a"}
     assert SEEN[wid] == [("loop", True, threading.main_thread().name)]
@@ -389,7 +412,10 @@ async def test_sync_activity_in_thread_pool(client, task_queue):
     wid = _wid()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         async with Worker(
-            client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_thread],
+            client,
+            task_queue=task_queue,
+            workflows=[RunActivity],
+            activities=[echo_thread],
             activity_executor=pool,
         ):
             out = await _run(client, task_queue, _spec("echo_thread", args=["t"]), wid)
@@ -401,7 +427,10 @@ async def test_sync_activity_in_process_pool(client, task_queue):
     wid = _wid()
     with concurrent.futures.ProcessPoolExecutor(1) as pool:
         async with Worker(
-            client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_process],
+            client,
+            task_queue=task_queue,
+            workflows=[RunActivity],
+            activities=[echo_process],
             activity_executor=pool,
         ):
             out = await _run(client, task_queue, _spec("echo_process", args=["p"]), wid)
@@ -422,13 +451,25 @@ async def test_sync_activity_without_executor_is_rejected(client, task_queue):
 async def test_activity_info(client, task_queue):
     wid = _wid()
     before = datetime.now(timezone.utc)
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[capture_info]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[capture_info]
+    ):
         handle = await client.start_workflow(
             RunActivity.run,
-            _spec("capture_info", start_to_close=7, schedule_to_close=9, heartbeat=3,
-                  retry={"initial": 0.5, "coefficient": 3.0, "max_attempts": 4,
-                         "non_retryable": ["Nope"]}),
-            id=wid, task_queue=task_queue,
+            _spec(
+                "capture_info",
+                start_to_close=7,
+                schedule_to_close=9,
+                heartbeat=3,
+                retry={
+                    "initial": 0.5,
+                    "coefficient": 3.0,
+                    "max_attempts": 4,
+                    "non_retryable": ["Nope"],
+                },
+            ),
+            id=wid,
+            task_queue=task_queue,
         )
         assert await handle.result() == {"ok": "ok"}
     after = datetime.now(timezone.utc)
@@ -451,8 +492,10 @@ async def test_activity_info(client, task_queue):
     assert info.schedule_to_close_timeout == timedelta(seconds=9)
     assert info.heartbeat_timeout == timedelta(seconds=3)
     assert info.retry_policy == RetryPolicy(
-        initial_interval=timedelta(seconds=0.5), backoff_coefficient=3.0,
-        maximum_interval=timedelta(seconds=50), maximum_attempts=4,
+        initial_interval=timedelta(seconds=0.5),
+        backoff_coefficient=3.0,
+        maximum_interval=timedelta(seconds=50),
+        maximum_attempts=4,
         non_retryable_error_types=["Nope"],
     )
     assert isinstance(info.task_token, bytes) and info.task_token
@@ -465,8 +508,10 @@ async def test_retries_until_success_with_backoff(client, task_queue):
     wid = _wid()
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[flaky]):
         out = await _run(
-            client, task_queue,
-            _spec("flaky", args=[2], retry={"initial": 0.2, "coefficient": 2.0}), wid,
+            client,
+            task_queue,
+            _spec("flaky", args=[2], retry={"initial": 0.2, "coefficient": 2.0}),
+            wid,
         )
     assert out == {"ok": "succeeded on attempt 3"}
     attempts = [a for a, _ in SEEN[wid]]
@@ -480,8 +525,9 @@ async def test_retries_until_success_with_backoff(client, task_queue):
 
 async def test_maximum_attempts_fails_workflow_with_chain(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RaiseActivityFailure],
-                      activities=[always_fails]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RaiseActivityFailure], activities=[always_fails]
+    ):
         with pytest.raises(WorkflowFailureError) as caught:
             await client.execute_workflow(RaiseActivityFailure.run, id=wid, task_queue=task_queue)
     assert SEEN[wid] == [1, 2]
@@ -514,7 +560,9 @@ async def test_maximum_attempts_fails_workflow_with_chain(client, task_queue):
 
 
 async def test_maximum_attempts_seen_in_workflow(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]
+    ):
         out = await _run(client, task_queue, _spec("always_fails", retry={"max_attempts": 3}))
     err = out["error"]
     assert err["class"] == "ActivityError"
@@ -526,10 +574,14 @@ async def test_maximum_attempts_seen_in_workflow(client, task_queue):
 
 async def test_non_retryable_error_types_stop_retries(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[raises_custom]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[raises_custom]
+    ):
         out = await _run(
-            client, task_queue,
-            _spec("raises_custom", retry={"non_retryable": ["MyNonRetryableError"]}), wid,
+            client,
+            task_queue,
+            _spec("raises_custom", retry={"non_retryable": ["MyNonRetryableError"]}),
+            wid,
         )
     assert SEEN[wid] == [1]
     assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
@@ -539,8 +591,12 @@ async def test_non_retryable_error_types_stop_retries(client, task_queue):
 
 async def test_non_retryable_application_error_stops_retries(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[raises_non_retryable_app_error]):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunActivity],
+        activities=[raises_non_retryable_app_error],
+    ):
         out = await _run(client, task_queue, _spec("raises_non_retryable_app_error", retry={}), wid)
     assert SEEN[wid] == [1]
     assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
@@ -550,9 +606,12 @@ async def test_non_retryable_application_error_stops_retries(client, task_queue)
 
 async def test_next_retry_delay_is_honoured(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[raises_with_next_delay]):
-        out = await _run(client, task_queue, _spec("raises_with_next_delay", retry={"initial": 0.05}), wid)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[raises_with_next_delay]
+    ):
+        out = await _run(
+            client, task_queue, _spec("raises_with_next_delay", retry={"initial": 0.05}), wid
+        )
     assert out == {"ok": "done"}
     (a1, t1), (a2, t2) = SEEN[wid]
     assert (a1, a2) == (1, 2)
@@ -560,8 +619,9 @@ async def test_next_retry_delay_is_honoured(client, task_queue):
 
 
 async def test_application_error_details_and_type_reach_workflow(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[raises_with_details]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[raises_with_details]
+    ):
         out = await _run(client, task_queue, _spec("raises_with_details"))
     cause = out["error"]["cause"]
     assert cause["class"] == "ApplicationError"
@@ -577,7 +637,8 @@ async def test_application_error_details_and_type_reach_workflow(client, task_qu
 async def test_start_to_close_timeout(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
         out = await _run(
-            client, task_queue,
+            client,
+            task_queue,
             _spec("sleeps", args=[3], start_to_close=0.5, retry={"max_attempts": 1}),
         )
     err = out["error"]
@@ -592,8 +653,10 @@ async def test_start_to_close_timeout_is_retried(client, task_queue):
     start = time.monotonic()
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
         out = await _run(
-            client, task_queue,
-            _spec("sleeps", args=[3], start_to_close=0.3, retry={"max_attempts": 2}), wid,
+            client,
+            task_queue,
+            _spec("sleeps", args=[3], start_to_close=0.3, retry={"max_attempts": 2}),
+            wid,
         )
     # Both timed-out attempts still sleep; the worker's shutdown cancels them both.
     assert time.monotonic() - start < 2.5
@@ -605,7 +668,8 @@ async def test_start_to_close_timeout_is_retried(client, task_queue):
 async def test_schedule_to_close_timeout(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
         out = await _run(
-            client, task_queue,
+            client,
+            task_queue,
             _spec("sleeps", args=[3], start_to_close=None, schedule_to_close=0.7),
         )
     err = out["error"]
@@ -619,7 +683,8 @@ async def test_schedule_to_start_timeout(client, task_queue):
     nobody = f"unpolled-{uuid.uuid4()}"
     async with Worker(client, task_queue=task_queue, workflows=[RunActivity]):
         out = await _run(
-            client, task_queue,
+            client,
+            task_queue,
             _spec("anything", task_queue=nobody, schedule_to_start=0.5),
         )
     err = out["error"]
@@ -630,10 +695,12 @@ async def test_schedule_to_start_timeout(client, task_queue):
 
 
 async def test_heartbeat_timeout(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[heartbeats_then_stops]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[heartbeats_then_stops]
+    ):
         out = await _run(
-            client, task_queue,
+            client,
+            task_queue,
             _spec("heartbeats_then_stops", heartbeat=1, retry={"max_attempts": 1}),
         )
     err = out["error"]
@@ -649,9 +716,12 @@ async def test_heartbeat_timeout(client, task_queue):
 
 async def test_heartbeat_details_reach_next_attempt(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[heartbeat_then_fail]):
-        out = await _run(client, task_queue, _spec("heartbeat_then_fail", retry={"initial": 0.05}), wid)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[heartbeat_then_fail]
+    ):
+        out = await _run(
+            client, task_queue, _spec("heartbeat_then_fail", retry={"initial": 0.05}), wid
+        )
     assert out == {"ok": "resumed"}
     assert SEEN[wid] == [(1, []), (2, ["progress-5"])]
 
@@ -662,11 +732,19 @@ async def test_heartbeat_details_reach_next_attempt(client, task_queue):
 async def _cancel(client, task_queue, fn, cancellation_type, pool=None) -> tuple:
     wid = _wid()
     name = fn.__name__
-    async with Worker(client, task_queue=task_queue, workflows=[CancelActivity], activities=[fn],
-                      activity_executor=pool):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CancelActivity],
+        activities=[fn],
+        activity_executor=pool,
+    ):
         start = time.monotonic()
         out = await client.execute_workflow(
-            CancelActivity.run, args=[name, int(cancellation_type)], id=wid, task_queue=task_queue,
+            CancelActivity.run,
+            args=[name, int(cancellation_type)],
+            id=wid,
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),
         )
         elapsed = time.monotonic() - start
@@ -680,7 +758,9 @@ async def _cancel(client, task_queue, fn, cancellation_type, pool=None) -> tuple
 
 async def test_cancel_async_activity_wait_cancellation_completed(client, task_queue):
     out, seen, _ = await _cancel(
-        client, task_queue, cancellable_async,
+        client,
+        task_queue,
+        cancellable_async,
         workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     )
     err = out["error"]
@@ -695,8 +775,11 @@ async def test_cancel_async_activity_wait_cancellation_completed(client, task_qu
 async def test_cancel_thread_activity_wait_cancellation_completed(client, task_queue):
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         out, seen, _ = await _cancel(
-            client, task_queue, cancellable_thread,
-            workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, pool,
+            client,
+            task_queue,
+            cancellable_thread,
+            workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            pool,
         )
     err = out["error"]
     assert err["class"] == "ActivityError"
@@ -707,7 +790,10 @@ async def test_cancel_thread_activity_wait_cancellation_completed(client, task_q
 
 async def test_cancel_try_cancel_resolves_at_once(client, task_queue):
     out, seen, elapsed = await _cancel(
-        client, task_queue, cancellable_async, workflow.ActivityCancellationType.TRY_CANCEL,
+        client,
+        task_queue,
+        cancellable_async,
+        workflow.ActivityCancellationType.TRY_CANCEL,
     )
     err = out["error"]
     assert err["class"] == "ActivityError"
@@ -723,11 +809,19 @@ async def test_cancel_try_cancel_resolves_at_once(client, task_queue):
 async def test_wait_for_worker_shutdown(client, task_queue):
     wid = _wid()
     STARTED[wid] = asyncio.Event()
-    worker = Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[waits_for_shutdown],
-                    graceful_shutdown_timeout=timedelta(seconds=5))
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunActivity],
+        activities=[waits_for_shutdown],
+        graceful_shutdown_timeout=timedelta(seconds=5),
+    )
     run = asyncio.create_task(worker.run())
     handle = await client.start_workflow(
-        RunActivity.run, _spec("waits_for_shutdown"), id=wid, task_queue=task_queue,
+        RunActivity.run,
+        _spec("waits_for_shutdown"),
+        id=wid,
+        task_queue=task_queue,
         execution_timeout=timedelta(seconds=30),
     )
     await asyncio.wait_for(STARTED[wid].wait(), 10)
@@ -735,19 +829,29 @@ async def test_wait_for_worker_shutdown(client, task_queue):
     await run
     assert SEEN[wid] == [("before", False), ("after", True)]
     # The activity completed during the graceful shutdown: a new worker finishes the run.
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[waits_for_shutdown]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[waits_for_shutdown]
+    ):
         assert await asyncio.wait_for(handle.result(), 10) == {"ok": "finished after shutdown"}
 
 
 async def test_wait_for_worker_shutdown_sync(client, task_queue):
     wid = _wid()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        worker = Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                        activities=[waits_for_shutdown_sync], activity_executor=pool,
-                        graceful_shutdown_timeout=timedelta(seconds=5))
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[RunActivity],
+            activities=[waits_for_shutdown_sync],
+            activity_executor=pool,
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        )
         run = asyncio.create_task(worker.run())
         handle = await client.start_workflow(
-            RunActivity.run, _spec("waits_for_shutdown_sync"), id=wid, task_queue=task_queue,
+            RunActivity.run,
+            _spec("waits_for_shutdown_sync"),
+            id=wid,
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),
         )
         for _ in range(200):
@@ -757,16 +861,25 @@ async def test_wait_for_worker_shutdown_sync(client, task_queue):
         await worker.shutdown()
         await run
         assert SEEN[wid] == [("before", False), ("after", True)]
-        async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                          activities=[waits_for_shutdown_sync], activity_executor=pool):
-            assert await asyncio.wait_for(handle.result(), 10) == {"ok": "sync finished after shutdown"}
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[RunActivity],
+            activities=[waits_for_shutdown_sync],
+            activity_executor=pool,
+        ):
+            assert await asyncio.wait_for(handle.result(), 10) == {
+                "ok": "sync finished after shutdown"
+            }
 
 
 # ------------------------------------------------------------------ broken activities
 
 
 async def test_unknown_activity_type(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[echo_async]
+    ):
         out = await _run(client, task_queue, _spec("does_not_exist", retry={"max_attempts": 1}))
     err = out["error"]
     assert err["class"] == "ActivityError"
@@ -778,11 +891,15 @@ async def test_unknown_activity_type(client, task_queue):
 
 async def test_unserializable_result_fails_the_attempt(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[returns_unserializable]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[returns_unserializable]
+    ):
         start = time.monotonic()
         out = await _run(
-            client, task_queue, _spec("returns_unserializable", retry={"max_attempts": 2}), wid,
+            client,
+            task_queue,
+            _spec("returns_unserializable", retry={"max_attempts": 2}),
+            wid,
         )
         elapsed = time.monotonic() - start
     assert SEEN[wid] == [1, 2]  # the failed encoding is an attempt failure: retried
@@ -801,9 +918,11 @@ async def test_activity_cancelled_before_it_starts(client, task_queue):
     @workflow.defn(name=f"CancelUnstarted-{uuid.uuid4().hex[:6]}")
     class CancelUnstarted:
         @workflow.run
-        async def run(self) -> Dict[str, Any]:
+        async def run(self) -> dict[str, Any]:
             handle = workflow.start_activity(
-                "anything", task_queue=nobody, start_to_close_timeout=timedelta(seconds=5),
+                "anything",
+                task_queue=nobody,
+                start_to_close_timeout=timedelta(seconds=5),
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
             await workflow.sleep(timedelta(seconds=0.2))
@@ -816,8 +935,12 @@ async def test_activity_cancelled_before_it_starts(client, task_queue):
 
     async with Worker(client, task_queue=task_queue, workflows=[CancelUnstarted]):
         start = time.monotonic()
-        out = await client.execute_workflow(CancelUnstarted.run, id=wid, task_queue=task_queue,
-                                            execution_timeout=timedelta(seconds=30))
+        out = await client.execute_workflow(
+            CancelUnstarted.run,
+            id=wid,
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=30),
+        )
         elapsed = time.monotonic() - start
     assert out["error"]["class"] == "ActivityError"
     assert out["error"]["cause"]["class"] == "CancelledError"
@@ -829,12 +952,20 @@ async def test_shutdown_past_graceful_timeout_cancels_and_retries(client, task_q
     # worker_shutdown); the attempt fails and is retried elsewhere: nothing is lost.
     wid = _wid()
     STARTED[wid] = asyncio.Event()
-    worker = Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[ignores_shutdown],
-                    graceful_shutdown_timeout=timedelta(seconds=0.3))
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunActivity],
+        activities=[ignores_shutdown],
+        graceful_shutdown_timeout=timedelta(seconds=0.3),
+    )
     run = asyncio.create_task(worker.run())
     handle = await client.start_workflow(
-        RunActivity.run, _spec("ignores_shutdown", retry={"initial": 0.05}), id=wid,
-        task_queue=task_queue, execution_timeout=timedelta(seconds=30),
+        RunActivity.run,
+        _spec("ignores_shutdown", retry={"initial": 0.05}),
+        id=wid,
+        task_queue=task_queue,
+        execution_timeout=timedelta(seconds=30),
     )
     await asyncio.wait_for(STARTED[wid].wait(), 10)
     start = time.monotonic()
@@ -842,17 +973,28 @@ async def test_shutdown_past_graceful_timeout_cancels_and_retries(client, task_q
     await run
     assert time.monotonic() - start < 3
     assert SEEN[wid] == [("cancelled", activity.ActivityCancellationDetails(worker_shutdown=True))]
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[ignores_shutdown]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[ignores_shutdown]
+    ):
         assert await asyncio.wait_for(handle.result(), 10) == {"ok": "done on attempt 2"}
 
 
 async def test_thread_heartbeat_details_reach_next_attempt(client, task_queue):
     wid = _wid()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                          activities=[thread_heartbeat_then_fail], activity_executor=pool):
-            out = await _run(client, task_queue,
-                             _spec("thread_heartbeat_then_fail", retry={"initial": 0.05}), wid)
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[RunActivity],
+            activities=[thread_heartbeat_then_fail],
+            activity_executor=pool,
+        ):
+            out = await _run(
+                client,
+                task_queue,
+                _spec("thread_heartbeat_then_fail", retry={"initial": 0.05}),
+                wid,
+            )
     assert out == {"ok": "thread resumed"}
     assert SEEN[wid] == [(1, []), (2, ["thread-progress", 7])]
 
@@ -860,8 +1002,13 @@ async def test_thread_heartbeat_details_reach_next_attempt(client, task_queue):
 @pytest.mark.parametrize("eager", [True, False])
 async def test_eager_and_polled_activities_agree(client, task_queue, eager):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[flaky],
-                      disable_eager_activity_execution=not eager):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunActivity],
+        activities=[flaky],
+        disable_eager_activity_execution=not eager,
+    ):
         out = await _run(client, task_queue, _spec("flaky", args=[1], retry={"initial": 0.05}), wid)
     assert out == {"ok": "succeeded on attempt 2"}
     assert [a for a, _ in SEEN[wid]] == [1, 2]
@@ -869,29 +1016,48 @@ async def test_eager_and_polled_activities_agree(client, task_queue, eager):
 
 async def test_heartbeat_timeout_retried_with_details(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[heartbeat_then_hang]):
-        out = await _run(client, task_queue,
-                         _spec("heartbeat_then_hang", heartbeat=0.5, retry={"initial": 0.05}), wid)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[heartbeat_then_hang]
+    ):
+        out = await _run(
+            client,
+            task_queue,
+            _spec("heartbeat_then_hang", heartbeat=0.5, retry={"initial": 0.05}),
+            wid,
+        )
     assert out == {"ok": "second attempt"}
     assert SEEN[wid] == [(1, []), (2, ["hb-before-hang"])]
 
 
 async def test_heartbeats_keep_activity_alive(client, task_queue):
     # Heartbeats are throttled to 80% of the heartbeat timeout: the activity outlives it.
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity],
-                      activities=[keeps_heartbeating]):
-        out = await _run(client, task_queue,
-                         _spec("keeps_heartbeating", args=[1.6], heartbeat=0.5, retry={"max_attempts": 1}))
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[keeps_heartbeating]
+    ):
+        out = await _run(
+            client,
+            task_queue,
+            _spec("keeps_heartbeating", args=[1.6], heartbeat=0.5, retry={"max_attempts": 1}),
+        )
     assert out == {"ok": "alive"}
 
 
 async def test_retries_stop_at_schedule_to_close(client, task_queue):
     wid = _wid()
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]):
-        out = await _run(client, task_queue, _spec(
-            "always_fails", start_to_close=None, schedule_to_close=1.0,
-            retry={"initial": 0.3, "coefficient": 2.0}), wid)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[always_fails]
+    ):
+        out = await _run(
+            client,
+            task_queue,
+            _spec(
+                "always_fails",
+                start_to_close=None,
+                schedule_to_close=1.0,
+                retry={"initial": 0.3, "coefficient": 2.0},
+            ),
+            wid,
+        )
     assert SEEN[wid] == [1, 2, 3]  # at 0, 0.3 and 0.9 s; the next one would be past 1 s
     err = out["error"]
     assert err["retry_state"] == "TIMEOUT"
@@ -902,10 +1068,18 @@ async def test_retries_stop_at_schedule_to_close(client, task_queue):
 async def test_workflow_cancel_cancels_running_activity(client, task_queue):
     wid = _wid()
     STARTED[wid] = asyncio.Event()
-    async with Worker(client, task_queue=task_queue, workflows=[CancelledWhileActivityRuns],
-                      activities=[cancellable_async]):
-        handle = await client.start_workflow(CancelledWhileActivityRuns.run, id=wid, task_queue=task_queue,
-                                             execution_timeout=timedelta(seconds=30))
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CancelledWhileActivityRuns],
+        activities=[cancellable_async],
+    ):
+        handle = await client.start_workflow(
+            CancelledWhileActivityRuns.run,
+            id=wid,
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=30),
+        )
         await asyncio.wait_for(STARTED[wid].wait(), 10)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as caught:
@@ -920,9 +1094,16 @@ async def test_workflow_cancel_cancels_running_activity(client, task_queue):
 
 async def test_timeout_carries_previous_attempt_failure_as_cause(client, task_queue):
     # As a Temporal server records it: the final timeout's cause is the last failure.
-    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[fails_then_hangs]):
-        out = await _run(client, task_queue, _spec(
-            "fails_then_hangs", start_to_close=0.3, retry={"initial": 0.05, "max_attempts": 2}))
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[fails_then_hangs]
+    ):
+        out = await _run(
+            client,
+            task_queue,
+            _spec(
+                "fails_then_hangs", start_to_close=0.3, retry={"initial": 0.05, "max_attempts": 2}
+            ),
+        )
     err = out["error"]
     assert err["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
     assert err["cause"]["class"] == "TimeoutError"

@@ -35,6 +35,17 @@ LANGUAGE sql AS $$
     SELECT pg_notify('{{schema}}'::regnamespace::text, p_message)
 $$;
 
+-- Tell sweepers about a new deadline, but only when it is nearer than their regular
+-- pass (they sleep at most 5 s): every NOTIFY serialises commits, so deadlines that
+-- a regular pass will catch in time are not announced.
+CREATE FUNCTION {{schema}}.notify_deadline(p_at timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_at IS NOT NULL AND p_at < {{schema}}.now() + interval '5 seconds' THEN
+        PERFORM {{schema}}.notify('t|' || extract(epoch FROM p_at));
+    END IF;
+END $$;
+
 -- ------------------------------------------------------------------------------ tables
 
 CREATE TABLE {{schema}}.executions (
@@ -193,7 +204,7 @@ BEGIN
 END $$;
 
 -- Schedule a workflow task unless one is already scheduled or in flight.
-CREATE FUNCTION {{schema}}.ensure_workflow_task(p_run uuid) RETURNS void
+CREATE FUNCTION {{schema}}.ensure_workflow_task(p_run uuid, p_notify boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     e record;
@@ -215,13 +226,15 @@ BEGIN
     VALUES (p_run, e.namespace, e.task_queue, v_event_id, v_now, e.sticky_worker,
             v_now + e.sticky_timeout * interval '1 second');
     UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = p_run;
-    PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+    IF p_notify THEN
+        PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+    END IF;
 END $$;
 
 -- Deliver events that happened outside workflow code (an activity finished, a timer
 -- fired, a signal arrived...). While a workflow task is in flight they wait in the
 -- inbox; otherwise they are appended and a workflow task is scheduled.
-CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb) RETURNS boolean
+CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     v_status smallint;
@@ -236,7 +249,7 @@ BEGIN
         INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, p_events);
     ELSE
         PERFORM {{schema}}.append_events(p_run, p_events);
-        PERFORM {{schema}}.ensure_workflow_task(p_run);
+        PERFORM {{schema}}.ensure_workflow_task(p_run, p_notify);
     END IF;
     RETURN true;
 END $$;
@@ -295,7 +308,7 @@ BEGIN
     IF e.sticky_worker = p_worker THEN
         v_after := e.sticky_event_id;
     END IF;
-    PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_now + e.task_timeout * interval '1 second'));
+    PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
     RETURN jsonb_build_object(
         'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
         'namespace', e.namespace, 'task_queue', e.task_queue,
@@ -345,7 +358,7 @@ BEGIN
     -- Events that arrived meanwhile belong before the retried task starts.
     PERFORM {{schema}}.flush_inbox(p_run);
     IF p_delay > 0 THEN
-        PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_visible));
+        PERFORM {{schema}}.notify_deadline(v_visible);
     ELSE
         PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue)
            FROM {{schema}}.executions e WHERE e.run_id = p_run;
@@ -395,7 +408,7 @@ BEGIN
             PERFORM {{schema}}.notify('a|' || e.namespace || '|' || v_row.task_queue);
         END IF;
         IF v_row.deadline IS NOT NULL THEN
-            PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_row.deadline));
+            PERFORM {{schema}}.notify_deadline(v_row.deadline);
         END IF;
     END LOOP;
     RETURN v_out;
@@ -503,12 +516,12 @@ BEGIN
         VALUES (v_run, p_start->>'namespace', p_start->>'task_queue',
                 v_now + v_delay * interval '1 second', v_now + v_delay * interval '1 second');
         UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = v_run;
-        PERFORM {{schema}}.notify('t|' || extract(epoch FROM v_now + v_delay * interval '1 second'));
+        PERFORM {{schema}}.notify_deadline(v_now + v_delay * interval '1 second');
     ELSE
         PERFORM {{schema}}.ensure_workflow_task(v_run);
     END IF;
     IF least(v_run_deadline, v_exec_deadline) IS NOT NULL THEN
-        PERFORM {{schema}}.notify('t|' || extract(epoch FROM least(v_run_deadline, v_exec_deadline)));
+        PERFORM {{schema}}.notify_deadline(least(v_run_deadline, v_exec_deadline));
     END IF;
     RETURN v_run;
 END $$;
@@ -572,8 +585,7 @@ BEGIN
         INSERT INTO {{schema}}.timers (run_id, started_event_id, timer_id, fire_at)
         VALUES (p_run, (v_timer->>'started_event_id')::bigint, v_timer->>'timer_id',
                 v_now + (v_timer->>'seconds')::float8 * interval '1 second');
-        PERFORM {{schema}}.notify('t|' || extract(epoch FROM
-                v_now + (v_timer->>'seconds')::float8 * interval '1 second'));
+        PERFORM {{schema}}.notify_deadline(v_now + (v_timer->>'seconds')::float8 * interval '1 second');
     END LOOP;
     DELETE FROM {{schema}}.timers
      WHERE run_id = p_run
@@ -584,7 +596,7 @@ BEGIN
     END IF;
 
     IF {{schema}}.flush_inbox(p_run) > 0 THEN
-        PERFORM {{schema}}.ensure_workflow_task(p_run);
+        PERFORM {{schema}}.ensure_workflow_task(p_run, NOT p_eager_next);
         IF p_eager_next THEN
             UPDATE {{schema}}.workflow_tasks SET sticky_worker = p_worker WHERE run_id = p_run;
             v_next := {{schema}}.lease_workflow_task(p_run, p_worker);
@@ -619,9 +631,7 @@ BEGIN
            SET leased_by = t.leased_by, started_time = t.started_time,
                last_heartbeat = NULL, deadline = t.deadline
          WHERE id = t.id;
-        IF t.deadline IS NOT NULL THEN
-            PERFORM {{schema}}.notify('t|' || extract(epoch FROM t.deadline));
-        END IF;
+        PERFORM {{schema}}.notify_deadline(t.deadline);
         RETURN NEXT t;
     END LOOP;
 END $$;
@@ -662,8 +672,12 @@ RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
+    -- When this worker holds the run in its sticky cache it leases the new workflow
+    -- task right here, so waking every worker of the queue would be wasted.
     PERFORM {{schema}}.deliver(t.run_id, jsonb_build_array(
-        {{schema}}.activity_started_event(t, p_identity), p_final));
+        {{schema}}.activity_started_event(t, p_identity), p_final),
+        NOT (p_lease_next AND EXISTS (SELECT 1 FROM {{schema}}.executions
+                                       WHERE run_id = t.run_id AND sticky_worker = p_worker)));
     IF p_lease_next THEN
         RETURN jsonb_build_object('next', {{schema}}.lease_sticky_task(t.run_id, p_worker));
     END IF;
@@ -770,7 +784,7 @@ BEGIN
                last_failure = t.last_failure, deadline = t.deadline, last_heartbeat = NULL
          WHERE id = t.id;
         IF r.delay > 0 THEN
-            PERFORM {{schema}}.notify('t|' || extract(epoch FROM t.visible_at));
+            PERFORM {{schema}}.notify_deadline(t.visible_at);
         ELSE
             PERFORM {{schema}}.notify('a|' || t.namespace || '|' || t.task_queue);
         END IF;
