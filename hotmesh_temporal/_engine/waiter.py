@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from hotmesh_temporal._engine.store import Store
@@ -70,16 +71,36 @@ class KeyedWaiter:
 
 
 class CloseWaiter(KeyedWaiter):
+    """'c' notifications read "<run id>|<outcome JSON>" (the JSON is left out when
+    too large for a notification): a waiter takes the outcome from the message and
+    only queries the database when it is missing."""
+
     def __init__(self, store: Store) -> None:
         super().__init__(store, "c")
+        self._outcomes: Dict[str, Any] = {}
+
+    def _on_notify(self, body: Optional[str]) -> None:
+        if body is not None:
+            run_id, _, outcome = body.partition("|")
+            if outcome and run_id in self._waiting:
+                self._outcomes[run_id] = json.loads(outcome)
+            body = run_id
+        super()._on_notify(body)
 
     async def wait_closed(self, run_id: str, timeout: Optional[float] = None) -> Any:
-        """The run's outcome row once it is not running any more."""
+        """The run's outcome once it is not running any more."""
 
         async def closed() -> Any:
+            outcome = self._outcomes.pop(run_id, None)
+            if outcome is not None:
+                return outcome
             row = await self._store.fetchrow("run_outcome", run_id)
             if row is None or row["status"] != 1:
-                return row if row is not None else {"status": None}
+                return dict(row) if row is not None else {"status": None}
             return None
 
-        return await self.wait(run_id, closed, timeout)
+        try:
+            return await self.wait(run_id, closed, timeout)
+        finally:
+            self._outcomes.pop(run_id, None)
+

@@ -464,6 +464,8 @@ END $$;
 CREATE FUNCTION {{schema}}.close_run(p_run uuid, p_status smallint, p_result jsonb, p_failure jsonb, p_new_run uuid)
 RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_outcome text;
 BEGIN
     UPDATE {{schema}}.executions
        SET status = p_status, result = p_result, failure = p_failure,
@@ -473,7 +475,13 @@ BEGIN
     DELETE FROM {{schema}}.activity_tasks WHERE run_id = p_run;
     DELETE FROM {{schema}}.timers WHERE run_id = p_run;
     DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
-    PERFORM {{schema}}.notify('c|' || p_run::text);
+    -- The outcome rides along when it fits, so a waiting client needs no extra query.
+    v_outcome := jsonb_build_object('status', p_status, 'result', p_result,
+                                    'failure', p_failure, 'new_run_id', p_new_run)::text;
+    IF length(v_outcome) > 7000 THEN
+        v_outcome := '';
+    END IF;
+    PERFORM {{schema}}.notify('c|' || p_run::text || '|' || v_outcome);
 END $$;
 
 -- Insert a new run with its first events and its first workflow task. p_start holds the
