@@ -93,3 +93,21 @@ async def migrated_dsn(dsn: str) -> str:
     finally:
         await conn.close()
     return dsn
+
+
+@pytest.fixture(scope="session")
+async def client(dsn: str) -> AsyncIterator["Client"]:
+    """One client on this run's test schema, shared by the whole session."""
+    from hotmesh_temporal.client import Client
+
+    client = await Client.connect(dsn)
+    yield client
+    await client.service_client.close()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue no other test uses."""
+    import uuid
+
+    return f"tq-{uuid.uuid4()}"

@@ -692,6 +692,15 @@ BEGIN
     RETURN '{}'::jsonb;
 END $$;
 
+-- The running attempt a worker reports on, locked; a row of NULLs when that attempt
+-- is over (timed out and retried, cancelled with its run, or already reported).
+CREATE FUNCTION {{schema}}.leased_attempt(p_task bigint, p_attempt int)
+RETURNS {{schema}}.activity_tasks
+LANGUAGE sql AS $$
+    SELECT * FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE
+$$;
+
 CREATE FUNCTION {{schema}}.complete_activity_task(
     p_task bigint, p_attempt int, p_result jsonb, p_identity text, p_worker text, p_lease_next boolean)
 RETURNS jsonb
@@ -699,9 +708,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t {{schema}}.activity_tasks;
 BEGIN
-    SELECT * INTO t FROM {{schema}}.activity_tasks
-     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
-    IF NOT FOUND THEN
+    t := {{schema}}.leased_attempt(p_task, p_attempt);
+    IF t.id IS NULL THEN
         RETURN jsonb_build_object('status', 'not_found');
     END IF;
     RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
@@ -718,9 +726,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t {{schema}}.activity_tasks;
 BEGIN
-    SELECT * INTO t FROM {{schema}}.activity_tasks
-     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
-    IF NOT FOUND THEN
+    t := {{schema}}.leased_attempt(p_task, p_attempt);
+    IF t.id IS NULL THEN
         RETURN jsonb_build_object('status', 'not_found');
     END IF;
     RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
@@ -822,9 +829,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t {{schema}}.activity_tasks;
 BEGIN
-    SELECT * INTO t FROM {{schema}}.activity_tasks
-     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
-    IF NOT FOUND THEN
+    t := {{schema}}.leased_attempt(p_task, p_attempt);
+    IF t.id IS NULL THEN
         RETURN jsonb_build_object('status', 'not_found');
     END IF;
     RETURN {{schema}}.fail_attempt(t, p_failure, p_error_type, p_non_retryable,
@@ -839,9 +845,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t {{schema}}.activity_tasks;
 BEGIN
-    SELECT * INTO t FROM {{schema}}.activity_tasks
-     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
-    IF NOT FOUND THEN
+    t := {{schema}}.leased_attempt(p_task, p_attempt);
+    IF t.id IS NULL THEN
         RETURN 'gone';
     END IF;
     t.last_heartbeat := {{schema}}.now();
