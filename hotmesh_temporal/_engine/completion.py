@@ -30,6 +30,7 @@ class TaskContext:
     started_attrs: Dict[str, Any]
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
+    started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
 
 
 @dataclass
@@ -65,7 +66,8 @@ def build_completion(task: TaskContext, commands: List[c.Command], driver: RunDr
     started_id = task.first_event_id
     completed_id = started_id + 1
     out.events.append(
-        h.event(
+        h.event_at(
+            task.started_at,
             "WorkflowTaskStarted",
             {
                 "scheduledEventId": str(task.scheduled_event_id),

@@ -181,8 +181,16 @@ def task_queue(name: str) -> Dict[str, str]:
 
 
 def event(event_type: str, attrs: Mapping[str, Any]) -> Dict[str, Any]:
-    """The shape the SQL functions append: {type, attrs}."""
+    """The shape the SQL functions append: {type, attrs} (time: the database's now)."""
     return {"type": event_type, "attrs": strip_none(dict(attrs))}
+
+
+def event_at(time: Any, event_type: str, attrs: Mapping[str, Any]) -> Dict[str, Any]:
+    """An event with its own time (ISO text or datetime), e.g. a task's start."""
+    out = event(event_type, attrs)
+    if time is not None:
+        out["time"] = time if isinstance(time, str) else time.isoformat()
+    return out
 
 
 # ------------------------------------------------------------------- JSON history

@@ -210,6 +210,7 @@ class WorkflowWorker:
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
             started_attrs=driver.started_attrs,
+            started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
             eager_activity_slots=min(self._eager_slots(), self.config.max_eager_activities)
             if self._start_activity is not None else 0,

@@ -357,3 +357,31 @@ async def _history_types(client, run_id):
     store = await client._engine_store()
     events = await store.fetchval("events_after", uuid.UUID(run_id), 0)
     return [e["type"] for e in events]
+
+
+@workflow.defn
+class ClockWorkflow:
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    @workflow.run
+    async def run(self) -> list:
+        for _ in range(3):
+            self.seen.append(workflow.now().isoformat())
+            sum(range(200_000))  # take a little time inside the task
+            await workflow.sleep(0.05)
+        return self.seen
+
+    @workflow.query
+    def times(self) -> list:
+        return self.seen
+
+
+async def test_workflow_now_is_the_same_on_replay(client, task_queue):
+    # The result holds the times of the first execution (cached instance); the query
+    # on the closed run replays the history from scratch.
+    async with Worker(client, task_queue=task_queue, workflows=[ClockWorkflow]):
+        handle = await client.start_workflow(ClockWorkflow.run, id=wf_id(), task_queue=task_queue)
+        first_run = await handle.result()
+        replayed = await handle.query(ClockWorkflow.times)
+    assert replayed == first_run

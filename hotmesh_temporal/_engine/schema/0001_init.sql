@@ -193,8 +193,11 @@ BEGIN
         FOR v_key IN SELECT key FROM jsonb_each(v_attrs) WHERE value = '"$prev"'::jsonb LOOP
             v_attrs := jsonb_set(v_attrs, ARRAY[v_key], to_jsonb((v_next - 1)::text));
         END LOOP;
+        -- An event may bring its own time: WorkflowTaskStarted is written at completion
+        -- but carries the lease time, which is what workflow.now() is on replay.
         INSERT INTO {{schema}}.history_events (run_id, event_id, event_type, event_time, attributes)
-        VALUES (p_run, v_next, v_event->>'type', v_now, v_attrs);
+        VALUES (p_run, v_next, v_event->>'type',
+                coalesce((v_event->>'time')::timestamptz, v_now), v_attrs);
         v_next := v_next + 1;
     END LOOP;
     UPDATE {{schema}}.executions
