@@ -24,6 +24,10 @@ def _pct(ok: int, total: int) -> str:
     return "100%" if total == 0 else f"{100 * ok / total:.1f}%"
 
 
+def _excluded(r: parity.ModuleResult) -> int:
+    return len(r.excluded) + sum(len(n.excluded_members) for n in r.names)
+
+
 def summary_lines(results: list[parity.ModuleResult]) -> list[str]:
     width = max(len(r.module) for r in results)
     lines = [
@@ -76,7 +80,7 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
         w(
             f"| `{r.module}`{note} | {r.names_present}/{r.names_total} | "
             f"{r.units_ok}/{r.units_total} ({_pct(r.units_ok, r.units_total)}) | "
-            f"{len(r.excluded) + sum(len(n.excluded_members) for n in r.names)} |"
+            f"{_excluded(r)} |"
         )
     names_ok = sum(r.names_present for r in results)
     names_total = sum(r.names_total for r in results)
