@@ -37,7 +37,7 @@ def summary_lines(results: list[parity.ModuleResult]) -> list[str]:
         names = f"{r.names_present}/{r.names_total}"
         units = f"{r.units_ok}/{r.units_total} ({_pct(r.units_ok, r.units_total)})"
         note = " (temporalio read from source)" if r.static else ""
-        lines.append(f"{r.module:<{width}}  {names:>15}  {units:>22}  {len(r.excluded)}{note}")
+        lines.append(f"{r.module:<{width}}  {names:>15}  {units:>22}  {_excluded(r)}{note}")
     names_ok = sum(r.names_present for r in results)
     names_total = sum(r.names_total for r in results)
     units_ok = sum(r.units_ok for r in results)
