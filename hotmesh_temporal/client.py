@@ -113,8 +113,9 @@ class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
 class Client:
     """A client of one namespace of a hotmesh_temporal database."""
 
-    @staticmethod
+    @classmethod
     async def connect(
+        cls,
         target_host: str,
         *,
         namespace: str = "default",
@@ -146,7 +147,7 @@ class Client:
             target_host, identity=identity, lazy=lazy, connect_timeout=connect_timeout,
             rpc_metadata=rpc_metadata, api_key=api_key,
         )
-        return Client(
+        return cls(
             service_client,
             namespace=namespace,
             data_converter=data_converter,
@@ -177,7 +178,7 @@ class Client:
             header_codec_behavior=header_codec_behavior,
         )
 
-    def config(self) -> Dict[str, Any]:
+    def config(self, *, active_config: bool = False) -> Dict[str, Any]:
         """The options of this client: ``Client(**client.config())`` builds a twin."""
         return dict(self._config)
 
@@ -328,7 +329,6 @@ class Client:
         request_eager_start: bool = False,
         priority: hotmesh_temporal.common.Priority = hotmesh_temporal.common.Priority(),
         versioning_override: Any = None,
-        stack_level: int = 2,
     ) -> Any:
         """Start a workflow run and wait for its result."""
         handle = await self.start_workflow(
@@ -342,7 +342,7 @@ class Client:
             start_signal_args=start_signal_args, rpc_metadata=rpc_metadata,
             rpc_timeout=rpc_timeout, request_eager_start=request_eager_start,
             priority=priority, versioning_override=versioning_override,
-            stack_level=stack_level + 1,
+            stack_level=3,
         )
         return await handle.result()
 

@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any, Mapping, Optional, Union
 
 from hotmesh_temporal._engine.dsn import resolve_target
+from hotmesh_temporal.exceptions import TemporalError
 from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
 from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter
 
@@ -40,7 +41,7 @@ class RPCStatusCode(IntEnum):
     UNAUTHENTICATED = 16
 
 
-class RPCError(Exception):
+class RPCError(TemporalError):
     """A request failed: not found, invalid argument, database unavailable..."""
 
     def __init__(self, message: str, status: RPCStatusCode, raw_grpc_status: bytes) -> None:
