@@ -659,7 +659,7 @@ async def test_start_to_close_timeout_is_retried(client, task_queue):
             wid,
         )
     # Both timed-out attempts still sleep; the worker's shutdown cancels them both.
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 3.2  # the second attempt alone would end at ~3.4 s
     assert SEEN[wid] == [1, 2]
     assert out["error"]["cause"]["type"] == "START_TO_CLOSE"
     assert out["error"]["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
