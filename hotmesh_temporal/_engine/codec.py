@@ -7,7 +7,7 @@ in Postgres is encoded.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Sequence
 
 from hotmesh_temporal._engine import commands as c
 
@@ -94,10 +94,3 @@ class PayloadCodecs:
         await (self.encode_failure(value) if encode else self.decode_failure(value))
         return value
 
-
-def optional_first(payloads: Sequence[Any]) -> Optional[Any]:
-    return payloads[0] if payloads else None
-
-
-def as_mapping(value: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
-    return value or {}
