@@ -1,0 +1,1 @@
+"""Hello samples: one small workflow per feature, each runnable with ``python -m``."""
