@@ -8,7 +8,6 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import List
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import Client
@@ -48,7 +47,7 @@ def pick_plums(count: int) -> str:
 @workflow.defn
 class FruitBasketWorkflow:
     @workflow.run
-    async def run(self, basket: List[BasketItem]) -> str:
+    async def run(self, basket: list[BasketItem]) -> str:
         # The choice is a plain branch on the input: deterministic, so replay takes it too.
         pickers = {Fruit.APPLE: pick_apples, Fruit.PEAR: pick_pears, Fruit.PLUM: pick_plums}
         lines = []

@@ -48,8 +48,10 @@ async def main() -> None:
                 task_queue=TASK_QUEUE,
             )
             elsewhere = result["pid"] != os.getpid()
-            print(f"Result: sum of squares up to 1000 = {result['sum']}, "
-                  f"computed in another process: {elsewhere}")
+            print(
+                f"Result: sum of squares up to 1000 = {result['sum']}, "
+                f"computed in another process: {elsewhere}"
+            )
 
 
 if __name__ == "__main__":

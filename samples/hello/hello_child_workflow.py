@@ -5,7 +5,6 @@ Run: ``python -m samples.hello.hello_child_workflow``
 
 import asyncio
 import os
-from typing import List
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal.client import Client
@@ -25,7 +24,7 @@ class InitialsWorkflow:
 @workflow.defn
 class NameBadgesWorkflow:
     @workflow.run
-    async def run(self, names: List[str]) -> List[str]:
+    async def run(self, names: list[str]) -> list[str]:
         badges = []
         for index, name in enumerate(names):
             initials = await workflow.execute_child_workflow(

@@ -6,7 +6,6 @@ Run: ``python -m samples.hello.hello_continue_as_new``
 import asyncio
 import os
 from dataclasses import dataclass, field
-from typing import List
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal.client import Client
@@ -19,13 +18,13 @@ TASK_QUEUE = "hello-continue-as-new"
 @dataclass
 class Tally:
     remaining: int
-    run_ids_seen: List[str] = field(default_factory=list)
+    run_ids_seen: list[str] = field(default_factory=list)
 
 
 @workflow.defn
 class CountdownWorkflow:
     @workflow.run
-    async def run(self, tally: Tally) -> List[str]:
+    async def run(self, tally: Tally) -> list[str]:
         tally.run_ids_seen.append(workflow.info().run_id)
         if tally.remaining > 0:
             workflow.logger.info("%d runs to go", tally.remaining)
@@ -38,7 +37,9 @@ async def main() -> None:
     client = await Client.connect(DSN)
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[CountdownWorkflow]):
         handle = await client.start_workflow(
-            CountdownWorkflow.run, Tally(remaining=4), id="hello-continue-as-new-workflow",
+            CountdownWorkflow.run,
+            Tally(remaining=4),
+            id="hello-continue-as-new-workflow",
             task_queue=TASK_QUEUE,
         )
         run_ids = await handle.result()

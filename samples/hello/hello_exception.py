@@ -35,7 +35,9 @@ class AddressWorkflow:
             validate_postcode,
             postcode,
             start_to_close_timeout=timedelta(seconds=5),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=2),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=50), maximum_attempts=2
+            ),
         )
 
 
@@ -65,7 +67,8 @@ async def main() -> None:
             print("Workflow failed; the cause chain:")
             for depth, link in enumerate(describe_chain(err)):
                 print(f"{'  ' * depth}{link}")
-            print(f"Application error type: {err.cause.cause.type}, details: {err.cause.cause.details}")
+            application_error = err.cause.cause
+            print(f"Error type: {application_error.type}, details: {application_error.details}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,10 @@ async def main() -> None:
     client = await Client.connect(DSN)
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[ShoutWorkflow], activities=[shout]):
         result = await client.execute_workflow(
-            ShoutWorkflow.run, "hello, world", id="hello-local-activity-workflow", task_queue=TASK_QUEUE
+            ShoutWorkflow.run,
+            "hello, world",
+            id="hello-local-activity-workflow",
+            task_queue=TASK_QUEUE,
         )
         print(f"Result: {result}")
 

@@ -94,13 +94,19 @@ async def start_and_wait_until_boiled(client: Client, workflow_id: str, task_que
 async def run_patch_demo(client: Client, task_queue: str = TASK_QUEUE) -> dict:
     """Deploy V1, V2 and V3 in turn; return each workflow's result by name."""
     async with Worker(client, task_queue=task_queue, workflows=[BrewingV1], activities=ACTIVITIES):
-        started_on_v1 = await start_and_wait_until_boiled(client, f"brew-v1-{task_queue}", task_queue)
+        started_on_v1 = await start_and_wait_until_boiled(
+            client, f"brew-v1-{task_queue}", task_queue
+        )
     async with Worker(client, task_queue=task_queue, workflows=[BrewingV2], activities=ACTIVITIES):
-        started_on_v2 = await start_and_wait_until_boiled(client, f"brew-v2-{task_queue}", task_queue)
+        started_on_v2 = await start_and_wait_until_boiled(
+            client, f"brew-v2-{task_queue}", task_queue
+        )
         await started_on_v1.signal("serve")  # replays the V1 history on V2 code
         v1_result = await started_on_v1.result()
     async with Worker(client, task_queue=task_queue, workflows=[BrewingV3], activities=ACTIVITIES):
-        started_on_v3 = await start_and_wait_until_boiled(client, f"brew-v3-{task_queue}", task_queue)
+        started_on_v3 = await start_and_wait_until_boiled(
+            client, f"brew-v3-{task_queue}", task_queue
+        )
         await started_on_v2.signal("serve")  # has the patch marker: fine on V3 code
         await started_on_v3.signal("serve")
         return {

@@ -5,7 +5,6 @@ Run: ``python -m samples.hello.hello_signal``
 
 import asyncio
 import os
-from typing import List
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal.client import Client
@@ -18,11 +17,11 @@ TASK_QUEUE = "hello-signal"
 @workflow.defn
 class GuestBookWorkflow:
     def __init__(self) -> None:
-        self._entries: List[str] = []
+        self._entries: list[str] = []
         self._closed = False
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         # Sleeps until a signal makes the condition true; no polling, no busy loop.
         await workflow.wait_condition(lambda: self._closed)
         return [f"Hello, {name}!" for name in self._entries]

@@ -27,7 +27,10 @@ async def test_greeting_workflow_with_mocked_activity(client: Client):
 
     task_queue = str(uuid.uuid4())
     async with Worker(
-        client, task_queue=task_queue, workflows=[GreetingWorkflow], activities=[build_greeting_mocked]
+        client,
+        task_queue=task_queue,
+        workflows=[GreetingWorkflow],
+        activities=[build_greeting_mocked],
     ):
         result = await client.execute_workflow(
             GreetingWorkflow.run, "World", id=str(uuid.uuid4()), task_queue=task_queue

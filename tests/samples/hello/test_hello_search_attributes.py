@@ -9,7 +9,9 @@ from hotmesh_temporal.worker import Worker
 from samples.hello.hello_search_attributes import CUSTOMER, PRIORITY, TicketWorkflow
 
 
-@pytest.mark.xfail(reason="waiting on search attributes and list_workflows (visibility)", strict=True)
+@pytest.mark.xfail(
+    reason="waiting on search attributes and list_workflows (visibility)", strict=True
+)
 async def test_upserted_attributes_are_searchable(client: Client):
     task_queue = str(uuid.uuid4())
     customer = f"customer-{uuid.uuid4().hex[:8]}"
@@ -26,7 +28,5 @@ async def test_upserted_attributes_are_searchable(client: Client):
     described = (await handle.describe()).typed_search_attributes
     assert described.get(CUSTOMER) == customer
     assert described.get(PRIORITY) == 6
-    found = [
-        wf.id async for wf in client.list_workflows(f"CustomKeywordField = '{customer}'")
-    ]
+    found = [wf.id async for wf in client.list_workflows(f"CustomKeywordField = '{customer}'")]
     assert found == [handle.id]
