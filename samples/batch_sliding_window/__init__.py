@@ -1,0 +1,1 @@
+"""Batch sliding window: process a large batch with a bounded number of records in flight."""

@@ -1,0 +1,1 @@
+"""Polling samples: waiting for an external service to be ready."""

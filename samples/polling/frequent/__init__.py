@@ -1,0 +1,1 @@
+"""Frequent polling: an activity polls in a loop and heartbeats between tries."""

@@ -1,0 +1,1 @@
+"""Pydantic converter: pydantic models as workflow and activity inputs and outputs."""

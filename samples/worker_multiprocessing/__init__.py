@@ -1,0 +1,1 @@
+"""Worker multiprocessing: several worker processes share one task queue."""
