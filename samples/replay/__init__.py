@@ -1,0 +1,1 @@
+"""Replay: check new workflow code against the histories of runs made with the old code."""
