@@ -1,0 +1,1 @@
+"""Message passing samples: signals, queries and updates beyond hello world."""

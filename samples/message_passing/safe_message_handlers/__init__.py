@@ -1,0 +1,1 @@
+"""Safe message handlers: async update handlers that must not interleave."""

@@ -1,0 +1,1 @@
+"""Update-with-start: the first update to a shopping cart also creates it."""

@@ -1,0 +1,1 @@
+"""Waiting for handlers, and compensating when the workflow is cancelled."""
