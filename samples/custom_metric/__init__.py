@@ -1,0 +1,1 @@
+"""Custom metric: counters and histograms recorded from workflow and activity code."""
