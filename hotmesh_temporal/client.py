@@ -50,6 +50,32 @@ from hotmesh_temporal._client_interceptor import (
     StartWorkflowInput,
     TerminateWorkflowInput,
 )
+from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
+from hotmesh_temporal.common import HeaderCodecBehavior  # noqa: F401  (re-exported)
+from hotmesh_temporal.converter import (  # noqa: F401  (re-exported, as temporalio.client does)
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    StorageDriverActivityInfo,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+)
 from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
     ClientConfig,
     Plugin,
@@ -79,6 +105,7 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
+LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 _ARG_UNSET: Any = hotmesh_temporal.common._arg_unset
 
@@ -132,6 +159,10 @@ class WorkflowQueryFailedError(hotmesh_temporal.exceptions.TemporalError):
     @property
     def message(self) -> str:
         return self._message
+
+
+class RPCTimeoutOrCancelledError(hotmesh_temporal.exceptions.TemporalError):
+    """A client call ran out of time (its ``rpc_timeout``) or was cancelled."""
 
 
 class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
