@@ -37,7 +37,10 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
+from hotmesh_temporal._engine import visibility
+from hotmesh_temporal._engine.list_filter import STATUS_NAMES, ListFilterError, compile_filter
 from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
 from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
 
@@ -265,6 +268,8 @@ class Client:
         if memo:
             encoded = await dc.encode(list(memo.values()))
             memo_json = {k: p.to_json_dict() for k, p in zip(memo.keys(), encoded)}
+        hotmesh_temporal.common._warn_on_deprecated_search_attributes(search_attributes, stack_level)
+        search_attributes_json = payload_json(encode_search_attributes(search_attributes))
         run_id = str(uuid.uuid4())
         start = new_run_start(
             namespace=self.namespace,
@@ -277,6 +282,7 @@ class Client:
             run_timeout=run_timeout,
             task_timeout=task_timeout,
             memo_json=memo_json,
+            search_attributes_json=search_attributes_json,
             identity=self.identity,
             retry_policy=retry_policy,
             cron_schedule=cron_schedule,
@@ -376,6 +382,96 @@ class Client:
             workflow_id, run_id=run_id, first_execution_run_id=first_execution_run_id,
             result_type=result_type,
         )
+
+
+    # ------------------------------------------------------------ visibility
+
+    def list_workflows(
+        self,
+        query: Optional[str] = None,
+        *,
+        limit: Optional[int] = None,
+        page_size: int = 1000,
+        next_page_token: Optional[bytes] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowExecutionAsyncIterator":
+        """Runs matching a Temporal list filter (all runs when ``query`` is unset),
+        newest start first unless the filter has an ORDER BY. Nothing is queried
+        until the iterator is first advanced, so a bad filter raises then."""
+        return WorkflowExecutionAsyncIterator(
+            self,
+            _ListWorkflowsInput(
+                query=query, page_size=page_size, next_page_token=next_page_token,
+                rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout, limit=limit,
+            ),
+        )
+
+    async def count_workflows(
+        self,
+        query: Optional[str] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowExecutionCount":
+        """How many runs match a list filter; with ``GROUP BY ExecutionStatus``, also
+        how many per status."""
+        compiled = _compile(query, first_param=2)
+        store = await self._engine_store()
+        fragments = {"where": compiled.where}
+        if compiled.group_by is None:
+            rows = await _call(store.fetch_filtered("count_workflows", fragments, self.namespace, *compiled.params))
+            return WorkflowExecutionCount(count=int(rows[0][0]), groups=[])
+        rows = await _call(store.fetch_filtered(
+            "count_workflows_by_status", fragments, self.namespace, *compiled.params
+        ))
+        groups = [
+            WorkflowExecutionCountAggregationGroup(count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]])
+            for r in rows
+        ]
+        return WorkflowExecutionCount(count=sum(g.count for g in groups), groups=groups)
+
+    async def _list_workflows_page(
+        self, input: "_ListWorkflowsInput", page_size: int, token: Optional[bytes]
+    ) -> "tuple[List[WorkflowExecution], Optional[bytes]]":
+        compiled = _compile(input.query, first_param=4)
+        if compiled.group_by is not None:
+            raise RPCError("invalid query: GROUP BY is only supported by count_workflows",
+                           RPCStatusCode.INVALID_ARGUMENT, b"")
+        try:
+            offset = visibility.page_offset(token)
+        except ValueError as err:
+            raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
+        store = await self._engine_store()
+        # One row more than asked tells whether another page exists.
+        rows = await _call(store.fetch_filtered(
+            "list_workflows", {"where": compiled.where, "order": compiled.order_by},
+            self.namespace, page_size + 1, offset, *compiled.params,
+        ))
+        page = [
+            WorkflowExecution(**visibility.execution_fields(row), _context_free_data_converter=self.data_converter)
+            for row in rows[:page_size]
+        ]
+        more = len(rows) > page_size
+        return page, visibility.page_token(offset + page_size) if more else None
+
+
+def _compile(query: Optional[str], first_param: int) -> Any:
+    try:
+        return compile_filter(query, first_param=first_param)
+    except ListFilterError as err:
+        raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
+
+
+@dataclass
+class _ListWorkflowsInput:
+    """The arguments of Client.list_workflows (temporalio's ListWorkflowsInput)."""
+
+    query: Optional[str]
+    page_size: int
+    next_page_token: Optional[bytes]
+    rpc_metadata: Mapping[str, Union[str, bytes]]
+    rpc_timeout: Optional[timedelta]
+    limit: Optional[int]
 
 
 class WorkflowHandle(Generic[SelfType, ReturnType]):
@@ -497,7 +593,8 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     ) -> "WorkflowExecutionDescription":
         """Status, type, task queue, times and memo of the run."""
         row = await self._resolve_run(self._run_id)
-        return WorkflowExecutionDescription._from_row(row, self._client)
+        activities = await _call((await self._store()).fetch("pending_activities", row["run_id"]))
+        return WorkflowExecutionDescription._from_row(row, activities, self._client)
 
     async def cancel(
         self,
@@ -687,25 +784,14 @@ class WorkflowExecution:
         return self._context_free_data_converter
 
     async def memo(self) -> Mapping[str, Any]:
-        """The run's memo, decoded."""
-        raw = (self.raw_info or {}).get("memo") or {}
-        keys = list(raw)
-        values = await self._context_free_data_converter.decode(
-            [h.Payload.from_json_dict(raw[k]) for k in keys]
-        )
-        return dict(zip(keys, values))
+        """The run's memo, each value decoded without a type hint."""
+        return await self._context_free_data_converter._decode_memo(self.raw_info.memo)
 
     async def memo_value(self, key: str, default: Any = _ARG_UNSET, *, type_hint: Optional[type] = None) -> Any:
         """One memo value, decoded (KeyError when missing and no default is given)."""
-        raw = (self.raw_info or {}).get("memo") or {}
-        if key not in raw:
-            if default is _ARG_UNSET:
-                raise KeyError(f"Memo does not have a value for key {key}")
-            return default
-        values = await self._context_free_data_converter.decode(
-            [h.Payload.from_json_dict(raw[key])], [type_hint] if type_hint else None
+        return await self._context_free_data_converter._decode_memo_field(
+            self.raw_info.memo, key, default, type_hint
         )
-        return values[0]
 
 
 @dataclass(frozen=True)
@@ -724,27 +810,80 @@ class WorkflowExecutionDescription(WorkflowExecution):
         return self._static_details
 
     @staticmethod
-    def _from_row(row: Mapping[str, Any], client: Client) -> "WorkflowExecutionDescription":
-        parent = row["parent"] or {}
-        raw = dict(row)
+    def _from_row(
+        row: Mapping[str, Any], activities: Sequence[Mapping[str, Any]], client: Client
+    ) -> "WorkflowExecutionDescription":
+        fields = visibility.execution_fields(row)
         return WorkflowExecutionDescription(
-            close_time=row["close_time"],
-            execution_time=row["execution_time"],
-            history_length=int(row["next_event_id"]) - 1,
-            id=row["workflow_id"],
-            namespace=row["namespace"],
-            parent_id=parent.get("workflow_id"),
-            parent_run_id=parent.get("run_id"),
-            root_id=None,
-            root_run_id=None,
-            raw_info=raw,
-            run_id=str(row["run_id"]),
-            search_attributes={},
-            start_time=row["start_time"],
-            status=WorkflowExecutionStatus(row["status"]),
-            task_queue=row["task_queue"],
-            typed_search_attributes=hotmesh_temporal.common.TypedSearchAttributes.empty,
-            workflow_type=row["workflow_type"],
+            **fields,
             _context_free_data_converter=client.data_converter,
-            raw_description=raw,
+            raw_description=visibility.describe_response(row, activities, fields["raw_info"]),
         )
+
+
+@dataclass
+class WorkflowExecutionCount:
+    """The answer of count_workflows: ``count``, and ``groups`` for a GROUP BY."""
+
+    count: int
+    groups: Sequence["WorkflowExecutionCountAggregationGroup"]
+
+
+@dataclass
+class WorkflowExecutionCountAggregationGroup:
+    """One group of a GROUP BY count: its values (a status name) and its count."""
+
+    count: int
+    group_values: Sequence[Any]
+
+
+class WorkflowExecutionAsyncIterator:
+    """Runs from list_workflows, fetched a page at a time as iteration needs them."""
+
+    def __init__(self, client: Client, input: _ListWorkflowsInput) -> None:
+        self._client = client
+        self._input = input
+        self._next_page_token = input.next_page_token
+        self._current_page: Optional[Sequence[WorkflowExecution]] = None
+        self._current_page_index = 0
+        self._limit = input.limit
+        self._yielded = 0
+
+    @property
+    def current_page_index(self) -> int:
+        return self._current_page_index
+
+    @property
+    def current_page(self) -> Optional[Sequence[WorkflowExecution]]:
+        return self._current_page
+
+    @property
+    def next_page_token(self) -> Optional[bytes]:
+        return self._next_page_token
+
+    async def fetch_next_page(self, *, page_size: Optional[int] = None) -> None:
+        """Fetch the page after the current one (``page_size`` overrides the list's)."""
+        page_size = page_size or self._input.page_size
+        if self._limit is not None:
+            page_size = min(page_size, self._limit - self._yielded)
+        page, token = await self._client._list_workflows_page(
+            self._input, max(page_size, 1), self._next_page_token
+        )
+        self._current_page = page
+        self._current_page_index = 0
+        self._next_page_token = token
+
+    def __aiter__(self) -> "WorkflowExecutionAsyncIterator":
+        return self
+
+    async def __anext__(self) -> WorkflowExecution:
+        if self._limit is not None and self._yielded >= self._limit:
+            raise StopAsyncIteration
+        while self._current_page is None or self._current_page_index >= len(self._current_page):
+            if self._current_page is not None and self._next_page_token is None:
+                raise StopAsyncIteration
+            await self.fetch_next_page()
+        execution = self._current_page[self._current_page_index]
+        self._current_page_index += 1
+        self._yielded += 1
+        return execution

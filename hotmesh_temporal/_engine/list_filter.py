@@ -1,0 +1,521 @@
+"""Temporal's visibility list-filter language, compiled to parameterised SQL.
+
+``compile_filter("WorkflowType = 'Order' AND StartTime > '2024-01-01T00:00:00Z'
+ORDER BY StartTime DESC", first_param=2)`` returns SQL fragments for the WHERE and
+ORDER BY clauses of a query over ``executions`` plus the values of their parameters.
+The SQL text is built only from a fixed whitelist of column expressions, operators and
+``$n`` placeholders: every literal of the filter, and the name of every custom search
+attribute, reaches Postgres as a parameter, never as SQL text.
+
+Supported: ``=``, ``!=`` (``<>``), ``<``, ``<=``, ``>``, ``>=``, ``IN``, ``NOT IN``,
+``BETWEEN .. AND ..``, ``NOT BETWEEN``, ``STARTS_WITH``, ``IS NULL``, ``IS NOT NULL``,
+``AND``, ``OR``, parentheses, ``ORDER BY field [ASC|DESC], ...`` and, for counts,
+``GROUP BY ExecutionStatus``. Custom search attributes are read from the decoded
+``search_values`` column (see ``schema/0005_visibility.sql``).
+
+A filter that does not parse raises :class:`ListFilterError`, whose message names the
+character position of the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+MAX_DEPTH = 50  # parentheses nesting; deeper filters are refused, not recursed into
+MAX_LENGTH = 100_000
+
+
+class ListFilterError(ValueError):
+    """A list filter that cannot be compiled; ``position`` is a 0-based offset."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"invalid query at position {position}: {message}")
+        self.position = position
+
+
+# ------------------------------------------------------------------ tokens
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # ident, quoted_ident, string, number, op, punct, end
+    text: str
+    value: Any
+    pos: int
+
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<quoted_ident>`[^`]*`)
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<op><=|>=|!=|<>|=|<|>)
+  | (?P<punct>[(),])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _check_text(query: str) -> None:
+    """Postgres text cannot hold NUL, and only valid UTF-8 can be sent at all."""
+    for pos, char in enumerate(query):
+        if char == "\x00" or "\ud800" <= char <= "\udfff":
+            raise ListFilterError(f"character {char!r} is not allowed", pos)
+
+
+def _unquote(text: str) -> str:
+    quote = text[0]
+    body = text[1:-1].replace(quote * 2, quote)
+    return re.sub(r"\\(.)", r"\1", body, flags=re.DOTALL)
+
+
+def tokenize(query: str) -> List[_Token]:
+    _check_text(query)
+    tokens: List[_Token] = []
+    pos = 0
+    while pos < len(query):
+        match = _TOKEN_RE.match(query, pos)
+        if match is None:
+            raise ListFilterError(f"unexpected character {query[pos]!r}", pos)
+        kind = match.lastgroup or ""
+        text = match.group()
+        if kind == "number" and tokens and tokens[-1].kind in ("number", "ident", "string"):
+            # "a-1" style input: a minus sign here is not part of a number.
+            raise ListFilterError(f"unexpected {text!r}", pos)
+        if kind != "space":
+            tokens.append(_Token(kind, text, _token_value(kind, text, pos), pos))
+        pos = match.end()
+    tokens.append(_Token("end", "", None, len(query)))
+    return tokens
+
+
+def _token_value(kind: str, text: str, pos: int) -> Any:
+    if kind == "string":
+        return _unquote(text)
+    if kind == "quoted_ident":
+        name = text[1:-1]
+        if not name:
+            raise ListFilterError("empty attribute name", pos)
+        return name
+    if kind == "number":
+        number = Decimal(text)
+        if not number.is_finite():
+            raise ListFilterError(f"bad number {text!r}", pos)
+        return number
+    return text
+
+
+# ------------------------------------------------------------------ fields
+
+_STATUS_NAMES = {
+    "running": 1,
+    "completed": 2,
+    "failed": 3,
+    "canceled": 4,
+    "terminated": 5,
+    "continuedasnew": 6,
+    "timedout": 7,
+}
+STATUS_NAMES = {
+    1: "Running",
+    2: "Completed",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "ContinuedAsNew",
+    7: "TimedOut",
+}
+
+
+@dataclass(frozen=True)
+class _Column:
+    sql: str  # a fixed SQL expression over executions
+    kind: str  # text, status, time, int
+
+
+BUILTIN_FIELDS: Dict[str, _Column] = {
+    "WorkflowId": _Column("workflow_id", "text"),
+    "WorkflowType": _Column("workflow_type", "text"),
+    "RunId": _Column("run_id::text", "text"),
+    "TaskQueue": _Column("task_queue", "text"),
+    "ExecutionStatus": _Column("status", "status"),
+    "StartTime": _Column("start_time", "time"),
+    "CloseTime": _Column("close_time", "time"),
+    "ExecutionTime": _Column("execution_time", "time"),
+    "HistoryLength": _Column("(next_event_id - 1)", "int"),
+    "HistorySizeBytes": _Column("history_size", "int"),
+    "ParentWorkflowId": _Column("(parent->>'workflow_id')", "text"),
+    "ParentRunId": _Column("(parent->>'run_id')", "text"),
+}
+_CAST = {"text": "text", "status": "smallint", "time": "timestamptz", "int": "bigint"}
+_FIELDS_LOWER = {name.lower(): name for name in BUILTIN_FIELDS}
+_KEYWORDS = {
+    "and", "or", "not", "in", "between", "is", "null", "starts_with", "order", "by",
+    "asc", "desc", "group", "true", "false",
+}  # fmt: skip
+
+
+@dataclass
+class CompiledFilter:
+    """SQL fragments and their parameters; placeholders start at ``first_param``."""
+
+    where: str = "true"
+    order_by: str = "start_time DESC, run_id"
+    params: List[Any] = field(default_factory=list)
+    group_by: Optional[str] = None
+
+
+# ------------------------------------------------------------------ parser
+
+
+class _Parser:
+    def __init__(self, query: str, first_param: int) -> None:
+        self.tokens = tokenize(query)
+        self.index = 0
+        self.first_param = first_param
+        self.params: List[Any] = []
+
+    # --- token helpers
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.current
+        if token.kind != "end":
+            self.index += 1
+        return token
+
+    def at_keyword(self, *words: str) -> bool:
+        token = self.current
+        return token.kind == "ident" and token.text.lower() in words
+
+    def expect_keyword(self, word: str) -> _Token:
+        if not self.at_keyword(word):
+            raise self.error(f"expected {word.upper()}")
+        return self.advance()
+
+    def expect_punct(self, text: str) -> _Token:
+        if self.current.kind != "punct" or self.current.text != text:
+            raise self.error(f"expected {text!r}")
+        return self.advance()
+
+    def error(self, message: str, token: Optional[_Token] = None) -> ListFilterError:
+        token = token or self.current
+        found = "end of query" if token.kind == "end" else repr(token.text[:40])
+        return ListFilterError(f"{message}, found {found}", token.pos)
+
+    def param(self, value: Any, cast: str) -> str:
+        self.params.append(value)
+        return f"${self.first_param + len(self.params) - 1}::{cast}"
+
+    # --- grammar
+
+    def parse(self) -> CompiledFilter:
+        out = CompiledFilter()
+        if not self.at_keyword("order", "group") and self.current.kind != "end":
+            out.where = self.expression(0)
+        if self.at_keyword("group"):
+            out.group_by = self.group_by()
+        if self.at_keyword("order"):
+            out.order_by = self.order_by()
+        if self.current.kind != "end":
+            raise self.error("unexpected token")
+        out.params = self.params
+        return out
+
+    def expression(self, depth: int) -> str:
+        parts = [self.conjunction(depth)]
+        while self.at_keyword("or"):
+            self.advance()
+            parts.append(self.conjunction(depth))
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def conjunction(self, depth: int) -> str:
+        parts = [self.primary(depth)]
+        while self.at_keyword("and"):
+            self.advance()
+            parts.append(self.primary(depth))
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def primary(self, depth: int) -> str:
+        if self.current.kind == "punct" and self.current.text == "(":
+            if depth >= MAX_DEPTH:
+                raise self.error(f"parentheses nested deeper than {MAX_DEPTH}")
+            self.advance()
+            inner = self.expression(depth + 1)
+            self.expect_punct(")")
+            return inner
+        return self.comparison()
+
+    def field_name(self) -> Tuple[str, Optional[_Column]]:
+        token = self.current
+        if token.kind == "quoted_ident":
+            self.advance()
+            name = token.value
+        elif token.kind == "ident" and token.text.lower() not in _KEYWORDS:
+            self.advance()
+            name = token.text
+        else:
+            raise self.error("expected a search attribute name")
+        canonical = _FIELDS_LOWER.get(name.lower())
+        return (canonical, BUILTIN_FIELDS[canonical]) if canonical else (name, None)
+
+    def comparison(self) -> str:
+        name, column = self.field_name()
+        target = _Target(self, name, column)
+        token = self.current
+        if token.kind == "op":
+            self.advance()
+            return target.compare(token.text, self.literal())
+        negate = False
+        if self.at_keyword("not"):
+            self.advance()
+            negate = True
+            if not self.at_keyword("in", "between"):
+                raise self.error("expected IN or BETWEEN after NOT")
+        if self.at_keyword("in"):
+            self.advance()
+            sql = target.among(self.literal_list())
+        elif self.at_keyword("between"):
+            self.advance()
+            low = self.literal()
+            self.expect_keyword("and")
+            sql = target.between(low, self.literal())
+        elif self.at_keyword("starts_with"):
+            self.advance()
+            sql = target.starts_with(self.literal())
+        elif self.at_keyword("is"):
+            self.advance()
+            if self.at_keyword("not"):
+                self.advance()
+                negate = True
+            self.expect_keyword("null")
+            sql = target.is_null()
+        else:
+            raise self.error("expected a comparison operator")
+        return f"NOT {sql}" if negate else sql
+
+    def literal(self) -> _Token:
+        token = self.current
+        if token.kind in ("string", "number") or self.at_keyword("true", "false"):
+            return self.advance()
+        raise self.error("expected a value")
+
+    def literal_list(self) -> List[_Token]:
+        self.expect_punct("(")
+        values = [self.literal()]
+        while self.current.kind == "punct" and self.current.text == ",":
+            self.advance()
+            values.append(self.literal())
+        self.expect_punct(")")
+        return values
+
+    def group_by(self) -> str:
+        self.advance()
+        self.expect_keyword("by")
+        token = self.current
+        name, _ = self.field_name()
+        if name != "ExecutionStatus":
+            raise self.error("GROUP BY is only supported on ExecutionStatus", token)
+        if self.current.kind == "punct" and self.current.text == ",":
+            raise self.error("GROUP BY takes a single field")
+        return "status"
+
+    def order_by(self) -> str:
+        self.advance()
+        self.expect_keyword("by")
+        terms = []
+        while True:
+            name, column = self.field_name()
+            expr = column.sql if column else f"search_values->{self.param(name, 'text')}"
+            direction = "ASC"
+            if self.at_keyword("asc", "desc"):
+                direction = self.advance().text.upper()
+            nulls = "NULLS LAST" if direction == "ASC" else "NULLS FIRST"
+            terms.append(f"{expr} {direction} {nulls}")
+            if not (self.current.kind == "punct" and self.current.text == ","):
+                break
+            self.advance()
+        return ", ".join(terms + ["run_id"])
+
+
+# ------------------------------------------------------------- comparisons
+
+
+_RANGE_OPS = {"<", "<=", ">", ">="}
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+class _Target:
+    """The left side of one comparison: a built-in column or a custom attribute."""
+
+    def __init__(self, parser: _Parser, name: str, column: Optional[_Column]) -> None:
+        self.parser = parser
+        self.name = name
+        self.column = column
+
+    # --- built-in columns
+
+    def _value(self, token: _Token) -> Any:
+        kind = self.column.kind if self.column else ""
+        convert: Dict[str, Callable[[_Token], Any]] = {
+            "text": self._text_value,
+            "status": self._status_value,
+            "time": self._time_value,
+            "int": self._int_value,
+        }
+        return convert[kind](token)
+
+    def _text_value(self, token: _Token) -> str:
+        if token.kind != "string":
+            raise self.parser.error(f"{self.name} takes a string value", token)
+        return token.value
+
+    def _status_value(self, token: _Token) -> int:
+        if token.kind == "number" and token.value in _STATUS_NAMES.values():
+            return int(token.value)
+        if token.kind == "string":
+            status = _STATUS_NAMES.get(token.value.replace("_", "").lower())
+            if status is not None:
+                return status
+        raise self.parser.error(
+            "ExecutionStatus takes one of " + ", ".join(repr(n) for n in STATUS_NAMES.values()), token
+        )
+
+    def _time_value(self, token: _Token) -> datetime:
+        parsed = parse_datetime(token.value) if token.kind == "string" else None
+        if parsed is None:
+            raise self.parser.error(f"{self.name} takes an RFC 3339 datetime string", token)
+        return parsed
+
+    def _int_value(self, token: _Token) -> int:
+        if token.kind != "number" or token.value != token.value.to_integral_value():
+            raise self.parser.error(f"{self.name} takes an integer value", token)
+        return int(token.value)
+
+    def _column_param(self, token: _Token) -> str:
+        assert self.column is not None
+        return self.parser.param(self._value(token), _CAST[self.column.kind])
+
+    def compare(self, op: str, token: _Token) -> str:
+        op = "<>" if op == "!=" else op
+        if self.column is None:
+            return self._custom_compare(op, token)
+        if self.column.kind == "status" and op in _RANGE_OPS:
+            raise self.parser.error("ExecutionStatus supports only =, !=, IN and NOT IN", token)
+        return f"({self.column.sql} {op} {self._column_param(token)})"
+
+    def among(self, tokens: Sequence[_Token]) -> str:
+        if self.column is None:
+            return "(" + " OR ".join(self._custom_equal(t) for t in tokens) + ")"
+        cast = _CAST[self.column.kind]
+        values = [self._value(t) for t in tokens]
+        return f"({self.column.sql} = ANY({self.parser.param(values, cast + '[]')}))"
+
+    def between(self, low: _Token, high: _Token) -> str:
+        return f"({self.compare('>=', low)} AND {self.compare('<=', high)})"
+
+    def starts_with(self, token: _Token) -> str:
+        if token.kind != "string":
+            raise self.parser.error("STARTS_WITH takes a string value", token)
+        if self.column is not None:
+            if self.column.kind != "text":
+                raise self.parser.error(f"STARTS_WITH is not supported on {self.name}", token)
+            return f"starts_with({self.column.sql}, {self.parser.param(token.value, 'text')})"
+        key = self._key()
+        return (
+            f"(jsonb_typeof(search_values->{key}) = 'string' AND "
+            f"starts_with(search_values->>{key}, {self.parser.param(token.value, 'text')}))"
+        )
+
+    def is_null(self) -> str:
+        if self.column is not None:
+            return f"({self.column.sql} IS NULL)"
+        return f"(NOT coalesce(search_values ? {self._key()}, false))"
+
+    # --- custom search attributes
+
+    def _key(self) -> str:
+        return self.parser.param(self.name, "text")
+
+    def _contains(self, value: Any) -> str:
+        return f"search_values @> {self.parser.param({self.name: value}, 'jsonb')}"
+
+    def _custom_equal(self, token: _Token) -> str:
+        value = _json_literal(token)
+        variants = [value]
+        if isinstance(value, str):
+            normal = normalized_datetime(value)
+            if normal is not None and normal != value:
+                variants.append(normal)
+        # A KeywordList attribute equals a value when the list holds it.
+        tests = [self._contains(v) for v in variants]
+        tests += [self._contains([v]) for v in variants if isinstance(v, str)]
+        return "(" + " OR ".join(tests) + ")"
+
+    def _custom_compare(self, op: str, token: _Token) -> str:
+        if op == "=":
+            return self._custom_equal(token)
+        if op == "<>":
+            return f"(NOT {self._custom_equal(token)})"
+        value = _json_literal(token)
+        key = self._key()
+        if isinstance(value, bool):
+            raise self.parser.error(f"{op} is not supported on boolean values", token)
+        if isinstance(value, (int, float)):
+            return (
+                f"(jsonb_typeof(search_values->{key}) = 'number' AND "
+                f"(search_values->>{key})::numeric {op} {self.parser.param(token.value, 'numeric')})"
+            )
+        text = normalized_datetime(value) or value
+        return (
+            f"(jsonb_typeof(search_values->{key}) = 'string' AND "
+            f'(search_values->>{key}) COLLATE "C" {op} {self.parser.param(text, "text")})'
+        )
+
+
+def _json_literal(token: _Token) -> Any:
+    if token.kind == "number":
+        number = token.value
+        return int(number) if number == number.to_integral_value() and "." not in token.text else float(number)
+    if token.kind == "ident":
+        return token.text.lower() == "true"
+    return token.value
+
+
+def parse_datetime(text: str) -> Optional[datetime]:
+    """An RFC 3339 datetime (a date alone means its midnight); naive means UTC."""
+    if not _DATETIME_RE.match(text):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def normalized_datetime(text: str) -> Optional[str]:
+    """The fixed-width UTC form search_values stores Datetime attributes in."""
+    if not _DATETIME_RE.match(text) or "T" not in text.upper():
+        return None
+    parsed = parse_datetime(text)
+    if parsed is None:
+        return None
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def compile_filter(query: Optional[str], first_param: int = 1) -> CompiledFilter:
+    """Compile a list filter (None or blank means every run)."""
+    if query is None or not query.strip():
+        return CompiledFilter()
+    if len(query) > MAX_LENGTH:
+        raise ListFilterError(f"query longer than {MAX_LENGTH} characters", MAX_LENGTH)
+    return _Parser(query, first_param).parse()

@@ -1,0 +1,243 @@
+"""Memo and search attributes between Python values, payload JSON and execution rows,
+and the objects list_workflows() / describe() build from rows.
+
+Search attributes travel as Temporal payloads with ``type`` metadata (``Keyword``,
+``Int``, ``Datetime``, ``KeywordList``...), as a Temporal server hands them back. The
+deprecated dict form carries no type, so its type is guessed from the values the way
+temporalio does for ``typed_search_attributes``; the database decodes the payloads
+into ``executions.search_values`` for filtering (schema/0005_visibility.sql).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from hotmesh_temporal import common as temporal_common
+from hotmesh_temporal import converter as temporal_converter
+from hotmesh_temporal._engine import history as h
+from hotmesh_temporal.api.common.v1 import (
+    ActivityType,
+    Memo,
+    Payload,
+    Payloads,
+    SearchAttributes,
+    WorkflowExecution,
+    WorkflowType,
+)
+
+# ------------------------------------------------------------- encoding
+
+
+def encode_search_attributes(attributes: Any) -> Dict[str, Payload]:
+    """Typed (``TypedSearchAttributes`` or a sequence of ``SearchAttributeUpdate``) or
+    deprecated ``{name: [values]}`` search attributes as ``{name: Payload}``.
+
+    An update's ``value_unset()`` and the deprecated form's empty list become
+    Temporal's removal payloads."""
+    if not attributes:
+        return {}
+    if isinstance(attributes, Mapping):
+        return {name: _encode_untyped(name, values) for name, values in attributes.items()}
+    encode = temporal_converter.encode_typed_search_attribute_value
+    out: Dict[str, Payload] = {}
+    for item in attributes:
+        if isinstance(item, temporal_common.SearchAttributePair):
+            out[item.key.name] = encode(item.key, item.value)
+        elif isinstance(item, temporal_common.SearchAttributeUpdate):
+            out[item.key.name] = encode(item.key, item.value)
+        else:
+            raise TypeError(f"not a search attribute pair or update: {item!r}")
+    return out
+
+
+def _encode_untyped(name: str, values: Any) -> Payload:
+    payload = temporal_converter.encode_search_attribute_values(values)
+    key = temporal_common.SearchAttributeKey._guess_from_untyped_values(name, values) if values else None
+    if key is not None:
+        payload.metadata["type"] = key._metadata_type.encode()
+    return payload
+
+
+def payload_json(payloads: Mapping[str, Payload]) -> Optional[Dict[str, Any]]:
+    return h.payload_map(payloads)
+
+
+# ------------------------------------------------------------- decoding
+
+
+def search_attributes_message(raw: Optional[Mapping[str, Any]]) -> SearchAttributes:
+    message = SearchAttributes()
+    for name, payload in (raw or {}).items():
+        message.indexed_fields[name].CopyFrom(Payload.from_json_dict(payload))
+    return message
+
+
+def memo_message(raw: Optional[Mapping[str, Any]]) -> Memo:
+    message = Memo()
+    for name, payload in (raw or {}).items():
+        message.fields[name].CopyFrom(Payload.from_json_dict(payload))
+    return message
+
+
+def decode_both(
+    raw: Optional[Mapping[str, Any]],
+) -> Tuple[Dict[str, Any], temporal_common.TypedSearchAttributes]:
+    """The deprecated dict view and the typed view of a row's search attributes."""
+    message = search_attributes_message(raw)
+    return (
+        dict(temporal_converter.decode_search_attributes(message)),
+        temporal_converter.decode_typed_search_attributes(message),
+    )
+
+
+def apply_updates(
+    legacy: Mapping[str, Any],
+    typed: temporal_common.TypedSearchAttributes,
+    encoded: Mapping[str, Payload],
+) -> Tuple[Dict[str, Any], temporal_common.TypedSearchAttributes]:
+    """Both views of workflow.info() after an upsert of ``encoded`` payloads: a removal
+    (null payload or empty list) drops the attribute from the typed view and leaves an
+    empty list in the dict view, as temporalio does."""
+    merged_legacy = dict(legacy)
+    pairs = {pair.key.name: pair for pair in typed}
+    changed_legacy, changed_typed = decode_both(payload_json(encoded))
+    for name, payload in encoded.items():
+        pairs.pop(name, None)
+        merged_legacy[name] = [] if is_unset(payload) else changed_legacy.get(name, [])
+    for pair in changed_typed:
+        pairs[pair.key.name] = pair
+    return merged_legacy, temporal_common.TypedSearchAttributes(list(pairs.values()))
+
+
+def is_unset(payload: Payload) -> bool:
+    """A payload that removes an attribute on upsert (see is_unset_payload in SQL)."""
+    encoding = payload.metadata.get("encoding", b"")
+    return encoding == b"binary/null" or (encoding == b"json/plain" and payload.data.strip() in (b"[]", b"null"))
+
+
+# ------------------------------------------------------------- rows -> objects
+
+
+def raw_info(row: Mapping[str, Any]) -> SimpleNamespace:
+    """A WorkflowExecutionInfo lookalike: the same field names, with the api messages
+    for execution, type, memo and search attributes and datetimes for times."""
+    parent = row["parent"] or {}
+    parent_execution = (
+        WorkflowExecution(workflow_id=parent.get("workflow_id", ""), run_id=parent.get("run_id", ""))
+        if parent
+        else None
+    )
+    return SimpleNamespace(
+        execution=WorkflowExecution(workflow_id=row["workflow_id"], run_id=str(row["run_id"])),
+        type=WorkflowType(name=row["workflow_type"]),
+        start_time=row["start_time"],
+        close_time=row["close_time"],
+        status=int(row["status"]),
+        history_length=int(row["next_event_id"]) - 1,
+        history_size_bytes=int(row["history_size"]),
+        parent_namespace_id=parent.get("namespace", "") if parent else "",
+        parent_execution=parent_execution,
+        execution_time=row["execution_time"],
+        memo=memo_message(row["memo"]),
+        search_attributes=search_attributes_message(row["search_attributes"]),
+        task_queue=row["task_queue"],
+        first_run_id=str(row["first_execution_run_id"]),
+        root_execution=None,
+    )
+
+
+def execution_fields(row: Mapping[str, Any]) -> Dict[str, Any]:
+    """The keyword arguments of client.WorkflowExecution for one executions row."""
+    from hotmesh_temporal.client import WorkflowExecutionStatus
+
+    info = raw_info(row)
+    legacy, typed = decode_both(row["search_attributes"])
+    return dict(
+        close_time=row["close_time"],
+        execution_time=row["execution_time"],
+        history_length=info.history_length,
+        id=row["workflow_id"],
+        namespace=row["namespace"],
+        parent_id=info.parent_execution.workflow_id if info.parent_execution else None,
+        parent_run_id=info.parent_execution.run_id if info.parent_execution else None,
+        root_id=None,
+        root_run_id=None,
+        raw_info=info,
+        run_id=str(row["run_id"]),
+        search_attributes=legacy,
+        start_time=row["start_time"],
+        status=WorkflowExecutionStatus(row["status"]),
+        task_queue=row["task_queue"],
+        typed_search_attributes=typed,
+        workflow_type=row["workflow_type"],
+    )
+
+
+# Temporal's PendingActivityState values.
+PENDING_ACTIVITY_STATE_SCHEDULED = 1
+PENDING_ACTIVITY_STATE_STARTED = 2
+PENDING_ACTIVITY_STATE_CANCEL_REQUESTED = 3
+
+
+def pending_activity(row: Mapping[str, Any]) -> SimpleNamespace:
+    """A PendingActivityInfo lookalike for one activity_tasks row."""
+    if row["cancel_requested"]:
+        state = PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+    elif row["leased_by"] is not None:
+        state = PENDING_ACTIVITY_STATE_STARTED
+    else:
+        state = PENDING_ACTIVITY_STATE_SCHEDULED
+    retry = row["retry_policy"] or {}
+    details = Payloads()
+    for payload in h.parse_payloads(row["heartbeat_details"]):
+        details.payloads.append(payload)
+    return SimpleNamespace(
+        activity_id=row["activity_id"],
+        activity_type=ActivityType(name=row["activity_type"]),
+        state=state,
+        attempt=int(row["attempt"]),
+        maximum_attempts=int(retry.get("maximum_attempts") or 0),
+        scheduled_time=row["attempt_scheduled_time"],
+        last_started_time=row["started_time"],
+        last_heartbeat_time=row["last_heartbeat"],
+        heartbeat_details=details,
+        last_failure=h.parse_failure(row["last_failure"]),
+        last_worker_identity=row["leased_by"] or "",
+        expiration_time=None,
+    )
+
+
+def describe_response(row: Mapping[str, Any], activities: Any, info: SimpleNamespace) -> SimpleNamespace:
+    """A DescribeWorkflowExecutionResponse lookalike."""
+    return SimpleNamespace(
+        workflow_execution_info=info,
+        pending_activities=[pending_activity(a) for a in activities],
+        pending_children=[],
+        execution_config=SimpleNamespace(
+            task_queue=SimpleNamespace(name=row["task_queue"]),
+            workflow_task_timeout=row["task_timeout"],
+        ),
+    )
+
+
+# ------------------------------------------------------------- page tokens
+
+
+def page_token(offset: int) -> bytes:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode())
+
+
+def page_offset(token: Optional[bytes]) -> int:
+    """The offset a next_page_token stands for; a token we did not make is an error."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token))["offset"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError("invalid next_page_token") from err
+    if not isinstance(offset, int) or offset < 0:
+        raise ValueError("invalid next_page_token")
+    return offset
