@@ -85,7 +85,7 @@ def tokenize(query: str) -> List[_Token]:
             raise ListFilterError(f"unexpected character {query[pos]!r}", pos)
         kind = match.lastgroup or ""
         text = match.group()
-        if kind == "number" and tokens and tokens[-1].kind in ("number", "ident", "string"):
+        if kind == "number" and text.startswith("-") and tokens and tokens[-1].kind in ("number", "string"):
             # "a-1" style input: a minus sign here is not part of a number.
             raise ListFilterError(f"unexpected {text!r}", pos)
         if kind != "space":
