@@ -419,10 +419,12 @@ class Client:
         store = await self._engine_store()
         fragments = {"where": compiled.where}
         if compiled.group_by is None:
-            rows = await _call(store.fetch_filtered("count_workflows", fragments, self.namespace, *compiled.params))
+            rows = await _call(store.fetch_filtered(
+                "count_workflows", fragments, self.namespace, *compiled.where_params
+            ))
             return WorkflowExecutionCount(count=int(rows[0][0]), groups=[])
         rows = await _call(store.fetch_filtered(
-            "count_workflows_by_status", fragments, self.namespace, *compiled.params
+            "count_workflows_by_status", fragments, self.namespace, *compiled.where_params
         ))
         groups = [
             WorkflowExecutionCountAggregationGroup(count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]])

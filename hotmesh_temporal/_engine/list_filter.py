@@ -27,6 +27,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 MAX_DEPTH = 50  # parentheses nesting; deeper filters are refused, not recursed into
 MAX_LENGTH = 100_000
+MAX_EXPONENT = 100  # numbers beyond 1e100 are refused rather than overflow in Postgres
+_BIGINT = range(-(2**63), 2**63)
 
 
 class ListFilterError(ValueError):
@@ -105,8 +107,8 @@ def _token_value(kind: str, text: str, pos: int) -> Any:
         return name
     if kind == "number":
         number = Decimal(text)
-        if not number.is_finite():
-            raise ListFilterError(f"bad number {text!r}", pos)
+        if not number.is_finite() or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+            raise ListFilterError(f"number {text!r} is out of range", pos)
         return number
     return text
 
@@ -169,6 +171,11 @@ class CompiledFilter:
     order_by: str = "start_time DESC, run_id"
     params: List[Any] = field(default_factory=list)
     group_by: Optional[str] = None
+    where_param_count: int = 0  # params[:where_param_count] are the WHERE clause's
+
+    @property
+    def where_params(self) -> List[Any]:
+        return self.params[: self.where_param_count]
 
 
 # ------------------------------------------------------------------ parser
@@ -222,6 +229,7 @@ class _Parser:
         out = CompiledFilter()
         if not self.at_keyword("order", "group") and self.current.kind != "end":
             out.where = self.expression(0)
+        out.where_param_count = len(self.params)
         if self.at_keyword("group"):
             out.group_by = self.group_by()
         if self.at_keyword("order"):
@@ -397,8 +405,12 @@ class _Target:
         return parsed
 
     def _int_value(self, token: _Token) -> int:
-        if token.kind != "number" or token.value != token.value.to_integral_value():
-            raise self.parser.error(f"{self.name} takes an integer value", token)
+        if (
+            token.kind != "number"
+            or token.value != token.value.to_integral_value()
+            or int(token.value) not in _BIGINT
+        ):
+            raise self.parser.error(f"{self.name} takes a 64-bit integer value", token)
         return int(token.value)
 
     def _column_param(self, token: _Token) -> str:
@@ -497,9 +509,10 @@ def parse_datetime(text: str) -> Optional[datetime]:
         return None
     try:
         value = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)  # also refuses times outside years 1..9999
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def normalized_datetime(text: str) -> Optional[str]:
@@ -507,9 +520,7 @@ def normalized_datetime(text: str) -> Optional[str]:
     if not _DATETIME_RE.match(text) or "T" not in text.upper():
         return None
     parsed = parse_datetime(text)
-    if parsed is None:
-        return None
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if parsed is None else parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def compile_filter(query: Optional[str], first_param: int = 1) -> CompiledFilter:

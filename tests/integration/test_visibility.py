@@ -209,6 +209,8 @@ async def test_count_group_by_status(client, population):
     assert count.count == 6
     groups = {tuple(g.group_values): g.count for g in count.groups}
     assert groups == {("Completed",): 3, ("Failed",): 1, ("Running",): 2}
+    ordered = await client.count_workflows(f"TaskQueue = '{population['queue']}' ORDER BY CustomIntField")
+    assert ordered.count == 6  # ORDER BY does not change a count
 
 
 @pytest.mark.parametrize(
