@@ -482,15 +482,16 @@ class _Target:
         key = self._key()
         if isinstance(value, bool):
             raise self.parser.error(f"{op} is not supported on boolean values", token)
+        # CASE, not AND: only CASE guarantees the type test runs before the cast.
         if isinstance(value, (int, float)):
             return (
-                f"(jsonb_typeof(search_values->{key}) = 'number' AND "
-                f"(search_values->>{key})::numeric {op} {self.parser.param(token.value, 'numeric')})"
+                f"(CASE WHEN jsonb_typeof(search_values->{key}) = 'number' "
+                f"THEN (search_values->>{key})::numeric END {op} {self.parser.param(token.value, 'numeric')})"
             )
         text = normalized_datetime(value) or value
         return (
-            f"(jsonb_typeof(search_values->{key}) = 'string' AND "
-            f'(search_values->>{key}) COLLATE "C" {op} {self.parser.param(text, "text")})'
+            f"(CASE WHEN jsonb_typeof(search_values->{key}) = 'string' "
+            f'THEN (search_values->>{key}) END COLLATE "C" {op} {self.parser.param(text, "text")})'
         )
 
 

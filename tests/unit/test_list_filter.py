@@ -219,6 +219,7 @@ _SQL_WORDS = {
     "close_time", "execution_time", "next_event_id", "history_size", "parent", "search_values",
     "jsonb_typeof", "numeric", "starts_with", "coalesce", "true", "false", "AND", "OR", "NOT",
     "IS", "NULL", "ANY", "COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "C", "1",
+    "CASE", "WHEN", "THEN", "END",
 }  # fmt: skip
 _SQL_STRINGS = {"'string'", "'number'", "'workflow_id'", "'run_id'", '"C"'}
 _SQL_PUNCT = set("()<>=!,-@?:")
@@ -288,6 +289,33 @@ class _LoopThread:
         self.loop.close()
 
 
+async def _seed_runs(client) -> None:
+    """Runs whose attributes of one name have different types, so that filters meet
+    every kind of stored value (no worker: they stay running, untouched)."""
+    import uuid
+    from datetime import timedelta
+
+    from hotmesh_temporal.common import SearchAttributeKey as Key
+    from hotmesh_temporal.common import SearchAttributePair, TypedSearchAttributes
+
+    now = datetime.now(timezone.utc)
+    variants = [
+        [(Key.for_int("CustomIntField"), 5), (Key.for_keyword("CustomKeywordField"), "x")],
+        [(Key.for_keyword("CustomIntField"), "five"), (Key.for_datetime("CustomKeywordField"), now)],
+        [(Key.for_float("CustomIntField"), 5.5), (Key.for_keyword_list("CustomKeywordField"), ["a"])],
+        [(Key.for_bool("CustomIntField"), True), (Key.for_datetime("CustomDatetimeField"), now)],
+        [(Key.for_keyword_list("CustomIntField"), ["1", "2"]), (Key.for_int("CustomDatetimeField"), 1)],
+    ]
+    for pairs in variants:
+        await client.start_workflow(
+            "FuzzSeed",
+            id=f"fuzz-{uuid.uuid4()}",
+            task_queue=f"fuzz-{uuid.uuid4()}",
+            execution_timeout=timedelta(days=1),
+            search_attributes=TypedSearchAttributes([SearchAttributePair(k, v) for k, v in pairs]),
+        )
+
+
 _CHECKSUM_SQL = """
 SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = $1)
      + (SELECT count(*) FROM pg_proc WHERE pronamespace = $1::regnamespace),
@@ -311,6 +339,7 @@ def fuzz_client(migrated_dsn):
         sql = _CHECKSUM_SQL.replace("{s}", f'"{schema}"')
         return tuple(await store.pool.fetchrow(sql, schema))
 
+    runner.run(_seed_runs(client))
     yield runner, client, checksum
     runner.run(client.service_client.close())
     runner.stop()
