@@ -20,10 +20,11 @@ character position of the problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 MAX_DEPTH = 50  # parentheses nesting; deeper filters are refused, not recursed into
 MAX_LENGTH = 100_000
@@ -77,9 +78,9 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", body, flags=re.DOTALL)
 
 
-def tokenize(query: str) -> List[_Token]:
+def tokenize(query: str) -> list[_Token]:
     _check_text(query)
-    tokens: List[_Token] = []
+    tokens: list[_Token] = []
     pos = 0
     while pos < len(query):
         match = _TOKEN_RE.match(query, pos)
@@ -87,7 +88,12 @@ def tokenize(query: str) -> List[_Token]:
             raise ListFilterError(f"unexpected character {query[pos]!r}", pos)
         kind = match.lastgroup or ""
         text = match.group()
-        if kind == "number" and text.startswith("-") and tokens and tokens[-1].kind in ("number", "string"):
+        if (
+            kind == "number"
+            and text.startswith("-")
+            and tokens
+            and tokens[-1].kind in ("number", "string")
+        ):
             # "a-1" style input: a minus sign here is not part of a number.
             raise ListFilterError(f"unexpected {text!r}", pos)
         if kind != "space":
@@ -141,7 +147,7 @@ class _Column:
     kind: str  # text, status, time, int
 
 
-BUILTIN_FIELDS: Dict[str, _Column] = {
+BUILTIN_FIELDS: dict[str, _Column] = {
     "WorkflowId": _Column("workflow_id", "text"),
     "WorkflowType": _Column("workflow_type", "text"),
     "RunId": _Column("run_id::text", "text"),
@@ -169,12 +175,12 @@ class CompiledFilter:
 
     where: str = "true"
     order_by: str = "start_time DESC, run_id"
-    params: List[Any] = field(default_factory=list)
-    group_by: Optional[str] = None
+    params: list[Any] = field(default_factory=list)
+    group_by: str | None = None
     where_param_count: int = 0  # params[:where_param_count] are the WHERE clause's
 
     @property
-    def where_params(self) -> List[Any]:
+    def where_params(self) -> list[Any]:
         return self.params[: self.where_param_count]
 
 
@@ -186,7 +192,7 @@ class _Parser:
         self.tokens = tokenize(query)
         self.index = 0
         self.first_param = first_param
-        self.params: List[Any] = []
+        self.params: list[Any] = []
 
     # --- token helpers
 
@@ -214,7 +220,7 @@ class _Parser:
             raise self.error(f"expected {text!r}")
         return self.advance()
 
-    def error(self, message: str, token: Optional[_Token] = None) -> ListFilterError:
+    def error(self, message: str, token: _Token | None = None) -> ListFilterError:
         token = token or self.current
         found = "end of query" if token.kind == "end" else repr(token.text[:40])
         return ListFilterError(f"{message}, found {found}", token.pos)
@@ -263,7 +269,7 @@ class _Parser:
             return inner
         return self.comparison()
 
-    def field_name(self) -> Tuple[str, Optional[_Column]]:
+    def field_name(self) -> tuple[str, _Column | None]:
         token = self.current
         if token.kind == "quoted_ident":
             self.advance()
@@ -317,7 +323,7 @@ class _Parser:
             return self.advance()
         raise self.error("expected a value")
 
-    def literal_list(self) -> List[_Token]:
+    def literal_list(self) -> list[_Token]:
         self.expect_punct("(")
         values = [self.literal()]
         while self.current.kind == "punct" and self.current.text == ",":
@@ -359,13 +365,15 @@ class _Parser:
 
 
 _RANGE_OPS = {"<", "<=", ">", ">="}
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+_DATETIME_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
 
 
 class _Target:
     """The left side of one comparison: a built-in column or a custom attribute."""
 
-    def __init__(self, parser: _Parser, name: str, column: Optional[_Column]) -> None:
+    def __init__(self, parser: _Parser, name: str, column: _Column | None) -> None:
         self.parser = parser
         self.name = name
         self.column = column
@@ -374,7 +382,7 @@ class _Target:
 
     def _value(self, token: _Token) -> Any:
         kind = self.column.kind if self.column else ""
-        convert: Dict[str, Callable[[_Token], Any]] = {
+        convert: dict[str, Callable[[_Token], Any]] = {
             "text": self._text_value,
             "status": self._status_value,
             "time": self._time_value,
@@ -395,7 +403,8 @@ class _Target:
             if status is not None:
                 return status
         raise self.parser.error(
-            "ExecutionStatus takes one of " + ", ".join(repr(n) for n in STATUS_NAMES.values()), token
+            "ExecutionStatus takes one of " + ", ".join(repr(n) for n in STATUS_NAMES.values()),
+            token,
         )
 
     def _time_value(self, token: _Token) -> datetime:
@@ -484,9 +493,10 @@ class _Target:
             raise self.parser.error(f"{op} is not supported on boolean values", token)
         # CASE, not AND: only CASE guarantees the type test runs before the cast.
         if isinstance(value, (int, float)):
+            number = self.parser.param(token.value, "numeric")
             return (
                 f"(CASE WHEN jsonb_typeof(search_values->{key}) = 'number' "
-                f"THEN (search_values->>{key})::numeric END {op} {self.parser.param(token.value, 'numeric')})"
+                f"THEN (search_values->>{key})::numeric END {op} {number})"
             )
         text = normalized_datetime(value) or value
         return (
@@ -498,13 +508,17 @@ class _Target:
 def _json_literal(token: _Token) -> Any:
     if token.kind == "number":
         number = token.value
-        return int(number) if number == number.to_integral_value() and "." not in token.text else float(number)
+        return (
+            int(number)
+            if number == number.to_integral_value() and "." not in token.text
+            else float(number)
+        )
     if token.kind == "ident":
         return token.text.lower() == "true"
     return token.value
 
 
-def parse_datetime(text: str) -> Optional[datetime]:
+def parse_datetime(text: str) -> datetime | None:
     """An RFC 3339 datetime (a date alone means its midnight); naive means UTC."""
     if not _DATETIME_RE.match(text):
         return None
@@ -516,7 +530,7 @@ def parse_datetime(text: str) -> Optional[datetime]:
         return None
 
 
-def normalized_datetime(text: str) -> Optional[str]:
+def normalized_datetime(text: str) -> str | None:
     """The fixed-width UTC form search_values stores Datetime attributes in."""
     if not _DATETIME_RE.match(text) or "T" not in text.upper():
         return None
@@ -524,7 +538,7 @@ def normalized_datetime(text: str) -> Optional[str]:
     return None if parsed is None else parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compile_filter(query: Optional[str], first_param: int = 1) -> CompiledFilter:
+def compile_filter(query: str | None, first_param: int = 1) -> CompiledFilter:
     """Compile a list filter (None or blank means every run)."""
     if query is None or not query.strip():
         return CompiledFilter()

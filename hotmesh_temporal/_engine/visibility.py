@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any
 
 from hotmesh_temporal import common as temporal_common
 from hotmesh_temporal import converter as temporal_converter
@@ -31,7 +32,7 @@ from hotmesh_temporal.api.common.v1 import (
 # ------------------------------------------------------------- encoding
 
 
-def encode_search_attributes(attributes: Any) -> Dict[str, Payload]:
+def encode_search_attributes(attributes: Any) -> dict[str, Payload]:
     """Typed (``TypedSearchAttributes`` or a sequence of ``SearchAttributeUpdate``) or
     deprecated ``{name: [values]}`` search attributes as ``{name: Payload}``.
 
@@ -42,7 +43,7 @@ def encode_search_attributes(attributes: Any) -> Dict[str, Payload]:
     if isinstance(attributes, Mapping):
         return {name: _encode_untyped(name, values) for name, values in attributes.items()}
     encode = temporal_converter.encode_typed_search_attribute_value
-    out: Dict[str, Payload] = {}
+    out: dict[str, Payload] = {}
     for item in attributes:
         if isinstance(item, temporal_common.SearchAttributePair):
             out[item.key.name] = encode(item.key, item.value)
@@ -55,27 +56,31 @@ def encode_search_attributes(attributes: Any) -> Dict[str, Payload]:
 
 def _encode_untyped(name: str, values: Any) -> Payload:
     payload = temporal_converter.encode_search_attribute_values(values)
-    key = temporal_common.SearchAttributeKey._guess_from_untyped_values(name, values) if values else None
+    key = (
+        temporal_common.SearchAttributeKey._guess_from_untyped_values(name, values)
+        if values
+        else None
+    )
     if key is not None:
         payload.metadata["type"] = key._metadata_type.encode()
     return payload
 
 
-def payload_json(payloads: Mapping[str, Payload]) -> Optional[Dict[str, Any]]:
+def payload_json(payloads: Mapping[str, Payload]) -> dict[str, Any] | None:
     return h.payload_map(payloads)
 
 
 # ------------------------------------------------------------- decoding
 
 
-def search_attributes_message(raw: Optional[Mapping[str, Any]]) -> SearchAttributes:
+def search_attributes_message(raw: Mapping[str, Any] | None) -> SearchAttributes:
     message = SearchAttributes()
     for name, payload in (raw or {}).items():
         message.indexed_fields[name].CopyFrom(Payload.from_json_dict(payload))
     return message
 
 
-def memo_message(raw: Optional[Mapping[str, Any]]) -> Memo:
+def memo_message(raw: Mapping[str, Any] | None) -> Memo:
     message = Memo()
     for name, payload in (raw or {}).items():
         message.fields[name].CopyFrom(Payload.from_json_dict(payload))
@@ -83,8 +88,8 @@ def memo_message(raw: Optional[Mapping[str, Any]]) -> Memo:
 
 
 def decode_both(
-    raw: Optional[Mapping[str, Any]],
-) -> Tuple[Dict[str, Any], temporal_common.TypedSearchAttributes]:
+    raw: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], temporal_common.TypedSearchAttributes]:
     """The deprecated dict view and the typed view of a row's search attributes."""
     message = search_attributes_message(raw)
     return (
@@ -97,7 +102,7 @@ def apply_updates(
     legacy: Mapping[str, Any],
     typed: temporal_common.TypedSearchAttributes,
     encoded: Mapping[str, Payload],
-) -> Tuple[Dict[str, Any], temporal_common.TypedSearchAttributes]:
+) -> tuple[dict[str, Any], temporal_common.TypedSearchAttributes]:
     """Both views of workflow.info() after an upsert of ``encoded`` payloads: a removal
     (null payload or empty list) drops the attribute from the typed view and leaves an
     empty list in the dict view, as temporalio does."""
@@ -115,7 +120,9 @@ def apply_updates(
 def is_unset(payload: Payload) -> bool:
     """A payload that removes an attribute on upsert (see is_unset_payload in SQL)."""
     encoding = payload.metadata.get("encoding", b"")
-    return encoding == b"binary/null" or (encoding == b"json/plain" and payload.data.strip() in (b"[]", b"null"))
+    return encoding == b"binary/null" or (
+        encoding == b"json/plain" and payload.data.strip() in (b"[]", b"null")
+    )
 
 
 # ------------------------------------------------------------- rows -> objects
@@ -126,7 +133,9 @@ def raw_info(row: Mapping[str, Any]) -> SimpleNamespace:
     for execution, type, memo and search attributes and datetimes for times."""
     parent = row["parent"] or {}
     parent_execution = (
-        WorkflowExecution(workflow_id=parent.get("workflow_id", ""), run_id=parent.get("run_id", ""))
+        WorkflowExecution(
+            workflow_id=parent.get("workflow_id", ""), run_id=parent.get("run_id", "")
+        )
         if parent
         else None
     )
@@ -149,7 +158,7 @@ def raw_info(row: Mapping[str, Any]) -> SimpleNamespace:
     )
 
 
-def execution_fields(row: Mapping[str, Any]) -> Dict[str, Any]:
+def execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of client.WorkflowExecution for one executions row."""
     from hotmesh_temporal.client import WorkflowExecutionStatus
 
@@ -210,7 +219,9 @@ def pending_activity(row: Mapping[str, Any]) -> SimpleNamespace:
     )
 
 
-def describe_response(row: Mapping[str, Any], activities: Any, info: SimpleNamespace) -> SimpleNamespace:
+def describe_response(
+    row: Mapping[str, Any], activities: Any, info: SimpleNamespace
+) -> SimpleNamespace:
     """A DescribeWorkflowExecutionResponse lookalike."""
     return SimpleNamespace(
         workflow_execution_info=info,
@@ -230,7 +241,7 @@ def page_token(offset: int) -> bytes:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode())
 
 
-def page_offset(token: Optional[bytes]) -> int:
+def page_offset(token: bytes | None) -> int:
     """The offset a next_page_token stands for; a token we did not make is an error."""
     if not token:
         return 0

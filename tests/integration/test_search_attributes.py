@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List
+from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -16,6 +16,7 @@ from hotmesh_temporal.common import (
     SearchAttributePair,
     TypedSearchAttributes,
 )
+from hotmesh_temporal.service import RPCError, RPCStatusCode
 from hotmesh_temporal.worker import Worker
 
 KEYWORD = SearchAttributeKey.for_keyword("CustomKeywordField")
@@ -32,7 +33,7 @@ def wf_id() -> str:
     return f"sa-{uuid.uuid4()}"
 
 
-def typed_view(info: workflow.Info) -> Dict[str, Any]:
+def typed_view(info: workflow.Info) -> dict[str, Any]:
     return {pair.key.name: pair.value for pair in info.typed_search_attributes}
 
 
@@ -42,8 +43,11 @@ class UpsertingWorkflow:
         self.go = False
 
     @workflow.run
-    async def run(self) -> Dict[str, Any]:
-        seen: Dict[str, Any] = {"start": typed_view(workflow.info()), "memo_start": dict(workflow.memo())}
+    async def run(self) -> dict[str, Any]:
+        seen: dict[str, Any] = {
+            "start": typed_view(workflow.info()),
+            "memo_start": dict(workflow.memo()),
+        }
         workflow.upsert_search_attributes(
             [
                 INT.value_set(7),
@@ -69,7 +73,7 @@ class UpsertingWorkflow:
         self.go = True
 
 
-def _decode(payload: Dict[str, Any]) -> Dict[str, str]:
+def _decode(payload: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in payload["metadata"].items()}
 
 
@@ -135,9 +139,9 @@ async def test_start_upsert_describe_and_history(client, task_queue):
         "CustomTextField": "Text",
     }
     assert upserts[0]["attrs"]["workflowTaskCompletedEventId"]
-    assert _decode(upserts[1]["attrs"]["searchAttributes"]["indexedFields"]["CustomKeywordField"]) == {
-        "encoding": "binary/null"
-    }
+    assert _decode(
+        upserts[1]["attrs"]["searchAttributes"]["indexedFields"]["CustomKeywordField"]
+    ) == {"encoding": "binary/null"}
     modified = [e for e in events if e["type"] == "WorkflowPropertiesModified"]
     assert len(modified) == 1
     assert set(modified[0]["attrs"]["upsertedMemo"]["fields"]) == {"added", "gone"}
@@ -146,7 +150,7 @@ async def test_start_upsert_describe_and_history(client, task_queue):
 @workflow.defn
 class LegacyWorkflow:
     @workflow.run
-    async def run(self) -> List[Any]:
+    async def run(self) -> list[Any]:
         before = dict(workflow.info().search_attributes)
         workflow.upsert_search_attributes({"CustomKeywordField": ["legacy"], "CustomIntField": []})
         return [before, dict(workflow.info().search_attributes), typed_view(workflow.info())]
@@ -163,7 +167,11 @@ async def test_legacy_dict_search_attributes(client, task_queue):
             )
         before, after, typed = await handle.result()
     assert before == {"CustomIntField": [3], "CustomKeywordListField": ["x", "y"]}
-    assert after == {"CustomIntField": [], "CustomKeywordListField": ["x", "y"], "CustomKeywordField": ["legacy"]}
+    assert after == {
+        "CustomIntField": [],
+        "CustomKeywordListField": ["x", "y"],
+        "CustomKeywordField": ["legacy"],
+    }
     assert typed == {"CustomKeywordListField": ["x", "y"], "CustomKeywordField": "legacy"}
     desc = await handle.describe()
     # The run's row keeps the typed view too: the deprecated form's types are guessed.
@@ -174,7 +182,7 @@ async def test_legacy_dict_search_attributes(client, task_queue):
 @workflow.defn
 class ContinuingWorkflow:
     @workflow.run
-    async def run(self, left: int) -> Dict[str, Any]:
+    async def run(self, left: int) -> dict[str, Any]:
         if left > 0:
             workflow.upsert_search_attributes([INT.value_set(left)])
             workflow.upsert_memo({f"m{left}": left})
@@ -205,5 +213,6 @@ async def test_bad_search_attribute_value_is_refused_before_anything_is_written(
             task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(INT, "not an int")]),  # type: ignore[arg-type]
         )
-    with pytest.raises(Exception):
+    with pytest.raises(RPCError) as err:
         await client.get_workflow_handle(workflow_id).describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND

@@ -16,8 +16,8 @@ from hotmesh_temporal.client import (
     WorkflowExecutionCount,
     WorkflowExecutionStatus,
 )
-from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.service import RPCError, RPCStatusCode
 from hotmesh_temporal.worker import Worker
 
@@ -92,7 +92,7 @@ async def population(client):
                     search_attributes=TypedSearchAttributes(pairs),
                 )
             )
-        for handle, spec in zip(handles, specs):
+        for handle, spec in zip(handles, specs, strict=True):
             if spec[0] != "wait":
                 await _wait_closed(handle)
         yield {"tag": tag, "queue": task_queue, "handles": handles}
@@ -135,7 +135,10 @@ FILTERS = [
     ("CustomIntField = 1 OR (CustomIntField = 5 AND ExecutionStatus = 'Running')", [1, 5]),
     ("CloseTime IS NULL", [5, 6]),
     ("CloseTime IS NOT NULL AND ExecutionStatus = 'Failed'", [4]),
-    ("StartTime > '2000-01-01T00:00:00Z' AND ExecutionTime > '2000-01-01T00:00:00Z'", [1, 2, 3, 4, 5, 6]),
+    (
+        "StartTime > '2000-01-01T00:00:00Z' AND ExecutionTime > '2000-01-01T00:00:00Z'",
+        [1, 2, 3, 4, 5, 6],
+    ),
     ("HistoryLength > 0", [1, 2, 3, 4, 5, 6]),
 ]
 
@@ -179,7 +182,12 @@ async def test_order_by_limit_and_pages(client, population):
         )
     ]
     assert [int(i.rsplit("-", 1)[1]) for i in by_two] == [6, 5, 3, 2, 1, 4]
-    limited = [wf async for wf in client.list_workflows(f"{base} ORDER BY CustomIntField", limit=4, page_size=3)]
+    limited = [
+        wf
+        async for wf in client.list_workflows(
+            f"{base} ORDER BY CustomIntField", limit=4, page_size=3
+        )
+    ]
     assert [wf.typed_search_attributes[INT] for wf in limited] == [1, 2, 3, 4]
 
     iterator = client.list_workflows(f"{base} ORDER BY CustomIntField", page_size=4)
@@ -190,7 +198,9 @@ async def test_order_by_limit_and_pages(client, population):
     assert token is not None
     rest = [
         wf.typed_search_attributes[INT]
-        async for wf in client.list_workflows(f"{base} ORDER BY CustomIntField", page_size=4, next_page_token=token)
+        async for wf in client.list_workflows(
+            f"{base} ORDER BY CustomIntField", page_size=4, next_page_token=token
+        )
     ]
     assert rest == [5, 6]
     await iterator.fetch_next_page()
@@ -209,7 +219,9 @@ async def test_count_group_by_status(client, population):
     assert count.count == 6
     groups = {tuple(g.group_values): g.count for g in count.groups}
     assert groups == {("Completed",): 3, ("Failed",): 1, ("Running",): 2}
-    ordered = await client.count_workflows(f"TaskQueue = '{population['queue']}' ORDER BY CustomIntField")
+    ordered = await client.count_workflows(
+        f"TaskQueue = '{population['queue']}' ORDER BY CustomIntField"
+    )
     assert ordered.count == 6  # ORDER BY does not change a count
 
 
@@ -262,8 +274,12 @@ class WithActivity:
 
 
 async def test_describe_pending_activities(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[WithActivity], activities=[slow_activity]):
-        handle = await client.start_workflow(WithActivity.run, id=f"pa-{uuid.uuid4()}", task_queue=task_queue)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[WithActivity], activities=[slow_activity]
+    ):
+        handle = await client.start_workflow(
+            WithActivity.run, id=f"pa-{uuid.uuid4()}", task_queue=task_queue
+        )
         for _ in range(200):
             desc = await handle.describe()
             pending = desc.raw_description.pending_activities

@@ -58,8 +58,14 @@ def test_custom_equality_uses_containment_for_the_gin_index():
     compiled = compile_filter("CustomKeywordField = 'x'")
     assert compiled.where == "(search_values @> $1::jsonb OR search_values @> $2::jsonb)"
     assert compiled.params == [{"CustomKeywordField": "x"}, {"CustomKeywordField": ["x"]}]
-    numbers = compile_filter("CustomIntField = 3 AND CustomDoubleField = 1.5 AND CustomBoolField = TRUE")
-    assert numbers.params == [{"CustomIntField": 3}, {"CustomDoubleField": 1.5}, {"CustomBoolField": True}]
+    numbers = compile_filter(
+        "CustomIntField = 3 AND CustomDoubleField = 1.5 AND CustomBoolField = TRUE"
+    )
+    assert numbers.params == [
+        {"CustomIntField": 3},
+        {"CustomDoubleField": 1.5},
+        {"CustomBoolField": True},
+    ]
 
 
 def test_custom_datetime_literals_are_normalized_to_utc():
@@ -172,7 +178,9 @@ plain_literals = st.one_of(
     st.sampled_from(["'0001-01-01T00:00:00+01:00'", "'9999-12-31T23:59:59-01:00'", "'2024-02-30'"]),
 )
 literals = string_literals | plain_literals
-fields = st.sampled_from(FIELDS) | hostile_text.map(lambda t: "`" + (t + SENTINEL).replace("`", "") + "`")
+fields = st.sampled_from(FIELDS) | hostile_text.map(
+    lambda t: "`" + (t + SENTINEL).replace("`", "") + "`"
+)
 
 
 @st.composite
@@ -180,12 +188,14 @@ def comparisons(draw) -> str:
     field = draw(fields)
     form = draw(st.integers(0, 5))
     if form == 0:
-        return f"{field} {draw(st.sampled_from(['=', '!=', '<>', '<', '<=', '>', '>=']))} {draw(literals)}"
+        op = draw(st.sampled_from(["=", "!=", "<>", "<", "<=", ">", ">="]))
+        return f"{field} {op} {draw(literals)}"
     if form == 1:
         values = draw(st.lists(literals, min_size=1, max_size=3))
         return f"{field} {draw(st.sampled_from(['IN', 'NOT IN']))} ({', '.join(values)})"
     if form == 2:
-        return f"{field} {draw(st.sampled_from(['BETWEEN', 'NOT BETWEEN']))} {draw(literals)} AND {draw(literals)}"
+        between = draw(st.sampled_from(["BETWEEN", "NOT BETWEEN"]))
+        return f"{field} {between} {draw(literals)} AND {draw(literals)}"
     if form == 3:
         return f"{field} STARTS_WITH {draw(literals)}"
     return f"{field} {draw(st.sampled_from(['IS NULL', 'IS NOT NULL']))}"
@@ -202,15 +212,15 @@ filters = st.recursive(
 order_clauses = st.lists(
     st.tuples(fields, st.sampled_from(["", " ASC", " DESC"])).map("".join), min_size=1, max_size=3
 ).map(lambda terms: " ORDER BY " + ", ".join(terms))
-well_formed = st.tuples(filters, st.sampled_from(["", " GROUP BY ExecutionStatus"]), st.just("") | order_clauses).map(
-    "".join
-)
-garbage = st.text(max_size=200) | st.lists(st.sampled_from(HOSTILE + ["(", ")", "AND", "OR", "=", "x"]), max_size=30).map(
-    " ".join
-)
-mangled = st.tuples(well_formed, st.integers(0, 400), st.sampled_from(HOSTILE + ["(", ")", "'"])).map(
-    lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
-)
+well_formed = st.tuples(
+    filters, st.sampled_from(["", " GROUP BY ExecutionStatus"]), st.just("") | order_clauses
+).map("".join)
+garbage = st.text(max_size=200) | st.lists(
+    st.sampled_from(HOSTILE + ["(", ")", "AND", "OR", "=", "x"]), max_size=30
+).map(" ".join)
+mangled = st.tuples(
+    well_formed, st.integers(0, 400), st.sampled_from(HOSTILE + ["(", ")", "'"])
+).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :])
 any_filter = well_formed | garbage | mangled
 
 _PLACEHOLDER = re.compile(r"\$(\d+)::[a-z]+(\[\])?")
@@ -301,10 +311,19 @@ async def _seed_runs(client) -> None:
     now = datetime.now(timezone.utc)
     variants = [
         [(Key.for_int("CustomIntField"), 5), (Key.for_keyword("CustomKeywordField"), "x")],
-        [(Key.for_keyword("CustomIntField"), "five"), (Key.for_datetime("CustomKeywordField"), now)],
-        [(Key.for_float("CustomIntField"), 5.5), (Key.for_keyword_list("CustomKeywordField"), ["a"])],
+        [
+            (Key.for_keyword("CustomIntField"), "five"),
+            (Key.for_datetime("CustomKeywordField"), now),
+        ],
+        [
+            (Key.for_float("CustomIntField"), 5.5),
+            (Key.for_keyword_list("CustomKeywordField"), ["a"]),
+        ],
         [(Key.for_bool("CustomIntField"), True), (Key.for_datetime("CustomDatetimeField"), now)],
-        [(Key.for_keyword_list("CustomIntField"), ["1", "2"]), (Key.for_int("CustomDatetimeField"), 1)],
+        [
+            (Key.for_keyword_list("CustomIntField"), ["1", "2"]),
+            (Key.for_int("CustomDatetimeField"), 1),
+        ],
     ]
     for pairs in variants:
         await client.start_workflow(
