@@ -427,7 +427,9 @@ class Client:
             "count_workflows_by_status", fragments, self.namespace, *compiled.where_params
         ))
         groups = [
-            WorkflowExecutionCountAggregationGroup(count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]])
+            WorkflowExecutionCountAggregationGroup(
+                count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]]
+            )
             for r in rows
         ]
         return WorkflowExecutionCount(count=sum(g.count for g in groups), groups=groups)
@@ -450,7 +452,9 @@ class Client:
             self.namespace, page_size + 1, offset, *compiled.params,
         ))
         page = [
-            WorkflowExecution(**visibility.execution_fields(row), _context_free_data_converter=self.data_converter)
+            WorkflowExecution(
+                **visibility.execution_fields(row), _context_free_data_converter=self.data_converter
+            )
             for row in rows[:page_size]
         ]
         more = len(rows) > page_size

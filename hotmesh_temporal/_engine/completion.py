@@ -222,7 +222,8 @@ class _Builder:
 
     def _UpsertSearchAttributes(self, cmd: c.UpsertSearchAttributes) -> None:
         fields = h.payload_map(cmd.search_attributes) or {}
-        self.emit(cmd, "UpsertWorkflowSearchAttributes", {"searchAttributes": {"indexedFields": fields}})
+        attrs = {"searchAttributes": {"indexedFields": fields}}
+        self.emit(cmd, "UpsertWorkflowSearchAttributes", attrs)
         self.out.visibility.setdefault("search_attributes", {}).update(fields)
 
     def _ModifyWorkflowProperties(self, cmd: c.ModifyWorkflowProperties) -> None:
@@ -275,7 +276,9 @@ class _Builder:
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
-                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
+                "searchAttributes": (
+                    {"indexedFields": search_attributes} if search_attributes else None
+                ),
             },
         )
         start = new_run_start(

@@ -113,7 +113,9 @@ class Store:
         self.calls[name] += 1
         return await self.pool.fetchrow(self.queries[name], *args)
 
-    async def fetch_filtered(self, name: str, fragments: Dict[str, str], *args: Any) -> List[asyncpg.Record]:
+    async def fetch_filtered(
+        self, name: str, fragments: Dict[str, str], *args: Any
+    ) -> List[asyncpg.Record]:
         """A named statement with ``{where}``-style holes filled by the list-filter
         compiler, whose fragments hold only whitelisted SQL and $n placeholders."""
         self.calls[name] += 1

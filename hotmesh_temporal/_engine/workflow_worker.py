@@ -322,7 +322,9 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             workflow_id=parent_exec.get("workflowId", ""),
         )
     retry = attrs.get("retryPolicy")
-    search_attributes, typed_search_attributes = visibility.decode_both(h.payload_map(job.search_attributes))
+    search_attributes, typed_search_attributes = visibility.decode_both(
+        h.payload_map(job.search_attributes)
+    )
     return workflow.Info(
         attempt=int(attrs.get("attempt") or 1),
         continued_run_id=attrs.get("continuedExecutionRunId"),
