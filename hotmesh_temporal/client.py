@@ -783,7 +783,7 @@ class WorkflowExecution:
     task_queue: str
     typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes
     workflow_type: str
-    _context_free_data_converter: Any = dataclasses.field(default=None, repr=False, compare=False)
+    _context_free_data_converter: Any = dataclasses.field(repr=False, compare=False)
 
     @property
     def data_converter(self) -> Any:
@@ -804,7 +804,7 @@ class WorkflowExecution:
 class WorkflowExecutionDescription(WorkflowExecution):
     """A run as ``WorkflowHandle.describe()`` sees it."""
 
-    raw_description: Any = None
+    raw_description: Any
     _static_summary: Optional[str] = None
     _static_details: Optional[str] = None
     _metadata_decoded: bool = False
