@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
-from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
 
 
@@ -255,13 +254,11 @@ class _Builder:
         task_queue = cmd.task_queue or self.task.task_queue
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
         task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
-        current = self.driver.instance.workflow_info() if self.driver.instance else None
-        # Unset memo and search attributes carry over, upserts included (as on Temporal).
-        memo = h.payload_map(cmd.memo if cmd.memo is not None else current and current.raw_memo)
-        search_attributes = h.payload_map(
-            cmd.search_attributes
+        memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        search_attributes = (
+            h.payload_map(cmd.search_attributes)
             if cmd.search_attributes is not None
-            else current and visibility.encode_search_attributes(current.typed_search_attributes)
+            else (prior.get("searchAttributes") or {}).get("indexedFields")
         )
         self.emit(
             cmd,
@@ -276,9 +273,7 @@ class _Builder:
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
-                "searchAttributes": (
-                    {"indexedFields": search_attributes} if search_attributes else None
-                ),
+                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
             },
         )
         start = new_run_start(

@@ -975,8 +975,12 @@ class WorkflowInstance:
             arguments=self._payload_converter.to_payloads(list(args)),
             run_timeout=run_timeout,
             task_timeout=task_timeout,
-            memo=self._encode_memo(memo) if memo is not None else None,
-            search_attributes=self._encode_search_attributes(search_attributes),
+            # Unset memo and search attributes are the current ones, upserts included
+            # (the codec then encodes the memo like any command's).
+            memo=self._encode_memo(memo) if memo is not None else dict(self._info.raw_memo),
+            search_attributes=visibility.encode_search_attributes(
+                search_attributes or self._info.typed_search_attributes
+            ),
             retry_policy=retry_policy,
         )
         error = workflow.ContinueAsNewError()

@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 
 from hotmesh_temporal import workflow
+from hotmesh_temporal.api.common.v1 import Payload
+from hotmesh_temporal.client import Client
 from hotmesh_temporal.common import (
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
 )
+from hotmesh_temporal.converter import DataConverter, PayloadCodec
 from hotmesh_temporal.service import RPCError, RPCStatusCode
 from hotmesh_temporal.worker import Worker
 
@@ -216,3 +219,33 @@ async def test_bad_search_attribute_value_is_refused_before_anything_is_written(
     with pytest.raises(RPCError) as err:
         await client.get_workflow_handle(workflow_id).describe()
     assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+class XorCodec(PayloadCodec):
+    """A codec that makes payloads unreadable without it."""
+
+    async def encode(self, payloads):
+        return [
+            Payload(metadata={"encoding": b"xor"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
+
+    async def decode(self, payloads):
+        return [Payload.FromString(p.data[::-1]) for p in payloads]
+
+
+async def test_memo_goes_through_the_codec_across_continue_as_new(client, task_queue):
+    codec_client = Client(
+        **{**client.config(), "data_converter": DataConverter(payload_codec=XorCodec())}
+    )
+    async with Worker(codec_client, task_queue=task_queue, workflows=[ContinuingWorkflow]):
+        handle = await codec_client.start_workflow(
+            ContinuingWorkflow.run, 1, id=wf_id(), task_queue=task_queue, memo={"origin": "client"}
+        )
+        result = await handle.result()
+    assert result["memo"] == {"origin": "client", "m1": 1}
+    desc = await codec_client.get_workflow_handle(handle.id).describe()
+    assert desc.run_id != handle.first_execution_run_id
+    assert await desc.memo() == {"origin": "client", "m1": 1}
+    stored = desc.raw_info.memo.fields
+    assert {p.metadata["encoding"] for p in stored.values()} == {b"xor"}
