@@ -11,6 +11,11 @@ import pytest
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import (
+    Client,
+    CountWorkflowsInput,
+    Interceptor,
+    ListWorkflowsInput,
+    OutboundInterceptor,
     WorkflowExecution,
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
@@ -295,3 +300,37 @@ async def test_describe_pending_activities(client, task_queue):
         assert desc.status == WorkflowExecutionStatus.RUNNING
         await handle.terminate()
     assert (await handle.describe()).raw_description.pending_activities == []
+
+
+class _ListCountRecorder(Interceptor):
+    def __init__(self) -> None:
+        self.inputs: list = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        recorder = self
+
+        class Outbound(OutboundInterceptor):
+            def list_workflows(self, input: ListWorkflowsInput):
+                recorder.inputs.append(input)
+                input.query = f"{input.query} AND CustomIntField > 4"  # narrowed on the way
+                return super().list_workflows(input)
+
+            async def count_workflows(self, input: CountWorkflowsInput):
+                recorder.inputs.append(input)
+                return await super().count_workflows(input)
+
+        return Outbound(next)
+
+
+async def test_list_and_count_go_through_client_interceptors(client, population):
+    recorder = _ListCountRecorder()
+    config = client.config()
+    intercepted = Client(**{**config, "interceptors": [recorder]})
+    query = f"TaskQueue = '{population['queue']}'"
+    found = [wf async for wf in intercepted.list_workflows(query, page_size=7, limit=9)]
+    assert sorted(wf.typed_search_attributes[INT] for wf in found) == [5, 6]
+    count = await intercepted.count_workflows(query, rpc_timeout=timedelta(seconds=3))
+    assert count.count == 6
+    listed, counted = recorder.inputs
+    assert isinstance(listed, ListWorkflowsInput) and (listed.page_size, listed.limit) == (7, 9)
+    assert isinstance(counted, CountWorkflowsInput) and counted.rpc_timeout == timedelta(seconds=3)
