@@ -28,6 +28,7 @@ from typing import Any
 
 MAX_DEPTH = 50  # parentheses nesting; deeper filters are refused, not recursed into
 MAX_LENGTH = 100_000
+MAX_PARAMS = 10_000  # Postgres takes at most 65535 parameters per statement
 MAX_EXPONENT = 100  # numbers beyond 1e100 are refused rather than overflow in Postgres
 _BIGINT = range(-(2**63), 2**63)
 
@@ -226,6 +227,8 @@ class _Parser:
         return ListFilterError(f"{message}, found {found}", token.pos)
 
     def param(self, value: Any, cast: str) -> str:
+        if len(self.params) >= MAX_PARAMS:
+            raise self.error(f"filter has more than {MAX_PARAMS} values")
         self.params.append(value)
         return f"${self.first_param + len(self.params) - 1}::{cast}"
 

@@ -144,6 +144,14 @@ def test_nesting_is_bounded_without_recursion_errors():
         compile_filter("(" * 5000 + "a = 'x'" + ")" * 5000)
 
 
+def test_size_limits():
+    many = " OR ".join(f"WorkflowId = 'w{i}'" for i in range(10_001))
+    with pytest.raises(ListFilterError, match="more than 10000 values"):
+        compile_filter(many)
+    with pytest.raises(ListFilterError, match="longer than"):
+        compile_filter("WorkflowId = '" + "x" * 100_000 + "'")
+
+
 def test_quotes_inside_literals():
     assert compile_filter("WorkflowId = 'it''s'").params == ["it's"]
     assert compile_filter('WorkflowId = "say \\"hi\\""').params == ['say "hi"']
