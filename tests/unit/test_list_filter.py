@@ -145,7 +145,7 @@ def test_nesting_is_bounded_without_recursion_errors():
 
 
 def test_size_limits():
-    many = " OR ".join(f"WorkflowId = 'w{i}'" for i in range(10_001))
+    many = " OR ".join(["a=1"] * 10_001)
     with pytest.raises(ListFilterError, match="more than 10000 values"):
         compile_filter(many)
     with pytest.raises(ListFilterError, match="longer than"):
