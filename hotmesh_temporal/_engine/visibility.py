@@ -128,7 +128,17 @@ def is_unset(payload: Payload) -> bool:
 # ------------------------------------------------------------- rows -> objects
 
 
-def raw_info(row: Mapping[str, Any]) -> SimpleNamespace:
+class RawView(SimpleNamespace):
+    """A read-only stand-in for a protobuf response: the same field names, and
+    ``HasField`` for the optional ones."""
+
+    def HasField(self, name: str) -> bool:  # noqa: N802 (protobuf's name)
+        if not hasattr(self, name):
+            raise ValueError(f"no field named {name!r}")
+        return getattr(self, name) is not None
+
+
+def raw_info(row: Mapping[str, Any]) -> RawView:
     """A WorkflowExecutionInfo lookalike: the same field names, with the api messages
     for execution, type, memo and search attributes and datetimes for times."""
     parent = row["parent"] or {}
@@ -139,7 +149,7 @@ def raw_info(row: Mapping[str, Any]) -> SimpleNamespace:
         if parent
         else None
     )
-    return SimpleNamespace(
+    return RawView(
         execution=WorkflowExecution(workflow_id=row["workflow_id"], run_id=str(row["run_id"])),
         type=WorkflowType(name=row["workflow_type"]),
         start_time=row["start_time"],
@@ -191,7 +201,7 @@ PENDING_ACTIVITY_STATE_STARTED = 2
 PENDING_ACTIVITY_STATE_CANCEL_REQUESTED = 3
 
 
-def pending_activity(row: Mapping[str, Any]) -> SimpleNamespace:
+def pending_activity(row: Mapping[str, Any]) -> RawView:
     """A PendingActivityInfo lookalike for one activity_tasks row."""
     if row["cancel_requested"]:
         state = PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
@@ -203,7 +213,7 @@ def pending_activity(row: Mapping[str, Any]) -> SimpleNamespace:
     details = Payloads()
     for payload in h.parse_payloads(row["heartbeat_details"]):
         details.payloads.append(payload)
-    return SimpleNamespace(
+    return RawView(
         activity_id=row["activity_id"],
         activity_type=ActivityType(name=row["activity_type"]),
         state=state,
@@ -219,16 +229,14 @@ def pending_activity(row: Mapping[str, Any]) -> SimpleNamespace:
     )
 
 
-def describe_response(
-    row: Mapping[str, Any], activities: Any, info: SimpleNamespace
-) -> SimpleNamespace:
+def describe_response(row: Mapping[str, Any], activities: Any, info: RawView) -> RawView:
     """A DescribeWorkflowExecutionResponse lookalike."""
-    return SimpleNamespace(
+    return RawView(
         workflow_execution_info=info,
         pending_activities=[pending_activity(a) for a in activities],
         pending_children=[],
-        execution_config=SimpleNamespace(
-            task_queue=SimpleNamespace(name=row["task_queue"]),
+        execution_config=RawView(
+            task_queue=RawView(name=row["task_queue"]),
             workflow_task_timeout=row["task_timeout"],
         ),
     )

@@ -174,6 +174,7 @@ async def test_workflow_execution_fields(client, population):
     assert wf.search_attributes["CustomKeywordField"] == ["alpha"]
     assert wf.raw_info.execution.workflow_id == first.id and wf.raw_info.type.name == "Finishes"
     assert wf.raw_info.status == int(WorkflowExecutionStatus.COMPLETED)
+    assert wf.raw_info.HasField("close_time") and not wf.raw_info.HasField("parent_execution")
 
 
 async def test_order_by_limit_and_pages(client, population):
