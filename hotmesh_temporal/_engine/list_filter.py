@@ -161,6 +161,12 @@ BUILTIN_FIELDS: dict[str, _Column] = {
     "HistorySizeBytes": _Column("history_size", "int"),
     "ParentWorkflowId": _Column("(parent->>'workflow_id')", "text"),
     "ParentRunId": _Column("(parent->>'run_id')", "text"),
+    "RootWorkflowId": _Column(
+        "coalesce(parent->'root'->>'workflowId', parent->>'workflow_id', workflow_id)", "text"
+    ),
+    "RootRunId": _Column(
+        "coalesce(parent->'root'->>'runId', parent->>'run_id', run_id::text)", "text"
+    ),
 }
 _CAST = {"text": "text", "status": "smallint", "time": "timestamptz", "int": "bigint"}
 _FIELDS_LOWER = {name.lower(): name for name in BUILTIN_FIELDS}

@@ -149,8 +149,9 @@ def raw_info(row: Mapping[str, Any]) -> RawView:
         if parent
         else None
     )
+    execution = WorkflowExecution(workflow_id=row["workflow_id"], run_id=str(row["run_id"]))
     return RawView(
-        execution=WorkflowExecution(workflow_id=row["workflow_id"], run_id=str(row["run_id"])),
+        execution=execution,
         type=WorkflowType(name=row["workflow_type"]),
         start_time=row["start_time"],
         close_time=row["close_time"],
@@ -164,8 +165,20 @@ def raw_info(row: Mapping[str, Any]) -> RawView:
         search_attributes=search_attributes_message(row["search_attributes"]),
         task_queue=row["task_queue"],
         first_run_id=str(row["first_execution_run_id"]),
-        root_execution=None,
+        root_execution=_root_execution(parent, parent_execution, execution),
     )
+
+
+def _root_execution(
+    parent: Mapping[str, Any], parent_execution: Any, execution: WorkflowExecution
+) -> WorkflowExecution:
+    """The top of the run's chain of parents (the run itself for a top-level run)."""
+    root = parent.get("root") if parent else None
+    if root:
+        return WorkflowExecution(
+            workflow_id=root.get("workflowId", ""), run_id=root.get("runId", "")
+        )
+    return parent_execution or execution
 
 
 def execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,8 +195,8 @@ def execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         namespace=row["namespace"],
         parent_id=info.parent_execution.workflow_id if info.parent_execution else None,
         parent_run_id=info.parent_execution.run_id if info.parent_execution else None,
-        root_id=None,
-        root_run_id=None,
+        root_id=info.root_execution.workflow_id,
+        root_run_id=info.root_execution.run_id,
         raw_info=info,
         run_id=str(row["run_id"]),
         search_attributes=legacy,

@@ -145,6 +145,7 @@ FILTERS = [
         [1, 2, 3, 4, 5, 6],
     ),
     ("HistoryLength > 0", [1, 2, 3, 4, 5, 6]),
+    ("ParentWorkflowId IS NULL AND RootWorkflowId STARTS_WITH 'vis-'", [1, 2, 3, 4, 5, 6]),
 ]
 
 
@@ -169,6 +170,7 @@ async def test_workflow_execution_fields(client, population):
     assert wf.start_time <= wf.close_time and wf.execution_time == wf.start_time
     assert wf.history_length >= 5 and wf.namespace == client.namespace
     assert wf.parent_id is None and wf.parent_run_id is None
+    assert (wf.root_id, wf.root_run_id) == (wf.id, wf.run_id)  # a top-level run is its own root
     assert await wf.memo() == {"n": 1} and await wf.memo_value("n") == 1
     assert wf.typed_search_attributes[INT] == 1 and wf.typed_search_attributes[KEYWORD] == "alpha"
     assert wf.search_attributes["CustomKeywordField"] == ["alpha"]

@@ -166,7 +166,8 @@ HOSTILE = [
 ]  # fmt: skip
 FIELDS = [
     "WorkflowId", "WorkflowType", "RunId", "TaskQueue", "ExecutionStatus", "StartTime",
-    "CloseTime", "ExecutionTime", "HistoryLength", "CustomIntField", "CustomKeywordField",
+    "CloseTime", "ExecutionTime", "HistoryLength", "RootWorkflowId", "ParentRunId",
+    "CustomIntField", "CustomKeywordField",
     "CustomDatetimeField", "CustomBoolField", "CustomKeywordListField",
 ]  # fmt: skip
 
@@ -237,9 +238,12 @@ _SQL_WORDS = {
     "close_time", "execution_time", "next_event_id", "history_size", "parent", "search_values",
     "jsonb_typeof", "numeric", "starts_with", "coalesce", "true", "false", "AND", "OR", "NOT",
     "IS", "NULL", "ANY", "COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "C", "1",
+    "root", "workflowId", "runId",
     "CASE", "WHEN", "THEN", "END",
 }  # fmt: skip
-_SQL_STRINGS = {"'string'", "'number'", "'workflow_id'", "'run_id'", '"C"'}
+_SQL_STRINGS = {
+    "'string'", "'number'", "'workflow_id'", "'run_id'", "'root'", "'workflowId'", "'runId'", '"C"',
+}  # fmt: skip
 _SQL_PUNCT = set("()<>=!,-@?:")
 
 
