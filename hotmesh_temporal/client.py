@@ -38,7 +38,12 @@ from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
 from hotmesh_temporal._engine import visibility
-from hotmesh_temporal._engine.list_filter import STATUS_NAMES, ListFilterError, compile_filter
+from hotmesh_temporal._engine.list_filter import (
+    STATUS_NAMES,
+    ListFilterError,
+    compile_filter,
+    keyset_condition,
+)
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
@@ -469,19 +474,26 @@ async def _list_workflows_page(
     client: Client, query: Optional[str], page_size: int, token: Optional[bytes]
 ) -> "tuple[List[WorkflowExecution], Optional[bytes]]":
     """One page of list_workflows and the token of the next (None after the last)."""
-    compiled = _compile(query, first_param=4)
+    compiled = _compile(query, first_param=3)
     if compiled.group_by is not None:
         raise RPCError("invalid query: GROUP BY is only supported by count_workflows",
                        RPCStatusCode.INVALID_ARGUMENT, b"")
+    terms = compiled.order_terms
     try:
-        offset = visibility.page_offset(token)
+        last = visibility.page_after(token, [t.cast for t in terms])
     except ValueError as err:
         raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
+    after, after_params = (
+        ("true", []) if last is None
+        else keyset_condition(terms, last, first_param=3 + len(compiled.params))
+    )
     store = await client._engine_store()
     # One row more than asked tells whether another page exists.
     rows = await _call(store.fetch_filtered(
-        "list_workflows", {"where": compiled.where, "order": compiled.order_by},
-        client.namespace, page_size + 1, offset, *compiled.params,
+        "list_workflows",
+        {"where": compiled.where, "order": compiled.order_by, "after": after,
+         "sort": compiled.sort_columns()},
+        client.namespace, page_size + 1, *compiled.params, *after_params,
     ))
     page = [
         WorkflowExecution(
@@ -489,8 +501,10 @@ async def _list_workflows_page(
         )
         for row in rows[:page_size]
     ]
-    more = len(rows) > page_size
-    return page, visibility.page_token(offset + page_size) if more else None
+    if len(rows) <= page_size:
+        return page, None
+    last_row = rows[page_size - 1]
+    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(len(terms))])
 
 
 class WorkflowHandle(Generic[SelfType, ReturnType]):

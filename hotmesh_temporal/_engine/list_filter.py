@@ -176,12 +176,30 @@ _KEYWORDS = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class OrderTerm:
+    """One ORDER BY expression; ``cast`` is its SQL type, for keyset parameters."""
+
+    expr: str
+    descending: bool
+    cast: str
+
+    @property
+    def sql(self) -> str:
+        return f"{self.expr} {'DESC NULLS FIRST' if self.descending else 'ASC NULLS LAST'}"
+
+
+# run_id last makes the order total, so a page boundary is one exact row.
+RUN_ID_ORDER = OrderTerm("run_id", False, "uuid")
+DEFAULT_ORDER = (OrderTerm("start_time", True, "timestamptz"), RUN_ID_ORDER)
+
+
 @dataclass
 class CompiledFilter:
     """SQL fragments and their parameters; placeholders start at ``first_param``."""
 
     where: str = "true"
-    order_by: str = "start_time DESC, run_id"
+    order_terms: list[OrderTerm] = field(default_factory=lambda: list(DEFAULT_ORDER))
     params: list[Any] = field(default_factory=list)
     group_by: str | None = None
     where_param_count: int = 0  # params[:where_param_count] are the WHERE clause's
@@ -189,6 +207,14 @@ class CompiledFilter:
     @property
     def where_params(self) -> list[Any]:
         return self.params[: self.where_param_count]
+
+    @property
+    def order_by(self) -> str:
+        return ", ".join(term.sql for term in self.order_terms)
+
+    def sort_columns(self) -> str:
+        """The ORDER BY values as extra select columns, to build the next page's key."""
+        return ", ".join(f"{t.expr} AS sort_{i}" for i, t in enumerate(self.order_terms))
 
 
 # ------------------------------------------------------------------ parser
@@ -248,7 +274,7 @@ class _Parser:
         if self.at_keyword("group"):
             out.group_by = self.group_by()
         if self.at_keyword("order"):
-            out.order_by = self.order_by()
+            out.order_terms = self.order_by()
         if self.current.kind != "end":
             raise self.error("unexpected token")
         out.params = self.params
@@ -352,22 +378,24 @@ class _Parser:
             raise self.error("GROUP BY takes a single field")
         return "status"
 
-    def order_by(self) -> str:
+    def order_by(self) -> list[OrderTerm]:
         self.advance()
         self.expect_keyword("by")
         terms = []
         while True:
             name, column = self.field_name()
-            expr = column.sql if column else f"search_values->{self.param(name, 'text')}"
-            direction = "ASC"
+            if column:
+                expr, cast = column.sql, _CAST[column.kind]
+            else:
+                expr, cast = f"search_values->{self.param(name, 'text')}", "jsonb"
+            descending = False
             if self.at_keyword("asc", "desc"):
-                direction = self.advance().text.upper()
-            nulls = "NULLS LAST" if direction == "ASC" else "NULLS FIRST"
-            terms.append(f"{expr} {direction} {nulls}")
+                descending = self.advance().text.lower() == "desc"
+            terms.append(OrderTerm(expr, descending, cast))
             if not (self.current.kind == "punct" and self.current.text == ","):
                 break
             self.advance()
-        return ", ".join(terms + ["run_id"])
+        return terms + [RUN_ID_ORDER]
 
 
 # ------------------------------------------------------------- comparisons
@@ -545,6 +573,41 @@ def normalized_datetime(text: str) -> str | None:
         return None
     parsed = parse_datetime(text)
     return None if parsed is None else parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def keyset_condition(
+    terms: Sequence[OrderTerm], last: Sequence[Any], first_param: int
+) -> tuple[str, list[Any]]:
+    """The rows strictly after ``last`` (the sort values of a page's last row) in the
+    order of ``terms``, honouring NULLS LAST for ASC and NULLS FIRST for DESC. Rows
+    started or changed meanwhile neither repeat nor shift the pages that follow."""
+    params: list[Any] = []
+    placeholders: list[str | None] = []
+    for term, value in zip(terms, last, strict=True):
+        if value is None:
+            placeholders.append(None)
+        else:
+            params.append(value)
+            placeholders.append(f"${first_param + len(params) - 1}::{term.cast}")
+    disjuncts = []
+    for i, term in enumerate(terms):
+        after = _after(term, placeholders[i])
+        if after is None:
+            continue
+        equal = [
+            f"{t.expr} IS NULL" if ph is None else f"{t.expr} = {ph}"
+            for t, ph in zip(terms[:i], placeholders[:i], strict=True)
+        ]
+        disjuncts.append("(" + " AND ".join(equal + [after]) + ")")
+    return ("(" + " OR ".join(disjuncts) + ")" if disjuncts else "false"), params
+
+
+def _after(term: OrderTerm, placeholder: str | None) -> str | None:
+    if term.descending:  # NULLS FIRST: non-nulls follow a null, smaller values follow
+        return f"{term.expr} IS NOT NULL" if placeholder is None else f"{term.expr} < {placeholder}"
+    if placeholder is None:  # NULLS LAST: nothing follows a null but equal nulls
+        return None
+    return f"({term.expr} > {placeholder} OR {term.expr} IS NULL)"
 
 
 def compile_filter(query: str | None, first_param: int = 1) -> CompiledFilter:

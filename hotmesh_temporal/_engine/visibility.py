@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -258,18 +260,32 @@ def describe_response(row: Mapping[str, Any], activities: Any, info: RawView) ->
 # ------------------------------------------------------------- page tokens
 
 
-def page_token(offset: int) -> bytes:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode())
+def page_token(last: Sequence[Any]) -> bytes:
+    """An opaque next_page_token: the sort values of the page's last row."""
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in last]
+    values = [str(v) if isinstance(v, uuid.UUID) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps({"after": values}).encode())
 
 
-def page_offset(token: bytes | None) -> int:
-    """The offset a next_page_token stands for; a token we did not make is an error."""
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "timestamptz": datetime.fromisoformat,
+    "uuid": uuid.UUID,
+    "smallint": int,
+    "bigint": int,
+    "text": str,
+    "jsonb": lambda v: v,
+}
+
+
+def page_after(token: bytes | None, casts: Sequence[str]) -> list[Any] | None:
+    """The sort values a next_page_token holds, typed for ``casts``; a token that this
+    query's pages did not make is an error."""
     if not token:
-        return 0
+        return None
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token))["offset"]
+        values = json.loads(base64.urlsafe_b64decode(token))["after"]
+        if len(values) != len(casts):
+            raise ValueError("wrong length")
+        return [None if v is None else _DECODERS[c](v) for v, c in zip(values, casts, strict=True)]
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError("invalid next_page_token") from err
-    if not isinstance(offset, int) or offset < 0:
-        raise ValueError("invalid next_page_token")
-    return offset
+        raise ValueError("invalid next_page_token for this query") from err

@@ -215,6 +215,20 @@ async def test_order_by_limit_and_pages(client, population):
     assert iterator.next_page_token is None and len(iterator.current_page) == 2
 
 
+async def test_pages_neither_repeat_nor_skip_while_runs_start(client, population):
+    late = f"late-{uuid.uuid4().hex[:8]}"
+    query = f"TaskQueue = '{population['queue']}' OR WorkflowId STARTS_WITH '{late}'"
+    seen = []
+    async for wf in client.list_workflows(query, page_size=2):
+        seen.append(wf.id)
+        if len(seen) % 2 == 0:  # a newer run, so first in this order, starts between pages
+            handle = await client.start_workflow(
+                "NotRun", id=f"{late}-{len(seen)}", task_queue=late
+            )
+            await handle.terminate()
+    assert seen == [h.id for h in reversed(population["handles"])]
+
+
 async def test_default_order_is_newest_first(client, population):
     ids = [wf.id async for wf in client.list_workflows(f"TaskQueue = '{population['queue']}'")]
     assert [int(i.rsplit("-", 1)[1]) for i in ids] == [6, 5, 4, 3, 2, 1]

@@ -19,6 +19,7 @@ from hotmesh_temporal._engine.list_filter import (
     CompiledFilter,
     ListFilterError,
     compile_filter,
+    keyset_condition,
 )
 
 # ----------------------------------------------------------------- examples
@@ -28,7 +29,7 @@ def test_empty_filter_lists_everything_newest_first():
     for query in (None, "", "   "):
         compiled = compile_filter(query)
         assert compiled.where == "true" and compiled.params == []
-        assert compiled.order_by == "start_time DESC, run_id"
+        assert compiled.order_by == "start_time DESC NULLS FIRST, run_id ASC NULLS LAST"
 
 
 def test_builtin_fields_become_columns_and_values_parameters():
@@ -79,11 +80,34 @@ def test_order_by_several_fields_and_group_by():
     compiled = compile_filter("ORDER BY ExecutionStatus, CustomIntField desc", first_param=5)
     assert compiled.where == "true"
     assert compiled.order_by == (
-        "status ASC NULLS LAST, search_values->$5::text DESC NULLS FIRST, run_id"
+        "status ASC NULLS LAST, search_values->$5::text DESC NULLS FIRST, run_id ASC NULLS LAST"
+    )
+    assert compiled.sort_columns() == (
+        "status AS sort_0, search_values->$5::text AS sort_1, run_id AS sort_2"
     )
     assert compiled.params == ["CustomIntField"]
     grouped = compile_filter("WorkflowType = 'x' GROUP BY ExecutionStatus")
     assert grouped.group_by == "status"
+
+
+def test_keyset_condition_for_the_next_page():
+    terms = compile_filter("ORDER BY CloseTime, CustomIntField DESC", first_param=2).order_terms
+    where, params = keyset_condition(terms, ["t", 5, "r"], first_param=7)
+    assert where == (
+        "(((close_time > $7::timestamptz OR close_time IS NULL))"
+        " OR (close_time = $7::timestamptz AND search_values->$2::text < $8::jsonb)"
+        " OR (close_time = $7::timestamptz AND search_values->$2::text = $8::jsonb"
+        " AND (run_id > $9::uuid OR run_id IS NULL)))"
+    )
+    assert params == ["t", 5, "r"]
+    # After a NULL: nothing follows it in NULLS LAST; every non-null follows in NULLS FIRST.
+    where, params = keyset_condition(terms, [None, None, "r"], first_param=1)
+    assert where == (
+        "((close_time IS NULL AND search_values->$2::text IS NOT NULL)"
+        " OR (close_time IS NULL AND search_values->$2::text IS NULL"
+        " AND (run_id > $1::uuid OR run_id IS NULL)))"
+    )
+    assert params == ["r"]
 
 
 def test_operators():
@@ -249,7 +273,11 @@ _SQL_PUNCT = set("()<>=!,-@?:")
 
 def assert_safe_sql(compiled: CompiledFilter, first_param: int) -> None:
     """Only whitelisted words, strings and placeholders: nothing of the user's text."""
-    for sql in (compiled.where, compiled.order_by):
+    for sql in (
+        compiled.where,
+        compiled.order_by,
+        re.sub(r" AS sort_\d+", "", compiled.sort_columns()),
+    ):
         assert SENTINEL not in sql
         numbers = {int(m.group(1)) for m in _PLACEHOLDER.finditer(sql)}
         assert all(first_param <= n < first_param + len(compiled.params) for n in numbers)
@@ -385,7 +413,7 @@ def test_fuzzing_list_and_count_leaves_the_database_unchanged(fuzz_client):
 
     async def run_filter(query: str) -> None:
         try:
-            async for _ in client.list_workflows(query, limit=5):
+            async for _ in client.list_workflows(query, limit=5, page_size=2):
                 pass
             await client.count_workflows(query)
             outcomes["ok"] += 1
