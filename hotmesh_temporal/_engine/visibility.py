@@ -14,7 +14,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -240,8 +240,14 @@ def pending_activity(row: Mapping[str, Any]) -> RawView:
         heartbeat_details=details,
         last_failure=h.parse_failure(row["last_failure"]),
         last_worker_identity=row["leased_by"] or "",
-        expiration_time=None,
+        expiration_time=_expiration(row),
     )
+
+
+def _expiration(row: Mapping[str, Any]) -> datetime | None:
+    """When the activity's schedule-to-close budget runs out, if it has one."""
+    budget = row["schedule_to_close"]
+    return None if budget is None else row["scheduled_time"] + timedelta(seconds=budget)
 
 
 def describe_response(row: Mapping[str, Any], activities: Any, info: RawView) -> RawView:

@@ -313,6 +313,7 @@ async def test_describe_pending_activities(client, task_queue):
         assert info.activity_type.name == "slow_activity" and info.activity_id == "act-1"
         assert info.state == 2  # PENDING_ACTIVITY_STATE_STARTED
         assert info.attempt == 1 and info.last_started_time is not None
+        assert info.expiration_time is None  # no schedule-to-close timeout was set
         assert desc.raw_description.workflow_execution_info.execution.workflow_id == handle.id
         assert desc.status == WorkflowExecutionStatus.RUNNING
         await handle.terminate()

@@ -380,7 +380,10 @@ SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = $1)
      + (SELECT count(*) FROM pg_proc WHERE pronamespace = $1::regnamespace),
        (SELECT md5(coalesce(string_agg(e::text, '|' ORDER BY e.run_id), '')) FROM {s}.executions e),
        (SELECT md5(coalesce(string_agg(h::text, '|' ORDER BY h.run_id, h.event_id), ''))
-          FROM {s}.history_events h)
+          FROM {s}.history_events h),
+       (SELECT count(*) FROM {s}.workflow_tasks) + (SELECT count(*) FROM {s}.activity_tasks)
+     + (SELECT count(*) FROM {s}.timers) + (SELECT count(*) FROM {s}.inbox)
+     + (SELECT count(*) FROM {s}.schema_migrations)
 """
 
 
