@@ -1028,7 +1028,9 @@ class WorkflowInstance:
         )
         if isinstance(attributes, Mapping):
             legacy.update(attributes)  # the dict view keeps the exact values given
-        self._info = dataclasses.replace(self._info, search_attributes=legacy, typed_search_attributes=typed)
+        self._info = dataclasses.replace(
+            self._info, search_attributes=legacy, typed_search_attributes=typed
+        )
         self.add_command(c.UpsertSearchAttributes(search_attributes=encoded))
 
     # ================================================================ facts
