@@ -442,6 +442,17 @@ class Client:
         )
 
 
+def _search_attributes_json(attributes: Any) -> Optional[Dict[str, Any]]:
+    encoded = encode_search_attributes(attributes)
+    reserved = visibility.reserved_names(encoded)
+    if reserved:
+        raise RPCError(
+            f"search attribute {reserved[0]} is reserved by system",
+            RPCStatusCode.INVALID_ARGUMENT, b"",
+        )
+    return payload_json(encoded)
+
+
 def _compile(query: Optional[str], first_param: int) -> Any:
     try:
         return compile_filter(query, first_param=first_param)
@@ -786,7 +797,7 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
             run_timeout=input.run_timeout,
             task_timeout=input.task_timeout,
             memo_json=memo_json,
-            search_attributes_json=payload_json(encode_search_attributes(input.search_attributes)),
+            search_attributes_json=_search_attributes_json(input.search_attributes),
             headers=await self._encode_headers(input.headers),
             identity=client.identity,
             retry_policy=input.retry_policy,

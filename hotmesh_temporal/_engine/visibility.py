@@ -56,6 +56,15 @@ def encode_search_attributes(attributes: Any) -> dict[str, Payload]:
     return out
 
 
+def reserved_names(payloads: Mapping[str, Payload]) -> list[str]:
+    """Names that are built-in list-filter fields (WorkflowId, StartTime...): Temporal
+    refuses them as custom search attributes, and a filter could never reach them."""
+    from hotmesh_temporal._engine.list_filter import BUILTIN_FIELDS
+
+    builtin = {name.lower() for name in BUILTIN_FIELDS}
+    return [name for name in payloads if name.lower() in builtin]
+
+
 def _encode_untyped(name: str, values: Any) -> Payload:
     payload = temporal_converter.encode_search_attribute_values(values)
     key = (

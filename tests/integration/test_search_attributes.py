@@ -249,3 +249,20 @@ async def test_memo_goes_through_the_codec_across_continue_as_new(client, task_q
     assert await desc.memo() == {"origin": "client", "m1": 1}
     stored = desc.raw_info.memo.fields
     assert {p.metadata["encoding"] for p in stored.values()} == {b"xor"}
+
+
+async def test_built_in_names_are_reserved(client, task_queue):
+    workflow_id = wf_id()
+    with pytest.raises(RPCError) as err:
+        await client.start_workflow(
+            "Anything",
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(SearchAttributeKey.for_keyword("WorkflowType"), "x")]
+            ),
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert "WorkflowType is reserved" in err.value.message
+    with pytest.raises(RPCError):
+        await client.get_workflow_handle(workflow_id).describe()
