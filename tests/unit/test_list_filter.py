@@ -254,7 +254,10 @@ garbage = st.text(max_size=200) | st.lists(
 mangled = st.tuples(
     well_formed, st.integers(0, 400), st.sampled_from(HOSTILE + ["(", ")", "'"])
 ).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :])
-any_filter = well_formed | garbage | mangled
+deep = st.tuples(st.integers(0, 200), st.integers(0, 200)).map(
+    lambda t: "(" * t[0] + "CustomIntField = 1" + ")" * t[1]
+)
+any_filter = well_formed | garbage | mangled | deep
 
 _PLACEHOLDER = re.compile(r"\$(\d+)::[a-z]+(\[\])?")
 _SQL_WORDS = {
