@@ -46,13 +46,11 @@ def encode_search_attributes(attributes: Any) -> dict[str, Payload]:
         return {name: _encode_untyped(name, values) for name, values in attributes.items()}
     encode = temporal_converter.encode_typed_search_attribute_value
     out: dict[str, Payload] = {}
+    typed = (temporal_common.SearchAttributePair, temporal_common.SearchAttributeUpdate)
     for item in attributes:
-        if isinstance(item, temporal_common.SearchAttributePair):
-            out[item.key.name] = encode(item.key, item.value)
-        elif isinstance(item, temporal_common.SearchAttributeUpdate):
-            out[item.key.name] = encode(item.key, item.value)
-        else:
+        if not isinstance(item, typed):
             raise TypeError(f"not a search attribute pair or update: {item!r}")
+        out[item.key.name] = encode(item.key, item.value)
     return out
 
 
@@ -86,16 +84,20 @@ def payload_json(payloads: Mapping[str, Payload]) -> dict[str, Any] | None:
 
 def search_attributes_message(raw: Mapping[str, Any] | None) -> SearchAttributes:
     message = SearchAttributes()
-    for name, payload in (raw or {}).items():
-        message.indexed_fields[name].CopyFrom(Payload.from_json_dict(payload))
+    _fill(message.indexed_fields, raw)
     return message
 
 
 def memo_message(raw: Mapping[str, Any] | None) -> Memo:
     message = Memo()
-    for name, payload in (raw or {}).items():
-        message.fields[name].CopyFrom(Payload.from_json_dict(payload))
+    _fill(message.fields, raw)
     return message
+
+
+def _fill(payload_map: Any, raw: Mapping[str, Any] | None) -> None:
+    """Copy a {name: payload JSON} column into a message's payload map."""
+    for name, payload in (raw or {}).items():
+        payload_map[name].CopyFrom(Payload.from_json_dict(payload))
 
 
 def decode_both(
