@@ -499,10 +499,11 @@ async def _count_workflows(client: Client, input: CountWorkflowsInput) -> "Workf
     return WorkflowExecutionCount(count=sum(g.count for g in groups), groups=groups)
 
 
-async def _list_workflows_page(
-    client: Client, query: Optional[str], page_size: int, token: Optional[bytes]
-) -> "tuple[List[WorkflowExecution], Optional[bytes]]":
-    """One page of list_workflows and the token of the next (None after the last)."""
+def _list_statement(
+    query: Optional[str], token: Optional[bytes]
+) -> "tuple[Dict[str, str], List[Any], int]":
+    """The fragments and parameters (after $1 namespace and $2 limit) of one page's
+    statement, and how many sort columns it selects."""
     compiled = _compile(query, first_param=3)
     if compiled.group_by is not None:
         raise RPCError("invalid query: GROUP BY is only supported by count_workflows",
@@ -516,13 +517,20 @@ async def _list_workflows_page(
         ("true", []) if last is None
         else keyset_condition(terms, last, first_param=3 + len(compiled.params))
     )
+    fragments = {"where": compiled.where, "order": compiled.order_by, "after": after,
+                 "sort": compiled.sort_columns()}
+    return fragments, [*compiled.params, *after_params], len(terms)
+
+
+async def _list_workflows_page(
+    client: Client, query: Optional[str], page_size: int, token: Optional[bytes]
+) -> "tuple[List[WorkflowExecution], Optional[bytes]]":
+    """One page of list_workflows and the token of the next (None after the last)."""
+    fragments, params, sort_count = _list_statement(query, token)
     store = await client._engine_store()
     # One row more than asked tells whether another page exists.
     rows = await _call(store.fetch_filtered(
-        "list_workflows",
-        {"where": compiled.where, "order": compiled.order_by, "after": after,
-         "sort": compiled.sort_columns()},
-        client.namespace, page_size + 1, *compiled.params, *after_params,
+        "list_workflows", fragments, client.namespace, page_size + 1, *params
     ))
     page = [
         WorkflowExecution(
@@ -533,7 +541,7 @@ async def _list_workflows_page(
     if len(rows) <= page_size:
         return page, None
     last_row = rows[page_size - 1]
-    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(len(terms))])
+    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(sort_count)])
 
 
 class WorkflowHandle(Generic[SelfType, ReturnType]):
