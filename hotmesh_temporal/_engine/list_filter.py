@@ -599,7 +599,14 @@ def keyset_condition(
             for t, ph in zip(terms[:i], placeholders[:i], strict=True)
         ]
         disjuncts.append("(" + " AND ".join(equal + [after]) + ")")
-    return ("(" + " OR ".join(disjuncts) + ")" if disjuncts else "false"), params
+    if not disjuncts:
+        return "false", params
+    condition = "(" + " OR ".join(disjuncts) + ")"
+    if terms[0].descending and placeholders[0] is not None:
+        # Implied by the disjunction, but an index on the first term can range-scan it
+        # (NULLS FIRST: every row after a non-null value is at most that value).
+        condition = f"({terms[0].expr} <= {placeholders[0]} AND {condition})"
+    return condition, params
 
 
 def _after(term: OrderTerm, placeholder: str | None) -> str | None:

@@ -110,6 +110,16 @@ def test_keyset_condition_for_the_next_page():
     assert params == ["r"]
 
 
+def test_keyset_bounds_a_descending_first_term_for_the_index():
+    terms = compile_filter(None).order_terms  # start_time DESC, run_id
+    where, params = keyset_condition(terms, ["t", "r"], first_param=4)
+    assert where == (
+        "(start_time <= $4::timestamptz AND ((start_time < $4::timestamptz)"
+        " OR (start_time = $4::timestamptz AND (run_id > $5::uuid OR run_id IS NULL))))"
+    )
+    assert params == ["t", "r"]
+
+
 def test_operators():
     cases = {
         "HistoryLength != 3": "((next_event_id - 1) <> $1::bigint)",
