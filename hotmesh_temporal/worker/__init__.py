@@ -20,6 +20,7 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -42,6 +43,8 @@ from hotmesh_temporal.worker._tuning import (
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
+    "Plugin",
+    "WorkerConfig",
     "ActivitySlotInfo",
     "CustomSlotSupplier",
     "FixedSizeSlotSupplier",

@@ -16,6 +16,7 @@ from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWor
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -37,6 +38,7 @@ class Worker:
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
 
+    @configured_by_plugins
     def __init__(
         self,
         client: Any,
@@ -123,6 +125,7 @@ class Worker:
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
         self._run_task: Optional[asyncio.Task] = None
+        self._ready: Optional[asyncio.Event] = None
         self._activity_worker: Optional[ActivityWorker] = None
         self._workflow_worker: Optional[WorkflowWorker] = None
         self._sweeper: Optional[Sweeper] = None
@@ -162,7 +165,11 @@ class Worker:
         }
 
     async def run(self) -> None:
-        """Run until shutdown() is called (or the task running this is cancelled)."""
+        """Run until shutdown() is called (or the task running this is cancelled),
+        through each plugin's ``run_worker``."""
+        await run_through_plugins(self, self._plugins, Worker._run_until_shutdown)
+
+    async def _run_until_shutdown(self) -> None:
         await self._start()
         assert self._done is not None
         try:
@@ -185,15 +192,32 @@ class Worker:
         self._done.set()
 
     async def __aenter__(self) -> "Worker":
-        await self._start()
+        if not self._plugins:
+            await self._start()
+            return self
+        # Plugins wrap run(), so the worker runs as a task, as temporalio's does.
+        self._ready = asyncio.Event()
+        self._run_task = asyncio.get_running_loop().create_task(self.run())
+        ready = asyncio.ensure_future(self._ready.wait())
+        await asyncio.wait({ready, self._run_task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._run_task.done():
+            self._run_task.result()  # a plugin or the start failed: raise it here
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.shutdown()
+        if self._run_task is not None:
+            await self._run_task
 
     # ------------------------------------------------------------------ startup
 
     async def _start(self) -> None:
+        await self._start_pollers()
+        if self._ready is not None:
+            self._ready.set()
+
+    async def _start_pollers(self) -> None:
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
