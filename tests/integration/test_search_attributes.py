@@ -266,3 +266,27 @@ async def test_built_in_names_are_reserved(client, task_queue):
     assert "WorkflowType is reserved" in err.value.message
     with pytest.raises(RPCError):
         await client.get_workflow_handle(workflow_id).describe()
+
+
+@workflow.defn
+class ReplayedUpserts:
+    @workflow.run
+    async def run(self) -> list[Any]:
+        workflow.upsert_search_attributes([INT.value_set(1), KEYWORD.value_set("one")])
+        workflow.upsert_memo({"step": 1})
+        await workflow.sleep(0.05)
+        workflow.upsert_search_attributes([INT.value_set(2), KEYWORD.value_unset()])
+        workflow.upsert_memo({"step": 2})
+        await workflow.sleep(0.05)
+        return [typed_view(workflow.info()), dict(workflow.memo())]
+
+
+async def test_upserts_are_rebuilt_on_replay_without_cache(client, task_queue):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ReplayedUpserts], max_cached_workflows=0
+    ):
+        typed, memo = await client.execute_workflow(
+            ReplayedUpserts.run, id=wf_id(), task_queue=task_queue
+        )
+    assert typed == {"CustomIntField": 2}
+    assert memo == {"step": 2}
