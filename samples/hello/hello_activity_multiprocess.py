@@ -4,13 +4,14 @@ Run: ``python -m samples.hello.hello_activity_multiprocess``
 """
 
 import asyncio
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import Client
-from hotmesh_temporal.worker import Worker
+from hotmesh_temporal.worker import SharedStateManager, Worker
 
 DSN = os.environ.get("HOTMESH_DSN", "postgresql://postgres@127.0.0.1:5432/test?schema=samples")
 TASK_QUEUE = "hello-activity-multiprocess"
@@ -33,13 +34,15 @@ class SquaresWorkflow:
 
 async def main() -> None:
     client = await Client.connect(DSN)
-    with ProcessPoolExecutor(max_workers=2) as executor:
+    # The manager carries heartbeats and cancellation between the pool and the worker.
+    with ProcessPoolExecutor(max_workers=2) as executor, multiprocessing.Manager() as manager:
         async with Worker(
             client,
             task_queue=TASK_QUEUE,
             workflows=[SquaresWorkflow],
             activities=[sum_of_squares],
             activity_executor=executor,
+            shared_state_manager=SharedStateManager.create_from_multiprocessing(manager),
         ):
             result = await client.execute_workflow(
                 SquaresWorkflow.run,

@@ -1,17 +1,12 @@
 import asyncio
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.common import SearchAttributePair, TypedSearchAttributes
 from hotmesh_temporal.worker import Worker
 from samples.hello.hello_search_attributes import CUSTOMER, PRIORITY, TicketWorkflow
 
 
-@pytest.mark.xfail(
-    reason="waiting on search attributes and list_workflows (visibility)", strict=True
-)
 async def test_upserted_attributes_are_searchable(client: Client):
     task_queue = str(uuid.uuid4())
     customer = f"customer-{uuid.uuid4().hex[:8]}"
