@@ -309,7 +309,7 @@ def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
     from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority, RetryPolicy, TypedSearchAttributes
+    from hotmesh_temporal.common import Priority, TypedSearchAttributes
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
@@ -334,13 +334,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         root=None,
         priority=Priority(),
         raw_memo=dict(job.memo),
-        retry_policy=RetryPolicy(
-            initial_interval=h.parse_duration(retry.get("initialInterval")) or timedelta(seconds=1),
-            backoff_coefficient=float(retry.get("backoffCoefficient", 2.0)),
-            maximum_interval=h.parse_duration(retry.get("maximumInterval")),
-            maximum_attempts=int(retry.get("maximumAttempts", 0)),
-            non_retryable_error_types=retry.get("nonRetryableErrorTypes"),
-        ) if retry else None,
+        retry_policy=h.parse_retry_policy(retry),
         run_id=str(task["run_id"]),
         run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
         search_attributes={},
