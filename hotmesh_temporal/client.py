@@ -39,6 +39,35 @@ from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal._schedule_types import (  # noqa: F401  (re-exported)
+    Schedule,
+    ScheduleAction,
+    ScheduleActionExecution,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleAsyncIterator,
+    ScheduleBackfill,
+    ScheduleCalendarSpec,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleInfo,
+    ScheduleIntervalSpec,
+    ScheduleListAction,
+    ScheduleListActionStartWorkflow,
+    ScheduleListDescription,
+    ScheduleListInfo,
+    ScheduleListSchedule,
+    ScheduleListState,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
 
 SelfType = TypeVar("SelfType")
@@ -265,6 +294,8 @@ class Client:
         if memo:
             encoded = await dc.encode(list(memo.values()))
             memo_json = {k: p.to_json_dict() for k, p in zip(memo.keys(), encoded)}
+        if cron_schedule:
+            start_delay = await _cron_start_delay(store, cron_schedule, start_delay)
         run_id = str(uuid.uuid4())
         start = new_run_start(
             namespace=self.namespace,
@@ -345,6 +376,48 @@ class Client:
             stack_level=3,
         )
         return await handle.result()
+
+    # ------------------------------------------------------------ schedules
+
+    async def create_schedule(
+        self,
+        id: str,
+        schedule: Schedule,
+        *,
+        trigger_immediately: bool = False,
+        backfill: Sequence[ScheduleBackfill] = [],
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Any = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleHandle:
+        """Create a schedule (ScheduleAlreadyRunningError when the id is taken) and
+        return its handle. Any worker connected to this database fires it."""
+        from hotmesh_temporal._schedule_types import create_schedule
+
+        return await create_schedule(
+            self, id, schedule, trigger_immediately=trigger_immediately, backfill=backfill,
+            memo=memo, search_attributes=search_attributes,
+        )
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to the schedule with this id."""
+        return ScheduleHandle(self, id)
+
+    async def list_schedules(
+        self,
+        query: Optional[str] = None,
+        *,
+        page_size: int = 1000,
+        next_page_token: Optional[bytes] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleAsyncIterator:
+        """Iterate over this namespace's schedules, ordered by id; ``query`` filters
+        with ``Key = value`` terms joined by AND."""
+        from hotmesh_temporal._schedule_types import new_list_input
+
+        return ScheduleAsyncIterator(self, new_list_input(query, page_size, next_page_token))
 
     # -------------------------------------------------------------- handles
 
@@ -601,6 +674,22 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
             h.payloads(details),
         ))
         _raise_for_status(status, self._id)
+
+
+async def _cron_start_delay(store: Store, cron_schedule: str, start_delay: Optional[timedelta]) -> timedelta:
+    """A cron workflow's first run waits for the first cron time, as on Temporal."""
+    from hotmesh_temporal._engine.cron import CronError, CronSchedule
+
+    if start_delay:
+        raise RPCError(
+            "CronSchedule and WorkflowStartDelay may not be used together",
+            RPCStatusCode.INVALID_ARGUMENT, b"",
+        )
+    try:
+        schedule = CronSchedule(cron_schedule)
+    except CronError as err:
+        raise RPCError(f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+    return schedule.backoff(await store.fetchval("now"))
 
 
 async def _signal_event(client: Client, name: str, args: Sequence[Any]) -> Dict[str, Any]:

@@ -74,7 +74,7 @@ DELETE FROM {schema}.queries WHERE id = $1;
 SELECT * FROM {schema}.due_schedules($1);
 
 -- name: schedule_tick
-SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb);
+SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
 
 -- name: create_schedule
 SELECT {schema}.create_schedule($1::jsonb);

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -23,6 +24,7 @@ from hotmesh_temporal._engine.store import Store
 logger = logging.getLogger("hotmesh_temporal.worker")
 
 MAX_TIMES_PER_TICK = 1000
+MAX_MISSED_COUNTED = 10_000
 DEFAULT_CATCHUP_WINDOW = timedelta(days=365)
 MIN_CATCHUP_WINDOW = timedelta(seconds=10)
 SCHEDULED_BY_ID = "TemporalScheduledById"
@@ -138,28 +140,41 @@ def _scheduled_attributes(schedule_id: str, nominal: datetime) -> Dict[str, Any]
 # ------------------------------------------------------------------------- firing
 
 
-def plan_tick(row: Mapping[str, Any]) -> Tuple[List[Dict[str, Any]], datetime, Optional[datetime]]:
-    """What a due schedule row must do now: the starts of the nominal times passed
-    since its cursor, the new cursor, and the action time of the next nominal time."""
+@dataclass
+class TickPlan:
+    """What a due schedule must do now (the arguments of schedule_tick)."""
+
+    starts: List[Dict[str, Any]]  # the nominal times passed since the cursor
+    cursor: datetime  # the last nominal time handled
+    next_fire: Optional[datetime]  # action time of the next nominal time
+    missed: int = 0  # times too old for the catch-up window
+
+
+def plan_tick(row: Mapping[str, Any]) -> TickPlan:
+    """Plan a tick of a due schedule row (from due_schedules)."""
     spec = compile_spec(row["spec"])
     schedule_id = row["schedule_id"]
     now = row["now"]
-    # Times older than the catch-up window would only be counted as missed; when a
-    # schedule slept for long, start near the window instead of walking years of times.
-    horizon = now - timedelta(seconds=row["catchup_window"]) - timedelta(seconds=1)
-    after = max(row["cursor_at"], horizon)
-    starts: List[Dict[str, Any]] = []
-    nominal = spec.next_after(after)
-    while nominal is not None and len(starts) < MAX_TIMES_PER_TICK:
+    horizon = now - timedelta(seconds=row["catchup_window"])
+    plan = TickPlan(starts=[], cursor=row["cursor_at"], next_fire=None)
+    nominal = spec.next_after(plan.cursor)
+    # Times older than the catch-up window are only counted; after a very long sleep,
+    # stop counting and jump to the window instead of walking years of times.
+    while nominal is not None and spec.jittered(nominal, schedule_id) < horizon:
+        plan.missed += 1
+        plan.cursor = nominal
+        nominal = spec.next_after(nominal if plan.missed < MAX_MISSED_COUNTED else horizon)
+    while nominal is not None and len(plan.starts) < MAX_TIMES_PER_TICK:
         actual = spec.jittered(nominal, schedule_id)
         if actual > now:
-            return starts, after, actual
-        starts.append(scheduled_start(row["action"], schedule_id, nominal, actual))
-        after = nominal
+            plan.next_fire = actual
+            return plan
+        plan.starts.append(scheduled_start(row["action"], schedule_id, nominal, actual))
+        plan.cursor = nominal
         nominal = spec.next_after(nominal)
-    if nominal is None:
-        return starts, after, None
-    return starts, after, now  # more than one tick's worth: come back at once
+    if nominal is not None:
+        plan.next_fire = now  # more than one tick's worth: come back at once
+    return plan
 
 
 async def fire_due(store: Store, limit: int = 100) -> int:
@@ -167,13 +182,13 @@ async def fire_due(store: Store, limit: int = 100) -> int:
     done = 0
     for row in await store.fetch("due_schedules", limit):
         try:
-            starts, new_cursor, next_fire = plan_tick(row)
+            plan = plan_tick(row)
         except Exception:
             logger.exception("schedule %s: cannot compute its times", row["schedule_id"])
             continue
         status = await store.fetchval(
             "schedule_tick", row["namespace"], row["schedule_id"], row["cursor_at"],
-            new_cursor, next_fire, starts,
+            plan.cursor, plan.next_fire, plan.starts, plan.missed,
         )
         if status == "ok":
             done += 1
@@ -182,4 +197,4 @@ async def fire_due(store: Store, limit: int = 100) -> int:
 
 async def manual_tick(store: Store, namespace: str, schedule_id: str, starts: Sequence[Dict[str, Any]]) -> str:
     """Apply starts a client asked for (trigger, backfill): the cursor stays."""
-    return await store.fetchval("schedule_tick", namespace, schedule_id, None, None, None, list(starts))
+    return await store.fetchval("schedule_tick", namespace, schedule_id, None, None, None, list(starts), 0)

@@ -226,13 +226,13 @@ BEGIN
 END $$;
 
 -- One step of a schedule: take in the closes of its runs, admit the given starts
--- (p_starts: [{start, nominal, actual, overlap, manual}]), run the buffer, and move
--- the cursor. p_expect_cursor guards against two workers handling the same times:
+-- (p_starts: [{start, nominal, actual, overlap, manual}]), count p_missed times that
+-- were too old for the catch-up window, run the buffer, and move the cursor. p_expect_cursor guards against two workers handling the same times:
 -- when it does not match the row, nothing happens and 'stale' is returned. Manual
 -- starts (trigger, backfill) pass NULL cursors and leave the cursor alone.
 CREATE FUNCTION {{schema}}.schedule_tick(
     p_namespace text, p_schedule_id text, p_expect_cursor timestamptz,
-    p_new_cursor timestamptz, p_next_fire timestamptz, p_starts jsonb)
+    p_new_cursor timestamptz, p_next_fire timestamptz, p_starts jsonb, p_missed int)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -252,6 +252,9 @@ BEGIN
     DELETE FROM {{schema}}.schedule_wakeups
      WHERE namespace = p_namespace AND schedule_id = p_schedule_id;
     s := {{schema}}.schedule_refresh_running(s);
+    IF NOT s.paused THEN
+        s.missed_catchup := s.missed_catchup + p_missed;
+    END IF;
     FOR v_item IN SELECT * FROM jsonb_array_elements(coalesce(p_starts, '[]'::jsonb)) LOOP
         v_manual := coalesce((v_item->>'manual')::boolean, false);
         IF NOT v_manual THEN
