@@ -70,6 +70,20 @@ CREATE TRIGGER executions_schedule_run_closed
     FOR EACH ROW WHEN (OLD.status = 1 AND NEW.status <> 1)
     EXECUTE FUNCTION {{schema}}.schedule_run_closed();
 
+-- ---------------------------------------------------------- shared: find_run
+
+-- Redefined from 0001 (tie-break only): a cron run and the run it starts (like a
+-- continue-as-new) are written in one transaction, so both have the same start_time;
+-- "the latest run" must then be the running one, not whichever the planner picks.
+CREATE OR REPLACE FUNCTION {{schema}}.find_run(p_namespace text, p_workflow_id text, p_run uuid)
+RETURNS {{schema}}.executions
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM {{schema}}.executions
+     WHERE namespace = p_namespace AND workflow_id = p_workflow_id
+       AND (p_run IS NULL OR run_id = p_run)
+     ORDER BY start_time DESC, (status = 1) DESC LIMIT 1
+$$;
+
 -- --------------------------------------------------------------- sweeper hooks
 
 -- Firing needs the calendar, which Python computes: the sweeper's Python side calls
