@@ -43,7 +43,6 @@ from .schedule_support import (
     move_clock_to,
     own_schema_client,
     scheduled_runs,
-    sql,
 )
 
 UTC = timezone.utc
