@@ -678,3 +678,49 @@ async def test_schedule_tick_rejects_a_stale_cursor(sclient, task_queue):
     assert await store.fetchval("schedule_tick", *args, engine.plan_tick(rows[0]).starts, 0) == "stale"
     assert len(await scheduled_runs(sclient, schedule_id)) == 2
     await sclient.get_schedule_handle(schedule_id).delete()
+
+
+# ------------------------------------------------------------ several processes
+
+
+@pytest.mark.slow
+async def test_three_worker_processes_fire_thirty_times_exactly_once(client, dsn):
+    """Three worker processes (one killed midway) race for the same one-second
+    schedule: every one of the 30 times starts exactly one workflow."""
+    import signal
+
+    from .test_crash import _spawn
+
+    task_queue = f"sched-procs-{uuid.uuid4()}"
+    schedule_id = sid()
+    workers = [_spawn(dsn, task_queue) for _ in range(3)]
+    try:
+        now = await db_now(client)
+        first = now.replace(microsecond=0) + timedelta(seconds=3)
+        last = first + timedelta(seconds=29)
+        handle = await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow("CrashWorkflow", 0, id=f"{schedule_id}-wf", task_queue=task_queue),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))],
+                                  start_at=first, end_at=last),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+            ),
+        )
+        await eventually(lambda: _at_least(client, schedule_id, 10), timeout=30)
+        workers[0].send_signal(signal.SIGKILL)  # a worker dies mid-schedule
+        workers[0].wait()
+        await eventually(lambda: _at_least(client, schedule_id, 30), timeout=40)
+        await asyncio.sleep(2)  # anything extra would show up now
+        runs = await scheduled_runs(client, schedule_id)
+        desc = await handle.describe()
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+    expected = [f"{schedule_id}-wf-{first + timedelta(seconds=i):%Y-%m-%dT%H:%M:%SZ}" for i in range(30)]
+    assert sorted(r["workflow_id"] for r in runs) == expected
+    assert desc.info.num_actions == 30
+    assert desc.info.next_action_times == []
+    await handle.delete()
