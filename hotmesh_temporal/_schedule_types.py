@@ -28,6 +28,16 @@ from typing import (
 
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
+from hotmesh_temporal._client_interceptor import (
+    BackfillScheduleInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
+    PauseScheduleInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
+)
 from hotmesh_temporal._engine import cron
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import schedules as engine
@@ -775,14 +785,12 @@ def _not_found(schedule_id: str) -> RPCError:
 
 
 class ScheduleHandle:
-    """A handle to one schedule, by id."""
+    """A handle to one schedule, by id. Every call goes through the client's
+    interceptor chain."""
 
     def __init__(self, client: "Client", id: str) -> None:
         self._client = client
         self.id = id
-
-    async def _store(self) -> Any:
-        return await self._client._engine_store()
 
     async def backfill(
         self,
@@ -794,18 +802,8 @@ class ScheduleHandle:
         catch-up window and pause do not apply)."""
         if not backfill:
             raise ValueError("At least one backfill required")
-        store = await self._store()
-        row = await self._row(store)
-        starts = []
-        for period in backfill:
-            spec = engine.compile_spec(row["spec"])
-            for nominal in spec.times(period.start_at, period.end_at):
-                actual = spec.jittered(nominal, self.id)
-                starts.append(engine.scheduled_start(
-                    row["action"], self.id, nominal, actual,
-                    overlap=int(period.overlap or 0), manual=True,
-                ))
-        await self._tick(store, starts)
+        await self._client._impl.backfill_schedule(BackfillScheduleInput(
+            id=self.id, backfills=backfill, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def delete(
         self,
@@ -814,9 +812,8 @@ class ScheduleHandle:
         rpc_timeout: Optional[timedelta] = None,
     ) -> None:
         """Delete the schedule. Workflows it started keep running."""
-        store = await self._store()
-        if not await store.fetchval("delete_schedule", self._client.namespace, self.id):
-            raise _not_found(self.id)
+        await self._client._impl.delete_schedule(DeleteScheduleInput(
+            id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def describe(
         self,
@@ -825,11 +822,8 @@ class ScheduleHandle:
         rpc_timeout: Optional[timedelta] = None,
     ) -> ScheduleDescription:
         """The schedule, what it has done, what runs, and its next action times."""
-        store = await self._store()
-        found = await store.fetchrow("describe_schedule", self._client.namespace, self.id)
-        if found is None:
-            raise _not_found(self.id)
-        return ScheduleDescription._from_row(found["schedule"], found["running"], found["now"], self._client)
+        return await self._client._impl.describe_schedule(DescribeScheduleInput(
+            id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def pause(
         self,
@@ -840,22 +834,8 @@ class ScheduleHandle:
     ) -> None:
         """Pause: no scheduled action happens until unpaused (times passing meanwhile
         are skipped)."""
-        await self._set_paused(True, note or "Paused via Python SDK")
-
-    async def unpause(
-        self,
-        *,
-        note: Optional[str] = None,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
-    ) -> None:
-        """Resume scheduled actions."""
-        await self._set_paused(False, note or "Unpaused via Python SDK")
-
-    async def _set_paused(self, paused: bool, note: str) -> None:
-        store = await self._store()
-        if not await store.fetchval("set_schedule_paused", self._client.namespace, self.id, paused, note):
-            raise _not_found(self.id)
+        await self._client._impl.pause_schedule(PauseScheduleInput(
+            id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def trigger(
         self,
@@ -865,11 +845,19 @@ class ScheduleHandle:
         rpc_timeout: Optional[timedelta] = None,
     ) -> None:
         """Act now, whether paused or not (``overlap`` overrides the policy once)."""
-        store = await self._store()
-        row = await self._row(store)
-        now = await store.fetchval("now")
-        start = engine.scheduled_start(row["action"], self.id, now, now, overlap=int(overlap or 0), manual=True)
-        await self._tick(store, [start])
+        await self._client._impl.trigger_schedule(TriggerScheduleInput(
+            id=self.id, overlap=overlap, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+
+    async def unpause(
+        self,
+        *,
+        note: Optional[str] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> None:
+        """Resume scheduled actions."""
+        await self._client._impl.unpause_schedule(UnpauseScheduleInput(
+            id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def update(
         self,
@@ -881,37 +869,97 @@ class ScheduleHandle:
         """Replace the schedule with what ``updater`` builds from its description.
         The updater is called again if the schedule changed meanwhile; returning None
         changes nothing."""
-        store = await self._store()
-        for _ in range(_UPDATE_ATTEMPTS):
-            description = await self.describe()
-            update = updater(ScheduleUpdateInput(description=description))
-            if inspect.isawaitable(update):
-                update = await update
-            if update is None:
-                return
-            row = await update.schedule._to_row(self._client, self.id)
-            if update.search_attributes is not None:
-                row["search_attributes"] = _encode_search_attributes(update.search_attributes, None)
-            now = await store.fetchval("now")
-            row.update(cursor_at=h.format_time(now),
-                       next_fire_at=_format_or_none(engine.first_fire(row["spec"], self.id, now)))
-            token = description.raw_description["conflict_token"]
-            status = await store.fetchval("update_schedule", row, token)
-            if status == "ok":
-                return
-            if status == "not_found":
-                raise _not_found(self.id)
-        raise RPCError("schedule update kept conflicting with other changes", RPCStatusCode.ABORTED, b"")
+        await self._client._impl.update_schedule(UpdateScheduleInput(
+            id=self.id, updater=updater, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
-    async def _row(self, store: Any) -> Mapping[str, Any]:
-        found = await store.fetchrow("describe_schedule", self._client.namespace, self.id)
-        if found is None:
-            raise _not_found(self.id)
-        return found["schedule"]
 
-    async def _tick(self, store: Any, starts: List[Dict[str, Any]]) -> None:
-        if await engine.manual_tick(store, self._client.namespace, self.id, starts) == "not_found":
-            raise _not_found(self.id)
+# ------------------------------------------- the innermost link: database work
+# Client's _ClientImpl calls these; each takes the client and the interceptor input.
+
+
+async def _store_of(client: "Client") -> Any:
+    return await client._engine_store()
+
+
+async def _schedule_row(client: "Client", schedule_id: str) -> Mapping[str, Any]:
+    store = await _store_of(client)
+    found = await store.fetchrow("describe_schedule", client.namespace, schedule_id)
+    if found is None:
+        raise _not_found(schedule_id)
+    return found["schedule"]
+
+
+async def _manual_starts(client: "Client", schedule_id: str, starts: List[Dict[str, Any]]) -> None:
+    store = await _store_of(client)
+    if await engine.manual_tick(store, client.namespace, schedule_id, starts) == "not_found":
+        raise _not_found(schedule_id)
+
+
+async def backfill_schedule(client: "Client", input: BackfillScheduleInput) -> None:
+    row = await _schedule_row(client, input.id)
+    spec = engine.compile_spec(row["spec"])
+    starts = []
+    for period in input.backfills:
+        for nominal in spec.times(period.start_at, period.end_at):
+            starts.append(engine.scheduled_start(
+                row["action"], input.id, nominal, spec.jittered(nominal, input.id),
+                overlap=int(period.overlap or 0), manual=True,
+            ))
+    await _manual_starts(client, input.id, starts)
+
+
+async def delete_schedule(client: "Client", input: DeleteScheduleInput) -> None:
+    store = await _store_of(client)
+    if not await store.fetchval("delete_schedule", client.namespace, input.id):
+        raise _not_found(input.id)
+
+
+async def describe_schedule(client: "Client", input: DescribeScheduleInput) -> ScheduleDescription:
+    store = await _store_of(client)
+    found = await store.fetchrow("describe_schedule", client.namespace, input.id)
+    if found is None:
+        raise _not_found(input.id)
+    return ScheduleDescription._from_row(found["schedule"], found["running"], found["now"], client)
+
+
+async def pause_schedule(client: "Client", input: Any) -> None:
+    """Pause (PauseScheduleInput) or unpause (UnpauseScheduleInput)."""
+    paused = isinstance(input, PauseScheduleInput)
+    note = input.note or ("Paused via Python SDK" if paused else "Unpaused via Python SDK")
+    store = await _store_of(client)
+    if not await store.fetchval("set_schedule_paused", client.namespace, input.id, paused, note):
+        raise _not_found(input.id)
+
+
+async def trigger_schedule(client: "Client", input: TriggerScheduleInput) -> None:
+    row = await _schedule_row(client, input.id)
+    now = await (await _store_of(client)).fetchval("now")
+    start = engine.scheduled_start(row["action"], input.id, now, now, overlap=int(input.overlap or 0), manual=True)
+    await _manual_starts(client, input.id, [start])
+
+
+async def update_schedule(client: "Client", input: UpdateScheduleInput) -> None:
+    store = await _store_of(client)
+    for _ in range(_UPDATE_ATTEMPTS):
+        description = await describe_schedule(client, DescribeScheduleInput(
+            id=input.id, rpc_metadata=input.rpc_metadata, rpc_timeout=input.rpc_timeout))
+        update = input.updater(ScheduleUpdateInput(description=description))
+        if inspect.isawaitable(update):
+            update = await update
+        if update is None:
+            return
+        row = await update.schedule._to_row(client, input.id)
+        if update.search_attributes is not None:
+            row["search_attributes"] = _encode_search_attributes(update.search_attributes, None)
+        now = await store.fetchval("now")
+        row.update(cursor_at=h.format_time(now),
+                   next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)))
+        status = await store.fetchval("update_schedule", row, description.raw_description["conflict_token"])
+        if status == "ok":
+            return
+        if status == "not_found":
+            raise _not_found(input.id)
+    raise RPCError("schedule update kept conflicting with other changes", RPCStatusCode.ABORTED, b"")
 
 
 def _format_or_none(value: Optional[datetime]) -> Optional[str]:
@@ -921,45 +969,31 @@ def _format_or_none(value: Optional[datetime]) -> Optional[str]:
 # ------------------------------------------------------------ client operations
 
 
-async def create_schedule(
-    client: "Client", id: str, schedule: Schedule, *, trigger_immediately: bool,
-    backfill: Sequence[ScheduleBackfill], memo: Optional[Mapping[str, Any]], search_attributes: Any,
-) -> ScheduleHandle:
-    """Client.create_schedule's work: store the row, then the requested actions."""
-    if not id:
+async def create_schedule(client: "Client", input: CreateScheduleInput) -> ScheduleHandle:
+    """Store the schedule's row, then the actions asked for at creation."""
+    if not input.id:
         raise ValueError("schedule id is required")
-    store = await client._engine_store()
-    row = await schedule._to_row(client, id)
-    if memo:
-        encoded = await client.data_converter.encode(list(memo.values()))
-        row["memo"] = {k: p.to_json_dict() for k, p in zip(memo.keys(), encoded)}
-    if isinstance(search_attributes, hotmesh_temporal.common.TypedSearchAttributes):
-        row["search_attributes"] = _encode_search_attributes(search_attributes, None)
-    elif search_attributes:
-        row["search_attributes"] = _encode_search_attributes(None, search_attributes)
+    store = await _store_of(client)
+    row = await input.schedule._to_row(client, input.id)
+    if input.memo:
+        encoded = await client.data_converter.encode(list(input.memo.values()))
+        row["memo"] = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+    attributes = input.search_attributes
+    if isinstance(attributes, hotmesh_temporal.common.TypedSearchAttributes):
+        row["search_attributes"] = _encode_search_attributes(attributes, None)
+    elif attributes:
+        row["search_attributes"] = _encode_search_attributes(None, attributes)
     now = await store.fetchval("now")
-    row.update(cursor_at=h.format_time(now), next_fire_at=_format_or_none(engine.first_fire(row["spec"], id, now)))
+    row.update(cursor_at=h.format_time(now), next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)))
     if not await store.fetchval("create_schedule", row):
         raise ScheduleAlreadyRunningError()
-    handle = ScheduleHandle(client, id)
-    if trigger_immediately:
-        await handle._tick(store, [engine.scheduled_start(
-            row["action"], id, now, now, overlap=row["overlap"], manual=True)])
-    if backfill:
-        await handle.backfill(*backfill)
-    return handle
-
-
-def new_list_input(query: Optional[str], page_size: int, next_page_token: Optional[bytes]) -> Any:
-    """A stand-in for ListSchedulesInput until the interceptor chain provides it."""
-    return _ListInput(query=query, page_size=page_size, next_page_token=next_page_token)
-
-
-@dataclass
-class _ListInput:
-    query: Optional[str]
-    page_size: int
-    next_page_token: Optional[bytes]
+    if input.trigger_immediately:
+        await _manual_starts(client, input.id, [engine.scheduled_start(
+            row["action"], input.id, now, now, overlap=row["overlap"], manual=True)])
+    if input.backfill:
+        await backfill_schedule(client, BackfillScheduleInput(
+            id=input.id, backfills=input.backfill, rpc_metadata=input.rpc_metadata, rpc_timeout=input.rpc_timeout))
+    return ScheduleHandle(client, input.id)
 
 
 __all__ = [

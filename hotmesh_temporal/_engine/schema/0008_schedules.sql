@@ -131,9 +131,13 @@ BEGIN
             CONTINUE;
         END IF;
         IF e.status = 1 THEN
-            v_still := v_still || jsonb_build_array(v_item || jsonb_build_object('run_id', e.run_id));
-            INSERT INTO {{schema}}.schedule_runs VALUES (e.run_id, s.namespace, s.schedule_id)
-            ON CONFLICT DO NOTHING;
+            IF e.run_id::text <> v_item->>'run_id' THEN
+                -- A later run of the chain (continue-as-new, cron, retry): watch it.
+                v_item := v_item || jsonb_build_object('run_id', e.run_id);
+                INSERT INTO {{schema}}.schedule_runs VALUES (e.run_id, s.namespace, s.schedule_id)
+                ON CONFLICT DO NOTHING;
+            END IF;
+            v_still := v_still || jsonb_build_array(v_item);
             CONTINUE;
         END IF;
         IF e.status = 2 THEN
@@ -366,13 +370,19 @@ LANGUAGE sql AS $$
     RETURNING true
 $$;
 
+-- The schedule row goes first: a tick holds it while it touches schedule_runs, so
+-- taking the locks in the same order cannot deadlock with one.
 CREATE FUNCTION {{schema}}.delete_schedule(p_namespace text, p_schedule_id text) RETURNS boolean
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {{schema}}.schedules WHERE namespace = p_namespace AND schedule_id = p_schedule_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     DELETE FROM {{schema}}.schedule_runs WHERE namespace = p_namespace AND schedule_id = p_schedule_id;
     DELETE FROM {{schema}}.schedule_wakeups WHERE namespace = p_namespace AND schedule_id = p_schedule_id;
-    DELETE FROM {{schema}}.schedules WHERE namespace = p_namespace AND schedule_id = p_schedule_id
-    RETURNING true
-$$;
+    RETURN true;
+END $$;
 
 -- A schedule with its running workflows, as describe() shows it.
 CREATE FUNCTION {{schema}}.describe_schedule(p_namespace text, p_schedule_id text)
