@@ -89,6 +89,13 @@ from hotmesh_temporal._client_interceptor import (
     StartWorkflowInput,
     TerminateWorkflowInput,
 )
+from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
+    AsyncActivityCalls,
+    AsyncActivityCancelledError,
+    AsyncActivityHandle,
+    AsyncActivityIDReference,
+    async_activity_handle,
+)
 from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
 
 SelfType = TypeVar("SelfType")
@@ -457,6 +464,20 @@ class Client:
         )
 
 
+    def get_async_activity_handle(
+        self,
+        *,
+        workflow_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        activity_id: Optional[str] = None,
+        task_token: Optional[bytes] = None,
+    ) -> AsyncActivityHandle:
+        """A handle to an activity that completes asynchronously: by ``task_token``
+        alone, or by ``workflow_id``, ``run_id`` (None: the current run) and
+        ``activity_id``."""
+        return async_activity_handle(self, workflow_id, run_id, activity_id, task_token)
+
+
 class WorkflowHandle(Generic[SelfType, ReturnType]):
     """A handle to a workflow, or to one run of it."""
 
@@ -691,7 +712,7 @@ def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
     return fail_async
 
 
-class _ClientImpl(OutboundInterceptor):
+class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     """The innermost link of the client chain: does each call against the database."""
 
     def __init__(self, client: "Client") -> None:
@@ -848,10 +869,6 @@ class _ClientImpl(OutboundInterceptor):
     count_activities = _not_implemented("standalone activities (count_activities)")
     start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
     start_update_with_start_workflow = _not_implemented("update with start")
-    heartbeat_async_activity = _not_implemented("async activity heartbeat")
-    complete_async_activity = _not_implemented("async activity completion")
-    fail_async_activity = _not_implemented("async activity failure")
-    report_cancellation_async_activity = _not_implemented("async activity cancellation report")
     # Schedules: the work lives in _schedule_types (one function per operation).
     async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
         return await _schedule_ops.create_schedule(self._client, input)
