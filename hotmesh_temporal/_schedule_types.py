@@ -215,6 +215,7 @@ class ScheduleAction(ABC):
     """What a schedule does when it acts."""
 
 
+@dataclass
 class ScheduleActionStartWorkflow(ScheduleAction):
     """Start a workflow: the same options as ``Client.start_workflow``. Its runs get
     the id ``<id>-<scheduled time>``. Arguments and memo values read back from a
@@ -235,6 +236,7 @@ class ScheduleActionStartWorkflow(ScheduleAction):
     static_details: Optional[Union[str, Payload]]
     priority: hotmesh_temporal.common.Priority
     headers: Optional[Mapping[str, Payload]]
+    _from_raw: bool = dataclasses.field(compare=False, init=False)
 
     def __init__(
         self,
@@ -257,6 +259,7 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         raw_info: Any = None,
         priority: hotmesh_temporal.common.Priority = hotmesh_temporal.common.Priority.default,
     ) -> None:
+        self._from_raw = raw_info is not None
         if raw_info is not None:
             self._set_from_doc(raw_info)
             return
@@ -281,12 +284,6 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         self.static_details = static_details
         self.headers = headers
         self.priority = priority
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ScheduleActionStartWorkflow) and vars(self) == vars(other)
-
-    def __repr__(self) -> str:
-        return f"ScheduleActionStartWorkflow(workflow={self.workflow!r}, id={self.id!r}, task_queue={self.task_queue!r})"
 
     def _set_from_doc(self, doc: Mapping[str, Any]) -> None:
         """Fill the action from a stored action document (a description's action)."""
