@@ -10,20 +10,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from abc import ABC
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import (
     TYPE_CHECKING,
     Any,
-    Awaitable,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Union,
 )
 
 import hotmesh_temporal.common
@@ -50,6 +43,7 @@ if TYPE_CHECKING:
     from hotmesh_temporal.client import Client
 
 _ARG_UNSET: Any = hotmesh_temporal.common._arg_unset
+_NO_ATTRIBUTES = hotmesh_temporal.common.TypedSearchAttributes.empty
 _PLACEHOLDER_RUN = "00000000-0000-0000-0000-000000000000"
 _UPDATE_ATTEMPTS = 10
 
@@ -80,7 +74,7 @@ class ScheduleRange:
             object.__setattr__(self, "step", 1)
 
 
-def _ranges_doc(ranges: Sequence[ScheduleRange]) -> List[List[int]]:
+def _ranges_doc(ranges: Sequence[ScheduleRange]) -> list[list[int]]:
     return [[r.start, r.end, r.step] for r in ranges]
 
 
@@ -101,9 +95,9 @@ class ScheduleCalendarSpec:
     month: Sequence[ScheduleRange] = (ScheduleRange(1, 12),)
     year: Sequence[ScheduleRange] = ()
     day_of_week: Sequence[ScheduleRange] = (ScheduleRange(0, 6),)
-    comment: Optional[str] = None
+    comment: str | None = None
 
-    def _to_doc(self) -> Dict[str, Any]:
+    def _to_doc(self) -> dict[str, Any]:
         return {
             "second": _ranges_doc(self.second),
             "minute": _ranges_doc(self.minute),
@@ -116,7 +110,7 @@ class ScheduleCalendarSpec:
         }
 
     @staticmethod
-    def _from_doc(doc: Mapping[str, Any]) -> "ScheduleCalendarSpec":
+    def _from_doc(doc: Mapping[str, Any]) -> ScheduleCalendarSpec:
         return ScheduleCalendarSpec(
             second=_ranges(doc["second"]),
             minute=_ranges(doc["minute"]),
@@ -135,10 +129,10 @@ class ScheduleIntervalSpec:
     offset=15m`` acts at a quarter past each hour."""
 
     every: timedelta
-    offset: Optional[timedelta] = None
+    offset: timedelta | None = None
 
 
-def _us(td: Optional[timedelta]) -> int:
+def _us(td: timedelta | None) -> int:
     if td is None:
         return 0
     return (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
@@ -155,12 +149,12 @@ class ScheduleSpec:
     intervals: Sequence[ScheduleIntervalSpec] = dataclasses.field(default_factory=list)
     cron_expressions: Sequence[str] = dataclasses.field(default_factory=list)
     skip: Sequence[ScheduleCalendarSpec] = dataclasses.field(default_factory=list)
-    start_at: Optional[datetime] = None
-    end_at: Optional[datetime] = None
-    jitter: Optional[timedelta] = None
-    time_zone_name: Optional[str] = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    jitter: timedelta | None = None
+    time_zone_name: str | None = None
 
-    def _to_doc(self) -> Dict[str, Any]:
+    def _to_doc(self) -> dict[str, Any]:
         calendars = [c._to_doc() for c in self.calendars]
         intervals = [{"every": _us(i.every), "offset": _us(i.offset)} for i in self.intervals]
         time_zone = self.time_zone_name or ""
@@ -190,7 +184,7 @@ class ScheduleSpec:
         return doc
 
     @staticmethod
-    def _from_doc(doc: Mapping[str, Any]) -> "ScheduleSpec":
+    def _from_doc(doc: Mapping[str, Any]) -> ScheduleSpec:
         return ScheduleSpec(
             calendars=[ScheduleCalendarSpec._from_doc(c) for c in doc.get("calendars") or []],
             intervals=[
@@ -211,7 +205,7 @@ class ScheduleSpec:
 # ------------------------------------------------------------------------ actions
 
 
-class ScheduleAction(ABC):
+class ScheduleAction(ABC):  # noqa: B024  (a marker base, as in temporalio)
     """What a schedule does when it acts."""
 
 
@@ -222,40 +216,40 @@ class ScheduleActionStartWorkflow(ScheduleAction):
     description are encoded payloads, passed through unchanged on update."""
 
     workflow: str
-    args: Union[Sequence[Any], Sequence[Payload]]
+    args: Sequence[Any] | Sequence[Payload]
     id: str
     task_queue: str
-    execution_timeout: Optional[timedelta]
-    run_timeout: Optional[timedelta]
-    task_timeout: Optional[timedelta]
-    retry_policy: Optional[hotmesh_temporal.common.RetryPolicy]
-    memo: Optional[Union[Mapping[str, Any], Mapping[str, Payload]]]
+    execution_timeout: timedelta | None
+    run_timeout: timedelta | None
+    task_timeout: timedelta | None
+    retry_policy: hotmesh_temporal.common.RetryPolicy | None
+    memo: Mapping[str, Any] | Mapping[str, Payload] | None
     typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes
     untyped_search_attributes: hotmesh_temporal.common.SearchAttributes
-    static_summary: Optional[Union[str, Payload]]
-    static_details: Optional[Union[str, Payload]]
+    static_summary: str | Payload | None
+    static_details: str | Payload | None
     priority: hotmesh_temporal.common.Priority
-    headers: Optional[Mapping[str, Payload]]
+    headers: Mapping[str, Payload] | None
     _from_raw: bool = dataclasses.field(compare=False, init=False)
 
     def __init__(
         self,
-        workflow: Union[str, Callable[..., Awaitable[Any]]],
+        workflow: str | Callable[..., Awaitable[Any]],
         arg: Any = _ARG_UNSET,
         *,
         args: Sequence[Any] = [],
-        id: Optional[str] = None,
-        task_queue: Optional[str] = None,
-        execution_timeout: Optional[timedelta] = None,
-        run_timeout: Optional[timedelta] = None,
-        task_timeout: Optional[timedelta] = None,
-        retry_policy: Optional[hotmesh_temporal.common.RetryPolicy] = None,
-        memo: Optional[Mapping[str, Any]] = None,
-        typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes = hotmesh_temporal.common.TypedSearchAttributes.empty,
-        untyped_search_attributes: hotmesh_temporal.common.SearchAttributes = {},
-        static_summary: Optional[str] = None,
-        static_details: Optional[str] = None,
-        headers: Optional[Mapping[str, Payload]] = None,
+        id: str | None = None,
+        task_queue: str | None = None,
+        execution_timeout: timedelta | None = None,
+        run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
+        retry_policy: hotmesh_temporal.common.RetryPolicy | None = None,
+        memo: Mapping[str, Any] | None = None,
+        typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes = _NO_ATTRIBUTES,
+        untyped_search_attributes: hotmesh_temporal.common.SearchAttributes = {},  # noqa: B006
+        static_summary: str | None = None,
+        static_details: str | None = None,
+        headers: Mapping[str, Payload] | None = None,
         raw_info: Any = None,
         priority: hotmesh_temporal.common.Priority = hotmesh_temporal.common.Priority.default,
     ) -> None:
@@ -291,7 +285,9 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
         started = doc["start"]["started_attributes"]
         attributes = SearchAttributes(
-            indexed_fields=h.parse_payload_map((started.get("searchAttributes") or {}).get("indexedFields"))
+            indexed_fields=h.parse_payload_map(
+                (started.get("searchAttributes") or {}).get("indexedFields")
+            )
         )
         self.workflow = started["workflowType"]["name"]
         self.args = h.parse_payloads(started.get("input"))
@@ -312,7 +308,7 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         self.headers = h.parse_payload_map((started.get("header") or {}).get("fields")) or None
         self.priority = hotmesh_temporal.common.Priority.default
 
-    async def _to_doc(self, client: "Client") -> Dict[str, Any]:
+    async def _to_doc(self, client: Client) -> dict[str, Any]:
         dc = client.data_converter
         args = [a if isinstance(a, Payload) else (await dc.encode([a]))[0] for a in self.args]
         memo = None
@@ -339,34 +335,44 @@ class ScheduleActionStartWorkflow(ScheduleAction):
             identity=client.identity,
             retry_policy=self.retry_policy,
         )
-        return h.strip_none({
-            "workflow_id": self.id,
-            "start": start,
-            # What the start template cannot say back exactly (it fills in defaults).
-            "run_timeout": h.duration(self.run_timeout),
-            "task_timeout": h.duration(self.task_timeout),
-            "static_summary": self.static_summary if isinstance(self.static_summary, str) else None,
-            "static_details": self.static_details if isinstance(self.static_details, str) else None,
-        })
+        return h.strip_none(
+            {
+                "workflow_id": self.id,
+                "start": start,
+                # What the start template cannot say back exactly (it fills in defaults).
+                "run_timeout": h.duration(self.run_timeout),
+                "task_timeout": h.duration(self.task_timeout),
+                "static_summary": self.static_summary
+                if isinstance(self.static_summary, str)
+                else None,
+                "static_details": self.static_details
+                if isinstance(self.static_details, str)
+                else None,
+            }
+        )
 
 
-def _encode_search_attributes(typed: Any, untyped: Any) -> Optional[Dict[str, Any]]:
+def _encode_search_attributes(typed: Any, untyped: Any) -> dict[str, Any] | None:
     from hotmesh_temporal import converter
 
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, values in (untyped or {}).items():
         out[name] = converter.encode_search_attribute_values(values).to_json_dict()
     for pair in typed or ():
-        out[pair.key.name] = converter.encode_typed_search_attribute_value(pair.key, pair.value).to_json_dict()
+        out[pair.key.name] = converter.encode_typed_search_attribute_value(
+            pair.key, pair.value
+        ).to_json_dict()
     return out or None
 
 
-def _decode_search_attributes(doc: Optional[Mapping[str, Any]]) -> tuple:
+def _decode_search_attributes(doc: Mapping[str, Any] | None) -> tuple:
     from hotmesh_temporal import converter
 
     attributes = SearchAttributes(indexed_fields=h.parse_payload_map(doc))
-    return (converter.decode_typed_search_attributes(attributes),
-            converter.decode_search_attributes(attributes))
+    return (
+        converter.decode_typed_search_attributes(attributes),
+        converter.decode_search_attributes(attributes),
+    )
 
 
 # ---------------------------------------------------------------- policy and state
@@ -389,7 +395,7 @@ class ScheduleBackfill:
 
     start_at: datetime
     end_at: datetime
-    overlap: Optional[ScheduleOverlapPolicy] = None
+    overlap: ScheduleOverlapPolicy | None = None
 
 
 @dataclass
@@ -397,8 +403,10 @@ class SchedulePolicy:
     """How a schedule behaves: overlap, how late a missed time may still act (one
     year when None, at least 10 seconds), and whether a failed run pauses it."""
 
-    overlap: ScheduleOverlapPolicy = dataclasses.field(default_factory=lambda: ScheduleOverlapPolicy.SKIP)
-    catchup_window: Optional[timedelta] = None
+    overlap: ScheduleOverlapPolicy = dataclasses.field(
+        default_factory=lambda: ScheduleOverlapPolicy.SKIP
+    )
+    catchup_window: timedelta | None = None
     pause_on_failure: bool = False
 
 
@@ -407,7 +415,7 @@ class ScheduleState:
     """Whether the schedule is paused (with a note), and its action budget when
     ``limited_actions`` is set."""
 
-    note: Optional[str] = None
+    note: str | None = None
     paused: bool = False
     limited_actions: bool = False
     remaining_actions: int = 0
@@ -422,13 +430,15 @@ class Schedule:
     policy: SchedulePolicy = dataclasses.field(default_factory=SchedulePolicy)
     state: ScheduleState = dataclasses.field(default_factory=ScheduleState)
 
-    async def _to_row(self, client: "Client", schedule_id: str) -> Dict[str, Any]:
+    async def _to_row(self, client: Client, schedule_id: str) -> dict[str, Any]:
         if not isinstance(self.action, ScheduleActionStartWorkflow):
             raise TypeError("Only ScheduleActionStartWorkflow is a supported schedule action")
         try:
             spec = self.spec._to_doc()
         except (cron.CronError, ValueError) as err:
-            raise RPCError(f"Invalid schedule spec: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+            raise RPCError(
+                f"Invalid schedule spec: {err}", RPCStatusCode.INVALID_ARGUMENT, b""
+            ) from err
         catchup = self.policy.catchup_window or engine.DEFAULT_CATCHUP_WINDOW
         return {
             "namespace": client.namespace,
@@ -445,7 +455,7 @@ class Schedule:
         }
 
     @staticmethod
-    def _from_row(row: Mapping[str, Any]) -> "Schedule":
+    def _from_row(row: Mapping[str, Any]) -> Schedule:
         return Schedule(
             action=ScheduleActionStartWorkflow("", raw_info=row["action"]),
             spec=ScheduleSpec._from_doc(row["spec"]),
@@ -466,7 +476,7 @@ class Schedule:
 # ------------------------------------------------------------------ descriptions
 
 
-class ScheduleActionExecution(ABC):
+class ScheduleActionExecution(ABC):  # noqa: B024
     """An action a schedule took."""
 
 
@@ -487,7 +497,7 @@ class ScheduleActionResult:
     action: ScheduleActionExecution
 
 
-def _recent_actions(doc: Sequence[Mapping[str, Any]]) -> List[ScheduleActionResult]:
+def _recent_actions(doc: Sequence[Mapping[str, Any]]) -> list[ScheduleActionResult]:
     return [
         ScheduleActionResult(
             scheduled_at=h.parse_time(a["scheduled_at"]),
@@ -509,7 +519,7 @@ class ScheduleInfo:
     recent_actions: Sequence[ScheduleActionResult]
     next_action_times: Sequence[datetime]
     created_at: datetime
-    last_updated_at: Optional[datetime]
+    last_updated_at: datetime | None
 
 
 class _MemoReader:
@@ -524,9 +534,11 @@ class _MemoReader:
         """The schedule's memo, decoded without type hints."""
         raw = self._memo_doc()
         values = await self.data_converter.decode([Payload.from_json_dict(v) for v in raw.values()])
-        return dict(zip(raw.keys(), values))
+        return dict(zip(raw.keys(), values, strict=True))
 
-    async def memo_value(self, key: str, default: Any = _ARG_UNSET, *, type_hint: Optional[type] = None) -> Any:
+    async def memo_value(
+        self, key: str, default: Any = _ARG_UNSET, *, type_hint: type | None = None
+    ) -> Any:
         """One memo value (KeyError when missing and no default is given)."""
         raw = self._memo_doc()
         if key not in raw:
@@ -555,8 +567,12 @@ class ScheduleDescription(_MemoReader):
         return self.raw_description.get("memo") or {}
 
     @staticmethod
-    def _from_row(row: Mapping[str, Any], running: Sequence[Mapping[str, Any]], now: datetime,
-                  client: "Client") -> "ScheduleDescription":
+    def _from_row(
+        row: Mapping[str, Any],
+        running: Sequence[Mapping[str, Any]],
+        now: datetime,
+        client: Client,
+    ) -> ScheduleDescription:
         typed, untyped = _decode_search_attributes(row.get("search_attributes"))
         return ScheduleDescription(
             id=row["schedule_id"],
@@ -566,7 +582,8 @@ class ScheduleDescription(_MemoReader):
                 num_actions_missed_catchup_window=row["missed_catchup"],
                 num_actions_skipped_overlap=row["skipped_overlap"],
                 running_actions=[
-                    ScheduleActionExecutionStartWorkflow(r["workflow_id"], str(r["run_id"])) for r in running
+                    ScheduleActionExecutionStartWorkflow(r["workflow_id"], str(r["run_id"]))
+                    for r in running
                 ],
                 recent_actions=_recent_actions(row["recent_actions"]),
                 next_action_times=_next_times(row, now),
@@ -580,7 +597,7 @@ class ScheduleDescription(_MemoReader):
         )
 
 
-def _next_times(row: Mapping[str, Any], now: datetime) -> List[datetime]:
+def _next_times(row: Mapping[str, Any], now: datetime) -> list[datetime]:
     if row["paused"] or (row["limited_actions"] and row["remaining_actions"] <= 0):
         return []
     return engine.next_action_times(row["spec"], row["schedule_id"], now)
@@ -599,13 +616,13 @@ class ScheduleUpdate:
     search attributes for the schedule)."""
 
     schedule: Schedule
-    search_attributes: Optional[hotmesh_temporal.common.TypedSearchAttributes] = None
+    search_attributes: hotmesh_temporal.common.TypedSearchAttributes | None = None
 
 
 # ----------------------------------------------------------------------- listing
 
 
-class ScheduleListAction(ABC):
+class ScheduleListAction(ABC):  # noqa: B024
     """The action of a listed schedule."""
 
 
@@ -620,7 +637,7 @@ class ScheduleListActionStartWorkflow(ScheduleListAction):
 class ScheduleListState:
     """Pause state of a listed schedule."""
 
-    note: Optional[str]
+    note: str | None
     paused: bool
 
 
@@ -646,8 +663,8 @@ class ScheduleListDescription(_MemoReader):
     """One schedule as ``Client.list_schedules`` yields it."""
 
     id: str
-    schedule: Optional[ScheduleListSchedule]
-    info: Optional[ScheduleListInfo]
+    schedule: ScheduleListSchedule | None
+    info: ScheduleListInfo | None
     typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes
     search_attributes: hotmesh_temporal.common.SearchAttributes
     data_converter: Any
@@ -657,7 +674,7 @@ class ScheduleListDescription(_MemoReader):
         return self.raw_entry.get("memo") or {}
 
     @staticmethod
-    def _from_row(row: Mapping[str, Any], now: datetime, client: "Client") -> "ScheduleListDescription":
+    def _from_row(row: Mapping[str, Any], now: datetime, client: Client) -> ScheduleListDescription:
         typed, untyped = _decode_search_attributes(row.get("search_attributes"))
         started = row["action"]["start"]["started_attributes"]
         return ScheduleListDescription(
@@ -681,11 +698,11 @@ class ScheduleListDescription(_MemoReader):
 class ScheduleAsyncIterator:
     """Pages through ``Client.list_schedules``; use ``async for``."""
 
-    def __init__(self, client: "Client", input: Any) -> None:
+    def __init__(self, client: Client, input: Any) -> None:
         self._client = client
         self._input = input
-        self._next_page_token: Optional[bytes] = getattr(input, "next_page_token", None)
-        self._current_page: Optional[Sequence[ScheduleListDescription]] = None
+        self._next_page_token: bytes | None = getattr(input, "next_page_token", None)
+        self._current_page: Sequence[ScheduleListDescription] | None = None
         self._current_page_index = 0
         self._done = False
         self._filter = _ListFilter(getattr(input, "query", None))
@@ -695,14 +712,14 @@ class ScheduleAsyncIterator:
         return self._current_page_index
 
     @property
-    def current_page(self) -> Optional[Sequence[ScheduleListDescription]]:
+    def current_page(self) -> Sequence[ScheduleListDescription] | None:
         return self._current_page
 
     @property
-    def next_page_token(self) -> Optional[bytes]:
+    def next_page_token(self) -> bytes | None:
         return self._next_page_token
 
-    async def fetch_next_page(self, *, page_size: Optional[int] = None) -> None:
+    async def fetch_next_page(self, *, page_size: int | None = None) -> None:
         """Load the next page of schedules (ordered by id)."""
         store = await self._client._engine_store()
         size = page_size or self._input.page_size
@@ -711,18 +728,24 @@ class ScheduleAsyncIterator:
         now = await store.fetchval("now")
         entries = [r["schedule"] for r in rows]
         self._current_page = [
-            ScheduleListDescription._from_row(e, now, self._client) for e in entries if self._filter.matches(e)
+            ScheduleListDescription._from_row(e, now, self._client)
+            for e in entries
+            if self._filter.matches(e)
         ]
         self._current_page_index = 0
-        self._next_page_token = entries[-1]["schedule_id"].encode() if len(entries) == size else None
+        self._next_page_token = (
+            entries[-1]["schedule_id"].encode() if len(entries) == size else None
+        )
         self._done = self._next_page_token is None
 
-    def __aiter__(self) -> "ScheduleAsyncIterator":
+    def __aiter__(self) -> ScheduleAsyncIterator:
         return self
 
     async def __anext__(self) -> ScheduleListDescription:
         while True:
-            if self._current_page is not None and self._current_page_index < len(self._current_page):
+            if self._current_page is not None and self._current_page_index < len(
+                self._current_page
+            ):
                 item = self._current_page[self._current_page_index]
                 self._current_page_index += 1
                 return item
@@ -736,12 +759,13 @@ class _ListFilter:
     ``ScheduleId``, ``WorkflowType``, ``TemporalSchedulePaused`` and the schedule's
     own search attributes. Anything else is a clear error."""
 
-    _TERM = r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=)\s*('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|true|false|-?\d+(?:\.\d+)?)\s*"
+    _VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|true|false|-?\d+(?:\.\d+)?"
+    _TERM = r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=)\s*(" + _VALUE + r")\s*"
 
-    def __init__(self, query: Optional[str]) -> None:
+    def __init__(self, query: str | None) -> None:
         import re
 
-        self.terms: List[tuple] = []
+        self.terms: list[tuple] = []
         if not query or not query.strip():
             return
         for part in re.split(r"\s+AND\s+", query.strip(), flags=re.IGNORECASE):
@@ -749,7 +773,8 @@ class _ListFilter:
             if not match:
                 raise RPCError(
                     f"invalid schedule list query {query!r}: supported is Key = value [AND ...]",
-                    RPCStatusCode.INVALID_ARGUMENT, b"",
+                    RPCStatusCode.INVALID_ARGUMENT,
+                    b"",
                 )
             self.terms.append((match.group(1), match.group(2), _literal(match.group(3))))
 
@@ -785,100 +810,120 @@ class ScheduleHandle:
     """A handle to one schedule, by id. Every call goes through the client's
     interceptor chain."""
 
-    def __init__(self, client: "Client", id: str) -> None:
+    def __init__(self, client: Client, id: str) -> None:
         self._client = client
         self.id = id
 
     async def backfill(
         self,
         *backfill: ScheduleBackfill,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Act on the schedule's times inside each period as if they were now (the
         catch-up window and pause do not apply)."""
         if not backfill:
             raise ValueError("At least one backfill required")
-        await self._client._impl.backfill_schedule(BackfillScheduleInput(
-            id=self.id, backfills=backfill, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.backfill_schedule(
+            BackfillScheduleInput(
+                id=self.id, backfills=backfill, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
     async def delete(
         self,
         *,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Delete the schedule. Workflows it started keep running."""
-        await self._client._impl.delete_schedule(DeleteScheduleInput(
-            id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.delete_schedule(
+            DeleteScheduleInput(id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)
+        )
 
     async def describe(
         self,
         *,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> ScheduleDescription:
         """The schedule, what it has done, what runs, and its next action times."""
-        return await self._client._impl.describe_schedule(DescribeScheduleInput(
-            id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        return await self._client._impl.describe_schedule(
+            DescribeScheduleInput(id=self.id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)
+        )
 
     async def pause(
         self,
         *,
-        note: Optional[str] = None,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        note: str | None = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Pause: no scheduled action happens until unpaused (times passing meanwhile
         are skipped)."""
-        await self._client._impl.pause_schedule(PauseScheduleInput(
-            id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.pause_schedule(
+            PauseScheduleInput(
+                id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
     async def trigger(
         self,
         *,
-        overlap: Optional[ScheduleOverlapPolicy] = None,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        overlap: ScheduleOverlapPolicy | None = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Act now, whether paused or not (``overlap`` overrides the policy once)."""
-        await self._client._impl.trigger_schedule(TriggerScheduleInput(
-            id=self.id, overlap=overlap, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.trigger_schedule(
+            TriggerScheduleInput(
+                id=self.id, overlap=overlap, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
     async def unpause(
         self,
         *,
-        note: Optional[str] = None,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        note: str | None = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Resume scheduled actions."""
-        await self._client._impl.unpause_schedule(UnpauseScheduleInput(
-            id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.unpause_schedule(
+            UnpauseScheduleInput(
+                id=self.id, note=note, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
     async def update(
         self,
-        updater: Callable[[ScheduleUpdateInput], Union[Optional[ScheduleUpdate], Awaitable[Optional[ScheduleUpdate]]]],
+        updater: Callable[
+            [ScheduleUpdateInput],
+            ScheduleUpdate | None | Awaitable[ScheduleUpdate | None],
+        ],
         *,
-        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
-        rpc_timeout: Optional[timedelta] = None,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         """Replace the schedule with what ``updater`` builds from its description.
         The updater is called again if the schedule changed meanwhile; returning None
         changes nothing."""
-        await self._client._impl.update_schedule(UpdateScheduleInput(
-            id=self.id, updater=updater, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+        await self._client._impl.update_schedule(
+            UpdateScheduleInput(
+                id=self.id, updater=updater, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
 
 # ------------------------------------------- the innermost link: database work
 # Client's _ClientImpl calls these; each takes the client and the interceptor input.
 
 
-async def _store_of(client: "Client") -> Any:
+async def _store_of(client: Client) -> Any:
     return await client._engine_store()
 
 
-async def _schedule_row(client: "Client", schedule_id: str) -> Mapping[str, Any]:
+async def _schedule_row(client: Client, schedule_id: str) -> Mapping[str, Any]:
     store = await _store_of(client)
     found = await store.fetchrow("describe_schedule", client.namespace, schedule_id)
     if found is None:
@@ -886,32 +931,38 @@ async def _schedule_row(client: "Client", schedule_id: str) -> Mapping[str, Any]
     return found["schedule"]
 
 
-async def _manual_starts(client: "Client", schedule_id: str, starts: List[Dict[str, Any]]) -> None:
+async def _manual_starts(client: Client, schedule_id: str, starts: list[dict[str, Any]]) -> None:
     store = await _store_of(client)
     if await engine.manual_tick(store, client.namespace, schedule_id, starts) == "not_found":
         raise _not_found(schedule_id)
 
 
-async def backfill_schedule(client: "Client", input: BackfillScheduleInput) -> None:
+async def backfill_schedule(client: Client, input: BackfillScheduleInput) -> None:
     row = await _schedule_row(client, input.id)
     spec = engine.compile_spec(row["spec"])
     starts = []
     for period in input.backfills:
         for nominal in spec.times(period.start_at, period.end_at):
-            starts.append(engine.scheduled_start(
-                row["action"], input.id, nominal, spec.jittered(nominal, input.id),
-                overlap=int(period.overlap or 0), manual=True,
-            ))
+            starts.append(
+                engine.scheduled_start(
+                    row["action"],
+                    input.id,
+                    nominal,
+                    spec.jittered(nominal, input.id),
+                    overlap=int(period.overlap or 0),
+                    manual=True,
+                )
+            )
     await _manual_starts(client, input.id, starts)
 
 
-async def delete_schedule(client: "Client", input: DeleteScheduleInput) -> None:
+async def delete_schedule(client: Client, input: DeleteScheduleInput) -> None:
     store = await _store_of(client)
     if not await store.fetchval("delete_schedule", client.namespace, input.id):
         raise _not_found(input.id)
 
 
-async def describe_schedule(client: "Client", input: DescribeScheduleInput) -> ScheduleDescription:
+async def describe_schedule(client: Client, input: DescribeScheduleInput) -> ScheduleDescription:
     store = await _store_of(client)
     found = await store.fetchrow("describe_schedule", client.namespace, input.id)
     if found is None:
@@ -919,7 +970,7 @@ async def describe_schedule(client: "Client", input: DescribeScheduleInput) -> S
     return ScheduleDescription._from_row(found["schedule"], found["running"], found["now"], client)
 
 
-async def pause_schedule(client: "Client", input: Any) -> None:
+async def pause_schedule(client: Client, input: Any) -> None:
     """Pause (PauseScheduleInput) or unpause (UnpauseScheduleInput)."""
     paused = isinstance(input, PauseScheduleInput)
     note = input.note or ("Paused via Python SDK" if paused else "Unpaused via Python SDK")
@@ -928,18 +979,24 @@ async def pause_schedule(client: "Client", input: Any) -> None:
         raise _not_found(input.id)
 
 
-async def trigger_schedule(client: "Client", input: TriggerScheduleInput) -> None:
+async def trigger_schedule(client: Client, input: TriggerScheduleInput) -> None:
     row = await _schedule_row(client, input.id)
     now = await (await _store_of(client)).fetchval("now")
-    start = engine.scheduled_start(row["action"], input.id, now, now, overlap=int(input.overlap or 0), manual=True)
+    start = engine.scheduled_start(
+        row["action"], input.id, now, now, overlap=int(input.overlap or 0), manual=True
+    )
     await _manual_starts(client, input.id, [start])
 
 
-async def update_schedule(client: "Client", input: UpdateScheduleInput) -> None:
+async def update_schedule(client: Client, input: UpdateScheduleInput) -> None:
     store = await _store_of(client)
     for _ in range(_UPDATE_ATTEMPTS):
-        description = await describe_schedule(client, DescribeScheduleInput(
-            id=input.id, rpc_metadata=input.rpc_metadata, rpc_timeout=input.rpc_timeout))
+        description = await describe_schedule(
+            client,
+            DescribeScheduleInput(
+                id=input.id, rpc_metadata=input.rpc_metadata, rpc_timeout=input.rpc_timeout
+            ),
+        )
         update = input.updater(ScheduleUpdateInput(description=description))
         if inspect.isawaitable(update):
             update = await update
@@ -949,24 +1006,30 @@ async def update_schedule(client: "Client", input: UpdateScheduleInput) -> None:
         if update.search_attributes is not None:
             row["search_attributes"] = _encode_search_attributes(update.search_attributes, None)
         now = await store.fetchval("now")
-        row.update(cursor_at=h.format_time(now),
-                   next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)))
-        status = await store.fetchval("update_schedule", row, description.raw_description["conflict_token"])
+        row.update(
+            cursor_at=h.format_time(now),
+            next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
+        )
+        status = await store.fetchval(
+            "update_schedule", row, description.raw_description["conflict_token"]
+        )
         if status == "ok":
             return
         if status == "not_found":
             raise _not_found(input.id)
-    raise RPCError("schedule update kept conflicting with other changes", RPCStatusCode.ABORTED, b"")
+    raise RPCError(
+        "schedule update kept conflicting with other changes", RPCStatusCode.ABORTED, b""
+    )
 
 
-def _format_or_none(value: Optional[datetime]) -> Optional[str]:
+def _format_or_none(value: datetime | None) -> str | None:
     return h.format_time(value) if value is not None else None
 
 
 # ------------------------------------------------------------ client operations
 
 
-async def create_schedule(client: "Client", input: CreateScheduleInput) -> ScheduleHandle:
+async def create_schedule(client: Client, input: CreateScheduleInput) -> ScheduleHandle:
     """Store the schedule's row, then the actions asked for at creation."""
     if not input.id:
         raise ValueError("schedule id is required")
@@ -974,22 +1037,39 @@ async def create_schedule(client: "Client", input: CreateScheduleInput) -> Sched
     row = await input.schedule._to_row(client, input.id)
     if input.memo:
         encoded = await client.data_converter.encode(list(input.memo.values()))
-        row["memo"] = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+        row["memo"] = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded, strict=True)}
     attributes = input.search_attributes
     if isinstance(attributes, hotmesh_temporal.common.TypedSearchAttributes):
         row["search_attributes"] = _encode_search_attributes(attributes, None)
     elif attributes:
         row["search_attributes"] = _encode_search_attributes(None, attributes)
     now = await store.fetchval("now")
-    row.update(cursor_at=h.format_time(now), next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)))
+    row.update(
+        cursor_at=h.format_time(now),
+        next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
+    )
     if not await store.fetchval("create_schedule", row):
         raise ScheduleAlreadyRunningError()
     if input.trigger_immediately:
-        await _manual_starts(client, input.id, [engine.scheduled_start(
-            row["action"], input.id, now, now, overlap=row["overlap"], manual=True)])
+        await _manual_starts(
+            client,
+            input.id,
+            [
+                engine.scheduled_start(
+                    row["action"], input.id, now, now, overlap=row["overlap"], manual=True
+                )
+            ],
+        )
     if input.backfill:
-        await backfill_schedule(client, BackfillScheduleInput(
-            id=input.id, backfills=input.backfill, rpc_metadata=input.rpc_metadata, rpc_timeout=input.rpc_timeout))
+        await backfill_schedule(
+            client,
+            BackfillScheduleInput(
+                id=input.id,
+                backfills=input.backfill,
+                rpc_metadata=input.rpc_metadata,
+                rpc_timeout=input.rpc_timeout,
+            ),
+        )
     return ScheduleHandle(client, input.id)
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-Range = Tuple[int, int, int]  # inclusive start, inclusive end, step
+Range = tuple[int, int, int]  # inclusive start, inclusive end, step
 
 # Bounds of each calendar field, in the order of a 7-field cron string.
 _BOUNDS = {
@@ -31,7 +31,9 @@ _BOUNDS = {
     "day_of_week": (0, 6),
     "year": (1970, 2199),
 }
-_MONTHS = {n: i + 1 for i, n in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
+_MONTHS = {
+    n: i + 1 for i, n in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())
+}
 _WEEKDAYS = {n: i for i, n in enumerate("SUN MON TUE WED THU FRI SAT".split())}
 _SHORTHANDS = {
     "@yearly": "0 0 1 1 *",
@@ -54,7 +56,7 @@ class CronError(ValueError):
 # ------------------------------------------------------------------------ time zones
 
 
-def zone(name: Optional[str]) -> ZoneInfo | timezone:
+def zone(name: str | None) -> ZoneInfo | timezone:
     """The time zone called ``name`` (UTC when empty)."""
     if not name or name.upper() == "UTC":
         return UTC
@@ -74,17 +76,17 @@ class CalendarSpec:
     ``dom_or_dow`` gives classic cron's rule: when both day fields are restricted, a
     day matching either one matches."""
 
-    second: Tuple[Range, ...] = ((0, 0, 1),)
-    minute: Tuple[Range, ...] = ((0, 0, 1),)
-    hour: Tuple[Range, ...] = ((0, 0, 1),)
-    day_of_month: Tuple[Range, ...] = ((1, 31, 1),)
-    month: Tuple[Range, ...] = ((1, 12, 1),)
-    year: Tuple[Range, ...] = ()
-    day_of_week: Tuple[Range, ...] = ((0, 6, 1),)
+    second: tuple[Range, ...] = ((0, 0, 1),)
+    minute: tuple[Range, ...] = ((0, 0, 1),)
+    hour: tuple[Range, ...] = ((0, 0, 1),)
+    day_of_month: tuple[Range, ...] = ((1, 31, 1),)
+    month: tuple[Range, ...] = ((1, 12, 1),)
+    year: tuple[Range, ...] = ()
+    day_of_week: tuple[Range, ...] = ((0, 6, 1),)
     comment: str = ""
     dom_or_dow: bool = False
 
-    def compile(self) -> "Calendar":
+    def compile(self) -> Calendar:
         return Calendar(self)
 
 
@@ -103,7 +105,7 @@ def _values(ranges: Sequence[Range], name: str) -> frozenset:
     return frozenset(out)
 
 
-def _field_bounds(name: str) -> Tuple[int, int]:
+def _field_bounds(name: str) -> tuple[int, int]:
     low, high = _BOUNDS[name]
     return (low, 7) if name == "day_of_week" else (low, high)
 
@@ -145,7 +147,7 @@ class Calendar:
         i = bisect.bisect_left(self.times, tod)
         return i < len(self.times) and self.times[i] == tod and self.matches_day(local.date())
 
-    def next_after(self, after: datetime, tz: ZoneInfo | timezone) -> Optional[datetime]:
+    def next_after(self, after: datetime, tz: ZoneInfo | timezone) -> datetime | None:
         """The first matching instant strictly after ``after`` (UTC), or None."""
         local = after.astimezone(tz)
         day = local.date() - timedelta(days=1)  # a DST shift can move wall time back
@@ -161,7 +163,9 @@ class Calendar:
             day += timedelta(days=1)
         return None
 
-    def _first_on(self, day: date, after: datetime, floor: datetime, tz: ZoneInfo | timezone) -> Optional[datetime]:
+    def _first_on(
+        self, day: date, after: datetime, floor: datetime, tz: ZoneInfo | timezone
+    ) -> datetime | None:
         start = 0
         if day == floor.date():
             # Wall times more than 3 hours before ``after`` cannot be after it.
@@ -217,8 +221,8 @@ def parse_duration(text: str) -> timedelta:
 class ParsedCron:
     """A cron string as a schedule spec holds it: calendars and intervals."""
 
-    calendars: List[CalendarSpec] = field(default_factory=list)
-    intervals: List[IntervalSpec] = field(default_factory=list)
+    calendars: list[CalendarSpec] = field(default_factory=list)
+    intervals: list[IntervalSpec] = field(default_factory=list)
     time_zone_name: str = ""
 
 
@@ -260,8 +264,8 @@ def parse_cron(text: str, *, classic: bool = False) -> ParsedCron:
     }.get(len(fields))
     if names is None:
         raise CronError(f"cron string {text!r} must have 5, 6 or 7 fields, has {len(fields)}")
-    parsed: Dict[str, Tuple[Range, ...]] = {"second": ((0, 0, 1),)}
-    for name, value in zip(names, fields):
+    parsed: dict[str, tuple[Range, ...]] = {"second": ((0, 0, 1),)}
+    for name, value in zip(names, fields, strict=False):
         parsed[name] = _parse_field(value, name)
     spec = CalendarSpec(comment=comment, dom_or_dow=classic, **parsed)
     spec.compile()  # fail now on a spec that never matches
@@ -284,7 +288,7 @@ def _td_us(td: timedelta) -> int:
     return (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
 
 
-def _parse_field(text: str, name: str) -> Tuple[Range, ...]:
+def _parse_field(text: str, name: str) -> tuple[Range, ...]:
     low, high = _BOUNDS[name]
     top = _field_bounds(name)[1]
     if name == "year" and text in ("*", "?"):
@@ -324,15 +328,15 @@ class Spec:
     """A compiled schedule spec: the union of its calendars and intervals, minus the
     skip calendars, between ``start_at`` and ``end_at``, in ``tz``."""
 
-    calendars: List[Calendar] = field(default_factory=list)
-    intervals: List[IntervalSpec] = field(default_factory=list)
-    skip: List[Calendar] = field(default_factory=list)
+    calendars: list[Calendar] = field(default_factory=list)
+    intervals: list[IntervalSpec] = field(default_factory=list)
+    skip: list[Calendar] = field(default_factory=list)
     tz: ZoneInfo | timezone = UTC
-    start_at: Optional[datetime] = None
-    end_at: Optional[datetime] = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
     jitter: timedelta = timedelta(0)
 
-    def next_after(self, after: datetime) -> Optional[datetime]:
+    def next_after(self, after: datetime) -> datetime | None:
         """The first nominal time strictly after ``after``."""
         if self.start_at is not None and after < self.start_at:
             after = self.start_at - timedelta(microseconds=1)
@@ -380,7 +384,7 @@ class CronSchedule:
         self.calendar = parsed.calendars[0].compile() if parsed.calendars else None
         self.every = parsed.intervals[0] if parsed.intervals else None
 
-    def next_after(self, after: datetime) -> Optional[datetime]:
+    def next_after(self, after: datetime) -> datetime | None:
         if self.every is not None:
             # robfig's @every counts from the previous time, whole seconds.
             step = after + timedelta(microseconds=self.every.every_us)

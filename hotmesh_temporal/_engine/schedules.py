@@ -13,9 +13,10 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 from hotmesh_temporal._engine import cron
 from hotmesh_temporal._engine import history as h
@@ -38,7 +39,9 @@ def compile_spec(doc: Mapping[str, Any]) -> cron.Spec:
     """The matcher for a stored spec document."""
     return cron.Spec(
         calendars=[calendar_from_doc(c).compile() for c in doc.get("calendars") or []],
-        intervals=[cron.IntervalSpec(i["every"], i.get("offset") or 0) for i in doc.get("intervals") or []],
+        intervals=[
+            cron.IntervalSpec(i["every"], i.get("offset") or 0) for i in doc.get("intervals") or []
+        ],
         skip=[calendar_from_doc(c).compile() for c in doc.get("skip") or []],
         tz=cron.zone(doc.get("time_zone_name")),
         start_at=_time_or_none(doc.get("start_at")),
@@ -56,7 +59,7 @@ def calendar_from_doc(doc: Mapping[str, Any]) -> cron.CalendarSpec:
     return cron.CalendarSpec(comment=doc.get("comment") or "", **fields)
 
 
-def calendar_doc(spec: cron.CalendarSpec) -> Dict[str, Any]:
+def calendar_doc(spec: cron.CalendarSpec) -> dict[str, Any]:
     return {
         "second": [list(r) for r in spec.second],
         "minute": [list(r) for r in spec.minute],
@@ -69,15 +72,17 @@ def calendar_doc(spec: cron.CalendarSpec) -> Dict[str, Any]:
     }
 
 
-def _time_or_none(value: Any) -> Optional[datetime]:
+def _time_or_none(value: Any) -> datetime | None:
     return None if value is None else h.parse_time(value)
 
 
-def next_action_times(doc: Mapping[str, Any], schedule_id: str, after: datetime, count: int = 10) -> List[datetime]:
+def next_action_times(
+    doc: Mapping[str, Any], schedule_id: str, after: datetime, count: int = 10
+) -> list[datetime]:
     """The next ``count`` action times (jitter included) after ``after``."""
     spec = compile_spec(doc)
-    out: List[datetime] = []
-    t: Optional[datetime] = after
+    out: list[datetime] = []
+    t: datetime | None = after
     while len(out) < count:
         t = spec.next_after(t)
         if t is None:
@@ -86,7 +91,7 @@ def next_action_times(doc: Mapping[str, Any], schedule_id: str, after: datetime,
     return out
 
 
-def first_fire(doc: Mapping[str, Any], schedule_id: str, now: datetime) -> Optional[datetime]:
+def first_fire(doc: Mapping[str, Any], schedule_id: str, now: datetime) -> datetime | None:
     """The action time of the first nominal time after ``now``."""
     times = next_action_times(doc, schedule_id, now, 1)
     return times[0] if times else None
@@ -102,9 +107,14 @@ def workflow_id_for(base: str, nominal: datetime) -> str:
 
 
 def scheduled_start(
-    action: Mapping[str, Any], schedule_id: str, nominal: datetime, actual: datetime,
-    *, overlap: int = 0, manual: bool = False,
-) -> Dict[str, Any]:
+    action: Mapping[str, Any],
+    schedule_id: str,
+    nominal: datetime,
+    actual: datetime,
+    *,
+    overlap: int = 0,
+    manual: bool = False,
+) -> dict[str, Any]:
     """One buffered start for schedule_tick(): the start_workflow() argument for
     ``nominal``, with the run's id and the scheduled-by search attributes."""
     start = copy.deepcopy(dict(action["start"]))
@@ -112,11 +122,19 @@ def scheduled_start(
     run_id = str(uuid.uuid4())
     attributes = dict(start.get("search_attributes") or {})
     attributes.update(_scheduled_attributes(schedule_id, nominal))
-    start.update(workflow_id=workflow_id, run_id=run_id, first_execution_run_id=run_id,
-                 search_attributes=attributes)
+    start.update(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        first_execution_run_id=run_id,
+        search_attributes=attributes,
+    )
     started = start["started_attributes"]
-    started.update(workflowId=workflow_id, originalExecutionRunId=run_id,
-                   firstExecutionRunId=run_id, searchAttributes={"indexedFields": attributes})
+    started.update(
+        workflowId=workflow_id,
+        originalExecutionRunId=run_id,
+        firstExecutionRunId=run_id,
+        searchAttributes={"indexedFields": attributes},
+    )
     return {
         "start": start,
         "nominal": h.format_time(nominal),
@@ -126,11 +144,13 @@ def scheduled_start(
     }
 
 
-def _scheduled_attributes(schedule_id: str, nominal: datetime) -> Dict[str, Any]:
+def _scheduled_attributes(schedule_id: str, nominal: datetime) -> dict[str, Any]:
     from hotmesh_temporal.common import SearchAttributeKey
     from hotmesh_temporal.converter import encode_typed_search_attribute_value
 
-    by_id = encode_typed_search_attribute_value(SearchAttributeKey.for_keyword(SCHEDULED_BY_ID), schedule_id)
+    by_id = encode_typed_search_attribute_value(
+        SearchAttributeKey.for_keyword(SCHEDULED_BY_ID), schedule_id
+    )
     at = encode_typed_search_attribute_value(
         SearchAttributeKey.for_datetime(SCHEDULED_START_TIME), nominal.astimezone(timezone.utc)
     )
@@ -144,9 +164,9 @@ def _scheduled_attributes(schedule_id: str, nominal: datetime) -> Dict[str, Any]
 class TickPlan:
     """What a due schedule must do now (the arguments of schedule_tick)."""
 
-    starts: List[Dict[str, Any]]  # the nominal times passed since the cursor
+    starts: list[dict[str, Any]]  # the nominal times passed since the cursor
     cursor: datetime  # the last nominal time handled
-    next_fire: Optional[datetime]  # action time of the next nominal time
+    next_fire: datetime | None  # action time of the next nominal time
     missed: int = 0  # times too old for the catch-up window
 
 
@@ -184,17 +204,31 @@ async def fire_due(store: Store, limit: int = 100) -> int:
         try:
             plan = plan_tick(row)
         except Exception:
-            logger.exception("schedule %s: cannot compute its times", row["schedule_id"])
-            continue
+            # E.g. a time zone that vanished from the system's tz database: stop firing
+            # (next_fire_at NULL) rather than retrying in a loop; an update revives it.
+            logger.exception(
+                "schedule %s: cannot compute its times; it stops firing", row["schedule_id"]
+            )
+            plan = TickPlan(starts=[], cursor=row["cursor_at"], next_fire=None)
         status = await store.fetchval(
-            "schedule_tick", row["namespace"], row["schedule_id"], row["cursor_at"],
-            plan.cursor, plan.next_fire, plan.starts, plan.missed,
+            "schedule_tick",
+            row["namespace"],
+            row["schedule_id"],
+            row["cursor_at"],
+            plan.cursor,
+            plan.next_fire,
+            plan.starts,
+            plan.missed,
         )
         if status == "ok":
             done += 1
     return done
 
 
-async def manual_tick(store: Store, namespace: str, schedule_id: str, starts: Sequence[Dict[str, Any]]) -> str:
+async def manual_tick(
+    store: Store, namespace: str, schedule_id: str, starts: Sequence[dict[str, Any]]
+) -> str:
     """Apply starts a client asked for (trigger, backfill): the cursor stays."""
-    return await store.fetchval("schedule_tick", namespace, schedule_id, None, None, None, list(starts), 0)
+    return await store.fetchval(
+        "schedule_tick", namespace, schedule_id, None, None, None, list(starts), 0
+    )

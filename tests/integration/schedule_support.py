@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
@@ -44,7 +45,11 @@ async def db_now(client: Any) -> datetime:
 
 async def advance_clock(client: Any, by: timedelta) -> None:
     """Move the database clock (``{schema}.now()``) forward and wake the sweepers."""
-    await sql(client, "UPDATE {schema}.clock SET offset_us = offset_us + $1", int(by.total_seconds() * 1_000_000))
+    await sql(
+        client,
+        "UPDATE {schema}.clock SET offset_us = offset_us + $1",
+        int(by.total_seconds() * 1_000_000),
+    )
     store = await client._engine_store()
     sweeper = getattr(store, "_sweeper", None)
     if sweeper is not None:
@@ -58,7 +63,9 @@ async def move_clock_to(client: Any, target: datetime) -> None:
     await advance_clock(client, target - now)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, interval: float = 0.1) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 15.0, interval: float = 0.1
+) -> Any:
     """Poll ``check`` until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -71,11 +78,13 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0,
 
 
 async def scheduled_runs(client: Any, schedule_id: str) -> list:
-    """Every run a schedule started, oldest first (workflow id, status, attributes)."""
+    """Every run a schedule started (found by its TemporalScheduledById search
+    attribute), oldest first: workflow id, run id, status, attributes, start time."""
     return await sql(
         client,
         "SELECT workflow_id, run_id, status, search_attributes, start_time FROM {schema}.executions"
-        " WHERE search_attributes->'TemporalScheduledById' IS NOT NULL"
-        "   AND workflow_id LIKE $1 ORDER BY start_time",
-        schedule_id + "%",
+        " WHERE convert_from(decode(search_attributes->'TemporalScheduledById'->>'data',"
+        "                           'base64'), 'UTF8') = to_jsonb($1::text)::text"
+        " ORDER BY start_time, workflow_id",
+        schedule_id,
     )

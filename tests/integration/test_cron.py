@@ -21,7 +21,11 @@ from .schedule_support import db_now, drop_client, eventually, move_clock_to, ow
 class CronCounter:
     @workflow.run
     async def run(self, step: int) -> list:
-        previous = workflow.get_last_completion_result(list) if workflow.has_last_completion_result() else [0]
+        previous = (
+            workflow.get_last_completion_result(list)
+            if workflow.has_last_completion_result()
+            else [0]
+        )
         return [previous[0] + step, workflow.info().cron_schedule]
 
 
@@ -131,7 +135,7 @@ async def test_cancel_and_terminate_end_the_chain(client, task_queue):
             handle = await client.start_workflow(
                 CronWaits.run, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s"
             )
-            await eventually(lambda: _started(client, handle))
+            await eventually(lambda handle=handle: _started(client, handle))
             await getattr(handle, stop)()
             with pytest.raises(WorkflowFailureError):
                 await handle.result()
@@ -148,7 +152,12 @@ async def test_bad_cron_and_cron_with_start_delay_are_rejected(client, task_queu
     for cron, delay in (("61 * * * *", None), ("* * *", None), ("@every 1s", timedelta(seconds=5))):
         with pytest.raises(RPCError) as err:
             await client.start_workflow(
-                CronCounter.run, 1, id=wf_id(), task_queue=task_queue, cron_schedule=cron, start_delay=delay
+                CronCounter.run,
+                1,
+                id=wf_id(),
+                task_queue=task_queue,
+                cron_schedule=cron,
+                start_delay=delay,
             )
         assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
 

@@ -79,12 +79,32 @@ class AlwaysFails:
         raise ApplicationError("scheduled failure", non_retryable=True)
 
 
+@workflow.defn
+class Accumulate:
+    @workflow.run
+    async def run(self) -> int:
+        previous = (
+            workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        )
+        return previous + 1
+
+
 @pytest.fixture(scope="module")
 async def sclient(pg_dsn):
     """A client on its own schema: these tests move its clock."""
     client = await own_schema_client(pg_dsn)
     yield client
     await drop_client(client)
+
+
+@pytest.fixture(autouse=True)
+async def no_schedule_left_behind(client, sclient):
+    """A failed test must not leave a schedule that fires into the next ones (these
+    tests move the clock by days)."""
+    yield
+    for c in (client, sclient):
+        async for listed in await c.list_schedules():
+            await c.get_schedule_handle(listed.id).delete()
 
 
 def sid() -> str:
@@ -101,7 +121,30 @@ def waiting_action(task_queue: str, workflow_id: str) -> ScheduleActionStartWork
 
 def far_spec() -> ScheduleSpec:
     """A spec that will not fire during a test (yearly), so only triggers act."""
-    return ScheduleSpec(calendars=[ScheduleCalendarSpec(month=(ScheduleRange(1),), day_of_month=(ScheduleRange(1),))])
+    return ScheduleSpec(
+        calendars=[
+            ScheduleCalendarSpec(month=(ScheduleRange(1),), day_of_month=(ScheduleRange(1),))
+        ]
+    )
+
+
+async def new_schedule(client, task_queue: str, spec: ScheduleSpec, *, action=None, **options):
+    """Create a schedule of Greet (unless ``action``) with a fresh id: (id, handle).
+    ``options`` are Schedule's policy/state and create_schedule's keywords."""
+    schedule_id = sid()
+    parts = {k: options.pop(k) for k in ("policy", "state") if k in options}
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=action or greet_action(task_queue, f"{schedule_id}-wf"), spec=spec, **parts
+        ),
+        **options,
+    )
+    return schedule_id, handle
+
+
+def every(**delta) -> ScheduleSpec:
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(**delta))])
 
 
 async def running_ids(client, schedule_id: str) -> list:
@@ -130,13 +173,20 @@ async def test_create_describe_round_trip_and_duplicate_id(client, task_queue):
     )
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            Greet.run, "world", id="greet-wf", task_queue=task_queue,
-            execution_timeout=timedelta(hours=1), memo={"team": "ops"},
+            Greet.run,
+            "world",
+            id="greet-wf",
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=1),
+            memo={"team": "ops"},
             typed_search_attributes=TypedSearchAttributes.empty,
         ),
         spec=spec,
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ALL, catchup_window=timedelta(minutes=5),
-                              pause_on_failure=True),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.BUFFER_ALL,
+            catchup_window=timedelta(minutes=5),
+            pause_on_failure=True,
+        ),
         state=ScheduleState(note="created by test", paused=True),
     )
     handle = await client.create_schedule(schedule_id, schedule, memo={"owner": "me"})
@@ -187,7 +237,9 @@ async def test_bad_specs_are_clear_errors_and_store_nothing(client, task_queue):
         ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(0))]),
     ):
         with pytest.raises(RPCError) as err:
-            await client.create_schedule(schedule_id, Schedule(action=greet_action(task_queue), spec=spec))
+            await client.create_schedule(
+                schedule_id, Schedule(action=greet_action(task_queue), spec=spec)
+            )
         assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
     with pytest.raises(RPCError) as err:
         await client.get_schedule_handle(schedule_id).describe()
@@ -200,19 +252,16 @@ async def test_bad_specs_are_clear_errors_and_store_nothing(client, task_queue):
 
 
 async def test_one_second_interval_fires_in_real_time(client, task_queue):
-    schedule_id = sid()
     async with Worker(client, task_queue=task_queue, workflows=[Greet]):
-        handle = await client.create_schedule(
-            schedule_id,
-            Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                     spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))])),
-        )
+        schedule_id, handle = await new_schedule(client, task_queue, every(seconds=1))
         runs = await eventually(lambda: _at_least(client, schedule_id, 3), timeout=10)
         await handle.pause()
         await asyncio.sleep(0.3)
     first = runs[0]
     # <action id>-<nominal time in RFC 3339>, on whole seconds.
-    nominal = datetime.strptime(first["workflow_id"][len(f"{schedule_id}-wf-"):], "%Y-%m-%dT%H:%M:%SZ")
+    nominal = datetime.strptime(
+        first["workflow_id"][len(f"{schedule_id}-wf-") :], "%Y-%m-%dT%H:%M:%SZ"
+    )
     assert first["workflow_id"] == f"{schedule_id}-wf-{nominal:%Y-%m-%dT%H:%M:%SZ}"
     attrs = first["search_attributes"]
     assert set(attrs) >= {"TemporalScheduledById", "TemporalScheduledStartTime"}
@@ -238,18 +287,15 @@ async def _at_least(client, schedule_id: str, n: int):
 
 
 async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task_queue):
-    schedule_id = sid()
     async with Worker(client, task_queue=task_queue, workflows=[Greet]):
-        handle = await client.create_schedule(
-            schedule_id, Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"), spec=far_spec())
-        )
+        schedule_id, handle = await new_schedule(client, task_queue, far_spec())
         await handle.trigger()
         runs = await eventually(lambda: _at_least(client, schedule_id, 1))
         describe = await client.get_workflow_handle(runs[0]["workflow_id"]).describe()
     assert describe.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
+    from hotmesh_temporal._engine import history as h
     from hotmesh_temporal.api.common.v1 import SearchAttributes
     from hotmesh_temporal.converter import decode_typed_search_attributes
-    from hotmesh_temporal._engine import history as h
 
     typed = decode_typed_search_attributes(
         SearchAttributes(indexed_fields=h.parse_payload_map(runs[0]["search_attributes"]))
@@ -264,11 +310,12 @@ async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task
 
 
 async def _overlap_case(client, task_queue, policy: ScheduleOverlapPolicy, triggers: int):
-    schedule_id = sid()
-    handle = await client.create_schedule(
-        schedule_id,
-        Schedule(action=waiting_action(task_queue, f"{schedule_id}-wf"), spec=far_spec(),
-                 policy=SchedulePolicy(overlap=policy)),
+    schedule_id, handle = await new_schedule(
+        client,
+        task_queue,
+        far_spec(),
+        action=waiting_action(task_queue, f"wait-{uuid.uuid4().hex[:6]}"),
+        policy=SchedulePolicy(overlap=policy),
     )
     for _ in range(triggers):
         await trigger_next_second(client, handle)
@@ -285,7 +332,9 @@ async def _release_all(client, schedule_id: str) -> None:
 
 async def test_overlap_skip(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.SKIP, 3)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.SKIP, 3
+        )
         desc = await handle.describe()
         assert desc.info.num_actions == 1
         assert desc.info.num_actions_skipped_overlap == 2
@@ -302,7 +351,9 @@ async def _none_running(client, schedule_id: str) -> bool:
 
 async def test_overlap_buffer_one_starts_one_more_after_close(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.BUFFER_ONE, 3)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.BUFFER_ONE, 3
+        )
         desc = await handle.describe()
         assert (desc.info.num_actions, desc.info.num_actions_skipped_overlap) == (1, 1)
         first = await running_ids(sclient, schedule_id)
@@ -323,10 +374,14 @@ async def _running_other_than(client, schedule_id: str, before: list):
 
 async def test_overlap_buffer_all_runs_every_start_in_turn(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.BUFFER_ALL, 3)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.BUFFER_ALL, 3
+        )
         seen: list = []
         for _ in range(3):
-            current = await eventually(lambda: _running_other_than(sclient, schedule_id, seen))
+            current = await eventually(
+                lambda seen=seen: _running_other_than(sclient, schedule_id, seen)
+            )
             assert len(current) == 1  # one at a time
             seen += current
             await _release_all(sclient, schedule_id)
@@ -338,7 +393,9 @@ async def test_overlap_buffer_all_runs_every_start_in_turn(sclient, task_queue):
 
 async def test_overlap_cancel_other_cancels_then_starts(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.CANCEL_OTHER, 2)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.CANCEL_OTHER, 2
+        )
         runs = await eventually(lambda: _at_least(sclient, schedule_id, 2))
         assert runs[0]["status"] == WorkflowExecutionStatus.CANCELED
         assert await running_ids(sclient, schedule_id) == [runs[1]["workflow_id"]]
@@ -348,16 +405,23 @@ async def test_overlap_cancel_other_cancels_then_starts(sclient, task_queue):
 
 async def test_overlap_terminate_other_terminates_and_starts_at_once(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.TERMINATE_OTHER, 2)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.TERMINATE_OTHER, 2
+        )
         runs = await scheduled_runs(sclient, schedule_id)
-        assert [r["status"] for r in runs] == [WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.RUNNING]
+        assert [r["status"] for r in runs] == [
+            WorkflowExecutionStatus.TERMINATED,
+            WorkflowExecutionStatus.RUNNING,
+        ]
         await _release_all(sclient, schedule_id)
         await handle.delete()
 
 
 async def test_overlap_allow_all_runs_concurrently(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.ALLOW_ALL, 3)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.ALLOW_ALL, 3
+        )
         assert len(await running_ids(sclient, schedule_id)) == 3
         assert len((await handle.describe()).info.running_actions) == 3
         await _release_all(sclient, schedule_id)
@@ -366,7 +430,9 @@ async def test_overlap_allow_all_runs_concurrently(sclient, task_queue):
 
 async def test_trigger_overlap_argument_overrides_policy(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
-        schedule_id, handle = await _overlap_case(sclient, task_queue, ScheduleOverlapPolicy.SKIP, 1)
+        schedule_id, handle = await _overlap_case(
+            sclient, task_queue, ScheduleOverlapPolicy.SKIP, 1
+        )
         await trigger_next_second(sclient, handle, overlap=ScheduleOverlapPolicy.ALLOW_ALL)
         assert len(await running_ids(sclient, schedule_id)) == 2
         await _release_all(sclient, schedule_id)
@@ -377,16 +443,16 @@ async def test_trigger_overlap_argument_overrides_policy(sclient, task_queue):
 
 
 async def test_pause_unpause_and_trigger_while_paused(sclient, task_queue):
-    schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
-        handle = await sclient.create_schedule(
-            schedule_id,
-            Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                     spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))])),
+        schedule_id, handle = await new_schedule(
+            sclient,
+            task_queue,
+            every(minutes=1),
+            state=ScheduleState(paused=True, note="created paused"),
         )
-        await handle.pause(note="maintenance")
         desc = await handle.describe()
-        assert (desc.schedule.state.paused, desc.schedule.state.note) == (True, "maintenance")
+        assert (desc.schedule.state.paused, desc.schedule.state.note) == (True, "created paused")
+        assert desc.info.next_action_times == []
         await advance_clock(sclient, timedelta(minutes=3))
         await asyncio.sleep(0.5)
         assert await scheduled_runs(sclient, schedule_id) == []
@@ -394,24 +460,32 @@ async def test_pause_unpause_and_trigger_while_paused(sclient, task_queue):
         await eventually(lambda: _at_least(sclient, schedule_id, 1))
         await handle.unpause()
         desc = await handle.describe()
-        assert (desc.schedule.state.paused, desc.schedule.state.note) == (False, "Unpaused via Python SDK")
+        assert (desc.schedule.state.paused, desc.schedule.state.note) == (
+            False,
+            "Unpaused via Python SDK",
+        )
         assert len(desc.info.next_action_times) == 10
         await advance_clock(sclient, timedelta(minutes=1))
         await eventually(lambda: _at_least(sclient, schedule_id, 2))
+        await handle.pause(note="maintenance")
+        desc = await handle.describe()
+        assert (desc.schedule.state.paused, desc.schedule.state.note) == (True, "maintenance")
+        fired = len(await scheduled_runs(sclient, schedule_id))
+        await advance_clock(sclient, timedelta(minutes=2))
+        await asyncio.sleep(0.5)
+        assert len(await scheduled_runs(sclient, schedule_id)) == fired
         await handle.pause()
         assert (await handle.describe()).schedule.state.note == "Paused via Python SDK"
-        await handle.delete()
 
 
 async def test_limited_actions_stop_after_remaining_reaches_zero(sclient, task_queue):
-    schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
-        handle = await sclient.create_schedule(
-            schedule_id,
-            Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                     spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
-                     policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
-                     state=ScheduleState(limited_actions=True, remaining_actions=2)),
+        schedule_id, handle = await new_schedule(
+            sclient,
+            task_queue,
+            every(minutes=1),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+            state=ScheduleState(limited_actions=True, remaining_actions=2),
         )
         for _ in range(4):
             await advance_clock(sclient, timedelta(minutes=1))
@@ -426,12 +500,15 @@ async def test_limited_actions_stop_after_remaining_reaches_zero(sclient, task_q
 
 
 async def test_pause_on_failure_pauses_with_a_note(sclient, task_queue):
-    schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[AlwaysFails]):
-        handle = await sclient.create_schedule(
-            schedule_id,
-            Schedule(action=ScheduleActionStartWorkflow(AlwaysFails.run, id=f"{schedule_id}-wf", task_queue=task_queue),
-                     spec=far_spec(), policy=SchedulePolicy(pause_on_failure=True)),
+        schedule_id, handle = await new_schedule(
+            sclient,
+            task_queue,
+            far_spec(),
+            action=ScheduleActionStartWorkflow(
+                AlwaysFails.run, id=f"fails-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+            ),
+            policy=SchedulePolicy(pause_on_failure=True),
             trigger_immediately=True,
         )
         desc = await eventually(lambda: _paused(handle))
@@ -446,6 +523,25 @@ async def _paused(handle):
     return desc if desc.schedule.state.paused else None
 
 
+async def test_next_run_sees_the_last_completion_result(sclient, task_queue):
+    async with Worker(sclient, task_queue=task_queue, workflows=[Accumulate]):
+        schedule_id, handle = await new_schedule(
+            sclient,
+            task_queue,
+            far_spec(),
+            action=ScheduleActionStartWorkflow(
+                Accumulate.run, id=f"acc-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+            ),
+        )
+        results = []
+        for n in (1, 2, 3):
+            await trigger_next_second(sclient, handle)
+            runs = await eventually(lambda n=n: _at_least(sclient, schedule_id, n))
+            results.append(await sclient.get_workflow_handle(runs[-1]["workflow_id"]).result())
+    assert results == [1, 2, 3]
+    await handle.delete()
+
+
 # ----------------------------------------------------------- catch-up and backfill
 
 
@@ -457,8 +553,13 @@ async def test_missed_times_inside_catchup_window_fire_after_downtime(sclient, t
     for schedule_id, window in ((generous, timedelta(hours=1)), (strict, timedelta(seconds=10))):
         await sclient.create_schedule(
             schedule_id,
-            Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"), spec=every_minute,
-                     policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=window)),
+            Schedule(
+                action=greet_action(task_queue, f"{schedule_id}-wf"),
+                spec=every_minute,
+                policy=SchedulePolicy(
+                    overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=window
+                ),
+            ),
         )
     now = await db_now(sclient)
     next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -475,18 +576,17 @@ async def test_missed_times_inside_catchup_window_fire_after_downtime(sclient, t
 
 
 async def test_backfill_acts_on_past_times_with_their_ids(sclient, task_queue):
-    schedule_id = sid()
-    handle = await sclient.create_schedule(
-        schedule_id,
-        Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                 spec=ScheduleSpec(cron_expressions=["*/10 * * * *"]),
-                 policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)),
+    schedule_id, handle = await new_schedule(
+        sclient, task_queue, ScheduleSpec(cron_expressions=["*/10 * * * *"])
     )
     start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
         await handle.backfill(
-            ScheduleBackfill(start_at=start, end_at=start + timedelta(minutes=30),
-                             overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+            ScheduleBackfill(
+                start_at=start,
+                end_at=start + timedelta(minutes=30),
+                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+            )
         )
         runs = await eventually(lambda: _at_least(sclient, schedule_id, 3))
     # (start, end]: 12:10, 12:20, 12:30.
@@ -531,7 +631,12 @@ async def test_update_replaces_schedule_and_none_changes_nothing(client, task_qu
     assert after.info.last_updated_at is not None
     # The action (with its encoded arguments) went through unchanged.
     assert await client.data_converter.decode(after.schedule.action.args) == ["world"]
-    gaps = [b - a for a, b in zip(after.info.next_action_times, after.info.next_action_times[1:])]
+    gaps = [
+        b - a
+        for a, b in zip(
+            after.info.next_action_times, after.info.next_action_times[1:], strict=False
+        )
+    ]
     assert gaps == [timedelta(hours=1)] * 9
     assert after.info.created_at == before.info.created_at
     await handle.delete()
@@ -544,7 +649,8 @@ async def test_delete_leaves_started_workflows_and_unknown_id_is_not_found(sclie
     schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
         handle = await sclient.create_schedule(
-            schedule_id, Schedule(action=waiting_action(task_queue, f"{schedule_id}-wf"), spec=far_spec()),
+            schedule_id,
+            Schedule(action=waiting_action(task_queue, f"{schedule_id}-wf"), spec=far_spec()),
             trigger_immediately=True,
         )
         await handle.delete()
@@ -561,7 +667,10 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
     ids = [f"{prefix}-{i}" for i in range(3)]
     for i, schedule_id in enumerate(ids):
         await sclient.create_schedule(
-            schedule_id, Schedule(action=greet_action(task_queue), spec=far_spec(), state=ScheduleState(paused=i == 1)),
+            schedule_id,
+            Schedule(
+                action=greet_action(task_queue), spec=far_spec(), state=ScheduleState(paused=i == 1)
+            ),
             memo={"n": i},
         )
     listed = [s async for s in await sclient.list_schedules(page_size=2) if s.id.startswith(prefix)]
@@ -574,7 +683,11 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
     assert await first.memo() == {"n": 0}
     only = [s.id async for s in await sclient.list_schedules(f"ScheduleId = '{ids[2]}'")]
     assert only == [ids[2]]
-    paused = [s.id async for s in await sclient.list_schedules("TemporalSchedulePaused = true") if s.id.startswith(prefix)]
+    paused = [
+        s.id
+        async for s in await sclient.list_schedules("TemporalSchedulePaused = true")
+        if s.id.startswith(prefix)
+    ]
     assert paused == [ids[1]]
     with pytest.raises(RPCError) as err:
         [s async for s in await sclient.list_schedules("ScheduleId = 'x'; DROP TABLE schedules")]
@@ -587,12 +700,9 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
 
 
 async def test_hourly_calendar_fires_on_a_moved_clock(sclient, task_queue):
-    schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
-        handle = await sclient.create_schedule(
-            schedule_id,
-            Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                     spec=ScheduleSpec(cron_expressions=["@hourly"])),
+        schedule_id, handle = await new_schedule(
+            sclient, task_queue, ScheduleSpec(cron_expressions=["@hourly"])
         )
         now = await db_now(sclient)
         top = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -614,13 +724,18 @@ async def test_daily_in_new_york_across_dst_change(sclient, task_queue):
     now = await db_now(sclient)
     year = now.year + 1
     spec = ScheduleSpec(
-        calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(9),))], time_zone_name="America/New_York",
+        calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(9),))],
+        time_zone_name="America/New_York",
         start_at=datetime(year, 3, 6, tzinfo=UTC),
     )
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
         handle = await sclient.create_schedule(
-            schedule_id, Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"), spec=spec,
-                                  policy=SchedulePolicy(catchup_window=timedelta(minutes=1)))
+            schedule_id,
+            Schedule(
+                action=greet_action(task_queue, f"{schedule_id}-wf"),
+                spec=spec,
+                policy=SchedulePolicy(catchup_window=timedelta(minutes=1)),
+            ),
         )
         times = (await handle.describe()).info.next_action_times
         # The second Sunday of March is the change.
@@ -631,7 +746,7 @@ async def test_daily_in_new_york_across_dst_change(sclient, task_queue):
         # Fire for real on both sides of the change.
         for t in (before[-1], after[0]):
             await move_clock_to(sclient, t + timedelta(seconds=1))
-            await eventually(lambda: _has_run(sclient, schedule_id, t))
+            await eventually(lambda t=t: _has_run(sclient, schedule_id, t))
     await handle.delete()
 
 
@@ -641,12 +756,12 @@ async def _has_run(client, schedule_id: str, nominal: datetime) -> bool:
 
 
 async def test_jitter_delays_within_bound_and_is_stable(client, task_queue):
-    schedule_id = sid()
-    handle = await client.create_schedule(
-        schedule_id,
-        Schedule(action=greet_action(task_queue),
-                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))],
-                                   jitter=timedelta(minutes=10))),
+    _, handle = await new_schedule(
+        client,
+        task_queue,
+        ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))], jitter=timedelta(minutes=10)
+        ),
     )
     first = (await handle.describe()).info.next_action_times
     again = (await handle.describe()).info.next_action_times
@@ -661,12 +776,11 @@ async def test_schedule_tick_rejects_a_stale_cursor(sclient, task_queue):
     """Two workers computing the same due times: only the first tick counts."""
     from hotmesh_temporal._engine import schedules as engine
 
-    schedule_id = sid()
-    await sclient.create_schedule(
-        schedule_id,
-        Schedule(action=greet_action(task_queue, f"{schedule_id}-wf"),
-                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
-                 policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL)),
+    schedule_id, _ = await new_schedule(
+        sclient,
+        task_queue,
+        every(minutes=1),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
     )
     await advance_clock(sclient, timedelta(minutes=2))
     store = await sclient._engine_store()
@@ -675,7 +789,9 @@ async def test_schedule_tick_rejects_a_stale_cursor(sclient, task_queue):
     plan = engine.plan_tick(rows[0])
     args = (rows[0]["namespace"], schedule_id, rows[0]["cursor_at"], plan.cursor, plan.next_fire)
     assert await store.fetchval("schedule_tick", *args, plan.starts, 0) == "ok"
-    assert await store.fetchval("schedule_tick", *args, engine.plan_tick(rows[0]).starts, 0) == "stale"
+    assert (
+        await store.fetchval("schedule_tick", *args, engine.plan_tick(rows[0]).starts, 0) == "stale"
+    )
     assert len(await scheduled_runs(sclient, schedule_id)) == 2
     await sclient.get_schedule_handle(schedule_id).delete()
 
@@ -701,9 +817,14 @@ async def test_three_worker_processes_fire_thirty_times_exactly_once(client, dsn
         handle = await client.create_schedule(
             schedule_id,
             Schedule(
-                action=ScheduleActionStartWorkflow("CrashWorkflow", 0, id=f"{schedule_id}-wf", task_queue=task_queue),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))],
-                                  start_at=first, end_at=last),
+                action=ScheduleActionStartWorkflow(
+                    "CrashWorkflow", 0, id=f"{schedule_id}-wf", task_queue=task_queue
+                ),
+                spec=ScheduleSpec(
+                    intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))],
+                    start_at=first,
+                    end_at=last,
+                ),
                 policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
             ),
         )
@@ -719,7 +840,9 @@ async def test_three_worker_processes_fire_thirty_times_exactly_once(client, dsn
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait()
-    expected = [f"{schedule_id}-wf-{first + timedelta(seconds=i):%Y-%m-%dT%H:%M:%SZ}" for i in range(30)]
+    expected = [
+        f"{schedule_id}-wf-{first + timedelta(seconds=i):%Y-%m-%dT%H:%M:%SZ}" for i in range(30)
+    ]
     assert sorted(r["workflow_id"] for r in runs) == expected
     assert desc.info.num_actions == 30
     assert desc.info.next_action_times == []

@@ -25,8 +25,10 @@ T0 = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a Saturday
 def spec_of(text: str, **kw) -> Spec:
     parsed = parse_cron(text)
     return Spec(
-        calendars=[c.compile() for c in parsed.calendars], intervals=parsed.intervals,
-        tz=zone(parsed.time_zone_name or kw.pop("tz", None)), **kw,
+        calendars=[c.compile() for c in parsed.calendars],
+        intervals=parsed.intervals,
+        tz=zone(parsed.time_zone_name or kw.pop("tz", None)),
+        **kw,
     )
 
 
@@ -67,16 +69,32 @@ def test_every_with_offset_is_epoch_aligned_in_schedules():
     interval = parse_cron("@every 1h/15m").intervals[0]
     assert interval == IntervalSpec(3600 * 10**6, 900 * 10**6)
     assert upcoming(spec_of("@every 1h/15m"), 2) == [
-        datetime(2026, 3, 7, 12, 15, tzinfo=UTC), datetime(2026, 3, 7, 13, 15, tzinfo=UTC)
+        datetime(2026, 3, 7, 12, 15, tzinfo=UTC),
+        datetime(2026, 3, 7, 13, 15, tzinfo=UTC),
     ]
     assert parse_duration("1h30m") == timedelta(minutes=90)
 
 
-@pytest.mark.parametrize("bad", [
-    "", "* * *", "61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8",
-    "5-1 * * * *", "*/0 * * * *", "@often", "@every", "@every 0s", "@every 5x",
-    "CRON_TZ=No/Where * * * * *", "a b c d e",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "* * *",
+        "61 * * * *",
+        "* 24 * * *",
+        "* * 0 * *",
+        "* * * 13 *",
+        "* * * * 8",
+        "5-1 * * * *",
+        "*/0 * * * *",
+        "@often",
+        "@every",
+        "@every 0s",
+        "@every 5x",
+        "CRON_TZ=No/Where * * * * *",
+        "a b c d e",
+    ],
+)
 def test_bad_strings_are_clear_errors(bad):
     with pytest.raises(CronError):
         parse_cron(bad)
@@ -91,33 +109,53 @@ def test_day_of_month_and_week_or_in_classic_cron_and_in_schedules():
     # 13th of the month OR any Friday (classic); 13th that is a Friday (schedules).
     classic = CronSchedule("0 0 13 * 5")
     assert classic.next_after(T0) == datetime(2026, 3, 13, tzinfo=UTC)  # a Friday and the 13th
-    assert classic.next_after(datetime(2026, 3, 14, tzinfo=UTC)) == datetime(2026, 3, 20, tzinfo=UTC)
+    assert classic.next_after(datetime(2026, 3, 14, tzinfo=UTC)) == datetime(
+        2026, 3, 20, tzinfo=UTC
+    )
     strict = spec_of("0 0 13 * 5")
-    assert strict.next_after(datetime(2026, 3, 14, tzinfo=UTC)) == datetime(2026, 11, 13, tzinfo=UTC)
+    assert strict.next_after(datetime(2026, 3, 14, tzinfo=UTC)) == datetime(
+        2026, 11, 13, tzinfo=UTC
+    )
 
 
 def test_time_zone_and_dst_changes():
     ny = spec_of("0 9 * * *", tz="America/New_York")
     # 09:00 in New York: 14:00 UTC before the 8 March 2026 change, 13:00 UTC after.
     assert upcoming(ny, 3) == [
-        datetime(2026, 3, 7, 14, tzinfo=UTC), datetime(2026, 3, 8, 13, tzinfo=UTC), datetime(2026, 3, 9, 13, tzinfo=UTC)
+        datetime(2026, 3, 7, 14, tzinfo=UTC),
+        datetime(2026, 3, 8, 13, tzinfo=UTC),
+        datetime(2026, 3, 9, 13, tzinfo=UTC),
     ]
-    assert spec_of("CRON_TZ=America/New_York 0 9 * * *").next_after(T0) == datetime(2026, 3, 7, 14, tzinfo=UTC)
+    assert spec_of("CRON_TZ=America/New_York 0 9 * * *").next_after(T0) == datetime(
+        2026, 3, 7, 14, tzinfo=UTC
+    )
     # 02:30 does not exist on 8 March: it happens at 03:30 EDT (07:30 UTC), once.
     gap = spec_of("30 2 * * *", tz="America/New_York")
-    assert upcoming(gap, 2) == [datetime(2026, 3, 8, 7, 30, tzinfo=UTC), datetime(2026, 3, 9, 6, 30, tzinfo=UTC)]
+    assert upcoming(gap, 2) == [
+        datetime(2026, 3, 8, 7, 30, tzinfo=UTC),
+        datetime(2026, 3, 9, 6, 30, tzinfo=UTC),
+    ]
     # 01:30 happens twice on 1 November: once, at its first occurrence (EDT).
     twice = spec_of("30 1 * * *", tz="America/New_York")
     assert upcoming(twice, 2, datetime(2026, 10, 31, 12, tzinfo=UTC)) == [
-        datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        datetime(2026, 11, 2, 6, 30, tzinfo=UTC),
     ]
 
 
 def test_skip_start_end_and_exhaustion():
     weekdays_only = spec_of("0 12 * * *", tz=None)
-    weekdays_only.skip = [CalendarSpec(hour=((12, 12, 1),), minute=((0, 0, 1),), day_of_week=((0, 0, 1), (6, 6, 1))).compile()]
+    weekdays_only.skip = [
+        CalendarSpec(
+            hour=((12, 12, 1),), minute=((0, 0, 1),), day_of_week=((0, 0, 1), (6, 6, 1))
+        ).compile()
+    ]
     assert weekdays_only.next_after(T0) == datetime(2026, 3, 9, 12, tzinfo=UTC)  # skips Sat and Sun
-    bounded = spec_of("@hourly", start_at=datetime(2026, 3, 8, tzinfo=UTC), end_at=datetime(2026, 3, 8, 2, tzinfo=UTC))
+    bounded = spec_of(
+        "@hourly",
+        start_at=datetime(2026, 3, 8, tzinfo=UTC),
+        end_at=datetime(2026, 3, 8, 2, tzinfo=UTC),
+    )
     assert list(bounded.times(T0, datetime(2030, 1, 1, tzinfo=UTC))) == [
         datetime(2026, 3, 8, h, tzinfo=UTC) for h in (0, 1, 2)
     ]
@@ -135,7 +173,9 @@ def test_jitter_is_bounded_and_stable():
 
 def test_cron_backoff_rounds_up_to_whole_seconds():
     every_minute = CronSchedule("* * * * *")
-    assert every_minute.backoff(datetime(2026, 3, 7, 12, 0, 59, 500000, tzinfo=UTC)) == timedelta(seconds=1)
+    assert every_minute.backoff(datetime(2026, 3, 7, 12, 0, 59, 500000, tzinfo=UTC)) == timedelta(
+        seconds=1
+    )
     assert every_minute.backoff(T0) == timedelta(minutes=1)  # strictly after now
     every = CronSchedule("@every 90s")  # counted from the previous time
     assert every.next_after(T0 + timedelta(microseconds=5)) == T0 + timedelta(seconds=90)

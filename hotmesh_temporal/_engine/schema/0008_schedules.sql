@@ -212,21 +212,25 @@ BEGIN
             s := {{schema}}.schedule_start(s, v_item, true);
         ELSIF v_policy = 1 THEN
             s.skipped_overlap := s.skipped_overlap + 1;
-        ELSIF v_policy = 2 OR v_policy = 4 THEN
-            -- One start waits; later ones are dropped (cancel-other waits for the
-            -- cancelled run to close).
+        ELSIF v_policy = 2 THEN
+            -- One start waits; later ones are dropped.
             IF jsonb_array_length(v_keep) = 0 THEN
                 v_keep := jsonb_build_array(v_item);
             ELSE
                 s.skipped_overlap := s.skipped_overlap + 1;
             END IF;
-            IF v_policy = 4 THEN
-                FOR v_run IN SELECT * FROM jsonb_array_elements(s.running) LOOP
-                    PERFORM {{schema}}.request_cancel_workflow(
-                        s.namespace, v_run->>'workflow_id', NULL,
-                        'cancelled by schedule overlap policy', 'schedule ' || s.schedule_id);
-                END LOOP;
+        ELSIF v_policy = 4 THEN
+            -- The running workflows are asked to cancel; the newest start waits for
+            -- them to close and replaces any older waiting one.
+            IF jsonb_array_length(v_keep) > 0 THEN
+                s.skipped_overlap := s.skipped_overlap + 1;
             END IF;
+            v_keep := jsonb_build_array(v_item);
+            FOR v_run IN SELECT * FROM jsonb_array_elements(s.running) LOOP
+                PERFORM {{schema}}.request_cancel_workflow(
+                    s.namespace, v_run->>'workflow_id', NULL,
+                    'cancelled by schedule overlap policy', 'schedule ' || s.schedule_id);
+            END LOOP;
         ELSIF v_policy = 3 THEN
             v_keep := v_keep || jsonb_build_array(v_item);
         ELSIF v_policy = 5 THEN
