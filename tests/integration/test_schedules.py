@@ -645,6 +645,48 @@ async def test_update_replaces_schedule_and_none_changes_nothing(client, task_qu
     assert err.value.status == RPCStatusCode.NOT_FOUND
 
 
+async def test_update_retries_the_updater_after_a_concurrent_change(client, task_queue):
+    _, handle = await new_schedule(client, task_queue, far_spec())
+    calls = []
+
+    async def updater(update_input: ScheduleUpdateInput) -> ScheduleUpdate:
+        calls.append(update_input.description.schedule.state.note)
+        if len(calls) == 1:
+            await handle.pause(note="changed meanwhile")  # the first attempt must lose
+        schedule = update_input.description.schedule
+        schedule.state.note = f"update {len(calls)}"
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(updater)
+    assert calls == [None, "changed meanwhile"]
+    desc = await handle.describe()
+    assert (desc.schedule.state.note, desc.schedule.state.paused) == ("update 2", True)
+
+
+async def test_schedule_search_attributes_on_create_and_update(client, task_queue):
+    team = SearchAttributeKey.for_keyword("Team")
+    _, handle = await new_schedule(
+        client,
+        task_queue,
+        far_spec(),
+        search_attributes=TypedSearchAttributes([team.value_set("ops")]),
+    )
+    assert (await handle.describe()).typed_search_attributes.get(team) == "ops"
+
+    def retag(update_input: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(
+            schedule=update_input.description.schedule,
+            search_attributes=TypedSearchAttributes([team.value_set("dev")]),
+        )
+
+    await handle.update(retag)
+    desc = await handle.describe()
+    assert desc.typed_search_attributes.get(team) == "dev"
+    assert desc.search_attributes == {"Team": ["dev"]}
+    listed = [s async for s in await client.list_schedules("Team = 'dev'")]
+    assert [s.id for s in listed] == [handle.id]
+
+
 async def test_delete_leaves_started_workflows_and_unknown_id_is_not_found(sclient, task_queue):
     schedule_id = sid()
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
