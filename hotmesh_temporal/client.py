@@ -781,7 +781,9 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         return WorkflowHandle(
             client,
             input.id,
-            run_id=actual_run_id,
+            # A cron chain moves on to new runs: like temporalio's start handle, this one
+            # addresses the latest run (signal, cancel, terminate, describe).
+            run_id=None if input.cron_schedule else actual_run_id,
             result_run_id=actual_run_id,
             first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
             result_type=input.ret_type,

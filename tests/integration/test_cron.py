@@ -76,7 +76,7 @@ async def test_every_second_chain_links_runs_like_temporal(client, task_queue):
             CronCounter.run, 5, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s"
         )
         runs = await eventually(lambda: at_least_runs(client, workflow_id, 3), timeout=15)
-        await client.get_workflow_handle(workflow_id).terminate(reason="enough")
+        await handle.terminate(reason="enough")  # the latest run, wherever the chain is
         with pytest.raises(WorkflowFailureError) as err:
             await handle.result()  # follows the chain to its end, as Temporal does
         assert isinstance(err.value.cause, TerminatedError)
