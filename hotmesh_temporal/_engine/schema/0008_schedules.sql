@@ -299,6 +299,9 @@ BEGIN
         s.cursor_at := p_new_cursor;
         s.next_fire_at := p_next_fire;
     END IF;
+    IF s.limited_actions AND s.remaining_actions <= 0 THEN
+        s.next_fire_at := NULL;  -- nothing left to do until an update gives it actions
+    END IF;
     UPDATE {{schema}}.schedules
        SET paused = s.paused, note = s.note, remaining_actions = s.remaining_actions,
            cursor_at = s.cursor_at, next_fire_at = s.next_fire_at, buffered = s.buffered,
