@@ -235,45 +235,12 @@ class _Builder:
     def _next_cron_run(
         self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
     ) -> Optional[Dict[str, Any]]:
-        """A cron workflow's run that completes or fails starts the next run, with the
-        same input, delayed until the next cron time (Temporal's cron chain)."""
-        prior = self.task.started_attrs
-        schedule = prior.get("cronSchedule")
-        if not schedule:
-            return None
-        from hotmesh_temporal._engine.cron import CronSchedule
-
-        now = h.parse_time(self.task.started_at) if self.task.started_at else datetime.now(timezone.utc)
-        start = new_run_start(
-            namespace=self.task.namespace,
-            workflow_id=self.task.workflow_id,
-            run_id=str(uuid.uuid4()),
-            workflow_type=prior["workflowType"]["name"],
-            task_queue=prior["taskQueue"]["name"],
-            arguments=h.parse_payloads(prior.get("input")),
-            execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
-            run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
-            task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
-            memo_json=(prior.get("memo") or {}).get("fields"),
-            search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
-            headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
-            first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
-            continued_run_id=self.task.run_id,
-            identity=self.task.identity,
-            retry_policy=h.parse_retry_policy(prior.get("retryPolicy")),
-            cron_schedule=schedule,
-            start_delay=CronSchedule(schedule).backoff(now),
-            execution_deadline=prior.get("workflowExecutionExpirationTime"),
+        task = self.task
+        now = h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
+        return next_cron_run(
+            task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
+            run_id=task.run_id, identity=task.identity, now=now, result=result, failure=failure,
         )
-        started = start["started_attributes"]
-        started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
-        if result is not None:
-            started["lastCompletionResult"] = result
-        elif "lastCompletionResult" in prior and failure is not None:
-            started["lastCompletionResult"] = prior["lastCompletionResult"]
-        if failure is not None:
-            started["continuedFailure"] = failure
-        return start
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
         self.emit(cmd, "WorkflowExecutionCanceled", {})
@@ -320,6 +287,58 @@ class _Builder:
             execution_deadline=prior.get("workflowExecutionExpirationTime"),
         )
         self.out.close = {"status": 6, "continue_as_new": start}
+
+
+def next_cron_run(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    identity: str,
+    now: datetime,
+    result: Optional[Dict[str, Any]] = None,
+    failure: Optional[Dict[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
+    """The run that follows a cron run closing at ``now`` (None when the run has no
+    cron schedule): the same input, delayed until the next cron time, linked as
+    Temporal links it (initiator CRON_SCHEDULE, last result or failure passed on).
+    ``prior`` is the closing run's WorkflowExecutionStarted attributes."""
+    schedule = prior.get("cronSchedule")
+    if not schedule:
+        return None
+    from hotmesh_temporal._engine.cron import CronSchedule
+
+    start = new_run_start(
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=str(uuid.uuid4()),
+        workflow_type=prior["workflowType"]["name"],
+        task_queue=prior["taskQueue"]["name"],
+        arguments=h.parse_payloads(prior.get("input")),
+        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+        memo_json=(prior.get("memo") or {}).get("fields"),
+        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
+        continued_run_id=run_id,
+        identity=identity,
+        retry_policy=h.parse_retry_policy(prior.get("retryPolicy")),
+        cron_schedule=schedule,
+        start_delay=CronSchedule(schedule).backoff(now),
+        execution_deadline=prior.get("workflowExecutionExpirationTime"),
+    )
+    started = start["started_attributes"]
+    started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    if result is not None:
+        started["lastCompletionResult"] = result
+    elif "lastCompletionResult" in prior:
+        started["lastCompletionResult"] = prior["lastCompletionResult"]
+    if failure is not None:
+        started["continuedFailure"] = failure
+    return start
 
 
 def _default_retry_policy() -> Any:

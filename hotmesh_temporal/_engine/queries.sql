@@ -81,6 +81,12 @@ SELECT * FROM {schema}.due_schedules($1);
 -- name: schedule_tick
 SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
 
+-- name: due_cron_timeouts
+SELECT * FROM {schema}.due_cron_timeouts($1);
+
+-- name: cron_run_timed_out
+SELECT {schema}.cron_run_timed_out($1, $2::jsonb);
+
 -- name: create_schedule
 SELECT {schema}.create_schedule($1::jsonb);
 

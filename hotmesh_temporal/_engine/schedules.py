@@ -198,8 +198,9 @@ def plan_tick(row: Mapping[str, Any]) -> TickPlan:
 
 
 async def fire_due(store: Store, limit: int = 100) -> int:
-    """Tick every due schedule once. Returns how many ticks took effect."""
-    done = 0
+    """Tick every due schedule once, and continue the chains of cron runs that timed
+    out. Returns how many of these took effect."""
+    done = await continue_timed_out_cron_runs(store, limit)
     for row in await store.fetch("due_schedules", limit):
         try:
             plan = plan_tick(row)
@@ -223,6 +224,35 @@ async def fire_due(store: Store, limit: int = 100) -> int:
         if status == "ok":
             done += 1
     return done
+
+
+async def continue_timed_out_cron_runs(store: Store, limit: int) -> int:
+    """A cron run that reached its run timeout closes and starts the next run at the
+    next cron time, as on Temporal (the SQL sweep hands such runs over to here)."""
+    from hotmesh_temporal._engine.completion import next_cron_run
+
+    done = 0
+    for row in await store.fetch("due_cron_timeouts", limit):
+        start = next_cron_run(
+            row["started"],
+            namespace=row["namespace"],
+            workflow_id=row["workflow_id"],
+            run_id=str(row["run_id"]),
+            identity="",
+            now=row["now"],
+            failure=_RUN_TIMEOUT_FAILURE,
+        )
+        if await store.fetchval("cron_run_timed_out", row["run_id"], start):
+            done += 1
+    return done
+
+
+# How Temporal's server describes a run timeout to the next run of a cron chain.
+_RUN_TIMEOUT_FAILURE = {
+    "message": "workflow timeout",
+    "source": "Server",
+    "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"},
+}
 
 
 async def manual_tick(

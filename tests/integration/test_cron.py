@@ -187,3 +187,46 @@ async def test_five_field_cron_runs_on_minute_boundaries(moved_client, task_queu
         runs = await eventually(lambda: at_least_runs(client, workflow_id, 2))
         assert runs[1]["execution_time"].replace(microsecond=0) == boundary + timedelta(minutes=2)
         await client.get_workflow_handle(workflow_id).terminate()
+
+
+async def test_run_timeout_times_out_the_run_and_continues_the_chain(client, task_queue):
+    workflow_id = wf_id()
+    async with Worker(client, task_queue=task_queue, workflows=[CronWaits]):
+        handle = await client.start_workflow(
+            CronWaits.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            cron_schedule="@every 1s",
+            run_timeout=timedelta(seconds=1),
+        )
+        runs = await eventually(lambda: at_least_runs(client, workflow_id, 2), timeout=15)
+        await handle.terminate()
+    assert runs[0]["status"] == WorkflowExecutionStatus.TIMED_OUT
+    assert runs[0]["new_run_id"] == runs[1]["run_id"]
+    timed_out = (await history(client, runs[0]["run_id"]))[-1]
+    assert timed_out["type"] == "WorkflowExecutionTimedOut"
+    assert timed_out["attrs"]["newExecutionRunId"] == str(runs[1]["run_id"])
+    started = (await history(client, runs[1]["run_id"]))[0]["attrs"]
+    assert started["initiator"] == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    assert (
+        started["continuedFailure"]["timeoutFailureInfo"]["timeoutType"]
+        == "TIMEOUT_TYPE_START_TO_CLOSE"
+    )
+
+
+async def test_execution_timeout_ends_the_chain(client, task_queue):
+    workflow_id = wf_id()
+    async with Worker(client, task_queue=task_queue, workflows=[CronWaits]):
+        handle = await client.start_workflow(
+            CronWaits.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            cron_schedule="@every 1s",
+            execution_timeout=timedelta(seconds=2),
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    runs = await runs_of(client, workflow_id)
+    assert [(r["status"], r["new_run_id"]) for r in runs] == [
+        (WorkflowExecutionStatus.TIMED_OUT, None)
+    ]

@@ -84,10 +84,80 @@ LANGUAGE sql STABLE AS $$
      ORDER BY start_time DESC, (status = 1) DESC LIMIT 1
 $$;
 
+-- -------------------------------------------- shared: timeout_run (cron runs)
+
+-- Cron runs that reached their run timeout, waiting for a worker to compute the next
+-- cron time (Python knows the calendar) and continue the chain: cron_run_timed_out().
+CREATE TABLE {{schema}}.cron_timeouts (
+    run_id uuid PRIMARY KEY,
+    due_at timestamptz NOT NULL
+);
+
+-- Redefined from 0001: on Temporal a cron run that hits its run timeout times out AND
+-- starts the next run of its chain (the execution timeout still ends the chain). Such a
+-- run is handed to the workers instead of being closed here; everything else is
+-- unchanged.
+CREATE OR REPLACE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF e.run_deadline <= {{schema}}.now()
+       AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline)
+       AND EXISTS (SELECT 1 FROM {{schema}}.history_events
+                    WHERE run_id = e.run_id AND event_id = 1 AND attributes ? 'cronSchedule') THEN
+        UPDATE {{schema}}.executions SET deadline = NULL WHERE run_id = e.run_id;
+        INSERT INTO {{schema}}.cron_timeouts VALUES (e.run_id, {{schema}}.now())
+        ON CONFLICT DO NOTHING;
+        RETURN;
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
+    PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTimedOut',
+        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT'))));
+    PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
+END $$;
+
+-- Timed-out cron runs to continue: the run and its WorkflowExecutionStarted attributes.
+CREATE FUNCTION {{schema}}.due_cron_timeouts(p_limit int)
+RETURNS TABLE (run_id uuid, namespace text, workflow_id text, started jsonb, now timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT t.run_id, e.namespace, e.workflow_id, h.attributes, {{schema}}.now()
+      FROM {{schema}}.cron_timeouts t
+      JOIN {{schema}}.executions e ON e.run_id = t.run_id
+      JOIN {{schema}}.history_events h ON h.run_id = t.run_id AND h.event_id = 1
+     ORDER BY t.due_at LIMIT p_limit
+$$;
+
+-- Close a timed-out cron run and start the next run of its chain (p_start, built by
+-- the worker), atomically. Only the first caller does it; false for the others.
+CREATE FUNCTION {{schema}}.cron_run_timed_out(p_run uuid, p_start jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_status smallint;
+    v_new_run uuid := (p_start->>'run_id')::uuid;
+BEGIN
+    DELETE FROM {{schema}}.cron_timeouts WHERE run_id = p_run;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT status INTO v_status FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    IF v_status <> 1 THEN
+        RETURN false;  -- it closed by itself meanwhile
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    PERFORM {{schema}}.append_events(p_run, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTimedOut',
+        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT',
+                                    'newExecutionRunId', v_new_run))));
+    PERFORM {{schema}}.close_run(p_run, 7::smallint, NULL, NULL, v_new_run);
+    PERFORM {{schema}}.insert_run(p_start);
+    RETURN true;
+END $$;
+
 -- --------------------------------------------------------------- sweeper hooks
 
 -- Firing needs the calendar, which Python computes: the sweeper's Python side calls
--- due_schedules() and schedule_tick() when next_schedule_fire() says one is due.
+-- due_schedules() and schedule_tick() (and due_cron_timeouts() and
+-- cron_run_timed_out()) when next_schedule_fire() says something is due.
 CREATE OR REPLACE FUNCTION {{schema}}.sweep_schedules(p_now timestamptz, p_limit int) RETURNS int
 LANGUAGE sql AS $$ SELECT 0 $$;
 
@@ -95,7 +165,8 @@ CREATE OR REPLACE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
     SELECT least(
         (SELECT min(next_fire_at) FROM {{schema}}.schedules WHERE next_fire_at IS NOT NULL),
-        (SELECT {{schema}}.now() FROM {{schema}}.schedule_wakeups LIMIT 1))
+        (SELECT {{schema}}.now() FROM {{schema}}.schedule_wakeups LIMIT 1),
+        (SELECT min(due_at) FROM {{schema}}.cron_timeouts))
 $$;
 
 -- Schedules with something to do now: a due time, or a run of theirs that closed.
