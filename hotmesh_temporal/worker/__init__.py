@@ -21,6 +21,7 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -43,6 +44,8 @@ from hotmesh_temporal.worker._tuning import (
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
+    "SharedHeartbeatSender",
+    "SharedStateManager",
     "Plugin",
     "WorkerConfig",
     "ActivitySlotInfo",

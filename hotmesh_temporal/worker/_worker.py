@@ -102,7 +102,8 @@ class Worker:
         self._graceful_shutdown = graceful_shutdown_timeout.total_seconds()
         self._interceptors = list(client.config()["interceptors"] or []) + list(interceptors)
         self._interceptors = [i for i in self._interceptors if _is_worker_interceptor(i)]
-        self._activity_defs = _activity_definitions(activities, activity_executor)
+        self._activity_defs = _activity_definitions(activities, activity_executor, shared_state_manager)
+        self._shared_state_manager = shared_state_manager
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
         self._activity_executor = activity_executor
         slots = slot_limits(
@@ -243,6 +244,7 @@ class Worker:
                     max_heartbeat_throttle=s["max_heartbeat_throttle"],
                     default_heartbeat_throttle=s["default_heartbeat_throttle"],
                     interceptors=self._interceptors,
+                    shared_state_manager=self._shared_state_manager,
                 ),
             )
         if self._workflow_defs or self._dynamic_workflow:
@@ -295,7 +297,7 @@ def _is_worker_interceptor(interceptor: Any) -> bool:
     return hasattr(interceptor, "intercept_activity") or hasattr(interceptor, "workflow_interceptor_class")
 
 
-def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
+def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_state: Any) -> tuple:
     by_name: Dict[str, Any] = {}
     dynamic = None
     for fn in activities:
@@ -304,6 +306,13 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tupl
             raise ValueError(
                 f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
                 "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
+            )
+        if (not defn.is_async and shared_state is None
+                and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)):
+            # Heartbeats and cancellation cannot reach another process without it.
+            raise ValueError(
+                f"Activity {defn.name} is not async and executor is not thread-pool executor, "
+                "so a shared_state_manager must be present"
             )
         if defn.name is None:
             if dynamic is not None:
