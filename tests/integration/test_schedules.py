@@ -286,23 +286,34 @@ async def _at_least(client, schedule_id: str, n: int):
     return runs if len(runs) >= n else None
 
 
+@workflow.defn
+class ReportScheduledBy:
+    @workflow.run
+    async def run(self) -> str:
+        attributes = workflow.info().typed_search_attributes
+        return attributes.get(SearchAttributeKey.for_keyword("TemporalScheduledById")) or ""
+
+
 async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[Greet]):
-        schedule_id, handle = await new_schedule(client, task_queue, far_spec())
+    scheduled_by = SearchAttributeKey.for_keyword("TemporalScheduledById")
+    scheduled_at = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+    async with Worker(client, task_queue=task_queue, workflows=[ReportScheduledBy]):
+        action = ScheduleActionStartWorkflow(
+            ReportScheduledBy.run, id=f"by-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
+        schedule_id, handle = await new_schedule(client, task_queue, far_spec(), action=action)
         await handle.trigger()
         runs = await eventually(lambda: _at_least(client, schedule_id, 1))
-        describe = await client.get_workflow_handle(runs[0]["workflow_id"]).describe()
-    assert describe.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
-    from hotmesh_temporal._engine import history as h
-    from hotmesh_temporal.api.common.v1 import SearchAttributes
-    from hotmesh_temporal.converter import decode_typed_search_attributes
-
-    typed = decode_typed_search_attributes(
-        SearchAttributes(indexed_fields=h.parse_payload_map(runs[0]["search_attributes"]))
-    )
-    assert typed.get(SearchAttributeKey.for_keyword("TemporalScheduledById")) == schedule_id
-    at = typed.get(SearchAttributeKey.for_datetime("TemporalScheduledStartTime"))
-    assert runs[0]["workflow_id"] == f"{schedule_id}-wf-{at:%Y-%m-%dT%H:%M:%SZ}"
+        workflow_handle = client.get_workflow_handle(runs[0]["workflow_id"])
+        # The workflow itself sees them, as on Temporal.
+        assert await workflow_handle.result() == schedule_id
+    described = (await workflow_handle.describe()).typed_search_attributes
+    assert described.get(scheduled_by) == schedule_id
+    at = described.get(scheduled_at)
+    assert runs[0]["workflow_id"] == f"{action.id}-{at:%Y-%m-%dT%H:%M:%SZ}"
+    # And visibility finds a schedule's runs by them.
+    listed = [w.id async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
+    assert listed == [runs[0]["workflow_id"]]
     await handle.delete()
 
 
