@@ -50,6 +50,15 @@ def wf_id() -> str:
     return f"cron-{uuid.uuid4().hex[:8]}"
 
 
+async def start_every_second(client, task_queue: str, workflow, *args, **options):
+    """Start ``workflow`` with cron_schedule "@every 1s" and a fresh id: (id, handle)."""
+    workflow_id = wf_id()
+    handle = await client.start_workflow(
+        workflow, *args, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s", **options
+    )
+    return workflow_id, handle
+
+
 async def runs_of(client, workflow_id: str) -> list:
     return await sql(
         client,
@@ -70,11 +79,8 @@ async def history(client, run_id) -> list:
 
 
 async def test_every_second_chain_links_runs_like_temporal(client, task_queue):
-    workflow_id = wf_id()
     async with Worker(client, task_queue=task_queue, workflows=[CronCounter]):
-        handle = await client.start_workflow(
-            CronCounter.run, 5, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s"
-        )
+        workflow_id, handle = await start_every_second(client, task_queue, CronCounter.run, 5)
         runs = await eventually(lambda: at_least_runs(client, workflow_id, 3), timeout=15)
         await handle.terminate(reason="enough")  # the latest run, wherever the chain is
         with pytest.raises(WorkflowFailureError) as err:
@@ -106,11 +112,8 @@ async def test_every_second_chain_links_runs_like_temporal(client, task_queue):
 
 
 async def test_failed_run_continues_and_passes_its_failure_on(client, task_queue):
-    workflow_id = wf_id()
     async with Worker(client, task_queue=task_queue, workflows=[CronFailsFirst]):
-        await client.start_workflow(
-            CronFailsFirst.run, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s"
-        )
+        workflow_id, _ = await start_every_second(client, task_queue, CronFailsFirst.run)
         runs = await eventually(lambda: _second_closed(client, workflow_id), timeout=15)
         await client.get_workflow_handle(workflow_id).terminate()
     assert runs[0]["status"] == WorkflowExecutionStatus.FAILED
@@ -131,10 +134,7 @@ async def _second_closed(client, workflow_id: str):
 async def test_cancel_and_terminate_end_the_chain(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[CronWaits]):
         for stop in ("cancel", "terminate"):
-            workflow_id = wf_id()
-            handle = await client.start_workflow(
-                CronWaits.run, id=workflow_id, task_queue=task_queue, cron_schedule="@every 1s"
-            )
+            workflow_id, handle = await start_every_second(client, task_queue, CronWaits.run)
             await eventually(lambda handle=handle: _started(client, handle))
             await getattr(handle, stop)()
             with pytest.raises(WorkflowFailureError):
@@ -190,14 +190,9 @@ async def test_five_field_cron_runs_on_minute_boundaries(moved_client, task_queu
 
 
 async def test_run_timeout_times_out_the_run_and_continues_the_chain(client, task_queue):
-    workflow_id = wf_id()
     async with Worker(client, task_queue=task_queue, workflows=[CronWaits]):
-        handle = await client.start_workflow(
-            CronWaits.run,
-            id=workflow_id,
-            task_queue=task_queue,
-            cron_schedule="@every 1s",
-            run_timeout=timedelta(seconds=1),
+        workflow_id, handle = await start_every_second(
+            client, task_queue, CronWaits.run, run_timeout=timedelta(seconds=1)
         )
         runs = await eventually(lambda: at_least_runs(client, workflow_id, 2), timeout=15)
         await handle.terminate()
@@ -215,14 +210,9 @@ async def test_run_timeout_times_out_the_run_and_continues_the_chain(client, tas
 
 
 async def test_execution_timeout_ends_the_chain(client, task_queue):
-    workflow_id = wf_id()
     async with Worker(client, task_queue=task_queue, workflows=[CronWaits]):
-        handle = await client.start_workflow(
-            CronWaits.run,
-            id=workflow_id,
-            task_queue=task_queue,
-            cron_schedule="@every 1s",
-            execution_timeout=timedelta(seconds=2),
+        workflow_id, handle = await start_every_second(
+            client, task_queue, CronWaits.run, execution_timeout=timedelta(seconds=2)
         )
         with pytest.raises(WorkflowFailureError):
             await handle.result()
