@@ -184,3 +184,58 @@ def test_cron_backoff_rounds_up_to_whole_seconds():
 def test_workflow_ids_use_rfc3339_seconds_in_utc():
     at = datetime(2026, 3, 7, 13, 0, 5, 123456, tzinfo=zone("Europe/Paris"))
     assert schedules.workflow_id_for("wf", at) == "wf-2026-03-07T12:00:05Z"
+
+
+# ------------------------------------------------------------------ properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _field(low: int, high: int) -> st.SearchStrategy[str]:
+    single = st.integers(low, high).map(str)
+    span = st.tuples(st.integers(low, high), st.integers(low, high)).map(
+        lambda ab: f"{min(ab)}-{max(ab)}"
+    )
+    step = st.tuples(st.sampled_from(["*", f"{low}"]), st.integers(1, high - low + 1)).map(
+        lambda xs: f"{xs[0]}/{xs[1]}"
+    )
+    item = st.one_of(st.just("*"), single, span, step)
+    return st.lists(item, min_size=1, max_size=3).map(",".join)
+
+
+_minutes_and_hours = st.tuples(_field(0, 59), _field(0, 23), _field(0, 6))
+_zones = st.sampled_from(["UTC", "America/New_York", "Europe/Paris", "Australia/Lord_Howe"])
+_instants = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_minutes_and_hours, _zones, _instants)
+def test_next_time_is_the_first_matching_minute_after(fields, tz_name, after):
+    """For any minute/hour/weekday cron in any zone, next_after() is strictly later,
+    matches the spec on the local clock, and no matching minute lies in between."""
+    minute, hour, weekday = fields
+    spec = spec_of(f"{minute} {hour} * * {weekday}", tz=tz_name)
+    calendar = spec.calendars[0]
+    found = spec.next_after(after)
+    assert found is not None and found > after
+    assert calendar.matches(found.astimezone(spec.tz))
+    t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while t < found:
+        local = t.astimezone(spec.tz)
+        # Only the second occurrence of a wall time repeated when clocks go back may
+        # match without firing (a repeated wall time fires once, at its first).
+        assert not calendar.matches(local) or local.fold == 1, (t, found)
+        t += timedelta(minutes=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_parses_or_raises_cron_error(text):
+    try:
+        parsed = parse_cron(text)
+    except CronError:
+        return
+    assert parsed.calendars or parsed.intervals
