@@ -12,7 +12,7 @@ import inspect
 from abc import ABC
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 from typing import (
     TYPE_CHECKING,
@@ -132,6 +132,11 @@ class ScheduleIntervalSpec:
     offset: timedelta | None = None
 
 
+def _aware(t: datetime) -> datetime:
+    """Naive datetimes are UTC, as temporalio sends them."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
 def _us(td: timedelta | None) -> int:
     if td is None:
         return 0
@@ -175,8 +180,8 @@ class ScheduleSpec:
             "calendars": calendars,
             "intervals": intervals,
             "skip": [c._to_doc() for c in self.skip],
-            "start_at": h.format_time(self.start_at) if self.start_at else None,
-            "end_at": h.format_time(self.end_at) if self.end_at else None,
+            "start_at": h.format_time(_aware(self.start_at)) if self.start_at else None,
+            "end_at": h.format_time(_aware(self.end_at)) if self.end_at else None,
             "jitter": _us(self.jitter) or None,
             "time_zone_name": time_zone or None,
         }
@@ -195,8 +200,8 @@ class ScheduleSpec:
                 for i in doc.get("intervals") or []
             ],
             skip=[ScheduleCalendarSpec._from_doc(c) for c in doc.get("skip") or []],
-            start_at=engine._time_or_none(doc.get("start_at")),
-            end_at=engine._time_or_none(doc.get("end_at")),
+            start_at=engine.time_or_none(doc.get("start_at")),
+            end_at=engine.time_or_none(doc.get("end_at")),
             jitter=timedelta(microseconds=doc["jitter"]) if doc.get("jitter") else None,
             time_zone_name=doc.get("time_zone_name") or None,
         )
@@ -588,7 +593,7 @@ class ScheduleDescription(_MemoReader):
                 recent_actions=_recent_actions(row["recent_actions"]),
                 next_action_times=_next_times(row, now),
                 created_at=h.parse_time(row["created_at"]),
-                last_updated_at=engine._time_or_none(row.get("updated_at")),
+                last_updated_at=engine.time_or_none(row.get("updated_at")),
             ),
             typed_search_attributes=typed,
             search_attributes=untyped,
@@ -942,7 +947,7 @@ async def backfill_schedule(client: Client, input: BackfillScheduleInput) -> Non
     spec = engine.compile_spec(row["spec"])
     starts = []
     for period in input.backfills:
-        for nominal in spec.times(period.start_at, period.end_at):
+        for nominal in spec.times(_aware(period.start_at), _aware(period.end_at)):
             starts.append(
                 engine.scheduled_start(
                     row["action"],

@@ -44,8 +44,8 @@ def compile_spec(doc: Mapping[str, Any]) -> cron.Spec:
         ],
         skip=[calendar_from_doc(c).compile() for c in doc.get("skip") or []],
         tz=cron.zone(doc.get("time_zone_name")),
-        start_at=_time_or_none(doc.get("start_at")),
-        end_at=_time_or_none(doc.get("end_at")),
+        start_at=time_or_none(doc.get("start_at")),
+        end_at=time_or_none(doc.get("end_at")),
         jitter=timedelta(microseconds=doc.get("jitter") or 0),
     )
 
@@ -72,7 +72,7 @@ def calendar_doc(spec: cron.CalendarSpec) -> dict[str, Any]:
     }
 
 
-def _time_or_none(value: Any) -> datetime | None:
+def time_or_none(value: Any) -> datetime | None:
     return None if value is None else h.parse_time(value)
 
 

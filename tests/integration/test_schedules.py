@@ -594,7 +594,7 @@ async def test_backfill_acts_on_past_times_with_their_ids(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
         await handle.backfill(
             ScheduleBackfill(
-                start_at=start,
+                start_at=start.replace(tzinfo=None),  # naive means UTC, as in temporalio
                 end_at=start + timedelta(minutes=30),
                 overlap=ScheduleOverlapPolicy.ALLOW_ALL,
             )
