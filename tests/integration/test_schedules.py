@@ -468,7 +468,9 @@ async def test_pause_unpause_and_trigger_while_paused(sclient, task_queue):
         await asyncio.sleep(0.5)
         assert await scheduled_runs(sclient, schedule_id) == []
         await handle.trigger()  # manual actions happen even when paused
-        await eventually(lambda: _at_least(sclient, schedule_id, 1))
+        runs = await eventually(lambda: _at_least(sclient, schedule_id, 1))
+        # Let it finish, so that the next time is not skipped as an overlap.
+        await sclient.get_workflow_handle(runs[0]["workflow_id"]).result()
         await handle.unpause()
         desc = await handle.describe()
         assert (desc.schedule.state.paused, desc.schedule.state.note) == (
@@ -762,6 +764,7 @@ async def test_hourly_calendar_fires_on_a_moved_clock(sclient, task_queue):
         assert (await handle.describe()).info.next_action_times[0] == top
         await move_clock_to(sclient, top + timedelta(seconds=1))
         runs = await eventually(lambda: _at_least(sclient, schedule_id, 1))
+        await sclient.get_workflow_handle(runs[0]["workflow_id"]).result()  # no overlap
         await move_clock_to(sclient, top + timedelta(hours=1, seconds=1))
         runs = await eventually(lambda: _at_least(sclient, schedule_id, 2))
     assert [r["workflow_id"] for r in runs] == [
@@ -800,6 +803,7 @@ async def test_daily_in_new_york_across_dst_change(sclient, task_queue):
         for t in (before[-1], after[0]):
             await move_clock_to(sclient, t + timedelta(seconds=1))
             await eventually(lambda t=t: _has_run(sclient, schedule_id, t))
+            await sclient.get_workflow_handle(f"{schedule_id}-wf-{t:%Y-%m-%dT%H:%M:%SZ}").result()
     await handle.delete()
 
 
