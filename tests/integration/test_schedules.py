@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
     Schedule,
     ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
@@ -904,3 +908,52 @@ async def test_three_worker_processes_fire_thirty_times_exactly_once(client, dsn
     assert desc.info.num_actions == 30
     assert desc.info.next_action_times == []
     await handle.delete()
+
+
+# ------------------------------------------------------------------ interceptors
+
+
+class _ScheduleCalls(Interceptor):
+    """Records every schedule operation that goes through the client chain."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        calls = self.calls
+
+        class Outbound(OutboundInterceptor):
+            def __getattribute__(self, name: str) -> Any:
+                attr = super().__getattribute__(name)
+                if name.endswith("_schedule") or name == "list_schedules":
+                    calls.append(name)
+                return attr
+
+        return Outbound(next)
+
+
+async def test_schedule_operations_go_through_client_interceptors(client, task_queue):
+    recorder = _ScheduleCalls()
+    intercepted = Client(**{**client.config(), "interceptors": [recorder]})
+    schedule_id, handle = await new_schedule(intercepted, task_queue, far_spec())
+    await handle.describe()
+    await handle.pause()
+    await handle.unpause()
+    await handle.trigger()
+    await handle.backfill(
+        ScheduleBackfill(start_at=datetime(2026, 1, 1), end_at=datetime(2026, 1, 2))
+    )
+    await handle.update(lambda update_input: None)
+    [s async for s in await intercepted.list_schedules()]
+    await handle.delete()
+    assert recorder.calls == [
+        "create_schedule",
+        "describe_schedule",
+        "pause_schedule",
+        "unpause_schedule",
+        "trigger_schedule",
+        "backfill_schedule",
+        "update_schedule",
+        "list_schedules",
+        "delete_schedule",
+    ]
