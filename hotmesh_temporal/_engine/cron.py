@@ -364,12 +364,17 @@ class Spec:
 
     def jittered(self, nominal: datetime, key: str) -> datetime:
         """The action time of ``nominal``: later by a stable pseudo-random share of
-        the jitter, the same on every worker and after a restart."""
+        the jitter, the same on every worker and after a restart. As on Temporal, the
+        jitter never reaches the next nominal time, so actions keep their order."""
         if self.jitter <= timedelta(0):
             return nominal
+        bound = self.jitter
+        following = self.next_after(nominal)
+        if following is not None:
+            bound = min(bound, following - nominal)
         digest = hashlib.sha256(f"{key}|{nominal.isoformat()}".encode()).digest()
         share = int.from_bytes(digest[:8], "big") / 2**64
-        return nominal + timedelta(microseconds=int(_td_us(self.jitter) * share))
+        return nominal + timedelta(microseconds=int(_td_us(bound) * share))
 
 
 # ------------------------------------------------------------------ workflow cron

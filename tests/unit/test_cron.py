@@ -169,6 +169,11 @@ def test_jitter_is_bounded_and_stable():
     assert all(nominal <= d < nominal + timedelta(minutes=5) for d in delayed)
     assert len(set(delayed)) > 1
     assert spec.jittered(nominal, "s1") == spec.jittered(nominal, "s1")
+    # Never as far as the next time: a jitter longer than the interval keeps the order.
+    wide = spec_of("@every 1m", jitter=timedelta(hours=1))
+    times = list(wide.times(T0, T0 + timedelta(minutes=30)))
+    delayed = [wide.jittered(t, "k") for t in times]
+    assert all(t <= d < t + timedelta(minutes=1) for t, d in zip(times, delayed, strict=True))
 
 
 def test_cron_backoff_rounds_up_to_whole_seconds():
