@@ -443,6 +443,35 @@ async def test_overlap_allow_all_runs_concurrently(sclient, task_queue):
         await handle.delete()
 
 
+async def test_starts_due_together_follow_temporals_buffer_rules(sclient, task_queue):
+    """Three yearly times backfilled at once, nothing running: TERMINATE_OTHER and
+    CANCEL_OTHER start only the newest, BUFFER_ALL starts the first and keeps two."""
+    years = ScheduleBackfill(datetime(2022, 12, 31, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+    async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
+        for policy, started in (
+            (ScheduleOverlapPolicy.TERMINATE_OTHER, ["2025"]),
+            (ScheduleOverlapPolicy.CANCEL_OTHER, ["2025"]),
+            (ScheduleOverlapPolicy.BUFFER_ALL, ["2023"]),
+        ):
+            action = waiting_action(task_queue, f"yearly-{uuid.uuid4().hex[:6]}")
+            schedule_id, handle = await new_schedule(
+                sclient,
+                task_queue,
+                far_spec(),
+                action=action,
+                policy=SchedulePolicy(overlap=policy),
+            )
+            await handle.backfill(years)
+            runs = await scheduled_runs(sclient, schedule_id)
+            assert [r["workflow_id"] for r in runs] == [
+                f"{action.id}-{year}-01-01T00:00:00Z" for year in started
+            ], policy
+            waiting = (await handle.describe()).raw_description["buffered"]
+            assert len(waiting) == (2 if policy == ScheduleOverlapPolicy.BUFFER_ALL else 0)
+            await _release_all(sclient, schedule_id)
+            await handle.delete()
+
+
 async def test_trigger_overlap_argument_overrides_policy(sclient, task_queue):
     async with Worker(sclient, task_queue=task_queue, workflows=[WaitForRelease]):
         schedule_id, handle = await _overlap_case(

@@ -263,59 +263,85 @@ BEGIN
     RETURN s;
 END $$;
 
--- Apply each buffered start's overlap policy against the runs still going.
--- Policies: 1 SKIP, 2 BUFFER_ONE, 3 BUFFER_ALL, 4 CANCEL_OTHER, 5 TERMINATE_OTHER,
--- 6 ALLOW_ALL (0, unspecified, means the schedule's own policy).
+-- Apply each buffered start's overlap policy against the runs still going, the way
+-- Temporal's scheduler does. Policies: 1 SKIP, 2 BUFFER_ONE, 3 BUFFER_ALL,
+-- 4 CANCEL_OTHER, 5 TERMINATE_OTHER, 6 ALLOW_ALL (0, unspecified, means the schedule's
+-- own policy, read now so that a policy update applies to waiting starts too). At most
+-- one start that must not overlap begins per pass; ALLOW_ALL starts all begin at once.
 CREATE FUNCTION {{schema}}.schedule_process_buffer(s {{schema}}.schedules)
 RETURNS {{schema}}.schedules
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_running boolean := jsonb_array_length(s.running) > 0;
     v_item jsonb;
     v_policy int;
+    v_chosen jsonb;
+    v_together jsonb := '[]'::jsonb;
     v_keep jsonb := '[]'::jsonb;
-    v_run jsonb;
+    v_cancel boolean := false;
+    v_terminate boolean := false;
 BEGIN
     FOR v_item IN SELECT * FROM jsonb_array_elements(s.buffered) LOOP
         v_policy := coalesce(nullif((v_item->>'overlap')::int, 0), s.overlap);
         IF v_policy = 6 THEN
-            s := {{schema}}.schedule_start(s, v_item, false);
-        ELSIF jsonb_array_length(s.running) = 0 AND jsonb_array_length(v_keep) = 0 THEN
-            s := {{schema}}.schedule_start(s, v_item, true);
+            v_together := v_together || jsonb_build_array(v_item);
+        ELSIF NOT v_running AND v_chosen IS NULL THEN
+            v_chosen := v_item;
         ELSIF v_policy = 1 THEN
             s.skipped_overlap := s.skipped_overlap + 1;
         ELSIF v_policy = 2 THEN
-            -- One start waits; later ones are dropped.
             IF jsonb_array_length(v_keep) = 0 THEN
-                v_keep := jsonb_build_array(v_item);
+                v_keep := jsonb_build_array(v_item);  -- the first one waits
             ELSE
                 s.skipped_overlap := s.skipped_overlap + 1;
             END IF;
-        ELSIF v_policy = 4 THEN
-            -- The running workflows are asked to cancel; the newest start waits for
-            -- them to close and replaces any older waiting one.
-            IF jsonb_array_length(v_keep) > 0 THEN
-                s.skipped_overlap := s.skipped_overlap + 1;
-            END IF;
-            v_keep := jsonb_build_array(v_item);
-            FOR v_run IN SELECT * FROM jsonb_array_elements(s.running) LOOP
-                PERFORM {{schema}}.request_cancel_workflow(
-                    s.namespace, v_run->>'workflow_id', NULL,
-                    'cancelled by schedule overlap policy', 'schedule ' || s.schedule_id);
-            END LOOP;
         ELSIF v_policy = 3 THEN
             v_keep := v_keep || jsonb_build_array(v_item);
-        ELSIF v_policy = 5 THEN
-            FOR v_run IN SELECT * FROM jsonb_array_elements(s.running) LOOP
-                PERFORM {{schema}}.terminate_workflow(
-                    s.namespace, v_run->>'workflow_id', NULL,
-                    'terminated by schedule overlap policy', NULL);
-            END LOOP;
-            s.running := '[]'::jsonb;
-            s := {{schema}}.schedule_start(s, v_item, true);
+        ELSIF v_running THEN
+            -- CANCEL_OTHER / TERMINATE_OTHER: stop what runs; this start waits for it.
+            v_cancel := v_cancel OR v_policy = 4;
+            v_terminate := v_terminate OR v_policy = 5;
+            v_keep := v_keep || jsonb_build_array(v_item);
+        ELSE
+            v_chosen := v_item;  -- nothing runs yet: the newer start replaces the chosen one
         END IF;
     END LOOP;
     s.buffered := v_keep;
+    IF v_cancel OR v_terminate THEN
+        v_together := '[]'::jsonb;  -- they would be stopped right away
+        PERFORM {{schema}}.schedule_stop_running(s, v_terminate);
+    END IF;
+    FOR v_item IN SELECT * FROM jsonb_array_elements(v_together) LOOP
+        s := {{schema}}.schedule_start(s, v_item, false);
+    END LOOP;
+    IF v_chosen IS NOT NULL THEN
+        s := {{schema}}.schedule_start(s, v_chosen, true);
+    END IF;
+    IF v_terminate THEN
+        -- Terminated runs are closed already: the start that waited for them begins now.
+        s := {{schema}}.schedule_process_buffer({{schema}}.schedule_refresh_running(s));
+    END IF;
     RETURN s;
+END $$;
+
+-- Cancel (request) or terminate every run the schedule started that still runs.
+CREATE FUNCTION {{schema}}.schedule_stop_running(s {{schema}}.schedules, p_terminate boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_run jsonb;
+BEGIN
+    FOR v_run IN SELECT * FROM jsonb_array_elements(s.running) LOOP
+        IF p_terminate THEN
+            PERFORM {{schema}}.terminate_workflow(
+                s.namespace, v_run->>'workflow_id', NULL,
+                'terminated by schedule overlap policy', NULL);
+        ELSE
+            PERFORM {{schema}}.request_cancel_workflow(
+                s.namespace, v_run->>'workflow_id', NULL,
+                'cancelled by schedule overlap policy', 'schedule ' || s.schedule_id);
+        END IF;
+    END LOOP;
 END $$;
 
 -- One step of a schedule: take in the closes of its runs, admit the given starts
