@@ -31,6 +31,7 @@ class TaskContext:
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
+    completed_at: Optional[datetime] = None  # database time as the completion is built
 
 
 @dataclass
@@ -252,7 +253,9 @@ class _Builder:
         self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
     ) -> Optional[Dict[str, Any]]:
         task = self.task
-        now = h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
+        now = task.completed_at or (
+            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
+        )
         return next_cron_run(
             task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
             run_id=task.run_id, identity=task.identity, now=now, result=result, failure=failure,

@@ -131,6 +131,7 @@ class WorkflowWorker:
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
         run_id = str(task["run_id"])
+        begun = asyncio.get_running_loop().time()
         try:
             driver = await self._driver_for(task)
             result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
@@ -147,6 +148,10 @@ class WorkflowWorker:
         reserved = self._reserve_eager()
         try:
             context = self._task_context(task, driver, reserved)
+            # The database's time now: the lease time plus what this task took here.
+            context.completed_at = h.parse_time(task["started_at"]) + timedelta(
+                seconds=asyncio.get_running_loop().time() - begun
+            )
             completion = build_completion(context, result.commands, driver)
             reply = await self.store.fetchval(
                 "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
