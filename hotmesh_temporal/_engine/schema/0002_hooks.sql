@@ -12,6 +12,7 @@
 --   apply_update_commands / on_close_updates    workflow updates
 --   apply_visibility_commands                   memo and search-attribute upserts
 --   sweep_schedules / next_schedule_fire        schedules
+--   sweep_standalone_activities                 activities started by a client
 
 CREATE FUNCTION {{schema}}.apply_child_commands(
     e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
@@ -37,6 +38,9 @@ LANGUAGE sql AS $$ SELECT 0 $$;
 
 CREATE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
 LANGUAGE sql AS $$ SELECT NULL::timestamptz $$;
+
+CREATE FUNCTION {{schema}}.sweep_standalone_activities(p_now timestamptz, p_limit int) RETURNS int
+LANGUAGE sql AS $$ SELECT 0 $$;
 
 CREATE OR REPLACE FUNCTION {{schema}}.close_run(p_run uuid, p_status smallint, p_result jsonb, p_failure jsonb, p_new_run uuid)
 RETURNS void
@@ -198,6 +202,7 @@ BEGIN
         n := n + 1;
     END LOOP;
     n := n + {{schema}}.sweep_schedules(v_now, p_limit);
+    n := n + {{schema}}.sweep_standalone_activities(v_now, p_limit);
     fired := n;
     next_deadline := least(
         (SELECT min(fire_at) FROM {{schema}}.timers),
