@@ -2,17 +2,13 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
+from samples.schedules.__main__ import create_report_schedule, wait_for_actions
+from samples.schedules.workflows import StatusReportWorkflow, compile_report
 
 
-@pytest.mark.xfail(reason="waiting on schedules (schedules)", strict=True)
 async def test_schedule_fires_triggers_pauses_and_deletes(client: Client):
-    from samples.schedules.__main__ import create_report_schedule, wait_for_actions
-    from samples.schedules.workflows import StatusReportWorkflow, compile_report
-
     task_queue = str(uuid.uuid4())
     async with Worker(
         client,
