@@ -970,9 +970,9 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         return WorkflowHandle(
             client,
             input.id,
-            # A cron chain moves on to new runs: like temporalio's start handle, this one
-            # addresses the latest run (signal, cancel, terminate, describe).
-            run_id=None if input.cron_schedule else actual_run_id,
+            # As temporalio's start handle: no run_id, so signal, query, cancel, terminate
+            # and describe address the latest run (after continue-as-new, retries, cron).
+            run_id=None,
             result_run_id=actual_run_id,
             first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
             result_type=input.ret_type,
