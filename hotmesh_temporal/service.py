@@ -98,6 +98,7 @@ class ServiceClient:
         self._lock = asyncio.Lock()
         self._waiter: Optional[CloseWaiter] = None
         self._answers: Optional[KeyedWaiter] = None
+        self._updates: Optional[KeyedWaiter] = None
 
     @staticmethod
     async def connect(target_host: Union[str, ConnectConfig], **kwargs: Any) -> "ServiceClient":
@@ -130,6 +131,12 @@ class ServiceClient:
         if self._answers is None:
             self._answers = KeyedWaiter(store, "r")
         return self._answers
+
+    def _update_waiter(self, store: Store) -> KeyedWaiter:
+        """Waits on 'u|<update row id>': an update changed state."""
+        if self._updates is None:
+            self._updates = KeyedWaiter(store, "u")
+        return self._updates
 
     async def check_health(self, **kwargs: Any) -> bool:
         """True when the database answers."""

@@ -1,0 +1,130 @@
+"""Workflow updates in Temporal's event model.
+
+An update request reaches the worker with a workflow task (not as a history event).
+What the workflow answers becomes history: accepting writes
+``WorkflowExecutionUpdateAccepted`` (carrying the whole request), finishing writes
+``WorkflowExecutionUpdateCompleted`` (carrying the outcome), rejecting writes nothing.
+On replay the request is rebuilt from the Accepted event, delivered in the activation
+of the task that accepted it, without running the validator again (as Temporal's
+core SDK does).
+
+Request JSON is Temporal's ``update.v1.Request``: ``{"meta": {"updateId", "identity"},
+"input": {"name", "args": {"payloads"}, "header": {"fields"}}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from hotmesh_temporal._engine import commands as c
+from hotmesh_temporal._engine import history as h
+
+ACCEPTED = "WorkflowExecutionUpdateAccepted"
+COMPLETED = "WorkflowExecutionUpdateCompleted"
+
+# Row states of the updates table (schema/0004_updates.sql).
+STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED = 0, 1, 2, 3
+
+
+def request_json(update_id: str, name: str, args: List[Any], headers: Any, identity: str) -> Dict[str, Any]:
+    """The ``update.v1.Request`` a client sends (payloads already encoded)."""
+    return {
+        "meta": {"updateId": update_id, "identity": identity},
+        "input": h.strip_none({"header": h.header(headers), "name": name, "args": h.payloads(args)}),
+    }
+
+
+def update_job(request: Mapping[str, Any], *, run_validator: bool) -> c.DoUpdate:
+    meta = request.get("meta") or {}
+    given = request.get("input") or {}
+    update_id = meta.get("updateId", "")
+    return c.DoUpdate(
+        id=update_id,
+        protocol_instance_id=update_id,
+        name=given.get("name", ""),
+        input=h.parse_payloads(given.get("args")),
+        headers=h.parse_payload_map((given.get("header") or {}).get("fields")),
+        run_validator=run_validator,
+        identity=meta.get("identity", ""),
+    )
+
+
+def update_event_kind(cmd: c.UpdateResponse) -> Optional[str]:
+    """The event a response writes; None for a rejection (Temporal writes none)."""
+    if cmd.accepted:
+        return ACCEPTED
+    if cmd.rejected is not None:
+        return None
+    return COMPLETED
+
+
+def update_id_of_event(attrs: Mapping[str, Any]) -> Optional[str]:
+    return attrs.get("protocolInstanceId") or (attrs.get("meta") or {}).get("updateId")
+
+
+class UpdateLedger:
+    """What a run driver knows about updates: the requests it delivered and the
+    Accepted event of each (a Completed event points back to it)."""
+
+    def __init__(self) -> None:
+        self._requests: Dict[str, Mapping[str, Any]] = {}
+        self._accepted_event: Dict[str, int] = {}
+
+    def live_jobs(self, requests: List[Mapping[str, Any]]) -> List[c.Job]:
+        jobs: List[c.Job] = []
+        for request in requests:
+            job = update_job(request, run_validator=True)
+            self._requests[job.id] = request
+            jobs.append(job)
+        return jobs
+
+    def replayed_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
+        """Updates accepted by the task completed at ``events[index]``: their requests
+        belong to that task's activation."""
+        jobs: List[c.Job] = []
+        for ev in events[index + 1:]:
+            if ev["type"] not in h.COMMAND_EVENTS:
+                break
+            if ev["type"] == ACCEPTED:
+                request = ev["attrs"].get("acceptedRequest") or {}
+                job = update_job(request, run_validator=False)
+                self._requests[job.id] = request
+                jobs.append(job)
+        return jobs
+
+    def note_event(self, cmd: c.UpdateResponse, event_id: int) -> None:
+        if cmd.accepted:
+            self._accepted_event[cmd.protocol_instance_id] = event_id
+
+    # ---------------------------------------------------------- completion
+
+    def event_attrs(self, cmd: c.UpdateResponse, sequencing_event_id: int) -> Dict[str, Any]:
+        """Attributes of the event ``cmd`` writes (see :func:`update_event_kind`)."""
+        update_id = cmd.protocol_instance_id
+        if cmd.accepted:
+            return {
+                "protocolInstanceId": update_id,
+                "acceptedRequestMessageId": f"{update_id}/request",
+                "acceptedRequestSequencingEventId": str(sequencing_event_id),
+                "acceptedRequest": self._requests.get(update_id) or {"meta": {"updateId": update_id}},
+            }
+        return {
+            "meta": {"updateId": update_id},
+            "acceptedEventId": str(self._accepted_event.get(update_id, 0)),
+            "outcome": outcome_json(cmd),
+        }
+
+
+def outcome_json(cmd: c.UpdateResponse) -> Dict[str, Any]:
+    """Temporal's ``update.v1.Outcome`` of a finished or rejected update."""
+    failure = cmd.rejected if cmd.rejected is not None else cmd.failed
+    if failure is not None:
+        return {"failure": h.failure(failure)}
+    return {"success": h.payloads([cmd.completed] if cmd.completed is not None else []) or {}}
+
+
+def completion_row(cmd: c.UpdateResponse) -> Dict[str, Any]:
+    """What complete_workflow_task records in the updates table for ``cmd``."""
+    if cmd.accepted:
+        return {"id": cmd.protocol_instance_id, "state": STATE_ACCEPTED}
+    return {"id": cmd.protocol_instance_id, "state": STATE_COMPLETED, "outcome": outcome_json(cmd)}
