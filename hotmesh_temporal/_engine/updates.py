@@ -14,7 +14,10 @@ Request JSON is Temporal's ``update.v1.Request``: ``{"meta": {"updateId", "ident
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+import collections
+import json
+from collections.abc import Mapping
+from typing import Any
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
@@ -26,11 +29,15 @@ COMPLETED = "WorkflowExecutionUpdateCompleted"
 STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED = 0, 1, 2, 3
 
 
-def request_json(update_id: str, name: str, args: List[Any], headers: Any, identity: str) -> Dict[str, Any]:
+def request_json(
+    update_id: str, name: str, args: list[Any], headers: Any, identity: str
+) -> dict[str, Any]:
     """The ``update.v1.Request`` a client sends (payloads already encoded)."""
     return {
         "meta": {"updateId": update_id, "identity": identity},
-        "input": h.strip_none({"header": h.header(headers), "name": name, "args": h.payloads(args)}),
+        "input": h.strip_none(
+            {"header": h.header(headers), "name": name, "args": h.payloads(args)}
+        ),
     }
 
 
@@ -49,7 +56,7 @@ def update_job(request: Mapping[str, Any], *, run_validator: bool) -> c.DoUpdate
     )
 
 
-def update_event_kind(cmd: c.UpdateResponse) -> Optional[str]:
+def update_event_kind(cmd: c.UpdateResponse) -> str | None:
     """The event a response writes; None for a rejection (Temporal writes none)."""
     if cmd.accepted:
         return ACCEPTED
@@ -58,7 +65,7 @@ def update_event_kind(cmd: c.UpdateResponse) -> Optional[str]:
     return COMPLETED
 
 
-def update_id_of_event(attrs: Mapping[str, Any]) -> Optional[str]:
+def update_id_of_event(attrs: Mapping[str, Any]) -> str | None:
     return attrs.get("protocolInstanceId") or (attrs.get("meta") or {}).get("updateId")
 
 
@@ -67,22 +74,22 @@ class UpdateLedger:
     Accepted event of each (a Completed event points back to it)."""
 
     def __init__(self) -> None:
-        self._requests: Dict[str, Mapping[str, Any]] = {}
-        self._accepted_event: Dict[str, int] = {}
+        self._requests: dict[str, Mapping[str, Any]] = {}
+        self._accepted_event: dict[str, int] = {}
 
-    def live_jobs(self, requests: List[Mapping[str, Any]]) -> List[c.Job]:
-        jobs: List[c.Job] = []
+    def live_jobs(self, requests: list[Mapping[str, Any]]) -> list[c.Job]:
+        jobs: list[c.Job] = []
         for request in requests:
             job = update_job(request, run_validator=True)
             self._requests[job.id] = request
             jobs.append(job)
         return jobs
 
-    def replayed_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
+    def replayed_jobs(self, events: list[Mapping[str, Any]], index: int) -> list[c.Job]:
         """Updates accepted by the task completed at ``events[index]``: their requests
         belong to that task's activation."""
-        jobs: List[c.Job] = []
-        for ev in events[index + 1:]:
+        jobs: list[c.Job] = []
+        for ev in events[index + 1 :]:
             if ev["type"] not in h.COMMAND_EVENTS:
                 break
             if ev["type"] == ACCEPTED:
@@ -98,7 +105,7 @@ class UpdateLedger:
 
     # ---------------------------------------------------------- completion
 
-    def event_attrs(self, cmd: c.UpdateResponse, sequencing_event_id: int) -> Dict[str, Any]:
+    def event_attrs(self, cmd: c.UpdateResponse, sequencing_event_id: int) -> dict[str, Any]:
         """Attributes of the event ``cmd`` writes (see :func:`update_event_kind`)."""
         update_id = cmd.protocol_instance_id
         if cmd.accepted:
@@ -106,7 +113,8 @@ class UpdateLedger:
                 "protocolInstanceId": update_id,
                 "acceptedRequestMessageId": f"{update_id}/request",
                 "acceptedRequestSequencingEventId": str(sequencing_event_id),
-                "acceptedRequest": self._requests.get(update_id) or {"meta": {"updateId": update_id}},
+                "acceptedRequest": self._requests.get(update_id)
+                or {"meta": {"updateId": update_id}},
             }
         return {
             "meta": {"updateId": update_id},
@@ -115,7 +123,7 @@ class UpdateLedger:
         }
 
 
-def outcome_json(cmd: c.UpdateResponse) -> Dict[str, Any]:
+def outcome_json(cmd: c.UpdateResponse) -> dict[str, Any]:
     """Temporal's ``update.v1.Outcome`` of a finished or rejected update."""
     failure = cmd.rejected if cmd.rejected is not None else cmd.failed
     if failure is not None:
@@ -123,8 +131,48 @@ def outcome_json(cmd: c.UpdateResponse) -> Dict[str, Any]:
     return {"success": h.payloads([cmd.completed] if cmd.completed is not None else []) or {}}
 
 
-def completion_row(cmd: c.UpdateResponse) -> Dict[str, Any]:
+def completion_row(cmd: c.UpdateResponse) -> dict[str, Any]:
     """What complete_workflow_task records in the updates table for ``cmd``."""
     if cmd.accepted:
         return {"id": cmd.protocol_instance_id, "state": STATE_ACCEPTED}
     return {"id": cmd.protocol_instance_id, "state": STATE_COMPLETED, "outcome": outcome_json(cmd)}
+
+
+def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:
+    """The warnings for a run that finished while handlers ran, as temporalio gives
+    them: ``running`` holds (kind, name, policy, update id) of each warnable handler."""
+    from hotmesh_temporal import workflow
+
+    updates = [
+        {"name": name, "id": update_id} for kind, name, _, update_id in running if kind == "update"
+    ]
+    signals = collections.Counter(name for kind, name, _, _ in running if kind == "signal")
+    out: list[Warning] = []
+    if updates:
+        message = _unfinished_message("update", updates, _UPDATE_ADVICE)
+        out.append(workflow.UnfinishedUpdateHandlersWarning(message))
+    if signals:
+        counted = [{"name": name, "count": count} for name, count in signals.most_common()]
+        out.append(workflow.UnfinishedSignalHandlersWarning(_unfinished_message("signal", counted)))
+    return out
+
+
+def _unfinished_message(kind: str, handlers: list[dict[str, Any]], advice: str = "") -> str:
+    parts = [_UNFINISHED_INTRO.format(kind=kind), advice, _WAIT_ADVICE.format(kind=kind)]
+    listed = json.dumps(handlers)
+    return (
+        " ".join(p for p in parts if p) + f" The following {kind}s were unfinished (and warnings "
+        f"were not disabled for their handler): {listed}"
+    )
+
+
+_UNFINISHED_INTRO = (
+    "[TMPRL1102] Workflow finished while {kind} handlers are still running; their work "
+    "was cut short."
+)
+_UPDATE_ADVICE = "Clients waiting on those updates get an error instead of a result."
+_WAIT_ADVICE = (
+    "To let handlers finish, end the workflow with `await workflow.wait_condition(lambda: "
+    "workflow.all_handlers_finished())`; if cutting them short is fine, silence this with "
+    "`@workflow.{kind}(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)`."
+)
