@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
 import pytest
 
@@ -27,14 +28,14 @@ from hotmesh_temporal.worker import Worker
 @workflow.defn
 class CartWorkflow:
     def __init__(self) -> None:
-        self.items: List[str] = []
+        self.items: list[str] = []
         self.handled = 0
         self.checked_out = False
         self.release = False
-        self.infos: List[Any] = []
+        self.infos: list[Any] = []
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         await workflow.wait_condition(lambda: self.checked_out)
         return self.items
 
@@ -75,7 +76,7 @@ class CartWorkflow:
         return self.handled
 
     @workflow.query
-    def update_infos(self) -> List[Any]:
+    def update_infos(self) -> list[Any]:
         return self.infos
 
 
@@ -83,7 +84,7 @@ def wf_id() -> str:
     return f"upd-{uuid.uuid4()}"
 
 
-async def history_types(client, workflow_id: str) -> List[str]:
+async def history_types(client, workflow_id: str) -> list[str]:
     store = await client._engine_store()
     run = await store.fetchrow("find_run", client.namespace, workflow_id, None)
     events = await store.fetchval("events_after", run["run_id"], 0)
@@ -245,11 +246,11 @@ async def test_updates_survive_replay_without_cache(client, task_queue):
 @workflow.defn
 class RuntimeHandlersWorkflow:
     def __init__(self) -> None:
-        self.seen: List[str] = []
+        self.seen: list[str] = []
         self.done = False
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         def double(value: int) -> int:
             return value * 2
 
@@ -422,7 +423,7 @@ async def run_unfinished(client, task_queue: str, kind: str, wait_for_handlers: 
             handle = await client.start_workflow(
                 UnfinishedWorkflow.run, wait_for_handlers, id=wf_id(), task_queue=task_queue
             )
-            updates: List[Any] = []
+            updates: list[Any] = []
             for i in range(2):
                 if kind == "signal":
                     await handle.signal(UnfinishedWorkflow.stuck_signal)
@@ -445,7 +446,7 @@ async def run_unfinished(client, task_queue: str, kind: str, wait_for_handlers: 
                         )
                     )
             result = await handle.result()
-            outcomes: List[Optional[BaseException]] = []
+            outcomes: list[BaseException | None] = []
             for update in updates:
                 try:
                     await update.result()
