@@ -996,6 +996,7 @@ class WorkflowUpdateHandle(Generic[LocalReturnType]):
         self._result_type = result_type
         self._known_outcome = known_outcome
         self._row_id: Optional[uuid.UUID] = None  # the updates row, once known
+        self._row_state = -1  # its state when last read
 
     @property
     def id(self) -> str:
@@ -1041,12 +1042,12 @@ class WorkflowUpdateHandle(Generic[LocalReturnType]):
     ) -> None:
         if self._known_outcome is not None:
             return
-        reply = await _wait_for_update(self, UPDATE_ROW_COMPLETED, rpc_timeout)
-        self._known_outcome = reply["outcome"]
+        await _wait_for_update(self, UPDATE_ROW_COMPLETED, rpc_timeout)
 
     def _take_reply(self, reply: Mapping[str, Any]) -> None:
         """Remember what the database said about this update."""
         self._row_id = uuid.UUID(str(reply["id"]))
+        self._row_state = reply["state"]
         self._workflow_run_id = str(reply["run_id"])
         if reply["state"] == UPDATE_ROW_ABORTED:
             raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
@@ -1059,9 +1060,7 @@ UPDATE_ROW_ACCEPTED, UPDATE_ROW_COMPLETED, UPDATE_ROW_ABORTED = 1, 2, 3
 
 
 async def _find_update_reply(handle: WorkflowUpdateHandle[Any], store: Store) -> Mapping[str, Any]:
-    """The update's row, by row id when known, else by workflow / run / update id."""
-    if handle._row_id is not None:
-        return await _call(store.fetchval("update_by_id", handle._row_id))
+    """The update's row by workflow / run / update id."""
     run = handle._workflow_run_id
     reply = await _call(store.fetchval(
         "find_update", handle._client.namespace, handle._workflow_id,
@@ -1076,14 +1075,14 @@ async def _find_update_reply(handle: WorkflowUpdateHandle[Any], store: Store) ->
 
 async def _wait_for_update(
     handle: WorkflowUpdateHandle[Any], state: int, rpc_timeout: Optional[timedelta]
-) -> Mapping[str, Any]:
+) -> None:
     """Wait (woken by 'u|<row id>' notifications) until the update's row reaches
     ``state``; a row aborted by its run closing raises RPCError as Temporal does."""
     store = await handle._client._engine_store()
-    reply = await _find_update_reply(handle, store)
-    handle._take_reply(reply)
-    if reply["state"] >= state:
-        return reply
+    if handle._row_id is None:
+        handle._take_reply(await _find_update_reply(handle, store))
+    if handle._row_state >= state:
+        return
     waiter = handle._client.service_client._update_waiter(store)
 
     async def reached() -> Optional[Mapping[str, Any]]:
@@ -1099,7 +1098,6 @@ async def _wait_for_update(
     except asyncio.CancelledError as err:
         raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
     handle._take_reply(reply)
-    return reply
 
 
 def _update_name_and_result_type(update: Union[str, Callable]) -> tuple:
