@@ -222,6 +222,31 @@ async def test_update_waits_for_a_worker_and_rpc_timeout(client, task_queue):
         assert await handle.result() == ["a"]
 
 
+async def test_concurrent_updates_each_run_once(client, task_queue):
+    # Updates that arrive while a workflow task is in flight wait for the next task.
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+        items = [f"item-{i}" for i in range(20)]
+        counts = await asyncio.gather(*(handle.execute_update(CartWorkflow.add, i) for i in items))
+        assert sorted(counts) == list(range(1, 21))
+        await handle.execute_update(CartWorkflow.checkout)
+        assert sorted(await handle.result()) == sorted(items)
+        assert await handle.query(CartWorkflow.handled_count) == 20
+
+
+async def test_waiting_update_fails_when_the_run_ends_first(client, task_queue):
+    # No worker: the update stays admitted until the run is terminated.
+    handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+    waiting = asyncio.ensure_future(handle.execute_update(CartWorkflow.add, "never"))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    await handle.terminate("stop")
+    with pytest.raises(RPCError) as err:
+        await asyncio.wait_for(waiting, 10)
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert "already completed" in err.value.message
+
+
 async def test_updates_survive_replay_without_cache(client, task_queue):
     # No sticky cache: every task replays the whole history, updates included.
     async with Worker(
