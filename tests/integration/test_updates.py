@@ -213,6 +213,12 @@ async def test_update_waits_for_a_worker_and_rpc_timeout(client, task_queue):
         await handle.execute_update(
             CartWorkflow.add, "a", id="early", rpc_timeout=timedelta(milliseconds=300)
         )
+    # Cancelling the waiting call is reported the same way.
+    waiting = asyncio.ensure_future(handle.execute_update(CartWorkflow.add, "a", id="early"))
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+        await waiting
     # The update stayed admitted: the worker that comes later runs it, once.
     async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
         assert await handle.execute_update(CartWorkflow.add, "a", id="early") == 1
@@ -311,6 +317,40 @@ async def test_runtime_and_dynamic_update_handlers(client, task_queue):
         assert await handle.execute_update("whatever", args=[1, 2]) == "whatever:2"
         assert await handle.execute_update("stop") == "stop:0"
         assert await handle.result() == ["whatever", "stop"]
+
+
+@workflow.defn
+class DynamicUpdateWorkflow:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: "stop" in self.calls)
+        return self.calls
+
+    @workflow.update(dynamic=True)
+    def anything(self, name: str, args: Sequence[Any]) -> list[Any]:
+        self.calls.append(name)
+        return [workflow.payload_converter().from_payload(a.payload) for a in args]
+
+    @anything.validator
+    def check_anything(self, name: str, args: Sequence[Any]) -> None:
+        if name.startswith("bad"):
+            raise ValueError(f"{name} refused")
+
+
+async def test_dynamic_update_handler_with_validator(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[DynamicUpdateWorkflow]):
+        handle = await client.start_workflow(
+            DynamicUpdateWorkflow.run, id=wf_id(), task_queue=task_queue
+        )
+        assert await handle.execute_update("sum", args=[1, "two"]) == [1, "two"]
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await handle.execute_update("bad-one")
+        assert err.value.cause.message == "bad-one refused"
+        await handle.execute_update("stop")
+        assert await handle.result() == ["sum", "stop"]
 
 
 # ---------------------------------------------------------------- update with start
@@ -438,6 +478,11 @@ class UnfinishedWorkflow:
         self.started += 1
         await workflow.sleep(3600)
 
+    @workflow.signal(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def quiet_signal(self) -> None:
+        self.started += 1
+        await workflow.sleep(3600)
+
 
 async def run_unfinished(client, task_queue: str, kind: str, wait_for_handlers: bool = False):
     """Start UnfinishedWorkflow, leave two handlers of ``kind`` running, and return
@@ -452,6 +497,8 @@ async def run_unfinished(client, task_queue: str, kind: str, wait_for_handlers: 
             for i in range(2):
                 if kind == "signal":
                     await handle.signal(UnfinishedWorkflow.stuck_signal)
+                elif kind == "quiet" and i == 0:
+                    await handle.signal(UnfinishedWorkflow.quiet_signal)
                 elif kind == "quiet":
                     updates.append(
                         await handle.start_update(
@@ -513,8 +560,10 @@ async def test_unfinished_signal_handlers_warn_with_counts(client, task_queue):
 
 
 async def test_abandon_policy_and_waiting_for_handlers_do_not_warn(client, task_queue):
-    _, caught, _ = await run_unfinished(client, task_queue, "quiet")
+    _, caught, outcomes = await run_unfinished(client, task_queue, "quiet")
     assert caught == []
+    # Abandoned quietly, but the update's client still learns it never finished.
+    assert [type(err) for err in outcomes] == [WorkflowUpdateFailedError]
     result, caught, outcomes = await run_unfinished(
         client, task_queue, "update", wait_for_handlers=True
     )
