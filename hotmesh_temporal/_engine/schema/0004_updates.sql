@@ -17,7 +17,8 @@
 CREATE TABLE {{schema}}.updates (
     id uuid PRIMARY KEY,
     seq bigserial NOT NULL,
-    run_id uuid NOT NULL,
+    -- Pruning a closed run (docs/operations.md) takes its updates along.
+    run_id uuid NOT NULL REFERENCES {{schema}}.executions (run_id) ON DELETE CASCADE,
     update_id text NOT NULL,
     request jsonb NOT NULL,            -- Temporal's update.v1.Request JSON: {meta, input}
     state smallint NOT NULL DEFAULT 0,
