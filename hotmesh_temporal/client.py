@@ -417,8 +417,8 @@ class Client:
         def on_start(reply: Mapping[str, Any]) -> None:
             run_id = str(reply["run_id"])
             operation._workflow_handle.set_result(WorkflowHandle(
-                self, start_input.id, first_execution_run_id=run_id if reply["status"] == "started" else None,
-                result_run_id=run_id, result_type=start_input.ret_type,
+                self, start_input.id, first_execution_run_id=run_id, result_run_id=run_id,
+                result_type=start_input.ret_type,
             ))
 
         try:
