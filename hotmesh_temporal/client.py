@@ -49,7 +49,11 @@ from hotmesh_temporal._client_interceptor import (
     QueryWorkflowInput,
     SignalWorkflowInput,
     StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
     TerminateWorkflowInput,
+    UpdateWithStartStartWorkflowInput,
+    UpdateWithStartUpdateWorkflowInput,
 )
 from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
     AsyncActivityCalls,
@@ -422,10 +426,14 @@ class Client:
                 result_type=start_input.ret_type,
             ))
 
+        def on_start_error(err: BaseException) -> None:
+            if not operation._workflow_handle.done():
+                operation._workflow_handle.set_exception(err)
+
         try:
-            return await _start_update_with_start(self, _UpdateWithStartInput(
+            return await self._impl.start_update_with_start_workflow(StartWorkflowUpdateWithStartInput(
                 start_workflow_input=start_input,
-                update_workflow_input=_UpdateWithStartUpdate(
+                update_workflow_input=UpdateWithStartUpdateWorkflowInput(
                     update_id=id, update=name,
                     args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
                     wait_for_stage=wait_for_stage, headers={}, ret_type=result_type or result_hint,
@@ -433,11 +441,10 @@ class Client:
                 rpc_metadata=rpc_metadata,
                 rpc_timeout=rpc_timeout,
                 _on_start=on_start,
-                _on_start_error=lambda err: None,
+                _on_start_error=on_start_error,
             ))
         except BaseException as err:
-            if not operation._workflow_handle.done():
-                operation._workflow_handle.set_exception(err)
+            on_start_error(err)  # also when an interceptor failed before the start
             if isinstance(err, asyncio.CancelledError):
                 raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
             raise
@@ -731,7 +738,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         if wait_for_stage == WorkflowUpdateStage.ADMITTED:
             raise ValueError("ADMITTED wait stage not supported")
         name, result_hint = _update_name_and_result_type(update)
-        return await _start_workflow_update(self._client, _UpdateInput(
+        return await self._client._impl.start_workflow_update(StartWorkflowUpdateInput(
             id=self._id,
             run_id=self._run_id,
             first_execution_run_id=self._first_execution_run_id,
@@ -841,33 +848,8 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         if not input.task_queue:
             raise ValueError("task_queue is required")
         client = self._client
-        dc = client.data_converter
         store = await self._store()
-        payloads = await dc.encode(list(input.args)) if input.args else []
-        memo_json = None
-        if input.memo:
-            encoded = await dc.encode(list(input.memo.values()))
-            memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
-        run_id = str(uuid.uuid4())
-        start = new_run_start(
-            namespace=client.namespace,
-            workflow_id=input.id,
-            run_id=run_id,
-            workflow_type=input.workflow,
-            task_queue=input.task_queue,
-            arguments=payloads,
-            execution_timeout=input.execution_timeout,
-            run_timeout=input.run_timeout,
-            task_timeout=input.task_timeout,
-            memo_json=memo_json,
-            headers=await self._encode_headers(input.headers),
-            identity=client.identity,
-            retry_policy=input.retry_policy,
-            cron_schedule=input.cron_schedule,
-            start_delay=input.start_delay,
-            id_reuse_policy=int(input.id_reuse_policy),
-            id_conflict_policy=int(input.id_conflict_policy),
-        )
+        start = await self._new_run_request(input)
         if input.start_signal:
             start["signal"] = await _signal_event(
                 client, input.start_signal, input.start_signal_args, await self._encode_headers(input.headers)
@@ -885,6 +867,79 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
             result_run_id=actual_run_id,
             first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
             result_type=input.ret_type,
+        )
+
+    async def _new_run_request(self, input: Any) -> Dict[str, Any]:
+        """The start_workflow() argument for a StartWorkflowInput or an
+        UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
+        dc = self._client.data_converter
+        payloads = await dc.encode(list(input.args)) if input.args else []
+        memo_json = None
+        if input.memo:
+            encoded = await dc.encode(list(input.memo.values()))
+            memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+        return new_run_start(
+            namespace=self._client.namespace,
+            workflow_id=input.id,
+            run_id=str(uuid.uuid4()),
+            workflow_type=input.workflow,
+            task_queue=input.task_queue,
+            arguments=payloads,
+            execution_timeout=input.execution_timeout,
+            run_timeout=input.run_timeout,
+            task_timeout=input.task_timeout,
+            memo_json=memo_json,
+            headers=await self._encode_headers(input.headers),
+            identity=self._client.identity,
+            retry_policy=input.retry_policy,
+            cron_schedule=input.cron_schedule,
+            start_delay=input.start_delay,
+            id_reuse_policy=int(input.id_reuse_policy),
+            id_conflict_policy=int(input.id_conflict_policy),
+        )
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
+        """Admit the update to the run, then wait for the stage it asks for."""
+        store = await self._store()
+        request = await self._update_request(input)
+        reply = await _call(store.fetchval(
+            "request_update", self._client.namespace, input.id,
+            uuid.UUID(input.run_id) if input.run_id else None, request,
+        ))
+        reply = dict(reply, update_id=request["meta"]["updateId"])
+        return await _handle_after_admission(self._client, input.id, reply, input, input.rpc_timeout)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> "WorkflowUpdateHandle[Any]":
+        """Start the workflow (or use the running one, per its id_conflict_policy)
+        and admit the update, in one transaction; then wait as start_update does."""
+        start_input = input.start_workflow_input
+        store = await self._store()
+        try:
+            start = await self._new_run_request(start_input)
+            request = await self._update_request(input.update_workflow_input)
+            reply = await _call(store.fetchval("start_workflow_with_update", start, request))
+            if reply["status"] == "already_started":
+                raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                    start_input.id, start_input.workflow, run_id=str(reply["run_id"])
+                )
+        except BaseException as err:
+            input._on_start_error(err)
+            raise
+        input._on_start(reply)
+        update_reply = dict(reply["update"], update_id=request["meta"]["updateId"])
+        return await _handle_after_admission(
+            self._client, start_input.id, update_reply, input.update_workflow_input, input.rpc_timeout
+        )
+
+    async def _update_request(self, input: Any) -> Dict[str, Any]:
+        """The update.v1.Request JSON of an update input (payloads encoded)."""
+        dc = self._client.data_converter
+        payloads = await dc.encode(list(input.args)) if input.args else []
+        return request_json(
+            input.update_id or str(uuid.uuid4()), input.update, payloads,
+            await self._encode_headers(input.headers), self._client.identity,
         )
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> "WorkflowExecutionDescription":
@@ -967,8 +1022,6 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     describe_activity = _not_implemented("standalone activities (describe_activity)")
     list_activities = _not_implemented("standalone activities (list_activities)", sync=True)
     count_activities = _not_implemented("standalone activities (count_activities)")
-    start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
-    start_update_with_start_workflow = _not_implemented("update with start")
     create_schedule = _not_implemented("schedules (create_schedule)")
     list_schedules = _not_implemented("schedules (list_schedules)", sync=True)
     backfill_schedule = _not_implemented("schedules (backfill)")
@@ -1331,15 +1384,6 @@ def _update_name_and_result_type(update: Union[str, Callable]) -> tuple:
     return defn.name, defn.ret_type
 
 
-async def _update_request(client: Client, input: Any) -> Dict[str, Any]:
-    """The update.v1.Request JSON of an update input (payloads encoded)."""
-    payloads = await client.data_converter.encode(list(input.args)) if input.args else []
-    return request_json(
-        input.update_id or str(uuid.uuid4()), input.update, payloads,
-        dict(input.headers or {}), client.identity,
-    )
-
-
 async def _handle_after_admission(
     client: Client, workflow_id: str, reply: Mapping[str, Any], input: Any, rpc_timeout: Optional[timedelta]
 ) -> WorkflowUpdateHandle[Any]:
@@ -1359,18 +1403,6 @@ async def _handle_after_admission(
     if input.wait_for_stage == WorkflowUpdateStage.COMPLETED:
         await handle._poll_until_outcome()
     return handle
-
-
-async def _start_workflow_update(client: Client, input: Any) -> WorkflowUpdateHandle[Any]:
-    """Admit an update to a run and wait for the stage ``input`` asks for."""
-    store = await client._engine_store()
-    request = await _update_request(client, input)
-    reply = await _call(store.fetchval(
-        "request_update", client.namespace, input.id,
-        uuid.UUID(input.run_id) if input.run_id else None, request,
-    ))
-    reply = dict(reply, update_id=request["meta"]["updateId"])
-    return await _handle_after_admission(client, input.id, reply, input, input.rpc_timeout)
 
 
 class WithStartWorkflowOperation(Generic[SelfType, ReturnType]):
@@ -1405,7 +1437,7 @@ class WithStartWorkflowOperation(Generic[SelfType, ReturnType]):
         name, result_hint = workflow_type_and_result_type(workflow)
         if id_conflict_policy == hotmesh_temporal.common.WorkflowIDConflictPolicy.UNSPECIFIED:
             raise ValueError("WorkflowIDConflictPolicy is required")
-        self._start_workflow_input = _UpdateWithStartStart(
+        self._start_workflow_input = UpdateWithStartStartWorkflowInput(
             workflow=name,
             args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
             id=id,
@@ -1433,112 +1465,3 @@ class WithStartWorkflowOperation(Generic[SelfType, ReturnType]):
     async def workflow_handle(self) -> "WorkflowHandle[SelfType, ReturnType]":
         """The started (or existing) workflow's handle, once the call got that far."""
         return await self._workflow_handle
-
-
-async def _start_update_with_start(client: Client, input: Any) -> WorkflowUpdateHandle[Any]:
-    """Start the workflow (or use the running one) and admit the update, atomically."""
-    start_input = input.start_workflow_input
-    store = await client._engine_store()
-    start = await _new_run_request(client, start_input)
-    request = await _update_request(client, input.update_workflow_input)
-    reply = await _call(store.fetchval("start_workflow_with_update", start, request))
-    if reply["status"] == "already_started":
-        raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
-            start_input.id, start_input.workflow, run_id=str(reply["run_id"])
-        )
-    input._on_start(reply)
-    update_reply = dict(reply["update"], update_id=request["meta"]["updateId"])
-    return await _handle_after_admission(
-        client, start_input.id, update_reply, input.update_workflow_input, input.rpc_timeout
-    )
-
-
-async def _new_run_request(client: Client, input: Any) -> Dict[str, Any]:
-    """The start_workflow() argument for a start input (payloads and memo encoded)."""
-    dc = client.data_converter
-    payloads = await dc.encode(list(input.args)) if input.args else []
-    memo_json = None
-    if input.memo:
-        encoded = await dc.encode(list(input.memo.values()))
-        memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
-    return new_run_start(
-        namespace=client.namespace,
-        workflow_id=input.id,
-        run_id=str(uuid.uuid4()),
-        workflow_type=input.workflow,
-        task_queue=input.task_queue,
-        arguments=payloads,
-        execution_timeout=input.execution_timeout,
-        run_timeout=input.run_timeout,
-        task_timeout=input.task_timeout,
-        memo_json=memo_json,
-        headers=dict(input.headers or {}),
-        identity=client.identity,
-        retry_policy=input.retry_policy,
-        cron_schedule=input.cron_schedule,
-        start_delay=input.start_delay,
-        id_reuse_policy=int(input.id_reuse_policy),
-        id_conflict_policy=int(input.id_conflict_policy),
-    )
-
-
-# Inputs of the update calls, with temporalio's *Input field names.
-
-
-@dataclass
-class _UpdateInput:
-    id: str
-    run_id: Optional[str]
-    first_execution_run_id: Optional[str]
-    update_id: Optional[str]
-    update: str
-    args: Sequence[Any]
-    wait_for_stage: WorkflowUpdateStage
-    headers: Mapping[str, Any]
-    ret_type: Optional[type]
-    rpc_metadata: Mapping[str, Union[str, bytes]]
-    rpc_timeout: Optional[timedelta]
-
-
-@dataclass
-class _UpdateWithStartUpdate:
-    update_id: Optional[str]
-    update: str
-    args: Sequence[Any]
-    wait_for_stage: WorkflowUpdateStage
-    headers: Mapping[str, Any]
-    ret_type: Optional[type]
-
-
-@dataclass
-class _UpdateWithStartStart:
-    workflow: str
-    args: Sequence[Any]
-    id: str
-    task_queue: str
-    execution_timeout: Optional[timedelta]
-    run_timeout: Optional[timedelta]
-    task_timeout: Optional[timedelta]
-    id_reuse_policy: Any
-    id_conflict_policy: Any
-    retry_policy: Any
-    cron_schedule: str
-    memo: Optional[Mapping[str, Any]]
-    search_attributes: Any
-    start_delay: Optional[timedelta]
-    headers: Mapping[str, Any]
-    static_summary: Optional[str]
-    static_details: Optional[str]
-    ret_type: Optional[type]
-    priority: Any
-    versioning_override: Any = None
-
-
-@dataclass
-class _UpdateWithStartInput:
-    start_workflow_input: _UpdateWithStartStart
-    update_workflow_input: _UpdateWithStartUpdate
-    rpc_metadata: Mapping[str, Union[str, bytes]]
-    rpc_timeout: Optional[timedelta]
-    _on_start: Callable[[Mapping[str, Any]], None]
-    _on_start_error: Callable[[BaseException], None]

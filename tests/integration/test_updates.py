@@ -14,12 +14,18 @@ import pytest
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from hotmesh_temporal.common import WorkflowIDConflictPolicy
+from hotmesh_temporal.converter import default as default_converter
 from hotmesh_temporal.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from hotmesh_temporal.service import RPCError, RPCStatusCode
 from hotmesh_temporal.worker import Worker
@@ -570,3 +576,74 @@ async def test_abandon_policy_and_waiting_for_handlers_do_not_warn(client, task_
     assert result == "finished"
     assert caught == []
     assert outcomes == [None, None]
+
+
+# ------------------------------------------------------------ client interceptors
+
+
+class UpdateRecorder(Interceptor):
+    """Records the update calls and adds a header to each update."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _UpdateRecorderOutbound(next, self)
+
+
+class _UpdateRecorderOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, root: UpdateRecorder) -> None:
+        super().__init__(next)
+        self.root = root
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
+        self.root.calls.append(("start_workflow_update", input.update))
+        input.headers = {**input.headers, "traced": _payload("yes")}
+        return await super().start_workflow_update(input)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> Any:
+        self.root.calls.append(
+            ("start_update_with_start_workflow", input.update_workflow_input.update)
+        )
+        return await super().start_update_with_start_workflow(input)
+
+
+def _payload(value: str) -> Any:
+    return default_converter().payload_converter.to_payloads([value])[0]
+
+
+async def test_update_calls_go_through_client_interceptors(client, task_queue):
+    recorder = UpdateRecorder()
+    traced = Client(client.service_client, namespace=client.namespace, interceptors=[recorder])
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        start = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=wf_id(),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert (
+            await traced.execute_update_with_start_workflow(
+                CartWorkflow.add, "a", start_workflow_operation=start
+            )
+            == 1
+        )
+        handle = traced.get_workflow_handle(start._start_workflow_input.id)
+        assert await handle.execute_update(CartWorkflow.add, "b") == 2
+        assert recorder.calls == [
+            ("start_update_with_start_workflow", "add"),
+            ("start_workflow_update", "add"),
+        ]
+        # The header an interceptor added travels in the update request.
+        store = await client._engine_store()
+        run = await store.fetchrow("find_run", client.namespace, handle.id, None)
+        events = await store.fetchval("events_after", run["run_id"], 0)
+        accepted = [e["attrs"] for e in events if e["type"] == "WorkflowExecutionUpdateAccepted"]
+        assert "traced" not in (accepted[0]["acceptedRequest"]["input"].get("header") or {}).get(
+            "fields", {}
+        )
+        assert "traced" in accepted[1]["acceptedRequest"]["input"]["header"]["fields"]
+        await handle.execute_update(CartWorkflow.checkout)
+        assert await handle.result() == ["a", "b"]
