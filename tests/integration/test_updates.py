@@ -259,6 +259,39 @@ async def test_waiting_update_fails_when_the_run_ends_first(client, task_queue):
     assert "already completed" in err.value.message
 
 
+async def test_run_cannot_close_past_an_update_that_arrived_during_its_task(client, task_queue):
+    # Play a worker by hand: lease the task, let an update arrive, then try to close.
+    store = await client._engine_store()
+    handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+    rows = await store.fetch("claim_workflow_tasks", client.namespace, task_queue, "by-hand", 1)
+    task = rows[0][0]
+    assert task["updates"] == []
+    update = asyncio.ensure_future(handle.execute_update(CartWorkflow.add, "late", id="racer"))
+    admitted = {"status": "update_not_found"}
+    while admitted["status"] != "ok":
+        await asyncio.sleep(0.02)
+        admitted = await store.fetchval("find_update", client.namespace, handle.id, None, "racer")
+    first = int(task["next_event_id"])
+    close = {
+        "first_event_id": first,
+        "events": [
+            {"type": "WorkflowTaskStarted", "attrs": {"scheduledEventId": str(first - 1)}},
+            {"type": "WorkflowTaskCompleted", "attrs": {"scheduledEventId": str(first - 1)}},
+            {"type": "WorkflowExecutionCompleted", "attrs": {}},
+        ],
+        "close": {"status": 2},
+    }
+    reply = await store.fetchval(
+        "complete_workflow_task", task["run_id"], task["lease_id"], "by-hand", close, False
+    )
+    # As Temporal (UNHANDLED_UPDATE): the close is refused and a new task carries it.
+    assert reply["status"] == "rejected"
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        assert await update == 1
+        await handle.execute_update(CartWorkflow.checkout)
+        assert await handle.result() == ["late"]
+
+
 async def test_updates_survive_replay_without_cache(client, task_queue):
     # No sticky cache: every task replays the whole history, updates included.
     async with Worker(

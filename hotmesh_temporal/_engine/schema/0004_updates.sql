@@ -72,9 +72,14 @@ BEGIN
     INSERT INTO {{schema}}.updates (id, run_id, update_id, request)
     VALUES (gen_random_uuid(), e.run_id, p_request->'meta'->>'updateId', p_request)
     RETURNING * INTO u;
-    -- A task in flight did not see it: the completion schedules the next one.
     IF e.wft_state = 0 THEN
         PERFORM {{schema}}.ensure_workflow_task(e.run_id);
+    ELSIF e.wft_state = 2 THEN
+        -- The task in flight did not see it. An empty inbox entry makes
+        -- complete_workflow_task refuse to close the run (Temporal's UNHANDLED_UPDATE:
+        -- the next task delivers the update); otherwise apply_update_commands
+        -- schedules that next task.
+        INSERT INTO {{schema}}.inbox (run_id, events) VALUES (e.run_id, '[]'::jsonb);
     END IF;
     RETURN {{schema}}.update_reply(u);
 END $$;
