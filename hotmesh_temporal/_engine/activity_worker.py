@@ -82,6 +82,9 @@ class ActivityWorker:
         # By (task id, attempt): a timed-out attempt may still run beside the next one.
         self._running: Dict[tuple, _Running] = {}
         self._tasks: set = set()
+        # Slots promised to eager activities of a workflow task still being completed:
+        # the poller must not fill them meanwhile.
+        self._reserved_eager = 0
         self._shutdown = threading.Event()
         self._async_shutdown = asyncio.Event()
         self.poller = Poller(
@@ -97,7 +100,21 @@ class ActivityWorker:
         self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks)
+        return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
+
+    def reserve_eager(self, wanted: int) -> int:
+        """Hold up to ``wanted`` free slots for eager activities; returns how many."""
+        granted = max(0, min(wanted, self.free_slots()))
+        self._reserved_eager += granted
+        return granted
+
+    def start_eager(self, tasks: Sequence[Dict[str, Any]], reserved: int) -> None:
+        """Run the eager tasks the database gave us and free the rest of the hold."""
+        self._reserved_eager -= reserved
+        for task in tasks:
+            self.start(task)
+        if len(tasks) < reserved:
+            self.poller.slot_freed()
 
     async def _claim(self, limit: int) -> int:
         rows = await self.store.fetch(
