@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 import warnings
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import (
     Any,
+    AsyncIterator,
     Awaitable,
     Callable,
     Dict,
@@ -920,12 +922,13 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         """Admit the update to the run, then wait for the stage it asks for."""
         store = await self._store()
         request = await self._update_request(input)
-        reply = await _call(store.fetchval(
-            "request_update", self._client.namespace, input.id,
-            uuid.UUID(input.run_id) if input.run_id else None, request,
-        ))
-        reply = dict(reply, update_id=request["meta"]["updateId"])
-        return await _handle_after_admission(self._client, input.id, reply, input, input.rpc_timeout)
+        async with _expecting_update(self._client, store) as row_id:
+            reply = await _call(store.fetchval(
+                "request_update", self._client.namespace, input.id,
+                uuid.UUID(input.run_id) if input.run_id else None, request, row_id,
+            ))
+            reply = dict(reply, update_id=request["meta"]["updateId"])
+            return await _handle_after_admission(self._client, input.id, reply, input, input.rpc_timeout)
 
     async def start_update_with_start_workflow(
         self, input: StartWorkflowUpdateWithStartInput
@@ -934,22 +937,24 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         and admit the update, in one transaction; then wait as start_update does."""
         start_input = input.start_workflow_input
         store = await self._store()
-        try:
-            start = await self._new_run_request(start_input)
-            request = await self._update_request(input.update_workflow_input)
-            reply = await _call(store.fetchval("start_workflow_with_update", start, request))
-            if reply["status"] == "already_started":
-                raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
-                    start_input.id, start_input.workflow, run_id=str(reply["run_id"])
-                )
-        except BaseException as err:
-            input._on_start_error(err)
-            raise
-        input._on_start(reply)
-        update_reply = dict(reply["update"], update_id=request["meta"]["updateId"])
-        return await _handle_after_admission(
-            self._client, start_input.id, update_reply, input.update_workflow_input, input.rpc_timeout
-        )
+        async with _expecting_update(self._client, store) as row_id:
+            try:
+                start = await self._new_run_request(start_input)
+                request = await self._update_request(input.update_workflow_input)
+                reply = await _call(store.fetchval("start_workflow_with_update", start, request, row_id))
+                if reply["status"] == "already_started":
+                    raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                        start_input.id, start_input.workflow, run_id=str(reply["run_id"])
+                    )
+            except BaseException as err:
+                input._on_start_error(err)
+                raise
+            input._on_start(reply)
+            update_reply = dict(reply["update"], update_id=request["meta"]["updateId"])
+            return await _handle_after_admission(
+                self._client, start_input.id, update_reply, input.update_workflow_input,
+                input.rpc_timeout,
+            )
 
     async def _update_request(self, input: Any) -> Dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
@@ -1374,20 +1379,29 @@ async def _wait_for_update(
     if handle._row_state >= state:
         return
     waiter = handle._client.service_client._update_waiter(store)
-
-    async def reached() -> Optional[Mapping[str, Any]]:
-        current = await _call(store.fetchval("update_by_id", handle._row_id))
-        return current if current["state"] >= state else None
-
     try:
-        reply = await waiter.wait(
-            str(handle._row_id), reached, rpc_timeout.total_seconds() if rpc_timeout else None
+        reply = await waiter.wait_for_state(
+            str(handle._row_id), state, rpc_timeout.total_seconds() if rpc_timeout else None,
+            known_state=handle._row_state,
         )
     except asyncio.TimeoutError as err:
         raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
     except asyncio.CancelledError as err:
         raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
     handle._take_reply(reply)
+
+
+@contextlib.asynccontextmanager
+async def _expecting_update(client: Client, store: Store) -> AsyncIterator[uuid.UUID]:
+    """A row id for a new update, listened for before the update is sent (so waiting
+    for it needs no first look at the database)."""
+    waiter = client.service_client._update_waiter(store)
+    row_id = uuid.uuid4()
+    await waiter.expect(str(row_id))
+    try:
+        yield row_id
+    finally:
+        waiter.forget(str(row_id))
 
 
 def _update_name_and_result_type(update: Union[str, Callable]) -> tuple:

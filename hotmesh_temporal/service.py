@@ -17,7 +17,7 @@ from hotmesh_temporal._engine.dsn import resolve_target
 from hotmesh_temporal._engine.tls import tls_context
 from hotmesh_temporal.exceptions import TemporalError
 from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
-from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter
+from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
 
 
 class RPCStatusCode(IntEnum):
@@ -185,7 +185,7 @@ class ServiceClient:
         self._lock = asyncio.Lock()
         self._waiter: Optional[CloseWaiter] = None
         self._answers: Optional[KeyedWaiter] = None
-        self._updates: Optional[KeyedWaiter] = None
+        self._updates: Optional[UpdateWaiter] = None
 
     @staticmethod
     async def connect(target_host: Union[str, ConnectConfig], **kwargs: Any) -> "ServiceClient":
@@ -221,10 +221,10 @@ class ServiceClient:
             self._answers = KeyedWaiter(store, "r")
         return self._answers
 
-    def _update_waiter(self, store: Store) -> KeyedWaiter:
-        """Waits on 'u|<update row id>': an update changed state."""
+    def _update_waiter(self, store: Store) -> UpdateWaiter:
+        """Waits on 'u|<update row id>|...': an update changed state."""
         if self._updates is None:
-            self._updates = KeyedWaiter(store, "u")
+            self._updates = UpdateWaiter(store)
         return self._updates
 
     async def check_health(self, **kwargs: Any) -> bool:

@@ -76,10 +76,10 @@ DELETE FROM {schema}.queries WHERE id = $1;
 -- ---------------------------------------------------------------- workflow updates
 
 -- name: request_update
-SELECT {schema}.request_update($1, $2, $3, $4::jsonb);
+SELECT {schema}.request_update($1, $2, $3, $4::jsonb, $5);
 
 -- name: start_workflow_with_update
-SELECT {schema}.start_workflow_with_update($1::jsonb, $2::jsonb);
+SELECT {schema}.start_workflow_with_update($1::jsonb, $2::jsonb, $3);
 
 -- name: find_update
 SELECT {schema}.find_update($1, $2, $3, $4);

@@ -12,7 +12,8 @@
 -- set: {success} or {failure}, Temporal's update.v1.Outcome JSON), 3 aborted (the run
 -- closed before a workflow task accepted it; the client gets "workflow execution
 -- already completed").
--- A waiting client LISTENs for 'u|<id>' (sent on every state change).
+-- A waiting client LISTENs for 'u|<id>|<reply JSON>' (sent on every state change; the
+-- JSON, update_reply() of the row, is left out when too large for a notification).
 
 CREATE TABLE {{schema}}.updates (
     id uuid PRIMARY KEY,
@@ -46,9 +47,10 @@ $$;
 
 -- Admit an update to a run (the latest run of the workflow id unless p_run is given).
 -- Returns {status: not_found | not_running | ok, id, run_id, state, outcome}; an update
--- id the run has seen before returns that update as it is (deduplication).
+-- id the run has seen before returns that update as it is (deduplication). p_row is
+-- the id of the new row: the client chose it, so it listens for it before asking.
 CREATE FUNCTION {{schema}}.request_update(
-    p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb)
+    p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb, p_row uuid)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -70,7 +72,7 @@ BEGIN
         RETURN jsonb_build_object('status', 'not_running', 'run_id', e.run_id);
     END IF;
     INSERT INTO {{schema}}.updates (id, run_id, update_id, request)
-    VALUES (gen_random_uuid(), e.run_id, p_request->'meta'->>'updateId', p_request)
+    VALUES (p_row, e.run_id, p_request->'meta'->>'updateId', p_request)
     RETURNING * INTO u;
     IF e.wft_state = 0 THEN
         PERFORM {{schema}}.ensure_workflow_task(e.run_id);
@@ -86,7 +88,7 @@ END $$;
 
 -- Update-with-start: start the workflow (or find the running one, per the conflict
 -- policy) and admit the update to that run, in one transaction.
-CREATE FUNCTION {{schema}}.start_workflow_with_update(p_start jsonb, p_request jsonb)
+CREATE FUNCTION {{schema}}.start_workflow_with_update(p_start jsonb, p_request jsonb, p_row uuid)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -96,7 +98,7 @@ BEGIN
         RETURN v_start;
     END IF;
     RETURN v_start || jsonb_build_object('update', {{schema}}.request_update(
-        p_start->>'namespace', p_start->>'workflow_id', (v_start->>'run_id')::uuid, p_request));
+        p_start->>'namespace', p_start->>'workflow_id', (v_start->>'run_id')::uuid, p_request, p_row));
 END $$;
 
 -- An update as a client sees it: by run (the latest of the workflow id unless given).
@@ -119,19 +121,30 @@ BEGIN
     RETURN {{schema}}.update_reply(u);
 END $$;
 
+CREATE FUNCTION {{schema}}.notify_update(u {{schema}}.updates) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_reply text := {{schema}}.update_reply(u)::text;
+BEGIN
+    IF length(v_reply) > 7000 THEN
+        v_reply := '';
+    END IF;
+    PERFORM {{schema}}.notify('u|' || u.id::text || '|' || v_reply);
+END $$;
+
 CREATE FUNCTION {{schema}}.set_update_state(
     p_run uuid, p_update_id text, p_state smallint, p_outcome jsonb)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_id uuid;
+    u {{schema}}.updates;
 BEGIN
     UPDATE {{schema}}.updates
        SET state = p_state, outcome = coalesce(p_outcome, outcome)
      WHERE run_id = p_run AND update_id = p_update_id AND state < p_state
-    RETURNING id INTO v_id;
-    IF v_id IS NOT NULL THEN
-        PERFORM {{schema}}.notify('u|' || v_id::text);
+    RETURNING * INTO u;
+    IF u.id IS NOT NULL THEN
+        PERFORM {{schema}}.notify_update(u);
     END IF;
 END $$;
 
@@ -158,17 +171,17 @@ END $$;
 CREATE OR REPLACE FUNCTION {{schema}}.on_close_updates(p_run uuid, p_status smallint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_id uuid;
+    u {{schema}}.updates;
 BEGIN
-    FOR v_id IN
+    FOR u IN
         UPDATE {{schema}}.updates
            SET state = CASE WHEN state = 0 THEN 3 ELSE 2 END,
                outcome = CASE WHEN state = 0 THEN NULL
                               ELSE jsonb_build_object('failure', {{schema}}.update_abandoned_failure()) END
          WHERE run_id = p_run AND state IN (0, 1)
-        RETURNING id
+        RETURNING *
     LOOP
-        PERFORM {{schema}}.notify('u|' || v_id::text);
+        PERFORM {{schema}}.notify_update(u);
     END LOOP;
 END $$;
 
