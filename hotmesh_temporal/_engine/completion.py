@@ -225,6 +225,8 @@ class _Builder:
             # The request was delivered with this task: sequenced before its Started event.
             attrs = self.driver.updates.event_attrs(cmd, self.task.first_event_id - 1)
             self.emit(cmd, kind, attrs, task_field=False)
+        else:
+            self.driver.updates.forget_rejected(cmd.protocol_instance_id)
         self.out.updates.append(completion_row(cmd))
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:

@@ -100,8 +100,17 @@ class UpdateLedger:
         return jobs
 
     def note_event(self, cmd: c.UpdateResponse, event_id: int) -> None:
+        """Remember the Accepted event of an update until its Completed event; forget
+        what a long-lived run no longer needs."""
+        update_id = cmd.protocol_instance_id
         if cmd.accepted:
-            self._accepted_event[cmd.protocol_instance_id] = event_id
+            self._accepted_event[update_id] = event_id
+            self._requests.pop(update_id, None)
+        else:
+            self._accepted_event.pop(update_id, None)
+
+    def forget_rejected(self, update_id: str) -> None:
+        self._requests.pop(update_id, None)
 
     # ---------------------------------------------------------- completion
 
