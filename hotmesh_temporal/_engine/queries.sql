@@ -98,6 +98,20 @@ SELECT {schema}.take_answer($1);
 -- name: cancel_query
 DELETE FROM {schema}.queries WHERE id = $1;
 
+-- ---------------------------------------------------------------- workflow updates
+
+-- name: request_update
+SELECT {schema}.request_update($1, $2, $3, $4::jsonb, $5);
+
+-- name: start_workflow_with_update
+SELECT {schema}.start_workflow_with_update($1::jsonb, $2::jsonb, $3);
+
+-- name: find_update
+SELECT {schema}.find_update($1, $2, $3, $4);
+
+-- name: update_by_id
+SELECT {schema}.update_reply(u) FROM {schema}.updates u WHERE u.id = $1;
+
 -- ---------------------------------------------------------------- schedules
 
 -- name: due_schedules

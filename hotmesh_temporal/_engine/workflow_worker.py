@@ -134,6 +134,7 @@ class WorkflowWorker:
         begun = asyncio.get_running_loop().time()
         try:
             driver = await self._driver_for(task)
+            driver.deliver_updates(task.get("updates") or [])
             result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
