@@ -34,6 +34,13 @@ SELECT {schema}.heartbeat_activity_task($1, $2, $3::jsonb);
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 
+-- ---- testing: the time-skipping clock (hotmesh_temporal.testing)
+
+-- name: skip_time
+SELECT {schema}.skip_time($1::text[], $2::text[], $3);
+
+-- ---- end testing
+
 -- name: terminate_workflow
 SELECT {schema}.terminate_workflow($1, $2, $3, $4, $5::jsonb);
 

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Typ
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
+from hotmesh_temporal._engine import timeskip
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
 
@@ -119,6 +120,7 @@ class Worker:
         self._workflow_worker: Optional[WorkflowWorker] = None
         self._sweeper: Optional[Sweeper] = None
         self._done: Optional[asyncio.Event] = None
+        self._live_queue: Optional[tuple] = None
 
     # ------------------------------------------------------------------- public
 
@@ -174,6 +176,9 @@ class Worker:
             await self._workflow_worker.shutdown()
         if self._sweeper is not None:
             await self._sweeper.release()
+        if self._live_queue is not None:
+            timeskip.worker_stopped(*self._live_queue)
+            self._live_queue = None
         self._done.set()
 
     async def __aenter__(self) -> "Worker":
@@ -195,6 +200,9 @@ class Worker:
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
+        # Work on this queue now holds a time-skipping test clock (see timeskip.py).
+        self._live_queue = (store.schema, namespace, self._task_queue)
+        timeskip.worker_started(*self._live_queue)
         if self._activity_defs[0] or self._activity_defs[1]:
             self._activity_worker = ActivityWorker(
                 store,
