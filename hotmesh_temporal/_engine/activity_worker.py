@@ -32,6 +32,20 @@ def parse_task_token(token: bytes) -> tuple:
     return int(task_id), int(attempt)
 
 
+async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tuple:
+    """A failed attempt as the fail_activity_task arguments: (failure JSON, error type,
+    non-retryable, next retry delay in seconds or None)."""
+    failure = Failure()
+    await data_converter.encode_failure(err, failure)
+    info = failure.application_failure_info if failure.HasField("application_failure_info") else None
+    error_type = info.type if info is not None else type(err).__name__
+    non_retryable = bool(info.non_retryable) if info is not None else False
+    next_delay = None
+    if info is not None and info.HasField("next_retry_delay"):
+        next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+    return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
 @dataclass
 class _Running:
     task: Mapping[str, Any]
@@ -237,16 +251,11 @@ class ActivityWorker:
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        failure = Failure()
-        await self.config.data_converter.encode_failure(err, failure)
-        info = failure.application_failure_info if failure.HasField("application_failure_info") else None
-        error_type = info.type if info is not None else type(err).__name__
-        non_retryable = bool(info.non_retryable) if info is not None else False
-        next_delay = None
-        if info is not None and info.HasField("next_retry_delay"):
-            next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+            self.config.data_converter, err
+        )
         reply = await self.store.fetchval(
-            "fail_activity_task", task["id"], task["attempt"], failure.to_json_dict(),
+            "fail_activity_task", task["id"], task["attempt"], failure,
             error_type, non_retryable, next_delay, self.config.identity, self.config.identity,
             self.on_workflow_task_ready is not None,
         )
