@@ -290,7 +290,8 @@ class WorkflowWorker:
 
 
 def _retry_delay(attempt: int) -> float:
-    return min(0.5 * (2 ** (attempt - 1)), 10.0)
+    # The exponent is capped: past attempt ~1000, 2 ** n no longer fits in a float.
+    return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
 
 
 def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:

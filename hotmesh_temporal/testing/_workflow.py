@@ -388,12 +388,11 @@ def _seconds(duration: timedelta | float) -> float:
 # ------------------------------------------------------------- assert -> failure
 
 
-class _AssertionErrorInterceptor(hotmesh_temporal.worker.Interceptor):
+class _AssertionErrorInterceptor(
+    hotmesh_temporal.client.Interceptor, hotmesh_temporal.worker.Interceptor
+):
     """As in temporalio's environments: a failed ``assert`` in workflow code fails
     the workflow (non-retryable ApplicationError) instead of retrying its task."""
-
-    def intercept_client(self, next: Any) -> Any:
-        return next
 
     def workflow_interceptor_class(
         self, input: hotmesh_temporal.worker.WorkflowInterceptorClassInput

@@ -5,13 +5,15 @@
 -- no workflow task or activity task is in flight, and none is ready on a task queue
 -- that a live worker of the calling process serves (p_queues). Work waiting on a
 -- queue that nobody polls cannot progress anyway, so it does not hold the clock.
+-- A workflow task waiting to be retried after a failure holds it too: skipping its
+-- backoff would let a buggy workflow race the clock forward (its timers would fire).
 
 CREATE FUNCTION {{schema}}.time_is_locked(p_namespaces text[], p_queues text[]) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (
         SELECT 1 FROM {{schema}}.workflow_tasks t
          WHERE t.leased_by IS NOT NULL
-            OR (t.visible_at <= {{schema}}.now()
+            OR ((t.visible_at <= {{schema}}.now() OR t.attempt > 1)
                 AND (t.namespace, t.task_queue) IN (
                     SELECT * FROM unnest(p_namespaces, p_queues))))
         OR EXISTS (
