@@ -68,6 +68,19 @@ class RPCError(TemporalError):
 
 
 @dataclass
+class TLSConfig:
+    """TLS settings of a Temporal connection: accepted (``Client.connect(tls=...)``,
+    ``envconfig``) and unused; TLS to Postgres is configured in the DSN
+    (``?sslmode=verify-full&sslrootcert=...``)."""
+
+    server_root_ca_cert: Optional[bytes] = None
+    domain: Optional[str] = None
+    client_cert: Optional[bytes] = None
+    client_private_key: Optional[bytes] = None
+    verification_server_name: Optional[str] = None
+
+
+@dataclass
 class ConnectConfig:
     """How to reach the database (``target_host``) plus accepted gRPC-only options."""
 
