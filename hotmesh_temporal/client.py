@@ -163,7 +163,7 @@ class Client:
         """
         service_client = await ServiceClient.connect(
             target_host, identity=identity, lazy=lazy, connect_timeout=connect_timeout,
-            rpc_metadata=rpc_metadata, api_key=api_key,
+            rpc_metadata=rpc_metadata, api_key=api_key, runtime=runtime, tls=tls,
         )
         return cls(
             service_client,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +21,7 @@ from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.metrics import NO_METRICS
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver
 from hotmesh_temporal._engine.store import Store
@@ -60,6 +62,7 @@ class WorkflowWorker:
         self._cache: "collections.OrderedDict[str, RunDriver]" = collections.OrderedDict()
         self._codecs = PayloadCodecs(config.data_converter.payload_codec)
         self._tasks: set = set()
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
@@ -129,6 +132,14 @@ class WorkflowWorker:
                 task = None
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+        started = time.monotonic()
+        next_task = await self._run_task(task)
+        failed = next_task is _FAILED
+        self.metrics.workflow_task(task.get("workflow_type") or "", time.monotonic() - started, failed)
+        return None if failed else next_task
+
+    async def _run_task(self, task: Mapping[str, Any]) -> Any:
+        """Process one workflow task; the next one to process, None, or _FAILED."""
         run_id = str(task["run_id"])
         try:
             driver = await self._driver_for(task)
@@ -142,7 +153,7 @@ class WorkflowWorker:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
             await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
-            return None
+            return _FAILED
         completion = build_completion(self._task_context(task, driver), result.commands, driver)
         reply = await self.store.fetchval(
             "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
@@ -287,6 +298,9 @@ class WorkflowWorker:
             workflow_failure_exception_types=list(self.config.failure_exception_types),
             interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
         )
+
+
+_FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 
 def _retry_delay(attempt: int) -> float:

@@ -17,6 +17,7 @@ from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine import timeskip
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.runtime import _worker_metrics
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -200,6 +201,7 @@ class Worker:
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
+        metrics = _worker_metrics(self._client.service_client.config.runtime, namespace, self._task_queue)
         # Work on this queue now holds a time-skipping test clock (see timeskip.py).
         self._live_queue = (store.schema, namespace, self._task_queue)
         timeskip.worker_started(*self._live_queue)
@@ -221,6 +223,8 @@ class Worker:
                     interceptors=self._interceptors,
                 ),
             )
+        if self._activity_worker is not None:
+            self._activity_worker.metrics = metrics
         if self._workflow_defs or self._dynamic_workflow:
             activity_worker = self._activity_worker
             self._workflow_worker = WorkflowWorker(
@@ -243,6 +247,7 @@ class Worker:
                 eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
                 start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
             )
+            self._workflow_worker.metrics = metrics
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
             await self._workflow_worker.start_polling()
