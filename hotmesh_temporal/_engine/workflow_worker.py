@@ -44,6 +44,8 @@ class WorkflowWorkerConfig:
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
+    # (type name, method name) calls the sandbox refuses in workflow code.
+    refused_calls: frozenset = frozenset()
 
 
 class WorkflowWorker:
@@ -297,6 +299,7 @@ class WorkflowWorker:
             self.config.data_converter,
             workflow_failure_exception_types=list(self.config.failure_exception_types),
             interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
+            refused_calls=self.config.refused_calls,
         )
 
 

@@ -21,6 +21,7 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from hotmesh_temporal.worker._worker import Worker
+from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 
 __all__ = [
     "ActivityInboundInterceptor",
@@ -38,8 +39,10 @@ __all__ = [
     "StartChildWorkflowInput",
     "StartLocalActivityInput",
     "StartNexusOperationInput",
+    "UnsandboxedWorkflowRunner",
     "Worker",
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
+    "WorkflowRunner",
 ]

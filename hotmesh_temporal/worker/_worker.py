@@ -18,6 +18,8 @@ from hotmesh_temporal._engine import timeskip
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
 from hotmesh_temporal.runtime import _worker_metrics
+from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
+from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -47,8 +49,8 @@ class Worker:
         activity_executor: Optional[concurrent.futures.Executor] = None,
         workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
         nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
-        workflow_runner: Any = None,
-        unsandboxed_workflow_runner: Any = None,
+        workflow_runner: WorkflowRunner = SandboxedWorkflowRunner(),
+        unsandboxed_workflow_runner: WorkflowRunner = UnsandboxedWorkflowRunner(),
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
         build_id: Optional[str] = None,
@@ -113,6 +115,7 @@ class Worker:
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
         )
+        self._refused_calls = _refused_calls(workflow_runner)
         self._on_fatal_error = on_fatal_error
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
@@ -243,6 +246,7 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    refused_calls=self._refused_calls,
                 ),
                 eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
                 start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
@@ -253,6 +257,15 @@ class Worker:
             await self._workflow_worker.start_polling()
         if self._activity_worker is not None:
             await self._activity_worker.poller.start()
+
+
+def _refused_calls(runner: WorkflowRunner) -> frozenset:
+    """The calls the determinism guard refuses under ``runner`` (none unsandboxed)."""
+    if isinstance(runner, SandboxedWorkflowRunner):
+        return runner._refused_calls()
+    if isinstance(runner, WorkflowRunner):
+        return frozenset()
+    raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
 
 
 def store_sweeper(store: Any) -> Sweeper:
