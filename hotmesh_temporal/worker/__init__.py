@@ -20,10 +20,52 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
+from hotmesh_temporal.worker._tuning import (
+    ActivitySlotInfo,
+    CustomSlotSupplier,
+    FixedSizeSlotSupplier,
+    LocalActivitySlotInfo,
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    ResourceBasedSlotConfig,
+    ResourceBasedSlotSupplier,
+    ResourceBasedTunerConfig,
+    SlotInfo,
+    SlotMarkUsedContext,
+    SlotPermit,
+    SlotReleaseContext,
+    SlotReserveContext,
+    WorkerTuner,
+    WorkflowSlotInfo,
+)
 from hotmesh_temporal.worker._worker import Worker
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 
 __all__ = [
+    "SharedHeartbeatSender",
+    "SharedStateManager",
+    "Plugin",
+    "WorkerConfig",
+    "ActivitySlotInfo",
+    "CustomSlotSupplier",
+    "FixedSizeSlotSupplier",
+    "LocalActivitySlotInfo",
+    "PollerBehavior",
+    "PollerBehaviorAutoscaling",
+    "PollerBehaviorSimpleMaximum",
+    "ResourceBasedSlotConfig",
+    "ResourceBasedSlotSupplier",
+    "ResourceBasedTunerConfig",
+    "SlotInfo",
+    "SlotMarkUsedContext",
+    "SlotPermit",
+    "SlotReleaseContext",
+    "SlotReserveContext",
+    "WorkerTuner",
+    "WorkflowSlotInfo",
     "ActivityInboundInterceptor",
     "ActivityOutboundInterceptor",
     "ContinueAsNewInput",

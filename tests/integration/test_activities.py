@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import multiprocessing
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from hotmesh_temporal.exceptions import (
     RetryState,
     TimeoutError,
 )
-from hotmesh_temporal.worker import Worker
+from hotmesh_temporal.worker import SharedStateManager, Worker
 
 # What activities saw, by workflow id.
 SEEN: dict[str, list[Any]] = defaultdict(list)
@@ -425,13 +426,14 @@ async def test_sync_activity_in_thread_pool(client, task_queue):
 
 async def test_sync_activity_in_process_pool(client, task_queue):
     wid = _wid()
-    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+    with concurrent.futures.ProcessPoolExecutor(1) as pool, multiprocessing.Manager() as mgr:
         async with Worker(
             client,
             task_queue=task_queue,
             workflows=[RunActivity],
             activities=[echo_process],
             activity_executor=pool,
+            shared_state_manager=SharedStateManager.create_from_multiprocessing(mgr),
         ):
             out = await _run(client, task_queue, _spec("echo_process", args=["p"]), wid)
     value, pid, activity_type, workflow_id, attempt = out["ok"]
