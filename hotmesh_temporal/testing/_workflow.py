@@ -74,6 +74,38 @@ class TimeSkipper:
     def __init__(self, client: Any, *, config: TimeSkippingConfig = TimeSkippingConfig()) -> None:
         raise NotImplementedError(_V2_UNSUPPORTED)
 
+    # temporalio's members, for the API's shape: an instance cannot be created.
+    @property
+    def client(self) -> hotmesh_temporal.client.Client:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    @property
+    def config(self) -> TimeSkippingConfig:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    @config.setter
+    def config(self, value: TimeSkippingConfig) -> None:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    async def fast_forward(
+        self,
+        handle: hotmesh_temporal.client.WorkflowHandle,
+        duration: timedelta | float | None = None,
+        /,
+    ) -> bool:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    async def get_time_skipping_info(self, handle: hotmesh_temporal.client.WorkflowHandle) -> Any:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    async def get_current_time(self, handle: hotmesh_temporal.client.WorkflowHandle) -> datetime:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+
+    @contextmanager
+    def with_time_skipping_disabled(self) -> Iterator[None]:
+        raise NotImplementedError(_V2_UNSUPPORTED)
+        yield None  # unreachable: makes this a generator for @contextmanager
+
 
 class WorkflowEnvironment:
     """Runs workflows for tests; use :meth:`start_local`, :meth:`start_time_skipping`
