@@ -20,9 +20,9 @@ from hotmesh_temporal import activity, workflow
 from hotmesh_temporal._engine.dsn import split_schema
 from hotmesh_temporal.client import Client, WorkflowFailureError
 from hotmesh_temporal.common import RetryPolicy
-from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.exceptions import ActivityError, ApplicationError, TimeoutError
 from hotmesh_temporal.service import RPCError
-from hotmesh_temporal.testing import WorkflowEnvironment
+from hotmesh_temporal.testing import TimeSkipper, WorkflowEnvironment
 from hotmesh_temporal.testing._workflow import _SchemaEnvironment
 from hotmesh_temporal.worker import Worker
 
@@ -230,6 +230,34 @@ async def test_run_timeout_follows_virtual_clock(skipping_env: WorkflowEnvironme
     assert "timed out" in str(failure.value.cause).lower()
 
 
+@workflow.defn
+class UnservedActivityWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_activity(
+                "never_served",
+                task_queue="nobody-serves-this-queue",
+                schedule_to_close_timeout=timedelta(days=2),
+            )
+        except ActivityError as err:
+            assert isinstance(err.cause, TimeoutError)
+            return err.cause.type.name
+        return "completed"
+
+
+async def test_activity_timeout_follows_virtual_clock(skipping_env: WorkflowEnvironment) -> None:
+    client = skipping_env.client
+    queue = f"tq-{uuid.uuid4()}"
+    begin = await skipping_env.get_current_time()
+    async with Worker(client, task_queue=queue, workflows=[UnservedActivityWorkflow]):
+        timeout_type = await client.execute_workflow(
+            UnservedActivityWorkflow.run, id=f"wf-{uuid.uuid4()}", task_queue=queue
+        )
+    assert timeout_type == "SCHEDULE_TO_CLOSE"
+    assert await skipping_env.get_current_time() - begin >= timedelta(days=2)
+
+
 async def test_other_clients_do_not_skip(skipping_env: WorkflowEnvironment) -> None:
     other = await skipping_env.connect_client()
     queue = f"tq-{uuid.uuid4()}"
@@ -398,9 +426,11 @@ async def test_from_client_runs_in_real_time(client: Client) -> None:
     assert await client.service_client.check_health()
 
 
-async def test_time_skipping_v2_is_refused() -> None:
+async def test_time_skipping_v2_is_refused(client: Client) -> None:
     with pytest.raises(NotImplementedError, match="V2"):
         await WorkflowEnvironment.start_time_skipping_v2()
+    with pytest.raises(NotImplementedError, match="V2"):
+        TimeSkipper(client)
 
 
 # ------------------------------------------------------------- samples-style fixture
