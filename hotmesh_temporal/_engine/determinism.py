@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import dis
 import functools
 import random
 import sys
@@ -139,3 +140,49 @@ def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
     from hotmesh_temporal.worker.workflow_sandbox import RestrictedWorkflowAccessError
 
     raise RestrictedWorkflowAccessError(f"datetime.{key[0]}.{key[1]}")
+
+
+_CLOCK_METHODS = frozenset({"now", "today", "utcnow"})
+
+
+@functools.cache
+def may_read_datetime_clock(cls: type) -> bool:
+    """Whether the module defining workflow class ``cls`` has code that looks like
+    ``datetime.now()`` / ``date.today()`` (any alias of those classes or of the
+    datetime module). Only such workflows pay for the profile hook of
+    :func:`refusing`; a call made from another module is not refused."""
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
+    codes = [v.__code__ for v in namespace.values() if hasattr(v, "__code__")]
+    for value in [cls, *(v for v in namespace.values() if isinstance(v, type))]:
+        codes.extend(f.__code__ for f in vars(value).values() if hasattr(f, "__code__"))
+        codes.extend(
+            f.__func__.__code__ for f in vars(value).values() if hasattr(f, "__func__")
+        )
+    return any(_reads_clock(code, namespace) for code in codes)
+
+
+def _reads_clock(code: Any, namespace: dict) -> bool:
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if (
+            instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            and instruction.argval in _CLOCK_METHODS
+            and previous is not None
+            and _is_datetime_name(previous, namespace)
+        ):
+            return True
+        previous = instruction
+    nested = (c for c in code.co_consts if hasattr(c, "co_code"))
+    return any(_reads_clock(c, namespace) for c in nested)
+
+
+def _is_datetime_name(instruction: Any, namespace: dict) -> bool:
+    name = instruction.argval
+    if not isinstance(name, str):
+        return False
+    if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+        bound = namespace.get(name)
+        if bound is datetime or bound is datetime.datetime or bound is datetime.date:
+            return True
+    return name in ("datetime", "date")

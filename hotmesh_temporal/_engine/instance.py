@@ -161,8 +161,12 @@ class WorkflowInstance:
         refused_calls: frozenset = frozenset(),
     ) -> None:
         self.definition = definition
-        # Calls the sandbox refuses in workflow code (see determinism.refusing).
-        self._refused_calls = refused_calls if definition.sandboxed else frozenset()
+        # Calls the sandbox refuses in workflow code (see determinism.refusing); the
+        # guard costs CPU, so only workflows whose module seems to make them pay.
+        guarded = definition.sandboxed and refused_calls
+        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+            guarded = False
+        self._refused_calls = refused_calls if guarded else frozenset()
         self._info = info
         self._payload_converter = data_converter.payload_converter
         self._failure_converter = data_converter.failure_converter

@@ -121,6 +121,14 @@ def test_worker_default_runner_and_bad_runner(client: Client) -> None:
         Worker(client, task_queue="q", workflows=[NowWorkflow], workflow_runner=object())  # type: ignore[arg-type]
 
 
+def test_guard_is_only_paid_by_modules_that_read_the_clock() -> None:
+    from hotmesh_temporal._engine.determinism import may_read_datetime_clock
+    from samples import demo
+
+    assert may_read_datetime_clock(NowWorkflow) is True
+    assert may_read_datetime_clock(demo.OrderWorkflow) is False  # uses workflow.now()
+
+
 def test_unsafe_outside_workflows() -> None:
     assert workflow.unsafe.in_sandbox() is False
     assert workflow.unsafe.is_sandbox_unrestricted() is False
