@@ -124,7 +124,7 @@ class _RunningActivity:
             heartbeat=lambda *details: env.on_heartbeat(*details),
             cancelled=threading.Event(),
             worker_shutdown=threading.Event(),
-            payload_converter_factory=lambda converter=env.payload_converter: converter,
+            payload_converter_factory=_converter_factory(env.payload_converter),
             client=env._client if self.is_async else None,
             metric_meter=env.metric_meter,
         )
@@ -172,3 +172,18 @@ class _RunningActivity:
         self.context.worker_shutdown.set()
         if self.context.async_shutdown is not None:
             self.context.async_shutdown.set()
+
+
+def _converter_factory(class_or_instance: Any) -> Callable[[], Any]:
+    """``payload_converter`` may be a converter or its class (made once, when the
+    activity first asks for it), as in temporalio."""
+    if not isinstance(class_or_instance, type):
+        return lambda: class_or_instance
+    made: list = []
+
+    def make() -> Any:
+        if not made:
+            made.append(class_or_instance())
+        return made[0]
+
+    return make

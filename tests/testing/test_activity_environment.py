@@ -13,7 +13,7 @@ import pytest
 from hotmesh_temporal import activity
 from hotmesh_temporal.activity import ActivityCancellationDetails
 from hotmesh_temporal.common import MetricMeter
-from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.converter import DataConverter, DefaultPayloadConverter
 from hotmesh_temporal.exceptions import CancelledError
 from hotmesh_temporal.testing import ActivityEnvironment
 
@@ -25,7 +25,7 @@ async def describe_async(greeting: str) -> str:
 
 
 @activity.defn
-def describe_sync(greeting: str, *, punctuation: str = "!") -> str:
+def describe_sync(greeting: str, punctuation: str = "!") -> str:
     return f"{greeting} {activity.info().workflow_id}{punctuation}"
 
 
@@ -189,12 +189,18 @@ def test_payload_converter_and_metric_meter() -> None:
     assert env.run(activity.payload_converter) is converter
     assert env.run(activity.metric_meter) is MetricMeter.noop
 
-    class MyConverter:
+    class MyConverter(DefaultPayloadConverter):
         pass
 
     mine = MyConverter()
-    env.payload_converter = mine  # type: ignore[assignment]
+    env.payload_converter = mine
     assert env.run(activity.payload_converter) is mine
+    env.payload_converter = MyConverter  # a class is instantiated, as in temporalio
+    made = env.run(lambda: [activity.payload_converter(), activity.payload_converter()])
+    assert isinstance(made[0], MyConverter) and made[0] is made[1]
+    meter = MetricMeter.noop.with_additional_attributes({"k": "v"})
+    env.metric_meter = meter
+    assert env.run(activity.metric_meter) is meter
 
 
 async def test_client_is_given_to_async_activities_only() -> None:
