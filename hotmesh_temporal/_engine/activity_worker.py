@@ -18,6 +18,7 @@ from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.metrics import NO_METRICS
 from hotmesh_temporal._engine.polling import Poller
+from hotmesh_temporal._engine.rate_limit import TokenBucket
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
@@ -77,6 +78,7 @@ class ActivityWorkerConfig:
     default_heartbeat_throttle: float = 30.0
     interceptors: Sequence[Any] = field(default_factory=list)
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
+    max_per_second: Optional[float] = None  # Worker(max_activities_per_second=...)
 
 
 class ActivityWorker:
@@ -92,10 +94,12 @@ class ActivityWorker:
         self._shutdown = threading.Event()
         self._process_shutdown: Any = None  # the shutdown event process-pool attempts see
         self._async_shutdown = asyncio.Event()
+        self._rate = TokenBucket(config.max_per_second) if config.max_per_second else None
         self.poller = Poller(
             name=f"activity poller for {config.task_queue}",
             claim=self._claim,
-            capacity=self.free_slots,
+            capacity=self._claimable,
+            retry_after=self._rate.seconds_until_next if self._rate else None,
             notify_kind="a",
             namespace=config.namespace,
             task_queue=config.task_queue,
@@ -108,15 +112,21 @@ class ActivityWorker:
     def free_slots(self) -> int:
         return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
 
+    def _claimable(self) -> int:
+        free = self.free_slots()
+        return free if self._rate is None else min(free, self._rate.available())
+
     def reserve_eager(self, wanted: int) -> int:
         """Hold up to ``wanted`` free slots for eager activities; returns how many."""
-        granted = max(0, min(wanted, self.free_slots()))
+        granted = max(0, min(wanted, self._claimable()))
         self._reserved_eager += granted
         return granted
 
     def start_eager(self, tasks: Sequence[Dict[str, Any]], reserved: int) -> None:
         """Run the eager tasks the database gave us and free the rest of the hold."""
         self._reserved_eager -= reserved
+        if self._rate is not None:
+            self._rate.take(len(tasks))
         for task in tasks:
             self.start(task)
         if len(tasks) < reserved:
@@ -127,6 +137,8 @@ class ActivityWorker:
             "claim_activity_tasks", self.config.namespace, self.config.task_queue,
             self.config.identity, limit,
         )
+        if self._rate is not None:
+            self._rate.take(len(rows))
         for row in rows:
             self.start(dict(row))
         return len(rows)

@@ -121,7 +121,10 @@ class Worker:
             max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
-            max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
+            max_eager=0 if disable_eager_activity_execution or no_remote_activities
+            else max_eager_activity_reservations_per_workflow_task,
+            max_activities_per_second=max_activities_per_second,
+            no_remote_activities=no_remote_activities,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
@@ -258,6 +261,7 @@ class Worker:
                     default_heartbeat_throttle=s["default_heartbeat_throttle"],
                     interceptors=self._interceptors,
                     shared_state_manager=self._shared_state_manager,
+                    max_per_second=s["max_activities_per_second"],
                 ),
             )
         if self._activity_worker is not None:
@@ -289,7 +293,7 @@ class Worker:
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
             await self._workflow_worker.start_polling()
-        if self._activity_worker is not None:
+        if self._activity_worker is not None and not s["no_remote_activities"]:
             await self._activity_worker.poller.start()
 
 
