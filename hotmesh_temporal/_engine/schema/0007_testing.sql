@@ -24,18 +24,6 @@ LANGUAGE sql STABLE AS $$
                     SELECT * FROM unnest(p_namespaces, p_queues))))
 $$;
 
--- The earliest moment anything is due (timers, activity and workflow task deadlines,
--- run timeouts, schedule fires), or NULL when nothing waits on time.
-CREATE FUNCTION {{schema}}.next_deadline() RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT least(
-        (SELECT min(fire_at) FROM {{schema}}.timers),
-        (SELECT min(deadline) FROM {{schema}}.activity_tasks),
-        (SELECT min(deadline) FROM {{schema}}.workflow_tasks),
-        (SELECT min(deadline) FROM {{schema}}.executions WHERE status = 1),
-        {{schema}}.next_schedule_fire())
-$$;
-
 -- Advance the clock to the next deadline (never past p_until, when given; with no
 -- deadline at all, to p_until), fire what is then due and wake the sweepers.
 -- Returns the new now(), or NULL when time is locked or there is nothing to skip to.
@@ -53,7 +41,10 @@ BEGIN
     IF {{schema}}.time_is_locked(p_namespaces, p_queues) THEN
         RETURN NULL;
     END IF;
-    v_target := least({{schema}}.next_deadline(), p_until);
+    -- sweep(0) fires nothing and reports the next deadline of every kind (timers,
+    -- task and run deadlines, and what the feature hooks add, such as schedules).
+    SELECT s.next_deadline INTO v_target FROM {{schema}}.sweep(0) s;
+    v_target := least(v_target, p_until);
     IF v_target IS NULL THEN
         RETURN NULL;
     END IF;
