@@ -223,12 +223,10 @@ class ClientConfigProfile:
         raw: dict = {}
         if config_source is not None or not disable_file:
             profiles = _load_profiles(config_source, config_file_strict, env)
-            explicitly_named = bool(profile or env.get("TEMPORAL_PROFILE"))
-            if name not in profiles and explicitly_named and name != "default":
+            # Only a profile asked for by name must exist; "default" may be absent.
+            if name not in profiles and (profile or env.get("TEMPORAL_PROFILE")):
                 raise _ConfigError(f"Profile '{name}' not found")
             raw = _profile_from_toml(profiles.get(name) or {})
-        elif profile and profile != "default":
-            raise _ConfigError(f"Profile '{profile}' not found")
         if env:
             _apply_env(raw, env)
         return ClientConfigProfile.from_dict(cast(ClientConfigProfileDict, raw))

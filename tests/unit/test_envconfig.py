@@ -151,12 +151,17 @@ def test_disable_env_and_disable_file() -> None:
         override_env_vars={"TEMPORAL_NAMESPACE": "a", "TEMPORAL_CONFIG_FILE": "/x"},
     )
     assert no_file == ClientConfigProfile(namespace="a")
+    # Without a file, a profile name has nothing to be looked up in: no error.
+    assert ClientConfigProfile.load("p", disable_file=True, override_env_vars={}) == (
+        ClientConfigProfile()
+    )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"profile": "nope", "config_source": TOML}, "Profile 'nope' not found"),
+        ({"profile": "default", "config_source": b"[profile.x]\n"}, "'default' not found"),
         ({"config_source": b"", "override_env_vars": {"TEMPORAL_PROFILE": "zz"}}, "'zz' not found"),
         ({"config_source": b"[profile.default]\nfoo=1", "config_file_strict": True}, "foo"),
         ({"config_source": b"[profile.default]\naddress=1"}, "expected a string"),
