@@ -449,3 +449,32 @@ async def test_env_fixture_runs_workflows_in_either_mode(
     assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(
         seconds=seconds
     )
+
+
+async def test_schedules_fire_on_the_virtual_clock(skipping_env: WorkflowEnvironment) -> None:
+    from hotmesh_temporal.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleIntervalSpec,
+        ScheduleSpec,
+    )
+
+    client = skipping_env.client
+    queue = f"tq-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[SleepWorkflow]):
+        handle = await client.create_schedule(
+            f"daily-{uuid.uuid4()}",
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    SleepWorkflow.run, 60.0, id=f"daily-run-{uuid.uuid4()}", task_queue=queue
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+            ),
+        )
+        started = time.monotonic()
+        # The interval is aligned to the epoch: three days hold exactly three fires.
+        await skipping_env.sleep(timedelta(days=3))
+        print(f"3 virtual days of a daily schedule took {time.monotonic() - started:.3f}s")
+        info = (await handle.describe()).info
+        await handle.delete()
+    assert info.num_actions == 3
