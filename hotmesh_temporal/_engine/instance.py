@@ -159,8 +159,15 @@ class WorkflowInstance:
         workflow_failure_exception_types: Sequence[Type[BaseException]] = (),
         interceptor_classes: Sequence[Any] = (),
         metric_meter: Any = None,
+        refused_calls: frozenset = frozenset(),
     ) -> None:
         self.definition = definition
+        # Calls the sandbox refuses in workflow code (see determinism.refusing); the
+        # guard costs CPU, so only workflows whose module seems to make them pay.
+        guarded = definition.sandboxed and refused_calls
+        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+            guarded = False
+        self._refused_calls = refused_calls if guarded else frozenset()
         self._info = info
         self._payload_converter = data_converter.payload_converter
         self._failure_converter = data_converter.failure_converter
@@ -223,7 +230,7 @@ class WorkflowInstance:
         if self._terminal is not None:
             return c.ActivationCompletion(commands=[])
         try:
-            with self.loop.running():
+            with self.loop.running(), determinism.refusing(self._refused_calls):
                 for job in sorted(activation.jobs, key=_job_priority):
                     self._apply(job)
                 self._start_run_method_once()

@@ -39,6 +39,13 @@ SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 
+-- ---- testing: the time-skipping clock (hotmesh_temporal.testing)
+
+-- name: skip_time
+SELECT {schema}.skip_time($1::text[], $2::text[], $3);
+
+-- ---- end testing
+
 -- ------------------------------------------------------------ visibility
 -- {where} and {order} are filled by list_filter.compile_filter: whitelisted column
 -- expressions and $n placeholders only ($1 is always the namespace).
