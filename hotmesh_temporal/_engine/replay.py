@@ -22,6 +22,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.updates import UpdateLedger, update_event_kind, update_id_of_event
 from hotmesh_temporal.api.failure.v1 import Failure
 
 
@@ -70,6 +71,7 @@ class RunDriver:
         self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
         self._timers: Dict[int, int] = {}  # started event id -> seq
         self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self.updates = UpdateLedger()
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
@@ -104,7 +106,7 @@ class RunDriver:
         elif kind == "WorkflowTaskStarted":
             self._task_started_time = h.parse_time(ev["time"])
         elif kind == "WorkflowTaskCompleted":
-            jobs = self._patch_jobs(events, index) + self._jobs
+            jobs = self._patch_jobs(events, index) + self._jobs + self.updates.replayed_jobs(events, index)
             self._jobs = []
             result = await self.activate(
                 jobs, self._task_started_time or h.parse_time(ev["time"]),
@@ -117,6 +119,10 @@ class RunDriver:
             job = self._job_for(kind, attrs)
             if job is not None:
                 self._jobs.append(job)
+
+    def deliver_updates(self, requests: List[Mapping[str, Any]]) -> None:
+        """Update requests handed over with the current task (they are not events)."""
+        self._jobs.extend(self.updates.live_jobs(requests))
 
     def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
         """Patch markers recorded by a task are announced before its activation runs,
@@ -283,6 +289,8 @@ class RunDriver:
             self._timer_event[cmd.seq] = event_id
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
+        elif isinstance(cmd, c.UpdateResponse):
+            self.updates.note_event(cmd, event_id)
 
     def activity_event_id(self, seq: int) -> Optional[int]:
         return self._activity_event.get(seq)
@@ -321,10 +329,14 @@ PATCH_MARKER = "core_patch"
 
 
 def _event_kind(cmd: c.Command) -> str:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) or "(no event)"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
 
 
 def _records_event(cmd: c.Command) -> bool:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) is not None
     return type(cmd) in _EVENT_OF_COMMAND
 
 
@@ -338,6 +350,8 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("timerId") == str(cmd.seq)
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
+    if isinstance(cmd, c.UpdateResponse):
+        return update_id_of_event(attrs) == cmd.protocol_instance_id
     return True
 
 
