@@ -7,7 +7,6 @@ from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 
 
-@pytest.mark.xfail(reason="waiting on updates (updates)", strict=True)
 async def test_update_changes_state_and_validator_rejects(client: Client):
     from hotmesh_temporal.client import WorkflowUpdateFailedError
     from samples.hello.hello_update import MultilingualGreetingWorkflow

@@ -12,7 +12,6 @@ from samples.message_passing.safe_message_handlers.workflows import (
 )
 
 
-@pytest.mark.xfail(reason="waiting on updates (updates)", strict=True)
 async def test_concurrent_bookings_never_share_a_seat(client: Client):
     from hotmesh_temporal.client import WorkflowUpdateFailedError
 

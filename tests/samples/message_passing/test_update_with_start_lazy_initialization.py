@@ -1,7 +1,5 @@
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 from samples.message_passing.update_with_start_lazy_initialization.workflows import (
@@ -12,7 +10,6 @@ from samples.message_passing.update_with_start_lazy_initialization.workflows imp
 )
 
 
-@pytest.mark.xfail(reason="waiting on update-with-start (updates)", strict=True)
 async def test_first_update_creates_the_cart(client: Client):
     from samples.message_passing.update_with_start_lazy_initialization.__main__ import (
         add_to_cart,

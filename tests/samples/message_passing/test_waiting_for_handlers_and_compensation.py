@@ -11,7 +11,6 @@ from samples.message_passing.waiting_for_handlers_and_compensation.workflows imp
 )
 
 
-@pytest.mark.xfail(reason="waiting on updates (updates)", strict=True)
 @pytest.mark.parametrize("cancel", [False, True])
 async def test_handlers_finish_before_the_workflow_ends(client: Client, cancel: bool):
     from samples.message_passing.waiting_for_handlers_and_compensation.__main__ import (
