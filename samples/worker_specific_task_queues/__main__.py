@@ -6,7 +6,8 @@ import uuid
 
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
-from samples.worker_specific_task_queues.workflows import FileProcessingWorkflow, host_activities
+from samples.worker_specific_task_queues.activities import host_activities
+from samples.worker_specific_task_queues.workflows import FileProcessingWorkflow
 
 DSN = os.environ.get("HOTMESH_DSN", "postgresql://postgres@127.0.0.1:5432/test?schema=samples")
 TASK_QUEUE = "worker-specific-task-queues"

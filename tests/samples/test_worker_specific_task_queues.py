@@ -1,18 +1,12 @@
 import asyncio
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
-from samples.worker_specific_task_queues.workflows import FileProcessingWorkflow, host_activities
+from samples.worker_specific_task_queues.activities import host_activities
+from samples.worker_specific_task_queues.workflows import FileProcessingWorkflow
 
 
-@pytest.mark.xfail(
-    reason="waiting on a fix: determinism.may_read_datetime_clock fails the workflow task "
-    "when the workflow's module imports collections.abc.Callable",
-    strict=True,
-)
 async def test_file_steps_stay_on_one_host(client: Client):
     shared_queue = str(uuid.uuid4())
     host_a, host_b = f"{shared_queue}-a", f"{shared_queue}-b"
