@@ -40,6 +40,8 @@ class Completion:
     timers: List[Dict[str, Any]] = field(default_factory=list)
     cancel_timers: List[int] = field(default_factory=list)
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
+    children: List[Dict[str, Any]] = field(default_factory=list)  # child starts
+    externals: List[Dict[str, Any]] = field(default_factory=list)  # signal / cancel requests
     close: Optional[Dict[str, Any]] = None
     first_event_id: int = 0
     sticky_timeout: Optional[float] = None
@@ -56,6 +58,10 @@ class Completion:
             out["cancel_timers"] = self.cancel_timers
         if self.cancel_activities:
             out["cancel_activities"] = self.cancel_activities
+        if self.children:
+            out["children"] = self.children
+        if self.externals:
+            out["externals"] = self.externals
         if self.close is not None:
             out["close"] = self.close
         return out
@@ -271,8 +277,148 @@ class _Builder:
             identity=self.task.identity,
             retry_policy=cmd.retry_policy,
             execution_deadline=prior.get("workflowExecutionExpirationTime"),
+            parent=parent_of(prior),
+            search_attributes_json=h.payload_map(cmd.search_attributes),
         )
         self.out.close = {"status": 6, "continue_as_new": start}
+
+    # ------------------------------------------------- children and externals
+
+    def _StartChildWorkflow(self, cmd: c.StartChildWorkflow) -> None:
+        namespace = cmd.namespace or self.task.namespace
+        memo = h.payload_map(cmd.memo)
+        search_attributes = h.payload_map(cmd.search_attributes)
+        event_id = self.emit(
+            cmd,
+            "StartChildWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowId": cmd.workflow_id,
+                "workflowType": {"name": cmd.workflow_type},
+                "taskQueue": h.task_queue(cmd.task_queue),
+                "input": h.payloads(cmd.arguments),
+                "workflowExecutionTimeout": h.duration(cmd.execution_timeout),
+                "workflowRunTimeout": h.duration(cmd.run_timeout),
+                "workflowTaskTimeout": h.duration(cmd.task_timeout),
+                "parentClosePolicy": h.PARENT_CLOSE_POLICY.get(cmd.parent_close_policy),
+                "workflowIdReusePolicy": h.ID_REUSE_POLICY.get(cmd.id_reuse_policy),
+                "retryPolicy": h.retry_policy_json(cmd.retry_policy),
+                "cronSchedule": cmd.cron_schedule or None,
+                "header": h.header(cmd.headers),
+                "memo": {"fields": memo} if memo else None,
+                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
+            },
+        )
+        prior = self.task.started_attrs
+        parent = {
+            "namespace": self.task.namespace,
+            "workflow_id": self.task.workflow_id,
+            "run_id": self.task.run_id,
+            "initiated_event_id": event_id,
+            "root": prior.get("rootWorkflowExecution")
+            or {"workflowId": self.task.workflow_id, "runId": self.task.run_id},
+        }
+        start = new_run_start(
+            namespace=namespace,
+            workflow_id=cmd.workflow_id,
+            run_id=str(uuid.uuid4()),
+            workflow_type=cmd.workflow_type,
+            task_queue=cmd.task_queue,
+            arguments=cmd.arguments,
+            execution_timeout=cmd.execution_timeout,
+            run_timeout=cmd.run_timeout,
+            task_timeout=cmd.task_timeout,
+            memo_json=memo,
+            search_attributes_json=search_attributes,
+            headers=cmd.headers,
+            identity=self.task.identity,
+            retry_policy=cmd.retry_policy,
+            cron_schedule=cmd.cron_schedule,
+            id_reuse_policy=cmd.id_reuse_policy or 1,
+            parent=parent,
+        )
+        self.out.children.append(
+            {"initiated_event_id": event_id, "completed_event_id": self.completed_id, "start": start}
+        )
+
+    def _CancelChildWorkflow(self, cmd: c.CancelChildWorkflow) -> None:
+        child = self.driver.child(cmd.seq)
+        if child is None:
+            return
+        self._request_cancel(
+            cmd, child.namespace, child.workflow_id, child.run_id,
+            child_only=True, reason="Parent workflow requested cancel",
+        )
+
+    def _RequestCancelExternalWorkflow(self, cmd: c.RequestCancelExternalWorkflow) -> None:
+        self._request_cancel(
+            cmd, cmd.namespace or self.task.namespace, cmd.workflow_id, cmd.run_id or None,
+            child_only=False, reason="",
+        )
+
+    def _request_cancel(
+        self, cmd: c.Command, namespace: str, workflow_id: str, run_id: Optional[str],
+        *, child_only: bool, reason: str,
+    ) -> None:
+        target = h.strip_none({"workflowId": workflow_id, "runId": run_id})
+        event_id = self.emit(
+            cmd,
+            "RequestCancelExternalWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowExecution": target,
+                "childWorkflowOnly": child_only or None,
+                "reason": reason or None,
+            },
+        )
+        self.out.externals.append(
+            self._external("cancel", event_id, namespace, target, child_only)
+            | {"reason": reason}
+        )
+
+    def _SignalExternalWorkflow(self, cmd: c.SignalExternalWorkflow) -> None:
+        namespace = cmd.namespace or self.task.namespace
+        target = h.strip_none({"workflowId": cmd.workflow_id, "runId": cmd.run_id or None})
+        event_id = self.emit(
+            cmd,
+            "SignalExternalWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowExecution": target,
+                "signalName": cmd.signal_name,
+                "input": h.payloads(cmd.arguments),
+                "childWorkflowOnly": cmd.child_workflow_only or None,
+                "header": h.header(cmd.headers),
+            },
+        )
+        signal = h.event(
+            "WorkflowExecutionSignaled",
+            {
+                "signalName": cmd.signal_name,
+                "input": h.payloads(cmd.arguments),
+                "identity": self.task.identity,
+                "header": h.header(cmd.headers),
+                "externalWorkflowExecution": {"workflowId": self.task.workflow_id, "runId": self.task.run_id},
+            },
+        )
+        self.out.externals.append(
+            self._external("signal", event_id, namespace, target, cmd.child_workflow_only)
+            | {"signal": signal}
+        )
+
+    def _external(
+        self, kind: str, event_id: int, namespace: str, target: Dict[str, str], child_only: bool
+    ) -> Dict[str, Any]:
+        """What the SQL side needs to reach the target and record the outcome."""
+        return {
+            "kind": kind,
+            "initiated_event_id": event_id,
+            "completed_event_id": self.completed_id,
+            "namespace": namespace,
+            "workflow_id": target["workflowId"],
+            "run_id": target.get("runId"),
+            "child_only": child_only,
+        }
 
 
 def _default_retry_policy() -> Any:
@@ -305,9 +451,14 @@ def new_run_start(
     attempt: int = 1,
     id_reuse_policy: int = 1,
     id_conflict_policy: int = 0,
+    parent: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The argument of insert_run() / start_workflow(): the execution row's fields and
-    the WorkflowExecutionStarted attributes, in one JSON object."""
+    the WorkflowExecutionStarted attributes, in one JSON object.
+
+    ``parent`` (namespace, workflow_id, run_id, initiated_event_id, root) makes the run
+    a child: the row's ``parent`` column is how the parent's close finds its children
+    and how the child's close finds its parent."""
     task_timeout = task_timeout or timedelta(seconds=10)
     run_timeout = run_timeout or execution_timeout
     first = first_execution_run_id or run_id
@@ -332,6 +483,7 @@ def new_run_start(
         "searchAttributes": {"indexedFields": search_attributes_json} if search_attributes_json else None,
         "header": h.header(headers),
         "workflowId": workflow_id,
+        **_parent_started_fields(parent),
     }
     return h.strip_none(
         {
@@ -350,6 +502,39 @@ def new_run_start(
             "search_attributes": search_attributes_json,
             "id_reuse_policy": id_reuse_policy,
             "id_conflict_policy": id_conflict_policy,
+            "parent": _parent_row(parent),
             "started_attributes": h.strip_none(started),
         }
     )
+
+
+def _parent_started_fields(parent: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    if parent is None:
+        return {}
+    return {
+        "parentWorkflowNamespace": parent["namespace"],
+        "parentWorkflowExecution": {"workflowId": parent["workflow_id"], "runId": parent["run_id"]},
+        "parentInitiatedEventId": str(parent["initiated_event_id"]),
+        "rootWorkflowExecution": parent.get("root"),
+    }
+
+
+def _parent_row(parent: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if parent is None:
+        return None
+    return {key: parent[key] for key in ("namespace", "workflow_id", "run_id", "initiated_event_id")}
+
+
+def parent_of(started_attrs: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The parent of a run, from its WorkflowExecutionStarted attributes: a run that
+    continues as new (or is retried) stays the child of the same parent."""
+    execution = started_attrs.get("parentWorkflowExecution")
+    if not execution:
+        return None
+    return {
+        "namespace": started_attrs.get("parentWorkflowNamespace", ""),
+        "workflow_id": execution.get("workflowId", ""),
+        "run_id": execution.get("runId", ""),
+        "initiated_event_id": int(started_attrs.get("parentInitiatedEventId") or 0),
+        "root": started_attrs.get("rootWorkflowExecution"),
+    }

@@ -39,6 +39,21 @@ class _Activity:
 
 
 @dataclass
+class _Child:
+    seq: int
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    cancellation_type: int
+    run_id: Optional[str] = None
+
+
+# ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED: the child resolves as
+# cancelled as soon as the cancel request reached it.
+_WAIT_CANCELLATION_REQUESTED = 3
+
+
+@dataclass
 class ActivationResult:
     commands: List[c.Command]
     failure: Optional[BaseException] = None
@@ -70,6 +85,10 @@ class RunDriver:
         self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
         self._timers: Dict[int, int] = {}  # started event id -> seq
         self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self._children: Dict[int, _Child] = {}  # by initiated event id
+        self._child_by_seq: Dict[int, _Child] = {}
+        # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
+        self._externals: Dict[int, Tuple[str, int]] = {}
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
@@ -198,7 +217,48 @@ class RunDriver:
             )
         if kind == "WorkflowExecutionCancelRequested":
             return c.CancelWorkflow(reason=attrs.get("cause", ""))
+        if "ChildWorkflowExecution" in kind:
+            return self._child_job(kind, attrs)
+        if kind in _EXTERNAL_OUTCOMES:
+            return self._external_job(kind, attrs)
         return None
+
+    def _child_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        child = self._children.get(int(attrs.get("initiatedEventId") or 0))
+        if child is None:
+            return None
+        if kind == "ChildWorkflowExecutionStarted":
+            child.run_id = (attrs.get("workflowExecution") or {}).get("runId", "")
+            return c.ResolveChildWorkflowStart(seq=child.seq, run_id=child.run_id)
+        if kind == "StartChildWorkflowExecutionFailed":
+            return c.ResolveChildWorkflowStart(seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS")
+        if kind == "ChildWorkflowExecutionCompleted":
+            result = h.parse_payloads(attrs.get("result"))
+            return c.ResolveChildWorkflow(
+                seq=child.seq, completed=result[0] if result else None, has_completed=True
+            )
+        if kind == "ChildWorkflowExecutionCanceled":
+            return c.ResolveChildWorkflow(seq=child.seq, cancelled=_child_cancelled(child, attrs))
+        return c.ResolveChildWorkflow(seq=child.seq, failed=_child_failure(kind, child, attrs))
+
+    def _external_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        target = self._externals.get(int(attrs.get("initiatedEventId") or 0))
+        if target is None:
+            return None
+        what, seq = target
+        failure = _external_failure(kind) if kind.endswith("Failed") else None
+        if what == "signal":
+            return c.ResolveSignalExternalWorkflow(seq=seq, failure=failure)
+        if what == "cancel":
+            return c.ResolveRequestCancelExternalWorkflow(seq=seq, failure=failure)
+        child = self._child_by_seq.get(seq)
+        if (
+            kind == "ExternalWorkflowExecutionCancelRequested"
+            and child is not None
+            and child.cancellation_type == _WAIT_CANCELLATION_REQUESTED
+        ):
+            return c.ResolveChildWorkflow(seq=seq, cancelled=_child_cancelled(child, attrs))
+        return None  # other child cancellation types resolve on the child's close
 
     def _activity_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
         activity = self._activities.get(int(attrs["scheduledEventId"]))
@@ -281,6 +341,16 @@ class RunDriver:
         elif isinstance(cmd, c.StartTimer):
             self._timers[event_id] = cmd.seq
             self._timer_event[cmd.seq] = event_id
+        elif isinstance(cmd, c.StartChildWorkflow):
+            child = _Child(cmd.seq, cmd.namespace, cmd.workflow_id, cmd.workflow_type, cmd.cancellation_type)
+            self._children[event_id] = child
+            self._child_by_seq[cmd.seq] = child
+        elif isinstance(cmd, c.SignalExternalWorkflow):
+            self._externals[event_id] = ("signal", cmd.seq)
+        elif isinstance(cmd, c.RequestCancelExternalWorkflow):
+            self._externals[event_id] = ("cancel", cmd.seq)
+        elif isinstance(cmd, c.CancelChildWorkflow):
+            self._externals[event_id] = ("cancel_child", cmd.seq)
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
 
@@ -289,6 +359,9 @@ class RunDriver:
 
     def timer_event_id(self, seq: int) -> Optional[int]:
         return self._timer_event.get(seq)
+
+    def child(self, seq: int) -> Optional[_Child]:
+        return self._child_by_seq.get(seq)
 
     def _mismatch(self, detail: str) -> BaseException:
         return self._nondeterminism(f"Nondeterminism in run {self.run_id}: {detail}")
@@ -312,6 +385,7 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
     c.StartChildWorkflow: "StartChildWorkflowExecutionInitiated",
     c.SignalExternalWorkflow: "SignalExternalWorkflowExecutionInitiated",
     c.RequestCancelExternalWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
+    c.CancelChildWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
     c.UpsertSearchAttributes: "UpsertWorkflowSearchAttributes",
     c.ModifyWorkflowProperties: "WorkflowPropertiesModified",
     **_CLOSE_COMMANDS,
@@ -338,6 +412,13 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("timerId") == str(cmd.seq)
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
+    if isinstance(cmd, c.StartChildWorkflow):
+        return (
+            attrs.get("workflowType", {}).get("name") == cmd.workflow_type
+            and attrs.get("workflowId") == cmd.workflow_id
+        )
+    if isinstance(cmd, (c.SignalExternalWorkflow, c.RequestCancelExternalWorkflow)):
+        return (attrs.get("workflowExecution") or {}).get("workflowId") == cmd.workflow_id
     return True
 
 
@@ -355,6 +436,74 @@ def _describe_cmd(cmd: c.Command) -> str:
     if isinstance(cmd, c.StartTimer):
         return f" (timer {str(cmd.seq)!r})"
     return ""
+
+
+# Outcomes of a signal or cancel request sent to another workflow, and what Temporal's
+# core SDK tells workflow code when the target was not found.
+_EXTERNAL_OUTCOMES = {
+    "ExternalWorkflowExecutionSignaled": None,
+    "SignalExternalWorkflowExecutionFailed": "Unable to signal external workflow because it was not found",
+    "ExternalWorkflowExecutionCancelRequested": None,
+    "RequestCancelExternalWorkflowExecutionFailed": "Unable to cancel external workflow because not found",
+}
+
+# Child close events other than completion: (message, cause failure), as Temporal's
+# core SDK builds them for workflow code.
+_CHILD_FAILURES: Dict[str, Tuple[str, Optional[Dict[str, Any]]]] = {
+    "ChildWorkflowExecutionFailed": ("Child Workflow execution failed", None),
+    "ChildWorkflowExecutionTimedOut": (
+        "Child Workflow execution timed out",
+        {"message": "Timed out", "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"}},
+    ),
+    "ChildWorkflowExecutionTerminated": (
+        "Child Workflow execution terminated",
+        {"message": "Terminated", "terminatedFailureInfo": {}},
+    ),
+}
+
+
+def _external_failure(kind: str) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": _EXTERNAL_OUTCOMES[kind],
+            "applicationFailureInfo": {"type": "ExternalWorkflowExecutionNotFound"},
+        }
+    )
+
+
+def _child_wrapper(message: str, child: _Child, attrs: Mapping[str, Any], retry_state: str) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": message,
+            "childWorkflowExecutionFailureInfo": {
+                "namespace": attrs.get("namespace") or child.namespace,
+                "workflowExecution": {"workflowId": child.workflow_id, "runId": child.run_id or ""},
+                "workflowType": {"name": child.workflow_type},
+                "initiatedEventId": str(attrs.get("initiatedEventId", "0")),
+                "startedEventId": str(attrs.get("startedEventId", "0")),
+                "retryState": retry_state,
+            },
+        }
+    )
+
+
+def _child_failure(kind: str, child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    message, cause_json = _CHILD_FAILURES.get(kind, ("Child Workflow execution failed", None))
+    retry_state = attrs.get("retryState") or "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    wrapper = _child_wrapper(message, child, attrs, retry_state)
+    cause = h.parse_failure(attrs.get("failure")) if cause_json is None else Failure.from_json_dict(cause_json)
+    if cause is not None:
+        wrapper.cause.CopyFrom(cause)
+    return wrapper
+
+
+def _child_cancelled(child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    wrapper = _child_wrapper(
+        "Child Workflow execution cancelled", child, attrs, "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    )
+    details = {"details": attrs["details"]} if attrs.get("details") else {}
+    wrapper.cause.CopyFrom(Failure.from_json_dict({"message": "Cancelled", "canceledFailureInfo": details}))
+    return wrapper
 
 
 def _is_patch_marker(attrs: Mapping[str, Any]) -> bool:

@@ -320,6 +320,10 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             run_id=parent_exec.get("runId", ""),
             workflow_id=parent_exec.get("workflowId", ""),
         )
+    root = None
+    root_exec = attrs.get("rootWorkflowExecution")
+    if root_exec:
+        root = workflow.RootInfo(run_id=root_exec.get("runId", ""), workflow_id=root_exec.get("workflowId", ""))
     retry = attrs.get("retryPolicy")
     return workflow.Info(
         attempt=int(attrs.get("attempt") or 1),
@@ -331,7 +335,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         namespace=task["namespace"],
         original_execution_run_id=attrs.get("originalExecutionRunId"),
         parent=parent,
-        root=None,
+        root=root,
         priority=Priority(),
         raw_memo=dict(job.memo),
         retry_policy=RetryPolicy(
