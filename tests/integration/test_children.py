@@ -87,3 +87,196 @@ async def test_execute_child_returns_result_and_child_knows_parent(client, task_
         assert result["root"] == [parent_id, handle.result_run_id]
         child = await client.get_workflow_handle(child_id).result()
         assert child == result
+
+
+async def history(client, run_id: str) -> List[Dict[str, Any]]:
+    store = await client._engine_store()
+    return await store.fetchval("events_after", uuid.UUID(run_id), 0)
+
+
+def types(events: List[Dict[str, Any]]) -> List[str]:
+    return [e["type"] for e in events]
+
+
+def only(events: List[Dict[str, Any]], kind: str) -> Dict[str, Any]:
+    found = [e for e in events if e["type"] == kind]
+    assert len(found) == 1, types(events)
+    return found[0]
+
+
+async def test_parent_history_has_temporal_child_events(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentOfGreeter, Greeter]):
+        child_id = wf_id()
+        handle = await client.start_workflow(
+            ParentOfGreeter.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        await handle.result()
+    events = await history(client, handle.result_run_id)
+    kinds = types(events)
+    initiated = only(events, "StartChildWorkflowExecutionInitiated")
+    started = only(events, "ChildWorkflowExecutionStarted")
+    completed = only(events, "ChildWorkflowExecutionCompleted")
+    assert kinds.index("StartChildWorkflowExecutionInitiated") < kinds.index(
+        "ChildWorkflowExecutionStarted"
+    ) < kinds.index("ChildWorkflowExecutionCompleted")
+    attrs = initiated["attrs"]
+    assert attrs["workflowId"] == child_id
+    assert attrs["workflowType"] == {"name": "Greeter"}
+    assert attrs["parentClosePolicy"] == "PARENT_CLOSE_POLICY_TERMINATE"
+    assert attrs["namespace"] == client.namespace
+    child_run = started["attrs"]["workflowExecution"]["runId"]
+    assert started["attrs"]["initiatedEventId"] == str(initiated["id"])
+    assert started["attrs"]["workflowExecution"]["workflowId"] == child_id
+    assert completed["attrs"]["initiatedEventId"] == str(initiated["id"])
+    assert completed["attrs"]["startedEventId"] == str(started["id"])
+    assert completed["attrs"]["workflowExecution"] == {"workflowId": child_id, "runId": child_run}
+    assert completed["attrs"]["result"]["payloads"]
+    child_started = (await history(client, child_run))[0]["attrs"]
+    assert child_started["parentWorkflowExecution"] == {
+        "workflowId": handle.id, "runId": handle.result_run_id,
+    }
+    assert child_started["parentInitiatedEventId"] == str(initiated["id"])
+
+
+@workflow.defn
+class CatchChildFailure:
+    @workflow.run
+    async def run(self, child_id: str) -> Dict[str, Any]:
+        try:
+            await workflow.execute_child_workflow(Failing.run, "boom", id=child_id)
+        except ChildWorkflowError as err:
+            cause = err.cause
+            assert isinstance(cause, ApplicationError)
+            return {
+                "message": err.message,
+                "workflow_id": err.workflow_id,
+                "workflow_type": err.workflow_type,
+                "run_id_set": bool(err.run_id),
+                "initiated": err.initiated_event_id,
+                "started": err.started_event_id,
+                "cause": [cause.message, cause.type, list(cause.details), cause.non_retryable],
+            }
+        raise AssertionError("child did not fail")
+
+
+async def test_child_failure_is_child_workflow_error_with_application_cause(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[CatchChildFailure, Failing]):
+        child_id = wf_id()
+        result = await client.execute_workflow(
+            CatchChildFailure.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+    assert result["message"] == "Child Workflow execution failed"
+    assert result["workflow_id"] == child_id
+    assert result["workflow_type"] == "Failing"
+    assert result["run_id_set"]
+    assert result["initiated"] > 0 and result["started"] > result["initiated"]
+    assert result["cause"] == ["boom", "ChildBroke", ["detail"], True]
+
+
+@workflow.defn
+class UncaughtChildFailure:
+    @workflow.run
+    async def run(self, child_id: str) -> None:
+        await workflow.execute_child_workflow(Failing.run, "deep", id=child_id)
+
+
+async def test_uncaught_child_failure_fails_parent_with_chain(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[UncaughtChildFailure, Failing]):
+        with pytest.raises(WorkflowFailureError) as info:
+            await client.execute_workflow(
+                UncaughtChildFailure.run, wf_id(), id=wf_id("parent"), task_queue=task_queue
+            )
+    child_error = info.value.cause
+    assert isinstance(child_error, ChildWorkflowError)
+    assert isinstance(child_error.cause, ApplicationError)
+    assert child_error.cause.message == "deep"
+
+
+@workflow.defn
+class StartTwice:
+    @workflow.run
+    async def run(self, child_id: str) -> List[str]:
+        first = await workflow.start_child_workflow(Waiter.run, id=child_id)
+        try:
+            await workflow.start_child_workflow(Waiter.run, id=child_id)
+        except WorkflowAlreadyStartedError as err:
+            outcome = ["already started", err.workflow_id, err.workflow_type]
+        else:
+            outcome = ["started twice"]
+        await first.signal(Waiter.finish)
+        await first
+        return outcome
+
+
+async def test_child_id_taken_raises_already_started_in_parent(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[StartTwice, Waiter]):
+        child_id = wf_id()
+        handle = await client.start_workflow(
+            StartTwice.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        assert await handle.result() == ["already started", child_id, "Waiter"]
+    failed = only(await history(client, handle.result_run_id), "StartChildWorkflowExecutionFailed")
+    assert failed["attrs"]["cause"] == "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS"
+    assert failed["attrs"]["workflowId"] == child_id
+
+
+@workflow.defn
+class ReuseRejected:
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        await workflow.execute_child_workflow(Greeter.run, "once", id=child_id)
+        try:
+            await workflow.execute_child_workflow(
+                Greeter.run, "twice", id=child_id,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            return "rejected"
+        return "reused"
+
+
+async def test_child_id_reuse_policy(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ReuseRejected, Greeter]):
+        result = await client.execute_workflow(
+            ReuseRejected.run, wf_id(), id=wf_id("parent"), task_queue=task_queue
+        )
+    assert result == "rejected"
+
+
+@workflow.defn
+class HandleParent:
+    @workflow.run
+    async def run(self, child_id: str) -> Dict[str, Any]:
+        handle = await workflow.start_child_workflow(
+            Waiter.run,
+            id=child_id,
+            task_queue=workflow.info().task_queue,
+            execution_timeout=timedelta(minutes=5),
+            run_timeout=timedelta(minutes=4),
+            task_timeout=timedelta(seconds=7),
+            memo={"owner": "parent"},
+            static_summary="a child",
+        )
+        await handle.signal(Waiter.note, "one")
+        await handle.signal("note", "two")
+        await handle.signal(Waiter.finish)
+        seen = await handle
+        return {"id": handle.id, "first_run": handle.first_execution_run_id, "seen": seen}
+
+
+async def test_child_handle_id_run_id_signal_and_options(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[HandleParent, Waiter]):
+        child_id = wf_id()
+        result = await client.execute_workflow(
+            HandleParent.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        assert result["seen"] == ["one", "two"]
+        assert result["id"] == child_id
+        child = client.get_workflow_handle(child_id)
+        description = await child.describe()
+        assert description.run_id == result["first_run"]
+        assert await description.memo() == {"owner": "parent"}
+    started = (await history(client, result["first_run"]))[0]["attrs"]
+    assert started["workflowExecutionTimeout"] == "300s"
+    assert started["workflowRunTimeout"] == "240s"
+    assert started["workflowTaskTimeout"] == "7s"
