@@ -20,6 +20,7 @@ from hotmesh_temporal.exceptions import (
     TimeoutError,
     WorkflowAlreadyStartedError,
 )
+from hotmesh_temporal.service import RPCError
 from hotmesh_temporal.worker import Worker
 
 
@@ -280,3 +281,204 @@ async def test_child_handle_id_run_id_signal_and_options(client, task_queue):
     assert started["workflowExecutionTimeout"] == "300s"
     assert started["workflowRunTimeout"] == "240s"
     assert started["workflowTaskTimeout"] == "7s"
+
+
+@workflow.defn
+class Cancellable:
+    """Waits forever; on cancellation returns (or re-raises) as told."""
+
+    @workflow.run
+    async def run(self, swallow: bool) -> str:
+        try:
+            await workflow.wait_condition(lambda: False)
+        except asyncio.CancelledError:
+            if swallow:
+                return "cleaned up"
+            raise
+        return "unreachable"
+
+
+@workflow.defn
+class ParentWithPolicy:
+    @workflow.run
+    async def run(self, child_id: str, policy: int) -> str:
+        await workflow.start_child_workflow(
+            Cancellable.run, False, id=child_id,
+            parent_close_policy=workflow.ParentClosePolicy(policy),
+        )
+        return "parent done"
+
+
+async def wait_status(client, workflow_id: str, status: Any, timeout: float = 10.0) -> Any:
+    handle = client.get_workflow_handle(workflow_id)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            description = await handle.describe()
+            found = description.status
+        except RPCError:  # not started yet
+            description, found = None, None
+        if found == status:
+            return description
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{workflow_id} stayed {found}, expected {status}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (workflow.ParentClosePolicy.TERMINATE, "TERMINATED"),
+        (workflow.ParentClosePolicy.REQUEST_CANCEL, "CANCELED"),
+        (workflow.ParentClosePolicy.ABANDON, "RUNNING"),
+    ],
+)
+async def test_parent_close_policy(client, task_queue, policy, expected):
+    from hotmesh_temporal.client import WorkflowExecutionStatus
+
+    async with Worker(client, task_queue=task_queue, workflows=[ParentWithPolicy, Cancellable]):
+        child_id = wf_id()
+        assert await client.execute_workflow(
+            ParentWithPolicy.run, args=[child_id, int(policy)], id=wf_id("parent"),
+            task_queue=task_queue,
+        ) == "parent done"
+        await wait_status(client, child_id, WorkflowExecutionStatus[expected])
+        child = client.get_workflow_handle(child_id)
+        if expected == "TERMINATED":
+            with pytest.raises(WorkflowFailureError) as info:
+                await child.result()
+            assert isinstance(info.value.cause, TerminatedError)
+            assert info.value.cause.message == "by parent close policy"
+        elif expected == "RUNNING":
+            await child.terminate("test cleanup")
+
+
+@workflow.defn
+class CancelChild:
+    @workflow.run
+    async def run(self, child_id: str, cancellation_type: int, swallow: bool) -> List[Any]:
+        handle = await workflow.start_child_workflow(
+            Cancellable.run, swallow, id=child_id,
+            cancellation_type=workflow.ChildWorkflowCancellationType(cancellation_type),
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        await workflow.sleep(0.05)
+        handle.cancel()
+        try:
+            return ["result", await handle]
+        except ChildWorkflowError as err:
+            assert isinstance(err.cause, CancelledError)
+            return ["cancelled", err.message]
+
+
+@pytest.mark.parametrize(
+    "cancellation_type, swallow, expected_parent, expected_child",
+    [
+        # The parent waits until the child closed: a child that swallows the
+        # cancellation completes, and its result is what the parent gets.
+        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED, True,
+         ["result", "cleaned up"], "COMPLETED"),
+        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED, False,
+         ["cancelled", "Child Workflow execution cancelled"], "CANCELED"),
+        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED, True,
+         ["cancelled", "Child Workflow execution cancelled"], "COMPLETED"),
+        (workflow.ChildWorkflowCancellationType.TRY_CANCEL, False,
+         ["cancelled", "Child Workflow execution cancelled"], "CANCELED"),
+        # ABANDON: the parent stops waiting and the child is never told.
+        (workflow.ChildWorkflowCancellationType.ABANDON, False,
+         ["cancelled", "Child Workflow execution cancelled"], "RUNNING"),
+    ],
+)
+async def test_child_cancellation_types(
+    client, task_queue, cancellation_type, swallow, expected_parent, expected_child
+):
+    from hotmesh_temporal.client import WorkflowExecutionStatus
+
+    async with Worker(client, task_queue=task_queue, workflows=[CancelChild, Cancellable]):
+        child_id = wf_id()
+        handle = await client.start_workflow(
+            CancelChild.run, args=[child_id, int(cancellation_type), swallow],
+            id=wf_id("parent"), task_queue=task_queue,
+        )
+        assert await handle.result() == expected_parent
+        await wait_status(client, child_id, WorkflowExecutionStatus[expected_child])
+        if expected_child == "RUNNING":
+            await asyncio.sleep(0.2)
+            await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
+            kinds = types(await history(client, handle.result_run_id))
+            assert "RequestCancelExternalWorkflowExecutionInitiated" not in kinds
+            await client.get_workflow_handle(child_id).terminate("cleanup")
+        else:
+            events = await history(client, handle.result_run_id)
+            request = only(events, "RequestCancelExternalWorkflowExecutionInitiated")
+            assert request["attrs"]["childWorkflowOnly"] is True
+            assert request["attrs"]["workflowExecution"]["workflowId"] == child_id
+
+
+@workflow.defn
+class ObserveChildEnd:
+    @workflow.run
+    async def run(self, child_id: str, timeout: Optional[float]) -> List[Any]:
+        try:
+            await workflow.execute_child_workflow(
+                Cancellable.run, False, id=child_id,
+                execution_timeout=timedelta(seconds=timeout) if timeout else None,
+            )
+        except ChildWorkflowError as err:
+            cause = err.cause
+            return [err.message, type(cause).__name__, getattr(cause, "type", None) and int(cause.type)]
+        return ["completed"]
+
+
+async def test_child_terminated_from_outside(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ObserveChildEnd, Cancellable]):
+        child_id = wf_id()
+        handle = await client.start_workflow(
+            ObserveChildEnd.run, args=[child_id, None], id=wf_id("parent"), task_queue=task_queue
+        )
+        from hotmesh_temporal.client import WorkflowExecutionStatus
+
+        await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
+        await client.get_workflow_handle(child_id).terminate("stop it")
+        assert await handle.result() == ["Child Workflow execution terminated", "TerminatedError", None]
+    assert "ChildWorkflowExecutionTerminated" in types(await history(client, handle.result_run_id))
+
+
+async def test_child_timed_out(client, task_queue):
+    from hotmesh_temporal.exceptions import TimeoutType
+
+    async with Worker(client, task_queue=task_queue, workflows=[ObserveChildEnd, Cancellable]):
+        handle = await client.start_workflow(
+            ObserveChildEnd.run, args=[wf_id(), 0.3], id=wf_id("parent"), task_queue=task_queue
+        )
+        assert await handle.result() == [
+            "Child Workflow execution timed out", "TimeoutError", int(TimeoutType.START_TO_CLOSE),
+        ]
+    timed_out = only(await history(client, handle.result_run_id), "ChildWorkflowExecutionTimedOut")
+    assert timed_out["attrs"]["retryState"] == "RETRY_STATE_TIMEOUT"
+
+
+@workflow.defn
+class Countdown:
+    @workflow.run
+    async def run(self, n: int) -> Dict[str, Any]:
+        if n > 0:
+            workflow.continue_as_new(n - 1)
+        info = workflow.info()
+        return {"parent": info.parent and info.parent.workflow_id, "continued": info.continued_run_id is not None}
+
+
+@workflow.defn
+class ParentOfCountdown:
+    @workflow.run
+    async def run(self, child_id: str) -> Dict[str, Any]:
+        return await workflow.execute_child_workflow(Countdown.run, 3, id=child_id)
+
+
+async def test_child_that_continues_as_new_reports_its_last_run(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentOfCountdown, Countdown]):
+        parent_id = wf_id("parent")
+        result = await client.execute_workflow(
+            ParentOfCountdown.run, wf_id(), id=parent_id, task_queue=task_queue
+        )
+    assert result == {"parent": parent_id, "continued": True}
