@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -17,7 +17,6 @@ from hotmesh_temporal.exceptions import (
     CancelledError,
     ChildWorkflowError,
     TerminatedError,
-    TimeoutError,
     WorkflowAlreadyStartedError,
 )
 from hotmesh_temporal.service import RPCError
@@ -31,11 +30,12 @@ def wf_id(prefix: str = "child") -> str:
 @workflow.defn
 class Greeter:
     @workflow.run
-    async def run(self, name: str) -> Dict[str, Any]:
+    async def run(self, name: str) -> dict[str, Any]:
         info = workflow.info()
         return {
             "greeting": f"hello {name}",
-            "parent": info.parent and [info.parent.workflow_id, info.parent.run_id, info.parent.namespace],
+            "parent": info.parent
+            and [info.parent.workflow_id, info.parent.run_id, info.parent.namespace],
             "root": info.root and [info.root.workflow_id, info.root.run_id],
         }
 
@@ -53,10 +53,10 @@ class Waiter:
 
     def __init__(self) -> None:
         self.done = False
-        self.seen: List[str] = []
+        self.seen: list[str] = []
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         await workflow.wait_condition(lambda: self.done)
         return self.seen
 
@@ -72,7 +72,7 @@ class Waiter:
 @workflow.defn
 class ParentOfGreeter:
     @workflow.run
-    async def run(self, child_id: str) -> Dict[str, Any]:
+    async def run(self, child_id: str) -> dict[str, Any]:
         return await workflow.execute_child_workflow(Greeter.run, "kid", id=child_id)
 
 
@@ -90,16 +90,16 @@ async def test_execute_child_returns_result_and_child_knows_parent(client, task_
         assert child == result
 
 
-async def history(client, run_id: str) -> List[Dict[str, Any]]:
+async def history(client, run_id: str) -> list[dict[str, Any]]:
     store = await client._engine_store()
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 
-def types(events: List[Dict[str, Any]]) -> List[str]:
+def types(events: list[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
 
 
-def only(events: List[Dict[str, Any]], kind: str) -> Dict[str, Any]:
+def only(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [e for e in events if e["type"] == kind]
     assert len(found) == 1, types(events)
     return found[0]
@@ -117,9 +117,11 @@ async def test_parent_history_has_temporal_child_events(client, task_queue):
     initiated = only(events, "StartChildWorkflowExecutionInitiated")
     started = only(events, "ChildWorkflowExecutionStarted")
     completed = only(events, "ChildWorkflowExecutionCompleted")
-    assert kinds.index("StartChildWorkflowExecutionInitiated") < kinds.index(
-        "ChildWorkflowExecutionStarted"
-    ) < kinds.index("ChildWorkflowExecutionCompleted")
+    assert (
+        kinds.index("StartChildWorkflowExecutionInitiated")
+        < kinds.index("ChildWorkflowExecutionStarted")
+        < kinds.index("ChildWorkflowExecutionCompleted")
+    )
     attrs = initiated["attrs"]
     assert attrs["workflowId"] == child_id
     assert attrs["workflowType"] == {"name": "Greeter"}
@@ -134,7 +136,8 @@ async def test_parent_history_has_temporal_child_events(client, task_queue):
     assert completed["attrs"]["result"]["payloads"]
     child_started = (await history(client, child_run))[0]["attrs"]
     assert child_started["parentWorkflowExecution"] == {
-        "workflowId": handle.id, "runId": handle.result_run_id,
+        "workflowId": handle.id,
+        "runId": handle.result_run_id,
     }
     assert child_started["parentInitiatedEventId"] == str(initiated["id"])
 
@@ -142,7 +145,7 @@ async def test_parent_history_has_temporal_child_events(client, task_queue):
 @workflow.defn
 class CatchChildFailure:
     @workflow.run
-    async def run(self, child_id: str) -> Dict[str, Any]:
+    async def run(self, child_id: str) -> dict[str, Any]:
         try:
             await workflow.execute_child_workflow(Failing.run, "boom", id=child_id)
         except ChildWorkflowError as err:
@@ -196,7 +199,7 @@ async def test_uncaught_child_failure_fails_parent_with_chain(client, task_queue
 @workflow.defn
 class StartTwice:
     @workflow.run
-    async def run(self, child_id: str) -> List[str]:
+    async def run(self, child_id: str) -> list[str]:
         first = await workflow.start_child_workflow(Waiter.run, id=child_id)
         try:
             await workflow.start_child_workflow(Waiter.run, id=child_id)
@@ -217,7 +220,10 @@ async def test_child_id_taken_raises_already_started_in_parent(client, task_queu
         )
         assert await handle.result() == ["already started", child_id, "Waiter"]
     failed = only(await history(client, handle.result_run_id), "StartChildWorkflowExecutionFailed")
-    assert failed["attrs"]["cause"] == "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS"
+    assert (
+        failed["attrs"]["cause"]
+        == "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS"
+    )
     assert failed["attrs"]["workflowId"] == child_id
 
 
@@ -228,7 +234,9 @@ class ReuseRejected:
         await workflow.execute_child_workflow(Greeter.run, "once", id=child_id)
         try:
             await workflow.execute_child_workflow(
-                Greeter.run, "twice", id=child_id,
+                Greeter.run,
+                "twice",
+                id=child_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
@@ -247,7 +255,7 @@ async def test_child_id_reuse_policy(client, task_queue):
 @workflow.defn
 class HandleParent:
     @workflow.run
-    async def run(self, child_id: str) -> Dict[str, Any]:
+    async def run(self, child_id: str) -> dict[str, Any]:
         handle = await workflow.start_child_workflow(
             Waiter.run,
             id=child_id,
@@ -303,7 +311,9 @@ class ParentWithPolicy:
     @workflow.run
     async def run(self, child_id: str, policy: int) -> str:
         await workflow.start_child_workflow(
-            Cancellable.run, False, id=child_id,
+            Cancellable.run,
+            False,
+            id=child_id,
             parent_close_policy=workflow.ParentClosePolicy(policy),
         )
         return "parent done"
@@ -338,10 +348,15 @@ async def test_parent_close_policy(client, task_queue, policy, expected):
 
     async with Worker(client, task_queue=task_queue, workflows=[ParentWithPolicy, Cancellable]):
         child_id = wf_id()
-        assert await client.execute_workflow(
-            ParentWithPolicy.run, args=[child_id, int(policy)], id=wf_id("parent"),
-            task_queue=task_queue,
-        ) == "parent done"
+        assert (
+            await client.execute_workflow(
+                ParentWithPolicy.run,
+                args=[child_id, int(policy)],
+                id=wf_id("parent"),
+                task_queue=task_queue,
+            )
+            == "parent done"
+        )
         await wait_status(client, child_id, WorkflowExecutionStatus[expected])
         child = client.get_workflow_handle(child_id)
         if expected == "TERMINATED":
@@ -356,9 +371,11 @@ async def test_parent_close_policy(client, task_queue, policy, expected):
 @workflow.defn
 class CancelChild:
     @workflow.run
-    async def run(self, child_id: str, cancellation_type: int, swallow: bool) -> List[Any]:
+    async def run(self, child_id: str, cancellation_type: int, swallow: bool) -> list[Any]:
         handle = await workflow.start_child_workflow(
-            Cancellable.run, swallow, id=child_id,
+            Cancellable.run,
+            swallow,
+            id=child_id,
             cancellation_type=workflow.ChildWorkflowCancellationType(cancellation_type),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
@@ -376,17 +393,37 @@ class CancelChild:
     [
         # The parent waits until the child closed: a child that swallows the
         # cancellation completes, and its result is what the parent gets.
-        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED, True,
-         ["result", "cleaned up"], "COMPLETED"),
-        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED, False,
-         ["cancelled", "Child Workflow execution cancelled"], "CANCELED"),
-        (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED, True,
-         ["cancelled", "Child Workflow execution cancelled"], "COMPLETED"),
-        (workflow.ChildWorkflowCancellationType.TRY_CANCEL, False,
-         ["cancelled", "Child Workflow execution cancelled"], "CANCELED"),
+        (
+            workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+            True,
+            ["result", "cleaned up"],
+            "COMPLETED",
+        ),
+        (
+            workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+            False,
+            ["cancelled", "Child Workflow execution cancelled"],
+            "CANCELED",
+        ),
+        (
+            workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED,
+            True,
+            ["cancelled", "Child Workflow execution cancelled"],
+            "COMPLETED",
+        ),
+        (
+            workflow.ChildWorkflowCancellationType.TRY_CANCEL,
+            False,
+            ["cancelled", "Child Workflow execution cancelled"],
+            "CANCELED",
+        ),
         # ABANDON: the parent stops waiting and the child is never told.
-        (workflow.ChildWorkflowCancellationType.ABANDON, False,
-         ["cancelled", "Child Workflow execution cancelled"], "RUNNING"),
+        (
+            workflow.ChildWorkflowCancellationType.ABANDON,
+            False,
+            ["cancelled", "Child Workflow execution cancelled"],
+            "RUNNING",
+        ),
     ],
 )
 async def test_child_cancellation_types(
@@ -397,8 +434,10 @@ async def test_child_cancellation_types(
     async with Worker(client, task_queue=task_queue, workflows=[CancelChild, Cancellable]):
         child_id = wf_id()
         handle = await client.start_workflow(
-            CancelChild.run, args=[child_id, int(cancellation_type), swallow],
-            id=wf_id("parent"), task_queue=task_queue,
+            CancelChild.run,
+            args=[child_id, int(cancellation_type), swallow],
+            id=wf_id("parent"),
+            task_queue=task_queue,
         )
         assert await handle.result() == expected_parent
         await wait_status(client, child_id, WorkflowExecutionStatus[expected_child])
@@ -418,15 +457,21 @@ async def test_child_cancellation_types(
 @workflow.defn
 class ObserveChildEnd:
     @workflow.run
-    async def run(self, child_id: str, timeout: Optional[float]) -> List[Any]:
+    async def run(self, child_id: str, timeout: float | None) -> list[Any]:
         try:
             await workflow.execute_child_workflow(
-                Cancellable.run, False, id=child_id,
+                Cancellable.run,
+                False,
+                id=child_id,
                 execution_timeout=timedelta(seconds=timeout) if timeout else None,
             )
         except ChildWorkflowError as err:
             cause = err.cause
-            return [err.message, type(cause).__name__, getattr(cause, "type", None) and int(cause.type)]
+            return [
+                err.message,
+                type(cause).__name__,
+                getattr(cause, "type", None) and int(cause.type),
+            ]
         return ["completed"]
 
 
@@ -440,7 +485,11 @@ async def test_child_terminated_from_outside(client, task_queue):
 
         await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
         await client.get_workflow_handle(child_id).terminate("stop it")
-        assert await handle.result() == ["Child Workflow execution terminated", "TerminatedError", None]
+        assert await handle.result() == [
+            "Child Workflow execution terminated",
+            "TerminatedError",
+            None,
+        ]
     assert "ChildWorkflowExecutionTerminated" in types(await history(client, handle.result_run_id))
 
 
@@ -452,7 +501,9 @@ async def test_child_timed_out(client, task_queue):
             ObserveChildEnd.run, args=[wf_id(), 0.3], id=wf_id("parent"), task_queue=task_queue
         )
         assert await handle.result() == [
-            "Child Workflow execution timed out", "TimeoutError", int(TimeoutType.START_TO_CLOSE),
+            "Child Workflow execution timed out",
+            "TimeoutError",
+            int(TimeoutType.START_TO_CLOSE),
         ]
     timed_out = only(await history(client, handle.result_run_id), "ChildWorkflowExecutionTimedOut")
     assert timed_out["attrs"]["retryState"] == "RETRY_STATE_TIMEOUT"
@@ -461,17 +512,20 @@ async def test_child_timed_out(client, task_queue):
 @workflow.defn
 class Countdown:
     @workflow.run
-    async def run(self, n: int) -> Dict[str, Any]:
+    async def run(self, n: int) -> dict[str, Any]:
         if n > 0:
             workflow.continue_as_new(n - 1)
         info = workflow.info()
-        return {"parent": info.parent and info.parent.workflow_id, "continued": info.continued_run_id is not None}
+        return {
+            "parent": info.parent and info.parent.workflow_id,
+            "continued": info.continued_run_id is not None,
+        }
 
 
 @workflow.defn
 class ParentOfCountdown:
     @workflow.run
-    async def run(self, child_id: str) -> Dict[str, Any]:
+    async def run(self, child_id: str) -> dict[str, Any]:
         return await workflow.execute_child_workflow(Countdown.run, 3, id=child_id)
 
 
