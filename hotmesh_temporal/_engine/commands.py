@@ -147,6 +147,7 @@ class Activation:
     history_length: int
     jobs: List[Job]
     continue_as_new_suggested: bool = False
+    history_size: int = 0  # bytes, as of the start of this task
 
 
 # ----------------------------------------------------------------------- commands

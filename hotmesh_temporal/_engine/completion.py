@@ -28,6 +28,7 @@ class TaskContext:
     identity: str
     history_size: int
     started_attrs: Dict[str, Any]
+    suggest_continue_as_new: bool = False
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
@@ -80,6 +81,7 @@ def build_completion(task: TaskContext, commands: List[c.Command], driver: RunDr
                 "identity": task.identity,
                 "requestId": str(uuid.uuid4()),
                 "historySizeBytes": str(task.history_size),
+                "suggestContinueAsNew": task.suggest_continue_as_new or None,
             },
         )
     )

@@ -179,6 +179,7 @@ class WorkflowInstance:
         self._now = info.start_time
         self._replaying = False
         self._history_length = 0
+        self._history_size = 0
         self._continue_as_new_suggested = False
         self._read_only = False
         self._details = ""
@@ -240,6 +241,7 @@ class WorkflowInstance:
         self.loop.set_time(stamp.timestamp())
         self._replaying = activation.is_replaying
         self._history_length = activation.history_length
+        self._history_size = activation.history_size
         self._continue_as_new_suggested = activation.continue_as_new_suggested
 
     def _apply(self, job: c.Job) -> None:
@@ -1088,7 +1090,7 @@ class WorkflowInstance:
         return self._history_length
 
     def current_history_size(self) -> int:
-        return 0
+        return self._history_size
 
     def continue_as_new_suggested(self) -> bool:
         return self._continue_as_new_suggested

@@ -59,6 +59,29 @@ class ActivationResult:
     failure: Optional[BaseException] = None
 
 
+# Temporal's default thresholds for suggesting continue-as-new (the server's dynamic
+# config limit.historyCount.suggestContinueAsNew and limit.historySize.suggestContinueAsNew).
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 4 * 1024
+SUGGEST_CONTINUE_AS_NEW_BYTES = 4 * 1024 * 1024
+
+
+def continue_as_new_suggested(history_length: int, history_size: int) -> bool:
+    return (
+        history_length >= SUGGEST_CONTINUE_AS_NEW_EVENTS
+        or history_size >= SUGGEST_CONTINUE_AS_NEW_BYTES
+    )
+
+
+@dataclass
+class TaskFacts:
+    """What workflow code may read about the task that runs it: Temporal records them in
+    WorkflowTaskStarted, so a replay sees the same values as the first run."""
+
+    started_event_id: int = 0
+    history_size: int = 0
+    suggest_continue_as_new: bool = False
+
+
 InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
 
 
@@ -92,6 +115,7 @@ class RunDriver:
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
+        self._task_facts = TaskFacts()
         self.closed = False
 
     # ------------------------------------------------------------------ replay
@@ -122,12 +146,17 @@ class RunDriver:
             self.last_scheduled_id = int(ev["id"])
         elif kind == "WorkflowTaskStarted":
             self._task_started_time = h.parse_time(ev["time"])
+            self._task_facts = TaskFacts(
+                started_event_id=int(ev["id"]),
+                history_size=int(attrs.get("historySizeBytes") or 0),
+                suggest_continue_as_new=bool(attrs.get("suggestContinueAsNew")),
+            )
         elif kind == "WorkflowTaskCompleted":
             jobs = self._patch_jobs(events, index) + self._jobs
             self._jobs = []
             result = await self.activate(
                 jobs, self._task_started_time or h.parse_time(ev["time"]),
-                replaying=True, history_length=int(ev["id"]),
+                replaying=True, facts=self._task_facts,
             )
             if result.failure is not None:
                 raise result.failure
@@ -152,7 +181,7 @@ class RunDriver:
     # ------------------------------------------------------------ activations
 
     async def activate(
-        self, jobs: List[c.Job], timestamp: datetime, *, replaying: bool, history_length: int
+        self, jobs: List[c.Job], timestamp: datetime, *, replaying: bool, facts: TaskFacts
     ) -> ActivationResult:
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
@@ -166,20 +195,22 @@ class RunDriver:
             run_id=self.run_id,
             timestamp=timestamp,
             is_replaying=replaying,
-            history_length=history_length,
+            history_length=facts.started_event_id,
             jobs=jobs,
+            continue_as_new_suggested=facts.suggest_continue_as_new,
+            history_size=facts.history_size,
         )
         completion = self.instance.activate(activation)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
-    async def run_current(self, started_at: datetime, history_length: int) -> ActivationResult:
+    async def run_current(self, started_at: datetime, facts: TaskFacts) -> ActivationResult:
         """Run the activation of the task being processed now (not replaying)."""
         if self._expected:
             raise self._mismatch(
                 f"workflow issued {type(self._expected[0]).__name__} that history does not have"
             )
         jobs, self._jobs = self._jobs, []
-        result = await self.activate(jobs, started_at, replaying=False, history_length=history_length)
+        result = await self.activate(jobs, started_at, replaying=False, facts=facts)
         if result.failure is None:
             result.commands = [await self._codecs.encode_command(cmd) for cmd in result.commands]
         else:

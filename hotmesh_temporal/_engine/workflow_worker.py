@@ -21,7 +21,7 @@ from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.polling import Poller
-from hotmesh_temporal._engine.replay import RunDriver
+from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -132,7 +132,7 @@ class WorkflowWorker:
         run_id = str(task["run_id"])
         try:
             driver = await self._driver_for(task)
-            result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
+            result = await driver.run_current(h.parse_time(task["started_at"]), live_task_facts(task))
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
@@ -209,6 +209,7 @@ class WorkflowWorker:
             scheduled_event_id=driver.last_scheduled_id,
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
+            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
@@ -264,7 +265,7 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
-            await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
+            await driver.run_current(execution["start_time"], live_task_facts(execution))
         return driver
 
     # ----------------------------------------------------------------- instances
@@ -287,6 +288,14 @@ class WorkflowWorker:
             workflow_failure_exception_types=list(self.config.failure_exception_types),
             interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
         )
+
+
+def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+    """The facts of a task about to run: its WorkflowTaskStarted event will take the
+    run's next event id, and the history size is the one when it was leased."""
+    started_id = int(task["next_event_id"])
+    size = int(task.get("history_size") or 0)
+    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
 
 
 def _retry_delay(attempt: int) -> float:
