@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine import workflow_retry
 from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
 
 
@@ -229,12 +230,48 @@ class _Builder:
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
+        now = h.parse_time(self.task.started_at) if self.task.started_at else datetime.now(timezone.utc)
+        decision = workflow_retry.decide(self.task.started_attrs, failure, now)
+        new_run_id = str(uuid.uuid4()) if decision.backoff is not None else None
         self.emit(
             cmd,
             "WorkflowExecutionFailed",
-            {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"},
+            {"failure": failure, "retryState": decision.retry_state, "newExecutionRunId": new_run_id},
         )
         self.out.close = {"status": 3, "failure": failure}
+        if new_run_id is not None:
+            # complete_workflow_task starts it like a continue-as-new, after the backoff.
+            self.out.close["continue_as_new"] = self._retry_run(new_run_id, failure, decision.backoff)
+
+    def _retry_run(self, run_id: str, failure: Dict[str, Any], backoff: Any) -> Dict[str, Any]:
+        prior = self.task.started_attrs
+        start = new_run_start(
+            namespace=self.task.namespace,
+            workflow_id=self.task.workflow_id,
+            run_id=run_id,
+            workflow_type=prior["workflowType"]["name"],
+            task_queue=self.task.task_queue,
+            arguments=h.parse_payloads(prior.get("input")),
+            execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+            run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+            task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+            memo_json=(prior.get("memo") or {}).get("fields"),
+            search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+            headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+            first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
+            continued_run_id=self.task.run_id,
+            identity=self.task.identity,
+            retry_policy_json=prior.get("retryPolicy"),
+            cron_schedule=prior.get("cronSchedule", ""),
+            start_delay=backoff,
+            execution_deadline=prior.get("workflowExecutionExpirationTime"),
+            attempt=int(prior.get("attempt") or 1) + 1,
+            parent=parent_of(prior),
+        )
+        started = start["started_attributes"]
+        started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_RETRY"
+        started["continuedFailure"] = failure
+        return start
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
         self.emit(cmd, "WorkflowExecutionCanceled", {})
@@ -447,6 +484,7 @@ def new_run_start(
     continued_run_id: Optional[str] = None,
     identity: str = "",
     retry_policy: Any = None,
+    retry_policy_json: Optional[Dict[str, Any]] = None,
     cron_schedule: str = "",
     start_delay: Optional[timedelta] = None,
     execution_deadline: Optional[str] = None,
@@ -476,7 +514,7 @@ def new_run_start(
         "originalExecutionRunId": run_id,
         "identity": identity,
         "firstExecutionRunId": first,
-        "retryPolicy": h.retry_policy_json(retry_policy),
+        "retryPolicy": retry_policy_json or h.retry_policy_json(retry_policy),
         "attempt": attempt,
         "workflowExecutionExpirationTime": execution_deadline,
         "cronSchedule": cron_schedule or None,

@@ -1,0 +1,119 @@
+"""Workflow-level retry policy: a failed run is retried as a new run of the same id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from hotmesh_temporal import workflow
+from hotmesh_temporal.client import WorkflowFailureError
+from hotmesh_temporal.common import RetryPolicy
+from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.worker import Worker
+
+FAST = dict(initial_interval=timedelta(milliseconds=50), backoff_coefficient=1.0)
+
+
+@workflow.defn
+class Flaky:
+    @workflow.run
+    async def run(self, succeed_on: int, non_retryable: bool) -> dict[str, Any]:
+        info = workflow.info()
+        if info.attempt < succeed_on:
+            raise ApplicationError(f"attempt {info.attempt}", non_retryable=non_retryable)
+        policy = info.retry_policy
+        return {
+            "attempt": info.attempt,
+            "continued": info.continued_run_id is not None,
+            "first": info.first_execution_run_id,
+            "max": policy and policy.maximum_attempts,
+            "last_failure": str(workflow.get_last_failure()),
+        }
+
+
+def wf_id() -> str:
+    return f"retry-{uuid.uuid4()}"
+
+
+async def test_failed_run_is_retried_until_it_succeeds(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
+        handle = await client.start_workflow(
+            Flaky.run,
+            args=[3, False],
+            id=wf_id(),
+            task_queue=task_queue,
+            retry_policy=RetryPolicy(maximum_attempts=5, **FAST),
+        )
+        result = await handle.result()
+    assert result["attempt"] == 3
+    assert result["continued"] is True
+    assert result["first"] == handle.result_run_id
+    assert result["max"] == 5
+    assert result["last_failure"] == "attempt 2"
+    store = await client._engine_store()
+    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    failed = events[-1]
+    assert failed["type"] == "WorkflowExecutionFailed"
+    assert failed["attrs"]["retryState"] == "RETRY_STATE_IN_PROGRESS"
+    second = await store.fetchval(
+        "events_after", uuid.UUID(failed["attrs"]["newExecutionRunId"]), 0
+    )
+    started = second[0]["attrs"]
+    assert started["attempt"] == 2
+    assert started["initiator"] == "CONTINUE_AS_NEW_INITIATOR_RETRY"
+    assert started["continuedExecutionRunId"] == handle.result_run_id
+    assert started["continuedFailure"]["message"] == "attempt 1"
+    assert started["firstWorkflowTaskBackoff"] == "0.05s"
+
+
+async def test_retries_stop_at_maximum_attempts(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
+        handle = await client.start_workflow(
+            Flaky.run,
+            args=[10, False],
+            id=wf_id(),
+            task_queue=task_queue,
+            retry_policy=RetryPolicy(maximum_attempts=2, **FAST),
+        )
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+        assert str(info.value.cause) == "attempt 2"
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result(follow_runs=False)
+        assert str(info.value.cause) == "attempt 1"
+    last = await client.get_workflow_handle(handle.id).describe()
+    store = await client._engine_store()
+    events = await store.fetchval("events_after", uuid.UUID(last.run_id), 0)
+    assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
+
+
+async def test_non_retryable_failure_is_not_retried(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
+        handle = await client.start_workflow(
+            Flaky.run,
+            args=[2, True],
+            id=wf_id(),
+            task_queue=task_queue,
+            retry_policy=RetryPolicy(maximum_attempts=5, **FAST),
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    store = await client._engine_store()
+    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    assert "newExecutionRunId" not in events[-1]["attrs"]
+
+
+async def test_without_retry_policy_a_failure_is_final(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
+        handle = await client.start_workflow(
+            Flaky.run, args=[2, False], id=wf_id(), task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    store = await client._engine_store()
+    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_RETRY_POLICY_NOT_SET"
