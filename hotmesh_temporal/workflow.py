@@ -1485,6 +1485,7 @@ def continue_as_new(
         retry_policy=retry_policy,
         memo=memo,
         search_attributes=search_attributes,
+        backoff_start_interval=backoff_start_interval,
     )
     raise RuntimeError("unreachable: continue_as_new always raises")
 

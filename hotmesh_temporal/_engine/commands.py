@@ -213,6 +213,7 @@ class ContinueAsNew:
     headers: Mapping[str, Payload] = field(default_factory=dict)
     search_attributes: Optional[Mapping[str, Payload]] = None
     retry_policy: Any = None
+    backoff_start_interval: Optional[timedelta] = None
 
 
 @dataclass

@@ -278,12 +278,20 @@ class _Builder:
         self.out.close = {"status": 4}
 
     def _ContinueAsNew(self, cmd: c.ContinueAsNew) -> None:
+        """Close this run and start the next one. What the command leaves unset (task
+        queue, timeouts, memo, search attributes, retry policy) is the current run's."""
         new_run_id = str(uuid.uuid4())
         prior = self.task.started_attrs
         task_queue = cmd.task_queue or self.task.task_queue
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
         task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
         memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        search_attributes = (
+            h.payload_map(cmd.search_attributes)
+            if cmd.search_attributes is not None
+            else (prior.get("searchAttributes") or {}).get("indexedFields")
+        )
+        retry_policy = h.retry_policy_json(cmd.retry_policy) or prior.get("retryPolicy")
         self.emit(
             cmd,
             "WorkflowExecutionContinuedAsNew",
@@ -294,9 +302,11 @@ class _Builder:
                 "input": h.payloads(cmd.arguments),
                 "workflowRunTimeout": h.duration(run_timeout),
                 "workflowTaskTimeout": h.duration(task_timeout),
+                "backoffStartInterval": h.duration(cmd.backoff_start_interval),
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
+                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
             },
         )
         start = new_run_start(
@@ -310,14 +320,15 @@ class _Builder:
             run_timeout=run_timeout,
             task_timeout=task_timeout,
             memo_json=memo,
+            search_attributes_json=search_attributes,
             headers=cmd.headers,
             first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
             continued_run_id=self.task.run_id,
             identity=self.task.identity,
-            retry_policy=cmd.retry_policy,
+            retry_policy_json=retry_policy,
+            start_delay=cmd.backoff_start_interval,
             execution_deadline=prior.get("workflowExecutionExpirationTime"),
             parent=parent_of(prior),
-            search_attributes_json=h.payload_map(cmd.search_attributes),
         )
         self.out.close = {"status": 6, "continue_as_new": start}
 

@@ -969,6 +969,7 @@ class WorkflowInstance:
         retry_policy: Any,
         memo: Optional[Mapping[str, Any]],
         search_attributes: Any,
+        backoff_start_interval: Optional[timedelta] = None,
     ) -> None:
         self._check_writable("continue_as_new")
         command = c.ContinueAsNew(
@@ -980,6 +981,7 @@ class WorkflowInstance:
             memo=self._encode_memo(memo) if memo is not None else None,
             search_attributes=self._encode_search_attributes(search_attributes),
             retry_policy=retry_policy,
+            backoff_start_interval=backoff_start_interval,
         )
         error = workflow.ContinueAsNewError()
         error._hotmesh_command = command  # type: ignore[attr-defined]
