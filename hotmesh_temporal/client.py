@@ -258,6 +258,7 @@ class Client:
             raise ValueError("id is required")
         if not task_queue:
             raise ValueError("task_queue is required")
+        _check_id_policies(id_reuse_policy, id_conflict_policy)
         dc = self.data_converter
         store = await self._engine_store()
         payloads = await dc.encode(values) if values else []
@@ -621,6 +622,18 @@ def _handler_name(handler: Any, kind: str) -> str:
     if defn is not None and getattr(defn, "dynamic", False):
         raise RuntimeError(f"Cannot invoke dynamic {kind} definition")
     return getattr(handler, "__name__", str(handler))
+
+
+def _check_id_policies(reuse: Any, conflict: Any) -> None:
+    """The combination Temporal's frontend refuses before starting anything."""
+    terminate_if_running = hotmesh_temporal.common.WorkflowIDReusePolicy.TERMINATE_IF_RUNNING
+    if reuse == terminate_if_running and conflict:
+        raise RPCError(
+            "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING "
+            "cannot be used together with a WorkflowIDConflictPolicy.",
+            RPCStatusCode.INVALID_ARGUMENT,
+            b"",
+        )
 
 
 def _raise_for_status(status: str, workflow_id: str) -> None:
