@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal.client import WorkflowFailureError
-from hotmesh_temporal.common import WorkflowIDReusePolicy
+from hotmesh_temporal.client import WorkflowExecutionStatus, WorkflowFailureError
+from hotmesh_temporal.common import RetryPolicy, WorkflowIDReusePolicy
 from hotmesh_temporal.exceptions import (
     ApplicationError,
     CancelledError,
@@ -536,3 +536,111 @@ async def test_child_that_continues_as_new_reports_its_last_run(client, task_que
             ParentOfCountdown.run, wf_id(), id=parent_id, task_queue=task_queue
         )
     assert result == {"parent": parent_id, "continued": True}
+
+
+@workflow.defn
+class FlakyChild:
+    @workflow.run
+    async def run(self) -> list[Any]:
+        info = workflow.info()
+        if info.attempt == 1:
+            raise ApplicationError("first attempt fails")
+        return [info.attempt, info.parent and info.parent.workflow_id]
+
+
+@workflow.defn
+class ParentOfFlaky:
+    @workflow.run
+    async def run(self, child_id: str) -> list[Any]:
+        return await workflow.execute_child_workflow(
+            FlakyChild.run,
+            id=child_id,
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
+        )
+
+
+async def test_child_retried_by_its_retry_policy_reports_the_last_attempt(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentOfFlaky, FlakyChild]):
+        parent_id = wf_id("parent")
+        handle = await client.start_workflow(
+            ParentOfFlaky.run, wf_id(), id=parent_id, task_queue=task_queue
+        )
+        assert await handle.result() == [2, parent_id]
+    kinds = types(await history(client, handle.result_run_id))
+    assert "ChildWorkflowExecutionFailed" not in kinds
+    assert kinds.count("ChildWorkflowExecutionCompleted") == 1
+
+
+@workflow.defn
+class ParentAwaitingChild:
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        await workflow.execute_child_workflow(Cancellable.run, False, id=child_id)
+        return "child finished"
+
+
+async def test_cancelling_the_parent_cancels_the_awaited_child(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentAwaitingChild, Cancellable]):
+        child_id = wf_id()
+        handle = await client.start_workflow(
+            ParentAwaitingChild.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+        assert isinstance(info.value.cause, CancelledError)
+        await wait_status(client, child_id, WorkflowExecutionStatus.CANCELED)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_parent_replays_children_and_externals_without_cache(client, task_queue):
+    # No sticky cache: every task of the parent replays its whole history, so every
+    # child and external event is matched against the commands again.
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[HandleParent, Waiter, CancelChild, Cancellable],
+        max_cached_workflows=0,
+    ):
+        result = await client.execute_workflow(
+            HandleParent.run, wf_id(), id=wf_id("parent"), task_queue=task_queue
+        )
+        assert result["seen"] == ["one", "two"]
+        cancelled = await client.execute_workflow(
+            CancelChild.run,
+            args=[
+                wf_id(),
+                int(workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED),
+                False,
+            ],
+            id=wf_id("parent"),
+            task_queue=task_queue,
+        )
+        assert cancelled == ["cancelled", "Child Workflow execution cancelled"]
+
+
+@workflow.defn
+class ParentWithAttributes:
+    @workflow.run
+    async def run(self, child_id: str) -> None:
+        await workflow.execute_child_workflow(
+            Greeter.run,
+            "attrs",
+            id=child_id,
+            search_attributes={"CustomKeywordField": ["child"]},
+            cron_schedule="",
+            versioning_intent=workflow.VersioningIntent.DEFAULT,
+            static_details="details",
+        )
+
+
+async def test_child_search_attributes_are_stored_as_given(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentWithAttributes, Greeter]):
+        child_id = wf_id()
+        await client.execute_workflow(
+            ParentWithAttributes.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        child_run = (await client.get_workflow_handle(child_id).describe()).run_id
+    started = (await history(client, child_run))[0]["attrs"]
+    assert list(started["searchAttributes"]["indexedFields"]) == ["CustomKeywordField"]
