@@ -344,7 +344,6 @@ async def wait_status(client, workflow_id: str, status: Any, timeout: float = 10
     ],
 )
 async def test_parent_close_policy(client, task_queue, policy, expected):
-    from hotmesh_temporal.client import WorkflowExecutionStatus
 
     async with Worker(client, task_queue=task_queue, workflows=[ParentWithPolicy, Cancellable]):
         child_id = wf_id()
@@ -429,7 +428,6 @@ class CancelChild:
 async def test_child_cancellation_types(
     client, task_queue, cancellation_type, swallow, expected_parent, expected_child
 ):
-    from hotmesh_temporal.client import WorkflowExecutionStatus
 
     async with Worker(client, task_queue=task_queue, workflows=[CancelChild, Cancellable]):
         child_id = wf_id()
@@ -481,7 +479,6 @@ async def test_child_terminated_from_outside(client, task_queue):
         handle = await client.start_workflow(
             ObserveChildEnd.run, args=[child_id, None], id=wf_id("parent"), task_queue=task_queue
         )
-        from hotmesh_temporal.client import WorkflowExecutionStatus
 
         await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
         await client.get_workflow_handle(child_id).terminate("stop it")

@@ -14,7 +14,7 @@
 
 -- A closing parent finds its running children with this index.
 CREATE INDEX executions_by_parent
-    ON {{schema}}.executions ((parent->>'run_id')) WHERE parent IS NOT NULL AND status = 1;
+    ON {{schema}}.executions ((parent->>'run_id')) WHERE (parent->>'run_id') IS NOT NULL AND status = 1;
 
 -- An event for the parent's history that must follow the current task's events: it
 -- joins the inbox, which complete_workflow_task flushes at the end of the same
@@ -233,7 +233,7 @@ BEGIN
     END IF;
     FOR v_child IN
         SELECT * FROM {{schema}}.executions
-         WHERE parent->>'run_id' = p_run::text AND parent IS NOT NULL AND status = 1
+         WHERE parent->>'run_id' = p_run::text AND status = 1
          ORDER BY run_id FOR UPDATE
     LOOP
         PERFORM {{schema}}.apply_parent_close_policy(p_run, v_child);
