@@ -266,6 +266,7 @@ class RequestCancelExternalWorkflow:
     workflow_id: str
     run_id: str
     namespace: str = ""
+    reason: str = ""
 
 
 @dataclass

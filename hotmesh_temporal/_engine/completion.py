@@ -403,7 +403,7 @@ class _Builder:
     def _RequestCancelExternalWorkflow(self, cmd: c.RequestCancelExternalWorkflow) -> None:
         self._request_cancel(
             cmd, cmd.namespace or self.task.namespace, cmd.workflow_id, cmd.run_id or None,
-            child_only=False, reason="",
+            child_only=False, reason=cmd.reason,
         )
 
     def _request_cancel(

@@ -713,10 +713,13 @@ class WorkflowInstance:
         )
         await self._external_outcome(SIGNAL_EXTERNAL, seq, command)
 
-    async def cancel_external_workflow(self, *, workflow_id: str, run_id: Optional[str]) -> None:
+    async def cancel_external_workflow(
+        self, *, workflow_id: str, run_id: Optional[str], reason: str = ""
+    ) -> None:
         seq = self._next_seq(CANCEL_EXTERNAL)
         command = c.RequestCancelExternalWorkflow(
-            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace
+            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace,
+            reason=reason,
         )
         await self._external_outcome(CANCEL_EXTERNAL, seq, command)
 

@@ -60,7 +60,7 @@ class Sender:
                 await handle.signal(Target.note, "from sender")
                 await handle.signal("note", "again")
             else:
-                await handle.cancel()
+                await handle.cancel(reason="sender says stop")
         except ApplicationError as err:
             return {"error": [type(err).__name__, err.message, err.type]}
         return {"ok": [handle.id, handle.run_id]}
@@ -183,6 +183,8 @@ async def test_cancel_external_workflow(client, task_queue):
     initiated = only(sent, "RequestCancelExternalWorkflowExecutionInitiated")
     confirmed = only(sent, "ExternalWorkflowExecutionCancelRequested")
     assert requested["attrs"]["externalInitiatedEventId"] == str(initiated["id"])
+    assert requested["attrs"]["cause"] == "sender says stop"
+    assert initiated["attrs"]["reason"] == "sender says stop"
     assert confirmed["attrs"]["initiatedEventId"] == str(initiated["id"])
 
 
