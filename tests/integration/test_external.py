@@ -23,9 +23,15 @@ async def history(client, run_id: str) -> list[dict[str, Any]]:
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 
-async def start_target(client, wanted: int, task_queue: str):
+async def start_target(client, task_queue: str, wanted: int):
     return await client.start_workflow(
         Target.run, wanted, id=wf_id("target"), task_queue=task_queue
+    )
+
+
+async def start_sender(client, task_queue: str, target_id: str, action: str):
+    return await client.start_workflow(
+        Sender.run, args=[target_id, None, action], id=wf_id("sender"), task_queue=task_queue
     )
 
 
@@ -68,12 +74,8 @@ class Sender:
 
 async def test_signal_external_workflow(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Sender, Target]):
-        target = await client.start_workflow(
-            Target.run, 2, id=wf_id("target"), task_queue=task_queue
-        )
-        sender = await client.start_workflow(
-            Sender.run, args=[target.id, None, "signal"], id=wf_id("sender"), task_queue=task_queue
-        )
+        target = await start_target(client, task_queue, 2)
+        sender = await start_sender(client, task_queue, target.id, "signal")
         assert await sender.result() == {"ok": [target.id, None]}
         assert await target.result() == ["from sender", "again"]
     sent = await history(client, sender.result_run_id)
@@ -95,9 +97,7 @@ async def test_signal_external_workflow(client, task_queue):
 
 async def test_signal_external_by_run_id(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Sender, Target]):
-        target = await client.start_workflow(
-            Target.run, 2, id=wf_id("target"), task_queue=task_queue
-        )
+        target = await start_target(client, task_queue, 2)
         result = await client.execute_workflow(
             Sender.run,
             args=[target.id, target.result_run_id, "signal"],
@@ -149,9 +149,7 @@ async def test_external_missing_workflow_fails_inside_workflow(
 )
 async def test_external_closed_workflow_is_not_found(client, task_queue, action, expected):
     async with Worker(client, task_queue=task_queue, workflows=[Sender, Target]):
-        target = await client.start_workflow(
-            Target.run, 0, id=wf_id("target"), task_queue=task_queue
-        )
+        target = await start_target(client, task_queue, 0)
         assert await target.result() == []
         result = await client.execute_workflow(
             Sender.run, args=[target.id, None, action], id=wf_id("sender"), task_queue=task_queue
@@ -161,12 +159,8 @@ async def test_external_closed_workflow_is_not_found(client, task_queue, action,
 
 async def test_cancel_external_workflow(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Sender, Target]):
-        target = await client.start_workflow(
-            Target.run, 5, id=wf_id("target"), task_queue=task_queue
-        )
-        sender = await client.start_workflow(
-            Sender.run, args=[target.id, None, "cancel"], id=wf_id("sender"), task_queue=task_queue
-        )
+        target = await start_target(client, task_queue, 5)
+        sender = await start_sender(client, task_queue, target.id, "cancel")
         assert await sender.result() == {"ok": [target.id, None]}
         with pytest.raises(WorkflowFailureError) as info:
             await target.result()
@@ -198,9 +192,7 @@ async def test_client_signal_to_missing_workflow_is_not_found(client):
 
 async def test_client_signal_to_closed_workflow_is_not_found(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Target]):
-        target = await client.start_workflow(
-            Target.run, 0, id=wf_id("target"), task_queue=task_queue
-        )
+        target = await start_target(client, task_queue, 0)
         await target.result()
     with pytest.raises(RPCError) as info:
         await target.signal(Target.note, "late")

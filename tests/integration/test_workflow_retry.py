@@ -38,29 +38,35 @@ def wf_id() -> str:
     return f"retry-{uuid.uuid4()}"
 
 
+async def start_flaky(client, task_queue: str, succeed_on: int, non_retryable: bool, **policy):
+    return await client.start_workflow(
+        Flaky.run,
+        args=[succeed_on, non_retryable],
+        id=wf_id(),
+        task_queue=task_queue,
+        retry_policy=RetryPolicy(**policy, **FAST),
+    )
+
+
+async def run_events(client, run_id: str) -> list:
+    store = await client._engine_store()
+    return await store.fetchval("events_after", uuid.UUID(run_id), 0)
+
+
 async def test_failed_run_is_retried_until_it_succeeds(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
-        handle = await client.start_workflow(
-            Flaky.run,
-            args=[3, False],
-            id=wf_id(),
-            task_queue=task_queue,
-            retry_policy=RetryPolicy(maximum_attempts=5, **FAST),
-        )
+        handle = await start_flaky(client, task_queue, 3, False, maximum_attempts=5)
         result = await handle.result()
     assert result["attempt"] == 3
     assert result["continued"] is True
     assert result["first"] == handle.result_run_id
     assert result["max"] == 5
     assert result["last_failure"] == "attempt 2"
-    store = await client._engine_store()
-    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    events = await run_events(client, handle.result_run_id)
     failed = events[-1]
     assert failed["type"] == "WorkflowExecutionFailed"
     assert failed["attrs"]["retryState"] == "RETRY_STATE_IN_PROGRESS"
-    second = await store.fetchval(
-        "events_after", uuid.UUID(failed["attrs"]["newExecutionRunId"]), 0
-    )
+    second = await run_events(client, failed["attrs"]["newExecutionRunId"])
     started = second[0]["attrs"]
     assert started["attempt"] == 2
     assert started["initiator"] == "CONTINUE_AS_NEW_INITIATOR_RETRY"
@@ -71,13 +77,7 @@ async def test_failed_run_is_retried_until_it_succeeds(client, task_queue):
 
 async def test_retries_stop_at_maximum_attempts(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
-        handle = await client.start_workflow(
-            Flaky.run,
-            args=[10, False],
-            id=wf_id(),
-            task_queue=task_queue,
-            retry_policy=RetryPolicy(maximum_attempts=2, **FAST),
-        )
+        handle = await start_flaky(client, task_queue, 10, False, maximum_attempts=2)
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
         assert str(info.value.cause) == "attempt 2"
@@ -85,24 +85,16 @@ async def test_retries_stop_at_maximum_attempts(client, task_queue):
             await handle.result(follow_runs=False)
         assert str(info.value.cause) == "attempt 1"
     last = await client.get_workflow_handle(handle.id).describe()
-    store = await client._engine_store()
-    events = await store.fetchval("events_after", uuid.UUID(last.run_id), 0)
+    events = await run_events(client, last.run_id)
     assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
 
 
 async def test_non_retryable_failure_is_not_retried(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
-        handle = await client.start_workflow(
-            Flaky.run,
-            args=[2, True],
-            id=wf_id(),
-            task_queue=task_queue,
-            retry_policy=RetryPolicy(maximum_attempts=5, **FAST),
-        )
+        handle = await start_flaky(client, task_queue, 2, True, maximum_attempts=5)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
-    store = await client._engine_store()
-    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    events = await run_events(client, handle.result_run_id)
     assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_NON_RETRYABLE_FAILURE"
     assert "newExecutionRunId" not in events[-1]["attrs"]
 
@@ -114,6 +106,5 @@ async def test_without_retry_policy_a_failure_is_final(client, task_queue):
         )
         with pytest.raises(WorkflowFailureError):
             await handle.result()
-    store = await client._engine_store()
-    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    events = await run_events(client, handle.result_run_id)
     assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_RETRY_POLICY_NOT_SET"
