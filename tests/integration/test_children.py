@@ -335,6 +335,18 @@ async def wait_status(client, workflow_id: str, status: Any, timeout: float = 10
         await asyncio.sleep(0.05)
 
 
+async def wait_idle(client, workflow_id: str) -> None:
+    """Wait until the run is blocked in workflow code with no workflow task pending."""
+    description = await wait_status(client, workflow_id, WorkflowExecutionStatus.RUNNING)
+    store = await client._engine_store()
+    for _ in range(200):
+        row = await store.fetchrow("run_row", uuid.UUID(description.run_id))
+        if row["wft_state"] == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{workflow_id} never went idle")
+
+
 @pytest.mark.parametrize(
     "policy, expected",
     [
@@ -480,7 +492,7 @@ async def test_child_terminated_from_outside(client, task_queue):
             ObserveChildEnd.run, args=[child_id, None], id=wf_id("parent"), task_queue=task_queue
         )
 
-        await wait_status(client, child_id, WorkflowExecutionStatus.RUNNING)
+        await wait_idle(client, child_id)
         await client.get_workflow_handle(child_id).terminate("stop it")
         assert await handle.result() == [
             "Child Workflow execution terminated",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -40,11 +41,14 @@ def wf_id() -> str:
 
 async def close_with(client, task_queue: str, workflow_id: str, how: str):
     """Run one workflow with this id to the given end state and return its handle."""
+    # The run to terminate is never given to a worker (its first task is an hour
+    # away), so the test does not depend on how a termination races a workflow task.
     handle = await client.start_workflow(
         Outcome.run,
         "wait" if how in ("terminate", "cancel") else how,
         id=workflow_id,
         task_queue=task_queue,
+        start_delay=timedelta(hours=1) if how == "terminate" else None,
     )
     if how == "terminate":
         await handle.terminate("test")
