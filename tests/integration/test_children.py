@@ -653,3 +653,19 @@ async def test_child_search_attributes_are_stored_as_given(client, task_queue):
         child_run = (await client.get_workflow_handle(child_id).describe()).run_id
     started = (await history(client, child_run))[0]["attrs"]
     assert list(started["searchAttributes"]["indexedFields"]) == ["CustomKeywordField"]
+
+
+async def test_terminating_the_parent_applies_its_close_policy(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ParentAwaitingChild, Cancellable]):
+        child_id = wf_id()
+        parent = await client.start_workflow(
+            ParentAwaitingChild.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        await wait_idle(client, child_id)
+        await wait_idle(client, parent.id)
+        await parent.terminate("parent goes away")
+        await wait_status(client, child_id, WorkflowExecutionStatus.TERMINATED)
+    child_run = (await client.get_workflow_handle(child_id).describe()).run_id
+    terminated = (await history(client, child_run))[-1]
+    assert terminated["type"] == "WorkflowExecutionTerminated"
+    assert terminated["attrs"]["reason"] == "by parent close policy"
