@@ -687,7 +687,7 @@ class WorkflowInstance:
             started_event_id=0,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")
+        error.__cause__ = temporal_exceptions.CancelledError("")  # core sends no message
         pending.result.set_exception(error)
 
     # ====================================================== external workflows

@@ -533,7 +533,8 @@ def _child_cancelled(child: _Child, attrs: Mapping[str, Any]) -> Failure:
         "Child Workflow execution cancelled", child, attrs, "RETRY_STATE_NON_RETRYABLE_FAILURE"
     )
     details = {"details": attrs["details"]} if attrs.get("details") else {}
-    wrapper.cause.CopyFrom(Failure.from_json_dict({"message": "Cancelled", "canceledFailureInfo": details}))
+    # Temporal's core SDK sends this cause without a message.
+    wrapper.cause.CopyFrom(Failure.from_json_dict({"message": "", "canceledFailureInfo": details}))
     return wrapper
 
 
