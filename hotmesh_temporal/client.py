@@ -57,7 +57,19 @@ from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public nam
     AsyncActivityIDReference,
     async_activity_handle,
 )
-from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
+from hotmesh_temporal.service import (  # noqa: F401  (public names, as in temporalio.client)
+    ConnectConfig,
+    DnsLoadBalancingConfig,
+    GrpcCompression,
+    HttpConnectProxyConfig,
+    KeepAliveConfig,
+    PayloadLimitsConfig,
+    RetryConfig,
+    RPCError,
+    RPCStatusCode,
+    ServiceClient,
+    TLSConfig,
+)
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
@@ -142,29 +154,35 @@ class Client:
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
         default_workflow_query_reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
-        tls: Any = None,
-        retry_config: Any = None,
-        keep_alive_config: Any = None,
+        tls: Union[bool, TLSConfig, None] = None,
+        retry_config: Optional[RetryConfig] = None,
+        keep_alive_config: Optional[KeepAliveConfig] = KeepAliveConfig.default,
         connect_timeout: Optional[timedelta] = None,
         rpc_metadata: Mapping[str, Union[str, bytes]] = {},
         identity: Optional[str] = None,
         lazy: bool = False,
         runtime: Any = None,
-        http_connect_proxy_config: Any = None,
-        dns_load_balancing_config: Any = None,
-        grpc_compression: Any = None,
-        payload_limits: Any = None,
+        http_connect_proxy_config: Optional[HttpConnectProxyConfig] = None,
+        dns_load_balancing_config: Optional[DnsLoadBalancingConfig] = None,
+        grpc_compression: GrpcCompression = GrpcCompression.GZIP,
+        payload_limits: PayloadLimitsConfig = PayloadLimitsConfig(),
         header_codec_behavior: hotmesh_temporal.common.HeaderCodecBehavior = hotmesh_temporal.common.HeaderCodecBehavior.NO_CODEC,
     ) -> "Client":
         """Connect to the database that ``target_host`` names (see module docs).
 
-        Keywords that configure a gRPC connection (tls, keep-alive, proxies,
-        compression) are accepted and have no effect here.
+        ``tls`` asks for a verified TLS connection to Postgres. Keywords that configure
+        a gRPC connection (keep-alive, proxies, compression) are accepted and have no
+        effect here.
         """
-        service_client = await ServiceClient.connect(
-            target_host, identity=identity, lazy=lazy, connect_timeout=connect_timeout,
-            rpc_metadata=rpc_metadata, api_key=api_key,
-        )
+        service_client = await ServiceClient.connect(ConnectConfig(
+            target_host=target_host, api_key=api_key, tls=tls, retry_config=retry_config,
+            keep_alive_config=keep_alive_config, rpc_metadata=rpc_metadata,
+            identity=identity or "", lazy=lazy, runtime=runtime,
+            http_connect_proxy_config=http_connect_proxy_config,
+            dns_load_balancing_config=dns_load_balancing_config,
+            grpc_compression=grpc_compression, payload_limits=payload_limits,
+            connect_timeout=connect_timeout,
+        ))
         return cls(
             service_client,
             namespace=namespace,
