@@ -230,18 +230,24 @@ class _Builder:
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
-        now = h.parse_time(self.task.started_at) if self.task.started_at else datetime.now(timezone.utc)
+        started = self.task.started_at
+        now = h.parse_time(started) if started else datetime.now(timezone.utc)
         decision = workflow_retry.decide(self.task.started_attrs, failure, now)
         new_run_id = str(uuid.uuid4()) if decision.backoff is not None else None
         self.emit(
             cmd,
             "WorkflowExecutionFailed",
-            {"failure": failure, "retryState": decision.retry_state, "newExecutionRunId": new_run_id},
+            {
+                "failure": failure,
+                "retryState": decision.retry_state,
+                "newExecutionRunId": new_run_id,
+            },
         )
         self.out.close = {"status": 3, "failure": failure}
         if new_run_id is not None:
             # complete_workflow_task starts it like a continue-as-new, after the backoff.
-            self.out.close["continue_as_new"] = self._retry_run(new_run_id, failure, decision.backoff)
+            retry = self._retry_run(new_run_id, failure, decision.backoff)
+            self.out.close["continue_as_new"] = retry
 
     def _retry_run(self, run_id: str, failure: Dict[str, Any], backoff: Any) -> Dict[str, Any]:
         prior = self.task.started_attrs
@@ -285,7 +291,11 @@ class _Builder:
         task_queue = cmd.task_queue or self.task.task_queue
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
         task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
-        memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        memo = (
+            h.payload_map(cmd.memo)
+            if cmd.memo is not None
+            else (prior.get("memo") or {}).get("fields")
+        )
         search_attributes = (
             h.payload_map(cmd.search_attributes)
             if cmd.search_attributes is not None
@@ -306,7 +316,7 @@ class _Builder:
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
-                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
+                "searchAttributes": h.search_attributes(search_attributes),
             },
         )
         start = new_run_start(
@@ -356,7 +366,7 @@ class _Builder:
                 "cronSchedule": cmd.cron_schedule or None,
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
-                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
+                "searchAttributes": h.search_attributes(search_attributes),
             },
         )
         prior = self.task.started_attrs
@@ -388,7 +398,11 @@ class _Builder:
             parent=parent,
         )
         self.out.children.append(
-            {"initiated_event_id": event_id, "completed_event_id": self.completed_id, "start": start}
+            {
+                "initiated_event_id": event_id,
+                "completed_event_id": self.completed_id,
+                "start": start,
+            }
         )
 
     def _CancelChildWorkflow(self, cmd: c.CancelChildWorkflow) -> None:
@@ -448,7 +462,10 @@ class _Builder:
                 "input": h.payloads(cmd.arguments),
                 "identity": self.task.identity,
                 "header": h.header(cmd.headers),
-                "externalWorkflowExecution": {"workflowId": self.task.workflow_id, "runId": self.task.run_id},
+                "externalWorkflowExecution": {
+                    "workflowId": self.task.workflow_id,
+                    "runId": self.task.run_id,
+                },
             },
         )
         self.out.externals.append(
@@ -531,7 +548,7 @@ def new_run_start(
         "cronSchedule": cron_schedule or None,
         "firstWorkflowTaskBackoff": h.duration(start_delay),
         "memo": {"fields": memo_json} if memo_json else None,
-        "searchAttributes": {"indexedFields": search_attributes_json} if search_attributes_json else None,
+        "searchAttributes": h.search_attributes(search_attributes_json),
         "header": h.header(headers),
         "workflowId": workflow_id,
         **_parent_started_fields(parent),
@@ -573,7 +590,8 @@ def _parent_started_fields(parent: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 def _parent_row(parent: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if parent is None:
         return None
-    return {key: parent[key] for key in ("namespace", "workflow_id", "run_id", "initiated_event_id")}
+    keys = ("namespace", "workflow_id", "run_id", "initiated_event_id")
+    return {key: parent[key] for key in keys}
 
 
 def parent_of(started_attrs: Dict[str, Any]) -> Optional[Dict[str, Any]]:

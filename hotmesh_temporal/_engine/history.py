@@ -121,6 +121,11 @@ def parse_payload_map(obj: Optional[Mapping[str, Any]]) -> Dict[str, Payload]:
     return {k: Payload.from_json_dict(v) for k, v in (obj or {}).items()}
 
 
+def search_attributes(indexed: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """SearchAttributes JSON from already-encoded indexed fields (None when empty)."""
+    return {"indexedFields": dict(indexed)} if indexed else None
+
+
 def header(values: Optional[Mapping[str, Payload]]) -> Optional[Dict[str, Any]]:
     fields = payload_map(values)
     return {"fields": fields} if fields else None

@@ -262,7 +262,9 @@ class RunDriver:
             child.run_id = (attrs.get("workflowExecution") or {}).get("runId", "")
             return c.ResolveChildWorkflowStart(seq=child.seq, run_id=child.run_id)
         if kind == "StartChildWorkflowExecutionFailed":
-            return c.ResolveChildWorkflowStart(seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS")
+            return c.ResolveChildWorkflowStart(
+                seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS"
+            )
         if kind == "ChildWorkflowExecutionCompleted":
             result = h.parse_payloads(attrs.get("result"))
             return c.ResolveChildWorkflow(
@@ -373,7 +375,9 @@ class RunDriver:
             self._timers[event_id] = cmd.seq
             self._timer_event[cmd.seq] = event_id
         elif isinstance(cmd, c.StartChildWorkflow):
-            child = _Child(cmd.seq, cmd.namespace, cmd.workflow_id, cmd.workflow_type, cmd.cancellation_type)
+            child = _Child(
+                cmd.seq, cmd.namespace, cmd.workflow_id, cmd.workflow_type, cmd.cancellation_type
+            )
             self._children[event_id] = child
             self._child_by_seq[cmd.seq] = child
         elif isinstance(cmd, c.SignalExternalWorkflow):
@@ -473,9 +477,13 @@ def _describe_cmd(cmd: c.Command) -> str:
 # core SDK tells workflow code when the target was not found.
 _EXTERNAL_OUTCOMES = {
     "ExternalWorkflowExecutionSignaled": None,
-    "SignalExternalWorkflowExecutionFailed": "Unable to signal external workflow because it was not found",
+    "SignalExternalWorkflowExecutionFailed": (
+        "Unable to signal external workflow because it was not found"
+    ),
     "ExternalWorkflowExecutionCancelRequested": None,
-    "RequestCancelExternalWorkflowExecutionFailed": "Unable to cancel external workflow because not found",
+    "RequestCancelExternalWorkflowExecutionFailed": (
+        "Unable to cancel external workflow because not found"
+    ),
 }
 
 # Child close events other than completion: (message, cause failure), as Temporal's
@@ -484,7 +492,10 @@ _CHILD_FAILURES: Dict[str, Tuple[str, Optional[Dict[str, Any]]]] = {
     "ChildWorkflowExecutionFailed": ("Child Workflow execution failed", None),
     "ChildWorkflowExecutionTimedOut": (
         "Child Workflow execution timed out",
-        {"message": "Timed out", "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"}},
+        {
+            "message": "Timed out",
+            "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"},
+        },
     ),
     "ChildWorkflowExecutionTerminated": (
         "Child Workflow execution terminated",
@@ -502,7 +513,9 @@ def _external_failure(kind: str) -> Failure:
     )
 
 
-def _child_wrapper(message: str, child: _Child, attrs: Mapping[str, Any], retry_state: str) -> Failure:
+def _child_wrapper(
+    message: str, child: _Child, attrs: Mapping[str, Any], retry_state: str
+) -> Failure:
     return Failure.from_json_dict(
         {
             "message": message,
@@ -522,7 +535,10 @@ def _child_failure(kind: str, child: _Child, attrs: Mapping[str, Any]) -> Failur
     message, cause_json = _CHILD_FAILURES.get(kind, ("Child Workflow execution failed", None))
     retry_state = attrs.get("retryState") or "RETRY_STATE_NON_RETRYABLE_FAILURE"
     wrapper = _child_wrapper(message, child, attrs, retry_state)
-    cause = h.parse_failure(attrs.get("failure")) if cause_json is None else Failure.from_json_dict(cause_json)
+    if cause_json is None:
+        cause = h.parse_failure(attrs.get("failure"))
+    else:
+        cause = Failure.from_json_dict(cause_json)
     if cause is not None:
         wrapper.cause.CopyFrom(cause)
     return wrapper
@@ -534,7 +550,8 @@ def _child_cancelled(child: _Child, attrs: Mapping[str, Any]) -> Failure:
     )
     details = {"details": attrs["details"]} if attrs.get("details") else {}
     # Temporal's core SDK sends this cause without a message.
-    wrapper.cause.CopyFrom(Failure.from_json_dict({"message": "", "canceledFailureInfo": details}))
+    cause = Failure.from_json_dict({"message": "", "canceledFailureInfo": details})
+    wrapper.cause.CopyFrom(cause)
     return wrapper
 
 
