@@ -6,12 +6,13 @@ a Postgres connection pool (opened on first use when ``lazy``), with the same na
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any, ClassVar, Mapping, Optional, Tuple, Union
+from typing import Any, ClassVar, Mapping, Optional, Tuple, TypeVar, Union
 
 from hotmesh_temporal._engine.dsn import resolve_target
 from hotmesh_temporal._engine.tls import tls_context
@@ -174,6 +175,17 @@ class ConnectConfig:
             self.identity = f"{os.getpid()}@{socket.gethostname()}"
 
 
+# temporalio's type variables for raw service calls (kept for imports that name them).
+ServiceRequest = TypeVar("ServiceRequest")
+ServiceResponse = TypeVar("ServiceResponse")
+
+logger = logging.getLogger(__name__)
+
+# temporalio logs every request and response protobuf when this is True; there are no
+# protobufs on the wire here, so it has no effect.
+LOG_PROTOS = False
+
+
 class ServiceClient:
     """Owns the connection pool of one database schema."""
 
@@ -187,15 +199,17 @@ class ServiceClient:
         self._answers: Optional[KeyedWaiter] = None
 
     @staticmethod
-    async def connect(target_host: Union[str, ConnectConfig], **kwargs: Any) -> "ServiceClient":
-        config = target_host if isinstance(target_host, ConnectConfig) else ConnectConfig(
-            target_host=target_host,
-            **{k: v for k, v in kwargs.items() if k in ConnectConfig.__dataclass_fields__},
-        )
+    async def connect(config: ConnectConfig) -> "ServiceClient":
+        """Open the database that ``config.target_host`` names (unless ``lazy``)."""
         client = ServiceClient(config)
         if not config.lazy:
             await client._store()
         return client
+
+    @property
+    def worker_service_client(self) -> "ServiceClient":
+        """The client workers use: the same pool here."""
+        return self
 
     async def _store(self) -> Store:
         if self._store_obj is None:
@@ -220,16 +234,32 @@ class ServiceClient:
             self._answers = KeyedWaiter(store, "r")
         return self._answers
 
-    async def check_health(self, **kwargs: Any) -> bool:
-        """True when the database answers."""
-        store = await self._store()
-        await store.fetchval("now")
+    async def check_health(
+        self,
+        *,
+        service: str = "temporal.api.workflowservice.v1.WorkflowService",
+        retry: bool = False,
+        metadata: Mapping[str, Union[str, bytes]] = {},
+        timeout: Optional[timedelta] = None,
+    ) -> bool:
+        """True when the database answers; a database that cannot be reached raises
+        RPCError UNAVAILABLE (``timeout`` bounds the wait)."""
+        async def ping() -> None:
+            store = await self._store()
+            await store.fetchval("now")
+
+        try:
+            await asyncio.wait_for(ping(), timeout.total_seconds() if timeout else None)
+        except asyncio.TimeoutError as err:
+            raise RPCError("health check timed out", RPCStatusCode.DEADLINE_EXCEEDED, b"") from err
+        except OSError as err:
+            raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
         return True
 
-    async def update_rpc_metadata(self, metadata: Mapping[str, Union[str, bytes]]) -> None:
+    def update_rpc_metadata(self, metadata: Mapping[str, Union[str, bytes]]) -> None:
         self.config.rpc_metadata = metadata
 
-    async def update_api_key(self, api_key: Optional[str]) -> None:
+    def update_api_key(self, api_key: Optional[str]) -> None:
         self.config.api_key = api_key
 
     async def close(self) -> None:

@@ -45,6 +45,9 @@ class Completion:
     children: List[Dict[str, Any]] = field(default_factory=list)  # child starts
     externals: List[Dict[str, Any]] = field(default_factory=list)  # signal / cancel requests
     close: Optional[Dict[str, Any]] = None
+    # Memo / search-attribute upserts of this task, merged in command order:
+    # {"search_attributes": {name: payload}, "memo": {name: payload}}.
+    visibility: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     first_event_id: int = 0
     sticky_timeout: Optional[float] = None
 
@@ -66,6 +69,8 @@ class Completion:
             out["externals"] = self.externals
         if self.close is not None:
             out["close"] = self.close
+        if self.visibility:
+            out["visibility"] = self.visibility
         return out
 
 
@@ -222,6 +227,17 @@ class _Builder:
             "MarkerRecorded",
             {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
         )
+
+    def _UpsertSearchAttributes(self, cmd: c.UpsertSearchAttributes) -> None:
+        fields = h.payload_map(cmd.search_attributes) or {}
+        attrs = {"searchAttributes": {"indexedFields": fields}}
+        self.emit(cmd, "UpsertWorkflowSearchAttributes", attrs)
+        self.out.visibility.setdefault("search_attributes", {}).update(fields)
+
+    def _ModifyWorkflowProperties(self, cmd: c.ModifyWorkflowProperties) -> None:
+        fields = h.payload_map(cmd.upserted_memo) or {}
+        self.emit(cmd, "WorkflowPropertiesModified", {"upsertedMemo": {"fields": fields}})
+        self.out.visibility.setdefault("memo", {}).update(fields)
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
         result = h.payloads([cmd.result] if cmd.result is not None else [])

@@ -20,6 +20,8 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -42,6 +44,10 @@ from hotmesh_temporal.worker._tuning import (
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
+    "SharedHeartbeatSender",
+    "SharedStateManager",
+    "Plugin",
+    "WorkerConfig",
     "ActivitySlotInfo",
     "CustomSlotSupplier",
     "FixedSizeSlotSupplier",
