@@ -33,6 +33,7 @@ class TaskContext:
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
+    completed_at: Optional[datetime] = None  # database time as the completion is built
 
 
 @dataclass
@@ -241,59 +242,63 @@ class _Builder:
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
         result = h.payloads([cmd.result] if cmd.result is not None else [])
-        self.emit(cmd, "WorkflowExecutionCompleted", {"result": result})
-        self.out.close = {"status": 2, "result": result}
+        cron_run = self._next_cron_run(result=result)
+        attrs: Dict[str, Any] = {"result": result}
+        if cron_run is not None:
+            attrs["newExecutionRunId"] = cron_run["run_id"]
+        self.emit(cmd, "WorkflowExecutionCompleted", attrs)
+        self.out.close = h.strip_none({"status": 2, "result": result, "continue_as_new": cron_run})
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
-        started = self.task.started_at
-        now = h.parse_time(started) if started else datetime.now(timezone.utc)
-        decision = workflow_retry.decide(self.task.started_attrs, failure, now)
-        new_run_id = str(uuid.uuid4()) if decision.backoff is not None else None
+        decision = workflow_retry.decide(self.task.started_attrs, failure, self._now())
+        # A retry comes first; a cron workflow starts its next run once retries are over.
+        if decision.backoff is not None:
+            next_run = self._retry_run(str(uuid.uuid4()), failure, decision.backoff)
+        else:
+            next_run = self._next_cron_run(failure=failure)
         self.emit(
             cmd,
             "WorkflowExecutionFailed",
             {
                 "failure": failure,
                 "retryState": decision.retry_state,
-                "newExecutionRunId": new_run_id,
+                "newExecutionRunId": next_run and next_run["run_id"],
             },
         )
-        self.out.close = {"status": 3, "failure": failure}
-        if new_run_id is not None:
-            # complete_workflow_task starts it like a continue-as-new, after the backoff.
-            retry = self._retry_run(new_run_id, failure, decision.backoff)
-            self.out.close["continue_as_new"] = retry
+        # complete_workflow_task starts the next run like a continue-as-new.
+        self.out.close = h.strip_none(
+            {"status": 3, "failure": failure, "continue_as_new": next_run}
+        )
 
     def _retry_run(self, run_id: str, failure: Dict[str, Any], backoff: Any) -> Dict[str, Any]:
         prior = self.task.started_attrs
-        start = new_run_start(
-            namespace=self.task.namespace,
-            workflow_id=self.task.workflow_id,
-            run_id=run_id,
-            workflow_type=prior["workflowType"]["name"],
-            task_queue=self.task.task_queue,
-            arguments=h.parse_payloads(prior.get("input")),
-            execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
-            run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
-            task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
-            memo_json=(prior.get("memo") or {}).get("fields"),
-            search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
-            headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
-            first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
-            continued_run_id=self.task.run_id,
-            identity=self.task.identity,
-            retry_policy_json=prior.get("retryPolicy"),
-            cron_schedule=prior.get("cronSchedule", ""),
-            start_delay=backoff,
-            execution_deadline=prior.get("workflowExecutionExpirationTime"),
-            attempt=int(prior.get("attempt") or 1) + 1,
-            parent=parent_of(prior),
+        start = run_again(
+            prior, namespace=self.task.namespace, workflow_id=self.task.workflow_id,
+            run_id=self.task.run_id, new_run_id=run_id, identity=self.task.identity,
+            start_delay=backoff, attempt=int(prior.get("attempt") or 1) + 1,
         )
         started = start["started_attributes"]
         started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_RETRY"
         started["continuedFailure"] = failure
+        if "lastCompletionResult" in prior:
+            started["lastCompletionResult"] = prior["lastCompletionResult"]
         return start
+
+    def _now(self) -> datetime:
+        task = self.task
+        return task.completed_at or (
+            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
+        )
+
+    def _next_cron_run(
+        self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
+    ) -> Optional[Dict[str, Any]]:
+        task = self.task
+        return next_cron_run(
+            task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
+            run_id=task.run_id, identity=task.identity, now=self._now(), result=result, failure=failure,
+        )
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
         self.emit(cmd, "WorkflowExecutionCanceled", {})
@@ -502,6 +507,81 @@ class _Builder:
             "run_id": target.get("runId"),
             "child_only": child_only,
         }
+
+
+def run_again(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    new_run_id: str,
+    identity: str,
+    start_delay: Optional[timedelta],
+    attempt: int = 1,
+) -> Dict[str, Any]:
+    """The start of the same workflow again (a retry or the next cron run): the input,
+    timeouts, memo, search attributes, header, retry policy, cron schedule and parent of
+    the closing run ``run_id``, whose WorkflowExecutionStarted attributes are ``prior``."""
+    return new_run_start(
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=new_run_id,
+        workflow_type=prior["workflowType"]["name"],
+        task_queue=prior["taskQueue"]["name"],
+        arguments=h.parse_payloads(prior.get("input")),
+        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+        memo_json=(prior.get("memo") or {}).get("fields"),
+        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
+        continued_run_id=run_id,
+        identity=identity,
+        retry_policy_json=prior.get("retryPolicy"),
+        cron_schedule=prior.get("cronSchedule", ""),
+        start_delay=start_delay,
+        execution_deadline=prior.get("workflowExecutionExpirationTime"),
+        attempt=attempt,
+        parent=parent_of(prior),
+    )
+
+
+def next_cron_run(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    identity: str,
+    now: datetime,
+    result: Optional[Dict[str, Any]] = None,
+    failure: Optional[Dict[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
+    """The run that follows a cron run closing at ``now`` (None when the run has no
+    cron schedule): the same input, delayed until the next cron time, linked as
+    Temporal links it (initiator CRON_SCHEDULE, last result or failure passed on).
+    ``prior`` is the closing run's WorkflowExecutionStarted attributes."""
+    schedule = prior.get("cronSchedule")
+    if not schedule:
+        return None
+    from hotmesh_temporal._engine.cron import CronSchedule
+
+    start = run_again(
+        prior, namespace=namespace, workflow_id=workflow_id, run_id=run_id,
+        new_run_id=str(uuid.uuid4()), identity=identity,
+        start_delay=CronSchedule(schedule).backoff(now),
+    )
+    started = start["started_attributes"]
+    started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    if result is not None:
+        started["lastCompletionResult"] = result
+    elif "lastCompletionResult" in prior:
+        started["lastCompletionResult"] = prior["lastCompletionResult"]
+    if failure is not None:
+        started["continuedFailure"] = failure
+    return start
 
 
 def _default_retry_policy() -> Any:
