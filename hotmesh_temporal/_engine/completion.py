@@ -297,7 +297,8 @@ class _Builder:
         task = self.task
         return next_cron_run(
             task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
-            run_id=task.run_id, identity=task.identity, now=self._now(), result=result, failure=failure,
+            run_id=task.run_id, identity=task.identity, now=self._now(),
+            result=result, failure=failure,
         )
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
