@@ -276,15 +276,18 @@ class HandleParent:
 async def test_child_handle_id_run_id_signal_and_options(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[HandleParent, Waiter]):
         child_id = wf_id()
-        result = await client.execute_workflow(
+        parent = await client.start_workflow(
             HandleParent.run, child_id, id=wf_id("parent"), task_queue=task_queue
         )
+        result = await parent.result()
         assert result["seen"] == ["one", "two"]
         assert result["id"] == child_id
         child = client.get_workflow_handle(child_id)
         description = await child.describe()
         assert description.run_id == result["first_run"]
         assert await description.memo() == {"owner": "parent"}
+        assert description.parent_id == parent.id
+        assert description.parent_run_id == parent.result_run_id
     started = (await history(client, result["first_run"]))[0]["attrs"]
     assert started["workflowExecutionTimeout"] == "300s"
     assert started["workflowRunTimeout"] == "240s"
