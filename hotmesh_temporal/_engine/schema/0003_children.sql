@@ -177,9 +177,14 @@ BEGIN
                                  jsonb_build_object('name', c.workflow_type)),
         'initiatedEventId', c.parent->>'initiated_event_id',
         'startedEventId', coalesce((
+            -- Written by the same transaction as the initiated event, a few events
+            -- after it: a short forward scan of the parent's history finds it.
             SELECT event_id::text FROM {{schema}}.history_events
-             WHERE run_id = v_parent_run AND event_type = 'ChildWorkflowExecutionStarted'
-               AND attributes->>'initiatedEventId' = c.parent->>'initiated_event_id'), '0'));
+             WHERE run_id = v_parent_run
+               AND event_id > (c.parent->>'initiated_event_id')::bigint
+               AND event_type = 'ChildWorkflowExecutionStarted'
+               AND attributes->>'initiatedEventId' = c.parent->>'initiated_event_id'
+             ORDER BY event_id LIMIT 1), '0'));
     IF p_status = 2 AND p_result IS NOT NULL THEN
         v_attrs := v_attrs || jsonb_build_object('result', p_result);
     ELSIF p_status = 3 THEN
