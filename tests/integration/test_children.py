@@ -672,3 +672,27 @@ async def test_terminating_the_parent_applies_its_close_policy(client, task_queu
     terminated = (await history(client, child_run))[-1]
     assert terminated["type"] == "WorkflowExecutionTerminated"
     assert terminated["attrs"]["reason"] == "by parent close policy"
+
+
+@workflow.defn
+class FanOut:
+    @workflow.run
+    async def run(self, count: int) -> list[str]:
+        prefix = workflow.info().workflow_id
+        results = await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(Greeter.run, str(i), id=f"{prefix}-{i}")
+                for i in range(count)
+            )
+        )
+        return [r["greeting"] for r in results]
+
+
+async def test_many_children_in_parallel(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[FanOut, Greeter]):
+        handle = await client.start_workflow(FanOut.run, 25, id=wf_id("fan"), task_queue=task_queue)
+        assert await handle.result() == [f"hello {i}" for i in range(25)]
+    kinds = types(await history(client, handle.result_run_id))
+    assert kinds.count("StartChildWorkflowExecutionInitiated") == 25
+    assert kinds.count("ChildWorkflowExecutionStarted") == 25
+    assert kinds.count("ChildWorkflowExecutionCompleted") == 25
