@@ -14,6 +14,7 @@ from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import workflow_retry
 from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
+from hotmesh_temporal._engine.updates import completion_row, update_event_kind
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Completion:
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
     children: List[Dict[str, Any]] = field(default_factory=list)  # child starts
     externals: List[Dict[str, Any]] = field(default_factory=list)  # signal / cancel requests
+    updates: List[Dict[str, Any]] = field(default_factory=list)  # rows for the updates table
     close: Optional[Dict[str, Any]] = None
     # Memo / search-attribute upserts of this task, merged in command order:
     # {"search_attributes": {name: payload}, "memo": {name: payload}}.
@@ -68,6 +70,8 @@ class Completion:
             out["children"] = self.children
         if self.externals:
             out["externals"] = self.externals
+        if self.updates:
+            out["updates"] = self.updates
         if self.close is not None:
             out["close"] = self.close
         if self.visibility:
@@ -122,9 +126,10 @@ class _Builder:
     def next_id(self) -> int:
         return self.out.first_event_id + len(self.out.events)
 
-    def emit(self, cmd: c.Command, event_type: str, attrs: Dict[str, Any]) -> int:
+    def emit(self, cmd: c.Command, event_type: str, attrs: Dict[str, Any], *, task_field: bool = True) -> int:
         event_id = self.next_id
-        attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
+        if task_field:  # most command events name the task that issued them
+            attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
         self.out.events.append(h.event(event_type, attrs))
         self.driver.note_command_event(cmd, event_id)
         return event_id
@@ -228,6 +233,16 @@ class _Builder:
             "MarkerRecorded",
             {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
         )
+
+    def _UpdateResponse(self, cmd: c.UpdateResponse) -> None:
+        kind = update_event_kind(cmd)
+        if kind is not None:
+            # The request was delivered with this task: sequenced before its Started event.
+            attrs = self.driver.updates.event_attrs(cmd, self.task.first_event_id - 1)
+            self.emit(cmd, kind, attrs, task_field=False)
+        else:
+            self.driver.updates.forget_rejected(cmd.protocol_instance_id)
+        self.out.updates.append(completion_row(cmd))
 
     def _UpsertSearchAttributes(self, cmd: c.UpsertSearchAttributes) -> None:
         fields = h.payload_map(cmd.search_attributes) or {}

@@ -33,6 +33,8 @@ COMMAND_EVENTS = frozenset(
         "RequestCancelExternalWorkflowExecutionInitiated",
         "UpsertWorkflowSearchAttributes",
         "WorkflowPropertiesModified",
+        "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted",
     }
 )
 

@@ -39,6 +39,7 @@ from hotmesh_temporal._engine.definitions import (
     WorkflowDefinition,
 )
 from hotmesh_temporal._engine.loop import WorkflowEventLoop
+from hotmesh_temporal._engine.updates import unfinished_handler_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +159,15 @@ class WorkflowInstance:
         workflow_failure_exception_types: Sequence[Type[BaseException]] = (),
         interceptor_classes: Sequence[Any] = (),
         metric_meter: Any = None,
+        refused_calls: frozenset = frozenset(),
     ) -> None:
         self.definition = definition
+        # Calls the sandbox refuses in workflow code (see determinism.refusing); the
+        # guard costs CPU, so only workflows whose module seems to make them pay.
+        guarded = definition.sandboxed and refused_calls
+        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+            guarded = False
+        self._refused_calls = refused_calls if guarded else frozenset()
         self._info = info
         self._payload_converter = data_converter.payload_converter
         self._failure_converter = data_converter.failure_converter
@@ -206,7 +214,8 @@ class WorkflowInstance:
         self._queries: Dict[Optional[str], QueryDefinition] = {}
         self._updates: Dict[Optional[str], UpdateDefinition] = {}
         self._buffered_signals: List[c.SignalWorkflow] = []
-        self._running_handlers: Dict[asyncio.Task, Tuple[str, str, Any]] = {}
+        # task -> (kind, name, unfinished policy, update id or None)
+        self._running_handlers: Dict[asyncio.Task, Tuple[str, str, Any, Optional[str]]] = {}
 
         self._patches_notified: set = set()
         self._patches_memo: Dict[str, bool] = {}
@@ -222,7 +231,7 @@ class WorkflowInstance:
         if self._terminal is not None:
             return c.ActivationCompletion(commands=[])
         try:
-            with self.loop.running():
+            with self.loop.running(), determinism.refusing(self._refused_calls):
                 for job in sorted(activation.jobs, key=_job_priority):
                     self._apply(job)
                 self._start_run_method_once()
@@ -410,22 +419,14 @@ class WorkflowInstance:
         return bool(types) and isinstance(err, types)
 
     def _warn_unfinished_handlers(self) -> None:
-        if self._replaying:
-            return
-        for kind, name, policy in self._running_handlers.values():
-            if policy != workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON:
-                continue
-            category = (
-                workflow.UnfinishedUpdateHandlersWarning
-                if kind == "update"
-                else workflow.UnfinishedSignalHandlersWarning
-            )
-            warnings.warn(
-                f"[TMPRL1102] Workflow finished while {kind} handler '{name}' was still "
-                "running. Wait with workflow.wait_condition(workflow.all_handlers_finished) "
-                "before returning, or set unfinished_policy=HandlerUnfinishedPolicy.ABANDON.",
-                category,
-            )
+        """As temporalio: one warning per kind (updates, signals) listing the handlers
+        still running whose policy is WARN_AND_ABANDON (replays warn again too)."""
+        warnable = [
+            running for running in self._running_handlers.values()
+            if running[2] == workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
+        ]
+        for warning in unfinished_handler_warnings(warnable):
+            warnings.warn(warning)
 
     # ============================================================= conversion
 
@@ -792,10 +793,11 @@ class WorkflowInstance:
         return result
 
     def _track_handler(
-        self, coro: Any, kind: str, name: str, policy: Any, on_done: Callable[[asyncio.Task], None]
+        self, coro: Any, kind: str, name: str, policy: Any, on_done: Callable[[asyncio.Task], None],
+        update_id: Optional[str] = None,
     ) -> asyncio.Task:
         task = self.loop.create_task(coro, name=f"{kind} handler {name}")
-        self._running_handlers[task] = (kind, name, policy)
+        self._running_handlers[task] = (kind, name, policy, update_id)
         task.add_done_callback(self._running_handlers.pop)
         task.add_done_callback(on_done)
         return task
@@ -812,9 +814,10 @@ class WorkflowInstance:
     def _apply_DoUpdate(self, job: c.DoUpdate) -> None:
         defn = self._updates.get(job.name) or self._updates.get(None)
         if defn is None:
-            known = ", ".join(sorted(n for n in self._updates if n is not None))
-            self._reject_update(job, temporal_exceptions.ApplicationError(
-                f"Update handler for '{job.name}' expected but not found, known updates: [{known}]"
+            known = " ".join(sorted(n for n in self._updates if n is not None))
+            self._reject_update(job, RuntimeError(
+                f"Update handler for '{job.name}' expected but not found, and there is no "
+                f"dynamic handler. known updates: [{known}]"
             ))
             return
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
@@ -829,7 +832,7 @@ class WorkflowInstance:
         coro = self._run_update(defn, args, update_info)
         self._track_handler(
             coro, "update", job.name, defn.unfinished_policy,
-            lambda task: self._on_update_done(job, task),
+            lambda task: self._on_update_done(job, task), update_id=job.id,
         )
 
     def _run_validator(self, defn: UpdateDefinition, args: List[Any], update_info: Any) -> None:

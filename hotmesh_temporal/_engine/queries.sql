@@ -39,6 +39,13 @@ SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 
+-- ---- testing: the time-skipping clock (hotmesh_temporal.testing)
+
+-- name: skip_time
+SELECT {schema}.skip_time($1::text[], $2::text[], $3);
+
+-- ---- end testing
+
 -- ------------------------------------------------------------ visibility
 -- {where} and {order} are filled by list_filter.compile_filter: whitelisted column
 -- expressions and $n placeholders only ($1 is always the namespace).
@@ -97,6 +104,20 @@ SELECT {schema}.take_answer($1);
 
 -- name: cancel_query
 DELETE FROM {schema}.queries WHERE id = $1;
+
+-- ---------------------------------------------------------------- workflow updates
+
+-- name: request_update
+SELECT {schema}.request_update($1, $2, $3, $4::jsonb, $5);
+
+-- name: start_workflow_with_update
+SELECT {schema}.start_workflow_with_update($1::jsonb, $2::jsonb, $3);
+
+-- name: find_update
+SELECT {schema}.find_update($1, $2, $3, $4);
+
+-- name: update_by_id
+SELECT {schema}.update_reply(u) FROM {schema}.updates u WHERE u.id = $1;
 
 -- ---------------------------------------------------------------- schedules
 

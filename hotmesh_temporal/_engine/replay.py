@@ -22,6 +22,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.updates import UpdateLedger, update_event_kind, update_id_of_event
 from hotmesh_temporal.api.failure.v1 import Failure
 
 
@@ -112,6 +113,7 @@ class RunDriver:
         self._child_by_seq: Dict[int, _Child] = {}
         # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
         self._externals: Dict[int, Tuple[str, int]] = {}
+        self.updates = UpdateLedger()
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
@@ -152,7 +154,7 @@ class RunDriver:
                 suggest_continue_as_new=bool(attrs.get("suggestContinueAsNew")),
             )
         elif kind == "WorkflowTaskCompleted":
-            jobs = self._patch_jobs(events, index) + self._jobs
+            jobs = self._patch_jobs(events, index) + self._jobs + self.updates.replayed_jobs(events, index)
             self._jobs = []
             result = await self.activate(
                 jobs, self._task_started_time or h.parse_time(ev["time"]),
@@ -165,6 +167,10 @@ class RunDriver:
             job = self._job_for(kind, attrs)
             if job is not None:
                 self._jobs.append(job)
+
+    def deliver_updates(self, requests: List[Mapping[str, Any]]) -> None:
+        """Update requests handed over with the current task (they are not events)."""
+        self._jobs.extend(self.updates.live_jobs(requests))
 
     def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
         """Patch markers recorded by a task are announced before its activation runs,
@@ -388,6 +394,8 @@ class RunDriver:
             self._externals[event_id] = ("cancel_child", cmd.seq)
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
+        elif isinstance(cmd, c.UpdateResponse):
+            self.updates.note_event(cmd, event_id)
 
     def activity_event_id(self, seq: int) -> Optional[int]:
         return self._activity_event.get(seq)
@@ -430,10 +438,14 @@ PATCH_MARKER = "core_patch"
 
 
 def _event_kind(cmd: c.Command) -> str:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) or "(no event)"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
 
 
 def _records_event(cmd: c.Command) -> bool:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) is not None
     return type(cmd) in _EVENT_OF_COMMAND
 
 
@@ -454,6 +466,8 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         )
     if isinstance(cmd, (c.SignalExternalWorkflow, c.RequestCancelExternalWorkflow)):
         return (attrs.get("workflowExecution") or {}).get("workflowId") == cmd.workflow_id
+    if isinstance(cmd, c.UpdateResponse):
+        return update_id_of_event(attrs) == cmd.protocol_instance_id
     return True
 
 

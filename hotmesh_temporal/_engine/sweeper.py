@@ -67,6 +67,9 @@ class Sweeper:
         try:
             epoch = float(body)
         except ValueError:
+            # 't|clock': the time-skipping clock jumped; every wait computed from the
+            # old offset is wrong, so sweep now and measure the clock again.
+            self.wake()
             return
         if self._announced_epoch is None or epoch < self._announced_epoch:
             self._announced_epoch = epoch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.metrics import NO_METRICS
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
@@ -43,6 +45,8 @@ class WorkflowWorkerConfig:
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
+    # (type name, method name) calls the sandbox refuses in workflow code.
+    refused_calls: frozenset = frozenset()
 
 
 class WorkflowWorker:
@@ -61,6 +65,7 @@ class WorkflowWorker:
         self._cache: "collections.OrderedDict[str, RunDriver]" = collections.OrderedDict()
         self._codecs = PayloadCodecs(config.data_converter.payload_codec)
         self._tasks: set = set()
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
@@ -130,10 +135,19 @@ class WorkflowWorker:
                 task = None
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+        started = time.monotonic()
+        next_task = await self._run_task(task)
+        failed = next_task is _FAILED
+        self.metrics.workflow_task(task.get("workflow_type") or "", time.monotonic() - started, failed)
+        return None if failed else next_task
+
+    async def _run_task(self, task: Mapping[str, Any]) -> Any:
+        """Process one workflow task; the next one to process, None, or _FAILED."""
         run_id = str(task["run_id"])
         begun = asyncio.get_running_loop().time()
         try:
             driver = await self._driver_for(task)
+            driver.deliver_updates(task.get("updates") or [])
             result = await driver.run_current(h.parse_time(task["started_at"]), live_task_facts(task))
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
@@ -144,7 +158,7 @@ class WorkflowWorker:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
             await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
-            return None
+            return _FAILED
         reserved = self._reserve_eager()
         try:
             context = self._task_context(task, driver, reserved)
@@ -308,6 +322,7 @@ class WorkflowWorker:
             self.config.data_converter,
             workflow_failure_exception_types=list(self.config.failure_exception_types),
             interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
+            refused_calls=self.config.refused_calls,
         )
 
 
@@ -319,8 +334,12 @@ def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
     return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
 
 
+_FAILED: Any = object()  # _run_task's answer for a workflow task that failed
+
+
 def _retry_delay(attempt: int) -> float:
-    return min(0.5 * (2 ** (attempt - 1)), 10.0)
+    # The exponent is capped: past attempt ~1000, 2 ** n no longer fits in a float.
+    return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
 
 
 def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:

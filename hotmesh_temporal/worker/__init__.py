@@ -42,6 +42,7 @@ from hotmesh_temporal.worker._tuning import (
     WorkflowSlotInfo,
 )
 from hotmesh_temporal.worker._worker import Worker
+from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 
 __all__ = [
     "SharedHeartbeatSender",
@@ -80,8 +81,10 @@ __all__ = [
     "StartChildWorkflowInput",
     "StartLocalActivityInput",
     "StartNexusOperationInput",
+    "UnsandboxedWorkflowRunner",
     "Worker",
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
+    "WorkflowRunner",
 ]
