@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Write hotmesh_temporal/api/history/v1/__init__.py (and the messages it needs that the
 package does not have yet) from Temporal's API descriptors.
 
@@ -13,15 +14,15 @@ from __future__ import annotations
 import importlib
 import pathlib
 import sys
-from typing import Dict, List
 
-from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor as F
+from google.protobuf.descriptor import Descriptor, EnumDescriptor
+from google.protobuf.descriptor import FieldDescriptor as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from hotmesh_temporal.api import _message  # noqa: E402
 import hotmesh_temporal.api.common.v1  # noqa: E402,F401
 import hotmesh_temporal.api.failure.v1  # noqa: E402,F401
+from hotmesh_temporal.api import _message  # noqa: E402
 
 KINDS = {
     F.TYPE_STRING: "STRING",
@@ -89,9 +90,9 @@ def py_name(d: Descriptor) -> str:
     return short.capitalize() + "_" + local
 
 
-def reachable(root: Descriptor) -> List[Descriptor]:
-    seen: Dict[str, Descriptor] = {}
-    order: List[Descriptor] = []
+def reachable(root: Descriptor) -> list[Descriptor]:
+    seen: dict[str, Descriptor] = {}
+    order: list[Descriptor] = []
 
     def walk(d: Descriptor) -> None:
         if d.full_name in seen:
@@ -110,7 +111,7 @@ def enum_const(e: EnumDescriptor) -> str:
     return "_E_" + e.full_name.replace(".", "_").upper().replace("TEMPORAL_API_", "")
 
 
-def field_line(f: F, enums: Dict[str, EnumDescriptor]) -> str:
+def field_line(f: F, enums: dict[str, EnumDescriptor]) -> str:
     oneof = ""
     real = f.containing_oneof
     if real is not None and not (len(real.fields) == 1 and real.name.startswith("_")):
@@ -163,8 +164,8 @@ def main() -> None:
             if d.file.package == "temporal.api.common.v1" and d.containing_type is None
         }
     )
-    enums: Dict[str, EnumDescriptor] = {}
-    bodies: List[str] = []
+    enums: dict[str, EnumDescriptor] = {}
+    bodies: list[str] = []
     for d in new:
         lines = [
             f"class {py_name(d)}(Message):",
@@ -179,7 +180,7 @@ def main() -> None:
         else:
             lines.append("    _fields = ()")
         bodies.append("\n".join(lines))
-    nested: List[str] = []
+    nested: list[str] = []
     for d in new:
         if (
             d.containing_type is not None
@@ -189,7 +190,7 @@ def main() -> None:
                 f"{py_name(d.containing_type)}.{d.name} = {py_name(d)}  # type: ignore[attr-defined]"
             )
     enum_lines = []
-    for full, e in sorted(enums.items()):
+    for _full, e in sorted(enums.items()):
         pairs = ", ".join(f'{v.number}: "{v.name}"' for v in e.values)
         enum_lines.append(f"{enum_const(e)} = {{{pairs}}}")
     exported = sorted(
