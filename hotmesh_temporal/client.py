@@ -59,6 +59,13 @@ class WorkflowExecutionStatus(IntEnum):
     TIMED_OUT = 7
 
 
+class WorkflowHistoryEventFilterType(IntEnum):
+    """Which history events to fetch (Temporal's ``HistoryEventFilterType``)."""
+
+    ALL_EVENT = 1
+    CLOSE_EVENT = 2
+
+
 class WorkflowFailureError(hotmesh_temporal.exceptions.TemporalError):
     """A workflow run ended without a result: failed, cancelled, terminated or timed
     out. ``cause`` says which."""
@@ -602,6 +609,58 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         ))
         _raise_for_status(status, self._id)
 
+    async def fetch_history(
+        self,
+        *,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistory":
+        """The run's whole history (all pages of :py:meth:`fetch_history_events`)."""
+        events = [
+            event
+            async for event in self.fetch_history_events(
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        ]
+        return WorkflowHistory(workflow_id=self.id, events=events)
+
+    def fetch_history_events(
+        self,
+        *,
+        page_size: Optional[int] = None,
+        next_page_token: Optional[bytes] = None,
+        wait_new_event: bool = False,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        """History events as an async iterator that reads nothing until iterated.
+
+        ``wait_new_event`` keeps the iterator open until the run closes, yielding
+        events as they are recorded; ``CLOSE_EVENT`` yields only the closing event."""
+        from hotmesh_temporal._client_history import FetchHistoryRequest
+
+        return WorkflowHistoryEventAsyncIterator(
+            self._client,
+            FetchHistoryRequest(
+                id=self._id,
+                run_id=self._run_id,
+                page_size=page_size,
+                next_page_token=next_page_token,
+                wait_new_event=wait_new_event,
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            ),
+        )
+
 
 async def _signal_event(client: Client, name: str, args: Sequence[Any]) -> Dict[str, Any]:
     payloads = await client.data_converter.encode(list(args)) if args else []
@@ -748,3 +807,9 @@ class WorkflowExecutionDescription(WorkflowExecution):
             _context_free_data_converter=client.data_converter,
             raw_description=raw,
         )
+
+
+from hotmesh_temporal._client_history import (  # noqa: E402  (they refer to Client)
+    WorkflowHistory,
+    WorkflowHistoryEventAsyncIterator,
+)

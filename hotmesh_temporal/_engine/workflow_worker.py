@@ -270,23 +270,30 @@ class WorkflowWorker:
     # ----------------------------------------------------------------- instances
 
     def _create_instance(self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]) -> Any:
-        from hotmesh_temporal._engine.instance import WorkflowInstance
+        return create_instance(self.config, task, job, attrs)
 
-        definition = self.config.workflows.get(job.workflow_type) or self.config.dynamic
-        if definition is None:
-            names = ", ".join(sorted(self.config.workflows)) or "none"
-            raise RuntimeError(
-                f"Workflow class {job.workflow_type} is not registered on this worker, "
-                f"available workflows: {names}"
-            )
-        info = build_workflow_info(task, attrs, job)
-        return WorkflowInstance(
-            definition,
-            info,
-            self.config.data_converter,
-            workflow_failure_exception_types=list(self.config.failure_exception_types),
-            interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
+
+def create_instance(
+    config: WorkflowWorkerConfig, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
+) -> Any:
+    """A workflow instance for the run of ``task`` (also used by the Replayer)."""
+    from hotmesh_temporal._engine.instance import WorkflowInstance
+
+    definition = config.workflows.get(job.workflow_type) or config.dynamic
+    if definition is None:
+        names = ", ".join(sorted(config.workflows)) or "none"
+        raise RuntimeError(
+            f"Workflow class {job.workflow_type} is not registered on this worker, "
+            f"available workflows: {names}"
         )
+    info = build_workflow_info(task, attrs, job)
+    return WorkflowInstance(
+        definition,
+        info,
+        config.data_converter,
+        workflow_failure_exception_types=list(config.failure_exception_types),
+        interceptor_classes=_workflow_interceptor_classes(config.interceptors),
+    )
 
 
 def _retry_delay(attempt: int) -> float:

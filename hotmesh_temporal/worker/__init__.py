@@ -20,6 +20,7 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from hotmesh_temporal.worker._replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "Replayer",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
@@ -42,4 +44,6 @@ __all__ = [
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
 ]
