@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
-from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_details
+from hotmesh_temporal._engine.replay import RunDriver
 
 
 @dataclass
@@ -203,15 +204,10 @@ class _Builder:
         self.out.cancel_timers.append(started)
 
     def _SetPatchMarker(self, cmd: c.SetPatchMarker) -> None:
-        from hotmesh_temporal.converter import DataConverter
-
-        payload = DataConverter.default.payload_converter.to_payloads(
-            [{"id": cmd.patch_id, "deprecated": cmd.deprecated}]
-        )
         self.emit(
             cmd,
             "MarkerRecorded",
-            {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
+            {"markerName": PATCH_MARKER, "details": patch_marker_details(cmd.patch_id, cmd.deprecated)},
         )
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:

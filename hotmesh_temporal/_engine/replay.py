@@ -22,6 +22,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_id
 from hotmesh_temporal.api.failure.v1 import Failure
 
 
@@ -317,7 +318,6 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
     **_CLOSE_COMMANDS,
 }
 
-PATCH_MARKER = "core_patch"
 
 
 def _event_kind(cmd: c.Command) -> str:
@@ -368,15 +368,7 @@ def _patch_id(ev: Mapping[str, Any]) -> Optional[str]:
 
 
 def _patch_id_from_attrs(attrs: Mapping[str, Any]) -> Optional[str]:
-    import json
-
-    details = attrs.get("details") or {}
-    for payload in h.parse_payloads(details.get("patch_data")):
-        try:
-            return json.loads(payload.data).get("id")
-        except (ValueError, AttributeError):
-            return None
-    return None
+    return patch_marker_id(attrs)
 
 
 def _seed(run_id: str) -> int:

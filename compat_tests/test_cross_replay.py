@@ -1,0 +1,189 @@
+"""Histories produced here replay in temporalio's own Replayer.
+
+Each scenario is written twice from one template, once with ``hotmesh_temporal``'s
+decorators (run here on Postgres) and once with ``temporalio``'s (replayed). The
+history exported with ``WorkflowHistory.to_json()`` is loaded with temporalio's
+``WorkflowHistory.from_json`` and must replay without a nondeterminism error: our
+event model is Temporal's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+import uuid
+from typing import Any
+
+import pytest
+from temporalio import workflow as t_workflow
+from temporalio.client import WorkflowHistory as TWorkflowHistory
+from temporalio.worker import Replayer as TReplayer
+from temporalio.worker import UnsandboxedWorkflowRunner
+
+from hotmesh_temporal import activity
+from hotmesh_temporal.worker import Worker
+from tests.conftest import client, dsn, pg_dsn, task_queue, test_schema  # noqa: F401
+
+
+@activity.defn(name="shout")
+async def shout(value: str) -> str:
+    return value.upper()
+
+
+_attempts: dict = {}
+
+
+@activity.defn(name="flaky")
+async def flaky(key: str) -> str:
+    _attempts[key] = _attempts.get(key, 0) + 1
+    if _attempts[key] < 3:
+        raise RuntimeError(f"attempt {_attempts[key]} fails")
+    return f"ok after {_attempts[key]}"
+
+
+# The scenarios, as source: executed once per SDK (module-level classes, as both SDKs
+# want), with ``wf`` and ``common`` bound to that SDK's modules.
+SCENARIOS = """
+from datetime import timedelta
+
+seconds = timedelta(seconds=10)
+
+
+@wf.defn(name="XActivity", sandboxed=False)
+class ActivityWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        first = await wf.execute_activity("shout", value, start_to_close_timeout=seconds)
+        second = await wf.execute_activity(
+            "flaky", value, start_to_close_timeout=seconds,
+            retry_policy=common.RetryPolicy(initial_interval=timedelta(milliseconds=10)),
+        )
+        return f"{first} {second}"
+
+
+@wf.defn(name="XTimer", sandboxed=False)
+class TimerWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        await wf.sleep(timedelta(milliseconds=50))
+        await wf.sleep(timedelta(milliseconds=20))
+        return value
+
+
+@wf.defn(name="XSignalQuery", sandboxed=False)
+class SignalQueryWorkflow:
+    def __init__(self) -> None:
+        self.items = []
+
+    @wf.run
+    async def run(self, value: str) -> str:
+        await wf.wait_condition(lambda: len(self.items) >= 2)
+        return value + ",".join(self.items)
+
+    @wf.signal
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+    @wf.query
+    def count(self) -> int:
+        return len(self.items)
+
+
+@wf.defn(name="XPatch", sandboxed=False)
+class PatchWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        if wf.patched("new-path"):
+            value = await wf.execute_activity("shout", value, start_to_close_timeout=seconds)
+        wf.deprecate_patch("old-fix")
+        await wf.sleep(timedelta(milliseconds=10))
+        return value
+
+
+@wf.defn(name="XLocal", sandboxed=False)
+class LocalActivityWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        first = await wf.execute_local_activity("shout", value, start_to_close_timeout=seconds)
+        await wf.sleep(timedelta(milliseconds=10))
+        return await wf.execute_local_activity(
+            "shout", first + "!", start_to_close_timeout=seconds
+        )
+
+
+@wf.defn(name="XContinue", sandboxed=False)
+class ContinueWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        if not value.endswith("+"):
+            await wf.sleep(timedelta(milliseconds=10))
+            wf.continue_as_new(value + "+")
+        return value
+
+
+ALL = {
+    "activity": ActivityWorkflow,
+    "timer": TimerWorkflow,
+    "signal_query": SignalQueryWorkflow,
+    "patch": PatchWorkflow,
+    "local_activity": LocalActivityWorkflow,
+    "continue_as_new": ContinueWorkflow,
+}
+"""
+
+
+def scenarios(sdk: str) -> dict:
+    """The scenario workflow classes of one SDK (``hotmesh_temporal`` or ``temporalio``)."""
+    name = f"compat_tests._cross_replay_{sdk}"
+    module = types.ModuleType(name)
+    module.wf = importlib.import_module(f"{sdk}.workflow")
+    module.common = importlib.import_module(f"{sdk}.common")
+    sys.modules[name] = module
+    exec(compile(SCENARIOS, f"<scenarios for {sdk}>", "exec"), module.__dict__)
+    return module.ALL
+
+
+OURS = scenarios("hotmesh_temporal")
+THEIRS = scenarios("temporalio")
+
+
+async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
+    cls = OURS[name]
+    async with Worker(client, task_queue=task_queue, workflows=[cls], activities=[shout, flaky]):
+        handle = await client.start_workflow(
+            cls.run, f"v-{uuid.uuid4().hex[:6]}", id=f"x-{uuid.uuid4()}", task_queue=task_queue
+        )
+        if name == "signal_query":
+            await handle.signal("add", "a")
+            await handle.signal("add", "b")
+        await handle.result()
+        if name == "signal_query":  # answered by replaying the closed run
+            assert await handle.query("count") == 2
+        if name == "continue_as_new":  # the first run: the one that continued
+            handle = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+        return await handle.fetch_history()
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+async def test_history_replays_in_temporalio(client, task_queue, name):  # noqa: F811
+    history = await _run_here(client, task_queue, name)
+    theirs = TWorkflowHistory.from_json(history.workflow_id, history.to_json())
+    assert len(theirs.events) == len(history.events)
+    replayer = TReplayer(workflows=[THEIRS[name]], workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(theirs, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}\n{history.to_json()}"
+
+
+async def test_changed_code_fails_in_temporalio_too(client, task_queue):  # noqa: F811
+    """Sanity check of the check: temporalio does notice a divergent workflow."""
+    history = await _run_here(client, task_queue, "timer")
+    theirs = TWorkflowHistory.from_json(history.workflow_id, history.to_json())
+    runner = UnsandboxedWorkflowRunner()
+    replayer = TReplayer(workflows=[THEIRS["activity"]], workflow_runner=runner)
+    theirs_renamed = TWorkflowHistory.from_json(
+        history.workflow_id, history.to_json().replace('"XTimer"', '"XActivity"')
+    )
+    result = await replayer.replay_workflow(theirs_renamed, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, t_workflow.NondeterminismError)
+    assert theirs.events
