@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hotmesh_temporal._engine import history as h
@@ -62,22 +61,6 @@ class WorkflowHistory:
 
     def _rows(self) -> list[dict[str, Any]]:
         return events_to_rows(self.events)
-
-
-@dataclass
-class FetchHistoryRequest:
-    """What one ``fetch_history_events`` call asked for (temporalio's
-    ``FetchWorkflowHistoryEventsInput`` fields)."""
-
-    id: str
-    run_id: str | None
-    page_size: int | None
-    next_page_token: bytes | None
-    wait_new_event: bool
-    event_filter_type: Any
-    skip_archival: bool
-    rpc_metadata: Mapping[str, str | bytes]
-    rpc_timeout: timedelta | None
 
 
 class WorkflowHistoryEventAsyncIterator:

@@ -39,6 +39,25 @@ from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal._client_interceptor import *  # noqa: F401,F403  (public names)
+from hotmesh_temporal._client_interceptor import (
+    CancelWorkflowInput,
+    FetchWorkflowHistoryEventsInput,
+    DescribeWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    TerminateWorkflowInput,
+)
+from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
+    AsyncActivityCalls,
+    AsyncActivityCancelledError,
+    AsyncActivityHandle,
+    AsyncActivityIDReference,
+    async_activity_handle,
+)
 from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
 
 SelfType = TypeVar("SelfType")
@@ -184,6 +203,7 @@ class Client:
             default_workflow_query_reject_condition=default_workflow_query_reject_condition,
             header_codec_behavior=header_codec_behavior,
         )
+        self._impl = _build_outbound_chain(_ClientImpl(self), interceptors)
 
     def config(self, *, active_config: bool = False) -> Dict[str, Any]:
         """The options of this client: ``Client(**client.config())`` builds a twin."""
@@ -260,52 +280,34 @@ class Client:
     ) -> "WorkflowHandle[Any, Any]":
         """Start a workflow run and return its handle without waiting for it."""
         name, result_hint = workflow_type_and_result_type(workflow)
-        values = list(hotmesh_temporal.common._arg_or_args(arg, args))
-        if not id:
-            raise ValueError("id is required")
-        if not task_queue:
-            raise ValueError("task_queue is required")
-        dc = self.data_converter
-        store = await self._engine_store()
-        payloads = await dc.encode(values) if values else []
-        memo_json = None
-        if memo:
-            encoded = await dc.encode(list(memo.values()))
-            memo_json = {k: p.to_json_dict() for k, p in zip(memo.keys(), encoded)}
-        run_id = str(uuid.uuid4())
-        start = new_run_start(
-            namespace=self.namespace,
-            workflow_id=id,
-            run_id=run_id,
-            workflow_type=name,
-            task_queue=task_queue,
-            arguments=payloads,
-            execution_timeout=execution_timeout,
-            run_timeout=run_timeout,
-            task_timeout=task_timeout,
-            memo_json=memo_json,
-            identity=self.identity,
-            retry_policy=retry_policy,
-            cron_schedule=cron_schedule,
-            start_delay=start_delay,
-            id_reuse_policy=int(id_reuse_policy),
-            id_conflict_policy=int(id_conflict_policy),
-        )
-        if start_signal:
-            start["signal"] = await _signal_event(self, start_signal, start_signal_args)
-        reply = await _call(store.fetchval("start_workflow", start))
-        if reply["status"] == "already_started":
-            raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
-                id, name, run_id=str(reply["run_id"])
+        return await self._impl.start_workflow(
+            StartWorkflowInput(
+                workflow=name,
+                args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+                id=id,
+                task_queue=task_queue,
+                execution_timeout=execution_timeout,
+                run_timeout=run_timeout,
+                task_timeout=task_timeout,
+                id_reuse_policy=id_reuse_policy,
+                id_conflict_policy=id_conflict_policy,
+                retry_policy=retry_policy,
+                cron_schedule=cron_schedule,
+                memo=memo,
+                search_attributes=search_attributes,
+                start_delay=start_delay,
+                headers={},
+                start_signal=start_signal,
+                start_signal_args=start_signal_args,
+                static_summary=static_summary,
+                static_details=static_details,
+                ret_type=result_type or result_hint,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+                request_eager_start=request_eager_start,
+                priority=priority,
+                versioning_override=versioning_override,
             )
-        actual_run_id = str(reply["run_id"])
-        return WorkflowHandle(
-            self,
-            id,
-            run_id=actual_run_id,
-            result_run_id=actual_run_id,
-            first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
-            result_type=result_type or result_hint,
         )
 
     async def execute_workflow(
@@ -385,6 +387,20 @@ class Client:
         )
 
 
+    def get_async_activity_handle(
+        self,
+        *,
+        workflow_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        activity_id: Optional[str] = None,
+        task_token: Optional[bytes] = None,
+    ) -> AsyncActivityHandle:
+        """A handle to an activity that completes asynchronously: by ``task_token``
+        alone, or by ``workflow_id``, ``run_id`` (None: the current run) and
+        ``activity_id``."""
+        return async_activity_handle(self, workflow_id, run_id, activity_id, task_token)
+
+
 class WorkflowHandle(Generic[SelfType, ReturnType]):
     """A handle to a workflow, or to one run of it."""
 
@@ -426,15 +442,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         return await self._client._engine_store()
 
     async def _resolve_run(self, run_id: Optional[str]) -> Mapping[str, Any]:
-        store = await self._store()
-        row = await _call(store.fetchrow(
-            "find_run", self._client.namespace, self._id, uuid.UUID(run_id) if run_id else None
-        ))
-        if row is None or row["run_id"] is None:
-            raise RPCError(
-                f"workflow not found for ID: {self._id}", RPCStatusCode.NOT_FOUND, b""
-            )
-        return row
+        return await _find_run(self._client, self._id, run_id)
 
     async def result(
         self,
@@ -503,8 +511,11 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         rpc_timeout: Optional[timedelta] = None,
     ) -> "WorkflowExecutionDescription":
         """Status, type, task queue, times and memo of the run."""
-        row = await self._resolve_run(self._run_id)
-        return WorkflowExecutionDescription._from_row(row, self._client)
+        return await self._client._impl.describe_workflow(
+            DescribeWorkflowInput(
+                id=self._id, run_id=self._run_id, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        )
 
     async def cancel(
         self,
@@ -515,12 +526,16 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     ) -> None:
         """Ask the run to cancel: workflow code sees asyncio.CancelledError at its
         next await and decides what to do."""
-        store = await self._store()
-        status = await _call(store.fetchval(
-            "request_cancel_workflow", self._client.namespace, self._id,
-            uuid.UUID(self._run_id) if self._run_id else None, reason, self._client.identity,
-        ))
-        _raise_for_status(status, self._id)
+        await self._client._impl.cancel_workflow(
+            CancelWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                first_execution_run_id=self._first_execution_run_id,
+                reason=reason,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        )
 
     async def signal(
         self,
@@ -533,14 +548,17 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     ) -> None:
         """Send a signal: it is recorded in history and delivered to the workflow's
         handler (or buffered until a handler for its name exists)."""
-        store = await self._store()
-        values = list(hotmesh_temporal.common._arg_or_args(arg, args))
-        event = await _signal_event(self._client, _handler_name(signal, "signal"), values)
-        status = await _call(store.fetchval(
-            "signal_workflow", self._client.namespace, self._id,
-            uuid.UUID(self._run_id) if self._run_id else None, event,
-        ))
-        _raise_for_status(status, self._id)
+        await self._client._impl.signal_workflow(
+            SignalWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                signal=_handler_name(signal, "signal"),
+                args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+                headers={},
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        )
 
     async def query(
         self,
@@ -555,42 +573,23 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     ) -> Any:
         """Ask a worker to run the workflow's query handler and return its answer.
         Queries never change the workflow and are not recorded in history."""
-        store = await self._store()
         name = _handler_name(query, "query")
         if result_type is None and not isinstance(query, str):
             result_type = _return_type(query)
-        values = list(hotmesh_temporal.common._arg_or_args(arg, args))
-        payloads = await self._client.data_converter.encode(values) if values else []
-        query_id = uuid.uuid4()
-        reply = await _call(store.fetchval(
-            "ask_query", query_id, self._client.namespace, self._id,
-            uuid.UUID(self._run_id) if self._run_id else None,
-            {"name": name, "args": h.payloads(payloads)},
-        ))
-        if reply["status"] == "not_found":
-            raise RPCError(f"workflow not found for ID: {self._id}", RPCStatusCode.NOT_FOUND, b"")
-        condition = reject_condition or self._client._config["default_workflow_query_reject_condition"]
-        status = WorkflowExecutionStatus(reply["run_status"])
-        if _rejects(condition, status):
-            await store.fetchval("cancel_query", query_id)
-            raise WorkflowQueryRejectedError(status)
-        waiter = self._client.service_client._answer_waiter(store)
-        timeout = rpc_timeout.total_seconds() if rpc_timeout else 30.0
-        try:
-            answer = await waiter.wait(
-                str(query_id), lambda: store.fetchval("take_answer", query_id), timeout
+        return await self._client._impl.query_workflow(
+            QueryWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                query=name,
+                args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+                reject_condition=reject_condition
+                or self._client._config["default_workflow_query_reject_condition"],
+                headers={},
+                ret_type=result_type,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
             )
-        except asyncio.TimeoutError:
-            await store.fetchval("cancel_query", query_id)
-            raise RPCError(
-                "query timed out: no worker answered (is a worker running for task queue?)",
-                RPCStatusCode.DEADLINE_EXCEEDED, b"",
-            )
-        if "error" in answer:
-            raise WorkflowQueryFailedError(answer["error"])
-        result = h.parse_payloads(answer.get("result"))
-        values = await self._client.data_converter.decode(result, [result_type] if result_type else None)
-        return values[0] if values else None
+        )
 
     async def terminate(
         self,
@@ -600,14 +599,17 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         rpc_timeout: Optional[timedelta] = None,
     ) -> None:
         """End the run at once, without running any more workflow code."""
-        store = await self._store()
-        details = await self._client.data_converter.encode(list(args)) if args else []
-        status = await _call(store.fetchval(
-            "terminate_workflow", self._client.namespace, self._id,
-            uuid.UUID(self._run_id) if self._run_id else None, reason or "",
-            h.payloads(details),
-        ))
-        _raise_for_status(status, self._id)
+        await self._client._impl.terminate_workflow(
+            TerminateWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                first_execution_run_id=self._first_execution_run_id,
+                args=list(args),
+                reason=reason,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        )
 
     async def fetch_history(
         self,
@@ -644,11 +646,8 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
 
         ``wait_new_event`` keeps the iterator open until the run closes, yielding
         events as they are recorded; ``CLOSE_EVENT`` yields only the closing event."""
-        from hotmesh_temporal._client_history import FetchHistoryRequest
-
-        return WorkflowHistoryEventAsyncIterator(
-            self._client,
-            FetchHistoryRequest(
+        return self._client._impl.fetch_workflow_history_events(
+            FetchWorkflowHistoryEventsInput(
                 id=self._id,
                 run_id=self._run_id,
                 page_size=page_size,
@@ -658,16 +657,237 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
                 skip_archival=skip_archival,
                 rpc_metadata=rpc_metadata,
                 rpc_timeout=rpc_timeout,
-            ),
+            )
         )
 
+def _build_outbound_chain(innermost: OutboundInterceptor, interceptors: Sequence[Any]) -> OutboundInterceptor:
+    """Wrap ``innermost`` so the first interceptor in the list is called first."""
+    chain = innermost
+    for interceptor in reversed(list(interceptors)):
+        chain = interceptor.intercept_client(chain)
+    return chain
 
-async def _signal_event(client: Client, name: str, args: Sequence[Any]) -> Dict[str, Any]:
+
+def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
+    """An innermost call for a client operation this package does not offer yet."""
+
+    def fail(self: Any, input: Any) -> Any:
+        raise NotImplementedError(f"{feature} is not supported by hotmesh_temporal yet")
+
+    if sync:
+        return fail
+
+    async def fail_async(self: Any, input: Any) -> Any:
+        fail(self, input)
+
+    return fail_async
+
+
+class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
+    """The innermost link of the client chain: does each call against the database."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    async def _store(self) -> Store:
+        return await self._client._engine_store()
+
+    async def _encode_headers(self, headers: Mapping[str, Any]) -> Dict[str, Any]:
+        """Headers as stored: run through the codec when header_codec_behavior is CODEC."""
+        if not headers:
+            return {}
+        codec = self._client.data_converter.payload_codec
+        if codec is None or self._client._config["header_codec_behavior"] != hotmesh_temporal.common.HeaderCodecBehavior.CODEC:
+            return dict(headers)
+        keys = list(headers)
+        encoded = await codec.encode([headers[k] for k in keys])
+        return dict(zip(keys, encoded))
+
+    async def start_workflow(self, input: StartWorkflowInput) -> "WorkflowHandle[Any, Any]":
+        if not input.id:
+            raise ValueError("id is required")
+        if not input.task_queue:
+            raise ValueError("task_queue is required")
+        client = self._client
+        dc = client.data_converter
+        store = await self._store()
+        payloads = await dc.encode(list(input.args)) if input.args else []
+        memo_json = None
+        if input.memo:
+            encoded = await dc.encode(list(input.memo.values()))
+            memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+        run_id = str(uuid.uuid4())
+        start = new_run_start(
+            namespace=client.namespace,
+            workflow_id=input.id,
+            run_id=run_id,
+            workflow_type=input.workflow,
+            task_queue=input.task_queue,
+            arguments=payloads,
+            execution_timeout=input.execution_timeout,
+            run_timeout=input.run_timeout,
+            task_timeout=input.task_timeout,
+            memo_json=memo_json,
+            headers=await self._encode_headers(input.headers),
+            identity=client.identity,
+            retry_policy=input.retry_policy,
+            cron_schedule=input.cron_schedule,
+            start_delay=input.start_delay,
+            id_reuse_policy=int(input.id_reuse_policy),
+            id_conflict_policy=int(input.id_conflict_policy),
+        )
+        if input.start_signal:
+            start["signal"] = await _signal_event(
+                client, input.start_signal, input.start_signal_args, await self._encode_headers(input.headers)
+            )
+        reply = await _call(store.fetchval("start_workflow", start))
+        if reply["status"] == "already_started":
+            raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                input.id, input.workflow, run_id=str(reply["run_id"])
+            )
+        actual_run_id = str(reply["run_id"])
+        return WorkflowHandle(
+            client,
+            input.id,
+            run_id=actual_run_id,
+            result_run_id=actual_run_id,
+            first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
+            result_type=input.ret_type,
+        )
+
+    async def describe_workflow(self, input: DescribeWorkflowInput) -> "WorkflowExecutionDescription":
+        row = await _find_run(self._client, input.id, input.run_id)
+        return WorkflowExecutionDescription._from_row(row, self._client)
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        store = await self._store()
+        status = await _call(store.fetchval(
+            "request_cancel_workflow", self._client.namespace, input.id,
+            uuid.UUID(input.run_id) if input.run_id else None, input.reason, self._client.identity,
+        ))
+        _raise_for_status(status, input.id)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        store = await self._store()
+        event = await _signal_event(self._client, input.signal, input.args, await self._encode_headers(input.headers))
+        status = await _call(store.fetchval(
+            "signal_workflow", self._client.namespace, input.id,
+            uuid.UUID(input.run_id) if input.run_id else None, event,
+        ))
+        _raise_for_status(status, input.id)
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        client = self._client
+        store = await self._store()
+        payloads = await client.data_converter.encode(list(input.args)) if input.args else []
+        query_id = uuid.uuid4()
+        request = {"name": input.query, "args": h.payloads(payloads)}
+        header = h.header(await self._encode_headers(input.headers))
+        if header:
+            request["header"] = header
+        reply = await _call(store.fetchval(
+            "ask_query", query_id, client.namespace, input.id,
+            uuid.UUID(input.run_id) if input.run_id else None, request,
+        ))
+        if reply["status"] == "not_found":
+            raise RPCError(f"workflow not found for ID: {input.id}", RPCStatusCode.NOT_FOUND, b"")
+        status = WorkflowExecutionStatus(reply["run_status"])
+        if _rejects(input.reject_condition, status):
+            await store.fetchval("cancel_query", query_id)
+            raise WorkflowQueryRejectedError(status)
+        waiter = client.service_client._answer_waiter(store)
+        timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 30.0
+        try:
+            answer = await waiter.wait(str(query_id), lambda: store.fetchval("take_answer", query_id), timeout)
+        except asyncio.TimeoutError:
+            await store.fetchval("cancel_query", query_id)
+            raise RPCError(
+                "query timed out: no worker answered (is a worker running for task queue?)",
+                RPCStatusCode.DEADLINE_EXCEEDED, b"",
+            )
+        if "error" in answer:
+            raise WorkflowQueryFailedError(answer["error"])
+        result = h.parse_payloads(answer.get("result"))
+        values = await client.data_converter.decode(result, [input.ret_type] if input.ret_type else None)
+        return values[0] if values else None
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        store = await self._store()
+        details = await self._client.data_converter.encode(list(input.args)) if input.args else []
+        status = await _call(store.fetchval(
+            "terminate_workflow", self._client.namespace, input.id,
+            uuid.UUID(input.run_id) if input.run_id else None, input.reason or "",
+            h.payloads(details),
+        ))
+        _raise_for_status(status, input.id)
+
+    # Operations other features add. Each replaces its placeholder here with the
+    # real implementation.
+    def fetch_workflow_history_events(
+        self, input: FetchWorkflowHistoryEventsInput
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        return WorkflowHistoryEventAsyncIterator(self._client, input)
+
+    list_workflows = _not_implemented("list_workflows", sync=True)
+    count_workflows = _not_implemented("count_workflows")
+    start_activity = _not_implemented("standalone activities (start_activity)")
+    cancel_activity = _not_implemented("standalone activities (cancel_activity)")
+    terminate_activity = _not_implemented("standalone activities (terminate_activity)")
+    pause_activity = _not_implemented("standalone activities (pause_activity)")
+    unpause_activity = _not_implemented("standalone activities (unpause_activity)")
+    update_activity_options = _not_implemented("standalone activities (update_activity_options)")
+    describe_activity = _not_implemented("standalone activities (describe_activity)")
+    list_activities = _not_implemented("standalone activities (list_activities)", sync=True)
+    count_activities = _not_implemented("standalone activities (count_activities)")
+    start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
+    start_update_with_start_workflow = _not_implemented("update with start")
+    create_schedule = _not_implemented("schedules (create_schedule)")
+    list_schedules = _not_implemented("schedules (list_schedules)", sync=True)
+    backfill_schedule = _not_implemented("schedules (backfill)")
+    delete_schedule = _not_implemented("schedules (delete)")
+    describe_schedule = _not_implemented("schedules (describe)")
+    pause_schedule = _not_implemented("schedules (pause)")
+    trigger_schedule = _not_implemented("schedules (trigger)")
+    unpause_schedule = _not_implemented("schedules (unpause)")
+    update_schedule = _not_implemented("schedules (update)")
+    update_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
+    get_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
+    get_worker_task_reachability = _not_implemented("worker task reachability")
+    start_nexus_operation = _not_implemented("nexus operations")
+    describe_nexus_operation = _not_implemented("nexus operations")
+    get_nexus_operation_result = _not_implemented("nexus operations")
+    cancel_nexus_operation = _not_implemented("nexus operations")
+    terminate_nexus_operation = _not_implemented("nexus operations")
+    list_nexus_operations = _not_implemented("nexus operations", sync=True)
+    count_nexus_operations = _not_implemented("nexus operations")
+
+
+async def _signal_event(
+    client: Client, name: str, args: Sequence[Any], headers: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
     payloads = await client.data_converter.encode(list(args)) if args else []
     return h.event(
         "WorkflowExecutionSignaled",
-        {"signalName": name, "input": h.payloads(payloads), "identity": client.identity},
+        h.strip_none(
+            {
+                "signalName": name,
+                "input": h.payloads(payloads),
+                "identity": client.identity,
+                "header": h.header(headers),
+            }
+        ),
     )
+
+
+async def _find_run(client: Client, workflow_id: str, run_id: Optional[str]) -> Mapping[str, Any]:
+    """The run's execution row (the latest run when ``run_id`` is None)."""
+    store = await client._engine_store()
+    row = await _call(store.fetchrow(
+        "find_run", client.namespace, workflow_id, uuid.UUID(run_id) if run_id else None
+    ))
+    if row is None or row["run_id"] is None:
+        raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
+    return row
 
 
 def _handler_name(handler: Any, kind: str) -> str:

@@ -32,6 +32,20 @@ def parse_task_token(token: bytes) -> tuple:
     return int(task_id), int(attempt)
 
 
+async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tuple:
+    """A failed attempt as the fail_activity_task arguments: (failure JSON, error type,
+    non-retryable, next retry delay in seconds or None)."""
+    failure = Failure()
+    await data_converter.encode_failure(err, failure)
+    info = failure.application_failure_info if failure.HasField("application_failure_info") else None
+    error_type = info.type if info is not None else type(err).__name__
+    non_retryable = bool(info.non_retryable) if info is not None else False
+    next_delay = None
+    if info is not None and info.HasField("next_retry_delay"):
+        next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+    return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
 @dataclass
 class _Running:
     task: Mapping[str, Any]
@@ -68,6 +82,9 @@ class ActivityWorker:
         # By (task id, attempt): a timed-out attempt may still run beside the next one.
         self._running: Dict[tuple, _Running] = {}
         self._tasks: set = set()
+        # Slots promised to eager activities of a workflow task still being completed:
+        # the poller must not fill them meanwhile.
+        self._reserved_eager = 0
         self._shutdown = threading.Event()
         self._async_shutdown = asyncio.Event()
         self.poller = Poller(
@@ -83,7 +100,21 @@ class ActivityWorker:
         self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks)
+        return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
+
+    def reserve_eager(self, wanted: int) -> int:
+        """Hold up to ``wanted`` free slots for eager activities; returns how many."""
+        granted = max(0, min(wanted, self.free_slots()))
+        self._reserved_eager += granted
+        return granted
+
+    def start_eager(self, tasks: Sequence[Dict[str, Any]], reserved: int) -> None:
+        """Run the eager tasks the database gave us and free the rest of the hold."""
+        self._reserved_eager -= reserved
+        for task in tasks:
+            self.start(task)
+        if len(tasks) < reserved:
+            self.poller.slot_freed()
 
     async def _claim(self, limit: int) -> int:
         rows = await self.store.fetch(
@@ -237,16 +268,11 @@ class ActivityWorker:
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        failure = Failure()
-        await self.config.data_converter.encode_failure(err, failure)
-        info = failure.application_failure_info if failure.HasField("application_failure_info") else None
-        error_type = info.type if info is not None else type(err).__name__
-        non_retryable = bool(info.non_retryable) if info is not None else False
-        next_delay = None
-        if info is not None and info.HasField("next_retry_delay"):
-            next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+            self.config.data_converter, err
+        )
         reply = await self.store.fetchval(
-            "fail_activity_task", task["id"], task["attempt"], failure.to_json_dict(),
+            "fail_activity_task", task["id"], task["attempt"], failure,
             error_type, non_retryable, next_delay, self.config.identity, self.config.identity,
             self.on_workflow_task_ready is not None,
         )

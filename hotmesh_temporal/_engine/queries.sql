@@ -31,6 +31,11 @@ SELECT {schema}.cancel_activity_task($1, $2, $3::jsonb, $4, $5, $6);
 -- name: heartbeat_activity_task
 SELECT {schema}.heartbeat_activity_task($1, $2, $3::jsonb);
 
+-- Async activity completion ------------------------------------------------------
+
+-- name: activity_attempt_by_ids
+SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
+
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 

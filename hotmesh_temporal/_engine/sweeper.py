@@ -28,6 +28,9 @@ class Sweeper:
         self._task: Optional[asyncio.Task] = None
         self._users = 0
         self._target_epoch: Optional[float] = None
+        # The earliest deadline announced while a sweep query was in flight: that query's
+        # snapshot may predate the row, so its next_deadline must not overwrite it.
+        self._announced_epoch: Optional[float] = None
         self._clock_offset = 0.0  # database epoch minus loop.time()
         self._forced = False
 
@@ -64,6 +67,8 @@ class Sweeper:
             epoch = float(body)
         except ValueError:
             return
+        if self._announced_epoch is None or epoch < self._announced_epoch:
+            self._announced_epoch = epoch
         if self._target_epoch is None or epoch < self._target_epoch:
             self._target_epoch = epoch
             self._wakeup.set()
@@ -72,6 +77,7 @@ class Sweeper:
         backoff = 0.1
         while True:
             self._forced = False
+            self._announced_epoch = None
             try:
                 row = await self._store.fetchrow("sweep", BATCH)
                 backoff = 0.1
@@ -87,7 +93,9 @@ class Sweeper:
             loop = asyncio.get_running_loop()
             self._clock_offset = row["now"].timestamp() - loop.time()
             deadline = row["next_deadline"]
-            self._target_epoch = deadline.timestamp() if deadline is not None else None
+            self._target_epoch = _earliest(
+                deadline.timestamp() if deadline is not None else None, self._announced_epoch
+            )
             if row["fired"] == 0 and deadline is not None and deadline <= row["now"]:
                 await asyncio.sleep(0.01)  # due, but another sweeper holds it right now
                 continue
@@ -109,3 +117,8 @@ class Sweeper:
                 await asyncio.wait_for(self._wakeup.wait(), sleep)
             except asyncio.TimeoutError:
                 return
+
+
+def _earliest(*epochs: Optional[float]) -> Optional[float]:
+    known = [e for e in epochs if e is not None]
+    return min(known) if known else None

@@ -16,8 +16,11 @@ from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWor
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 
 logger = logging.getLogger("hotmesh_temporal.worker")
+
+_DEFAULT_POLLER = PollerBehaviorSimpleMaximum(maximum=5)
 
 _UNSET: Any = object()
 
@@ -78,9 +81,9 @@ class Worker:
         disable_safe_workflow_eviction: bool = False,
         deployment_config: Any = None,
         patch_activation_callback: Any = None,
-        workflow_task_poller_behavior: Any = None,
-        activity_task_poller_behavior: Any = None,
-        nexus_task_poller_behavior: Any = None,
+        workflow_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
+        activity_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
+        nexus_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
         disable_payload_error_limit: bool = False,
         max_workflow_task_external_storage_concurrency: int = 3,
     ) -> None:
@@ -100,10 +103,15 @@ class Worker:
         self._activity_defs = _activity_definitions(activities, activity_executor)
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
         self._activity_executor = activity_executor
+        slots = slot_limits(
+            tuner, max_concurrent_workflow_tasks, max_concurrent_activities,
+            max_concurrent_local_activities,
+        )
         self._settings = dict(
             max_cached_workflows=max_cached_workflows,
-            max_concurrent_workflow_tasks=max_concurrent_workflow_tasks or 100,
-            max_concurrent_activities=max_concurrent_activities or 100,
+            max_concurrent_workflow_tasks=slots["workflow"],
+            max_concurrent_activities=slots["activity"],
+            max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
             max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
@@ -232,8 +240,8 @@ class Worker:
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
                 ),
-                eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
-                start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
+                eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
+                start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
             )
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
