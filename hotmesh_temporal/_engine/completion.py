@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.local_activities import marker_attributes
 from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_details
 from hotmesh_temporal._engine.replay import RunDriver
 
@@ -169,7 +170,12 @@ class _Builder:
             )
         )
 
+    def _LocalActivityMarker(self, cmd: c.LocalActivityMarker) -> None:
+        self.emit(cmd, "MarkerRecorded", marker_attributes(cmd))
+
     def _RequestCancelActivity(self, cmd: c.RequestCancelActivity) -> None:
+        if cmd.is_local:
+            return  # local activities ran to their outcome within the task already
         scheduled = self.driver.activity_event_id(cmd.seq)
         if scheduled is None:
             return

@@ -480,6 +480,7 @@ class WorkflowInstance:
         cancellation_type: workflow.ActivityCancellationType,
         activity_id: Optional[str],
         is_local: bool,
+        local_retry_threshold: Optional[timedelta] = None,
     ) -> workflow.ActivityHandle:
         seq = self._next_seq(LOCAL_ACTIVITY if is_local else ACTIVITY)
         command = c.ScheduleActivity(
@@ -495,6 +496,7 @@ class WorkflowInstance:
             retry_policy=retry_policy,
             cancellation_type=int(cancellation_type),
             is_local=is_local,
+            local_retry_threshold=local_retry_threshold,
         )
         pending = _PendingActivity(seq, command, self.loop.create_future())
         self._activities[(is_local, seq)] = pending
@@ -511,11 +513,34 @@ class WorkflowInstance:
         if pending is None:
             self._require_forgotten(("activity",) + key, f"activity seq {job.seq}")
             return
+        if job.backoff is not None:
+            self._retry_local_activity_later(pending, job.backoff)
+            return
         outcome = job.failed if job.failed is not None else job.cancelled
         if outcome is not None:
             pending.future.set_exception(self._from_failure(outcome))
         else:
             pending.future.set_result(job.completed)
+
+    def _retry_local_activity_later(self, pending: _PendingActivity, backoff: c.LocalActivityBackoff) -> None:
+        """Temporal's DoBackoff: sleep on a durable timer, then schedule the local
+        activity again under a new seq, continuing its attempt count."""
+
+        def reschedule() -> None:
+            if pending.future.done():
+                return  # cancelled while backing off
+            seq = self._next_seq(LOCAL_ACTIVITY)
+            pending.seq = seq
+            pending.command = dataclasses.replace(
+                pending.command,
+                seq=seq,
+                attempt=backoff.attempt,
+                original_schedule_time=backoff.original_schedule_time,
+            )
+            self._activities[(True, seq)] = pending
+            self.add_command(pending.command)
+
+        self.loop.call_later(backoff.backoff_duration.total_seconds(), reschedule)
 
     def _cancel_activity(self, pending: _PendingActivity) -> bool:
         if pending.future.done() or pending.cancel_requested:

@@ -74,6 +74,7 @@ class RunDriver:
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
+        self._local_resolutions: List[c.Job] = []
         self.closed = False
 
     # ------------------------------------------------------------------ replay
@@ -94,6 +95,8 @@ class RunDriver:
         attrs = ev["attrs"]
         if kind in h.COMMAND_EVENTS:
             self._match_command(int(ev["id"]), kind, attrs)
+            if self._local_resolutions:
+                await self._resolve_recorded_local_activities()
             return
         if self._expected:
             raise self._mismatch(
@@ -118,6 +121,22 @@ class RunDriver:
             job = self._job_for(kind, attrs)
             if job is not None:
                 self._jobs.append(job)
+
+    async def _resolve_recorded_local_activities(self) -> None:
+        """A local activity's marker was matched: hand its recorded outcome to the
+        workflow at once, as the worker did within the same task when it ran it."""
+        jobs, self._local_resolutions = self._local_resolutions, []
+        result = await self.activate(
+            jobs, self._task_started_time or datetime.now(), replaying=True,
+            history_length=self.last_event_id,
+        )
+        if result.failure is not None:
+            raise result.failure
+        self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+
+    def queue_jobs(self, jobs: List[c.Job]) -> None:
+        """Jobs for the next activation of the current task (local activity outcomes)."""
+        self._jobs.extend(jobs)
 
     def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
         """Patch markers recorded by a task are announced before its activation runs,
@@ -272,6 +291,9 @@ class RunDriver:
                 f"event {event_id} is {kind}{_describe(attrs)} but the workflow issued "
                 f"{type(cmd).__name__}{_describe_cmd(cmd)}"
             )
+        if _is_local(cmd):
+            self._local_resolutions.append(_local_resolution(attrs, event_id, self._mismatch))
+            return
         self.note_command_event(cmd, event_id)
 
     def note_command_event(self, cmd: c.Command, event_id: int) -> None:
@@ -306,6 +328,7 @@ _CLOSE_COMMANDS: Dict[type, str] = {
 
 _EVENT_OF_COMMAND: Dict[type, str] = {
     c.ScheduleActivity: "ActivityTaskScheduled",
+    c.LocalActivityMarker: "MarkerRecorded",
     c.RequestCancelActivity: "ActivityTaskCancelRequested",
     c.StartTimer: "TimerStarted",
     c.CancelTimer: "TimerCanceled",
@@ -321,7 +344,22 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
 
 
 def _event_kind(cmd: c.Command) -> str:
+    if _is_local(cmd):
+        return "MarkerRecorded"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
+
+
+def _is_local(cmd: c.Command) -> bool:
+    return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
+
+
+def _local_resolution(attrs: Mapping[str, Any], event_id: int, mismatch: Callable[[str], BaseException]) -> c.Job:
+    from hotmesh_temporal._engine.local_activities import marker_from_attributes, resolution
+
+    marker = marker_from_attributes(attrs)
+    if marker is None:
+        raise mismatch(f"local activity marker (event {event_id}) has no readable data")
+    return resolution(marker)
 
 
 def _records_event(cmd: c.Command) -> bool:
@@ -329,6 +367,8 @@ def _records_event(cmd: c.Command) -> bool:
 
 
 def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
+    if _is_local(cmd):
+        return _local_marker_matches(cmd, attrs)
     if isinstance(cmd, c.ScheduleActivity):
         return (
             attrs.get("activityType", {}).get("name") == cmd.activity_type
@@ -341,15 +381,28 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
     return True
 
 
+def _local_marker_matches(cmd: c.ScheduleActivity, attrs: Mapping[str, Any]) -> bool:
+    from hotmesh_temporal._engine.local_activities import is_local_activity_marker, marker_from_attributes
+
+    if not is_local_activity_marker(attrs):
+        return False
+    marker = marker_from_attributes(attrs)
+    return marker is None or (marker.seq == cmd.seq and marker.activity_type in ("", cmd.activity_type))
+
+
 def _describe(attrs: Mapping[str, Any]) -> str:
     if "activityType" in attrs:
         return f" (activity type {attrs['activityType'].get('name')!r}, id {attrs.get('activityId')!r})"
     if "timerId" in attrs:
         return f" (timer {attrs['timerId']!r})"
+    if "markerName" in attrs:
+        return f" (marker {attrs['markerName']!r})"
     return ""
 
 
 def _describe_cmd(cmd: c.Command) -> str:
+    if _is_local(cmd):
+        return f" (local activity type {cmd.activity_type!r}, seq {cmd.seq})"
     if isinstance(cmd, c.ScheduleActivity):
         return f" (activity type {cmd.activity_type!r}, id {cmd.activity_id!r})"
     if isinstance(cmd, c.StartTimer):

@@ -20,6 +20,11 @@ from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.local_activities import (
+    LocalActivityExecutor,
+    LocalActivityRun,
+    run_with_local_activities,
+)
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver
 from hotmesh_temporal._engine.store import Store
@@ -42,6 +47,7 @@ class WorkflowWorkerConfig:
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
+    local_activities: Optional[LocalActivityExecutor] = None
 
 
 class WorkflowWorker:
@@ -132,7 +138,10 @@ class WorkflowWorker:
         run_id = str(task["run_id"])
         try:
             driver = await self._driver_for(task)
-            result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
+            result = await run_with_local_activities(
+                driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
+                self.config.local_activities, _local_activity_run(task),
+            )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
@@ -308,6 +317,16 @@ def create_instance(
         config.data_converter,
         workflow_failure_exception_types=list(config.failure_exception_types),
         interceptor_classes=_workflow_interceptor_classes(config.interceptors),
+    )
+
+
+def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
+    return LocalActivityRun(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=str(task["run_id"]),
+        workflow_type=task.get("workflow_type") or "",
+        task_queue=task["task_queue"],
     )
 
 

@@ -8,12 +8,14 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Type
+from typing import Any
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
+from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
@@ -45,38 +47,38 @@ class Worker:
         activities: Sequence[Callable] = [],
         nexus_service_handlers: Sequence[Any] = [],
         workflows: Sequence[type] = [],
-        activity_executor: Optional[concurrent.futures.Executor] = None,
-        workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
-        nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
+        activity_executor: concurrent.futures.Executor | None = None,
+        workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
+        nexus_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
         workflow_runner: Any = None,
         unsandboxed_workflow_runner: Any = None,
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
-        build_id: Optional[str] = None,
-        identity: Optional[str] = None,
+        build_id: str | None = None,
+        identity: str | None = None,
         max_cached_workflows: int = 1000,
-        max_concurrent_workflow_tasks: Optional[int] = None,
-        max_concurrent_activities: Optional[int] = None,
-        max_concurrent_local_activities: Optional[int] = None,
-        max_concurrent_nexus_tasks: Optional[int] = None,
+        max_concurrent_workflow_tasks: int | None = None,
+        max_concurrent_activities: int | None = None,
+        max_concurrent_local_activities: int | None = None,
+        max_concurrent_nexus_tasks: int | None = None,
         tuner: Any = None,
-        max_concurrent_workflow_task_polls: Optional[int] = None,
+        max_concurrent_workflow_task_polls: int | None = None,
         nonsticky_to_sticky_poll_ratio: float = 0.2,
-        max_concurrent_activity_task_polls: Optional[int] = None,
+        max_concurrent_activity_task_polls: int | None = None,
         no_remote_activities: bool = False,
         sticky_queue_schedule_to_start_timeout: timedelta = timedelta(seconds=10),
         max_heartbeat_throttle_interval: timedelta = timedelta(seconds=60),
         default_heartbeat_throttle_interval: timedelta = timedelta(seconds=30),
-        max_activities_per_second: Optional[float] = None,
-        max_task_queue_activities_per_second: Optional[float] = None,
+        max_activities_per_second: float | None = None,
+        max_task_queue_activities_per_second: float | None = None,
         max_eager_activity_reservations_per_workflow_task: int = 3,
         graceful_shutdown_timeout: timedelta = timedelta(),
-        plugin_shutdown_timeout: Optional[timedelta] = timedelta(seconds=60),
-        workflow_failure_exception_types: Sequence[Type[BaseException]] = [],
+        plugin_shutdown_timeout: timedelta | None = timedelta(seconds=60),
+        workflow_failure_exception_types: Sequence[type[BaseException]] = [],
         shared_state_manager: Any = None,
         debug_mode: bool = False,
         disable_eager_activity_execution: bool = False,
-        on_fatal_error: Optional[Callable[[BaseException], Awaitable[None]]] = None,
+        on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
         use_worker_versioning: bool = False,
         disable_safe_workflow_eviction: bool = False,
         deployment_config: Any = None,
@@ -122,11 +124,11 @@ class Worker:
         self._on_fatal_error = on_fatal_error
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
-        self._run_task: Optional[asyncio.Task] = None
-        self._activity_worker: Optional[ActivityWorker] = None
-        self._workflow_worker: Optional[WorkflowWorker] = None
-        self._sweeper: Optional[Sweeper] = None
-        self._done: Optional[asyncio.Event] = None
+        self._run_task: asyncio.Task | None = None
+        self._activity_worker: ActivityWorker | None = None
+        self._workflow_worker: WorkflowWorker | None = None
+        self._sweeper: Sweeper | None = None
+        self._done: asyncio.Event | None = None
 
     # ------------------------------------------------------------------- public
 
@@ -150,7 +152,7 @@ class Worker:
     def is_shutdown(self) -> bool:
         return self._done is not None and self._done.is_set()
 
-    def config(self, *, active_config: bool = False) -> Dict[str, Any]:
+    def config(self, *, active_config: bool = False) -> dict[str, Any]:
         """The options this worker was built with (for building a similar worker)."""
         return {
             "client": self._client,
@@ -184,7 +186,7 @@ class Worker:
             await self._sweeper.release()
         self._done.set()
 
-    async def __aenter__(self) -> "Worker":
+    async def __aenter__(self) -> Worker:
         await self._start()
         return self
 
@@ -239,6 +241,13 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    local_activities=LocalActivityExecutor(
+                        activities=self._activity_defs[0],
+                        dynamic=self._activity_defs[1],
+                        executor=self._activity_executor,
+                        data_converter=self._client.data_converter,
+                        client=self._client,
+                    ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
                 start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
@@ -272,7 +281,7 @@ def _is_worker_interceptor(interceptor: Any) -> bool:
 
 
 def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
-    by_name: Dict[str, Any] = {}
+    by_name: dict[str, Any] = {}
     dynamic = None
     for fn in activities:
         defn = activity_api._Definition.must_from_callable(fn)
@@ -293,7 +302,7 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tupl
 
 
 def _workflow_definitions(workflows: Sequence[type]) -> tuple:
-    by_name: Dict[str, Any] = {}
+    by_name: dict[str, Any] = {}
     dynamic = None
     for cls in workflows:
         defn = WorkflowDefinition.from_class(cls)
