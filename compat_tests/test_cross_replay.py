@@ -112,6 +112,17 @@ class LocalActivityWorkflow:
         )
 
 
+@wf.defn(name="XLocalBackoff", sandboxed=False)
+class LocalBackoffWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        return await wf.execute_local_activity(
+            "flaky", value, start_to_close_timeout=seconds,
+            retry_policy=common.RetryPolicy(initial_interval=timedelta(milliseconds=20)),
+            local_retry_threshold=timedelta(milliseconds=5),
+        )
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -128,6 +139,7 @@ ALL = {
     "signal_query": SignalQueryWorkflow,
     "patch": PatchWorkflow,
     "local_activity": LocalActivityWorkflow,
+    "local_activity_backoff": LocalBackoffWorkflow,
     "continue_as_new": ContinueWorkflow,
 }
 """

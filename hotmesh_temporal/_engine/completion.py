@@ -145,7 +145,7 @@ class _Builder:
                 "scheduleToStartTimeout": h.duration(s2s) or "0s",
                 "startToCloseTimeout": h.duration(start),
                 "heartbeatTimeout": h.duration(cmd.heartbeat_timeout) or "0s",
-                "retryPolicy": h.retry_policy_json(retry),
+                "retryPolicy": h.retry_policy_json(_server_filled_retry_policy(retry)),
             },
         )
         eager = self.eager_left > 0 and cmd.task_queue == self.task.task_queue
@@ -281,6 +281,16 @@ def _default_retry_policy() -> Any:
     from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
+
+
+def _server_filled_retry_policy(policy: Any) -> Any:
+    """The policy as a Temporal server records it on ActivityTaskScheduled: unset
+    fields filled with the defaults the retries use (maximum interval 100 x initial)."""
+    import dataclasses
+
+    if policy.maximum_interval is not None:
+        return policy
+    return dataclasses.replace(policy, maximum_interval=policy.initial_interval * 100)
 
 
 def new_run_start(
