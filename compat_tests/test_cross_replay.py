@@ -13,6 +13,7 @@ import importlib
 import sys
 import types
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,6 +134,51 @@ class ContinueWorkflow:
         return value
 
 
+@wf.defn(name="FixtureGreeting", sandboxed=False)
+class FixtureGreeting:
+    @wf.run
+    async def run(self, name: str) -> str:
+        greeting = await wf.execute_activity(
+            "compose_greeting", name, start_to_close_timeout=seconds
+        )
+        await wf.sleep(timedelta(seconds=5))
+        return greeting
+
+
+@wf.defn(name="FixturePatch", sandboxed=False)
+class FixturePatch:
+    @wf.run
+    async def run(self, value: str) -> str:
+        step = "new_step" if wf.patched("use-new-step") else "old_step"
+        return await wf.execute_activity(step, value, start_to_close_timeout=seconds)
+
+
+@wf.defn(name="FixtureLocal", sandboxed=False)
+class FixtureLocal:
+    @wf.run
+    async def run(self, name: str) -> str:
+        return await wf.execute_local_activity(
+            "compose_greeting", name, start_to_close_timeout=seconds
+        )
+
+
+@wf.defn(name="FixtureSignal", sandboxed=False)
+class FixtureSignal:
+    def __init__(self) -> None:
+        self.answer = ""
+
+    @wf.run
+    async def run(self) -> str:
+        await wf.wait_condition(lambda: bool(self.answer))
+        return f"approved: {self.answer}"
+
+    @wf.signal
+    def approve(self, answer: str) -> None:
+        self.answer = answer
+
+
+FIXTURE_WORKFLOWS = [FixtureGreeting, FixturePatch, FixtureLocal, FixtureSignal]
+
 ALL = {
     "activity": ActivityWorkflow,
     "timer": TimerWorkflow,
@@ -153,11 +199,13 @@ def scenarios(sdk: str) -> dict:
     module.common = importlib.import_module(f"{sdk}.common")
     sys.modules[name] = module
     exec(compile(SCENARIOS, f"<scenarios for {sdk}>", "exec"), module.__dict__)
-    return module.ALL
+    return module
 
 
-OURS = scenarios("hotmesh_temporal")
-THEIRS = scenarios("temporalio")
+OURS = scenarios("hotmesh_temporal").ALL
+THEIRS_MODULE = scenarios("temporalio")
+THEIRS = THEIRS_MODULE.ALL
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "histories"
 
 
 async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
@@ -199,3 +247,15 @@ async def test_changed_code_fails_in_temporalio_too(client, task_queue):  # noqa
     result = await replayer.replay_workflow(theirs_renamed, raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, t_workflow.NondeterminismError)
     assert theirs.events
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
+async def test_hand_written_fixtures_are_authentic_temporal_histories(path):
+    """The server-format fixtures the unit tests replay here replay in temporalio too,
+    so they are faithful to Temporal's format, not just to our reader."""
+    history = TWorkflowHistory.from_json("fixture-wf", path.read_text())
+    replayer = TReplayer(
+        workflows=THEIRS_MODULE.FIXTURE_WORKFLOWS, workflow_runner=UnsandboxedWorkflowRunner()
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -40,14 +40,28 @@ def patch_marker_details(patch_id: str, deprecated: bool) -> dict[str, Any]:
 
 def patch_marker_id(attrs: Mapping[str, Any]) -> str | None:
     """The patch id of a ``core_patch`` marker's attributes (either format)."""
+    patch = _patch_marker_data(attrs)
+    return None if patch is None else patch[0]
+
+
+def patch_marker_deprecated(attrs: Mapping[str, Any]) -> bool:
+    """Whether a ``core_patch`` marker was written by ``deprecate_patch``."""
+    patch = _patch_marker_data(attrs)
+    return patch is not None and patch[1]
+
+
+def _patch_marker_data(attrs: Mapping[str, Any]) -> tuple[str, bool] | None:
     details = attrs.get("details") or {}
     current = h.parse_payloads(details.get(_PATCH_DETAILS_KEY))
     if current:
         try:
-            return json.loads(current[0].data)["id"]
+            data = json.loads(current[0].data)
+            return str(data["id"]), bool(data.get("deprecated", False))
         except (ValueError, KeyError, TypeError):
             return None
-    legacy = h.parse_payloads(details.get("patch_id"))
-    if legacy:
-        return legacy[0].data.decode("utf-8", "replace")
-    return None
+    legacy_id = h.parse_payloads(details.get("patch_id"))
+    if not legacy_id:
+        return None
+    legacy_flag = h.parse_payloads(details.get("deprecated"))
+    deprecated = bool(legacy_flag and legacy_flag[0].data[:1] not in (b"", b"\x00"))
+    return legacy_id[0].data.decode("utf-8", "replace"), deprecated
