@@ -144,9 +144,13 @@ def test_json_round_trip_is_unchanged():
 
 async def test_divergent_code_reports_nondeterminism_naming_the_event():
     with pytest.raises(workflow.NondeterminismError, match=r"event 11 is TimerStarted"):
-        await Replayer(workflows=[GreetingWithoutTimer]).replay_workflow(load("activity_timer.json"))
+        await Replayer(workflows=[GreetingWithoutTimer]).replay_workflow(
+            load("activity_timer.json")
+        )
     with pytest.raises(workflow.NondeterminismError, match="compose_greeting"):
-        await Replayer(workflows=[GreetingOtherActivity]).replay_workflow(load("activity_timer.json"))
+        await Replayer(workflows=[GreetingOtherActivity]).replay_workflow(
+            load("activity_timer.json")
+        )
 
 
 async def test_patch_marker_without_the_patch_call_is_nondeterminism():
