@@ -51,6 +51,38 @@ from hotmesh_temporal._client_interceptor import (
     StartWorkflowInput,
     TerminateWorkflowInput,
 )
+from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
+from hotmesh_temporal.common import HeaderCodecBehavior  # noqa: F401  (re-exported)
+from hotmesh_temporal.converter import (  # noqa: F401  (re-exported, as temporalio.client does)
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    StorageDriverActivityInfo,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+)
+from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
+    ClientConfig,
+    Plugin,
+    configure_through_plugins,
+    connect_through_plugins,
+)
 from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
     AsyncActivityCalls,
     AsyncActivityCancelledError,
@@ -58,10 +90,23 @@ from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public nam
     AsyncActivityIDReference,
     async_activity_handle,
 )
-from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
+from hotmesh_temporal.service import (  # noqa: F401  (public names, as in temporalio.client)
+    ConnectConfig,
+    DnsLoadBalancingConfig,
+    GrpcCompression,
+    HttpConnectProxyConfig,
+    KeepAliveConfig,
+    PayloadLimitsConfig,
+    RetryConfig,
+    RPCError,
+    RPCStatusCode,
+    ServiceClient,
+    TLSConfig,
+)
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
+LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 _ARG_UNSET: Any = hotmesh_temporal.common._arg_unset
 
@@ -124,6 +169,10 @@ class WorkflowQueryFailedError(hotmesh_temporal.exceptions.TemporalError):
         return self._message
 
 
+class RPCTimeoutOrCancelledError(hotmesh_temporal.exceptions.TemporalError):
+    """A client call ran out of time (its ``rpc_timeout``) or was cancelled."""
+
+
 class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
     """The query's reject condition matched the workflow's status."""
 
@@ -150,29 +199,35 @@ class Client:
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
         default_workflow_query_reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
-        tls: Any = None,
-        retry_config: Any = None,
-        keep_alive_config: Any = None,
+        tls: Union[bool, TLSConfig, None] = None,
+        retry_config: Optional[RetryConfig] = None,
+        keep_alive_config: Optional[KeepAliveConfig] = KeepAliveConfig.default,
         connect_timeout: Optional[timedelta] = None,
         rpc_metadata: Mapping[str, Union[str, bytes]] = {},
         identity: Optional[str] = None,
         lazy: bool = False,
         runtime: Any = None,
-        http_connect_proxy_config: Any = None,
-        dns_load_balancing_config: Any = None,
-        grpc_compression: Any = None,
-        payload_limits: Any = None,
+        http_connect_proxy_config: Optional[HttpConnectProxyConfig] = None,
+        dns_load_balancing_config: Optional[DnsLoadBalancingConfig] = None,
+        grpc_compression: GrpcCompression = GrpcCompression.GZIP,
+        payload_limits: PayloadLimitsConfig = PayloadLimitsConfig(),
         header_codec_behavior: hotmesh_temporal.common.HeaderCodecBehavior = hotmesh_temporal.common.HeaderCodecBehavior.NO_CODEC,
     ) -> "Client":
         """Connect to the database that ``target_host`` names (see module docs).
 
-        Keywords that configure a gRPC connection (tls, keep-alive, proxies,
-        compression) are accepted and have no effect here.
+        ``tls`` asks for a verified TLS connection to Postgres. Keywords that configure
+        a gRPC connection (keep-alive, proxies, compression) are accepted and have no
+        effect here.
         """
-        service_client = await ServiceClient.connect(
-            target_host, identity=identity, lazy=lazy, connect_timeout=connect_timeout,
-            rpc_metadata=rpc_metadata, api_key=api_key,
-        )
+        service_client = await connect_through_plugins(plugins, ConnectConfig(
+            target_host=target_host, api_key=api_key, tls=tls, retry_config=retry_config,
+            keep_alive_config=keep_alive_config, rpc_metadata=rpc_metadata,
+            identity=identity or "", lazy=lazy, runtime=runtime,
+            http_connect_proxy_config=http_connect_proxy_config,
+            dns_load_balancing_config=dns_load_balancing_config,
+            grpc_compression=grpc_compression, payload_limits=payload_limits,
+            connect_timeout=connect_timeout,
+        ), ServiceClient.connect)
         return cls(
             service_client,
             namespace=namespace,
@@ -194,7 +249,7 @@ class Client:
         default_workflow_query_reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
         header_codec_behavior: hotmesh_temporal.common.HeaderCodecBehavior = hotmesh_temporal.common.HeaderCodecBehavior.NO_CODEC,
     ) -> None:
-        self._config: Dict[str, Any] = dict(
+        self._config: Dict[str, Any] = dict(configure_through_plugins(ClientConfig(
             service_client=service_client,
             namespace=namespace,
             data_converter=data_converter,
@@ -202,8 +257,8 @@ class Client:
             interceptors=interceptors,
             default_workflow_query_reject_condition=default_workflow_query_reject_condition,
             header_codec_behavior=header_codec_behavior,
-        )
-        self._impl = _build_outbound_chain(_ClientImpl(self), interceptors)
+        )))
+        self._impl = _build_outbound_chain(_ClientImpl(self), self._config["interceptors"])
 
     def config(self, *, active_config: bool = False) -> Dict[str, Any]:
         """The options of this client: ``Client(**client.config())`` builds a twin."""

@@ -20,7 +20,13 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from hotmesh_temporal.worker._replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
+from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._replayer import (
+    Replayer,
+    ReplayerConfig,
+    WorkflowReplayResult,
+    WorkflowReplayResults,
+)
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -43,6 +49,8 @@ from hotmesh_temporal.worker._tuning import (
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
+    "Plugin",
+    "WorkerConfig",
     "ActivitySlotInfo",
     "CustomSlotSupplier",
     "FixedSizeSlotSupplier",
@@ -70,6 +78,7 @@ __all__ = [
     "HandleUpdateInput",
     "Interceptor",
     "Replayer",
+    "ReplayerConfig",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",

@@ -7,12 +7,31 @@ import concurrent.futures
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from hotmesh_temporal._engine.replayer import replay_run
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorkerConfig
 from hotmesh_temporal.common import HeaderCodecBehavior
 from hotmesh_temporal.converter import DataConverter
+
+
+class ReplayerConfig(TypedDict, total=False):
+    """``Replayer.__init__``'s options, as a dict (what plugins receive and return)."""
+
+    workflows: Sequence[type]
+    workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None
+    workflow_runner: Any
+    unsandboxed_workflow_runner: Any
+    namespace: str
+    data_converter: DataConverter
+    interceptors: Sequence[Any]
+    build_id: str | None
+    identity: str | None
+    workflow_failure_exception_types: Sequence[type[BaseException]]
+    debug_mode: bool
+    runtime: Any
+    disable_safe_workflow_eviction: bool
+    header_codec_behavior: HeaderCodecBehavior
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Type
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
@@ -18,6 +17,7 @@ from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -39,6 +39,7 @@ class Worker:
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
 
+    @configured_by_plugins
     def __init__(
         self,
         client: Any,
@@ -47,38 +48,38 @@ class Worker:
         activities: Sequence[Callable] = [],
         nexus_service_handlers: Sequence[Any] = [],
         workflows: Sequence[type] = [],
-        activity_executor: concurrent.futures.Executor | None = None,
-        workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
-        nexus_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
+        activity_executor: Optional[concurrent.futures.Executor] = None,
+        workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
+        nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
         workflow_runner: Any = None,
         unsandboxed_workflow_runner: Any = None,
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
-        build_id: str | None = None,
-        identity: str | None = None,
+        build_id: Optional[str] = None,
+        identity: Optional[str] = None,
         max_cached_workflows: int = 1000,
-        max_concurrent_workflow_tasks: int | None = None,
-        max_concurrent_activities: int | None = None,
-        max_concurrent_local_activities: int | None = None,
-        max_concurrent_nexus_tasks: int | None = None,
+        max_concurrent_workflow_tasks: Optional[int] = None,
+        max_concurrent_activities: Optional[int] = None,
+        max_concurrent_local_activities: Optional[int] = None,
+        max_concurrent_nexus_tasks: Optional[int] = None,
         tuner: Any = None,
-        max_concurrent_workflow_task_polls: int | None = None,
+        max_concurrent_workflow_task_polls: Optional[int] = None,
         nonsticky_to_sticky_poll_ratio: float = 0.2,
-        max_concurrent_activity_task_polls: int | None = None,
+        max_concurrent_activity_task_polls: Optional[int] = None,
         no_remote_activities: bool = False,
         sticky_queue_schedule_to_start_timeout: timedelta = timedelta(seconds=10),
         max_heartbeat_throttle_interval: timedelta = timedelta(seconds=60),
         default_heartbeat_throttle_interval: timedelta = timedelta(seconds=30),
-        max_activities_per_second: float | None = None,
-        max_task_queue_activities_per_second: float | None = None,
+        max_activities_per_second: Optional[float] = None,
+        max_task_queue_activities_per_second: Optional[float] = None,
         max_eager_activity_reservations_per_workflow_task: int = 3,
         graceful_shutdown_timeout: timedelta = timedelta(),
-        plugin_shutdown_timeout: timedelta | None = timedelta(seconds=60),
-        workflow_failure_exception_types: Sequence[type[BaseException]] = [],
+        plugin_shutdown_timeout: Optional[timedelta] = timedelta(seconds=60),
+        workflow_failure_exception_types: Sequence[Type[BaseException]] = [],
         shared_state_manager: Any = None,
         debug_mode: bool = False,
         disable_eager_activity_execution: bool = False,
-        on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
+        on_fatal_error: Optional[Callable[[BaseException], Awaitable[None]]] = None,
         use_worker_versioning: bool = False,
         disable_safe_workflow_eviction: bool = False,
         deployment_config: Any = None,
@@ -124,11 +125,12 @@ class Worker:
         self._on_fatal_error = on_fatal_error
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
-        self._run_task: asyncio.Task | None = None
-        self._activity_worker: ActivityWorker | None = None
-        self._workflow_worker: WorkflowWorker | None = None
-        self._sweeper: Sweeper | None = None
-        self._done: asyncio.Event | None = None
+        self._run_task: Optional[asyncio.Task] = None
+        self._ready: Optional[asyncio.Event] = None
+        self._activity_worker: Optional[ActivityWorker] = None
+        self._workflow_worker: Optional[WorkflowWorker] = None
+        self._sweeper: Optional[Sweeper] = None
+        self._done: Optional[asyncio.Event] = None
 
     # ------------------------------------------------------------------- public
 
@@ -152,7 +154,7 @@ class Worker:
     def is_shutdown(self) -> bool:
         return self._done is not None and self._done.is_set()
 
-    def config(self, *, active_config: bool = False) -> dict[str, Any]:
+    def config(self, *, active_config: bool = False) -> Dict[str, Any]:
         """The options this worker was built with (for building a similar worker)."""
         return {
             "client": self._client,
@@ -164,7 +166,11 @@ class Worker:
         }
 
     async def run(self) -> None:
-        """Run until shutdown() is called (or the task running this is cancelled)."""
+        """Run until shutdown() is called (or the task running this is cancelled),
+        through each plugin's ``run_worker``."""
+        await run_through_plugins(self, self._plugins, Worker._run_until_shutdown)
+
+    async def _run_until_shutdown(self) -> None:
         await self._start()
         assert self._done is not None
         try:
@@ -186,16 +192,33 @@ class Worker:
             await self._sweeper.release()
         self._done.set()
 
-    async def __aenter__(self) -> Worker:
-        await self._start()
+    async def __aenter__(self) -> "Worker":
+        if not self._plugins:
+            await self._start()
+            return self
+        # Plugins wrap run(), so the worker runs as a task, as temporalio's does.
+        self._ready = asyncio.Event()
+        self._run_task = asyncio.get_running_loop().create_task(self.run())
+        ready = asyncio.ensure_future(self._ready.wait())
+        await asyncio.wait({ready, self._run_task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._run_task.done():
+            self._run_task.result()  # a plugin or the start failed: raise it here
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.shutdown()
+        if self._run_task is not None:
+            await self._run_task
 
     # ------------------------------------------------------------------ startup
 
     async def _start(self) -> None:
+        await self._start_pollers()
+        if self._ready is not None:
+            self._ready.set()
+
+    async def _start_pollers(self) -> None:
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
@@ -281,7 +304,7 @@ def _is_worker_interceptor(interceptor: Any) -> bool:
 
 
 def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
-    by_name: dict[str, Any] = {}
+    by_name: Dict[str, Any] = {}
     dynamic = None
     for fn in activities:
         defn = activity_api._Definition.must_from_callable(fn)
@@ -302,7 +325,7 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tupl
 
 
 def _workflow_definitions(workflows: Sequence[type]) -> tuple:
-    by_name: dict[str, Any] = {}
+    by_name: Dict[str, Any] = {}
     dynamic = None
     for cls in workflows:
         defn = WorkflowDefinition.from_class(cls)
