@@ -259,3 +259,18 @@ async def test_hand_written_fixtures_are_authentic_temporal_histories(path):
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+async def test_exported_events_match_temporalio_messages_byte_for_byte(client, task_queue):  # noqa: F811
+    """Our HistoryEvent messages are Temporal's: same JSON and same wire bytes."""
+    from google.protobuf import json_format
+    from temporalio.api.history.v1 import History as THistory
+
+    from hotmesh_temporal.api.history.v1 import History
+
+    history = await _run_here(client, task_queue, "local_activity_backoff")
+    ours = History(events=list(history.events))
+    theirs = json_format.ParseDict(history.to_json_dict(), THistory())
+    assert json_format.MessageToDict(theirs) == ours.to_json_dict()
+    assert theirs.SerializeToString(deterministic=True) == ours.SerializeToString()
+    assert History.FromString(theirs.SerializeToString()) == ours

@@ -63,6 +63,7 @@ class WorkflowHistory:
         return events_to_rows(self.events)
 
 
+@dataclass  # as in temporalio (its own __init__ is kept)
 class WorkflowHistoryEventAsyncIterator:
     """Async iterator over a run's history events, fetched page by page."""
 
