@@ -15,8 +15,9 @@ before scheduling the activity again (Temporal's DoBackoff).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from hotmesh_temporal._engine.markers import LOCAL_ACTIVITY_MARKER, json_payload
 from hotmesh_temporal.api.failure.v1 import Failure
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
+logger = logging.getLogger("hotmesh_temporal.worker")
 
 
 @dataclass
@@ -163,10 +165,14 @@ async def run_with_local_activities(
     history_length: int,
     executor: LocalActivityExecutor | None,
     run: LocalActivityRun,
+    keep_alive: Callable[[], Awaitable[Any]] | None = None,
+    keep_alive_every: float = 5.0,
 ) -> Any:
     """Run the task's activation, then every local activity it scheduled and the
     activations their outcomes cause, until the workflow waits on something else.
-    Returns the driver's ActivationResult with LA schedules replaced by markers."""
+    Returns the driver's ActivationResult with LA schedules replaced by markers.
+    ``keep_alive`` is called every ``keep_alive_every`` seconds while local
+    activities run (to extend the task's lease)."""
     result = await driver.run_current(started_at, history_length)
     commands: list[c.Command] = []
     while result.failure is None:
@@ -174,7 +180,9 @@ async def run_with_local_activities(
         if not local or executor is None:
             commands += result.commands
             break
-        outcomes = await asyncio.gather(*(executor.run(cmd, run) for cmd in local))
+        outcomes = await _while_alive(
+            asyncio.gather(*(executor.run(cmd, run) for cmd in local)), keep_alive, keep_alive_every
+        )
         by_seq = {marker.seq: marker for marker in outcomes}
         commands += [by_seq[cmd.seq] if _is_local(cmd) else cmd for cmd in result.commands]
         driver.queue_jobs([resolution(marker) for marker in outcomes])
@@ -182,6 +190,23 @@ async def run_with_local_activities(
     if result.failure is None:
         result.commands = commands
     return result
+
+
+async def _while_alive(
+    work: Awaitable[Any], keep_alive: Callable[[], Awaitable[Any]] | None, every: float
+) -> Any:
+    """Await ``work``, calling ``keep_alive`` periodically until it is done."""
+    if keep_alive is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=every)
+        if done:
+            return task.result()
+        try:
+            await keep_alive()
+        except Exception:  # a lost lease shows at completion (stale); keep working
+            logger.warning("could not extend the workflow task lease", exc_info=True)
 
 
 def _is_local(cmd: Any) -> bool:

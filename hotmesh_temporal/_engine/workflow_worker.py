@@ -141,6 +141,10 @@ class WorkflowWorker:
             result = await run_with_local_activities(
                 driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
                 self.config.local_activities, _local_activity_run(task),
+                keep_alive=lambda: self.store.fetchval(
+                    "extend_workflow_task_lease", task["run_id"], task["lease_id"]
+                ),
+                keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
             )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
@@ -318,6 +322,13 @@ def create_instance(
         workflow_failure_exception_types=list(config.failure_exception_types),
         interceptor_classes=_workflow_interceptor_classes(config.interceptors),
     )
+
+
+def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
+    """Extend a task's lease at half its workflow task timeout while local activities
+    run (the lease lasts one whole timeout)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return max(timeout.total_seconds() / 2, 0.05)
 
 
 def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:

@@ -230,3 +230,39 @@ async def test_changed_local_activity_is_nondeterminism(client, task_queue):
 
     with pytest.raises(workflow.NondeterminismError, match="core_local_activity"):
         await Replayer(workflows=[TimerFirst]).replay_workflow(history)
+
+
+@activity.defn
+async def outlasts_the_task(key: str) -> str:
+    calls[key] += 1
+    await asyncio.sleep(2.5)
+    return "done"
+
+
+@workflow.defn
+class LongLocalWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_local_activity(
+            outlasts_the_task, key, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def test_a_long_local_activity_keeps_its_task_and_runs_once(client, task_queue):
+    """The task's lease (1 s here) is extended while the local activity runs, so the
+    task is not released to run the activity a second time."""
+    key = f"k-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongLocalWorkflow], activities=[outlasts_the_task]
+    ):
+        handle = await client.start_workflow(
+            LongLocalWorkflow.run,
+            key,
+            id=wf_id(),
+            task_queue=task_queue,
+            task_timeout=timedelta(seconds=1),
+        )
+        # Without the lease extension the task is taken back every second and the
+        # activity starts over forever: bound the wait.
+        assert await asyncio.wait_for(handle.result(), 20) == "done"
+    assert calls[key] == 1
