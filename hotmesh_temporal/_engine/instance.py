@@ -31,7 +31,7 @@ import hotmesh_temporal.converter as temporal_converter
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine import commands as c
-from hotmesh_temporal._engine import determinism
+from hotmesh_temporal._engine import determinism, visibility
 from hotmesh_temporal._engine.definitions import (
     QueryDefinition,
     SignalDefinition,
@@ -1000,8 +1000,12 @@ class WorkflowInstance:
             arguments=self._payload_converter.to_payloads(list(args)),
             run_timeout=run_timeout,
             task_timeout=task_timeout,
-            memo=self._encode_memo(memo) if memo is not None else None,
-            search_attributes=self._encode_search_attributes(search_attributes),
+            # Unset memo and search attributes are the current ones, upserts included
+            # (the codec then encodes the memo like any command's).
+            memo=self._encode_memo(memo) if memo is not None else dict(self._info.raw_memo),
+            search_attributes=visibility.encode_search_attributes(
+                search_attributes or self._info.typed_search_attributes
+            ),
             retry_policy=retry_policy,
         )
         error = workflow.ContinueAsNewError()
@@ -1014,13 +1018,7 @@ class WorkflowInstance:
         return {key: self._payload_converter.to_payload(value) for key, value in memo.items()}
 
     def _encode_search_attributes(self, attributes: Any) -> Optional[Dict[str, Any]]:
-        if not attributes:
-            return None
-        encode_typed = getattr(temporal_converter, "encode_typed_search_attribute_value", None)
-        if isinstance(attributes, temporal_common.TypedSearchAttributes):
-            return {pair.key.name: encode_typed(pair.key, pair.value) for pair in attributes}
-        encode_values = getattr(temporal_converter, "encode_search_attribute_values")
-        return {name: encode_values(values) for name, values in attributes.items()}
+        return visibility.encode_search_attributes(attributes) or None
 
     def memo(self) -> Mapping[str, Any]:
         return {key: self._from_payload(p, None) for key, p in self._info.raw_memo.items()}
@@ -1047,15 +1045,17 @@ class WorkflowInstance:
 
     def upsert_search_attributes(self, attributes: Any) -> None:
         self._check_writable("upsert_search_attributes")
+        encoded = visibility.encode_search_attributes(attributes)
+        if not encoded:
+            return
+        legacy, typed = visibility.apply_updates(
+            self._info.search_attributes, self._info.typed_search_attributes, encoded
+        )
         if isinstance(attributes, Mapping):
-            encoded = self._encode_search_attributes(attributes) or {}
-            merged = {**self._info.search_attributes, **attributes}
-            self._info = dataclasses.replace(self._info, search_attributes=merged)
-        else:
-            encode_typed = getattr(temporal_converter, "encode_typed_search_attribute_value")
-            encoded = {u.key.name: encode_typed(u.key, u.value) for u in attributes}
-            typed = self._info.typed_search_attributes.updated(*attributes)
-            self._info = dataclasses.replace(self._info, typed_search_attributes=typed)
+            legacy.update(attributes)  # the dict view keeps the exact values given
+        self._info = dataclasses.replace(
+            self._info, search_attributes=legacy, typed_search_attributes=typed
+        )
         self.add_command(c.UpsertSearchAttributes(search_attributes=encoded))
 
     # ================================================================ facts

@@ -114,6 +114,17 @@ class Store:
         self.calls[name] += 1
         return await self.pool.fetchrow(self.queries[name], *args)
 
+    async def fetch_filtered(
+        self, name: str, fragments: Dict[str, str], *args: Any
+    ) -> List[asyncpg.Record]:
+        """A named statement with ``{where}``-style holes filled by the list-filter
+        compiler, whose fragments hold only whitelisted SQL and $n placeholders."""
+        self.calls[name] += 1
+        sql = self.queries[name]
+        for hole, fragment in fragments.items():
+            sql = sql.replace("{" + hole + "}", fragment)
+        return await self.pool.fetch(sql, *args)
+
     async def execute_raw(self, sql: str, *args: Any) -> str:
         """For tests and tools only: a statement that is not part of the engine."""
         return await self.pool.execute(sql, *args)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.local_activities import (
@@ -361,7 +362,7 @@ def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
     from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority, RetryPolicy, TypedSearchAttributes
+    from hotmesh_temporal.common import Priority, RetryPolicy
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
@@ -373,6 +374,9 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             workflow_id=parent_exec.get("workflowId", ""),
         )
     retry = attrs.get("retryPolicy")
+    search_attributes, typed_search_attributes = visibility.decode_both(
+        h.payload_map(job.search_attributes)
+    )
     return workflow.Info(
         attempt=int(attrs.get("attempt") or 1),
         continued_run_id=attrs.get("continuedExecutionRunId"),
@@ -395,11 +399,11 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         ) if retry else None,
         run_id=str(task["run_id"]),
         run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
-        search_attributes={},
+        search_attributes=search_attributes,
         start_time=start_time,
         task_queue=task["task_queue"],
         task_timeout=h.parse_duration(attrs.get("workflowTaskTimeout")) or timedelta(seconds=10),
-        typed_search_attributes=TypedSearchAttributes.empty,
+        typed_search_attributes=typed_search_attributes,
         workflow_id=task["workflow_id"],
         workflow_start_time=start_time,
         workflow_type=job.workflow_type,

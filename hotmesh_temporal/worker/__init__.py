@@ -27,6 +27,7 @@ from hotmesh_temporal.worker._replayer import (
     WorkflowReplayResult,
     WorkflowReplayResults,
 )
+from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -49,6 +50,8 @@ from hotmesh_temporal.worker._tuning import (
 from hotmesh_temporal.worker._worker import Worker
 
 __all__ = [
+    "SharedHeartbeatSender",
+    "SharedStateManager",
     "Plugin",
     "WorkerConfig",
     "ActivitySlotInfo",

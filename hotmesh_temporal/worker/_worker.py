@@ -103,7 +103,8 @@ class Worker:
         self._graceful_shutdown = graceful_shutdown_timeout.total_seconds()
         self._interceptors = list(client.config()["interceptors"] or []) + list(interceptors)
         self._interceptors = [i for i in self._interceptors if _is_worker_interceptor(i)]
-        self._activity_defs = _activity_definitions(activities, activity_executor)
+        self._activity_defs = _activity_definitions(activities, activity_executor, shared_state_manager)
+        self._shared_state_manager = shared_state_manager
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
         self._activity_executor = activity_executor
         slots = slot_limits(
@@ -117,7 +118,10 @@ class Worker:
             max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
-            max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
+            max_eager=0 if disable_eager_activity_execution or no_remote_activities
+            else max_eager_activity_reservations_per_workflow_task,
+            max_activities_per_second=max_activities_per_second,
+            no_remote_activities=no_remote_activities,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
@@ -244,6 +248,8 @@ class Worker:
                     max_heartbeat_throttle=s["max_heartbeat_throttle"],
                     default_heartbeat_throttle=s["default_heartbeat_throttle"],
                     interceptors=self._interceptors,
+                    shared_state_manager=self._shared_state_manager,
+                    max_per_second=s["max_activities_per_second"],
                 ),
             )
         if self._workflow_defs or self._dynamic_workflow:
@@ -278,7 +284,7 @@ class Worker:
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
             await self._workflow_worker.start_polling()
-        if self._activity_worker is not None:
+        if self._activity_worker is not None and not s["no_remote_activities"]:
             await self._activity_worker.poller.start()
 
 
@@ -303,7 +309,7 @@ def _is_worker_interceptor(interceptor: Any) -> bool:
     return hasattr(interceptor, "intercept_activity") or hasattr(interceptor, "workflow_interceptor_class")
 
 
-def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
+def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_state: Any) -> tuple:
     by_name: Dict[str, Any] = {}
     dynamic = None
     for fn in activities:
@@ -312,6 +318,13 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tupl
             raise ValueError(
                 f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
                 "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
+            )
+        if (not defn.is_async and shared_state is None
+                and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)):
+            # Heartbeats and cancellation cannot reach another process without it.
+            raise ValueError(
+                f"Activity {defn.name} is not async and executor is not thread-pool executor, "
+                "so a shared_state_manager must be present"
             )
         if defn.name is None:
             if dynamic is not None:

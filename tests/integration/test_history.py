@@ -165,3 +165,10 @@ async def test_bad_page_token_is_a_clear_error(client):
     events = client.get_workflow_handle("x").fetch_history_events(next_page_token=b"junk")
     with pytest.raises(ValueError, match="page token"):
         await events.fetch_next_page()
+
+
+async def test_map_histories_of_listed_workflows(client, task_queue):
+    handle, history = await _run_to_completion(client, task_queue)
+    query = f"WorkflowId = '{handle.id}'"
+    histories = [h async for h in client.list_workflows(query).map_histories()]
+    assert histories == [history]
