@@ -9,6 +9,7 @@ event model is Temporal's.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 import types
@@ -23,6 +24,7 @@ from temporalio.worker import Replayer as TReplayer
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from hotmesh_temporal import activity
+from hotmesh_temporal.client import WorkflowFailureError
 from hotmesh_temporal.worker import Worker
 from tests.conftest import client, dsn, pg_dsn, task_queue, test_schema  # noqa: F401
 
@@ -124,6 +126,15 @@ class LocalBackoffWorkflow:
         )
 
 
+@wf.defn(name="XCancelled", sandboxed=False)
+class CancelledWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        await wf.execute_activity("shout", value, start_to_close_timeout=seconds)
+        await wf.sleep(timedelta(seconds=30))
+        return value
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -187,6 +198,7 @@ ALL = {
     "local_activity": LocalActivityWorkflow,
     "local_activity_backoff": LocalBackoffWorkflow,
     "continue_as_new": ContinueWorkflow,
+    "cancelled": CancelledWorkflow,
 }
 """
 
@@ -217,12 +229,27 @@ async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
         if name == "signal_query":
             await handle.signal("add", "a")
             await handle.signal("add", "b")
-        await handle.result()
+        if name == "cancelled":
+            await _wait_for(handle, "activity_task_completed_event_attributes")
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+        else:
+            await handle.result()
         if name == "signal_query":  # answered by replaying the closed run
             assert await handle.query("count") == 2
         if name == "continue_as_new":  # the first run: the one that continued
             handle = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
         return await handle.fetch_history()
+
+
+async def _wait_for(handle: Any, attributes: str) -> None:
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.WhichOneof("attributes") == attributes for e in history.events):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {attributes} in history")
 
 
 @pytest.mark.parametrize("name", sorted(OURS))

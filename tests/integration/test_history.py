@@ -12,7 +12,12 @@ import pytest
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.api.history.v1 import HistoryEvent
-from hotmesh_temporal.client import WorkflowHistory, WorkflowHistoryEventFilterType
+from hotmesh_temporal.client import (
+    WorkflowFailureError,
+    WorkflowHistory,
+    WorkflowHistoryEventFilterType,
+)
+from hotmesh_temporal.exceptions import ActivityError, ApplicationError
 from hotmesh_temporal.service import RPCError
 from hotmesh_temporal.worker import Replayer, Worker
 
@@ -172,3 +177,67 @@ async def test_map_histories_of_listed_workflows(client, task_queue):
     query = f"WorkflowId = '{handle.id}'"
     histories = [h async for h in client.list_workflows(query).map_histories()]
     assert histories == [history]
+
+
+@activity.defn
+async def refuse(value: str) -> str:
+    raise ApplicationError("refused", non_retryable=True)
+
+
+@workflow.defn(name="HistoryEndings")
+class EndingsWorkflow:
+    @workflow.run
+    async def run(self, mode: str) -> str:
+        if mode == "fail-activity":
+            try:
+                await workflow.execute_activity(
+                    refuse, mode, start_to_close_timeout=timedelta(seconds=5)
+                )
+            except ActivityError:
+                pass
+            raise ApplicationError("workflow gives up")
+        await workflow.sleep(timedelta(seconds=30))
+        return mode
+
+
+async def test_every_ending_exports_and_replays(client, task_queue):
+    """Events the database writes (failures, cancellation, termination, timeouts) are
+    Temporal events too: they export, parse back unchanged and replay."""
+    async with Worker(
+        client, task_queue=task_queue, workflows=[EndingsWorkflow], activities=[refuse]
+    ):
+        failed = await client.start_workflow(
+            EndingsWorkflow.run, "fail-activity", id=wf_id(), task_queue=task_queue
+        )
+        cancelled = await client.start_workflow(
+            EndingsWorkflow.run, "cancel", id=wf_id(), task_queue=task_queue
+        )
+        terminated = await client.start_workflow(
+            EndingsWorkflow.run, "terminate", id=wf_id(), task_queue=task_queue
+        )
+        timed_out = await client.start_workflow(
+            EndingsWorkflow.run,
+            "time out",
+            id=wf_id(),
+            task_queue=task_queue,
+            run_timeout=timedelta(milliseconds=300),
+        )
+        await asyncio.sleep(0.3)
+        await cancelled.cancel()
+        await terminated.terminate("enough", reason="test")
+        for handle in (failed, cancelled, terminated, timed_out):
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+    endings = []
+    for handle in (failed, cancelled, terminated, timed_out):
+        history = await handle.fetch_history()
+        again = WorkflowHistory.from_json(history.workflow_id, history.to_json())
+        assert again == history
+        await Replayer(workflows=[EndingsWorkflow]).replay_workflow(again)
+        endings.append(history.events[-1].WhichOneof("attributes"))
+    assert endings == [
+        "workflow_execution_failed_event_attributes",
+        "workflow_execution_canceled_event_attributes",
+        "workflow_execution_terminated_event_attributes",
+        "workflow_execution_timed_out_event_attributes",
+    ]
