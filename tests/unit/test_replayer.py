@@ -108,6 +108,7 @@ ALL = [FixtureGreeting, PatchedWorkflow, FixtureLocal, FixtureSignal]
         "patch_after.json",
         "local_activity.json",
         "signal_legacy_format.json",
+        "workflow_task_failed_then_fixed.json",
     ],
 )
 async def test_server_histories_replay(name):
@@ -210,6 +211,33 @@ async def test_unregistered_workflow_type_is_a_replay_failure():
     )
     assert isinstance(result.replay_failure, RuntimeError)
     assert "FixtureGreeting" in str(result.replay_failure)
+
+
+async def test_history_without_a_start_event_is_a_replay_failure():
+    history = load("activity_timer.json")
+    broken = WorkflowHistory(history.workflow_id, history.events[1:])
+    result = await Replayer(workflows=ALL).replay_workflow(broken, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, RuntimeError)
+    assert "workflow start" in str(result.replay_failure)
+
+
+def test_bad_json_histories_are_clear_errors():
+    with pytest.raises(ValueError):
+        WorkflowHistory.from_json("x", "not json")
+    with pytest.raises(ValueError, match="events"):
+        WorkflowHistory.from_json("x", {"history": []})
+    with pytest.raises(ValueError, match="EVENT_TYPE_NO_SUCH_THING"):
+        WorkflowHistory.from_json(
+            "x", {"events": [{"eventId": "1", "eventType": "EVENT_TYPE_NO_SUCH_THING"}]}
+        )
+
+
+def test_unknown_fields_from_newer_servers_are_ignored():
+    text = (FIXTURES / "activity_timer.json").read_text()
+    newer = json.loads(text)
+    newer["events"][0]["someFutureField"] = {"x": 1}
+    newer["events"][0]["workflowExecutionStartedEventAttributes"]["futureOption"] = True
+    assert WorkflowHistory.from_json("fixture-wf", newer) == load("activity_timer.json")
 
 
 def test_replayer_needs_workflows_and_keeps_its_config():
