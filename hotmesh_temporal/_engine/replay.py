@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from hotmesh_temporal._engine import commands as c
@@ -127,7 +127,7 @@ class RunDriver:
         workflow at once, as the worker did within the same task when it ran it."""
         jobs, self._local_resolutions = self._local_resolutions, []
         result = await self.activate(
-            jobs, self._task_started_time or datetime.now(), replaying=True,
+            jobs, self._task_started_time or datetime.now(timezone.utc), replaying=True,
             history_length=self.last_event_id,
         )
         if result.failure is not None:
@@ -348,7 +348,6 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
 }
 
 
-
 def _event_kind(cmd: c.Command) -> str:
     if _is_local(cmd):
         return "MarkerRecorded"
@@ -369,6 +368,8 @@ def _local_resolution(attrs: Mapping[str, Any], event_id: int, mismatch: Callabl
 
 
 def _records_event(cmd: c.Command) -> bool:
+    if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local:
+        return False  # completion writes nothing for it (see completion.py)
     return type(cmd) in _EVENT_OF_COMMAND
 
 

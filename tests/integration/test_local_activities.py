@@ -15,7 +15,12 @@ import pytest
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import WorkflowFailureError
 from hotmesh_temporal.common import RetryPolicy
-from hotmesh_temporal.exceptions import ActivityError, ApplicationError, TimeoutError
+from hotmesh_temporal.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TimeoutError,
+)
 from hotmesh_temporal.worker import Replayer, Worker
 
 calls: Counter = Counter()
@@ -266,3 +271,47 @@ async def test_a_long_local_activity_keeps_its_task_and_runs_once(client, task_q
         # activity starts over forever: bound the wait.
         assert await asyncio.wait_for(handle.result(), 20) == "done"
     assert calls[key] == 1
+
+
+@activity.defn
+async def keeps_failing(key: str) -> None:
+    calls[key] += 1
+    raise ApplicationError("still broken")
+
+
+@workflow.defn
+class GiveUpDuringBackoff:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        handle = workflow.start_local_activity(
+            keeps_failing,
+            key,
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=30)),
+            local_retry_threshold=timedelta(seconds=1),
+        )
+        try:
+            await asyncio.wait_for(handle, timeout=0.3)
+        except ActivityError as err:  # cancelled by the timeout, as on Temporal
+            assert isinstance(err.cause, CancelledError)
+            return "gave up"
+        return "finished"
+
+
+async def test_cancelling_a_local_activity_in_its_timer_backoff(client, task_queue):
+    key = f"k-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[GiveUpDuringBackoff],
+        activities=[keeps_failing],
+        max_cached_workflows=0,
+    ):
+        handle = await client.start_workflow(
+            GiveUpDuringBackoff.run, key, id=wf_id(), task_queue=task_queue
+        )
+        assert await asyncio.wait_for(handle.result(), 20) == "gave up"
+    assert calls[key] == 1  # the next attempt waited for a 30 s timer, never reached
+    history = await handle.fetch_history()
+    assert _marker_data(_markers(history)[0])["backoff"] == {"seconds": 30, "nanos": 0}
+    await Replayer(workflows=[GiveUpDuringBackoff]).replay_workflow(history)
