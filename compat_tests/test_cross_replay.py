@@ -48,6 +48,7 @@ async def flaky(key: str) -> str:
 # The scenarios, as source: executed once per SDK (module-level classes, as both SDKs
 # want), with ``wf`` and ``common`` bound to that SDK's modules.
 SCENARIOS = """
+import asyncio
 from datetime import timedelta
 
 seconds = timedelta(seconds=10)
@@ -135,6 +136,22 @@ class CancelledWorkflow:
         return value
 
 
+@wf.defn(name="XLocalGiveUp", sandboxed=False)
+class LocalGiveUpWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        handle = wf.start_local_activity(
+            "broken", value, start_to_close_timeout=seconds,
+            retry_policy=common.RetryPolicy(initial_interval=timedelta(seconds=30)),
+            local_retry_threshold=timedelta(seconds=1),
+        )
+        try:
+            await asyncio.wait_for(handle, timeout=0.3)
+        except asyncio.TimeoutError:
+            return "gave up"
+        return "finished"
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -197,10 +214,16 @@ ALL = {
     "patch": PatchWorkflow,
     "local_activity": LocalActivityWorkflow,
     "local_activity_backoff": LocalBackoffWorkflow,
+    "local_activity_cancelled_in_backoff": LocalGiveUpWorkflow,
     "continue_as_new": ContinueWorkflow,
     "cancelled": CancelledWorkflow,
 }
 """
+
+
+@activity.defn(name="broken")
+async def broken(value: str) -> str:
+    raise RuntimeError("always")
 
 
 def scenarios(sdk: str) -> dict:
@@ -222,7 +245,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "hist
 
 async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
     cls = OURS[name]
-    async with Worker(client, task_queue=task_queue, workflows=[cls], activities=[shout, flaky]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[cls], activities=[shout, flaky, broken]
+    ):
         handle = await client.start_workflow(
             cls.run, f"v-{uuid.uuid4().hex[:6]}", id=f"x-{uuid.uuid4()}", task_queue=task_queue
         )

@@ -80,6 +80,7 @@ class _PendingActivity:
     command: c.ScheduleActivity
     future: asyncio.Future
     cancel_requested: bool = False
+    backoff_timer: Any = None  # a local activity waiting out a retry backoff
 
 
 @dataclass
@@ -527,6 +528,7 @@ class WorkflowInstance:
         activity again under a new seq, continuing its attempt count."""
 
         def reschedule() -> None:
+            pending.backoff_timer = None
             if pending.future.done():
                 return  # cancelled while backing off
             seq = self._next_seq(LOCAL_ACTIVITY)
@@ -540,12 +542,19 @@ class WorkflowInstance:
             self._activities[(True, seq)] = pending
             self.add_command(pending.command)
 
-        self.loop.call_later(backoff.backoff_duration.total_seconds(), reschedule)
+        pending.backoff_timer = self.loop.call_later(backoff.backoff_duration.total_seconds(), reschedule)
 
     def _cancel_activity(self, pending: _PendingActivity) -> bool:
         if pending.future.done() or pending.cancel_requested:
             return False
         pending.cancel_requested = True
+        if pending.backoff_timer is not None:
+            # As in temporalio: what is cancelled is the backoff sleep (its timer is
+            # cancelled), and the awaiting code sees plain cancellation.
+            pending.backoff_timer.cancel()
+            pending.backoff_timer = None
+            pending.future.cancel()
+            return True
         cancellation = workflow.ActivityCancellationType(pending.command.cancellation_type)
         if self.discard_unsent_command(pending.command):
             self._resolve_activity_cancelled(pending)
