@@ -246,3 +246,4 @@ def test_replayer_needs_workflows_and_keeps_its_config():
     replayer = Replayer(workflows=[FixtureSignal], namespace="ns")
     assert replayer.config()["namespace"] == "ns"
     assert replayer.config()["workflows"] == [FixtureSignal]
+
