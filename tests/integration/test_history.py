@@ -4,6 +4,7 @@ replay of exported histories on a real Postgres."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from datetime import timedelta
@@ -11,12 +12,14 @@ from datetime import timedelta
 import pytest
 
 from hotmesh_temporal import activity, workflow
+from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.history.v1 import HistoryEvent
 from hotmesh_temporal.client import (
     WorkflowFailureError,
     WorkflowHistory,
     WorkflowHistoryEventFilterType,
 )
+from hotmesh_temporal.converter import DataConverter, PayloadCodec
 from hotmesh_temporal.exceptions import ActivityError, ApplicationError
 from hotmesh_temporal.service import RPCError
 from hotmesh_temporal.worker import Replayer, Worker
@@ -241,3 +244,34 @@ async def test_every_ending_exports_and_replays(client, task_queue):
         "workflow_execution_terminated_event_attributes",
         "workflow_execution_timed_out_event_attributes",
     ]
+
+
+class ReversingCodec(PayloadCodec):
+    """A toy codec: payload bytes reversed, marked with an encoding."""
+
+    async def encode(self, payloads):
+        return [
+            Payload(metadata={"encoding": b"binary/reversed"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
+
+    async def decode(self, payloads):
+        return [Payload.FromString(p.data[::-1]) for p in payloads]
+
+
+async def test_replay_with_the_data_converter_the_workflow_ran_with(dsn, task_queue):
+    from hotmesh_temporal.client import Client
+
+    converter = dataclasses.replace(DataConverter.default, payload_codec=ReversingCodec())
+    coded = await Client.connect(dsn, data_converter=converter)
+    try:
+        _, history = await _run_to_completion(coded, task_queue)
+    finally:
+        await coded.service_client.close()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.input.payloads[0].metadata["encoding"] == b"binary/reversed"
+    await Replayer(workflows=[HistoryWorkflow], data_converter=converter).replay_workflow(history)
+    result = await Replayer(workflows=[HistoryWorkflow]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert isinstance(result.replay_failure, RuntimeError)  # cannot read the payloads
