@@ -247,3 +247,30 @@ def test_replayer_needs_workflows_and_keeps_its_config():
     assert replayer.config()["namespace"] == "ns"
     assert replayer.config()["workflows"] == [FixtureSignal]
 
+
+
+async def test_plugins_configure_and_wrap_the_replayer():
+    from hotmesh_temporal.worker import Plugin
+
+    calls: list = []
+
+    class Tracing(Plugin):
+        def configure_worker(self, config):
+            return config
+
+        async def run_worker(self, worker, next):
+            await next(worker)
+
+        def configure_replayer(self, config):
+            calls.append("configure")
+            return {**config, "namespace": "from-plugin"}
+
+        def run_replayer(self, replayer, histories, next):
+            calls.append("run")
+            return next(replayer, histories)
+
+    replayer = Replayer(workflows=ALL, plugins=[Tracing()])
+    assert replayer.config()["namespace"] == "ReplayNamespace"
+    assert replayer.config(active_config=True)["namespace"] == "from-plugin"
+    await replayer.replay_workflow(load("activity_timer.json"))
+    assert calls == ["configure", "run"]
