@@ -152,6 +152,14 @@ class LocalGiveUpWorkflow:
         return "finished"
 
 
+@wf.defn(name="XLocalForgotten", sandboxed=False)
+class LocalForgottenWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        wf.start_local_activity("shout", value, start_to_close_timeout=seconds)
+        return value
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -215,6 +223,7 @@ ALL = {
     "local_activity": LocalActivityWorkflow,
     "local_activity_backoff": LocalBackoffWorkflow,
     "local_activity_cancelled_in_backoff": LocalGiveUpWorkflow,
+    "local_activity_not_awaited": LocalForgottenWorkflow,
     "continue_as_new": ContinueWorkflow,
     "cancelled": CancelledWorkflow,
 }

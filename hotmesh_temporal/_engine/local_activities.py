@@ -176,6 +176,9 @@ async def run_with_local_activities(
     result = await driver.run_current(started_at, history_length)
     commands: list[c.Command] = []
     while result.failure is None:
+        if _closes_run(result.commands):  # the run ends: its local activities never start
+            commands += [cmd for cmd in result.commands if not _is_local(cmd)]
+            break
         local = [cmd for cmd in result.commands if _is_local(cmd)]
         if not local or executor is None:
             commands += result.commands
@@ -207,6 +210,11 @@ async def _while_alive(
             await keep_alive()
         except Exception:  # a lost lease shows at completion (stale); keep working
             logger.warning("could not extend the workflow task lease", exc_info=True)
+
+
+def _closes_run(commands: list) -> bool:
+    closing = (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)
+    return any(isinstance(cmd, closing) for cmd in commands)
 
 
 def _is_local(cmd: Any) -> bool:

@@ -116,7 +116,7 @@ class RunDriver:
             )
             if result.failure is not None:
                 raise result.failure
-            self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+            self._expected.extend(recorded_commands(result.commands))
         else:
             job = self._job_for(kind, attrs)
             if job is not None:
@@ -132,7 +132,7 @@ class RunDriver:
         )
         if result.failure is not None:
             raise result.failure
-        self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+        self._expected.extend(recorded_commands(result.commands))
 
     def queue_jobs(self, jobs: List[c.Job]) -> None:
         """Jobs for the next activation of the current task (local activity outcomes)."""
@@ -365,6 +365,14 @@ def _local_resolution(attrs: Mapping[str, Any], event_id: int, mismatch: Callabl
     if marker is None:
         raise mismatch(f"local activity marker (event {event_id}) has no readable data")
     return resolution(marker)
+
+
+def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
+    """The commands of an activation that become history events. A local activity
+    scheduled by an activation that also closes the run never runs (the run is over
+    before the worker would start it), so it records nothing."""
+    closing = any(type(cmd) in _CLOSE_COMMANDS for cmd in commands)
+    return [cmd for cmd in commands if _records_event(cmd) and not (closing and _is_local(cmd))]
 
 
 def _records_event(cmd: c.Command) -> bool:

@@ -311,3 +311,31 @@ async def test_cancelling_a_local_activity_in_its_timer_backoff(client, task_que
     kinds = [e.WhichOneof("attributes") for e in history.events]
     assert "timer_canceled_event_attributes" in kinds  # the backoff timer
     await Replayer(workflows=[GiveUpDuringBackoff]).replay_workflow(history)
+
+
+@workflow.defn
+class ForgetsItsLocalActivity:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        workflow.start_local_activity(
+            describe_self, key, start_to_close_timeout=timedelta(seconds=5)
+        )
+        return "done without waiting"
+
+
+async def test_a_run_that_ends_does_not_start_its_local_activities(client, task_queue):
+    key = f"k-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ForgetsItsLocalActivity],
+        activities=[describe_self],
+    ):
+        handle = await client.start_workflow(
+            ForgetsItsLocalActivity.run, key, id=wf_id(), task_queue=task_queue
+        )
+        assert await handle.result() == "done without waiting"
+    assert calls[key] == 0
+    history = await handle.fetch_history()
+    assert _markers(history) == []
+    await Replayer(workflows=[ForgetsItsLocalActivity]).replay_workflow(history)
