@@ -160,6 +160,19 @@ class LocalForgottenWorkflow:
         return value
 
 
+@wf.defn(name="XLocalMixed", sandboxed=False)
+class LocalMixedWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        nap = asyncio.ensure_future(wf.sleep(timedelta(milliseconds=50)))
+        remote = wf.start_activity("shout", value, start_to_close_timeout=seconds)
+        local = wf.start_local_activity("shout", value + "?", start_to_close_timeout=seconds)
+        other = wf.start_local_activity("shout", value + "!", start_to_close_timeout=seconds)
+        results = [await local, await remote, await other]
+        await nap
+        return " ".join(results)
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -224,6 +237,7 @@ ALL = {
     "local_activity_backoff": LocalBackoffWorkflow,
     "local_activity_cancelled_in_backoff": LocalGiveUpWorkflow,
     "local_activity_not_awaited": LocalForgottenWorkflow,
+    "local_activities_mixed": LocalMixedWorkflow,
     "continue_as_new": ContinueWorkflow,
     "cancelled": CancelledWorkflow,
 }

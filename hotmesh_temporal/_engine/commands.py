@@ -10,9 +10,9 @@ Payloads here are ``hotmesh_temporal.api.common.v1.Payload`` objects and failure
 codec (the instance only applies the payload converter, never a codec).
 
 Sequence numbers (``seq``) are allocated by the instance, one counter per kind
-(activity, timer, child workflow, signal-external, cancel-external, local activity),
-starting at 1, in the order the workflow code asks for them, so they are the same on
-every replay.
+(activities and local activities share one, as in temporalio; timer, child workflow,
+signal-external, cancel-external), starting at 1, in the order the workflow code asks
+for them, so they are the same on every replay.
 """
 
 from __future__ import annotations

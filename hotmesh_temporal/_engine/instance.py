@@ -47,7 +47,7 @@ _current_update: contextvars.ContextVar[Optional[workflow.UpdateInfo]] = context
 )
 
 # Seq counter kinds (see commands.py: one counter per kind, starting at 1).
-ACTIVITY, LOCAL_ACTIVITY, TIMER, CHILD = "activity", "local_activity", "timer", "child"
+ACTIVITY, TIMER, CHILD = "activity", "timer", "child"
 SIGNAL_EXTERNAL, CANCEL_EXTERNAL = "signal_external", "cancel_external"
 
 # Job application order inside one activation, as Temporal's core SDK does it:
@@ -483,7 +483,9 @@ class WorkflowInstance:
         is_local: bool,
         local_retry_threshold: Optional[timedelta] = None,
     ) -> workflow.ActivityHandle:
-        seq = self._next_seq(LOCAL_ACTIVITY if is_local else ACTIVITY)
+        # One counter for activities and local activities, as temporalio numbers them
+        # (a local activity marker's seq and default activity ids depend on it).
+        seq = self._next_seq(ACTIVITY)
         command = c.ScheduleActivity(
             seq=seq,
             activity_id=activity_id or str(seq),
@@ -531,7 +533,7 @@ class WorkflowInstance:
             pending.backoff_timer = None
             if pending.future.done():
                 return  # cancelled while backing off
-            seq = self._next_seq(LOCAL_ACTIVITY)
+            seq = self._next_seq(ACTIVITY)
             pending.seq = seq
             pending.command = dataclasses.replace(
                 pending.command,

@@ -163,49 +163,59 @@ async def run_with_local_activities(
     driver: Any,
     started_at: datetime,
     history_length: int,
-    executor: LocalActivityExecutor | None,
+    executor: LocalActivityExecutor,
     run: LocalActivityRun,
     keep_alive: Callable[[], Awaitable[Any]] | None = None,
     keep_alive_every: float = 5.0,
 ) -> Any:
-    """Run the task's activation, then every local activity it scheduled and the
-    activations their outcomes cause, until the workflow waits on something else.
-    Returns the driver's ActivationResult with LA schedules replaced by markers.
-    ``keep_alive`` is called every ``keep_alive_every`` seconds while local
-    activities run (to extend the task's lease)."""
+    """Run the task's activation, then every local activity it schedules, resolving
+    each in its own activation as it finishes, until the workflow waits on something
+    else. As Core does, each outcome's marker follows the commands issued before it
+    and precedes those its resolution causes. Returns the driver's ActivationResult
+    with the local schedules replaced by markers. ``keep_alive`` is called every
+    ``keep_alive_every`` seconds while local activities run (to extend the lease)."""
+    running: dict[asyncio.Future, c.ScheduleActivity] = {}
+
+    def start(cmds: list) -> None:
+        for cmd in cmds:
+            running[asyncio.ensure_future(executor.run(cmd, run))] = cmd
+
+    start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
     result = await driver.run_current(started_at, history_length)
     commands: list[c.Command] = []
-    while result.failure is None:
-        if _closes_run(result.commands):  # the run ends: its local activities never start
+    try:
+        while result.failure is None:
             commands += [cmd for cmd in result.commands if not _is_local(cmd)]
-            break
-        local = [cmd for cmd in result.commands if _is_local(cmd)]
-        if not local or executor is None:
-            commands += result.commands
-            break
-        outcomes = await _while_alive(
-            asyncio.gather(*(executor.run(cmd, run) for cmd in local)), keep_alive, keep_alive_every
-        )
-        by_seq = {marker.seq: marker for marker in outcomes}
-        commands += [by_seq[cmd.seq] if _is_local(cmd) else cmd for cmd in result.commands]
-        driver.queue_jobs([resolution(marker) for marker in outcomes])
-        result = await driver.run_current(started_at, history_length)
+            if _closes_run(result.commands):  # the run ends: its local activities stop
+                break
+            start([cmd for cmd in result.commands if _is_local(cmd)])
+            if not running:
+                break
+            finished = await _first_done(list(running), keep_alive, keep_alive_every)
+            del running[finished]
+            marker = finished.result()
+            commands.append(marker)
+            driver.queue_jobs([resolution(marker)])
+            result = await driver.run_current(started_at, history_length)
+    finally:
+        for task in running:
+            task.cancel()
     if result.failure is None:
         result.commands = commands
     return result
 
 
-async def _while_alive(
-    work: Awaitable[Any], keep_alive: Callable[[], Awaitable[Any]] | None, every: float
-) -> Any:
-    """Await ``work``, calling ``keep_alive`` periodically until it is done."""
-    if keep_alive is None:
-        return await work
-    task = asyncio.ensure_future(work)
+async def _first_done(
+    tasks: list, keep_alive: Callable[[], Awaitable[Any]] | None, every: float
+) -> asyncio.Future:
+    """The first of ``tasks`` to finish (the earliest scheduled on a tie), calling
+    ``keep_alive`` every ``every`` seconds while none has."""
     while True:
-        done, _ = await asyncio.wait({task}, timeout=every)
+        done, _ = await asyncio.wait(tasks, timeout=every, return_when=asyncio.FIRST_COMPLETED)
         if done:
-            return task.result()
+            return next(task for task in tasks if task in done)
+        if keep_alive is None:
+            continue
         try:
             await keep_alive()
         except Exception:  # a lost lease shows at completion (stale); keep working

@@ -22,6 +22,11 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.local_activities import (
+    is_local_activity_marker,
+    marker_from_attributes,
+    resolution,
+)
 from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_deprecated, patch_marker_id
 from hotmesh_temporal.api.failure.v1 import Failure
 
@@ -75,6 +80,7 @@ class RunDriver:
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
         self._local_resolutions: List[c.Job] = []
+        self._unresolved_locals: Dict[int, c.ScheduleActivity] = {}  # by seq
         self.closed = False
 
     # ------------------------------------------------------------------ replay
@@ -116,7 +122,7 @@ class RunDriver:
             )
             if result.failure is not None:
                 raise result.failure
-            self._expected.extend(recorded_commands(result.commands))
+            self._expect(result.commands)
         else:
             job = self._job_for(kind, attrs)
             if job is not None:
@@ -132,7 +138,24 @@ class RunDriver:
         )
         if result.failure is not None:
             raise result.failure
-        self._expected.extend(recorded_commands(result.commands))
+        self._expect(result.commands)
+
+    def _expect(self, commands: List[c.Command]) -> None:
+        """Commands of a replayed activation that history must show. Local activities
+        are matched by seq when their marker comes, wherever it comes (a marker is
+        written when the activity finishes, after the commands issued before that)."""
+        for cmd in recorded_commands(commands):
+            if _is_local(cmd):
+                self._unresolved_locals[cmd.seq] = cmd
+            else:
+                self._expected.append(cmd)
+
+    def take_unresolved_local_activities(self) -> List[c.ScheduleActivity]:
+        """Local activities an earlier task scheduled with no marker yet: the worker
+        runs them again in the current task (as Core does after losing a worker)."""
+        pending = list(self._unresolved_locals.values())
+        self._unresolved_locals.clear()
+        return pending
 
     def queue_jobs(self, jobs: List[c.Job]) -> None:
         """Jobs for the next activation of the current task (local activity outcomes)."""
@@ -277,6 +300,9 @@ class RunDriver:
     # ------------------------------------------------------- command matching
 
     def _match_command(self, event_id: int, kind: str, attrs: Mapping[str, Any]) -> None:
+        if kind == "MarkerRecorded" and is_local_activity_marker(attrs):
+            self._match_local_activity_marker(event_id, attrs)
+            return
         if kind == "MarkerRecorded" and not self._expected and _is_deprecated_patch_marker(attrs):
             return  # a deprecated patch's marker may be absent from code: Temporal allows it
         if _is_patch_version_upsert(kind, attrs) and not _expects_version_upsert(self._expected):
@@ -297,10 +323,21 @@ class RunDriver:
                 f"event {event_id} is {kind}{_describe(attrs)} but the workflow issued "
                 f"{type(cmd).__name__}{_describe_cmd(cmd)}"
             )
-        if _is_local(cmd):
-            self._local_resolutions.append(_local_resolution(attrs, event_id, self._mismatch))
-            return
         self.note_command_event(cmd, event_id)
+
+    def _match_local_activity_marker(self, event_id: int, attrs: Mapping[str, Any]) -> None:
+        marker = marker_from_attributes(attrs)
+        if marker is None:
+            raise self._mismatch(f"local activity marker (event {event_id}) has no readable data")
+        cmd = self._unresolved_locals.pop(marker.seq, None)
+        if cmd is None or marker.activity_type not in ("", cmd.activity_type):
+            issued = _describe_cmd(cmd) if cmd is not None else " nothing"
+            raise self._mismatch(
+                f"event {event_id} is MarkerRecorded (marker 'core_local_activity', local "
+                f"activity type {marker.activity_type!r}, seq {marker.seq}) but the workflow "
+                f"issued{issued} for that seq"
+            )
+        self._local_resolutions.append(resolution(marker))
 
     def note_command_event(self, cmd: c.Command, event_id: int) -> None:
         """Remember which event a command became (to route later results to it)."""
@@ -358,15 +395,6 @@ def _is_local(cmd: c.Command) -> bool:
     return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
 
 
-def _local_resolution(attrs: Mapping[str, Any], event_id: int, mismatch: Callable[[str], BaseException]) -> c.Job:
-    from hotmesh_temporal._engine.local_activities import marker_from_attributes, resolution
-
-    marker = marker_from_attributes(attrs)
-    if marker is None:
-        raise mismatch(f"local activity marker (event {event_id}) has no readable data")
-    return resolution(marker)
-
-
 def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
     """The commands of an activation that become history events. A local activity
     scheduled by an activation that also closes the run never runs (the run is over
@@ -382,8 +410,6 @@ def _records_event(cmd: c.Command) -> bool:
 
 
 def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
-    if _is_local(cmd):
-        return _local_marker_matches(cmd, attrs)
     if isinstance(cmd, c.ScheduleActivity):
         return (
             attrs.get("activityType", {}).get("name") == cmd.activity_type
@@ -394,15 +420,6 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
     return True
-
-
-def _local_marker_matches(cmd: c.ScheduleActivity, attrs: Mapping[str, Any]) -> bool:
-    from hotmesh_temporal._engine.local_activities import is_local_activity_marker, marker_from_attributes
-
-    if not is_local_activity_marker(attrs):
-        return False
-    marker = marker_from_attributes(attrs)
-    return marker is None or (marker.seq == cmd.seq and marker.activity_type in ("", cmd.activity_type))
 
 
 def _describe(attrs: Mapping[str, Any]) -> str:
