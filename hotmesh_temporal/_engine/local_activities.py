@@ -163,7 +163,7 @@ async def run_with_local_activities(
     driver: Any,
     started_at: datetime,
     history_length: int,
-    executor: LocalActivityExecutor,
+    executor: LocalActivityExecutor | None,
     run: LocalActivityRun,
     keep_alive: Callable[[], Awaitable[Any]] | None = None,
     keep_alive_every: float = 5.0,
@@ -177,6 +177,8 @@ async def run_with_local_activities(
     running: dict[asyncio.Future, c.ScheduleActivity] = {}
 
     def start(cmds: list) -> None:
+        if cmds and executor is None:
+            raise RuntimeError("this workflow worker cannot run local activities")
         for cmd in cmds:
             running[asyncio.ensure_future(executor.run(cmd, run))] = cmd
 
