@@ -992,6 +992,43 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)$")
 
 
+class EnumTypeWrapper:
+    """A protobuf enum type: its values as int attributes (``EventType.EVENT_TYPE_X``)
+    and protobuf's ``Name`` / ``Value`` / ``keys`` / ``values`` / ``items``."""
+
+    ValueType = int
+
+    def __init__(self, full_name: str, names: Mapping[int, str]) -> None:
+        self._full_name = full_name
+        self._names = dict(names)
+        self._numbers = {name: number for number, name in self._names.items()}
+
+    def __getattr__(self, name: str) -> int:
+        numbers = self.__dict__.get("_numbers", {})
+        if name in numbers:
+            return numbers[name]
+        raise AttributeError(f"Enum {self.__dict__.get('_full_name')} has no value {name!r}")
+
+    def Name(self, number: int) -> str:  # noqa: N802 - protobuf name
+        if number in self._names:
+            return self._names[number]
+        raise ValueError(f"Enum {self._full_name} has no name defined for value {number!r}")
+
+    def Value(self, name: str) -> int:  # noqa: N802 - protobuf name
+        if name in self._numbers:
+            return self._numbers[name]
+        raise ValueError(f"Enum {self._full_name} has no value defined for name {name!r}")
+
+    def keys(self) -> list[str]:
+        return list(self._numbers)
+
+    def values(self) -> list[int]:
+        return list(self._names)
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._numbers.items())
+
+
 def enum_field(name: str, number: int, names: Mapping[int, str], **kwargs: Any) -> Field:
     """Shorthand for an enum field with its JSON value names."""
     return Field(name, number, ENUM, enum_names=names, **kwargs)

@@ -74,3 +74,21 @@ def test_history_event_fields_oneof_and_json():
         HistoryEvent().activity_task_scheduled_event_attributes,
         ActivityTaskScheduledEventAttributes,
     )
+
+
+def test_event_type_enum_as_protobuf_exposes_it():
+    from hotmesh_temporal.api.enums import v1 as enums
+
+    assert enums.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED == 10
+    assert enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED == 10
+    assert enums.EventType.Name(18) == "EVENT_TYPE_TIMER_FIRED"
+    assert enums.EventType.Value("EVENT_TYPE_MARKER_RECORDED") == 25
+    assert ("EVENT_TYPE_TIMER_FIRED", 18) in enums.EventType.items()
+    with pytest.raises(ValueError):
+        enums.EventType.Name(9999)
+    with pytest.raises(ValueError):
+        enums.EventType.Value("EVENT_TYPE_NOPE")
+    with pytest.raises(AttributeError):
+        enums.EventType.EVENT_TYPE_NOPE  # noqa: B018
+    event = HistoryEvent.from_json_dict({"eventId": "1", "eventType": "EVENT_TYPE_TIMER_FIRED"})
+    assert event.event_type == enums.EventType.EVENT_TYPE_TIMER_FIRED

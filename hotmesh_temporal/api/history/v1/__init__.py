@@ -107,24 +107,207 @@ __all__ = [
     "WorkflowTaskTimedOutEventAttributes",
 ]
 
-_E_ENUMS_V1_ACTIVITYTASKFAILEDCAUSE = {0: "ACTIVITY_TASK_FAILED_CAUSE_UNSPECIFIED", 1: "ACTIVITY_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE", 2: "ACTIVITY_TASK_FAILED_CAUSE_EXTERNAL_STORAGE_FAILURE", 3: "ACTIVITY_TASK_FAILED_CAUSE_ACTIVITY_WORKER_UNHANDLED_FAILURE"}
-_E_ENUMS_V1_CANCELEXTERNALWORKFLOWEXECUTIONFAILEDCAUSE = {0: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED", 1: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND", 2: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND"}
-_E_ENUMS_V1_CONTINUEASNEWINITIATOR = {0: "CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED", 1: "CONTINUE_AS_NEW_INITIATOR_WORKFLOW", 2: "CONTINUE_AS_NEW_INITIATOR_RETRY", 3: "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"}
-_E_ENUMS_V1_CONTINUEASNEWVERSIONINGBEHAVIOR = {0: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED", 1: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_AUTO_UPGRADE", 2: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_USE_RAMPING_VERSION"}
-_E_ENUMS_V1_EVENTTYPE = {0: "EVENT_TYPE_UNSPECIFIED", 1: "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", 2: "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", 3: "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED", 4: "EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT", 5: "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", 6: "EVENT_TYPE_WORKFLOW_TASK_STARTED", 7: "EVENT_TYPE_WORKFLOW_TASK_COMPLETED", 8: "EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT", 9: "EVENT_TYPE_WORKFLOW_TASK_FAILED", 10: "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", 11: "EVENT_TYPE_ACTIVITY_TASK_STARTED", 12: "EVENT_TYPE_ACTIVITY_TASK_COMPLETED", 13: "EVENT_TYPE_ACTIVITY_TASK_FAILED", 14: "EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT", 15: "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED", 16: "EVENT_TYPE_ACTIVITY_TASK_CANCELED", 17: "EVENT_TYPE_TIMER_STARTED", 18: "EVENT_TYPE_TIMER_FIRED", 19: "EVENT_TYPE_TIMER_CANCELED", 20: "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED", 21: "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED", 22: "EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED", 23: "EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED", 24: "EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED", 25: "EVENT_TYPE_MARKER_RECORDED", 26: "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED", 27: "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED", 28: "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW", 29: "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED", 30: "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED", 31: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED", 32: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED", 33: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED", 34: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED", 35: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT", 36: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED", 37: "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED", 38: "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED", 39: "EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED", 40: "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", 47: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED", 41: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED", 42: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED", 43: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED", 44: "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED_EXTERNALLY", 45: "EVENT_TYPE_ACTIVITY_PROPERTIES_MODIFIED_EXTERNALLY", 46: "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED", 48: "EVENT_TYPE_NEXUS_OPERATION_SCHEDULED", 49: "EVENT_TYPE_NEXUS_OPERATION_STARTED", 50: "EVENT_TYPE_NEXUS_OPERATION_COMPLETED", 51: "EVENT_TYPE_NEXUS_OPERATION_FAILED", 52: "EVENT_TYPE_NEXUS_OPERATION_CANCELED", 53: "EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT", 54: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED", 55: "EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED", 56: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED", 57: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED", 58: "EVENT_TYPE_WORKFLOW_EXECUTION_PAUSED", 59: "EVENT_TYPE_WORKFLOW_EXECUTION_UNPAUSED", 60: "EVENT_TYPE_WORKFLOW_EXECUTION_TIME_SKIPPING_TRANSITIONED"}
-_E_ENUMS_V1_EXECUTIONTYPE = {0: "EXECUTION_TYPE_UNSPECIFIED", 1: "EXECUTION_TYPE_WORKFLOW", 2: "EXECUTION_TYPE_ACTIVITY", 3: "EXECUTION_TYPE_NEXUS_OPERATION"}
-_E_ENUMS_V1_PARENTCLOSEPOLICY = {0: "PARENT_CLOSE_POLICY_UNSPECIFIED", 1: "PARENT_CLOSE_POLICY_TERMINATE", 2: "PARENT_CLOSE_POLICY_ABANDON", 3: "PARENT_CLOSE_POLICY_REQUEST_CANCEL"}
-_E_ENUMS_V1_RETRYSTATE = {0: "RETRY_STATE_UNSPECIFIED", 1: "RETRY_STATE_IN_PROGRESS", 2: "RETRY_STATE_NON_RETRYABLE_FAILURE", 3: "RETRY_STATE_TIMEOUT", 4: "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED", 5: "RETRY_STATE_RETRY_POLICY_NOT_SET", 6: "RETRY_STATE_INTERNAL_SERVER_ERROR", 7: "RETRY_STATE_CANCEL_REQUESTED"}
-_E_ENUMS_V1_SIGNALEXTERNALWORKFLOWEXECUTIONFAILEDCAUSE = {0: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED", 1: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND", 2: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND", 3: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED"}
-_E_ENUMS_V1_STARTCHILDWORKFLOWEXECUTIONFAILEDCAUSE = {0: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED", 1: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS", 2: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND", 3: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_INVALID_VERSIONING_OVERRIDE"}
-_E_ENUMS_V1_SUGGESTCONTINUEASNEWREASON = {0: "SUGGEST_CONTINUE_AS_NEW_REASON_UNSPECIFIED", 1: "SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE", 2: "SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS", 3: "SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_UPDATES"}
-_E_ENUMS_V1_TASKQUEUEKIND = {0: "TASK_QUEUE_KIND_UNSPECIFIED", 1: "TASK_QUEUE_KIND_NORMAL", 2: "TASK_QUEUE_KIND_STICKY", 3: "TASK_QUEUE_KIND_WORKER_COMMANDS"}
-_E_ENUMS_V1_TIMEOUTTYPE = {0: "TIMEOUT_TYPE_UNSPECIFIED", 1: "TIMEOUT_TYPE_START_TO_CLOSE", 2: "TIMEOUT_TYPE_SCHEDULE_TO_START", 3: "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE", 4: "TIMEOUT_TYPE_HEARTBEAT"}
-_E_ENUMS_V1_UPDATEADMITTEDEVENTORIGIN = {0: "UPDATE_ADMITTED_EVENT_ORIGIN_UNSPECIFIED", 1: "UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY"}
-_E_ENUMS_V1_VERSIONINGBEHAVIOR = {0: "VERSIONING_BEHAVIOR_UNSPECIFIED", 1: "VERSIONING_BEHAVIOR_PINNED", 2: "VERSIONING_BEHAVIOR_AUTO_UPGRADE"}
-_E_ENUMS_V1_WORKFLOWIDREUSEPOLICY = {0: "WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED", 1: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE", 2: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY", 3: "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE", 4: "WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING"}
-_E_ENUMS_V1_WORKFLOWTASKFAILEDCAUSE = {0: "WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED", 1: "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND", 2: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES", 3: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES", 4: "WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES", 5: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES", 6: "WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES", 7: "WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES", 8: "WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES", 9: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES", 10: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES", 11: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES", 12: "WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID", 13: "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE", 14: "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE", 15: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES", 16: "WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES", 17: "WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND", 18: "WORKFLOW_TASK_FAILED_CAUSE_FAILOVER_CLOSE_COMMAND", 19: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_INPUT_SIZE", 20: "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW", 21: "WORKFLOW_TASK_FAILED_CAUSE_BAD_BINARY", 22: "WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID", 23: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES", 24: "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR", 25: "WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES", 26: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED", 27: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED", 28: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED", 29: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED", 30: "WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE", 31: "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE", 32: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES", 33: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_NEXUS_OPERATIONS_LIMIT_EXCEEDED", 34: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES", 35: "WORKFLOW_TASK_FAILED_CAUSE_FEATURE_DISABLED", 36: "WORKFLOW_TASK_FAILED_CAUSE_GRPC_MESSAGE_TOO_LARGE", 37: "WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE", 38: "WORKFLOW_TASK_FAILED_CAUSE_EXTERNAL_STORAGE_FAILURE", 39: "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_PAUSE_REQUESTED_BEFORE_TASK_STARTED", 40: "WORKFLOW_TASK_FAILED_CAUSE_REQUEST_TOO_LARGE"}
-_E_WORKFLOW_V1_VERSIONINGOVERRIDE_PINNEDOVERRIDEBEHAVIOR = {0: "PINNED_OVERRIDE_BEHAVIOR_UNSPECIFIED", 1: "PINNED_OVERRIDE_BEHAVIOR_PINNED"}
+_E_ENUMS_V1_ACTIVITYTASKFAILEDCAUSE = {
+    0: "ACTIVITY_TASK_FAILED_CAUSE_UNSPECIFIED",
+    1: "ACTIVITY_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE",
+    2: "ACTIVITY_TASK_FAILED_CAUSE_EXTERNAL_STORAGE_FAILURE",
+    3: "ACTIVITY_TASK_FAILED_CAUSE_ACTIVITY_WORKER_UNHANDLED_FAILURE",
+}
+_E_ENUMS_V1_CANCELEXTERNALWORKFLOWEXECUTIONFAILEDCAUSE = {
+    0: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED",
+    1: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND",
+    2: "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND",
+}
+_E_ENUMS_V1_CONTINUEASNEWINITIATOR = {
+    0: "CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED",
+    1: "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
+    2: "CONTINUE_AS_NEW_INITIATOR_RETRY",
+    3: "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
+}
+_E_ENUMS_V1_CONTINUEASNEWVERSIONINGBEHAVIOR = {
+    0: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED",
+    1: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_AUTO_UPGRADE",
+    2: "CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_USE_RAMPING_VERSION",
+}
+_E_ENUMS_V1_EVENTTYPE = {
+    0: "EVENT_TYPE_UNSPECIFIED",
+    1: "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+    2: "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+    3: "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",
+    4: "EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT",
+    5: "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+    6: "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+    7: "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+    8: "EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT",
+    9: "EVENT_TYPE_WORKFLOW_TASK_FAILED",
+    10: "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED",
+    11: "EVENT_TYPE_ACTIVITY_TASK_STARTED",
+    12: "EVENT_TYPE_ACTIVITY_TASK_COMPLETED",
+    13: "EVENT_TYPE_ACTIVITY_TASK_FAILED",
+    14: "EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT",
+    15: "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED",
+    16: "EVENT_TYPE_ACTIVITY_TASK_CANCELED",
+    17: "EVENT_TYPE_TIMER_STARTED",
+    18: "EVENT_TYPE_TIMER_FIRED",
+    19: "EVENT_TYPE_TIMER_CANCELED",
+    20: "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+    21: "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED",
+    22: "EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED",
+    23: "EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED",
+    24: "EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+    25: "EVENT_TYPE_MARKER_RECORDED",
+    26: "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
+    27: "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED",
+    28: "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+    29: "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+    30: "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED",
+    31: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED",
+    32: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED",
+    33: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED",
+    34: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED",
+    35: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT",
+    36: "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED",
+    37: "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED",
+    38: "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED",
+    39: "EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED",
+    40: "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
+    47: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED",
+    41: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+    42: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED",
+    43: "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+    44: "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED_EXTERNALLY",
+    45: "EVENT_TYPE_ACTIVITY_PROPERTIES_MODIFIED_EXTERNALLY",
+    46: "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED",
+    48: "EVENT_TYPE_NEXUS_OPERATION_SCHEDULED",
+    49: "EVENT_TYPE_NEXUS_OPERATION_STARTED",
+    50: "EVENT_TYPE_NEXUS_OPERATION_COMPLETED",
+    51: "EVENT_TYPE_NEXUS_OPERATION_FAILED",
+    52: "EVENT_TYPE_NEXUS_OPERATION_CANCELED",
+    53: "EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT",
+    54: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED",
+    55: "EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED",
+    56: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED",
+    57: "EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED",
+    58: "EVENT_TYPE_WORKFLOW_EXECUTION_PAUSED",
+    59: "EVENT_TYPE_WORKFLOW_EXECUTION_UNPAUSED",
+    60: "EVENT_TYPE_WORKFLOW_EXECUTION_TIME_SKIPPING_TRANSITIONED",
+}
+_E_ENUMS_V1_EXECUTIONTYPE = {
+    0: "EXECUTION_TYPE_UNSPECIFIED",
+    1: "EXECUTION_TYPE_WORKFLOW",
+    2: "EXECUTION_TYPE_ACTIVITY",
+    3: "EXECUTION_TYPE_NEXUS_OPERATION",
+}
+_E_ENUMS_V1_PARENTCLOSEPOLICY = {
+    0: "PARENT_CLOSE_POLICY_UNSPECIFIED",
+    1: "PARENT_CLOSE_POLICY_TERMINATE",
+    2: "PARENT_CLOSE_POLICY_ABANDON",
+    3: "PARENT_CLOSE_POLICY_REQUEST_CANCEL",
+}
+_E_ENUMS_V1_RETRYSTATE = {
+    0: "RETRY_STATE_UNSPECIFIED",
+    1: "RETRY_STATE_IN_PROGRESS",
+    2: "RETRY_STATE_NON_RETRYABLE_FAILURE",
+    3: "RETRY_STATE_TIMEOUT",
+    4: "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED",
+    5: "RETRY_STATE_RETRY_POLICY_NOT_SET",
+    6: "RETRY_STATE_INTERNAL_SERVER_ERROR",
+    7: "RETRY_STATE_CANCEL_REQUESTED",
+}
+_E_ENUMS_V1_SIGNALEXTERNALWORKFLOWEXECUTIONFAILEDCAUSE = {
+    0: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED",
+    1: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND",
+    2: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND",
+    3: "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED",
+}
+_E_ENUMS_V1_STARTCHILDWORKFLOWEXECUTIONFAILEDCAUSE = {
+    0: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED",
+    1: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS",
+    2: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND",
+    3: "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_INVALID_VERSIONING_OVERRIDE",
+}
+_E_ENUMS_V1_SUGGESTCONTINUEASNEWREASON = {
+    0: "SUGGEST_CONTINUE_AS_NEW_REASON_UNSPECIFIED",
+    1: "SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE",
+    2: "SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS",
+    3: "SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_UPDATES",
+}
+_E_ENUMS_V1_TASKQUEUEKIND = {
+    0: "TASK_QUEUE_KIND_UNSPECIFIED",
+    1: "TASK_QUEUE_KIND_NORMAL",
+    2: "TASK_QUEUE_KIND_STICKY",
+    3: "TASK_QUEUE_KIND_WORKER_COMMANDS",
+}
+_E_ENUMS_V1_TIMEOUTTYPE = {
+    0: "TIMEOUT_TYPE_UNSPECIFIED",
+    1: "TIMEOUT_TYPE_START_TO_CLOSE",
+    2: "TIMEOUT_TYPE_SCHEDULE_TO_START",
+    3: "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE",
+    4: "TIMEOUT_TYPE_HEARTBEAT",
+}
+_E_ENUMS_V1_UPDATEADMITTEDEVENTORIGIN = {
+    0: "UPDATE_ADMITTED_EVENT_ORIGIN_UNSPECIFIED",
+    1: "UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY",
+}
+_E_ENUMS_V1_VERSIONINGBEHAVIOR = {
+    0: "VERSIONING_BEHAVIOR_UNSPECIFIED",
+    1: "VERSIONING_BEHAVIOR_PINNED",
+    2: "VERSIONING_BEHAVIOR_AUTO_UPGRADE",
+}
+_E_ENUMS_V1_WORKFLOWIDREUSEPOLICY = {
+    0: "WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED",
+    1: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE",
+    2: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY",
+    3: "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE",
+    4: "WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING",
+}
+_E_ENUMS_V1_WORKFLOWTASKFAILEDCAUSE = {
+    0: "WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED",
+    1: "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND",
+    2: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
+    3: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES",
+    4: "WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES",
+    5: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES",
+    6: "WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES",
+    7: "WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES",
+    8: "WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES",
+    9: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES",
+    10: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
+    11: "WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES",
+    12: "WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID",
+    13: "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE",
+    14: "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE",
+    15: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
+    16: "WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES",
+    17: "WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND",
+    18: "WORKFLOW_TASK_FAILED_CAUSE_FAILOVER_CLOSE_COMMAND",
+    19: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_INPUT_SIZE",
+    20: "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW",
+    21: "WORKFLOW_TASK_FAILED_CAUSE_BAD_BINARY",
+    22: "WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID",
+    23: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES",
+    24: "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR",
+    25: "WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES",
+    26: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED",
+    27: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED",
+    28: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED",
+    29: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED",
+    30: "WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE",
+    31: "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE",
+    32: "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES",
+    33: "WORKFLOW_TASK_FAILED_CAUSE_PENDING_NEXUS_OPERATIONS_LIMIT_EXCEEDED",
+    34: "WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES",
+    35: "WORKFLOW_TASK_FAILED_CAUSE_FEATURE_DISABLED",
+    36: "WORKFLOW_TASK_FAILED_CAUSE_GRPC_MESSAGE_TOO_LARGE",
+    37: "WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE",
+    38: "WORKFLOW_TASK_FAILED_CAUSE_EXTERNAL_STORAGE_FAILURE",
+    39: "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_PAUSE_REQUESTED_BEFORE_TASK_STARTED",
+    40: "WORKFLOW_TASK_FAILED_CAUSE_REQUEST_TOO_LARGE",
+}
+_E_WORKFLOW_V1_VERSIONINGOVERRIDE_PINNEDOVERRIDEBEHAVIOR = {
+    0: "PINNED_OVERRIDE_BEHAVIOR_UNSPECIFIED",
+    1: "PINNED_OVERRIDE_BEHAVIOR_PINNED",
+}
 
 
 class Sdk_UserMetadata(Message):
@@ -161,17 +344,22 @@ class Common_Link_WorkflowEvent(Message):
         Field("namespace", 1, STRING),
         Field("workflow_id", 2, STRING),
         Field("run_id", 3, STRING),
-        message_field("event_ref", 100, lambda: Common_Link_WorkflowEvent_EventReference, oneof="reference"),
-        message_field("request_id_ref", 101, lambda: Common_Link_WorkflowEvent_RequestIdReference, oneof="reference"),
+        message_field(
+            "event_ref", 100, lambda: Common_Link_WorkflowEvent_EventReference, oneof="reference"
+        ),
+        message_field(
+            "request_id_ref",
+            101,
+            lambda: Common_Link_WorkflowEvent_RequestIdReference,
+            oneof="reference",
+        ),
     )
 
 
 class Common_Link_BatchJob(Message):
     __slots__ = ()
     _full_name = "temporal.api.common.v1.Link.BatchJob"
-    _fields = (
-        Field("job_id", 1, STRING),
-    )
+    _fields = (Field("job_id", 1, STRING),)
 
 
 class Common_Link_Activity(Message):
@@ -260,17 +448,13 @@ class Sdk_EventGroupMarker_Label(Message):
 class Sdk_EventGroupMarker_InboundEvent(Message):
     __slots__ = ()
     _full_name = "temporal.api.sdk.v1.EventGroupMarker.InboundEvent"
-    _fields = (
-        Field("inbound_event_id", 1, INT64),
-    )
+    _fields = (Field("inbound_event_id", 1, INT64),)
 
 
 class Sdk_EventGroupMarker_InboundUpdate(Message):
     __slots__ = ()
     _full_name = "temporal.api.sdk.v1.EventGroupMarker.InboundUpdate"
-    _fields = (
-        Field("inbound_update_id", 1, STRING),
-    )
+    _fields = (Field("inbound_update_id", 1, STRING),)
 
 
 class Sdk_EventGroupMarker(Message):
@@ -278,8 +462,12 @@ class Sdk_EventGroupMarker(Message):
     _full_name = "temporal.api.sdk.v1.EventGroupMarker"
     _fields = (
         message_field("label", 1, lambda: Sdk_EventGroupMarker_Label, oneof="variant"),
-        message_field("inbound_event", 2, lambda: Sdk_EventGroupMarker_InboundEvent, oneof="variant"),
-        message_field("inbound_update", 3, lambda: Sdk_EventGroupMarker_InboundUpdate, oneof="variant"),
+        message_field(
+            "inbound_event", 2, lambda: Sdk_EventGroupMarker_InboundEvent, oneof="variant"
+        ),
+        message_field(
+            "inbound_update", 3, lambda: Sdk_EventGroupMarker_InboundUpdate, oneof="variant"
+        ),
     )
 
 
@@ -310,9 +498,7 @@ class Workflow_ResetPointInfo(Message):
 class Workflow_ResetPoints(Message):
     __slots__ = ()
     _full_name = "temporal.api.workflow.v1.ResetPoints"
-    _fields = (
-        Field("points", 1, REPEATED, lambda: Workflow_ResetPointInfo),
-    )
+    _fields = (Field("points", 1, REPEATED, lambda: Workflow_ResetPointInfo),)
 
 
 class Common_WorkerVersionStamp(Message):
@@ -336,9 +522,7 @@ class Common_Callback_Nexus(Message):
 class Common_Callback_Internal(Message):
     __slots__ = ()
     _full_name = "temporal.api.common.v1.Callback.Internal"
-    _fields = (
-        Field("data", 1, BYTES),
-    )
+    _fields = (Field("data", 1, BYTES),)
 
 
 class Common_Callback_NexusHandler(Message):
@@ -402,9 +586,13 @@ class Workflow_VersioningOverride(Message):
     __slots__ = ()
     _full_name = "temporal.api.workflow.v1.VersioningOverride"
     _fields = (
-        message_field("pinned", 3, lambda: Workflow_VersioningOverride_PinnedOverride, oneof="override"),
+        message_field(
+            "pinned", 3, lambda: Workflow_VersioningOverride_PinnedOverride, oneof="override"
+        ),
         Field("auto_upgrade", 4, BOOL, oneof="override"),
-        message_field("one_time", 5, lambda: Workflow_VersioningOverride_OneTimeOverride, oneof="override"),
+        message_field(
+            "one_time", 5, lambda: Workflow_VersioningOverride_OneTimeOverride, oneof="override"
+        ),
         enum_field("behavior", 1, _E_ENUMS_V1_VERSIONINGBEHAVIOR),
         message_field("deployment", 2, lambda: Deployment_Deployment),
         Field("pinned_version", 9, STRING),
@@ -417,7 +605,11 @@ class Deployment_InheritedAutoUpgradeInfo(Message):
     _fields = (
         message_field("source_deployment_version", 1, lambda: Deployment_WorkerDeploymentVersion),
         Field("source_deployment_revision_number", 2, INT64),
-        enum_field("continue_as_new_initial_versioning_behavior", 3, _E_ENUMS_V1_CONTINUEASNEWVERSIONINGBEHAVIOR),
+        enum_field(
+            "continue_as_new_initial_versioning_behavior",
+            3,
+            _E_ENUMS_V1_CONTINUEASNEWVERSIONINGBEHAVIOR,
+        ),
     )
 
 
@@ -510,12 +702,20 @@ class WorkflowExecutionStartedEventAttributes(Message):
         Field("parent_pinned_worker_deployment_version", 34, STRING),
         message_field("priority", 35, lambda: Priority),
         message_field("inherited_pinned_version", 37, lambda: Deployment_WorkerDeploymentVersion),
-        message_field("inherited_auto_upgrade_info", 39, lambda: Deployment_InheritedAutoUpgradeInfo),
+        message_field(
+            "inherited_auto_upgrade_info", 39, lambda: Deployment_InheritedAutoUpgradeInfo
+        ),
         Field("eager_execution_accepted", 38, BOOL),
         message_field("declined_target_version_upgrade", 40, lambda: DeclinedTargetVersionUpgrade),
         message_field("time_skipping_config", 41, lambda: Common_TimeSkippingConfig),
-        message_field("time_skipping_state_propagation", 43, lambda: Common_TimeSkippingStatePropagation),
-        message_field("propagated_nexus_serialization_context", 44, lambda: Nexus_PropagatedSerializationContext),
+        message_field(
+            "time_skipping_state_propagation", 43, lambda: Common_TimeSkippingStatePropagation
+        ),
+        message_field(
+            "propagated_nexus_serialization_context",
+            44,
+            lambda: Nexus_PropagatedSerializationContext,
+        ),
     )
 
 
@@ -567,7 +767,13 @@ class WorkflowTaskStartedEventAttributes(Message):
         Field("identity", 2, STRING),
         Field("request_id", 3, STRING),
         Field("suggest_continue_as_new", 4, BOOL),
-        Field("suggest_continue_as_new_reasons", 8, REPEATED, ENUM, enum_names=_E_ENUMS_V1_SUGGESTCONTINUEASNEWREASON),
+        Field(
+            "suggest_continue_as_new_reasons",
+            8,
+            REPEATED,
+            ENUM,
+            enum_names=_E_ENUMS_V1_SUGGESTCONTINUEASNEWREASON,
+        ),
         Field("target_worker_deployment_version_changed", 9, BOOL),
         Field("history_size_bytes", 5, INT64),
         message_field("worker_version", 6, lambda: Common_WorkerVersionStamp),
@@ -589,9 +795,7 @@ class Sdk_WorkflowTaskCompletedMetadata(Message):
 class Common_MeteringMetadata(Message):
     __slots__ = ()
     _full_name = "temporal.api.common.v1.MeteringMetadata"
-    _fields = (
-        Field("nonfirst_local_activity_execution_attempts", 13, INT32),
-    )
+    _fields = (Field("nonfirst_local_activity_execution_attempts", 13, INT32),)
 
 
 class WorkflowTaskCompletedEventAttributes(Message):
@@ -821,7 +1025,9 @@ class WorkflowExecutionCanceledEventAttributes(Message):
 
 class RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(Message):
     __slots__ = ()
-    _full_name = "temporal.api.history.v1.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes"
+    _full_name = (
+        "temporal.api.history.v1.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes"
+    )
     _fields = (
         Field("workflow_task_completed_event_id", 1, INT64),
         Field("namespace", 2, STRING),
@@ -835,7 +1041,9 @@ class RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(Message):
 
 class RequestCancelExternalWorkflowExecutionFailedEventAttributes(Message):
     __slots__ = ()
-    _full_name = "temporal.api.history.v1.RequestCancelExternalWorkflowExecutionFailedEventAttributes"
+    _full_name = (
+        "temporal.api.history.v1.RequestCancelExternalWorkflowExecutionFailedEventAttributes"
+    )
     _fields = (
         enum_field("cause", 1, _E_ENUMS_V1_CANCELEXTERNALWORKFLOWEXECUTIONFAILEDCAUSE),
         Field("workflow_task_completed_event_id", 2, INT64),
@@ -906,7 +1114,9 @@ class StartChildWorkflowExecutionInitiatedEventAttributes(Message):
         Field("inherit_build_id", 19, BOOL),
         message_field("priority", 20, lambda: Priority),
         message_field("time_skipping_config", 21, lambda: Common_TimeSkippingConfig),
-        message_field("time_skipping_state_propagation", 23, lambda: Common_TimeSkippingStatePropagation),
+        message_field(
+            "time_skipping_state_propagation", 23, lambda: Common_TimeSkippingStatePropagation
+        ),
         message_field("versioning_override", 24, lambda: Workflow_VersioningOverride),
     )
 
@@ -1088,7 +1298,11 @@ class Update_Request(Message):
         Field("request_id", 3, STRING),
         Field("completion_callbacks", 4, REPEATED, lambda: Common_Callback),
         Field("links", 5, REPEATED, lambda: Common_Link),
-        message_field("propagated_nexus_serialization_context", 6, lambda: Nexus_PropagatedSerializationContext),
+        message_field(
+            "propagated_nexus_serialization_context",
+            6,
+            lambda: Nexus_PropagatedSerializationContext,
+        ),
     )
 
 
@@ -1273,7 +1487,12 @@ class WorkflowExecutionOptionsUpdatedEventAttributes(Message):
         message_field("priority", 6, lambda: Priority),
         message_field("time_skipping_config", 7, lambda: Common_TimeSkippingConfig),
         Field("time_skipping_config_updated", 9, BOOL),
-        Field("workflow_update_options", 8, REPEATED, lambda: WorkflowExecutionOptionsUpdatedEventAttributes_WorkflowUpdateOptionsUpdate),
+        Field(
+            "workflow_update_options",
+            8,
+            REPEATED,
+            lambda: WorkflowExecutionOptionsUpdatedEventAttributes_WorkflowUpdateOptionsUpdate,
+        ),
     )
 
 
@@ -1342,75 +1561,373 @@ class HistoryEvent(Message):
         Field("links", 302, REPEATED, lambda: Common_Link),
         message_field("principal", 303, lambda: Common_Principal),
         Field("event_group_markers", 304, REPEATED, lambda: Sdk_EventGroupMarker),
-        message_field("workflow_execution_started_event_attributes", 6, lambda: WorkflowExecutionStartedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_completed_event_attributes", 7, lambda: WorkflowExecutionCompletedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_failed_event_attributes", 8, lambda: WorkflowExecutionFailedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_timed_out_event_attributes", 9, lambda: WorkflowExecutionTimedOutEventAttributes, oneof="attributes"),
-        message_field("workflow_task_scheduled_event_attributes", 10, lambda: WorkflowTaskScheduledEventAttributes, oneof="attributes"),
-        message_field("workflow_task_started_event_attributes", 11, lambda: WorkflowTaskStartedEventAttributes, oneof="attributes"),
-        message_field("workflow_task_completed_event_attributes", 12, lambda: WorkflowTaskCompletedEventAttributes, oneof="attributes"),
-        message_field("workflow_task_timed_out_event_attributes", 13, lambda: WorkflowTaskTimedOutEventAttributes, oneof="attributes"),
-        message_field("workflow_task_failed_event_attributes", 14, lambda: WorkflowTaskFailedEventAttributes, oneof="attributes"),
-        message_field("activity_task_scheduled_event_attributes", 15, lambda: ActivityTaskScheduledEventAttributes, oneof="attributes"),
-        message_field("activity_task_started_event_attributes", 16, lambda: ActivityTaskStartedEventAttributes, oneof="attributes"),
-        message_field("activity_task_completed_event_attributes", 17, lambda: ActivityTaskCompletedEventAttributes, oneof="attributes"),
-        message_field("activity_task_failed_event_attributes", 18, lambda: ActivityTaskFailedEventAttributes, oneof="attributes"),
-        message_field("activity_task_timed_out_event_attributes", 19, lambda: ActivityTaskTimedOutEventAttributes, oneof="attributes"),
-        message_field("timer_started_event_attributes", 20, lambda: TimerStartedEventAttributes, oneof="attributes"),
-        message_field("timer_fired_event_attributes", 21, lambda: TimerFiredEventAttributes, oneof="attributes"),
-        message_field("activity_task_cancel_requested_event_attributes", 22, lambda: ActivityTaskCancelRequestedEventAttributes, oneof="attributes"),
-        message_field("activity_task_canceled_event_attributes", 23, lambda: ActivityTaskCanceledEventAttributes, oneof="attributes"),
-        message_field("timer_canceled_event_attributes", 24, lambda: TimerCanceledEventAttributes, oneof="attributes"),
-        message_field("marker_recorded_event_attributes", 25, lambda: MarkerRecordedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_signaled_event_attributes", 26, lambda: WorkflowExecutionSignaledEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_terminated_event_attributes", 27, lambda: WorkflowExecutionTerminatedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_cancel_requested_event_attributes", 28, lambda: WorkflowExecutionCancelRequestedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_canceled_event_attributes", 29, lambda: WorkflowExecutionCanceledEventAttributes, oneof="attributes"),
-        message_field("request_cancel_external_workflow_execution_initiated_event_attributes", 30, lambda: RequestCancelExternalWorkflowExecutionInitiatedEventAttributes, oneof="attributes"),
-        message_field("request_cancel_external_workflow_execution_failed_event_attributes", 31, lambda: RequestCancelExternalWorkflowExecutionFailedEventAttributes, oneof="attributes"),
-        message_field("external_workflow_execution_cancel_requested_event_attributes", 32, lambda: ExternalWorkflowExecutionCancelRequestedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_continued_as_new_event_attributes", 33, lambda: WorkflowExecutionContinuedAsNewEventAttributes, oneof="attributes"),
-        message_field("start_child_workflow_execution_initiated_event_attributes", 34, lambda: StartChildWorkflowExecutionInitiatedEventAttributes, oneof="attributes"),
-        message_field("start_child_workflow_execution_failed_event_attributes", 35, lambda: StartChildWorkflowExecutionFailedEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_started_event_attributes", 36, lambda: ChildWorkflowExecutionStartedEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_completed_event_attributes", 37, lambda: ChildWorkflowExecutionCompletedEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_failed_event_attributes", 38, lambda: ChildWorkflowExecutionFailedEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_canceled_event_attributes", 39, lambda: ChildWorkflowExecutionCanceledEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_timed_out_event_attributes", 40, lambda: ChildWorkflowExecutionTimedOutEventAttributes, oneof="attributes"),
-        message_field("child_workflow_execution_terminated_event_attributes", 41, lambda: ChildWorkflowExecutionTerminatedEventAttributes, oneof="attributes"),
-        message_field("signal_external_workflow_execution_initiated_event_attributes", 42, lambda: SignalExternalWorkflowExecutionInitiatedEventAttributes, oneof="attributes"),
-        message_field("signal_external_workflow_execution_failed_event_attributes", 43, lambda: SignalExternalWorkflowExecutionFailedEventAttributes, oneof="attributes"),
-        message_field("external_workflow_execution_signaled_event_attributes", 44, lambda: ExternalWorkflowExecutionSignaledEventAttributes, oneof="attributes"),
-        message_field("upsert_workflow_search_attributes_event_attributes", 45, lambda: UpsertWorkflowSearchAttributesEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_update_accepted_event_attributes", 46, lambda: WorkflowExecutionUpdateAcceptedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_update_rejected_event_attributes", 47, lambda: WorkflowExecutionUpdateRejectedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_update_completed_event_attributes", 48, lambda: WorkflowExecutionUpdateCompletedEventAttributes, oneof="attributes"),
-        message_field("workflow_properties_modified_externally_event_attributes", 49, lambda: WorkflowPropertiesModifiedExternallyEventAttributes, oneof="attributes"),
-        message_field("activity_properties_modified_externally_event_attributes", 50, lambda: ActivityPropertiesModifiedExternallyEventAttributes, oneof="attributes"),
-        message_field("workflow_properties_modified_event_attributes", 51, lambda: WorkflowPropertiesModifiedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_update_admitted_event_attributes", 52, lambda: WorkflowExecutionUpdateAdmittedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_scheduled_event_attributes", 53, lambda: NexusOperationScheduledEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_started_event_attributes", 54, lambda: NexusOperationStartedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_completed_event_attributes", 55, lambda: NexusOperationCompletedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_failed_event_attributes", 56, lambda: NexusOperationFailedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_canceled_event_attributes", 57, lambda: NexusOperationCanceledEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_timed_out_event_attributes", 58, lambda: NexusOperationTimedOutEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_cancel_requested_event_attributes", 59, lambda: NexusOperationCancelRequestedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_options_updated_event_attributes", 60, lambda: WorkflowExecutionOptionsUpdatedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_cancel_request_completed_event_attributes", 61, lambda: NexusOperationCancelRequestCompletedEventAttributes, oneof="attributes"),
-        message_field("nexus_operation_cancel_request_failed_event_attributes", 62, lambda: NexusOperationCancelRequestFailedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_paused_event_attributes", 63, lambda: WorkflowExecutionPausedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_unpaused_event_attributes", 64, lambda: WorkflowExecutionUnpausedEventAttributes, oneof="attributes"),
-        message_field("workflow_execution_time_skipping_transitioned_event_attributes", 65, lambda: WorkflowExecutionTimeSkippingTransitionedEventAttributes, oneof="attributes"),
+        message_field(
+            "workflow_execution_started_event_attributes",
+            6,
+            lambda: WorkflowExecutionStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_completed_event_attributes",
+            7,
+            lambda: WorkflowExecutionCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_failed_event_attributes",
+            8,
+            lambda: WorkflowExecutionFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_timed_out_event_attributes",
+            9,
+            lambda: WorkflowExecutionTimedOutEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_task_scheduled_event_attributes",
+            10,
+            lambda: WorkflowTaskScheduledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_task_started_event_attributes",
+            11,
+            lambda: WorkflowTaskStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_task_completed_event_attributes",
+            12,
+            lambda: WorkflowTaskCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_task_timed_out_event_attributes",
+            13,
+            lambda: WorkflowTaskTimedOutEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_task_failed_event_attributes",
+            14,
+            lambda: WorkflowTaskFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_scheduled_event_attributes",
+            15,
+            lambda: ActivityTaskScheduledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_started_event_attributes",
+            16,
+            lambda: ActivityTaskStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_completed_event_attributes",
+            17,
+            lambda: ActivityTaskCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_failed_event_attributes",
+            18,
+            lambda: ActivityTaskFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_timed_out_event_attributes",
+            19,
+            lambda: ActivityTaskTimedOutEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "timer_started_event_attributes",
+            20,
+            lambda: TimerStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "timer_fired_event_attributes",
+            21,
+            lambda: TimerFiredEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_cancel_requested_event_attributes",
+            22,
+            lambda: ActivityTaskCancelRequestedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_task_canceled_event_attributes",
+            23,
+            lambda: ActivityTaskCanceledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "timer_canceled_event_attributes",
+            24,
+            lambda: TimerCanceledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "marker_recorded_event_attributes",
+            25,
+            lambda: MarkerRecordedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_signaled_event_attributes",
+            26,
+            lambda: WorkflowExecutionSignaledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_terminated_event_attributes",
+            27,
+            lambda: WorkflowExecutionTerminatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_cancel_requested_event_attributes",
+            28,
+            lambda: WorkflowExecutionCancelRequestedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_canceled_event_attributes",
+            29,
+            lambda: WorkflowExecutionCanceledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "request_cancel_external_workflow_execution_initiated_event_attributes",
+            30,
+            lambda: RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "request_cancel_external_workflow_execution_failed_event_attributes",
+            31,
+            lambda: RequestCancelExternalWorkflowExecutionFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "external_workflow_execution_cancel_requested_event_attributes",
+            32,
+            lambda: ExternalWorkflowExecutionCancelRequestedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_continued_as_new_event_attributes",
+            33,
+            lambda: WorkflowExecutionContinuedAsNewEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "start_child_workflow_execution_initiated_event_attributes",
+            34,
+            lambda: StartChildWorkflowExecutionInitiatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "start_child_workflow_execution_failed_event_attributes",
+            35,
+            lambda: StartChildWorkflowExecutionFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_started_event_attributes",
+            36,
+            lambda: ChildWorkflowExecutionStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_completed_event_attributes",
+            37,
+            lambda: ChildWorkflowExecutionCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_failed_event_attributes",
+            38,
+            lambda: ChildWorkflowExecutionFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_canceled_event_attributes",
+            39,
+            lambda: ChildWorkflowExecutionCanceledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_timed_out_event_attributes",
+            40,
+            lambda: ChildWorkflowExecutionTimedOutEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "child_workflow_execution_terminated_event_attributes",
+            41,
+            lambda: ChildWorkflowExecutionTerminatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "signal_external_workflow_execution_initiated_event_attributes",
+            42,
+            lambda: SignalExternalWorkflowExecutionInitiatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "signal_external_workflow_execution_failed_event_attributes",
+            43,
+            lambda: SignalExternalWorkflowExecutionFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "external_workflow_execution_signaled_event_attributes",
+            44,
+            lambda: ExternalWorkflowExecutionSignaledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "upsert_workflow_search_attributes_event_attributes",
+            45,
+            lambda: UpsertWorkflowSearchAttributesEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_update_accepted_event_attributes",
+            46,
+            lambda: WorkflowExecutionUpdateAcceptedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_update_rejected_event_attributes",
+            47,
+            lambda: WorkflowExecutionUpdateRejectedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_update_completed_event_attributes",
+            48,
+            lambda: WorkflowExecutionUpdateCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_properties_modified_externally_event_attributes",
+            49,
+            lambda: WorkflowPropertiesModifiedExternallyEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "activity_properties_modified_externally_event_attributes",
+            50,
+            lambda: ActivityPropertiesModifiedExternallyEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_properties_modified_event_attributes",
+            51,
+            lambda: WorkflowPropertiesModifiedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_update_admitted_event_attributes",
+            52,
+            lambda: WorkflowExecutionUpdateAdmittedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_scheduled_event_attributes",
+            53,
+            lambda: NexusOperationScheduledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_started_event_attributes",
+            54,
+            lambda: NexusOperationStartedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_completed_event_attributes",
+            55,
+            lambda: NexusOperationCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_failed_event_attributes",
+            56,
+            lambda: NexusOperationFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_canceled_event_attributes",
+            57,
+            lambda: NexusOperationCanceledEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_timed_out_event_attributes",
+            58,
+            lambda: NexusOperationTimedOutEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_cancel_requested_event_attributes",
+            59,
+            lambda: NexusOperationCancelRequestedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_options_updated_event_attributes",
+            60,
+            lambda: WorkflowExecutionOptionsUpdatedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_cancel_request_completed_event_attributes",
+            61,
+            lambda: NexusOperationCancelRequestCompletedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "nexus_operation_cancel_request_failed_event_attributes",
+            62,
+            lambda: NexusOperationCancelRequestFailedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_paused_event_attributes",
+            63,
+            lambda: WorkflowExecutionPausedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_unpaused_event_attributes",
+            64,
+            lambda: WorkflowExecutionUnpausedEventAttributes,
+            oneof="attributes",
+        ),
+        message_field(
+            "workflow_execution_time_skipping_transitioned_event_attributes",
+            65,
+            lambda: WorkflowExecutionTimeSkippingTransitionedEventAttributes,
+            oneof="attributes",
+        ),
     )
 
 
 class History(Message):
     __slots__ = ()
     _full_name = "temporal.api.history.v1.History"
-    _fields = (
-        Field("events", 1, REPEATED, lambda: HistoryEvent),
-    )
+    _fields = (Field("events", 1, REPEATED, lambda: HistoryEvent),)
 
 
 Common_Link_WorkflowEvent.EventReference = Common_Link_WorkflowEvent_EventReference  # type: ignore[attr-defined]
@@ -1429,4 +1946,6 @@ Common_Callback.Internal = Common_Callback_Internal  # type: ignore[attr-defined
 Common_Callback.NexusHandler = Common_Callback_NexusHandler  # type: ignore[attr-defined]
 Workflow_VersioningOverride.PinnedOverride = Workflow_VersioningOverride_PinnedOverride  # type: ignore[attr-defined]
 Workflow_VersioningOverride.OneTimeOverride = Workflow_VersioningOverride_OneTimeOverride  # type: ignore[attr-defined]
-WorkflowExecutionOptionsUpdatedEventAttributes.WorkflowUpdateOptionsUpdate = WorkflowExecutionOptionsUpdatedEventAttributes_WorkflowUpdateOptionsUpdate  # type: ignore[attr-defined]
+WorkflowExecutionOptionsUpdatedEventAttributes.WorkflowUpdateOptionsUpdate = (
+    WorkflowExecutionOptionsUpdatedEventAttributes_WorkflowUpdateOptionsUpdate  # type: ignore[attr-defined]
+)
