@@ -155,7 +155,7 @@ class Replayer:
         config = self._worker_config()
 
         async def results() -> AsyncIterator[WorkflowReplayResult]:
-            async for history in histories:
+            async for history in _as_async(histories):
                 failure = await replay_run(
                     history._rows(), workflow_id=history.workflow_id, config=config
                 )
@@ -181,6 +181,16 @@ class Replayer:
             ],
             debug_mode=config["debug_mode"],
         )
+
+
+async def _as_async(histories: Any) -> AsyncIterator[Any]:
+    """temporalio takes an async iterator; a plain iterable (a list) is accepted too."""
+    if hasattr(histories, "__aiter__"):
+        async for history in histories:
+            yield history
+    else:
+        for history in histories:
+            yield history
 
 
 def _chain(run_replayer: Any, next_function: Any) -> Any:

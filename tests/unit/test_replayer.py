@@ -274,3 +274,10 @@ async def test_plugins_configure_and_wrap_the_replayer():
     assert replayer.config(active_config=True)["namespace"] == "from-plugin"
     await replayer.replay_workflow(load("activity_timer.json"))
     assert calls == ["configure", "run"]
+
+
+async def test_replay_workflows_accepts_a_plain_list_too():
+    results = await Replayer(workflows=ALL).replay_workflows(
+        [load("activity_timer.json"), load("signal_legacy_format.json")]
+    )
+    assert results.replay_failures == {}
