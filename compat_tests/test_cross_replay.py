@@ -173,6 +173,25 @@ class LocalMixedWorkflow:
         return " ".join(results)
 
 
+@wf.defn(name="XTimerCancelled", sandboxed=False)
+class TimerCancelledWorkflow:
+    def __init__(self) -> None:
+        self.items = []
+
+    @wf.run
+    async def run(self, value: str) -> str:
+        try:
+            await wf.wait_condition(lambda: False, timeout=timedelta(milliseconds=20))
+        except asyncio.TimeoutError:
+            pass
+        await wf.wait_condition(lambda: len(self.items) >= 2, timeout=timedelta(seconds=30))
+        return value + ",".join(self.items)
+
+    @wf.signal
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -240,6 +259,7 @@ ALL = {
     "local_activities_mixed": LocalMixedWorkflow,
     "continue_as_new": ContinueWorkflow,
     "cancelled": CancelledWorkflow,
+    "timer_cancelled": TimerCancelledWorkflow,
 }
 """
 
@@ -274,7 +294,10 @@ async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
         handle = await client.start_workflow(
             cls.run, f"v-{uuid.uuid4().hex[:6]}", id=f"x-{uuid.uuid4()}", task_queue=task_queue
         )
-        if name == "signal_query":
+        if name == "timer_cancelled":  # signal once the second wait has its timer
+            await _wait_for(handle, "timer_fired_event_attributes")
+            await asyncio.sleep(0.2)
+        if name in ("signal_query", "timer_cancelled"):
             await handle.signal("add", "a")
             await handle.signal("add", "b")
         if name == "cancelled":
@@ -303,6 +326,9 @@ async def _wait_for(handle: Any, attributes: str) -> None:
 @pytest.mark.parametrize("name", sorted(OURS))
 async def test_history_replays_in_temporalio(client, task_queue, name):  # noqa: F811
     history = await _run_here(client, task_queue, name)
+    if name == "timer_cancelled":
+        kinds = [e.WhichOneof("attributes") for e in history.events]
+        assert "timer_canceled_event_attributes" in kinds
     theirs = TWorkflowHistory.from_json(history.workflow_id, history.to_json())
     assert len(theirs.events) == len(history.events)
     replayer = TReplayer(workflows=[THEIRS[name]], workflow_runner=UnsandboxedWorkflowRunner())
