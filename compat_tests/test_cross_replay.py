@@ -192,6 +192,22 @@ class TimerCancelledWorkflow:
         self.items.append(item)
 
 
+@wf.defn(name="XFailed", sandboxed=False)
+class FailedWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        try:
+            await wf.execute_activity(
+                "broken", value, start_to_close_timeout=seconds,
+                retry_policy=common.RetryPolicy(
+                    maximum_attempts=2, initial_interval=timedelta(milliseconds=10)
+                ),
+            )
+        except exceptions.ActivityError as err:
+            raise exceptions.ApplicationError("gave up", type="GaveUp", non_retryable=True) from err
+        return value
+
+
 @wf.defn(name="XContinue", sandboxed=False)
 class ContinueWorkflow:
     @wf.run
@@ -260,6 +276,7 @@ ALL = {
     "continue_as_new": ContinueWorkflow,
     "cancelled": CancelledWorkflow,
     "timer_cancelled": TimerCancelledWorkflow,
+    "failed": FailedWorkflow,
 }
 """
 
@@ -275,6 +292,7 @@ def scenarios(sdk: str) -> dict:
     module = types.ModuleType(name)
     module.wf = importlib.import_module(f"{sdk}.workflow")
     module.common = importlib.import_module(f"{sdk}.common")
+    module.exceptions = importlib.import_module(f"{sdk}.exceptions")
     sys.modules[name] = module
     exec(compile(SCENARIOS, f"<scenarios for {sdk}>", "exec"), module.__dict__)
     return module
@@ -300,7 +318,10 @@ async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
         if name in ("signal_query", "timer_cancelled"):
             await handle.signal("add", "a")
             await handle.signal("add", "b")
-        if name == "cancelled":
+        if name == "failed":
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+        elif name == "cancelled":
             await _wait_for(handle, "activity_task_completed_event_attributes")
             await handle.cancel()
             with pytest.raises(WorkflowFailureError):
