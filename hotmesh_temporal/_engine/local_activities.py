@@ -53,7 +53,10 @@ class LocalActivityExecutor:
         executor: Any,
         data_converter: Any,
         client: Any,
+        max_concurrent: int | None = None,
     ) -> None:
+        # max_concurrent_local_activities: attempts beyond it wait for a free slot.
+        self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
         self._activities = activities
         self._dynamic = dynamic
         self._executor = executor
@@ -67,7 +70,7 @@ class LocalActivityExecutor:
         threshold = cmd.local_retry_threshold or DEFAULT_LOCAL_RETRY_THRESHOLD
         while True:
             try:
-                result = await self._attempt(cmd, run, attempt, scheduled)
+                result = await self._attempt_in_slot(cmd, run, attempt, scheduled)
             except Exception as err:  # noqa: BLE001 - every failure is recorded
                 failure = Failure()
                 await self._dc.encode_failure(err, failure)
@@ -82,6 +85,14 @@ class LocalActivityExecutor:
                 attempt += 1
                 continue
             return _marker(cmd, attempt, scheduled, result=result)
+
+    async def _attempt_in_slot(
+        self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
+    ) -> Any:
+        if self._slots is None:
+            return await self._attempt(cmd, run, attempt, scheduled)
+        async with self._slots:
+            return await self._attempt(cmd, run, attempt, scheduled)
 
     async def _attempt(
         self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime

@@ -276,6 +276,7 @@ class Worker:
                         executor=self._activity_executor,
                         data_converter=self._client.data_converter,
                         client=self._client,
+                        max_concurrent=s["max_concurrent_local_activities"],
                     ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),

@@ -339,3 +339,44 @@ async def test_a_run_that_ends_does_not_start_its_local_activities(client, task_
     history = await handle.fetch_history()
     assert _markers(history) == []
     await Replayer(workflows=[ForgetsItsLocalActivity]).replay_workflow(history)
+
+
+running_now: Counter = Counter()
+
+
+@activity.defn
+async def counts_overlap(key: str) -> int:
+    running_now[key] += 1
+    peak = running_now[key]
+    await asyncio.sleep(0.1)
+    running_now[key] -= 1
+    return peak
+
+
+@workflow.defn
+class ManyLocalActivities:
+    @workflow.run
+    async def run(self, key: str) -> int:
+        handles = [
+            workflow.start_local_activity(
+                counts_overlap, key, start_to_close_timeout=timedelta(seconds=5)
+            )
+            for _ in range(4)
+        ]
+        return max([await h for h in handles])
+
+
+async def test_max_concurrent_local_activities_is_a_cap(client, task_queue):
+    key = f"k-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ManyLocalActivities],
+        activities=[counts_overlap],
+        max_concurrent_local_activities=1,
+    ):
+        handle = await client.start_workflow(
+            ManyLocalActivities.run, key, id=wf_id(), task_queue=task_queue
+        )
+        assert await handle.result() == 1
+    assert len(_markers(await handle.fetch_history())) == 4
