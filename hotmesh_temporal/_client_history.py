@@ -113,13 +113,13 @@ class WorkflowHistoryEventAsyncIterator:
         run_id, after = await self._position(store)
         limit = page_size or self._input.page_size or 0
         rows, closed = await self._read(store, run_id, after, _call)
-        if self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
-            rows = [r for r in rows if r["type"] in _CLOSE_EVENTS]
         more = bool(limit) and len(rows) > limit
         rows = rows[:limit] if limit else rows
+        last = int(rows[-1]["id"]) if rows else after  # read past, even if filtered out
+        if self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
+            rows = [r for r in rows if r["type"] in _CLOSE_EVENTS]
         self._current_page = rows_to_events(rows)
         self._current_page_index = 0
-        last = int(rows[-1]["id"]) if rows else after
         keep_going = more or (self._input.wait_new_event and not (closed and not more))
         self._next_page_token = _token(run_id, last) if keep_going else None
 

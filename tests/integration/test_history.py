@@ -275,3 +275,23 @@ async def test_replay_with_the_data_converter_the_workflow_ran_with(dsn, task_qu
         history, raise_on_replay_failure=False
     )
     assert isinstance(result.replay_failure, RuntimeError)  # cannot read the payloads
+
+
+async def test_close_event_filter_waits_for_the_close(client, task_queue):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[HistoryWorkflow], activities=[shout]
+    ):
+        handle = await client.start_workflow(
+            HistoryWorkflow.run, "hey", id=wf_id(), task_queue=task_queue
+        )
+        events = handle.fetch_history_events(
+            wait_new_event=True, event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+        )
+        waiting = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await handle.signal(HistoryWorkflow.name, "cy")
+        closing = await asyncio.wait_for(waiting, 10)
+    assert closing.HasField("workflow_execution_completed_event_attributes")
+    with pytest.raises(StopAsyncIteration):
+        await events.__anext__()
