@@ -23,7 +23,17 @@ _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def rows_to_events(rows: Iterable[Mapping[str, Any]]) -> list[HistoryEvent]:
     """Stored events -> HistoryEvent messages (unknown attribute keys are an error:
     everything we store must be expressible in Temporal's model)."""
-    return [HistoryEvent.from_json_dict(h.row_to_json(row)) for row in rows]
+    return [_row_to_event(row) for row in rows]
+
+
+def _row_to_event(row: Mapping[str, Any]) -> HistoryEvent:
+    try:
+        return HistoryEvent.from_json_dict(h.row_to_json(row))
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"stored event {row.get('id')} ({row.get('type')}) does not fit Temporal's "
+            f"event model: {err}"
+        ) from err
 
 
 def events_to_rows(events: Iterable[HistoryEvent]) -> list[dict[str, Any]]:

@@ -92,3 +92,13 @@ def test_event_type_enum_as_protobuf_exposes_it():
         enums.EventType.EVENT_TYPE_NOPE  # noqa: B018
     event = HistoryEvent.from_json_dict({"eventId": "1", "eventType": "EVENT_TYPE_TIMER_FIRED"})
     assert event.event_type == enums.EventType.EVENT_TYPE_TIMER_FIRED
+
+
+def test_a_stored_event_outside_temporals_model_is_a_clear_error():
+    from hotmesh_temporal._engine.history_export import rows_to_events
+
+    row = {"id": 7, "type": "TimerStarted", "time": "2024-05-14T09:30:00Z", "attrs": {"timerID": "1"}}
+    with pytest.raises(ValueError, match=r"stored event 7 \(TimerStarted\).*timerID"):
+        rows_to_events([row])
+    row["attrs"] = {"timerId": "1"}
+    assert rows_to_events([row])[0].timer_started_event_attributes.timer_id == "1"
