@@ -97,7 +97,12 @@ def test_event_type_enum_as_protobuf_exposes_it():
 def test_a_stored_event_outside_temporals_model_is_a_clear_error():
     from hotmesh_temporal._engine.history_export import rows_to_events
 
-    row = {"id": 7, "type": "TimerStarted", "time": "2024-05-14T09:30:00Z", "attrs": {"timerID": "1"}}
+    row = {
+        "id": 7,
+        "type": "TimerStarted",
+        "time": "2024-05-14T09:30:00Z",
+        "attrs": {"timerID": "1"},
+    }
     with pytest.raises(ValueError, match=r"stored event 7 \(TimerStarted\).*timerID"):
         rows_to_events([row])
     row["attrs"] = {"timerId": "1"}
