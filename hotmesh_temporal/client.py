@@ -48,9 +48,48 @@ from hotmesh_temporal._engine.list_filter import (
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal import _schedule_types as _schedule_ops
+from hotmesh_temporal._schedule_types import (  # noqa: F401  (re-exported)
+    Schedule,
+    ScheduleAction,
+    ScheduleActionExecution,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleAsyncIterator,
+    ScheduleBackfill,
+    ScheduleCalendarSpec,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleInfo,
+    ScheduleIntervalSpec,
+    ScheduleListAction,
+    ScheduleListActionStartWorkflow,
+    ScheduleListDescription,
+    ScheduleListInfo,
+    ScheduleListSchedule,
+    ScheduleListState,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from hotmesh_temporal._client_interceptor import *  # noqa: F401,F403  (public names)
 from hotmesh_temporal._client_interceptor import (
+    BackfillScheduleInput,
     CancelWorkflowInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
+    ListSchedulesInput,
+    PauseScheduleInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
     CountWorkflowsInput,
     FetchWorkflowHistoryEventsInput,
     DescribeWorkflowInput,
@@ -421,6 +460,52 @@ class Client:
             stack_level=3,
         )
         return await handle.result()
+
+    # ------------------------------------------------------------ schedules
+
+    async def create_schedule(
+        self,
+        id: str,
+        schedule: Schedule,
+        *,
+        trigger_immediately: bool = False,
+        backfill: Sequence[ScheduleBackfill] = [],
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Any = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleHandle:
+        """Create a schedule (ScheduleAlreadyRunningError when the id is taken) and
+        return its handle. Any worker connected to this database fires it."""
+        return await self._impl.create_schedule(
+            CreateScheduleInput(
+                id=id, schedule=schedule, trigger_immediately=trigger_immediately,
+                backfill=backfill, memo=memo, search_attributes=search_attributes,
+                rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+            )
+        )
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to the schedule with this id."""
+        return ScheduleHandle(self, id)
+
+    async def list_schedules(
+        self,
+        query: Optional[str] = None,
+        *,
+        page_size: int = 1000,
+        next_page_token: Optional[bytes] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleAsyncIterator:
+        """Iterate over this namespace's schedules, ordered by id; ``query`` filters
+        with ``Key = value`` terms joined by AND."""
+        return self._impl.list_schedules(
+            ListSchedulesInput(
+                page_size=page_size, next_page_token=next_page_token,
+                rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout, query=query,
+            )
+        )
 
     # -------------------------------------------------------------- handles
 
@@ -905,6 +990,9 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         if input.memo:
             encoded = await dc.encode(list(input.memo.values()))
             memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+        start_delay = input.start_delay
+        if input.cron_schedule:
+            start_delay = await _cron_start_delay(store, input.cron_schedule, start_delay)
         run_id = str(uuid.uuid4())
         start = new_run_start(
             namespace=client.namespace,
@@ -922,7 +1010,7 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
             identity=client.identity,
             retry_policy=input.retry_policy,
             cron_schedule=input.cron_schedule,
-            start_delay=input.start_delay,
+            start_delay=start_delay,
             id_reuse_policy=int(input.id_reuse_policy),
             id_conflict_policy=int(input.id_conflict_policy),
         )
@@ -939,7 +1027,9 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         return WorkflowHandle(
             client,
             input.id,
-            run_id=actual_run_id,
+            # A cron chain moves on to new runs: like temporalio's start handle, this one
+            # addresses the latest run (signal, cancel, terminate, describe).
+            run_id=None if input.cron_schedule else actual_run_id,
             result_run_id=actual_run_id,
             first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
             result_type=input.ret_type,
@@ -1036,15 +1126,33 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     count_activities = _not_implemented("standalone activities (count_activities)")
     start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
     start_update_with_start_workflow = _not_implemented("update with start")
-    create_schedule = _not_implemented("schedules (create_schedule)")
-    list_schedules = _not_implemented("schedules (list_schedules)", sync=True)
-    backfill_schedule = _not_implemented("schedules (backfill)")
-    delete_schedule = _not_implemented("schedules (delete)")
-    describe_schedule = _not_implemented("schedules (describe)")
-    pause_schedule = _not_implemented("schedules (pause)")
-    trigger_schedule = _not_implemented("schedules (trigger)")
-    unpause_schedule = _not_implemented("schedules (unpause)")
-    update_schedule = _not_implemented("schedules (update)")
+    # Schedules: the work lives in _schedule_types (one function per operation).
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await _schedule_ops.create_schedule(self._client, input)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        return ScheduleAsyncIterator(self._client, input)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await _schedule_ops.backfill_schedule(self._client, input)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await _schedule_ops.delete_schedule(self._client, input)
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await _schedule_ops.describe_schedule(self._client, input)
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await _schedule_ops.pause_schedule(self._client, input)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await _schedule_ops.trigger_schedule(self._client, input)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await _schedule_ops.pause_schedule(self._client, input)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await _schedule_ops.update_schedule(self._client, input)
     update_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
     get_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
     get_worker_task_reachability = _not_implemented("worker task reachability")
@@ -1055,6 +1163,22 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     terminate_nexus_operation = _not_implemented("nexus operations")
     list_nexus_operations = _not_implemented("nexus operations", sync=True)
     count_nexus_operations = _not_implemented("nexus operations")
+
+
+async def _cron_start_delay(store: Store, cron_schedule: str, start_delay: Optional[timedelta]) -> timedelta:
+    """A cron workflow's first run waits for the first cron time, as on Temporal."""
+    from hotmesh_temporal._engine.cron import CronError, CronSchedule
+
+    if start_delay:
+        raise RPCError(
+            "CronSchedule and WorkflowStartDelay may not be used together",
+            RPCStatusCode.INVALID_ARGUMENT, b"",
+        )
+    try:
+        schedule = CronSchedule(cron_schedule)
+    except CronError as err:
+        raise RPCError(f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+    return schedule.backoff(await store.fetchval("now"))
 
 
 async def _signal_event(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
@@ -33,6 +33,7 @@ class TaskContext:
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
+    completed_at: Optional[datetime] = None  # database time as the completion is built
 
 
 @dataclass
@@ -234,17 +235,33 @@ class _Builder:
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
         result = h.payloads([cmd.result] if cmd.result is not None else [])
-        self.emit(cmd, "WorkflowExecutionCompleted", {"result": result})
-        self.out.close = {"status": 2, "result": result}
+        cron_run = self._next_cron_run(result=result)
+        attrs: Dict[str, Any] = {"result": result}
+        if cron_run is not None:
+            attrs["newExecutionRunId"] = cron_run["run_id"]
+        self.emit(cmd, "WorkflowExecutionCompleted", attrs)
+        self.out.close = h.strip_none({"status": 2, "result": result, "continue_as_new": cron_run})
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
-        self.emit(
-            cmd,
-            "WorkflowExecutionFailed",
-            {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"},
+        cron_run = self._next_cron_run(failure=failure)
+        attrs: Dict[str, Any] = {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"}
+        if cron_run is not None:
+            attrs["newExecutionRunId"] = cron_run["run_id"]
+        self.emit(cmd, "WorkflowExecutionFailed", attrs)
+        self.out.close = h.strip_none({"status": 3, "failure": failure, "continue_as_new": cron_run})
+
+    def _next_cron_run(
+        self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
+    ) -> Optional[Dict[str, Any]]:
+        task = self.task
+        now = task.completed_at or (
+            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
         )
-        self.out.close = {"status": 3, "failure": failure}
+        return next_cron_run(
+            task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
+            run_id=task.run_id, identity=task.identity, now=now, result=result, failure=failure,
+        )
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
         self.emit(cmd, "WorkflowExecutionCanceled", {})
@@ -298,6 +315,58 @@ class _Builder:
             execution_deadline=prior.get("workflowExecutionExpirationTime"),
         )
         self.out.close = {"status": 6, "continue_as_new": start}
+
+
+def next_cron_run(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    identity: str,
+    now: datetime,
+    result: Optional[Dict[str, Any]] = None,
+    failure: Optional[Dict[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
+    """The run that follows a cron run closing at ``now`` (None when the run has no
+    cron schedule): the same input, delayed until the next cron time, linked as
+    Temporal links it (initiator CRON_SCHEDULE, last result or failure passed on).
+    ``prior`` is the closing run's WorkflowExecutionStarted attributes."""
+    schedule = prior.get("cronSchedule")
+    if not schedule:
+        return None
+    from hotmesh_temporal._engine.cron import CronSchedule
+
+    start = new_run_start(
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=str(uuid.uuid4()),
+        workflow_type=prior["workflowType"]["name"],
+        task_queue=prior["taskQueue"]["name"],
+        arguments=h.parse_payloads(prior.get("input")),
+        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+        memo_json=(prior.get("memo") or {}).get("fields"),
+        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
+        continued_run_id=run_id,
+        identity=identity,
+        retry_policy=h.parse_retry_policy(prior.get("retryPolicy")),
+        cron_schedule=schedule,
+        start_delay=CronSchedule(schedule).backoff(now),
+        execution_deadline=prior.get("workflowExecutionExpirationTime"),
+    )
+    started = start["started_attributes"]
+    started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    if result is not None:
+        started["lastCompletionResult"] = result
+    elif "lastCompletionResult" in prior:
+        started["lastCompletionResult"] = prior["lastCompletionResult"]
+    if failure is not None:
+        started["continuedFailure"] = failure
+    return start
 
 
 def _default_retry_policy() -> Any:

@@ -103,6 +103,39 @@ SELECT {schema}.take_answer($1);
 -- name: cancel_query
 DELETE FROM {schema}.queries WHERE id = $1;
 
+-- ---------------------------------------------------------------- schedules
+
+-- name: due_schedules
+SELECT * FROM {schema}.due_schedules($1);
+
+-- name: schedule_tick
+SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
+
+-- name: due_cron_timeouts
+SELECT * FROM {schema}.due_cron_timeouts($1);
+
+-- name: cron_run_timed_out
+SELECT {schema}.cron_run_timed_out($1, $2::jsonb);
+
+-- name: create_schedule
+SELECT {schema}.create_schedule($1::jsonb);
+
+-- name: update_schedule
+SELECT {schema}.update_schedule($1::jsonb, $2);
+
+-- name: set_schedule_paused
+SELECT {schema}.set_schedule_paused($1, $2, $3, $4);
+
+-- name: delete_schedule
+SELECT {schema}.delete_schedule($1, $2);
+
+-- name: describe_schedule
+SELECT * FROM {schema}.describe_schedule($1, $2);
+
+-- name: list_schedules
+SELECT to_jsonb(s) - 'running' AS schedule FROM {schema}.schedules s
+ WHERE namespace = $1 AND schedule_id > $2 ORDER BY schedule_id LIMIT $3;
+
 -- name: run_row
 SELECT * FROM {schema}.executions WHERE run_id = $1;
 

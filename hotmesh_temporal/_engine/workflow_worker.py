@@ -137,6 +137,7 @@ class WorkflowWorker:
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
         run_id = str(task["run_id"])
+        begun = asyncio.get_running_loop().time()
         try:
             driver = await self._driver_for(task)
             result = await run_with_local_activities(
@@ -160,6 +161,10 @@ class WorkflowWorker:
         reserved = self._reserve_eager()
         try:
             context = self._task_context(task, driver, reserved)
+            # The database's time now: the lease time plus what this task took here.
+            context.completed_at = h.parse_time(task["started_at"]) + timedelta(
+                seconds=asyncio.get_running_loop().time() - begun
+            )
             completion = build_completion(context, result.commands, driver)
             reply = await self.store.fetchval(
                 "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
@@ -362,7 +367,7 @@ def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
     from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority, RetryPolicy
+    from hotmesh_temporal.common import Priority
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
@@ -390,13 +395,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         root=None,
         priority=Priority(),
         raw_memo=dict(job.memo),
-        retry_policy=RetryPolicy(
-            initial_interval=h.parse_duration(retry.get("initialInterval")) or timedelta(seconds=1),
-            backoff_coefficient=float(retry.get("backoffCoefficient", 2.0)),
-            maximum_interval=h.parse_duration(retry.get("maximumInterval")),
-            maximum_attempts=int(retry.get("maximumAttempts", 0)),
-            non_retryable_error_types=retry.get("nonRetryableErrorTypes"),
-        ) if retry else None,
+        retry_policy=h.parse_retry_policy(retry),
         run_id=str(task["run_id"]),
         run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
         search_attributes=search_attributes,
