@@ -93,6 +93,7 @@ from hotmesh_temporal._client_interceptor import (
     UnpauseScheduleInput,
     UpdateScheduleInput,
     CountWorkflowsInput,
+    FetchWorkflowHistoryEventsInput,
     DescribeWorkflowInput,
     Interceptor,
     ListWorkflowsInput,
@@ -176,6 +177,13 @@ class WorkflowExecutionStatus(IntEnum):
     TERMINATED = 5
     CONTINUED_AS_NEW = 6
     TIMED_OUT = 7
+
+
+class WorkflowHistoryEventFilterType(IntEnum):
+    """Which history events to fetch (Temporal's ``HistoryEventFilterType``)."""
+
+    ALL_EVENT = 1
+    CLOSE_EVENT = 2
 
 
 class WorkflowFailureError(hotmesh_temporal.exceptions.TemporalError):
@@ -1072,6 +1080,54 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
             )
         )
 
+    async def fetch_history(
+        self,
+        *,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistory":
+        """The run's whole history (all pages of :py:meth:`fetch_history_events`)."""
+        events = [
+            event
+            async for event in self.fetch_history_events(
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        ]
+        return WorkflowHistory(workflow_id=self.id, events=events)
+
+    def fetch_history_events(
+        self,
+        *,
+        page_size: Optional[int] = None,
+        next_page_token: Optional[bytes] = None,
+        wait_new_event: bool = False,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        """History events as an async iterator that reads nothing until iterated.
+
+        ``wait_new_event`` keeps the iterator open until the run closes, yielding
+        events as they are recorded; ``CLOSE_EVENT`` yields only the closing event."""
+        return self._client._impl.fetch_workflow_history_events(
+            FetchWorkflowHistoryEventsInput(
+                id=self._id,
+                run_id=self._run_id,
+                page_size=page_size,
+                next_page_token=next_page_token,
+                wait_new_event=wait_new_event,
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        )
 
 def _build_outbound_chain(innermost: OutboundInterceptor, interceptors: Sequence[Any]) -> OutboundInterceptor:
     """Wrap ``innermost`` so the first interceptor in the list is called first."""
@@ -1301,7 +1357,11 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
 
     # Operations other features add. Each replaces its placeholder here with the
     # real implementation.
-    fetch_workflow_history_events = _not_implemented("fetch_history_events", sync=True)
+    def fetch_workflow_history_events(
+        self, input: FetchWorkflowHistoryEventsInput
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        return WorkflowHistoryEventAsyncIterator(self._client, input)
+
     start_activity = _not_implemented("standalone activities (start_activity)")
     cancel_activity = _not_implemented("standalone activities (cancel_activity)")
     terminate_activity = _not_implemented("standalone activities (terminate_activity)")
@@ -1847,3 +1907,27 @@ class WorkflowExecutionAsyncIterator:
         self._current_page_index += 1
         self._yielded += 1
         return execution
+
+    async def map_histories(
+        self,
+        *,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> AsyncIterator["WorkflowHistory"]:
+        """The history of each listed run, fetched as the iteration reaches it."""
+        async for execution in self:
+            handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            yield await handle.fetch_history(
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+
+
+from hotmesh_temporal._client_history import (  # noqa: E402  (they refer to Client)
+    WorkflowHistory,
+    WorkflowHistoryEventAsyncIterator,
+)

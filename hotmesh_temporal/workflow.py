@@ -1042,6 +1042,7 @@ def start_local_activity(
         cancellation_type=cancellation_type,
         activity_id=activity_id,
         is_local=True,
+        local_retry_threshold=local_retry_threshold,
     )
 
 

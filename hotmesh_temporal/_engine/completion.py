@@ -13,7 +13,9 @@ from typing import Any, Dict, List, Optional
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import workflow_retry
-from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
+from hotmesh_temporal._engine.local_activities import marker_attributes
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_details
+from hotmesh_temporal._engine.replay import RunDriver
 from hotmesh_temporal._engine.updates import completion_row, update_event_kind
 
 
@@ -163,7 +165,7 @@ class _Builder:
                 "scheduleToStartTimeout": h.duration(s2s) or "0s",
                 "startToCloseTimeout": h.duration(start),
                 "heartbeatTimeout": h.duration(cmd.heartbeat_timeout) or "0s",
-                "retryPolicy": h.retry_policy_json(retry),
+                "retryPolicy": h.retry_policy_json(_server_filled_retry_policy(retry)),
             },
         )
         eager = self.eager_left > 0 and cmd.task_queue == self.task.task_queue
@@ -188,7 +190,12 @@ class _Builder:
             )
         )
 
+    def _LocalActivityMarker(self, cmd: c.LocalActivityMarker) -> None:
+        self.emit(cmd, "MarkerRecorded", marker_attributes(cmd))
+
     def _RequestCancelActivity(self, cmd: c.RequestCancelActivity) -> None:
+        if cmd.is_local:
+            return  # local activities ran to their outcome within the task already
         scheduled = self.driver.activity_event_id(cmd.seq)
         if scheduled is None:
             return
@@ -223,15 +230,10 @@ class _Builder:
         self.out.cancel_timers.append(started)
 
     def _SetPatchMarker(self, cmd: c.SetPatchMarker) -> None:
-        from hotmesh_temporal.converter import DataConverter
-
-        payload = DataConverter.default.payload_converter.to_payloads(
-            [{"id": cmd.patch_id, "deprecated": cmd.deprecated}]
-        )
         self.emit(
             cmd,
             "MarkerRecorded",
-            {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
+            {"markerName": PATCH_MARKER, "details": patch_marker_details(cmd.patch_id, cmd.deprecated)},
         )
 
     def _UpdateResponse(self, cmd: c.UpdateResponse) -> None:
@@ -604,6 +606,16 @@ def _default_retry_policy() -> Any:
     from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
+
+
+def _server_filled_retry_policy(policy: Any) -> Any:
+    """The policy as a Temporal server records it on ActivityTaskScheduled: unset
+    fields filled with the defaults the retries use (maximum interval 100 x initial)."""
+    import dataclasses
+
+    if policy.maximum_interval is not None:
+        return policy
+    return dataclasses.replace(policy, maximum_interval=policy.initial_interval * 100)
 
 
 def new_run_start(

@@ -16,6 +16,11 @@ SELECT {schema}.release_workflow_task($1, $2, $3);
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 
+-- Local activities (history feature) ----------------------------------------------
+
+-- name: extend_workflow_task_lease
+SELECT {schema}.extend_workflow_task_lease($1, $2);
+
 -- name: claim_activity_tasks
 SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
 

@@ -23,6 +23,11 @@ from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.metrics import NO_METRICS
+from hotmesh_temporal._engine.local_activities import (
+    LocalActivityExecutor,
+    LocalActivityRun,
+    run_with_local_activities,
+)
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
@@ -47,6 +52,7 @@ class WorkflowWorkerConfig:
     sticky_timeout: float = 10.0
     # (type name, method name) calls the sandbox refuses in workflow code.
     refused_calls: frozenset = frozenset()
+    local_activities: Optional[LocalActivityExecutor] = None
 
 
 class WorkflowWorker:
@@ -148,7 +154,15 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
-            result = await driver.run_current(h.parse_time(task["started_at"]), live_task_facts(task))
+            driver.begin_task(live_task_facts(task))
+            result = await run_with_local_activities(
+                driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
+                self.config.local_activities, _local_activity_run(task),
+                keep_alive=lambda: self.store.fetchval(
+                    "extend_workflow_task_lease", task["run_id"], task["lease_id"]
+                ),
+                keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+            )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
@@ -300,30 +314,55 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
-            await driver.run_current(execution["start_time"], live_task_facts(execution))
+            driver.begin_task(live_task_facts(execution))
+            await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
         return driver
 
     # ----------------------------------------------------------------- instances
 
     def _create_instance(self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]) -> Any:
-        from hotmesh_temporal._engine.instance import WorkflowInstance
+        return create_instance(self.config, task, job, attrs)
 
-        definition = self.config.workflows.get(job.workflow_type) or self.config.dynamic
-        if definition is None:
-            names = ", ".join(sorted(self.config.workflows)) or "none"
-            raise RuntimeError(
-                f"Workflow class {job.workflow_type} is not registered on this worker, "
-                f"available workflows: {names}"
-            )
-        info = build_workflow_info(task, attrs, job)
-        return WorkflowInstance(
-            definition,
-            info,
-            self.config.data_converter,
-            workflow_failure_exception_types=list(self.config.failure_exception_types),
-            interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
-            refused_calls=self.config.refused_calls,
+
+def create_instance(
+    config: WorkflowWorkerConfig, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
+) -> Any:
+    """A workflow instance for the run of ``task`` (also used by the Replayer)."""
+    from hotmesh_temporal._engine.instance import WorkflowInstance
+
+    definition = config.workflows.get(job.workflow_type) or config.dynamic
+    if definition is None:
+        names = ", ".join(sorted(config.workflows)) or "none"
+        raise RuntimeError(
+            f"Workflow class {job.workflow_type} is not registered on this worker, "
+            f"available workflows: {names}"
         )
+    info = build_workflow_info(task, attrs, job)
+    return WorkflowInstance(
+        definition,
+        info,
+        config.data_converter,
+        workflow_failure_exception_types=list(config.failure_exception_types),
+        interceptor_classes=_workflow_interceptor_classes(config.interceptors),
+        refused_calls=config.refused_calls,
+    )
+
+
+def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
+    """Extend a task's lease at half its workflow task timeout while local activities
+    run (the lease lasts one whole timeout)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return max(timeout.total_seconds() / 2, 0.05)
+
+
+def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
+    return LocalActivityRun(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=str(task["run_id"]),
+        workflow_type=task.get("workflow_type") or "",
+        task_queue=task["task_queue"],
+    )
 
 
 def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:

@@ -21,6 +21,12 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._replayer import (
+    Replayer,
+    ReplayerConfig,
+    WorkflowReplayResult,
+    WorkflowReplayResults,
+)
 from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
@@ -75,6 +81,8 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "Replayer",
+    "ReplayerConfig",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
@@ -87,4 +95,6 @@ __all__ = [
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
     "WorkflowRunner",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
 ]

@@ -121,7 +121,7 @@ async def test_start_update_stages_and_handles(client, task_queue):
         )
         assert accepted.id == "slow-1"
         assert accepted.workflow_id == handle.id
-        assert accepted.workflow_run_id == handle.run_id
+        assert accepted.workflow_run_id == handle.result_run_id
         with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
             await accepted.result(rpc_timeout=timedelta(milliseconds=200))
         # Other handles on the same update, typed and untyped.
