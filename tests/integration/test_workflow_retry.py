@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal.client import WorkflowFailureError
+from hotmesh_temporal.client import WorkflowExecutionStatus, WorkflowFailureError
 from hotmesh_temporal.common import RetryPolicy
 from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.worker import Worker
@@ -108,3 +109,42 @@ async def test_without_retry_policy_a_failure_is_final(client, task_queue):
             await handle.result()
     events = await run_events(client, handle.result_run_id)
     assert events[-1]["attrs"]["retryState"] == "RETRY_STATE_RETRY_POLICY_NOT_SET"
+
+
+@workflow.defn
+class FlakyCron:
+    @workflow.run
+    async def run(self) -> int:
+        if workflow.info().attempt == 1:
+            raise ApplicationError("cron run fails once")
+        return workflow.info().attempt
+
+
+async def test_cron_run_retries_before_the_next_cron_run(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[FlakyCron]):
+        handle = await client.start_workflow(
+            FlakyCron.run,
+            id=wf_id(),
+            task_queue=task_queue,
+            cron_schedule="@every 1s",
+            retry_policy=RetryPolicy(maximum_attempts=3, **FAST),
+        )
+        first_run = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+        for _ in range(200):  # the first run waits for the first cron time
+            if (await first_run.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        first = await run_events(client, handle.result_run_id)
+        failed = first[-1]
+        assert failed["type"] == "WorkflowExecutionFailed"
+        assert failed["attrs"]["retryState"] == "RETRY_STATE_IN_PROGRESS"
+        retry_run = failed["attrs"]["newExecutionRunId"]
+        retry = client.get_workflow_handle(handle.id, run_id=retry_run)
+        assert await retry.result(follow_runs=False) == 2
+        retry_events = await run_events(client, retry_run)
+        assert retry_events[0]["attrs"]["initiator"] == "CONTINUE_AS_NEW_INITIATOR_RETRY"
+        next_cron = retry_events[-1]["attrs"]["newExecutionRunId"]
+        cron_start = (await run_events(client, next_cron))[0]["attrs"]
+        assert cron_start["initiator"] == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+        assert cron_start["attempt"] == 1
+        await client.get_workflow_handle(handle.id).terminate("end of test")
