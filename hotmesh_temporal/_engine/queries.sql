@@ -60,6 +60,10 @@ SELECT {schema}.describe_standalone_activity($1, $2, $3);
 SELECT run_id, status, result, failure
   FROM {schema}.find_standalone_activity($1, $2, $3) WHERE run_id IS NOT NULL;
 
+-- The latest run of an activity id (async completion by id addresses it).
+-- name: standalone_activity_run
+SELECT run_id FROM {schema}.find_standalone_activity($1, $2, NULL);
+
 -- {where}, {after}, {order} and {sort} as for list_workflows below.
 -- name: list_standalone_activities
 SELECT run_id, namespace, activity_id, activity_type, task_queue, status, start_time,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.store import Store
@@ -30,21 +31,26 @@ OPTION_KEYS = {
     "retry_policy": "retry_policy",
     "priority": "priority",
 }
-_DURATIONS = ("schedule_to_close", "schedule_to_start", "start_to_close", "heartbeat_timeout",
-              "start_delay")
+_DURATIONS = (
+    "schedule_to_close",
+    "schedule_to_start",
+    "start_to_close",
+    "heartbeat_timeout",
+    "start_delay",
+)
 
 
 def options_json(
     *,
     task_queue: str,
-    schedule_to_close: Optional[timedelta],
-    schedule_to_start: Optional[timedelta],
-    start_to_close: Optional[timedelta],
-    heartbeat_timeout: Optional[timedelta],
-    start_delay: Optional[timedelta],
+    schedule_to_close: timedelta | None,
+    schedule_to_start: timedelta | None,
+    start_to_close: timedelta | None,
+    heartbeat_timeout: timedelta | None,
+    start_delay: timedelta | None,
     retry_policy: Any,
     priority: Any,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     # As a Temporal server does: an attempt may take the whole schedule-to-close time.
     start_to_close = start_to_close or schedule_to_close
     values = {
@@ -73,9 +79,9 @@ def option_value(key: str, value: Any) -> Any:
     return value
 
 
-def option_changes(updates: Any) -> Dict[str, Any]:
+def option_changes(updates: Any) -> dict[str, Any]:
     """ActivityOptionsUpdate values as the JSON merged into the current options."""
-    changes: Dict[str, Any] = {}
+    changes: dict[str, Any] = {}
     for update in updates:
         name = update.key.name
         key = OPTION_KEYS.get(name)
@@ -87,7 +93,7 @@ def option_changes(updates: Any) -> Dict[str, Any]:
     return changes
 
 
-def seconds_to_timedelta(value: Any) -> Optional[timedelta]:
+def seconds_to_timedelta(value: Any) -> timedelta | None:
     return None if value is None else timedelta(seconds=float(value))
 
 
@@ -106,7 +112,7 @@ def priority_from_options(options: Mapping[str, Any]) -> Any:
 
 # ------------------------------------------------------------------- waiting
 
-_waiters: "weakref.WeakKeyDictionary[Store, KeyedWaiter]" = weakref.WeakKeyDictionary()
+_waiters: weakref.WeakKeyDictionary[Store, KeyedWaiter] = weakref.WeakKeyDictionary()
 
 
 def outcome_waiter(store: Store) -> KeyedWaiter:
@@ -118,14 +124,16 @@ def outcome_waiter(store: Store) -> KeyedWaiter:
 
 
 async def wait_for_outcome(
-    store: Store, namespace: str, activity_id: str, run_id: Optional[str]
-) -> Optional[Mapping[str, Any]]:
+    store: Store, namespace: str, activity_id: str, run_id: str | None
+) -> Mapping[str, Any] | None:
     """The closed run's {run_id, status, result, failure}; None when there is no such
     activity. Waits while it is running."""
     import uuid
 
     row = await store.fetchrow(
-        "standalone_activity_outcome", namespace, activity_id,
+        "standalone_activity_outcome",
+        namespace,
+        activity_id,
         uuid.UUID(run_id) if run_id else None,
     )
     if row is None or row["status"] not in (1, 7):

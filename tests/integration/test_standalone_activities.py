@@ -125,7 +125,10 @@ def _worker(client, task_queue, *activities):
 async def test_execute_returns_typed_result(client, task_queue):
     async with _worker(client, task_queue, greet):
         result = await client.execute_activity(
-            greet, Greeting("ann", 1), id=_id(), task_queue=task_queue,
+            greet,
+            Greeting("ann", 1),
+            id=_id(),
+            task_queue=task_queue,
             start_to_close_timeout=MINUTE,
         )
     assert result == Greeting("hello ann", 2)
@@ -134,8 +137,12 @@ async def test_execute_returns_typed_result(client, task_queue):
 async def test_start_then_result_by_name_and_handle(client, task_queue):
     async with _worker(client, task_queue, greet):
         handle = await client.start_activity(
-            "greet", Greeting("bo", 0), id=_id(), task_queue=task_queue,
-            schedule_to_close_timeout=MINUTE, result_type=Greeting,
+            "greet",
+            Greeting("bo", 0),
+            id=_id(),
+            task_queue=task_queue,
+            schedule_to_close_timeout=MINUTE,
+            result_type=Greeting,
         )
         assert handle.run_id
         assert await handle.result() == Greeting("hello bo", 1)
@@ -154,25 +161,35 @@ async def test_info_has_no_workflow(client, task_queue):
         )
         info = await handle.result()
     assert info == {
-        "in_workflow": False, "workflow_id": None, "workflow_run_id": None,
-        "workflow_type": None, "activity_id": activity_id,
-        "activity_run_id": handle.run_id, "attempt": 1,
+        "in_workflow": False,
+        "workflow_id": None,
+        "workflow_run_id": None,
+        "workflow_type": None,
+        "activity_id": activity_id,
+        "activity_run_id": handle.run_id,
+        "attempt": 1,
     }
 
 
 async def test_class_and_method_variants(client, task_queue):
     counter = Counter()
     async with _worker(client, task_queue, counter.bump, Doubler()):
-        assert await client.execute_activity_method(
-            Counter.bump, 5, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
-        ) == 5
+        assert (
+            await client.execute_activity_method(
+                Counter.bump, 5, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
+            )
+            == 5
+        )
         handle = await client.start_activity_method(
             Counter.bump, args=[2], id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
         )
         assert await handle.result() == 7
-        assert await client.execute_activity_class(
-            Doubler, 21, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
-        ) == 42
+        assert (
+            await client.execute_activity_class(
+                Doubler, 21, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
+            )
+            == 42
+        )
         handle = await client.start_activity_class(
             Doubler, 4, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
         )
@@ -182,7 +199,11 @@ async def test_class_and_method_variants(client, task_queue):
 async def test_retries_until_success(client, task_queue):
     async with _worker(client, task_queue, flaky):
         handle = await client.start_activity(
-            flaky, 2, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+            flaky,
+            2,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
             retry_policy=FAST_RETRY,
         )
         assert await handle.result() == 3
@@ -200,9 +221,14 @@ async def test_failure_after_maximum_attempts(client, task_queue):
     async with _worker(client, task_queue, flaky):
         with pytest.raises(ActivityFailureError) as err:
             await client.execute_activity(
-                flaky, 10, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
-                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=20),
-                                         maximum_attempts=2),
+                flaky,
+                10,
+                id=_id(),
+                task_queue=task_queue,
+                start_to_close_timeout=MINUTE,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=20), maximum_attempts=2
+                ),
             )
     assert isinstance(err.value.cause, ApplicationError)
     assert err.value.cause.message == "attempt 2 failed"
@@ -228,9 +254,14 @@ async def test_non_retryable_failure_with_details(client, task_queue):
 async def test_start_to_close_timeout_retries_then_times_out(client, task_queue):
     async with _worker(client, task_queue, sleeper):
         handle = await client.start_activity(
-            sleeper, 30, id=_id(), task_queue=task_queue,
+            sleeper,
+            30,
+            id=_id(),
+            task_queue=task_queue,
             start_to_close_timeout=timedelta(milliseconds=300),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=20), maximum_attempts=2),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=20), maximum_attempts=2
+            ),
         )
         with pytest.raises(ActivityFailureError) as err:
             await handle.result()
@@ -242,7 +273,10 @@ async def test_start_to_close_timeout_retries_then_times_out(client, task_queue)
 
 async def test_schedule_to_start_timeout_without_worker(client, task_queue):
     handle = await client.start_activity(
-        "nobody_runs_this", id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+        "nobody_runs_this",
+        id=_id(),
+        task_queue=task_queue,
+        start_to_close_timeout=MINUTE,
         schedule_to_start_timeout=timedelta(milliseconds=200),
     )
     # No worker polls the activity's queue; a worker elsewhere keeps time (sweeps).
@@ -256,7 +290,10 @@ async def test_schedule_to_start_timeout_without_worker(client, task_queue):
 async def test_schedule_to_close_timeout(client, task_queue):
     async with _worker(client, task_queue, sleeper):
         handle = await client.start_activity(
-            sleeper, 30, id=_id(), task_queue=task_queue,
+            sleeper,
+            30,
+            id=_id(),
+            task_queue=task_queue,
             schedule_to_close_timeout=timedelta(milliseconds=700),
         )
         with pytest.raises(ActivityFailureError) as err:
@@ -272,9 +309,14 @@ async def test_schedule_to_close_timeout(client, task_queue):
 async def test_retries_stop_before_schedule_to_close(client, task_queue):
     async with _worker(client, task_queue, flaky):
         handle = await client.start_activity(
-            flaky, 1000, id=_id(), task_queue=task_queue,
+            flaky,
+            1000,
+            id=_id(),
+            task_queue=task_queue,
             schedule_to_close_timeout=timedelta(milliseconds=700),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=1),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=100), backoff_coefficient=1
+            ),
         )
         with pytest.raises(ActivityFailureError) as err:
             await asyncio.wait_for(handle.result(), 15)
@@ -287,8 +329,13 @@ async def test_retries_stop_before_schedule_to_close(client, task_queue):
 async def test_heartbeat_details_reach_the_retry(client, task_queue):
     async with _worker(client, task_queue, heartbeater):
         handle = await client.start_activity(
-            heartbeater, 5, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
-            heartbeat_timeout=timedelta(seconds=10), retry_policy=FAST_RETRY,
+            heartbeater,
+            5,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=FAST_RETRY,
         )
         assert await handle.result() == [2, 3]
         desc = await handle.describe(include_heartbeat_details=True)
@@ -301,7 +348,11 @@ async def test_heartbeat_details_reach_the_retry(client, task_queue):
 async def test_heartbeat_timeout(client, task_queue):
     async with _worker(client, task_queue, sleeper):
         handle = await client.start_activity(
-            sleeper, 30, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+            sleeper,
+            30,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
             heartbeat_timeout=timedelta(milliseconds=300),
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
@@ -314,7 +365,10 @@ async def test_heartbeat_timeout(client, task_queue):
 async def test_cancel_running_activity(client, task_queue):
     async with _worker(client, task_queue, wait_for_cancel):
         handle = await client.start_activity(
-            wait_for_cancel, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+            wait_for_cancel,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
             heartbeat_timeout=timedelta(seconds=5),
         )
         await _until(handle, lambda d: d.run_state == PendingActivityState.STARTED)
@@ -360,8 +414,12 @@ async def test_terminate(client, task_queue):
 
 async def test_describe_running_with_input_and_options(client, task_queue):
     handle = await client.start_activity(
-        "nobody_runs_this", args=["a", 2], id=_id(), task_queue=task_queue,
-        start_to_close_timeout=MINUTE, schedule_to_close_timeout=timedelta(minutes=5),
+        "nobody_runs_this",
+        args=["a", 2],
+        id=_id(),
+        task_queue=task_queue,
+        start_to_close_timeout=MINUTE,
+        schedule_to_close_timeout=timedelta(minutes=5),
         heartbeat_timeout=timedelta(seconds=7),
         retry_policy=RetryPolicy(maximum_attempts=4),
     )
@@ -386,7 +444,10 @@ async def test_describe_running_with_input_and_options(client, task_queue):
 async def test_start_delay(client, task_queue):
     async with _worker(client, task_queue, describe_self):
         handle = await client.start_activity(
-            describe_self, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+            describe_self,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
             start_delay=timedelta(milliseconds=600),
         )
         desc = await handle.describe()
@@ -407,11 +468,13 @@ async def test_pause_unpause_and_update_options(client, task_queue):
     assert desc.status == ActivityExecutionStatus.PAUSED
     assert desc.run_state == PendingActivityState.PAUSED
     other_queue = f"{task_queue}-other"
-    options = await handle.update_options([
-        ActivityOptionsKeys.task_queue.value_set(other_queue),
-        ActivityOptionsKeys.start_to_close_timeout.value_set(timedelta(seconds=30)),
-        ActivityOptionsKeys.heartbeat_timeout.value_set(timedelta(seconds=9)),
-    ])
+    options = await handle.update_options(
+        [
+            ActivityOptionsKeys.task_queue.value_set(other_queue),
+            ActivityOptionsKeys.start_to_close_timeout.value_set(timedelta(seconds=30)),
+            ActivityOptionsKeys.heartbeat_timeout.value_set(timedelta(seconds=9)),
+        ]
+    )
     assert options.task_queue == other_queue
     assert options.start_to_close_timeout == timedelta(seconds=30)
     assert options.heartbeat_timeout == timedelta(seconds=9)
@@ -431,13 +494,18 @@ async def test_pause_unpause_and_update_options(client, task_queue):
 
 async def test_restore_original_options(client, task_queue):
     handle = await client.start_activity(
-        "nobody_runs_this", id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+        "nobody_runs_this",
+        id=_id(),
+        task_queue=task_queue,
+        start_to_close_timeout=MINUTE,
         retry_policy=RetryPolicy(maximum_attempts=3),
     )
-    changed = await handle.update_options([
-        ActivityOptionsKeys.retry_policy.value_set(RetryPolicy(maximum_attempts=9)),
-        ActivityOptionsKeys.schedule_to_start_timeout.value_set(timedelta(hours=1)),
-    ])
+    changed = await handle.update_options(
+        [
+            ActivityOptionsKeys.retry_policy.value_set(RetryPolicy(maximum_attempts=9)),
+            ActivityOptionsKeys.schedule_to_start_timeout.value_set(timedelta(hours=1)),
+        ]
+    )
     assert changed.retry_policy.maximum_attempts == 9
     assert changed.schedule_to_start_timeout == timedelta(hours=1)
     restored = await handle.restore_original_options()
@@ -447,10 +515,12 @@ async def test_restore_original_options(client, task_queue):
     with pytest.raises(ValueError):
         await handle.update_options([])
     with pytest.raises(ValueError):
-        await handle.update_options([
-            ActivityOptionsKeys.start_delay.value_set(timedelta(1)),
-            ActivityOptionsKeys.start_delay.value_unset(),
-        ])
+        await handle.update_options(
+            [
+                ActivityOptionsKeys.start_delay.value_set(timedelta(1)),
+                ActivityOptionsKeys.start_delay.value_unset(),
+            ]
+        )
     await handle.terminate()
 
 
@@ -465,25 +535,36 @@ async def test_id_conflict_and_reuse_policies(client, task_queue):
         )
     assert err.value.run_id == first.run_id and err.value.activity_id == activity_id
     existing = await client.start_activity(
-        "nobody_runs_this", id=activity_id, task_queue=task_queue, start_to_close_timeout=MINUTE,
+        "nobody_runs_this",
+        id=activity_id,
+        task_queue=task_queue,
+        start_to_close_timeout=MINUTE,
         id_conflict_policy=ActivityIDConflictPolicy.USE_EXISTING,
     )
     assert existing.run_id == first.run_id
     await first.terminate()
     # Terminated counts as failed: ALLOW_DUPLICATE_FAILED_ONLY starts a new run.
     second = await client.start_activity(
-        "nobody_runs_this", id=activity_id, task_queue=task_queue, start_to_close_timeout=MINUTE,
+        "nobody_runs_this",
+        id=activity_id,
+        task_queue=task_queue,
+        start_to_close_timeout=MINUTE,
         id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     )
     assert second.run_id != first.run_id
     await second.terminate()
     with pytest.raises(ActivityAlreadyStartedError):
         await client.start_activity(
-            "nobody_runs_this", id=activity_id, task_queue=task_queue,
-            start_to_close_timeout=MINUTE, id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
+            "nobody_runs_this",
+            id=activity_id,
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+            id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
         )
     # The latest run is what an id-only handle addresses.
-    assert (await client.get_activity_handle(activity_id).describe()).activity_run_id == second.run_id
+    assert (
+        await client.get_activity_handle(activity_id).describe()
+    ).activity_run_id == second.run_id
 
 
 async def test_completed_id_failed_only_policy_refuses(client, task_queue):
@@ -494,7 +575,10 @@ async def test_completed_id_failed_only_policy_refuses(client, task_queue):
         )
         with pytest.raises(ActivityAlreadyStartedError):
             await client.start_activity(
-                describe_self, id=activity_id, task_queue=task_queue, start_to_close_timeout=MINUTE,
+                describe_self,
+                id=activity_id,
+                task_queue=task_queue,
+                start_to_close_timeout=MINUTE,
                 id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
         # The default policy allows a new run of a closed id.
@@ -532,7 +616,8 @@ async def test_list_and_count(client, task_queue):
     assert count.count == 3 and count.groups == []
     grouped = await client.count_activities(f"ActivityType = '{kind}' GROUP BY ExecutionStatus")
     assert {tuple(g.group_values): g.count for g in grouped.groups} == {
-        ("Running",): 2, ("Terminated",): 1,
+        ("Running",): 2,
+        ("Terminated",): 1,
     }
     with pytest.raises(RPCError) as err:
         await client.count_activities("ActivityType = ")
@@ -554,7 +639,10 @@ async def test_bad_start_arguments(client, task_queue):
         await client.start_activity("x", id=_id(), task_queue=task_queue)
     with pytest.raises(ValueError, match="non-negative"):
         await client.start_activity(
-            "x", id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE,
+            "x",
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
             start_delay=timedelta(seconds=-1),
         )
     assert (await client.count_activities("ActivityType = 'x'")).count == 0
@@ -567,6 +655,132 @@ async def test_workflow_activities_are_not_listed(client, task_queue):
     )
     assert [w async for w in client.list_workflows(f"TaskQueue = '{task_queue}'")] == []
     await handle.terminate()
+
+
+@activity.defn
+async def fails_when_cancelled() -> str:
+    """Swallows cancellation and fails instead: a failure after a cancel request
+    is final (no retry)."""
+    try:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.05)
+    except asyncio.CancelledError:
+        raise ApplicationError("gave up", type="GaveUp") from None
+
+
+async def test_failure_after_cancel_request_is_not_retried(client, task_queue):
+    async with _worker(client, task_queue, fails_when_cancelled):
+        handle = await client.start_activity(
+            fails_when_cancelled,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=FAST_RETRY,
+        )
+        await _until(handle, lambda d: d.run_state == PendingActivityState.STARTED)
+        await handle.cancel()
+        assert (await handle.describe()).run_state in (PendingActivityState.CANCEL_REQUESTED, None)
+        with pytest.raises(ActivityFailureError) as err:
+            await asyncio.wait_for(handle.result(), 15)
+        desc = await handle.describe()
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "GaveUp"
+    assert desc.status == ActivityExecutionStatus.FAILED and desc.attempt == 1
+
+
+GATE: dict[str, asyncio.Event] = {}
+
+
+@activity.defn
+async def fail_once_at_gate() -> int:
+    info = activity.info()
+    if info.attempt == 1:
+        await GATE[info.activity_id].wait()
+        raise ApplicationError("first attempt fails")
+    return info.attempt
+
+
+async def test_pause_holds_back_the_retry_of_a_running_attempt(client, task_queue):
+    activity_id = _id()
+    GATE[activity_id] = asyncio.Event()
+    async with _worker(client, task_queue, fail_once_at_gate):
+        handle = await client.start_activity(
+            fail_once_at_gate,
+            id=activity_id,
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+            retry_policy=FAST_RETRY,
+        )
+        await _until(handle, lambda d: d.run_state == PendingActivityState.STARTED)
+        await handle.pause()
+        assert (await handle.describe()).run_state == PendingActivityState.PAUSE_REQUESTED
+        GATE[activity_id].set()
+        paused = await _until(handle, lambda d: d.run_state == PendingActivityState.PAUSED)
+        assert paused.status == ActivityExecutionStatus.PAUSED and paused.attempt == 2
+        await asyncio.sleep(0.5)  # far beyond the retry interval: still held back
+        assert (await handle.describe()).status == ActivityExecutionStatus.PAUSED
+        await handle.unpause(jitter=timedelta(milliseconds=100))
+        assert await asyncio.wait_for(handle.result(), 15) == 2
+
+
+@activity.defn
+async def completes_elsewhere() -> str:
+    activity.raise_complete_async()
+
+
+async def test_async_completion_by_activity_id(client, task_queue):
+    async with _worker(client, task_queue, completes_elsewhere):
+        handle = await client.start_activity(
+            completes_elsewhere, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE
+        )
+        await _until(handle, lambda d: d.run_state == PendingActivityState.STARTED)
+        await asyncio.sleep(0.2)
+        await client.get_async_activity_handle(activity_id=handle.id).heartbeat("half")
+        by_run = client.get_async_activity_handle(activity_id=handle.id, run_id=handle.run_id)
+        await by_run.complete("done elsewhere")
+        assert await handle.result() == "done elsewhere"
+        with pytest.raises(RPCError) as err:
+            await by_run.complete("twice")
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_client_interceptors_see_activity_calls(client, task_queue):
+    from hotmesh_temporal.client import Client, Interceptor, OutboundInterceptor
+
+    calls: list[str] = []
+
+    class Outbound(OutboundInterceptor):
+        async def start_activity(self, input):
+            calls.append("start_activity")
+            input.args = [Greeting(input.args[0].name.upper(), 0)]
+            return await super().start_activity(input)
+
+        async def describe_activity(self, input):
+            calls.append("describe_activity")
+            return await super().describe_activity(input)
+
+        async def count_activities(self, input):
+            calls.append("count_activities")
+            return await super().count_activities(input)
+
+    class Recorder(Interceptor):
+        def intercept_client(self, next):
+            return Outbound(next)
+
+    chained = Client(**{**client.config(), "interceptors": [Recorder()]})
+    async with _worker(client, task_queue, greet):
+        handle = await chained.start_activity(
+            greet,
+            Greeting("zed", 0),
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+        )
+        assert await handle.result() == Greeting("hello ZED", 1)
+        await handle.describe()
+        await chained.count_activities(f"ActivityId = '{handle.id}'")
+    assert calls == ["start_activity", "describe_activity", "count_activities"]
 
 
 async def _until(handle, predicate, timeout: float = 10.0):
