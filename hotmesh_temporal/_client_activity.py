@@ -5,6 +5,7 @@ re-exports the public names; the SQL side is ``_engine/standalone_activities.py`
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -530,7 +531,10 @@ class ActivityHandle(Generic[ReturnType]):
         """Wait for the activity to close; its result, or ActivityFailureError."""
         if self._known_outcome is None:
             store = await self._client._engine_store()
-            row = await sa.wait_for_outcome(store, self._client.namespace, self._id, self._run_id)
+            async with _time_unlocked(self._client, store):
+                row = await sa.wait_for_outcome(
+                    store, self._client.namespace, self._id, self._run_id
+                )
             if row is None:
                 raise _not_found(self._id)
             self._known_outcome = dict(row)
@@ -704,6 +708,13 @@ def _activity_data_converter(
             workflow_type=None,
         )
     )
+
+
+def _time_unlocked(client: "Client", store: Any) -> Any:
+    """In a time-skipping test environment, waiting for a result lets the clock skip,
+    as waiting for a workflow's result does (its close waiter holds the clock)."""
+    skipper = getattr(client.service_client._close_waiter(store), "_skipper", None)
+    return skipper.unlocked() if skipper is not None else contextlib.nullcontext()
 
 
 def _not_found(activity_id: str) -> RPCError:

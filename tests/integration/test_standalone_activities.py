@@ -783,6 +783,28 @@ async def test_client_interceptors_see_activity_calls(client, task_queue):
     assert calls == ["start_activity", "describe_activity", "count_activities"]
 
 
+async def test_time_skipping_environment_skips_a_start_delay(pg_dsn, monkeypatch):
+    from hotmesh_temporal.testing import WorkflowEnvironment
+
+    monkeypatch.setenv("HOTMESH_DSN", pg_dsn)
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        before = await env.get_current_time()
+        queue = f"tq-{uuid.uuid4()}"
+        async with _worker(env.client, queue, describe_self):
+            result = await asyncio.wait_for(
+                env.client.execute_activity(
+                    describe_self,
+                    id=_id(),
+                    task_queue=queue,
+                    start_to_close_timeout=MINUTE,
+                    start_delay=timedelta(hours=3),
+                ),
+                30,
+            )
+        assert result["in_workflow"] is False
+        assert await env.get_current_time() - before >= timedelta(hours=3)
+
+
 async def _until(handle, predicate, timeout: float = 10.0):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
