@@ -626,6 +626,42 @@ async def test_list_and_count(client, task_queue):
         await handle.terminate()
 
 
+async def test_search_attributes_filter_and_order(client, task_queue):
+    from hotmesh_temporal.common import (
+        SearchAttributeKey,
+        SearchAttributePair,
+        TypedSearchAttributes,
+    )
+
+    tenant = SearchAttributeKey.for_keyword("CustomKeywordField")
+    size = SearchAttributeKey.for_int("CustomIntField")
+    mark = uuid.uuid4().hex
+    handles = []
+    for n in (3, 1, 2):
+        handles.append(
+            await client.start_activity(
+                "nobody_runs_this",
+                id=_id(),
+                task_queue=task_queue,
+                start_to_close_timeout=MINUTE,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(tenant, mark), SearchAttributePair(size, n)]
+                ),
+            )
+        )
+    ordered = [
+        a.typed_search_attributes.get(size)
+        async for a in client.list_activities(
+            f"CustomKeywordField = '{mark}' AND CustomIntField >= 2 ORDER BY CustomIntField"
+        )
+    ]
+    assert ordered == [2, 3]
+    desc = await handles[0].describe()
+    assert desc.typed_search_attributes.get(tenant) == mark
+    for handle in handles:
+        await handle.terminate()
+
+
 async def test_unknown_activity_id(client):
     handle = client.get_activity_handle(f"missing-{uuid.uuid4()}")
     for call in (handle.result, handle.describe, handle.cancel, handle.terminate, handle.pause):
