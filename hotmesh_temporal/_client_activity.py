@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from hotmesh_temporal.client import Client
 
 ReturnType = TypeVar("ReturnType", covariant=True)
+LocalReturnType = TypeVar("LocalReturnType")
+# An activity by name, or its function, method or callable class: type checkers infer
+# the handle's result type from an annotated callable.
+_ActivityCallable = str | Callable[..., Awaitable[LocalReturnType]] | Callable[..., LocalReturnType]
 ActivityOptionValueType = TypeVar("ActivityOptionValueType")
 _ARG_UNSET: Any = hotmesh_temporal.common._arg_unset
 
@@ -710,7 +714,7 @@ def _activity_data_converter(
     )
 
 
-def _time_unlocked(client: "Client", store: Any) -> Any:
+def _time_unlocked(client: Client, store: Any) -> Any:
     """In a time-skipping test environment, waiting for a result lets the clock skip,
     as waiting for a workflow's result does (its close waiter holds the clock)."""
     skipper = getattr(client.service_client._close_waiter(store), "_skipper", None)
@@ -885,7 +889,7 @@ class StandaloneActivityClient:
 
     async def start_activity(
         self,
-        activity: Any,
+        activity: _ActivityCallable[LocalReturnType],
         arg: Any = _ARG_UNSET,
         *,
         args: Sequence[Any] = [],
@@ -905,7 +909,7 @@ class StandaloneActivityClient:
         start_delay: timedelta | None = None,
         rpc_metadata: Mapping[str, str | bytes] = {},
         rpc_timeout: timedelta | None = None,
-    ) -> ActivityHandle[Any]:
+    ) -> ActivityHandle[LocalReturnType]:
         """Start an activity that belongs to no workflow; a worker of ``task_queue``
         runs it. Either timeout of an attempt's end (start-to-close or
         schedule-to-close) is required. Raises ActivityAlreadyStartedError when the
@@ -939,7 +943,7 @@ class StandaloneActivityClient:
 
     async def execute_activity(
         self,
-        activity: Any,
+        activity: _ActivityCallable[LocalReturnType],
         arg: Any = _ARG_UNSET,
         *,
         args: Sequence[Any] = [],
@@ -959,7 +963,7 @@ class StandaloneActivityClient:
         start_delay: timedelta | None = None,
         rpc_metadata: Mapping[str, str | bytes] = {},
         rpc_timeout: timedelta | None = None,
-    ) -> Any:
+    ) -> LocalReturnType:
         """start_activity, then wait for the result (ActivityFailureError if none)."""
         handle = await self.start_activity(
             activity,
