@@ -459,6 +459,24 @@ async def test_start_delay(client, task_queue):
     assert done.last_started_time >= desc.execution_time
 
 
+async def test_update_start_delay_moves_the_first_attempt(client, task_queue):
+    async with _worker(client, task_queue, describe_self):
+        handle = await client.start_activity(
+            describe_self,
+            id=_id(),
+            task_queue=task_queue,
+            start_to_close_timeout=MINUTE,
+            start_delay=timedelta(hours=1),
+        )
+        await asyncio.sleep(0.3)
+        assert (await handle.describe()).run_state == PendingActivityState.SCHEDULED
+        options = await handle.update_options([ActivityOptionsKeys.start_delay.value_unset()])
+        assert options.start_delay is None
+        assert (await asyncio.wait_for(handle.result(), 15))["attempt"] == 1
+        desc = await handle.describe()
+    assert desc.execution_time == desc.schedule_time
+
+
 async def test_pause_unpause_and_update_options(client, task_queue):
     handle = await client.start_activity(
         describe_self, id=_id(), task_queue=task_queue, start_to_close_timeout=MINUTE

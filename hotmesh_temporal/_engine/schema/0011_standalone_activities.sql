@@ -410,6 +410,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     s {{schema}}.standalone_activities;
     v_options jsonb;
+    v_first timestamptz;
 BEGIN
     s := {{schema}}.lock_standalone_activity(p_namespace, p_activity_id, p_run);
     IF s.run_id IS NULL THEN
@@ -422,9 +423,14 @@ BEGIN
     IF NOT v_options ? 'task_queue' THEN
         v_options := v_options || jsonb_build_object('task_queue', s.task_queue);
     END IF;
+    v_first := s.start_time + coalesce((v_options->>'start_delay')::float8, 0) * interval '1 second';
     UPDATE {{schema}}.standalone_activities
-       SET options = v_options, task_queue = v_options->>'task_queue'
+       SET options = v_options, task_queue = v_options->>'task_queue',
+           execution_time = CASE WHEN s.last_started_time IS NULL THEN v_first ELSE execution_time END
      WHERE run_id = s.run_id;
+    -- A new start delay moves a first attempt that has not been dispatched yet.
+    UPDATE {{schema}}.activity_tasks SET visible_at = v_first, attempt_scheduled_time = v_first
+     WHERE run_id = s.run_id AND attempt = 1 AND leased_by IS NULL AND visible_at <> 'infinity';
     PERFORM {{schema}}.apply_standalone_options(s.run_id, v_options);
     RETURN jsonb_build_object('status', 'ok', 'options', v_options);
 END $$;
