@@ -134,6 +134,7 @@ from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporal
     MultiParamSpec,
     ParamType,
 )
+from hotmesh_temporal.envconfig import ClientConnectConfig  # noqa: F401  (re-exported)
 from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
     ClientConfig,
     Plugin,
