@@ -1042,6 +1042,7 @@ def start_local_activity(
         cancellation_type=cancellation_type,
         activity_id=activity_id,
         is_local=True,
+        local_retry_threshold=local_retry_threshold,
     )
 
 
@@ -1403,7 +1404,9 @@ class ExternalWorkflowHandle(Generic[SelfType]):
         self, *, reason: str = "", event_groups: Optional[Sequence["EventGroup"]] = None
     ) -> None:
         """Request cancellation of the workflow."""
-        await _runtime().cancel_external_workflow(workflow_id=self._id, run_id=self._run_id)
+        await _runtime().cancel_external_workflow(
+            workflow_id=self._id, run_id=self._run_id, reason=reason
+        )
 
 
 def get_external_workflow_handle(
@@ -1485,6 +1488,7 @@ def continue_as_new(
         retry_policy=retry_policy,
         memo=memo,
         search_attributes=search_attributes,
+        backoff_start_interval=backoff_start_interval,
     )
     raise RuntimeError("unreachable: continue_as_new always raises")
 

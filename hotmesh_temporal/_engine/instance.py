@@ -48,7 +48,7 @@ _current_update: contextvars.ContextVar[Optional[workflow.UpdateInfo]] = context
 )
 
 # Seq counter kinds (see commands.py: one counter per kind, starting at 1).
-ACTIVITY, LOCAL_ACTIVITY, TIMER, CHILD = "activity", "local_activity", "timer", "child"
+ACTIVITY, TIMER, CHILD = "activity", "timer", "child"
 SIGNAL_EXTERNAL, CANCEL_EXTERNAL = "signal_external", "cancel_external"
 
 # Job application order inside one activation, as Temporal's core SDK does it:
@@ -81,6 +81,7 @@ class _PendingActivity:
     command: c.ScheduleActivity
     future: asyncio.Future
     cancel_requested: bool = False
+    backoff_timer: Any = None  # a local activity waiting out a retry backoff
 
 
 @dataclass
@@ -187,6 +188,7 @@ class WorkflowInstance:
         self._now = info.start_time
         self._replaying = False
         self._history_length = 0
+        self._history_size = 0
         self._continue_as_new_suggested = False
         self._read_only = False
         self._details = ""
@@ -249,6 +251,7 @@ class WorkflowInstance:
         self.loop.set_time(stamp.timestamp())
         self._replaying = activation.is_replaying
         self._history_length = activation.history_length
+        self._history_size = activation.history_size
         self._continue_as_new_suggested = activation.continue_as_new_suggested
 
     def _apply(self, job: c.Job) -> None:
@@ -481,8 +484,11 @@ class WorkflowInstance:
         cancellation_type: workflow.ActivityCancellationType,
         activity_id: Optional[str],
         is_local: bool,
+        local_retry_threshold: Optional[timedelta] = None,
     ) -> workflow.ActivityHandle:
-        seq = self._next_seq(LOCAL_ACTIVITY if is_local else ACTIVITY)
+        # One counter for activities and local activities, as temporalio numbers them
+        # (a local activity marker's seq and default activity ids depend on it).
+        seq = self._next_seq(ACTIVITY)
         command = c.ScheduleActivity(
             seq=seq,
             activity_id=activity_id or str(seq),
@@ -496,6 +502,7 @@ class WorkflowInstance:
             retry_policy=retry_policy,
             cancellation_type=int(cancellation_type),
             is_local=is_local,
+            local_retry_threshold=local_retry_threshold,
         )
         pending = _PendingActivity(seq, command, self.loop.create_future())
         self._activities[(is_local, seq)] = pending
@@ -512,16 +519,47 @@ class WorkflowInstance:
         if pending is None:
             self._require_forgotten(("activity",) + key, f"activity seq {job.seq}")
             return
+        if job.backoff is not None:
+            self._retry_local_activity_later(pending, job.backoff)
+            return
         outcome = job.failed if job.failed is not None else job.cancelled
         if outcome is not None:
             pending.future.set_exception(self._from_failure(outcome))
         else:
             pending.future.set_result(job.completed)
 
+    def _retry_local_activity_later(self, pending: _PendingActivity, backoff: c.LocalActivityBackoff) -> None:
+        """Temporal's DoBackoff: sleep on a durable timer, then schedule the local
+        activity again under a new seq, continuing its attempt count."""
+
+        def reschedule() -> None:
+            pending.backoff_timer = None
+            if pending.future.done():
+                return  # cancelled while backing off
+            seq = self._next_seq(ACTIVITY)
+            pending.seq = seq
+            pending.command = dataclasses.replace(
+                pending.command,
+                seq=seq,
+                attempt=backoff.attempt,
+                original_schedule_time=backoff.original_schedule_time,
+            )
+            self._activities[(True, seq)] = pending
+            self.add_command(pending.command)
+
+        pending.backoff_timer = self.loop.call_later(backoff.backoff_duration.total_seconds(), reschedule)
+
     def _cancel_activity(self, pending: _PendingActivity) -> bool:
         if pending.future.done() or pending.cancel_requested:
             return False
         pending.cancel_requested = True
+        if pending.backoff_timer is not None:
+            # As in temporalio: what is cancelled is the backoff sleep (its timer is
+            # cancelled), and the awaiting code sees plain cancellation.
+            pending.backoff_timer.cancel()
+            pending.backoff_timer = None
+            pending.future.cancel()
+            return True
         cancellation = workflow.ActivityCancellationType(pending.command.cancellation_type)
         if self.discard_unsent_command(pending.command):
             self._resolve_activity_cancelled(pending)
@@ -686,7 +724,7 @@ class WorkflowInstance:
             started_event_id=0,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")
+        error.__cause__ = temporal_exceptions.CancelledError("")  # core sends no message
         pending.result.set_exception(error)
 
     # ====================================================== external workflows
@@ -712,10 +750,13 @@ class WorkflowInstance:
         )
         await self._external_outcome(SIGNAL_EXTERNAL, seq, command)
 
-    async def cancel_external_workflow(self, *, workflow_id: str, run_id: Optional[str]) -> None:
+    async def cancel_external_workflow(
+        self, *, workflow_id: str, run_id: Optional[str], reason: str = ""
+    ) -> None:
         seq = self._next_seq(CANCEL_EXTERNAL)
         command = c.RequestCancelExternalWorkflow(
-            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace
+            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace,
+            reason=reason,
         )
         await self._external_outcome(CANCEL_EXTERNAL, seq, command)
 
@@ -970,6 +1011,7 @@ class WorkflowInstance:
         retry_policy: Any,
         memo: Optional[Mapping[str, Any]],
         search_attributes: Any,
+        backoff_start_interval: Optional[timedelta] = None,
     ) -> None:
         self._check_writable("continue_as_new")
         command = c.ContinueAsNew(
@@ -985,6 +1027,7 @@ class WorkflowInstance:
                 search_attributes or self._info.typed_search_attributes
             ),
             retry_policy=retry_policy,
+            backoff_start_interval=backoff_start_interval,
         )
         error = workflow.ContinueAsNewError()
         error._hotmesh_command = command  # type: ignore[attr-defined]
@@ -1091,7 +1134,7 @@ class WorkflowInstance:
         return self._history_length
 
     def current_history_size(self) -> int:
-        return 0
+        return self._history_size
 
     def continue_as_new_suggested(self) -> bool:
         return self._continue_as_new_suggested

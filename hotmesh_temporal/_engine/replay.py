@@ -16,13 +16,19 @@ from __future__ import annotations
 import collections
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.updates import UpdateLedger, update_event_kind, update_id_of_event
+from hotmesh_temporal._engine.local_activities import (
+    is_local_activity_marker,
+    marker_from_attributes,
+    resolution,
+)
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_deprecated, patch_marker_id
 from hotmesh_temporal.api.failure.v1 import Failure
 
 
@@ -40,9 +46,47 @@ class _Activity:
 
 
 @dataclass
+class _Child:
+    seq: int
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    cancellation_type: int
+    run_id: Optional[str] = None
+
+
+# ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED: the child resolves as
+# cancelled as soon as the cancel request reached it.
+_WAIT_CANCELLATION_REQUESTED = 3
+
+
+@dataclass
 class ActivationResult:
     commands: List[c.Command]
     failure: Optional[BaseException] = None
+
+
+# Temporal's default thresholds for suggesting continue-as-new (the server's dynamic
+# config limit.historyCount.suggestContinueAsNew and limit.historySize.suggestContinueAsNew).
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 4 * 1024
+SUGGEST_CONTINUE_AS_NEW_BYTES = 4 * 1024 * 1024
+
+
+def continue_as_new_suggested(history_length: int, history_size: int) -> bool:
+    return (
+        history_length >= SUGGEST_CONTINUE_AS_NEW_EVENTS
+        or history_size >= SUGGEST_CONTINUE_AS_NEW_BYTES
+    )
+
+
+@dataclass
+class TaskFacts:
+    """What workflow code may read about the task that runs it: Temporal records them in
+    WorkflowTaskStarted, so a replay sees the same values as the first run."""
+
+    started_event_id: int = 0
+    history_size: int = 0
+    suggest_continue_as_new: bool = False
 
 
 InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
@@ -71,10 +115,17 @@ class RunDriver:
         self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
         self._timers: Dict[int, int] = {}  # started event id -> seq
         self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self._children: Dict[int, _Child] = {}  # by initiated event id
+        self._child_by_seq: Dict[int, _Child] = {}
+        # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
+        self._externals: Dict[int, Tuple[str, int]] = {}
         self.updates = UpdateLedger()
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
+        self._task_facts = TaskFacts()
+        self._local_resolutions: List[c.Job] = []
+        self._unresolved_locals: Dict[int, c.ScheduleActivity] = {}  # by seq
         self.closed = False
 
     # ------------------------------------------------------------------ replay
@@ -95,6 +146,8 @@ class RunDriver:
         attrs = ev["attrs"]
         if kind in h.COMMAND_EVENTS:
             self._match_command(int(ev["id"]), kind, attrs)
+            if self._local_resolutions:
+                await self._resolve_recorded_local_activities()
             return
         if self._expected:
             raise self._mismatch(
@@ -105,6 +158,11 @@ class RunDriver:
             self.last_scheduled_id = int(ev["id"])
         elif kind == "WorkflowTaskStarted":
             self._task_started_time = h.parse_time(ev["time"])
+            self._task_facts = TaskFacts(
+                started_event_id=int(ev["id"]),
+                history_size=int(attrs.get("historySizeBytes") or 0),
+                suggest_continue_as_new=bool(attrs.get("suggestContinueAsNew")),
+            )
         elif kind == "WorkflowTaskCompleted":
             jobs = self._patch_jobs(events, index) + self._jobs + self.updates.replayed_jobs(events, index)
             self._jobs = []
@@ -114,7 +172,7 @@ class RunDriver:
             )
             if result.failure is not None:
                 raise result.failure
-            self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+            self._expect(result.commands)
         else:
             job = self._job_for(kind, attrs)
             if job is not None:
@@ -123,6 +181,38 @@ class RunDriver:
     def deliver_updates(self, requests: List[Mapping[str, Any]]) -> None:
         """Update requests handed over with the current task (they are not events)."""
         self._jobs.extend(self.updates.live_jobs(requests))
+    async def _resolve_recorded_local_activities(self) -> None:
+        """A local activity's marker was matched: hand its recorded outcome to the
+        workflow at once, as the worker did within the same task when it ran it."""
+        jobs, self._local_resolutions = self._local_resolutions, []
+        result = await self.activate(
+            jobs, self._task_started_time or datetime.now(timezone.utc), replaying=True,
+            history_length=self.last_event_id,
+        )
+        if result.failure is not None:
+            raise result.failure
+        self._expect(result.commands)
+
+    def _expect(self, commands: List[c.Command]) -> None:
+        """Commands of a replayed activation that history must show. Local activities
+        are matched by seq when their marker comes, wherever it comes (a marker is
+        written when the activity finishes, after the commands issued before that)."""
+        for cmd in recorded_commands(commands):
+            if _is_local(cmd):
+                self._unresolved_locals[cmd.seq] = cmd
+            else:
+                self._expected.append(cmd)
+
+    def take_unresolved_local_activities(self) -> List[c.ScheduleActivity]:
+        """Local activities an earlier task scheduled with no marker yet: the worker
+        runs them again in the current task (as Core does after losing a worker)."""
+        pending = list(self._unresolved_locals.values())
+        self._unresolved_locals.clear()
+        return pending
+
+    def queue_jobs(self, jobs: List[c.Job]) -> None:
+        """Jobs for the next activation of the current task (local activity outcomes)."""
+        self._jobs.extend(jobs)
 
     def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
         """Patch markers recorded by a task are announced before its activation runs,
@@ -141,6 +231,9 @@ class RunDriver:
     async def activate(
         self, jobs: List[c.Job], timestamp: datetime, *, replaying: bool, history_length: int
     ) -> ActivationResult:
+        """Run one activation. What workflow code reads about its task (history length
+        and size, the continue-as-new suggestion) comes from the task's facts, which
+        WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
         jobs = [await self._codecs.decode_job(job) for job in jobs]
@@ -149,15 +242,22 @@ class RunDriver:
                 self.instance = self._create_instance(job, self.started_attrs)
         if self.instance is None:
             raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
+        facts = self._task_facts
         activation = c.Activation(
             run_id=self.run_id,
             timestamp=timestamp,
             is_replaying=replaying,
-            history_length=history_length,
+            history_length=facts.started_event_id or history_length,
             jobs=jobs,
+            continue_as_new_suggested=facts.suggest_continue_as_new,
+            history_size=facts.history_size,
         )
         completion = self.instance.activate(activation)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
+
+    def begin_task(self, facts: TaskFacts) -> None:
+        """The live task about to run (its WorkflowTaskStarted is written at completion)."""
+        self._task_facts = facts
 
     async def run_current(self, started_at: datetime, history_length: int) -> ActivationResult:
         """Run the activation of the task being processed now (not replaying)."""
@@ -204,7 +304,50 @@ class RunDriver:
             )
         if kind == "WorkflowExecutionCancelRequested":
             return c.CancelWorkflow(reason=attrs.get("cause", ""))
+        if "ChildWorkflowExecution" in kind:
+            return self._child_job(kind, attrs)
+        if kind in _EXTERNAL_OUTCOMES:
+            return self._external_job(kind, attrs)
         return None
+
+    def _child_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        child = self._children.get(int(attrs.get("initiatedEventId") or 0))
+        if child is None:
+            return None
+        if kind == "ChildWorkflowExecutionStarted":
+            child.run_id = (attrs.get("workflowExecution") or {}).get("runId", "")
+            return c.ResolveChildWorkflowStart(seq=child.seq, run_id=child.run_id)
+        if kind == "StartChildWorkflowExecutionFailed":
+            return c.ResolveChildWorkflowStart(
+                seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS"
+            )
+        if kind == "ChildWorkflowExecutionCompleted":
+            result = h.parse_payloads(attrs.get("result"))
+            return c.ResolveChildWorkflow(
+                seq=child.seq, completed=result[0] if result else None, has_completed=True
+            )
+        if kind == "ChildWorkflowExecutionCanceled":
+            return c.ResolveChildWorkflow(seq=child.seq, cancelled=_child_cancelled(child, attrs))
+        return c.ResolveChildWorkflow(seq=child.seq, failed=_child_failure(kind, child, attrs))
+
+    def _external_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        target = self._externals.get(int(attrs.get("initiatedEventId") or 0))
+        if target is None:
+            return None
+        what, seq = target
+        failure = _external_failure(kind) if kind.endswith("Failed") else None
+        if what == "signal":
+            return c.ResolveSignalExternalWorkflow(seq=seq, failure=failure)
+        if what == "cancel":
+            return c.ResolveRequestCancelExternalWorkflow(seq=seq, failure=failure)
+        child = self._child_by_seq.get(seq)
+        if (
+            kind == "ExternalWorkflowExecutionCancelRequested"
+            and child is not None
+            and child.cancellation_type == _WAIT_CANCELLATION_REQUESTED
+        ):
+            return c.ResolveChildWorkflow(seq=seq, cancelled=_child_cancelled(child, attrs))
+        return None  # other child cancellation types resolve on the child's close
 
     def _activity_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
         activity = self._activities.get(int(attrs["scheduledEventId"]))
@@ -263,12 +406,21 @@ class RunDriver:
     # ------------------------------------------------------- command matching
 
     def _match_command(self, event_id: int, kind: str, attrs: Mapping[str, Any]) -> None:
-        if kind == "MarkerRecorded" and not self._expected and _is_patch_marker(attrs):
+        if kind == "MarkerRecorded" and is_local_activity_marker(attrs):
+            self._match_local_activity_marker(event_id, attrs)
+            return
+        if kind == "MarkerRecorded" and not self._expected and _is_deprecated_patch_marker(attrs):
             return  # a deprecated patch's marker may be absent from code: Temporal allows it
+        if _is_patch_version_upsert(kind, attrs) and not _expects_version_upsert(self._expected):
+            return  # Core's TemporalChangeVersion upsert that goes with a patch marker
         if not self._expected:
             raise self._mismatch(f"history has {kind} (event {event_id}) but the workflow issued no command for it")
         cmd = self._expected.popleft()
-        if kind == "MarkerRecorded" and _is_patch_marker(attrs) and not isinstance(cmd, c.SetPatchMarker):
+        if (
+            kind == "MarkerRecorded"
+            and _is_deprecated_patch_marker(attrs)
+            and not (isinstance(cmd, c.SetPatchMarker) and _same_target(cmd, attrs))
+        ):
             self._expected.appendleft(cmd)  # a removed deprecated patch: skip its marker
             return
         expected_kind = _event_kind(cmd)
@@ -279,6 +431,20 @@ class RunDriver:
             )
         self.note_command_event(cmd, event_id)
 
+    def _match_local_activity_marker(self, event_id: int, attrs: Mapping[str, Any]) -> None:
+        marker = marker_from_attributes(attrs)
+        if marker is None:
+            raise self._mismatch(f"local activity marker (event {event_id}) has no readable data")
+        cmd = self._unresolved_locals.pop(marker.seq, None)
+        if cmd is None or marker.activity_type not in ("", cmd.activity_type):
+            issued = _describe_cmd(cmd) if cmd is not None else " nothing"
+            raise self._mismatch(
+                f"event {event_id} is MarkerRecorded (marker 'core_local_activity', local "
+                f"activity type {marker.activity_type!r}, seq {marker.seq}) but the workflow "
+                f"issued{issued} for that seq"
+            )
+        self._local_resolutions.append(resolution(marker))
+
     def note_command_event(self, cmd: c.Command, event_id: int) -> None:
         """Remember which event a command became (to route later results to it)."""
         if isinstance(cmd, c.ScheduleActivity):
@@ -287,6 +453,18 @@ class RunDriver:
         elif isinstance(cmd, c.StartTimer):
             self._timers[event_id] = cmd.seq
             self._timer_event[cmd.seq] = event_id
+        elif isinstance(cmd, c.StartChildWorkflow):
+            child = _Child(
+                cmd.seq, cmd.namespace, cmd.workflow_id, cmd.workflow_type, cmd.cancellation_type
+            )
+            self._children[event_id] = child
+            self._child_by_seq[cmd.seq] = child
+        elif isinstance(cmd, c.SignalExternalWorkflow):
+            self._externals[event_id] = ("signal", cmd.seq)
+        elif isinstance(cmd, c.RequestCancelExternalWorkflow):
+            self._externals[event_id] = ("cancel", cmd.seq)
+        elif isinstance(cmd, c.CancelChildWorkflow):
+            self._externals[event_id] = ("cancel_child", cmd.seq)
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
         elif isinstance(cmd, c.UpdateResponse):
@@ -297,6 +475,9 @@ class RunDriver:
 
     def timer_event_id(self, seq: int) -> Optional[int]:
         return self._timer_event.get(seq)
+
+    def child(self, seq: int) -> Optional[_Child]:
+        return self._child_by_seq.get(seq)
 
     def _mismatch(self, detail: str) -> BaseException:
         return self._nondeterminism(f"Nondeterminism in run {self.run_id}: {detail}")
@@ -313,6 +494,7 @@ _CLOSE_COMMANDS: Dict[type, str] = {
 
 _EVENT_OF_COMMAND: Dict[type, str] = {
     c.ScheduleActivity: "ActivityTaskScheduled",
+    c.LocalActivityMarker: "MarkerRecorded",
     c.RequestCancelActivity: "ActivityTaskCancelRequested",
     c.StartTimer: "TimerStarted",
     c.CancelTimer: "TimerCanceled",
@@ -320,23 +502,38 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
     c.StartChildWorkflow: "StartChildWorkflowExecutionInitiated",
     c.SignalExternalWorkflow: "SignalExternalWorkflowExecutionInitiated",
     c.RequestCancelExternalWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
+    c.CancelChildWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
     c.UpsertSearchAttributes: "UpsertWorkflowSearchAttributes",
     c.ModifyWorkflowProperties: "WorkflowPropertiesModified",
     **_CLOSE_COMMANDS,
 }
 
-PATCH_MARKER = "core_patch"
-
 
 def _event_kind(cmd: c.Command) -> str:
     if isinstance(cmd, c.UpdateResponse):
         return update_event_kind(cmd) or "(no event)"
+    if _is_local(cmd):
+        return "MarkerRecorded"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
+
+
+def _is_local(cmd: c.Command) -> bool:
+    return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
+
+
+def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
+    """The commands of an activation that become history events. A local activity
+    scheduled by an activation that also closes the run never runs (the run is over
+    before the worker would start it), so it records nothing."""
+    closing = any(type(cmd) in _CLOSE_COMMANDS for cmd in commands)
+    return [cmd for cmd in commands if _records_event(cmd) and not (closing and _is_local(cmd))]
 
 
 def _records_event(cmd: c.Command) -> bool:
     if isinstance(cmd, c.UpdateResponse):
         return update_event_kind(cmd) is not None
+    if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local:
+        return False  # completion writes nothing for it (see completion.py)
     return type(cmd) in _EVENT_OF_COMMAND
 
 
@@ -350,6 +547,13 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("timerId") == str(cmd.seq)
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
+    if isinstance(cmd, c.StartChildWorkflow):
+        return (
+            attrs.get("workflowType", {}).get("name") == cmd.workflow_type
+            and attrs.get("workflowId") == cmd.workflow_id
+        )
+    if isinstance(cmd, (c.SignalExternalWorkflow, c.RequestCancelExternalWorkflow)):
+        return (attrs.get("workflowExecution") or {}).get("workflowId") == cmd.workflow_id
     if isinstance(cmd, c.UpdateResponse):
         return update_id_of_event(attrs) == cmd.protocol_instance_id
     return True
@@ -360,15 +564,126 @@ def _describe(attrs: Mapping[str, Any]) -> str:
         return f" (activity type {attrs['activityType'].get('name')!r}, id {attrs.get('activityId')!r})"
     if "timerId" in attrs:
         return f" (timer {attrs['timerId']!r})"
+    if "markerName" in attrs:
+        return f" (marker {attrs['markerName']!r})"
     return ""
 
 
 def _describe_cmd(cmd: c.Command) -> str:
+    if _is_local(cmd):
+        return f" (local activity type {cmd.activity_type!r}, seq {cmd.seq})"
     if isinstance(cmd, c.ScheduleActivity):
         return f" (activity type {cmd.activity_type!r}, id {cmd.activity_id!r})"
     if isinstance(cmd, c.StartTimer):
         return f" (timer {str(cmd.seq)!r})"
     return ""
+
+
+# Outcomes of a signal or cancel request sent to another workflow, and what Temporal's
+# core SDK tells workflow code when the target was not found.
+_EXTERNAL_OUTCOMES = {
+    "ExternalWorkflowExecutionSignaled": None,
+    "SignalExternalWorkflowExecutionFailed": (
+        "Unable to signal external workflow because it was not found"
+    ),
+    "ExternalWorkflowExecutionCancelRequested": None,
+    "RequestCancelExternalWorkflowExecutionFailed": (
+        "Unable to cancel external workflow because not found"
+    ),
+}
+
+# Child close events other than completion: (message, cause failure), as Temporal's
+# core SDK builds them for workflow code.
+_CHILD_FAILURES: Dict[str, Tuple[str, Optional[Dict[str, Any]]]] = {
+    "ChildWorkflowExecutionFailed": ("Child Workflow execution failed", None),
+    "ChildWorkflowExecutionTimedOut": (
+        "Child Workflow execution timed out",
+        {
+            "message": "Timed out",
+            "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"},
+        },
+    ),
+    "ChildWorkflowExecutionTerminated": (
+        "Child Workflow execution terminated",
+        {"message": "Terminated", "terminatedFailureInfo": {}},
+    ),
+}
+
+
+def _external_failure(kind: str) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": _EXTERNAL_OUTCOMES[kind],
+            "applicationFailureInfo": {"type": "ExternalWorkflowExecutionNotFound"},
+        }
+    )
+
+
+def _child_wrapper(
+    message: str, child: _Child, attrs: Mapping[str, Any], retry_state: str
+) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": message,
+            "childWorkflowExecutionFailureInfo": {
+                "namespace": attrs.get("namespace") or child.namespace,
+                "workflowExecution": {"workflowId": child.workflow_id, "runId": child.run_id or ""},
+                "workflowType": {"name": child.workflow_type},
+                "initiatedEventId": str(attrs.get("initiatedEventId", "0")),
+                "startedEventId": str(attrs.get("startedEventId", "0")),
+                "retryState": retry_state,
+            },
+        }
+    )
+
+
+def _child_failure(kind: str, child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    message, cause_json = _CHILD_FAILURES.get(kind, ("Child Workflow execution failed", None))
+    retry_state = attrs.get("retryState") or "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    wrapper = _child_wrapper(message, child, attrs, retry_state)
+    if cause_json is None:
+        cause = h.parse_failure(attrs.get("failure"))
+    else:
+        cause = Failure.from_json_dict(cause_json)
+    if cause is not None:
+        wrapper.cause.CopyFrom(cause)
+    return wrapper
+
+
+def _child_cancelled(child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    wrapper = _child_wrapper(
+        "Child Workflow execution cancelled", child, attrs, "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    )
+    details = {"details": attrs["details"]} if attrs.get("details") else {}
+    # Temporal's core SDK sends this cause without a message.
+    cause = Failure.from_json_dict({"message": "", "canceledFailureInfo": details})
+    wrapper.cause.CopyFrom(cause)
+    return wrapper
+
+
+PATCH_VERSION_ATTRIBUTE = "TemporalChangeVersion"
+
+
+def _is_patch_version_upsert(kind: str, attrs: Mapping[str, Any]) -> bool:
+    """Core (with its UpsertSearchAttributeOnPatch flag) follows a patch marker with an
+    upsert of only the TemporalChangeVersion search attribute; workflow code did not
+    command it, so replay passes over it."""
+    if kind != "UpsertWorkflowSearchAttributes":
+        return False
+    fields = (attrs.get("searchAttributes") or {}).get("indexedFields") or {}
+    return set(fields) == {PATCH_VERSION_ATTRIBUTE}
+
+
+def _expects_version_upsert(expected: Deque[c.Command]) -> bool:
+    return bool(expected) and isinstance(expected[0], c.UpsertSearchAttributes) and (
+        PATCH_VERSION_ATTRIBUTE in expected[0].search_attributes
+    )
+
+
+def _is_deprecated_patch_marker(attrs: Mapping[str, Any]) -> bool:
+    """Only a deprecated patch's marker may be missing from the code (Core's rule: a
+    marker of a patch the code no longer checks at all is nondeterminism)."""
+    return _is_patch_marker(attrs) and patch_marker_deprecated(attrs)
 
 
 def _is_patch_marker(attrs: Mapping[str, Any]) -> bool:
@@ -382,15 +697,7 @@ def _patch_id(ev: Mapping[str, Any]) -> Optional[str]:
 
 
 def _patch_id_from_attrs(attrs: Mapping[str, Any]) -> Optional[str]:
-    import json
-
-    details = attrs.get("details") or {}
-    for payload in h.parse_payloads(details.get("patch_data")):
-        try:
-            return json.loads(payload.data).get("id")
-        except (ValueError, AttributeError):
-            return None
-    return None
+    return patch_marker_id(attrs)
 
 
 def _seed(run_id: str) -> int:

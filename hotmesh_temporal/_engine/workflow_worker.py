@@ -23,8 +23,13 @@ from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.metrics import NO_METRICS
+from hotmesh_temporal._engine.local_activities import (
+    LocalActivityExecutor,
+    LocalActivityRun,
+    run_with_local_activities,
+)
 from hotmesh_temporal._engine.polling import Poller
-from hotmesh_temporal._engine.replay import RunDriver
+from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -47,6 +52,7 @@ class WorkflowWorkerConfig:
     sticky_timeout: float = 10.0
     # (type name, method name) calls the sandbox refuses in workflow code.
     refused_calls: frozenset = frozenset()
+    local_activities: Optional[LocalActivityExecutor] = None
 
 
 class WorkflowWorker:
@@ -148,7 +154,15 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
-            result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
+            driver.begin_task(live_task_facts(task))
+            result = await run_with_local_activities(
+                driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
+                self.config.local_activities, _local_activity_run(task),
+                keep_alive=lambda: self.store.fetchval(
+                    "extend_workflow_task_lease", task["run_id"], task["lease_id"]
+                ),
+                keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+            )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
@@ -245,6 +259,7 @@ class WorkflowWorker:
             scheduled_event_id=driver.last_scheduled_id,
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
+            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
@@ -299,30 +314,63 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
+            driver.begin_task(live_task_facts(execution))
             await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
         return driver
 
     # ----------------------------------------------------------------- instances
 
     def _create_instance(self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]) -> Any:
-        from hotmesh_temporal._engine.instance import WorkflowInstance
+        return create_instance(self.config, task, job, attrs)
 
-        definition = self.config.workflows.get(job.workflow_type) or self.config.dynamic
-        if definition is None:
-            names = ", ".join(sorted(self.config.workflows)) or "none"
-            raise RuntimeError(
-                f"Workflow class {job.workflow_type} is not registered on this worker, "
-                f"available workflows: {names}"
-            )
-        info = build_workflow_info(task, attrs, job)
-        return WorkflowInstance(
-            definition,
-            info,
-            self.config.data_converter,
-            workflow_failure_exception_types=list(self.config.failure_exception_types),
-            interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
-            refused_calls=self.config.refused_calls,
+
+def create_instance(
+    config: WorkflowWorkerConfig, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
+) -> Any:
+    """A workflow instance for the run of ``task`` (also used by the Replayer)."""
+    from hotmesh_temporal._engine.instance import WorkflowInstance
+
+    definition = config.workflows.get(job.workflow_type) or config.dynamic
+    if definition is None:
+        names = ", ".join(sorted(config.workflows)) or "none"
+        raise RuntimeError(
+            f"Workflow class {job.workflow_type} is not registered on this worker, "
+            f"available workflows: {names}"
         )
+    info = build_workflow_info(task, attrs, job)
+    return WorkflowInstance(
+        definition,
+        info,
+        config.data_converter,
+        workflow_failure_exception_types=list(config.failure_exception_types),
+        interceptor_classes=_workflow_interceptor_classes(config.interceptors),
+        refused_calls=config.refused_calls,
+    )
+
+
+def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
+    """Extend a task's lease at half its workflow task timeout while local activities
+    run (the lease lasts one whole timeout)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return max(timeout.total_seconds() / 2, 0.05)
+
+
+def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
+    return LocalActivityRun(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=str(task["run_id"]),
+        workflow_type=task.get("workflow_type") or "",
+        task_queue=task["task_queue"],
+    )
+
+
+def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+    """The facts of a task about to run: its WorkflowTaskStarted event will take the
+    run's next event id, and the history size is the one when it was leased."""
+    started_id = int(task["next_event_id"])
+    size = int(task.get("history_size") or 0)
+    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
 
 
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
@@ -360,6 +408,10 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             run_id=parent_exec.get("runId", ""),
             workflow_id=parent_exec.get("workflowId", ""),
         )
+    root = None
+    root_exec = attrs.get("rootWorkflowExecution")
+    if root_exec:
+        root = workflow.RootInfo(run_id=root_exec.get("runId", ""), workflow_id=root_exec.get("workflowId", ""))
     retry = attrs.get("retryPolicy")
     search_attributes, typed_search_attributes = visibility.decode_both(
         h.payload_map(job.search_attributes)
@@ -374,7 +426,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         namespace=task["namespace"],
         original_execution_run_id=attrs.get("originalExecutionRunId"),
         parent=parent,
-        root=None,
+        root=root,
         priority=Priority(),
         raw_memo=dict(job.memo),
         retry_policy=h.parse_retry_policy(retry),

@@ -21,6 +21,12 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._replayer import (
+    Replayer,
+    ReplayerConfig,
+    WorkflowReplayResult,
+    WorkflowReplayResults,
+)
 from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
@@ -42,9 +48,18 @@ from hotmesh_temporal.worker._tuning import (
     WorkflowSlotInfo,
 )
 from hotmesh_temporal.worker._worker import Worker
-from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
+from hotmesh_temporal.worker._workflow_runner import (
+    PatchActivationInput,
+    UnsandboxedWorkflowRunner,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
+    WorkflowRunner,
+)
 
 __all__ = [
+    "PatchActivationInput",
+    "WorkflowInstance",
+    "WorkflowInstanceDetails",
     "SharedHeartbeatSender",
     "SharedStateManager",
     "Plugin",
@@ -75,6 +90,8 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "Replayer",
+    "ReplayerConfig",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
@@ -87,4 +104,6 @@ __all__ = [
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
     "WorkflowRunner",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
 ]

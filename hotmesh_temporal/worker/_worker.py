@@ -15,6 +15,7 @@ from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine import timeskip
+from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
 from hotmesh_temporal.runtime import _worker_metrics
@@ -285,6 +286,14 @@ class Worker:
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
                     refused_calls=self._refused_calls,
+                    local_activities=LocalActivityExecutor(
+                        activities=self._activity_defs[0],
+                        dynamic=self._activity_defs[1],
+                        executor=self._activity_executor,
+                        data_converter=self._client.data_converter,
+                        client=self._client,
+                        max_concurrent=s["max_concurrent_local_activities"],
+                    ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
                 start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
