@@ -7,9 +7,8 @@ them instead, use ``TelemetryConfig(metrics=PrometheusConfig(bind_address="0.0.0
 import asyncio
 import os
 
-from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
-
 from hotmesh_temporal.client import Client
+from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
 from hotmesh_temporal.worker import Worker
 from samples.custom_metric.workflows import PackingWorkflow, pack_parcel
 

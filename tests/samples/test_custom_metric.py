@@ -3,16 +3,17 @@ import uuid
 import pytest
 
 from hotmesh_temporal.client import Client
+from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
 from hotmesh_temporal.worker import Worker
+from samples.custom_metric.__main__ import packing_metrics
+from samples.custom_metric.workflows import PackingWorkflow, pack_parcel
 
 
-@pytest.mark.xfail(reason="waiting on activity.metric_meter() and workflow.metric_meter() reporting to the Runtime", strict=True)
+@pytest.mark.xfail(
+    reason="waiting on activity/workflow metric_meter() reporting to the Runtime",
+    strict=True,
+)
 async def test_workflow_and_activity_metrics_are_recorded(dsn: str):
-    from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
-
-    from samples.custom_metric.__main__ import packing_metrics
-    from samples.custom_metric.workflows import PackingWorkflow, pack_parcel
-
     buffer = MetricBuffer(1000)
     metered_client = await Client.connect(
         dsn, runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer))

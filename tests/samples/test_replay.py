@@ -2,17 +2,14 @@ import uuid
 
 import pytest
 
-from hotmesh_temporal.client import Client
+from hotmesh_temporal import workflow
+from hotmesh_temporal.client import Client, WorkflowHistory
+from hotmesh_temporal.worker import Replayer
+from samples.replay.__main__ import check_code, record_history
+from samples.replay.workflows import OnboardingV1, OnboardingV2
 
 
-@pytest.mark.xfail(reason="waiting on fetch_history and Replayer (history)", strict=True)
 async def test_v1_history_replays_on_v1_only(client: Client):
-    from hotmesh_temporal import workflow
-    from hotmesh_temporal.client import WorkflowHistory
-    from hotmesh_temporal.worker import Replayer
-    from samples.replay.__main__ import check_code, record_history
-    from samples.replay.workflows import OnboardingV1, OnboardingV2
-
     task_queue = str(uuid.uuid4())
     history = await record_history(client, task_queue, str(uuid.uuid4()))
     history = WorkflowHistory.from_json(history.workflow_id, history.to_json())

@@ -1,17 +1,11 @@
 import asyncio
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 from samples.hello.hello_activity_method import Inventory, ReserveWorkflow
 
 
-@pytest.mark.xfail(
-    reason="waiting on activity methods: the worker calls the unbound function (activity.py)",
-    strict=True,
-)
 async def test_bound_method_activity_uses_its_object(client: Client):
     inventory = Inventory({"kettle": 2})
     task_queue = str(uuid.uuid4())

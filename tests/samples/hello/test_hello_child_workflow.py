@@ -1,14 +1,11 @@
 import asyncio
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 from samples.hello.hello_child_workflow import InitialsWorkflow, NameBadgesWorkflow
 
 
-@pytest.mark.xfail(reason="waiting on child workflows (children)", strict=True)
 async def test_parent_uses_child_results(client: Client):
     task_queue = str(uuid.uuid4())
     async with Worker(

@@ -1,14 +1,11 @@
 import asyncio
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 from samples.hello.hello_local_activity import ShoutWorkflow, shout
 
 
-@pytest.mark.xfail(reason="waiting on local activities (history)", strict=True)
 async def test_local_activity(client: Client):
     task_queue = str(uuid.uuid4())
     async with Worker(client, task_queue=task_queue, workflows=[ShoutWorkflow], activities=[shout]):
