@@ -773,16 +773,6 @@ class _ClientImpl(OutboundInterceptor):
     trigger_schedule = _not_implemented("schedules (trigger)")
     unpause_schedule = _not_implemented("schedules (unpause)")
     update_schedule = _not_implemented("schedules (update)")
-    update_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
-    get_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
-    get_worker_task_reachability = _not_implemented("worker task reachability")
-    start_nexus_operation = _not_implemented("nexus operations")
-    describe_nexus_operation = _not_implemented("nexus operations")
-    get_nexus_operation_result = _not_implemented("nexus operations")
-    cancel_nexus_operation = _not_implemented("nexus operations")
-    terminate_nexus_operation = _not_implemented("nexus operations")
-    list_nexus_operations = _not_implemented("nexus operations", sync=True)
-    count_nexus_operations = _not_implemented("nexus operations")
 
 
 async def _signal_event(

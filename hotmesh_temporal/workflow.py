@@ -230,6 +230,18 @@ def _runtime() -> Any:
     return loop.runtime
 
 
+def _interceptor_inputs() -> Any:
+    """The worker interceptor module (imported late: it imports this module)."""
+    from hotmesh_temporal.worker import _interceptor
+
+    return _interceptor
+
+
+def _activity_arg_types(activity: Any) -> Optional[List[Type]]:
+    defn = None if isinstance(activity, str) else _activity_definition(activity)
+    return getattr(defn, "arg_types", None)
+
+
 def in_workflow() -> bool:
     """True when called from workflow code (inside a running workflow)."""
     loop = running_workflow_loop()
@@ -804,19 +816,27 @@ def start_activity(
     """Schedule an activity and return a handle to await its result."""
     _require_activity_timeout(schedule_to_close_timeout, start_to_close_timeout)
     activity_type, declared_result = _activity_type_and_result_type(activity)
-    return _runtime().start_activity(
-        activity_type=activity_type,
-        args=_args_from(arg, args),
-        result_type=result_type or declared_result,
-        task_queue=task_queue,
-        schedule_to_close_timeout=schedule_to_close_timeout,
-        schedule_to_start_timeout=schedule_to_start_timeout,
-        start_to_close_timeout=start_to_close_timeout,
-        heartbeat_timeout=heartbeat_timeout,
-        retry_policy=retry_policy,
-        cancellation_type=cancellation_type,
-        activity_id=activity_id,
-        is_local=False,
+    return _runtime().outbound.start_activity(
+        _interceptor_inputs().StartActivityInput(
+            activity=activity_type,
+            args=_args_from(arg, args),
+            activity_id=activity_id,
+            task_queue=task_queue,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            start_to_close_timeout=start_to_close_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            retry_policy=retry_policy,
+            cancellation_type=cancellation_type,
+            headers={},
+            disable_eager_execution=False,
+            versioning_intent=versioning_intent,
+            summary=summary,
+            priority=priority,
+            arg_types=_activity_arg_types(activity),
+            ret_type=result_type or declared_result,
+            event_groups=event_groups,
+        )
     )
 
 
@@ -1029,19 +1049,23 @@ def start_local_activity(
     """Schedule a local activity (run by the worker that runs this workflow)."""
     _require_activity_timeout(schedule_to_close_timeout, start_to_close_timeout)
     activity_type, declared_result = _activity_type_and_result_type(activity)
-    return _runtime().start_activity(
-        activity_type=activity_type,
-        args=_args_from(arg, args),
-        result_type=result_type or declared_result,
-        task_queue=None,
-        schedule_to_close_timeout=schedule_to_close_timeout,
-        schedule_to_start_timeout=schedule_to_start_timeout,
-        start_to_close_timeout=start_to_close_timeout,
-        heartbeat_timeout=None,
-        retry_policy=retry_policy,
-        cancellation_type=cancellation_type,
-        activity_id=activity_id,
-        is_local=True,
+    return _runtime().outbound.start_local_activity(
+        _interceptor_inputs().StartLocalActivityInput(
+            activity=activity_type,
+            args=_args_from(arg, args),
+            activity_id=activity_id,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            start_to_close_timeout=start_to_close_timeout,
+            retry_policy=retry_policy,
+            local_retry_threshold=local_retry_threshold,
+            cancellation_type=cancellation_type,
+            headers={},
+            summary=summary,
+            event_groups=event_groups,
+            arg_types=_activity_arg_types(activity),
+            ret_type=result_type or declared_result,
+        )
     )
 
 
@@ -1279,22 +1303,34 @@ async def start_child_workflow(
 ) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow; returns once it started (or raises if it could not)."""
     workflow_type, declared_result = _defs.workflow_type_and_result_type(workflow)
-    return await _runtime().start_child_workflow(
-        workflow_type=workflow_type,
-        args=_args_from(arg, args),
-        id=id,
-        task_queue=task_queue,
-        result_type=result_type or declared_result,
-        cancellation_type=cancellation_type,
-        parent_close_policy=parent_close_policy,
-        execution_timeout=execution_timeout,
-        run_timeout=run_timeout,
-        task_timeout=task_timeout,
-        id_reuse_policy=id_reuse_policy,
-        retry_policy=retry_policy,
-        cron_schedule=cron_schedule,
-        memo=memo,
-        search_attributes=search_attributes,
+    runtime = _runtime()
+    return await runtime.outbound.start_child_workflow(
+        _interceptor_inputs().StartChildWorkflowInput(
+            workflow=workflow_type,
+            args=_args_from(arg, args),
+            # Temporal's default child id is a deterministic UUID from the workflow's RNG.
+            id=id or str(runtime.uuid4()),
+            task_queue=task_queue,
+            cancellation_type=cancellation_type,
+            parent_close_policy=parent_close_policy,
+            execution_timeout=execution_timeout,
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            id_reuse_policy=id_reuse_policy,
+            retry_policy=retry_policy,
+            cron_schedule=cron_schedule,
+            memo=memo,
+            search_attributes=search_attributes,
+            headers={},
+            versioning_intent=versioning_intent,
+            static_summary=static_summary,
+            static_details=static_details,
+            priority=priority,
+            arg_types=None,
+            ret_type=result_type or declared_result,
+            versioning_override=versioning_override,
+            event_groups=event_groups,
+        )
     )
 
 
@@ -1391,12 +1427,16 @@ class ExternalWorkflowHandle(Generic[SelfType]):
         event_groups: Optional[Sequence["EventGroup"]] = None,
     ) -> None:
         """Signal the workflow; raises if it could not be delivered."""
-        await _runtime().signal_external_workflow(
-            workflow_id=self._id,
-            run_id=self._run_id,
-            signal_name=_signal_name(signal),
-            args=_args_from(arg, args),
-            child_workflow_only=False,
+        await _runtime().outbound.signal_external_workflow(
+            _interceptor_inputs().SignalExternalWorkflowInput(
+                signal=_signal_name(signal),
+                args=_args_from(arg, args),
+                namespace=info().namespace,
+                workflow_id=self._id,
+                workflow_run_id=self._run_id,
+                headers={},
+                event_groups=event_groups,
+            )
         )
 
     async def cancel(
@@ -1476,15 +1516,22 @@ def continue_as_new(
     workflow_type = None
     if workflow is not None:
         workflow_type, _ = _defs.workflow_type_and_result_type(workflow)
-    _runtime().continue_as_new(
-        workflow_type=workflow_type,
-        args=_args_from(arg, args),
-        task_queue=task_queue,
-        run_timeout=run_timeout,
-        task_timeout=task_timeout,
-        retry_policy=retry_policy,
-        memo=memo,
-        search_attributes=search_attributes,
+    _runtime().outbound.continue_as_new(
+        _interceptor_inputs().ContinueAsNewInput(
+            workflow=workflow_type,
+            args=_args_from(arg, args),
+            task_queue=task_queue,
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            backoff_start_interval=backoff_start_interval,
+            retry_policy=retry_policy,
+            memo=memo,
+            search_attributes=search_attributes,
+            headers={},
+            versioning_intent=versioning_intent,
+            initial_versioning_behavior=initial_versioning_behavior,
+            event_groups=event_groups,
+        )
     )
     raise RuntimeError("unreachable: continue_as_new always raises")
 

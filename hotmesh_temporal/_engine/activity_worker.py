@@ -15,10 +15,16 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.interception import (
+    ActivityInboundImpl,
+    ActivityOutboundImpl,
+    build_activity_chain,
+)
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.worker._interceptor import ExecuteActivityInput
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -158,7 +164,7 @@ class ActivityWorker:
                 args: List[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
-            result = await self._invoke(defn, args, context, running)
+            result = await self._execute_through_interceptors(defn, args, context, running, info)
             # A result that cannot be converted fails the attempt (as in temporalio).
             encoded = await dc.encode([result])
         except activity_api._CompleteAsyncError:
@@ -177,15 +183,41 @@ class ActivityWorker:
         )
         self._after_report(reply)
 
+    async def _execute_through_interceptors(
+        self, defn: Any, args: List[Any], context: Any, running: _Running, info: Any
+    ) -> Any:
+        """Run the attempt through the worker's activity interceptors; the chain runs
+        in the activity's context, so interceptors may call activity.info()."""
+        outbound = ActivityOutboundImpl(info, lambda *details: self._heartbeat(running, details))
+        innermost = ActivityInboundImpl(
+            context, lambda input: self._invoke(defn, input.fn, list(input.args), context, running)
+        )
+        token = activity_api._current_context.set(context)
+        try:
+            chain = build_activity_chain(self.config.interceptors, innermost, outbound)
+            headers = h.parse_payload_map((running.task.get("header") or {}).get("fields"))
+            return await chain.execute_activity(
+                ExecuteActivityInput(
+                    fn=defn.fn,
+                    args=args,
+                    executor=None if defn.is_async else self.config.executor,
+                    headers=headers,
+                )
+            )
+        finally:
+            activity_api._current_context.reset(token)
+
     async def _decode_raw(self, payloads: List[Payload]) -> List[Payload]:
         codec = self.config.data_converter.payload_codec
         return list(await codec.decode(payloads)) if codec else payloads
 
-    async def _invoke(self, defn: Any, args: List[Any], context: Any, running: _Running) -> Any:
+    async def _invoke(
+        self, defn: Any, fn: Callable[..., Any], args: List[Any], context: Any, running: _Running
+    ) -> Any:
         if defn.is_async:
             token = activity_api._current_context.set(context)
             try:
-                running.future = asyncio.ensure_future(defn.fn(*args))
+                running.future = asyncio.ensure_future(fn(*args))
             finally:
                 activity_api._current_context.reset(token)
             return await running.future
@@ -196,13 +228,13 @@ class ActivityWorker:
         if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
             info = context.info()
             running.future = asyncio.get_running_loop().run_in_executor(
-                executor, _call_in_process, defn.fn, args, info
+                executor, _call_in_process, fn, args, info
             )
             return await running.future
         ctx = contextvars.copy_context()
         ctx.run(activity_api._current_context.set, context)
         running.future = asyncio.get_running_loop().run_in_executor(
-            executor, ctx.run, defn.fn, *args
+            executor, ctx.run, fn, *args
         )
         return await running.future
 

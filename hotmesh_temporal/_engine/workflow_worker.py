@@ -240,7 +240,10 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
             args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            result = driver.instance.query(request["name"], args)
+            headers = h.parse_payload_map((request.get("header") or {}).get("fields"))
+            result = driver.instance.query(
+                request["name"], args, query_id=str(row["id"]), headers=headers
+            )
             encoded = await self._codecs.encode_payloads([result] if result is not None else [])
             answer: Dict[str, Any] = {"result": h.payloads(encoded)}
         except KeyError as err:
