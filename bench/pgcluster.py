@@ -54,7 +54,8 @@ def free_port() -> int:
 
 
 class TempCluster:
-    def __init__(self) -> None:
+    def __init__(self, extra_settings: Optional[dict] = None) -> None:
+        self.extra_settings = dict(extra_settings or {})
         self.bin_dir = find_bin_dir()
         self.root = tempfile.mkdtemp(prefix="hm-bench-pg-")
         self.data_dir = os.path.join(self.root, "data")
@@ -83,6 +84,12 @@ class TempCluster:
             return [runuser, "-u", self._run_as, "--"] + args
         return ["su", self._run_as, "-s", "/bin/sh", "-c", " ".join(_quote(a) for a in args)]
 
+    def give_to_server(self, path: str) -> None:
+        """Make a file the server reads (a TLS key, say) owned by the server's user."""
+        if self._run_as is not None:
+            entry = pwd.getpwnam(self._run_as)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
     def _run(self, args: List[str]) -> None:
         proc = subprocess.run(self._cmd(args), capture_output=True, text=True, cwd=self.root)
         if proc.returncode != 0:
@@ -96,7 +103,8 @@ class TempCluster:
             "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C",
         ])
         options = [f"-c port={self.port}", f"-c unix_socket_directories={self.root}"]
-        options += [f"-c {k}={v}" for k, v in SERVER_SETTINGS.items()]
+        settings = {**SERVER_SETTINGS, **self.extra_settings}
+        options += [f"-c {k}={v}" for k, v in settings.items()]
         self._run([
             os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-l", self.log_file,
             "-w", "-t", "60", "-o", " ".join(options), "start",

@@ -24,11 +24,9 @@ from compat_tests import parity
 INCOMPLETE = {
     "client",
     "worker",
-    "activity",
     "testing",
     "envconfig",
     "runtime",
-    "service",
     "worker.workflow_sandbox",
     "contrib.opentelemetry",
 }

@@ -168,6 +168,11 @@ class Info:
     retry_policy: Optional[hotmesh_temporal.common.RetryPolicy]
     activity_run_id: Optional[str] = None
 
+    @property
+    def in_workflow(self) -> bool:
+        """True when a workflow scheduled this activity."""
+        return self.workflow_id is not None
+
     def _logger_details(self) -> Mapping[str, Any]:
         return {
             "activity_id": self.activity_id,

@@ -37,23 +37,85 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
+from hotmesh_temporal._engine import visibility
+from hotmesh_temporal._engine.list_filter import (
+    STATUS_NAMES,
+    ListFilterError,
+    compile_filter,
+    keyset_condition,
+)
 from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
 from hotmesh_temporal._client_interceptor import *  # noqa: F401,F403  (public names)
 from hotmesh_temporal._client_interceptor import (
     CancelWorkflowInput,
+    CountWorkflowsInput,
     DescribeWorkflowInput,
     Interceptor,
+    ListWorkflowsInput,
     OutboundInterceptor,
     QueryWorkflowInput,
     SignalWorkflowInput,
     StartWorkflowInput,
     TerminateWorkflowInput,
 )
-from hotmesh_temporal.service import RPCError, RPCStatusCode, ServiceClient
+from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
+from hotmesh_temporal.common import HeaderCodecBehavior  # noqa: F401  (re-exported)
+from hotmesh_temporal.converter import (  # noqa: F401  (re-exported, as temporalio.client does)
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    StorageDriverActivityInfo,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+)
+from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
+    ClientConfig,
+    Plugin,
+    configure_through_plugins,
+    connect_through_plugins,
+)
+from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
+    AsyncActivityCalls,
+    AsyncActivityCancelledError,
+    AsyncActivityHandle,
+    AsyncActivityIDReference,
+    async_activity_handle,
+)
+from hotmesh_temporal.service import (  # noqa: F401  (public names, as in temporalio.client)
+    ConnectConfig,
+    DnsLoadBalancingConfig,
+    GrpcCompression,
+    HttpConnectProxyConfig,
+    KeepAliveConfig,
+    PayloadLimitsConfig,
+    RetryConfig,
+    RPCError,
+    RPCStatusCode,
+    ServiceClient,
+    TLSConfig,
+)
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
+LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 _ARG_UNSET: Any = hotmesh_temporal.common._arg_unset
 
@@ -109,6 +171,10 @@ class WorkflowQueryFailedError(hotmesh_temporal.exceptions.TemporalError):
         return self._message
 
 
+class RPCTimeoutOrCancelledError(hotmesh_temporal.exceptions.TemporalError):
+    """A client call ran out of time (its ``rpc_timeout``) or was cancelled."""
+
+
 class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
     """The query's reject condition matched the workflow's status."""
 
@@ -135,29 +201,35 @@ class Client:
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
         default_workflow_query_reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
-        tls: Any = None,
-        retry_config: Any = None,
-        keep_alive_config: Any = None,
+        tls: Union[bool, TLSConfig, None] = None,
+        retry_config: Optional[RetryConfig] = None,
+        keep_alive_config: Optional[KeepAliveConfig] = KeepAliveConfig.default,
         connect_timeout: Optional[timedelta] = None,
         rpc_metadata: Mapping[str, Union[str, bytes]] = {},
         identity: Optional[str] = None,
         lazy: bool = False,
         runtime: Any = None,
-        http_connect_proxy_config: Any = None,
-        dns_load_balancing_config: Any = None,
-        grpc_compression: Any = None,
-        payload_limits: Any = None,
+        http_connect_proxy_config: Optional[HttpConnectProxyConfig] = None,
+        dns_load_balancing_config: Optional[DnsLoadBalancingConfig] = None,
+        grpc_compression: GrpcCompression = GrpcCompression.GZIP,
+        payload_limits: PayloadLimitsConfig = PayloadLimitsConfig(),
         header_codec_behavior: hotmesh_temporal.common.HeaderCodecBehavior = hotmesh_temporal.common.HeaderCodecBehavior.NO_CODEC,
     ) -> "Client":
         """Connect to the database that ``target_host`` names (see module docs).
 
-        Keywords that configure a gRPC connection (tls, keep-alive, proxies,
-        compression) are accepted and have no effect here.
+        ``tls`` asks for a verified TLS connection to Postgres. Keywords that configure
+        a gRPC connection (keep-alive, proxies, compression) are accepted and have no
+        effect here.
         """
-        service_client = await ServiceClient.connect(
-            target_host, identity=identity, lazy=lazy, connect_timeout=connect_timeout,
-            rpc_metadata=rpc_metadata, api_key=api_key,
-        )
+        service_client = await connect_through_plugins(plugins, ConnectConfig(
+            target_host=target_host, api_key=api_key, tls=tls, retry_config=retry_config,
+            keep_alive_config=keep_alive_config, rpc_metadata=rpc_metadata,
+            identity=identity or "", lazy=lazy, runtime=runtime,
+            http_connect_proxy_config=http_connect_proxy_config,
+            dns_load_balancing_config=dns_load_balancing_config,
+            grpc_compression=grpc_compression, payload_limits=payload_limits,
+            connect_timeout=connect_timeout,
+        ), ServiceClient.connect)
         return cls(
             service_client,
             namespace=namespace,
@@ -179,7 +251,7 @@ class Client:
         default_workflow_query_reject_condition: Optional[hotmesh_temporal.common.QueryRejectCondition] = None,
         header_codec_behavior: hotmesh_temporal.common.HeaderCodecBehavior = hotmesh_temporal.common.HeaderCodecBehavior.NO_CODEC,
     ) -> None:
-        self._config: Dict[str, Any] = dict(
+        self._config: Dict[str, Any] = dict(configure_through_plugins(ClientConfig(
             service_client=service_client,
             namespace=namespace,
             data_converter=data_converter,
@@ -187,8 +259,8 @@ class Client:
             interceptors=interceptors,
             default_workflow_query_reject_condition=default_workflow_query_reject_condition,
             header_codec_behavior=header_codec_behavior,
-        )
-        self._impl = _build_outbound_chain(_ClientImpl(self), interceptors)
+        )))
+        self._impl = _build_outbound_chain(_ClientImpl(self), self._config["interceptors"])
 
     def config(self, *, active_config: bool = False) -> Dict[str, Any]:
         """The options of this client: ``Client(**client.config())`` builds a twin."""
@@ -265,6 +337,7 @@ class Client:
     ) -> "WorkflowHandle[Any, Any]":
         """Start a workflow run and return its handle without waiting for it."""
         name, result_hint = workflow_type_and_result_type(workflow)
+        hotmesh_temporal.common._warn_on_deprecated_search_attributes(search_attributes, stack_level)
         return await self._impl.start_workflow(
             StartWorkflowInput(
                 workflow=name,
@@ -370,6 +443,142 @@ class Client:
             workflow_id, run_id=run_id, first_execution_run_id=first_execution_run_id,
             result_type=result_type,
         )
+
+
+    def get_async_activity_handle(
+        self,
+        *,
+        workflow_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        activity_id: Optional[str] = None,
+        task_token: Optional[bytes] = None,
+    ) -> AsyncActivityHandle:
+        """A handle to an activity that completes asynchronously: by ``task_token``
+        alone, or by ``workflow_id``, ``run_id`` (None: the current run) and
+        ``activity_id``."""
+        return async_activity_handle(self, workflow_id, run_id, activity_id, task_token)
+
+    # ------------------------------------------------------------ visibility
+
+    def list_workflows(
+        self,
+        query: Optional[str] = None,
+        *,
+        limit: Optional[int] = None,
+        page_size: int = 1000,
+        next_page_token: Optional[bytes] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowExecutionAsyncIterator":
+        """Runs matching a Temporal list filter (all runs when ``query`` is unset),
+        newest start first unless the filter has an ORDER BY. Nothing is queried
+        until the iterator is first advanced, so a bad filter raises then."""
+        return self._impl.list_workflows(
+            ListWorkflowsInput(
+                query=query,
+                page_size=page_size,
+                next_page_token=next_page_token,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+                limit=limit,
+            )
+        )
+
+    async def count_workflows(
+        self,
+        query: Optional[str] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowExecutionCount":
+        """How many runs match a list filter; with ``GROUP BY ExecutionStatus``, also
+        how many per status."""
+        return await self._impl.count_workflows(
+            CountWorkflowsInput(query=query, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)
+        )
+
+
+def _search_attributes_json(attributes: Any) -> Optional[Dict[str, Any]]:
+    encoded = encode_search_attributes(attributes)
+    reserved = visibility.reserved_names(encoded)
+    if reserved:
+        raise RPCError(
+            f"search attribute {reserved[0]} is reserved by system",
+            RPCStatusCode.INVALID_ARGUMENT, b"",
+        )
+    return payload_json(encoded)
+
+
+def _compile(query: Optional[str], first_param: int) -> Any:
+    try:
+        return compile_filter(query, first_param=first_param)
+    except ListFilterError as err:
+        raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
+
+
+async def _count_workflows(client: Client, input: CountWorkflowsInput) -> "WorkflowExecutionCount":
+    compiled = _compile(input.query, first_param=2)
+    store = await client._engine_store()
+    fragments = {"where": compiled.where}
+    if compiled.group_by is None:
+        rows = await _call(store.fetch_filtered(
+            "count_workflows", fragments, client.namespace, *compiled.where_params
+        ))
+        return WorkflowExecutionCount(count=int(rows[0][0]), groups=[])
+    rows = await _call(store.fetch_filtered(
+        "count_workflows_by_status", fragments, client.namespace, *compiled.where_params
+    ))
+    groups = [
+        WorkflowExecutionCountAggregationGroup(
+            count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]]
+        )
+        for r in rows
+    ]
+    return WorkflowExecutionCount(count=sum(g.count for g in groups), groups=groups)
+
+
+def _list_statement(
+    query: Optional[str], token: Optional[bytes]
+) -> "tuple[Dict[str, str], List[Any], int]":
+    """The fragments and parameters (after $1 namespace and $2 limit) of one page's
+    statement, and how many sort columns it selects."""
+    compiled = _compile(query, first_param=3)
+    if compiled.group_by is not None:
+        raise RPCError("invalid query: GROUP BY is only supported by count_workflows",
+                       RPCStatusCode.INVALID_ARGUMENT, b"")
+    terms = compiled.order_terms
+    try:
+        last = visibility.page_after(token, [t.cast for t in terms])
+    except ValueError as err:
+        raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
+    after, after_params = (
+        ("true", []) if last is None
+        else keyset_condition(terms, last, first_param=3 + len(compiled.params))
+    )
+    fragments = {"where": compiled.where, "order": compiled.order_by, "after": after,
+                 "sort": compiled.sort_columns()}
+    return fragments, [*compiled.params, *after_params], len(terms)
+
+
+async def _list_workflows_page(
+    client: Client, query: Optional[str], page_size: int, token: Optional[bytes]
+) -> "tuple[List[WorkflowExecution], Optional[bytes]]":
+    """One page of list_workflows and the token of the next (None after the last)."""
+    fragments, params, sort_count = _list_statement(query, token)
+    store = await client._engine_store()
+    # One row more than asked tells whether another page exists.
+    rows = await _call(store.fetch_filtered(
+        "list_workflows", fragments, client.namespace, page_size + 1, *params
+    ))
+    page = [
+        WorkflowExecution(
+            **visibility.execution_fields(row), _context_free_data_converter=client.data_converter
+        )
+        for row in rows[:page_size]
+    ]
+    if len(rows) <= page_size:
+        return page, None
+    last_row = rows[page_size - 1]
+    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(sort_count)])
 
 
 class WorkflowHandle(Generic[SelfType, ReturnType]):
@@ -606,7 +815,7 @@ def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
     return fail_async
 
 
-class _ClientImpl(OutboundInterceptor):
+class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     """The innermost link of the client chain: does each call against the database."""
 
     def __init__(self, client: "Client") -> None:
@@ -651,6 +860,7 @@ class _ClientImpl(OutboundInterceptor):
             run_timeout=input.run_timeout,
             task_timeout=input.task_timeout,
             memo_json=memo_json,
+            search_attributes_json=_search_attributes_json(input.search_attributes),
             headers=await self._encode_headers(input.headers),
             identity=client.identity,
             retry_policy=input.retry_policy,
@@ -680,7 +890,8 @@ class _ClientImpl(OutboundInterceptor):
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> "WorkflowExecutionDescription":
         row = await _find_run(self._client, input.id, input.run_id)
-        return WorkflowExecutionDescription._from_row(row, self._client)
+        activities = await _call((await self._store()).fetch("pending_activities", row["run_id"]))
+        return WorkflowExecutionDescription._from_row(row, activities, self._client)
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         store = await self._store()
@@ -744,11 +955,15 @@ class _ClientImpl(OutboundInterceptor):
         ))
         _raise_for_status(status, input.id)
 
+    def list_workflows(self, input: ListWorkflowsInput) -> "WorkflowExecutionAsyncIterator":
+        return WorkflowExecutionAsyncIterator(self._client, input)
+
+    async def count_workflows(self, input: CountWorkflowsInput) -> "WorkflowExecutionCount":
+        return await _count_workflows(self._client, input)
+
     # Operations other features add. Each replaces its placeholder here with the
     # real implementation.
     fetch_workflow_history_events = _not_implemented("fetch_history_events", sync=True)
-    list_workflows = _not_implemented("list_workflows", sync=True)
-    count_workflows = _not_implemented("count_workflows")
     start_activity = _not_implemented("standalone activities (start_activity)")
     cancel_activity = _not_implemented("standalone activities (cancel_activity)")
     terminate_activity = _not_implemented("standalone activities (terminate_activity)")
@@ -760,10 +975,6 @@ class _ClientImpl(OutboundInterceptor):
     count_activities = _not_implemented("standalone activities (count_activities)")
     start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
     start_update_with_start_workflow = _not_implemented("update with start")
-    heartbeat_async_activity = _not_implemented("async activity heartbeat")
-    complete_async_activity = _not_implemented("async activity completion")
-    fail_async_activity = _not_implemented("async activity failure")
-    report_cancellation_async_activity = _not_implemented("async activity cancellation report")
     create_schedule = _not_implemented("schedules (create_schedule)")
     list_schedules = _not_implemented("schedules (list_schedules)", sync=True)
     backfill_schedule = _not_implemented("schedules (backfill)")
@@ -872,39 +1083,28 @@ class WorkflowExecution:
     task_queue: str
     typed_search_attributes: hotmesh_temporal.common.TypedSearchAttributes
     workflow_type: str
-    _context_free_data_converter: Any = dataclasses.field(default=None, repr=False, compare=False)
+    _context_free_data_converter: Any = dataclasses.field(repr=False, compare=False)
 
     @property
     def data_converter(self) -> Any:
         return self._context_free_data_converter
 
     async def memo(self) -> Mapping[str, Any]:
-        """The run's memo, decoded."""
-        raw = (self.raw_info or {}).get("memo") or {}
-        keys = list(raw)
-        values = await self._context_free_data_converter.decode(
-            [h.Payload.from_json_dict(raw[k]) for k in keys]
-        )
-        return dict(zip(keys, values))
+        """The run's memo, each value decoded without a type hint."""
+        return await self._context_free_data_converter._decode_memo(self.raw_info.memo)
 
     async def memo_value(self, key: str, default: Any = _ARG_UNSET, *, type_hint: Optional[type] = None) -> Any:
         """One memo value, decoded (KeyError when missing and no default is given)."""
-        raw = (self.raw_info or {}).get("memo") or {}
-        if key not in raw:
-            if default is _ARG_UNSET:
-                raise KeyError(f"Memo does not have a value for key {key}")
-            return default
-        values = await self._context_free_data_converter.decode(
-            [h.Payload.from_json_dict(raw[key])], [type_hint] if type_hint else None
+        return await self._context_free_data_converter._decode_memo_field(
+            self.raw_info.memo, key, default, type_hint
         )
-        return values[0]
 
 
 @dataclass(frozen=True)
 class WorkflowExecutionDescription(WorkflowExecution):
     """A run as ``WorkflowHandle.describe()`` sees it."""
 
-    raw_description: Any = None
+    raw_description: Any
     _static_summary: Optional[str] = None
     _static_details: Optional[str] = None
     _metadata_decoded: bool = False
@@ -916,27 +1116,80 @@ class WorkflowExecutionDescription(WorkflowExecution):
         return self._static_details
 
     @staticmethod
-    def _from_row(row: Mapping[str, Any], client: Client) -> "WorkflowExecutionDescription":
-        parent = row["parent"] or {}
-        raw = dict(row)
+    def _from_row(
+        row: Mapping[str, Any], activities: Sequence[Mapping[str, Any]], client: Client
+    ) -> "WorkflowExecutionDescription":
+        fields = visibility.execution_fields(row)
         return WorkflowExecutionDescription(
-            close_time=row["close_time"],
-            execution_time=row["execution_time"],
-            history_length=int(row["next_event_id"]) - 1,
-            id=row["workflow_id"],
-            namespace=row["namespace"],
-            parent_id=parent.get("workflow_id"),
-            parent_run_id=parent.get("run_id"),
-            root_id=None,
-            root_run_id=None,
-            raw_info=raw,
-            run_id=str(row["run_id"]),
-            search_attributes={},
-            start_time=row["start_time"],
-            status=WorkflowExecutionStatus(row["status"]),
-            task_queue=row["task_queue"],
-            typed_search_attributes=hotmesh_temporal.common.TypedSearchAttributes.empty,
-            workflow_type=row["workflow_type"],
+            **fields,
             _context_free_data_converter=client.data_converter,
-            raw_description=raw,
+            raw_description=visibility.describe_response(row, activities, fields["raw_info"]),
         )
+
+
+@dataclass
+class WorkflowExecutionCount:
+    """The answer of count_workflows: ``count``, and ``groups`` for a GROUP BY."""
+
+    count: int
+    groups: Sequence["WorkflowExecutionCountAggregationGroup"]
+
+
+@dataclass
+class WorkflowExecutionCountAggregationGroup:
+    """One group of a GROUP BY count: its values (a status name) and its count."""
+
+    count: int
+    group_values: Sequence[Any]
+
+
+class WorkflowExecutionAsyncIterator:
+    """Runs from list_workflows, fetched a page at a time as iteration needs them."""
+
+    def __init__(self, client: Client, input: ListWorkflowsInput) -> None:
+        self._client = client
+        self._input = input
+        self._next_page_token = input.next_page_token
+        self._current_page: Optional[Sequence[WorkflowExecution]] = None
+        self._current_page_index = 0
+        self._limit = input.limit
+        self._yielded = 0
+
+    @property
+    def current_page_index(self) -> int:
+        return self._current_page_index
+
+    @property
+    def current_page(self) -> Optional[Sequence[WorkflowExecution]]:
+        return self._current_page
+
+    @property
+    def next_page_token(self) -> Optional[bytes]:
+        return self._next_page_token
+
+    async def fetch_next_page(self, *, page_size: Optional[int] = None) -> None:
+        """Fetch the page after the current one (``page_size`` overrides the list's)."""
+        page_size = page_size or self._input.page_size
+        if self._limit is not None:
+            page_size = min(page_size, self._limit - self._yielded)
+        page, token = await _list_workflows_page(
+            self._client, self._input.query, max(page_size, 1), self._next_page_token
+        )
+        self._current_page = page
+        self._current_page_index = 0
+        self._next_page_token = token
+
+    def __aiter__(self) -> "WorkflowExecutionAsyncIterator":
+        return self
+
+    async def __anext__(self) -> WorkflowExecution:
+        if self._limit is not None and self._yielded >= self._limit:
+            raise StopAsyncIteration
+        while self._current_page is None or self._current_page_index >= len(self._current_page):
+            if self._current_page is not None and self._next_page_token is None:
+                raise StopAsyncIteration
+            await self.fetch_next_page()
+        execution = self._current_page[self._current_page_index]
+        self._current_page_index += 1
+        self._yielded += 1
+        return execution

@@ -6,14 +6,16 @@ a Postgres connection pool (opened on first use when ``lazy``), with the same na
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any, Mapping, Optional, Union
+from typing import Any, ClassVar, Mapping, Optional, Tuple, TypeVar, Union
 
 from hotmesh_temporal._engine.dsn import resolve_target
+from hotmesh_temporal._engine.tls import tls_context
 from hotmesh_temporal.exceptions import TemporalError
 from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
 from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter
@@ -68,23 +70,120 @@ class RPCError(TemporalError):
 
 
 @dataclass
+class TLSConfig:
+    """TLS to the database: ``server_root_ca_cert`` verifies the server, and
+    ``client_cert`` with ``client_private_key`` authenticates this client (PEM bytes).
+    ``domain`` and ``verification_server_name`` are accepted; the server name checked is
+    the DSN's host."""
+
+    server_root_ca_cert: Optional[bytes] = None
+    domain: Optional[str] = None
+    client_cert: Optional[bytes] = None
+    client_private_key: Optional[bytes] = None
+    verification_server_name: Optional[str] = None
+
+
+@dataclass
+class RetryConfig:
+    """Accepted for compatibility: connections to Postgres are retried by the pool."""
+
+    initial_interval_millis: int = 100
+    randomization_factor: float = 0.2
+    multiplier: float = 1.5
+    max_interval_millis: int = 5000
+    max_elapsed_time_millis: Optional[int] = 10000
+    max_retries: int = 10
+
+
+@dataclass(frozen=True)
+class KeepAliveConfig:
+    """Accepted for compatibility (a gRPC keep-alive setting)."""
+
+    interval_millis: int = 30000
+    timeout_millis: int = 15000
+    default: ClassVar["KeepAliveConfig"]
+
+
+KeepAliveConfig.default = KeepAliveConfig()
+
+
+@dataclass(frozen=True)
+class HttpConnectProxyConfig:
+    """Accepted for compatibility (an HTTP CONNECT proxy for gRPC)."""
+
+    target_host: str
+    basic_auth: Optional[Tuple[str, str]] = None
+
+
+@dataclass(frozen=True)
+class DnsLoadBalancingConfig:
+    """Accepted for compatibility (gRPC DNS round-robin)."""
+
+    resolution_interval_millis: int = 30000
+    default: ClassVar["DnsLoadBalancingConfig"]
+
+
+DnsLoadBalancingConfig.default = DnsLoadBalancingConfig()
+
+
+class GrpcCompression:
+    """Accepted for compatibility: ``GrpcCompression.NONE`` or ``GrpcCompression.GZIP``."""
+
+    NONE: ClassVar["GrpcCompression"]
+    GZIP: ClassVar["GrpcCompression"]
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"GrpcCompression.{self._name.upper()}"
+
+
+GrpcCompression.NONE = GrpcCompression("none")
+GrpcCompression.GZIP = GrpcCompression("gzip")
+
+
+@dataclass(frozen=True)
+class PayloadLimitsConfig:
+    """Sizes above which payloads and memos log a warning (0 disables)."""
+
+    payloads_warn_size: int = 512 * 1024
+    memo_warn_size: int = 2 * 1024
+
+
+@dataclass
 class ConnectConfig:
-    """How to reach the database (``target_host``) plus accepted gRPC-only options."""
+    """How to reach the database (``target_host``); ``tls`` turns on verified TLS."""
 
     target_host: str
     api_key: Optional[str] = None
-    tls: Any = None
-    retry_config: Any = None
-    keep_alive_config: Any = None
+    tls: Union[bool, TLSConfig, None] = None
+    retry_config: Optional[RetryConfig] = None
+    keep_alive_config: Optional[KeepAliveConfig] = KeepAliveConfig.default
     rpc_metadata: Mapping[str, Union[str, bytes]] = field(default_factory=dict)
     identity: str = ""
     lazy: bool = False
     runtime: Any = None
-    http_connect_proxy_config: Any = None
-    dns_load_balancing_config: Any = None
-    grpc_compression: Any = None
-    payload_limits: Any = None
+    http_connect_proxy_config: Optional[HttpConnectProxyConfig] = None
+    dns_load_balancing_config: Optional[DnsLoadBalancingConfig] = None
+    grpc_compression: GrpcCompression = GrpcCompression.GZIP
+    payload_limits: PayloadLimitsConfig = field(default_factory=PayloadLimitsConfig)
     connect_timeout: Optional[timedelta] = None
+
+    def __post_init__(self) -> None:
+        if not self.identity:
+            self.identity = f"{os.getpid()}@{socket.gethostname()}"
+
+
+# temporalio's type variables for raw service calls (kept for imports that name them).
+ServiceRequest = TypeVar("ServiceRequest")
+ServiceResponse = TypeVar("ServiceResponse")
+
+logger = logging.getLogger(__name__)
+
+# temporalio logs every request and response protobuf when this is True; there are no
+# protobufs on the wire here, so it has no effect.
+LOG_PROTOS = False
 
 
 class ServiceClient:
@@ -100,15 +199,17 @@ class ServiceClient:
         self._answers: Optional[KeyedWaiter] = None
 
     @staticmethod
-    async def connect(target_host: Union[str, ConnectConfig], **kwargs: Any) -> "ServiceClient":
-        config = target_host if isinstance(target_host, ConnectConfig) else ConnectConfig(
-            target_host=target_host,
-            **{k: v for k, v in kwargs.items() if k in ConnectConfig.__dataclass_fields__},
-        )
+    async def connect(config: ConnectConfig) -> "ServiceClient":
+        """Open the database that ``config.target_host`` names (unless ``lazy``)."""
         client = ServiceClient(config)
         if not config.lazy:
             await client._store()
         return client
+
+    @property
+    def worker_service_client(self) -> "ServiceClient":
+        """The client workers use: the same pool here."""
+        return self
 
     async def _store(self) -> Store:
         if self._store_obj is None:
@@ -116,7 +217,9 @@ class ServiceClient:
                 if self._store_obj is None:
                     dsn = await resolve_target(self.config.target_host)
                     try:
-                        self._store_obj = await Store.open(dsn)
+                        self._store_obj = await Store.open(
+                            dsn, ssl=tls_context(self.config.tls)
+                        )
                     except DatabaseUnavailableError as err:
                         raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
         return self._store_obj
@@ -131,16 +234,32 @@ class ServiceClient:
             self._answers = KeyedWaiter(store, "r")
         return self._answers
 
-    async def check_health(self, **kwargs: Any) -> bool:
-        """True when the database answers."""
-        store = await self._store()
-        await store.fetchval("now")
+    async def check_health(
+        self,
+        *,
+        service: str = "temporal.api.workflowservice.v1.WorkflowService",
+        retry: bool = False,
+        metadata: Mapping[str, Union[str, bytes]] = {},
+        timeout: Optional[timedelta] = None,
+    ) -> bool:
+        """True when the database answers; a database that cannot be reached raises
+        RPCError UNAVAILABLE (``timeout`` bounds the wait)."""
+        async def ping() -> None:
+            store = await self._store()
+            await store.fetchval("now")
+
+        try:
+            await asyncio.wait_for(ping(), timeout.total_seconds() if timeout else None)
+        except asyncio.TimeoutError as err:
+            raise RPCError("health check timed out", RPCStatusCode.DEADLINE_EXCEEDED, b"") from err
+        except OSError as err:
+            raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
         return True
 
-    async def update_rpc_metadata(self, metadata: Mapping[str, Union[str, bytes]]) -> None:
+    def update_rpc_metadata(self, metadata: Mapping[str, Union[str, bytes]]) -> None:
         self.config.rpc_metadata = metadata
 
-    async def update_api_key(self, api_key: Optional[str]) -> None:
+    def update_api_key(self, api_key: Optional[str]) -> None:
         self.config.api_key = api_key
 
     async def close(self) -> None:

@@ -15,16 +15,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
-from hotmesh_temporal._engine.interception import (
-    ActivityInboundImpl,
-    ActivityOutboundImpl,
-    build_activity_chain,
-)
 from hotmesh_temporal._engine.polling import Poller
+from hotmesh_temporal._engine.rate_limit import TokenBucket
 from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
-from hotmesh_temporal.worker._interceptor import ExecuteActivityInput
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -38,6 +33,20 @@ def parse_task_token(token: bytes) -> tuple:
     return int(task_id), int(attempt)
 
 
+async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tuple:
+    """A failed attempt as the fail_activity_task arguments: (failure JSON, error type,
+    non-retryable, next retry delay in seconds or None)."""
+    failure = Failure()
+    await data_converter.encode_failure(err, failure)
+    info = failure.application_failure_info if failure.HasField("application_failure_info") else None
+    error_type = info.type if info is not None else type(err).__name__
+    non_retryable = bool(info.non_retryable) if info is not None else False
+    next_delay = None
+    if info is not None and info.HasField("next_retry_delay"):
+        next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+    return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
 @dataclass
 class _Running:
     task: Mapping[str, Any]
@@ -49,6 +58,7 @@ class _Running:
     heartbeat_handle: Optional[asyncio.TimerHandle] = None
     heartbeat_inflight: bool = False
     heartbeat_task: Optional[asyncio.Task] = None
+    process_cancel: Any = None  # the cancel event of an attempt in a process pool
 
 
 @dataclass
@@ -65,6 +75,8 @@ class ActivityWorkerConfig:
     max_heartbeat_throttle: float = 60.0
     default_heartbeat_throttle: float = 30.0
     interceptors: Sequence[Any] = field(default_factory=list)
+    shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
+    max_per_second: Optional[float] = None  # Worker(max_activities_per_second=...)
 
 
 class ActivityWorker:
@@ -74,12 +86,18 @@ class ActivityWorker:
         # By (task id, attempt): a timed-out attempt may still run beside the next one.
         self._running: Dict[tuple, _Running] = {}
         self._tasks: set = set()
+        # Slots promised to eager activities of a workflow task still being completed:
+        # the poller must not fill them meanwhile.
+        self._reserved_eager = 0
         self._shutdown = threading.Event()
+        self._process_shutdown: Any = None  # the shutdown event process-pool attempts see
         self._async_shutdown = asyncio.Event()
+        self._rate = TokenBucket(config.max_per_second) if config.max_per_second else None
         self.poller = Poller(
             name=f"activity poller for {config.task_queue}",
             claim=self._claim,
-            capacity=self.free_slots,
+            capacity=self._claimable,
+            retry_after=self._rate.seconds_until_next if self._rate else None,
             notify_kind="a",
             namespace=config.namespace,
             task_queue=config.task_queue,
@@ -89,13 +107,35 @@ class ActivityWorker:
         self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks)
+        return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
+
+    def _claimable(self) -> int:
+        free = self.free_slots()
+        return free if self._rate is None else min(free, self._rate.available())
+
+    def reserve_eager(self, wanted: int) -> int:
+        """Hold up to ``wanted`` free slots for eager activities; returns how many."""
+        granted = max(0, min(wanted, self._claimable()))
+        self._reserved_eager += granted
+        return granted
+
+    def start_eager(self, tasks: Sequence[Dict[str, Any]], reserved: int) -> None:
+        """Run the eager tasks the database gave us and free the rest of the hold."""
+        self._reserved_eager -= reserved
+        if self._rate is not None:
+            self._rate.take(len(tasks))
+        for task in tasks:
+            self.start(task)
+        if len(tasks) < reserved:
+            self.poller.slot_freed()
 
     async def _claim(self, limit: int) -> int:
         rows = await self.store.fetch(
             "claim_activity_tasks", self.config.namespace, self.config.task_queue,
             self.config.identity, limit,
         )
+        if self._rate is not None:
+            self._rate.take(len(rows))
         for row in rows:
             self.start(dict(row))
         return len(rows)
@@ -115,6 +155,8 @@ class ActivityWorker:
     async def shutdown(self, graceful_timeout: float) -> None:
         self._shutdown.set()
         self._async_shutdown.set()
+        if self._process_shutdown is not None:
+            self._process_shutdown.set()
         await self.poller.stop()
         if self._tasks and graceful_timeout > 0:
             await asyncio.wait(set(self._tasks), timeout=graceful_timeout)
@@ -175,6 +217,8 @@ class ActivityWorker:
             return
         finally:
             self._running.pop((task["id"], task["attempt"]), None)
+            if running.process_cancel is not None:
+                self.config.shared_state_manager.unregister_heartbeater(info.task_token)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
         reply = await self.store.fetchval(
@@ -188,6 +232,14 @@ class ActivityWorker:
     ) -> Any:
         """Run the attempt through the worker's activity interceptors; the chain runs
         in the activity's context, so interceptors may call activity.info()."""
+        # Imported here: the worker package (interceptor classes) imports this module.
+        from hotmesh_temporal._engine.interception import (
+            ActivityInboundImpl,
+            ActivityOutboundImpl,
+            build_activity_chain,
+        )
+        from hotmesh_temporal.worker._interceptor import ExecuteActivityInput
+
         outbound = ActivityOutboundImpl(info, lambda *details: self._heartbeat(running, details))
         innermost = ActivityInboundImpl(
             context, lambda input: self._invoke(defn, input.fn, list(input.args), context, running)
@@ -226,9 +278,8 @@ class ActivityWorker:
             raise RuntimeError("sync activities need an activity_executor on the worker")
         context.thread_cancel_raises = False
         if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
-            info = context.info()
             running.future = asyncio.get_running_loop().run_in_executor(
-                executor, _call_in_process, fn, args, info
+                executor, _call_in_process, fn, args, *self._process_state(context, running)
             )
             return await running.future
         ctx = contextvars.copy_context()
@@ -269,16 +320,11 @@ class ActivityWorker:
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        failure = Failure()
-        await self.config.data_converter.encode_failure(err, failure)
-        info = failure.application_failure_info if failure.HasField("application_failure_info") else None
-        error_type = info.type if info is not None else type(err).__name__
-        non_retryable = bool(info.non_retryable) if info is not None else False
-        next_delay = None
-        if info is not None and info.HasField("next_retry_delay"):
-            next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+            self.config.data_converter, err
+        )
         reply = await self.store.fetchval(
-            "fail_activity_task", task["id"], task["attempt"], failure.to_json_dict(),
+            "fail_activity_task", task["id"], task["attempt"], failure,
             error_type, non_retryable, next_delay, self.config.identity, self.config.identity,
             self.on_workflow_task_ready is not None,
         )
@@ -361,6 +407,21 @@ class ActivityWorker:
             running.heartbeat_inflight = True
             await self._heartbeat_round_trip(running, details)
 
+    def _process_state(self, context: Any, running: _Running) -> tuple:
+        """What a process-pool attempt gets: its info, events for cancellation and
+        worker shutdown, and a heartbeat sender (see worker.SharedStateManager)."""
+        info = context.info()
+        manager = self.config.shared_state_manager
+        if manager is None:
+            return (info, None, None, None)
+        if self._process_shutdown is None:
+            self._process_shutdown = manager.new_event()
+            if self._shutdown.is_set():
+                self._process_shutdown.set()
+        running.process_cancel = manager.new_event()
+        sender = manager.register_heartbeater(info.task_token, context.heartbeat)
+        return (info, running.process_cancel, self._process_shutdown, sender)
+
     def _cancel(self, running: _Running, reason: str) -> None:
         if running.cancel_reason is not None:
             return
@@ -372,6 +433,8 @@ class ActivityWorker:
             worker_shutdown=reason == "worker_shutdown",
         )
         ctx.cancelled.set()
+        if running.process_cancel is not None:
+            running.process_cancel.set()
         if ctx.async_cancelled is not None:
             ctx.async_cancelled.set()
             if running.future is not None:
@@ -439,14 +502,27 @@ def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> ac
     )
 
 
-def _call_in_process(fn: Callable[..., Any], args: List[Any], info: activity_api.Info) -> Any:
-    """Entry point of a sync activity in a process pool: the child process gets an
-    activity context of its own (heartbeats there are recorded locally only)."""
+def _call_in_process(
+    fn: Callable[..., Any],
+    args: List[Any],
+    info: activity_api.Info,
+    cancelled: Any,
+    worker_shutdown: Any,
+    heartbeat_sender: Any,
+) -> Any:
+    """Entry point of a sync activity in a process pool. Without a shared state
+    manager the child gets events of its own and heartbeats go nowhere (the Worker
+    refuses that setup, as temporalio does, so only direct engine use sees it)."""
+    heartbeat = None
+    if heartbeat_sender is not None:
+        def heartbeat(*details: Any) -> None:
+            heartbeat_sender.send_heartbeat(info.task_token, *details)
+
     context = activity_api._Context(
         info=lambda: info,
-        heartbeat=None,
-        cancelled=threading.Event(),
-        worker_shutdown=threading.Event(),
+        heartbeat=heartbeat,
+        cancelled=cancelled if cancelled is not None else threading.Event(),
+        worker_shutdown=worker_shutdown if worker_shutdown is not None else threading.Event(),
         payload_converter_factory=_default_payload_converter,
     )
     activity_api._current_context.set(context)

@@ -41,6 +41,9 @@ class Completion:
     cancel_timers: List[int] = field(default_factory=list)
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
     close: Optional[Dict[str, Any]] = None
+    # Memo / search-attribute upserts of this task, merged in command order:
+    # {"search_attributes": {name: payload}, "memo": {name: payload}}.
+    visibility: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     first_event_id: int = 0
     sticky_timeout: Optional[float] = None
 
@@ -58,6 +61,8 @@ class Completion:
             out["cancel_activities"] = self.cancel_activities
         if self.close is not None:
             out["close"] = self.close
+        if self.visibility:
+            out["visibility"] = self.visibility
         return out
 
 
@@ -214,6 +219,17 @@ class _Builder:
             {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
         )
 
+    def _UpsertSearchAttributes(self, cmd: c.UpsertSearchAttributes) -> None:
+        fields = h.payload_map(cmd.search_attributes) or {}
+        attrs = {"searchAttributes": {"indexedFields": fields}}
+        self.emit(cmd, "UpsertWorkflowSearchAttributes", attrs)
+        self.out.visibility.setdefault("search_attributes", {}).update(fields)
+
+    def _ModifyWorkflowProperties(self, cmd: c.ModifyWorkflowProperties) -> None:
+        fields = h.payload_map(cmd.upserted_memo) or {}
+        self.emit(cmd, "WorkflowPropertiesModified", {"upsertedMemo": {"fields": fields}})
+        self.out.visibility.setdefault("memo", {}).update(fields)
+
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
         result = h.payloads([cmd.result] if cmd.result is not None else [])
         self.emit(cmd, "WorkflowExecutionCompleted", {"result": result})
@@ -239,6 +255,11 @@ class _Builder:
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
         task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
         memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        search_attributes = (
+            h.payload_map(cmd.search_attributes)
+            if cmd.search_attributes is not None
+            else (prior.get("searchAttributes") or {}).get("indexedFields")
+        )
         self.emit(
             cmd,
             "WorkflowExecutionContinuedAsNew",
@@ -252,6 +273,7 @@ class _Builder:
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
+                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
             },
         )
         start = new_run_start(
@@ -265,6 +287,7 @@ class _Builder:
             run_timeout=run_timeout,
             task_timeout=task_timeout,
             memo_json=memo,
+            search_attributes_json=search_attributes,
             headers=cmd.headers,
             first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
             continued_run_id=self.task.run_id,

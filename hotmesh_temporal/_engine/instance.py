@@ -24,23 +24,24 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
 
 import hotmesh_temporal.common as temporal_common
 import hotmesh_temporal.converter as temporal_converter
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine import commands as c
-from hotmesh_temporal._engine import determinism
+from hotmesh_temporal._engine import determinism, visibility
 from hotmesh_temporal._engine.definitions import (
     QueryDefinition,
     SignalDefinition,
     UpdateDefinition,
     WorkflowDefinition,
 )
-from hotmesh_temporal._engine.interception import WorkflowOutboundImpl, build_chains
 from hotmesh_temporal._engine.loop import WorkflowEventLoop
-from hotmesh_temporal.worker import _interceptor as wi
+
+if TYPE_CHECKING:
+    from hotmesh_temporal.worker import _interceptor as wi
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
         event_groups: Any = None,
     ) -> None:
         await self._instance.outbound.signal_child_workflow(
-            wi.SignalChildWorkflowInput(
+            _wi().SignalChildWorkflowInput(
                 signal=workflow._signal_name(signal),
                 args=workflow._args_from(arg, args),
                 child_workflow_id=self.id,
@@ -216,6 +217,8 @@ class WorkflowInstance:
         determinism.install()
         # The interceptors are built with this run as the workflow runtime, so that
         # their constructors and init() may call workflow.info().
+        from hotmesh_temporal._engine.interception import WorkflowOutboundImpl, build_chains
+
         self.outbound: wi.WorkflowOutboundInterceptor = WorkflowOutboundImpl(self)
         with self.loop.running():
             self._inbound = build_chains(self, self._interceptor_classes)
@@ -359,7 +362,7 @@ class WorkflowInstance:
         if self._run_args is None or self._main_task is not None or self._terminal is not None:
             return
         coro = self._inbound.execute_workflow(
-            wi.ExecuteWorkflowInput(
+            _wi().ExecuteWorkflowInput(
                 type=self.definition.cls,
                 run_fn=self.definition.run_fn,
                 args=self._run_args,
@@ -754,7 +757,7 @@ class WorkflowInstance:
             logger.warning("Failed decoding input of signal %s, dropping it", job.signal_name, exc_info=True)
             return
         coro = self._inbound.handle_signal(
-            wi.HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
+            _wi().HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
         )
         self._track_handler(coro, "signal", job.signal_name, defn.unfinished_policy, self._on_handler_done)
 
@@ -805,7 +808,7 @@ class WorkflowInstance:
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
         try:
             args = self._handler_args(defn, job.name, job.input)
-            update_input = wi.HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
+            update_input = _wi().HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
             if job.run_validator:
                 self._run_validator(update_input, update_info)
         except Exception as err:
@@ -873,7 +876,7 @@ class WorkflowInstance:
             known = ", ".join(sorted(n for n in self._queries if n is not None))
             raise KeyError(f"Query handler for '{name}' expected but not found, known queries: [{known}]")
         args = self._handler_args(defn, name, args_payloads)
-        query_input = wi.HandleQueryInput(id=query_id, query=name, args=args, headers=dict(headers or {}))
+        query_input = _wi().HandleQueryInput(id=query_id, query=name, args=args, headers=dict(headers or {}))
         with self.loop.running(), self._read_only_scope():
             result = _run_to_completion(self._inbound.handle_query(query_input))
         return self._payload_converter.to_payload(result)
@@ -969,8 +972,12 @@ class WorkflowInstance:
             arguments=self._payload_converter.to_payloads(list(input.args)),
             run_timeout=input.run_timeout,
             task_timeout=input.task_timeout,
-            memo=self._encode_memo(input.memo) if input.memo is not None else None,
-            search_attributes=self._encode_search_attributes(input.search_attributes),
+            # Unset memo and search attributes are the current ones, upserts included
+            # (the codec then encodes the memo like any command's).
+            memo=self._encode_memo(input.memo) if input.memo is not None else dict(self._info.raw_memo),
+            search_attributes=visibility.encode_search_attributes(
+                input.search_attributes or self._info.typed_search_attributes
+            ),
             retry_policy=input.retry_policy,
             headers=dict(input.headers or {}),
         )
@@ -984,13 +991,7 @@ class WorkflowInstance:
         return {key: self._payload_converter.to_payload(value) for key, value in memo.items()}
 
     def _encode_search_attributes(self, attributes: Any) -> Optional[Dict[str, Any]]:
-        if not attributes:
-            return None
-        encode_typed = getattr(temporal_converter, "encode_typed_search_attribute_value", None)
-        if isinstance(attributes, temporal_common.TypedSearchAttributes):
-            return {pair.key.name: encode_typed(pair.key, pair.value) for pair in attributes}
-        encode_values = getattr(temporal_converter, "encode_search_attribute_values")
-        return {name: encode_values(values) for name, values in attributes.items()}
+        return visibility.encode_search_attributes(attributes) or None
 
     def memo(self) -> Mapping[str, Any]:
         return {key: self._from_payload(p, None) for key, p in self._info.raw_memo.items()}
@@ -1017,15 +1018,17 @@ class WorkflowInstance:
 
     def upsert_search_attributes(self, attributes: Any) -> None:
         self._check_writable("upsert_search_attributes")
+        encoded = visibility.encode_search_attributes(attributes)
+        if not encoded:
+            return
+        legacy, typed = visibility.apply_updates(
+            self._info.search_attributes, self._info.typed_search_attributes, encoded
+        )
         if isinstance(attributes, Mapping):
-            encoded = self._encode_search_attributes(attributes) or {}
-            merged = {**self._info.search_attributes, **attributes}
-            self._info = dataclasses.replace(self._info, search_attributes=merged)
-        else:
-            encode_typed = getattr(temporal_converter, "encode_typed_search_attribute_value")
-            encoded = {u.key.name: encode_typed(u.key, u.value) for u in attributes}
-            typed = self._info.typed_search_attributes.updated(*attributes)
-            self._info = dataclasses.replace(self._info, typed_search_attributes=typed)
+            legacy.update(attributes)  # the dict view keeps the exact values given
+        self._info = dataclasses.replace(
+            self._info, search_attributes=legacy, typed_search_attributes=typed
+        )
         self.add_command(c.UpsertSearchAttributes(search_attributes=encoded))
 
     # ================================================================ facts
@@ -1106,6 +1109,14 @@ class WorkflowInstance:
         if self._continued_failure is None:
             return None
         return self._from_failure(self._continued_failure)
+
+
+def _wi() -> Any:
+    """The worker interceptor module, imported on first use: importing it loads the
+    worker package, which imports this module."""
+    from hotmesh_temporal.worker import _interceptor
+
+    return _interceptor
 
 
 def _awaited_frames(task: asyncio.Task) -> List[Tuple[Any, int]]:

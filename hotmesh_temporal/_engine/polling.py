@@ -31,6 +31,7 @@ class Poller:
         task_queue: str,
         store: Store,
         batch: int = 20,
+        retry_after: Optional[Callable[[], Optional[float]]] = None,
     ) -> None:
         self.name = name
         self._claim = claim
@@ -39,6 +40,9 @@ class Poller:
         self._key = f"{namespace}|{task_queue}"
         self._store = store
         self._batch = batch
+        # When capacity is short for a reason no event will end (a rate limit), how
+        # long until it may be back; None means wait for a wakeup as usual.
+        self._retry_after = retry_after
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: Optional[asyncio.Task] = None
@@ -78,6 +82,13 @@ class Poller:
         if self._store._listener is not None:
             self._store._listener.unsubscribe(self._kind, self._on_notify)
 
+    def _wait_seconds(self, free: int) -> float:
+        if free <= 0 and self._retry_after is not None:
+            later = self._retry_after()
+            if later is not None:
+                return min(max(later, 0.001), FALLBACK_POLL_SECONDS)
+        return FALLBACK_POLL_SECONDS
+
     async def _run(self) -> None:
         backoff = 0.1
         while not self._stopping:
@@ -99,6 +110,6 @@ class Poller:
                 if got == free and not self._stopping:
                     continue  # the batch was full: there may be more waiting
             try:
-                await asyncio.wait_for(self._wakeup.wait(), FALLBACK_POLL_SECONDS)
+                await asyncio.wait_for(self._wakeup.wait(), self._wait_seconds(free))
             except asyncio.TimeoutError:
                 pass

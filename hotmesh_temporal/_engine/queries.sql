@@ -31,8 +31,38 @@ SELECT {schema}.cancel_activity_task($1, $2, $3::jsonb, $4, $5, $6);
 -- name: heartbeat_activity_task
 SELECT {schema}.heartbeat_activity_task($1, $2, $3::jsonb);
 
+-- Async activity completion ------------------------------------------------------
+
+-- name: activity_attempt_by_ids
+SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
+
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
+
+-- ------------------------------------------------------------ visibility
+-- {where} and {order} are filled by list_filter.compile_filter: whitelisted column
+-- expressions and $n placeholders only ($1 is always the namespace).
+
+-- {after} is the keyset condition of the page (rows after the last one seen), and
+-- {sort} selects the ORDER BY values that the next page's token is made of.
+-- name: list_workflows
+SELECT run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
+       status, start_time, execution_time, close_time, next_event_id, history_size,
+       parent, memo, search_attributes, {sort}
+  FROM {schema}.executions
+ WHERE namespace = $1 AND ({where}) AND {after}
+ ORDER BY {order}
+ LIMIT $2;
+
+-- name: count_workflows
+SELECT count(*) FROM {schema}.executions WHERE namespace = $1 AND ({where});
+
+-- name: count_workflows_by_status
+SELECT status, count(*) FROM {schema}.executions
+ WHERE namespace = $1 AND ({where}) GROUP BY status ORDER BY status;
+
+-- name: pending_activities
+SELECT * FROM {schema}.activity_tasks WHERE run_id = $1 ORDER BY scheduled_event_id;
 
 -- name: terminate_workflow
 SELECT {schema}.terminate_workflow($1, $2, $3, $4, $5::jsonb);

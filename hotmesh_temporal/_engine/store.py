@@ -65,8 +65,9 @@ class DatabaseUnavailableError(RuntimeError):
 class Store:
     """One schema of one database, shared by a client and the workers built on it."""
 
-    def __init__(self, dsn: str, schema: str, pool: asyncpg.Pool) -> None:
+    def __init__(self, dsn: str, schema: str, pool: asyncpg.Pool, ssl: Any = None) -> None:
         self.dsn = dsn
+        self.ssl = ssl  # an SSLContext from Client.connect(tls=...), else the DSN decides
         self.schema = schema
         self.pool = pool
         self.queries = load_queries(schema)
@@ -77,11 +78,11 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def open(cls, dsn: str, *, max_size: int = 10) -> "Store":
+    async def open(cls, dsn: str, *, max_size: int = 10, ssl: Any = None) -> "Store":
         plain_dsn, schema = split_schema(dsn)
         try:
-            conn = await asyncpg.connect(plain_dsn)
-        except (OSError, asyncpg.PostgresError) as err:
+            conn = await asyncpg.connect(plain_dsn, ssl=ssl)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
             await migrate(conn, schema)
@@ -89,9 +90,9 @@ class Store:
             await conn.close()
         pool = await asyncpg.create_pool(
             plain_dsn, min_size=1, max_size=max_size, init=_init_connection,
-            reset=_no_reset,
+            reset=_no_reset, ssl=ssl,
         )
-        return cls(plain_dsn, schema, pool)
+        return cls(plain_dsn, schema, pool, ssl)
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -113,6 +114,17 @@ class Store:
         self.calls[name] += 1
         return await self.pool.fetchrow(self.queries[name], *args)
 
+    async def fetch_filtered(
+        self, name: str, fragments: Dict[str, str], *args: Any
+    ) -> List[asyncpg.Record]:
+        """A named statement with ``{where}``-style holes filled by the list-filter
+        compiler, whose fragments hold only whitelisted SQL and $n placeholders."""
+        self.calls[name] += 1
+        sql = self.queries[name]
+        for hole, fragment in fragments.items():
+            sql = sql.replace("{" + hole + "}", fragment)
+        return await self.pool.fetch(sql, *args)
+
     async def execute_raw(self, sql: str, *args: Any) -> str:
         """For tests and tools only: a statement that is not part of the engine."""
         return await self.pool.execute(sql, *args)
@@ -121,7 +133,7 @@ class Store:
 
     async def listener(self) -> "_Listener":
         if self._listener is None:
-            listener = _Listener(self.dsn, self.channel)
+            listener = _Listener(self.dsn, self.channel, self.ssl)
             await listener.start()
             self._listener = listener
         return self._listener
@@ -136,8 +148,9 @@ class _Listener:
     notified while it was down is lost: the rows are still there).
     """
 
-    def __init__(self, dsn: str, channel: str) -> None:
+    def __init__(self, dsn: str, channel: str, ssl: Any = None) -> None:
         self._dsn = dsn
+        self._ssl = ssl
         self._channel = channel
         self._conn: Optional[asyncpg.Connection] = None
         self._subscribers: Dict[str, List[Callable[[Optional[str]], None]]] = (
@@ -147,7 +160,7 @@ class _Listener:
         self._reconnect_task: Optional[asyncio.Task] = None
 
     async def start(self) -> None:
-        self._conn = await asyncpg.connect(self._dsn)
+        self._conn = await asyncpg.connect(self._dsn, ssl=self._ssl)
         self._conn.add_termination_listener(self._on_termination)
         await self._conn.add_listener(self._channel, self._on_notify)
 

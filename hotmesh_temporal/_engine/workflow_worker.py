@@ -14,10 +14,11 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.polling import Poller
@@ -50,8 +51,8 @@ class WorkflowWorker:
         store: Store,
         config: WorkflowWorkerConfig,
         *,
-        eager_activity_slots: Callable[[], int],
-        start_activity: Optional[Callable[[Dict[str, Any]], None]],
+        eager_activity_slots: Callable[[int], int],
+        start_activity: Optional[Callable[[List[Dict[str, Any]], int], None]],
     ) -> None:
         self.store = store
         self.config = config
@@ -143,11 +144,19 @@ class WorkflowWorker:
             self._cache.pop(run_id, None)
             await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
             return None
-        completion = build_completion(self._task_context(task, driver), result.commands, driver)
-        reply = await self.store.fetchval(
-            "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
-            completion.to_json(), True,
-        )
+        reserved = self._reserve_eager()
+        try:
+            context = self._task_context(task, driver, reserved)
+            completion = build_completion(context, result.commands, driver)
+            reply = await self.store.fetchval(
+                "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
+                completion.to_json(), True,
+            )
+        except BaseException:
+            self._start_eager([], reserved)
+            raise
+        if reply["status"] != "ok":
+            self._start_eager([], reserved)
         if reply["status"] != "ok":
             # stale: another worker took over after our lease expired; rejected: new
             # events arrived while the workflow tried to close. Either way our
@@ -158,9 +167,7 @@ class WorkflowWorker:
         driver.last_event_id = int(reply["last_event_id"])
         if completion.close is None:
             self._remember(run_id, driver)
-        for activity in reply.get("activities") or []:
-            if self._start_activity is not None:
-                self._start_activity(activity)
+        self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 
     async def _driver_for(self, task: Mapping[str, Any]) -> RunDriver:
@@ -199,7 +206,17 @@ class WorkflowWorker:
         except Exception:
             logger.exception("could not release workflow task of run %s", task["run_id"])
 
-    def _task_context(self, task: Mapping[str, Any], driver: RunDriver) -> TaskContext:
+    def _reserve_eager(self) -> int:
+        """Activity slots held for this task's eager activities (released by _start_eager)."""
+        if self._start_activity is None:
+            return 0
+        return self._eager_slots(self.config.max_eager_activities)
+
+    def _start_eager(self, tasks: List[Dict[str, Any]], reserved: int) -> None:
+        if self._start_activity is not None:
+            self._start_activity(tasks, reserved)
+
+    def _task_context(self, task: Mapping[str, Any], driver: RunDriver, eager_slots: int = 0) -> TaskContext:
         return TaskContext(
             run_id=str(task["run_id"]),
             workflow_id=task["workflow_id"],
@@ -212,8 +229,7 @@ class WorkflowWorker:
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
-            eager_activity_slots=min(self._eager_slots(), self.config.max_eager_activities)
-            if self._start_activity is not None else 0,
+            eager_activity_slots=eager_slots,
         )
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
@@ -312,7 +328,7 @@ def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
     from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority, RetryPolicy, TypedSearchAttributes
+    from hotmesh_temporal.common import Priority, RetryPolicy
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
@@ -324,6 +340,9 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             workflow_id=parent_exec.get("workflowId", ""),
         )
     retry = attrs.get("retryPolicy")
+    search_attributes, typed_search_attributes = visibility.decode_both(
+        h.payload_map(job.search_attributes)
+    )
     return workflow.Info(
         attempt=int(attrs.get("attempt") or 1),
         continued_run_id=attrs.get("continuedExecutionRunId"),
@@ -346,11 +365,11 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         ) if retry else None,
         run_id=str(task["run_id"]),
         run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
-        search_attributes={},
+        search_attributes=search_attributes,
         start_time=start_time,
         task_queue=task["task_queue"],
         task_timeout=h.parse_duration(attrs.get("workflowTaskTimeout")) or timedelta(seconds=10),
-        typed_search_attributes=TypedSearchAttributes.empty,
+        typed_search_attributes=typed_search_attributes,
         workflow_id=task["workflow_id"],
         workflow_start_time=start_time,
         workflow_type=job.workflow_type,

@@ -16,8 +16,12 @@ from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWor
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
+from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 
 logger = logging.getLogger("hotmesh_temporal.worker")
+
+_DEFAULT_POLLER = PollerBehaviorSimpleMaximum(maximum=5)
 
 _UNSET: Any = object()
 
@@ -34,6 +38,7 @@ class Worker:
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
 
+    @configured_by_plugins
     def __init__(
         self,
         client: Any,
@@ -78,9 +83,9 @@ class Worker:
         disable_safe_workflow_eviction: bool = False,
         deployment_config: Any = None,
         patch_activation_callback: Any = None,
-        workflow_task_poller_behavior: Any = None,
-        activity_task_poller_behavior: Any = None,
-        nexus_task_poller_behavior: Any = None,
+        workflow_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
+        activity_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
+        nexus_task_poller_behavior: PollerBehavior = _DEFAULT_POLLER,
         disable_payload_error_limit: bool = False,
         max_workflow_task_external_storage_concurrency: int = 3,
     ) -> None:
@@ -97,16 +102,25 @@ class Worker:
         self._graceful_shutdown = graceful_shutdown_timeout.total_seconds()
         self._interceptors = list(client.config()["interceptors"] or []) + list(interceptors)
         self._interceptors = [i for i in self._interceptors if _is_worker_interceptor(i)]
-        self._activity_defs = _activity_definitions(activities, activity_executor)
+        self._activity_defs = _activity_definitions(activities, activity_executor, shared_state_manager)
+        self._shared_state_manager = shared_state_manager
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
         self._activity_executor = activity_executor
+        slots = slot_limits(
+            tuner, max_concurrent_workflow_tasks, max_concurrent_activities,
+            max_concurrent_local_activities,
+        )
         self._settings = dict(
             max_cached_workflows=max_cached_workflows,
-            max_concurrent_workflow_tasks=max_concurrent_workflow_tasks or 100,
-            max_concurrent_activities=max_concurrent_activities or 100,
+            max_concurrent_workflow_tasks=slots["workflow"],
+            max_concurrent_activities=slots["activity"],
+            max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
-            max_eager=0 if disable_eager_activity_execution else max_eager_activity_reservations_per_workflow_task,
+            max_eager=0 if disable_eager_activity_execution or no_remote_activities
+            else max_eager_activity_reservations_per_workflow_task,
+            max_activities_per_second=max_activities_per_second,
+            no_remote_activities=no_remote_activities,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
@@ -115,6 +129,7 @@ class Worker:
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
         self._run_task: Optional[asyncio.Task] = None
+        self._ready: Optional[asyncio.Event] = None
         self._activity_worker: Optional[ActivityWorker] = None
         self._workflow_worker: Optional[WorkflowWorker] = None
         self._sweeper: Optional[Sweeper] = None
@@ -154,7 +169,11 @@ class Worker:
         }
 
     async def run(self) -> None:
-        """Run until shutdown() is called (or the task running this is cancelled)."""
+        """Run until shutdown() is called (or the task running this is cancelled),
+        through each plugin's ``run_worker``."""
+        await run_through_plugins(self, self._plugins, Worker._run_until_shutdown)
+
+    async def _run_until_shutdown(self) -> None:
         await self._start()
         assert self._done is not None
         try:
@@ -177,15 +196,32 @@ class Worker:
         self._done.set()
 
     async def __aenter__(self) -> "Worker":
-        await self._start()
+        if not self._plugins:
+            await self._start()
+            return self
+        # Plugins wrap run(), so the worker runs as a task, as temporalio's does.
+        self._ready = asyncio.Event()
+        self._run_task = asyncio.get_running_loop().create_task(self.run())
+        ready = asyncio.ensure_future(self._ready.wait())
+        await asyncio.wait({ready, self._run_task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._run_task.done():
+            self._run_task.result()  # a plugin or the start failed: raise it here
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.shutdown()
+        if self._run_task is not None:
+            await self._run_task
 
     # ------------------------------------------------------------------ startup
 
     async def _start(self) -> None:
+        await self._start_pollers()
+        if self._ready is not None:
+            self._ready.set()
+
+    async def _start_pollers(self) -> None:
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
@@ -211,6 +247,8 @@ class Worker:
                     max_heartbeat_throttle=s["max_heartbeat_throttle"],
                     default_heartbeat_throttle=s["default_heartbeat_throttle"],
                     interceptors=self._interceptors,
+                    shared_state_manager=self._shared_state_manager,
+                    max_per_second=s["max_activities_per_second"],
                 ),
             )
         if self._workflow_defs or self._dynamic_workflow:
@@ -232,13 +270,13 @@ class Worker:
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
                 ),
-                eager_activity_slots=activity_worker.free_slots if activity_worker else (lambda: 0),
-                start_activity=activity_worker.start if activity_worker and s["max_eager"] else None,
+                eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
+                start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
             )
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
             await self._workflow_worker.start_polling()
-        if self._activity_worker is not None:
+        if self._activity_worker is not None and not s["no_remote_activities"]:
             await self._activity_worker.poller.start()
 
 
@@ -263,7 +301,7 @@ def _is_worker_interceptor(interceptor: Any) -> bool:
     return hasattr(interceptor, "intercept_activity") or hasattr(interceptor, "workflow_interceptor_class")
 
 
-def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tuple:
+def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_state: Any) -> tuple:
     by_name: Dict[str, Any] = {}
     dynamic = None
     for fn in activities:
@@ -272,6 +310,13 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any) -> tupl
             raise ValueError(
                 f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
                 "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
+            )
+        if (not defn.is_async and shared_state is None
+                and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)):
+            # Heartbeats and cancellation cannot reach another process without it.
+            raise ValueError(
+                f"Activity {defn.name} is not async and executor is not thread-pool executor, "
+                "so a shared_state_manager must be present"
             )
         if defn.name is None:
             if dynamic is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import multiprocessing
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from hotmesh_temporal.exceptions import (
     RetryState,
     TimeoutError,
 )
-from hotmesh_temporal.worker import Worker
+from hotmesh_temporal.worker import SharedStateManager, Worker
 
 # What activities saw, by workflow id.
 SEEN: dict[str, list[Any]] = defaultdict(list)
@@ -425,13 +426,14 @@ async def test_sync_activity_in_thread_pool(client, task_queue):
 
 async def test_sync_activity_in_process_pool(client, task_queue):
     wid = _wid()
-    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+    with concurrent.futures.ProcessPoolExecutor(1) as pool, multiprocessing.Manager() as mgr:
         async with Worker(
             client,
             task_queue=task_queue,
             workflows=[RunActivity],
             activities=[echo_process],
             activity_executor=pool,
+            shared_state_manager=SharedStateManager.create_from_multiprocessing(mgr),
         ):
             out = await _run(client, task_queue, _spec("echo_process", args=["p"]), wid)
     value, pid, activity_type, workflow_id, attempt = out["ok"]
@@ -1053,12 +1055,14 @@ async def test_retries_stop_at_schedule_to_close(client, task_queue):
             _spec(
                 "always_fails",
                 start_to_close=None,
-                schedule_to_close=1.0,
+                schedule_to_close=1.5,
                 retry={"initial": 0.3, "coefficient": 2.0},
             ),
             wid,
         )
-    assert SEEN[wid] == [1, 2, 3]  # at 0, 0.3 and 0.9 s; the next one would be past 1 s
+    # Attempts at 0, 0.3 and 0.9 s; the next would start at 2.1 s, past the 1.5 s limit
+    # (0.6 s of slack either way keeps this true on a loaded machine).
+    assert SEEN[wid] == [1, 2, 3]
     err = out["error"]
     assert err["retry_state"] == "TIMEOUT"
     assert err["cause"]["class"] == "ApplicationError"

@@ -1,3 +1,10 @@
+-- Lock order. Every transition that touches a run locks its executions row before the
+-- run's task, timer or activity rows; the sweeper and the claims lock both at once with
+-- SKIP LOCKED, so they never wait while holding a row. (0001 locked a task row first in
+-- a few places, which could deadlock against terminate or a completing workflow task.)
+-- The sweep, claim_workflow_tasks, release_workflow_task and leased_attempt below
+-- replace 0001's versions for that reason.
+--
 -- Feature hooks. complete_workflow_task, close_run and sweep call one function per
 -- feature, so each feature's migration replaces only its own functions (never one of
 -- these three). The stubs here do nothing; a later migration CREATE OR REPLACEs them:
@@ -5,6 +12,7 @@
 --   apply_update_commands / on_close_updates    workflow updates
 --   apply_visibility_commands                   memo and search-attribute upserts
 --   sweep_schedules / next_schedule_fire        schedules
+--   sweep_standalone_activities                 activities started by a client
 
 CREATE FUNCTION {{schema}}.apply_child_commands(
     e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
@@ -30,6 +38,9 @@ LANGUAGE sql AS $$ SELECT 0 $$;
 
 CREATE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
 LANGUAGE sql AS $$ SELECT NULL::timestamptz $$;
+
+CREATE FUNCTION {{schema}}.sweep_standalone_activities(p_now timestamptz, p_limit int) RETURNS int
+LANGUAGE sql AS $$ SELECT 0 $$;
 
 CREATE OR REPLACE FUNCTION {{schema}}.close_run(p_run uuid, p_status smallint, p_result jsonb, p_failure jsonb, p_new_run uuid)
 RETURNS void
@@ -70,11 +81,14 @@ DECLARE
     v_next jsonb;
     v_new_run uuid;
 BEGIN
+    -- The execution row first, then its task: every transition takes the locks in
+    -- that order (terminate and cancel lock the execution, then delete its task), so
+    -- they can never deadlock with a completion.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     PERFORM 1 FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     IF e.next_event_id <> (p_completion->>'first_event_id')::bigint THEN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
@@ -152,8 +166,10 @@ DECLARE
 BEGIN
     FOR v_timer IN
         DELETE FROM {{schema}}.timers WHERE (run_id, started_event_id) IN (
-            SELECT run_id, started_event_id FROM {{schema}}.timers
-             WHERE fire_at <= v_now ORDER BY fire_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+            SELECT t.run_id, t.started_event_id
+              FROM {{schema}}.timers t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+             WHERE t.fire_at <= v_now ORDER BY t.fire_at LIMIT p_limit
+               FOR UPDATE OF t, e SKIP LOCKED)
         RETURNING *
     LOOP
         PERFORM {{schema}}.deliver(v_timer.run_id, jsonb_build_array(jsonb_build_object(
@@ -163,15 +179,17 @@ BEGIN
         n := n + 1;
     END LOOP;
     FOR v_activity IN
-        SELECT * FROM {{schema}}.activity_tasks WHERE deadline <= v_now
-         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+        SELECT t.* FROM {{schema}}.activity_tasks t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.deadline <= v_now ORDER BY t.deadline LIMIT p_limit
+           FOR UPDATE OF t, e SKIP LOCKED
     LOOP
         PERFORM {{schema}}.sweep_activity(v_activity);
         n := n + 1;
     END LOOP;
     FOR v_wft IN
-        SELECT * FROM {{schema}}.workflow_tasks WHERE deadline <= v_now
-         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+        SELECT t.* FROM {{schema}}.workflow_tasks t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.deadline <= v_now ORDER BY t.deadline LIMIT p_limit
+           FOR UPDATE OF t, e SKIP LOCKED
     LOOP
         PERFORM {{schema}}.sweep_workflow_task(v_wft);
         n := n + 1;
@@ -184,6 +202,7 @@ BEGIN
         n := n + 1;
     END LOOP;
     n := n + {{schema}}.sweep_schedules(v_now, p_limit);
+    n := n + {{schema}}.sweep_standalone_activities(v_now, p_limit);
     fired := n;
     next_deadline := least(
         (SELECT min(fire_at) FROM {{schema}}.timers),
@@ -192,4 +211,71 @@ BEGIN
         (SELECT min(deadline) FROM {{schema}}.executions WHERE status = 1),
         {{schema}}.next_schedule_fire());
     RETURN NEXT;
+END $$;
+
+
+CREATE OR REPLACE FUNCTION {{schema}}.claim_workflow_tasks(
+    p_namespace text, p_queue text, p_worker text, p_limit int)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+    v_run uuid;
+BEGIN
+    FOR v_run IN
+        SELECT t.run_id FROM {{schema}}.workflow_tasks t
+          JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.namespace = p_namespace AND t.task_queue = p_queue
+           AND t.leased_by IS NULL AND t.visible_at <= v_now
+           AND (t.sticky_worker IS NULL OR t.sticky_worker = p_worker OR t.sticky_until <= v_now)
+         ORDER BY t.visible_at
+         LIMIT p_limit
+         FOR UPDATE OF t, e SKIP LOCKED
+    LOOP
+        RETURN NEXT {{schema}}.lease_workflow_task(v_run, p_worker);
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{schema}}.release_workflow_task(
+    p_run uuid, p_lease bigint, p_delay double precision)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_visible timestamptz := {{schema}}.now() + p_delay * interval '1 second';
+BEGIN
+    PERFORM 1 FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    UPDATE {{schema}}.workflow_tasks
+       SET leased_by = NULL, lease_id = NULL, started_at = NULL, attempt = attempt + 1,
+           visible_at = v_visible, sticky_worker = NULL,
+           deadline = CASE WHEN p_delay > 0 THEN v_visible END
+     WHERE run_id = p_run AND lease_id = p_lease;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE {{schema}}.executions SET wft_state = 1, sticky_worker = NULL WHERE run_id = p_run;
+    -- Events that arrived meanwhile belong before the retried task starts.
+    PERFORM {{schema}}.flush_inbox(p_run);
+    IF p_delay > 0 THEN
+        PERFORM {{schema}}.notify_deadline(v_visible);
+    ELSE
+        PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue)
+           FROM {{schema}}.executions e WHERE e.run_id = p_run;
+    END IF;
+    RETURN true;
+END $$;
+
+-- The running attempt a worker reports on, locked after its run; a row of NULLs when
+-- that attempt is over (timed out and retried, cancelled with its run, or reported).
+CREATE OR REPLACE FUNCTION {{schema}}.leased_attempt(p_task bigint, p_attempt int)
+RETURNS {{schema}}.activity_tasks
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    PERFORM 1 FROM {{schema}}.executions
+     WHERE run_id = (SELECT run_id FROM {{schema}}.activity_tasks WHERE id = p_task)
+       FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    RETURN t;
 END $$;

@@ -1,0 +1,98 @@
+-- Visibility: memo and search-attribute upserts, and what list/count filters read.
+--
+-- executions.search_attributes keeps each attribute as its Temporal payload (what
+-- describe() and list_workflows() hand back). Filters need the values themselves, so
+-- the generated column `search_values` holds them decoded: {"Name": value, ...} with
+-- Int/Double as JSON numbers, Bool as JSON booleans, Keyword/Text as strings,
+-- KeywordList as an array of strings and Datetime as a UTC string of fixed width
+-- (YYYY-MM-DDTHH:MI:SS.USZ, so that text order is time order). A GIN index serves the
+-- equality filters, which the filter compiler writes as containment (`@>`).
+
+-- The decoded value of one search-attribute payload, or NULL for a payload that is not
+-- a JSON value (a value only a custom converter could read cannot be filtered on).
+CREATE FUNCTION {{schema}}.search_attribute_value(p_payload jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_encoding text := convert_from(decode(p_payload->'metadata'->>'encoding', 'base64'), 'UTF8');
+    v_type text := convert_from(decode(coalesce(p_payload->'metadata'->>'type', ''), 'base64'), 'UTF8');
+    v_value jsonb;
+BEGIN
+    IF v_encoding IS DISTINCT FROM 'json/plain' THEN
+        RETURN NULL;
+    END IF;
+    v_value := convert_from(decode(coalesce(p_payload->>'data', ''), 'base64'), 'UTF8')::jsonb;
+    -- The deprecated untyped form sends single values as one-element lists.
+    IF jsonb_typeof(v_value) = 'array' AND v_type <> 'KeywordList'
+       AND jsonb_array_length(v_value) = 1 THEN
+        v_value := v_value->0;
+    END IF;
+    IF v_type = 'Datetime' AND jsonb_typeof(v_value) = 'string' THEN
+        v_value := to_jsonb(to_char((v_value#>>'{}')::timestamptz AT TIME ZONE 'UTC',
+                                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+    END IF;
+    RETURN v_value;
+EXCEPTION WHEN others THEN
+    -- A malformed payload must never stop a run from starting or upserting.
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION {{schema}}.search_attribute_values(p_attributes jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(key, {{schema}}.search_attribute_value(value))
+                        FILTER (WHERE {{schema}}.search_attribute_value(value) IS NOT NULL),
+                    '{}'::jsonb)
+      FROM jsonb_each(coalesce(p_attributes, '{}'::jsonb))
+$$;
+
+ALTER TABLE {{schema}}.executions
+    ADD COLUMN search_values jsonb
+    GENERATED ALWAYS AS ({{schema}}.search_attribute_values(search_attributes)) STORED;
+
+CREATE INDEX executions_search_values
+    ON {{schema}}.executions USING gin (search_values jsonb_path_ops);
+CREATE INDEX executions_close_time
+    ON {{schema}}.executions (namespace, close_time DESC) WHERE close_time IS NOT NULL;
+CREATE INDEX executions_type ON {{schema}}.executions (namespace, workflow_type, start_time DESC);
+
+-- True for a payload that removes an entry on upsert: Temporal's null payload
+-- (value_unset(), or a memo value of None) and the deprecated form's empty list.
+CREATE FUNCTION {{schema}}.is_unset_payload(p_payload jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_payload IS NULL OR p_payload = 'null'::jsonb
+        OR convert_from(decode(coalesce(p_payload->'metadata'->>'encoding', ''), 'base64'), 'UTF8')
+           = 'binary/null'
+        OR (convert_from(decode(coalesce(p_payload->'metadata'->>'encoding', ''), 'base64'), 'UTF8')
+            = 'json/plain'
+            AND convert_from(decode(coalesce(p_payload->>'data', ''), 'base64'), 'UTF8')
+                IN ('[]', 'null'))
+$$;
+
+-- Upsert a payload map ({name: payload}) into another; unset payloads remove entries.
+-- NULL when nothing is left, as for a run started without any.
+CREATE FUNCTION {{schema}}.merge_payload_map(p_current jsonb, p_changes jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_object_agg(key, value) FILTER (WHERE NOT {{schema}}.is_unset_payload(value))
+      FROM jsonb_each(coalesce(p_current, '{}'::jsonb) || coalesce(p_changes, '{}'::jsonb))
+$$;
+
+-- Hook of complete_workflow_task (0002): the task's UpsertWorkflowSearchAttributes and
+-- WorkflowPropertiesModified commands, merged in command order by the worker into
+-- p_completion->'visibility' = {search_attributes: {...}, memo: {...}}.
+CREATE OR REPLACE FUNCTION {{schema}}.apply_visibility_commands(
+    e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_changes jsonb := p_completion->'visibility';
+BEGIN
+    IF v_changes IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE {{schema}}.executions
+       SET search_attributes = CASE WHEN v_changes ? 'search_attributes'
+               THEN {{schema}}.merge_payload_map(search_attributes, v_changes->'search_attributes')
+               ELSE search_attributes END,
+           memo = CASE WHEN v_changes ? 'memo'
+               THEN {{schema}}.merge_payload_map(memo, v_changes->'memo')
+               ELSE memo END
+     WHERE run_id = e.run_id;
+END $$;
