@@ -523,8 +523,9 @@ def metric_meter() -> hotmesh_temporal.common.MetricMeter:
 
 
 def extern_functions() -> Mapping[str, Callable]:
-    """Functions passed into a sandbox; there is no sandbox here, so none."""
-    return {}
+    """Functions the worker's interceptors registered for workflow code
+    (``WorkflowInterceptorClassInput.unsafe_extern_functions``)."""
+    return _runtime().extern_functions()
 
 
 def get_current_details() -> str:

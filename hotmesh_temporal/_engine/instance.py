@@ -162,6 +162,7 @@ class WorkflowInstance:
         *,
         workflow_failure_exception_types: Sequence[Type[BaseException]] = (),
         interceptor_classes: Sequence[Any] = (),
+        extern_functions: Optional[Mapping[str, Callable]] = None,
         metric_meter: Any = None,
     ) -> None:
         self.definition = definition
@@ -171,6 +172,7 @@ class WorkflowInstance:
         self._worker_failure_types = tuple(workflow_failure_exception_types)
         self._workflow_failure_types = tuple(definition.failure_exception_types)
         self._interceptor_classes = tuple(interceptor_classes)
+        self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
@@ -1035,6 +1037,9 @@ class WorkflowInstance:
 
     def workflow_info(self) -> workflow.Info:
         return self.outbound.info()
+
+    def extern_functions(self) -> Mapping[str, Callable]:
+        return self._extern_functions
 
     def workflow_object(self) -> Any:
         return self._object

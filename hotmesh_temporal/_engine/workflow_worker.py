@@ -299,12 +299,14 @@ class WorkflowWorker:
                 f"available workflows: {names}"
             )
         info = build_workflow_info(task, attrs, job)
+        classes, extern_functions = _workflow_interceptor_classes(self.config.interceptors)
         return WorkflowInstance(
             definition,
             info,
             self.config.data_converter,
             workflow_failure_exception_types=list(self.config.failure_exception_types),
-            interceptor_classes=_workflow_interceptor_classes(self.config.interceptors),
+            interceptor_classes=classes,
+            extern_functions=extern_functions,
         )
 
 
@@ -312,18 +314,21 @@ def _retry_delay(attempt: int) -> float:
     return min(0.5 * (2 ** (attempt - 1)), 10.0)
 
 
-def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
+def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
+    """The workflow inbound classes of the worker's interceptors, and the extern
+    functions they registered (what ``workflow.extern_functions()`` returns)."""
+    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
+
     classes = []
+    extern_functions: Dict[str, Any] = {}
     for interceptor in interceptors:
         hook = getattr(interceptor, "workflow_interceptor_class", None)
         if hook is None:
             continue
-        from hotmesh_temporal.worker import WorkflowInterceptorClassInput
-
-        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions={}))
+        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
         if cls is not None:
             classes.append(cls)
-    return classes
+    return classes, extern_functions
 
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
