@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import random as _random_module
+import sys
 import uuid as _uuid_module
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -1631,8 +1632,10 @@ class LoggerAdapter(logging.LoggerAdapter):
         return msg, kwargs
 
     def log(self, level: int, msg: object, *args: Any, stacklevel: int = 1, **kwargs: Any):
-        # One extra level so records point at the workflow code, not this adapter.
-        super().log(level, msg, *args, stacklevel=stacklevel + 1, **kwargs)
+        # One extra level so records point at the workflow code, not this adapter;
+        # Python 3.10 counts logging's own frame too, so one more there.
+        extra_levels = 2 if sys.version_info < (3, 11) and stacklevel == 1 else 1
+        super().log(level, msg, *args, stacklevel=stacklevel + extra_levels, **kwargs)
 
     def isEnabledFor(self, level: int) -> bool:
         runtime = _maybe_runtime()

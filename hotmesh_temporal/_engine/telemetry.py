@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, List, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 logger = logging.getLogger("hotmesh_temporal")
 
@@ -29,7 +30,7 @@ _LEVELS = {
 }
 
 
-def with_env_tracing(interceptors: Sequence[Any]) -> List[Any]:
+def with_env_tracing(interceptors: Sequence[Any]) -> list[Any]:
     """``interceptors``, plus a TracingInterceptor when HMSH_TELEMETRY asks for one."""
     interceptors = list(interceptors)
     if os.environ.get("HMSH_TELEMETRY", "").strip().lower() not in _TRUE:
