@@ -75,6 +75,7 @@ class ActivityWorkerConfig:
     max_heartbeat_throttle: float = 60.0
     default_heartbeat_throttle: float = 30.0
     interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior; CODEC decodes headers
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: Optional[float] = None  # Worker(max_activities_per_second=...)
 
@@ -247,7 +248,7 @@ class ActivityWorker:
         token = activity_api._current_context.set(context)
         try:
             chain = build_activity_chain(self.config.interceptors, innermost, outbound)
-            headers = h.parse_payload_map((running.task.get("header") or {}).get("fields"))
+            headers = await self._decode_headers(running.task)
             return await chain.execute_activity(
                 ExecuteActivityInput(
                     fn=defn.fn,
@@ -258,6 +259,18 @@ class ActivityWorker:
             )
         finally:
             activity_api._current_context.reset(token)
+
+    async def _decode_headers(self, task: Mapping[str, Any]) -> Dict[str, Payload]:
+        """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
+        (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
+        from hotmesh_temporal.common import HeaderCodecBehavior
+
+        headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
+        codec = self.config.data_converter.payload_codec
+        if not headers or codec is None or self.config.header_codec_behavior != HeaderCodecBehavior.CODEC:
+            return headers
+        keys = list(headers)
+        return dict(zip(keys, await codec.decode([headers[k] for k in keys])))
 
     async def _decode_raw(self, payloads: List[Payload]) -> List[Payload]:
         codec = self.config.data_converter.payload_codec

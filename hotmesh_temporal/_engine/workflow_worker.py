@@ -40,6 +40,7 @@ class WorkflowWorkerConfig:
     max_cached: int = 1000
     failure_exception_types: Sequence[type] = field(default_factory=list)
     interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
@@ -59,7 +60,10 @@ class WorkflowWorker:
         self._eager_slots = eager_activity_slots
         self._start_activity = start_activity
         self._cache: "collections.OrderedDict[str, RunDriver]" = collections.OrderedDict()
-        self._codecs = PayloadCodecs(config.data_converter.payload_codec)
+        self._codecs = PayloadCodecs(
+            config.data_converter.payload_codec,
+            headers=_codec_applies_to_headers(config.header_codec_behavior),
+        )
         self._tasks: set = set()
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
@@ -256,7 +260,9 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
             args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            headers = h.parse_payload_map((request.get("header") or {}).get("fields"))
+            headers = await self._codecs.decode_headers(
+                h.parse_payload_map((request.get("header") or {}).get("fields"))
+            )
             result = driver.instance.query(
                 request["name"], args, query_id=str(row["id"]), headers=headers
             )
@@ -308,6 +314,13 @@ class WorkflowWorker:
             interceptor_classes=classes,
             extern_functions=extern_functions,
         )
+
+
+def _codec_applies_to_headers(behavior: Any) -> bool:
+    """Workflow headers go through the codec unless the client said NO_CODEC."""
+    from hotmesh_temporal.common import HeaderCodecBehavior
+
+    return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
 
 
 def _retry_delay(attempt: int) -> float:

@@ -4,7 +4,9 @@ headers set by an interceptor travel with the workflow."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,8 @@ from hotmesh_temporal.client import (
     TerminateWorkflowInput,
     WorkflowFailureError,
 )
+from hotmesh_temporal.common import HeaderCodecBehavior
+from hotmesh_temporal.converter import DataConverter, PayloadCodec
 from hotmesh_temporal.converter import default as default_converter
 from hotmesh_temporal.exceptions import CancelledError, TerminatedError
 from hotmesh_temporal.worker import Worker
@@ -364,3 +368,61 @@ async def test_headers_reach_workflow_signals_queries_and_activities(
     assert ("query", "ready", "acme") in SEEN
     assert SEEN.count(("activity", "greet", "acme")) == 1
     assert all(value == "acme" for *_, value in SEEN), SEEN
+
+
+class ReversingCodec(PayloadCodec):
+    """A toy codec: reverses the serialized payload under its own encoding."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload(metadata={"encoding": b"binary/reversed"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload.FromString(p.data[::-1])
+            if p.metadata.get("encoding") == b"binary/reversed"
+            else p
+            for p in payloads
+        ]
+
+
+async def test_header_codec_behavior_codec_encodes_headers_at_rest(client: Client, task_queue: str):
+    SEEN.clear()
+    converter = dataclasses.replace(DataConverter.default, payload_codec=ReversingCodec())
+    coded = Client(
+        **{
+            **client.config(),
+            "data_converter": converter,
+            "interceptors": [TenantClientInterceptor("globex")],
+            "header_codec_behavior": HeaderCodecBehavior.CODEC,
+        }
+    )
+    async with Worker(
+        coded,
+        task_queue=task_queue,
+        workflows=[ParentWorkflow],
+        activities=[greet],
+        interceptors=[PropagatingWorkerInterceptor()],
+    ):
+        handle = await coded.start_workflow(
+            ParentWorkflow.run, 2, id=wf_id(), task_queue=task_queue
+        )
+        await handle.signal(ParentWorkflow.proceed)
+        assert await handle.result() == "hello remote"
+    # Workflow, signal and activity interceptors saw the decoded header...
+    assert {("run", "ParentWorkflow", "globex"), ("signal", "proceed", "globex")} <= set(SEEN)
+    assert ("activity", "greet", "globex") in SEEN
+    # ...while history holds it encoded, on the start and on the activity.
+    store = await client._engine_store()
+    events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
+    headers = [
+        e["attrs"]["header"]["fields"][HEADER_KEY]
+        for e in events
+        if e["type"] in ("WorkflowExecutionStarted", "ActivityTaskScheduled")
+    ]
+    assert len(headers) == 2
+    assert all(
+        Payload.from_json_dict(p).metadata["encoding"] == b"binary/reversed" for p in headers
+    )
