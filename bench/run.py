@@ -383,6 +383,26 @@ class Bench:
             else:
                 await handle.terminate("bench done")
 
+    async def updates(self) -> None:
+        """execute_update round trip on a running workflow with a live worker: request
+        row + NOTIFY, a workflow task that accepts and completes it, the client woken by
+        the update's NOTIFY."""
+        self.section("update latency")
+        handle = await self.client.start_workflow(
+            w.SignalWorkflow.run, 1, id=self.wf_id("update"), task_queue=self.task_queue
+        )
+        await asyncio.sleep(0.1)  # let the first workflow task finish
+        samples = []
+        for i in range(self.sizes.query_runs):
+            t0 = time.perf_counter()
+            assert await handle.execute_update(w.SignalWorkflow.echo, i) == i
+            samples.append((time.perf_counter() - t0) * 1000)
+        med = percentile(samples, 50)
+        self.figure("execute_update -> result, median", f"{med:.1f} ms", "< 20 ms", med < 20)
+        self.figure("  p95", f"{percentile(samples, 95):.1f} ms")
+        await handle.signal(w.SignalWorkflow.ping, 1)
+        await handle.result()
+
     async def throughput(self) -> None:
         s = self.sizes
         n = s.throughput_workflows
@@ -468,6 +488,7 @@ class Bench:
                 await self.guarded("parallel activities", self.parallel)
                 await self.guarded("timers", self.timers)
                 await self.guarded("signals and queries", self.signals_and_queries)
+                await self.guarded("updates", self.updates)
                 await self.guarded("throughput", self.throughput)
         finally:
             if self.client is not None:

@@ -87,6 +87,11 @@ class SignalWorkflow:
     def seen(self) -> int:
         return len(self._seen)
 
+    @workflow.update
+    def echo(self, value: int) -> int:
+        """An update that changes nothing: its latency is the update path's own."""
+        return value
+
 
 WORKFLOWS = [
     OneActivityWorkflow,

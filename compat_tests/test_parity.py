@@ -24,10 +24,6 @@ from compat_tests import parity
 INCOMPLETE = {
     "client",
     "worker",
-    "testing",
-    "envconfig",
-    "runtime",
-    "worker.workflow_sandbox",
     "contrib.opentelemetry",
 }
 

@@ -496,6 +496,132 @@ class UpdateScheduleInput:
     rpc_timeout: timedelta | None
 
 
+# ---------------------------------------------------------- worker versioning
+
+
+@dataclass
+class UpdateWorkerBuildIdCompatibilityInput:
+    """What ``Client.update_worker_build_id_compatibility`` asks for."""
+
+    task_queue: str
+    operation: Any
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class GetWorkerBuildIdCompatibilityInput:
+    """What ``Client.get_worker_build_id_compatibility`` asks for."""
+
+    task_queue: str
+    max_sets: int | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class GetWorkerTaskReachabilityInput:
+    """What ``Client.get_worker_task_reachability`` asks for."""
+
+    build_ids: Sequence[str]
+    task_queues: Sequence[str]
+    reachability: Any
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+# ------------------------------------------------------------ nexus operations
+
+
+@dataclass
+class StartNexusOperationInput:
+    """What ``NexusClient.start_operation`` asks for (experimental)."""
+
+    operation: str
+    arg: Any
+    id: str
+    endpoint: str
+    service: str
+    result_type: type | None
+    schedule_to_close_timeout: timedelta | None
+    schedule_to_start_timeout: timedelta | None
+    start_to_close_timeout: timedelta | None
+    id_reuse_policy: hotmesh_temporal.common.NexusOperationIDReusePolicy
+    id_conflict_policy: hotmesh_temporal.common.NexusOperationIDConflictPolicy
+    search_attributes: hotmesh_temporal.common.TypedSearchAttributes | None
+    summary: str | None
+    headers: Mapping[str, str]
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class DescribeNexusOperationInput:
+    """What ``NexusOperationHandle.describe`` asks for (experimental)."""
+
+    operation_id: str
+    run_id: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class GetNexusOperationResultInput:
+    """What ``NexusOperationHandle.result`` asks for (experimental)."""
+
+    operation_id: str
+    run_id: str | None
+    endpoint: str
+    service: str
+    operation: str
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+    result_type: type | None
+
+
+@dataclass
+class CancelNexusOperationInput:
+    """What ``NexusOperationHandle.cancel`` asks for (experimental)."""
+
+    operation_id: str
+    run_id: str | None
+    reason: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class TerminateNexusOperationInput:
+    """What ``NexusOperationHandle.terminate`` asks for (experimental)."""
+
+    operation_id: str
+    run_id: str | None
+    reason: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class ListNexusOperationsInput:
+    """What ``Client.list_nexus_operations`` asks for (experimental)."""
+
+    query: str | None
+    page_size: int
+    next_page_token: bytes | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+    limit: int | None
+
+
+@dataclass
+class CountNexusOperationsInput:
+    """What ``Client.count_nexus_operations`` asks for (experimental)."""
+
+    query: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
 # --------------------------------------------------------------- interceptors
 
 
@@ -623,3 +749,39 @@ class OutboundInterceptor:
 
     async def update_schedule(self, input: UpdateScheduleInput) -> None:
         await self.next.update_schedule(input)
+
+    # worker versioning
+    async def update_worker_build_id_compatibility(
+        self, input: UpdateWorkerBuildIdCompatibilityInput
+    ) -> None:
+        await self.next.update_worker_build_id_compatibility(input)
+
+    async def get_worker_build_id_compatibility(
+        self, input: GetWorkerBuildIdCompatibilityInput
+    ) -> Any:
+        return await self.next.get_worker_build_id_compatibility(input)
+
+    async def get_worker_task_reachability(self, input: GetWorkerTaskReachabilityInput) -> Any:
+        return await self.next.get_worker_task_reachability(input)
+
+    # nexus operations
+    async def start_nexus_operation(self, input: StartNexusOperationInput) -> Any:
+        return await self.next.start_nexus_operation(input)
+
+    async def describe_nexus_operation(self, input: DescribeNexusOperationInput) -> Any:
+        return await self.next.describe_nexus_operation(input)
+
+    async def get_nexus_operation_result(self, input: GetNexusOperationResultInput) -> Any:
+        return await self.next.get_nexus_operation_result(input)
+
+    async def cancel_nexus_operation(self, input: CancelNexusOperationInput) -> None:
+        await self.next.cancel_nexus_operation(input)
+
+    async def terminate_nexus_operation(self, input: TerminateNexusOperationInput) -> None:
+        await self.next.terminate_nexus_operation(input)
+
+    def list_nexus_operations(self, input: ListNexusOperationsInput) -> Any:
+        return self.next.list_nexus_operations(input)
+
+    async def count_nexus_operations(self, input: CountNexusOperationsInput) -> Any:
+        return await self.next.count_nexus_operations(input)

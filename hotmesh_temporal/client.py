@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 import warnings
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import (
     Any,
+    AsyncIterator,
     Awaitable,
     Callable,
     Dict,
@@ -37,7 +39,7 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import telemetry
 from hotmesh_temporal._engine.completion import new_run_start
-from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
+from hotmesh_temporal._engine.definitions import UPDATE_ATTR, workflow_type_and_result_type
 from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.list_filter import (
     STATUS_NAMES,
@@ -46,12 +48,53 @@ from hotmesh_temporal._engine.list_filter import (
     keyset_condition,
 )
 from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal._engine.updates import request_json
 from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal import _schedule_types as _schedule_ops
+from hotmesh_temporal._schedule_types import (  # noqa: F401  (re-exported)
+    Schedule,
+    ScheduleAction,
+    ScheduleActionExecution,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleAsyncIterator,
+    ScheduleBackfill,
+    ScheduleCalendarSpec,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleInfo,
+    ScheduleIntervalSpec,
+    ScheduleListAction,
+    ScheduleListActionStartWorkflow,
+    ScheduleListDescription,
+    ScheduleListInfo,
+    ScheduleListSchedule,
+    ScheduleListState,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from hotmesh_temporal._client_interceptor import *  # noqa: F401,F403  (public names)
 from hotmesh_temporal._client_interceptor import (
+    BackfillScheduleInput,
     CancelWorkflowInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
+    ListSchedulesInput,
+    PauseScheduleInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
     CountWorkflowsInput,
+    FetchWorkflowHistoryEventsInput,
     DescribeWorkflowInput,
     Interceptor,
     ListWorkflowsInput,
@@ -59,7 +102,11 @@ from hotmesh_temporal._client_interceptor import (
     QueryWorkflowInput,
     SignalWorkflowInput,
     StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
     TerminateWorkflowInput,
+    UpdateWithStartStartWorkflowInput,
+    UpdateWithStartUpdateWorkflowInput,
 )
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
 from hotmesh_temporal.common import HeaderCodecBehavior  # noqa: F401  (re-exported)
@@ -131,6 +178,13 @@ class WorkflowExecutionStatus(IntEnum):
     TERMINATED = 5
     CONTINUED_AS_NEW = 6
     TIMED_OUT = 7
+
+
+class WorkflowHistoryEventFilterType(IntEnum):
+    """Which history events to fetch (Temporal's ``HistoryEventFilterType``)."""
+
+    ALL_EVENT = 1
+    CLOSE_EVENT = 2
 
 
 class WorkflowFailureError(hotmesh_temporal.exceptions.TemporalError):
@@ -413,6 +467,148 @@ class Client:
             stack_level=3,
         )
         return await handle.result()
+
+    # ---------------------------------------------------- update with start
+
+    async def execute_update_with_start_workflow(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        start_workflow_operation: "WithStartWorkflowOperation[Any, Any]",
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> Any:
+        """Start the workflow unless it runs (per the operation's id_conflict_policy),
+        send it the update, and wait for the update's result."""
+        handle = await self._start_update_with_start(
+            update, arg, args=args, start_workflow_operation=start_workflow_operation,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED, id=id, result_type=result_type,
+            rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+        )
+        return await handle.result()
+
+    async def start_update_with_start_workflow(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        start_workflow_operation: "WithStartWorkflowOperation[Any, Any]",
+        wait_for_stage: "WorkflowUpdateStage",
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        """Start the workflow unless it runs, send it the update, and return the
+        update's handle once it reached ``wait_for_stage``."""
+        return await self._start_update_with_start(
+            update, arg, wait_for_stage=wait_for_stage, args=args, id=id,
+            result_type=result_type, start_workflow_operation=start_workflow_operation,
+            rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+        )
+
+    async def _start_update_with_start(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        wait_for_stage: "WorkflowUpdateStage",
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        start_workflow_operation: "WithStartWorkflowOperation[Any, Any]",
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        if wait_for_stage == WorkflowUpdateStage.ADMITTED:
+            raise ValueError("ADMITTED wait stage not supported")
+        operation = start_workflow_operation
+        if operation._used:
+            raise RuntimeError("WithStartWorkflowOperation cannot be reused")
+        operation._used = True
+        name, result_hint = _update_name_and_result_type(update)
+        start_input = operation._start_workflow_input
+
+        def on_start(reply: Mapping[str, Any]) -> None:
+            run_id = str(reply["run_id"])
+            operation._workflow_handle.set_result(WorkflowHandle(
+                self, start_input.id, first_execution_run_id=run_id, result_run_id=run_id,
+                result_type=start_input.ret_type,
+            ))
+
+        def on_start_error(err: BaseException) -> None:
+            if not operation._workflow_handle.done():
+                operation._workflow_handle.set_exception(err)
+
+        try:
+            return await self._impl.start_update_with_start_workflow(StartWorkflowUpdateWithStartInput(
+                start_workflow_input=start_input,
+                update_workflow_input=UpdateWithStartUpdateWorkflowInput(
+                    update_id=id, update=name,
+                    args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+                    wait_for_stage=wait_for_stage, headers={}, ret_type=result_type or result_hint,
+                ),
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+                _on_start=on_start,
+                _on_start_error=on_start_error,
+            ))
+        except BaseException as err:
+            on_start_error(err)  # also when an interceptor failed before the start
+            if isinstance(err, asyncio.CancelledError):
+                raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
+            raise
+
+    # ------------------------------------------------------------ schedules
+
+    async def create_schedule(
+        self,
+        id: str,
+        schedule: Schedule,
+        *,
+        trigger_immediately: bool = False,
+        backfill: Sequence[ScheduleBackfill] = [],
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Any = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleHandle:
+        """Create a schedule (ScheduleAlreadyRunningError when the id is taken) and
+        return its handle. Any worker connected to this database fires it."""
+        return await self._impl.create_schedule(
+            CreateScheduleInput(
+                id=id, schedule=schedule, trigger_immediately=trigger_immediately,
+                backfill=backfill, memo=memo, search_attributes=search_attributes,
+                rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+            )
+        )
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to the schedule with this id."""
+        return ScheduleHandle(self, id)
+
+    async def list_schedules(
+        self,
+        query: Optional[str] = None,
+        *,
+        page_size: int = 1000,
+        next_page_token: Optional[bytes] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> ScheduleAsyncIterator:
+        """Iterate over this namespace's schedules, ordered by id; ``query`` filters
+        with ``Key = value`` terms joined by AND."""
+        return self._impl.list_schedules(
+            ListSchedulesInput(
+                page_size=page_size, next_page_token=next_page_token,
+                rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout, query=query,
+            )
+        )
 
     # -------------------------------------------------------------- handles
 
@@ -772,6 +968,99 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
             )
         )
 
+    async def execute_update(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> Any:
+        """Send an update and wait for its result (WorkflowUpdateFailedError when the
+        validator rejects it or the handler fails)."""
+        handle = await self._start_update(
+            update, arg, args=args, wait_for_stage=WorkflowUpdateStage.COMPLETED, id=id,
+            result_type=result_type, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+        )
+        return await handle.result()
+
+    async def start_update(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        wait_for_stage: "WorkflowUpdateStage",
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        """Send an update and return its handle once it reached ``wait_for_stage``
+        (ACCEPTED or COMPLETED)."""
+        return await self._start_update(
+            update, arg, wait_for_stage=wait_for_stage, args=args, id=id,
+            result_type=result_type, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout,
+        )
+
+    async def _start_update(
+        self,
+        update: Union[str, Callable],
+        arg: Any = _ARG_UNSET,
+        *,
+        wait_for_stage: "WorkflowUpdateStage",
+        args: Sequence[Any] = [],
+        id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        if wait_for_stage == WorkflowUpdateStage.ADMITTED:
+            raise ValueError("ADMITTED wait stage not supported")
+        name, result_hint = _update_name_and_result_type(update)
+        return await self._client._impl.start_workflow_update(StartWorkflowUpdateInput(
+            id=self._id,
+            run_id=self._run_id,
+            first_execution_run_id=self._first_execution_run_id,
+            update_id=id,
+            update=name,
+            args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+            wait_for_stage=wait_for_stage,
+            headers={},
+            ret_type=result_type or result_hint,
+            rpc_metadata=rpc_metadata,
+            rpc_timeout=rpc_timeout,
+        ))
+
+    def get_update_handle(
+        self,
+        id: str,
+        *,
+        workflow_run_id: Optional[str] = None,
+        result_type: Optional[type] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        """A handle to an update sent before (to this handle's run unless
+        ``workflow_run_id`` is given)."""
+        return WorkflowUpdateHandle(
+            self._client, id, self._id, workflow_run_id=workflow_run_id or self._run_id,
+            result_type=result_type,
+        )
+
+    def get_update_handle_for(
+        self,
+        update: Callable,
+        id: str,
+        *,
+        workflow_run_id: Optional[str] = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        """A typed handle to an update sent before: the result type comes from the
+        update method."""
+        _, result_type = _update_name_and_result_type(update)
+        return self.get_update_handle(id, workflow_run_id=workflow_run_id, result_type=result_type)
+
     async def terminate(
         self,
         *args: Any,
@@ -792,6 +1081,54 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
             )
         )
 
+    async def fetch_history(
+        self,
+        *,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistory":
+        """The run's whole history (all pages of :py:meth:`fetch_history_events`)."""
+        events = [
+            event
+            async for event in self.fetch_history_events(
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        ]
+        return WorkflowHistory(workflow_id=self.id, events=events)
+
+    def fetch_history_events(
+        self,
+        *,
+        page_size: Optional[int] = None,
+        next_page_token: Optional[bytes] = None,
+        wait_new_event: bool = False,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        """History events as an async iterator that reads nothing until iterated.
+
+        ``wait_new_event`` keeps the iterator open until the run closes, yielding
+        events as they are recorded; ``CLOSE_EVENT`` yields only the closing event."""
+        return self._client._impl.fetch_workflow_history_events(
+            FetchWorkflowHistoryEventsInput(
+                id=self._id,
+                run_id=self._run_id,
+                page_size=page_size,
+                next_page_token=next_page_token,
+                wait_new_event=wait_new_event,
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+        )
 
 def _build_outbound_chain(innermost: OutboundInterceptor, interceptors: Sequence[Any]) -> OutboundInterceptor:
     """Wrap ``innermost`` so the first interceptor in the list is called first."""
@@ -842,34 +1179,8 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         if not input.task_queue:
             raise ValueError("task_queue is required")
         client = self._client
-        dc = client.data_converter
         store = await self._store()
-        payloads = await dc.encode(list(input.args)) if input.args else []
-        memo_json = None
-        if input.memo:
-            encoded = await dc.encode(list(input.memo.values()))
-            memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
-        run_id = str(uuid.uuid4())
-        start = new_run_start(
-            namespace=client.namespace,
-            workflow_id=input.id,
-            run_id=run_id,
-            workflow_type=input.workflow,
-            task_queue=input.task_queue,
-            arguments=payloads,
-            execution_timeout=input.execution_timeout,
-            run_timeout=input.run_timeout,
-            task_timeout=input.task_timeout,
-            memo_json=memo_json,
-            search_attributes_json=_search_attributes_json(input.search_attributes),
-            headers=await self._encode_headers(input.headers),
-            identity=client.identity,
-            retry_policy=input.retry_policy,
-            cron_schedule=input.cron_schedule,
-            start_delay=input.start_delay,
-            id_reuse_policy=int(input.id_reuse_policy),
-            id_conflict_policy=int(input.id_conflict_policy),
-        )
+        start = await self._new_run_request(input)
         if input.start_signal:
             start["signal"] = await _signal_event(
                 client, input.start_signal, input.start_signal_args, await self._encode_headers(input.headers)
@@ -883,10 +1194,92 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
         return WorkflowHandle(
             client,
             input.id,
-            run_id=actual_run_id,
+            # As temporalio's start handle: no run_id, so signal, query, cancel, terminate
+            # and describe address the latest run (after continue-as-new, retries, cron).
+            run_id=None,
             result_run_id=actual_run_id,
             first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
             result_type=input.ret_type,
+        )
+
+    async def _new_run_request(self, input: Any) -> Dict[str, Any]:
+        """The start_workflow() argument for a StartWorkflowInput or an
+        UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
+        dc = self._client.data_converter
+        payloads = await dc.encode(list(input.args)) if input.args else []
+        memo_json = None
+        if input.memo:
+            encoded = await dc.encode(list(input.memo.values()))
+            memo_json = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded)}
+        start_delay = input.start_delay
+        if input.cron_schedule:
+            start_delay = await _cron_start_delay(await self._store(), input.cron_schedule, start_delay)
+        return new_run_start(
+            namespace=self._client.namespace,
+            workflow_id=input.id,
+            run_id=str(uuid.uuid4()),
+            workflow_type=input.workflow,
+            task_queue=input.task_queue,
+            arguments=payloads,
+            execution_timeout=input.execution_timeout,
+            run_timeout=input.run_timeout,
+            task_timeout=input.task_timeout,
+            memo_json=memo_json,
+            search_attributes_json=_search_attributes_json(input.search_attributes),
+            headers=await self._encode_headers(input.headers),
+            identity=self._client.identity,
+            retry_policy=input.retry_policy,
+            cron_schedule=input.cron_schedule,
+            start_delay=start_delay,
+            id_reuse_policy=int(input.id_reuse_policy),
+            id_conflict_policy=int(input.id_conflict_policy),
+        )
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
+        """Admit the update to the run, then wait for the stage it asks for."""
+        store = await self._store()
+        request = await self._update_request(input)
+        async with _expecting_update(self._client, store) as row_id:
+            reply = await _call(store.fetchval(
+                "request_update", self._client.namespace, input.id,
+                uuid.UUID(input.run_id) if input.run_id else None, request, row_id,
+            ))
+            reply = dict(reply, update_id=request["meta"]["updateId"])
+            return await _handle_after_admission(self._client, input.id, reply, input, input.rpc_timeout)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> "WorkflowUpdateHandle[Any]":
+        """Start the workflow (or use the running one, per its id_conflict_policy)
+        and admit the update, in one transaction; then wait as start_update does."""
+        start_input = input.start_workflow_input
+        store = await self._store()
+        async with _expecting_update(self._client, store) as row_id:
+            try:
+                start = await self._new_run_request(start_input)
+                request = await self._update_request(input.update_workflow_input)
+                reply = await _call(store.fetchval("start_workflow_with_update", start, request, row_id))
+                if reply["status"] == "already_started":
+                    raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                        start_input.id, start_input.workflow, run_id=str(reply["run_id"])
+                    )
+            except BaseException as err:
+                input._on_start_error(err)
+                raise
+            input._on_start(reply)
+            update_reply = dict(reply["update"], update_id=request["meta"]["updateId"])
+            return await _handle_after_admission(
+                self._client, start_input.id, update_reply, input.update_workflow_input,
+                input.rpc_timeout,
+            )
+
+    async def _update_request(self, input: Any) -> Dict[str, Any]:
+        """The update.v1.Request JSON of an update input (payloads encoded)."""
+        dc = self._client.data_converter
+        payloads = await dc.encode(list(input.args)) if input.args else []
+        return request_json(
+            input.update_id or str(uuid.uuid4()), input.update, payloads,
+            await self._encode_headers(input.headers), self._client.identity,
         )
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> "WorkflowExecutionDescription":
@@ -964,7 +1357,11 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
 
     # Operations other features add. Each replaces its placeholder here with the
     # real implementation.
-    fetch_workflow_history_events = _not_implemented("fetch_history_events", sync=True)
+    def fetch_workflow_history_events(
+        self, input: FetchWorkflowHistoryEventsInput
+    ) -> "WorkflowHistoryEventAsyncIterator":
+        return WorkflowHistoryEventAsyncIterator(self._client, input)
+
     start_activity = _not_implemented("standalone activities (start_activity)")
     cancel_activity = _not_implemented("standalone activities (cancel_activity)")
     terminate_activity = _not_implemented("standalone activities (terminate_activity)")
@@ -974,17 +1371,59 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     describe_activity = _not_implemented("standalone activities (describe_activity)")
     list_activities = _not_implemented("standalone activities (list_activities)", sync=True)
     count_activities = _not_implemented("standalone activities (count_activities)")
-    start_workflow_update = _not_implemented("workflow updates (start_workflow_update)")
-    start_update_with_start_workflow = _not_implemented("update with start")
-    create_schedule = _not_implemented("schedules (create_schedule)")
-    list_schedules = _not_implemented("schedules (list_schedules)", sync=True)
-    backfill_schedule = _not_implemented("schedules (backfill)")
-    delete_schedule = _not_implemented("schedules (delete)")
-    describe_schedule = _not_implemented("schedules (describe)")
-    pause_schedule = _not_implemented("schedules (pause)")
-    trigger_schedule = _not_implemented("schedules (trigger)")
-    unpause_schedule = _not_implemented("schedules (unpause)")
-    update_schedule = _not_implemented("schedules (update)")
+    # Schedules: the work lives in _schedule_types (one function per operation).
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await _schedule_ops.create_schedule(self._client, input)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        return ScheduleAsyncIterator(self._client, input)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await _schedule_ops.backfill_schedule(self._client, input)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await _schedule_ops.delete_schedule(self._client, input)
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await _schedule_ops.describe_schedule(self._client, input)
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await _schedule_ops.pause_schedule(self._client, input)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await _schedule_ops.trigger_schedule(self._client, input)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await _schedule_ops.pause_schedule(self._client, input)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await _schedule_ops.update_schedule(self._client, input)
+    update_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
+    get_worker_build_id_compatibility = _not_implemented("worker build id compatibility")
+    get_worker_task_reachability = _not_implemented("worker task reachability")
+    start_nexus_operation = _not_implemented("nexus operations")
+    describe_nexus_operation = _not_implemented("nexus operations")
+    get_nexus_operation_result = _not_implemented("nexus operations")
+    cancel_nexus_operation = _not_implemented("nexus operations")
+    terminate_nexus_operation = _not_implemented("nexus operations")
+    list_nexus_operations = _not_implemented("nexus operations", sync=True)
+    count_nexus_operations = _not_implemented("nexus operations")
+
+
+async def _cron_start_delay(store: Store, cron_schedule: str, start_delay: Optional[timedelta]) -> timedelta:
+    """A cron workflow's first run waits for the first cron time, as on Temporal."""
+    from hotmesh_temporal._engine.cron import CronError, CronSchedule
+
+    if start_delay:
+        raise RPCError(
+            "CronSchedule and WorkflowStartDelay may not be used together",
+            RPCStatusCode.INVALID_ARGUMENT, b"",
+        )
+    try:
+        schedule = CronSchedule(cron_schedule)
+    except CronError as err:
+        raise RPCError(f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+    return schedule.backoff(await store.fetchval("now"))
 
 
 async def _signal_event(
@@ -1128,6 +1567,268 @@ class WorkflowExecutionDescription(WorkflowExecution):
         )
 
 
+# ================================================================== workflow updates
+
+
+class WorkflowUpdateFailedError(hotmesh_temporal.exceptions.TemporalError):
+    """The update was rejected (by its validator, or no handler) or its handler failed;
+    ``cause`` is the error the workflow reported."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("Workflow update failed")
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException:
+        assert self.__cause__
+        return self.__cause__
+
+
+class WorkflowUpdateRPCTimeoutOrCancelledError(RPCTimeoutOrCancelledError):
+    """Waiting for an update timed out or was cancelled. The update itself goes on:
+    only this call gave up."""
+
+    def __init__(self) -> None:
+        super().__init__("Timeout or cancellation waiting for update")
+
+
+class WorkflowUpdateStage(IntEnum):
+    """How far an update must get before ``start_update`` returns (Temporal's
+    UpdateWorkflowExecutionLifecycleStage values)."""
+
+    ADMITTED = 1
+    ACCEPTED = 2
+    COMPLETED = 3
+
+
+class WorkflowUpdateHandle(Generic[LocalReturnType]):
+    """A handle to one update of a workflow: wait for its result with ``result()``."""
+
+    def __init__(
+        self,
+        client: Client,
+        id: str,
+        workflow_id: str,
+        *,
+        workflow_run_id: Optional[str] = None,
+        result_type: Optional[type] = None,
+        known_outcome: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self._client = client
+        self._id = id
+        self._workflow_id = workflow_id
+        self._workflow_run_id = workflow_run_id
+        self._result_type = result_type
+        self._known_outcome = known_outcome
+        self._row_id: Optional[uuid.UUID] = None  # the updates row, once known
+        self._row_state = -1  # its state when last read
+
+    @property
+    def id(self) -> str:
+        """The update's id."""
+        return self._id
+
+    @property
+    def workflow_id(self) -> str:
+        """The id of the workflow the update was sent to."""
+        return self._workflow_id
+
+    @property
+    def workflow_run_id(self) -> Optional[str]:
+        """The run the update was sent to, when known."""
+        return self._workflow_run_id
+
+    async def result(
+        self,
+        *,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> LocalReturnType:
+        """Wait for the update to finish and return its result; raise
+        WorkflowUpdateFailedError when it failed or was rejected."""
+        await self._poll_until_outcome(rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)
+        assert self._known_outcome is not None
+        dc = self._client.data_converter
+        if "failure" in self._known_outcome:
+            failure = h.parse_failure(self._known_outcome["failure"])
+            raise WorkflowUpdateFailedError(await dc.decode_failure(failure))
+        payloads = h.parse_payloads(self._known_outcome.get("success"))
+        if not payloads:
+            return cast(LocalReturnType, None)
+        values = await dc.decode(payloads, [self._result_type] if self._result_type else None)
+        if len(values) > 1:
+            warnings.warn(f"Expected single update result, got {len(values)}")
+        return cast(LocalReturnType, values[0] if values else None)
+
+    async def _poll_until_outcome(
+        self,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> None:
+        if self._known_outcome is not None:
+            return
+        await _wait_for_update(self, UPDATE_ROW_COMPLETED, rpc_timeout)
+
+    def _take_reply(self, reply: Mapping[str, Any]) -> None:
+        """Remember what the database said about this update."""
+        self._row_id = uuid.UUID(str(reply["id"]))
+        self._row_state = reply["state"]
+        self._workflow_run_id = str(reply["run_id"])
+        if reply["state"] == UPDATE_ROW_ABORTED:
+            raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
+        if reply["state"] >= UPDATE_ROW_COMPLETED:
+            self._known_outcome = reply["outcome"]
+
+
+# States of an update's row (schema/0004_updates.sql).
+UPDATE_ROW_ACCEPTED, UPDATE_ROW_COMPLETED, UPDATE_ROW_ABORTED = 1, 2, 3
+
+
+async def _find_update_reply(handle: WorkflowUpdateHandle[Any], store: Store) -> Mapping[str, Any]:
+    """The update's row by workflow / run / update id."""
+    run = handle._workflow_run_id
+    reply = await _call(store.fetchval(
+        "find_update", handle._client.namespace, handle._workflow_id,
+        uuid.UUID(run) if run else None, handle._id,
+    ))
+    if reply["status"] == "not_found":
+        raise RPCError(f"workflow not found for ID: {handle._workflow_id}", RPCStatusCode.NOT_FOUND, b"")
+    if reply["status"] == "update_not_found":
+        raise RPCError(f"update not found: {handle._id}", RPCStatusCode.NOT_FOUND, b"")
+    return reply
+
+
+async def _wait_for_update(
+    handle: WorkflowUpdateHandle[Any], state: int, rpc_timeout: Optional[timedelta]
+) -> None:
+    """Wait (woken by 'u|<row id>' notifications) until the update's row reaches
+    ``state``; a row aborted by its run closing raises RPCError as Temporal does."""
+    store = await handle._client._engine_store()
+    if handle._row_id is None:
+        handle._take_reply(await _find_update_reply(handle, store))
+    if handle._row_state >= state:
+        return
+    waiter = handle._client.service_client._update_waiter(store)
+    try:
+        reply = await waiter.wait_for_state(
+            str(handle._row_id), state, rpc_timeout.total_seconds() if rpc_timeout else None,
+            known_state=handle._row_state,
+        )
+    except asyncio.TimeoutError as err:
+        raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
+    except asyncio.CancelledError as err:
+        raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
+    handle._take_reply(reply)
+
+
+@contextlib.asynccontextmanager
+async def _expecting_update(client: Client, store: Store) -> AsyncIterator[uuid.UUID]:
+    """A row id for a new update, listened for before the update is sent (so waiting
+    for it needs no first look at the database)."""
+    waiter = client.service_client._update_waiter(store)
+    row_id = uuid.uuid4()
+    await waiter.expect(str(row_id))
+    try:
+        yield row_id
+    finally:
+        waiter.forget(str(row_id))
+
+
+def _update_name_and_result_type(update: Union[str, Callable]) -> tuple:
+    """The update's name and, for a decorated handler, its return type."""
+    if isinstance(update, str):
+        return update, None
+    defn = getattr(update, UPDATE_ATTR, None)
+    if defn is None:
+        raise RuntimeError(f"update definition not found on {getattr(update, '__qualname__', update)}")
+    if defn.name is None:
+        raise RuntimeError("Cannot invoke dynamic update definition")
+    return defn.name, defn.ret_type
+
+
+async def _handle_after_admission(
+    client: Client, workflow_id: str, reply: Mapping[str, Any], input: Any, rpc_timeout: Optional[timedelta]
+) -> WorkflowUpdateHandle[Any]:
+    """Turn request_update()'s reply into a handle, waiting for the asked stage."""
+    if reply["status"] == "not_found":
+        raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
+    if reply["status"] == "not_running":
+        raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
+    handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
+        client, reply["update_id"], workflow_id, workflow_run_id=str(reply["run_id"]),
+        result_type=input.ret_type,
+    )
+    handle._take_reply(reply)
+    # As Temporal: the call returns once the workflow has accepted (or rejected) it...
+    await _wait_for_update(handle, UPDATE_ROW_ACCEPTED, rpc_timeout)
+    # ...and waits on for the outcome when COMPLETED was asked for.
+    if input.wait_for_stage == WorkflowUpdateStage.COMPLETED:
+        await handle._poll_until_outcome()
+    return handle
+
+
+class WithStartWorkflowOperation(Generic[SelfType, ReturnType]):
+    """How to start the workflow of an update-with-start call (when it is not
+    running); ``id_conflict_policy`` says what to do when it is."""
+
+    def __init__(
+        self,
+        workflow: Union[str, Callable[..., Awaitable[Any]]],
+        arg: Any = _ARG_UNSET,
+        *,
+        args: Sequence[Any] = [],
+        id: str,
+        task_queue: str,
+        id_conflict_policy: hotmesh_temporal.common.WorkflowIDConflictPolicy,
+        result_type: Optional[type] = None,
+        execution_timeout: Optional[timedelta] = None,
+        run_timeout: Optional[timedelta] = None,
+        task_timeout: Optional[timedelta] = None,
+        id_reuse_policy: hotmesh_temporal.common.WorkflowIDReusePolicy = hotmesh_temporal.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        retry_policy: Optional[hotmesh_temporal.common.RetryPolicy] = None,
+        cron_schedule: str = "",
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Any = None,
+        static_summary: Optional[str] = None,
+        static_details: Optional[str] = None,
+        start_delay: Optional[timedelta] = None,
+        priority: hotmesh_temporal.common.Priority = hotmesh_temporal.common.Priority(),
+        versioning_override: Any = None,
+        stack_level: int = 2,
+    ) -> None:
+        name, result_hint = workflow_type_and_result_type(workflow)
+        if id_conflict_policy == hotmesh_temporal.common.WorkflowIDConflictPolicy.UNSPECIFIED:
+            raise ValueError("WorkflowIDConflictPolicy is required")
+        self._start_workflow_input = UpdateWithStartStartWorkflowInput(
+            workflow=name,
+            args=list(hotmesh_temporal.common._arg_or_args(arg, args)),
+            id=id,
+            task_queue=task_queue,
+            execution_timeout=execution_timeout,
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=id_conflict_policy,
+            retry_policy=retry_policy,
+            cron_schedule=cron_schedule,
+            memo=memo,
+            search_attributes=search_attributes,
+            start_delay=start_delay,
+            headers={},
+            static_summary=static_summary,
+            static_details=static_details,
+            ret_type=result_type or result_hint,
+            priority=priority,
+            versioning_override=versioning_override,
+        )
+        self._workflow_handle: "asyncio.Future[WorkflowHandle[SelfType, ReturnType]]" = asyncio.Future()
+        self._used = False
+
+    async def workflow_handle(self) -> "WorkflowHandle[SelfType, ReturnType]":
+        """The started (or existing) workflow's handle, once the call got that far."""
+        return await self._workflow_handle
+
+
 @dataclass
 class WorkflowExecutionCount:
     """The answer of count_workflows: ``count``, and ``groups`` for a GROUP BY."""
@@ -1194,3 +1895,27 @@ class WorkflowExecutionAsyncIterator:
         self._current_page_index += 1
         self._yielded += 1
         return execution
+
+    async def map_histories(
+        self,
+        *,
+        event_filter_type: WorkflowHistoryEventFilterType = WorkflowHistoryEventFilterType.ALL_EVENT,
+        skip_archival: bool = False,
+        rpc_metadata: Mapping[str, Union[str, bytes]] = {},
+        rpc_timeout: Optional[timedelta] = None,
+    ) -> AsyncIterator["WorkflowHistory"]:
+        """The history of each listed run, fetched as the iteration reaches it."""
+        async for execution in self:
+            handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            yield await handle.fetch_history(
+                event_filter_type=event_filter_type,
+                skip_archival=skip_archival,
+                rpc_metadata=rpc_metadata,
+                rpc_timeout=rpc_timeout,
+            )
+
+
+from hotmesh_temporal._client_history import (  # noqa: E402  (they refer to Client)
+    WorkflowHistory,
+    WorkflowHistoryEventAsyncIterator,
+)

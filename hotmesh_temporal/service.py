@@ -18,7 +18,7 @@ from hotmesh_temporal._engine.dsn import resolve_target
 from hotmesh_temporal._engine.tls import tls_context
 from hotmesh_temporal.exceptions import TemporalError
 from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
-from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter
+from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
 
 
 class RPCStatusCode(IntEnum):
@@ -197,6 +197,7 @@ class ServiceClient:
         self._lock = asyncio.Lock()
         self._waiter: Optional[CloseWaiter] = None
         self._answers: Optional[KeyedWaiter] = None
+        self._updates: Optional[UpdateWaiter] = None
 
     @staticmethod
     async def connect(config: ConnectConfig) -> "ServiceClient":
@@ -233,6 +234,12 @@ class ServiceClient:
         if self._answers is None:
             self._answers = KeyedWaiter(store, "r")
         return self._answers
+
+    def _update_waiter(self, store: Store) -> UpdateWaiter:
+        """Waits on 'u|<update row id>|...': an update changed state."""
+        if self._updates is None:
+            self._updates = UpdateWaiter(store)
+        return self._updates
 
     async def check_health(
         self,

@@ -1663,14 +1663,18 @@ logger = LoggerAdapter(logging.getLogger(__name__), None)
 
 
 class unsafe:
-    """Escape hatches. There is no import sandbox here, so most are no-ops."""
+    """Escape hatches. There is no import sandbox here: the "sandbox" is the
+    determinism guard (docs/determinism.md); import pass-through is a no-op."""
 
     def __init__(self) -> None:
         raise NotImplementedError
 
     @staticmethod
     def in_sandbox() -> bool:
-        return False
+        """True while sandboxed workflow code runs (under the determinism guard)."""
+        from hotmesh_temporal._engine import determinism
+
+        return determinism.in_sandbox()
 
     @staticmethod
     def is_replaying() -> bool:
@@ -1687,12 +1691,19 @@ class unsafe:
 
     @staticmethod
     def is_sandbox_unrestricted() -> bool:
-        return False
+        """True inside :meth:`sandbox_unrestricted`."""
+        from hotmesh_temporal._engine import determinism
+
+        return determinism.is_unrestricted()
 
     @staticmethod
     @contextlib.contextmanager
     def sandbox_unrestricted() -> Iterator[None]:
-        yield None
+        """Within the block the sandbox refuses nothing (e.g. ``datetime.now()``)."""
+        from hotmesh_temporal._engine import determinism
+
+        with determinism.unrestricted():
+            yield None
 
     @staticmethod
     def is_imports_passed_through() -> bool:

@@ -12,6 +12,8 @@ Fixtures (all session-scoped, running on the session event loop):
 - ``migrated_dsn``: ``dsn`` after the migrations have been applied to the test schema.
 - ``workflow_environment``: the ``--workflow-environment`` option, ``local`` or
   ``time-skipping``.
+- ``env``: a ``WorkflowEnvironment`` on the test schema, time-skipping when the option
+  says so (temporalio samples' fixture); ``client``: its client.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from hotmesh_temporal.client import Client
+    from hotmesh_temporal.testing import WorkflowEnvironment
 
 LOCAL_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -96,13 +103,22 @@ async def migrated_dsn(dsn: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def client(dsn: str) -> AsyncIterator["Client"]:
-    """One client on this run's test schema, shared by the whole session."""
-    from hotmesh_temporal.client import Client
+async def env(migrated_dsn: str, workflow_environment: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The session's WorkflowEnvironment on this run's test schema, as in temporalio's
+    samples: ``--workflow-environment=time-skipping`` gives it a virtual clock."""
+    from hotmesh_temporal.testing._workflow import _SchemaEnvironment
 
-    client = await Client.connect(dsn)
-    yield client
-    await client.service_client.close()
+    env = await _SchemaEnvironment._create(
+        migrated_dsn, time_skipping=workflow_environment == "time-skipping"
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def client(env: WorkflowEnvironment) -> Client:
+    """The environment's client, shared by the whole session."""
+    return env.client
 
 
 @pytest.fixture

@@ -9,12 +9,14 @@ import concurrent.futures
 import contextvars
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine.metrics import NO_METRICS
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.rate_limit import TokenBucket
 from hotmesh_temporal._engine.store import Store
@@ -106,6 +108,7 @@ class ActivityWorker:
         )
         # The workflow worker hands us eager tasks after it completes a workflow task.
         self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
 
     def free_slots(self) -> int:
         return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
@@ -169,12 +172,15 @@ class ActivityWorker:
     # ---------------------------------------------------------------- one attempt
 
     async def _run(self, task: Dict[str, Any]) -> None:
+        started, failed = time.monotonic(), True
         try:
-            await self._run_attempt(task)
+            failed = not await self._run_attempt(task)
         except Exception:
             logger.exception("Failed running activity task %s", task.get("id"))
+        self.metrics.activity(task.get("activity_type", ""), time.monotonic() - started, failed)
 
-    async def _run_attempt(self, task: Dict[str, Any]) -> None:
+    async def _run_attempt(self, task: Dict[str, Any]) -> bool:
+        """Run one attempt and report it; True when it succeeded (or went async)."""
         cfg = self.config
         defn = cfg.activities.get(task["activity_type"]) or cfg.dynamic
         dc = cfg.data_converter
@@ -182,7 +188,7 @@ class ActivityWorker:
             names = ", ".join(sorted(cfg.activities)) or "none"
             err = _not_registered_error(task["activity_type"], names)
             await self._report_failure(task, err)
-            return
+            return False
         heartbeat_details = await dc.decode(h.parse_payloads(task.get("heartbeat_details")))
         info = _build_info(task, heartbeat_details)
         running = _Running(task=task, context=None)  # type: ignore[arg-type]
@@ -212,10 +218,10 @@ class ActivityWorker:
             encoded = await dc.encode([result])
         except activity_api._CompleteAsyncError:
             logger.debug("activity %s will be completed asynchronously", info.activity_id)
-            return
+            return True
         except BaseException as err:  # noqa: BLE001 - every failure is reported
             await self._report_exception(task, running, err)
-            return
+            return False
         finally:
             self._running.pop((task["id"], task["attempt"]), None)
             if running.process_cancel is not None:
@@ -227,6 +233,7 @@ class ActivityWorker:
             cfg.identity, cfg.identity, self.on_workflow_task_ready is not None,
         )
         self._after_report(reply)
+        return True
 
     async def _execute_through_interceptors(
         self, defn: Any, args: List[Any], context: Any, running: _Running, info: Any

@@ -10,9 +10,9 @@ Payloads here are ``hotmesh_temporal.api.common.v1.Payload`` objects and failure
 codec (the instance only applies the payload converter, never a codec).
 
 Sequence numbers (``seq``) are allocated by the instance, one counter per kind
-(activity, timer, child workflow, signal-external, cancel-external, local activity),
-starting at 1, in the order the workflow code asks for them, so they are the same on
-every replay.
+(activities and local activities share one, as in temporalio; timer, child workflow,
+signal-external, cancel-external), starting at 1, in the order the workflow code asks
+for them, so they are the same on every replay.
 """
 
 from __future__ import annotations
@@ -64,6 +64,17 @@ class ResolveActivity:
     cancelled: Optional[Failure] = None
     is_local: bool = False
     has_completed: bool = False  # True when ``completed`` is meaningful (result may be empty)
+    backoff: Optional["LocalActivityBackoff"] = None  # local: retry after a workflow timer
+
+
+@dataclass
+class LocalActivityBackoff:
+    """Temporal's DoBackoff: a local activity's next attempt waits longer than its
+    ``local_retry_threshold``, so the workflow sleeps on a timer and schedules it again."""
+
+    attempt: int
+    backoff_duration: timedelta
+    original_schedule_time: datetime
 
 
 @dataclass
@@ -167,6 +178,25 @@ class ScheduleActivity:
     retry_policy: Any = None  # hotmesh_temporal.common.RetryPolicy or None (server default)
     cancellation_type: int = 0  # ActivityCancellationType value
     is_local: bool = False
+    local_retry_threshold: Optional[timedelta] = None  # local activities only
+    attempt: int = 1  # local activities rescheduled after a timer backoff start later
+    original_schedule_time: Optional[datetime] = None  # ... and keep their first schedule
+
+
+@dataclass
+class LocalActivityMarker:
+    """A local activity that ran to an outcome during this workflow task: recorded as
+    a ``core_local_activity`` MarkerRecorded event where its ScheduleActivity was."""
+
+    seq: int
+    activity_id: str
+    activity_type: str
+    attempt: int
+    complete_time: datetime
+    original_schedule_time: datetime
+    result: Optional[Payload] = None
+    failure: Optional[Failure] = None  # the activity's own failure (not wrapped)
+    backoff: Optional[timedelta] = None  # set when the retry continues after a timer
 
 
 @dataclass
@@ -290,6 +320,7 @@ class UpdateResponse:
 
 Command = Union[
     ScheduleActivity,
+    LocalActivityMarker,
     RequestCancelActivity,
     StartTimer,
     CancelTimer,

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
-from hotmesh_temporal._engine.replay import PATCH_MARKER, RunDriver
+from hotmesh_temporal._engine.local_activities import marker_attributes
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_details
+from hotmesh_temporal._engine.replay import RunDriver
+from hotmesh_temporal._engine.updates import completion_row, update_event_kind
 
 
 @dataclass
@@ -31,6 +34,7 @@ class TaskContext:
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
+    completed_at: Optional[datetime] = None  # database time as the completion is built
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Completion:
     timers: List[Dict[str, Any]] = field(default_factory=list)
     cancel_timers: List[int] = field(default_factory=list)
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
+    updates: List[Dict[str, Any]] = field(default_factory=list)  # rows for the updates table
     close: Optional[Dict[str, Any]] = None
     # Memo / search-attribute upserts of this task, merged in command order:
     # {"search_attributes": {name: payload}, "memo": {name: payload}}.
@@ -59,6 +64,8 @@ class Completion:
             out["cancel_timers"] = self.cancel_timers
         if self.cancel_activities:
             out["cancel_activities"] = self.cancel_activities
+        if self.updates:
+            out["updates"] = self.updates
         if self.close is not None:
             out["close"] = self.close
         if self.visibility:
@@ -112,9 +119,10 @@ class _Builder:
     def next_id(self) -> int:
         return self.out.first_event_id + len(self.out.events)
 
-    def emit(self, cmd: c.Command, event_type: str, attrs: Dict[str, Any]) -> int:
+    def emit(self, cmd: c.Command, event_type: str, attrs: Dict[str, Any], *, task_field: bool = True) -> int:
         event_id = self.next_id
-        attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
+        if task_field:  # most command events name the task that issued them
+            attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
         self.out.events.append(h.event(event_type, attrs))
         self.driver.note_command_event(cmd, event_id)
         return event_id
@@ -148,7 +156,7 @@ class _Builder:
                 "scheduleToStartTimeout": h.duration(s2s) or "0s",
                 "startToCloseTimeout": h.duration(start),
                 "heartbeatTimeout": h.duration(cmd.heartbeat_timeout) or "0s",
-                "retryPolicy": h.retry_policy_json(retry),
+                "retryPolicy": h.retry_policy_json(_server_filled_retry_policy(retry)),
             },
         )
         eager = self.eager_left > 0 and cmd.task_queue == self.task.task_queue
@@ -173,7 +181,12 @@ class _Builder:
             )
         )
 
+    def _LocalActivityMarker(self, cmd: c.LocalActivityMarker) -> None:
+        self.emit(cmd, "MarkerRecorded", marker_attributes(cmd))
+
     def _RequestCancelActivity(self, cmd: c.RequestCancelActivity) -> None:
+        if cmd.is_local:
+            return  # local activities ran to their outcome within the task already
         scheduled = self.driver.activity_event_id(cmd.seq)
         if scheduled is None:
             return
@@ -208,16 +221,21 @@ class _Builder:
         self.out.cancel_timers.append(started)
 
     def _SetPatchMarker(self, cmd: c.SetPatchMarker) -> None:
-        from hotmesh_temporal.converter import DataConverter
-
-        payload = DataConverter.default.payload_converter.to_payloads(
-            [{"id": cmd.patch_id, "deprecated": cmd.deprecated}]
-        )
         self.emit(
             cmd,
             "MarkerRecorded",
-            {"markerName": PATCH_MARKER, "details": {"patch_data": h.payloads(payload)}},
+            {"markerName": PATCH_MARKER, "details": patch_marker_details(cmd.patch_id, cmd.deprecated)},
         )
+
+    def _UpdateResponse(self, cmd: c.UpdateResponse) -> None:
+        kind = update_event_kind(cmd)
+        if kind is not None:
+            # The request was delivered with this task: sequenced before its Started event.
+            attrs = self.driver.updates.event_attrs(cmd, self.task.first_event_id - 1)
+            self.emit(cmd, kind, attrs, task_field=False)
+        else:
+            self.driver.updates.forget_rejected(cmd.protocol_instance_id)
+        self.out.updates.append(completion_row(cmd))
 
     def _UpsertSearchAttributes(self, cmd: c.UpsertSearchAttributes) -> None:
         fields = h.payload_map(cmd.search_attributes) or {}
@@ -232,17 +250,33 @@ class _Builder:
 
     def _CompleteWorkflow(self, cmd: c.CompleteWorkflow) -> None:
         result = h.payloads([cmd.result] if cmd.result is not None else [])
-        self.emit(cmd, "WorkflowExecutionCompleted", {"result": result})
-        self.out.close = {"status": 2, "result": result}
+        cron_run = self._next_cron_run(result=result)
+        attrs: Dict[str, Any] = {"result": result}
+        if cron_run is not None:
+            attrs["newExecutionRunId"] = cron_run["run_id"]
+        self.emit(cmd, "WorkflowExecutionCompleted", attrs)
+        self.out.close = h.strip_none({"status": 2, "result": result, "continue_as_new": cron_run})
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
-        self.emit(
-            cmd,
-            "WorkflowExecutionFailed",
-            {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"},
+        cron_run = self._next_cron_run(failure=failure)
+        attrs: Dict[str, Any] = {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"}
+        if cron_run is not None:
+            attrs["newExecutionRunId"] = cron_run["run_id"]
+        self.emit(cmd, "WorkflowExecutionFailed", attrs)
+        self.out.close = h.strip_none({"status": 3, "failure": failure, "continue_as_new": cron_run})
+
+    def _next_cron_run(
+        self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
+    ) -> Optional[Dict[str, Any]]:
+        task = self.task
+        now = task.completed_at or (
+            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
         )
-        self.out.close = {"status": 3, "failure": failure}
+        return next_cron_run(
+            task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
+            run_id=task.run_id, identity=task.identity, now=now, result=result, failure=failure,
+        )
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
         self.emit(cmd, "WorkflowExecutionCanceled", {})
@@ -298,10 +332,72 @@ class _Builder:
         self.out.close = {"status": 6, "continue_as_new": start}
 
 
+def next_cron_run(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    identity: str,
+    now: datetime,
+    result: Optional[Dict[str, Any]] = None,
+    failure: Optional[Dict[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
+    """The run that follows a cron run closing at ``now`` (None when the run has no
+    cron schedule): the same input, delayed until the next cron time, linked as
+    Temporal links it (initiator CRON_SCHEDULE, last result or failure passed on).
+    ``prior`` is the closing run's WorkflowExecutionStarted attributes."""
+    schedule = prior.get("cronSchedule")
+    if not schedule:
+        return None
+    from hotmesh_temporal._engine.cron import CronSchedule
+
+    start = new_run_start(
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=str(uuid.uuid4()),
+        workflow_type=prior["workflowType"]["name"],
+        task_queue=prior["taskQueue"]["name"],
+        arguments=h.parse_payloads(prior.get("input")),
+        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+        memo_json=(prior.get("memo") or {}).get("fields"),
+        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
+        continued_run_id=run_id,
+        identity=identity,
+        retry_policy=h.parse_retry_policy(prior.get("retryPolicy")),
+        cron_schedule=schedule,
+        start_delay=CronSchedule(schedule).backoff(now),
+        execution_deadline=prior.get("workflowExecutionExpirationTime"),
+    )
+    started = start["started_attributes"]
+    started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    if result is not None:
+        started["lastCompletionResult"] = result
+    elif "lastCompletionResult" in prior:
+        started["lastCompletionResult"] = prior["lastCompletionResult"]
+    if failure is not None:
+        started["continuedFailure"] = failure
+    return start
+
+
 def _default_retry_policy() -> Any:
     from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
+
+
+def _server_filled_retry_policy(policy: Any) -> Any:
+    """The policy as a Temporal server records it on ActivityTaskScheduled: unset
+    fields filled with the defaults the retries use (maximum interval 100 x initial)."""
+    import dataclasses
+
+    if policy.maximum_interval is not None:
+        return policy
+    return dataclasses.replace(policy, maximum_interval=policy.initial_interval * 100)
 
 
 def new_run_start(

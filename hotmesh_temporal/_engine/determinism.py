@@ -10,13 +10,17 @@ stamping records) the original functions run unchanged. See docs/determinism.md.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import dis
 import functools
 import random
 import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from hotmesh_temporal._engine.loop import running_workflow_loop
 
@@ -31,7 +35,7 @@ _install_lock = threading.Lock()
 _installed = False
 
 
-def _workflow_runtime_for_caller() -> Optional[Any]:
+def _workflow_runtime_for_caller() -> Any | None:
     """The running workflow, if the caller of the patched function is workflow code."""
     loop = running_workflow_loop()
     if loop is None or loop.runtime is None:
@@ -73,3 +77,112 @@ def install() -> None:
 
 def _seeded(name: str) -> Callable[[Any], Callable]:
     return lambda runtime: getattr(runtime.random(), name)
+
+
+# ------------------------------------------------------- refused calls (sandbox)
+#
+# datetime's clock methods belong to a C type and cannot be patched. While an
+# activation of a sandboxed workflow runs, a profile function watches C calls and
+# refuses those the worker's SandboxRestrictions forbid, when workflow code makes
+# them (RestrictedWorkflowAccessError fails the workflow task, as Temporal's sandbox
+# does). Only activations pay for it, and not at all under UnsandboxedWorkflowRunner.
+
+_state = threading.local()
+
+
+def in_sandbox() -> bool:
+    """True while an activation of a sandboxed workflow runs on this thread."""
+    return getattr(_state, "refused", None) is not None
+
+
+def is_unrestricted() -> bool:
+    return getattr(_state, "unrestricted", 0) > 0
+
+
+@contextlib.contextmanager
+def unrestricted() -> Iterator[None]:
+    """``workflow.unsafe.sandbox_unrestricted()``: refuse nothing in this block."""
+    _state.unrestricted = getattr(_state, "unrestricted", 0) + 1
+    try:
+        yield None
+    finally:
+        _state.unrestricted -= 1
+
+
+@contextlib.contextmanager
+def refusing(calls: frozenset) -> Iterator[None]:
+    """Refuse ``calls`` ((type name, method name) pairs) made by workflow code in the
+    block. Does nothing when another profiler (a debugger, cProfile) is active."""
+    if not calls or sys.getprofile() is not None:
+        yield None
+        return
+    _state.refused = calls
+    sys.setprofile(_watch_c_calls)
+    try:
+        yield None
+    finally:
+        sys.setprofile(None)
+        _state.refused = None
+
+
+def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
+    if event != "c_call":
+        return
+    owner = getattr(arg, "__self__", None)
+    if not isinstance(owner, type) or not issubclass(owner, datetime.date):
+        return
+    key = ("datetime" if issubclass(owner, datetime.datetime) else "date", arg.__name__)
+    if key not in _state.refused or is_unrestricted():
+        return
+    top_level = frame.f_globals.get("__name__", "").partition(".")[0]
+    if top_level in sys.stdlib_module_names or top_level == "hotmesh_temporal":
+        return
+    from hotmesh_temporal.worker.workflow_sandbox import RestrictedWorkflowAccessError
+
+    raise RestrictedWorkflowAccessError(f"datetime.{key[0]}.{key[1]}")
+
+
+_CLOCK_METHODS = frozenset({"now", "today", "utcnow"})
+
+
+@functools.cache
+def may_read_datetime_clock(cls: type) -> bool:
+    """Whether the module defining workflow class ``cls`` has code that looks like
+    ``datetime.now()`` / ``date.today()`` (any alias of those classes or of the
+    datetime module). Only such workflows pay for the profile hook of
+    :func:`refusing`; a call made from another module is not refused."""
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
+    codes = [v.__code__ for v in namespace.values() if hasattr(v, "__code__")]
+    for value in [cls, *(v for v in namespace.values() if isinstance(v, type))]:
+        codes.extend(f.__code__ for f in vars(value).values() if hasattr(f, "__code__"))
+        codes.extend(
+            f.__func__.__code__ for f in vars(value).values() if hasattr(f, "__func__")
+        )
+    return any(_reads_clock(code, namespace) for code in codes)
+
+
+def _reads_clock(code: Any, namespace: dict) -> bool:
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if (
+            instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            and instruction.argval in _CLOCK_METHODS
+            and previous is not None
+            and _is_datetime_name(previous, namespace)
+        ):
+            return True
+        previous = instruction
+    nested = (c for c in code.co_consts if hasattr(c, "co_code"))
+    return any(_reads_clock(c, namespace) for c in nested)
+
+
+def _is_datetime_name(instruction: Any, namespace: dict) -> bool:
+    name = instruction.argval
+    if not isinstance(name, str):
+        return False
+    if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+        bound = namespace.get(name)
+        if bound is datetime or bound is datetime.datetime or bound is datetime.date:
+            return True
+    return name in ("datetime", "date")

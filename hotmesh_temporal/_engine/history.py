@@ -33,6 +33,8 @@ COMMAND_EVENTS = frozenset(
         "RequestCancelExternalWorkflowExecutionInitiated",
         "UpsertWorkflowSearchAttributes",
         "WorkflowPropertiesModified",
+        "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted",
     }
 )
 
@@ -158,6 +160,21 @@ def retry_policy_json(policy: Any) -> Optional[Dict[str, Any]]:
             "maximumAttempts": policy.maximum_attempts,
             "nonRetryableErrorTypes": list(policy.non_retryable_error_types or []) or None,
         }
+    )
+
+
+def parse_retry_policy(doc: Optional[Mapping[str, Any]]) -> Any:
+    """The common.RetryPolicy of an event's ``retryPolicy`` (None when absent)."""
+    if not doc:
+        return None
+    from hotmesh_temporal.common import RetryPolicy
+
+    return RetryPolicy(
+        initial_interval=parse_duration(doc.get("initialInterval")) or timedelta(seconds=1),
+        backoff_coefficient=float(doc.get("backoffCoefficient", 2.0)),
+        maximum_interval=parse_duration(doc.get("maximumInterval")),
+        maximum_attempts=int(doc.get("maximumAttempts", 0)),
+        non_retryable_error_types=doc.get("nonRetryableErrorTypes"),
     )
 
 

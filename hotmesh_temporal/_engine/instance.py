@@ -39,6 +39,7 @@ from hotmesh_temporal._engine.definitions import (
     WorkflowDefinition,
 )
 from hotmesh_temporal._engine.loop import WorkflowEventLoop
+from hotmesh_temporal._engine.updates import unfinished_handler_warnings
 
 if TYPE_CHECKING:
     from hotmesh_temporal.worker import _interceptor as wi
@@ -50,7 +51,7 @@ _current_update: contextvars.ContextVar[Optional[workflow.UpdateInfo]] = context
 )
 
 # Seq counter kinds (see commands.py: one counter per kind, starting at 1).
-ACTIVITY, LOCAL_ACTIVITY, TIMER, CHILD = "activity", "local_activity", "timer", "child"
+ACTIVITY, TIMER, CHILD = "activity", "timer", "child"
 SIGNAL_EXTERNAL, CANCEL_EXTERNAL = "signal_external", "cancel_external"
 
 # Job application order inside one activation, as Temporal's core SDK does it:
@@ -83,6 +84,7 @@ class _PendingActivity:
     command: c.ScheduleActivity
     future: asyncio.Future
     cancel_requested: bool = False
+    backoff_timer: Any = None  # a local activity waiting out a retry backoff
 
 
 @dataclass
@@ -164,8 +166,15 @@ class WorkflowInstance:
         interceptor_classes: Sequence[Any] = (),
         extern_functions: Optional[Mapping[str, Callable]] = None,
         metric_meter: Any = None,
+        refused_calls: frozenset = frozenset(),
     ) -> None:
         self.definition = definition
+        # Calls the sandbox refuses in workflow code (see determinism.refusing); the
+        # guard costs CPU, so only workflows whose module seems to make them pay.
+        guarded = definition.sandboxed and refused_calls
+        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+            guarded = False
+        self._refused_calls = refused_calls if guarded else frozenset()
         self._info = info
         self._payload_converter = data_converter.payload_converter
         self._failure_converter = data_converter.failure_converter
@@ -211,7 +220,8 @@ class WorkflowInstance:
         self._queries: Dict[Optional[str], QueryDefinition] = {}
         self._updates: Dict[Optional[str], UpdateDefinition] = {}
         self._buffered_signals: List[c.SignalWorkflow] = []
-        self._running_handlers: Dict[asyncio.Task, Tuple[str, str, Any]] = {}
+        # task -> (kind, name, unfinished policy, update id or None)
+        self._running_handlers: Dict[asyncio.Task, Tuple[str, str, Any, Optional[str]]] = {}
 
         self._patches_notified: set = set()
         self._patches_memo: Dict[str, bool] = {}
@@ -235,7 +245,7 @@ class WorkflowInstance:
         if self._terminal is not None:
             return c.ActivationCompletion(commands=[])
         try:
-            with self.loop.running():
+            with self.loop.running(), determinism.refusing(self._refused_calls):
                 for job in sorted(activation.jobs, key=_job_priority):
                     self._apply(job)
                 self._start_run_method_once()
@@ -430,22 +440,14 @@ class WorkflowInstance:
         return bool(types) and isinstance(err, types)
 
     def _warn_unfinished_handlers(self) -> None:
-        if self._replaying:
-            return
-        for kind, name, policy in self._running_handlers.values():
-            if policy != workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON:
-                continue
-            category = (
-                workflow.UnfinishedUpdateHandlersWarning
-                if kind == "update"
-                else workflow.UnfinishedSignalHandlersWarning
-            )
-            warnings.warn(
-                f"[TMPRL1102] Workflow finished while {kind} handler '{name}' was still "
-                "running. Wait with workflow.wait_condition(workflow.all_handlers_finished) "
-                "before returning, or set unfinished_policy=HandlerUnfinishedPolicy.ABANDON.",
-                category,
-            )
+        """As temporalio: one warning per kind (updates, signals) listing the handlers
+        still running whose policy is WARN_AND_ABANDON (replays warn again too)."""
+        warnable = [
+            running for running in self._running_handlers.values()
+            if running[2] == workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
+        ]
+        for warning in unfinished_handler_warnings(warnable):
+            warnings.warn(warning)
 
     # ============================================================= conversion
 
@@ -490,7 +492,9 @@ class WorkflowInstance:
     def start_activity(self, input: Any, *, is_local: bool) -> workflow.ActivityHandle:
         """The end of the outbound chain for (local) activities: schedule the command.
         ``input`` is a worker ``StartActivityInput`` or ``StartLocalActivityInput``."""
-        seq = self._next_seq(LOCAL_ACTIVITY if is_local else ACTIVITY)
+        # One counter for activities and local activities, as temporalio numbers them
+        # (a local activity marker's seq and default activity ids depend on it).
+        seq = self._next_seq(ACTIVITY)
         command = c.ScheduleActivity(
             seq=seq,
             activity_id=input.activity_id or str(seq),
@@ -505,6 +509,7 @@ class WorkflowInstance:
             cancellation_type=int(input.cancellation_type),
             is_local=is_local,
             headers=dict(input.headers or {}),
+            local_retry_threshold=getattr(input, "local_retry_threshold", None),
         )
         result_type = input.ret_type
         pending = _PendingActivity(seq, command, self.loop.create_future())
@@ -522,16 +527,47 @@ class WorkflowInstance:
         if pending is None:
             self._require_forgotten(("activity",) + key, f"activity seq {job.seq}")
             return
+        if job.backoff is not None:
+            self._retry_local_activity_later(pending, job.backoff)
+            return
         outcome = job.failed if job.failed is not None else job.cancelled
         if outcome is not None:
             pending.future.set_exception(self._from_failure(outcome))
         else:
             pending.future.set_result(job.completed)
 
+    def _retry_local_activity_later(self, pending: _PendingActivity, backoff: c.LocalActivityBackoff) -> None:
+        """Temporal's DoBackoff: sleep on a durable timer, then schedule the local
+        activity again under a new seq, continuing its attempt count."""
+
+        def reschedule() -> None:
+            pending.backoff_timer = None
+            if pending.future.done():
+                return  # cancelled while backing off
+            seq = self._next_seq(ACTIVITY)
+            pending.seq = seq
+            pending.command = dataclasses.replace(
+                pending.command,
+                seq=seq,
+                attempt=backoff.attempt,
+                original_schedule_time=backoff.original_schedule_time,
+            )
+            self._activities[(True, seq)] = pending
+            self.add_command(pending.command)
+
+        pending.backoff_timer = self.loop.call_later(backoff.backoff_duration.total_seconds(), reschedule)
+
     def _cancel_activity(self, pending: _PendingActivity) -> bool:
         if pending.future.done() or pending.cancel_requested:
             return False
         pending.cancel_requested = True
+        if pending.backoff_timer is not None:
+            # As in temporalio: what is cancelled is the backoff sleep (its timer is
+            # cancelled), and the awaiting code sees plain cancellation.
+            pending.backoff_timer.cancel()
+            pending.backoff_timer = None
+            pending.future.cancel()
+            return True
         cancellation = workflow.ActivityCancellationType(pending.command.cancellation_type)
         if self.discard_unsent_command(pending.command):
             self._resolve_activity_cancelled(pending)
@@ -782,10 +818,11 @@ class WorkflowInstance:
         return defn.fn.__get__(self._object) if defn.is_method else defn.fn
 
     def _track_handler(
-        self, coro: Any, kind: str, name: str, policy: Any, on_done: Callable[[asyncio.Task], None]
+        self, coro: Any, kind: str, name: str, policy: Any, on_done: Callable[[asyncio.Task], None],
+        update_id: Optional[str] = None,
     ) -> asyncio.Task:
         task = self.loop.create_task(coro, name=f"{kind} handler {name}")
-        self._running_handlers[task] = (kind, name, policy)
+        self._running_handlers[task] = (kind, name, policy, update_id)
         task.add_done_callback(self._running_handlers.pop)
         task.add_done_callback(on_done)
         return task
@@ -802,9 +839,10 @@ class WorkflowInstance:
     def _apply_DoUpdate(self, job: c.DoUpdate) -> None:
         defn = self._updates.get(job.name) or self._updates.get(None)
         if defn is None:
-            known = ", ".join(sorted(n for n in self._updates if n is not None))
-            self._reject_update(job, temporal_exceptions.ApplicationError(
-                f"Update handler for '{job.name}' expected but not found, known updates: [{known}]"
+            known = " ".join(sorted(n for n in self._updates if n is not None))
+            self._reject_update(job, RuntimeError(
+                f"Update handler for '{job.name}' expected but not found, and there is no "
+                f"dynamic handler. known updates: [{known}]"
             ))
             return
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
@@ -820,7 +858,7 @@ class WorkflowInstance:
         coro = self._run_update(update_input, update_info)
         self._track_handler(
             coro, "update", job.name, defn.unfinished_policy,
-            lambda task: self._on_update_done(job, task),
+            lambda task: self._on_update_done(job, task), update_id=job.id,
         )
 
     def _run_validator(self, update_input: wi.HandleUpdateInput, update_info: Any) -> None:

@@ -16,6 +16,11 @@ SELECT {schema}.release_workflow_task($1, $2, $3);
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 
+-- Local activities (history feature) ----------------------------------------------
+
+-- name: extend_workflow_task_lease
+SELECT {schema}.extend_workflow_task_lease($1, $2);
+
 -- name: claim_activity_tasks
 SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
 
@@ -38,6 +43,13 @@ SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
 
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
+
+-- ---- testing: the time-skipping clock (hotmesh_temporal.testing)
+
+-- name: skip_time
+SELECT {schema}.skip_time($1::text[], $2::text[], $3);
+
+-- ---- end testing
 
 -- ------------------------------------------------------------ visibility
 -- {where} and {order} are filled by list_filter.compile_filter: whitelisted column
@@ -97,6 +109,53 @@ SELECT {schema}.take_answer($1);
 
 -- name: cancel_query
 DELETE FROM {schema}.queries WHERE id = $1;
+
+-- ---------------------------------------------------------------- workflow updates
+
+-- name: request_update
+SELECT {schema}.request_update($1, $2, $3, $4::jsonb, $5);
+
+-- name: start_workflow_with_update
+SELECT {schema}.start_workflow_with_update($1::jsonb, $2::jsonb, $3);
+
+-- name: find_update
+SELECT {schema}.find_update($1, $2, $3, $4);
+
+-- name: update_by_id
+SELECT {schema}.update_reply(u) FROM {schema}.updates u WHERE u.id = $1;
+
+-- ---------------------------------------------------------------- schedules
+
+-- name: due_schedules
+SELECT * FROM {schema}.due_schedules($1);
+
+-- name: schedule_tick
+SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
+
+-- name: due_cron_timeouts
+SELECT * FROM {schema}.due_cron_timeouts($1);
+
+-- name: cron_run_timed_out
+SELECT {schema}.cron_run_timed_out($1, $2::jsonb);
+
+-- name: create_schedule
+SELECT {schema}.create_schedule($1::jsonb);
+
+-- name: update_schedule
+SELECT {schema}.update_schedule($1::jsonb, $2);
+
+-- name: set_schedule_paused
+SELECT {schema}.set_schedule_paused($1, $2, $3, $4);
+
+-- name: delete_schedule
+SELECT {schema}.delete_schedule($1, $2);
+
+-- name: describe_schedule
+SELECT * FROM {schema}.describe_schedule($1, $2);
+
+-- name: list_schedules
+SELECT to_jsonb(s) - 'running' AS schedule FROM {schema}.schedules s
+ WHERE namespace = $1 AND schedule_id > $2 ORDER BY schedule_id LIMIT $3;
 
 -- name: run_row
 SELECT * FROM {schema}.executions WHERE run_id = $1;

@@ -16,12 +16,19 @@ from __future__ import annotations
 import collections
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
+from hotmesh_temporal._engine.updates import UpdateLedger, update_event_kind, update_id_of_event
+from hotmesh_temporal._engine.local_activities import (
+    is_local_activity_marker,
+    marker_from_attributes,
+    resolution,
+)
+from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_deprecated, patch_marker_id
 from hotmesh_temporal.api.failure.v1 import Failure
 
 
@@ -70,9 +77,12 @@ class RunDriver:
         self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
         self._timers: Dict[int, int] = {}  # started event id -> seq
         self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self.updates = UpdateLedger()
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
+        self._local_resolutions: List[c.Job] = []
+        self._unresolved_locals: Dict[int, c.ScheduleActivity] = {}  # by seq
         self.closed = False
 
     # ------------------------------------------------------------------ replay
@@ -93,6 +103,8 @@ class RunDriver:
         attrs = ev["attrs"]
         if kind in h.COMMAND_EVENTS:
             self._match_command(int(ev["id"]), kind, attrs)
+            if self._local_resolutions:
+                await self._resolve_recorded_local_activities()
             return
         if self._expected:
             raise self._mismatch(
@@ -104,7 +116,7 @@ class RunDriver:
         elif kind == "WorkflowTaskStarted":
             self._task_started_time = h.parse_time(ev["time"])
         elif kind == "WorkflowTaskCompleted":
-            jobs = self._patch_jobs(events, index) + self._jobs
+            jobs = self._patch_jobs(events, index) + self._jobs + self.updates.replayed_jobs(events, index)
             self._jobs = []
             result = await self.activate(
                 jobs, self._task_started_time or h.parse_time(ev["time"]),
@@ -112,11 +124,47 @@ class RunDriver:
             )
             if result.failure is not None:
                 raise result.failure
-            self._expected.extend(cmd for cmd in result.commands if _records_event(cmd))
+            self._expect(result.commands)
         else:
             job = self._job_for(kind, attrs)
             if job is not None:
                 self._jobs.append(job)
+
+    def deliver_updates(self, requests: List[Mapping[str, Any]]) -> None:
+        """Update requests handed over with the current task (they are not events)."""
+        self._jobs.extend(self.updates.live_jobs(requests))
+    async def _resolve_recorded_local_activities(self) -> None:
+        """A local activity's marker was matched: hand its recorded outcome to the
+        workflow at once, as the worker did within the same task when it ran it."""
+        jobs, self._local_resolutions = self._local_resolutions, []
+        result = await self.activate(
+            jobs, self._task_started_time or datetime.now(timezone.utc), replaying=True,
+            history_length=self.last_event_id,
+        )
+        if result.failure is not None:
+            raise result.failure
+        self._expect(result.commands)
+
+    def _expect(self, commands: List[c.Command]) -> None:
+        """Commands of a replayed activation that history must show. Local activities
+        are matched by seq when their marker comes, wherever it comes (a marker is
+        written when the activity finishes, after the commands issued before that)."""
+        for cmd in recorded_commands(commands):
+            if _is_local(cmd):
+                self._unresolved_locals[cmd.seq] = cmd
+            else:
+                self._expected.append(cmd)
+
+    def take_unresolved_local_activities(self) -> List[c.ScheduleActivity]:
+        """Local activities an earlier task scheduled with no marker yet: the worker
+        runs them again in the current task (as Core does after losing a worker)."""
+        pending = list(self._unresolved_locals.values())
+        self._unresolved_locals.clear()
+        return pending
+
+    def queue_jobs(self, jobs: List[c.Job]) -> None:
+        """Jobs for the next activation of the current task (local activity outcomes)."""
+        self._jobs.extend(jobs)
 
     def _patch_jobs(self, events: List[Mapping[str, Any]], index: int) -> List[c.Job]:
         """Patch markers recorded by a task are announced before its activation runs,
@@ -257,12 +305,21 @@ class RunDriver:
     # ------------------------------------------------------- command matching
 
     def _match_command(self, event_id: int, kind: str, attrs: Mapping[str, Any]) -> None:
-        if kind == "MarkerRecorded" and not self._expected and _is_patch_marker(attrs):
+        if kind == "MarkerRecorded" and is_local_activity_marker(attrs):
+            self._match_local_activity_marker(event_id, attrs)
+            return
+        if kind == "MarkerRecorded" and not self._expected and _is_deprecated_patch_marker(attrs):
             return  # a deprecated patch's marker may be absent from code: Temporal allows it
+        if _is_patch_version_upsert(kind, attrs) and not _expects_version_upsert(self._expected):
+            return  # Core's TemporalChangeVersion upsert that goes with a patch marker
         if not self._expected:
             raise self._mismatch(f"history has {kind} (event {event_id}) but the workflow issued no command for it")
         cmd = self._expected.popleft()
-        if kind == "MarkerRecorded" and _is_patch_marker(attrs) and not isinstance(cmd, c.SetPatchMarker):
+        if (
+            kind == "MarkerRecorded"
+            and _is_deprecated_patch_marker(attrs)
+            and not (isinstance(cmd, c.SetPatchMarker) and _same_target(cmd, attrs))
+        ):
             self._expected.appendleft(cmd)  # a removed deprecated patch: skip its marker
             return
         expected_kind = _event_kind(cmd)
@@ -272,6 +329,20 @@ class RunDriver:
                 f"{type(cmd).__name__}{_describe_cmd(cmd)}"
             )
         self.note_command_event(cmd, event_id)
+
+    def _match_local_activity_marker(self, event_id: int, attrs: Mapping[str, Any]) -> None:
+        marker = marker_from_attributes(attrs)
+        if marker is None:
+            raise self._mismatch(f"local activity marker (event {event_id}) has no readable data")
+        cmd = self._unresolved_locals.pop(marker.seq, None)
+        if cmd is None or marker.activity_type not in ("", cmd.activity_type):
+            issued = _describe_cmd(cmd) if cmd is not None else " nothing"
+            raise self._mismatch(
+                f"event {event_id} is MarkerRecorded (marker 'core_local_activity', local "
+                f"activity type {marker.activity_type!r}, seq {marker.seq}) but the workflow "
+                f"issued{issued} for that seq"
+            )
+        self._local_resolutions.append(resolution(marker))
 
     def note_command_event(self, cmd: c.Command, event_id: int) -> None:
         """Remember which event a command became (to route later results to it)."""
@@ -283,6 +354,8 @@ class RunDriver:
             self._timer_event[cmd.seq] = event_id
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
+        elif isinstance(cmd, c.UpdateResponse):
+            self.updates.note_event(cmd, event_id)
 
     def activity_event_id(self, seq: int) -> Optional[int]:
         return self._activity_event.get(seq)
@@ -305,6 +378,7 @@ _CLOSE_COMMANDS: Dict[type, str] = {
 
 _EVENT_OF_COMMAND: Dict[type, str] = {
     c.ScheduleActivity: "ActivityTaskScheduled",
+    c.LocalActivityMarker: "MarkerRecorded",
     c.RequestCancelActivity: "ActivityTaskCancelRequested",
     c.StartTimer: "TimerStarted",
     c.CancelTimer: "TimerCanceled",
@@ -317,14 +391,32 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
     **_CLOSE_COMMANDS,
 }
 
-PATCH_MARKER = "core_patch"
-
 
 def _event_kind(cmd: c.Command) -> str:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) or "(no event)"
+    if _is_local(cmd):
+        return "MarkerRecorded"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
 
 
+def _is_local(cmd: c.Command) -> bool:
+    return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
+
+
+def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
+    """The commands of an activation that become history events. A local activity
+    scheduled by an activation that also closes the run never runs (the run is over
+    before the worker would start it), so it records nothing."""
+    closing = any(type(cmd) in _CLOSE_COMMANDS for cmd in commands)
+    return [cmd for cmd in commands if _records_event(cmd) and not (closing and _is_local(cmd))]
+
+
 def _records_event(cmd: c.Command) -> bool:
+    if isinstance(cmd, c.UpdateResponse):
+        return update_event_kind(cmd) is not None
+    if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local:
+        return False  # completion writes nothing for it (see completion.py)
     return type(cmd) in _EVENT_OF_COMMAND
 
 
@@ -338,6 +430,8 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("timerId") == str(cmd.seq)
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
+    if isinstance(cmd, c.UpdateResponse):
+        return update_id_of_event(attrs) == cmd.protocol_instance_id
     return True
 
 
@@ -346,15 +440,44 @@ def _describe(attrs: Mapping[str, Any]) -> str:
         return f" (activity type {attrs['activityType'].get('name')!r}, id {attrs.get('activityId')!r})"
     if "timerId" in attrs:
         return f" (timer {attrs['timerId']!r})"
+    if "markerName" in attrs:
+        return f" (marker {attrs['markerName']!r})"
     return ""
 
 
 def _describe_cmd(cmd: c.Command) -> str:
+    if _is_local(cmd):
+        return f" (local activity type {cmd.activity_type!r}, seq {cmd.seq})"
     if isinstance(cmd, c.ScheduleActivity):
         return f" (activity type {cmd.activity_type!r}, id {cmd.activity_id!r})"
     if isinstance(cmd, c.StartTimer):
         return f" (timer {str(cmd.seq)!r})"
     return ""
+
+
+PATCH_VERSION_ATTRIBUTE = "TemporalChangeVersion"
+
+
+def _is_patch_version_upsert(kind: str, attrs: Mapping[str, Any]) -> bool:
+    """Core (with its UpsertSearchAttributeOnPatch flag) follows a patch marker with an
+    upsert of only the TemporalChangeVersion search attribute; workflow code did not
+    command it, so replay passes over it."""
+    if kind != "UpsertWorkflowSearchAttributes":
+        return False
+    fields = (attrs.get("searchAttributes") or {}).get("indexedFields") or {}
+    return set(fields) == {PATCH_VERSION_ATTRIBUTE}
+
+
+def _expects_version_upsert(expected: Deque[c.Command]) -> bool:
+    return bool(expected) and isinstance(expected[0], c.UpsertSearchAttributes) and (
+        PATCH_VERSION_ATTRIBUTE in expected[0].search_attributes
+    )
+
+
+def _is_deprecated_patch_marker(attrs: Mapping[str, Any]) -> bool:
+    """Only a deprecated patch's marker may be missing from the code (Core's rule: a
+    marker of a patch the code no longer checks at all is nondeterminism)."""
+    return _is_patch_marker(attrs) and patch_marker_deprecated(attrs)
 
 
 def _is_patch_marker(attrs: Mapping[str, Any]) -> bool:
@@ -368,15 +491,7 @@ def _patch_id(ev: Mapping[str, Any]) -> Optional[str]:
 
 
 def _patch_id_from_attrs(attrs: Mapping[str, Any]) -> Optional[str]:
-    import json
-
-    details = attrs.get("details") or {}
-    for payload in h.parse_payloads(details.get("patch_data")):
-        try:
-            return json.loads(payload.data).get("id")
-        except (ValueError, AttributeError):
-            return None
-    return None
+    return patch_marker_id(attrs)
 
 
 def _seed(run_id: str) -> int:

@@ -1,5 +1,5 @@
 """Fire what is due: timers, activity timeouts and retry backoffs, workflow task lease
-expiries, run timeouts. Every worker process runs one sweeper per store; they all call
+expiries, run timeouts, schedules. Every worker process runs one sweeper per store; they all call
 the same SQL function, which locks due rows with SKIP LOCKED, so each deadline fires
 exactly once however many sweepers run.
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Optional
+from typing import Any, Optional
 
+from hotmesh_temporal._engine.schedules import fire_due
 from hotmesh_temporal._engine.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -66,6 +67,9 @@ class Sweeper:
         try:
             epoch = float(body)
         except ValueError:
+            # 't|clock': the time-skipping clock jumped; every wait computed from the
+            # old offset is wrong, so sweep now and measure the clock again.
+            self.wake()
             return
         if self._announced_epoch is None or epoch < self._announced_epoch:
             self._announced_epoch = epoch
@@ -90,6 +94,8 @@ class Sweeper:
                 continue
             if row["fired"] >= BATCH:
                 continue  # more is due right now
+            if await self._fire_schedules(row):
+                continue
             loop = asyncio.get_running_loop()
             self._clock_offset = row["now"].timestamp() - loop.time()
             deadline = row["next_deadline"]
@@ -100,6 +106,20 @@ class Sweeper:
                 await asyncio.sleep(0.01)  # due, but another sweeper holds it right now
                 continue
             await self._sleep_until_due(loop)
+
+    async def _fire_schedules(self, row: Any) -> bool:
+        """Something is due that SQL alone did not fire: schedules (their calendar is
+        computed here). True when a schedule moved, so the sweep should run again."""
+        deadline = row["next_deadline"]
+        if deadline is None or deadline > row["now"]:
+            return False
+        try:
+            return await fire_due(self._store) > 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            logger.warning("sweeper: firing schedules failed: %s", err)
+            return False
 
     async def _sleep_until_due(self, loop: asyncio.AbstractEventLoop) -> None:
         """Sleep until the target deadline; a notification may move it earlier."""

@@ -1,5 +1,5 @@
-"""Wait for something a notification announces: a run closing ('c|<run id>') or a
-query being answered ('r|<query id>'). One LISTEN subscription per kind dispatches to
+"""Wait for something a notification announces: a run closing ('c|<run id>'), a
+query being answered ('r|<query id>') or an update changing state ('u|<row id>'). One LISTEN subscription per kind dispatches to
 the waiters of each key; a slow fallback re-check covers notifications lost while the
 LISTEN connection was down. The check is always made against the database, so a
 notification is only ever a hint.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from hotmesh_temporal._engine.store import Store
@@ -104,3 +105,59 @@ class CloseWaiter(KeyedWaiter):
         finally:
             self._outcomes.pop(run_id, None)
 
+
+class UpdateWaiter(KeyedWaiter):
+    """'u' notifications read "<update row id>|<reply JSON>" (the JSON is left out when
+    too large): a waiter takes the update's new state from the message and only
+    queries the database when it is missing.
+
+    A client that chose the row id of a new update calls :meth:`expect` before sending
+    it: every notification for that row is then kept, so the wait needs no first
+    look at the database."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, "u")
+        self._replies: Dict[str, Any] = {}
+        self._expected: Dict[str, int] = collections.Counter()
+        self._unsure: Set[str] = set()  # expected rows whose notifications may be lost
+
+    async def expect(self, row_id: str) -> None:
+        await self._subscribe()
+        self._expected[row_id] += 1
+
+    def forget(self, row_id: str) -> None:
+        self._expected[row_id] -= 1
+        if self._expected[row_id] <= 0:
+            del self._expected[row_id]
+            self._replies.pop(row_id, None)
+            self._unsure.discard(row_id)
+
+    def _on_notify(self, body: Optional[str]) -> None:
+        if body is None:  # reconnected: what was announced meanwhile is unknown
+            self._unsure.update(self._expected)
+        else:
+            row_id, _, reply = body.partition("|")
+            if reply and (row_id in self._waiting or row_id in self._expected):
+                self._replies[row_id] = json.loads(reply)
+            body = row_id
+        super()._on_notify(body)
+
+    async def wait_for_state(
+        self, row_id: str, state: int, timeout: Optional[float] = None, *, known_state: int = -1
+    ) -> Any:
+        """The update's row (update_reply JSON) once its state is at least ``state``.
+        ``known_state`` is the state the caller read while the row was expected: no
+        notification since means no change, so the first look skips the database."""
+        trust_known = row_id in self._expected and known_state >= 0
+
+        async def reached() -> Any:
+            nonlocal trust_known
+            reply = self._replies.pop(row_id, None)
+            if reply is None and trust_known and row_id not in self._unsure:
+                trust_known = False  # later looks (a fallback timeout) ask the database
+                return None
+            if reply is None:
+                reply = await self._store.fetchval("update_by_id", uuid.UUID(row_id))
+            return reply if reply["state"] >= state else None
+
+        return await self.wait(row_id, reached, timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,12 @@ from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.metrics import NO_METRICS
+from hotmesh_temporal._engine.local_activities import (
+    LocalActivityExecutor,
+    LocalActivityRun,
+    run_with_local_activities,
+)
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver
 from hotmesh_temporal._engine.store import Store
@@ -44,6 +51,9 @@ class WorkflowWorkerConfig:
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
+    # (type name, method name) calls the sandbox refuses in workflow code.
+    refused_calls: frozenset = frozenset()
+    local_activities: Optional[LocalActivityExecutor] = None
 
 
 class WorkflowWorker:
@@ -65,6 +75,7 @@ class WorkflowWorker:
             headers=_codec_applies_to_headers(config.header_codec_behavior),
         )
         self._tasks: set = set()
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
@@ -134,10 +145,27 @@ class WorkflowWorker:
                 task = None
 
     async def _process_one(self, task: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+        started = time.monotonic()
+        next_task = await self._run_task(task)
+        failed = next_task is _FAILED
+        self.metrics.workflow_task(task.get("workflow_type") or "", time.monotonic() - started, failed)
+        return None if failed else next_task
+
+    async def _run_task(self, task: Mapping[str, Any]) -> Any:
+        """Process one workflow task; the next one to process, None, or _FAILED."""
         run_id = str(task["run_id"])
+        begun = asyncio.get_running_loop().time()
         try:
             driver = await self._driver_for(task)
-            result = await driver.run_current(h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1)
+            driver.deliver_updates(task.get("updates") or [])
+            result = await run_with_local_activities(
+                driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
+                self.config.local_activities, _local_activity_run(task),
+                keep_alive=lambda: self.store.fetchval(
+                    "extend_workflow_task_lease", task["run_id"], task["lease_id"]
+                ),
+                keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+            )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
             failure: Optional[BaseException] = err
@@ -147,10 +175,14 @@ class WorkflowWorker:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
             await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
-            return None
+            return _FAILED
         reserved = self._reserve_eager()
         try:
             context = self._task_context(task, driver, reserved)
+            # The database's time now: the lease time plus what this task took here.
+            context.completed_at = h.parse_time(task["started_at"]) + timedelta(
+                seconds=asyncio.get_running_loop().time() - begun
+            )
             completion = build_completion(context, result.commands, driver)
             reply = await self.store.fetchval(
                 "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
@@ -295,25 +327,53 @@ class WorkflowWorker:
     # ----------------------------------------------------------------- instances
 
     def _create_instance(self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]) -> Any:
-        from hotmesh_temporal._engine.instance import WorkflowInstance
+        return create_instance(self.config, task, job, attrs)
 
-        definition = self.config.workflows.get(job.workflow_type) or self.config.dynamic
-        if definition is None:
-            names = ", ".join(sorted(self.config.workflows)) or "none"
-            raise RuntimeError(
-                f"Workflow class {job.workflow_type} is not registered on this worker, "
-                f"available workflows: {names}"
-            )
-        info = build_workflow_info(task, attrs, job)
-        classes, extern_functions = _workflow_interceptor_classes(self.config.interceptors)
-        return WorkflowInstance(
-            definition,
-            info,
-            self.config.data_converter,
-            workflow_failure_exception_types=list(self.config.failure_exception_types),
-            interceptor_classes=classes,
-            extern_functions=extern_functions,
+
+def create_instance(
+    config: WorkflowWorkerConfig, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
+) -> Any:
+    """A workflow instance for the run of ``task`` (also used by the Replayer)."""
+    from hotmesh_temporal._engine.instance import WorkflowInstance
+
+    definition = config.workflows.get(job.workflow_type) or config.dynamic
+    if definition is None:
+        names = ", ".join(sorted(config.workflows)) or "none"
+        raise RuntimeError(
+            f"Workflow class {job.workflow_type} is not registered on this worker, "
+            f"available workflows: {names}"
         )
+    info = build_workflow_info(task, attrs, job)
+    classes, extern_functions = _workflow_interceptor_classes(config.interceptors)
+    return WorkflowInstance(
+        definition,
+        info,
+        config.data_converter,
+        workflow_failure_exception_types=list(config.failure_exception_types),
+        interceptor_classes=classes,
+        extern_functions=extern_functions,
+        refused_calls=config.refused_calls,
+    )
+
+
+def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
+    """Extend a task's lease at half its workflow task timeout while local activities
+    run (the lease lasts one whole timeout)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return max(timeout.total_seconds() / 2, 0.05)
+
+
+def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
+    return LocalActivityRun(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=str(task["run_id"]),
+        workflow_type=task.get("workflow_type") or "",
+        task_queue=task["task_queue"],
+    )
+
+
+_FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 
 def _codec_applies_to_headers(behavior: Any) -> bool:
@@ -324,7 +384,8 @@ def _codec_applies_to_headers(behavior: Any) -> bool:
 
 
 def _retry_delay(attempt: int) -> float:
-    return min(0.5 * (2 ** (attempt - 1)), 10.0)
+    # The exponent is capped: past attempt ~1000, 2 ** n no longer fits in a float.
+    return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
 
 
 def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
@@ -346,7 +407,7 @@ def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:
     from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority, RetryPolicy
+    from hotmesh_temporal.common import Priority
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
@@ -374,13 +435,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         root=None,
         priority=Priority(),
         raw_memo=dict(job.memo),
-        retry_policy=RetryPolicy(
-            initial_interval=h.parse_duration(retry.get("initialInterval")) or timedelta(seconds=1),
-            backoff_coefficient=float(retry.get("backoffCoefficient", 2.0)),
-            maximum_interval=h.parse_duration(retry.get("maximumInterval")),
-            maximum_attempts=int(retry.get("maximumAttempts", 0)),
-            non_retryable_error_types=retry.get("nonRetryableErrorTypes"),
-        ) if retry else None,
+        retry_policy=h.parse_retry_policy(retry),
         run_id=str(task["run_id"]),
         run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
         search_attributes=search_attributes,

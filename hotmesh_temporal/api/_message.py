@@ -27,9 +27,10 @@ from __future__ import annotations
 import base64
 import copy
 import math
+import re
 import struct
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 
 from hotmesh_temporal.api import _wire
@@ -133,8 +134,7 @@ def _check_scalar(kind: str, value: Any, field_name: str) -> Any:
             return struct.unpack("<f", struct.pack("<f", float(value)))[0]
     expected = {STRING: "str", BYTES: "bytes", BOOL: "bool", DOUBLE: "float", FLOAT: "float"}
     raise TypeError(
-        f"expected {expected.get(kind, 'int')}, {type(value).__name__} found "
-        f"(field {field_name})"
+        f"expected {expected.get(kind, 'int')}, {type(value).__name__} found (field {field_name})"
     )
 
 
@@ -343,17 +343,13 @@ class Message:
         try:
             return cls._by_name[name]
         except KeyError:
-            raise ValueError(
-                f'Protocol message {cls.__name__} has no "{name}" field.'
-            ) from None
+            raise ValueError(f'Protocol message {cls.__name__} has no "{name}" field.') from None
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails, i.e. for field names.
         field = type(self)._by_name.get(name)
         if field is None:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}"
-            )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         values = self._values
         if name in values:
             return values[name]
@@ -373,9 +369,7 @@ class Message:
     def __setattr__(self, name: str, value: Any) -> None:
         field = type(self)._by_name.get(name)
         if field is None:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no field {name!r}"
-            )
+            raise AttributeError(f"{type(self).__name__!r} object has no field {name!r}")
         self._assign(field, value)
 
     def _assign(self, field: Field, value: Any) -> None:
@@ -438,9 +432,7 @@ class Message:
             return any(n in self._present for n in self._oneofs[field_name])
         field = self._field(field_name)
         if field.kind != MESSAGE:
-            raise ValueError(
-                f"Field {self._full_name}.{field_name} does not have presence."
-            )
+            raise ValueError(f"Field {self._full_name}.{field_name} does not have presence.")
         return field_name in self._present
 
     def WhichOneof(self, oneof_group: str) -> str | None:  # noqa: N802
@@ -448,9 +440,7 @@ class Message:
         try:
             members = self._oneofs[oneof_group]
         except KeyError:
-            raise ValueError(
-                f'Protocol message has no oneof "{oneof_group}" field.'
-            ) from None
+            raise ValueError(f'Protocol message has no oneof "{oneof_group}" field.') from None
         return next((n for n in members if n in self._present), None)
 
     def ClearField(self, field_name: str) -> None:  # noqa: N802
@@ -520,9 +510,7 @@ class Message:
                 if item is not None:
                     self._assign(self._field(name), item)
         else:
-            raise TypeError(
-                f"expected {type(self).__name__} or dict, got {type(value).__name__}"
-            )
+            raise TypeError(f"expected {type(self).__name__} or dict, got {type(value).__name__}")
 
     def ListFields(self) -> list[tuple[Field, Any]]:  # noqa: N802
         """``(field, value)`` for every set field, in field-number order."""
@@ -615,9 +603,7 @@ class Message:
         values omitted, bytes as base64, 64-bit integers as strings, enums by
         name, durations as ``"1.500s"``.
         """
-        return {
-            f.json_name: _json_value(f, self._values[f.name]) for f in self._set_fields()
-        }
+        return {f.json_name: _json_value(f, self._values[f.name]) for f in self._set_fields()}
 
     @classmethod
     def from_json_dict(cls, value: Any, *, ignore_unknown_fields: bool = False) -> Any:
@@ -915,9 +901,135 @@ class Duration(Message):
             self.FromJsonString(value)
 
 
-def enum_field(
-    name: str, number: int, names: Mapping[int, str], **kwargs: Any
-) -> Field:
+class Timestamp(Message):
+    """``google.protobuf.Timestamp``: a point in time as seconds and nanoseconds since
+    the Unix epoch (UTC); its JSON form is RFC 3339 text."""
+
+    __slots__ = ()
+    _full_name = "google.protobuf.Timestamp"
+    _fields = (Field("seconds", 1, INT64), Field("nanos", 2, INT32))
+
+    def ToDatetime(self, tzinfo: tzinfo | None = None) -> datetime:  # noqa: N802
+        """This instant as a :py:class:`datetime.datetime` (naive UTC unless ``tzinfo``)."""
+        moment = _EPOCH + timedelta(seconds=self.seconds, microseconds=self.nanos // 1000)
+        return moment.astimezone(tzinfo) if tzinfo is not None else moment.replace(tzinfo=None)
+
+    def FromDatetime(self, dt: datetime) -> None:  # noqa: N802
+        """Set from a datetime (a naive one is taken as UTC)."""
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        delta = dt - _EPOCH
+        micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        self.FromMicroseconds(micros)
+
+    def ToSeconds(self) -> int:  # noqa: N802
+        return self.seconds
+
+    def FromSeconds(self, seconds: int) -> None:  # noqa: N802
+        self.FromNanoseconds(int(seconds) * 1_000_000_000)
+
+    def ToMilliseconds(self) -> int:  # noqa: N802
+        return self.ToNanoseconds() // 1_000_000
+
+    def FromMilliseconds(self, millis: int) -> None:  # noqa: N802
+        self.FromNanoseconds(int(millis) * 1_000_000)
+
+    def ToMicroseconds(self) -> int:  # noqa: N802
+        return self.ToNanoseconds() // 1000
+
+    def FromMicroseconds(self, micros: int) -> None:  # noqa: N802
+        self.FromNanoseconds(int(micros) * 1000)
+
+    def ToNanoseconds(self) -> int:  # noqa: N802
+        return self.seconds * 1_000_000_000 + self.nanos
+
+    def FromNanoseconds(self, nanos: int) -> None:  # noqa: N802
+        # Unlike a duration, nanos is never negative: floor division.
+        self.seconds, self.nanos = divmod(int(nanos), 1_000_000_000)
+        self._modified()
+
+    def GetCurrentTime(self) -> None:  # noqa: N802
+        self.FromDatetime(datetime.now(timezone.utc))
+
+    def ToJsonString(self) -> str:  # noqa: N802
+        """RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf prints."""
+        whole = (_EPOCH + timedelta(seconds=self.seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+        nanos = self.nanos
+        if nanos == 0:
+            return whole + "Z"
+        if nanos % 1_000_000 == 0:
+            return f"{whole}.{nanos // 1_000_000:03d}Z"
+        if nanos % 1000 == 0:
+            return f"{whole}.{nanos // 1000:06d}Z"
+        return f"{whole}.{nanos:09d}Z"
+
+    def FromJsonString(self, value: str) -> None:  # noqa: N802
+        """Parse RFC 3339 text (any offset, up to nine fractional digits)."""
+        match = _RFC3339.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"invalid timestamp {value!r}")
+        head, fraction, offset = match.groups()
+        base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        if offset not in ("Z", "z"):
+            sign = -1 if offset[0] == "-" else 1
+            hours, minutes = offset[1:].split(":")
+            base -= sign * timedelta(hours=int(hours), minutes=int(minutes))
+        delta = base - _EPOCH
+        seconds = delta.days * 86400 + delta.seconds
+        self.FromNanoseconds(seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")))
+
+    def _to_json_value(self) -> Any:
+        return self.ToJsonString()
+
+    def _merge_json_value(self, value: Any, ignore_unknown: bool) -> None:
+        if isinstance(value, Mapping):
+            self._merge_json(value, ignore_unknown)
+        else:
+            self.FromJsonString(value)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)$")
+
+
+class EnumTypeWrapper:
+    """A protobuf enum type: its values as int attributes (``EventType.EVENT_TYPE_X``)
+    and protobuf's ``Name`` / ``Value`` / ``keys`` / ``values`` / ``items``."""
+
+    ValueType = int
+
+    def __init__(self, full_name: str, names: Mapping[int, str]) -> None:
+        self._full_name = full_name
+        self._names = dict(names)
+        self._numbers = {name: number for number, name in self._names.items()}
+
+    def __getattr__(self, name: str) -> int:
+        numbers = self.__dict__.get("_numbers", {})
+        if name in numbers:
+            return numbers[name]
+        raise AttributeError(f"Enum {self.__dict__.get('_full_name')} has no value {name!r}")
+
+    def Name(self, number: int) -> str:  # noqa: N802 - protobuf name
+        if number in self._names:
+            return self._names[number]
+        raise ValueError(f"Enum {self._full_name} has no name defined for value {number!r}")
+
+    def Value(self, name: str) -> int:  # noqa: N802 - protobuf name
+        if name in self._numbers:
+            return self._numbers[name]
+        raise ValueError(f"Enum {self._full_name} has no value defined for name {name!r}")
+
+    def keys(self) -> list[str]:
+        return list(self._numbers)
+
+    def values(self) -> list[int]:
+        return list(self._names)
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._numbers.items())
+
+
+def enum_field(name: str, number: int, names: Mapping[int, str], **kwargs: Any) -> Field:
     """Shorthand for an enum field with its JSON value names."""
     return Field(name, number, ENUM, enum_names=names, **kwargs)
 

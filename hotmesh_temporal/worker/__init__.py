@@ -21,6 +21,12 @@ from hotmesh_temporal.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from hotmesh_temporal.worker._plugin import Plugin, WorkerConfig
+from hotmesh_temporal.worker._replayer import (
+    Replayer,
+    ReplayerConfig,
+    WorkflowReplayResult,
+    WorkflowReplayResults,
+)
 from hotmesh_temporal.worker._shared_state import SharedHeartbeatSender, SharedStateManager
 from hotmesh_temporal.worker._tuning import (
     ActivitySlotInfo,
@@ -42,6 +48,7 @@ from hotmesh_temporal.worker._tuning import (
     WorkflowSlotInfo,
 )
 from hotmesh_temporal.worker._worker import Worker
+from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 
 __all__ = [
     "SharedHeartbeatSender",
@@ -74,14 +81,20 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "Replayer",
+    "ReplayerConfig",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
     "StartChildWorkflowInput",
     "StartLocalActivityInput",
     "StartNexusOperationInput",
+    "UnsandboxedWorkflowRunner",
     "Worker",
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
+    "WorkflowRunner",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
 ]

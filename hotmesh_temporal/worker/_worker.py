@@ -14,10 +14,15 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Typ
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.definitions import WorkflowDefinition
+from hotmesh_temporal._engine import timeskip
+from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal.runtime import _worker_metrics
 from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
+from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
+from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -50,8 +55,8 @@ class Worker:
         activity_executor: Optional[concurrent.futures.Executor] = None,
         workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
         nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
-        workflow_runner: Any = None,
-        unsandboxed_workflow_runner: Any = None,
+        workflow_runner: WorkflowRunner = SandboxedWorkflowRunner(),
+        unsandboxed_workflow_runner: WorkflowRunner = UnsandboxedWorkflowRunner(),
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
         build_id: Optional[str] = None,
@@ -125,6 +130,7 @@ class Worker:
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
         )
+        self._refused_calls = _refused_calls(workflow_runner)
         self._on_fatal_error = on_fatal_error
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
@@ -134,6 +140,7 @@ class Worker:
         self._workflow_worker: Optional[WorkflowWorker] = None
         self._sweeper: Optional[Sweeper] = None
         self._done: Optional[asyncio.Event] = None
+        self._live_queue: Optional[tuple] = None
 
     # ------------------------------------------------------------------- public
 
@@ -193,6 +200,9 @@ class Worker:
             await self._workflow_worker.shutdown()
         if self._sweeper is not None:
             await self._sweeper.release()
+        if self._live_queue is not None:
+            timeskip.worker_stopped(*self._live_queue)
+            self._live_queue = None
         self._done.set()
 
     async def __aenter__(self) -> "Worker":
@@ -231,6 +241,10 @@ class Worker:
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
+        metrics = _worker_metrics(self._client.service_client.config.runtime, namespace, self._task_queue)
+        # Work on this queue now holds a time-skipping test clock (see timeskip.py).
+        self._live_queue = (store.schema, namespace, self._task_queue)
+        timeskip.worker_started(*self._live_queue)
         if self._activity_defs[0] or self._activity_defs[1]:
             self._activity_worker = ActivityWorker(
                 store,
@@ -252,6 +266,8 @@ class Worker:
                     max_per_second=s["max_activities_per_second"],
                 ),
             )
+        if self._activity_worker is not None:
+            self._activity_worker.metrics = metrics
         if self._workflow_defs or self._dynamic_workflow:
             activity_worker = self._activity_worker
             self._workflow_worker = WorkflowWorker(
@@ -271,15 +287,36 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    refused_calls=self._refused_calls,
+                    local_activities=LocalActivityExecutor(
+                        activities=self._activity_defs[0],
+                        dynamic=self._activity_defs[1],
+                        executor=self._activity_executor,
+                        data_converter=self._client.data_converter,
+                        client=self._client,
+                        max_concurrent=s["max_concurrent_local_activities"],
+                    ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
                 start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
             )
+            self._workflow_worker.metrics = metrics
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
             await self._workflow_worker.start_polling()
         if self._activity_worker is not None and not s["no_remote_activities"]:
             await self._activity_worker.poller.start()
+
+
+def _refused_calls(runner: WorkflowRunner) -> frozenset:
+    """The calls the determinism guard refuses under ``runner`` (none unsandboxed)."""
+    if runner is None:  # a plugin's configuration may leave it unset: the default
+        runner = SandboxedWorkflowRunner()
+    if isinstance(runner, SandboxedWorkflowRunner):
+        return runner._refused_calls()
+    if isinstance(runner, WorkflowRunner):
+        return frozenset()
+    raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
 
 
 def store_sweeper(store: Any) -> Sweeper:

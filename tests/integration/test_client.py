@@ -66,12 +66,12 @@ async def test_handles_for_and_follow_runs(client, task_queue):
         assert await handle.result() == 0
         with pytest.raises(WorkflowContinuedAsNewError) as err:
             await handle.result(follow_runs=False)
-        assert err.value.new_execution_run_id != handle.run_id
+        assert err.value.new_execution_run_id != handle.result_run_id
         typed = client.get_workflow_handle_for(HopWorkflow.run, workflow_id)
         assert await typed.result() == 0
         latest = await client.get_workflow_handle(workflow_id).describe()
         assert latest.status == WorkflowExecutionStatus.COMPLETED
-        assert latest.run_id != handle.run_id
+        assert latest.run_id != handle.result_run_id
 
 
 async def test_many_workers_in_one_process(client):

@@ -84,7 +84,7 @@ async def test_signal_with_start_and_unknown_workflow(client, task_queue):
             InboxWorkflow.run, id=workflow_id, task_queue=task_queue,
             start_signal="add", start_signal_args=["second"],
         )
-        assert again.run_id == handle.run_id
+        assert again.result_run_id == handle.result_run_id
         await handle.signal("finish")
         assert await handle.result() == ["first", "second"]
     with pytest.raises(RPCError):

@@ -133,7 +133,8 @@ async def test_workflow_info_and_describe(client, task_queue):
         )
         result = await handle.result()
     assert result["workflow_id"] == workflow_id
-    assert result["run_id"] == handle.run_id == handle.first_execution_run_id
+    assert handle.run_id is None  # a start handle follows the latest run, as in temporalio
+    assert result["run_id"] == handle.result_run_id == handle.first_execution_run_id
     assert result["workflow_type"] == "InfoWorkflow"
     assert result["task_queue"] == task_queue
     assert result["namespace"] == "default"
@@ -258,7 +259,7 @@ async def test_duplicate_id_is_rejected(client, task_queue):
         handle = await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
         with pytest.raises(WorkflowAlreadyStartedError) as err:
             await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
-        assert err.value.run_id == handle.run_id
+        assert err.value.run_id == handle.result_run_id
         await handle.terminate()
         with pytest.raises(WorkflowAlreadyStartedError):
             await client.start_workflow(
@@ -266,7 +267,7 @@ async def test_duplicate_id_is_rejected(client, task_queue):
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         again = await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
-        assert again.run_id != handle.run_id
+        assert again.result_run_id != handle.result_run_id
         await again.terminate()
 
 
@@ -335,7 +336,7 @@ async def test_changed_code_raises_nondeterminism_and_keeps_running(client, task
     async with Worker(client, task_queue=task_queue, workflows=[ChangingWorkflowV1], activities=[echo]):
         handle = await client.start_workflow("ChangingWorkflow", id=wf_id(), task_queue=task_queue)
         for _ in range(50):
-            events = await _history_types(client, handle.run_id)
+            events = await _history_types(client, handle.result_run_id)
             if "TimerStarted" in events:
                 break
             await asyncio.sleep(0.05)

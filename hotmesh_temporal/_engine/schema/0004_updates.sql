@@ -1,0 +1,222 @@
+-- Workflow updates.
+--
+-- As in Temporal, an update request is not a history event: it waits in `updates`
+-- until a workflow task delivers it to the workflow (lease_workflow_task hands the
+-- run's admitted requests to the worker with the task). The worker's answers come back
+-- in the completion: an accepted update writes WorkflowExecutionUpdateAccepted, a
+-- finished one WorkflowExecutionUpdateCompleted (both written by the worker as command
+-- events), a rejected one writes no event. The row keeps the outcome, so the same
+-- update id sent again gets the same outcome and the handler runs once.
+--
+-- state: 0 admitted (waiting for a workflow task), 1 accepted, 2 completed (outcome
+-- set: {success} or {failure}, Temporal's update.v1.Outcome JSON), 3 aborted (the run
+-- closed before a workflow task accepted it; the client gets "workflow execution
+-- already completed").
+-- A waiting client LISTENs for 'u|<id>|<reply JSON>' (sent on every state change; the
+-- JSON, update_reply() of the row, is left out when too large for a notification).
+
+CREATE TABLE {{schema}}.updates (
+    id uuid PRIMARY KEY,
+    seq bigserial NOT NULL,
+    -- Pruning a closed run (docs/operations.md) takes its updates along.
+    run_id uuid NOT NULL REFERENCES {{schema}}.executions (run_id) ON DELETE CASCADE,
+    update_id text NOT NULL,
+    request jsonb NOT NULL,            -- Temporal's update.v1.Request JSON: {meta, input}
+    state smallint NOT NULL DEFAULT 0,
+    outcome jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (run_id, update_id)
+);
+CREATE INDEX updates_admitted ON {{schema}}.updates (run_id, seq) WHERE state = 0;
+
+-- The failure an accepted update ends with when its run closes first (Temporal's).
+CREATE FUNCTION {{schema}}.update_abandoned_failure() RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'message', 'Workflow Update failed because the Workflow completed before the Update completed.',
+        'source', 'Server',
+        'applicationFailureInfo', jsonb_build_object(
+            'type', 'AcceptedUpdateCompletedWorkflow', 'nonRetryable', true))
+$$;
+
+CREATE FUNCTION {{schema}}.update_reply(u {{schema}}.updates) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('status', 'ok', 'id', u.id, 'run_id', u.run_id,
+                              'state', u.state, 'outcome', u.outcome)
+$$;
+
+-- Admit an update to a run (the latest run of the workflow id unless p_run is given).
+-- Returns {status: not_found | not_running | ok, id, run_id, state, outcome}; an update
+-- id the run has seen before returns that update as it is (deduplication). p_row is
+-- the id of the new row: the client chose it, so it listens for it before asking.
+CREATE FUNCTION {{schema}}.request_update(
+    p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb, p_row uuid)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    u {{schema}}.updates;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    -- Lock the run: a lease or a completion then sees this update, or runs before it.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id FOR UPDATE;
+    SELECT * INTO u FROM {{schema}}.updates
+     WHERE run_id = e.run_id AND update_id = p_request->'meta'->>'updateId';
+    IF FOUND THEN
+        RETURN {{schema}}.update_reply(u);
+    END IF;
+    IF e.status <> 1 THEN
+        RETURN jsonb_build_object('status', 'not_running', 'run_id', e.run_id);
+    END IF;
+    INSERT INTO {{schema}}.updates (id, run_id, update_id, request)
+    VALUES (p_row, e.run_id, p_request->'meta'->>'updateId', p_request)
+    RETURNING * INTO u;
+    IF e.wft_state = 0 THEN
+        PERFORM {{schema}}.ensure_workflow_task(e.run_id);
+    ELSIF e.wft_state = 2 THEN
+        -- The task in flight did not see it. An empty inbox entry makes
+        -- complete_workflow_task refuse to close the run (Temporal's UNHANDLED_UPDATE:
+        -- the next task delivers the update); otherwise apply_update_commands
+        -- schedules that next task.
+        INSERT INTO {{schema}}.inbox (run_id, events) VALUES (e.run_id, '[]'::jsonb);
+    END IF;
+    RETURN {{schema}}.update_reply(u);
+END $$;
+
+-- Update-with-start: start the workflow (or find the running one, per the conflict
+-- policy) and admit the update to that run, in one transaction.
+CREATE FUNCTION {{schema}}.start_workflow_with_update(p_start jsonb, p_request jsonb, p_row uuid)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_start jsonb := {{schema}}.start_workflow(p_start);
+BEGIN
+    IF v_start->>'status' NOT IN ('started', 'existing') THEN
+        RETURN v_start;
+    END IF;
+    RETURN v_start || jsonb_build_object('update', {{schema}}.request_update(
+        p_start->>'namespace', p_start->>'workflow_id', (v_start->>'run_id')::uuid, p_request, p_row));
+END $$;
+
+-- An update as a client sees it: by run (the latest of the workflow id unless given).
+CREATE FUNCTION {{schema}}.find_update(
+    p_namespace text, p_workflow_id text, p_run uuid, p_update_id text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    e {{schema}}.executions;
+    u {{schema}}.updates;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    SELECT * INTO u FROM {{schema}}.updates WHERE run_id = e.run_id AND update_id = p_update_id;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'update_not_found', 'run_id', e.run_id);
+    END IF;
+    RETURN {{schema}}.update_reply(u);
+END $$;
+
+CREATE FUNCTION {{schema}}.notify_update(u {{schema}}.updates) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_reply text := {{schema}}.update_reply(u)::text;
+BEGIN
+    IF length(v_reply) > 7000 THEN
+        v_reply := '';
+    END IF;
+    PERFORM {{schema}}.notify('u|' || u.id::text || '|' || v_reply);
+END $$;
+
+CREATE FUNCTION {{schema}}.set_update_state(
+    p_run uuid, p_update_id text, p_state smallint, p_outcome jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    u {{schema}}.updates;
+BEGIN
+    UPDATE {{schema}}.updates
+       SET state = p_state, outcome = coalesce(p_outcome, outcome)
+     WHERE run_id = p_run AND update_id = p_update_id AND state < p_state
+    RETURNING * INTO u;
+    IF u.id IS NOT NULL THEN
+        PERFORM {{schema}}.notify_update(u);
+    END IF;
+END $$;
+
+-- Hook of complete_workflow_task: record what the workflow said about its updates
+-- (completion 'updates': [{id, state, outcome}]), and schedule the next task when
+-- updates arrived while this one was in flight.
+CREATE OR REPLACE FUNCTION {{schema}}.apply_update_commands(
+    e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_update jsonb;
+BEGIN
+    FOR v_update IN SELECT * FROM jsonb_array_elements(coalesce(p_completion->'updates', '[]')) LOOP
+        PERFORM {{schema}}.set_update_state(e.run_id, v_update->>'id',
+                                            (v_update->>'state')::smallint, v_update->'outcome');
+    END LOOP;
+    IF p_completion->'close' IS NULL
+       AND EXISTS (SELECT 1 FROM {{schema}}.updates WHERE run_id = e.run_id AND state = 0) THEN
+        PERFORM {{schema}}.ensure_workflow_task(e.run_id);
+    END IF;
+END $$;
+
+-- Hook of close_run: updates the run can no longer answer end as Temporal ends them.
+CREATE OR REPLACE FUNCTION {{schema}}.on_close_updates(p_run uuid, p_status smallint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    u {{schema}}.updates;
+BEGIN
+    FOR u IN
+        UPDATE {{schema}}.updates
+           SET state = CASE WHEN state = 0 THEN 3 ELSE 2 END,
+               outcome = CASE WHEN state = 0 THEN NULL
+                              ELSE jsonb_build_object('failure', {{schema}}.update_abandoned_failure()) END
+         WHERE run_id = p_run AND state IN (0, 1)
+        RETURNING *
+    LOOP
+        PERFORM {{schema}}.notify_update(u);
+    END LOOP;
+END $$;
+
+-- SHARED FUNCTION REDEFINED (from 0001_init.sql): lease_workflow_task also hands the
+-- worker the run's admitted updates ('updates': [update.v1.Request JSON], oldest first).
+-- Everything else is unchanged.
+CREATE OR REPLACE FUNCTION {{schema}}.lease_workflow_task(p_run uuid, p_worker text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+    v_lease bigint := (random() * 9e15)::bigint;
+    v_now timestamptz := {{schema}}.now();
+    v_after bigint := 0;
+    v_attempt int;
+BEGIN
+    -- Lock the run first: events delivered concurrently then either land before this
+    -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    UPDATE {{schema}}.workflow_tasks
+       SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
+           deadline = v_now + e.task_timeout * interval '1 second'
+     WHERE run_id = p_run
+    RETURNING attempt INTO v_attempt;
+    UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run;
+    IF e.sticky_worker = p_worker THEN
+        v_after := e.sticky_event_id;
+    END IF;
+    PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
+    RETURN jsonb_build_object(
+        'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
+        'namespace', e.namespace, 'task_queue', e.task_queue,
+        'workflow_type', e.workflow_type, 'start_time', e.start_time,
+        'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
+        'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
+        'history_size', e.history_size,
+        'updates', (SELECT coalesce(jsonb_agg(u.request ORDER BY u.seq), '[]'::jsonb)
+                      FROM {{schema}}.updates u WHERE u.run_id = p_run AND u.state = 0));
+END $$;

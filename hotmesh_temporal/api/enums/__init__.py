@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.enums`` package."""

@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.history`` package."""

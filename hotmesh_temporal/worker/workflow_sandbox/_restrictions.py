@@ -1,0 +1,331 @@
+"""Sandbox restrictions with ``temporalio.worker.workflow_sandbox``'s API.
+
+There is no import sandbox here (workflow modules are imported once, normally), so
+passthrough settings have nothing to decide. Member restrictions are data that the
+engine's determinism guard reads: the ``datetime`` members listed in
+:attr:`SandboxRestrictions.invalid_module_members` (``date.today``, ``datetime.now``,
+``datetime.today``, ``datetime.utcnow``) fail the workflow task with
+:class:`RestrictedWorkflowAccessError` when workflow code calls them. ``time.time()``,
+the ``random`` functions and ``uuid.uuid4()`` are answered from workflow time and the
+workflow's seeded random instead (see docs/determinism.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import hotmesh_temporal.exceptions
+import hotmesh_temporal.workflow
+
+
+class RestrictedWorkflowAccessError(hotmesh_temporal.workflow.NondeterminismError):
+    """Workflow code used something nondeterministic (``qualified_name``)."""
+
+    def __init__(self, qualified_name: str, *, override_message: str | None = None) -> None:
+        super().__init__(
+            override_message or RestrictedWorkflowAccessError.default_message(qualified_name)
+        )
+        self.qualified_name = qualified_name
+
+    @staticmethod
+    def default_message(qualified_name: str) -> str:
+        return (
+            f"Cannot access {qualified_name} from inside a workflow. Use the workflow "
+            "module's deterministic alternative (e.g. workflow.now()), or, for code known "
+            "to be deterministic, unrestrict it (SandboxMatcher.with_child_unrestricted "
+            "or workflow.unsafe.sandbox_unrestricted())."
+        )
+
+
+class UnintentionalPassthroughError(hotmesh_temporal.exceptions.TemporalError):
+    """A module reached the sandbox without being passed through on purpose
+    (kept for the API; imports are never sandboxed here, so it is not raised)."""
+
+    def __init__(self, qualified_name: str) -> None:
+        super().__init__(
+            f"Module {qualified_name} was not intentionally passed through to the sandbox."
+        )
+
+
+class RestrictionContext:
+    """Whether a restriction check happens while a workflow runs (``is_runtime``)
+    rather than while its module is imported."""
+
+    @staticmethod
+    def unwrap_if_proxied(v: Any) -> Any:
+        return v  # nothing is proxied here
+
+    def __init__(self) -> None:
+        self.is_runtime = False
+        self.in_activation = False
+
+
+@dataclass(frozen=True)
+class SandboxMatcher:
+    """Matches dotted paths (``("datetime", "datetime", "now")``).
+
+    ``access`` matches a name whenever it is reached, ``use`` when it is called;
+    ``children`` continue the path ("*" matches any name); ``match_self`` matches
+    this node; ``only_runtime`` limits matches to workflow run time; ``exclude`` wins
+    over everything. Immutable: every change makes a new matcher.
+    """
+
+    @classmethod
+    def nested_child(cls, path: Sequence[str], child: SandboxMatcher) -> SandboxMatcher:
+        """``child`` placed at ``path`` below an otherwise empty matcher."""
+        matcher = child
+        for name in reversed(path):
+            matcher = cls(children={name: matcher})
+        return matcher
+
+    access: set[str] = frozenset()  # type: ignore[assignment]
+    use: set[str] = frozenset()  # type: ignore[assignment]
+    children: Mapping[str, SandboxMatcher] = dataclasses.field(default_factory=dict)
+    match_self: bool = False
+    only_runtime: bool = False
+    leaf_message: str | None = None
+    leaf_warning: type[Warning] | None = None
+    exclude: set[str] = frozenset()  # type: ignore[assignment]
+
+    all: ClassVar[SandboxMatcher]
+    all_runtime: ClassVar[SandboxMatcher]
+    none: ClassVar[SandboxMatcher]
+    all_uses: ClassVar[SandboxMatcher]
+    all_uses_runtime: ClassVar[SandboxMatcher]
+
+    def __post_init__(self) -> None:
+        if self.leaf_message and not self.match_self:
+            raise ValueError("Cannot set leaf_message without match_self")
+        if self.leaf_warning and not self.match_self:
+            raise ValueError("Cannot set leaf_warning without match_self")
+
+    def access_matcher(
+        self, context: RestrictionContext, *child_path: str, include_use: bool = False
+    ) -> SandboxMatcher | None:
+        """The matcher that matches ``child_path``, or None."""
+        node = self
+        for name in child_path:
+            if name in node.exclude or (node.only_runtime and not context.is_runtime):
+                return None
+            if node.match_self or _named(node.access, name):
+                return node
+            if include_use and _named(node.use, name):
+                return node
+            child = node.children.get(name) or node.children.get("*")
+            if child is None:
+                return None
+            node = child
+        if node.only_runtime and not context.is_runtime:
+            return None
+        return node if node.match_self else None
+
+    def match_access(
+        self, context: RestrictionContext, *child_path: str, include_use: bool = False
+    ) -> bool:
+        return self.access_matcher(context, *child_path, include_use=include_use) is not None
+
+    def child_matcher(self, *child_path: str) -> SandboxMatcher | None:
+        """The matcher that applies below ``child_path`` (``all`` once a name on the
+        way is matched by ``access`` or ``use``), or None."""
+        node: SandboxMatcher | None = self
+        runtime_only = self.only_runtime
+        for name in child_path:
+            assert node is not None
+            if name in node.exclude:
+                return None
+            if node.match_self or _named(node.access, name) or _named(node.use, name):
+                return SandboxMatcher.all_runtime if runtime_only else SandboxMatcher.all
+            node = node.children.get(name) or node.children.get("*")
+            if node is None:
+                return None
+            runtime_only = runtime_only or node.only_runtime
+        return node
+
+    def __or__(self, other: SandboxMatcher) -> SandboxMatcher:
+        """Both matchers' matches."""
+        if self.only_runtime != other.only_runtime:
+            raise ValueError("Cannot combine only-runtime and non-only-runtime")
+        if self.leaf_message != other.leaf_message:
+            raise ValueError("Cannot combine different messages")
+        if self.leaf_warning != other.leaf_warning:
+            raise ValueError("Cannot combine different warning values")
+        if self.match_self or other.match_self:
+            return SandboxMatcher.all
+        children = dict(self.children)
+        for name, child in other.children.items():
+            children[name] = children[name] | child if name in children else child
+        return SandboxMatcher(
+            access=self.access | other.access,
+            use=self.use | other.use,
+            children=children,
+            only_runtime=self.only_runtime,
+            leaf_message=self.leaf_message,
+            leaf_warning=self.leaf_warning,
+        )
+
+    def with_child_unrestricted(self, *child_path: str) -> SandboxMatcher:
+        """A copy in which ``child_path`` is no longer matched."""
+        assert child_path
+        first, rest = child_path[0], child_path[1:]
+        changes: dict[str, Any] = {}
+        if not rest:
+            if first in self.access:
+                changes["access"] = set(self.access) - {first}
+            if first in self.use:
+                changes["use"] = set(self.use) - {first}
+            if first in self.children:
+                changes["children"] = {k: v for k, v in self.children.items() if k != first}
+        elif first in self.children:
+            children = dict(self.children)
+            children[first] = children[first].with_child_unrestricted(*rest)
+            changes["children"] = children
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+def _named(names: Any, name: str) -> bool:
+    return name in names or "*" in names
+
+
+SandboxMatcher.all = SandboxMatcher(match_self=True)
+SandboxMatcher.all_runtime = SandboxMatcher(match_self=True, only_runtime=True)
+SandboxMatcher.none = SandboxMatcher()
+SandboxMatcher.all_uses = SandboxMatcher(use={"*"})
+SandboxMatcher.all_uses_runtime = SandboxMatcher(use={"*"}, only_runtime=True)
+
+
+@dataclass(frozen=True)
+class SandboxRestrictions:
+    """What workflow code may import and use (see the module docs for what is
+    enforced here)."""
+
+    passthrough_modules: set[str]
+    invalid_modules: SandboxMatcher
+    invalid_module_members: SandboxMatcher
+    import_notification_policy: hotmesh_temporal.workflow.SandboxImportNotificationPolicy = (
+        hotmesh_temporal.workflow.SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT
+    )
+    passthrough_all_modules: bool = False
+    disable_lazy_sys_module_passthrough: bool = False
+
+    passthrough_modules_minimum: ClassVar[set[str]]
+    passthrough_modules_with_temporal: ClassVar[set[str]]
+    passthrough_modules_maximum: ClassVar[set[str]]
+    passthrough_modules_default: ClassVar[set[str]]
+    invalid_module_members_default: ClassVar[SandboxMatcher]
+    default: ClassVar[SandboxRestrictions]
+
+    def with_passthrough_modules(self, *modules: str) -> SandboxRestrictions:
+        modules_now = self.passthrough_modules | set(modules)
+        return dataclasses.replace(self, passthrough_modules=modules_now)
+
+    def with_passthrough_all_modules(self) -> SandboxRestrictions:
+        return dataclasses.replace(self, passthrough_all_modules=True)
+
+    def with_import_notification_policy(
+        self, policy: hotmesh_temporal.workflow.SandboxImportNotificationPolicy
+    ) -> SandboxRestrictions:
+        return dataclasses.replace(self, import_notification_policy=policy)
+
+
+SandboxRestrictions.passthrough_modules_minimum = {
+    "pathlib", "importlib", "platform", "zipfile", "typing", "typing_extensions",
+    "hotmesh_temporal", "pydantic", "pydantic_core",
+}  # fmt: skip
+SandboxRestrictions.passthrough_modules_with_temporal = (
+    SandboxRestrictions.passthrough_modules_minimum | {"asyncio", "abc", "dataclasses"}
+)
+SandboxRestrictions.passthrough_modules_maximum = (
+    SandboxRestrictions.passthrough_modules_with_temporal
+    | {name for name in sys.stdlib_module_names if name != "sys"}
+)
+SandboxRestrictions.passthrough_modules_default = SandboxRestrictions.passthrough_modules_maximum
+
+
+def _random_functions() -> set[str]:
+    return {
+        name for name in dir(random)
+        if not name.startswith("_") and callable(getattr(random, name))
+        and not isinstance(getattr(random, name), type)
+    }  # fmt: skip
+
+
+# The nondeterministic members Temporal's sandbox refuses; see the module docs for
+# which of them this package fails on and which it answers deterministically.
+SandboxRestrictions.invalid_module_members_default = SandboxMatcher(
+    children={
+        "__builtins__": SandboxMatcher(use={"input", "open"}, only_runtime=True),
+        "datetime": SandboxMatcher(
+            children={
+                "date": SandboxMatcher(use={"today"}),
+                "datetime": SandboxMatcher(use={"now", "today", "utcnow"}),
+            }
+        ),
+        "os": SandboxMatcher(access={"name"}, use={"*"}, exclude={"stat", "path"}),
+        "random": SandboxMatcher(use=_random_functions()),
+        "secrets": SandboxMatcher(
+            use={
+                "choice",
+                "randbelow",
+                "randbits",
+                "SystemRandom",
+                "token_bytes",
+                "token_hex",
+                "token_urlsafe",
+            }  # fmt: skip
+        ),
+        "socket": SandboxMatcher.all_uses,
+        "subprocess": SandboxMatcher.all_uses,
+        "threading": SandboxMatcher(use={"Thread", "Timer"}, only_runtime=True),
+        "time": SandboxMatcher(
+            use={
+                "localtime",
+                "monotonic",
+                "monotonic_ns",
+                "perf_counter",
+                "perf_counter_ns",
+                "process_time",
+                "process_time_ns",
+                "sleep",
+                "time",
+                "time_ns",
+                "thread_time",
+                "thread_time_ns",
+                "tzset",
+            },  # fmt: skip
+            only_runtime=True,
+        ),
+        "uuid": SandboxMatcher(use={"uuid1", "uuid4", "uuid7"}, only_runtime=True),
+    }
+)
+
+SandboxRestrictions.default = SandboxRestrictions(
+    passthrough_modules=SandboxRestrictions.passthrough_modules_default,
+    invalid_modules=SandboxMatcher.none,
+    invalid_module_members=SandboxRestrictions.invalid_module_members_default,
+)
+
+
+# The calls the determinism guard can refuse: (owner type, method name, dotted path).
+_GUARDED_CALLS = (
+    ("date", "today", ("datetime", "date", "today")),
+    ("datetime", "now", ("datetime", "datetime", "now")),
+    ("datetime", "today", ("datetime", "datetime", "today")),
+    ("datetime", "utcnow", ("datetime", "datetime", "utcnow")),
+)
+
+
+def refused_calls(restrictions: SandboxRestrictions) -> frozenset:
+    """The guarded calls these restrictions refuse, as (type name, method name)."""
+    context = RestrictionContext()
+    context.is_runtime = True
+    matcher = restrictions.invalid_module_members
+    return frozenset(
+        (owner, method)
+        for owner, method, path in _GUARDED_CALLS
+        if matcher.match_access(context, *path, include_use=True)
+    )

@@ -1,0 +1,200 @@
+"""runtime: temporalio's configuration API; Prometheus serves real worker metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import pytest
+
+import hotmesh_temporal.runtime as rt
+from hotmesh_temporal import activity, workflow
+from hotmesh_temporal.client import Client
+from hotmesh_temporal.common import MetricMeter, RetryPolicy
+from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.runtime import (
+    BUFFERED_METRIC_KIND_COUNTER,
+    LogForwardingConfig,
+    LoggingConfig,
+    LoggingFormat,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    OpenTelemetryConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+from hotmesh_temporal.worker import Worker
+
+
+@pytest.fixture
+def fresh_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rt, "_default", rt._DefaultRuntime())
+
+
+def scrape(runtime: Runtime) -> str:
+    host, port = runtime._prometheus_address
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return response.read().decode()
+
+
+def test_default_runtime_rules(fresh_default: None) -> None:
+    first = Runtime.default()
+    assert Runtime.default() is first
+    assert first.metric_meter is MetricMeter.noop
+    with pytest.raises(RuntimeError, match="already set"):
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig()))
+    mine = Runtime(telemetry=TelemetryConfig())
+    Runtime.set_default(mine, error_if_already_set=False)
+    assert Runtime.default() is mine
+    with pytest.raises(RuntimeError, match="prevent_default"):
+        Runtime.prevent_default()
+
+
+def test_prevent_default(fresh_default: None) -> None:
+    Runtime.prevent_default()
+    with pytest.raises(RuntimeError, match="prevent_default"):
+        Runtime.default()
+    mine = Runtime(telemetry=TelemetryConfig())
+    Runtime.set_default(mine)
+    assert Runtime.default() is mine
+
+
+def test_configuration_api_is_accepted() -> None:
+    assert (
+        TelemetryFilter(core_level="WARN", other_level="ERROR")
+        .formatted()
+        .startswith("ERROR,temporalio_common=WARN")
+    )
+    logging_config = LoggingConfig(
+        filter="INFO",
+        forwarding=LogForwardingConfig(logger=logging.getLogger("x")),
+        format=LoggingFormat.JSON,
+    )
+    assert LoggingConfig.default.filter == TelemetryFilter(core_level="WARN", other_level="ERROR")
+    runtime = Runtime(
+        telemetry=TelemetryConfig(logging=logging_config, global_tags={"a": "b"}),
+        worker_heartbeat_interval=None,
+        disable_environment_info=True,
+    )
+    assert runtime.metric_meter is MetricMeter.noop
+    with pytest.raises(ValueError, match="positive"):
+        Runtime(telemetry=TelemetryConfig(), worker_heartbeat_interval=timedelta(0))
+
+
+def test_opentelemetry_is_accepted_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal.runtime"):
+        runtime = Runtime(
+            telemetry=TelemetryConfig(metrics=OpenTelemetryConfig(url="http://c:4317"))
+        )
+    assert "not exported" in caplog.text
+    runtime.metric_meter.create_counter("c").add(1)  # recording still works
+
+
+def test_prometheus_serves_meter_metrics() -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address="127.0.0.1:0", counters_total_suffix=True),
+            global_tags={"env": "test"},
+        )
+    )
+    meter = runtime.metric_meter.with_additional_attributes({"team": "a"})
+    meter.create_counter("orders", "Orders placed").add(3)
+    meter.create_counter("orders").add(2, {"team": "b"})
+    meter.create_gauge_float("temperature").set(21.5)
+    meter.create_histogram("size").record(42)
+    text = scrape(runtime)
+    assert "# TYPE orders_total counter" in text
+    assert 'orders_total{env="test",service_name="temporal-core",team="a"} 3' in text
+    assert 'orders_total{env="test",service_name="temporal-core",team="b"} 2' in text
+    assert 'temperature{env="test",service_name="temporal-core",team="a"} 21.5' in text
+    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="10"} 0' in text
+    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="50"} 1' in text
+    assert 'size_count{env="test",service_name="temporal-core",team="a"} 1' in text
+
+
+def test_bad_bind_address_is_refused() -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address="nowhere")))
+
+
+def test_metric_buffer() -> None:
+    buffer = MetricBuffer(100, MetricBufferDurationFormat.SECONDS)
+    with pytest.raises(RuntimeError):
+        buffer.retrieve_updates()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, attach_service_name=False))
+    runtime.metric_meter.create_counter("hits").add(2, {"k": "v"})
+    runtime.metric_meter.create_histogram_timedelta("took").record(timedelta(milliseconds=1500))
+    updates = buffer.retrieve_updates()
+    assert [(u.metric.name, u.value, dict(u.attributes)) for u in updates] == [
+        ("hits", 2, {"k": "v"}),
+        ("took", 1.5, {}),
+    ]
+    assert updates[0].metric.kind == BUFFERED_METRIC_KIND_COUNTER
+    assert buffer.retrieve_updates() == []
+
+
+calls: list = []
+
+
+@activity.defn
+async def flaky(name: str) -> str:
+    calls.append(name)
+    if activity.info().attempt == 1:
+        raise ApplicationError("first attempt fails")
+    return f"hello {name}"
+
+
+@workflow.defn
+class MeteredWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            flaky,
+            name,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10)),
+        )
+
+
+async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address="127.0.0.1:0"), metric_prefix="hm_"
+        )
+    )
+    client = await Client.connect(dsn, runtime=runtime)
+    queue = f"tq-{uuid.uuid4()}"
+    try:
+        async with Worker(
+            client, task_queue=queue, workflows=[MeteredWorkflow], activities=[flaky]
+        ):
+            result = await client.execute_workflow(
+                MeteredWorkflow.run, "metrics", id=f"wf-{uuid.uuid4()}", task_queue=queue
+            )
+    finally:
+        await client.service_client.close()
+    assert result == "hello metrics"
+    text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
+    labels = f'namespace="default",service_name="temporal-core",task_queue="{queue}"'
+    wft_count = _value(
+        text,
+        f'hm_workflow_task_execution_latency_count{{{labels},workflow_type="MeteredWorkflow"}}',
+    )
+    assert wft_count >= 2  # the start, then the activity's result
+    act_labels = f'activity_type="flaky",{labels}'
+    assert _value(text, f"hm_activity_execution_latency_count{{{act_labels}}}") == 2
+    assert _value(text, f"hm_activity_execution_failed{{{act_labels}}}") == 1
+    assert "hm_workflow_task_execution_failed" not in text
+
+
+def _value(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in:\n{text}")
