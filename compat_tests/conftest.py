@@ -32,3 +32,17 @@ def parity_results(exclusions):
     from compat_tests import parity
 
     return {r.module: r for r in parity.check_all(exclusions)}
+
+
+# The database fixtures of tests/ (a test schema, an environment, a client), for the
+# compat tests that run workflows here and replay them in temporalio.
+from tests.conftest import (  # noqa: E402,F401
+    client,
+    dsn,
+    env,
+    migrated_dsn,
+    pg_dsn,
+    task_queue,
+    test_schema,
+    workflow_environment,
+)

@@ -26,7 +26,6 @@ from temporalio.worker import UnsandboxedWorkflowRunner
 from hotmesh_temporal import activity
 from hotmesh_temporal.client import WorkflowFailureError
 from hotmesh_temporal.worker import Worker
-from tests.conftest import client, dsn, pg_dsn, task_queue, test_schema  # noqa: F401
 
 
 @activity.defn(name="shout")

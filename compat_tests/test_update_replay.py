@@ -31,7 +31,6 @@ from hotmesh_temporal.client import (
 )
 from hotmesh_temporal.common import WorkflowIDConflictPolicy
 from hotmesh_temporal.worker import Worker
-from tests.conftest import client, dsn, pg_dsn, task_queue, test_schema  # noqa: F401
 
 CART = """
 @wf.defn(name="UpdateCart", **defn_options)

@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def workflow_environment(request: pytest.FixtureRequest) -> str:
-    return request.config.getoption("--workflow-environment")
+    return request.config.getoption("--workflow-environment", default="local")
 
 
 @pytest.fixture(scope="session")
