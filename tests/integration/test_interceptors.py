@@ -356,7 +356,7 @@ async def test_headers_reach_workflow_signals_queries_and_activities(
         # Signal the second run (the first one continues as new at once).
         latest = tenant_client.get_workflow_handle(handle.id)
         for _ in range(200):
-            if (await latest.describe()).run_id != handle.run_id:
+            if (await latest.describe()).run_id != handle.result_run_id:
                 break
             await asyncio.sleep(0.05)
         await latest.signal(ParentWorkflow.proceed)
