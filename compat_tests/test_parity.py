@@ -22,8 +22,6 @@ from compat_tests import parity
 
 # Modules below 100% today. Remove a module from here as soon as it is complete.
 INCOMPLETE = {
-    "client",
-    "worker",
     "contrib.opentelemetry",
 }
 

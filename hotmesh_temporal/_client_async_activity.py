@@ -150,9 +150,8 @@ def async_activity_handle(
             client, AsyncActivityIDReference(workflow_id, run_id, activity_id)
         )
     if activity_id is not None:
-        raise ValueError(
-            "standalone activities (an activity_id without a workflow_id) are not supported"
-        )
+        # A standalone activity (started by Client.start_activity): no workflow id.
+        return AsyncActivityHandle(client, AsyncActivityIDReference(None, run_id, activity_id))
     raise ValueError("Task token or workflow/run/activity ID must be present")
 
 

@@ -53,7 +53,12 @@ class _Definition:
 
     @staticmethod
     def from_callable(fn: Callable[..., Any]) -> Optional["_Definition"]:
-        return getattr(fn, "__temporal_activity_definition", None)
+        defn = getattr(fn, "__temporal_activity_definition", None)
+        if isinstance(defn, _Definition) and defn.fn is not fn:
+            # A bound method or a callable instance: the decorator saw the plain
+            # function (or the class), but calls must go to what was registered.
+            defn = dataclasses.replace(defn, fn=fn)
+        return defn
 
     @staticmethod
     def must_from_callable(fn: Callable[..., Any]) -> "_Definition":
@@ -122,7 +127,9 @@ def defn(
         activity_name = None if dynamic else (name or getattr(target, "__name__", None))
         if not dynamic and not activity_name:
             raise TypeError("Activity must have a name (callable objects need name=...)")
-        arg_types, ret_type = _arg_and_return_types(target)
+        # A decorated callable class: its instances are what runs, through __call__.
+        typed = target.__call__ if inspect.isclass(target) else target
+        arg_types, ret_type = _arg_and_return_types(typed)
         definition = _Definition(
             name=activity_name,
             fn=target,

@@ -43,6 +43,7 @@ from hotmesh_temporal._engine.definitions import UPDATE_ATTR, workflow_type_and_
 from hotmesh_temporal._engine import visibility
 from hotmesh_temporal._engine.list_filter import (
     STATUS_NAMES,
+    WORKFLOWS,
     ListFilterError,
     compile_filter,
     keyset_condition,
@@ -134,11 +135,29 @@ from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporal
     MultiParamSpec,
     ParamType,
 )
+from hotmesh_temporal.envconfig import ClientConnectConfig  # noqa: F401  (re-exported)
 from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
     ClientConfig,
     Plugin,
     configure_through_plugins,
     connect_through_plugins,
+)
+from hotmesh_temporal._client_activity import (  # noqa: F401  (public names)
+    ActivityExecution,
+    ActivityExecutionAsyncIterator,
+    ActivityExecutionCount,
+    ActivityExecutionCountAggregationGroup,
+    ActivityExecutionDescription,
+    ActivityExecutionOptions,
+    ActivityExecutionStatus,
+    ActivityFailureError,
+    ActivityHandle,
+    ActivityOptionsKey,
+    ActivityOptionsKeys,
+    ActivityOptionsUpdate,
+    PendingActivityState,
+    StandaloneActivityCalls,
+    StandaloneActivityClient,
 )
 from hotmesh_temporal._client_async_activity import (  # noqa: F401  (public names)
     AsyncActivityCalls,
@@ -242,7 +261,7 @@ class WorkflowQueryRejectedError(hotmesh_temporal.exceptions.TemporalError):
         return self._status
 
 
-class Client:
+class Client(StandaloneActivityClient):
     """A client of one namespace of a hotmesh_temporal database."""
 
     @classmethod
@@ -705,9 +724,9 @@ def _search_attributes_json(attributes: Any) -> Optional[Dict[str, Any]]:
     return payload_json(encoded)
 
 
-def _compile(query: Optional[str], first_param: int) -> Any:
+def _compile(query: Optional[str], first_param: int, vocabulary: Any = WORKFLOWS) -> Any:
     try:
-        return compile_filter(query, first_param=first_param)
+        return compile_filter(query, first_param=first_param, vocabulary=vocabulary)
     except ListFilterError as err:
         raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
 
@@ -734,13 +753,13 @@ async def _count_workflows(client: Client, input: CountWorkflowsInput) -> "Workf
 
 
 def _list_statement(
-    query: Optional[str], token: Optional[bytes]
+    query: Optional[str], token: Optional[bytes], vocabulary: Any = WORKFLOWS
 ) -> "tuple[Dict[str, str], List[Any], int]":
     """The fragments and parameters (after $1 namespace and $2 limit) of one page's
     statement, and how many sort columns it selects."""
-    compiled = _compile(query, first_param=3)
+    compiled = _compile(query, first_param=3, vocabulary=vocabulary)
     if compiled.group_by is not None:
-        raise RPCError("invalid query: GROUP BY is only supported by count_workflows",
+        raise RPCError("invalid query: GROUP BY is only supported by counts",
                        RPCStatusCode.INVALID_ARGUMENT, b"")
     terms = compiled.order_terms
     try:
@@ -1153,7 +1172,7 @@ def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
     return fail_async
 
 
-class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
+class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundInterceptor):
     """The innermost link of the client chain: does each call against the database."""
 
     def __init__(self, client: "Client") -> None:
@@ -1178,6 +1197,7 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
             raise ValueError("id is required")
         if not input.task_queue:
             raise ValueError("task_queue is required")
+        _check_id_policies(input.id_reuse_policy, input.id_conflict_policy)
         client = self._client
         store = await self._store()
         start = await self._new_run_request(input)
@@ -1362,15 +1382,7 @@ class _ClientImpl(AsyncActivityCalls, OutboundInterceptor):
     ) -> "WorkflowHistoryEventAsyncIterator":
         return WorkflowHistoryEventAsyncIterator(self._client, input)
 
-    start_activity = _not_implemented("standalone activities (start_activity)")
-    cancel_activity = _not_implemented("standalone activities (cancel_activity)")
-    terminate_activity = _not_implemented("standalone activities (terminate_activity)")
-    pause_activity = _not_implemented("standalone activities (pause_activity)")
-    unpause_activity = _not_implemented("standalone activities (unpause_activity)")
-    update_activity_options = _not_implemented("standalone activities (update_activity_options)")
-    describe_activity = _not_implemented("standalone activities (describe_activity)")
-    list_activities = _not_implemented("standalone activities (list_activities)", sync=True)
-    count_activities = _not_implemented("standalone activities (count_activities)")
+
     # Schedules: the work lives in _schedule_types (one function per operation).
     async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
         return await _schedule_ops.create_schedule(self._client, input)
@@ -1464,6 +1476,18 @@ def _handler_name(handler: Any, kind: str) -> str:
     if defn is not None and getattr(defn, "dynamic", False):
         raise RuntimeError(f"Cannot invoke dynamic {kind} definition")
     return getattr(handler, "__name__", str(handler))
+
+
+def _check_id_policies(reuse: Any, conflict: Any) -> None:
+    """The combination Temporal's frontend refuses before starting anything."""
+    terminate_if_running = hotmesh_temporal.common.WorkflowIDReusePolicy.TERMINATE_IF_RUNNING
+    if reuse == terminate_if_running and conflict:
+        raise RPCError(
+            "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING "
+            "cannot be used together with a WorkflowIDConflictPolicy.",
+            RPCStatusCode.INVALID_ARGUMENT,
+            b"",
+        )
 
 
 def _raise_for_status(status: str, workflow_id: str) -> None:

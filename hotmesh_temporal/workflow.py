@@ -1445,7 +1445,9 @@ class ExternalWorkflowHandle(Generic[SelfType]):
         self, *, reason: str = "", event_groups: Optional[Sequence["EventGroup"]] = None
     ) -> None:
         """Request cancellation of the workflow."""
-        await _runtime().cancel_external_workflow(workflow_id=self._id, run_id=self._run_id)
+        await _runtime().cancel_external_workflow(
+            workflow_id=self._id, run_id=self._run_id, reason=reason
+        )
 
 
 def get_external_workflow_handle(

@@ -485,12 +485,13 @@ def _seconds_to_timedelta(value: Any) -> Optional[timedelta]:
     return None if value is None else timedelta(seconds=float(value))
 
 
-def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
-    from hotmesh_temporal.common import Priority, RetryPolicy
+def retry_policy_from_row(policy: Optional[Mapping[str, Any]]) -> Any:
+    """A task row's retry policy, with the defaults the SQL retry rules apply."""
+    from hotmesh_temporal.common import RetryPolicy
 
-    policy = task.get("retry_policy") or {}
+    policy = policy or {}
     initial = policy.get("initial_interval", 1)
-    retry = RetryPolicy(
+    return RetryPolicy(
         initial_interval=timedelta(seconds=initial),
         backoff_coefficient=policy.get("backoff_coefficient", 2.0),
         # As a Temporal server does, report the default the retries actually use.
@@ -498,6 +499,14 @@ def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> ac
         maximum_attempts=policy.get("maximum_attempts", 0),
         non_retryable_error_types=policy.get("non_retryable_error_types") or None,
     )
+
+
+def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
+    from hotmesh_temporal.common import Priority
+
+    # A standalone activity (started by a client) has no workflow: its task row holds
+    # empty workflow columns, and its run id is the activity's own.
+    standalone = task["workflow_id"] == ""
     return activity_api.Info(
         activity_id=task["activity_id"],
         activity_type=task["activity_type"],
@@ -513,12 +522,13 @@ def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> ac
         started_time=h.parse_time(task.get("started_time") or task["scheduled_time"]),
         task_queue=task["task_queue"],
         task_token=task_token(task["id"], task["attempt"]),
-        workflow_id=task["workflow_id"],
-        workflow_namespace=task["namespace"],
-        workflow_run_id=str(task["run_id"]),
-        workflow_type=task["workflow_type"],
+        workflow_id=None if standalone else task["workflow_id"],
+        workflow_namespace=None if standalone else task["namespace"],
+        workflow_run_id=None if standalone else str(task["run_id"]),
+        workflow_type=None if standalone else task["workflow_type"],
         priority=Priority(),
-        retry_policy=retry,
+        retry_policy=retry_policy_from_row(task.get("retry_policy")),
+        activity_run_id=str(task["run_id"]) if standalone else None,
     )
 
 

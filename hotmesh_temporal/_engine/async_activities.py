@@ -9,6 +9,8 @@ client's data converter.
 
 from __future__ import annotations
 
+import uuid
+
 from typing import Any, Protocol, Union
 
 from hotmesh_temporal._engine.activity_worker import encode_attempt_failure, parse_task_token
@@ -80,11 +82,17 @@ class AsyncActivityOperations:
                 return parse_task_token(bytes(ref))
             except (UnicodeDecodeError, ValueError) as err:
                 raise RPCError("invalid task token", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+        run_id = ref.run_id or None
+        if ref.workflow_id is None and run_id is None:
+            # A standalone activity's task is found by its run id: the latest run's.
+            run_id = await self._store.fetchval(
+                "standalone_activity_run", self._namespace, ref.activity_id
+            )
         found = await self._store.fetchval(
             "activity_attempt_by_ids",
             self._namespace,
             ref.workflow_id or "",
-            ref.run_id or None,
+            uuid.UUID(str(run_id)) if run_id else None,
             ref.activity_id,
         )
         if found is None:

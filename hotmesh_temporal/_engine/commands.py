@@ -158,6 +158,7 @@ class Activation:
     history_length: int
     jobs: List[Job]
     continue_as_new_suggested: bool = False
+    history_size: int = 0  # bytes, as of the start of this task
 
 
 # ----------------------------------------------------------------------- commands
@@ -242,6 +243,7 @@ class ContinueAsNew:
     headers: Mapping[str, Payload] = field(default_factory=dict)
     search_attributes: Optional[Mapping[str, Payload]] = None
     retry_policy: Any = None
+    backoff_start_interval: Optional[timedelta] = None
 
 
 @dataclass
@@ -294,6 +296,7 @@ class RequestCancelExternalWorkflow:
     workflow_id: str
     run_id: str
     namespace: str = ""
+    reason: str = ""
 
 
 @dataclass

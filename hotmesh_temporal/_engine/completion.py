@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine import workflow_retry
 from hotmesh_temporal._engine.local_activities import marker_attributes
 from hotmesh_temporal._engine.markers import PATCH_MARKER, patch_marker_details
 from hotmesh_temporal._engine.replay import RunDriver
@@ -31,6 +32,7 @@ class TaskContext:
     identity: str
     history_size: int
     started_attrs: Dict[str, Any]
+    suggest_continue_as_new: bool = False
     eager_activity_slots: int = 0  # activities this worker can take right now
     sticky_timeout: Optional[float] = None  # how long the next task waits for this worker
     started_at: Optional[str] = None  # when the task was leased (workflow.now() of this task)
@@ -44,6 +46,8 @@ class Completion:
     timers: List[Dict[str, Any]] = field(default_factory=list)
     cancel_timers: List[int] = field(default_factory=list)
     cancel_activities: List[Dict[str, Any]] = field(default_factory=list)
+    children: List[Dict[str, Any]] = field(default_factory=list)  # child starts
+    externals: List[Dict[str, Any]] = field(default_factory=list)  # signal / cancel requests
     updates: List[Dict[str, Any]] = field(default_factory=list)  # rows for the updates table
     close: Optional[Dict[str, Any]] = None
     # Memo / search-attribute upserts of this task, merged in command order:
@@ -64,6 +68,10 @@ class Completion:
             out["cancel_timers"] = self.cancel_timers
         if self.cancel_activities:
             out["cancel_activities"] = self.cancel_activities
+        if self.children:
+            out["children"] = self.children
+        if self.externals:
+            out["externals"] = self.externals
         if self.updates:
             out["updates"] = self.updates
         if self.close is not None:
@@ -86,6 +94,7 @@ def build_completion(task: TaskContext, commands: List[c.Command], driver: RunDr
                 "identity": task.identity,
                 "requestId": str(uuid.uuid4()),
                 "historySizeBytes": str(task.history_size),
+                "suggestContinueAsNew": task.suggest_continue_as_new or None,
             },
         )
     )
@@ -259,23 +268,54 @@ class _Builder:
 
     def _FailWorkflow(self, cmd: c.FailWorkflow) -> None:
         failure = h.failure(cmd.failure)
-        cron_run = self._next_cron_run(failure=failure)
-        attrs: Dict[str, Any] = {"failure": failure, "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"}
-        if cron_run is not None:
-            attrs["newExecutionRunId"] = cron_run["run_id"]
-        self.emit(cmd, "WorkflowExecutionFailed", attrs)
-        self.out.close = h.strip_none({"status": 3, "failure": failure, "continue_as_new": cron_run})
+        decision = workflow_retry.decide(self.task.started_attrs, failure, self._now())
+        # A retry comes first; a cron workflow starts its next run once retries are over.
+        if decision.backoff is not None:
+            next_run = self._retry_run(str(uuid.uuid4()), failure, decision.backoff)
+        else:
+            next_run = self._next_cron_run(failure=failure)
+        self.emit(
+            cmd,
+            "WorkflowExecutionFailed",
+            {
+                "failure": failure,
+                "retryState": decision.retry_state,
+                "newExecutionRunId": next_run and next_run["run_id"],
+            },
+        )
+        # complete_workflow_task starts the next run like a continue-as-new.
+        self.out.close = h.strip_none(
+            {"status": 3, "failure": failure, "continue_as_new": next_run}
+        )
+
+    def _retry_run(self, run_id: str, failure: Dict[str, Any], backoff: Any) -> Dict[str, Any]:
+        prior = self.task.started_attrs
+        start = run_again(
+            prior, namespace=self.task.namespace, workflow_id=self.task.workflow_id,
+            run_id=self.task.run_id, new_run_id=run_id, identity=self.task.identity,
+            start_delay=backoff, attempt=int(prior.get("attempt") or 1) + 1,
+        )
+        started = start["started_attributes"]
+        started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_RETRY"
+        started["continuedFailure"] = failure
+        if "lastCompletionResult" in prior:
+            started["lastCompletionResult"] = prior["lastCompletionResult"]
+        return start
+
+    def _now(self) -> datetime:
+        task = self.task
+        return task.completed_at or (
+            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
+        )
 
     def _next_cron_run(
         self, *, result: Optional[Dict[str, Any]] = None, failure: Optional[Dict[str, Any]] = None
     ) -> Optional[Dict[str, Any]]:
         task = self.task
-        now = task.completed_at or (
-            h.parse_time(task.started_at) if task.started_at else datetime.now(timezone.utc)
-        )
         return next_cron_run(
             task.started_attrs, namespace=task.namespace, workflow_id=task.workflow_id,
-            run_id=task.run_id, identity=task.identity, now=now, result=result, failure=failure,
+            run_id=task.run_id, identity=task.identity, now=self._now(),
+            result=result, failure=failure,
         )
 
     def _CancelWorkflowExecution(self, cmd: c.CancelWorkflowExecution) -> None:
@@ -283,17 +323,24 @@ class _Builder:
         self.out.close = {"status": 4}
 
     def _ContinueAsNew(self, cmd: c.ContinueAsNew) -> None:
+        """Close this run and start the next one. What the command leaves unset (task
+        queue, timeouts, memo, search attributes, retry policy) is the current run's."""
         new_run_id = str(uuid.uuid4())
         prior = self.task.started_attrs
         task_queue = cmd.task_queue or self.task.task_queue
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
         task_timeout = cmd.task_timeout or h.parse_duration(prior.get("workflowTaskTimeout"))
-        memo = h.payload_map(cmd.memo) if cmd.memo is not None else (prior.get("memo") or {}).get("fields")
+        memo = (
+            h.payload_map(cmd.memo)
+            if cmd.memo is not None
+            else (prior.get("memo") or {}).get("fields")
+        )
         search_attributes = (
             h.payload_map(cmd.search_attributes)
             if cmd.search_attributes is not None
             else (prior.get("searchAttributes") or {}).get("indexedFields")
         )
+        retry_policy = h.retry_policy_json(cmd.retry_policy) or prior.get("retryPolicy")
         self.emit(
             cmd,
             "WorkflowExecutionContinuedAsNew",
@@ -304,10 +351,11 @@ class _Builder:
                 "input": h.payloads(cmd.arguments),
                 "workflowRunTimeout": h.duration(run_timeout),
                 "workflowTaskTimeout": h.duration(task_timeout),
+                "backoffStartInterval": h.duration(cmd.backoff_start_interval),
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                 "header": h.header(cmd.headers),
                 "memo": {"fields": memo} if memo else None,
-                "searchAttributes": {"indexedFields": search_attributes} if search_attributes else None,
+                "searchAttributes": h.search_attributes(search_attributes),
             },
         )
         start = new_run_start(
@@ -326,10 +374,196 @@ class _Builder:
             first_execution_run_id=prior.get("firstExecutionRunId") or self.task.run_id,
             continued_run_id=self.task.run_id,
             identity=self.task.identity,
-            retry_policy=cmd.retry_policy,
+            retry_policy_json=retry_policy,
+            start_delay=cmd.backoff_start_interval,
             execution_deadline=prior.get("workflowExecutionExpirationTime"),
+            parent=parent_of(prior),
         )
         self.out.close = {"status": 6, "continue_as_new": start}
+
+    # ------------------------------------------------- children and externals
+
+    def _StartChildWorkflow(self, cmd: c.StartChildWorkflow) -> None:
+        namespace = cmd.namespace or self.task.namespace
+        memo = h.payload_map(cmd.memo)
+        search_attributes = h.payload_map(cmd.search_attributes)
+        event_id = self.emit(
+            cmd,
+            "StartChildWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowId": cmd.workflow_id,
+                "workflowType": {"name": cmd.workflow_type},
+                "taskQueue": h.task_queue(cmd.task_queue),
+                "input": h.payloads(cmd.arguments),
+                "workflowExecutionTimeout": h.duration(cmd.execution_timeout),
+                "workflowRunTimeout": h.duration(cmd.run_timeout),
+                "workflowTaskTimeout": h.duration(cmd.task_timeout),
+                "parentClosePolicy": h.PARENT_CLOSE_POLICY.get(cmd.parent_close_policy),
+                "workflowIdReusePolicy": h.ID_REUSE_POLICY.get(cmd.id_reuse_policy),
+                "retryPolicy": h.retry_policy_json(cmd.retry_policy),
+                "cronSchedule": cmd.cron_schedule or None,
+                "header": h.header(cmd.headers),
+                "memo": {"fields": memo} if memo else None,
+                "searchAttributes": h.search_attributes(search_attributes),
+            },
+        )
+        prior = self.task.started_attrs
+        parent = {
+            "namespace": self.task.namespace,
+            "workflow_id": self.task.workflow_id,
+            "run_id": self.task.run_id,
+            "initiated_event_id": event_id,
+            "root": prior.get("rootWorkflowExecution")
+            or {"workflowId": self.task.workflow_id, "runId": self.task.run_id},
+        }
+        start = new_run_start(
+            namespace=namespace,
+            workflow_id=cmd.workflow_id,
+            run_id=str(uuid.uuid4()),
+            workflow_type=cmd.workflow_type,
+            task_queue=cmd.task_queue,
+            arguments=cmd.arguments,
+            execution_timeout=cmd.execution_timeout,
+            run_timeout=cmd.run_timeout,
+            task_timeout=cmd.task_timeout,
+            memo_json=memo,
+            search_attributes_json=search_attributes,
+            headers=cmd.headers,
+            identity=self.task.identity,
+            retry_policy=cmd.retry_policy,
+            cron_schedule=cmd.cron_schedule,
+            id_reuse_policy=cmd.id_reuse_policy or 1,
+            parent=parent,
+        )
+        self.out.children.append(
+            {
+                "initiated_event_id": event_id,
+                "completed_event_id": self.completed_id,
+                "start": start,
+            }
+        )
+
+    def _CancelChildWorkflow(self, cmd: c.CancelChildWorkflow) -> None:
+        child = self.driver.child(cmd.seq)
+        if child is None:
+            return
+        self._request_cancel(
+            cmd, child.namespace, child.workflow_id, child.run_id,
+            child_only=True, reason="Parent workflow requested cancel",
+        )
+
+    def _RequestCancelExternalWorkflow(self, cmd: c.RequestCancelExternalWorkflow) -> None:
+        self._request_cancel(
+            cmd, cmd.namespace or self.task.namespace, cmd.workflow_id, cmd.run_id or None,
+            child_only=False, reason=cmd.reason,
+        )
+
+    def _request_cancel(
+        self, cmd: c.Command, namespace: str, workflow_id: str, run_id: Optional[str],
+        *, child_only: bool, reason: str,
+    ) -> None:
+        target = h.strip_none({"workflowId": workflow_id, "runId": run_id})
+        event_id = self.emit(
+            cmd,
+            "RequestCancelExternalWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowExecution": target,
+                "childWorkflowOnly": child_only or None,
+                "reason": reason or None,
+            },
+        )
+        self.out.externals.append(
+            self._external("cancel", event_id, namespace, target, child_only)
+            | {"reason": reason}
+        )
+
+    def _SignalExternalWorkflow(self, cmd: c.SignalExternalWorkflow) -> None:
+        namespace = cmd.namespace or self.task.namespace
+        target = h.strip_none({"workflowId": cmd.workflow_id, "runId": cmd.run_id or None})
+        event_id = self.emit(
+            cmd,
+            "SignalExternalWorkflowExecutionInitiated",
+            {
+                "namespace": namespace,
+                "workflowExecution": target,
+                "signalName": cmd.signal_name,
+                "input": h.payloads(cmd.arguments),
+                "childWorkflowOnly": cmd.child_workflow_only or None,
+                "header": h.header(cmd.headers),
+            },
+        )
+        signal = h.event(
+            "WorkflowExecutionSignaled",
+            {
+                "signalName": cmd.signal_name,
+                "input": h.payloads(cmd.arguments),
+                "identity": self.task.identity,
+                "header": h.header(cmd.headers),
+                "externalWorkflowExecution": {
+                    "workflowId": self.task.workflow_id,
+                    "runId": self.task.run_id,
+                },
+            },
+        )
+        self.out.externals.append(
+            self._external("signal", event_id, namespace, target, cmd.child_workflow_only)
+            | {"signal": signal}
+        )
+
+    def _external(
+        self, kind: str, event_id: int, namespace: str, target: Dict[str, str], child_only: bool
+    ) -> Dict[str, Any]:
+        """What the SQL side needs to reach the target and record the outcome."""
+        return {
+            "kind": kind,
+            "initiated_event_id": event_id,
+            "completed_event_id": self.completed_id,
+            "namespace": namespace,
+            "workflow_id": target["workflowId"],
+            "run_id": target.get("runId"),
+            "child_only": child_only,
+        }
+
+
+def run_again(
+    prior: Dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    new_run_id: str,
+    identity: str,
+    start_delay: Optional[timedelta],
+    attempt: int = 1,
+) -> Dict[str, Any]:
+    """The start of the same workflow again (a retry or the next cron run): the input,
+    timeouts, memo, search attributes, header, retry policy, cron schedule and parent of
+    the closing run ``run_id``, whose WorkflowExecutionStarted attributes are ``prior``."""
+    return new_run_start(
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=new_run_id,
+        workflow_type=prior["workflowType"]["name"],
+        task_queue=prior["taskQueue"]["name"],
+        arguments=h.parse_payloads(prior.get("input")),
+        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
+        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
+        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
+        memo_json=(prior.get("memo") or {}).get("fields"),
+        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
+        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
+        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
+        continued_run_id=run_id,
+        identity=identity,
+        retry_policy_json=prior.get("retryPolicy"),
+        cron_schedule=prior.get("cronSchedule", ""),
+        start_delay=start_delay,
+        execution_deadline=prior.get("workflowExecutionExpirationTime"),
+        attempt=attempt,
+        parent=parent_of(prior),
+    )
 
 
 def next_cron_run(
@@ -352,26 +586,10 @@ def next_cron_run(
         return None
     from hotmesh_temporal._engine.cron import CronSchedule
 
-    start = new_run_start(
-        namespace=namespace,
-        workflow_id=workflow_id,
-        run_id=str(uuid.uuid4()),
-        workflow_type=prior["workflowType"]["name"],
-        task_queue=prior["taskQueue"]["name"],
-        arguments=h.parse_payloads(prior.get("input")),
-        execution_timeout=h.parse_duration(prior.get("workflowExecutionTimeout")),
-        run_timeout=h.parse_duration(prior.get("workflowRunTimeout")),
-        task_timeout=h.parse_duration(prior.get("workflowTaskTimeout")),
-        memo_json=(prior.get("memo") or {}).get("fields"),
-        search_attributes_json=(prior.get("searchAttributes") or {}).get("indexedFields"),
-        headers=h.parse_payload_map((prior.get("header") or {}).get("fields")),
-        first_execution_run_id=prior.get("firstExecutionRunId") or run_id,
-        continued_run_id=run_id,
-        identity=identity,
-        retry_policy=h.parse_retry_policy(prior.get("retryPolicy")),
-        cron_schedule=schedule,
+    start = run_again(
+        prior, namespace=namespace, workflow_id=workflow_id, run_id=run_id,
+        new_run_id=str(uuid.uuid4()), identity=identity,
         start_delay=CronSchedule(schedule).backoff(now),
-        execution_deadline=prior.get("workflowExecutionExpirationTime"),
     )
     started = start["started_attributes"]
     started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
@@ -418,15 +636,21 @@ def new_run_start(
     continued_run_id: Optional[str] = None,
     identity: str = "",
     retry_policy: Any = None,
+    retry_policy_json: Optional[Dict[str, Any]] = None,
     cron_schedule: str = "",
     start_delay: Optional[timedelta] = None,
     execution_deadline: Optional[str] = None,
     attempt: int = 1,
     id_reuse_policy: int = 1,
     id_conflict_policy: int = 0,
+    parent: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The argument of insert_run() / start_workflow(): the execution row's fields and
-    the WorkflowExecutionStarted attributes, in one JSON object."""
+    the WorkflowExecutionStarted attributes, in one JSON object.
+
+    ``parent`` (namespace, workflow_id, run_id, initiated_event_id, root) makes the run
+    a child: the row's ``parent`` column is how the parent's close finds its children
+    and how the child's close finds its parent."""
     task_timeout = task_timeout or timedelta(seconds=10)
     run_timeout = run_timeout or execution_timeout
     first = first_execution_run_id or run_id
@@ -442,15 +666,16 @@ def new_run_start(
         "originalExecutionRunId": run_id,
         "identity": identity,
         "firstExecutionRunId": first,
-        "retryPolicy": h.retry_policy_json(retry_policy),
+        "retryPolicy": retry_policy_json or h.retry_policy_json(retry_policy),
         "attempt": attempt,
         "workflowExecutionExpirationTime": execution_deadline,
         "cronSchedule": cron_schedule or None,
         "firstWorkflowTaskBackoff": h.duration(start_delay),
         "memo": {"fields": memo_json} if memo_json else None,
-        "searchAttributes": {"indexedFields": search_attributes_json} if search_attributes_json else None,
+        "searchAttributes": h.search_attributes(search_attributes_json),
         "header": h.header(headers),
         "workflowId": workflow_id,
+        **_parent_started_fields(parent),
     }
     return h.strip_none(
         {
@@ -469,6 +694,40 @@ def new_run_start(
             "search_attributes": search_attributes_json,
             "id_reuse_policy": id_reuse_policy,
             "id_conflict_policy": id_conflict_policy,
+            "parent": _parent_row(parent),
             "started_attributes": h.strip_none(started),
         }
     )
+
+
+def _parent_started_fields(parent: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    if parent is None:
+        return {}
+    return {
+        "parentWorkflowNamespace": parent["namespace"],
+        "parentWorkflowExecution": {"workflowId": parent["workflow_id"], "runId": parent["run_id"]},
+        "parentInitiatedEventId": str(parent["initiated_event_id"]),
+        "rootWorkflowExecution": parent.get("root"),
+    }
+
+
+def _parent_row(parent: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if parent is None:
+        return None
+    keys = ("namespace", "workflow_id", "run_id", "initiated_event_id")
+    return {key: parent[key] for key in keys}
+
+
+def parent_of(started_attrs: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The parent of a run, from its WorkflowExecutionStarted attributes: a run that
+    continues as new (or is retried) stays the child of the same parent."""
+    execution = started_attrs.get("parentWorkflowExecution")
+    if not execution:
+        return None
+    return {
+        "namespace": started_attrs.get("parentWorkflowNamespace", ""),
+        "workflow_id": execution.get("workflowId", ""),
+        "run_id": execution.get("runId", ""),
+        "initiated_event_id": int(started_attrs.get("parentInitiatedEventId") or 0),
+        "root": started_attrs.get("rootWorkflowExecution"),
+    }

@@ -38,6 +38,19 @@ COMMAND_EVENTS = frozenset(
     }
 )
 
+# Enum values of commands (Python IntEnum values) -> Temporal's JSON enum names.
+PARENT_CLOSE_POLICY = {
+    1: "PARENT_CLOSE_POLICY_TERMINATE",
+    2: "PARENT_CLOSE_POLICY_ABANDON",
+    3: "PARENT_CLOSE_POLICY_REQUEST_CANCEL",
+}
+ID_REUSE_POLICY = {
+    1: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE",
+    2: "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY",
+    3: "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE",
+    4: "WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING",
+}
+
 CLOSE_STATUS = {
     "WorkflowExecutionCompleted": 2,
     "WorkflowExecutionFailed": 3,
@@ -108,6 +121,11 @@ def payload_map(values: Optional[Mapping[str, Payload]]) -> Optional[Dict[str, A
 
 def parse_payload_map(obj: Optional[Mapping[str, Any]]) -> Dict[str, Payload]:
     return {k: Payload.from_json_dict(v) for k, v in (obj or {}).items()}
+
+
+def search_attributes(indexed: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """SearchAttributes JSON from already-encoded indexed fields (None when empty)."""
+    return {"indexedFields": dict(indexed)} if indexed else None
 
 
 def header(values: Optional[Mapping[str, Payload]]) -> Optional[Dict[str, Any]]:

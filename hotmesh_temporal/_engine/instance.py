@@ -194,6 +194,7 @@ class WorkflowInstance:
         self._now = info.start_time
         self._replaying = False
         self._history_length = 0
+        self._history_size = 0
         self._continue_as_new_suggested = False
         self._read_only = False
         self._details = ""
@@ -264,6 +265,7 @@ class WorkflowInstance:
         self.loop.set_time(stamp.timestamp())
         self._replaying = activation.is_replaying
         self._history_length = activation.history_length
+        self._history_size = activation.history_size
         self._continue_as_new_suggested = activation.continue_as_new_suggested
 
     def _apply(self, job: c.Job) -> None:
@@ -718,7 +720,7 @@ class WorkflowInstance:
             started_event_id=0,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")
+        error.__cause__ = temporal_exceptions.CancelledError("")  # core sends no message
         pending.result.set_exception(error)
 
     # ====================================================== external workflows
@@ -746,10 +748,13 @@ class WorkflowInstance:
         )
         await self._external_outcome(SIGNAL_EXTERNAL, seq, command)
 
-    async def cancel_external_workflow(self, *, workflow_id: str, run_id: Optional[str]) -> None:
+    async def cancel_external_workflow(
+        self, *, workflow_id: str, run_id: Optional[str], reason: str = ""
+    ) -> None:
         seq = self._next_seq(CANCEL_EXTERNAL)
         command = c.RequestCancelExternalWorkflow(
-            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace
+            seq=seq, workflow_id=workflow_id, run_id=run_id or "", namespace=self._info.namespace,
+            reason=reason,
         )
         await self._external_outcome(CANCEL_EXTERNAL, seq, command)
 
@@ -1020,6 +1025,7 @@ class WorkflowInstance:
             ),
             retry_policy=input.retry_policy,
             headers=dict(input.headers or {}),
+            backoff_start_interval=input.backoff_start_interval,
         )
         error = workflow.ContinueAsNewError()
         error._hotmesh_command = command  # type: ignore[attr-defined]
@@ -1129,7 +1135,7 @@ class WorkflowInstance:
         return self._history_length
 
     def current_history_size(self) -> int:
-        return 0
+        return self._history_size
 
     def continue_as_new_suggested(self) -> bool:
         return self._continue_as_new_suggested

@@ -169,7 +169,43 @@ BUILTIN_FIELDS: dict[str, _Column] = {
     ),
 }
 _CAST = {"text": "text", "status": "smallint", "time": "timestamptz", "int": "bigint"}
-_FIELDS_LOWER = {name.lower(): name for name in BUILTIN_FIELDS}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The built-in fields and status names of one kind of execution (workflow runs,
+    or standalone activities): the same language filters both."""
+
+    fields: dict[str, _Column]
+    status_values: dict[str, int]  # lower-case name without "_" -> value
+    status_names: dict[int, str]
+
+    def field(self, name: str) -> tuple[str, _Column] | None:
+        for canonical, column in self.fields.items():
+            if canonical.lower() == name.lower():
+                return canonical, column
+        return None
+
+
+WORKFLOWS = Vocabulary(BUILTIN_FIELDS, _STATUS_NAMES, STATUS_NAMES)
+# Temporal's ActivityExecutionStatus values, over the standalone_activities table.
+ACTIVITIES = Vocabulary(
+    fields={
+        "ActivityId": _Column("activity_id", "text"),
+        "ActivityType": _Column("activity_type", "text"),
+        "RunId": _Column("run_id::text", "text"),
+        "TaskQueue": _Column("task_queue", "text"),
+        "ExecutionStatus": _Column("status", "status"),
+        "StartTime": _Column("start_time", "time"),
+        "ScheduleTime": _Column("start_time", "time"),
+        "ExecutionTime": _Column("execution_time", "time"),
+        "CloseTime": _Column("close_time", "time"),
+    },
+    status_values={"running": 1, "completed": 2, "failed": 3, "canceled": 4,
+                   "terminated": 5, "timedout": 6, "paused": 7},
+    status_names={1: "Running", 2: "Completed", 3: "Failed", 4: "Canceled",
+                  5: "Terminated", 6: "TimedOut", 7: "Paused"},
+)
 _KEYWORDS = {
     "and", "or", "not", "in", "between", "is", "null", "starts_with", "order", "by",
     "asc", "desc", "group", "true", "false",
@@ -221,7 +257,8 @@ class CompiledFilter:
 
 
 class _Parser:
-    def __init__(self, query: str, first_param: int) -> None:
+    def __init__(self, query: str, first_param: int, vocabulary: Vocabulary = WORKFLOWS) -> None:
+        self.vocabulary = vocabulary
         self.tokens = tokenize(query)
         self.index = 0
         self.first_param = first_param
@@ -314,8 +351,7 @@ class _Parser:
             name = token.text
         else:
             raise self.error("expected a search attribute name")
-        canonical = _FIELDS_LOWER.get(name.lower())
-        return (canonical, BUILTIN_FIELDS[canonical]) if canonical else (name, None)
+        return self.vocabulary.field(name) or (name, None)
 
     def comparison(self) -> str:
         name, column = self.field_name()
@@ -433,14 +469,16 @@ class _Target:
         return token.value
 
     def _status_value(self, token: _Token) -> int:
-        if token.kind == "number" and token.value in _STATUS_NAMES.values():
+        vocabulary = self.parser.vocabulary
+        if token.kind == "number" and token.value in vocabulary.status_values.values():
             return int(token.value)
         if token.kind == "string":
-            status = _STATUS_NAMES.get(token.value.replace("_", "").lower())
+            status = vocabulary.status_values.get(token.value.replace("_", "").lower())
             if status is not None:
                 return status
         raise self.parser.error(
-            "ExecutionStatus takes one of " + ", ".join(repr(n) for n in STATUS_NAMES.values()),
+            "ExecutionStatus takes one of "
+            + ", ".join(repr(n) for n in vocabulary.status_names.values()),
             token,
         )
 
@@ -617,10 +655,13 @@ def _after(term: OrderTerm, placeholder: str | None) -> str | None:
     return f"({term.expr} > {placeholder} OR {term.expr} IS NULL)"
 
 
-def compile_filter(query: str | None, first_param: int = 1) -> CompiledFilter:
-    """Compile a list filter (None or blank means every run)."""
+def compile_filter(
+    query: str | None, first_param: int = 1, vocabulary: Vocabulary = WORKFLOWS
+) -> CompiledFilter:
+    """Compile a list filter (None or blank means every run) over the fields of
+    ``vocabulary``."""
     if query is None or not query.strip():
         return CompiledFilter()
     if len(query) > MAX_LENGTH:
         raise ListFilterError(f"query longer than {MAX_LENGTH} characters", MAX_LENGTH)
-    return _Parser(query, first_param).parse()
+    return _Parser(query, first_param, vocabulary).parse()

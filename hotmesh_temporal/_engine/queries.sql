@@ -41,6 +41,50 @@ SELECT {schema}.heartbeat_activity_task($1, $2, $3::jsonb);
 -- name: activity_attempt_by_ids
 SELECT {schema}.activity_attempt_by_ids($1, $2, $3, $4);
 
+-- Standalone activities ---------------------------------------------------------
+
+-- name: start_standalone_activity
+SELECT {schema}.start_standalone_activity($1::jsonb);
+
+-- name: cancel_standalone_activity
+SELECT {schema}.cancel_standalone_activity($1, $2, $3, $4, $5);
+
+-- name: terminate_standalone_activity
+SELECT {schema}.terminate_standalone_activity($1, $2, $3, $4, $5);
+
+-- name: pause_standalone_activity
+SELECT {schema}.pause_standalone_activity($1, $2, $3, $4, $5);
+
+-- name: update_standalone_activity_options
+SELECT {schema}.update_standalone_activity_options($1, $2, $3, $4::jsonb, $5);
+
+-- name: describe_standalone_activity
+SELECT {schema}.describe_standalone_activity($1, $2, $3);
+
+-- name: standalone_activity_outcome
+SELECT run_id, status, result, failure
+  FROM {schema}.find_standalone_activity($1, $2, $3) WHERE run_id IS NOT NULL;
+
+-- The latest run of an activity id (async completion by id addresses it).
+-- name: standalone_activity_run
+SELECT run_id FROM {schema}.find_standalone_activity($1, $2, NULL);
+
+-- {where}, {after}, {order} and {sort} as for list_workflows below.
+-- name: list_standalone_activities
+SELECT run_id, namespace, activity_id, activity_type, task_queue, status, start_time,
+       execution_time, close_time, search_attributes, {sort}
+  FROM {schema}.standalone_activities
+ WHERE namespace = $1 AND ({where}) AND {after}
+ ORDER BY {order}
+ LIMIT $2;
+
+-- name: count_standalone_activities
+SELECT count(*) FROM {schema}.standalone_activities WHERE namespace = $1 AND ({where});
+
+-- name: count_standalone_activities_by_status
+SELECT status, count(*) FROM {schema}.standalone_activities
+ WHERE namespace = $1 AND ({where}) GROUP BY status ORDER BY status;
+
 -- name: sweep
 SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 

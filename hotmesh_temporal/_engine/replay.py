@@ -46,9 +46,47 @@ class _Activity:
 
 
 @dataclass
+class _Child:
+    seq: int
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    cancellation_type: int
+    run_id: Optional[str] = None
+
+
+# ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED: the child resolves as
+# cancelled as soon as the cancel request reached it.
+_WAIT_CANCELLATION_REQUESTED = 3
+
+
+@dataclass
 class ActivationResult:
     commands: List[c.Command]
     failure: Optional[BaseException] = None
+
+
+# Temporal's default thresholds for suggesting continue-as-new (the server's dynamic
+# config limit.historyCount.suggestContinueAsNew and limit.historySize.suggestContinueAsNew).
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 4 * 1024
+SUGGEST_CONTINUE_AS_NEW_BYTES = 4 * 1024 * 1024
+
+
+def continue_as_new_suggested(history_length: int, history_size: int) -> bool:
+    return (
+        history_length >= SUGGEST_CONTINUE_AS_NEW_EVENTS
+        or history_size >= SUGGEST_CONTINUE_AS_NEW_BYTES
+    )
+
+
+@dataclass
+class TaskFacts:
+    """What workflow code may read about the task that runs it: Temporal records them in
+    WorkflowTaskStarted, so a replay sees the same values as the first run."""
+
+    started_event_id: int = 0
+    history_size: int = 0
+    suggest_continue_as_new: bool = False
 
 
 InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
@@ -77,10 +115,15 @@ class RunDriver:
         self._activity_event: Dict[int, int] = {}  # seq -> scheduled event id
         self._timers: Dict[int, int] = {}  # started event id -> seq
         self._timer_event: Dict[int, int] = {}  # seq -> started event id
+        self._children: Dict[int, _Child] = {}  # by initiated event id
+        self._child_by_seq: Dict[int, _Child] = {}
+        # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
+        self._externals: Dict[int, Tuple[str, int]] = {}
         self.updates = UpdateLedger()
         self._jobs: List[c.Job] = []
         self._expected: Deque[c.Command] = collections.deque()
         self._task_started_time: Optional[datetime] = None
+        self._task_facts = TaskFacts()
         self._local_resolutions: List[c.Job] = []
         self._unresolved_locals: Dict[int, c.ScheduleActivity] = {}  # by seq
         self.closed = False
@@ -115,6 +158,11 @@ class RunDriver:
             self.last_scheduled_id = int(ev["id"])
         elif kind == "WorkflowTaskStarted":
             self._task_started_time = h.parse_time(ev["time"])
+            self._task_facts = TaskFacts(
+                started_event_id=int(ev["id"]),
+                history_size=int(attrs.get("historySizeBytes") or 0),
+                suggest_continue_as_new=bool(attrs.get("suggestContinueAsNew")),
+            )
         elif kind == "WorkflowTaskCompleted":
             jobs = self._patch_jobs(events, index) + self._jobs + self.updates.replayed_jobs(events, index)
             self._jobs = []
@@ -183,6 +231,9 @@ class RunDriver:
     async def activate(
         self, jobs: List[c.Job], timestamp: datetime, *, replaying: bool, history_length: int
     ) -> ActivationResult:
+        """Run one activation. What workflow code reads about its task (history length
+        and size, the continue-as-new suggestion) comes from the task's facts, which
+        WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
         jobs = [await self._codecs.decode_job(job) for job in jobs]
@@ -191,15 +242,22 @@ class RunDriver:
                 self.instance = self._create_instance(job, self.started_attrs)
         if self.instance is None:
             raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
+        facts = self._task_facts
         activation = c.Activation(
             run_id=self.run_id,
             timestamp=timestamp,
             is_replaying=replaying,
-            history_length=history_length,
+            history_length=facts.started_event_id or history_length,
             jobs=jobs,
+            continue_as_new_suggested=facts.suggest_continue_as_new,
+            history_size=facts.history_size,
         )
         completion = self.instance.activate(activation)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
+
+    def begin_task(self, facts: TaskFacts) -> None:
+        """The live task about to run (its WorkflowTaskStarted is written at completion)."""
+        self._task_facts = facts
 
     async def run_current(self, started_at: datetime, history_length: int) -> ActivationResult:
         """Run the activation of the task being processed now (not replaying)."""
@@ -246,7 +304,50 @@ class RunDriver:
             )
         if kind == "WorkflowExecutionCancelRequested":
             return c.CancelWorkflow(reason=attrs.get("cause", ""))
+        if "ChildWorkflowExecution" in kind:
+            return self._child_job(kind, attrs)
+        if kind in _EXTERNAL_OUTCOMES:
+            return self._external_job(kind, attrs)
         return None
+
+    def _child_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        child = self._children.get(int(attrs.get("initiatedEventId") or 0))
+        if child is None:
+            return None
+        if kind == "ChildWorkflowExecutionStarted":
+            child.run_id = (attrs.get("workflowExecution") or {}).get("runId", "")
+            return c.ResolveChildWorkflowStart(seq=child.seq, run_id=child.run_id)
+        if kind == "StartChildWorkflowExecutionFailed":
+            return c.ResolveChildWorkflowStart(
+                seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS"
+            )
+        if kind == "ChildWorkflowExecutionCompleted":
+            result = h.parse_payloads(attrs.get("result"))
+            return c.ResolveChildWorkflow(
+                seq=child.seq, completed=result[0] if result else None, has_completed=True
+            )
+        if kind == "ChildWorkflowExecutionCanceled":
+            return c.ResolveChildWorkflow(seq=child.seq, cancelled=_child_cancelled(child, attrs))
+        return c.ResolveChildWorkflow(seq=child.seq, failed=_child_failure(kind, child, attrs))
+
+    def _external_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
+        target = self._externals.get(int(attrs.get("initiatedEventId") or 0))
+        if target is None:
+            return None
+        what, seq = target
+        failure = _external_failure(kind) if kind.endswith("Failed") else None
+        if what == "signal":
+            return c.ResolveSignalExternalWorkflow(seq=seq, failure=failure)
+        if what == "cancel":
+            return c.ResolveRequestCancelExternalWorkflow(seq=seq, failure=failure)
+        child = self._child_by_seq.get(seq)
+        if (
+            kind == "ExternalWorkflowExecutionCancelRequested"
+            and child is not None
+            and child.cancellation_type == _WAIT_CANCELLATION_REQUESTED
+        ):
+            return c.ResolveChildWorkflow(seq=seq, cancelled=_child_cancelled(child, attrs))
+        return None  # other child cancellation types resolve on the child's close
 
     def _activity_job(self, kind: str, attrs: Mapping[str, Any]) -> Optional[c.Job]:
         activity = self._activities.get(int(attrs["scheduledEventId"]))
@@ -352,6 +453,18 @@ class RunDriver:
         elif isinstance(cmd, c.StartTimer):
             self._timers[event_id] = cmd.seq
             self._timer_event[cmd.seq] = event_id
+        elif isinstance(cmd, c.StartChildWorkflow):
+            child = _Child(
+                cmd.seq, cmd.namespace, cmd.workflow_id, cmd.workflow_type, cmd.cancellation_type
+            )
+            self._children[event_id] = child
+            self._child_by_seq[cmd.seq] = child
+        elif isinstance(cmd, c.SignalExternalWorkflow):
+            self._externals[event_id] = ("signal", cmd.seq)
+        elif isinstance(cmd, c.RequestCancelExternalWorkflow):
+            self._externals[event_id] = ("cancel", cmd.seq)
+        elif isinstance(cmd, c.CancelChildWorkflow):
+            self._externals[event_id] = ("cancel_child", cmd.seq)
         elif isinstance(cmd, (c.CompleteWorkflow, c.FailWorkflow, c.CancelWorkflowExecution, c.ContinueAsNew)):
             self.closed = True
         elif isinstance(cmd, c.UpdateResponse):
@@ -362,6 +475,9 @@ class RunDriver:
 
     def timer_event_id(self, seq: int) -> Optional[int]:
         return self._timer_event.get(seq)
+
+    def child(self, seq: int) -> Optional[_Child]:
+        return self._child_by_seq.get(seq)
 
     def _mismatch(self, detail: str) -> BaseException:
         return self._nondeterminism(f"Nondeterminism in run {self.run_id}: {detail}")
@@ -386,6 +502,7 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
     c.StartChildWorkflow: "StartChildWorkflowExecutionInitiated",
     c.SignalExternalWorkflow: "SignalExternalWorkflowExecutionInitiated",
     c.RequestCancelExternalWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
+    c.CancelChildWorkflow: "RequestCancelExternalWorkflowExecutionInitiated",
     c.UpsertSearchAttributes: "UpsertWorkflowSearchAttributes",
     c.ModifyWorkflowProperties: "WorkflowPropertiesModified",
     **_CLOSE_COMMANDS,
@@ -430,6 +547,13 @@ def _same_target(cmd: c.Command, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("timerId") == str(cmd.seq)
     if isinstance(cmd, c.SetPatchMarker):
         return _patch_id_from_attrs(attrs) == cmd.patch_id
+    if isinstance(cmd, c.StartChildWorkflow):
+        return (
+            attrs.get("workflowType", {}).get("name") == cmd.workflow_type
+            and attrs.get("workflowId") == cmd.workflow_id
+        )
+    if isinstance(cmd, (c.SignalExternalWorkflow, c.RequestCancelExternalWorkflow)):
+        return (attrs.get("workflowExecution") or {}).get("workflowId") == cmd.workflow_id
     if isinstance(cmd, c.UpdateResponse):
         return update_id_of_event(attrs) == cmd.protocol_instance_id
     return True
@@ -453,6 +577,88 @@ def _describe_cmd(cmd: c.Command) -> str:
     if isinstance(cmd, c.StartTimer):
         return f" (timer {str(cmd.seq)!r})"
     return ""
+
+
+# Outcomes of a signal or cancel request sent to another workflow, and what Temporal's
+# core SDK tells workflow code when the target was not found.
+_EXTERNAL_OUTCOMES = {
+    "ExternalWorkflowExecutionSignaled": None,
+    "SignalExternalWorkflowExecutionFailed": (
+        "Unable to signal external workflow because it was not found"
+    ),
+    "ExternalWorkflowExecutionCancelRequested": None,
+    "RequestCancelExternalWorkflowExecutionFailed": (
+        "Unable to cancel external workflow because not found"
+    ),
+}
+
+# Child close events other than completion: (message, cause failure), as Temporal's
+# core SDK builds them for workflow code.
+_CHILD_FAILURES: Dict[str, Tuple[str, Optional[Dict[str, Any]]]] = {
+    "ChildWorkflowExecutionFailed": ("Child Workflow execution failed", None),
+    "ChildWorkflowExecutionTimedOut": (
+        "Child Workflow execution timed out",
+        {
+            "message": "Timed out",
+            "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"},
+        },
+    ),
+    "ChildWorkflowExecutionTerminated": (
+        "Child Workflow execution terminated",
+        {"message": "Terminated", "terminatedFailureInfo": {}},
+    ),
+}
+
+
+def _external_failure(kind: str) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": _EXTERNAL_OUTCOMES[kind],
+            "applicationFailureInfo": {"type": "ExternalWorkflowExecutionNotFound"},
+        }
+    )
+
+
+def _child_wrapper(
+    message: str, child: _Child, attrs: Mapping[str, Any], retry_state: str
+) -> Failure:
+    return Failure.from_json_dict(
+        {
+            "message": message,
+            "childWorkflowExecutionFailureInfo": {
+                "namespace": attrs.get("namespace") or child.namespace,
+                "workflowExecution": {"workflowId": child.workflow_id, "runId": child.run_id or ""},
+                "workflowType": {"name": child.workflow_type},
+                "initiatedEventId": str(attrs.get("initiatedEventId", "0")),
+                "startedEventId": str(attrs.get("startedEventId", "0")),
+                "retryState": retry_state,
+            },
+        }
+    )
+
+
+def _child_failure(kind: str, child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    message, cause_json = _CHILD_FAILURES.get(kind, ("Child Workflow execution failed", None))
+    retry_state = attrs.get("retryState") or "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    wrapper = _child_wrapper(message, child, attrs, retry_state)
+    if cause_json is None:
+        cause = h.parse_failure(attrs.get("failure"))
+    else:
+        cause = Failure.from_json_dict(cause_json)
+    if cause is not None:
+        wrapper.cause.CopyFrom(cause)
+    return wrapper
+
+
+def _child_cancelled(child: _Child, attrs: Mapping[str, Any]) -> Failure:
+    wrapper = _child_wrapper(
+        "Child Workflow execution cancelled", child, attrs, "RETRY_STATE_NON_RETRYABLE_FAILURE"
+    )
+    details = {"details": attrs["details"]} if attrs.get("details") else {}
+    # Temporal's core SDK sends this cause without a message.
+    cause = Failure.from_json_dict({"message": "", "canceledFailureInfo": details})
+    wrapper.cause.CopyFrom(cause)
+    return wrapper
 
 
 PATCH_VERSION_ATTRIBUTE = "TemporalChangeVersion"

@@ -11,9 +11,10 @@ import asyncio
 import collections
 import json
 import logging
+import random
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import asyncpg
 
@@ -56,6 +57,13 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+_TRANSIENT_ERRORS = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
+_TRANSIENT_RETRIES = 5
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -103,16 +111,27 @@ class Store:
     # ---------------------------------------------------------------- statements
 
     async def fetchval(self, name: str, *args: Any) -> Any:
-        self.calls[name] += 1
-        return await self.pool.fetchval(self.queries[name], *args)
+        return await self._run(self.pool.fetchval, name, args)
 
     async def fetch(self, name: str, *args: Any) -> List[asyncpg.Record]:
-        self.calls[name] += 1
-        return await self.pool.fetch(self.queries[name], *args)
+        return await self._run(self.pool.fetch, name, args)
 
     async def fetchrow(self, name: str, *args: Any) -> Optional[asyncpg.Record]:
+        return await self._run(self.pool.fetchrow, name, args)
+
+    async def _run(self, method: Callable[..., Awaitable[Any]], name: str, args: tuple) -> Any:
+        """Run one named statement. Each is a single function call in its own
+        transaction, so when Postgres aborts it to break a deadlock (two transitions
+        locking the same runs in opposite orders, e.g. a parent and its child) nothing
+        happened and it is simply run again."""
         self.calls[name] += 1
-        return await self.pool.fetchrow(self.queries[name], *args)
+        for attempt in range(_TRANSIENT_RETRIES):
+            try:
+                return await method(self.queries[name], *args)
+            except _TRANSIENT_ERRORS:
+                if attempt == _TRANSIENT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.001, 0.01 * 2**attempt))
 
     async def fetch_filtered(
         self, name: str, fragments: Dict[str, str], *args: Any

@@ -29,7 +29,7 @@ from hotmesh_temporal._engine.local_activities import (
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.polling import Poller
-from hotmesh_temporal._engine.replay import RunDriver
+from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -158,6 +158,7 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
+            driver.begin_task(live_task_facts(task))
             result = await run_with_local_activities(
                 driver, h.parse_time(task["started_at"]), int(task["next_event_id"]) - 1,
                 self.config.local_activities, _local_activity_run(task),
@@ -262,6 +263,7 @@ class WorkflowWorker:
             scheduled_event_id=driver.last_scheduled_id,
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
+            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
@@ -321,6 +323,7 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
+            driver.begin_task(live_task_facts(execution))
             await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
         return driver
 
@@ -373,6 +376,14 @@ def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
     )
 
 
+def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+    """The facts of a task about to run: its WorkflowTaskStarted event will take the
+    run's next event id, and the history size is the one when it was leased."""
+    started_id = int(task["next_event_id"])
+    size = int(task.get("history_size") or 0)
+    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
+
+
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 
@@ -418,6 +429,10 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
             run_id=parent_exec.get("runId", ""),
             workflow_id=parent_exec.get("workflowId", ""),
         )
+    root = None
+    root_exec = attrs.get("rootWorkflowExecution")
+    if root_exec:
+        root = workflow.RootInfo(run_id=root_exec.get("runId", ""), workflow_id=root_exec.get("workflowId", ""))
     retry = attrs.get("retryPolicy")
     search_attributes, typed_search_attributes = visibility.decode_both(
         h.payload_map(job.search_attributes)
@@ -432,7 +447,7 @@ def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: 
         namespace=task["namespace"],
         original_execution_run_id=attrs.get("originalExecutionRunId"),
         parent=parent,
-        root=None,
+        root=root,
         priority=Priority(),
         raw_memo=dict(job.memo),
         retry_policy=h.parse_retry_policy(retry),

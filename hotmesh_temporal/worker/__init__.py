@@ -48,9 +48,18 @@ from hotmesh_temporal.worker._tuning import (
     WorkflowSlotInfo,
 )
 from hotmesh_temporal.worker._worker import Worker
-from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
+from hotmesh_temporal.worker._workflow_runner import (
+    PatchActivationInput,
+    UnsandboxedWorkflowRunner,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
+    WorkflowRunner,
+)
 
 __all__ = [
+    "PatchActivationInput",
+    "WorkflowInstance",
+    "WorkflowInstanceDetails",
     "SharedHeartbeatSender",
     "SharedStateManager",
     "Plugin",

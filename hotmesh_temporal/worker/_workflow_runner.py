@@ -9,8 +9,62 @@ default) refuses the calls its restrictions forbid and that the guard can see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class PatchActivationInput:
+    """What ``Worker(patch_activation_callback=...)`` is asked about a patch."""
+
+    workflow_info: Any
+    patch_id: str
+
+
+@dataclass(frozen=True)
+class WorkflowInstanceDetails:
+    """What temporalio hands a runner to build a workflow instance (the engine builds
+    its instances itself; the type exists for code that names it)."""
+
+    payload_converter_factory: Callable[[], Any]
+    failure_converter_class: type
+    interceptor_classes: Sequence[type]
+    defn: Any
+    info: Any
+    randomness_seed: int
+    extern_functions: Mapping[str, Callable]
+    disable_eager_activity_execution: bool
+    worker_level_failure_exception_types: Sequence[type[BaseException]]
+    patch_activation_callback: Optional[Callable[[PatchActivationInput], bool]]
+    last_completion_result: Any
+    last_failure: Any
+    default_workflow_logic_flags: frozenset = field(default_factory=frozenset)
+
+
+class WorkflowInstance(ABC):
+    """The interface of temporalio's workflow instances (see WorkflowInstanceDetails)."""
+
+    @abstractmethod
+    def activate(self, act: Any) -> Any:
+        """Run one activation and return its completion."""
+
+    @abstractmethod
+    def get_serialization_context(self, command_info: Any) -> Any:
+        """The serialization context for a command's payloads."""
+
+    @abstractmethod
+    def get_external_store_context(self, command_info: Any) -> Any:
+        """The external storage context for a command's payloads."""
+
+    @abstractmethod
+    def get_info(self) -> Any:
+        """The workflow's info."""
+
+    def get_thread_id(self) -> Optional[int]:
+        """The thread running the workflow, if known (optional to implement)."""
+        return None
 
 
 class WorkflowRunner:

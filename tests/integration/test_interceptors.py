@@ -193,11 +193,11 @@ async def test_interceptor_can_rewrite_arguments_and_see_cancel_terminate(client
 
 
 async def test_operations_not_offered_yet_raise_not_implemented(client: Client):
-    from hotmesh_temporal.client import CountActivitiesInput
+    from hotmesh_temporal.client import CountNexusOperationsInput
 
-    with pytest.raises(NotImplementedError, match="count_activities"):
-        await client._impl.count_activities(
-            CountActivitiesInput(query=None, rpc_metadata={}, rpc_timeout=None)
+    with pytest.raises(NotImplementedError, match="nexus"):
+        await client._impl.count_nexus_operations(
+            CountNexusOperationsInput(query=None, rpc_metadata={}, rpc_timeout=None)
         )
 
 
