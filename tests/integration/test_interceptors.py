@@ -426,3 +426,49 @@ async def test_header_codec_behavior_codec_encodes_headers_at_rest(client: Clien
     assert all(
         Payload.from_json_dict(p).metadata["encoding"] == b"binary/reversed" for p in headers
     )
+
+
+@workflow.defn
+class ChildWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            greet, name, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+@workflow.defn
+class FamilyWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_child_workflow(
+            ChildWorkflow.run, "child", id=f"{workflow.info().workflow_id}-child"
+        )
+
+
+async def test_headers_reach_child_workflows_and_their_activities(client: Client, task_queue: str):
+    SEEN.clear()
+    tenant_client = Client(
+        **{**client.config(), "interceptors": [TenantClientInterceptor("initech")]}
+    )
+    async with Worker(
+        tenant_client,
+        task_queue=task_queue,
+        workflows=[FamilyWorkflow, ChildWorkflow],
+        activities=[greet],
+        interceptors=[PropagatingWorkerInterceptor()],
+    ):
+        handle = await tenant_client.start_workflow(
+            FamilyWorkflow.run, id=wf_id(), task_queue=task_queue
+        )
+        assert await handle.result() == "hello child"
+    assert ("run", "FamilyWorkflow", "initech") in SEEN
+    assert ("run", "ChildWorkflow", "initech") in SEEN
+    assert ("activity", "greet", "initech") in SEEN
+    # The child's start carries the header in history.
+    child = tenant_client.get_workflow_handle(f"{handle.id}-child")
+    fields = await _started_header(client, (await child.describe()).run_id)
+    assert (
+        _header_value(fields and {HEADER_KEY: Payload.from_json_dict(fields[HEADER_KEY])})
+        == "initech"
+    )

@@ -207,3 +207,38 @@ async def test_hmsh_telemetry_turns_tracing_on(client, task_queue, monkeypatch):
     plain = Client(**{**client.config(), "interceptors": []})
     assert plain.config()["interceptors"] == []
     await asyncio.sleep(0)
+
+
+@workflow.defn
+class TracedChild:
+    @workflow.run
+    async def run(self) -> str:
+        return "child"
+
+
+@workflow.defn
+class TracedParent:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_child_workflow(
+            TracedChild.run, id=f"{workflow.info().workflow_id}-child"
+        )
+
+
+async def test_child_workflow_spans_nest_under_start_child(client, task_queue, exporter, tracer):
+    traced = Client(**{**client.config(), "interceptors": [TracingInterceptor(tracer)]})
+    async with Worker(traced, task_queue=task_queue, workflows=[TracedParent, TracedChild]):
+        assert (
+            await traced.execute_workflow(
+                TracedParent.run, id=f"otel-{uuid.uuid4()}", task_queue=task_queue
+            )
+            == "child"
+        )
+    assert span_tree(exporter.get_finished_spans()) == [
+        "StartWorkflow:TracedParent",
+        "  RunWorkflow:TracedParent",
+        "  StartChildWorkflow:TracedChild",
+        "    RunWorkflow:TracedChild",
+        "    CompleteWorkflow:TracedChild",
+        "  CompleteWorkflow:TracedParent",
+    ]
