@@ -238,34 +238,21 @@ class ActivityWorker:
     async def _execute_through_interceptors(
         self, defn: Any, args: List[Any], context: Any, running: _Running, info: Any
     ) -> Any:
-        """Run the attempt through the worker's activity interceptors; the chain runs
-        in the activity's context, so interceptors may call activity.info()."""
+        """Run the attempt through the worker's activity interceptors."""
         # Imported here: the worker package (interceptor classes) imports this module.
-        from hotmesh_temporal._engine.interception import (
-            ActivityInboundImpl,
-            ActivityOutboundImpl,
-            build_activity_chain,
-        )
-        from hotmesh_temporal.worker._interceptor import ExecuteActivityInput
+        from hotmesh_temporal._engine.interception import execute_activity_attempt
 
-        outbound = ActivityOutboundImpl(info, lambda *details: self._heartbeat(running, details))
-        innermost = ActivityInboundImpl(
-            context, lambda input: self._invoke(defn, input.fn, list(input.args), context, running)
+        return await execute_activity_attempt(
+            self.config.interceptors,
+            context=context,
+            info=info,
+            heartbeat=lambda *details: self._heartbeat(running, details),
+            fn=defn.fn,
+            args=args,
+            executor=None if defn.is_async else self.config.executor,
+            headers=await self._decode_headers(running.task),
+            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context, running),
         )
-        token = activity_api._current_context.set(context)
-        try:
-            chain = build_activity_chain(self.config.interceptors, innermost, outbound)
-            headers = await self._decode_headers(running.task)
-            return await chain.execute_activity(
-                ExecuteActivityInput(
-                    fn=defn.fn,
-                    args=args,
-                    executor=None if defn.is_async else self.config.executor,
-                    headers=headers,
-                )
-            )
-        finally:
-            activity_api._current_context.reset(token)
 
     async def _decode_headers(self, task: Mapping[str, Any]) -> Dict[str, Payload]:
         """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC

@@ -169,3 +169,35 @@ def build_activity_chain(
             inbound = hook(inbound)
     inbound.init(outbound)
     return inbound
+
+
+async def execute_activity_attempt(
+    interceptors: Sequence[Any],
+    *,
+    context: Any,
+    info: Any,
+    heartbeat: Any,
+    fn: Any,
+    args: Sequence[Any],
+    executor: Any,
+    headers: Any,
+    invoke: Any,
+) -> Any:
+    """Run one (local) activity attempt through the worker's activity interceptors.
+
+    The chain runs in the activity's context, so interceptors may call
+    ``activity.info()``; ``invoke(fn, args)`` is the worker's way to call the function
+    (the innermost link passes the Input's possibly changed ``fn`` and ``args``).
+    """
+    from hotmesh_temporal import activity as activity_api
+
+    outbound = ActivityOutboundImpl(info, heartbeat)
+    innermost = ActivityInboundImpl(context, lambda input: invoke(input.fn, list(input.args)))
+    token = activity_api._current_context.set(context)
+    try:
+        chain = build_activity_chain(interceptors, innermost, outbound)
+        return await chain.execute_activity(
+            wi.ExecuteActivityInput(fn=fn, args=args, executor=executor, headers=headers)
+        )
+    finally:
+        activity_api._current_context.reset(token)

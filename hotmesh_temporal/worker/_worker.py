@@ -295,6 +295,7 @@ class Worker:
                         data_converter=self._client.data_converter,
                         client=self._client,
                         max_concurrent=s["max_concurrent_local_activities"],
+                        interceptors=self._interceptors,
                     ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),

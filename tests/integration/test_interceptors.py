@@ -472,3 +472,33 @@ async def test_headers_reach_child_workflows_and_their_activities(client: Client
         _header_value(fields and {HEADER_KEY: Payload.from_json_dict(fields[HEADER_KEY])})
         == "initech"
     )
+
+
+@workflow.defn
+class LocalActivityWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_local_activity(
+            greet, name, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def test_local_activities_go_through_activity_interceptors_with_headers(
+    client: Client, task_queue: str
+):
+    SEEN.clear()
+    tenant_client = Client(
+        **{**client.config(), "interceptors": [TenantClientInterceptor("hooli")]}
+    )
+    async with Worker(
+        tenant_client,
+        task_queue=task_queue,
+        workflows=[LocalActivityWorkflow],
+        activities=[greet],
+        interceptors=[PropagatingWorkerInterceptor()],
+    ):
+        result = await tenant_client.execute_workflow(
+            LocalActivityWorkflow.run, "local", id=wf_id(), task_queue=task_queue
+        )
+    assert result == "hello local"
+    assert ("activity", "greet", "hooli") in SEEN
