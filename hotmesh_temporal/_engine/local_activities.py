@@ -151,7 +151,9 @@ class LocalActivityExecutor:
             async_shutdown=asyncio.Event() if defn.is_async else None,
         )
 
-    async def _execute(self, defn: Any, args: list[Any], context: Any, cmd: c.ScheduleActivity) -> Any:
+    async def _execute(
+        self, defn: Any, args: list[Any], context: Any, cmd: c.ScheduleActivity
+    ) -> Any:
         """The attempt, through the worker's activity interceptors (as temporalio runs
         local activities), with the headers the workflow gave the activity."""
         from hotmesh_temporal._engine.interception import execute_activity_attempt
