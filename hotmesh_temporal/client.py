@@ -37,6 +37,7 @@ import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine import history as h
+from hotmesh_temporal._engine import telemetry
 from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import UPDATE_ATTR, workflow_type_and_result_type
 from hotmesh_temporal._engine import visibility
@@ -329,7 +330,7 @@ class Client(StandaloneActivityClient):
             namespace=namespace,
             data_converter=data_converter,
             plugins=plugins,
-            interceptors=interceptors,
+            interceptors=telemetry.with_env_tracing(interceptors),
             default_workflow_query_reject_condition=default_workflow_query_reject_condition,
             header_codec_behavior=header_codec_behavior,
         )))

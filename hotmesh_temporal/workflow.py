@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import random as _random_module
+import sys
 import uuid as _uuid_module
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -228,6 +229,18 @@ def _runtime() -> Any:
     if loop is None or loop.runtime is None:
         raise RuntimeError("Not in workflow event loop")
     return loop.runtime
+
+
+def _interceptor_inputs() -> Any:
+    """The worker interceptor module (imported late: it imports this module)."""
+    from hotmesh_temporal.worker import _interceptor
+
+    return _interceptor
+
+
+def _activity_arg_types(activity: Any) -> Optional[List[Type]]:
+    defn = None if isinstance(activity, str) else _activity_definition(activity)
+    return getattr(defn, "arg_types", None)
 
 
 def in_workflow() -> bool:
@@ -511,8 +524,9 @@ def metric_meter() -> hotmesh_temporal.common.MetricMeter:
 
 
 def extern_functions() -> Mapping[str, Callable]:
-    """Functions passed into a sandbox; there is no sandbox here, so none."""
-    return {}
+    """Functions the worker's interceptors registered for workflow code
+    (``WorkflowInterceptorClassInput.unsafe_extern_functions``)."""
+    return _runtime().extern_functions()
 
 
 def get_current_details() -> str:
@@ -804,19 +818,27 @@ def start_activity(
     """Schedule an activity and return a handle to await its result."""
     _require_activity_timeout(schedule_to_close_timeout, start_to_close_timeout)
     activity_type, declared_result = _activity_type_and_result_type(activity)
-    return _runtime().start_activity(
-        activity_type=activity_type,
-        args=_args_from(arg, args),
-        result_type=result_type or declared_result,
-        task_queue=task_queue,
-        schedule_to_close_timeout=schedule_to_close_timeout,
-        schedule_to_start_timeout=schedule_to_start_timeout,
-        start_to_close_timeout=start_to_close_timeout,
-        heartbeat_timeout=heartbeat_timeout,
-        retry_policy=retry_policy,
-        cancellation_type=cancellation_type,
-        activity_id=activity_id,
-        is_local=False,
+    return _runtime().outbound.start_activity(
+        _interceptor_inputs().StartActivityInput(
+            activity=activity_type,
+            args=_args_from(arg, args),
+            activity_id=activity_id,
+            task_queue=task_queue,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            start_to_close_timeout=start_to_close_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            retry_policy=retry_policy,
+            cancellation_type=cancellation_type,
+            headers={},
+            disable_eager_execution=False,
+            versioning_intent=versioning_intent,
+            summary=summary,
+            priority=priority,
+            arg_types=_activity_arg_types(activity),
+            ret_type=result_type or declared_result,
+            event_groups=event_groups,
+        )
     )
 
 
@@ -1029,20 +1051,23 @@ def start_local_activity(
     """Schedule a local activity (run by the worker that runs this workflow)."""
     _require_activity_timeout(schedule_to_close_timeout, start_to_close_timeout)
     activity_type, declared_result = _activity_type_and_result_type(activity)
-    return _runtime().start_activity(
-        activity_type=activity_type,
-        args=_args_from(arg, args),
-        result_type=result_type or declared_result,
-        task_queue=None,
-        schedule_to_close_timeout=schedule_to_close_timeout,
-        schedule_to_start_timeout=schedule_to_start_timeout,
-        start_to_close_timeout=start_to_close_timeout,
-        heartbeat_timeout=None,
-        retry_policy=retry_policy,
-        cancellation_type=cancellation_type,
-        activity_id=activity_id,
-        is_local=True,
-        local_retry_threshold=local_retry_threshold,
+    return _runtime().outbound.start_local_activity(
+        _interceptor_inputs().StartLocalActivityInput(
+            activity=activity_type,
+            args=_args_from(arg, args),
+            activity_id=activity_id,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            start_to_close_timeout=start_to_close_timeout,
+            retry_policy=retry_policy,
+            local_retry_threshold=local_retry_threshold,
+            cancellation_type=cancellation_type,
+            headers={},
+            summary=summary,
+            event_groups=event_groups,
+            arg_types=_activity_arg_types(activity),
+            ret_type=result_type or declared_result,
+        )
     )
 
 
@@ -1280,22 +1305,34 @@ async def start_child_workflow(
 ) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow; returns once it started (or raises if it could not)."""
     workflow_type, declared_result = _defs.workflow_type_and_result_type(workflow)
-    return await _runtime().start_child_workflow(
-        workflow_type=workflow_type,
-        args=_args_from(arg, args),
-        id=id,
-        task_queue=task_queue,
-        result_type=result_type or declared_result,
-        cancellation_type=cancellation_type,
-        parent_close_policy=parent_close_policy,
-        execution_timeout=execution_timeout,
-        run_timeout=run_timeout,
-        task_timeout=task_timeout,
-        id_reuse_policy=id_reuse_policy,
-        retry_policy=retry_policy,
-        cron_schedule=cron_schedule,
-        memo=memo,
-        search_attributes=search_attributes,
+    runtime = _runtime()
+    return await runtime.outbound.start_child_workflow(
+        _interceptor_inputs().StartChildWorkflowInput(
+            workflow=workflow_type,
+            args=_args_from(arg, args),
+            # Temporal's default child id is a deterministic UUID from the workflow's RNG.
+            id=id or str(runtime.uuid4()),
+            task_queue=task_queue,
+            cancellation_type=cancellation_type,
+            parent_close_policy=parent_close_policy,
+            execution_timeout=execution_timeout,
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            id_reuse_policy=id_reuse_policy,
+            retry_policy=retry_policy,
+            cron_schedule=cron_schedule,
+            memo=memo,
+            search_attributes=search_attributes,
+            headers={},
+            versioning_intent=versioning_intent,
+            static_summary=static_summary,
+            static_details=static_details,
+            priority=priority,
+            arg_types=None,
+            ret_type=result_type or declared_result,
+            versioning_override=versioning_override,
+            event_groups=event_groups,
+        )
     )
 
 
@@ -1392,12 +1429,16 @@ class ExternalWorkflowHandle(Generic[SelfType]):
         event_groups: Optional[Sequence["EventGroup"]] = None,
     ) -> None:
         """Signal the workflow; raises if it could not be delivered."""
-        await _runtime().signal_external_workflow(
-            workflow_id=self._id,
-            run_id=self._run_id,
-            signal_name=_signal_name(signal),
-            args=_args_from(arg, args),
-            child_workflow_only=False,
+        await _runtime().outbound.signal_external_workflow(
+            _interceptor_inputs().SignalExternalWorkflowInput(
+                signal=_signal_name(signal),
+                args=_args_from(arg, args),
+                namespace=info().namespace,
+                workflow_id=self._id,
+                workflow_run_id=self._run_id,
+                headers={},
+                event_groups=event_groups,
+            )
         )
 
     async def cancel(
@@ -1479,16 +1520,22 @@ def continue_as_new(
     workflow_type = None
     if workflow is not None:
         workflow_type, _ = _defs.workflow_type_and_result_type(workflow)
-    _runtime().continue_as_new(
-        workflow_type=workflow_type,
-        args=_args_from(arg, args),
-        task_queue=task_queue,
-        run_timeout=run_timeout,
-        task_timeout=task_timeout,
-        retry_policy=retry_policy,
-        memo=memo,
-        search_attributes=search_attributes,
-        backoff_start_interval=backoff_start_interval,
+    _runtime().outbound.continue_as_new(
+        _interceptor_inputs().ContinueAsNewInput(
+            workflow=workflow_type,
+            args=_args_from(arg, args),
+            task_queue=task_queue,
+            run_timeout=run_timeout,
+            task_timeout=task_timeout,
+            backoff_start_interval=backoff_start_interval,
+            retry_policy=retry_policy,
+            memo=memo,
+            search_attributes=search_attributes,
+            headers={},
+            versioning_intent=versioning_intent,
+            initial_versioning_behavior=initial_versioning_behavior,
+            event_groups=event_groups,
+        )
     )
     raise RuntimeError("unreachable: continue_as_new always raises")
 
@@ -1587,8 +1634,10 @@ class LoggerAdapter(logging.LoggerAdapter):
         return msg, kwargs
 
     def log(self, level: int, msg: object, *args: Any, stacklevel: int = 1, **kwargs: Any):
-        # One extra level so records point at the workflow code, not this adapter.
-        super().log(level, msg, *args, stacklevel=stacklevel + 1, **kwargs)
+        # One extra level so records point at the workflow code, not this adapter;
+        # Python 3.10 counts logging's own frame too, so one more there.
+        extra_levels = 2 if sys.version_info < (3, 11) and stacklevel == 1 else 1
+        super().log(level, msg, *args, stacklevel=stacklevel + extra_levels, **kwargs)
 
     def isEnabledFor(self, level: int) -> bool:
         runtime = _maybe_runtime()

@@ -77,6 +77,7 @@ class ActivityWorkerConfig:
     max_heartbeat_throttle: float = 60.0
     default_heartbeat_throttle: float = 30.0
     interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior; CODEC decodes headers
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: Optional[float] = None  # Worker(max_activities_per_second=...)
 
@@ -212,7 +213,7 @@ class ActivityWorker:
                 args: List[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
-            result = await self._invoke(defn, args, context, running)
+            result = await self._execute_through_interceptors(defn, args, context, running, info)
             # A result that cannot be converted fails the attempt (as in temporalio).
             encoded = await dc.encode([result])
         except activity_api._CompleteAsyncError:
@@ -234,15 +235,48 @@ class ActivityWorker:
         self._after_report(reply)
         return True
 
+    async def _execute_through_interceptors(
+        self, defn: Any, args: List[Any], context: Any, running: _Running, info: Any
+    ) -> Any:
+        """Run the attempt through the worker's activity interceptors."""
+        # Imported here: the worker package (interceptor classes) imports this module.
+        from hotmesh_temporal._engine.interception import execute_activity_attempt
+
+        return await execute_activity_attempt(
+            self.config.interceptors,
+            context=context,
+            info=info,
+            heartbeat=lambda *details: self._heartbeat(running, details),
+            fn=defn.fn,
+            args=args,
+            executor=None if defn.is_async else self.config.executor,
+            headers=await self._decode_headers(running.task),
+            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context, running),
+        )
+
+    async def _decode_headers(self, task: Mapping[str, Any]) -> Dict[str, Payload]:
+        """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
+        (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
+        from hotmesh_temporal.common import HeaderCodecBehavior
+
+        headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
+        codec = self.config.data_converter.payload_codec
+        if not headers or codec is None or self.config.header_codec_behavior != HeaderCodecBehavior.CODEC:
+            return headers
+        keys = list(headers)
+        return dict(zip(keys, await codec.decode([headers[k] for k in keys])))
+
     async def _decode_raw(self, payloads: List[Payload]) -> List[Payload]:
         codec = self.config.data_converter.payload_codec
         return list(await codec.decode(payloads)) if codec else payloads
 
-    async def _invoke(self, defn: Any, args: List[Any], context: Any, running: _Running) -> Any:
+    async def _invoke(
+        self, defn: Any, fn: Callable[..., Any], args: List[Any], context: Any, running: _Running
+    ) -> Any:
         if defn.is_async:
             token = activity_api._current_context.set(context)
             try:
-                running.future = asyncio.ensure_future(defn.fn(*args))
+                running.future = asyncio.ensure_future(fn(*args))
             finally:
                 activity_api._current_context.reset(token)
             return await running.future
@@ -252,13 +286,13 @@ class ActivityWorker:
         context.thread_cancel_raises = False
         if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
             running.future = asyncio.get_running_loop().run_in_executor(
-                executor, _call_in_process, defn.fn, args, *self._process_state(context, running)
+                executor, _call_in_process, fn, args, *self._process_state(context, running)
             )
             return await running.future
         ctx = contextvars.copy_context()
         ctx.run(activity_api._current_context.set, context)
         running.future = asyncio.get_running_loop().run_in_executor(
-            executor, ctx.run, defn.fn, *args
+            executor, ctx.run, fn, *args
         )
         return await running.future
 

@@ -38,17 +38,39 @@ _COMMAND_FIELDS = {
 }
 
 
-class PayloadCodecs:
-    """Encode/decode the payloads of jobs and commands with an optional codec."""
+# Jobs and commands with a ``headers`` map (through the codec only when the client's
+# header_codec_behavior says so).
+_HEADER_FIELD = (("headers", "map"),)
+_HEADERED = (
+    c.InitializeWorkflow, c.SignalWorkflow, c.DoUpdate,
+    c.ScheduleActivity, c.StartChildWorkflow, c.SignalExternalWorkflow, c.ContinueAsNew,
+)
 
-    def __init__(self, codec: Any) -> None:
+
+class PayloadCodecs:
+    """Encode/decode the payloads of jobs and commands with an optional codec;
+    ``headers`` says whether header payloads go through it too."""
+
+    def __init__(self, codec: Any, *, headers: bool = False) -> None:
         self.codec = codec
+        self.headers = headers
 
     async def decode_job(self, job: Any) -> Any:
-        return await self._transform(job, _JOB_FIELDS.get(type(job), ()), encode=False)
+        return await self._transform(job, self._fields(_JOB_FIELDS, job), encode=False)
 
     async def encode_command(self, cmd: Any) -> Any:
-        return await self._transform(cmd, _COMMAND_FIELDS.get(type(cmd), ()), encode=True)
+        return await self._transform(cmd, self._fields(_COMMAND_FIELDS, cmd), encode=True)
+
+    async def decode_headers(self, headers: Any) -> Any:
+        if not self.headers or not headers:
+            return headers
+        return await self._convert(headers, "map", encode=False)
+
+    def _fields(self, table: Any, obj: Any) -> tuple:
+        fields = table.get(type(obj), ())
+        if self.headers and isinstance(obj, _HEADERED):
+            fields = fields + _HEADER_FIELD
+        return fields
 
     async def encode_payloads(self, payloads: Sequence[Any]) -> List[Any]:
         if self.codec is None or not payloads:

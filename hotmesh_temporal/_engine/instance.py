@@ -24,7 +24,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
 
 import hotmesh_temporal.common as temporal_common
 import hotmesh_temporal.converter as temporal_converter
@@ -40,6 +40,9 @@ from hotmesh_temporal._engine.definitions import (
 )
 from hotmesh_temporal._engine.loop import WorkflowEventLoop
 from hotmesh_temporal._engine.updates import unfinished_handler_warnings
+
+if TYPE_CHECKING:
+    from hotmesh_temporal.worker import _interceptor as wi
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +136,14 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
         args: Sequence[Any] = [],
         event_groups: Any = None,
     ) -> None:
-        await self._instance.signal_external_workflow(
-            workflow_id=self.id,
-            run_id=None,
-            signal_name=workflow._signal_name(signal),
-            args=workflow._args_from(arg, args),
-            child_workflow_only=True,
+        await self._instance.outbound.signal_child_workflow(
+            _wi().SignalChildWorkflowInput(
+                signal=workflow._signal_name(signal),
+                args=workflow._args_from(arg, args),
+                child_workflow_id=self.id,
+                headers={},
+                event_groups=event_groups,
+            )
         )
 
     def cancel(self, msg: Any = None) -> bool:
@@ -159,6 +164,7 @@ class WorkflowInstance:
         *,
         workflow_failure_exception_types: Sequence[Type[BaseException]] = (),
         interceptor_classes: Sequence[Any] = (),
+        extern_functions: Optional[Mapping[str, Callable]] = None,
         metric_meter: Any = None,
         refused_calls: frozenset = frozenset(),
     ) -> None:
@@ -174,8 +180,8 @@ class WorkflowInstance:
         self._failure_converter = data_converter.failure_converter
         self._worker_failure_types = tuple(workflow_failure_exception_types)
         self._workflow_failure_types = tuple(definition.failure_exception_types)
-        # TODO: workflow interceptors are accepted but not applied yet.
         self._interceptor_classes = tuple(interceptor_classes)
+        self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
@@ -220,7 +226,15 @@ class WorkflowInstance:
 
         self._patches_notified: set = set()
         self._patches_memo: Dict[str, bool] = {}
+        self._start_headers: Mapping[str, Any] = {}
         determinism.install()
+        # The interceptors are built with this run as the workflow runtime, so that
+        # their constructors and init() may call workflow.info().
+        from hotmesh_temporal._engine.interception import WorkflowOutboundImpl, build_chains
+
+        self.outbound: wi.WorkflowOutboundInterceptor = WorkflowOutboundImpl(self)
+        with self.loop.running():
+            self._inbound = build_chains(self, self._interceptor_classes)
 
     # ================================================================ activation
 
@@ -329,6 +343,7 @@ class WorkflowInstance:
         self._random = random.Random(job.randomness_seed)
         self._last_completion_result = job.last_completion_result
         self._continued_failure = job.continued_failure
+        self._start_headers = dict(job.headers)
         self._register_class_handlers()
         args = self._decode_run_args(job.arguments)
         try:
@@ -360,7 +375,14 @@ class WorkflowInstance:
     def _start_run_method_once(self) -> None:
         if self._run_args is None or self._main_task is not None or self._terminal is not None:
             return
-        coro = self.definition.run_fn(self._object, *self._run_args)
+        coro = self._inbound.execute_workflow(
+            _wi().ExecuteWorkflowInput(
+                type=self.definition.cls,
+                run_fn=self.definition.run_fn,
+                args=self._run_args,
+                headers=self._start_headers,
+            )
+        )
         self._main_task = self.loop.create_task(coro, name="workflow run")
         self._main_task.add_done_callback(self._on_run_done)
 
@@ -469,41 +491,29 @@ class WorkflowInstance:
 
     # ============================================================== activities
 
-    def start_activity(
-        self,
-        *,
-        activity_type: str,
-        args: Sequence[Any],
-        result_type: Optional[Any],
-        task_queue: Optional[str],
-        schedule_to_close_timeout: Optional[timedelta],
-        schedule_to_start_timeout: Optional[timedelta],
-        start_to_close_timeout: Optional[timedelta],
-        heartbeat_timeout: Optional[timedelta],
-        retry_policy: Any,
-        cancellation_type: workflow.ActivityCancellationType,
-        activity_id: Optional[str],
-        is_local: bool,
-        local_retry_threshold: Optional[timedelta] = None,
-    ) -> workflow.ActivityHandle:
+    def start_activity(self, input: Any, *, is_local: bool) -> workflow.ActivityHandle:
+        """The end of the outbound chain for (local) activities: schedule the command.
+        ``input`` is a worker ``StartActivityInput`` or ``StartLocalActivityInput``."""
         # One counter for activities and local activities, as temporalio numbers them
         # (a local activity marker's seq and default activity ids depend on it).
         seq = self._next_seq(ACTIVITY)
         command = c.ScheduleActivity(
             seq=seq,
-            activity_id=activity_id or str(seq),
-            activity_type=activity_type,
-            task_queue=task_queue or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(args)),
-            schedule_to_close_timeout=schedule_to_close_timeout,
-            schedule_to_start_timeout=schedule_to_start_timeout,
-            start_to_close_timeout=start_to_close_timeout,
-            heartbeat_timeout=heartbeat_timeout,
-            retry_policy=retry_policy,
-            cancellation_type=int(cancellation_type),
+            activity_id=input.activity_id or str(seq),
+            activity_type=input.activity,
+            task_queue=getattr(input, "task_queue", None) or self._info.task_queue,
+            arguments=self._payload_converter.to_payloads(list(input.args)),
+            schedule_to_close_timeout=input.schedule_to_close_timeout,
+            schedule_to_start_timeout=input.schedule_to_start_timeout,
+            start_to_close_timeout=input.start_to_close_timeout,
+            heartbeat_timeout=getattr(input, "heartbeat_timeout", None),
+            retry_policy=input.retry_policy,
+            cancellation_type=int(input.cancellation_type),
             is_local=is_local,
-            local_retry_threshold=local_retry_threshold,
+            headers=dict(input.headers or {}),
+            local_retry_threshold=getattr(input, "local_retry_threshold", None),
         )
+        result_type = input.ret_type
         pending = _PendingActivity(seq, command, self.loop.create_future())
         self._activities[(is_local, seq)] = pending
         self.add_command(command)
@@ -610,44 +620,30 @@ class WorkflowInstance:
 
     # ========================================================= child workflows
 
-    async def start_child_workflow(
-        self,
-        *,
-        workflow_type: str,
-        args: Sequence[Any],
-        id: Optional[str],
-        task_queue: Optional[str],
-        result_type: Optional[Any],
-        cancellation_type: workflow.ChildWorkflowCancellationType,
-        parent_close_policy: workflow.ParentClosePolicy,
-        execution_timeout: Optional[timedelta],
-        run_timeout: Optional[timedelta],
-        task_timeout: Optional[timedelta],
-        id_reuse_policy: Any,
-        retry_policy: Any,
-        cron_schedule: str,
-        memo: Optional[Mapping[str, Any]],
-        search_attributes: Any,
-    ) -> workflow.ChildWorkflowHandle:
+    async def start_child_workflow(self, input: wi.StartChildWorkflowInput) -> workflow.ChildWorkflowHandle:
+        """The end of the outbound chain for child workflows: start one, wait until
+        it started (or failed to), and return its handle."""
         seq = self._next_seq(CHILD)
         command = c.StartChildWorkflow(
             seq=seq,
-            workflow_id=id or str(self.uuid4()),
-            workflow_type=workflow_type,
-            task_queue=task_queue or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(args)),
+            workflow_id=input.id,
+            workflow_type=input.workflow,
+            task_queue=input.task_queue or self._info.task_queue,
+            arguments=self._payload_converter.to_payloads(list(input.args)),
             namespace=self._info.namespace,
-            execution_timeout=execution_timeout,
-            run_timeout=run_timeout,
-            task_timeout=task_timeout,
-            parent_close_policy=int(parent_close_policy),
-            id_reuse_policy=int(id_reuse_policy),
-            retry_policy=retry_policy,
-            cron_schedule=cron_schedule,
-            memo=self._encode_memo(memo) if memo else None,
-            search_attributes=self._encode_search_attributes(search_attributes),
-            cancellation_type=int(cancellation_type),
+            execution_timeout=input.execution_timeout,
+            run_timeout=input.run_timeout,
+            task_timeout=input.task_timeout,
+            parent_close_policy=int(input.parent_close_policy),
+            id_reuse_policy=int(input.id_reuse_policy),
+            retry_policy=input.retry_policy,
+            cron_schedule=input.cron_schedule,
+            memo=self._encode_memo(input.memo) if input.memo else None,
+            search_attributes=self._encode_search_attributes(input.search_attributes),
+            cancellation_type=int(input.cancellation_type),
+            headers=dict(input.headers or {}),
         )
+        result_type = input.ret_type
         pending = _PendingChild(seq, command, self.loop.create_future(), self.loop.create_future())
         self._children[seq] = pending
         self.add_command(command)
@@ -737,6 +733,7 @@ class WorkflowInstance:
         signal_name: str,
         args: Sequence[Any],
         child_workflow_only: bool,
+        headers: Optional[Mapping[str, Any]] = None,
     ) -> None:
         seq = self._next_seq(SIGNAL_EXTERNAL)
         command = c.SignalExternalWorkflow(
@@ -747,6 +744,7 @@ class WorkflowInstance:
             arguments=self._payload_converter.to_payloads(list(args)),
             namespace=self._info.namespace,
             child_workflow_only=child_workflow_only,
+            headers=dict(headers or {}),
         )
         await self._external_outcome(SIGNAL_EXTERNAL, seq, command)
 
@@ -801,7 +799,9 @@ class WorkflowInstance:
             # Temporal drops a signal whose input cannot be decoded, with a warning.
             logger.warning("Failed decoding input of signal %s, dropping it", job.signal_name, exc_info=True)
             return
-        coro = self._call_handler(defn, args)
+        coro = self._inbound.handle_signal(
+            _wi().HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
+        )
         self._track_handler(coro, "signal", job.signal_name, defn.unfinished_policy, self._on_handler_done)
 
     def _deliver_buffered_signals(self) -> None:
@@ -821,12 +821,6 @@ class WorkflowInstance:
 
     def _bound(self, defn: Any) -> Callable:
         return defn.fn.__get__(self._object) if defn.is_method else defn.fn
-
-    async def _call_handler(self, defn: Any, args: List[Any]) -> Any:
-        result = self._bound(defn)(*args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
 
     def _track_handler(
         self, coro: Any, kind: str, name: str, policy: Any, on_done: Callable[[asyncio.Task], None],
@@ -859,32 +853,30 @@ class WorkflowInstance:
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
         try:
             args = self._handler_args(defn, job.name, job.input)
-            if job.run_validator and defn.validator is not None:
-                self._run_validator(defn, args, update_info)
+            update_input = _wi().HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
+            if job.run_validator:
+                self._run_validator(update_input, update_info)
         except Exception as err:
             self._reject_update(job, err)
             return
         self.add_command(c.UpdateResponse(protocol_instance_id=job.protocol_instance_id, accepted=True))
-        coro = self._run_update(defn, args, update_info)
+        coro = self._run_update(update_input, update_info)
         self._track_handler(
             coro, "update", job.name, defn.unfinished_policy,
             lambda task: self._on_update_done(job, task), update_id=job.id,
         )
 
-    def _run_validator(self, defn: UpdateDefinition, args: List[Any], update_info: Any) -> None:
-        validator = defn.validator
-        assert validator is not None
-        bound = validator.__get__(self._object) if defn.is_method else validator
+    def _run_validator(self, update_input: wi.HandleUpdateInput, update_info: Any) -> None:
         token = _current_update.set(update_info)
         try:
             with self._read_only_scope():
-                bound(*args)
+                self._inbound.handle_update_validator(update_input)
         finally:
             _current_update.reset(token)
 
-    async def _run_update(self, defn: UpdateDefinition, args: List[Any], update_info: Any) -> Any:
+    async def _run_update(self, update_input: wi.HandleUpdateInput, update_info: Any) -> Any:
         _current_update.set(update_info)  # this task runs in its own context copy
-        return await self._call_handler(defn, args)
+        return await self._inbound.handle_update_handler(update_input)
 
     def _reject_update(self, job: c.DoUpdate, err: BaseException) -> None:
         self.add_command(
@@ -911,7 +903,14 @@ class WorkflowInstance:
 
     # ================================================================ queries
 
-    def query(self, name: str, args_payloads: Sequence[Any]) -> Any:
+    def query(
+        self,
+        name: str,
+        args_payloads: Sequence[Any],
+        *,
+        query_id: str = "",
+        headers: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
         """Answer a query read-only; raises what the handler raised."""
         if name == "__stack_trace":
             return self._payload_converter.to_payload(self._stack_trace())
@@ -922,10 +921,9 @@ class WorkflowInstance:
             known = ", ".join(sorted(n for n in self._queries if n is not None))
             raise KeyError(f"Query handler for '{name}' expected but not found, known queries: [{known}]")
         args = self._handler_args(defn, name, args_payloads)
+        query_input = _wi().HandleQueryInput(id=query_id, query=name, args=args, headers=dict(headers or {}))
         with self.loop.running(), self._read_only_scope():
-            result = self._bound(defn)(*args)
-            if inspect.iscoroutine(result):
-                result = _run_to_completion(result)
+            result = _run_to_completion(self._inbound.handle_query(query_input))
         return self._payload_converter.to_payload(result)
 
     @contextlib.contextmanager
@@ -941,9 +939,7 @@ class WorkflowInstance:
         """Where every unfinished coroutine of this run is waiting (``__stack_trace``)."""
         sections = []
         for task in asyncio.all_tasks(self.loop):
-            frames = traceback.StackSummary.extract(
-                (frame, frame.f_lineno) for frame in task.get_stack()
-            )
+            frames = traceback.StackSummary.extract(_awaited_frames(task))
             sections.append(f"{task.get_name()}:\n{''.join(frames.format())}")
         return "\n\n".join(sections)
 
@@ -964,6 +960,17 @@ class WorkflowInstance:
         table[name] = self._runtime_handler_definition(kind, name, handler, validator)
         if kind == "signal":
             self._deliver_buffered_signals()
+
+    def handler_definition(self, kind: str, name: str) -> Any:
+        """The definition that handles ``name``: its own, else the dynamic one
+        (queries named ``__...`` are never dynamic)."""
+        table = self._handler_table(kind)
+        defn = table.get(name)
+        if defn is None and not (kind == "query" and name.startswith("__")):
+            defn = table.get(None)
+        if defn is None:
+            raise KeyError(f"No {kind} handler for '{name}'")
+        return defn
 
     def _handler_table(self, kind: str) -> Dict[Optional[str], Any]:
         return {"signal": self._signals, "query": self._queries, "update": self._updates}[kind]
@@ -1000,34 +1007,25 @@ class WorkflowInstance:
 
     # ========================================================= continue-as-new
 
-    def continue_as_new(
-        self,
-        *,
-        workflow_type: Optional[str],
-        args: Sequence[Any],
-        task_queue: Optional[str],
-        run_timeout: Optional[timedelta],
-        task_timeout: Optional[timedelta],
-        retry_policy: Any,
-        memo: Optional[Mapping[str, Any]],
-        search_attributes: Any,
-        backoff_start_interval: Optional[timedelta] = None,
-    ) -> None:
+    def continue_as_new(self, input: wi.ContinueAsNewInput) -> None:
+        """The end of the outbound chain for continue-as-new: raise the error that
+        carries the command (the run ends with it)."""
         self._check_writable("continue_as_new")
         command = c.ContinueAsNew(
-            workflow_type=workflow_type or self._info.workflow_type,
-            task_queue=task_queue or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(args)),
-            run_timeout=run_timeout,
-            task_timeout=task_timeout,
+            workflow_type=input.workflow or self._info.workflow_type,
+            task_queue=input.task_queue or self._info.task_queue,
+            arguments=self._payload_converter.to_payloads(list(input.args)),
+            run_timeout=input.run_timeout,
+            task_timeout=input.task_timeout,
             # Unset memo and search attributes are the current ones, upserts included
             # (the codec then encodes the memo like any command's).
-            memo=self._encode_memo(memo) if memo is not None else dict(self._info.raw_memo),
+            memo=self._encode_memo(input.memo) if input.memo is not None else dict(self._info.raw_memo),
             search_attributes=visibility.encode_search_attributes(
-                search_attributes or self._info.typed_search_attributes
+                input.search_attributes or self._info.typed_search_attributes
             ),
-            retry_policy=retry_policy,
-            backoff_start_interval=backoff_start_interval,
+            retry_policy=input.retry_policy,
+            headers=dict(input.headers or {}),
+            backoff_start_interval=input.backoff_start_interval,
         )
         error = workflow.ContinueAsNewError()
         error._hotmesh_command = command  # type: ignore[attr-defined]
@@ -1082,7 +1080,10 @@ class WorkflowInstance:
     # ================================================================ facts
 
     def workflow_info(self) -> workflow.Info:
-        return self._info
+        return self.outbound.info()
+
+    def extern_functions(self) -> Mapping[str, Callable]:
+        return self._extern_functions
 
     def workflow_object(self) -> Any:
         return self._object
@@ -1157,6 +1158,27 @@ class WorkflowInstance:
         if self._continued_failure is None:
             return None
         return self._from_failure(self._continued_failure)
+
+
+def _wi() -> Any:
+    """The worker interceptor module, imported on first use: importing it loads the
+    worker package, which imports this module."""
+    from hotmesh_temporal.worker import _interceptor
+
+    return _interceptor
+
+
+def _awaited_frames(task: asyncio.Task) -> List[Tuple[Any, int]]:
+    """The frames of a task's coroutine and of every coroutine it is awaiting (the
+    run method sits below the interceptors' execute_workflow frames)."""
+    frames = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append((frame, frame.f_lineno))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return frames
 
 
 def _job_priority(job: c.Job) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -54,6 +54,7 @@ class LocalActivityExecutor:
         data_converter: Any,
         client: Any,
         max_concurrent: int | None = None,
+        interceptors: Sequence[Any] = (),
     ) -> None:
         # max_concurrent_local_activities: attempts beyond it wait for a free slot.
         self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
@@ -62,6 +63,7 @@ class LocalActivityExecutor:
         self._executor = executor
         self._dc = data_converter
         self._client = client
+        self._interceptors = list(interceptors)
 
     async def run(self, cmd: c.ScheduleActivity, run: LocalActivityRun) -> c.LocalActivityMarker:
         """Run attempts until success, a final failure, or a long backoff."""
@@ -111,7 +113,7 @@ class LocalActivityExecutor:
         context = self._context(defn, cmd, run, attempt, scheduled)
         timeout = _attempt_timeout(cmd, scheduled)
         try:
-            value = await asyncio.wait_for(self._invoke(defn, args, context), timeout)
+            value = await asyncio.wait_for(self._execute(defn, args, context, cmd), timeout)
         except asyncio.TimeoutError:
             raise _timeout_error(cmd, scheduled) from None
         return (await self._dc.encode([value]))[0]
@@ -149,7 +151,26 @@ class LocalActivityExecutor:
             async_shutdown=asyncio.Event() if defn.is_async else None,
         )
 
-    async def _invoke(self, defn: Any, args: list[Any], context: Any) -> Any:
+    async def _execute(
+        self, defn: Any, args: list[Any], context: Any, cmd: c.ScheduleActivity
+    ) -> Any:
+        """The attempt, through the worker's activity interceptors (as temporalio runs
+        local activities), with the headers the workflow gave the activity."""
+        from hotmesh_temporal._engine.interception import execute_activity_attempt
+
+        return await execute_activity_attempt(
+            self._interceptors,
+            context=context,
+            info=context.info(),
+            heartbeat=lambda *details: None,  # local activities do not heartbeat
+            fn=defn.fn,
+            args=args,
+            executor=None if defn.is_async else self._executor,
+            headers=dict(cmd.headers or {}),
+            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context),
+        )
+
+    async def _invoke(self, defn: Any, fn: Any, args: list[Any], context: Any) -> Any:
         import contextvars
 
         from hotmesh_temporal import activity as activity_api
@@ -157,7 +178,7 @@ class LocalActivityExecutor:
         if defn.is_async:
             token = activity_api._current_context.set(context)
             try:
-                task = asyncio.ensure_future(defn.fn(*args))
+                task = asyncio.ensure_future(fn(*args))
             finally:
                 activity_api._current_context.reset(token)
             return await task
@@ -166,7 +187,7 @@ class LocalActivityExecutor:
         ctx = contextvars.copy_context()
         ctx.run(activity_api._current_context.set, context)
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, ctx.run, defn.fn, *args
+            self._executor, ctx.run, fn, *args
         )
 
 

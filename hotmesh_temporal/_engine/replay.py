@@ -53,6 +53,8 @@ class _Child:
     workflow_type: str
     cancellation_type: int
     run_id: Optional[str] = None
+    # Resolved before it closed (WAIT_CANCELLATION_REQUESTED): its close is no news.
+    resolved_early: bool = False
 
 
 # ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED: the child resolves as
@@ -317,6 +319,8 @@ class RunDriver:
         if kind == "ChildWorkflowExecutionStarted":
             child.run_id = (attrs.get("workflowExecution") or {}).get("runId", "")
             return c.ResolveChildWorkflowStart(seq=child.seq, run_id=child.run_id)
+        if child.resolved_early:
+            return None
         if kind == "StartChildWorkflowExecutionFailed":
             return c.ResolveChildWorkflowStart(
                 seq=child.seq, failed_cause="WORKFLOW_ALREADY_EXISTS"
@@ -346,6 +350,7 @@ class RunDriver:
             and child is not None
             and child.cancellation_type == _WAIT_CANCELLATION_REQUESTED
         ):
+            child.resolved_early = True
             return c.ResolveChildWorkflow(seq=seq, cancelled=_child_cancelled(child, attrs))
         return None  # other child cancellation types resolve on the child's close
 

@@ -47,6 +47,7 @@ class WorkflowWorkerConfig:
     max_cached: int = 1000
     failure_exception_types: Sequence[type] = field(default_factory=list)
     interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
@@ -69,7 +70,10 @@ class WorkflowWorker:
         self._eager_slots = eager_activity_slots
         self._start_activity = start_activity
         self._cache: "collections.OrderedDict[str, RunDriver]" = collections.OrderedDict()
-        self._codecs = PayloadCodecs(config.data_converter.payload_codec)
+        self._codecs = PayloadCodecs(
+            config.data_converter.payload_codec,
+            headers=_codec_applies_to_headers(config.header_codec_behavior),
+        )
         self._tasks: set = set()
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         self.poller = Poller(
@@ -290,7 +294,12 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
             args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            result = driver.instance.query(request["name"], args)
+            headers = await self._codecs.decode_headers(
+                h.parse_payload_map((request.get("header") or {}).get("fields"))
+            )
+            result = driver.instance.query(
+                request["name"], args, query_id=str(row["id"]), headers=headers
+            )
             encoded = await self._codecs.encode_payloads([result] if result is not None else [])
             answer: Dict[str, Any] = {"result": h.payloads(encoded)}
         except KeyError as err:
@@ -338,12 +347,14 @@ def create_instance(
             f"available workflows: {names}"
         )
     info = build_workflow_info(task, attrs, job)
+    classes, extern_functions = _workflow_interceptor_classes(config.interceptors)
     return WorkflowInstance(
         definition,
         info,
         config.data_converter,
         workflow_failure_exception_types=list(config.failure_exception_types),
-        interceptor_classes=_workflow_interceptor_classes(config.interceptors),
+        interceptor_classes=classes,
+        extern_functions=extern_functions,
         refused_calls=config.refused_calls,
     )
 
@@ -376,23 +387,33 @@ def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 
+def _codec_applies_to_headers(behavior: Any) -> bool:
+    """Workflow headers go through the codec unless the client said NO_CODEC."""
+    from hotmesh_temporal.common import HeaderCodecBehavior
+
+    return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
+
+
 def _retry_delay(attempt: int) -> float:
     # The exponent is capped: past attempt ~1000, 2 ** n no longer fits in a float.
     return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
 
 
-def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> list:
+def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
+    """The workflow inbound classes of the worker's interceptors, and the extern
+    functions they registered (what ``workflow.extern_functions()`` returns)."""
+    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
+
     classes = []
+    extern_functions: Dict[str, Any] = {}
     for interceptor in interceptors:
         hook = getattr(interceptor, "workflow_interceptor_class", None)
         if hook is None:
             continue
-        from hotmesh_temporal.worker import WorkflowInterceptorClassInput
-
-        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions={}))
+        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
         if cls is not None:
             classes.append(cls)
-    return classes
+    return classes, extern_functions
 
 
 def build_workflow_info(task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -696,3 +697,21 @@ async def test_many_children_in_parallel(client, task_queue):
     assert kinds.count("StartChildWorkflowExecutionInitiated") == 25
     assert kinds.count("ChildWorkflowExecutionStarted") == 25
     assert kinds.count("ChildWorkflowExecutionCompleted") == 25
+
+
+async def test_child_close_in_the_same_task_as_its_cancel_request_is_no_news():
+    # Recorded from a run that hung: with WAIT_CANCELLATION_REQUESTED the child's
+    # cancel request resolved it, and its close (ChildWorkflowExecutionCompleted)
+    # arrived before the parent's next task ran, in the same task. That close must be
+    # ignored, as Core does, not fail every attempt of the task as nondeterminism.
+    from hotmesh_temporal.client import WorkflowHistory
+    from hotmesh_temporal.worker import Replayer
+
+    path = Path(__file__).parent.parent / "fixtures" / "histories"
+    history = WorkflowHistory.from_json(
+        "parent", (path / "child_close_after_cancel_requested.json").read_text()
+    )
+    result = await Replayer(workflows=[CancelChild, Cancellable]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None
