@@ -1,18 +1,12 @@
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
+from samples.context_propagation.interceptor import ContextPropagationInterceptor, user_id
+from samples.context_propagation.workflows import AuditedWorkflow, audit
 
 
-@pytest.mark.xfail(
-    reason="waiting on workflow and activity interceptors being applied (interceptors)", strict=True
-)
 async def test_user_id_reaches_workflow_and_activity(client: Client):
-    from samples.context_propagation.interceptor import ContextPropagationInterceptor, user_id
-    from samples.context_propagation.workflows import AuditedWorkflow, audit
-
     config = client.config()
     config["interceptors"] = [ContextPropagationInterceptor()]
     propagating_client = Client(**config)
