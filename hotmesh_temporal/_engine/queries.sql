@@ -93,6 +93,11 @@ SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
 -- name: skip_time
 SELECT {schema}.skip_time($1::text[], $2::text[], $3);
 
+-- Whether something is due at the current (virtual) time and not yet done, such as
+-- a schedule that a worker's sweeper has still to fire.
+-- name: work_is_due
+SELECT coalesce((SELECT next_deadline FROM {schema}.sweep(0)) <= {schema}.now(), false);
+
 -- ---- end testing
 
 -- ------------------------------------------------------------ visibility

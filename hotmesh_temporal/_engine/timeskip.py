@@ -28,6 +28,9 @@ logger = logging.getLogger("hotmesh_temporal.testing")
 # task about to finish), longer while an activity keeps running.
 MIN_POLL_SECONDS = 0.005
 MAX_POLL_SECONDS = 0.05
+# How long env.sleep() waits at most, after its last jump, for the sweepers to act on
+# what fell due (only schedules need them; timers fire within the jump itself).
+SETTLE_SECONDS = 1.0
 
 _live_queues: Counter[tuple[str, str, str]] = collections.Counter()
 
@@ -118,9 +121,18 @@ class TimeSkipper:
         while True:
             moved = await self._try_skip(target)
             if (moved or await self.now()) >= target:
-                return
+                break
             delay = MIN_POLL_SECONDS if moved else min(delay * 2, MAX_POLL_SECONDS)
             await asyncio.sleep(delay)
+        await self._settle()
+
+    async def _settle(self, limit: float = SETTLE_SECONDS) -> None:
+        """Wait (a bounded while) until nothing due at the new time is left undone:
+        schedules are fired by the workers' sweepers, a moment after the jump."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + limit
+        while loop.time() < give_up and await self._store.fetchval("work_is_due"):
+            await asyncio.sleep(MIN_POLL_SECONDS)
 
     async def close(self) -> None:
         self._unlocked = 0

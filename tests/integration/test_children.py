@@ -707,7 +707,7 @@ async def test_child_close_in_the_same_task_as_its_cancel_request_is_no_news():
     from hotmesh_temporal.client import WorkflowHistory
     from hotmesh_temporal.worker import Replayer
 
-    path = Path(__file__).parent.parent / "fixtures" / "histories"
+    path = Path(__file__).parent.parent / "fixtures" / "recorded"
     history = WorkflowHistory.from_json(
         "parent", (path / "child_close_after_cancel_requested.json").read_text()
     )
