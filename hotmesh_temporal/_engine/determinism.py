@@ -18,9 +18,10 @@ import random
 import sys
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Optional
 
 from hotmesh_temporal._engine.loop import running_workflow_loop
 
@@ -153,13 +154,21 @@ def may_read_datetime_clock(cls: type) -> bool:
     :func:`refusing`; a call made from another module is not refused."""
     module = sys.modules.get(cls.__module__)
     namespace = vars(module) if module is not None else {}
-    codes = [v.__code__ for v in namespace.values() if hasattr(v, "__code__")]
-    for value in [cls, *(v for v in namespace.values() if isinstance(v, type))]:
-        codes.extend(f.__code__ for f in vars(value).values() if hasattr(f, "__code__"))
-        codes.extend(
-            f.__func__.__code__ for f in vars(value).values() if hasattr(f, "__func__")
-        )
-    return any(_reads_clock(code, namespace) for code in codes)
+    codes = [_code_of(v) for v in namespace.values()]
+    # Classes defined in that module (not imported ones such as collections.abc's,
+    # whose members are no functions of ours).
+    own_classes = [v for v in namespace.values()
+                   if isinstance(v, type) and v.__module__ == cls.__module__]
+    for value in {cls, *own_classes}:
+        codes.extend(_code_of(member) for member in vars(value).values())
+    return any(_reads_clock(code, namespace) for code in codes if code is not None)
+
+
+def _code_of(value: Any) -> Optional[types.CodeType]:
+    """The code object of a function, method, classmethod or staticmethod, else None."""
+    function = getattr(value, "__func__", value)
+    code = getattr(function, "__code__", None)
+    return code if isinstance(code, types.CodeType) else None
 
 
 def _reads_clock(code: Any, namespace: dict) -> bool:

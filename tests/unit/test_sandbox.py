@@ -261,3 +261,36 @@ async def test_escape_hatches_and_follow_semantics(client: Client) -> None:
             )
             is False
         )
+
+
+def test_clock_scan_survives_imported_generic_classes():
+    # A workflow module importing collections.abc.Callable (what ruff's UP035 writes)
+    # holds classes whose classmethods wrap no function: the scan must skip them,
+    # not fail every workflow task.
+    import types as _types
+    from collections.abc import Callable  # noqa: F401
+
+    from hotmesh_temporal._engine.determinism import may_read_datetime_clock
+
+    module = _types.ModuleType("hm_scan_probe")
+    exec(
+        "from collections.abc import Callable\n"
+        "import datetime\n"
+        "class Probe:\n"
+        "    def run(self):\n"
+        "        return datetime.datetime.now()\n"
+        "class Quiet:\n"
+        "    @classmethod\n"
+        "    def make(cls):\n"
+        "        return 1\n",
+        module.__dict__,
+    )
+    import sys
+
+    sys.modules["hm_scan_probe"] = module
+    try:
+        assert may_read_datetime_clock(module.Probe) is True
+        module.__dict__.pop("Probe")
+        assert may_read_datetime_clock(module.Quiet) is False
+    finally:
+        del sys.modules["hm_scan_probe"]
