@@ -391,11 +391,6 @@ async def test_start_time_skipping_accepts_test_server_options(pg_dsn: str, monk
     await env.shutdown()  # twice is fine
 
 
-@pytest.mark.xfail(
-    reason="needs workflow interceptors applied by the worker (interceptors helper's work); "
-    "remove this mark once they are",
-    raises=asyncio.TimeoutError,
-)
 async def test_failed_assert_fails_the_workflow(skipping_env: WorkflowEnvironment) -> None:
     client = skipping_env.client
     queue = f"tq-{uuid.uuid4()}"
