@@ -196,6 +196,7 @@ DECLARE
     v_now timestamptz := {{schema}}.now();
     v_after bigint := 0;
     v_attempt int;
+    v_updates jsonb;
 BEGIN
     -- Lock the run first: events delivered concurrently then either land before this
     -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
@@ -210,6 +211,10 @@ BEGIN
         v_after := e.sticky_event_id;
     END IF;
     PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
+    -- A separate statement: inside the RETURN expression this subquery made the whole
+    -- expression re-planned on every call (about 0.2 ms per lease, seen in the bench).
+    SELECT jsonb_agg(u.request ORDER BY u.seq) INTO v_updates
+      FROM {{schema}}.updates u WHERE u.run_id = p_run AND u.state = 0;
     RETURN jsonb_build_object(
         'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
         'namespace', e.namespace, 'task_queue', e.task_queue,
@@ -217,6 +222,5 @@ BEGIN
         'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
         'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
         'history_size', e.history_size,
-        'updates', (SELECT coalesce(jsonb_agg(u.request ORDER BY u.seq), '[]'::jsonb)
-                      FROM {{schema}}.updates u WHERE u.run_id = p_run AND u.state = 0));
+        'updates', coalesce(v_updates, '[]'::jsonb));
 END $$;
