@@ -690,6 +690,15 @@ def load_exclusions(path: Path = EXCLUSIONS_PATH) -> list[Exclusion]:
     return out
 
 
+def load_refusals(path: Path = EXCLUSIONS_PATH) -> list[Exclusion]:
+    """Names that exist but refuse to run (``[[refuse]]`` entries)."""
+    data = tomllib.loads(path.read_text())
+    return [
+        Exclusion(e["module"], e["name"], e["reason"], e.get("instead", ""))
+        for e in data.get("refuse", [])
+    ]
+
+
 # ---------------------------------------------------------------- driver
 
 

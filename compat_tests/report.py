@@ -132,6 +132,17 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
     for e in exclusions:
         w(f"| `{e.module}` | `{e.name}` | {e.reason} | {e.instead} |")
     w("")
+    w("## Present but refused")
+    w("")
+    w("These names exist with temporalio's signatures (so imports and type checks work)")
+    w("but raise a clear error when used, because what they do needs a Temporal server or")
+    w("a mechanism this package does not have (`[[refuse]]` in the same file).")
+    w("")
+    w("| module | name | why | instead |")
+    w("|---|---|---|---|")
+    for e in parity.load_refusals():
+        w(f"| `{e.module}` | `{e.name}` | {e.reason} | {e.instead} |")
+    w("")
     return "\n".join(out)
 
 

@@ -303,3 +303,17 @@ def test_enum_values_equal(modpath):
         if not issubclass(ours[name], t_kind):
             problems.append(f"{modpath}.{name}: expected a subclass of {t_kind.__name__}")
     assert not problems, "\n".join(problems)
+
+
+def test_refused_names_exist_and_are_not_excluded(exclusions):
+    """A refused name is importable (it raises only when used) and is not also excluded."""
+    import importlib
+
+    excluded = {(e.module, e.name) for e in exclusions}
+    for entry in parity.load_refusals():
+        assert entry.reason and entry.instead, entry
+        assert (entry.module, entry.name) not in excluded, entry
+        obj = importlib.import_module(f"hotmesh_temporal.{entry.module}")
+        for part in entry.name.split("."):
+            obj = getattr(obj, part, None)
+            assert obj is not None, f"{entry.module}.{entry.name} is listed as refused but missing"
