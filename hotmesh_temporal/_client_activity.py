@@ -30,6 +30,7 @@ from hotmesh_temporal._client_interceptor import (
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import standalone_activities as sa
 from hotmesh_temporal._engine.list_filter import ACTIVITIES
+from hotmesh_temporal._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 from hotmesh_temporal.converter import ActivitySerializationContext
 from hotmesh_temporal.service import RPCError, RPCStatusCode
@@ -391,53 +392,13 @@ class ActivityExecutionCountAggregationGroup:
     group_values: Sequence[Any]
 
 
-class ActivityExecutionAsyncIterator:
+class ActivityExecutionAsyncIterator(PagedAsyncIterator[ActivityExecution]):
     """Pages of list_activities; use it with ``async for``."""
 
-    def __init__(self, client: Client, input: ListActivitiesInput) -> None:
-        self._client = client
-        self._input = input
-        self._next_page_token = input.next_page_token
-        self._current_page: Sequence[ActivityExecution] | None = None
-        self._current_page_index = 0
-        self._limit = input.limit
-        self._yielded = 0
-
-    @property
-    def current_page_index(self) -> int:
-        return self._current_page_index
-
-    @property
-    def current_page(self) -> Sequence[ActivityExecution] | None:
-        return self._current_page
-
-    @property
-    def next_page_token(self) -> bytes | None:
-        return self._next_page_token
-
-    async def fetch_next_page(self, *, page_size: int | None = None) -> None:
-        page_size = page_size or self._input.page_size
-        if self._limit is not None:
-            page_size = min(page_size, self._limit - self._yielded)
-        self._current_page, self._next_page_token = await _list_page(
-            self._client, self._input.query, page_size, self._next_page_token
-        )
-        self._current_page_index = 0
-
-    def __aiter__(self) -> ActivityExecutionAsyncIterator:
-        return self
-
-    async def __anext__(self) -> ActivityExecution:
-        if self._limit is not None and self._yielded >= self._limit:
-            raise StopAsyncIteration
-        while self._current_page is None or self._current_page_index >= len(self._current_page):
-            if self._current_page is not None and self._next_page_token is None:
-                raise StopAsyncIteration
-            await self.fetch_next_page()
-        execution = self._current_page[self._current_page_index]
-        self._current_page_index += 1
-        self._yielded += 1
-        return execution
+    async def _fetch_page(
+        self, page_size: int, token: bytes | None
+    ) -> tuple[Sequence[ActivityExecution], bytes | None]:
+        return await _list_page(self._client, self._input.query, page_size, token)
 
 
 async def _list_page(

@@ -26,6 +26,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     Union,
@@ -136,6 +137,7 @@ from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporal
     ParamType,
 )
 from hotmesh_temporal.envconfig import ClientConnectConfig  # noqa: F401  (re-exported)
+from hotmesh_temporal._paging import PagedAsyncIterator
 from hotmesh_temporal._client_plugin import (  # noqa: F401  (public names)
     ClientConfig,
     Plugin,
@@ -1869,56 +1871,13 @@ class WorkflowExecutionCountAggregationGroup:
     group_values: Sequence[Any]
 
 
-class WorkflowExecutionAsyncIterator:
+class WorkflowExecutionAsyncIterator(PagedAsyncIterator[WorkflowExecution]):
     """Runs from list_workflows, fetched a page at a time as iteration needs them."""
 
-    def __init__(self, client: Client, input: ListWorkflowsInput) -> None:
-        self._client = client
-        self._input = input
-        self._next_page_token = input.next_page_token
-        self._current_page: Optional[Sequence[WorkflowExecution]] = None
-        self._current_page_index = 0
-        self._limit = input.limit
-        self._yielded = 0
-
-    @property
-    def current_page_index(self) -> int:
-        return self._current_page_index
-
-    @property
-    def current_page(self) -> Optional[Sequence[WorkflowExecution]]:
-        return self._current_page
-
-    @property
-    def next_page_token(self) -> Optional[bytes]:
-        return self._next_page_token
-
-    async def fetch_next_page(self, *, page_size: Optional[int] = None) -> None:
-        """Fetch the page after the current one (``page_size`` overrides the list's)."""
-        page_size = page_size or self._input.page_size
-        if self._limit is not None:
-            page_size = min(page_size, self._limit - self._yielded)
-        page, token = await _list_workflows_page(
-            self._client, self._input.query, max(page_size, 1), self._next_page_token
-        )
-        self._current_page = page
-        self._current_page_index = 0
-        self._next_page_token = token
-
-    def __aiter__(self) -> "WorkflowExecutionAsyncIterator":
-        return self
-
-    async def __anext__(self) -> WorkflowExecution:
-        if self._limit is not None and self._yielded >= self._limit:
-            raise StopAsyncIteration
-        while self._current_page is None or self._current_page_index >= len(self._current_page):
-            if self._current_page is not None and self._next_page_token is None:
-                raise StopAsyncIteration
-            await self.fetch_next_page()
-        execution = self._current_page[self._current_page_index]
-        self._current_page_index += 1
-        self._yielded += 1
-        return execution
+    async def _fetch_page(
+        self, page_size: int, token: Optional[bytes]
+    ) -> Tuple[Sequence[WorkflowExecution], Optional[bytes]]:
+        return await _list_workflows_page(self._client, self._input.query, page_size, token)
 
     async def map_histories(
         self,
