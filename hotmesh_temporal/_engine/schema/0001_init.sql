@@ -6,6 +6,25 @@
 -- everything that depends on the database's current state: event ids, buffering of
 -- events that arrive while a workflow task is in flight, retries, timeouts and wake-ups.
 --
+-- Lock order: every transition that touches a run locks its executions row before the
+-- run's task, timer or activity rows; the sweeper and the claims lock both at once with
+-- SKIP LOCKED, so they never wait while holding a row. This is what keeps terminate, a
+-- completing workflow task and the sweeper from deadlocking.
+--
+-- Cost: a transition writes the run's row once (append_events moves the event counters,
+-- wft_state and, for a completed task, the sticky fields in one UPDATE) and inserts its
+-- events with one INSERT ... SELECT (insert_events). Postgres CPU per transition is what
+-- bounds latency and throughput (bench/README.md), so keep new work off this path.
+--
+-- Feature hooks: complete_workflow_task, close_run and sweep call one function per
+-- feature, defined by that feature's migration:
+--   apply_child_commands / on_close_children    child workflows and external handles (0003)
+--   apply_update_commands / on_close_updates    workflow updates (0004)
+--   apply_visibility_commands                   memo and search-attribute upserts (0005)
+--   sweep_schedules / next_schedule_fire        schedules (0008)
+--   sweep_standalone_activities                 activities started by a client (0011)
+-- complete_workflow_task calls a hook only when the completion carries its commands.
+--
 -- `{{schema}}` is replaced by the (quoted) schema name when the migration is rendered.
 
 CREATE SCHEMA IF NOT EXISTS {{schema}};
@@ -89,6 +108,7 @@ CREATE INDEX executions_by_workflow_id
 CREATE INDEX executions_deadline
     ON {{schema}}.executions (deadline) WHERE deadline IS NOT NULL;
 CREATE INDEX executions_start_time ON {{schema}}.executions (namespace, start_time DESC);
+
 -- A worker that shuts down hands its sticky runs back to everyone (forget_worker).
 CREATE INDEX executions_sticky ON {{schema}}.executions (sticky_worker) WHERE status = 1;
 
@@ -176,83 +196,129 @@ CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
 
 -- ------------------------------------------------------------------ history appends
 
+-- Insert events at ids p_first, p_first + 1, ... in one statement. An attribute
+-- startedEventId of "$prev" stands for the id of the event just before (every
+-- ActivityTask{Completed,Failed,TimedOut,Canceled} follows its Started event).
+CREATE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {{schema}}.history_events (run_id, event_id, event_type, event_time, attributes)
+    SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
+           -- An event may bring its own time: WorkflowTaskStarted is written at
+           -- completion but carries the lease time, which workflow.now() is on replay.
+           coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
+           CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
+                THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
+                ELSE x.ev->'attrs' END
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord);
+END $$;
+
+-- Append events at the run's next ids and return the last id. p_wft_state, when
+-- given, is written in the same UPDATE (scheduling a task right after an append).
+
 -- Append events at the run's next ids. An attribute value of "$prev" stands for the
 -- id of the event appended just before (ActivityTaskCompleted -> its Started event).
-CREATE FUNCTION {{schema}}.append_events(p_run uuid, p_events jsonb) RETURNS bigint
+CREATE FUNCTION {{schema}}.append_events(p_run uuid, p_events jsonb, p_wft_state smallint DEFAULT NULL)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_count int := jsonb_array_length(p_events);
     v_next bigint;
-    v_event jsonb;
-    v_attrs jsonb;
-    v_key text;
-    v_now timestamptz := {{schema}}.now();
 BEGIN
-    SELECT next_event_id INTO v_next FROM {{schema}}.executions WHERE run_id = p_run;
-    FOR v_event IN SELECT * FROM jsonb_array_elements(p_events) LOOP
-        v_attrs := v_event->'attrs';
-        FOR v_key IN SELECT key FROM jsonb_each(v_attrs) WHERE value = '"$prev"'::jsonb LOOP
-            v_attrs := jsonb_set(v_attrs, ARRAY[v_key], to_jsonb((v_next - 1)::text));
-        END LOOP;
-        -- An event may bring its own time: WorkflowTaskStarted is written at completion
-        -- but carries the lease time, which is what workflow.now() is on replay.
-        INSERT INTO {{schema}}.history_events (run_id, event_id, event_type, event_time, attributes)
-        VALUES (p_run, v_next, v_event->>'type',
-                coalesce((v_event->>'time')::timestamptz, v_now), v_attrs);
-        v_next := v_next + 1;
-    END LOOP;
     UPDATE {{schema}}.executions
-       SET next_event_id = v_next, history_size = history_size + length(p_events::text)
-     WHERE run_id = p_run;
+       SET next_event_id = next_event_id + v_count,
+           history_size = history_size + length(p_events::text),
+           wft_state = coalesce(p_wft_state, wft_state)
+     WHERE run_id = p_run
+    RETURNING next_event_id INTO v_next;
+    PERFORM {{schema}}.insert_events(p_run, v_next - v_count, p_events);
     RETURN v_next - 1;
 END $$;
 
--- Schedule a workflow task unless one is already scheduled or in flight.
-CREATE FUNCTION {{schema}}.ensure_workflow_task(p_run uuid, p_notify boolean DEFAULT true) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    e record;
-    v_event_id bigint;
-    v_now timestamptz := {{schema}}.now();
-BEGIN
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run;
-    IF e.status <> 1 OR e.wft_state <> 0 THEN
-        RETURN;
-    END IF;
-    v_event_id := {{schema}}.append_events(p_run, jsonb_build_array(jsonb_build_object(
+-- The WorkflowTaskScheduled event of a run's next task.
+CREATE FUNCTION {{schema}}.workflow_task_scheduled(p_task_queue text, p_task_timeout double precision)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
         'type', 'WorkflowTaskScheduled',
         'attrs', jsonb_build_object(
-            'taskQueue', jsonb_build_object('name', e.task_queue, 'kind', 'TASK_QUEUE_KIND_NORMAL'),
-            'startToCloseTimeout', e.task_timeout || 's',
-            'attempt', 1))));
+            'taskQueue', jsonb_build_object('name', p_task_queue, 'kind', 'TASK_QUEUE_KIND_NORMAL'),
+            'startToCloseTimeout', p_task_timeout || 's',
+            'attempt', 1))
+$$;
+
+-- The workflow_tasks row of a task just scheduled (its event is already appended).
+CREATE FUNCTION {{schema}}.insert_workflow_task(e {{schema}}.executions, p_scheduled_event_id bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := {{schema}}.now();
+BEGIN
     INSERT INTO {{schema}}.workflow_tasks
         (run_id, namespace, task_queue, scheduled_event_id, visible_at, sticky_worker, sticky_until)
-    VALUES (p_run, e.namespace, e.task_queue, v_event_id, v_now, e.sticky_worker,
+    VALUES (e.run_id, e.namespace, e.task_queue, p_scheduled_event_id, v_now, e.sticky_worker,
             v_now + e.sticky_timeout * interval '1 second');
-    UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = p_run;
+END $$;
+
+-- Append events (maybe none) and, when the run has no workflow task, schedule one:
+-- one write of the run's row either way. The caller holds the run's row lock.
+CREATE FUNCTION {{schema}}.append_and_schedule(e {{schema}}.executions, p_events jsonb, p_notify boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    IF e.wft_state <> 0 THEN
+        IF jsonb_array_length(p_events) > 0 THEN
+            PERFORM {{schema}}.append_events(e.run_id, p_events);
+        END IF;
+        RETURN;
+    END IF;
+    v_last := {{schema}}.append_events(
+        e.run_id, p_events || {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout), 1::smallint);
+    PERFORM {{schema}}.insert_workflow_task(e, v_last);
     IF p_notify THEN
         PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+    END IF;
+END $$;
+
+-- ------------------------------------------------------------------- new runs
+
+-- Insert a run with its first events and its first workflow task. With p_or_null, a
+-- run already holding the workflow id makes it return NULL instead of raising
+-- unique_violation (start_workflow's race with another start, without the cost of a
+-- subtransaction).
+
+-- Schedule a workflow task unless one is already scheduled or in flight.
+CREATE FUNCTION {{schema}}.ensure_workflow_task(p_run uuid, p_notify boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run;
+    IF e.status = 1 AND e.wft_state = 0 THEN
+        PERFORM {{schema}}.append_and_schedule(e, '[]'::jsonb, p_notify);
     END IF;
 END $$;
 
 -- Deliver events that happened outside workflow code (an activity finished, a timer
 -- fired, a signal arrived...). While a workflow task is in flight they wait in the
 -- inbox; otherwise they are appended and a workflow task is scheduled.
-CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true) RETURNS boolean
+CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_status smallint;
-    v_wft smallint;
+    e {{schema}}.executions;
 BEGIN
-    SELECT status, wft_state INTO v_status, v_wft
-      FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
-    IF NOT FOUND OR v_status <> 1 THEN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    IF NOT FOUND OR e.status <> 1 THEN
         RETURN false;
     END IF;
-    IF v_wft = 2 THEN
+    IF e.wft_state = 2 THEN
         INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, p_events);
     ELSE
-        PERFORM {{schema}}.append_events(p_run, p_events);
-        PERFORM {{schema}}.ensure_workflow_task(p_run, p_notify);
+        PERFORM {{schema}}.append_and_schedule(e, p_events, p_notify);
     END IF;
     RETURN true;
 END $$;
@@ -289,39 +355,48 @@ $$;
 -- ------------------------------------------------------------------- workflow tasks
 
 -- Lease a workflow task to a worker: returns what it needs to run it, including the
--- history it has not seen (all of it, unless it completed the previous task of the run).
+-- history it has not seen (all of it, unless it completed the previous task of the run)
+-- and the run's admitted updates ('updates': [update.v1.Request JSON], oldest first).
 CREATE FUNCTION {{schema}}.lease_workflow_task(p_run uuid, p_worker text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    e record;
+    e {{schema}}.executions;
     v_lease bigint := (random() * 9e15)::bigint;
     v_now timestamptz := {{schema}}.now();
     v_after bigint := 0;
     v_attempt int;
+    v_updates jsonb;
 BEGIN
     -- Lock the run first: events delivered concurrently then either land before this
     -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run RETURNING * INTO e;
     UPDATE {{schema}}.workflow_tasks
        SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
            deadline = v_now + e.task_timeout * interval '1 second'
      WHERE run_id = p_run
     RETURNING attempt INTO v_attempt;
-    UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run;
     IF e.sticky_worker = p_worker THEN
         v_after := e.sticky_event_id;
     END IF;
-    PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
+    IF e.task_timeout < 5 THEN  -- notify_deadline's own test, without the call
+        PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
+    END IF;
+    -- A separate statement: inside the RETURN expression this subquery made the whole
+    -- expression re-planned on every call.
+    SELECT jsonb_agg(u.request ORDER BY u.seq) INTO v_updates
+      FROM {{schema}}.updates u WHERE u.run_id = p_run AND u.state = 0;
     RETURN jsonb_build_object(
         'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
         'namespace', e.namespace, 'task_queue', e.task_queue,
         'workflow_type', e.workflow_type, 'start_time', e.start_time,
         'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
         'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
-        'history_size', e.history_size);
+        'history_size', e.history_size,
+        'updates', coalesce(v_updates, '[]'::jsonb));
 END $$;
 
-CREATE FUNCTION {{schema}}.claim_workflow_tasks(p_namespace text, p_queue text, p_worker text, p_limit int)
+CREATE FUNCTION {{schema}}.claim_workflow_tasks(
+    p_namespace text, p_queue text, p_worker text, p_limit int)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -329,13 +404,14 @@ DECLARE
     v_run uuid;
 BEGIN
     FOR v_run IN
-        SELECT run_id FROM {{schema}}.workflow_tasks
-         WHERE namespace = p_namespace AND task_queue = p_queue
-           AND leased_by IS NULL AND visible_at <= v_now
-           AND (sticky_worker IS NULL OR sticky_worker = p_worker OR sticky_until <= v_now)
-         ORDER BY visible_at
+        SELECT t.run_id FROM {{schema}}.workflow_tasks t
+          JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.namespace = p_namespace AND t.task_queue = p_queue
+           AND t.leased_by IS NULL AND t.visible_at <= v_now
+           AND (t.sticky_worker IS NULL OR t.sticky_worker = p_worker OR t.sticky_until <= v_now)
+         ORDER BY t.visible_at
          LIMIT p_limit
-         FOR UPDATE SKIP LOCKED
+         FOR UPDATE OF t, e SKIP LOCKED
     LOOP
         RETURN NEXT {{schema}}.lease_workflow_task(v_run, p_worker);
     END LOOP;
@@ -343,12 +419,14 @@ END $$;
 
 -- Give up a leased workflow task (the worker failed it or could not run it): it is
 -- retried after p_delay seconds, by any worker.
-CREATE FUNCTION {{schema}}.release_workflow_task(p_run uuid, p_lease bigint, p_delay double precision)
+CREATE FUNCTION {{schema}}.release_workflow_task(
+    p_run uuid, p_lease bigint, p_delay double precision)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     v_visible timestamptz := {{schema}}.now() + p_delay * interval '1 second';
 BEGIN
+    PERFORM 1 FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     UPDATE {{schema}}.workflow_tasks
        SET leased_by = NULL, lease_id = NULL, started_at = NULL, attempt = attempt + 1,
            visible_at = v_visible, sticky_worker = NULL,
@@ -389,7 +467,7 @@ BEGIN
             run_id, namespace, workflow_id, workflow_type, scheduled_event_id, activity_id,
             activity_type, task_queue, input, header, scheduled_time, attempt_scheduled_time,
             visible_at, schedule_to_close, schedule_to_start, start_to_close, heartbeat_timeout,
-            retry_policy, leased_by, started_time)
+            retry_policy, leased_by, started_time, deadline)
         VALUES (
             e.run_id, e.namespace, e.workflow_id, e.workflow_type,
             (a->>'scheduled_event_id')::bigint, a->>'activity_id', a->>'activity_type',
@@ -398,11 +476,14 @@ BEGIN
             (a->>'start_to_close')::float8, (a->>'heartbeat_timeout')::float8,
             a->'retry_policy',
             CASE WHEN v_eager THEN p_worker END,
-            CASE WHEN v_eager THEN v_now END)
-        RETURNING * INTO v_row;
-        UPDATE {{schema}}.activity_tasks
-           SET deadline = {{schema}}.activity_deadline(v_row)
-         WHERE id = v_row.id
+            CASE WHEN v_eager THEN v_now END,
+            -- activity_deadline() of this row: every time in it is v_now, so a task
+            -- handed over eagerly runs against start-to-close and heartbeat, a queued
+            -- one against schedule-to-start (schedule-to-close for both).
+            least(v_now + (a->>'schedule_to_close')::float8 * interval '1 second',
+                  CASE WHEN NOT v_eager THEN v_now + (a->>'schedule_to_start')::float8 * interval '1 second' END,
+                  CASE WHEN v_eager THEN v_now + (a->>'start_to_close')::float8 * interval '1 second' END,
+                  CASE WHEN v_eager THEN v_now + (a->>'heartbeat_timeout')::float8 * interval '1 second' END))
         RETURNING * INTO v_row;
         IF v_eager THEN
             v_out := v_out || to_jsonb(v_row);
@@ -469,15 +550,24 @@ RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_outcome text;
+    v_parent jsonb;
 BEGIN
     UPDATE {{schema}}.executions
        SET status = p_status, result = p_result, failure = p_failure,
            close_time = {{schema}}.now(), deadline = NULL, wft_state = 0, new_run_id = p_new_run
-     WHERE run_id = p_run;
+     WHERE run_id = p_run
+    RETURNING parent INTO v_parent;
     DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
     DELETE FROM {{schema}}.activity_tasks WHERE run_id = p_run;
     DELETE FROM {{schema}}.timers WHERE run_id = p_run;
     DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    -- Children: only a child reports its close, only a parent has policies to apply.
+    IF v_parent IS NOT NULL OR EXISTS (
+        SELECT 1 FROM {{schema}}.executions
+         WHERE (parent->>'run_id') = p_run::text AND (parent->>'run_id') IS NOT NULL AND status = 1) THEN
+        PERFORM {{schema}}.on_close_children(p_run, p_status, p_result, p_failure, p_new_run);
+    END IF;
+    PERFORM {{schema}}.on_close_updates(p_run, p_status);
     -- The outcome rides along when it fits, so a waiting client needs no extra query.
     v_outcome := jsonb_build_object('status', p_status, 'result', p_result,
                                     'failure', p_failure, 'new_run_id', p_new_run)::text;
@@ -489,7 +579,7 @@ END $$;
 
 -- Insert a new run with its first events and its first workflow task. p_start holds the
 -- execution row's fields and the WorkflowExecutionStarted attributes.
-CREATE FUNCTION {{schema}}.insert_run(p_start jsonb) RETURNS uuid
+CREATE FUNCTION {{schema}}.insert_run(p_start jsonb, p_or_null boolean DEFAULT false) RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
     v_run uuid := (p_start->>'run_id')::uuid;
@@ -497,42 +587,58 @@ DECLARE
     v_delay double precision := coalesce((p_start->>'start_delay')::float8, 0);
     v_run_timeout double precision := (p_start->>'run_timeout')::float8;
     v_exec_timeout double precision := (p_start->>'execution_timeout')::float8;
+    v_task_timeout double precision := coalesce((p_start->>'task_timeout')::float8, 10);
     v_exec_deadline timestamptz;
     v_run_deadline timestamptz;
+    v_events jsonb;
+    e {{schema}}.executions;
 BEGIN
     v_exec_deadline := coalesce(
         (p_start->>'execution_deadline')::timestamptz,
         v_now + (v_delay + v_exec_timeout) * interval '1 second');
     v_run_deadline := v_now + (v_delay + v_run_timeout) * interval '1 second';
+    v_events := jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionStarted', 'attrs', p_start->'started_attributes'));
+    IF p_start ? 'signal' THEN
+        v_events := v_events || jsonb_build_array(p_start->'signal');
+    END IF;
+    -- A delayed run's first task is scheduled by the sweeper when the delay is over.
+    IF v_delay <= 0 THEN
+        v_events := v_events || {{schema}}.workflow_task_scheduled(p_start->>'task_queue', v_task_timeout);
+    END IF;
     INSERT INTO {{schema}}.executions (
         run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
         start_time, execution_time, task_timeout, run_deadline, execution_deadline, deadline,
-        parent, memo, search_attributes)
+        parent, memo, search_attributes, next_event_id, history_size, wft_state)
     VALUES (
         v_run, p_start->>'namespace', p_start->>'workflow_id',
         coalesce((p_start->>'first_execution_run_id')::uuid, v_run),
         p_start->>'workflow_type', p_start->>'task_queue',
-        v_now, v_now + v_delay * interval '1 second',
-        coalesce((p_start->>'task_timeout')::float8, 10),
+        v_now, v_now + v_delay * interval '1 second', v_task_timeout,
         v_run_deadline, v_exec_deadline, least(v_run_deadline, v_exec_deadline),
-        p_start->'parent', p_start->'memo', p_start->'search_attributes');
-    PERFORM {{schema}}.append_events(v_run, jsonb_build_array(jsonb_build_object(
-        'type', 'WorkflowExecutionStarted', 'attrs', p_start->'started_attributes')));
-    IF p_start ? 'signal' THEN
-        PERFORM {{schema}}.append_events(v_run, jsonb_build_array(p_start->'signal'));
+        p_start->'parent', p_start->'memo', p_start->'search_attributes',
+        1 + jsonb_array_length(v_events), length(v_events::text), 1)
+    ON CONFLICT (namespace, workflow_id) WHERE status = 1 DO NOTHING
+    RETURNING * INTO e;
+    IF NOT FOUND THEN
+        IF p_or_null THEN
+            RETURN NULL;
+        END IF;
+        RAISE unique_violation USING MESSAGE =
+            format('workflow id %s already has a running run', p_start->>'workflow_id');
     END IF;
+    PERFORM {{schema}}.insert_events(v_run, 1, v_events);
     IF v_delay > 0 THEN
-        -- The first workflow task is scheduled by the sweeper when the delay is over.
         INSERT INTO {{schema}}.workflow_tasks (run_id, namespace, task_queue, visible_at, deadline)
-        VALUES (v_run, p_start->>'namespace', p_start->>'task_queue',
+        VALUES (v_run, e.namespace, e.task_queue,
                 v_now + v_delay * interval '1 second', v_now + v_delay * interval '1 second');
-        UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = v_run;
         PERFORM {{schema}}.notify_deadline(v_now + v_delay * interval '1 second');
     ELSE
-        PERFORM {{schema}}.ensure_workflow_task(v_run);
+        PERFORM {{schema}}.insert_workflow_task(e, e.next_event_id - 1);
+        PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
     END IF;
-    IF least(v_run_deadline, v_exec_deadline) IS NOT NULL THEN
-        PERFORM {{schema}}.notify_deadline(least(v_run_deadline, v_exec_deadline));
+    IF e.deadline IS NOT NULL THEN
+        PERFORM {{schema}}.notify_deadline(e.deadline);
     END IF;
     RETURN v_run;
 END $$;
@@ -547,6 +653,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     e {{schema}}.executions;
     v_close jsonb := p_completion->'close';
+    v_events jsonb := coalesce(p_completion->'events', '[]'::jsonb);
+    v_count int;
     v_timer jsonb;
     v_eager jsonb := '[]'::jsonb;
     v_last bigint;
@@ -554,29 +662,51 @@ DECLARE
     v_next jsonb;
     v_new_run uuid;
 BEGIN
-    PERFORM 1 FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN jsonb_build_object('status', 'stale');
-    END IF;
+    -- The execution row first, then its task: every transition takes the locks in
+    -- that order (terminate and cancel lock the execution, then delete its task), so
+    -- they can never deadlock with a completion.
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    -- History moved on since the lease (the task is stale), or the run would close
+    -- while new events wait (Temporal refuses that: the task is retried so workflow
+    -- code sees them, and a signal is never lost to a completing workflow). Either way
+    -- the task goes back to the queue; release_workflow_task checks the lease.
     IF e.next_event_id <> (p_completion->>'first_event_id')::bigint THEN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    -- Temporal refuses to close a run while new events wait: the task is retried so
-    -- that workflow code sees them (a signal is never lost to a completing workflow).
     IF v_close IS NOT NULL AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
-        PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
-        RETURN jsonb_build_object('status', 'rejected');
+        IF {{schema}}.release_workflow_task(p_run, p_lease, 0) THEN
+            RETURN jsonb_build_object('status', 'rejected');
+        END IF;
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('status', 'stale');
     END IF;
 
-    v_last := {{schema}}.append_events(p_run, p_completion->'events');
-    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
+    -- The events, the task's end and the sticky fields: one write of the run's row.
+    v_count := jsonb_array_length(v_events);
     UPDATE {{schema}}.executions
-       SET wft_state = 0, sticky_worker = p_worker, sticky_event_id = v_last,
+       SET next_event_id = next_event_id + v_count,
+           history_size = history_size + length(v_events::text),
+           wft_state = 0, sticky_worker = p_worker, sticky_event_id = next_event_id + v_count - 1,
            sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
+    PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, v_events);
+    v_last := e.next_event_id - 1;
+
+    -- Feature hooks, for completions that carry their commands. They run on the close
+    -- path too, so that a signal sent or an update answered in a run's last task still
+    -- takes effect.
+    IF p_completion ? 'children' OR p_completion ? 'externals' THEN
+        PERFORM {{schema}}.apply_child_commands(e, p_completion, p_worker);
+    END IF;
+    PERFORM {{schema}}.apply_update_commands(e, p_completion, p_worker);
+    IF p_completion ? 'visibility' THEN
+        PERFORM {{schema}}.apply_visibility_commands(e, p_completion, p_worker);
+    END IF;
 
     IF v_close IS NOT NULL THEN
         v_new_run := (v_close->'continue_as_new'->>'run_id')::uuid;
@@ -592,16 +722,20 @@ BEGIN
     IF jsonb_array_length(coalesce(p_completion->'activities', '[]')) > 0 THEN
         v_eager := {{schema}}.schedule_activities(e, p_completion->'activities', p_worker);
     END IF;
-    FOR v_timer IN SELECT * FROM jsonb_array_elements(coalesce(p_completion->'timers', '[]')) LOOP
-        INSERT INTO {{schema}}.timers (run_id, started_event_id, timer_id, fire_at)
-        VALUES (p_run, (v_timer->>'started_event_id')::bigint, v_timer->>'timer_id',
-                v_now + (v_timer->>'seconds')::float8 * interval '1 second');
-        PERFORM {{schema}}.notify_deadline(v_now + (v_timer->>'seconds')::float8 * interval '1 second');
-    END LOOP;
-    DELETE FROM {{schema}}.timers
-     WHERE run_id = p_run
-       AND started_event_id IN (SELECT (x::text)::bigint FROM jsonb_array_elements_text(
-                                    coalesce(p_completion->'cancel_timers', '[]')) AS x);
+    IF p_completion ? 'timers' THEN
+        FOR v_timer IN SELECT * FROM jsonb_array_elements(p_completion->'timers') LOOP
+            INSERT INTO {{schema}}.timers (run_id, started_event_id, timer_id, fire_at)
+            VALUES (p_run, (v_timer->>'started_event_id')::bigint, v_timer->>'timer_id',
+                    v_now + (v_timer->>'seconds')::float8 * interval '1 second');
+            PERFORM {{schema}}.notify_deadline(v_now + (v_timer->>'seconds')::float8 * interval '1 second');
+        END LOOP;
+    END IF;
+    IF p_completion ? 'cancel_timers' THEN
+        DELETE FROM {{schema}}.timers
+         WHERE run_id = p_run
+           AND started_event_id IN (SELECT (x::text)::bigint
+                                      FROM jsonb_array_elements_text(p_completion->'cancel_timers') AS x);
+    END IF;
     IF p_completion ? 'cancel_activities' THEN
         PERFORM {{schema}}.request_cancel_activities(p_run, p_completion->'cancel_activities');
     END IF;
@@ -676,12 +810,17 @@ BEGIN
 END $$;
 
 -- An activity attempt reached a final state (completed / failed / cancelled):
--- remove its task and deliver the Started event plus p_final to the run.
+-- remove its task and deliver the Started event plus p_final to the run. A standalone
+-- task (workflow_id '', 0011) closes its standalone_activities row instead.
 CREATE FUNCTION {{schema}}.finish_activity(
     t {{schema}}.activity_tasks, p_identity text, p_final jsonb, p_worker text, p_lease_next boolean)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF t.workflow_id = '' THEN
+        PERFORM {{schema}}.finish_standalone_activity(t, p_identity, p_final);
+        RETURN '{}'::jsonb;
+    END IF;
     DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
     -- When this worker holds the run in its sticky cache it leases the new workflow
     -- task right here, so waking every worker of the queue would be wasted.
@@ -699,10 +838,17 @@ END $$;
 -- is over (timed out and retried, cancelled with its run, or already reported).
 CREATE FUNCTION {{schema}}.leased_attempt(p_task bigint, p_attempt int)
 RETURNS {{schema}}.activity_tasks
-LANGUAGE sql AS $$
-    SELECT * FROM {{schema}}.activity_tasks
-     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE
-$$;
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks;
+BEGIN
+    PERFORM 1 FROM {{schema}}.executions
+     WHERE run_id = (SELECT run_id FROM {{schema}}.activity_tasks WHERE id = p_task)
+       FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.activity_tasks
+     WHERE id = p_task AND attempt = p_attempt AND leased_by IS NOT NULL FOR UPDATE;
+    RETURN t;
+END $$;
 
 CREATE FUNCTION {{schema}}.complete_activity_task(
     p_task bigint, p_attempt int, p_result jsonb, p_identity text, p_worker text, p_lease_next boolean)
@@ -942,9 +1088,22 @@ BEGIN
     PERFORM {{schema}}.notify('w|' || t.namespace || '|' || t.task_queue);
 END $$;
 
+-- A run reached its run or execution timeout: it closes as timed out. On Temporal a
+-- cron run that hits its run timeout times out AND starts the next run of its chain
+-- (the execution timeout still ends the chain): such a run is handed to the workers
+-- (cron_timeouts, 0008) instead of being closed here.
 CREATE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF e.run_deadline <= {{schema}}.now()
+       AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline)
+       AND EXISTS (SELECT 1 FROM {{schema}}.history_events
+                    WHERE run_id = e.run_id AND event_id = 1 AND attributes ? 'cronSchedule') THEN
+        UPDATE {{schema}}.executions SET deadline = NULL WHERE run_id = e.run_id;
+        INSERT INTO {{schema}}.cron_timeouts VALUES (e.run_id, {{schema}}.now())
+        ON CONFLICT DO NOTHING;
+        RETURN;
+    END IF;
     DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
     PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionTimedOut',
@@ -966,8 +1125,10 @@ DECLARE
 BEGIN
     FOR v_timer IN
         DELETE FROM {{schema}}.timers WHERE (run_id, started_event_id) IN (
-            SELECT run_id, started_event_id FROM {{schema}}.timers
-             WHERE fire_at <= v_now ORDER BY fire_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+            SELECT t.run_id, t.started_event_id
+              FROM {{schema}}.timers t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+             WHERE t.fire_at <= v_now ORDER BY t.fire_at LIMIT p_limit
+               FOR UPDATE OF t, e SKIP LOCKED)
         RETURNING *
     LOOP
         PERFORM {{schema}}.deliver(v_timer.run_id, jsonb_build_array(jsonb_build_object(
@@ -977,15 +1138,17 @@ BEGIN
         n := n + 1;
     END LOOP;
     FOR v_activity IN
-        SELECT * FROM {{schema}}.activity_tasks WHERE deadline <= v_now
-         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+        SELECT t.* FROM {{schema}}.activity_tasks t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.deadline <= v_now ORDER BY t.deadline LIMIT p_limit
+           FOR UPDATE OF t, e SKIP LOCKED
     LOOP
         PERFORM {{schema}}.sweep_activity(v_activity);
         n := n + 1;
     END LOOP;
     FOR v_wft IN
-        SELECT * FROM {{schema}}.workflow_tasks WHERE deadline <= v_now
-         ORDER BY deadline LIMIT p_limit FOR UPDATE SKIP LOCKED
+        SELECT t.* FROM {{schema}}.workflow_tasks t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+         WHERE t.deadline <= v_now ORDER BY t.deadline LIMIT p_limit
+           FOR UPDATE OF t, e SKIP LOCKED
     LOOP
         PERFORM {{schema}}.sweep_workflow_task(v_wft);
         n := n + 1;
@@ -997,12 +1160,15 @@ BEGIN
         PERFORM {{schema}}.timeout_run(v_exec);
         n := n + 1;
     END LOOP;
+    n := n + {{schema}}.sweep_schedules(v_now, p_limit);
+    n := n + {{schema}}.sweep_standalone_activities(v_now, p_limit);
     fired := n;
     next_deadline := least(
         (SELECT min(fire_at) FROM {{schema}}.timers),
         (SELECT min(deadline) FROM {{schema}}.activity_tasks),
         (SELECT min(deadline) FROM {{schema}}.workflow_tasks),
-        (SELECT min(deadline) FROM {{schema}}.executions WHERE status = 1));
+        (SELECT min(deadline) FROM {{schema}}.executions WHERE status = 1),
+        {{schema}}.next_schedule_fire());
     RETURN NEXT;
 END $$;
 
@@ -1019,6 +1185,7 @@ DECLARE
     v_conflict int := coalesce((p_start->>'id_conflict_policy')::int, 0);
     v_running {{schema}}.executions;
     v_last_status smallint;
+    v_run uuid;
 BEGIN
     SELECT * INTO v_running FROM {{schema}}.executions
      WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1 FOR UPDATE;
@@ -1036,23 +1203,23 @@ BEGIN
         ELSE
             RETURN jsonb_build_object('status', 'already_started', 'run_id', v_running.run_id);
         END IF;
-    ELSE
+    ELSIF v_reuse IN (2, 3) THEN
         SELECT status INTO v_last_status FROM {{schema}}.executions
          WHERE namespace = v_ns AND workflow_id = v_wid ORDER BY start_time DESC LIMIT 1;
-        IF FOUND AND (v_reuse = 3 OR (v_reuse = 2 AND v_last_status NOT IN (3, 4, 5, 7))) THEN
+        IF FOUND AND (v_reuse = 3 OR v_last_status NOT IN (3, 4, 5, 7)) THEN
             RETURN jsonb_build_object('status', 'already_started', 'run_id',
                 (SELECT run_id FROM {{schema}}.executions
                   WHERE namespace = v_ns AND workflow_id = v_wid ORDER BY start_time DESC LIMIT 1));
         END IF;
     END IF;
-    BEGIN
-        RETURN jsonb_build_object('status', 'started', 'run_id', {{schema}}.insert_run(p_start));
-    EXCEPTION WHEN unique_violation THEN
+    v_run := {{schema}}.insert_run(p_start, true);
+    IF v_run IS NULL THEN
         -- Another start of the same id won the race.
         RETURN jsonb_build_object('status', 'already_started', 'run_id',
             (SELECT run_id FROM {{schema}}.executions
               WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1));
-    END;
+    END IF;
+    RETURN jsonb_build_object('status', 'started', 'run_id', v_run);
 END $$;
 
 CREATE FUNCTION {{schema}}.terminate_run(e {{schema}}.executions, p_reason text, p_details jsonb)
@@ -1068,13 +1235,15 @@ BEGIN
 END $$;
 
 -- The run a client addresses: a given run id, else the latest run of the workflow id.
+-- A cron run and the run it starts (like a continue-as-new) are written in one
+-- transaction, so both have the same start_time: ties go to the running one.
 CREATE FUNCTION {{schema}}.find_run(p_namespace text, p_workflow_id text, p_run uuid)
 RETURNS {{schema}}.executions
 LANGUAGE sql STABLE AS $$
     SELECT * FROM {{schema}}.executions
      WHERE namespace = p_namespace AND workflow_id = p_workflow_id
        AND (p_run IS NULL OR run_id = p_run)
-     ORDER BY start_time DESC LIMIT 1
+     ORDER BY start_time DESC, (status = 1) DESC LIMIT 1
 $$;
 
 CREATE FUNCTION {{schema}}.terminate_workflow(

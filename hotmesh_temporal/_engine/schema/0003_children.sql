@@ -128,8 +128,8 @@ BEGIN
     END IF;
 END $$;
 
--- Hook (0002): the child starts, signals and cancel requests of a completed task.
-CREATE OR REPLACE FUNCTION {{schema}}.apply_child_commands(
+-- Hook of complete_workflow_task: the child starts, signals and cancel requests of a completed task.
+CREATE FUNCTION {{schema}}.apply_child_commands(
     e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -222,10 +222,10 @@ BEGIN
     END IF;
 END $$;
 
--- Hook (0002), called by close_run: report the closing run to its parent (unless it
+-- Hook of close_run: report the closing run to its parent (unless it
 -- continues in a new run, which stays the parent's child), then apply the closing
 -- run's parent close policy to its own running children.
-CREATE OR REPLACE FUNCTION {{schema}}.on_close_children(
+CREATE FUNCTION {{schema}}.on_close_children(
     p_run uuid, p_status smallint, p_result jsonb, p_failure jsonb, p_new_run uuid) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

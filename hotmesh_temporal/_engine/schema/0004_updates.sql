@@ -151,7 +151,7 @@ END $$;
 -- Hook of complete_workflow_task: record what the workflow said about its updates
 -- (completion 'updates': [{id, state, outcome}]), and schedule the next task when
 -- updates arrived while this one was in flight.
-CREATE OR REPLACE FUNCTION {{schema}}.apply_update_commands(
+CREATE FUNCTION {{schema}}.apply_update_commands(
     e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -168,7 +168,7 @@ BEGIN
 END $$;
 
 -- Hook of close_run: updates the run can no longer answer end as Temporal ends them.
-CREATE OR REPLACE FUNCTION {{schema}}.on_close_updates(p_run uuid, p_status smallint) RETURNS void
+CREATE FUNCTION {{schema}}.on_close_updates(p_run uuid, p_status smallint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     u {{schema}}.updates;
@@ -183,44 +183,4 @@ BEGIN
     LOOP
         PERFORM {{schema}}.notify_update(u);
     END LOOP;
-END $$;
-
--- SHARED FUNCTION REDEFINED (from 0001_init.sql): lease_workflow_task also hands the
--- worker the run's admitted updates ('updates': [update.v1.Request JSON], oldest first).
--- Everything else is unchanged.
-CREATE OR REPLACE FUNCTION {{schema}}.lease_workflow_task(p_run uuid, p_worker text) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    e record;
-    v_lease bigint := (random() * 9e15)::bigint;
-    v_now timestamptz := {{schema}}.now();
-    v_after bigint := 0;
-    v_attempt int;
-    v_updates jsonb;
-BEGIN
-    -- Lock the run first: events delivered concurrently then either land before this
-    -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
-    UPDATE {{schema}}.workflow_tasks
-       SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
-           deadline = v_now + e.task_timeout * interval '1 second'
-     WHERE run_id = p_run
-    RETURNING attempt INTO v_attempt;
-    UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run;
-    IF e.sticky_worker = p_worker THEN
-        v_after := e.sticky_event_id;
-    END IF;
-    PERFORM {{schema}}.notify_deadline(v_now + e.task_timeout * interval '1 second');
-    -- A separate statement: inside the RETURN expression this subquery made the whole
-    -- expression re-planned on every call (about 0.2 ms per lease, seen in the bench).
-    SELECT jsonb_agg(u.request ORDER BY u.seq) INTO v_updates
-      FROM {{schema}}.updates u WHERE u.run_id = p_run AND u.state = 0;
-    RETURN jsonb_build_object(
-        'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
-        'namespace', e.namespace, 'task_queue', e.task_queue,
-        'workflow_type', e.workflow_type, 'start_time', e.start_time,
-        'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
-        'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
-        'history_size', e.history_size,
-        'updates', coalesce(v_updates, '[]'::jsonb));
 END $$;

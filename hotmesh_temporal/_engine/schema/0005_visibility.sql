@@ -2,7 +2,7 @@
 --
 -- executions.search_attributes keeps each attribute as its Temporal payload (what
 -- describe() and list_workflows() hand back). Filters need the values themselves, so
--- the generated column `search_values` holds them decoded: {"Name": value, ...} with
+-- the column `search_values` holds them decoded: {"Name": value, ...} with
 -- Int/Double as JSON numbers, Bool as JSON booleans, Keyword/Text as strings,
 -- KeywordList as an array of strings and Datetime as a UTC string of fixed width
 -- (YYYY-MM-DDTHH:MI:SS.USZ, so that text order is time order). A GIN index serves the
@@ -44,9 +44,28 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM jsonb_each(coalesce(p_attributes, '{}'::jsonb))
 $$;
 
-ALTER TABLE {{schema}}.executions
-    ADD COLUMN search_values jsonb
-    GENERATED ALWAYS AS ({{schema}}.search_attribute_values(search_attributes)) STORED;
+-- Not a generated column: Postgres recomputes those on every UPDATE of the row, and a
+-- run's row is updated at every transition. The trigger fires only when search
+-- attributes are written.
+ALTER TABLE {{schema}}.executions ADD COLUMN search_values jsonb DEFAULT '{}'::jsonb;
+
+CREATE FUNCTION {{schema}}.set_search_values() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search_values := {{schema}}.search_attribute_values(NEW.search_attributes);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER executions_search_values_on_insert
+    BEFORE INSERT ON {{schema}}.executions
+    FOR EACH ROW WHEN (NEW.search_attributes IS NOT NULL)
+    EXECUTE FUNCTION {{schema}}.set_search_values();
+CREATE TRIGGER executions_search_values_on_update
+    BEFORE UPDATE OF search_attributes ON {{schema}}.executions
+    FOR EACH ROW EXECUTE FUNCTION {{schema}}.set_search_values();
+UPDATE {{schema}}.executions
+   SET search_values = {{schema}}.search_attribute_values(search_attributes)
+ WHERE search_attributes IS NOT NULL;
 
 CREATE INDEX executions_search_values
     ON {{schema}}.executions USING gin (search_values jsonb_path_ops);
@@ -75,10 +94,10 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM jsonb_each(coalesce(p_current, '{}'::jsonb) || coalesce(p_changes, '{}'::jsonb))
 $$;
 
--- Hook of complete_workflow_task (0002): the task's UpsertWorkflowSearchAttributes and
+-- Hook of complete_workflow_task: the task's UpsertWorkflowSearchAttributes and
 -- WorkflowPropertiesModified commands, merged in command order by the worker into
 -- p_completion->'visibility' = {search_attributes: {...}, memo: {...}}.
-CREATE OR REPLACE FUNCTION {{schema}}.apply_visibility_commands(
+CREATE FUNCTION {{schema}}.apply_visibility_commands(
     e {{schema}}.executions, p_completion jsonb, p_worker text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

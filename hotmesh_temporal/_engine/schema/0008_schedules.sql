@@ -70,21 +70,7 @@ CREATE TRIGGER executions_schedule_run_closed
     FOR EACH ROW WHEN (OLD.status = 1 AND NEW.status <> 1)
     EXECUTE FUNCTION {{schema}}.schedule_run_closed();
 
--- ---------------------------------------------------------- shared: find_run
-
--- Redefined from 0001 (tie-break only): a cron run and the run it starts (like a
--- continue-as-new) are written in one transaction, so both have the same start_time;
--- "the latest run" must then be the running one, not whichever the planner picks.
-CREATE OR REPLACE FUNCTION {{schema}}.find_run(p_namespace text, p_workflow_id text, p_run uuid)
-RETURNS {{schema}}.executions
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM {{schema}}.executions
-     WHERE namespace = p_namespace AND workflow_id = p_workflow_id
-       AND (p_run IS NULL OR run_id = p_run)
-     ORDER BY start_time DESC, (status = 1) DESC LIMIT 1
-$$;
-
--- -------------------------------------------- shared: timeout_run (cron runs)
+-- ------------------------------------------------------- cron run timeouts
 
 -- Cron runs that reached their run timeout, waiting for a worker to compute the next
 -- cron time (Python knows the calendar) and continue the chain: cron_run_timed_out().
@@ -92,29 +78,6 @@ CREATE TABLE {{schema}}.cron_timeouts (
     run_id uuid PRIMARY KEY,
     due_at timestamptz NOT NULL
 );
-
--- Redefined from 0001: on Temporal a cron run that hits its run timeout times out AND
--- starts the next run of its chain (the execution timeout still ends the chain). Such a
--- run is handed to the workers instead of being closed here; everything else is
--- unchanged.
-CREATE OR REPLACE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF e.run_deadline <= {{schema}}.now()
-       AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline)
-       AND EXISTS (SELECT 1 FROM {{schema}}.history_events
-                    WHERE run_id = e.run_id AND event_id = 1 AND attributes ? 'cronSchedule') THEN
-        UPDATE {{schema}}.executions SET deadline = NULL WHERE run_id = e.run_id;
-        INSERT INTO {{schema}}.cron_timeouts VALUES (e.run_id, {{schema}}.now())
-        ON CONFLICT DO NOTHING;
-        RETURN;
-    END IF;
-    DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
-    PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
-        'type', 'WorkflowExecutionTimedOut',
-        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT'))));
-    PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
-END $$;
 
 -- Timed-out cron runs to continue: the run and its WorkflowExecutionStarted attributes.
 CREATE FUNCTION {{schema}}.due_cron_timeouts(p_limit int)
@@ -158,10 +121,10 @@ END $$;
 -- Firing needs the calendar, which Python computes: the sweeper's Python side calls
 -- due_schedules() and schedule_tick() (and due_cron_timeouts() and
 -- cron_run_timed_out()) when next_schedule_fire() says something is due.
-CREATE OR REPLACE FUNCTION {{schema}}.sweep_schedules(p_now timestamptz, p_limit int) RETURNS int
+CREATE FUNCTION {{schema}}.sweep_schedules(p_now timestamptz, p_limit int) RETURNS int
 LANGUAGE sql AS $$ SELECT 0 $$;
 
-CREATE OR REPLACE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
+CREATE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
     SELECT least(
         (SELECT min(next_fire_at) FROM {{schema}}.schedules WHERE next_fire_at IS NOT NULL),

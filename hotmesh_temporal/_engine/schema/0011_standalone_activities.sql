@@ -5,8 +5,9 @@
 -- while it has an attempt to run, it also has one activity_tasks row (run_id = the
 -- activity's run id, workflow_id = workflow_type = '', scheduled_event_id = 1), which
 -- workers claim, heartbeat, complete and fail exactly like a workflow's activity task.
--- finish_activity (0001) is replaced below so that the final event of such a task
--- closes the standalone row instead of going to a workflow's history.
+-- finish_activity (0001) hands the final event of such a task to
+-- finish_standalone_activity, which closes the standalone row instead of writing to a
+-- workflow's history.
 --
 -- Lock order: there is no executions row; every waiting transition locks the task row
 -- before the standalone_activities row (as the worker's reports do), and the sweeper
@@ -231,30 +232,6 @@ LANGUAGE sql IMMUTABLE AS $$
         'canceledFailureInfo', jsonb_strip_nulls(jsonb_build_object('details', p_details)))
 $$;
 
--- 0001's finish_activity, with one addition: a standalone task (workflow_id '') closes
--- its standalone_activities row. The workflow path is unchanged.
-CREATE OR REPLACE FUNCTION {{schema}}.finish_activity(
-    t {{schema}}.activity_tasks, p_identity text, p_final jsonb, p_worker text, p_lease_next boolean)
-RETURNS jsonb
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF t.workflow_id = '' THEN
-        PERFORM {{schema}}.finish_standalone_activity(t, p_identity, p_final);
-        RETURN '{}'::jsonb;
-    END IF;
-    DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
-    -- When this worker holds the run in its sticky cache it leases the new workflow
-    -- task right here, so waking every worker of the queue would be wasted.
-    PERFORM {{schema}}.deliver(t.run_id, jsonb_build_array(
-        {{schema}}.activity_started_event(t, p_identity), p_final),
-        NOT (p_lease_next AND EXISTS (SELECT 1 FROM {{schema}}.executions
-                                       WHERE run_id = t.run_id AND sticky_worker = p_worker)));
-    IF p_lease_next THEN
-        RETURN jsonb_build_object('next', {{schema}}.lease_sticky_task(t.run_id, p_worker));
-    END IF;
-    RETURN '{}'::jsonb;
-END $$;
-
 -- ------------------------------------------------------------ worker-side bookkeeping
 
 -- Heartbeats are counted, and a retry of a paused activity waits for unpause: both
@@ -447,9 +424,9 @@ $$;
 
 -- ------------------------------------------------------------------------ sweep
 
--- Hook of sweep (0002): timeouts and retry backoffs of standalone tasks, which sweep's
+-- Hook of sweep (0001): timeouts and retry backoffs of standalone tasks, which sweep's
 -- own activity loop never sees (it joins executions).
-CREATE OR REPLACE FUNCTION {{schema}}.sweep_standalone_activities(p_now timestamptz, p_limit int)
+CREATE FUNCTION {{schema}}.sweep_standalone_activities(p_now timestamptz, p_limit int)
 RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
