@@ -110,12 +110,16 @@ def test_prometheus_serves_meter_metrics() -> None:
     meter.create_histogram("size").record(42)
     text = scrape(runtime)
     assert "# TYPE orders_total counter" in text
-    assert 'orders_total{env="test",service_name="temporal-core",team="a"} 3' in text
-    assert 'orders_total{env="test",service_name="temporal-core",team="b"} 2' in text
-    assert 'temperature{env="test",service_name="temporal-core",team="a"} 21.5' in text
-    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="10"} 0' in text
-    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="50"} 1' in text
-    assert 'size_count{env="test",service_name="temporal-core",team="a"} 1' in text
+    assert 'orders_total{env="test",service_name="temporal-core-sdk",team="a"} 3' in text
+    assert 'orders_total{env="test",service_name="temporal-core-sdk",team="b"} 2' in text
+    assert 'temperature{env="test",service_name="temporal-core-sdk",team="a"} 21.5' in text
+    # Temporal's default buckets for metrics it has no buckets of its own for.
+    assert "# HELP orders_total Orders placed" in text
+    assert "# HELP size size" in text
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10"}' not in text
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="50"} 1' in text
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10000"} 1' in text
+    assert 'size_count{env="test",service_name="temporal-core-sdk",team="a"} 1' in text
 
 
 def test_bad_bind_address_is_refused() -> None:
@@ -181,7 +185,7 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
         await client.service_client.close()
     assert result == "hello metrics"
     text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
-    labels = f'namespace="default",service_name="temporal-core",task_queue="{queue}"'
+    labels = f'namespace="default",service_name="temporal-core-sdk",task_queue="{queue}"'
     wft_count = _value(
         text,
         f'hm_workflow_task_execution_latency_count{{{labels},workflow_type="MeteredWorkflow"}}',
