@@ -4,8 +4,9 @@ Temporal's runtime is its Rust core's thread pool plus logging and metrics expor
 There is no Rust core here, so:
 
 * metrics are real: the runtime's :attr:`Runtime.metric_meter` (and the workers of
-  clients connected with ``runtime=...``, or of the default runtime) record into an
-  in-process registry. :class:`PrometheusConfig` serves it over HTTP at
+  clients connected with ``runtime=...``, or of the default runtime, with the
+  ``activity.metric_meter()`` / ``workflow.metric_meter()`` of the code they run)
+  record into an in-process registry. :class:`PrometheusConfig` serves it over HTTP at
   ``bind_address`` (``GET /metrics``, Prometheus text format) from a daemon thread;
   :class:`MetricBuffer` hands the updates to ``retrieve_updates()``. Worker metrics:
   ``workflow_task_execution_latency`` / ``workflow_task_execution_failed`` and
