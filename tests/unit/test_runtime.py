@@ -115,9 +115,9 @@ def test_prometheus_serves_meter_metrics() -> None:
     assert 'orders_total{env="test",service_name="temporal-core-sdk",team="a"} 3' in text
     assert 'orders_total{env="test",service_name="temporal-core-sdk",team="b"} 2' in text
     assert 'temperature{env="test",service_name="temporal-core-sdk",team="a"} 21.5' in text
-    # Temporal's default buckets for metrics it has no buckets of its own for.
     assert "# HELP orders_total Orders placed" in text
-    assert "# HELP size size" in text
+    assert "# HELP size size" in text  # the name when there is no description
+    # Temporal's default buckets for metrics it has no buckets of its own for.
     assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10"}' not in text
     assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="50"} 1' in text
     assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10000"} 1' in text
