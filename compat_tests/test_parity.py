@@ -14,6 +14,7 @@ import dataclasses
 import enum
 import importlib
 import inspect
+from collections.abc import Mapping
 from datetime import timedelta
 
 import pytest
@@ -149,30 +150,6 @@ def default_differences(theirs, ours) -> list[str]:
     return out
 
 
-# Worker defaults that differ today (Worker is being built; tracked here until fixed).
-_WORKER_DEFAULT_GAPS = (
-    "Worker defaults differ from temporalio (workflow_runner, unsandboxed_workflow_runner, "
-    "*_task_poller_behavior are None instead of runner/PollerBehavior objects)"
-)
-
-
-def _xfail_if(cond: bool, reason: str):
-    return pytest.mark.xfail(strict=False, reason=reason) if cond else (lambda f: f)
-
-
-def _worker_defaults_differ() -> bool:
-    import temporalio.worker
-
-    import hotmesh_temporal.worker
-
-    return bool(
-        default_differences(
-            temporalio.worker.Worker.__init__, hotmesh_temporal.worker.Worker.__init__
-        )
-    )
-
-
-@_xfail_if(_worker_defaults_differ(), _WORKER_DEFAULT_GAPS)
 def test_worker_option_defaults():
     import temporalio.worker
 
@@ -182,6 +159,35 @@ def test_worker_option_defaults():
         temporalio.worker.Worker.__init__, hotmesh_temporal.worker.Worker.__init__
     )
     assert not diffs, "\n" + "\n".join(diffs)
+
+
+def _plain(value):
+    """``value`` as nested tuples of plain data, for comparing across the packages."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = tuple((f.name, _plain(getattr(value, f.name))) for f in dataclasses.fields(value))
+        return (type(value).__name__, fields)
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted(value)))
+    if isinstance(value, Mapping):
+        return ("mapping", tuple(sorted((k, _plain(v)) for k, v in value.items())))
+    if isinstance(value, enum.Enum):
+        return ("enum", type(value).__name__, value.name, value.value)
+    if isinstance(value, type):
+        return ("type", value.__qualname__)
+    return value
+
+
+def test_default_sandbox_restrictions_equal_temporalio():
+    """Beyond the Worker default check (sizes only), the whole default restriction
+    data: every pass-through module and every refused member, matcher by matcher."""
+    from temporalio.worker.workflow_sandbox import SandboxRestrictions as Theirs
+
+    from hotmesh_temporal.worker.workflow_sandbox import SandboxRestrictions as Ours
+
+    assert _plain(Ours.default) == _plain(Theirs.default)
+    for name in ("minimum", "with_temporal", "maximum", "default"):
+        attr = f"passthrough_modules_{name}"
+        assert getattr(Ours, attr) == getattr(Theirs, attr), attr
 
 
 def test_client_start_workflow_defaults():
@@ -214,15 +220,9 @@ def _exception_classes(root: str) -> dict[str, type]:
     return out
 
 
-# Mismatches known today, each a to-do (service.py: RPCError must derive from
-# exceptions.TemporalError as in temporalio). Prefixes of the problem lines.
-KNOWN_HIERARCHY_GAPS = ("issubclass(client.RPCError, exceptions.TemporalError)",)
-
-
 def test_exception_hierarchy():
     theirs = _exception_classes("temporalio")
     ours = _exception_classes("hotmesh_temporal")
-    excluded = {f"{e.module}.{e.name}" for e in parity.load_exclusions()}
     both = sorted(k for k in theirs if k in ours)
     assert both, "no exception classes in common"
     problems = []
@@ -238,13 +238,8 @@ def test_exception_hierarchy():
         o_std = {k for k in ours[a].__mro__ if not parity._is_own(k, "hotmesh_temporal")}
         if t_std - o_std:
             problems.append(f"{a} is missing base(s) {sorted(k.__name__ for k in t_std - o_std)}")
-    # Missing exception classes are counted by the module tests; known mismatches
-    # are listed in KNOWN_HIERARCHY_GAPS and must be fixed, not added to.
-    del excluded
-    unknown = [p for p in problems if not p.startswith(KNOWN_HIERARCHY_GAPS)]
-    assert not unknown, "\n".join(unknown)
-    if problems:
-        pytest.xfail("known hierarchy gaps: " + "; ".join(problems))
+    # Missing exception classes are counted by the module tests.
+    assert not problems, "\n".join(problems)
 
 
 def _sample(field: dataclasses.Field):

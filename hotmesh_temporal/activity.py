@@ -221,13 +221,15 @@ class _Context:
     worker_shutdown: threading.Event
     payload_converter_factory: Callable[[], Any]
     client: Optional[Any] = None
-    metric_meter: Optional[Any] = None
+    # The worker's runtime meter; None where metrics cannot be recorded (process pools).
+    runtime_metric_meter: Any = None
     cancellation_details: Optional[ActivityCancellationDetails] = None
     thread_cancel_raises: bool = False
     async_cancelled: Optional[asyncio.Event] = None
     async_shutdown: Optional[asyncio.Event] = None
     _logger_details: Optional[Mapping[str, Any]] = None
     shield_depth: int = 0
+    _metric_meter: Any = None
 
     @property
     def logger_details(self) -> Mapping[str, Any]:
@@ -357,11 +359,25 @@ def payload_converter() -> "hotmesh_temporal.converter.PayloadConverter":
 
 
 def metric_meter() -> hotmesh_temporal.common.MetricMeter:
-    """The metric meter for this activity (a no-op meter unless metrics are set up)."""
+    """The metric meter for this activity: the worker's runtime meter with
+    ``namespace``, ``task_queue`` and ``activity_type`` attributes (it records
+    nothing unless the runtime has metrics). Not available in process-pool
+    activities (``RuntimeError``)."""
     ctx = _context()
-    if ctx.metric_meter is None:
-        return hotmesh_temporal.common.MetricMeter.noop
-    return ctx.metric_meter
+    if ctx.runtime_metric_meter is None:
+        raise RuntimeError(
+            "Metrics meter not available in non-threaded sync activities like multiprocess"
+        )
+    if ctx._metric_meter is None:
+        info = ctx.info()
+        ctx._metric_meter = ctx.runtime_metric_meter.with_additional_attributes(
+            {
+                "namespace": info.namespace,
+                "task_queue": info.task_queue,
+                "activity_type": info.activity_type,
+            }
+        )
+    return ctx._metric_meter
 
 
 def _seconds(timeout: Optional[timedelta | float]) -> Optional[float]:

@@ -681,16 +681,24 @@ class MetricGaugeFloat(MetricCommon):
 
 def _check_attributes(attrs: MetricAttributes) -> None:
     for key, value in attrs.items():
-        if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
-            raise TypeError(f"Invalid metric attribute {key!r}={value!r}")
+        if not isinstance(key, str):
+            raise TypeError(f"Invalid metric attribute key {key!r}, must be str")
+        if not isinstance(value, (str, int, float, bool)):
+            raise TypeError(f"Invalid value type for key {key}, must be str, int, float, or bool")
+
+
+# What a meter hands each recorded value to: (metric, value, merged attributes).
+MetricSink = Callable[["_Metric", Any, dict[str, Any]], None]
 
 
 class _Metric:
     """Shared part of the built-in metrics.
 
-    With ``sink`` None the metric only validates its input (the no-op meter);
-    otherwise each recorded value is passed to ``sink`` with its kind, name and
-    merged attributes, which is how a runtime can export them.
+    With ``sink`` None the metric records nothing and checks nothing (the no-op
+    meter, as temporalio's); otherwise each value is checked and passed to ``sink``
+    with the metric and its merged attributes, which is how a runtime exports them.
+    ``kind`` is ``counter``, ``histogram``, ``histogram_float``,
+    ``histogram_timedelta``, ``gauge`` or ``gauge_float``.
     """
 
     def __init__(
@@ -700,9 +708,9 @@ class _Metric:
         description: str | None,
         unit: str | None,
         attributes: Mapping[str, Any],
-        sink: Callable[[str, str, Any, dict[str, Any]], None] | None,
+        sink: MetricSink | None,
     ) -> None:
-        self._kind, self._name = kind, name
+        self.kind, self._name = kind, name
         self._description, self._unit = description, unit
         self._attributes = dict(attributes)
         self._sink = sink
@@ -720,69 +728,66 @@ class _Metric:
         return self._unit
 
     def with_additional_attributes(self, additional_attributes: MetricAttributes) -> Any:
+        if self._sink is None:
+            return self
         _check_attributes(additional_attributes)
         merged = {**self._attributes, **additional_attributes}
-        return type(self)(
-            self._kind, self._name, self._description, self._unit, merged, self._sink
-        )
+        return type(self)(self.kind, self._name, self._description, self._unit, merged, self._sink)
 
-    def _emit(self, value: Any, extra: MetricAttributes | None, allow_negative: bool) -> None:
-        if not allow_negative and value < (timedelta(0) if isinstance(value, timedelta) else 0):
+    def _emit(self, value: Any, extra: MetricAttributes | None) -> None:
+        if self._sink is None:
+            return
+        if value < (timedelta(0) if isinstance(value, timedelta) else 0):
             raise ValueError("Metric value cannot be negative")
+        attributes = self._attributes
         if extra:
             _check_attributes(extra)
-        if self._sink is not None:
-            self._sink(self._kind, self._name, value, {**self._attributes, **(extra or {})})
+            attributes = {**attributes, **extra}
+        self._sink(self, value, attributes)
 
 
 class _Counter(_Metric, MetricCounter):
     def add(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _Histogram(_Metric, MetricHistogram):
     def record(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _HistogramFloat(_Metric, MetricHistogramFloat):
     def record(
         self, value: float, additional_attributes: MetricAttributes | None = None
     ) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _HistogramTimedelta(_Metric, MetricHistogramTimedelta):
     def record(
         self, value: timedelta, additional_attributes: MetricAttributes | None = None
     ) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _Gauge(_Metric, MetricGauge):
     def set(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _GaugeFloat(_Metric, MetricGaugeFloat):
     def set(
         self, value: float, additional_attributes: MetricAttributes | None = None
     ) -> None:
-        self._emit(value, additional_attributes, False)
+        self._emit(value, additional_attributes)
 
 
 class _CallbackMetricMeter(MetricMeter):
-    """A meter that hands every recorded value to a callback (or drops it).
-
-    ``sink(kind, name, value, attributes)`` is called synchronously; ``kind``
-    is one of ``counter``, ``histogram``, ``histogram_float``,
-    ``histogram_timedelta``, ``gauge``, ``gauge_float``.
-    """
+    """A meter whose metrics hand every recorded value to ``sink`` (synchronously),
+    or, without a sink, drop it."""
 
     def __init__(
-        self,
-        sink: Callable[[str, str, Any, dict[str, Any]], None] | None = None,
-        attributes: MetricAttributes | None = None,
+        self, sink: MetricSink | None = None, attributes: MetricAttributes | None = None
     ) -> None:
         self._sink = sink
         self._attributes = dict(attributes or {})
@@ -809,8 +814,23 @@ class _CallbackMetricMeter(MetricMeter):
         return self._make(_GaugeFloat, "gauge_float", name, description, unit)
 
     def with_additional_attributes(self, additional_attributes: MetricAttributes) -> MetricMeter:
+        if self._sink is None:
+            return self
         _check_attributes(additional_attributes)
         return _CallbackMetricMeter(self._sink, {**self._attributes, **additional_attributes})
+
+    def _recording_only_when(self, allowed: Callable[[], bool]) -> MetricMeter:
+        """This meter, but values recorded while ``allowed()`` is false are dropped
+        (a workflow's meter: nothing is recorded while the workflow replays)."""
+        sink = self._sink
+        if sink is None:
+            return self
+
+        def gated(metric: _Metric, value: Any, attributes: dict[str, Any]) -> None:
+            if allowed():
+                sink(metric, value, attributes)
+
+        return _CallbackMetricMeter(gated, self._attributes)
 
 
 MetricMeter.noop = _CallbackMetricMeter()

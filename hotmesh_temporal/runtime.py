@@ -4,8 +4,9 @@ Temporal's runtime is its Rust core's thread pool plus logging and metrics expor
 There is no Rust core here, so:
 
 * metrics are real: the runtime's :attr:`Runtime.metric_meter` (and the workers of
-  clients connected with ``runtime=...``, or of the default runtime) record into an
-  in-process registry. :class:`PrometheusConfig` serves it over HTTP at
+  clients connected with ``runtime=...``, or of the default runtime, with the
+  ``activity.metric_meter()`` / ``workflow.metric_meter()`` of the code they run)
+  record into an in-process registry. :class:`PrometheusConfig` serves it over HTTP at
   ``bind_address`` (``GET /metrics``, Prometheus text format) from a daemon thread;
   :class:`MetricBuffer` hands the updates to ``retrieve_updates()``. Worker metrics:
   ``workflow_task_execution_latency`` / ``workflow_task_execution_failed`` and
@@ -101,8 +102,8 @@ class Runtime:
         if metrics is None:
             self._metric_meter = hotmesh_temporal.common.MetricMeter.noop
             return
-        self._registry = _registry_for(telemetry)
-        tags = {"service_name": "temporal-core"} if telemetry.attach_service_name else {}
+        self._registry = _registry_for(telemetry, self._metric_prefix)
+        tags = {"service_name": "temporal-core-sdk"} if telemetry.attach_service_name else {}
         self._metric_meter = hotmesh_temporal.common._CallbackMetricMeter(self._registry.sink, tags)
         if isinstance(metrics, PrometheusConfig):
             self._server = _serve_prometheus(metrics, self._registry)
@@ -289,18 +290,20 @@ class BufferedMetricUpdate(Protocol):
     def attributes(self) -> hotmesh_temporal.common.MetricAttributes: ...
 
 
-def _registry_for(telemetry: TelemetryConfig) -> Registry:
+def _registry_for(telemetry: TelemetryConfig, prefix: str) -> Registry:
+    """Buffered updates carry no global tags (they are resource tags in Temporal)."""
     metrics: Any = telemetry.metrics
     if isinstance(metrics, MetricBuffer):
         return Registry(
-            global_tags=telemetry.global_tags,
             durations_as_seconds=metrics._durations_as_seconds,
             buffer_size=metrics._buffer_size,
+            metric_prefix=prefix,
         )
     return Registry(
         global_tags=telemetry.global_tags,
         histogram_buckets=metrics.histogram_bucket_overrides,
         durations_as_seconds=metrics.durations_as_seconds,
+        metric_prefix=prefix,
     )
 
 
@@ -334,9 +337,8 @@ def _serve_prometheus(config: PrometheusConfig, registry: Registry) -> Threading
     return server
 
 
-def _worker_metrics(runtime: Runtime | None, namespace: str, task_queue: str) -> Any:
-    """What a worker records into: its client's runtime, else the default one."""
-    runtime = runtime or Runtime.default()
+def _worker_metrics(runtime: Runtime, namespace: str, task_queue: str) -> Any:
+    """What a worker records into (its client's runtime, else the default one)."""
     if runtime._registry is None:
         return NO_METRICS
     return WorkerMetrics(runtime.metric_meter, runtime._metric_prefix, namespace, task_queue)

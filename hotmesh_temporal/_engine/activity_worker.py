@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
-from hotmesh_temporal._engine.metrics import NO_METRICS
+from hotmesh_temporal._engine.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.rate_limit import TokenBucket
 from hotmesh_temporal._engine.store import Store
@@ -80,6 +80,7 @@ class ActivityWorkerConfig:
     header_codec_behavior: Any = None  # common.HeaderCodecBehavior; CODEC decodes headers
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: Optional[float] = None  # Worker(max_activities_per_second=...)
+    metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
 
 
 class ActivityWorker:
@@ -199,6 +200,9 @@ class ActivityWorker:
             worker_shutdown=self._shutdown,
             payload_converter_factory=lambda: dc.payload_converter,
             client=cfg.client,
+            runtime_metric_meter=activity_attempt_meter(
+                cfg.metric_meter, defn.is_async, cfg.executor
+            ),
             thread_cancel_raises=False,
             async_cancelled=asyncio.Event() if defn.is_async else None,
             async_shutdown=self._async_shutdown if defn.is_async else None,

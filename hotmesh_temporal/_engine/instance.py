@@ -183,6 +183,7 @@ class WorkflowInstance:
         self._interceptor_classes = tuple(interceptor_classes)
         self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
+        self._workflow_meter: Any = None  # made on first workflow.metric_meter()
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
 
@@ -1118,9 +1119,20 @@ class WorkflowInstance:
         return self._payload_converter
 
     def metric_meter(self) -> Any:
-        if self._metric_meter is not None:
-            return self._metric_meter
-        return getattr(getattr(temporal_common, "MetricMeter", None), "noop", None)
+        """The runtime's meter with this workflow's attributes, silent during replay."""
+        if self._workflow_meter is None:
+            meter = self._metric_meter or temporal_common.MetricMeter.noop
+            meter = meter.with_additional_attributes({
+                "namespace": self._info.namespace,
+                "task_queue": self._info.task_queue,
+                "workflow_type": self._info.workflow_type,
+            })  # fmt: skip
+            # Runtimes' meters are common._CallbackMetricMeter, which can be gated.
+            self._workflow_meter = meter._recording_only_when(self.is_not_replaying)
+        return self._workflow_meter
+
+    def is_not_replaying(self) -> bool:
+        return not self._replaying
 
     def cancellation_reason(self) -> Optional[str]:
         return self._cancellation_reason

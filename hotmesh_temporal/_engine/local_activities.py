@@ -25,6 +25,7 @@ from typing import Any
 from hotmesh_temporal._engine import commands as c
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.markers import LOCAL_ACTIVITY_MARKER, json_payload
+from hotmesh_temporal._engine.metrics import activity_attempt_meter
 from hotmesh_temporal.api.failure.v1 import Failure
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
@@ -55,6 +56,7 @@ class LocalActivityExecutor:
         client: Any,
         max_concurrent: int | None = None,
         interceptors: Sequence[Any] = (),
+        metric_meter: Any = None,
     ) -> None:
         # max_concurrent_local_activities: attempts beyond it wait for a free slot.
         self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
@@ -64,6 +66,7 @@ class LocalActivityExecutor:
         self._dc = data_converter
         self._client = client
         self._interceptors = list(interceptors)
+        self._metric_meter = metric_meter
 
     async def run(self, cmd: c.ScheduleActivity, run: LocalActivityRun) -> c.LocalActivityMarker:
         """Run attempts until success, a final failure, or a long backoff."""
@@ -146,6 +149,9 @@ class LocalActivityExecutor:
             worker_shutdown=threading.Event(),
             payload_converter_factory=lambda: self._dc.payload_converter,
             client=self._client,
+            runtime_metric_meter=activity_attempt_meter(
+                self._metric_meter, defn.is_async, self._executor
+            ),
             thread_cancel_raises=False,
             async_cancelled=asyncio.Event() if defn.is_async else None,
             async_shutdown=asyncio.Event() if defn.is_async else None,

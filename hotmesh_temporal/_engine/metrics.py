@@ -1,20 +1,27 @@
-"""Worker metrics: an in-process registry that a ``Runtime``'s metric meter feeds, and
-that its Prometheus endpoint and ``MetricBuffer`` read.
+"""Metrics: an in-process registry that a ``Runtime``'s metric meter feeds, and that
+its Prometheus endpoint and ``MetricBuffer`` read.
 
-The workers report what Temporal's core reports under the same names (the runtime's
-prefix, ``temporal_`` by default, comes first):
+Everything recorded through ``Runtime.metric_meter`` lands here: the custom metrics of
+``activity.metric_meter()`` and ``workflow.metric_meter()`` (under the names given,
+with ``namespace``, ``task_queue`` and ``activity_type`` / ``workflow_type``
+attributes; the workflow's are not recorded while it replays), and what the workers
+report under the names Temporal's core uses (the runtime's prefix, ``temporal_`` by
+default, comes first):
 
 * ``workflow_task_execution_latency`` (histogram, ms) with ``workflow_task_execution_failed``
   (counter): one sample per workflow task processed;
 * ``activity_execution_latency`` (histogram, ms) with ``activity_execution_failed``
   (counter): one sample per activity attempt.
 
-Labels: ``namespace``, ``task_queue``, ``workflow_type`` / ``activity_type``, and the
-runtime's global tags (plus ``service_name`` when ``attach_service_name``).
+Every metric carries ``service_name`` (when ``attach_service_name``); Prometheus
+series also carry the runtime's global tags. Durations are whole milliseconds, or
+seconds with ``durations_as_seconds``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,11 +29,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-# Milliseconds, as Temporal's core uses for its latency histograms.
-DEFAULT_BUCKETS_MS = (1, 10, 50, 100, 500, 1000, 5000, 10000, 60000)
-DEFAULT_BUCKETS_S = tuple(b / 1000 for b in DEFAULT_BUCKETS_MS)
+logger = logging.getLogger("hotmesh_temporal.runtime")
 
-_Key = tuple[str, tuple[tuple[str, str], ...]]
+# Histogram buckets in milliseconds, as Temporal's core chooses them by metric name
+# (without the prefix); everything else, custom metrics included, gets the default.
+DEFAULT_BUCKETS_MS = (50, 100, 500, 1000, 2500, 10000)
+_BUCKETS_MS_BY_NAME = {
+    "workflow_task_execution_latency": (1, 10, 20, 50, 100, 200, 500, 1000),
+    "activity_execution_latency": (50, 100, 500, 1000, 5000, 10000, 60000),
+}
+
+# BUFFERED_METRIC_KIND_* of temporalio.runtime, by family.
+_BUFFERED_KIND = {"counter": 0, "gauge": 1, "histogram": 2}
+
+_Labels = tuple[tuple[str, str], ...]
 
 
 @dataclass
@@ -40,6 +56,9 @@ class Update:
 
 @dataclass(frozen=True)
 class BufferedMetricInfo:
+    """The metric of buffered updates: one object per metric name, shared by all
+    of its updates (as temporalio's buffer does)."""
+
     name: str
     description: str | None
     unit: str | None
@@ -57,9 +76,20 @@ class _Series:
         self.total: float = 0
 
 
+@dataclass
+class _Family:
+    """What the registry knows of one metric name."""
+
+    kind: str  # counter, gauge or histogram
+    help: str
+    buckets: Sequence[float]
+    buffered: BufferedMetricInfo
+
+
 class Registry:
-    """Aggregates recorded values per (name, labels); thread-safe (activities may
-    run in threads)."""
+    """Aggregates recorded values per (name, labels) for Prometheus and, with a
+    ``buffer_size``, keeps each update for ``MetricBuffer``; thread-safe
+    (activities may run in threads)."""
 
     def __init__(
         self,
@@ -68,61 +98,110 @@ class Registry:
         histogram_buckets: Mapping[str, Sequence[float]] | None = None,
         durations_as_seconds: bool = False,
         buffer_size: int = 0,
+        metric_prefix: str = "temporal_",
     ) -> None:
         self._lock = threading.Lock()
-        self._series: dict[_Key, _Series] = {}
-        self._families: dict[str, str] = {}
-        self._global_tags = dict(global_tags)
+        self._series: dict[tuple[str, _Labels], _Series] = {}
+        self._families: dict[str, _Family] = {}
+        self._global_tags = {k: str(v) for k, v in global_tags.items()}
         self._bucket_overrides = dict(histogram_buckets or {})
+        self._prefix = metric_prefix
         self.durations_as_seconds = durations_as_seconds
         self._buffer: list[Update] | None = [] if buffer_size > 0 else None
         self._buffer_size = buffer_size
+        self._buffer_full_logged = False
+        # One attributes dict per attribute set, shared by its buffered updates.
+        self._attribute_sets: dict[tuple, Mapping[str, Any]] = {}
 
-    def sink(self, kind: str, name: str, value: Any, attributes: dict[str, Any]) -> None:
-        """The callback of ``common._CallbackMetricMeter``: record one value."""
-        if isinstance(value, timedelta):
-            value = value.total_seconds() * (1 if self.durations_as_seconds else 1000)
-        labels = {**self._global_tags, **{k: str(v) for k, v in attributes.items()}}
-        key = (name, tuple(sorted(labels.items())))
-        family = _family(kind)
+    def sink(self, metric: Any, value: Any, attributes: dict[str, Any]) -> None:
+        """The sink of ``common._CallbackMetricMeter``: record one value of ``metric``."""
+        if isinstance(value, timedelta):  # whole milliseconds, as Temporal's core
+            millis = value.days * 86_400_000 + value.seconds * 1000 + value.microseconds // 1000
+            value = millis / 1000 if self.durations_as_seconds else millis
+        labels = {**self._global_tags, **{k: _label_text(v) for k, v in attributes.items()}}
+        key = (metric.name, tuple(sorted(labels.items())))
         with self._lock:
-            self._families.setdefault(name, family)
+            family = self._families.get(metric.name) or self._new_family(metric)
             series = self._series.get(key)
             if series is None:
-                series = self._series[key] = _Series(family, self._buckets(name))
-            _apply(series, value, self._buckets(name))
-            if self._buffer is not None and len(self._buffer) < self._buffer_size:
-                info = BufferedMetricInfo(
-                    name, None, None, {"counter": 0, "gauge": 1}.get(family, 2)
+                series = self._series[key] = _Series(family.kind, family.buckets)
+            _apply(series, value, family.buckets)
+            if self._buffer is not None:
+                self._buffer_update(family.buffered, value, attributes)
+
+    def _new_family(self, metric: Any) -> _Family:
+        kind = _family(metric.kind)
+        family = _Family(
+            kind=kind,
+            help=metric.description or metric.name,
+            buckets=self._buckets(metric.name),
+            buffered=BufferedMetricInfo(
+                metric.name, metric.description, metric.unit, _BUFFERED_KIND[kind]
+            ),
+        )
+        self._families[metric.name] = family
+        return family
+
+    def _buffer_update(
+        self, info: BufferedMetricInfo, value: Any, attributes: dict[str, Any]
+    ) -> None:
+        assert self._buffer is not None
+        if len(self._buffer) >= self._buffer_size:
+            if not self._buffer_full_logged:
+                self._buffer_full_logged = True
+                logger.error(
+                    "MetricBuffer is full (%d updates): dropping metric updates until "
+                    "retrieve_updates() drains it",
+                    self._buffer_size,
                 )
-                self._buffer.append(Update(info, value, labels))
+            return
+        set_key = tuple((k, type(v), v) for k, v in attributes.items())
+        shared = self._attribute_sets.get(set_key)
+        if shared is None:
+            shared = self._attribute_sets[set_key] = dict(attributes)
+        self._buffer.append(Update(info, value, shared))
 
     def drain(self) -> list[Update]:
         with self._lock:
             if self._buffer is None:
                 return []
             out, self._buffer = self._buffer, []
+            self._buffer_full_logged = False
             return out
 
     def _buckets(self, name: str) -> Sequence[float]:
         if name in self._bucket_overrides:
             return tuple(self._bucket_overrides[name])
-        return DEFAULT_BUCKETS_S if self.durations_as_seconds else DEFAULT_BUCKETS_MS
+        unprefixed = name[len(self._prefix) :] if name.startswith(self._prefix) else None
+        buckets = _BUCKETS_MS_BY_NAME.get(unprefixed or "", DEFAULT_BUCKETS_MS)
+        return tuple(b / 1000 for b in buckets) if self.durations_as_seconds else buckets
 
     def prometheus_text(self, *, counters_total_suffix: bool = False) -> str:
         """Everything recorded, in Prometheus' text exposition format (0.0.4)."""
         with self._lock:
-            by_name: dict[str, list[tuple[tuple[tuple[str, str], ...], _Series]]] = {}
+            by_name: dict[str, list[tuple[_Labels, _Series]]] = {}
             for (name, labels), series in sorted(self._series.items()):
                 by_name.setdefault(name, []).append((labels, series))
             lines: list[str] = []
             for name, rows in by_name.items():
                 family = self._families[name]
-                exposed = name + ("_total" if family == "counter" and counters_total_suffix else "")
-                lines.append(f"# TYPE {exposed} {family}")
+                total = family.kind == "counter" and counters_total_suffix
+                exposed = name + ("_total" if total else "")
+                lines.append(f"# HELP {exposed} {_escape_help(family.help)}")
+                lines.append(f"# TYPE {exposed} {family.kind}")
                 for labels, series in rows:
-                    lines.extend(_series_lines(exposed, labels, series, self._buckets(name)))
+                    lines.extend(_series_lines(exposed, labels, series, family.buckets))
         return "\n".join(lines) + "\n"
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _family(kind: str) -> str:
@@ -221,3 +300,16 @@ class _NoMetrics:
 
 
 NO_METRICS: Any = _NoMetrics()
+
+
+def activity_attempt_meter(runtime_meter: Any, is_async: bool, executor: Any) -> Any:
+    """The meter an activity attempt's context carries: the runtime's (no-op without
+    one), or None for a sync activity run outside a thread pool, where temporalio
+    offers no meter either (its values could not come back from another process)."""
+    if not is_async and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+        return None
+    if runtime_meter is None:
+        from hotmesh_temporal.common import MetricMeter
+
+        return MetricMeter.noop
+    return runtime_meter

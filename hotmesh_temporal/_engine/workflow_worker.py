@@ -54,6 +54,7 @@ class WorkflowWorkerConfig:
     # (type name, method name) calls the sandbox refuses in workflow code.
     refused_calls: frozenset = frozenset()
     local_activities: Optional[LocalActivityExecutor] = None
+    metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
 
 
 class WorkflowWorker:
@@ -355,6 +356,7 @@ def create_instance(
         workflow_failure_exception_types=list(config.failure_exception_types),
         interceptor_classes=classes,
         extern_functions=extern_functions,
+        metric_meter=config.metric_meter,
         refused_calls=config.refused_calls,
     )
 

@@ -36,8 +36,9 @@ class ActivityEnvironment:
         on_heartbeat: called with the details of every ``activity.heartbeat()``.
         payload_converter: what ``activity.payload_converter()`` returns; set it
             before :meth:`run`.
-        metric_meter: what ``activity.metric_meter()`` returns (no-op by default);
-            set it before :meth:`run`.
+        metric_meter: the meter ``activity.metric_meter()`` is made from (with the
+            info's namespace, task queue and activity type as attributes); no-op by
+            default; set it before :meth:`run`.
     """
 
     def __init__(self, client: Any | None = None) -> None:
@@ -126,7 +127,7 @@ class _RunningActivity:
             worker_shutdown=threading.Event(),
             payload_converter_factory=_converter_factory(env.payload_converter),
             client=env._client if self.is_async else None,
-            metric_meter=env.metric_meter,
+            runtime_metric_meter=env.metric_meter,
         )
 
     def run(self, *args: Any, **kwargs: Any) -> Any:

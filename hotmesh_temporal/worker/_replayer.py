@@ -13,6 +13,7 @@ from hotmesh_temporal._engine.replayer import replay_run
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorkerConfig
 from hotmesh_temporal.common import HeaderCodecBehavior
 from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.runtime import Runtime
 
 
 class ReplayerConfig(TypedDict, total=False):
@@ -180,6 +181,7 @@ class Replayer:
                 i for i in config["interceptors"] if hasattr(i, "workflow_interceptor_class")
             ],
             debug_mode=config["debug_mode"],
+            metric_meter=(config.get("runtime") or Runtime.default()).metric_meter,
         )
 
 

@@ -18,7 +18,7 @@ from hotmesh_temporal._engine import timeskip
 from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
 from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
-from hotmesh_temporal.runtime import _worker_metrics
+from hotmesh_temporal.runtime import Runtime, _worker_metrics
 from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
@@ -241,7 +241,8 @@ class Worker:
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
-        metrics = _worker_metrics(self._client.service_client.config.runtime, namespace, self._task_queue)
+        runtime = self._client.service_client.config.runtime or Runtime.default()
+        metrics = _worker_metrics(runtime, namespace, self._task_queue)
         # Work on this queue now holds a time-skipping test clock (see timeskip.py).
         self._live_queue = (store.schema, namespace, self._task_queue)
         timeskip.worker_started(*self._live_queue)
@@ -264,6 +265,7 @@ class Worker:
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     shared_state_manager=self._shared_state_manager,
                     max_per_second=s["max_activities_per_second"],
+                    metric_meter=runtime.metric_meter,
                 ),
             )
         if self._activity_worker is not None:
@@ -288,6 +290,7 @@ class Worker:
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
                     refused_calls=self._refused_calls,
+                    metric_meter=runtime.metric_meter,
                     local_activities=LocalActivityExecutor(
                         activities=self._activity_defs[0],
                         dynamic=self._activity_defs[1],
@@ -296,6 +299,7 @@ class Worker:
                         client=self._client,
                         max_concurrent=s["max_concurrent_local_activities"],
                         interceptors=self._interceptors,
+                        metric_meter=runtime.metric_meter,
                     ),
                 ),
                 eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),

@@ -67,10 +67,12 @@ class WorkflowInstance(ABC):
         return None
 
 
-class WorkflowRunner:
+# An ABC as in temporalio (so its classes compare alike), but nothing is abstract:
+# the engine runs the instances, and these methods are what the runners share.
+class WorkflowRunner(ABC):  # noqa: B024
     """Base of workflow runners (configuration objects here; see module docs)."""
 
-    def prepare_workflow(self, defn: Any) -> None:
+    def prepare_workflow(self, defn: Any) -> None:  # noqa: B027
         """Called once per workflow class when a worker starts; nothing to prepare."""
 
     def create_instance(self, det: Any) -> Any:
@@ -80,7 +82,7 @@ class WorkflowRunner:
             "implementations are not supported"
         )
 
-    def set_worker_level_failure_exception_types(
+    def set_worker_level_failure_exception_types(  # noqa: B027
         self, types: Sequence[type[BaseException]]
     ) -> None:
         """Accepted; the worker passes its failure exception types to the engine."""

@@ -1,7 +1,5 @@
 import uuid
 
-import pytest
-
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
 from hotmesh_temporal.worker import Worker
@@ -9,10 +7,6 @@ from samples.custom_metric.__main__ import packing_metrics
 from samples.custom_metric.workflows import PackingWorkflow, pack_parcel
 
 
-@pytest.mark.xfail(
-    reason="waiting on activity/workflow metric_meter() reporting to the Runtime",
-    strict=True,
-)
 async def test_workflow_and_activity_metrics_are_recorded(dsn: str):
     buffer = MetricBuffer(1000)
     metered_client = await Client.connect(

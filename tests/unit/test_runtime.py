@@ -17,6 +17,8 @@ from hotmesh_temporal.common import MetricMeter, RetryPolicy
 from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.runtime import (
     BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_GAUGE,
+    BUFFERED_METRIC_KIND_HISTOGRAM,
     LogForwardingConfig,
     LoggingConfig,
     LoggingFormat,
@@ -110,12 +112,16 @@ def test_prometheus_serves_meter_metrics() -> None:
     meter.create_histogram("size").record(42)
     text = scrape(runtime)
     assert "# TYPE orders_total counter" in text
-    assert 'orders_total{env="test",service_name="temporal-core",team="a"} 3' in text
-    assert 'orders_total{env="test",service_name="temporal-core",team="b"} 2' in text
-    assert 'temperature{env="test",service_name="temporal-core",team="a"} 21.5' in text
-    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="10"} 0' in text
-    assert 'size_bucket{env="test",service_name="temporal-core",team="a",le="50"} 1' in text
-    assert 'size_count{env="test",service_name="temporal-core",team="a"} 1' in text
+    assert 'orders_total{env="test",service_name="temporal-core-sdk",team="a"} 3' in text
+    assert 'orders_total{env="test",service_name="temporal-core-sdk",team="b"} 2' in text
+    assert 'temperature{env="test",service_name="temporal-core-sdk",team="a"} 21.5' in text
+    assert "# HELP orders_total Orders placed" in text
+    assert "# HELP size size" in text  # the name when there is no description
+    # Temporal's default buckets for metrics it has no buckets of its own for.
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10"}' not in text
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="50"} 1' in text
+    assert 'size_bucket{env="test",service_name="temporal-core-sdk",team="a",le="10000"} 1' in text
+    assert 'size_count{env="test",service_name="temporal-core-sdk",team="a"} 1' in text
 
 
 def test_bad_bind_address_is_refused() -> None:
@@ -137,6 +143,130 @@ def test_metric_buffer() -> None:
     ]
     assert updates[0].metric.kind == BUFFERED_METRIC_KIND_COUNTER
     assert buffer.retrieve_updates() == []
+
+
+def test_metric_buffer_updates_match_temporalio() -> None:
+    buffer = MetricBuffer(100)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, global_tags={"env": "test"}))
+    meter = runtime.metric_meter
+    counter = meter.create_counter("orders", "Orders placed", "orders")
+    tagged = counter.with_additional_attributes({"region": "eu", "priority": 2, "vip": True})
+    counter.add(1)
+    tagged.add(4, {"ratio": 0.5})
+    counter.add(2)
+    meter.create_histogram("size").record(7)
+    meter.create_histogram_float("load").record(0.25)
+    meter.create_histogram_timedelta("took").record(timedelta(seconds=1, microseconds=2999))
+    meter.create_gauge("depth").set(3)
+    meter.create_gauge_float("temperature").set(21.5)
+    updates = buffer.retrieve_updates()
+    assert [(u.metric.name, u.value) for u in updates] == [
+        ("orders", 1),
+        ("orders", 4),
+        ("orders", 2),
+        ("size", 7),
+        ("load", 0.25),
+        ("took", 1002),  # whole milliseconds, as an int
+        ("depth", 3),
+        ("temperature", 21.5),
+    ]
+    assert [u.metric.kind for u in updates[3:]] == [
+        BUFFERED_METRIC_KIND_HISTOGRAM,
+        BUFFERED_METRIC_KIND_HISTOGRAM,
+        BUFFERED_METRIC_KIND_HISTOGRAM,
+        BUFFERED_METRIC_KIND_GAUGE,
+        BUFFERED_METRIC_KIND_GAUGE,
+    ]
+    orders = updates[0].metric
+    assert (orders.description, orders.unit) == ("Orders placed", "orders")
+    assert (updates[3].metric.description, updates[3].metric.unit) == (None, None)
+    # Global tags are resource tags: not on buffered updates. Values keep their types.
+    assert updates[0].attributes == {"service_name": "temporal-core-sdk"}
+    assert updates[1].attributes == {
+        "service_name": "temporal-core-sdk",
+        "region": "eu",
+        "priority": 2,
+        "vip": True,
+        "ratio": 0.5,
+    }
+    # One metric object per metric, one attributes object per attribute set.
+    assert updates[0].metric is updates[1].metric is updates[2].metric
+    assert updates[0].attributes is updates[2].attributes
+    counter.add(5)
+    assert buffer.retrieve_updates()[0].attributes is updates[0].attributes
+
+
+def test_metric_values_and_attributes_are_checked() -> None:
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=MetricBuffer(100)))
+    meter = runtime.metric_meter
+    with pytest.raises(ValueError, match="negative"):
+        meter.create_counter("c").add(-1)
+    with pytest.raises(ValueError, match="negative"):
+        meter.create_histogram_timedelta("t").record(timedelta(milliseconds=-1))
+    with pytest.raises(TypeError, match="key k"):
+        meter.create_counter("c").add(1, {"k": [1]})
+    with pytest.raises(TypeError, match="key k"):
+        meter.with_additional_attributes({"k": None})  # type: ignore[dict-item]
+    # The no-op meter checks nothing, as temporalio's.
+    MetricMeter.noop.create_counter("c").add(-1, {"k": [1]})  # type: ignore[dict-item]
+    assert MetricMeter.noop.with_additional_attributes({"k": "v"}) is MetricMeter.noop
+
+
+def test_full_metric_buffer_drops_updates_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    buffer = MetricBuffer(2)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    counter = runtime.metric_meter.create_counter("c")
+    with caplog.at_level(logging.ERROR, logger="hotmesh_temporal.runtime"):
+        for value in range(5):
+            counter.add(value)
+    assert [u.value for u in buffer.retrieve_updates()] == [0, 1]
+    assert caplog.text.count("MetricBuffer is full") == 1
+    counter.add(7)
+    assert [u.value for u in buffer.retrieve_updates()] == [7]
+
+
+def test_prometheus_labels_and_buckets_follow_temporal() -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address="127.0.0.1:0", durations_as_seconds=True),
+            attach_service_name=False,
+        )
+    )
+    meter = runtime.metric_meter
+    meter.create_counter("flags").add(1, {"on": True, "n": 3})
+    meter.create_histogram_timedelta("temporal_activity_execution_latency").record(
+        timedelta(milliseconds=20)
+    )
+    meter.create_histogram_timedelta("custom_latency", "How long").record(timedelta(seconds=2))
+    text = scrape(runtime)
+    assert 'flags{n="3",on="true"} 1' in text
+    # Seconds, with core's activity-latency buckets for that name, defaults otherwise.
+    assert 'temporal_activity_execution_latency_bucket{le="0.05"} 1' in text
+    assert 'temporal_activity_execution_latency_bucket{le="60"} 1' in text
+    assert "# HELP custom_latency How long" in text
+    assert 'custom_latency_bucket{le="1"} 0' in text
+    assert 'custom_latency_bucket{le="2.5"} 1' in text
+    assert "custom_latency_sum 2" in text
+
+
+def test_activity_environment_meter_gets_activity_attributes() -> None:
+    from hotmesh_temporal.testing import ActivityEnvironment
+
+    buffer = MetricBuffer(100)
+    env = ActivityEnvironment()
+    env.metric_meter = Runtime(telemetry=TelemetryConfig(metrics=buffer)).metric_meter
+
+    def record() -> None:
+        activity.metric_meter().create_counter("done").add(1)
+
+    env.run(record)
+    [update] = buffer.retrieve_updates()
+    assert update.attributes == {
+        "service_name": "temporal-core-sdk",
+        "namespace": env.info.namespace,
+        "task_queue": env.info.task_queue,
+        "activity_type": env.info.activity_type,
+    }
 
 
 calls: list = []
@@ -181,7 +311,7 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
         await client.service_client.close()
     assert result == "hello metrics"
     text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
-    labels = f'namespace="default",service_name="temporal-core",task_queue="{queue}"'
+    labels = f'namespace="default",service_name="temporal-core-sdk",task_queue="{queue}"'
     wft_count = _value(
         text,
         f'hm_workflow_task_execution_latency_count{{{labels},workflow_type="MeteredWorkflow"}}',

@@ -232,12 +232,20 @@ class SandboxRestrictions:
         return dataclasses.replace(self, import_notification_policy=policy)
 
 
+# temporalio's pass-through module sets, name for name (Worker defaults compare equal).
+# Nothing reads them here: there is no import sandbox, and this package's own modules
+# are always shared with workflow code, so they need no entry.
 SandboxRestrictions.passthrough_modules_minimum = {
-    "pathlib", "importlib", "platform", "zipfile", "typing", "typing_extensions",
-    "hotmesh_temporal", "pydantic", "pydantic_core",
+    "grpc", "pathlib", "importlib", "importlib_metadata", "platform", "zipfile",
+    "typing", "typing_extensions", "google.protobuf", "temporalio.api",
+    "temporalio.bridge.proto", "temporalio.bridge.temporal_sdk_bridge",
+}  # fmt: skip
+_WITH_TEMPORAL = {
+    "asyncio", "abc", "nexusrpc", "temporalio", "pkg_resources", "pydantic",
+    "pydantic_core", "annotated_types",
 }  # fmt: skip
 SandboxRestrictions.passthrough_modules_with_temporal = (
-    SandboxRestrictions.passthrough_modules_minimum | {"asyncio", "abc", "dataclasses"}
+    SandboxRestrictions.passthrough_modules_minimum | _WITH_TEMPORAL
 )
 SandboxRestrictions.passthrough_modules_maximum = (
     SandboxRestrictions.passthrough_modules_with_temporal
@@ -254,52 +262,109 @@ def _random_functions() -> set[str]:
     }  # fmt: skip
 
 
-# The nondeterministic members Temporal's sandbox refuses; see the module docs for
-# which of them this package fails on and which it answers deterministically.
+def _warn_on_call(message: str) -> SandboxMatcher:
+    leaf = SandboxMatcher(match_self=True, leaf_warning=UserWarning, leaf_message=message)
+    return SandboxMatcher(children={"__call__": leaf})
+
+
+# Modules whose every call Temporal's sandbox refuses, always or only while a workflow
+# runs (not while its module is imported).
+_REFUSE_ALL_CALLS = (
+    "curses", "dbm", "filecmp", "fileinput", "ftplib", "getopt", "getpass", "gettext",
+    "glob", "imaplib", "locale", "poplib", "readline", "sched", "shelve", "shutil",
+    "smtplib", "socketserver", "subprocess", "tempfile", "webbrowser", "xmlrpc",
+)  # fmt: skip
+_REFUSE_ALL_CALLS_AT_RUNTIME = (
+    "mmap", "multiprocessing", "platform", "select", "selectors", "signal", "socket",
+    "threading",
+)  # fmt: skip
+_PATH_IO_METHODS = {
+    "chmod", "cwd", "exists", "expanduser", "glob", "group", "hardlink_to", "home",
+    "is_block_device", "is_char_device", "is_dir", "is_fifo", "is_file", "is_mount",
+    "is_socket", "is_symlink", "iterdir", "lchmod", "link_to", "lstat", "mkdir", "open",
+    "owner", "read_bytes", "read_link", "read_text", "rename", "replace", "resolve",
+    "rglob", "rmdir", "samefile", "stat", "symlink_to", "touch", "unlink", "write_bytes",
+    "write_text",
+}  # fmt: skip
+_CLOCK_FUNCTIONS = {
+    "pthread_getcpuclockid", "get_clock_info", "localtime", "monotonic", "monotonic_ns",
+    "perf_counter", "perf_counter_ns", "process_time", "process_time_ns", "sleep", "time",
+    "time_ns", "thread_time", "thread_time_ns", "tzset",
+}  # fmt: skip
+_SECRETS_RANDOMNESS = {
+    "choice", "randbelow", "randbits", "SystemRandom", "token_bytes", "token_hex",
+    "token_urlsafe",
+}  # fmt: skip
+# From Python 3.14 tracebacks call os.path functions, so those stay allowed.
+_PY314 = sys.version_info >= (3, 14)
+
+# The nondeterministic members Temporal's default sandbox refuses (its data, name for
+# name); see the module docs for which of them this package fails on and which it
+# answers deterministically. The rest is configuration data only.
 SandboxRestrictions.invalid_module_members_default = SandboxMatcher(
     children={
-        "__builtins__": SandboxMatcher(use={"input", "open"}, only_runtime=True),
+        **{name: SandboxMatcher.all_uses for name in _REFUSE_ALL_CALLS},
+        **{name: SandboxMatcher.all_uses_runtime for name in _REFUSE_ALL_CALLS_AT_RUNTIME},
+        **{name: SandboxMatcher(use={"open"}) for name in ("bz2", "gzip", "lzma")},
+        "__builtins__": SandboxMatcher(
+            children={
+                "breakpoint": SandboxMatcher(
+                    match_self=True,
+                    only_runtime=True,
+                    leaf_message=(
+                        "breakpoint() inside workflow code requires debug_mode=True on the "
+                        "Worker (or the TEMPORAL_DEBUG environment variable). Without it, "
+                        "the call cannot reach the debugger."
+                    ),
+                )
+            },
+            use={"input", "open"},
+            only_runtime=True,
+        ),
+        "asyncio": SandboxMatcher(
+            children={
+                "as_completed": _warn_on_call(
+                    "asyncio.as_completed() is non-deterministic, use "
+                    "workflow.as_completed() instead"
+                ),
+                "wait": _warn_on_call(
+                    "asyncio.wait() is non-deterministic, use workflow.wait() instead"
+                ),
+            }
+        ),
+        "concurrent": SandboxMatcher(children={"futures": SandboxMatcher.all_uses_runtime}),
         "datetime": SandboxMatcher(
             children={
                 "date": SandboxMatcher(use={"today"}),
                 "datetime": SandboxMatcher(use={"now", "today", "utcnow"}),
             }
         ),
-        "os": SandboxMatcher(access={"name"}, use={"*"}, exclude={"stat", "path"}),
-        "random": SandboxMatcher(use=_random_functions()),
-        "secrets": SandboxMatcher(
-            use={
-                "choice",
-                "randbelow",
-                "randbits",
-                "SystemRandom",
-                "token_bytes",
-                "token_hex",
-                "token_urlsafe",
-            }  # fmt: skip
+        "http": SandboxMatcher(
+            children={"client": SandboxMatcher.all_uses, "server": SandboxMatcher.all_uses}
         ),
-        "socket": SandboxMatcher.all_uses,
-        "subprocess": SandboxMatcher.all_uses,
-        "threading": SandboxMatcher(use={"Thread", "Timer"}, only_runtime=True),
-        "time": SandboxMatcher(
-            use={
-                "localtime",
-                "monotonic",
-                "monotonic_ns",
-                "perf_counter",
-                "perf_counter_ns",
-                "process_time",
-                "process_time_ns",
-                "sleep",
-                "time",
-                "time_ns",
-                "thread_time",
-                "thread_time_ns",
-                "tzset",
-            },  # fmt: skip
+        "marshal": SandboxMatcher(use={"dump", "load"}),
+        "os": SandboxMatcher(
+            children={"path": SandboxMatcher.none if _PY314 else SandboxMatcher.all},
+            access={"name"},
+            use={"*"},
+            exclude={"stat", "path"} if _PY314 else {"stat"},
             only_runtime=True,
         ),
+        "pathlib": SandboxMatcher(children={"Path": SandboxMatcher(use=_PATH_IO_METHODS)}),
+        "random": SandboxMatcher(use=_random_functions()),
+        "secrets": SandboxMatcher(use=_SECRETS_RANDOMNESS),
+        "time": SandboxMatcher(use=_CLOCK_FUNCTIONS, only_runtime=True),
+        "tarfile": SandboxMatcher(
+            use={"open"}, children={"TarFile": SandboxMatcher(use={"extract", "extractall"})}
+        ),
+        "urllib": SandboxMatcher(children={"request": SandboxMatcher.all_uses}),
         "uuid": SandboxMatcher(use={"uuid1", "uuid4", "uuid7"}, only_runtime=True),
+        "zipfile": SandboxMatcher(
+            children={"ZipFile": SandboxMatcher(use={"extract", "extractall"})}
+        ),
+        "zoneinfo": SandboxMatcher(
+            children={"ZoneInfo": SandboxMatcher(use={"clear_cache", "from_file", "reset_tzpath"})}
+        ),
     }
 )
 
