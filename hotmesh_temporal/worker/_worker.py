@@ -270,7 +270,6 @@ class Worker:
                     max_heartbeat_throttle=s["max_heartbeat_throttle"],
                     default_heartbeat_throttle=s["default_heartbeat_throttle"],
                     interceptors=self._interceptors,
-                    workflow_interceptors=self._workflow_interceptors,
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     shared_state_manager=self._shared_state_manager,
                     max_per_second=s["max_activities_per_second"],

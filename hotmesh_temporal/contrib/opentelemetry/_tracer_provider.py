@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import opentelemetry.sdk.trace as trace_sdk
+import opentelemetry.trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import (
@@ -25,12 +26,12 @@ from opentelemetry.trace import (
     StatusCode,
     Tracer,
     TracerProvider,
-    use_span,
 )
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
 import hotmesh_temporal.workflow
+from hotmesh_temporal.contrib.opentelemetry._interceptor import _attached
 from hotmesh_temporal.contrib.opentelemetry._id_generator import TemporalIdGenerator
 
 
@@ -179,13 +180,21 @@ class _ReplaySafeTracer(Tracer):
             record_exception,
             set_status_on_exception,
         )
-        with use_span(
-            span,
-            end_on_exit=end_on_exit,
-            record_exception=record_exception,
-            set_status_on_exception=set_status_on_exception,
-        ) as current:
-            yield current
+        # opentelemetry's use_span, but detaching as _attached does: the coroutine of
+        # an evicted run is finalized in another context, where the token is not valid.
+        try:
+            with _attached(opentelemetry.trace.set_span_in_context(span)):
+                yield span
+        except Exception as err:  # as use_span: BaseExceptions (GeneratorExit) are no errors
+            if span.is_recording():
+                if record_exception:
+                    span.record_exception(err)
+                if set_status_on_exception:
+                    span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
+            raise
+        finally:
+            if end_on_exit:
+                span.end()
 
 
 class ReplaySafeTracerProvider(TracerProvider):
