@@ -31,12 +31,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from hotmesh_temporal import activity, workflow  # noqa: E402
 from hotmesh_temporal.client import Client  # noqa: E402
 from hotmesh_temporal.contrib.opentelemetry import (  # noqa: E402
+    MetricsExporter,
     OpenTelemetryInterceptor,
     OpenTelemetryPlugin,
     ReplaySafeLoggerProvider,
     ReplaySafeMeterProvider,
     create_tracer_provider,
 )
+from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig  # noqa: E402
 from hotmesh_temporal.worker import Worker  # noqa: E402
 from tests.integration.test_tracing import span_tree  # noqa: E402
 
@@ -291,3 +293,78 @@ async def test_replay_safe_meter_and_logger_drop_what_replays_record(client, tas
         if r.log_record.attributes.get("tag") == tag
     ]
     assert bodies == ["step 1", "step 2", "step 3"]
+
+
+# ------------------------------------------------------------------ MetricsExporter
+
+
+@workflow.defn
+class CallsTick:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(tick, start_to_close_timeout=timedelta(seconds=10))
+
+
+def all_points(reader: InMemoryMetricReader) -> dict[str, list]:
+    data = reader.get_metrics_data()
+    found: dict[str, list] = {}
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            assert scope.scope.name == "temporalio"
+            for metric in scope.metrics:
+                found.setdefault(metric.name, []).extend(metric.data.data_points)
+    return found
+
+
+async def test_metrics_exporter_sends_runtime_metrics_to_the_meter_provider(
+    migrated_dsn, task_queue
+):
+    buffer = MetricBuffer(10_000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, attach_service_name=False))
+    reader = InMemoryMetricReader()
+    errors: list[Exception] = []
+    exporter = MetricsExporter(
+        buffer,
+        MeterProvider(metric_readers=[reader]),
+        poll_interval=timedelta(milliseconds=20),
+        on_error=errors.append,
+    )
+    client = await Client.connect(migrated_dsn, runtime=runtime)
+    try:
+        async with exporter:
+            meter = runtime.metric_meter.with_additional_attributes({"team": "a"})
+            jobs = meter.create_counter("jobs", "Jobs done", "{job}")
+            depth = meter.create_gauge("depth")
+            jobs.add(2)
+            depth.set(7, {"queue": "q"})
+            async with Worker(
+                client, task_queue=task_queue, workflows=[CallsTick], activities=[tick]
+            ):
+                await client.execute_workflow(
+                    CallsTick.run, id=f"metrics-{uuid.uuid4()}", task_queue=task_queue
+                )
+            jobs.add(3)
+            depth.set(9, {"queue": "q"})  # recorded just before the exporter stops
+    finally:
+        await client.service_client.close()
+    assert errors == []
+    points = all_points(reader)
+    assert [(p.value, dict(p.attributes)) for p in points["jobs"]] == [(5, {"team": "a"})]
+    assert [(p.value, dict(p.attributes)) for p in points["depth"]] == [
+        (9, {"team": "a", "queue": "q"})
+    ]
+    (latency,) = points["temporal_activity_execution_latency"]
+    assert latency.count == 1
+    assert latency.attributes["activity_type"] == "tick"
+    assert latency.attributes["task_queue"] == task_queue
+    assert sum(p.count for p in points["temporal_workflow_task_execution_latency"]) >= 2
+
+
+async def test_metrics_exporter_needs_a_runtime_using_the_buffer():
+    exporter = MetricsExporter(MetricBuffer(100), MeterProvider())
+    with pytest.raises(RuntimeError, match="runtime"):
+        await exporter.run()
+    with pytest.raises(TypeError, match="MetricBuffer"):
+        MetricsExporter(object(), MeterProvider())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="poll_interval"):
+        MetricsExporter(MetricBuffer(100), MeterProvider(), poll_interval=timedelta(0))
