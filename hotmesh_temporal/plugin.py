@@ -37,7 +37,9 @@ class SimplePlugin(hotmesh_temporal.client.Plugin, hotmesh_temporal.worker.Plugi
         name: str,
         *,
         data_converter: PluginParameter[hotmesh_temporal.converter.DataConverter] = None,
-        interceptors: Sequence[hotmesh_temporal.client.Interceptor | hotmesh_temporal.worker.Interceptor]
+        interceptors: Sequence[
+            hotmesh_temporal.client.Interceptor | hotmesh_temporal.worker.Interceptor
+        ]
         | None = None,
         activities: PluginParameter[Sequence[Callable]] = None,
         nexus_service_handlers: PluginParameter[Sequence[Any]] = None,
@@ -96,7 +98,9 @@ class SimplePlugin(hotmesh_temporal.client.Plugin, hotmesh_temporal.worker.Plugi
         _set_resolved(config, "workflow_runner", self.workflow_runner)
         if self.interceptors is not None:
             client = config.get("client")
-            on_client = list(client.config(active_config=True).get("interceptors") or []) if client else []
+            on_client = (
+                list(client.config(active_config=True).get("interceptors") or []) if client else []
+            )
             own = [
                 i
                 for i in self.interceptors
@@ -142,8 +146,13 @@ class SimplePlugin(hotmesh_temporal.client.Plugin, hotmesh_temporal.worker.Plugi
         replayer: hotmesh_temporal.worker.Replayer,
         histories: AsyncIterator[hotmesh_temporal.client.WorkflowHistory],
         next: Callable[
-            [hotmesh_temporal.worker.Replayer, AsyncIterator[hotmesh_temporal.client.WorkflowHistory]],
-            AbstractAsyncContextManager[AsyncIterator[hotmesh_temporal.worker.WorkflowReplayResult]],
+            [
+                hotmesh_temporal.worker.Replayer,
+                AsyncIterator[hotmesh_temporal.client.WorkflowHistory],
+            ],
+            AbstractAsyncContextManager[
+                AsyncIterator[hotmesh_temporal.worker.WorkflowReplayResult]
+            ],
         ],
     ) -> AsyncIterator[AsyncIterator[hotmesh_temporal.worker.WorkflowReplayResult]]:
         """Replay inside ``run_context`` when one was given."""

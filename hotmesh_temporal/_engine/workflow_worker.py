@@ -58,7 +58,7 @@ class WorkflowWorkerConfig:
     # ``workflow_interceptor_classes``); worked out here when not given. Asked once
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
     # fails the worker, not each workflow task.
-    workflow_interceptors: Optional[tuple] = None
+    workflow_interceptors: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.workflow_interceptors is None:

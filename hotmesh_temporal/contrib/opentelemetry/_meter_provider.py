@@ -174,4 +174,6 @@ class ReplaySafeMeterProvider(MeterProvider):
         attributes: Attributes | None = None,
     ) -> Meter:
         """A replay-safe meter of the wrapped provider."""
-        return _ReplaySafeMeter(self._meter_provider.get_meter(name, version, schema_url, attributes))
+        return _ReplaySafeMeter(
+            self._meter_provider.get_meter(name, version, schema_url, attributes)
+        )

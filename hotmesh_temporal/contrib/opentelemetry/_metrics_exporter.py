@@ -107,9 +107,7 @@ class MetricsExporter:
             while not self._stop.is_set():
                 self._export_pending()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(
-                        self._stop.wait(), self._poll_interval.total_seconds()
-                    )
+                    await asyncio.wait_for(self._stop.wait(), self._poll_interval.total_seconds())
             self._export_pending()  # what was recorded just before shutdown
         finally:
             self._running = False

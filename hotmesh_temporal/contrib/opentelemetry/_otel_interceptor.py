@@ -109,7 +109,9 @@ def _maybe_span(
             raise
 
 
-class OpenTelemetryInterceptor(hotmesh_temporal.client.Interceptor, hotmesh_temporal.worker.Interceptor):
+class OpenTelemetryInterceptor(
+    hotmesh_temporal.client.Interceptor, hotmesh_temporal.worker.Interceptor
+):
     """Client and worker interceptor propagating OpenTelemetry context (see the
     module docstring). Give it to ``Client.connect(interceptors=[...])`` (the
     client's workers use it too), or only to a ``Worker``; or use
@@ -240,11 +242,14 @@ class _WorkflowInbound(hotmesh_temporal.worker.WorkflowInboundInterceptor):
     @contextlib.contextmanager
     def _entry(self, headers: Mapping[str, Payload], name: str) -> Iterator[None]:
         info = hotmesh_temporal.workflow.info()
-        with _attached(_context_of(headers)), _maybe_span(
-            self._add_temporal_spans,
-            name,
-            attributes={"temporalWorkflowID": info.workflow_id, "temporalRunID": info.run_id},
-            kind=SpanKind.SERVER,
+        with (
+            _attached(_context_of(headers)),
+            _maybe_span(
+                self._add_temporal_spans,
+                name,
+                attributes={"temporalWorkflowID": info.workflow_id, "temporalRunID": info.run_id},
+                kind=SpanKind.SERVER,
+            ),
         ):
             yield
 

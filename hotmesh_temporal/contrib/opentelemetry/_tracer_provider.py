@@ -31,8 +31,8 @@ from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
 import hotmesh_temporal.workflow
-from hotmesh_temporal.contrib.opentelemetry._interceptor import _attached
 from hotmesh_temporal.contrib.opentelemetry._id_generator import TemporalIdGenerator
+from hotmesh_temporal.contrib.opentelemetry._interceptor import _attached
 
 
 def _current_run() -> Any:
