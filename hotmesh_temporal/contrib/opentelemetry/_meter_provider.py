@@ -23,13 +23,9 @@ from opentelemetry.util.types import Attributes
 from hotmesh_temporal.contrib.opentelemetry._tracer_provider import _replaying_history
 
 
-def _context_kwargs(context: Context | None) -> dict[str, Any]:
-    # Instruments of opentelemetry before 1.28 take no ``context``: pass it only when set.
-    return {} if context is None else {"context": context}
-
-
 class _ReplaySafeInstrument:
-    """Forwards everything to the wrapped instrument (see the subclasses)."""
+    """Forwards everything to the wrapped instrument; its recording method (``add``,
+    ``record`` or ``set``, per subclass) records nothing while history replays."""
 
     def __init__(self, instrument: Any) -> None:
         self._instrument = instrument
@@ -37,27 +33,36 @@ class _ReplaySafeInstrument:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._instrument, name)
 
+    def _forward(
+        self,
+        method: str,
+        amount: int | float,
+        attributes: Attributes | None,
+        context: Context | None,
+    ) -> None:
+        if _replaying_history():
+            return
+        # Instruments of opentelemetry before 1.28 take no ``context``: pass it only when set.
+        extra = {} if context is None else {"context": context}
+        getattr(self._instrument, method)(amount, attributes, **extra)
 
-class _ReplaySafeCounter(_ReplaySafeInstrument, Counter):
+
+class _ReplaySafeAdding(_ReplaySafeInstrument):
     def add(
         self,
         amount: int | float,
         attributes: Attributes | None = None,
         context: Context | None = None,
     ) -> None:
-        if not _replaying_history():
-            self._instrument.add(amount, attributes, **_context_kwargs(context))
+        self._forward("add", amount, attributes, context)
 
 
-class _ReplaySafeUpDownCounter(_ReplaySafeInstrument, UpDownCounter):
-    def add(
-        self,
-        amount: int | float,
-        attributes: Attributes | None = None,
-        context: Context | None = None,
-    ) -> None:
-        if not _replaying_history():
-            self._instrument.add(amount, attributes, **_context_kwargs(context))
+class _ReplaySafeCounter(_ReplaySafeAdding, Counter):
+    pass
+
+
+class _ReplaySafeUpDownCounter(_ReplaySafeAdding, UpDownCounter):
+    pass
 
 
 class _ReplaySafeHistogram(_ReplaySafeInstrument, Histogram):
@@ -67,8 +72,7 @@ class _ReplaySafeHistogram(_ReplaySafeInstrument, Histogram):
         attributes: Attributes | None = None,
         context: Context | None = None,
     ) -> None:
-        if not _replaying_history():
-            self._instrument.record(amount, attributes, **_context_kwargs(context))
+        self._forward("record", amount, attributes, context)
 
 
 class _ReplaySafeGauge(_ReplaySafeInstrument, _Gauge):
@@ -78,8 +82,7 @@ class _ReplaySafeGauge(_ReplaySafeInstrument, _Gauge):
         attributes: Attributes | None = None,
         context: Context | None = None,
     ) -> None:
-        if not _replaying_history():
-            self._instrument.set(amount, attributes, **_context_kwargs(context))
+        self._forward("set", amount, attributes, context)
 
 
 class _ReplaySafeMeter(Meter):
