@@ -195,3 +195,20 @@ def test_opentelemetry_plugin_passes_opentelemetry_through_the_sandbox():
     assert plugin.configure_worker(config)["workflow_runner"] is unsandboxed
     with pytest.raises(ValueError, match="WorkflowRunner"):
         plugin.configure_worker({"client": FakeClient([])})
+
+
+def test_completed_span_without_tracing_interceptor_uses_the_global_tracer(monkeypatch):
+    import opentelemetry.trace
+
+    from hotmesh_temporal.contrib.opentelemetry import workflow as otel_workflow
+
+    exporter = InMemorySpanExporter()
+    provider = create_tracer_provider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(opentelemetry.trace, "_TRACER_PROVIDER", provider)
+    with pytest.warns(DeprecationWarning, match="get_tracer"):
+        otel_workflow.completed_span("step", attributes={"a": 1}, exception=KeyError("k"))
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "step"
+    assert span.attributes["a"] == 1
+    assert [e.name for e in span.events] == ["exception"]
