@@ -60,6 +60,7 @@ MODULES = [
     "envconfig",
     "runtime",
     "service",
+    "plugin",
     "worker.workflow_sandbox",
     "contrib.pydantic",
     "contrib.opentelemetry",

@@ -104,6 +104,7 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
     todo = [r for r in results if not r.complete]
     if not todo:
         w("Nothing: every non-excluded name is present and matches.")
+        w("")
     for r in todo:
         w(f"### `hotmesh_temporal.{r.module}`")
         w("")

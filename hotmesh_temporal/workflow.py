@@ -1685,7 +1685,10 @@ class unsafe:
 
     @staticmethod
     def is_replaying_history_events() -> bool:
-        return _runtime().is_replaying()
+        """True while history is replayed, but not in a query or an update
+        validator: those answer a live request even when they run during a replay."""
+        runtime = _runtime()
+        return runtime.is_replaying() and not runtime.is_read_only()
 
     @staticmethod
     def is_read_only() -> bool:

@@ -32,6 +32,14 @@ _RANDOM_FUNCTIONS = (
     "weibullvariate", "getrandbits", "randbytes",
 )  # fmt: skip
 
+# Callers in these packages get the real functions, as the standard library does:
+# this package's own machinery, and OpenTelemetry, whose span ids and timestamps are
+# telemetry rather than workflow logic (temporalio's OpenTelemetryPlugin passes
+# ``opentelemetry`` through its sandbox for the same reason). Drawing span ids from
+# the workflow's generator would shift the values workflow code draws after a span
+# that is recorded live but not on replay.
+_UNGUARDED_PACKAGES = frozenset({"hotmesh_temporal", "opentelemetry"})
+
 _install_lock = threading.Lock()
 _installed = False
 
@@ -43,7 +51,7 @@ def _workflow_runtime_for_caller() -> Any | None:
         return None
     caller_module = sys._getframe(2).f_globals.get("__name__", "")
     top_level = caller_module.partition(".")[0]
-    if top_level in sys.stdlib_module_names or top_level == "hotmesh_temporal":
+    if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
         return None
     return loop.runtime
 
@@ -136,7 +144,7 @@ def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
     if key not in _state.refused or is_unrestricted():
         return
     top_level = frame.f_globals.get("__name__", "").partition(".")[0]
-    if top_level in sys.stdlib_module_names or top_level == "hotmesh_temporal":
+    if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
         return
     from hotmesh_temporal.worker.workflow_sandbox import RestrictedWorkflowAccessError
 

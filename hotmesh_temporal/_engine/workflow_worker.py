@@ -55,6 +55,15 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: Optional[LocalActivityExecutor] = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # The workflow inbound classes and extern functions of ``interceptors`` (see
+    # ``workflow_interceptor_classes``); worked out here when not given. Asked once
+    # per worker, as temporalio does, so an interceptor refusing the worker's setup
+    # fails the worker, not each workflow task.
+    workflow_interceptors: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.workflow_interceptors is None:
+            self.workflow_interceptors = workflow_interceptor_classes(self.interceptors)
 
 
 class WorkflowWorker:
@@ -348,7 +357,7 @@ def create_instance(
             f"available workflows: {names}"
         )
     info = build_workflow_info(task, attrs, job)
-    classes, extern_functions = _workflow_interceptor_classes(config.interceptors)
+    classes, extern_functions = config.workflow_interceptors
     return WorkflowInstance(
         definition,
         info,
@@ -401,7 +410,7 @@ def _retry_delay(attempt: int) -> float:
     return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
 
 
-def _workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
+def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
     """The workflow inbound classes of the worker's interceptors, and the extern
     functions they registered (what ``workflow.extern_functions()`` returns)."""
     from hotmesh_temporal.worker import WorkflowInterceptorClassInput

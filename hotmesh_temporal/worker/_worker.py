@@ -17,7 +17,11 @@ from hotmesh_temporal._engine.definitions import WorkflowDefinition
 from hotmesh_temporal._engine import timeskip
 from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
 from hotmesh_temporal._engine.sweeper import Sweeper
-from hotmesh_temporal._engine.workflow_worker import WorkflowWorker, WorkflowWorkerConfig
+from hotmesh_temporal._engine.workflow_worker import (
+    WorkflowWorker,
+    WorkflowWorkerConfig,
+    workflow_interceptor_classes,
+)
 from hotmesh_temporal.runtime import Runtime, _worker_metrics
 from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
@@ -110,6 +114,11 @@ class Worker:
         self._activity_defs = _activity_definitions(activities, activity_executor, shared_state_manager)
         self._shared_state_manager = shared_state_manager
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
+        self._workflow_interceptors = (
+            workflow_interceptor_classes(self._interceptors)
+            if self._workflow_defs or self._dynamic_workflow
+            else ((), {})
+        )
         self._activity_executor = activity_executor
         slots = slot_limits(
             tuner, max_concurrent_workflow_tasks, max_concurrent_activities,
@@ -285,6 +294,7 @@ class Worker:
                     max_cached=s["max_cached_workflows"],
                     failure_exception_types=s["failure_exception_types"],
                     interceptors=self._interceptors,
+                    workflow_interceptors=self._workflow_interceptors,
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],

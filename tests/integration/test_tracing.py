@@ -242,3 +242,42 @@ async def test_child_workflow_spans_nest_under_start_child(client, task_queue, e
         "    CompleteWorkflow:TracedChild",
         "  CompleteWorkflow:TracedParent",
     ]
+
+
+@activity.defn
+async def echo_number(value: int) -> int:
+    return value
+
+
+@workflow.defn
+class RandomAfterSpanWorkflow:
+    @workflow.run
+    async def run(self) -> list[int]:
+        drawn = workflow.random().randint(0, 2**62)
+        echoed = await workflow.execute_activity(
+            echo_number, drawn, start_to_close_timeout=timedelta(seconds=10)
+        )
+        return [drawn, echoed]
+
+
+async def test_recording_spans_does_not_consume_workflow_randomness(
+    client, task_queue, exporter, tracer
+):
+    # The RunWorkflow span is recorded on the first (live) execution only. Its span id
+    # must not come from the workflow's random generator, or the value drawn after it
+    # differs when the run is replayed (no cache: every task replays the history).
+    traced = Client(**{**client.config(), "interceptors": [TracingInterceptor(tracer)]})
+    async with Worker(
+        traced,
+        task_queue=task_queue,
+        workflows=[RandomAfterSpanWorkflow],
+        activities=[echo_number],
+        max_cached_workflows=0,
+    ):
+        drawn, echoed = await traced.execute_workflow(
+            RandomAfterSpanWorkflow.run, id=f"otel-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert drawn == echoed
+    assert "RunWorkflow:RandomAfterSpanWorkflow" in {
+        s.name for s in exporter.get_finished_spans()
+    }
