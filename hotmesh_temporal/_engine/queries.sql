@@ -181,11 +181,11 @@ SELECT * FROM {schema}.due_schedules($1);
 -- name: schedule_tick
 SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
 
--- name: due_cron_timeouts
-SELECT * FROM {schema}.due_cron_timeouts($1);
+-- name: due_run_timeouts
+SELECT * FROM {schema}.due_run_timeouts($1);
 
--- name: cron_run_timed_out
-SELECT {schema}.cron_run_timed_out($1, $2::jsonb);
+-- name: run_timed_out
+SELECT {schema}.run_timed_out($1, $2, $3::jsonb);
 
 -- name: create_schedule
 SELECT {schema}.create_schedule($1::jsonb);

@@ -1,0 +1,144 @@
+-- Behaviour that now matches a Temporal server where earlier migrations differed.
+
+-- ------------------------------------------ run timeouts: retry policy and cron
+
+-- Redefined from 0001: a run's WorkflowExecutionStarted records its execution deadline
+-- (workflowExecutionExpirationTime) when it has an execution timeout, as a Temporal
+-- server does. Retries, cron runs and continue-as-new pass it on, so the execution
+-- timeout bounds the whole chain, and the retry policy sees it.
+CREATE OR REPLACE FUNCTION {{schema}}.insert_run(p_start jsonb) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_run uuid := (p_start->>'run_id')::uuid;
+    v_now timestamptz := {{schema}}.now();
+    v_delay double precision := coalesce((p_start->>'start_delay')::float8, 0);
+    v_run_timeout double precision := (p_start->>'run_timeout')::float8;
+    v_exec_timeout double precision := (p_start->>'execution_timeout')::float8;
+    v_exec_deadline timestamptz;
+    v_run_deadline timestamptz;
+    v_started jsonb := p_start->'started_attributes';
+BEGIN
+    v_exec_deadline := coalesce(
+        (p_start->>'execution_deadline')::timestamptz,
+        v_now + (v_delay + v_exec_timeout) * interval '1 second');
+    v_run_deadline := v_now + (v_delay + v_run_timeout) * interval '1 second';
+    IF v_exec_deadline IS NOT NULL AND NOT v_started ? 'workflowExecutionExpirationTime' THEN
+        v_started := v_started || jsonb_build_object('workflowExecutionExpirationTime',
+            to_char(v_exec_deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+    END IF;
+    INSERT INTO {{schema}}.executions (
+        run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
+        start_time, execution_time, task_timeout, run_deadline, execution_deadline, deadline,
+        parent, memo, search_attributes)
+    VALUES (
+        v_run, p_start->>'namespace', p_start->>'workflow_id',
+        coalesce((p_start->>'first_execution_run_id')::uuid, v_run),
+        p_start->>'workflow_type', p_start->>'task_queue',
+        v_now, v_now + v_delay * interval '1 second',
+        coalesce((p_start->>'task_timeout')::float8, 10),
+        v_run_deadline, v_exec_deadline, least(v_run_deadline, v_exec_deadline),
+        p_start->'parent', p_start->'memo', p_start->'search_attributes');
+    PERFORM {{schema}}.append_events(v_run, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionStarted', 'attrs', v_started)));
+    IF p_start ? 'signal' THEN
+        PERFORM {{schema}}.append_events(v_run, jsonb_build_array(p_start->'signal'));
+    END IF;
+    IF v_delay > 0 THEN
+        -- The first workflow task is scheduled by the sweeper when the delay is over.
+        INSERT INTO {{schema}}.workflow_tasks (run_id, namespace, task_queue, visible_at, deadline)
+        VALUES (v_run, p_start->>'namespace', p_start->>'task_queue',
+                v_now + v_delay * interval '1 second', v_now + v_delay * interval '1 second');
+        UPDATE {{schema}}.executions SET wft_state = 1 WHERE run_id = v_run;
+        PERFORM {{schema}}.notify_deadline(v_now + v_delay * interval '1 second');
+    ELSE
+        PERFORM {{schema}}.ensure_workflow_task(v_run);
+    END IF;
+    IF least(v_run_deadline, v_exec_deadline) IS NOT NULL THEN
+        PERFORM {{schema}}.notify_deadline(least(v_run_deadline, v_exec_deadline));
+    END IF;
+    RETURN v_run;
+END $$;
+
+-- Runs that reached their run timeout and may go on (a retry, or the next cron run)
+-- wait here for a worker: the retry backoff and the cron calendar are computed in
+-- Python. 0008 named the table for cron runs only.
+ALTER TABLE {{schema}}.cron_timeouts RENAME TO run_timeouts;
+
+-- Redefined from 0008: on Temporal a run that reaches its run timeout before the
+-- execution timeout is retried when its retry policy allows, else continues its cron
+-- chain; either way it is handed to the workers. A run with neither closes here, with
+-- retry state RETRY_POLICY_NOT_SET (TIMEOUT when the execution timeout was reached).
+CREATE OR REPLACE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_run_timeout boolean := e.run_deadline <= {{schema}}.now()
+        AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline);
+BEGIN
+    IF v_run_timeout AND EXISTS (
+            SELECT 1 FROM {{schema}}.history_events
+             WHERE run_id = e.run_id AND event_id = 1
+               AND (attributes ? 'cronSchedule' OR attributes ? 'retryPolicy')) THEN
+        UPDATE {{schema}}.executions SET deadline = NULL WHERE run_id = e.run_id;
+        INSERT INTO {{schema}}.run_timeouts VALUES (e.run_id, {{schema}}.now())
+        ON CONFLICT DO NOTHING;
+        RETURN;
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
+    PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTimedOut',
+        'attrs', jsonb_build_object('retryState', CASE WHEN v_run_timeout
+            THEN 'RETRY_STATE_RETRY_POLICY_NOT_SET' ELSE 'RETRY_STATE_TIMEOUT' END))));
+    PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
+END $$;
+
+DROP FUNCTION {{schema}}.due_cron_timeouts(int);
+DROP FUNCTION {{schema}}.cron_run_timed_out(uuid, jsonb);
+
+-- Timed-out runs to retry or continue: the run and its WorkflowExecutionStarted attributes.
+CREATE FUNCTION {{schema}}.due_run_timeouts(p_limit int)
+RETURNS TABLE (run_id uuid, namespace text, workflow_id text, started jsonb, now timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT t.run_id, e.namespace, e.workflow_id, h.attributes, {{schema}}.now()
+      FROM {{schema}}.run_timeouts t
+      JOIN {{schema}}.executions e ON e.run_id = t.run_id
+      JOIN {{schema}}.history_events h ON h.run_id = t.run_id AND h.event_id = 1
+     ORDER BY t.due_at LIMIT p_limit
+$$;
+
+-- Close a timed-out run with p_retry_state and, when p_start (built by the worker) is
+-- given, start the run that follows it, atomically. Only the first caller does it;
+-- false for the others.
+CREATE FUNCTION {{schema}}.run_timed_out(p_run uuid, p_retry_state text, p_start jsonb)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_status smallint;
+    v_new_run uuid := (p_start->>'run_id')::uuid;
+BEGIN
+    DELETE FROM {{schema}}.run_timeouts WHERE run_id = p_run;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT status INTO v_status FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    IF v_status <> 1 THEN
+        RETURN false;  -- it closed by itself meanwhile
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    PERFORM {{schema}}.append_events(p_run, jsonb_build_array(jsonb_build_object(
+        'type', 'WorkflowExecutionTimedOut',
+        'attrs', jsonb_strip_nulls(jsonb_build_object('retryState', p_retry_state,
+                                                      'newExecutionRunId', v_new_run)))));
+    PERFORM {{schema}}.close_run(p_run, 7::smallint, NULL, NULL, v_new_run);
+    IF p_start IS NOT NULL THEN
+        PERFORM {{schema}}.insert_run(p_start);
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{schema}}.next_schedule_fire() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT least(
+        (SELECT min(next_fire_at) FROM {{schema}}.schedules WHERE next_fire_at IS NOT NULL),
+        (SELECT {{schema}}.now() FROM {{schema}}.schedule_wakeups LIMIT 1),
+        (SELECT min(due_at) FROM {{schema}}.run_timeouts))
+$$;
