@@ -142,3 +142,44 @@ LANGUAGE sql STABLE AS $$
         (SELECT {{schema}}.now() FROM {{schema}}.schedule_wakeups LIMIT 1),
         (SELECT min(due_at) FROM {{schema}}.run_timeouts))
 $$;
+
+-- ------------------------------------------ child id reuse: TERMINATE_IF_RUNNING
+
+-- Redefined from 0003: a child started with id reuse policy TERMINATE_IF_RUNNING
+-- terminates the running workflow with its id and starts, as a Temporal server does
+-- (it turns that policy into conflict policy TERMINATE_EXISTING for children too).
+-- Every other child start fails on a running id (conflict policy FAIL). A parent
+-- never terminates itself this way: its own id counts as taken.
+CREATE OR REPLACE FUNCTION {{schema}}.start_child(e {{schema}}.executions, p_child jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_start jsonb := p_child->'start';
+    v_attrs jsonb := v_start->'started_attributes';
+    v_terminate boolean := coalesce((v_start->>'id_reuse_policy')::int, 1) = 4
+        AND NOT (v_start->>'namespace' = e.namespace AND v_start->>'workflow_id' = e.workflow_id);
+    v_reply jsonb;
+BEGIN
+    v_reply := {{schema}}.start_workflow(v_start || jsonb_build_object(
+        'id_conflict_policy', CASE WHEN v_terminate THEN 3 ELSE 1 END));
+    IF v_reply->>'status' = 'started' THEN
+        PERFORM {{schema}}.append_after_task(e.run_id, jsonb_build_object(
+            'type', 'ChildWorkflowExecutionStarted',
+            'attrs', jsonb_strip_nulls(jsonb_build_object(
+                'namespace', v_start->>'namespace',
+                'initiatedEventId', p_child->>'initiated_event_id',
+                'workflowExecution', {{schema}}.execution_json(
+                    v_start->>'workflow_id', v_reply->>'run_id'),
+                'workflowType', v_attrs->'workflowType',
+                'header', v_attrs->'header'))));
+    ELSE
+        PERFORM {{schema}}.append_after_task(e.run_id, jsonb_build_object(
+            'type', 'StartChildWorkflowExecutionFailed',
+            'attrs', jsonb_build_object(
+                'namespace', v_start->>'namespace',
+                'workflowId', v_start->>'workflow_id',
+                'workflowType', v_attrs->'workflowType',
+                'cause', 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS',
+                'initiatedEventId', p_child->>'initiated_event_id',
+                'workflowTaskCompletedEventId', p_child->>'completed_event_id')));
+    END IF;
+END $$;
