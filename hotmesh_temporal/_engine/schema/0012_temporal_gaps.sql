@@ -183,3 +183,118 @@ BEGIN
                 'workflowTaskCompletedEventId', p_child->>'completed_event_id')));
     END IF;
 END $$;
+
+-- ------------------------------------------ speculative workflow tasks (updates)
+
+-- A workflow task scheduled only to deliver updates to an idle run is speculative, as
+-- on Temporal: if the workflow rejects every update it carries and nothing else
+-- happened, the task leaves no events (its WorkflowTaskScheduled is taken back).
+ALTER TABLE {{schema}}.workflow_tasks ADD COLUMN speculative boolean NOT NULL DEFAULT false;
+
+-- Schedule a speculative task for the run's admitted updates unless a task is already
+-- scheduled or in flight.
+CREATE FUNCTION {{schema}}.schedule_update_task(p_run uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT wft_state FROM {{schema}}.executions WHERE run_id = p_run) = 0 THEN
+        PERFORM {{schema}}.ensure_workflow_task(p_run);
+        UPDATE {{schema}}.workflow_tasks SET speculative = true WHERE run_id = p_run;
+    END IF;
+END $$;
+
+-- Redefined from 0004: an update to an idle run schedules a speculative task.
+CREATE OR REPLACE FUNCTION {{schema}}.request_update(
+    p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb, p_row uuid)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    u {{schema}}.updates;
+BEGIN
+    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
+    IF e.run_id IS NULL THEN
+        RETURN jsonb_build_object('status', 'not_found');
+    END IF;
+    -- Lock the run: a lease or a completion then sees this update, or runs before it.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id FOR UPDATE;
+    SELECT * INTO u FROM {{schema}}.updates
+     WHERE run_id = e.run_id AND update_id = p_request->'meta'->>'updateId';
+    IF FOUND THEN
+        RETURN {{schema}}.update_reply(u);
+    END IF;
+    IF e.status <> 1 THEN
+        RETURN jsonb_build_object('status', 'not_running', 'run_id', e.run_id);
+    END IF;
+    INSERT INTO {{schema}}.updates (id, run_id, update_id, request)
+    VALUES (p_row, e.run_id, p_request->'meta'->>'updateId', p_request)
+    RETURNING * INTO u;
+    IF e.wft_state = 0 THEN
+        PERFORM {{schema}}.schedule_update_task(e.run_id);
+    ELSIF e.wft_state = 2 THEN
+        -- The task in flight did not see it. An empty inbox entry makes
+        -- complete_workflow_task refuse to close the run (Temporal's UNHANDLED_UPDATE:
+        -- the next task delivers the update); otherwise apply_update_commands
+        -- schedules that next task.
+        INSERT INTO {{schema}}.inbox (run_id, events) VALUES (e.run_id, '[]'::jsonb);
+    END IF;
+    RETURN {{schema}}.update_reply(u);
+END $$;
+
+-- The completion of a task as 0002 defines it keeps its body under a new name; the
+-- complete_workflow_task below first discards a speculative task that only rejected
+-- updates, and hands every other completion to it.
+ALTER FUNCTION {{schema}}.complete_workflow_task(uuid, bigint, text, jsonb, boolean)
+    RENAME TO complete_workflow_task_events;
+
+CREATE FUNCTION {{schema}}.complete_workflow_task(
+    p_run uuid, p_lease bigint, p_worker text, p_completion jsonb, p_eager_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    t {{schema}}.workflow_tasks;
+    v_update jsonb;
+    v_size bigint;
+BEGIN
+    -- Only WorkflowTaskStarted and WorkflowTaskCompleted: no command, no accepted or
+    -- finished update (each writes an event), no close.
+    IF p_completion ? 'close' OR NOT p_completion ? 'updates'
+       OR jsonb_array_length(coalesce(p_completion->'events', '[]')) <> 2 THEN
+        RETURN {{schema}}.complete_workflow_task_events(
+            p_run, p_lease, p_worker, p_completion, p_eager_next);
+    END IF;
+    -- Same lock order as the completion: the execution row, then its task.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.workflow_tasks
+     WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
+    -- Discard it only when its WorkflowTaskScheduled is still the run's last event and
+    -- no event waits in the inbox (an empty entry is an update that arrived meanwhile).
+    IF t.run_id IS NULL OR NOT t.speculative
+       OR e.next_event_id <> (p_completion->>'first_event_id')::bigint
+       OR t.scheduled_event_id <> e.next_event_id - 1
+       OR EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run AND events <> '[]'::jsonb) THEN
+        RETURN {{schema}}.complete_workflow_task_events(
+            p_run, p_lease, p_worker, p_completion, p_eager_next);
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
+    DELETE FROM {{schema}}.history_events
+     WHERE run_id = p_run AND event_id = t.scheduled_event_id
+    RETURNING length(jsonb_build_array(jsonb_build_object(
+        'type', event_type, 'attrs', attributes))::text) INTO v_size;
+    -- The sticky worker and the last event it saw stay as they were: the history is
+    -- what it was before this task.
+    UPDATE {{schema}}.executions
+       SET next_event_id = t.scheduled_event_id, wft_state = 0,
+           history_size = history_size - coalesce(v_size, 0)
+     WHERE run_id = p_run;
+    FOR v_update IN SELECT * FROM jsonb_array_elements(p_completion->'updates') LOOP
+        PERFORM {{schema}}.set_update_state(p_run, v_update->>'id',
+                                            (v_update->>'state')::smallint, v_update->'outcome');
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM {{schema}}.updates WHERE run_id = p_run AND state = 0) THEN
+        PERFORM {{schema}}.schedule_update_task(p_run);
+    END IF;
+    RETURN jsonb_build_object('status', 'ok', 'discarded', true,
+                              'last_event_id', t.scheduled_event_id - 1);
+END $$;
