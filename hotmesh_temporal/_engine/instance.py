@@ -38,7 +38,7 @@ from hotmesh_temporal._engine.definitions import (
     UpdateDefinition,
     WorkflowDefinition,
 )
-from hotmesh_temporal._engine.loop import WorkflowEventLoop
+from hotmesh_temporal._engine.loop import WorkflowEventLoop, dropped_quietly
 from hotmesh_temporal._engine.updates import unfinished_handler_warnings
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class _ActivityHandle(workflow.ActivityHandle):
 
     def __init__(self, instance: "WorkflowInstance", pending: _PendingActivity, coro: Any) -> None:
         super().__init__(coro, loop=instance.loop)
+        dropped_quietly(self)
         self._instance = instance
         self._pending = pending
 
@@ -117,6 +118,7 @@ class _ActivityHandle(workflow.ActivityHandle):
 class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
     def __init__(self, instance: "WorkflowInstance", pending: _PendingChild, coro: Any) -> None:
         super().__init__(coro, loop=instance.loop)
+        dropped_quietly(self)
         self._instance = instance
         self._pending = pending
 
