@@ -110,7 +110,14 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
                         return
                 continue
             except (EOFError, OSError):  # the manager process went away
-                logger.warning("heartbeat queue closed; process-pool heartbeats stop")
+                with self._lock:
+                    self._poller = None
+                    orphaned = bool(self._heartbeaters)
+                # After the last attempt unregistered this is an ordinary shutdown (the
+                # manager stopped within the last poll); with attempts still running,
+                # their heartbeats are lost, which is worth a warning.
+                if orphaned:
+                    logger.warning("heartbeat queue closed; process-pool heartbeats stop")
                 return
             with self._lock:
                 heartbeat = self._heartbeaters.get(task_token)
