@@ -31,7 +31,7 @@ from hotmesh_temporal._client_interceptor import (
     UnpauseScheduleInput,
     UpdateScheduleInput,
 )
-from hotmesh_temporal._engine import cron
+from hotmesh_temporal._engine import cron, visibility
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import schedules as engine
 from hotmesh_temporal._engine.completion import new_run_start
@@ -339,6 +339,9 @@ class ScheduleActionStartWorkflow(ScheduleAction):
             headers=dict(self.headers) if self.headers else None,
             identity=client.identity,
             retry_policy=self.retry_policy,
+            user_metadata=await visibility.encode_user_metadata(
+                dc, self.static_summary, self.static_details
+            ),
         )
         return h.strip_none(
             {

@@ -430,6 +430,7 @@ class _Builder:
             cron_schedule=cmd.cron_schedule,
             id_reuse_policy=cmd.id_reuse_policy or 1,
             parent=parent,
+            user_metadata=h.payload_map(cmd.user_metadata),
         )
         self.out.children.append(
             {
@@ -670,13 +671,15 @@ def new_run_start(
     id_reuse_policy: int = 1,
     id_conflict_policy: int = 0,
     parent: Optional[Dict[str, Any]] = None,
+    user_metadata: dict[str, Any] | None = None,
 ) -> Dict[str, Any]:
     """The argument of insert_run() / start_workflow(): the execution row's fields and
     the WorkflowExecutionStarted attributes, in one JSON object.
 
     ``parent`` (namespace, workflow_id, run_id, initiated_event_id, root) makes the run
     a child: the row's ``parent`` column is how the parent's close finds its children
-    and how the child's close finds its parent."""
+    and how the child's close finds its parent. ``user_metadata`` is the static
+    summary and details (sdk.v1.UserMetadata JSON, payloads encoded)."""
     task_timeout = task_timeout or timedelta(seconds=10)
     run_timeout = run_timeout or execution_timeout
     first = first_execution_run_id or run_id
@@ -721,6 +724,7 @@ def new_run_start(
             "id_reuse_policy": id_reuse_policy,
             "id_conflict_policy": id_conflict_policy,
             "parent": _parent_row(parent),
+            "user_metadata": user_metadata,
             "started_attributes": h.strip_none(started),
         }
     )

@@ -320,6 +320,9 @@ async def test_child_handle_id_run_id_signal_and_options(client, task_queue):
         description = await child.describe()
         assert description.run_id == result["first_run"]
         assert await description.memo() == {"owner": "parent"}
+        assert await description.static_summary() == "a child"
+        assert await description.static_details() is None
+        assert await (await parent.describe()).static_summary() is None
         assert description.parent_id == parent.id
         assert description.parent_run_id == parent.result_run_id
     started = (await history(client, result["first_run"]))[0]["attrs"]
@@ -687,7 +690,9 @@ async def test_child_search_attributes_are_stored_as_given(client, task_queue):
         await client.execute_workflow(
             ParentWithAttributes.run, child_id, id=wf_id("parent"), task_queue=task_queue
         )
-        child_run = (await client.get_workflow_handle(child_id).describe()).run_id
+        description = await client.get_workflow_handle(child_id).describe()
+        assert await description.static_details() == "details"
+        child_run = description.run_id
     started = (await history(client, child_run))[0]["attrs"]
     assert list(started["searchAttributes"]["indexedFields"]) == ["CustomKeywordField"]
 

@@ -303,7 +303,10 @@ async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task
     scheduled_at = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
     async with Worker(client, task_queue=task_queue, workflows=[ReportScheduledBy]):
         action = ScheduleActionStartWorkflow(
-            ReportScheduledBy.run, id=f"by-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+            ReportScheduledBy.run,
+            id=f"by-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue,
+            static_summary="nightly report",
         )
         schedule_id, handle = await new_schedule(client, task_queue, far_spec(), action=action)
         await handle.trigger()
@@ -311,7 +314,10 @@ async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task
         workflow_handle = client.get_workflow_handle(runs[0]["workflow_id"])
         # The workflow itself sees them, as on Temporal.
         assert await workflow_handle.result() == schedule_id
-    described = (await workflow_handle.describe()).typed_search_attributes
+    description = await workflow_handle.describe()
+    # The action's static summary becomes the started workflow's.
+    assert await description.static_summary() == "nightly report"
+    described = description.typed_search_attributes
     assert described.get(scheduled_by) == schedule_id
     at = described.get(scheduled_at)
     assert runs[0]["workflow_id"] == f"{action.id}-{at:%Y-%m-%dT%H:%M:%SZ}"

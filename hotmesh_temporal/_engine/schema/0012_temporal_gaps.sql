@@ -2,10 +2,16 @@
 
 -- ------------------------------------------ run timeouts: retry policy and cron
 
+-- A run's user metadata, as Temporal's sdk.v1.UserMetadata JSON ({summary, details}:
+-- payloads, as encoded by the client's data converter): the static summary and details
+-- given at start, shown by describe().
+ALTER TABLE {{schema}}.executions ADD COLUMN user_metadata jsonb;
+
 -- Redefined from 0001: a run's WorkflowExecutionStarted records its execution deadline
 -- (workflowExecutionExpirationTime) when it has an execution timeout, as a Temporal
 -- server does. Retries, cron runs and continue-as-new pass it on, so the execution
--- timeout bounds the whole chain, and the retry policy sees it.
+-- timeout bounds the whole chain, and the retry policy sees it. It also stores the
+-- start's user metadata (p_start->'user_metadata').
 CREATE OR REPLACE FUNCTION {{schema}}.insert_run(p_start jsonb) RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -29,7 +35,7 @@ BEGIN
     INSERT INTO {{schema}}.executions (
         run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
         start_time, execution_time, task_timeout, run_deadline, execution_deadline, deadline,
-        parent, memo, search_attributes)
+        parent, memo, search_attributes, user_metadata)
     VALUES (
         v_run, p_start->>'namespace', p_start->>'workflow_id',
         coalesce((p_start->>'first_execution_run_id')::uuid, v_run),
@@ -37,7 +43,8 @@ BEGIN
         v_now, v_now + v_delay * interval '1 second',
         coalesce((p_start->>'task_timeout')::float8, 10),
         v_run_deadline, v_exec_deadline, least(v_run_deadline, v_exec_deadline),
-        p_start->'parent', p_start->'memo', p_start->'search_attributes');
+        p_start->'parent', p_start->'memo', p_start->'search_attributes',
+        p_start->'user_metadata');
     PERFORM {{schema}}.append_events(v_run, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionStarted', 'attrs', v_started)));
     IF p_start ? 'signal' THEN
