@@ -790,6 +790,44 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
         await sclient.get_schedule_handle(schedule_id).delete()
 
 
+async def test_list_schedules_speaks_the_list_filter_language(sclient, task_queue):
+    prefix = f"lf-{uuid.uuid4().hex[:6]}"
+    ids = [f"{prefix}-{i}" for i in range(4)]
+    for i, schedule_id in enumerate(ids):
+        await sclient.create_schedule(
+            schedule_id,
+            Schedule(
+                action=greet_action(task_queue),
+                spec=far_spec(),
+                state=ScheduleState(paused=i % 2 == 1),
+            ),
+        )
+
+    async def listed(query: str, **kwargs) -> list[str]:
+        return [s.id async for s in await sclient.list_schedules(query, **kwargs)]
+
+    mine = f"ScheduleId STARTS_WITH '{prefix}'"
+    assert await listed(mine) == ids
+    assert await listed(f"ScheduleId IN ('{ids[0]}', '{ids[3]}')") == [ids[0], ids[3]]
+    assert await listed(f"{mine} AND TemporalSchedulePaused = false") == [ids[0], ids[2]]
+    assert await listed(f"ScheduleId = '{ids[1]}' OR ScheduleId = '{ids[2]}'") == ids[1:3]
+    assert (
+        await listed(f"{mine} AND ScheduleId != '{ids[0]}' AND WorkflowType = 'Greet'") == ids[1:]
+    )
+    # The filter runs in SQL: every page of a filtered listing is full.
+    iterator = await sclient.list_schedules(
+        f"{mine} AND TemporalSchedulePaused = true", page_size=1
+    )
+    await iterator.fetch_next_page()
+    assert [s.id for s in iterator.current_page] == [ids[1]]
+    for bad in (f"{mine} ORDER BY ScheduleId", "ScheduleId =", "ScheduleId = 1"):
+        with pytest.raises(RPCError) as err:
+            await listed(bad)
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    for schedule_id in ids:
+        await sclient.get_schedule_handle(schedule_id).delete()
+
+
 # --------------------------------------------------------- calendars, time zones
 
 
