@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -756,17 +757,27 @@ async def test_delete_leaves_started_workflows_and_unknown_id_is_not_found(sclie
         await _release_all(sclient, schedule_id)
 
 
-async def test_list_schedules_pages_and_filters(sclient, task_queue):
-    prefix = f"list-{uuid.uuid4().hex[:6]}"
-    ids = [f"{prefix}-{i}" for i in range(3)]
+async def create_numbered_schedules(
+    sclient, task_queue: str, prefix: str, count: int, paused: Callable[[int], bool]
+) -> list[str]:
+    """Schedules <prefix>-0 .. <prefix>-<count - 1>, memo {"n": i}, paused as told."""
+    ids = [f"{prefix}-{i}" for i in range(count)]
     for i, schedule_id in enumerate(ids):
         await sclient.create_schedule(
             schedule_id,
             Schedule(
-                action=greet_action(task_queue), spec=far_spec(), state=ScheduleState(paused=i == 1)
+                action=greet_action(task_queue),
+                spec=far_spec(),
+                state=ScheduleState(paused=paused(i)),
             ),
             memo={"n": i},
         )
+    return ids
+
+
+async def test_list_schedules_pages_and_filters(sclient, task_queue):
+    prefix = f"list-{uuid.uuid4().hex[:6]}"
+    ids = await create_numbered_schedules(sclient, task_queue, prefix, 3, lambda i: i == 1)
     listed = [s async for s in await sclient.list_schedules(page_size=2) if s.id.startswith(prefix)]
     assert [s.id for s in listed] == ids
     first = listed[0]
@@ -792,16 +803,7 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
 
 async def test_list_schedules_speaks_the_list_filter_language(sclient, task_queue):
     prefix = f"lf-{uuid.uuid4().hex[:6]}"
-    ids = [f"{prefix}-{i}" for i in range(4)]
-    for i, schedule_id in enumerate(ids):
-        await sclient.create_schedule(
-            schedule_id,
-            Schedule(
-                action=greet_action(task_queue),
-                spec=far_spec(),
-                state=ScheduleState(paused=i % 2 == 1),
-            ),
-        )
+    ids = await create_numbered_schedules(sclient, task_queue, prefix, 4, lambda i: i % 2 == 1)
 
     async def listed(query: str, **kwargs) -> list[str]:
         return [s.id async for s in await sclient.list_schedules(query, **kwargs)]

@@ -193,59 +193,11 @@ END $$;
 
 -- ------------------------------------------ speculative workflow tasks (updates)
 
--- A workflow task scheduled only to deliver updates to an idle run is speculative, as
--- on Temporal: if the workflow rejects every update it carries and nothing else
--- happened, the task leaves no events (its WorkflowTaskScheduled is taken back).
-ALTER TABLE {{schema}}.workflow_tasks ADD COLUMN speculative boolean NOT NULL DEFAULT false;
-
--- Schedule a speculative task for the run's admitted updates unless a task is already
--- scheduled or in flight.
-CREATE FUNCTION {{schema}}.schedule_update_task(p_run uuid) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF (SELECT wft_state FROM {{schema}}.executions WHERE run_id = p_run) = 0 THEN
-        PERFORM {{schema}}.ensure_workflow_task(p_run);
-        UPDATE {{schema}}.workflow_tasks SET speculative = true WHERE run_id = p_run;
-    END IF;
-END $$;
-
--- Redefined from 0004: an update to an idle run schedules a speculative task.
-CREATE OR REPLACE FUNCTION {{schema}}.request_update(
-    p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb, p_row uuid)
-RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    e {{schema}}.executions;
-    u {{schema}}.updates;
-BEGIN
-    e := {{schema}}.find_run(p_namespace, p_workflow_id, p_run);
-    IF e.run_id IS NULL THEN
-        RETURN jsonb_build_object('status', 'not_found');
-    END IF;
-    -- Lock the run: a lease or a completion then sees this update, or runs before it.
-    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id FOR UPDATE;
-    SELECT * INTO u FROM {{schema}}.updates
-     WHERE run_id = e.run_id AND update_id = p_request->'meta'->>'updateId';
-    IF FOUND THEN
-        RETURN {{schema}}.update_reply(u);
-    END IF;
-    IF e.status <> 1 THEN
-        RETURN jsonb_build_object('status', 'not_running', 'run_id', e.run_id);
-    END IF;
-    INSERT INTO {{schema}}.updates (id, run_id, update_id, request)
-    VALUES (p_row, e.run_id, p_request->'meta'->>'updateId', p_request)
-    RETURNING * INTO u;
-    IF e.wft_state = 0 THEN
-        PERFORM {{schema}}.schedule_update_task(e.run_id);
-    ELSIF e.wft_state = 2 THEN
-        -- The task in flight did not see it. An empty inbox entry makes
-        -- complete_workflow_task refuse to close the run (Temporal's UNHANDLED_UPDATE:
-        -- the next task delivers the update); otherwise apply_update_commands
-        -- schedules that next task.
-        INSERT INTO {{schema}}.inbox (run_id, events) VALUES (e.run_id, '[]'::jsonb);
-    END IF;
-    RETURN {{schema}}.update_reply(u);
-END $$;
+-- A workflow task scheduled with no new event since the run's previous task completed
+-- exists only to deliver updates (request_update, or apply_update_commands for those
+-- that arrived while a task was in flight): it is speculative, as on Temporal. If the
+-- workflow rejects every update it carries and nothing else happened, the task leaves
+-- no events: its WorkflowTaskScheduled is taken back.
 
 -- The completion of a task as 0002 defines it keeps its body under a new name; the
 -- complete_workflow_task below first discards a speculative task that only rejected
@@ -274,11 +226,14 @@ BEGIN
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     SELECT * INTO t FROM {{schema}}.workflow_tasks
      WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
-    -- Discard it only when its WorkflowTaskScheduled is still the run's last event and
-    -- no event waits in the inbox (an empty entry is an update that arrived meanwhile).
-    IF t.run_id IS NULL OR NOT t.speculative
+    -- Discard it only when it was scheduled right after the previous task's events
+    -- (sticky_event_id is the last of them), its WorkflowTaskScheduled is still the
+    -- run's last event and no event waits in the inbox (an empty entry is an update
+    -- that arrived meanwhile).
+    IF t.run_id IS NULL
        OR e.next_event_id <> (p_completion->>'first_event_id')::bigint
        OR t.scheduled_event_id <> e.next_event_id - 1
+       OR t.scheduled_event_id - 1 <> e.sticky_event_id
        OR EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run AND events <> '[]'::jsonb) THEN
         RETURN {{schema}}.complete_workflow_task_events(
             p_run, p_lease, p_worker, p_completion, p_eager_next);
@@ -300,7 +255,7 @@ BEGIN
                                             (v_update->>'state')::smallint, v_update->'outcome');
     END LOOP;
     IF EXISTS (SELECT 1 FROM {{schema}}.updates WHERE run_id = p_run AND state = 0) THEN
-        PERFORM {{schema}}.schedule_update_task(p_run);
+        PERFORM {{schema}}.ensure_workflow_task(p_run);
     END IF;
     RETURN jsonb_build_object('status', 'ok', 'discarded', true,
                               'last_event_id', t.scheduled_event_id - 1);
