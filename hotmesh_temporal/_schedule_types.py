@@ -31,11 +31,18 @@ from hotmesh_temporal._client_interceptor import (
     UnpauseScheduleInput,
     UpdateScheduleInput,
 )
-from hotmesh_temporal._engine import cron
+from hotmesh_temporal._engine import cron, visibility
 from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine import schedules as engine
 from hotmesh_temporal._engine.completion import new_run_start
 from hotmesh_temporal._engine.definitions import workflow_type_and_result_type
+from hotmesh_temporal._engine.list_filter import (
+    DEFAULT_ORDER,
+    SCHEDULES,
+    CompiledFilter,
+    ListFilterError,
+    compile_filter,
+)
 from hotmesh_temporal.api.common.v1 import Payload, SearchAttributes
 from hotmesh_temporal.service import RPCError, RPCStatusCode
 
@@ -339,6 +346,9 @@ class ScheduleActionStartWorkflow(ScheduleAction):
             headers=dict(self.headers) if self.headers else None,
             identity=client.identity,
             retry_policy=self.retry_policy,
+            user_metadata=await visibility.encode_user_metadata(
+                dc, self.static_summary, self.static_details
+            ),
         )
         return h.strip_none(
             {
@@ -710,7 +720,7 @@ class ScheduleAsyncIterator:
         self._current_page: Sequence[ScheduleListDescription] | None = None
         self._current_page_index = 0
         self._done = False
-        self._filter = _ListFilter(getattr(input, "query", None))
+        self._filter = _compile_schedule_filter(getattr(input, "query", None))
 
     @property
     def current_page_index(self) -> int:
@@ -729,13 +739,18 @@ class ScheduleAsyncIterator:
         store = await self._client._engine_store()
         size = page_size or self._input.page_size
         after = (self._next_page_token or b"").decode()
-        rows = await store.fetch("list_schedules", self._client.namespace, after, size)
+        rows = await store.fetch_filtered(
+            "list_schedules",
+            {"where": self._filter.where},
+            self._client.namespace,
+            after,
+            size,
+            *self._filter.where_params,
+        )
         now = await store.fetchval("now")
         entries = [r["schedule"] for r in rows]
         self._current_page = [
-            ScheduleListDescription._from_row(e, now, self._client)
-            for e in entries
-            if self._filter.matches(e)
+            ScheduleListDescription._from_row(e, now, self._client) for e in entries
         ]
         self._current_page_index = 0
         self._next_page_token = (
@@ -759,49 +774,24 @@ class ScheduleAsyncIterator:
             await self.fetch_next_page()
 
 
-class _ListFilter:
-    """The list query schedules support: ``Key = value`` terms joined by AND, over
-    ``ScheduleId``, ``WorkflowType``, ``TemporalSchedulePaused`` and the schedule's
-    own search attributes. Anything else is a clear error."""
-
-    _VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|true|false|-?\d+(?:\.\d+)?"
-    _TERM = r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=)\s*(" + _VALUE + r")\s*"
-
-    def __init__(self, query: str | None) -> None:
-        import re
-
-        self.terms: list[tuple] = []
-        if not query or not query.strip():
-            return
-        for part in re.split(r"\s+AND\s+", query.strip(), flags=re.IGNORECASE):
-            match = re.fullmatch(self._TERM, part)
-            if not match:
-                raise RPCError(
-                    f"invalid schedule list query {query!r}: supported is Key = value [AND ...]",
-                    RPCStatusCode.INVALID_ARGUMENT,
-                    b"",
-                )
-            self.terms.append((match.group(1), match.group(2), _literal(match.group(3))))
-
-    def matches(self, row: Mapping[str, Any]) -> bool:
-        if not self.terms:
-            return True
-        _, untyped = _decode_search_attributes(row.get("search_attributes"))
-        values = {
-            "ScheduleId": row["schedule_id"],
-            "WorkflowType": row["action"]["start"]["started_attributes"]["workflowType"]["name"],
-            "TemporalSchedulePaused": row["paused"],
-        }
-        values.update({k: v[0] if len(v) == 1 else v for k, v in untyped.items()})
-        return all((values.get(k) == v) == (op == "=") for k, op, v in self.terms)
-
-
-def _literal(text: str) -> Any:
-    if text in ("true", "false"):
-        return text == "true"
-    if text[0] in "'\"":
-        return text[1:-1].replace("\\" + text[0], text[0])
-    return float(text) if "." in text else int(text)
+def _compile_schedule_filter(query: str | None) -> CompiledFilter:
+    """A list_schedules query in the list-filter language of list_workflows, over
+    ``ScheduleId``, ``WorkflowType``, ``TemporalSchedulePaused`` and the schedules'
+    own search attributes. Schedules are listed by id: ORDER BY and GROUP BY are
+    refused, like anything the language does not know."""
+    try:
+        compiled = compile_filter(query, first_param=4, vocabulary=SCHEDULES)
+    except ListFilterError as err:
+        raise RPCError(
+            f"invalid schedule list query: {err}", RPCStatusCode.INVALID_ARGUMENT, b""
+        ) from err
+    if compiled.group_by is not None or compiled.order_terms != list(DEFAULT_ORDER):
+        raise RPCError(
+            "invalid schedule list query: ORDER BY and GROUP BY are not supported",
+            RPCStatusCode.INVALID_ARGUMENT,
+            b"",
+        )
+    return compiled
 
 
 # ------------------------------------------------------------------------ handle

@@ -1236,6 +1236,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         start_delay = input.start_delay
         if input.cron_schedule:
             start_delay = await _cron_start_delay(await self._store(), input.cron_schedule, start_delay)
+        user_metadata = await visibility.encode_user_metadata(
+            dc, input.static_summary, input.static_details
+        )
         return new_run_start(
             namespace=self._client.namespace,
             workflow_id=input.id,
@@ -1255,6 +1258,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             start_delay=start_delay,
             id_reuse_policy=int(input.id_reuse_policy),
             id_conflict_policy=int(input.id_conflict_policy),
+            user_metadata=user_metadata,
         )
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
@@ -1576,10 +1580,25 @@ class WorkflowExecutionDescription(WorkflowExecution):
     _metadata_decoded: bool = False
 
     async def static_summary(self) -> Optional[str]:
+        """The static summary given when the run started (None if none was)."""
+        await self._decode_metadata()
         return self._static_summary
 
     async def static_details(self) -> Optional[str]:
+        """The static details given when the run started (None if none were)."""
+        await self._decode_metadata()
         return self._static_details
+
+    async def _decode_metadata(self) -> None:
+        if self._metadata_decoded:
+            return
+        summary, details = await visibility.decode_user_metadata(
+            self.data_converter, self.raw_description.execution_config.user_metadata
+        )
+        # Decoded once, on first use (the description is frozen like its base class).
+        object.__setattr__(self, "_static_summary", summary)
+        object.__setattr__(self, "_static_details", details)
+        object.__setattr__(self, "_metadata_decoded", True)
 
     @staticmethod
     def _from_row(

@@ -31,7 +31,7 @@ _COMMAND_FIELDS = {
     c.CompleteWorkflow: (("result", "one"),),
     c.FailWorkflow: (("failure", "failure"),),
     c.ContinueAsNew: (("arguments", "list"), ("memo", "map")),
-    c.StartChildWorkflow: (("arguments", "list"), ("memo", "map")),
+    c.StartChildWorkflow: (("arguments", "list"), ("memo", "map"), ("user_metadata", "map")),
     c.SignalExternalWorkflow: (("arguments", "list"),),
     c.ModifyWorkflowProperties: (("upserted_memo", "map"),),
     c.UpdateResponse: (("rejected", "failure"), ("completed", "one"), ("failed", "failure")),

@@ -271,6 +271,8 @@ class StartChildWorkflow:
     memo: Optional[Mapping[str, Payload]] = None
     search_attributes: Optional[Mapping[str, Payload]] = None
     cancellation_type: int = 1  # ChildWorkflowCancellationType value
+    # Static summary and details: {"summary": Payload, "details": Payload}, either absent.
+    user_metadata: Mapping[str, Payload] | None = None
 
 
 @dataclass

@@ -271,7 +271,16 @@ class _Builder:
         decision = workflow_retry.decide(self.task.started_attrs, failure, self._now())
         # A retry comes first; a cron workflow starts its next run once retries are over.
         if decision.backoff is not None:
-            next_run = self._retry_run(str(uuid.uuid4()), failure, decision.backoff)
+            task = self.task
+            next_run = retry_run(
+                task.started_attrs,
+                namespace=task.namespace,
+                workflow_id=task.workflow_id,
+                run_id=task.run_id,
+                identity=task.identity,
+                failure=failure,
+                backoff=decision.backoff,
+            )
         else:
             next_run = self._next_cron_run(failure=failure)
         self.emit(
@@ -287,20 +296,6 @@ class _Builder:
         self.out.close = h.strip_none(
             {"status": 3, "failure": failure, "continue_as_new": next_run}
         )
-
-    def _retry_run(self, run_id: str, failure: Dict[str, Any], backoff: Any) -> Dict[str, Any]:
-        prior = self.task.started_attrs
-        start = run_again(
-            prior, namespace=self.task.namespace, workflow_id=self.task.workflow_id,
-            run_id=self.task.run_id, new_run_id=run_id, identity=self.task.identity,
-            start_delay=backoff, attempt=int(prior.get("attempt") or 1) + 1,
-        )
-        started = start["started_attributes"]
-        started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_RETRY"
-        started["continuedFailure"] = failure
-        if "lastCompletionResult" in prior:
-            started["lastCompletionResult"] = prior["lastCompletionResult"]
-        return start
 
     def _now(self) -> datetime:
         task = self.task
@@ -435,6 +430,7 @@ class _Builder:
             cron_schedule=cmd.cron_schedule,
             id_reuse_policy=cmd.id_reuse_policy or 1,
             parent=parent,
+            user_metadata=h.payload_map(cmd.user_metadata),
         )
         self.out.children.append(
             {
@@ -566,6 +562,37 @@ def run_again(
     )
 
 
+def retry_run(
+    prior: dict[str, Any],
+    *,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    identity: str,
+    failure: dict[str, Any],
+    backoff: timedelta,
+) -> dict[str, Any]:
+    """The next attempt of a run that failed or timed out with ``failure`` (Temporal
+    JSON), starting after ``backoff``: the same input, linked as Temporal links a
+    retry (initiator RETRY, attempt + 1, the failure passed on)."""
+    start = run_again(
+        prior,
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        new_run_id=str(uuid.uuid4()),
+        identity=identity,
+        start_delay=backoff,
+        attempt=int(prior.get("attempt") or 1) + 1,
+    )
+    started = start["started_attributes"]
+    started["initiator"] = "CONTINUE_AS_NEW_INITIATOR_RETRY"
+    started["continuedFailure"] = failure
+    if "lastCompletionResult" in prior:
+        started["lastCompletionResult"] = prior["lastCompletionResult"]
+    return start
+
+
 def next_cron_run(
     prior: Dict[str, Any],
     *,
@@ -644,13 +671,15 @@ def new_run_start(
     id_reuse_policy: int = 1,
     id_conflict_policy: int = 0,
     parent: Optional[Dict[str, Any]] = None,
+    user_metadata: dict[str, Any] | None = None,
 ) -> Dict[str, Any]:
     """The argument of insert_run() / start_workflow(): the execution row's fields and
     the WorkflowExecutionStarted attributes, in one JSON object.
 
     ``parent`` (namespace, workflow_id, run_id, initiated_event_id, root) makes the run
     a child: the row's ``parent`` column is how the parent's close finds its children
-    and how the child's close finds its parent."""
+    and how the child's close finds its parent. ``user_metadata`` is the static
+    summary and details (sdk.v1.UserMetadata JSON, payloads encoded)."""
     task_timeout = task_timeout or timedelta(seconds=10)
     run_timeout = run_timeout or execution_timeout
     first = first_execution_run_id or run_id
@@ -695,6 +724,7 @@ def new_run_start(
             "id_reuse_policy": id_reuse_policy,
             "id_conflict_policy": id_conflict_policy,
             "parent": _parent_row(parent),
+            "user_metadata": user_metadata,
             "started_attributes": h.strip_none(started),
         }
     )

@@ -38,7 +38,7 @@ from hotmesh_temporal._engine.definitions import (
     UpdateDefinition,
     WorkflowDefinition,
 )
-from hotmesh_temporal._engine.loop import WorkflowEventLoop
+from hotmesh_temporal._engine.loop import WorkflowEventLoop, dropped_quietly
 from hotmesh_temporal._engine.updates import unfinished_handler_warnings
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class _ActivityHandle(workflow.ActivityHandle):
 
     def __init__(self, instance: "WorkflowInstance", pending: _PendingActivity, coro: Any) -> None:
         super().__init__(coro, loop=instance.loop)
+        dropped_quietly(self)
         self._instance = instance
         self._pending = pending
 
@@ -117,6 +118,7 @@ class _ActivityHandle(workflow.ActivityHandle):
 class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
     def __init__(self, instance: "WorkflowInstance", pending: _PendingChild, coro: Any) -> None:
         super().__init__(coro, loop=instance.loop)
+        dropped_quietly(self)
         self._instance = instance
         self._pending = pending
 
@@ -643,6 +645,7 @@ class WorkflowInstance:
             search_attributes=self._encode_search_attributes(input.search_attributes),
             cancellation_type=int(input.cancellation_type),
             headers=dict(input.headers or {}),
+            user_metadata=self._user_metadata(input.static_summary, input.static_details),
         )
         result_type = input.ret_type
         pending = _PendingChild(seq, command, self.loop.create_future(), self.loop.create_future())
@@ -1036,6 +1039,13 @@ class WorkflowInstance:
 
     def _encode_memo(self, memo: Mapping[str, Any]) -> Dict[str, Any]:
         return {key: self._payload_converter.to_payload(value) for key, value in memo.items()}
+
+    def _user_metadata(self, summary: str | None, details: str | None) -> dict[str, Any] | None:
+        """A child's static summary and details as payloads (the worker's codec encodes
+        them with the command's other payloads)."""
+        given = {"summary": summary, "details": details}
+        out = {k: self._payload_converter.to_payload(v) for k, v in given.items() if v is not None}
+        return out or None
 
     def _encode_search_attributes(self, attributes: Any) -> Optional[Dict[str, Any]]:
         return visibility.encode_search_attributes(attributes) or None

@@ -206,6 +206,17 @@ ACTIVITIES = Vocabulary(
     status_names={1: "Running", 2: "Completed", 3: "Failed", 4: "Canceled",
                   5: "Terminated", 6: "TimedOut", 7: "Paused"},
 )
+# Schedules, over the rows list_schedules selects (queries.sql): the schedule's id, the
+# type of the workflow it starts, and its search attributes plus the built-in
+# TemporalSchedulePaused in search_values. A schedule has no execution status.
+SCHEDULES = Vocabulary(
+    fields={
+        "ScheduleId": _Column("schedule_id", "text"),
+        "WorkflowType": _Column("workflow_type", "text"),
+    },
+    status_values={},
+    status_names={},
+)
 _KEYWORDS = {
     "and", "or", "not", "in", "between", "is", "null", "starts_with", "order", "by",
     "asc", "desc", "group", "true", "false",

@@ -217,9 +217,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             task = asyncio.Task(coro, loop=self, name=name)
         else:
             task = asyncio.Task(coro, loop=self, name=name, context=context)
-        # An evicted run's pending tasks are dropped on purpose: do not log them.
-        task._log_destroy_pending = False  # type: ignore[attr-defined]
-        return task
+        return dropped_quietly(task)
 
     def set_task_factory(self, factory: Optional[Callable[..., Any]]) -> None:
         self._task_factory = factory
@@ -324,6 +322,15 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
     sock_sendfile = _not_deterministic("sock_sendfile")
     add_signal_handler = _not_deterministic("add_signal_handler")
     remove_signal_handler = _not_deterministic("remove_signal_handler")
+
+
+def dropped_quietly(task: asyncio.Task) -> asyncio.Task:
+    """Mark a task of a workflow loop as one that may be garbage-collected pending: an
+    evicted or finished run drops its unfinished tasks (an activity or child handle
+    never awaited, a handler still waiting) on purpose, so asyncio must not report
+    "Task was destroyed but it is pending!" for them."""
+    task._log_destroy_pending = False  # type: ignore[attr-defined]
+    return task
 
 
 def running_workflow_loop() -> Optional[WorkflowEventLoop]:

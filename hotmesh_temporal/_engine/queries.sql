@@ -181,11 +181,11 @@ SELECT * FROM {schema}.due_schedules($1);
 -- name: schedule_tick
 SELECT {schema}.schedule_tick($1, $2, $3, $4, $5, $6::jsonb, $7);
 
--- name: due_cron_timeouts
-SELECT * FROM {schema}.due_cron_timeouts($1);
+-- name: due_run_timeouts
+SELECT * FROM {schema}.due_run_timeouts($1);
 
--- name: cron_run_timed_out
-SELECT {schema}.cron_run_timed_out($1, $2::jsonb);
+-- name: run_timed_out
+SELECT {schema}.run_timed_out($1, $2, $3::jsonb);
 
 -- name: create_schedule
 SELECT {schema}.create_schedule($1::jsonb);
@@ -202,9 +202,17 @@ SELECT {schema}.delete_schedule($1, $2);
 -- name: describe_schedule
 SELECT * FROM {schema}.describe_schedule($1, $2);
 
+-- {where} is a list filter compiled with list_filter.SCHEDULES (placeholders from $4).
 -- name: list_schedules
-SELECT to_jsonb(s) - 'running' AS schedule FROM {schema}.schedules s
- WHERE namespace = $1 AND schedule_id > $2 ORDER BY schedule_id LIMIT $3;
+SELECT to_jsonb(s) - 'running' - 'workflow_type' - 'search_values' AS schedule
+  FROM (SELECT x.*,
+               x.action->'start'->'started_attributes'->'workflowType'->>'name' AS workflow_type,
+               {schema}.search_attribute_values(x.search_attributes)
+                   || jsonb_build_object('TemporalSchedulePaused', x.paused) AS search_values
+          FROM {schema}.schedules x
+         WHERE x.namespace = $1 AND x.schedule_id > $2) s
+ WHERE ({where})
+ ORDER BY schedule_id LIMIT $3;
 
 -- name: run_row
 SELECT * FROM {schema}.executions WHERE run_id = $1;

@@ -198,9 +198,9 @@ def plan_tick(row: Mapping[str, Any]) -> TickPlan:
 
 
 async def fire_due(store: Store, limit: int = 100) -> int:
-    """Tick every due schedule once, and continue the chains of cron runs that timed
-    out. Returns how many of these took effect."""
-    done = await continue_timed_out_cron_runs(store, limit)
+    """Tick every due schedule once, and retry or continue the runs that reached their
+    run timeout. Returns how many of these took effect."""
+    done = await continue_timed_out_runs(store, limit)
     for row in await store.fetch("due_schedules", limit):
         try:
             plan = plan_tick(row)
@@ -226,28 +226,36 @@ async def fire_due(store: Store, limit: int = 100) -> int:
     return done
 
 
-async def continue_timed_out_cron_runs(store: Store, limit: int) -> int:
-    """A cron run that reached its run timeout closes and starts the next run at the
-    next cron time, as on Temporal (the SQL sweep hands such runs over to here)."""
-    from hotmesh_temporal._engine.completion import next_cron_run
+async def continue_timed_out_runs(store: Store, limit: int) -> int:
+    """A run that reached its run timeout closes as timed out and, as on Temporal, is
+    retried when its retry policy allows, or else starts the next run of its cron
+    chain (the SQL sweep hands such runs over to here: Python computes backoffs and
+    cron times)."""
+    from hotmesh_temporal._engine.completion import next_cron_run, retry_run
+    from hotmesh_temporal._engine.workflow_retry import decide
 
     done = 0
-    for row in await store.fetch("due_cron_timeouts", limit):
-        start = next_cron_run(
-            row["started"],
+    for row in await store.fetch("due_run_timeouts", limit):
+        ids = dict(
             namespace=row["namespace"],
             workflow_id=row["workflow_id"],
             run_id=str(row["run_id"]),
             identity="",
-            now=row["now"],
-            failure=_RUN_TIMEOUT_FAILURE,
         )
-        if await store.fetchval("cron_run_timed_out", row["run_id"], start):
+        started = row["started"]
+        decision = decide(started, _RUN_TIMEOUT_FAILURE, row["now"])
+        if decision.backoff is not None:
+            start = retry_run(
+                started, failure=_RUN_TIMEOUT_FAILURE, backoff=decision.backoff, **ids
+            )
+        else:
+            start = next_cron_run(started, now=row["now"], failure=_RUN_TIMEOUT_FAILURE, **ids)
+        if await store.fetchval("run_timed_out", row["run_id"], decision.retry_state, start):
             done += 1
     return done
 
 
-# How Temporal's server describes a run timeout to the next run of a cron chain.
+# How Temporal's server describes a run timeout to the run that follows it.
 _RUN_TIMEOUT_FAILURE = {
     "message": "workflow timeout",
     "source": "Server",

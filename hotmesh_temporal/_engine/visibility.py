@@ -270,8 +270,48 @@ def describe_response(row: Mapping[str, Any], activities: Any, info: RawView) ->
         execution_config=RawView(
             task_queue=RawView(name=row["task_queue"]),
             workflow_task_timeout=row["task_timeout"],
+            user_metadata=user_metadata_message(row.get("user_metadata")),
         ),
     )
+
+
+# ------------------------------------------------------------- user metadata
+
+_METADATA_KEYS = ("summary", "details")
+
+
+async def encode_user_metadata(
+    data_converter: Any, summary: str | Payload | None, details: str | Payload | None
+) -> dict[str, Any] | None:
+    """A start's static summary and details as Temporal's sdk.v1.UserMetadata JSON,
+    each encoded by the whole data converter (codec included), as temporalio does; a
+    value that is already a Payload is kept. None when both are None."""
+    out: dict[str, Any] = {}
+    for key, value in zip(_METADATA_KEYS, (summary, details), strict=True):
+        if value is None:
+            continue
+        if not isinstance(value, Payload):
+            value = (await data_converter.encode([value]))[0]
+        out[key] = value.to_json_dict()
+    return out or None
+
+
+def user_metadata_message(doc: Mapping[str, Any] | None) -> Any:
+    """The sdk.v1.UserMetadata message of stored user metadata (None when absent)."""
+    from hotmesh_temporal.api.history.v1 import Sdk_UserMetadata
+
+    return Sdk_UserMetadata.from_json_dict(dict(doc)) if doc else None
+
+
+async def decode_user_metadata(data_converter: Any, message: Any) -> tuple[Any, Any]:
+    """(summary, details) of an sdk.v1.UserMetadata message, decoded."""
+    if message is None:
+        return None, None
+    decoded = []
+    for key in _METADATA_KEYS:
+        has = message.HasField(key)
+        decoded.append((await data_converter.decode([getattr(message, key)]))[0] if has else None)
+    return decoded[0], decoded[1]
 
 
 # ------------------------------------------------------------- page tokens

@@ -1,12 +1,13 @@
 """Workflow-level retries: a run that fails is retried as a new run of the same workflow
 id when its retry policy allows, as Temporal does.
 
-The decision is made by the worker that completes the failing task, from the run's
-WorkflowExecutionStarted attributes (retry policy, attempt, expiration time): the
-failed run closes with ``WorkflowExecutionFailed.newExecutionRunId`` set and the next
-run starts after the backoff, in the same transaction (``complete_workflow_task``
-treats it like a continue-as-new). Run timeouts are not retried (see
-docs/architecture.md).
+The decision is made from the run's WorkflowExecutionStarted attributes (retry
+policy, attempt, expiration time). For a failure, by the worker that completes the
+failing task: the failed run closes with ``WorkflowExecutionFailed.newExecutionRunId``
+set and the next run starts after the backoff, in the same transaction
+(``complete_workflow_task`` treats it like a continue-as-new). For a run timeout, by a
+worker's sweeper (``schedules.continue_timed_out_runs``), with the timeout failure a
+Temporal server uses.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from hotmesh_temporal._engine import history as h
 
+TIMEOUT_TYPE_PREFIX = "TemporalTimeout:"
+
 
 @dataclass
 class RetryDecision:
@@ -26,7 +29,7 @@ class RetryDecision:
 
 
 def decide(started: Mapping[str, Any], failure: dict[str, Any], now: datetime) -> RetryDecision:
-    """Whether a run that failed with ``failure`` (Temporal JSON) is retried."""
+    """Whether a run that failed or timed out with ``failure`` (Temporal JSON) is retried."""
     policy = started.get("retryPolicy")
     if not policy:
         return RetryDecision("RETRY_STATE_RETRY_POLICY_NOT_SET")
@@ -53,7 +56,8 @@ def _retryable(failure: Mapping[str, Any], non_retryable_types: Any) -> bool:
     if timeout is not None:
         kind = timeout.get("timeoutType", "")
         allowed = ("TIMEOUT_TYPE_START_TO_CLOSE", "TIMEOUT_TYPE_HEARTBEAT")
-        return kind in allowed and kind not in non_retryable_types
+        # A policy names a timeout as non-retryable as "TemporalTimeout:<type>".
+        return kind in allowed and f"{TIMEOUT_TYPE_PREFIX}{kind}" not in non_retryable_types
     info = failure.get("applicationFailureInfo")
     if info is not None:
         return not info.get("nonRetryable") and info.get("type") not in non_retryable_types

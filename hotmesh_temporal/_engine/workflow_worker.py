@@ -211,6 +211,11 @@ class WorkflowWorker:
             self._cache.pop(run_id, None)
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
+        if reply.get("discarded"):
+            # A speculative task that only rejected updates left no events; the driver
+            # replayed its WorkflowTaskScheduled, so it no longer matches the history.
+            self._start_eager([], reserved)
+            return None
         driver.last_event_id = int(reply["last_event_id"])
         if completion.close is None:
             self._remember(run_id, driver)

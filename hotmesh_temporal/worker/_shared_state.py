@@ -110,7 +110,16 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
                         return
                 continue
             except (EOFError, OSError):  # the manager process went away
-                logger.warning("heartbeat queue closed; process-pool heartbeats stop")
+                with self._lock:
+                    orphaned = bool(self._heartbeaters)
+                # After the last attempt unregistered this is an ordinary shutdown (the
+                # manager stopped within the last poll); with attempts still running,
+                # their heartbeats are lost, which is worth a warning. Logged before the
+                # poller is cleared, so whoever sees it gone also sees the warning.
+                if orphaned:
+                    logger.warning("heartbeat queue closed; process-pool heartbeats stop")
+                with self._lock:
+                    self._poller = None
                 return
             with self._lock:
                 heartbeat = self._heartbeaters.get(task_token)

@@ -254,6 +254,39 @@ async def test_child_id_reuse_policy(client, task_queue):
 
 
 @workflow.defn
+class ReplaceRunning:
+    @workflow.run
+    async def run(self, child_id: str) -> dict[str, Any]:
+        return await workflow.execute_child_workflow(
+            Greeter.run,
+            "replacement",
+            id=child_id,
+            id_reuse_policy=WorkflowIDReusePolicy.TERMINATE_IF_RUNNING,
+        )
+
+
+async def test_child_terminate_if_running_replaces_the_running_workflow(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ReplaceRunning, Greeter, Waiter]):
+        child_id = wf_id()
+        started = await client.start_workflow(Waiter.run, id=child_id, task_queue=task_queue)
+        running = client.get_workflow_handle(child_id, run_id=started.result_run_id)
+        await wait_idle(client, child_id)
+        parent = await client.start_workflow(
+            ReplaceRunning.run, child_id, id=wf_id("parent"), task_queue=task_queue
+        )
+        result = await parent.result()
+    assert result["greeting"] == "hello replacement"
+    assert result["parent"] == [parent.id, parent.result_run_id, "default"]
+    assert (await running.describe()).status == WorkflowExecutionStatus.TERMINATED
+    with pytest.raises(WorkflowFailureError) as info:
+        await running.result(follow_runs=False)
+    assert isinstance(info.value.cause, TerminatedError)
+    assert "StartChildWorkflowExecutionFailed" not in types(
+        await history(client, parent.result_run_id)
+    )
+
+
+@workflow.defn
 class HandleParent:
     @workflow.run
     async def run(self, child_id: str) -> dict[str, Any]:
@@ -287,6 +320,9 @@ async def test_child_handle_id_run_id_signal_and_options(client, task_queue):
         description = await child.describe()
         assert description.run_id == result["first_run"]
         assert await description.memo() == {"owner": "parent"}
+        assert await description.static_summary() == "a child"
+        assert await description.static_details() is None
+        assert await (await parent.describe()).static_summary() is None
         assert description.parent_id == parent.id
         assert description.parent_run_id == parent.result_run_id
     started = (await history(client, result["first_run"]))[0]["attrs"]
@@ -654,7 +690,9 @@ async def test_child_search_attributes_are_stored_as_given(client, task_queue):
         await client.execute_workflow(
             ParentWithAttributes.run, child_id, id=wf_id("parent"), task_queue=task_queue
         )
-        child_run = (await client.get_workflow_handle(child_id).describe()).run_id
+        description = await client.get_workflow_handle(child_id).describe()
+        assert await description.static_details() == "details"
+        child_run = description.run_id
     started = (await history(client, child_run))[0]["attrs"]
     assert list(started["searchAttributes"]["indexedFields"]) == ["CustomKeywordField"]
 

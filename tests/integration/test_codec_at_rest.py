@@ -77,6 +77,8 @@ class Markers:
         self.failure = f"FAIL-{tag}"
         self.failure_detail = f"FAILDETAIL-{tag}"
         self.result = f"RESULT-{tag}"
+        self.summary = f"SUMMARY-{tag}"
+        self.details = f"DETAILS-{tag}"
 
     def all(self) -> list[str]:
         return list(vars(self).values())
@@ -166,6 +168,8 @@ async def run_secret_workflow(
             id=workflow_id,
             task_queue=task_queue,
             memo={"note": markers.memo},
+            static_summary=markers.summary,
+            static_details=markers.details,
         )
         await handle.signal(SecretWorkflow.tell, markers.signal)
         assert (
@@ -175,7 +179,10 @@ async def run_secret_workflow(
         seen |= await plaintext_found(dsn, markers.all())
         GATE[workflow_id].set()
         assert await handle.result() == markers.result
-        assert (await handle.describe()).raw_info is not None
+        description = await handle.describe()
+        assert description.raw_info is not None
+        assert await description.static_summary() == markers.summary
+        assert await description.static_details() == markers.details
     seen |= await plaintext_found(dsn, markers.all())
     return seen
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -303,7 +304,10 @@ async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task
     scheduled_at = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
     async with Worker(client, task_queue=task_queue, workflows=[ReportScheduledBy]):
         action = ScheduleActionStartWorkflow(
-            ReportScheduledBy.run, id=f"by-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+            ReportScheduledBy.run,
+            id=f"by-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue,
+            static_summary="nightly report",
         )
         schedule_id, handle = await new_schedule(client, task_queue, far_spec(), action=action)
         await handle.trigger()
@@ -311,7 +315,10 @@ async def test_search_attributes_carry_schedule_id_and_nominal_time(client, task
         workflow_handle = client.get_workflow_handle(runs[0]["workflow_id"])
         # The workflow itself sees them, as on Temporal.
         assert await workflow_handle.result() == schedule_id
-    described = (await workflow_handle.describe()).typed_search_attributes
+    description = await workflow_handle.describe()
+    # The action's static summary becomes the started workflow's.
+    assert await description.static_summary() == "nightly report"
+    described = description.typed_search_attributes
     assert described.get(scheduled_by) == schedule_id
     at = described.get(scheduled_at)
     assert runs[0]["workflow_id"] == f"{action.id}-{at:%Y-%m-%dT%H:%M:%SZ}"
@@ -750,17 +757,27 @@ async def test_delete_leaves_started_workflows_and_unknown_id_is_not_found(sclie
         await _release_all(sclient, schedule_id)
 
 
-async def test_list_schedules_pages_and_filters(sclient, task_queue):
-    prefix = f"list-{uuid.uuid4().hex[:6]}"
-    ids = [f"{prefix}-{i}" for i in range(3)]
+async def create_numbered_schedules(
+    sclient, task_queue: str, prefix: str, count: int, paused: Callable[[int], bool]
+) -> list[str]:
+    """Schedules <prefix>-0 .. <prefix>-<count - 1>, memo {"n": i}, paused as told."""
+    ids = [f"{prefix}-{i}" for i in range(count)]
     for i, schedule_id in enumerate(ids):
         await sclient.create_schedule(
             schedule_id,
             Schedule(
-                action=greet_action(task_queue), spec=far_spec(), state=ScheduleState(paused=i == 1)
+                action=greet_action(task_queue),
+                spec=far_spec(),
+                state=ScheduleState(paused=paused(i)),
             ),
             memo={"n": i},
         )
+    return ids
+
+
+async def test_list_schedules_pages_and_filters(sclient, task_queue):
+    prefix = f"list-{uuid.uuid4().hex[:6]}"
+    ids = await create_numbered_schedules(sclient, task_queue, prefix, 3, lambda i: i == 1)
     listed = [s async for s in await sclient.list_schedules(page_size=2) if s.id.startswith(prefix)]
     assert [s.id for s in listed] == ids
     first = listed[0]
@@ -780,6 +797,35 @@ async def test_list_schedules_pages_and_filters(sclient, task_queue):
     with pytest.raises(RPCError) as err:
         [s async for s in await sclient.list_schedules("ScheduleId = 'x'; DROP TABLE schedules")]
     assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    for schedule_id in ids:
+        await sclient.get_schedule_handle(schedule_id).delete()
+
+
+async def test_list_schedules_speaks_the_list_filter_language(sclient, task_queue):
+    prefix = f"lf-{uuid.uuid4().hex[:6]}"
+    ids = await create_numbered_schedules(sclient, task_queue, prefix, 4, lambda i: i % 2 == 1)
+
+    async def listed(query: str, **kwargs) -> list[str]:
+        return [s.id async for s in await sclient.list_schedules(query, **kwargs)]
+
+    mine = f"ScheduleId STARTS_WITH '{prefix}'"
+    assert await listed(mine) == ids
+    assert await listed(f"ScheduleId IN ('{ids[0]}', '{ids[3]}')") == [ids[0], ids[3]]
+    assert await listed(f"{mine} AND TemporalSchedulePaused = false") == [ids[0], ids[2]]
+    assert await listed(f"ScheduleId = '{ids[1]}' OR ScheduleId = '{ids[2]}'") == ids[1:3]
+    assert (
+        await listed(f"{mine} AND ScheduleId != '{ids[0]}' AND WorkflowType = 'Greet'") == ids[1:]
+    )
+    # The filter runs in SQL: every page of a filtered listing is full.
+    iterator = await sclient.list_schedules(
+        f"{mine} AND TemporalSchedulePaused = true", page_size=1
+    )
+    await iterator.fetch_next_page()
+    assert [s.id for s in iterator.current_page] == [ids[1]]
+    for bad in (f"{mine} ORDER BY ScheduleId", "ScheduleId =", "ScheduleId = 1"):
+        with pytest.raises(RPCError) as err:
+            await listed(bad)
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
     for schedule_id in ids:
         await sclient.get_schedule_handle(schedule_id).delete()
 

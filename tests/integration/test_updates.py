@@ -196,6 +196,55 @@ async def test_rejections_and_handler_failures(client, task_queue):
         assert await handle.result() == []
 
 
+async def test_rejected_update_leaves_no_workflow_task_in_history(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+        assert await handle.execute_update(CartWorkflow.add, "kiwi") == 1
+        before = await history_types(client, handle.id)
+        for _ in range(3):
+            with pytest.raises(WorkflowUpdateFailedError):
+                await handle.execute_update(CartWorkflow.add, "")
+        # Temporal's speculative task: nothing of the rejected updates is written.
+        assert await history_types(client, handle.id) == before
+        # The run goes on from the same history, on this worker and after a replay.
+        assert await handle.execute_update(CartWorkflow.add, "lime") == 2
+        assert await handle.query(CartWorkflow.handled_count) == 2
+        await handle.execute_update(CartWorkflow.checkout)
+        assert await handle.result() == ["kiwi", "lime"]
+    after = await history_types(client, handle.id)
+    assert after[: len(before)] == before
+    assert after.count("WorkflowTaskScheduled") == before.count("WorkflowTaskScheduled") + 2
+    replayed = await handle.fetch_history()
+    ids = [event.event_id for event in replayed.events]
+    assert ids == list(range(1, len(after) + 1))
+
+
+async def test_update_rejected_with_a_signal_keeps_its_workflow_task(client, task_queue):
+    """A speculative task that also brings a signal is an ordinary task: it stays."""
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+        await handle.execute_update(CartWorkflow.add, "kiwi")
+    before = await history_types(client, handle.id)
+    # No worker: the update's task waits while a signal arrives behind it.
+    rejected = asyncio.create_task(handle.execute_update(CartWorkflow.add, ""))
+    for _ in range(100):
+        if len(await history_types(client, handle.id)) > len(before):
+            break
+        await asyncio.sleep(0.02)
+    await handle.signal(CartWorkflow.open_gate)
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        with pytest.raises(WorkflowUpdateFailedError):
+            await asyncio.wait_for(rejected, 10)
+        assert (await history_types(client, handle.id))[len(before) :] == [
+            "WorkflowTaskScheduled",
+            "WorkflowExecutionSignaled",
+            "WorkflowTaskStarted",
+            "WorkflowTaskCompleted",
+        ]
+        await handle.execute_update(CartWorkflow.checkout)
+        assert await handle.result() == ["kiwi"]
+
+
 async def test_update_on_missing_or_closed_workflow(client, task_queue):
     missing = client.get_workflow_handle(wf_id())
     with pytest.raises(RPCError) as not_found:

@@ -148,3 +148,118 @@ async def test_cron_run_retries_before_the_next_cron_run(client, task_queue):
         assert cron_start["initiator"] == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
         assert cron_start["attempt"] == 1
         await client.get_workflow_handle(handle.id).terminate("end of test")
+
+
+@workflow.defn
+class HangsUntil:
+    """Waits forever on the attempts before ``finish_on``, so its run timeout ends them."""
+
+    @workflow.run
+    async def run(self, finish_on: int) -> dict[str, Any]:
+        info = workflow.info()
+        if info.attempt < finish_on:
+            await workflow.wait_condition(lambda: False)
+        return {"attempt": info.attempt, "last_failure": str(workflow.get_last_failure())}
+
+
+async def start_hanging(client, task_queue: str, finish_on: int, **options):
+    return await client.start_workflow(
+        HangsUntil.run,
+        finish_on,
+        id=wf_id(),
+        task_queue=task_queue,
+        run_timeout=options.pop("run_timeout", timedelta(seconds=1)),
+        **options,
+    )
+
+
+async def test_run_timeout_is_retried_by_the_retry_policy(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[HangsUntil]):
+        handle = await start_hanging(
+            client, task_queue, 2, retry_policy=RetryPolicy(maximum_attempts=3, **FAST)
+        )
+        result = await asyncio.wait_for(handle.result(), 20)
+    assert result == {"attempt": 2, "last_failure": "workflow timeout"}
+    first = await run_events(client, handle.result_run_id)
+    timed_out = first[-1]
+    assert timed_out["type"] == "WorkflowExecutionTimedOut"
+    assert timed_out["attrs"]["retryState"] == "RETRY_STATE_IN_PROGRESS"
+    first_run = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    assert (await first_run.describe()).status == WorkflowExecutionStatus.TIMED_OUT
+    second = (await run_events(client, timed_out["attrs"]["newExecutionRunId"]))[0]["attrs"]
+    assert second["attempt"] == 2
+    assert second["initiator"] == "CONTINUE_AS_NEW_INITIATOR_RETRY"
+    assert second["continuedExecutionRunId"] == handle.result_run_id
+    assert second["continuedFailure"]["timeoutFailureInfo"] == {
+        "timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"
+    }
+    assert second["firstWorkflowTaskBackoff"] == "0.05s"
+
+
+async def test_run_timeout_retries_stop_at_maximum_attempts(client, task_queue):
+    from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
+
+    async with Worker(client, task_queue=task_queue, workflows=[HangsUntil]):
+        handle = await start_hanging(
+            client, task_queue, 99, retry_policy=RetryPolicy(maximum_attempts=2, **FAST)
+        )
+        with pytest.raises(WorkflowFailureError) as info:
+            await asyncio.wait_for(handle.result(), 20)
+    assert isinstance(info.value.cause, TemporalTimeoutError)
+    last = await client.get_workflow_handle(handle.id).describe()
+    assert last.run_id != handle.result_run_id
+    events = await run_events(client, last.run_id)
+    assert events[0]["attrs"]["attempt"] == 2
+    assert events[-1]["type"] == "WorkflowExecutionTimedOut"
+    assert events[-1]["attrs"] == {"retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"}
+
+
+async def test_run_timeout_listed_as_non_retryable_is_not_retried(client, task_queue):
+    policy = RetryPolicy(
+        maximum_attempts=3,
+        non_retryable_error_types=["TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE"],
+        **FAST,
+    )
+    async with Worker(client, task_queue=task_queue, workflows=[HangsUntil]):
+        handle = await start_hanging(client, task_queue, 2, retry_policy=policy)
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), 20)
+    events = await run_events(client, handle.result_run_id)
+    assert events[-1]["attrs"] == {"retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"}
+
+
+async def test_run_timeout_without_retry_policy_is_final(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[HangsUntil]):
+        handle = await start_hanging(client, task_queue, 2)
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), 20)
+    events = await run_events(client, handle.result_run_id)
+    assert events[-1]["type"] == "WorkflowExecutionTimedOut"
+    assert events[-1]["attrs"] == {"retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"}
+
+
+async def test_execution_timeout_bounds_every_retry(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[HangsUntil]):
+        handle = await start_hanging(
+            client,
+            task_queue,
+            99,
+            execution_timeout=timedelta(seconds=2.5),
+            retry_policy=RetryPolicy(**FAST),
+        )
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), 20)
+    runs = [r async for r in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    # Runs of 1 s each, retried until the execution deadline 2.5 s after the first
+    # start (each retry does not get an execution timeout of its own).
+    assert len(runs) >= 2
+    first_start = min(r.start_time for r in runs)
+    last_close = max(r.close_time for r in runs)
+    assert timedelta(seconds=2) <= last_close - first_start < timedelta(seconds=3.5)
+    last = await run_events(client, (await client.get_workflow_handle(handle.id).describe()).run_id)
+    assert last[-1]["attrs"] == {"retryState": "RETRY_STATE_TIMEOUT"}
+    expiries = set()
+    for run in runs:
+        started = (await run_events(client, run.run_id))[0]["attrs"]
+        expiries.add(started["workflowExecutionExpirationTime"])
+    assert len(expiries) == 1

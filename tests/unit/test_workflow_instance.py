@@ -656,6 +656,41 @@ def test_child_workflow_start_signal_and_result() -> None:
     assert completed_result(done) == "child-run: hi"
 
 
+@workflow.defn
+class LeavesHandlesBehind:
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.start_activity("greet", start_to_close_timeout=TIMEOUT)
+        await workflow.start_child_workflow(GreetWorkflow.run, "kid", id="child-1")
+        await workflow.wait_condition(lambda: self.go, timeout=timedelta(hours=1))
+        return "done"
+
+    @workflow.signal
+    def release(self) -> None:
+        self.go = True
+
+
+def test_a_finished_run_drops_its_pending_handles_without_asyncio_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    driver = Driver(LeavesHandlesBehind)
+    driver.start()
+    driver.activate(c.ResolveChildWorkflowStart(seq=1, run_id="child-run"))
+    done = driver.activate(c.SignalWorkflow(signal_name="release", input=[]))
+    assert completed_result(done) == "done"
+    # The run is over with an activity and a child still pending: dropping the run
+    # (as a worker evicts it) must not report "Task was destroyed but it is pending!".
+    with caplog.at_level("ERROR"):
+        del driver, done
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 # --------------------------------------------------------------------- logging
 
 

@@ -87,6 +87,9 @@ CREATE TABLE {{schema}}.executions (
     parent jsonb,
     memo jsonb,
     search_attributes jsonb,
+    -- Temporal's sdk.v1.UserMetadata JSON ({summary, details}: payloads, encoded by the
+    -- client's data converter): the static summary and details given at start.
+    user_metadata jsonb,
     result jsonb,
     failure jsonb,
     next_event_id bigint NOT NULL DEFAULT 1,
@@ -590,6 +593,7 @@ DECLARE
     v_task_timeout double precision := coalesce((p_start->>'task_timeout')::float8, 10);
     v_exec_deadline timestamptz;
     v_run_deadline timestamptz;
+    v_started jsonb := p_start->'started_attributes';
     v_events jsonb;
     e {{schema}}.executions;
 BEGIN
@@ -597,8 +601,15 @@ BEGIN
         (p_start->>'execution_deadline')::timestamptz,
         v_now + (v_delay + v_exec_timeout) * interval '1 second');
     v_run_deadline := v_now + (v_delay + v_run_timeout) * interval '1 second';
+    -- As on a Temporal server, WorkflowExecutionStarted records the execution deadline;
+    -- retries, cron runs and continue-as-new pass it on, so the execution timeout bounds
+    -- the whole chain (and the retry policy sees it).
+    IF v_exec_deadline IS NOT NULL AND NOT v_started ? 'workflowExecutionExpirationTime' THEN
+        v_started := v_started || jsonb_build_object('workflowExecutionExpirationTime',
+            to_char(v_exec_deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+    END IF;
     v_events := jsonb_build_array(jsonb_build_object(
-        'type', 'WorkflowExecutionStarted', 'attrs', p_start->'started_attributes'));
+        'type', 'WorkflowExecutionStarted', 'attrs', v_started));
     IF p_start ? 'signal' THEN
         v_events := v_events || jsonb_build_array(p_start->'signal');
     END IF;
@@ -609,14 +620,14 @@ BEGIN
     INSERT INTO {{schema}}.executions (
         run_id, namespace, workflow_id, first_execution_run_id, workflow_type, task_queue,
         start_time, execution_time, task_timeout, run_deadline, execution_deadline, deadline,
-        parent, memo, search_attributes, next_event_id, history_size, wft_state)
+        parent, memo, search_attributes, user_metadata, next_event_id, history_size, wft_state)
     VALUES (
         v_run, p_start->>'namespace', p_start->>'workflow_id',
         coalesce((p_start->>'first_execution_run_id')::uuid, v_run),
         p_start->>'workflow_type', p_start->>'task_queue',
         v_now, v_now + v_delay * interval '1 second', v_task_timeout,
         v_run_deadline, v_exec_deadline, least(v_run_deadline, v_exec_deadline),
-        p_start->'parent', p_start->'memo', p_start->'search_attributes',
+        p_start->'parent', p_start->'memo', p_start->'search_attributes', p_start->'user_metadata',
         1 + jsonb_array_length(v_events), length(v_events::text), 1)
     ON CONFLICT (namespace, workflow_id) WHERE status = 1 DO NOTHING
     RETURNING * INTO e;
@@ -662,6 +673,14 @@ DECLARE
     v_next jsonb;
     v_new_run uuid;
 BEGIN
+    -- A task that only carried updates and only rejected them leaves no events (0004).
+    IF p_completion ? 'updates' AND NOT p_completion ? 'close'
+       AND jsonb_array_length(v_events) = 2 THEN
+        v_next := {{schema}}.discard_speculative_task(p_run, p_lease, p_completion);
+        IF v_next IS NOT NULL THEN
+            RETURN v_next;
+        END IF;
+    END IF;
     -- The execution row first, then its task: every transition takes the locks in
     -- that order (terminate and cancel lock the execution, then delete its task), so
     -- they can never deadlock with a completion.
@@ -1088,26 +1107,32 @@ BEGIN
     PERFORM {{schema}}.notify('w|' || t.namespace || '|' || t.task_queue);
 END $$;
 
--- A run reached its run or execution timeout: it closes as timed out. On Temporal a
--- cron run that hits its run timeout times out AND starts the next run of its chain
--- (the execution timeout still ends the chain): such a run is handed to the workers
--- (cron_timeouts, 0008) instead of being closed here.
+-- A run reached its run or execution timeout. As on Temporal, a run that reaches its
+-- run timeout before the execution timeout is retried when its retry policy allows,
+-- else continues its cron chain: such a run is handed to the workers (run_timeouts,
+-- 0008; the backoff and the calendar are computed in Python). Any other run closes
+-- here, with retry state RETRY_POLICY_NOT_SET (TIMEOUT when the execution timeout was
+-- reached).
 CREATE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_run_timeout boolean := e.run_deadline <= {{schema}}.now()
+        AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline);
 BEGIN
-    IF e.run_deadline <= {{schema}}.now()
-       AND (e.execution_deadline IS NULL OR e.run_deadline < e.execution_deadline)
-       AND EXISTS (SELECT 1 FROM {{schema}}.history_events
-                    WHERE run_id = e.run_id AND event_id = 1 AND attributes ? 'cronSchedule') THEN
+    IF v_run_timeout AND EXISTS (
+            SELECT 1 FROM {{schema}}.history_events
+             WHERE run_id = e.run_id AND event_id = 1
+               AND (attributes ? 'cronSchedule' OR attributes ? 'retryPolicy')) THEN
         UPDATE {{schema}}.executions SET deadline = NULL WHERE run_id = e.run_id;
-        INSERT INTO {{schema}}.cron_timeouts VALUES (e.run_id, {{schema}}.now())
+        INSERT INTO {{schema}}.run_timeouts VALUES (e.run_id, {{schema}}.now())
         ON CONFLICT DO NOTHING;
         RETURN;
     END IF;
     DELETE FROM {{schema}}.inbox WHERE run_id = e.run_id;
     PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionTimedOut',
-        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT'))));
+        'attrs', jsonb_build_object('retryState', CASE WHEN v_run_timeout
+            THEN 'RETRY_STATE_RETRY_POLICY_NOT_SET' ELSE 'RETRY_STATE_TIMEOUT' END))));
     PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
 END $$;
 

@@ -29,16 +29,23 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object('workflowId', p_workflow_id, 'runId', p_run))
 $$;
 
--- Start one child (Temporal's id reuse policy applies; a running run with the same id
--- means the start fails with WORKFLOW_ALREADY_EXISTS, as the conflict policy is FAIL).
+-- Start a child in the parent's transaction and write the outcome to the parent's
+-- history after the current task's events. As a Temporal server does, a child started
+-- with id reuse policy TERMINATE_IF_RUNNING terminates the running workflow with its id
+-- (conflict policy TERMINATE_EXISTING); every other child start fails on a running id
+-- (conflict policy FAIL). A parent never terminates itself this way: its own id counts
+-- as taken.
 CREATE FUNCTION {{schema}}.start_child(e {{schema}}.executions, p_child jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_start jsonb := p_child->'start';
     v_attrs jsonb := v_start->'started_attributes';
+    v_terminate boolean := coalesce((v_start->>'id_reuse_policy')::int, 1) = 4
+        AND NOT (v_start->>'namespace' = e.namespace AND v_start->>'workflow_id' = e.workflow_id);
     v_reply jsonb;
 BEGIN
-    v_reply := {{schema}}.start_workflow(v_start || '{"id_conflict_policy": 1}'::jsonb);
+    v_reply := {{schema}}.start_workflow(v_start || jsonb_build_object(
+        'id_conflict_policy', CASE WHEN v_terminate THEN 3 ELSE 1 END));
     IF v_reply->>'status' = 'started' THEN
         PERFORM {{schema}}.append_after_task(e.run_id, jsonb_build_object(
             'type', 'ChildWorkflowExecutionStarted',

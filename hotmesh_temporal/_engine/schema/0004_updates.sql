@@ -184,3 +184,60 @@ BEGIN
         PERFORM {{schema}}.notify_update(u);
     END LOOP;
 END $$;
+
+-- ------------------------------------------------- speculative workflow tasks
+
+-- A workflow task scheduled with no new event since the run's previous task completed
+-- exists only to deliver updates (request_update, or apply_update_commands for those
+-- that arrived while a task was in flight): it is speculative, as on Temporal. If the
+-- workflow rejects every update it carries and nothing else happened (its completion
+-- holds only WorkflowTaskStarted and WorkflowTaskCompleted: an accepted or finished
+-- update writes an event, and so does every command), the task leaves no events: its
+-- WorkflowTaskScheduled is taken back. complete_workflow_task asks here first; NULL
+-- means "not such a task, complete it as usual".
+CREATE FUNCTION {{schema}}.discard_speculative_task(p_run uuid, p_lease bigint, p_completion jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    t {{schema}}.workflow_tasks;
+    v_update jsonb;
+    v_size bigint;
+BEGIN
+    -- Same lock order as the completion: the execution row, then its task.
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.workflow_tasks
+     WHERE run_id = p_run AND lease_id = p_lease FOR UPDATE;
+    -- Discard it only when it was scheduled right after the previous task's events
+    -- (sticky_event_id is the last of them), its WorkflowTaskScheduled is still the
+    -- run's last event and no event waits in the inbox (an empty entry is an update
+    -- that arrived meanwhile).
+    IF t.run_id IS NULL
+       OR e.next_event_id <> (p_completion->>'first_event_id')::bigint
+       OR t.scheduled_event_id <> e.next_event_id - 1
+       OR t.scheduled_event_id - 1 <> e.sticky_event_id
+       OR EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run AND events <> '[]'::jsonb) THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = p_run;
+    DELETE FROM {{schema}}.history_events
+     WHERE run_id = p_run AND event_id = t.scheduled_event_id
+    RETURNING length(jsonb_build_array(jsonb_build_object(
+        'type', event_type, 'attrs', attributes))::text) INTO v_size;
+    -- The sticky worker and the last event it saw stay as they were: the history is
+    -- what it was before this task.
+    UPDATE {{schema}}.executions
+       SET next_event_id = t.scheduled_event_id, wft_state = 0,
+           history_size = history_size - coalesce(v_size, 0)
+     WHERE run_id = p_run;
+    FOR v_update IN SELECT * FROM jsonb_array_elements(p_completion->'updates') LOOP
+        PERFORM {{schema}}.set_update_state(p_run, v_update->>'id',
+                                            (v_update->>'state')::smallint, v_update->'outcome');
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM {{schema}}.updates WHERE run_id = p_run AND state = 0) THEN
+        PERFORM {{schema}}.ensure_workflow_task(p_run);
+    END IF;
+    RETURN jsonb_build_object('status', 'ok', 'discarded', true,
+                              'last_event_id', t.scheduled_event_id - 1);
+END $$;

@@ -70,35 +70,38 @@ CREATE TRIGGER executions_schedule_run_closed
     FOR EACH ROW WHEN (OLD.status = 1 AND NEW.status <> 1)
     EXECUTE FUNCTION {{schema}}.schedule_run_closed();
 
--- ------------------------------------------------------- cron run timeouts
+-- ------------------------------------------------------------ run timeouts
 
--- Cron runs that reached their run timeout, waiting for a worker to compute the next
--- cron time (Python knows the calendar) and continue the chain: cron_run_timed_out().
-CREATE TABLE {{schema}}.cron_timeouts (
+-- Runs that reached their run timeout and go on (a retry, or the next cron run), waiting
+-- for a worker: the retry backoff and the cron calendar are computed in Python
+-- (timeout_run, 0001, puts them here; run_timed_out() takes them out).
+CREATE TABLE {{schema}}.run_timeouts (
     run_id uuid PRIMARY KEY,
     due_at timestamptz NOT NULL
 );
 
--- Timed-out cron runs to continue: the run and its WorkflowExecutionStarted attributes.
-CREATE FUNCTION {{schema}}.due_cron_timeouts(p_limit int)
+-- Timed-out runs to retry or continue: the run and its WorkflowExecutionStarted attributes.
+CREATE FUNCTION {{schema}}.due_run_timeouts(p_limit int)
 RETURNS TABLE (run_id uuid, namespace text, workflow_id text, started jsonb, now timestamptz)
 LANGUAGE sql STABLE AS $$
     SELECT t.run_id, e.namespace, e.workflow_id, h.attributes, {{schema}}.now()
-      FROM {{schema}}.cron_timeouts t
+      FROM {{schema}}.run_timeouts t
       JOIN {{schema}}.executions e ON e.run_id = t.run_id
       JOIN {{schema}}.history_events h ON h.run_id = t.run_id AND h.event_id = 1
      ORDER BY t.due_at LIMIT p_limit
 $$;
 
--- Close a timed-out cron run and start the next run of its chain (p_start, built by
--- the worker), atomically. Only the first caller does it; false for the others.
-CREATE FUNCTION {{schema}}.cron_run_timed_out(p_run uuid, p_start jsonb) RETURNS boolean
+-- Close a timed-out run with p_retry_state and, when p_start (built by the worker) is
+-- given, start the run that follows it, atomically. Only the first caller does it;
+-- false for the others.
+CREATE FUNCTION {{schema}}.run_timed_out(p_run uuid, p_retry_state text, p_start jsonb)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     v_status smallint;
     v_new_run uuid := (p_start->>'run_id')::uuid;
 BEGIN
-    DELETE FROM {{schema}}.cron_timeouts WHERE run_id = p_run;
+    DELETE FROM {{schema}}.run_timeouts WHERE run_id = p_run;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -109,18 +112,20 @@ BEGIN
     DELETE FROM {{schema}}.inbox WHERE run_id = p_run;
     PERFORM {{schema}}.append_events(p_run, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionTimedOut',
-        'attrs', jsonb_build_object('retryState', 'RETRY_STATE_TIMEOUT',
-                                    'newExecutionRunId', v_new_run))));
+        'attrs', jsonb_strip_nulls(jsonb_build_object('retryState', p_retry_state,
+                                                      'newExecutionRunId', v_new_run)))));
     PERFORM {{schema}}.close_run(p_run, 7::smallint, NULL, NULL, v_new_run);
-    PERFORM {{schema}}.insert_run(p_start);
+    IF p_start IS NOT NULL THEN
+        PERFORM {{schema}}.insert_run(p_start);
+    END IF;
     RETURN true;
 END $$;
 
 -- --------------------------------------------------------------- sweeper hooks
 
 -- Firing needs the calendar, which Python computes: the sweeper's Python side calls
--- due_schedules() and schedule_tick() (and due_cron_timeouts() and
--- cron_run_timed_out()) when next_schedule_fire() says something is due.
+-- due_schedules() and schedule_tick() (and due_run_timeouts() and
+-- run_timed_out()) when next_schedule_fire() says something is due.
 CREATE FUNCTION {{schema}}.sweep_schedules(p_now timestamptz, p_limit int) RETURNS int
 LANGUAGE sql AS $$ SELECT 0 $$;
 
@@ -129,7 +134,7 @@ LANGUAGE sql STABLE AS $$
     SELECT least(
         (SELECT min(next_fire_at) FROM {{schema}}.schedules WHERE next_fire_at IS NOT NULL),
         (SELECT {{schema}}.now() FROM {{schema}}.schedule_wakeups LIMIT 1),
-        (SELECT min(due_at) FROM {{schema}}.cron_timeouts))
+        (SELECT min(due_at) FROM {{schema}}.run_timeouts))
 $$;
 
 -- Schedules with something to do now: a due time, or a run of theirs that closed.
