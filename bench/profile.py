@@ -6,9 +6,9 @@ on, per workflow (pg_stat_statements with track=all, so statements inside the SQ
 functions are listed too). CPU time, unlike wall time, holds up fairly well on a busy
 machine, so two versions can be compared in one sitting:
 
-    python -m bench.profile                                # this checkout
-    PYTHONPATH=/tmp/old python -m bench.profile --label old   # another checkout's package
-    python -m bench.profile --sql "DROP INDEX ..."         # a what-if on the schema
+    python -m bench.profile                            # this checkout
+    cd /tmp && PYTHONPATH=/path/to/old python /path/to/this/bench/profile.py --label old
+    python -m bench.profile --sql "DROP INDEX ..."     # a what-if on the schema
 
 The hotmesh_temporal package imported is whichever comes first on sys.path, so
 PYTHONPATH selects the version under test; the workload is bench/workloads.py.
@@ -25,8 +25,16 @@ import uuid
 
 import asyncpg
 
-from bench.pgcluster import TempCluster, server_cpu_seconds
-from bench.stats import percentile
+if __package__ in (None, ""):
+    # Run as a file (python /path/to/bench/profile.py) with another checkout first on
+    # PYTHONPATH: this file's own helpers, beside it (sys.path[0]), are the ones used.
+    import workloads as w  # type: ignore[import-not-found]
+    from pgcluster import TempCluster, server_cpu_seconds  # type: ignore[import-not-found]
+    from stats import percentile  # type: ignore[import-not-found]
+else:
+    from bench import workloads as w
+    from bench.pgcluster import TempCluster, server_cpu_seconds
+    from bench.stats import percentile
 
 
 def _short(sql: str, width: int) -> str:
@@ -49,7 +57,6 @@ async def _statements(admin: asyncpg.Connection, per: int, top: int) -> list[str
 
 
 async def profile(dsn: str, data_dir: str, args: argparse.Namespace) -> None:
-    from bench import workloads as w
     from hotmesh_temporal.client import Client
     from hotmesh_temporal.worker import Worker
 
