@@ -102,6 +102,10 @@ class TempCluster:
             os.path.join(self.bin_dir, "initdb"), "-D", self.data_dir, "-U", "postgres",
             "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C",
         ])
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server on the existing data directory (again, after stop_server)."""
         options = [f"-c port={self.port}", f"-c unix_socket_directories={self.root}"]
         settings = {**SERVER_SETTINGS, **self.extra_settings}
         options += [f"-c {k}={v}" for k, v in settings.items()]
@@ -111,14 +115,18 @@ class TempCluster:
         ])
         self._started = True
 
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected), keeping its data."""
+        if self._started:
+            self._run([
+                os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-m", "fast",
+                "-w", "stop",
+            ])
+            self._started = False
+
     def stop(self) -> None:
         try:
-            if self._started:
-                self._run([
-                    os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-m", "fast",
-                    "-w", "stop",
-                ])
-                self._started = False
+            self.stop_server()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

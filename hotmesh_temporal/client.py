@@ -856,7 +856,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         waiter = self._client.service_client._close_waiter(store)
         dc = self._client.data_converter
         while True:
-            row = await waiter.wait_closed(run_id)
+            row = await _call(waiter.wait_closed(run_id))
             status = row["status"]
             if row["new_run_id"] is not None and follow_runs:
                 run_id = str(row["new_run_id"])
@@ -1523,12 +1523,11 @@ def _return_type(fn: Any) -> Optional[type]:
 
 async def _call(awaitable: Awaitable[Any]) -> Any:
     """Run one store call, turning a lost database into a clear RPCError."""
-    import asyncpg
+    from hotmesh_temporal._engine.store import DATABASE_GONE_ERRORS
 
     try:
         return await awaitable
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.InterfaceError) as err:
+    except DATABASE_GONE_ERRORS as err:
         raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
 
 

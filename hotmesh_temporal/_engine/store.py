@@ -59,11 +59,69 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+# Postgres aborted the statement to break a deadlock (two transitions locking the same
+# runs in opposite orders, e.g. a parent and its child): nothing happened, run it again.
 _TRANSIENT_ERRORS = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
 )
 _TRANSIENT_RETRIES = 5
+
+# No connection could be had, or the one we had refused the statement before sending it
+# (asyncpg checks its protocol state first): the server never saw it, so any statement
+# is simply sent again.
+_NOT_SENT_ERRORS = (
+    OSError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+_REFUSED_BY_CONNECTION = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
+# The connection died while the statement ran: it may have committed. Only statements
+# that may run twice are sent again (see _REPEATABLE).
+_CONNECTION_LOST_ERRORS = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+# What a caller sees when the database is gone for good (the client turns it into
+# RPCError UNAVAILABLE).
+DATABASE_GONE_ERRORS = _NOT_SENT_ERRORS + _CONNECTION_LOST_ERRORS
+
+# A database that went away is waited for this long (backoff 0.05 s doubling: about
+# 3 s in all) before the error reaches the caller (a worker retries its claims on its
+# own; a client call fails with RPCError UNAVAILABLE).
+_CONNECTION_RETRIES = 7
+
+# Statements that are safe to run again when the first attempt may have committed:
+# reads; claims (a task claimed by a lost attempt is leased to nobody listening and
+# comes back when its lease expires); lease-checked reports (a second report finds the
+# lease gone and answers stale / not found); starts (the run id is chosen by the
+# caller, and a start that finds its own run answers as started); update requests
+# (keyed by update id). Signals, cancels and terminations are not: a second one would
+# be a second request.
+_REPEATABLE = frozenset({
+    "start_workflow", "request_update",
+    "claim_workflow_tasks", "claim_activity_tasks", "claim_queries",
+    "complete_workflow_task", "release_workflow_task", "extend_workflow_task_lease",
+    "complete_activity_task", "fail_activity_task", "cancel_activity_task",
+    "heartbeat_activity_task", "answer_query", "take_answer",
+    "events_after", "activity_attempt_by_ids", "run_outcome", "find_run", "run_row",
+    "find_update", "update_by_id", "describe_schedule", "list_schedules",
+    "list_workflows", "count_workflows", "count_workflows_by_status", "pending_activities",
+    "describe_standalone_activity", "standalone_activity_outcome", "standalone_activity_run",
+    "list_standalone_activities", "count_standalone_activities",
+    "count_standalone_activities_by_status", "due_schedules", "due_run_timeouts",
+    "work_is_due", "sweep", "now",
+})
+
+
+class _StatementNotSent(Exception):
+    """The statement never reached the server (its cause says why)."""
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -111,27 +169,57 @@ class Store:
     # ---------------------------------------------------------------- statements
 
     async def fetchval(self, name: str, *args: Any) -> Any:
-        return await self._run(self.pool.fetchval, name, args)
+        return await self._run("fetchval", name, args)
 
     async def fetch(self, name: str, *args: Any) -> List[asyncpg.Record]:
-        return await self._run(self.pool.fetch, name, args)
+        return await self._run("fetch", name, args)
 
     async def fetchrow(self, name: str, *args: Any) -> Optional[asyncpg.Record]:
-        return await self._run(self.pool.fetchrow, name, args)
+        return await self._run("fetchrow", name, args)
 
-    async def _run(self, method: Callable[..., Awaitable[Any]], name: str, args: tuple) -> Any:
+    async def _run(self, method: str, name: str, args: tuple) -> Any:
         """Run one named statement. Each is a single function call in its own
-        transaction, so when Postgres aborts it to break a deadlock (two transitions
-        locking the same runs in opposite orders, e.g. a parent and its child) nothing
-        happened and it is simply run again."""
+        transaction, so a failed attempt either did nothing or (connection lost after
+        the commit) did everything; the error tables above say when to try again."""
         self.calls[name] += 1
-        for attempt in range(_TRANSIENT_RETRIES):
+        deadlocks = lost = 0
+        while True:
             try:
-                return await method(self.queries[name], *args)
+                return await self._run_once(method, self.queries[name], args)
             except _TRANSIENT_ERRORS:
-                if attempt == _TRANSIENT_RETRIES - 1:
+                deadlocks += 1
+                if deadlocks == _TRANSIENT_RETRIES:
                     raise
-                await asyncio.sleep(random.uniform(0.001, 0.01 * 2**attempt))
+                await asyncio.sleep(random.uniform(0.001, 0.01 * 2**deadlocks))
+            except _StatementNotSent as err:
+                lost += 1
+                if lost == _CONNECTION_RETRIES:
+                    raise err.__cause__ from None
+                await asyncio.sleep(0.05 * 2 ** (lost - 1))
+            except _CONNECTION_LOST_ERRORS:
+                lost += 1
+                if name not in _REPEATABLE or lost == _CONNECTION_RETRIES:
+                    raise
+                await asyncio.sleep(0.05 * 2 ** (lost - 1))
+
+    async def _run_once(self, method: str, sql: str, args: tuple) -> Any:
+        try:
+            conn = await self.pool.acquire()
+        except _NOT_SENT_ERRORS as err:
+            raise _StatementNotSent() from err
+        try:
+            try:
+                return await getattr(conn, method)(sql, *args)
+            except _REFUSED_BY_CONNECTION as err:
+                # Refused by the connection itself (a broken protocol state after its
+                # server went away), so never sent: drop the connection, send again.
+                conn.terminate()
+                raise _StatementNotSent() from err
+            except _CONNECTION_LOST_ERRORS:
+                conn.terminate()
+                raise
+        finally:
+            await self.pool.release(conn)
 
     async def fetch_filtered(
         self, name: str, fragments: Dict[str, str], *args: Any

@@ -33,8 +33,17 @@ def start_workers(dsn: str, task_queue: str, count: int):
         process.start()
         processes.append(process)
         ready_events.append(ready)
-    for ready in ready_events:
-        ready.wait(timeout=60)
+    for process, ready in zip(processes, ready_events):
+        if not ready.wait(timeout=60):
+            stop.set()
+            for other in processes:
+                other.join(timeout=5)
+                if other.is_alive():
+                    other.kill()
+            raise RuntimeError(
+                f"worker process {process.pid} did not start within 60 s "
+                f"(exit code {process.exitcode})"
+            )
     return processes, stop
 
 

@@ -1,3 +1,4 @@
+import asyncio
 import os
 import uuid
 
@@ -10,7 +11,8 @@ async def test_jobs_run_in_the_worker_processes(client: Client, dsn: str):
     task_queue = str(uuid.uuid4())
     processes, stop = start_workers(dsn, task_queue, 2)
     try:
-        results = await run_jobs(client, task_queue, 4, task_queue)
+        # Bounded: should a worker process die, the test fails instead of waiting forever.
+        results = await asyncio.wait_for(run_jobs(client, task_queue, 4, task_queue), 120)
     finally:
         stop_workers(processes, stop)
     worker_pids = {str(process.pid) for process in processes}

@@ -1214,7 +1214,11 @@ DECLARE
 BEGIN
     SELECT * INTO v_running FROM {{schema}}.executions
      WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1 FOR UPDATE;
-    IF FOUND THEN
+    IF FOUND AND v_running.run_id = (p_start->>'run_id')::uuid THEN
+        -- This very start, sent again after its connection was lost (the caller chose
+        -- the run id): it did start.
+        RETURN jsonb_build_object('status', 'started', 'run_id', v_running.run_id);
+    ELSIF FOUND THEN
         -- WorkflowIDConflictPolicy: 2 USE_EXISTING, 3 TERMINATE_EXISTING;
         -- WorkflowIDReusePolicy 4 TERMINATE_IF_RUNNING terminates too.
         IF p_start ? 'signal' THEN
