@@ -323,6 +323,64 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
     assert "hm_workflow_task_execution_failed" not in text
 
 
+async def test_prometheus_unit_suffix_names_units(dsn: str) -> None:
+    # PrometheusConfig.unit_suffix: the unit spelled out after the name, before _total.
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address="127.0.0.1:0", unit_suffix=True, counters_total_suffix=True
+            ),
+            metric_prefix="hm_",
+            attach_service_name=False,
+        )
+    )
+    meter = runtime.metric_meter
+    meter.create_counter("sent", unit="By").add(10)
+    meter.create_gauge_float("throughput", unit="By/s").set(2.5)
+    meter.create_gauge("load", unit="1").set(1)
+    meter.create_counter("requests", unit="{request}").add(1)  # annotations add nothing
+    meter.create_histogram("wait_seconds", unit="s").record(1)  # not doubled
+    client = await Client.connect(dsn, runtime=runtime)
+    queue = f"tq-{uuid.uuid4()}"
+    try:
+        async with Worker(
+            client, task_queue=queue, workflows=[MeteredWorkflow], activities=[flaky]
+        ):
+            await client.execute_workflow(
+                MeteredWorkflow.run, "units", id=f"wf-{uuid.uuid4()}", task_queue=queue
+            )
+    finally:
+        await client.service_client.close()
+    text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
+    assert "# TYPE sent_bytes_total counter" in text
+    assert "sent_bytes_total 10" in text
+    assert "throughput_bytes_per_second 2.5" in text
+    assert "load_ratio 1" in text
+    assert "requests_total 1" in text
+    assert "wait_seconds_count 1" in text
+    # Duration histograms are in milliseconds (seconds with durations_as_seconds).
+    act_labels = f'activity_type="flaky",namespace="default",task_queue="{queue}"'
+    assert _value(text, f"hm_activity_execution_latency_milliseconds_count{{{act_labels}}}") == 2
+    assert _value(text, f"hm_activity_execution_failed_total{{{act_labels}}}") == 1
+    assert "hm_activity_execution_latency_count" not in text
+
+
+def test_prometheus_unit_suffix_of_durations_in_seconds() -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address="127.0.0.1:0", unit_suffix=True, durations_as_seconds=True
+            ),
+            attach_service_name=False,
+        )
+    )
+    latency = runtime.metric_meter.create_histogram_timedelta("latency", unit="ms")
+    latency.record(timedelta(seconds=2))
+    text = scrape(runtime)
+    assert "latency_seconds_sum 2" in text
+    assert "latency_milliseconds" not in text
+
+
 def _value(text: str, series: str) -> float:
     for line in text.splitlines():
         if line.startswith(series + " "):
