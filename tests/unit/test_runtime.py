@@ -292,12 +292,8 @@ class MeteredWorkflow:
         )
 
 
-async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
-    runtime = Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address="127.0.0.1:0"), metric_prefix="hm_"
-        )
-    )
+async def _run_metered(dsn: str, runtime: Runtime, name: str) -> tuple[str, str]:
+    """Run MeteredWorkflow on a fresh task queue with ``runtime``: (queue, result)."""
     client = await Client.connect(dsn, runtime=runtime)
     queue = f"tq-{uuid.uuid4()}"
     try:
@@ -305,10 +301,20 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
             client, task_queue=queue, workflows=[MeteredWorkflow], activities=[flaky]
         ):
             result = await client.execute_workflow(
-                MeteredWorkflow.run, "metrics", id=f"wf-{uuid.uuid4()}", task_queue=queue
+                MeteredWorkflow.run, name, id=f"wf-{uuid.uuid4()}", task_queue=queue
             )
     finally:
         await client.service_client.close()
+    return queue, result
+
+
+async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address="127.0.0.1:0"), metric_prefix="hm_"
+        )
+    )
+    queue, result = await _run_metered(dsn, runtime, "metrics")
     assert result == "hello metrics"
     text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
     labels = f'namespace="default",service_name="temporal-core-sdk",task_queue="{queue}"'
@@ -340,17 +346,7 @@ async def test_prometheus_unit_suffix_names_units(dsn: str) -> None:
     meter.create_gauge("load", unit="1").set(1)
     meter.create_counter("requests", unit="{request}").add(1)  # annotations add nothing
     meter.create_histogram("wait_seconds", unit="s").record(1)  # not doubled
-    client = await Client.connect(dsn, runtime=runtime)
-    queue = f"tq-{uuid.uuid4()}"
-    try:
-        async with Worker(
-            client, task_queue=queue, workflows=[MeteredWorkflow], activities=[flaky]
-        ):
-            await client.execute_workflow(
-                MeteredWorkflow.run, "units", id=f"wf-{uuid.uuid4()}", task_queue=queue
-            )
-    finally:
-        await client.service_client.close()
+    queue, _ = await _run_metered(dsn, runtime, "units")
     text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
     assert "# TYPE sent_bytes_total counter" in text
     assert "sent_bytes_total 10" in text
