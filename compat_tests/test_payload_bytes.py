@@ -74,3 +74,25 @@ def test_default_converter_payloads_equal(value):
     theirs = temporalio.converter.DataConverter.default.payload_converter.to_payload(value)
     assert dict(ours.metadata) == dict(theirs.metadata)
     assert ours.data == theirs.data
+
+
+def test_grpc_status_bytes_equal():
+    from hotmesh_temporal.api.common.v1 import GrpcStatus, WorkflowExecution
+    from hotmesh_temporal.service import RPCError, RPCStatusCode
+
+    theirs = temporalio_common.GrpcStatus(code=6, message="already started")
+    theirs.details.add().Pack(temporalio_common.WorkflowExecution(workflow_id="w", run_id="r"))
+    raw = theirs.SerializeToString()
+    ours = GrpcStatus.FromString(raw)
+    assert (ours.code, ours.message) == (6, "already started")
+    unpacked = WorkflowExecution()
+    assert ours.details[0].Unpack(unpacked)
+    assert unpacked == WorkflowExecution(workflow_id="w", run_id="r")
+    assert ours.SerializeToString() == raw
+    # An RPCError holding a raw status decodes it, as temporalio's does.
+    err = RPCError("already started", RPCStatusCode.ALREADY_EXISTS, raw)
+    assert err.grpc_status == ours
+    from google.protobuf.json_format import MessageToDict
+
+    assert ours.to_json_dict() == MessageToDict(theirs)
+    assert GrpcStatus.from_json_dict(MessageToDict(theirs)) == ours

@@ -319,7 +319,9 @@ def _serve_prometheus(config: PrometheusConfig, registry: Registry) -> Threading
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = registry.prometheus_text(counters_total_suffix=config.counters_total_suffix)
+            body = registry.prometheus_text(
+                counters_total_suffix=config.counters_total_suffix, unit_suffix=config.unit_suffix
+            )
             data = body.encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -51,6 +51,7 @@ class RPCError(TemporalError):
         self._message = message
         self._status = status
         self._raw_grpc_status = raw_grpc_status
+        self._grpc_status: Any = None
 
     @property
     def message(self) -> str:
@@ -66,7 +67,17 @@ class RPCError(TemporalError):
 
     @property
     def grpc_status(self) -> Any:
-        return None
+        """The call's status (``api.common.v1.GrpcStatus``: ``code``, ``message``,
+        ``details``): decoded from ``raw_grpc_status``, or, for the errors this package
+        raises (no raw status), made of the error's status code and message."""
+        if self._grpc_status is None:
+            from hotmesh_temporal.api.common.v1 import GrpcStatus
+
+            if self._raw_grpc_status:
+                self._grpc_status = GrpcStatus.FromString(self._raw_grpc_status)
+            else:
+                self._grpc_status = GrpcStatus(code=int(self._status), message=self._message)
+        return self._grpc_status
 
 
 @dataclass

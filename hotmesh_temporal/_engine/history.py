@@ -72,7 +72,7 @@ def event_type_short(name: str) -> str:
     """Accept both 'EVENT_TYPE_TIMER_FIRED' and 'TimerFired' (older CLI output)."""
     if not name.startswith("EVENT_TYPE_"):
         return name
-    return "".join(word.capitalize() for word in name[len("EVENT_TYPE_"):].split("_"))
+    return "".join(word.capitalize() for word in name[len("EVENT_TYPE_") :].split("_"))
 
 
 def attributes_key(short: str) -> str:
@@ -232,15 +232,19 @@ def event_at(time: Any, event_type: str, attrs: Mapping[str, Any]) -> Dict[str, 
 
 
 def row_to_json(row: Mapping[str, Any]) -> Dict[str, Any]:
-    """One event as {id, type, time, attrs} -> Temporal's JSON event."""
+    """One event as {id, type, time, attrs} (and optionally user_metadata) -> Temporal's
+    JSON event."""
     short = row["type"]
-    return {
+    event = {
         "eventId": str(row["id"]),
         "eventTime": format_time(parse_time(row["time"])),
         "eventType": event_type_enum(short),
         "taskId": str(row["id"]),
         attributes_key(short): row["attrs"],
     }
+    if row.get("user_metadata"):  # sdk.v1.UserMetadata JSON, kept on the event itself
+        event["userMetadata"] = row["user_metadata"]
+    return event
 
 
 def json_to_row(obj: Mapping[str, Any]) -> Dict[str, Any]:

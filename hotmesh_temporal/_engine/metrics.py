@@ -84,6 +84,7 @@ class _Family:
     help: str
     buckets: Sequence[float]
     buffered: BufferedMetricInfo
+    unit: str  # as exported: a duration histogram's is "ms", or "s" in seconds
 
 
 class Registry:
@@ -131,6 +132,9 @@ class Registry:
 
     def _new_family(self, metric: Any) -> _Family:
         kind = _family(metric.kind)
+        unit = metric.unit or ""
+        if metric.kind == "histogram_timedelta":
+            unit = "s" if self.durations_as_seconds else "ms"
         family = _Family(
             kind=kind,
             help=metric.description or metric.name,
@@ -138,6 +142,7 @@ class Registry:
             buffered=BufferedMetricInfo(
                 metric.name, metric.description, metric.unit, _BUFFERED_KIND[kind]
             ),
+            unit=unit,
         )
         self._families[metric.name] = family
         return family
@@ -176,8 +181,12 @@ class Registry:
         buckets = _BUCKETS_MS_BY_NAME.get(unprefixed or "", DEFAULT_BUCKETS_MS)
         return tuple(b / 1000 for b in buckets) if self.durations_as_seconds else buckets
 
-    def prometheus_text(self, *, counters_total_suffix: bool = False) -> str:
-        """Everything recorded, in Prometheus' text exposition format (0.0.4)."""
+    def prometheus_text(
+        self, *, counters_total_suffix: bool = False, unit_suffix: bool = False
+    ) -> str:
+        """Everything recorded, in Prometheus' text exposition format (0.0.4). With
+        ``unit_suffix`` a metric's unit is spelled out after its name, as the
+        OpenTelemetry Prometheus exporter does (``_milliseconds``, ``_bytes``...)."""
         with self._lock:
             by_name: dict[str, list[tuple[_Labels, _Series]]] = {}
             for (name, labels), series in sorted(self._series.items()):
@@ -185,13 +194,49 @@ class Registry:
             lines: list[str] = []
             for name, rows in by_name.items():
                 family = self._families[name]
-                total = family.kind == "counter" and counters_total_suffix
-                exposed = name + ("_total" if total else "")
+                exposed = name
+                suffix = prometheus_unit_suffix(family.unit) if unit_suffix else None
+                if suffix and not exposed.endswith(f"_{suffix}"):
+                    exposed += f"_{suffix}"
+                if family.kind == "counter" and counters_total_suffix:
+                    exposed += "_total"
                 lines.append(f"# HELP {exposed} {_escape_help(family.help)}")
                 lines.append(f"# TYPE {exposed} {family.kind}")
                 for labels, series in rows:
                     lines.extend(_series_lines(exposed, labels, series, family.buckets))
         return "\n".join(lines) + "\n"
+
+
+# UCUM units and the words Prometheus names use for them (OpenTelemetry's mapping).
+_UNIT_WORDS = {
+    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
+    "us": "microseconds", "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes",
+    "MiBy": "mebibytes", "GiBy": "gibibytes", "TiBy": "tebibytes", "KBy": "kilobytes",
+    "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes", "B": "bytes",
+    "KB": "kilobytes", "MB": "megabytes", "GB": "gigabytes", "TB": "terabytes",
+    "m": "meters", "V": "volts", "A": "amperes", "J": "joules", "W": "watts", "g": "grams",
+    "Cel": "celsius", "Hz": "hertz", "1": "ratio", "%": "percent", "$": "dollars",
+}  # fmt: skip
+# The unit after "/" in a rate ("By/s": bytes_per_second).
+_PER_UNIT_WORDS = {
+    "s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month",
+    "y": "year",
+}  # fmt: skip
+# Units that make no sense before "per" ("1/s" is per_second).
+_NOT_BEFORE_PER = frozenset({"1", "d", "h", "min", "s", "ms", "us", "ns"})
+
+
+def prometheus_unit_suffix(unit: str) -> str | None:
+    """The name suffix of ``unit``; None for no unit, an annotation such as
+    ``{request}`` or a unit with no Prometheus word."""
+    if unit in _UNIT_WORDS:
+        return _UNIT_WORDS[unit]
+    first, slash, second = unit.partition("/")
+    per = _PER_UNIT_WORDS.get(second) if slash else None
+    if per is None:
+        return None
+    word = None if first in _NOT_BEFORE_PER else _UNIT_WORDS.get(first)
+    return f"{word}_per_{per}" if word else f"per_{per}"
 
 
 def _label_text(value: Any) -> str:

@@ -138,6 +138,11 @@ SELECT * FROM {schema}.find_run($1, $2, $3);
 SELECT run_id, status, result, failure, new_run_id, workflow_id
   FROM {schema}.executions WHERE run_id = $1;
 
+-- The static summary / details of a start (sdk.v1.UserMetadata JSON), shown on the
+-- run's WorkflowExecutionStarted event.
+-- name: run_user_metadata
+SELECT user_metadata FROM {schema}.executions WHERE run_id = $1;
+
 -- name: forget_worker
 SELECT {schema}.forget_worker($1);
 

@@ -26,7 +26,7 @@ ACCEPTED = "WorkflowExecutionUpdateAccepted"
 COMPLETED = "WorkflowExecutionUpdateCompleted"
 
 # Row states of the updates table (schema/0004_updates.sql).
-STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED = 0, 1, 2, 3
+STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED, STATE_REJECTED = 0, 1, 2, 3, 4
 
 
 def request_json(
@@ -144,7 +144,8 @@ def completion_row(cmd: c.UpdateResponse) -> dict[str, Any]:
     """What complete_workflow_task records in the updates table for ``cmd``."""
     if cmd.accepted:
         return {"id": cmd.protocol_instance_id, "state": STATE_ACCEPTED}
-    return {"id": cmd.protocol_instance_id, "state": STATE_COMPLETED, "outcome": outcome_json(cmd)}
+    state = STATE_REJECTED if cmd.rejected is not None else STATE_COMPLETED
+    return {"id": cmd.protocol_instance_id, "state": state, "outcome": outcome_json(cmd)}
 
 
 def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:

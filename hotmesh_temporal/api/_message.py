@@ -988,6 +988,73 @@ class Timestamp(Message):
             self.FromJsonString(value)
 
 
+class ProtoAny(Message):
+    """``google.protobuf.Any``: a message of any type, serialized, with the URL of its
+    type (``type.googleapis.com/<full name>``)."""
+
+    __slots__ = ()
+    _full_name = "google.protobuf.Any"
+    _fields = (Field("type_url", 1, STRING), Field("value", 2, BYTES))
+
+    def TypeName(self) -> str:  # noqa: N802 - protobuf name
+        """The full name of the packed message's type."""
+        return self.type_url.rpartition("/")[2]
+
+    def Is(self, descriptor: Any) -> bool:  # noqa: N802
+        """Whether the packed message is of the type ``descriptor`` describes."""
+        return self.TypeName() == descriptor.full_name
+
+    def Pack(self, msg: Message, type_url_prefix: str = "type.googleapis.com/") -> None:  # noqa: N802
+        """Pack ``msg`` into this Any."""
+        prefix = type_url_prefix if type_url_prefix.endswith("/") else type_url_prefix + "/"
+        self.type_url = prefix + msg.DESCRIPTOR.full_name
+        self.value = msg.SerializeToString()
+
+    def Unpack(self, msg: Message) -> bool:  # noqa: N802
+        """Decode the packed message into ``msg`` when it is of that type."""
+        if not self.Is(msg.DESCRIPTOR):
+            return False
+        msg.ParseFromString(self.value)
+        return True
+
+    def _packed_class(self) -> type[Message]:
+        cls = MESSAGE_TYPES.get(self.TypeName())
+        if cls is None:
+            raise ValueError(f"unknown message type in google.protobuf.Any: {self.type_url!r}")
+        return cls
+
+    # proto3 JSON: the packed message's fields next to "@type" (a well-known type
+    # with a scalar JSON form goes under "value").
+    def to_json_dict(self) -> Any:
+        if not self.type_url:
+            return {}
+        cls = self._packed_class()
+        inner = cls.FromString(self.value)._to_json_value()
+        if cls in _SCALAR_JSON_TYPES:
+            return {"@type": self.type_url, "value": inner}
+        return {"@type": self.type_url, **inner}
+
+    def _to_json_value(self) -> Any:
+        return self.to_json_dict()
+
+    def _merge_json(self, value: Any, ignore_unknown: bool) -> None:
+        if not isinstance(value, Mapping) or "@type" not in value:
+            raise ValueError(
+                f"expected a JSON object with @type for google.protobuf.Any: {value!r}"
+            )
+        self.type_url = value["@type"]
+        cls = self._packed_class()
+        inner = cls()
+        if cls in _SCALAR_JSON_TYPES:
+            inner._merge_json_value(value.get("value"), ignore_unknown)
+        else:
+            inner._merge_json({k: v for k, v in value.items() if k != "@type"}, ignore_unknown)
+        self.value = inner.SerializeToString()
+
+
+_SCALAR_JSON_TYPES = (Duration, Timestamp)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)$")
 

@@ -713,6 +713,42 @@ async def test_heartbeat_timeout(client, task_queue):
     assert err["cause"]["last_heartbeat_details"] == ["hb-1"]
 
 
+async def test_timeout_named_non_retryable_stops_retries(client, task_queue):
+    # Temporal spells a timeout in non_retryable_error_types "TemporalTimeout:<type>".
+    wid = _wid()
+    policy = {"non_retryable": ["TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE"]}
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
+        out = await _run(
+            client, task_queue, _spec("sleeps", args=[3], start_to_close=0.3, retry=policy), wid
+        )
+    assert SEEN[wid] == [1]
+    assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
+    assert out["error"]["cause"]["type"] == "START_TO_CLOSE"
+
+
+async def test_heartbeat_timeout_named_non_retryable_stops_retries(client, task_queue):
+    wid = _wid()
+    # Naming the other timeout type leaves the start-to-close timeout retryable.
+    policy = {"non_retryable": ["TemporalTimeout:TIMEOUT_TYPE_HEARTBEAT"], "max_attempts": 2}
+    async with Worker(client, task_queue=task_queue, workflows=[RunActivity], activities=[sleeps]):
+        out = await _run(
+            client, task_queue, _spec("sleeps", args=[3], start_to_close=0.3, retry=policy), wid
+        )
+    assert SEEN[wid] == [1, 2]
+    assert out["error"]["retry_state"] == "MAXIMUM_ATTEMPTS_REACHED"
+    wid = _wid()
+    async with Worker(
+        client, task_queue=task_queue, workflows=[RunActivity], activities=[heartbeat_then_hang]
+    ):
+        out = await _run(
+            client, task_queue, _spec("heartbeat_then_hang", heartbeat=0.5, retry=policy), wid
+        )
+    assert SEEN[wid] == [(1, [])]  # the second attempt would have succeeded
+    assert out["error"]["retry_state"] == "NON_RETRYABLE_FAILURE"
+    assert out["error"]["cause"]["type"] == "HEARTBEAT"
+    assert out["error"]["cause"]["last_heartbeat_details"] == ["hb-before-hang"]
+
+
 # ------------------------------------------------------------------------ heartbeats
 
 

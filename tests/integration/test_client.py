@@ -59,6 +59,18 @@ async def test_unreachable_database_is_a_clear_error():
     assert err.value.status == RPCStatusCode.UNAVAILABLE
 
 
+async def test_rpc_error_carries_its_grpc_status(client):
+    # temporalio's RPCError.grpc_status: the call's google.rpc.Status-like message.
+    missing = wf_id()
+    with pytest.raises(RPCError) as err:
+        await client.get_workflow_handle(missing).describe()
+    status = err.value.grpc_status
+    assert status.code == RPCStatusCode.NOT_FOUND == err.value.status
+    assert status.message == err.value.message and missing in status.message
+    assert list(status.details) == []
+    assert err.value.grpc_status is status  # decoded once
+
+
 async def test_handles_for_and_follow_runs(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[HopWorkflow]):
         workflow_id = wf_id()

@@ -114,6 +114,34 @@ async def test_json_export_is_temporal_format_and_round_trips(client, task_queue
     await Replayer(workflows=[HistoryWorkflow]).replay_workflow(again)
 
 
+async def test_start_event_carries_static_summary_and_details(client, task_queue):
+    # A Temporal server records the start's user metadata on WorkflowExecutionStarted.
+    handle = await client.start_workflow(
+        HistoryWorkflow.run,
+        "hi",
+        id=wf_id(),
+        task_queue=task_queue,
+        static_summary="nightly report",
+        static_details="**all** regions",
+    )
+    plain = await client.start_workflow(
+        HistoryWorkflow.run, "hi", id=wf_id(), task_queue=task_queue
+    )
+    try:
+        started = (await handle.fetch_history()).events[0]
+        meta = started.user_metadata
+        decoded = await client.data_converter.decode([meta.summary, meta.details])
+        assert decoded == ["nightly report", "**all** regions"]
+        exported = json.loads((await handle.fetch_history()).to_json())["events"][0]
+        assert set(exported["userMetadata"]) == {"summary", "details"}
+        assert not (await plain.fetch_history()).events[0].HasField("user_metadata")
+        later = [e async for e in handle.fetch_history_events(page_size=1)]
+        assert later[0].user_metadata == meta and not later[1].HasField("user_metadata")
+    finally:
+        await handle.terminate()
+        await plain.terminate()
+
+
 async def test_replay_of_changed_code_reports_nondeterminism(client, task_queue):
     _, history = await _run_to_completion(client, task_queue)
     with pytest.raises(workflow.NondeterminismError, match="ActivityTaskScheduled"):

@@ -196,6 +196,29 @@ async def test_rejections_and_handler_failures(client, task_queue):
         assert await handle.result() == []
 
 
+async def test_rejected_update_id_sent_again_runs_again(client, task_queue):
+    # Temporal keeps no record of a rejection: the id is free for a new update.
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
+        first = await handle.start_update(
+            CartWorkflow.add, "", id="retry-me", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        with pytest.raises(WorkflowUpdateFailedError):
+            await first.result()
+        with pytest.raises(RPCError) as gone:
+            await handle.get_update_handle("retry-me").result()
+        assert gone.value.status == RPCStatusCode.NOT_FOUND
+        # The validator runs again on the new request and lets it through this time.
+        assert await handle.execute_update(CartWorkflow.add, "plum", id="retry-me") == 1
+        assert await handle.get_update_handle("retry-me").result() == 1
+        # The first handle keeps the rejection it got; a completed update deduplicates.
+        with pytest.raises(WorkflowUpdateFailedError):
+            await first.result()
+        assert await handle.execute_update(CartWorkflow.add, "other", id="retry-me") == 1
+        await handle.execute_update(CartWorkflow.checkout)
+        assert await handle.result() == ["plum"]
+
+
 async def test_rejected_update_leaves_no_workflow_task_in_history(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
         handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)

@@ -292,12 +292,8 @@ class MeteredWorkflow:
         )
 
 
-async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
-    runtime = Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address="127.0.0.1:0"), metric_prefix="hm_"
-        )
-    )
+async def _run_metered(dsn: str, runtime: Runtime, name: str) -> tuple[str, str]:
+    """Run MeteredWorkflow on a fresh task queue with ``runtime``: (queue, result)."""
     client = await Client.connect(dsn, runtime=runtime)
     queue = f"tq-{uuid.uuid4()}"
     try:
@@ -305,10 +301,20 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
             client, task_queue=queue, workflows=[MeteredWorkflow], activities=[flaky]
         ):
             result = await client.execute_workflow(
-                MeteredWorkflow.run, "metrics", id=f"wf-{uuid.uuid4()}", task_queue=queue
+                MeteredWorkflow.run, name, id=f"wf-{uuid.uuid4()}", task_queue=queue
             )
     finally:
         await client.service_client.close()
+    return queue, result
+
+
+async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address="127.0.0.1:0"), metric_prefix="hm_"
+        )
+    )
+    queue, result = await _run_metered(dsn, runtime, "metrics")
     assert result == "hello metrics"
     text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
     labels = f'namespace="default",service_name="temporal-core-sdk",task_queue="{queue}"'
@@ -321,6 +327,54 @@ async def test_prometheus_serves_worker_metrics(dsn: str) -> None:
     assert _value(text, f"hm_activity_execution_latency_count{{{act_labels}}}") == 2
     assert _value(text, f"hm_activity_execution_failed{{{act_labels}}}") == 1
     assert "hm_workflow_task_execution_failed" not in text
+
+
+async def test_prometheus_unit_suffix_names_units(dsn: str) -> None:
+    # PrometheusConfig.unit_suffix: the unit spelled out after the name, before _total.
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address="127.0.0.1:0", unit_suffix=True, counters_total_suffix=True
+            ),
+            metric_prefix="hm_",
+            attach_service_name=False,
+        )
+    )
+    meter = runtime.metric_meter
+    meter.create_counter("sent", unit="By").add(10)
+    meter.create_gauge_float("throughput", unit="By/s").set(2.5)
+    meter.create_gauge("load", unit="1").set(1)
+    meter.create_counter("requests", unit="{request}").add(1)  # annotations add nothing
+    meter.create_histogram("wait_seconds", unit="s").record(1)  # not doubled
+    queue, _ = await _run_metered(dsn, runtime, "units")
+    text = await asyncio.get_running_loop().run_in_executor(None, scrape, runtime)
+    assert "# TYPE sent_bytes_total counter" in text
+    assert "sent_bytes_total 10" in text
+    assert "throughput_bytes_per_second 2.5" in text
+    assert "load_ratio 1" in text
+    assert "requests_total 1" in text
+    assert "wait_seconds_count 1" in text
+    # Duration histograms are in milliseconds (seconds with durations_as_seconds).
+    act_labels = f'activity_type="flaky",namespace="default",task_queue="{queue}"'
+    assert _value(text, f"hm_activity_execution_latency_milliseconds_count{{{act_labels}}}") == 2
+    assert _value(text, f"hm_activity_execution_failed_total{{{act_labels}}}") == 1
+    assert "hm_activity_execution_latency_count" not in text
+
+
+def test_prometheus_unit_suffix_of_durations_in_seconds() -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address="127.0.0.1:0", unit_suffix=True, durations_as_seconds=True
+            ),
+            attach_service_name=False,
+        )
+    )
+    latency = runtime.metric_meter.create_histogram_timedelta("latency", unit="ms")
+    latency.record(timedelta(seconds=2))
+    text = scrape(runtime)
+    assert "latency_seconds_sum 2" in text
+    assert "latency_milliseconds" not in text
 
 
 def _value(text: str, series: str) -> float:

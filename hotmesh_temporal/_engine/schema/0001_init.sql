@@ -1083,8 +1083,10 @@ BEGIN
     ELSE
         v_type := 'TIMEOUT_TYPE_HEARTBEAT';
     END IF;
+    -- A retry policy names a timeout as non-retryable as Temporal does: "TemporalTimeout:<type>".
     PERFORM {{schema}}.fail_attempt(t, {{schema}}.timeout_failure(v_type, t.heartbeat_details),
-                                    NULL, false, NULL, t.leased_by, v_type, NULL, false);
+                                    'TemporalTimeout:' || v_type, false, NULL, t.leased_by, v_type,
+                                    NULL, false);
 END $$;
 
 -- A workflow task whose deadline passed: a lease that expired (the worker died or is

@@ -6,12 +6,15 @@
 -- in the completion: an accepted update writes WorkflowExecutionUpdateAccepted, a
 -- finished one WorkflowExecutionUpdateCompleted (both written by the worker as command
 -- events), a rejected one writes no event. The row keeps the outcome, so the same
--- update id sent again gets the same outcome and the handler runs once.
+-- update id sent again gets the same outcome and the handler runs once. A rejection
+-- is kept only for the clients waiting on it (by row id): as on Temporal, the same
+-- update id sent again is a new update (its validator runs again), and looking it up
+-- by update id finds nothing.
 --
 -- state: 0 admitted (waiting for a workflow task), 1 accepted, 2 completed (outcome
 -- set: {success} or {failure}, Temporal's update.v1.Outcome JSON), 3 aborted (the run
 -- closed before a workflow task accepted it; the client gets "workflow execution
--- already completed").
+-- already completed"), 4 rejected (outcome: {failure}).
 -- A waiting client LISTENs for 'u|<id>|<reply JSON>' (sent on every state change; the
 -- JSON, update_reply() of the row, is left out when too large for a notification).
 
@@ -24,9 +27,10 @@ CREATE TABLE {{schema}}.updates (
     request jsonb NOT NULL,            -- Temporal's update.v1.Request JSON: {meta, input}
     state smallint NOT NULL DEFAULT 0,
     outcome jsonb,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (run_id, update_id)
+    created_at timestamptz NOT NULL DEFAULT now()
 );
+-- One live update per id; rejected ones stay apart until their waiters have read them.
+CREATE UNIQUE INDEX updates_update_id ON {{schema}}.updates (run_id, update_id) WHERE state <> 4;
 CREATE INDEX updates_admitted ON {{schema}}.updates (run_id, seq) WHERE state = 0;
 
 -- The failure an accepted update ends with when its run closes first (Temporal's).
@@ -47,8 +51,9 @@ $$;
 
 -- Admit an update to a run (the latest run of the workflow id unless p_run is given).
 -- Returns {status: not_found | not_running | ok, id, run_id, state, outcome}; an update
--- id the run has seen before returns that update as it is (deduplication). p_row is
--- the id of the new row: the client chose it, so it listens for it before asking.
+-- id the run has seen before returns that update as it is (deduplication), unless it
+-- was rejected. p_row is the id of the new row: the client chose it, so it listens for
+-- it before asking.
 CREATE FUNCTION {{schema}}.request_update(
     p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb, p_row uuid)
 RETURNS jsonb
@@ -64,7 +69,7 @@ BEGIN
     -- Lock the run: a lease or a completion then sees this update, or runs before it.
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id FOR UPDATE;
     SELECT * INTO u FROM {{schema}}.updates
-     WHERE run_id = e.run_id AND update_id = p_request->'meta'->>'updateId';
+     WHERE run_id = e.run_id AND update_id = p_request->'meta'->>'updateId' AND state <> 4;
     IF FOUND THEN
         RETURN {{schema}}.update_reply(u);
     END IF;
@@ -114,7 +119,8 @@ BEGIN
     IF e.run_id IS NULL THEN
         RETURN jsonb_build_object('status', 'not_found');
     END IF;
-    SELECT * INTO u FROM {{schema}}.updates WHERE run_id = e.run_id AND update_id = p_update_id;
+    SELECT * INTO u FROM {{schema}}.updates
+     WHERE run_id = e.run_id AND update_id = p_update_id AND state <> 4;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('status', 'update_not_found', 'run_id', e.run_id);
     END IF;

@@ -19,11 +19,13 @@ from hotmesh_temporal.api._message import (
     Duration,
     Field,
     Message,
+    ProtoAny,
     message_field,
 )
 
 __all__ = [
     "ActivityType",
+    "GrpcStatus",
     "Header",
     "Memo",
     "Payload",
@@ -135,4 +137,17 @@ class Priority(Message):
         Field("priority_key", 1, INT32),
         Field("fairness_key", 2, STRING),
         Field("fairness_weight", 3, FLOAT),
+    )
+
+
+class GrpcStatus(Message):
+    """The status of a failed call, as ``google.rpc.Status``: a gRPC status ``code``, a
+    ``message`` and ``details`` (messages packed in ``google.protobuf.Any``)."""
+
+    __slots__ = ()
+    _full_name = "temporal.api.common.v1.GrpcStatus"
+    _fields = (
+        Field("code", 1, INT32),
+        Field("message", 2, STRING),
+        Field("details", 3, REPEATED, ProtoAny),
     )
