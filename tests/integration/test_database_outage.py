@@ -10,6 +10,7 @@ down fails with a clear UNAVAILABLE error instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 
@@ -87,50 +88,48 @@ async def _kill_every_connection(dsn: str) -> int:
         await admin.close()
 
 
-async def test_every_connection_killed_mid_run_loses_nothing(cluster):
+@contextlib.asynccontextmanager
+async def _running(cluster):
+    """A client and a worker on the throwaway server, and WORKFLOWS workflows started."""
     client = await Client.connect(cluster.dsn + "?schema=outage")
     queue = f"outage-{uuid.uuid4()}"
     try:
         async with Worker(
             client, task_queue=queue, workflows=[TwoStepsWorkflow], activities=[double]
         ):
-            handles = await _start_all(client, queue)
-            killed = 0
-            for _ in range(4):
-                await asyncio.sleep(0.4)
-                killed += await _kill_every_connection(cluster.dsn)
-            assert killed > 0  # the kills did hit the engine's connections
-            assert await _results(handles) == [i * 4 for i in range(WORKFLOWS)]
+            yield client, queue, await _start_all(client, queue)
     finally:
         await client.service_client.close()
+
+
+async def test_every_connection_killed_mid_run_loses_nothing(cluster):
+    async with _running(cluster) as (_client, _queue, handles):
+        killed = 0
+        for _ in range(4):
+            await asyncio.sleep(0.4)
+            killed += await _kill_every_connection(cluster.dsn)
+        assert killed > 0  # the kills did hit the engine's connections
+        assert await _results(handles) == [i * 4 for i in range(WORKFLOWS)]
 
 
 async def test_server_stopped_and_started_mid_run_loses_nothing(cluster):
-    client = await Client.connect(cluster.dsn + "?schema=outage")
-    queue = f"outage-{uuid.uuid4()}"
-    try:
-        async with Worker(
-            client, task_queue=queue, workflows=[TwoStepsWorkflow], activities=[double]
-        ):
-            handles = await _start_all(client, queue)
-            await asyncio.sleep(0.5)
-            await asyncio.to_thread(cluster.stop_server)
-            # While it is down, a call fails clearly and promptly.
-            with pytest.raises(RPCError) as err:
-                await asyncio.wait_for(
-                    client.start_workflow(
-                        TwoStepsWorkflow.run, 0, id=f"outage-{uuid.uuid4()}", task_queue=queue
-                    ),
-                    30,
-                )
-            assert err.value.status == RPCStatusCode.UNAVAILABLE
-            await asyncio.sleep(2)
-            await asyncio.to_thread(cluster.start_server)
-            assert await _results(handles) == [i * 4 for i in range(WORKFLOWS)]
-            # And the client works again.
-            again = await client.execute_workflow(
-                TwoStepsWorkflow.run, 5, id=f"outage-{uuid.uuid4()}", task_queue=queue
+    async with _running(cluster) as (client, queue, handles):
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(cluster.stop_server)
+        # While it is down, a call fails clearly and promptly.
+        with pytest.raises(RPCError) as err:
+            await asyncio.wait_for(
+                client.start_workflow(
+                    TwoStepsWorkflow.run, 0, id=f"outage-{uuid.uuid4()}", task_queue=queue
+                ),
+                30,
             )
-            assert again == 20
-    finally:
-        await client.service_client.close()
+        assert err.value.status == RPCStatusCode.UNAVAILABLE
+        await asyncio.sleep(2)
+        await asyncio.to_thread(cluster.start_server)
+        assert await _results(handles) == [i * 4 for i in range(WORKFLOWS)]
+        # And the client works again.
+        again = await client.execute_workflow(
+            TwoStepsWorkflow.run, 5, id=f"outage-{uuid.uuid4()}", task_queue=queue
+        )
+        assert again == 20
