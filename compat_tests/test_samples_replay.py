@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,8 +23,10 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
+from temporalio import worker as t_worker
 from temporalio import workflow as t_workflow
 from temporalio.client import WorkflowHistory as TWorkflowHistory
+from temporalio.converter import DataConverter as TDataConverter
 from temporalio.worker import Replayer as TReplayer
 
 from compat_tests import twin_samples
@@ -220,7 +222,8 @@ async def _replay(client, task_queue, mod):
 async def _schedules(client, task_queue, mod):
     from samples.schedules.__main__ import create_report_schedule, wait_for_actions
 
-    async with worker(client, task_queue, mod.StatusReportWorkflow, activities=[mod.compile_report]):
+    workflow = mod.StatusReportWorkflow
+    async with worker(client, task_queue, workflow, activities=[mod.compile_report]):
         schedule = await create_report_schedule(client, new_id(), task_queue, timedelta(seconds=1))
         try:
             await schedule.trigger()  # one run now, one when the interval comes round
@@ -493,7 +496,7 @@ async def _waiting_for_handlers(client, task_queue, mod):
 
     ids = [new_id(), new_id()]
     async with worker(client, task_queue, mod.OrderWorkflow, activities=[mod.charge, mod.refund]):
-        for workflow_id, cancel in zip(ids, (False, True)):
+        for workflow_id, cancel in zip(ids, (False, True), strict=True):
             await order_with_extras(client, task_queue, workflow_id, cancel)
     return [client.get_workflow_handle(workflow_id) for workflow_id in ids]
 
@@ -528,7 +531,8 @@ async def chain_and_children(client: Client, handle: WorkflowHandle) -> list:
                 )
                 histories += await chain_and_children(client, child_handle)
             elif kind == "workflow_execution_continued_as_new_event_attributes":
-                run_id = event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                continued = event.workflow_execution_continued_as_new_event_attributes
+                run_id = continued.new_execution_run_id
     return histories
 
 
@@ -536,20 +540,54 @@ def workflow_type(history) -> str:
     return history.events[0].workflow_execution_started_event_attributes.workflow_type.name
 
 
+class Results(t_worker.Interceptor):
+    """Keeps what the replayed run method returned (temporalio side)."""
+
+    def __init__(self) -> None:
+        self.returned: list = []
+
+    def workflow_interceptor_class(self, input: Any) -> type:
+        returned = self.returned
+
+        class Keep(t_worker.WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: Any) -> Any:
+                result = await super().execute_workflow(input)
+                returned.append(result)
+                return result
+
+        return Keep
+
+
+def completed_result(history) -> Any:
+    """The result payload of a completed run, else None."""
+    last = history.events[-1]
+    if last.WhichOneof("attributes") != "workflow_execution_completed_event_attributes":
+        return None
+    (payload,) = last.workflow_execution_completed_event_attributes.result.payloads
+    return payload
+
+
 @pytest.mark.parametrize("case", SAMPLES, ids=lambda s: s.id)
 async def test_sample_histories_replay_in_temporalio(client, task_queue, case: Sample):
+    """Each history replays without nondeterminism, and the temporalio code, fed our
+    history, returns what our run returned (same payload)."""
     ours = importlib.import_module(case.module)
     twin = twin_of(case.module)
     started = await case.drive(client, task_queue, ours)
+    options = case.replayer(twin)
+    converter = options.get("data_converter", TDataConverter.default).payload_converter
+    results = Results()
+    options["interceptors"] = [*options.get("interceptors", []), results]
     replayed: set = set()
     for check in started:
         if not isinstance(check, Check):
             check = Check(check, case.workflows)
         workflows = [getattr(twin, name) for name in check.workflows]
-        replayer = TReplayer(workflows=workflows, **case.replayer(twin))
+        replayer = TReplayer(workflows=workflows, **options)
         for history in await chain_and_children(client, check.handle):
             theirs = TWorkflowHistory.from_json(history.workflow_id, history.to_json())
             assert len(theirs.events) == len(history.events)
+            results.returned.clear()
             result = await replayer.replay_workflow(theirs, raise_on_replay_failure=False)
             if check.nondeterministic:
                 assert isinstance(result.replay_failure, t_workflow.NondeterminismError)
@@ -558,9 +596,17 @@ async def test_sample_histories_replay_in_temporalio(client, task_queue, case: S
                 f"{workflow_type(history)} {history.workflow_id}: {result.replay_failure}\n"
                 f"{history.to_json()}"
             )
+            expected = completed_result(history)
+            if expected is not None:
+                (returned,) = results.returned
+                payload = converter.to_payload(returned)
+                assert (dict(payload.metadata), payload.data) == (
+                    dict(expected.metadata),
+                    expected.data,
+                ), f"{workflow_type(history)}: temporalio's replay returned {returned!r}"
             replayed.update(
                 name
-                for name, cls in zip(check.workflows, workflows)
+                for name, cls in zip(check.workflows, workflows, strict=True)
                 if t_workflow._Definition.from_class(cls).name == workflow_type(history)
             )
     assert replayed >= set(case.workflows), "a workflow of the sample made no history"

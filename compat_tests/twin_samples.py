@@ -78,9 +78,7 @@ class _Finder(importlib.abc.MetaPathFinder):
             )
         source = base.with_suffix(".py")
         if source.is_file():
-            return importlib.util.spec_from_file_location(
-                fullname, source, loader=_Loader(source)
-            )
+            return importlib.util.spec_from_file_location(fullname, source, loader=_Loader(source))
         return None
 
 
