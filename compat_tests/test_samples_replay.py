@@ -31,7 +31,12 @@ from temporalio.worker import Replayer as TReplayer
 
 from compat_tests import twin_samples
 from hotmesh_temporal import activity
-from hotmesh_temporal.client import Client, WorkflowFailureError, WorkflowHandle
+from hotmesh_temporal.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from hotmesh_temporal.worker import Worker
 
 twin_samples.install()
@@ -116,22 +121,45 @@ def with_options(client: Client, **changes: Any) -> Client:
     return Client(**config)
 
 
+def once(module: str, *workflows: str, args=lambda mod: [], activities=lambda mod: [], **kw):
+    """Register a sample that runs its first workflow once: ``args(mod)`` on a worker
+    with ``workflows`` and ``activities(mod)`` (``threads=True``: sync ones on threads)."""
+
+    async def drive(client: Client, task_queue: str, mod: ModuleType) -> list:
+        classes = [getattr(mod, name) for name in workflows]
+        async with worker(client, task_queue, *classes, activities=activities(mod), **kw):
+            return [await finish(client, task_queue, classes[0].run, *args(mod))]
+
+    sample(module, *workflows)(drive)
+
+
 # ------------------------------------------------------------------------ samples/
 
 
-@sample("samples.demo", "OrderWorkflow")
-async def _demo(client, task_queue, mod):
-    order = mod.Order(new_id(), "test widget", 3, 4200, "test@example.com")
-    async with worker(client, task_queue, mod.OrderWorkflow, activities=mod.ACTIVITIES):
-        return [await finish(client, task_queue, mod.OrderWorkflow.run, order)]
-
-
-@sample("samples.batch_sliding_window.workflows", "BatchWorkflow")
-async def _batch_sliding_window(client, task_queue, mod):
-    batch = mod.BatchInput(total_records=7, page_size=3, window_size=2)  # three runs
-    activities = [mod.fetch_page, mod.process_record]
-    async with worker(client, task_queue, mod.BatchWorkflow, activities=activities):
-        return [await finish(client, task_queue, mod.BatchWorkflow.run, batch)]
+once(
+    "samples.demo",
+    "OrderWorkflow",
+    args=lambda mod: [mod.Order(new_id(), "test widget", 3, 4200, "test@example.com")],
+    activities=lambda mod: mod.ACTIVITIES,
+)
+once(
+    "samples.batch_sliding_window.workflows",
+    "BatchWorkflow",
+    args=lambda mod: [mod.BatchInput(total_records=7, page_size=3, window_size=2)],  # 3 runs
+    activities=lambda mod: [mod.fetch_page, mod.process_record],
+)
+once(
+    "samples.custom_metric.workflows",
+    "PackingWorkflow",
+    args=lambda mod: [2],
+    activities=lambda mod: [mod.pack_parcel],
+)
+once(
+    "samples.polling.frequent.workflows",
+    "ReportWorkflow",
+    args=lambda mod: [mod.PollRequest(report_id=new_id(), interval_seconds=0.05)],
+    activities=lambda mod: [mod.poll_for_report],
+)
 
 
 @sample(
@@ -171,12 +199,6 @@ async def _custom_converter(client, task_queue, mod):
         return [await finish(client, task_queue, mod.InvoiceWorkflow.run, net)]
 
 
-@sample("samples.custom_metric.workflows", "PackingWorkflow")
-async def _custom_metric(client, task_queue, mod):
-    async with worker(client, task_queue, mod.PackingWorkflow, activities=[mod.pack_parcel]):
-        return [await finish(client, task_queue, mod.PackingWorkflow.run, 2)]
-
-
 def _pydantic_converter(twin: ModuleType) -> dict:
     from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -192,13 +214,6 @@ async def _pydantic(client, task_queue, mod):
     order = mod.PurchaseOrder(number="PO-7", ordered_on="2024-05-01", items=[item])
     async with worker(client, task_queue, mod.PurchaseWorkflow, activities=[mod.issue_receipt]):
         return [await finish(client, task_queue, mod.PurchaseWorkflow.run, order)]
-
-
-@sample("samples.polling.frequent.workflows", "ReportWorkflow")
-async def _polling_frequent(client, task_queue, mod):
-    request = mod.PollRequest(report_id=new_id(), interval_seconds=0.05)
-    async with worker(client, task_queue, mod.ReportWorkflow, activities=[mod.poll_for_report]):
-        return [await finish(client, task_queue, mod.ReportWorkflow.run, request)]
 
 
 @sample("samples.replay.workflows", "OnboardingV1", "OnboardingV2")
@@ -286,54 +301,65 @@ async def _worker_specific_task_queues(client, task_queue, mod):
 # ------------------------------------------------------------------ samples/hello/
 
 
-@sample("samples.hello.hello_activity", "GreetingWorkflow")
-async def _hello_activity(client, task_queue, mod):
-    async with worker(client, task_queue, mod.GreetingWorkflow, activities=[mod.build_greeting]):
-        return [await finish(client, task_queue, mod.GreetingWorkflow.run, "World")]
-
-
-@sample("samples.hello.hello_activity_choice", "FruitBasketWorkflow")
-async def _hello_activity_choice(client, task_queue, mod):
-    basket = [mod.BasketItem(mod.Fruit.PLUM, 1), mod.BasketItem(mod.Fruit.APPLE, 2)]
-    workflow = mod.FruitBasketWorkflow
-    async with worker(client, task_queue, workflow, activities=mod.ACTIVITIES, threads=True):
-        return [await finish(client, task_queue, workflow.run, basket)]
-
-
-@sample("samples.hello.hello_activity_method", "ReserveWorkflow")
-async def _hello_activity_method(client, task_queue, mod):
-    inventory = mod.Inventory({"kettle": 2})
-    async with worker(client, task_queue, mod.ReserveWorkflow, activities=[inventory.reserve]):
-        return [await finish(client, task_queue, mod.ReserveWorkflow.run, "kettle")]
-
-
-@sample("samples.hello.hello_activity_multiprocess", "SquaresWorkflow")
-async def _hello_activity_multiprocess(client, task_queue, mod):
-    # A thread pool instead of the process pool: where it runs is not in the history.
-    workflow = mod.SquaresWorkflow
-    async with worker(client, task_queue, workflow, activities=[mod.sum_of_squares], threads=True):
-        return [await finish(client, task_queue, workflow.run, 10)]
-
-
-@sample("samples.hello.hello_activity_retry", "RetryingGreetingWorkflow")
-async def _hello_activity_retry(client, task_queue, mod):
-    workflow = mod.RetryingGreetingWorkflow
-    async with worker(client, task_queue, workflow, activities=[mod.flaky_greeting]):
-        return [await finish(client, task_queue, workflow.run, "World")]
-
-
-@sample("samples.hello.hello_activity_threaded", "WordCountWorkflow")
-async def _hello_activity_threaded(client, task_queue, mod):
-    workflow = mod.WordCountWorkflow
-    activities = [mod.count_words_slowly]
-    async with worker(client, task_queue, workflow, activities=activities, threads=True):
-        return [await finish(client, task_queue, workflow.run, "one two three")]
-
-
-@sample("samples.hello.hello_async_activity_completion", "ExpenseWorkflow")
-async def _hello_async_activity_completion(client, task_queue, mod):
-    async with worker(client, task_queue, mod.ExpenseWorkflow, activities=[mod.request_approval]):
-        return [await finish(client, task_queue, mod.ExpenseWorkflow.run, "taxi")]
+once(
+    "samples.hello.hello_activity",
+    "GreetingWorkflow",
+    args=lambda mod: ["World"],
+    activities=lambda mod: [mod.build_greeting],
+)
+once(
+    "samples.hello.hello_activity_choice",
+    "FruitBasketWorkflow",
+    args=lambda mod: [[mod.BasketItem(mod.Fruit.PLUM, 1), mod.BasketItem(mod.Fruit.APPLE, 2)]],
+    activities=lambda mod: mod.ACTIVITIES,
+    threads=True,
+)
+once(
+    "samples.hello.hello_activity_method",
+    "ReserveWorkflow",
+    args=lambda mod: ["kettle"],
+    activities=lambda mod: [mod.Inventory({"kettle": 2}).reserve],
+)
+once(  # a thread pool, not the process pool: where it runs is not in the history
+    "samples.hello.hello_activity_multiprocess",
+    "SquaresWorkflow",
+    args=lambda mod: [10],
+    activities=lambda mod: [mod.sum_of_squares],
+    threads=True,
+)
+once(
+    "samples.hello.hello_activity_retry",
+    "RetryingGreetingWorkflow",
+    args=lambda mod: ["World"],
+    activities=lambda mod: [mod.flaky_greeting],
+)
+once(
+    "samples.hello.hello_activity_threaded",
+    "WordCountWorkflow",
+    args=lambda mod: ["one two three"],
+    activities=lambda mod: [mod.count_words_slowly],
+    threads=True,
+)
+once(
+    "samples.hello.hello_async_activity_completion",
+    "ExpenseWorkflow",
+    args=lambda mod: ["taxi"],
+    activities=lambda mod: [mod.request_approval],
+)
+once("samples.hello.hello_change_log_level", "ChattyWorkflow")
+once(
+    "samples.hello.hello_child_workflow",
+    "NameBadgesWorkflow",
+    "InitialsWorkflow",
+    args=lambda mod: [["grace brewster hopper", "ken thompson"]],
+)
+once("samples.hello.hello_continue_as_new", "CountdownWorkflow", args=lambda mod: [mod.Tally(3)])
+once(
+    "samples.hello.hello_local_activity",
+    "ShoutWorkflow",
+    args=lambda mod: ["hi there"],
+    activities=lambda mod: [mod.shout],
+)
 
 
 @sample("samples.hello.hello_cancellation", "KitchenWorkflow")
@@ -350,25 +376,6 @@ async def _hello_cancellation(client, task_queue, mod):
     return [handle]
 
 
-@sample("samples.hello.hello_change_log_level", "ChattyWorkflow")
-async def _hello_change_log_level(client, task_queue, mod):
-    async with worker(client, task_queue, mod.ChattyWorkflow):
-        return [await finish(client, task_queue, mod.ChattyWorkflow.run)]
-
-
-@sample("samples.hello.hello_child_workflow", "NameBadgesWorkflow", "InitialsWorkflow")
-async def _hello_child_workflow(client, task_queue, mod):
-    names = ["grace brewster hopper", "ken thompson"]
-    async with worker(client, task_queue, mod.NameBadgesWorkflow, mod.InitialsWorkflow):
-        return [await finish(client, task_queue, mod.NameBadgesWorkflow.run, names)]
-
-
-@sample("samples.hello.hello_continue_as_new", "CountdownWorkflow")
-async def _hello_continue_as_new(client, task_queue, mod):
-    async with worker(client, task_queue, mod.CountdownWorkflow):
-        return [await finish(client, task_queue, mod.CountdownWorkflow.run, mod.Tally(3))]
-
-
 @sample("samples.hello.hello_exception", "AddressWorkflow")
 async def _hello_exception(client, task_queue, mod):
     workflow = mod.AddressWorkflow
@@ -377,12 +384,6 @@ async def _hello_exception(client, task_queue, mod):
             await finish(client, task_queue, workflow.run, "SW1A", fails=True),
             await finish(client, task_queue, workflow.run, "75001"),
         ]
-
-
-@sample("samples.hello.hello_local_activity", "ShoutWorkflow")
-async def _hello_local_activity(client, task_queue, mod):
-    async with worker(client, task_queue, mod.ShoutWorkflow, activities=[mod.shout]):
-        return [await finish(client, task_queue, mod.ShoutWorkflow.run, "hi there")]
 
 
 @sample("samples.hello.hello_patch", "BrewingV1", "BrewingV2", "BrewingV3")
@@ -436,8 +437,6 @@ async def _hello_signal(client, task_queue, mod):
 
 @sample("samples.hello.hello_update", "MultilingualGreetingWorkflow")
 async def _hello_update(client, task_queue, mod):
-    from hotmesh_temporal.client import WorkflowUpdateFailedError
-
     workflow = mod.MultilingualGreetingWorkflow
     async with worker(client, task_queue, workflow):
         handle = await client.start_workflow(workflow.run, id=new_id(), task_queue=task_queue)
@@ -454,8 +453,6 @@ async def _hello_update(client, task_queue, mod):
 
 @sample("samples.message_passing.safe_message_handlers.workflows", "VenueWorkflow")
 async def _safe_message_handlers(client, task_queue, mod):
-    from hotmesh_temporal.client import WorkflowUpdateFailedError
-
     workflow = mod.VenueWorkflow
     async with worker(client, task_queue, workflow, activities=mod.ACTIVITIES):
         handle = await client.start_workflow(workflow.run, 5, id=new_id(), task_queue=task_queue)
