@@ -846,6 +846,36 @@ class WorkflowInstance:
     # ================================================================ updates
 
     def _apply_DoUpdate(self, job: c.DoUpdate) -> None:
+        # The whole update (lookup, validator, handler) runs in a task of its own, as in
+        # Temporal's SDK: its accept or reject command lands after the commands of the
+        # tasks that ran before it, and its answer in the step where the handler returns
+        # (before, say, the next holder of a lock the handler released runs).
+        defn = self._updates.get(job.name) or self._updates.get(None)
+        policy = defn.unfinished_policy if defn is not None else None
+        self._track_handler(
+            self._run_update(job), "update", job.name, policy, self._on_handler_done, update_id=job.id
+        )
+
+    async def _run_update(self, job: c.DoUpdate) -> None:
+        update_info = workflow.UpdateInfo(id=job.id, name=job.name)
+        _current_update.set(update_info)  # this task runs in its own context copy
+        update_input = self._validate_update(job, update_info)
+        if update_input is None:
+            return
+        respond = job.protocol_instance_id
+        self.add_command(c.UpdateResponse(protocol_instance_id=respond, accepted=True))
+        try:
+            result = await self._inbound.handle_update_handler(update_input)
+        except BaseException as err:
+            if not (self.is_failure_exception(err) or isinstance(err, asyncio.CancelledError)):
+                raise  # fails the workflow task (or the run), as from any handler
+            self.add_command(c.UpdateResponse(protocol_instance_id=respond, failed=self._to_failure(err)))
+            return
+        payload = self._payload_converter.to_payload(result)
+        self.add_command(c.UpdateResponse(protocol_instance_id=respond, completed=payload, has_completed=True))
+
+    def _validate_update(self, job: c.DoUpdate, update_info: Any) -> Optional[wi.HandleUpdateInput]:
+        """The handler's input, or None once the update is rejected."""
         defn = self._updates.get(job.name) or self._updates.get(None)
         if defn is None:
             known = " ".join(sorted(n for n in self._updates if n is not None))
@@ -853,8 +883,7 @@ class WorkflowInstance:
                 f"Update handler for '{job.name}' expected but not found, and there is no "
                 f"dynamic handler. known updates: [{known}]"
             ))
-            return
-        update_info = workflow.UpdateInfo(id=job.id, name=job.name)
+            return None
         try:
             args = self._handler_args(defn, job.name, job.input)
             update_input = _wi().HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
@@ -862,45 +891,17 @@ class WorkflowInstance:
                 self._run_validator(update_input, update_info)
         except Exception as err:
             self._reject_update(job, err)
-            return
-        self.add_command(c.UpdateResponse(protocol_instance_id=job.protocol_instance_id, accepted=True))
-        coro = self._run_update(update_input, update_info)
-        self._track_handler(
-            coro, "update", job.name, defn.unfinished_policy,
-            lambda task: self._on_update_done(job, task), update_id=job.id,
-        )
+            return None
+        return update_input
 
     def _run_validator(self, update_input: wi.HandleUpdateInput, update_info: Any) -> None:
-        token = _current_update.set(update_info)
-        try:
-            with self._read_only_scope():
-                self._inbound.handle_update_validator(update_input)
-        finally:
-            _current_update.reset(token)
-
-    async def _run_update(self, update_input: wi.HandleUpdateInput, update_info: Any) -> Any:
-        _current_update.set(update_info)  # this task runs in its own context copy
-        return await self._inbound.handle_update_handler(update_input)
+        with self._read_only_scope():
+            self._inbound.handle_update_validator(update_input)
 
     def _reject_update(self, job: c.DoUpdate, err: BaseException) -> None:
         self.add_command(
             c.UpdateResponse(protocol_instance_id=job.protocol_instance_id, rejected=self._to_failure(err))
         )
-
-    def _on_update_done(self, job: c.DoUpdate, task: asyncio.Task) -> None:
-        respond = job.protocol_instance_id
-        if task.cancelled():
-            cancelled = temporal_exceptions.CancelledError("Update handler cancelled")
-            self.add_command(c.UpdateResponse(protocol_instance_id=respond, failed=self._to_failure(cancelled)))
-            return
-        err = task.exception()
-        if err is None:
-            payload = self._payload_converter.to_payload(task.result())
-            self.add_command(c.UpdateResponse(protocol_instance_id=respond, completed=payload, has_completed=True))
-        elif self.is_failure_exception(err) or isinstance(err, asyncio.CancelledError):
-            self.add_command(c.UpdateResponse(protocol_instance_id=respond, failed=self._to_failure(err)))
-        else:
-            self._finish_with_exception(err)
 
     def current_update_info(self) -> Optional[workflow.UpdateInfo]:
         return _current_update.get()

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
-from samples.custom_converter.workflows import InvoiceWorkflow, Money, money_data_converter
+from samples.custom_converter.money import Money, money_data_converter
+from samples.custom_converter.workflows import InvoiceWorkflow
 
 DSN = os.environ.get("HOTMESH_DSN", "postgresql://postgres@127.0.0.1:5432/test?schema=samples")
 TASK_QUEUE = "custom-converter"

@@ -3,12 +3,8 @@ from decimal import Decimal
 
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
-from samples.custom_converter.workflows import (
-    MONEY_ENCODING,
-    InvoiceWorkflow,
-    Money,
-    money_data_converter,
-)
+from samples.custom_converter.money import MONEY_ENCODING, Money, money_data_converter
+from samples.custom_converter.workflows import InvoiceWorkflow
 
 
 async def test_money_travels_with_its_own_encoding(client: Client):

@@ -420,6 +420,47 @@ def test_unknown_update_is_rejected() -> None:
     assert "known updates: [add]" in str(from_failure(response.rejected))
 
 
+@workflow.defn
+class LockedUpdatesWorkflow:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update
+    async def book(self, who: str) -> str:
+        async with self.lock:
+            return await workflow.execute_activity("reserve", who, start_to_close_timeout=TIMEOUT)
+
+
+def kinds(commands: List[c.Command]) -> List[str]:
+    described = []
+    for command in commands:
+        if isinstance(command, c.UpdateResponse):
+            state = "accepted" if command.accepted else "completed" if command.has_completed else "other"
+            described.append(f"{state} {command.protocol_instance_id}")
+        else:
+            described.append(f"{type(command).__name__} {getattr(command, 'seq', '')}".strip())
+    return described
+
+
+def test_update_commands_follow_their_handlers_as_in_temporal() -> None:
+    """Each update is accepted when its task first runs (after the handlers before it
+    have run up to their first wait) and answered in the step its handler returns, so
+    the commands come in the order temporalio's replayer expects."""
+    driver = Driver(LockedUpdatesWorkflow)
+    driver.start()
+    jobs = [c.DoUpdate(id=p, protocol_instance_id=p, name="book", input=payloads(p)) for p in "abc"]
+    first = driver.activate(*jobs)
+    assert kinds(first.commands) == ["accepted a", "ScheduleActivity 1", "accepted b", "accepted c"]
+    # a answers before b, woken by the lock a released, schedules its activity.
+    second = driver.activate(c.ResolveActivity(seq=1, completed=payload("A"), has_completed=True))
+    assert kinds(second.commands) == ["completed a", "ScheduleActivity 2"]
+
+
 # ---------------------------------------------------------------- cancellation
 
 
