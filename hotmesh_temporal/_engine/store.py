@@ -70,14 +70,12 @@ _TRANSIENT_RETRIES = 5
 # No connection could be had, or the one we had refused the statement before sending it
 # (asyncpg checks its protocol state first): the server never saw it, so any statement
 # is simply sent again.
+_REFUSED_BY_CONNECTION = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
 _NOT_SENT_ERRORS = (
     OSError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-)
-_REFUSED_BY_CONNECTION = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
+) + _REFUSED_BY_CONNECTION
 # The connection died while the statement ran: it may have committed. Only statements
 # that may run twice are sent again (see _REPEATABLE).
 _CONNECTION_LOST_ERRORS = (
@@ -85,8 +83,6 @@ _CONNECTION_LOST_ERRORS = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
 )
 # What a caller sees when the database is gone for good (the client turns it into
 # RPCError UNAVAILABLE).
