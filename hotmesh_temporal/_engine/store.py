@@ -210,10 +210,10 @@ class Store:
             except _REFUSED_BY_CONNECTION as err:
                 # Refused by the connection itself (a broken protocol state after its
                 # server went away), so never sent: drop the connection, send again.
-                conn.terminate()
+                _drop(conn)
                 raise _StatementNotSent() from err
             except _CONNECTION_LOST_ERRORS:
-                conn.terminate()
+                _drop(conn)
                 raise
         finally:
             await self.pool.release(conn)
@@ -241,6 +241,16 @@ class Store:
             await listener.start()
             self._listener = listener
         return self._listener
+
+
+def _drop(conn: Any) -> None:
+    """Close a pooled connection whose server went away. When asyncpg noticed the
+    loss first it has already handed the connection back to the pool and detached
+    the proxy, so there is nothing left to close."""
+    try:
+        conn.terminate()
+    except asyncpg.InterfaceError:
+        pass
 
 
 class _Listener:

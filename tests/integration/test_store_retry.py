@@ -47,3 +47,56 @@ async def test_terminate_survives_a_deadlock(client, migrated_dsn):
     finally:
         await other.close()
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+async def _kill_backend_running(dsn: str, marker: str) -> None:
+    """Terminate the server process of whichever session is running ``marker``."""
+    conn = await asyncpg.connect(split_schema(dsn)[0])
+    try:
+        for _ in range(200):
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                f"%{marker}%",
+            )
+            if killed:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no session ran {marker}")
+    finally:
+        await conn.close()
+
+
+async def test_a_read_whose_connection_dies_is_sent_again(migrated_dsn):
+    from hotmesh_temporal._engine.store import Store
+
+    store = await Store.open(migrated_dsn)
+    try:
+        # "now" is a read, so it may run twice; give it a body slow enough to kill.
+        store.queries["now"] = "SELECT 42 FROM pg_sleep(0.3) AS killed_read_marker"
+        read = asyncio.ensure_future(store.fetchval("now"))
+        await _kill_backend_running(migrated_dsn, "killed_read_marker")
+        assert await asyncio.wait_for(read, 10) == 42
+    finally:
+        await store.close()
+
+
+async def test_a_signal_whose_connection_dies_is_not_sent_again(migrated_dsn):
+    from hotmesh_temporal._engine.store import DATABASE_GONE_ERRORS, Store
+
+    store = await Store.open(migrated_dsn)
+    try:
+        # A signal may have committed before the connection died: sending it again
+        # could deliver it twice, so the caller hears of the loss instead.
+        store.queries["signal_workflow"] = "SELECT 1 FROM pg_sleep(0.3) AS killed_signal_marker"
+        signal = asyncio.ensure_future(store.fetchval("signal_workflow"))
+        await _kill_backend_running(migrated_dsn, "killed_signal_marker")
+        try:
+            await asyncio.wait_for(signal, 10)
+        except DATABASE_GONE_ERRORS as err:
+            assert not isinstance(err, asyncpg.InterfaceError), err
+        else:
+            raise AssertionError("a signal on a dead connection reported success")
+        assert store.calls["signal_workflow"] == 1
+    finally:
+        await store.close()
