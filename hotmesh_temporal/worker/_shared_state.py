@@ -109,7 +109,11 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
                         self._poller = None
                         return
                 continue
-            except (EOFError, OSError):  # the manager process went away
+            except Exception as err:  # noqa: BLE001 - the manager process went away
+                # Usually EOFError or OSError; a manager stopping mid-request may send
+                # back an error of its own instead. Either way the queue is gone, and a
+                # drain thread that died silently would hide it.
+                closed_by = err
                 with self._lock:
                     orphaned = bool(self._heartbeaters)
                 # After the last attempt unregistered this is an ordinary shutdown (the
@@ -117,7 +121,9 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
                 # their heartbeats are lost, which is worth a warning. Logged before the
                 # poller is cleared, so whoever sees it gone also sees the warning.
                 if orphaned:
-                    logger.warning("heartbeat queue closed; process-pool heartbeats stop")
+                    logger.warning(
+                        "heartbeat queue closed; process-pool heartbeats stop (%r)", closed_by
+                    )
                 with self._lock:
                     self._poller = None
                 return
