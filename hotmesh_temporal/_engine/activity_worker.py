@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence
 
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine import history as h
@@ -107,8 +107,10 @@ class ActivityWorker:
             task_queue=config.task_queue,
             store=store,
         )
-        # The workflow worker hands us eager tasks after it completes a workflow task.
+        # The workflow worker of the same Worker: takes the workflow task an activity's
+        # report leased to us, and may run that task ahead of the report.
         self.on_workflow_task_ready: Optional[Callable[[Mapping[str, Any]], None]] = None
+        self.run_ahead: Optional[Callable[[Mapping[str, Any], Any], Awaitable[Any]]] = None
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
 
     def free_slots(self) -> int:
@@ -232,12 +234,29 @@ class ActivityWorker:
                 self.config.shared_state_manager.unregister_heartbeater(info.task_token)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
-        reply = await self.store.fetchval(
-            "complete_activity_task", task["id"], task["attempt"], h.payloads(encoded),
-            cfg.identity, cfg.identity, self.on_workflow_task_ready is not None,
-        )
-        self._after_report(reply)
+        await self._report_success(task, h.payloads(encoded))
         return True
+
+    async def _report_success(self, task: Mapping[str, Any], result: Optional[Dict[str, Any]]) -> None:
+        """Report a completed attempt, with the workflow task it wakes when this
+        worker could run that task ahead (WorkflowWorker.run_ahead)."""
+        cfg = self.config
+        ahead = await self.run_ahead(task, result) if self.run_ahead is not None else None
+        if ahead is None:
+            reply = await self.store.fetchval(
+                "complete_activity_task", task["id"], task["attempt"], result,
+                cfg.identity, cfg.identity, self.on_workflow_task_ready is not None,
+            )
+            self._after_report(reply)
+            return
+        reply = None
+        try:
+            reply = await self.store.fetchval(
+                "complete_activity_run_ahead", task["id"], task["attempt"], result,
+                cfg.identity, cfg.identity, ahead.after, ahead.completion.to_json(),
+            )
+        finally:
+            ahead.finish(reply)
 
     async def _execute_through_interceptors(
         self, defn: Any, args: List[Any], context: Any, running: _Running, info: Any

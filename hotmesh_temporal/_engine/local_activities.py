@@ -225,10 +225,10 @@ async def run_with_local_activities(
     commands: list[c.Command] = []
     try:
         while result.failure is None:
-            commands += [cmd for cmd in result.commands if not _is_local(cmd)]
+            commands += [cmd for cmd in result.commands if not is_local_activity(cmd)]
             if _closes_run(result.commands):  # the run ends: its local activities stop
                 break
-            start([cmd for cmd in result.commands if _is_local(cmd)])
+            start([cmd for cmd in result.commands if is_local_activity(cmd)])
             if not running:
                 break
             finished = await _first_done(list(running), keep_alive, keep_alive_every)
@@ -267,7 +267,8 @@ def _closes_run(commands: list) -> bool:
     return any(isinstance(cmd, closing) for cmd in commands)
 
 
-def _is_local(cmd: Any) -> bool:
+def is_local_activity(cmd: Any) -> bool:
+    """A command scheduling a local activity (run by the worker, recorded as a marker)."""
     return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
 
 

@@ -24,6 +24,7 @@ from hotmesh_temporal._engine import history as h
 from hotmesh_temporal._engine.codec import PayloadCodecs
 from hotmesh_temporal._engine.updates import UpdateLedger, update_event_kind, update_id_of_event
 from hotmesh_temporal._engine.local_activities import (
+    is_local_activity,
     is_local_activity_marker,
     marker_from_attributes,
     resolution,
@@ -129,6 +130,10 @@ class RunDriver:
         self._local_resolutions: List[c.Job] = []
         self._unresolved_locals: Dict[int, c.ScheduleActivity] = {}  # by seq
         self.closed = False
+        # Kept by the workflow worker for running a task ahead (workflow_worker.py): the
+        # run's history size after the last completed task, and that task's facts.
+        self.history_size = 0
+        self.task_facts: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ replay
 
@@ -200,10 +205,15 @@ class RunDriver:
         are matched by seq when their marker comes, wherever it comes (a marker is
         written when the activity finishes, after the commands issued before that)."""
         for cmd in recorded_commands(commands):
-            if _is_local(cmd):
+            if is_local_activity(cmd):
                 self._unresolved_locals[cmd.seq] = cmd
             else:
                 self._expected.append(cmd)
+
+    @property
+    def owes_local_activities(self) -> bool:
+        """Local activities an earlier task scheduled are still to be run."""
+        return bool(self._unresolved_locals)
 
     def take_unresolved_local_activities(self) -> List[c.ScheduleActivity]:
         """Local activities an earlier task scheduled with no marker yet: the worker
@@ -517,13 +527,10 @@ _EVENT_OF_COMMAND: Dict[type, str] = {
 def _event_kind(cmd: c.Command) -> str:
     if isinstance(cmd, c.UpdateResponse):
         return update_event_kind(cmd) or "(no event)"
-    if _is_local(cmd):
+    if is_local_activity(cmd):
         return "MarkerRecorded"
     return _EVENT_OF_COMMAND.get(type(cmd), type(cmd).__name__)
 
-
-def _is_local(cmd: c.Command) -> bool:
-    return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
 
 
 def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
@@ -531,7 +538,7 @@ def recorded_commands(commands: List[c.Command]) -> List[c.Command]:
     scheduled by an activation that also closes the run never runs (the run is over
     before the worker would start it), so it records nothing."""
     closing = any(type(cmd) in _CLOSE_COMMANDS for cmd in commands)
-    return [cmd for cmd in commands if _records_event(cmd) and not (closing and _is_local(cmd))]
+    return [cmd for cmd in commands if _records_event(cmd) and not (closing and is_local_activity(cmd))]
 
 
 def _records_event(cmd: c.Command) -> bool:
@@ -575,7 +582,7 @@ def _describe(attrs: Mapping[str, Any]) -> str:
 
 
 def _describe_cmd(cmd: c.Command) -> str:
-    if _is_local(cmd):
+    if is_local_activity(cmd):
         return f" (local activity type {cmd.activity_type!r}, seq {cmd.seq})"
     if isinstance(cmd, c.ScheduleActivity):
         return f" (activity type {cmd.activity_type!r}, id {cmd.activity_id!r})"

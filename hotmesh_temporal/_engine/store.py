@@ -104,7 +104,7 @@ _REPEATABLE = frozenset({
     "start_workflow", "request_update",
     "claim_workflow_tasks", "claim_activity_tasks", "claim_queries",
     "complete_workflow_task", "release_workflow_task", "extend_workflow_task_lease",
-    "complete_activity_task", "fail_activity_task", "cancel_activity_task",
+    "complete_activity_task", "complete_activity_run_ahead", "fail_activity_task", "cancel_activity_task",
     "heartbeat_activity_task", "answer_query", "take_answer",
     "events_after", "activity_attempt_by_ids", "run_outcome", "find_run", "run_row",
     "run_user_metadata",

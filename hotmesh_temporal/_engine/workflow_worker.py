@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 import time
 import uuid
@@ -26,6 +27,7 @@ from hotmesh_temporal._engine.metrics import NO_METRICS
 from hotmesh_temporal._engine.local_activities import (
     LocalActivityExecutor,
     LocalActivityRun,
+    is_local_activity,
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.polling import Poller
@@ -51,6 +53,9 @@ class WorkflowWorkerConfig:
     max_eager_activities: int = 3
     debug_mode: bool = False
     sticky_timeout: float = 10.0
+    # Run a sticky run's next workflow task before reporting the activity that wakes
+    # it (WorkflowWorker.run_ahead); HOTMESH_RUN_AHEAD=0 turns it off.
+    run_ahead: bool = True
     # (type name, method name) calls the sandbox refuses in workflow code.
     refused_calls: frozenset = frozenset()
     local_activities: Optional[LocalActivityExecutor] = None
@@ -86,6 +91,12 @@ class WorkflowWorker:
         )
         self._tasks: set = set()
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+        # Run-ahead (see below): tasks being run ahead now, the workflow types that use
+        # local activities (never run ahead), and the database's clock as of the last
+        # lease (its time, and the event loop's time then).
+        self._ahead = 0
+        self._no_run_ahead: set = set()
+        self._clock: Optional[tuple] = None
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
@@ -107,7 +118,7 @@ class WorkflowWorker:
         )
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks)
+        return self.config.max_concurrent - len(self._tasks) - self._ahead
 
     async def start_polling(self) -> None:
         await self.poller.start()
@@ -165,6 +176,7 @@ class WorkflowWorker:
         """Process one workflow task; the next one to process, None, or _FAILED."""
         run_id = str(task["run_id"])
         begun = asyncio.get_running_loop().time()
+        self._clock = (h.parse_time(task["started_at"]), begun)
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
@@ -189,12 +201,7 @@ class WorkflowWorker:
             return _FAILED
         reserved = self._reserve_eager()
         try:
-            context = self._task_context(task, driver, reserved)
-            # The database's time now: the lease time plus what this task took here.
-            context.completed_at = h.parse_time(task["started_at"]) + timedelta(
-                seconds=asyncio.get_running_loop().time() - begun
-            )
-            completion = build_completion(context, result.commands, driver)
+            completion = self._completion(task, driver, result.commands, reserved, begun)
             reply = await self.store.fetchval(
                 "complete_workflow_task", task["run_id"], task["lease_id"], self.config.identity,
                 completion.to_json(), True,
@@ -202,25 +209,134 @@ class WorkflowWorker:
         except BaseException:
             self._start_eager([], reserved)
             raise
-        if reply["status"] != "ok":
-            self._start_eager([], reserved)
-        if reply["status"] != "ok":
+        return self._completed(task, driver, completion, reply, reserved)
+
+    def _completion(
+        self, task: Mapping[str, Any], driver: RunDriver, commands: List[c.Command],
+        reserved: int, begun: float,
+    ) -> Any:
+        context = self._task_context(task, driver, reserved)
+        # The database's time now: the lease time plus what this task took here.
+        context.completed_at = h.parse_time(task["started_at"]) + timedelta(
+            seconds=asyncio.get_running_loop().time() - begun
+        )
+        return build_completion(context, commands, driver)
+
+    def _completed(
+        self, task: Mapping[str, Any], driver: RunDriver, completion: Any,
+        reply: Mapping[str, Any], reserved: int,
+    ) -> Optional[Mapping[str, Any]]:
+        """Take complete_workflow_task's reply: keep the run cached when the database
+        kept the completion, start the eager activities; the next task to run, if any."""
+        run_id = str(task["run_id"])
+        if reply["status"] != "ok" or reply.get("discarded"):
             # stale: another worker took over after our lease expired; rejected: new
-            # events arrived while the workflow tried to close. Either way our
-            # in-memory state is not the run's state any more.
+            # events arrived while the workflow tried to close; discarded: a speculative
+            # task that only rejected updates left no events, though the driver replayed
+            # its WorkflowTaskScheduled. Either way our in-memory state is not the run's
+            # state any more, so the driver is dropped.
+            self._start_eager([], reserved)
             self._cache.pop(run_id, None)
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
-        if reply.get("discarded"):
-            # A speculative task that only rejected updates left no events; the driver
-            # replayed its WorkflowTaskScheduled, so it no longer matches the history.
-            self._start_eager([], reserved)
-            return None
         driver.last_event_id = int(reply["last_event_id"])
+        driver.history_size = int(reply.get("history_size") or 0)
         if completion.close is None:
+            driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
+
+    # ----------------------------------------------------------------- run-ahead
+    #
+    # When an activity of a run held in this worker's sticky cache completes, the run's
+    # next workflow task is predictable: the cached history, then the attempt's
+    # ActivityTaskStarted and ActivityTaskCompleted, then WorkflowTaskScheduled. The
+    # worker runs that task before reporting the activity, and one statement
+    # (complete_activity_run_ahead) records both, saving a round trip and a commit per
+    # activity. The database keeps the task's completion only if the prediction held;
+    # otherwise the prediction's driver is dropped and the task the database leased
+    # instead is run the usual way, replaying the run.
+
+    async def run_ahead(self, activity: Mapping[str, Any], result: Optional[Dict[str, Any]]) -> Optional["RunAhead"]:
+        """The workflow task this successful attempt wakes, already run; None when it
+        cannot be run ahead (the activity is then reported the usual way)."""
+        run_id = str(activity["run_id"])
+        driver = self._cache.get(run_id)
+        if (
+            not self.config.run_ahead or driver is None or self._clock is None
+            or driver.task_facts is None or driver.owes_local_activities
+            or driver.task_facts["workflow_type"] in self._no_run_ahead
+            or self.free_slots() <= 0
+        ):
+            return None
+        del self._cache[run_id]  # the run is ours alone until the reply comes
+        self._ahead += 1
+        try:
+            ahead = await self._run_ahead(driver, activity, result)
+        except BaseException:
+            self._ahead_done()
+            raise
+        if ahead is None:
+            self._ahead_done()
+        return ahead
+
+    async def _run_ahead(
+        self, driver: RunDriver, activity: Mapping[str, Any], result: Optional[Dict[str, Any]]
+    ) -> Optional["RunAhead"]:
+        loop = asyncio.get_running_loop()
+        begun = loop.time()
+        database_time, measured_at = self._clock  # type: ignore[misc]
+        now = database_time + timedelta(seconds=begun - measured_at)
+        after = driver.last_event_id
+        events = _predicted_events(activity, result, after, self.config.identity, driver.task_facts)
+        task = dict(
+            driver.task_facts, run_id=activity["run_id"], lease_id=None, attempt=1,
+            after=after, next_event_id=after + len(events) + 1, started_at=now.isoformat(),
+            history_size=driver.history_size + len(json.dumps(events)), updates=[], events=events,
+        )
+        try:
+            await driver.replay(events)
+            driver.begin_task(live_task_facts(task))
+            outcome = await driver.run_current(now, after + len(events))
+        except Exception:
+            return None  # the leased task will replay the run and meet the same error
+        if outcome.failure is not None:
+            return None
+        if any(is_local_activity(cmd) for cmd in outcome.commands):
+            # Local activities run inside the task, which would hold back the activity's
+            # report; this workflow type's tasks are run the usual way from now on.
+            self._no_run_ahead.add(task["workflow_type"])
+            return None
+        reserved = self._reserve_eager()
+        try:
+            completion = self._completion(task, driver, outcome.commands, reserved, begun)
+        except BaseException:
+            self._start_eager([], reserved)
+            raise
+        return RunAhead(self, task, driver, completion, reserved, time.monotonic())
+
+    def _ahead_done(self) -> None:
+        self._ahead -= 1
+        self.poller.slot_freed()
+
+    def finish_run_ahead(self, ahead: "RunAhead", reply: Optional[Mapping[str, Any]]) -> None:
+        """Take complete_activity_run_ahead's reply (None: the statement failed)."""
+        self._ahead_done()
+        kept = (reply or {}).get("ran_ahead")
+        if kept is None:
+            # The prediction did not hold (or the attempt was over): drop its driver;
+            # the task leased instead, if any, replays the run.
+            self._start_eager([], ahead.reserved)
+            if reply and reply.get("next"):
+                self.start(reply["next"])
+            return
+        next_task = self._completed(ahead.task, ahead.driver, ahead.completion, kept, ahead.reserved)
+        self.metrics.workflow_task(
+            ahead.task["workflow_type"], time.monotonic() - ahead.started, False
+        )
+        if next_task:
+            self.start(next_task)
 
     async def _driver_for(self, task: Mapping[str, Any]) -> RunDriver:
         run_id = str(task["run_id"])
@@ -398,6 +514,49 @@ def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
     started_id = int(task["next_event_id"])
     size = int(task.get("history_size") or 0)
     return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
+
+
+@dataclass
+class RunAhead:
+    """A workflow task run ahead of its activity's report (WorkflowWorker.run_ahead)."""
+
+    worker: "WorkflowWorker"
+    task: Dict[str, Any]  # the task as predicted, shaped like a leased one
+    driver: RunDriver
+    completion: Any
+    reserved: int  # activity slots held for its eager activities
+    started: float  # time.monotonic() when it started
+
+    @property
+    def after(self) -> int:
+        """The last event of the run the worker had: the prediction starts after it."""
+        return int(self.task["after"])
+
+    def finish(self, reply: Optional[Mapping[str, Any]]) -> None:
+        self.worker.finish_run_ahead(self, reply)
+
+
+def _run_facts(task: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a run-ahead needs of a run's last task to shape the next one."""
+    return {key: task.get(key) for key in ("namespace", "task_queue", "workflow_id", "workflow_type", "start_time")}
+
+
+def _predicted_events(
+    activity: Mapping[str, Any], result: Optional[Dict[str, Any]], after: int, identity: str,
+    facts: Mapping[str, Any],
+) -> List[Dict[str, Any]]:
+    """The events complete_activity_task appends for a successful attempt, then the
+    WorkflowTaskScheduled of the task it wakes, shaped as a lease returns them. Only
+    what replay reads matters: the ids, the activity's scheduled event and its result."""
+    scheduled = str(activity["scheduled_event_id"])
+    started = {"scheduledEventId": scheduled, "identity": identity, "attempt": activity.get("attempt")}
+    completed = {"result": result, "scheduledEventId": scheduled, "startedEventId": str(after + 1), "identity": identity}
+    task_queue = {"name": facts["task_queue"], "kind": "TASK_QUEUE_KIND_NORMAL"}
+    return [
+        {"id": after + 1, "type": "ActivityTaskStarted", "attrs": h.strip_none(started)},
+        {"id": after + 2, "type": "ActivityTaskCompleted", "attrs": h.strip_none(completed)},
+        {"id": after + 3, "type": "WorkflowTaskScheduled", "attrs": {"taskQueue": task_queue, "attempt": 1}},
+    ]
 
 
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed

@@ -299,6 +299,7 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    run_ahead=os.environ.get("HOTMESH_RUN_AHEAD", "1") != "0",
                     refused_calls=self._refused_calls,
                     metric_meter=runtime.metric_meter,
                     local_activities=LocalActivityExecutor(
@@ -318,6 +319,7 @@ class Worker:
             self._workflow_worker.metrics = metrics
             if activity_worker is not None:
                 activity_worker.on_workflow_task_ready = self._workflow_worker.start
+                activity_worker.run_ahead = self._workflow_worker.run_ahead
             await self._workflow_worker.start_polling()
         if self._activity_worker is not None and not s["no_remote_activities"]:
             await self._activity_worker.poller.start()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -34,12 +35,18 @@ async def _prepare_runs_table(dsn: str) -> None:
 def _spawn(dsn: str, task_queue: str) -> subprocess.Popen:
     base, schema = split_schema(dsn)
     env = dict(os.environ, CRASH_BASE_DSN=base, CRASH_SCHEMA=f'"{schema}"')
+    # stderr goes to a file (a pipe nobody reads could fill up and stall the worker);
+    # it is shown when the worker does not come up.
+    errors = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, str(APP), dsn, task_queue],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "worker ready"
+    if proc.stdout.readline().strip() != "worker ready":
+        proc.wait(10)
+        errors.seek(0)
+        raise AssertionError(f"worker process did not start:\n{errors.read()[-3000:]}")
     return proc
 
 

@@ -663,19 +663,11 @@ RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     e {{schema}}.executions;
-    v_close jsonb := p_completion->'close';
-    v_events jsonb := coalesce(p_completion->'events', '[]'::jsonb);
-    v_count int;
-    v_timer jsonb;
-    v_eager jsonb := '[]'::jsonb;
-    v_last bigint;
-    v_now timestamptz := {{schema}}.now();
     v_next jsonb;
-    v_new_run uuid;
 BEGIN
     -- A task that only carried updates and only rejected them leaves no events (0004).
     IF p_completion ? 'updates' AND NOT p_completion ? 'close'
-       AND jsonb_array_length(v_events) = 2 THEN
+       AND jsonb_array_length(p_completion->'events') = 2 THEN
         v_next := {{schema}}.discard_speculative_task(p_run, p_lease, p_completion);
         IF v_next IS NOT NULL THEN
             RETURN v_next;
@@ -693,7 +685,7 @@ BEGIN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    IF v_close IS NOT NULL AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
+    IF p_completion ? 'close' AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
         IF {{schema}}.release_workflow_task(p_run, p_lease, 0) THEN
             RETURN jsonb_build_object('status', 'rejected');
         END IF;
@@ -703,17 +695,37 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('status', 'stale');
     END IF;
+    RETURN {{schema}}.apply_completion(
+        p_run, p_worker, p_completion, coalesce(p_completion->'events', '[]'::jsonb), p_eager_next);
+END $$;
 
+-- What a kept completion does once its task is checked and gone: append p_events (the
+-- task's events, after any that precede them in the same transaction) and apply the
+-- completion's commands. The caller holds the run's row lock.
+CREATE FUNCTION {{schema}}.apply_completion(
+    p_run uuid, p_worker text, p_completion jsonb, p_events jsonb, p_eager_next boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    v_close jsonb := p_completion->'close';
+    v_count int := jsonb_array_length(p_events);
+    v_timer jsonb;
+    v_eager jsonb := '[]'::jsonb;
+    v_last bigint;
+    v_now timestamptz := {{schema}}.now();
+    v_next jsonb;
+    v_new_run uuid;
+BEGIN
     -- The events, the task's end and the sticky fields: one write of the run's row.
-    v_count := jsonb_array_length(v_events);
     UPDATE {{schema}}.executions
        SET next_event_id = next_event_id + v_count,
-           history_size = history_size + length(v_events::text),
+           history_size = history_size + length(p_events::text),
            wft_state = 0, sticky_worker = p_worker, sticky_event_id = next_event_id + v_count - 1,
            sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
-    PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, v_events);
+    PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, p_events);
     v_last := e.next_event_id - 1;
 
     -- Feature hooks, for completions that carry their commands. They run on the close
@@ -767,6 +779,7 @@ BEGIN
         END IF;
     END IF;
     RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
+                              'history_size', e.history_size,
                               'activities', v_eager, 'next', v_next);
 END $$;
 
@@ -810,6 +823,16 @@ LANGUAGE sql STABLE AS $$
         'requestId', md5(t.id::text || ':' || t.attempt::text),
         'attempt', t.attempt,
         'lastFailure', t.last_failure)))
+$$;
+
+-- ActivityTaskCompleted, right after the attempt's Started event ("$prev").
+CREATE FUNCTION {{schema}}.activity_completed_event(
+    t {{schema}}.activity_tasks, p_result jsonb, p_identity text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('type', 'ActivityTaskCompleted', 'attrs', jsonb_strip_nulls(jsonb_build_object(
+        'result', p_result, 'scheduledEventId', t.scheduled_event_id::text,
+        'startedEventId', '$prev', 'identity', p_identity)))
 $$;
 
 -- When the activity's run holds a workflow task ready for p_worker's sticky cache,
@@ -881,10 +904,46 @@ BEGIN
         RETURN jsonb_build_object('status', 'not_found');
     END IF;
     RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
-        jsonb_build_object('type', 'ActivityTaskCompleted', 'attrs', jsonb_strip_nulls(jsonb_build_object(
-            'result', p_result, 'scheduledEventId', t.scheduled_event_id::text,
-            'startedEventId', '$prev', 'identity', p_identity))),
-        p_worker, p_lease_next);
+        {{schema}}.activity_completed_event(t, p_result, p_identity), p_worker, p_lease_next);
+END $$;
+
+-- Complete an activity and, in the same transaction, the workflow task it wakes, which
+-- the worker already ran ahead on its sticky cache (workflow_worker.py, "run-ahead"):
+-- one round trip instead of two, and no workflow_tasks row. The worker predicted the
+-- history that task would see: its cached events up to p_after, then this attempt's
+-- Started and Completed events and the task's WorkflowTaskScheduled. The completion is
+-- kept only when that history is the run's (nothing else happened since p_after, no
+-- update waits, the run is still sticky to this worker) and the worker's clock agrees
+-- with the database's; otherwise this is complete_activity_task, and the worker runs
+-- the task it leases the usual way.
+CREATE FUNCTION {{schema}}.complete_activity_run_ahead(
+    p_task bigint, p_attempt int, p_result jsonb, p_identity text, p_worker text,
+    p_after bigint, p_completion jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t {{schema}}.activity_tasks := {{schema}}.leased_attempt(p_task, p_attempt);
+    e {{schema}}.executions;
+    v_started timestamptz := (p_completion->'events'->0->>'time')::timestamptz;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = t.run_id;
+    IF t.id IS NULL OR t.workflow_id = '' OR e.status <> 1 OR e.wft_state <> 0
+       OR e.sticky_worker IS DISTINCT FROM p_worker OR e.sticky_event_id <> p_after
+       OR e.next_event_id <> p_after + 1
+       OR (p_completion->>'first_event_id')::bigint <> p_after + 4
+       OR abs(extract(epoch FROM v_started - {{schema}}.now())) > 1
+       OR EXISTS (SELECT 1 FROM {{schema}}.updates u WHERE u.run_id = e.run_id AND u.state = 0) THEN
+        RETURN {{schema}}.complete_activity_task(p_task, p_attempt, p_result, p_identity, p_worker, true);
+    END IF;
+    DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
+    RETURN jsonb_build_object('status', 'ok', 'ran_ahead', {{schema}}.apply_completion(
+        e.run_id, p_worker, p_completion,
+        jsonb_build_array(
+            {{schema}}.activity_started_event(t, p_identity),
+            {{schema}}.activity_completed_event(t, p_result, p_identity),
+            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout))
+        || (p_completion->'events'),
+        true));
 END $$;
 
 CREATE FUNCTION {{schema}}.cancel_activity_task(

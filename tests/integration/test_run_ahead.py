@@ -1,0 +1,283 @@
+"""Run-ahead: a worker that holds a run in its sticky cache runs the workflow task an
+activity wakes before it reports the activity, and one statement records both.
+
+What a user relies on is that nothing about the run changes: the same results, the
+same history (event for event, as a worker running tasks one at a time would write
+it), and signals, updates and local activities that arrive meanwhile are still seen.
+The statement counts show the run-ahead path was the one taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import List
+
+from hotmesh_temporal import activity, workflow
+from hotmesh_temporal.api.enums.v1 import EventType
+from hotmesh_temporal.worker import Worker
+
+TIMEOUT = timedelta(seconds=10)
+GATES: dict[str, asyncio.Event] = {}
+
+
+@activity.defn
+async def double(value: int) -> int:
+    return value * 2
+
+
+@activity.defn
+async def wait_for_gate(key: str) -> str:
+    await GATES[key].wait()
+    return key
+
+
+@workflow.defn
+class ThreeSteps:
+    @workflow.run
+    async def run(self, value: int) -> int:
+        for _ in range(3):
+            value = await workflow.execute_activity(double, value, start_to_close_timeout=TIMEOUT)
+        return value
+
+
+@workflow.defn
+class GatedWithMessages:
+    """Runs one gated activity; what arrived while it ran must be seen after it."""
+
+    def __init__(self) -> None:
+        self.seen: List[str] = []
+
+    @workflow.run
+    async def run(self, key: str) -> List[str]:
+        self.seen.append(await workflow.execute_activity(wait_for_gate, key, start_to_close_timeout=TIMEOUT))
+        await workflow.wait_condition(lambda: "done" in self.seen)
+        return self.seen
+
+    @workflow.signal
+    def note(self, text: str) -> None:
+        self.seen.append(text)
+
+    @workflow.update
+    def note_now(self, text: str) -> int:
+        self.seen.append(text)
+        return len(self.seen)
+
+
+@workflow.defn
+class ActivityThenLocal:
+    @workflow.run
+    async def run(self, value: int) -> int:
+        value = await workflow.execute_activity(double, value, start_to_close_timeout=TIMEOUT)
+        value = await workflow.execute_local_activity(double, value, start_to_close_timeout=TIMEOUT)
+        return await workflow.execute_activity(double, value, start_to_close_timeout=TIMEOUT)
+
+
+def _wid() -> str:
+    return f"run-ahead-{uuid.uuid4()}"
+
+
+async def _calls(client) -> dict:
+    store = await client._engine_store()
+    return dict(store.calls)
+
+
+def _delta(before: dict, after: dict, name: str) -> int:
+    return after.get(name, 0) - before.get(name, 0)
+
+
+def _type(event) -> str:
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+
+
+def _event_types(history) -> List[str]:
+    return [_type(event) for event in history.events]
+
+
+async def test_sequential_activities_run_ahead_with_the_usual_history(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ThreeSteps], activities=[double]):
+        before = await _calls(client)
+        handle = await client.start_workflow(ThreeSteps.run, 1, id=_wid(), task_queue=task_queue)
+        assert await handle.result() == 8
+        after = await _calls(client)
+    # The first task schedules the first activity; each activity's report then carries
+    # the task it woke, the last one closing the run.
+    assert _delta(before, after, "complete_activity_run_ahead") == 3
+    assert _delta(before, after, "complete_workflow_task") == 1
+    assert _delta(before, after, "complete_activity_task") == 0
+    one_activity = [
+        "ACTIVITY_TASK_SCHEDULED", "ACTIVITY_TASK_STARTED", "ACTIVITY_TASK_COMPLETED",
+        "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED",
+    ]
+    history = await handle.fetch_history()
+    assert _event_types(history) == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED",
+        *one_activity, *one_activity, *one_activity,
+        "WORKFLOW_EXECUTION_COMPLETED",
+    ]
+    # Each event points at the ones it belongs to, as when tasks run one at a time.
+    events = {event.event_id: event for event in history.events}
+    for event in history.events:
+        if _type(event) == "ACTIVITY_TASK_COMPLETED":
+            attrs = event.activity_task_completed_event_attributes
+            assert _type(events[attrs.started_event_id]) == "ACTIVITY_TASK_STARTED"
+            assert _type(events[attrs.scheduled_event_id]) == "ACTIVITY_TASK_SCHEDULED"
+        if _type(event) == "WORKFLOW_TASK_COMPLETED":
+            attrs = event.workflow_task_completed_event_attributes
+            assert attrs.started_event_id == event.event_id - 1
+            assert attrs.scheduled_event_id == event.event_id - 2
+    # workflow.now() of a task run ahead is its WorkflowTaskStarted time, never before
+    # the task it follows.
+    started = [e.event_time.ToDatetime() for e in history.events if _type(e) == "WORKFLOW_TASK_STARTED"]
+    assert started == sorted(started)
+
+
+async def test_a_signal_during_the_activity_is_seen_after_it(client, task_queue):
+    key = _wid()
+    GATES[key] = asyncio.Event()
+    async with Worker(
+        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
+    ):
+        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        await _until_activity_started(handle)
+        await handle.signal(GatedWithMessages.note, "signalled")
+        await _until_idle(client, handle)
+        before = await _calls(client)
+        GATES[key].set()
+        await _until_history_has(handle, "ACTIVITY_TASK_COMPLETED")
+        after = await _calls(client)
+        await handle.signal(GatedWithMessages.note, "done")
+        assert await handle.result() == ["signalled", key, "done"]
+    # The signal's own task ran while the activity did, and the cache took it in, so
+    # the activity's report still ran ahead, on top of the signal's events.
+    assert _delta(before, after, "complete_activity_run_ahead") == 1
+    assert _delta(before, after, "complete_activity_task") == 0
+
+
+async def test_a_signal_the_prediction_missed_is_not_lost(client, task_queue):
+    """The signal lands after the worker ran ahead but before its report: the report
+    keeps only the activity, and the task it leases instead sees both."""
+    key = _wid()
+    GATES[key] = asyncio.Event()
+    worker = Worker(
+        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
+    )
+    async with worker:
+        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        await _until_activity_started(handle)
+        await _until_idle(client, handle)
+        # Hold the run-ahead between running the task and reporting it, and signal then.
+        workflows = worker._workflow_worker  # type: ignore[attr-defined]
+        original = workflows._run_ahead
+        ran_ahead = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_run_ahead(*args):
+            ahead = await original(*args)
+            ran_ahead.set()
+            await release.wait()
+            return ahead
+
+        workflows._run_ahead = slow_run_ahead
+        GATES[key].set()
+        await asyncio.wait_for(ran_ahead.wait(), 10)
+        await handle.signal(GatedWithMessages.note, "late")
+        release.set()
+        await handle.signal(GatedWithMessages.note, "done")
+        # The late signal reached the run before the activity's report did; whichever
+        # task saw it, nothing is lost or seen twice.
+        seen = await handle.result()
+        assert sorted(seen) == sorted([key, "late", "done"])
+    types = _event_types(await handle.fetch_history())
+    assert types.count("WORKFLOW_EXECUTION_SIGNALED") == 2
+    assert types.count("ACTIVITY_TASK_COMPLETED") == 1
+
+
+async def test_an_update_waiting_on_the_run_is_answered(client, task_queue):
+    key = _wid()
+    GATES[key] = asyncio.Event()
+    worker = Worker(
+        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
+    )
+    async with worker:
+        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        await _until_activity_started(handle)
+        await _until_idle(client, handle)
+        workflows = worker._workflow_worker  # type: ignore[attr-defined]
+        original = workflows._run_ahead
+        ran_ahead = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_run_ahead(*args):
+            ahead = await original(*args)
+            ran_ahead.set()
+            await release.wait()
+            return ahead
+
+        workflows._run_ahead = slow_run_ahead
+        GATES[key].set()
+        await asyncio.wait_for(ran_ahead.wait(), 10)
+        update = asyncio.ensure_future(handle.execute_update(GatedWithMessages.note_now, "update"))
+        await asyncio.sleep(0.3)  # the update is admitted while the run-ahead waits
+        release.set()
+        # The update is answered with what the workflow had seen when it ran.
+        answered = await asyncio.wait_for(update, 10)
+        await handle.signal(GatedWithMessages.note, "done")
+        seen = await handle.result()
+        assert sorted(seen) == sorted([key, "update", "done"])
+        assert answered == seen.index("update") + 1
+
+
+async def test_local_activities_after_an_activity(client, task_queue):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ActivityThenLocal], activities=[double]
+    ):
+        for value in (1, 5):
+            handle = await client.start_workflow(
+                ActivityThenLocal.run, value, id=_wid(), task_queue=task_queue
+            )
+            assert await handle.result() == value * 8
+            types = _event_types(await handle.fetch_history())
+            assert types.count("MARKER_RECORDED") == 1
+            assert types.count("ACTIVITY_TASK_COMPLETED") == 2
+
+
+async def test_run_ahead_can_be_turned_off(client, task_queue, monkeypatch):
+    monkeypatch.setenv("HOTMESH_RUN_AHEAD", "0")
+    async with Worker(client, task_queue=task_queue, workflows=[ThreeSteps], activities=[double]):
+        before = await _calls(client)
+        handle = await client.start_workflow(ThreeSteps.run, 2, id=_wid(), task_queue=task_queue)
+        assert await handle.result() == 16
+        after = await _calls(client)
+    assert _delta(before, after, "complete_activity_run_ahead") == 0
+    assert _delta(before, after, "complete_activity_task") == 3
+    assert _delta(before, after, "complete_workflow_task") == 4
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+async def _until_history_has(handle, event_type: str) -> None:
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if event_type in _event_types(history):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {event_type} in history")
+
+
+async def _until_activity_started(handle) -> None:
+    await _until_history_has(handle, "ACTIVITY_TASK_SCHEDULED")
+
+
+async def _until_idle(client, handle) -> None:
+    """Until the run has no workflow task scheduled or running."""
+    store = await client._engine_store()
+    for _ in range(200):
+        row = await store.fetchrow("run_row", uuid.UUID(handle.result_run_id))
+        if row["wft_state"] == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the run kept a workflow task")
