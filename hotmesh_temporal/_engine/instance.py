@@ -857,6 +857,15 @@ class WorkflowInstance:
         )
 
     async def _run_update(self, job: c.DoUpdate) -> None:
+        try:
+            await self._run_update_to_its_answer(job)
+        except workflow.ContinueAsNewError:
+            # As temporalio: continue-as-new belongs to the run method; from an update
+            # it fails the workflow task (retried, the update delivered again) and
+            # leaves the run and the waiting caller as they were.
+            self._task_failure = RuntimeError("Cannot continue as new from an update handler")
+
+    async def _run_update_to_its_answer(self, job: c.DoUpdate) -> None:
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
         _current_update.set(update_info)  # this task runs in its own context copy
         update_input = self._validate_update(job, update_info)
@@ -889,6 +898,11 @@ class WorkflowInstance:
             update_input = _wi().HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
             if job.run_validator:
                 self._run_validator(update_input, update_info)
+        except workflow.ReadOnlyContextError as err:
+            # As temporalio: a validator that tries to change the workflow is a bug in
+            # the workflow, not a reason to refuse the update: the task fails.
+            self._task_failure = err
+            return None
         except Exception as err:
             self._reject_update(job, err)
             return None
