@@ -376,6 +376,7 @@ def _marker(
         result=result,
         failure=failure,
         backoff=backoff,
+        user_metadata=cmd.user_metadata,  # Core records the summary on the marker too
     )
 
 
