@@ -70,18 +70,24 @@ def _task_failures(caplog) -> list[str]:
     return [str(r.exc_info[1]) for r in caplog.records if r.exc_info and "Failed activation" in r.getMessage()]
 
 
-async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(client, task_queue, caplog):
-    RENEW_CALLS.clear()
+async def _update_then_finish(client, task_queue, caplog, update, answer: str):
+    """Send ``update`` to a new run, check the caller's answer, finish the run."""
     with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
         async with Worker(client, task_queue=task_queue, workflows=[RenewingWorkflow]):
             handle = await client.start_workflow(
                 RenewingWorkflow.run, "first", id=wf_id(), task_queue=task_queue
             )
-            # The caller waits through the failed attempts and gets the answer of the
-            # attempt whose handler returned.
-            assert await handle.execute_update(RenewingWorkflow.renew) == "stayed"
+            assert await handle.execute_update(update) == answer
             await handle.signal(RenewingWorkflow.finish)
             assert await handle.result() == "first"
+    return handle
+
+
+async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(client, task_queue, caplog):
+    RENEW_CALLS.clear()
+    # The caller waits through the failed attempts and gets the answer of the
+    # attempt whose handler returned.
+    handle = await _update_then_finish(client, task_queue, caplog, RenewingWorkflow.renew, "stayed")
     assert len(RENEW_CALLS) == 3
     assert _task_failures(caplog).count("Cannot continue as new from an update handler") == 2
     # The run never continued as new: one run, accepted and completed once.
@@ -96,15 +102,8 @@ async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(cl
 
 async def test_validator_changing_the_workflow_fails_the_task_not_the_update(client, task_queue, caplog):
     VALIDATOR_CALLS.clear()
-    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
-        async with Worker(client, task_queue=task_queue, workflows=[RenewingWorkflow]):
-            handle = await client.start_workflow(
-                RenewingWorkflow.run, "first", id=wf_id(), task_queue=task_queue
-            )
-            # Not rejected: the retried task runs the validator again, which passes.
-            assert await handle.execute_update(RenewingWorkflow.note) == "noted"
-            await handle.signal(RenewingWorkflow.finish)
-            assert await handle.result() == "first"
+    # Not rejected: the retried task runs the validator again, which passes.
+    await _update_then_finish(client, task_queue, caplog, RenewingWorkflow.note, "noted")
     assert len(VALIDATOR_CALLS) == 2
     failures = _task_failures(caplog)
     assert len(failures) == 1 and "upsert_memo" in failures[0], failures
