@@ -612,7 +612,7 @@ class WorkflowInstance:
 
     async def wait_condition(
         self, fn: Callable[[], bool], *, timeout: Optional[Any] = None,
-        timeout_summary: Optional[str] = None,
+        timeout_summary: str | None = None,
     ) -> None:
         self._check_writable("wait_condition")
         fut = self.loop.create_future()
@@ -624,7 +624,7 @@ class WorkflowInstance:
         with self.loop.timer_metadata(self._user_metadata(timeout_summary, None)):
             await asyncio.wait_for(fut, seconds)
 
-    async def sleep(self, seconds: float, summary: Optional[str]) -> None:
+    async def sleep(self, seconds: float, summary: str | None) -> None:
         """``workflow.sleep``: asyncio's sleep, its timer carrying the summary."""
         with self.loop.timer_metadata(self._user_metadata(summary, None)):
             await asyncio.sleep(seconds)

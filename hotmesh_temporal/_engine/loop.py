@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # The user metadata ({"summary": Payload}) for the durable timer the current task is
 # about to start: workflow.sleep(summary=) and wait_condition(timeout_summary=) set it
 # around the asyncio call that reaches call_later, as temporalio does.
-_TIMER_METADATA: contextvars.ContextVar[Optional[Dict[str, Any]]] = contextvars.ContextVar(
+_TIMER_METADATA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "hotmesh_timer_metadata", default=None
 )
 
@@ -118,7 +118,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             events._set_running_loop(previous)
 
     @contextlib.contextmanager
-    def timer_metadata(self, metadata: Optional[Dict[str, Any]]) -> Iterator[None]:
+    def timer_metadata(self, metadata: dict[str, Any] | None) -> Iterator[None]:
         """Durable timers started inside carry ``metadata`` (None: nothing to add)."""
         if metadata is None:
             yield

@@ -67,7 +67,11 @@ async def _history_types(client, run_id: str) -> list[str]:
 
 
 def _task_failures(caplog) -> list[str]:
-    return [str(r.exc_info[1]) for r in caplog.records if r.exc_info and "Failed activation" in r.getMessage()]
+    return [
+        str(r.exc_info[1])
+        for r in caplog.records
+        if r.exc_info and "Failed activation" in r.getMessage()
+    ]
 
 
 async def _update_then_finish(client, task_queue, caplog, update, answer: str):
@@ -83,7 +87,9 @@ async def _update_then_finish(client, task_queue, caplog, update, answer: str):
     return handle
 
 
-async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(client, task_queue, caplog):
+async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(
+    client, task_queue, caplog
+):
     RENEW_CALLS.clear()
     # The caller waits through the failed attempts and gets the answer of the
     # attempt whose handler returned.
@@ -100,7 +106,9 @@ async def test_continue_as_new_from_an_update_handler_fails_the_workflow_task(cl
     assert types.count("WorkflowExecutionUpdateCompleted") == 1
 
 
-async def test_validator_changing_the_workflow_fails_the_task_not_the_update(client, task_queue, caplog):
+async def test_validator_changing_the_workflow_fails_the_task_not_the_update(
+    client, task_queue, caplog
+):
     VALIDATOR_CALLS.clear()
     # Not rejected: the retried task runs the validator again, which passes.
     await _update_then_finish(client, task_queue, caplog, RenewingWorkflow.note, "noted")

@@ -184,8 +184,10 @@ class SummaryWorkflow:
 async def _summaries(client, history) -> list:
     """(event attributes kind, decoded summary or None) of each event that can carry one."""
     kinds = {
-        "activity_task_scheduled_event_attributes", "marker_recorded_event_attributes",
-        "timer_started_event_attributes", "start_child_workflow_execution_initiated_event_attributes",
+        "activity_task_scheduled_event_attributes",
+        "marker_recorded_event_attributes",
+        "timer_started_event_attributes",
+        "start_child_workflow_execution_initiated_event_attributes",
     }
     out = []
     for event in history.events:

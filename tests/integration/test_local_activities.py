@@ -248,7 +248,10 @@ async def _run_non_retryable(client, task_queue, key: str, slow: bool, names: li
         activities=[slow_twice, fails_as_broken],
     ):
         return await client.execute_workflow(
-            NonRetryableLocalWorkflow.run, args=[key, slow, names], id=wf_id(), task_queue=task_queue
+            NonRetryableLocalWorkflow.run,
+            args=[key, slow, names],
+            id=wf_id(),
+            task_queue=task_queue,
         )
 
 
