@@ -217,6 +217,40 @@ class ContinueWorkflow:
         return value
 
 
+@wf.defn(name="XSummaries", sandboxed=False)
+class SummariesWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        first = await wf.execute_activity(
+            "shout", value, start_to_close_timeout=seconds, summary="remote shout"
+        )
+        second = await wf.execute_local_activity(
+            "shout", first + "!", start_to_close_timeout=seconds, summary="local shout"
+        )
+        await wf.sleep(timedelta(milliseconds=10), summary="a nap")
+        try:
+            await wf.wait_condition(
+                lambda: False, timeout=timedelta(milliseconds=10), timeout_summary="gave up"
+            )
+        except asyncio.TimeoutError:
+            pass
+        return await wf.execute_child_workflow(
+            "XSummaryChild", second, id=wf.info().workflow_id + "-child",
+            static_summary="the child", static_details="child details",
+        )
+
+
+@wf.defn(name="XSummaryChild", sandboxed=False)
+class SummaryChildWorkflow:
+    @wf.run
+    async def run(self, value: str) -> str:
+        return value
+
+
+# Started by the scenarios, not replayed themselves.
+CHILD_WORKFLOWS = [SummaryChildWorkflow]
+
+
 @wf.defn(name="FixtureGreeting", sandboxed=False)
 class FixtureGreeting:
     @wf.run
@@ -276,6 +310,7 @@ ALL = {
     "cancelled": CancelledWorkflow,
     "timer_cancelled": TimerCancelledWorkflow,
     "failed": FailedWorkflow,
+    "summaries": SummariesWorkflow,
 }
 """
 
@@ -297,7 +332,8 @@ def scenarios(sdk: str) -> dict:
     return module
 
 
-OURS = scenarios("hotmesh_temporal").ALL
+OURS_MODULE = scenarios("hotmesh_temporal")
+OURS = OURS_MODULE.ALL
 THEIRS_MODULE = scenarios("temporalio")
 THEIRS = THEIRS_MODULE.ALL
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "histories"
@@ -306,7 +342,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "hist
 async def _run_here(client, task_queue, name: str) -> Any:  # noqa: F811
     cls = OURS[name]
     async with Worker(
-        client, task_queue=task_queue, workflows=[cls], activities=[shout, flaky, broken]
+        client, task_queue=task_queue, workflows=[cls, *OURS_MODULE.CHILD_WORKFLOWS],
+        activities=[shout, flaky, broken],
     ):
         handle = await client.start_workflow(
             cls.run, f"v-{uuid.uuid4().hex[:6]}", id=f"x-{uuid.uuid4()}", task_queue=task_queue
@@ -351,6 +388,8 @@ async def test_history_replays_in_temporalio(client, task_queue, name):  # noqa:
         assert "timer_canceled_event_attributes" in kinds
     theirs = TWorkflowHistory.from_json(history.workflow_id, history.to_json())
     assert len(theirs.events) == len(history.events)
+    if name == "summaries":  # activity, local activity marker, 2 timers, child
+        assert sum(e.HasField("user_metadata") for e in theirs.events) == 5
     replayer = TReplayer(workflows=[THEIRS[name]], workflow_runner=UnsandboxedWorkflowRunner())
     result = await replayer.replay_workflow(theirs, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{name}: {result.replay_failure}\n{history.to_json()}"
@@ -382,14 +421,16 @@ async def test_hand_written_fixtures_are_authentic_temporal_histories(path):
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
-async def test_exported_events_match_temporalio_messages_byte_for_byte(client, task_queue):  # noqa: F811
-    """Our HistoryEvent messages are Temporal's: same JSON and same wire bytes."""
+@pytest.mark.parametrize("name", ["local_activity_backoff", "summaries"])
+async def test_exported_events_match_temporalio_messages_byte_for_byte(client, task_queue, name):  # noqa: F811
+    """Our HistoryEvent messages are Temporal's: same JSON and same wire bytes (user
+    metadata included)."""
     from google.protobuf import json_format
     from temporalio.api.history.v1 import History as THistory
 
     from hotmesh_temporal.api.history.v1 import History
 
-    history = await _run_here(client, task_queue, "local_activity_backoff")
+    history = await _run_here(client, task_queue, name)
     ours = History(events=list(history.events))
     theirs = json_format.ParseDict(history.to_json_dict(), THistory())
     assert json_format.MessageToDict(theirs) == ours.to_json_dict()

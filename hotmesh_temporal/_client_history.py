@@ -118,8 +118,8 @@ class WorkflowHistoryEventAsyncIterator:
         last = int(rows[-1]["id"]) if rows else after  # read past, even if filtered out
         if self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
             rows = [r for r in rows if r["type"] in _CLOSE_EVENTS]
-        elif rows and rows[0]["id"] == 1:
-            rows[0] = await self._with_user_metadata(store, run_id, rows[0], _call)
+        elif rows:
+            rows = await self._with_user_metadata(store, run_id, after, rows, _call)
         self._current_page = rows_to_events(rows)
         self._current_page_index = 0
         keep_going = more or (self._input.wait_new_event and not (closed and not more))
@@ -141,11 +141,19 @@ class WorkflowHistoryEventAsyncIterator:
         return str(row["run_id"]), 0
 
     @staticmethod
-    async def _with_user_metadata(store: Any, run_id: str, started: dict, call: Any) -> dict:
-        """The start event with the static summary / details of the start, which a
-        Temporal server records on that event (``userMetadata``)."""
-        meta = await call(store.fetchval("run_user_metadata", uuid.UUID(run_id)))
-        return {**started, "user_metadata": meta} if meta else started
+    async def _with_user_metadata(
+        store: Any, run_id: str, after: int, rows: list, call: Any
+    ) -> list:
+        """The events with the user metadata a Temporal server records on them
+        (``userMetadata``): the start's static summary / details, and the summary of
+        each activity, local activity, timer and child workflow that was given one."""
+        found = await call(store.fetchval("events_user_metadata", uuid.UUID(run_id), after))
+        if not found:
+            return rows
+        return [
+            {**row, "user_metadata": found[str(row["id"])]} if str(row["id"]) in found else row
+            for row in rows
+        ]
 
     async def _read(self, store: Any, run_id: str, after: int, call: Any) -> tuple:
         """Events after ``after`` and whether the run is closed; with

@@ -666,9 +666,10 @@ async def sleep(
     summary: Optional[str] = None,
     event_groups: Optional[Sequence["EventGroup"]] = None,
 ) -> None:
-    """Sleep for a duration of workflow time (a durable timer)."""
+    """Sleep for a duration of workflow time (a durable timer, recorded with the
+    summary)."""
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
-    await asyncio.sleep(seconds)
+    await _runtime().sleep(seconds, summary)
 
 
 async def wait_condition(
@@ -679,7 +680,7 @@ async def wait_condition(
     event_groups: Optional[Sequence["EventGroup"]] = None,
 ) -> None:
     """Wait until ``fn()`` is true; ``asyncio.TimeoutError`` after ``timeout``."""
-    await _runtime().wait_condition(fn, timeout=timeout)
+    await _runtime().wait_condition(fn, timeout=timeout, timeout_summary=timeout_summary)
 
 
 async def wait(

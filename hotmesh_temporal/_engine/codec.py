@@ -27,7 +27,8 @@ _JOB_FIELDS = {
 }
 
 _COMMAND_FIELDS = {
-    c.ScheduleActivity: (("arguments", "list"),),
+    c.ScheduleActivity: (("arguments", "list"), ("user_metadata", "map")),
+    c.StartTimer: (("user_metadata", "map"),),
     c.CompleteWorkflow: (("result", "one"),),
     c.FailWorkflow: (("failure", "failure"),),
     c.ContinueAsNew: (("arguments", "list"), ("memo", "map")),

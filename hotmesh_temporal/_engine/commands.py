@@ -182,6 +182,8 @@ class ScheduleActivity:
     local_retry_threshold: Optional[timedelta] = None  # local activities only
     attempt: int = 1  # local activities rescheduled after a timer backoff start later
     original_schedule_time: Optional[datetime] = None  # ... and keep their first schedule
+    # The summary given when scheduling: {"summary": Payload}, recorded on the event.
+    user_metadata: Mapping[str, Payload] | None = None
 
 
 @dataclass
@@ -198,6 +200,7 @@ class LocalActivityMarker:
     result: Optional[Payload] = None
     failure: Optional[Failure] = None  # the activity's own failure (not wrapped)
     backoff: Optional[timedelta] = None  # set when the retry continues after a timer
+    user_metadata: Mapping[str, Payload] | None = None  # its ScheduleActivity's
 
 
 @dataclass
@@ -210,6 +213,7 @@ class RequestCancelActivity:
 class StartTimer:
     seq: int
     duration: timedelta
+    user_metadata: Mapping[str, Payload] | None = None  # {"summary": Payload}
 
 
 @dataclass

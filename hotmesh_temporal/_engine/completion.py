@@ -132,7 +132,11 @@ class _Builder:
         event_id = self.next_id
         if task_field:  # most command events name the task that issued them
             attrs = dict(attrs, workflowTaskCompletedEventId=str(self.completed_id))
-        self.out.events.append(h.event(event_type, attrs))
+        event = h.event(event_type, attrs)
+        metadata = h.payload_map(getattr(cmd, "user_metadata", None))
+        if metadata:  # the summary / details, kept on the event as Temporal does
+            event["user_metadata"] = metadata
+        self.out.events.append(event)
         self.driver.note_command_event(cmd, event_id)
         return event_id
 

@@ -515,6 +515,7 @@ class WorkflowInstance:
             is_local=is_local,
             headers=dict(input.headers or {}),
             local_retry_threshold=getattr(input, "local_retry_threshold", None),
+            user_metadata=self._user_metadata(input.summary, None),
         )
         result_type = input.ret_type
         pending = _PendingActivity(seq, command, self.loop.create_future())
@@ -610,7 +611,8 @@ class WorkflowInstance:
         self.loop.fire_timer(job.seq)
 
     async def wait_condition(
-        self, fn: Callable[[], bool], *, timeout: Optional[Any] = None
+        self, fn: Callable[[], bool], *, timeout: Optional[Any] = None,
+        timeout_summary: str | None = None,
     ) -> None:
         self._check_writable("wait_condition")
         fut = self.loop.create_future()
@@ -619,7 +621,13 @@ class WorkflowInstance:
             await fut
             return
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        await asyncio.wait_for(fut, seconds)
+        with self.loop.timer_metadata(self._user_metadata(timeout_summary, None)):
+            await asyncio.wait_for(fut, seconds)
+
+    async def sleep(self, seconds: float, summary: str | None) -> None:
+        """``workflow.sleep``: asyncio's sleep, its timer carrying the summary."""
+        with self.loop.timer_metadata(self._user_metadata(summary, None)):
+            await asyncio.sleep(seconds)
 
     # ========================================================= child workflows
 
@@ -857,6 +865,15 @@ class WorkflowInstance:
         )
 
     async def _run_update(self, job: c.DoUpdate) -> None:
+        try:
+            await self._run_update_to_its_answer(job)
+        except workflow.ContinueAsNewError:
+            # As temporalio: continue-as-new belongs to the run method; from an update
+            # it fails the workflow task (retried, the update delivered again) and
+            # leaves the run and the waiting caller as they were.
+            self._task_failure = RuntimeError("Cannot continue as new from an update handler")
+
+    async def _run_update_to_its_answer(self, job: c.DoUpdate) -> None:
         update_info = workflow.UpdateInfo(id=job.id, name=job.name)
         _current_update.set(update_info)  # this task runs in its own context copy
         update_input = self._validate_update(job, update_info)
@@ -889,6 +906,11 @@ class WorkflowInstance:
             update_input = _wi().HandleUpdateInput(id=job.id, update=job.name, args=args, headers=job.headers)
             if job.run_validator:
                 self._run_validator(update_input, update_info)
+        except workflow.ReadOnlyContextError as err:
+            # As temporalio: a validator that tries to change the workflow is a bug in
+            # the workflow, not a reason to refuse the update: the task fails.
+            self._task_failure = err
+            return None
         except Exception as err:
             self._reject_update(job, err)
             return None
@@ -1042,8 +1064,8 @@ class WorkflowInstance:
         return {key: self._payload_converter.to_payload(value) for key, value in memo.items()}
 
     def _user_metadata(self, summary: str | None, details: str | None) -> dict[str, Any] | None:
-        """A child's static summary and details as payloads (the worker's codec encodes
-        them with the command's other payloads)."""
+        """A summary (and details) as payloads, recorded on the event of the command
+        that carries them (the worker's codec encodes them with its other payloads)."""
         given = {"summary": summary, "details": details}
         out = {k: self._payload_converter.to_payload(v) for k, v in given.items() if v is not None}
         return out or None

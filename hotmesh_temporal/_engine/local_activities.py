@@ -79,7 +79,7 @@ class LocalActivityExecutor:
             except Exception as err:  # noqa: BLE001 - every failure is recorded
                 failure = Failure()
                 await self._dc.encode_failure(err, failure)
-                delay = _retry_delay(cmd, attempt, scheduled, err, failure)
+                delay = _retry_delay(cmd, attempt, scheduled, failure)
                 if delay is None:
                     return _marker(cmd, attempt, scheduled, failure=failure)
                 if delay > threshold.total_seconds():
@@ -377,6 +377,7 @@ def _marker(
         result=result,
         failure=failure,
         backoff=backoff,
+        user_metadata=cmd.user_metadata,  # Core records the summary on the marker too
     )
 
 
@@ -384,10 +385,11 @@ def _marker(
 
 
 def _retry_delay(
-    cmd: c.ScheduleActivity, attempt: int, scheduled: datetime, err: BaseException, failure: Failure
+    cmd: c.ScheduleActivity, attempt: int, scheduled: datetime, failure: Failure
 ) -> float | None:
-    """Seconds until the next attempt, or None when the failure is final (the same
-    rules as the database applies to normal activities)."""
+    """Seconds until the next attempt, or None when the failure is final: the rules
+    of Temporal's Core SDK for local activities, which differ from the server's for
+    activities in how non_retryable_error_types is read (see _names_error_type)."""
     policy = cmd.retry_policy
     info = (
         failure.application_failure_info if failure.HasField("application_failure_info") else None
@@ -396,7 +398,6 @@ def _retry_delay(
         return None
     if _is_timeout(failure) and failure.timeout_failure_info.timeout_type == 3:  # schedule-to-close
         return None
-    error_type = info.type if info is not None else type(err).__name__
     initial = policy.initial_interval.total_seconds() if policy else 1.0
     coefficient = policy.backoff_coefficient if policy else 2.0
     maximum = (
@@ -404,7 +405,7 @@ def _retry_delay(
         if policy and policy.maximum_interval
         else 100 * initial
     )
-    if policy and error_type in (policy.non_retryable_error_types or []):
+    if policy and _names_error_type(policy.non_retryable_error_types, info):
         return None
     if policy and policy.maximum_attempts and attempt >= policy.maximum_attempts:
         return None
@@ -416,6 +417,16 @@ def _retry_delay(
         if datetime.now(timezone.utc) + timedelta(seconds=delay) >= deadline:
             return None
     return delay
+
+
+def _names_error_type(non_retryable: Sequence[str] | None, info: Any) -> bool:
+    """Whether the policy's non_retryable_error_types names the failure, as Core reads
+    it for local activities: only an application failure has a type (a timeout or
+    cancellation has none, so neither its class name nor the server's
+    "TemporalTimeout:<type>" stops a start-to-close timeout's retries), and names
+    are compared ignoring case."""
+    error_type = (info.type if info is not None else "").lower()
+    return any(name.lower() == error_type for name in non_retryable or ())
 
 
 def _attempt_timeout(cmd: c.ScheduleActivity, scheduled: datetime) -> float | None:

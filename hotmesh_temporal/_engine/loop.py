@@ -26,6 +26,13 @@ from hotmesh_temporal._engine import commands
 
 logger = logging.getLogger(__name__)
 
+# The user metadata ({"summary": Payload}) for the durable timer the current task is
+# about to start: workflow.sleep(summary=) and wait_condition(timeout_summary=) set it
+# around the asyncio call that reaches call_later, as temporalio does.
+_TIMER_METADATA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "hotmesh_timer_metadata", default=None
+)
+
 
 class TimerCommandSink(Protocol):
     """What the loop needs from its owner to turn delays into durable timers."""
@@ -110,6 +117,18 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             self._running = False
             events._set_running_loop(previous)
 
+    @contextlib.contextmanager
+    def timer_metadata(self, metadata: dict[str, Any] | None) -> Iterator[None]:
+        """Durable timers started inside carry ``metadata`` (None: nothing to add)."""
+        if metadata is None:
+            yield
+            return
+        token = _TIMER_METADATA.set(metadata)
+        try:
+            yield
+        finally:
+            _TIMER_METADATA.reset(token)
+
     def run_once(self) -> None:
         """Run ready callbacks, and those they make ready, until none is left."""
         while self._ready:
@@ -170,7 +189,9 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             self._ready.append(handle)
             return handle
         seq = self._timer_sink.next_timer_seq()
-        command = commands.StartTimer(seq=seq, duration=timedelta(seconds=delay))
+        command = commands.StartTimer(
+            seq=seq, duration=timedelta(seconds=delay), user_metadata=_TIMER_METADATA.get()
+        )
         handle = DurableTimerHandle(
             seq, command, self._time + delay, callback, args, self, context
         )

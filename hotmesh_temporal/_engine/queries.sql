@@ -141,10 +141,17 @@ SELECT * FROM {schema}.find_run($1, $2, $3);
 SELECT run_id, status, result, failure, new_run_id, workflow_id
   FROM {schema}.executions WHERE run_id = $1;
 
--- The static summary / details of a start (sdk.v1.UserMetadata JSON), shown on the
--- run's WorkflowExecutionStarted event.
--- name: run_user_metadata
-SELECT user_metadata FROM {schema}.executions WHERE run_id = $1;
+-- The user metadata (sdk.v1.UserMetadata JSON) of a run's events after a given id, as
+-- {event id: metadata}: the start's static summary / details (kept on the run's row,
+-- shown on WorkflowExecutionStarted) and the summaries commands left on their events.
+-- name: events_user_metadata
+SELECT coalesce(jsonb_object_agg(m.event_id, m.user_metadata), '{}'::jsonb) FROM (
+    SELECT 1::bigint AS event_id, user_metadata FROM {schema}.executions
+     WHERE run_id = $1 AND $2::bigint < 1 AND user_metadata IS NOT NULL
+    UNION ALL
+    SELECT event_id, user_metadata FROM {schema}.history_events
+     WHERE run_id = $1 AND event_id > $2 AND user_metadata IS NOT NULL
+) m;
 
 -- name: forget_worker
 SELECT {schema}.forget_worker($1);

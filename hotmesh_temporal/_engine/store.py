@@ -107,7 +107,7 @@ _REPEATABLE = frozenset({
     "complete_activity_task", "complete_activity_run_ahead", "fail_activity_task", "cancel_activity_task",
     "heartbeat_activity_task", "answer_query", "take_answer",
     "events_after", "activity_attempt_by_ids", "run_outcome", "find_run", "run_row",
-    "run_user_metadata",
+    "events_user_metadata",
     "find_update", "update_by_id", "describe_schedule", "list_schedules",
     "list_workflows", "count_workflows", "count_workflows_by_status", "pending_activities",
     "describe_standalone_activity", "standalone_activity_outcome", "standalone_activity_run",

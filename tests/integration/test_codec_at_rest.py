@@ -1,5 +1,6 @@
 """With an encryption codec, no payload is stored in plaintext: inputs, results,
-memo, signals, queries, heartbeat details and failures' encoded attributes."""
+memo, signals, queries, heartbeat details, failures' encoded attributes and the
+summaries of the start, an activity and a timer."""
 
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ class Markers:
         self.result = f"RESULT-{tag}"
         self.summary = f"SUMMARY-{tag}"
         self.details = f"DETAILS-{tag}"
+        # Summaries the workflow gives its activity and timer (derived from the input).
+        self.activity_summary = f"ACT-SUM-{tag}"
+        self.timer_summary = f"TIMER-SUM-{tag}"
 
     def all(self) -> list[str]:
         return list(vars(self).values())
@@ -103,14 +107,17 @@ class SecretWorkflow:
 
     @workflow.run
     async def run(self, secret: str, beat: str, fail: str, detail: str) -> str:
+        tag = secret.split("-", 1)[1]
         await workflow.wait_condition(lambda: bool(self.signals))
+        await workflow.sleep(timedelta(milliseconds=1), summary=f"TIMER-SUM-{tag}")
         await workflow.execute_activity(
             careful_work,
             args=[beat, fail, detail],
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10)),
+            summary=f"ACT-SUM-{tag}",
         )
-        return f"RESULT-{secret.split('-', 1)[1]}"
+        return f"RESULT-{tag}"
 
     @workflow.signal
     def tell(self, value: str) -> None:

@@ -4,6 +4,7 @@ replay of exported histories on a real Postgres."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import uuid
@@ -140,6 +141,97 @@ async def test_start_event_carries_static_summary_and_details(client, task_queue
     finally:
         await handle.terminate()
         await plain.terminate()
+
+
+@workflow.defn
+class SummaryChild:
+    @workflow.run
+    async def run(self) -> str:
+        return "child done"
+
+
+@workflow.defn
+class SummaryWorkflow:
+    """Every command that takes a summary, once with it and once without."""
+
+    @workflow.run
+    async def run(self) -> str:
+        ten = timedelta(seconds=10)
+        await workflow.execute_activity(shout, "a", start_to_close_timeout=ten, summary="shouting")
+        await workflow.execute_activity(shout, "b", start_to_close_timeout=ten)
+        await workflow.execute_local_activity(
+            shout, "c", start_to_close_timeout=ten, summary="local shout"
+        )
+        await workflow.execute_local_activity(shout, "d", start_to_close_timeout=ten)
+        await workflow.sleep(timedelta(milliseconds=10), summary="napping")
+        await workflow.sleep(timedelta(milliseconds=10))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                lambda: False, timeout=timedelta(milliseconds=10), timeout_summary="giving up"
+            )
+        await workflow.execute_child_workflow(
+            SummaryChild.run,
+            id=f"{workflow.info().workflow_id}-child",
+            static_summary="the child",
+            static_details="**details**",
+        )
+        await workflow.execute_child_workflow(
+            SummaryChild.run, id=f"{workflow.info().workflow_id}-child-2"
+        )
+        return "done"
+
+
+async def _summaries(client, history) -> list:
+    """(event attributes kind, decoded summary or None) of each event that can carry one."""
+    kinds = {
+        "activity_task_scheduled_event_attributes",
+        "marker_recorded_event_attributes",
+        "timer_started_event_attributes",
+        "start_child_workflow_execution_initiated_event_attributes",
+    }
+    out = []
+    for event in history.events:
+        kind = event.WhichOneof("attributes")
+        if kind not in kinds:
+            continue
+        meta = event.user_metadata if event.HasField("user_metadata") else None
+        summary = (await client.data_converter.decode([meta.summary]))[0] if meta else None
+        out.append((kind.removesuffix("_event_attributes"), summary))
+    return out
+
+
+async def test_scheduled_events_carry_the_summaries_given(client, task_queue):
+    # As on a Temporal server: each command's summary is the user metadata of its event.
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SummaryWorkflow, SummaryChild], activities=[shout]
+    ):
+        handle = await client.start_workflow(SummaryWorkflow.run, id=wf_id(), task_queue=task_queue)
+        assert await handle.result() == "done"
+    history = await handle.fetch_history()
+    assert await _summaries(client, history) == [
+        ("activity_task_scheduled", "shouting"),
+        ("activity_task_scheduled", None),
+        ("marker_recorded", "local shout"),
+        ("marker_recorded", None),
+        ("timer_started", "napping"),
+        ("timer_started", None),
+        ("timer_started", "giving up"),
+        ("start_child_workflow_execution_initiated", "the child"),
+        ("start_child_workflow_execution_initiated", None),
+    ]
+    initiated = next(
+        e for e in history.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    )
+    details = await client.data_converter.decode([initiated.user_metadata.details])
+    assert details == ["**details**"]
+    # Paged one event at a time, each page still finds its event's metadata.
+    paged = [e async for e in handle.fetch_history_events(page_size=1)]
+    assert paged == list(history.events)
+    # JSON export keeps them (Temporal's "userMetadata"), and the history replays.
+    exported = json.loads(history.to_json())["events"]
+    assert sum("userMetadata" in e for e in exported) == 5
+    await Replayer(workflows=[SummaryWorkflow]).replay_workflow(history)
 
 
 async def test_replay_of_changed_code_reports_nondeterminism(client, task_queue):

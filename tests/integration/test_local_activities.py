@@ -9,6 +9,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -209,6 +210,68 @@ async def test_start_to_close_timeout(client, task_queue):
             await handle.result()
     assert isinstance(caught.value.cause, ActivityError)
     assert isinstance(caught.value.cause.cause, TimeoutError)
+
+
+@activity.defn
+async def slow_twice(key: str) -> int:
+    calls[key] += 1
+    if calls[key] < 3:
+        await asyncio.sleep(2)
+    return calls[key]
+
+
+@activity.defn
+async def fails_as_broken(key: str) -> None:
+    calls[key] += 1
+    raise ApplicationError("broken again", type="Broken")
+
+
+@workflow.defn
+class NonRetryableLocalWorkflow:
+    @workflow.run
+    async def run(self, key: str, slow: bool, non_retryable: list) -> int:
+        return await workflow.execute_local_activity(
+            slow_twice if slow else fails_as_broken,
+            key,
+            start_to_close_timeout=timedelta(milliseconds=200),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=10),
+                maximum_attempts=3,
+                non_retryable_error_types=non_retryable,
+            ),
+        )
+
+
+async def _run_non_retryable(client, task_queue, key: str, slow: bool, names: list) -> Any:
+    async with Worker(
+        client, task_queue=task_queue, workflows=[NonRetryableLocalWorkflow],
+        activities=[slow_twice, fails_as_broken],
+    ):
+        return await client.execute_workflow(
+            NonRetryableLocalWorkflow.run,
+            args=[key, slow, names],
+            id=wf_id(),
+            task_queue=task_queue,
+        )
+
+
+async def test_non_retryable_error_types_never_stop_a_local_timeout(client, task_queue):
+    # As Temporal's Core SDK: a local activity's start-to-close timeout has no error
+    # type, so no entry names it (neither the class nor the server's spelling).
+    key = f"k-{uuid.uuid4()}"
+    names = ["TimeoutError", "TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE", "Timeout"]
+    assert await _run_non_retryable(client, task_queue, key, True, names) == 3
+    assert calls[key] == 3
+
+
+async def test_non_retryable_error_types_of_local_activities_ignore_case(client, task_queue):
+    # Core compares the application failure's type with each entry ignoring case.
+    key = f"k-{uuid.uuid4()}"
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _run_non_retryable(client, task_queue, key, False, ["broken"])
+    assert isinstance(caught.value.cause.cause, ApplicationError)
+    assert caught.value.cause.cause.type == "Broken"
+    assert calls[key] == 1
 
 
 async def test_changed_local_activity_is_nondeterminism(client, task_queue):

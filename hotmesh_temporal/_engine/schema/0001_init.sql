@@ -121,6 +121,10 @@ CREATE TABLE {{schema}}.history_events (
     event_type text NOT NULL,          -- Temporal's name without prefix, e.g. TimerFired
     event_time timestamptz NOT NULL,
     attributes jsonb NOT NULL,         -- the *EventAttributes object in Temporal JSON
+    -- The summary / details the workflow gave the command that wrote this event
+    -- (sdk.v1.UserMetadata JSON: activities, local-activity markers, timers, children);
+    -- Temporal keeps it beside the attributes, on the event itself.
+    user_metadata jsonb,
     PRIMARY KEY (run_id, event_id)
 );
 
@@ -201,18 +205,21 @@ CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
 
 -- Insert events at ids p_first, p_first + 1, ... in one statement. An attribute
 -- startedEventId of "$prev" stands for the id of the event just before (every
--- ActivityTask{Completed,Failed,TimedOut,Canceled} follows its Started event).
+-- ActivityTask{Completed,Failed,TimedOut,Canceled} follows its Started event). An
+-- event's user_metadata (a command's summary) goes to its own column.
 CREATE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {{schema}}.history_events (run_id, event_id, event_type, event_time, attributes)
+    INSERT INTO {{schema}}.history_events
+        (run_id, event_id, event_type, event_time, attributes, user_metadata)
     SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
            -- An event may bring its own time: WorkflowTaskStarted is written at
            -- completion but carries the lease time, which workflow.now() is on replay.
            coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
            CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
                 THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
-                ELSE x.ev->'attrs' END
+                ELSE x.ev->'attrs' END,
+           x.ev->'user_metadata'
       FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord);
 END $$;
 
