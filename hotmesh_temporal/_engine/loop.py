@@ -127,7 +127,12 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         try:
             yield
         finally:
-            _TIMER_METADATA.reset(token)
+            try:
+                _TIMER_METADATA.reset(token)
+            except ValueError:
+                # The awaiting coroutine was closed from another context (the run was
+                # evicted mid-sleep): the value belongs to a context that is gone.
+                pass
 
     def run_once(self) -> None:
         """Run ready callbacks, and those they make ready, until none is left."""
