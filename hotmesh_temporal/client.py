@@ -53,6 +53,7 @@ from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal._engine.updates import request_json
 from hotmesh_temporal._engine.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal._engine.workflow_worker import local_worker_for
 from hotmesh_temporal import _schedule_types as _schedule_ops
 from hotmesh_temporal._schedule_types import (  # noqa: F401  (re-exported)
     Schedule,
@@ -1207,7 +1208,12 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             start["signal"] = await _signal_event(
                 client, input.start_signal, input.start_signal_args, await self._encode_headers(input.headers)
             )
+        local = local_worker_for(store, client.namespace, input.task_queue, input.workflow)
+        if local is not None:
+            start["eager_worker"] = local.config.identity
         reply = await _call(store.fetchval("start_workflow", start))
+        if reply.get("task"):
+            local.take_started_run(reply["task"])  # type: ignore[union-attr]
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
                 input.id, input.workflow, run_id=str(reply["run_id"])

@@ -36,6 +36,18 @@ from hotmesh_temporal._engine.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
+# The workflow workers polling in this process, by (store, namespace, task queue): a
+# client on the same Store that starts a run on such a queue hands its first task to
+# the worker directly (start_workflow leases it), as Temporal's eager workflow start.
+_LOCAL_WORKERS: Dict[tuple, "WorkflowWorker"] = {}
+
+
+def local_worker_for(store: Any, namespace: str, task_queue: str, workflow_type: str) -> Optional["WorkflowWorker"]:
+    worker = _LOCAL_WORKERS.get((store, namespace, task_queue))
+    if worker is not None and worker.takes_started_runs_of(workflow_type):
+        return worker
+    return None
+
 
 @dataclass
 class WorkflowWorkerConfig:
@@ -95,7 +107,9 @@ class WorkflowWorker:
         # local activities (never run ahead), and the database's clock as of the last
         # lease (its time, and the event loop's time then).
         self._ahead = 0
+        self._stopping = False
         self._no_run_ahead: set = set()
+        self._ahead_tally: Dict[str, List[int]] = {}  # type -> [kept, refused]
         self._clock: Optional[tuple] = None
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
@@ -123,6 +137,26 @@ class WorkflowWorker:
     async def start_polling(self) -> None:
         await self.poller.start()
         await self.query_poller.start()
+        _LOCAL_WORKERS[self._local_key] = self
+
+    @property
+    def _local_key(self) -> tuple:
+        return (self.store, self.config.namespace, self.config.task_queue)
+
+    def takes_started_runs_of(self, workflow_type: str) -> bool:
+        """Whether a run of this type, started in this process, may be handed to this
+        worker with its first task already leased (see local_worker_for)."""
+        return (
+            not self._stopping and self.free_slots() > 0
+            and (workflow_type in self.config.workflows or self.config.dynamic is not None)
+        )
+
+    def take_started_run(self, task: Mapping[str, Any]) -> None:
+        """The first task of a run started in this process, leased to this worker."""
+        if self._stopping:  # shut down meanwhile: give the task back to everyone
+            asyncio.get_running_loop().create_task(self._release(task, delay=0))
+        else:
+            self.start(task)
 
     async def _claim(self, limit: int) -> int:
         rows = await self.store.fetch(
@@ -143,6 +177,9 @@ class WorkflowWorker:
         self.poller.slot_freed()
 
     async def shutdown(self) -> None:
+        self._stopping = True
+        if _LOCAL_WORKERS.get(self._local_key) is self:
+            del _LOCAL_WORKERS[self._local_key]
         await self.poller.stop()
         await self.query_poller.stop()
         if self._tasks:
@@ -316,6 +353,17 @@ class WorkflowWorker:
             raise
         return RunAhead(self, task, driver, completion, reserved, time.monotonic())
 
+    def _count_run_ahead(self, workflow_type: str, kept: bool) -> None:
+        """A refused run-ahead costs a replay of the run. A workflow type whose runs
+        often get messages while their activities run (over a quarter refused) is run
+        the usual way from then on."""
+        tally = self._ahead_tally.setdefault(workflow_type, [0, 0])
+        tally[0 if kept else 1] += 1
+        kept_count, refused = tally
+        if refused >= 8 and refused * 4 > kept_count + refused:
+            self._no_run_ahead.add(workflow_type)
+            logger.debug("workflow type %s: run-ahead refused too often, turned off", workflow_type)
+
     def _ahead_done(self) -> None:
         self._ahead -= 1
         self.poller.slot_freed()
@@ -324,6 +372,7 @@ class WorkflowWorker:
         """Take complete_activity_run_ahead's reply (None: the statement failed)."""
         self._ahead_done()
         kept = (reply or {}).get("ran_ahead")
+        self._count_run_ahead(ahead.task["workflow_type"], kept is not None)
         if kept is None:
             # The prediction did not hold (or the attempt was over): drop its driver;
             # the task leased instead, if any, replays the run.

@@ -187,6 +187,14 @@ async def test_interceptor_on_the_worker_only_roots_traces_at_the_worker(
         handle = await client.start_workflow(
             TracedByPlugin.run, "w", id=f"otel2-{uuid.uuid4()}", task_queue=task_queue
         )
+        # Signal once the activity's report is recorded. Without the plugin's
+        # replay-safe provider a replay (a signal racing that report makes the worker
+        # drop the task it ran ahead, and replay) would record workflow-work twice.
+        for _ in range(250):
+            events = (await handle.fetch_history()).events
+            if any(e.HasField("activity_task_completed_event_attributes") for e in events):
+                break
+            await asyncio.sleep(0.02)
         await handle.signal(TracedByPlugin.proceed)
         assert await handle.result() == "W"
     tree = span_tree(exporter.get_finished_spans())

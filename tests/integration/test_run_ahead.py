@@ -281,3 +281,88 @@ async def _until_idle(client, handle) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the run kept a workflow task")
+
+
+# ------------------------------------------------------- runs started beside a worker
+
+
+async def _notifications(client, during) -> List[str]:
+    """The wake-ups sent on the engine's channel while ``during()`` runs."""
+    import asyncpg
+
+    from hotmesh_temporal._engine.dsn import split_schema
+
+    store = await client._engine_store()
+    conn = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+    heard: List[str] = []
+    await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
+    try:
+        await during()
+        await asyncio.sleep(0.1)  # notifications are delivered after their commit
+    finally:
+        await conn.close()
+    return heard
+
+
+async def test_a_run_started_beside_its_worker_is_handed_over_without_a_wake_up(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ThreeSteps], activities=[double]):
+        handles = []
+
+        async def start() -> None:
+            handles.append(await client.start_workflow(ThreeSteps.run, 3, id=_wid(), task_queue=task_queue))
+            assert await handles[0].result() == 24
+
+        heard = await _notifications(client, start)
+    # The first task went straight to the worker in this process: no workflow-task
+    # wake-up for the queue, and the only claim-free path was taken.
+    assert not [n for n in heard if n.startswith("w|") and n.endswith(task_queue)], heard
+    history = await handles[0].fetch_history()
+    first_task = next(e for e in history.events if _type(e) == "WORKFLOW_TASK_STARTED")
+    assert first_task.workflow_task_started_event_attributes.identity
+
+
+async def test_a_run_started_after_its_worker_stopped_waits_for_the_next_one(client, task_queue):
+    async with Worker(client, task_queue=task_queue, workflows=[ThreeSteps], activities=[double]):
+        pass
+    handle = await client.start_workflow(ThreeSteps.run, 1, id=_wid(), task_queue=task_queue)
+    async with Worker(client, task_queue=task_queue, workflows=[ThreeSteps], activities=[double]):
+        assert await asyncio.wait_for(handle.result(), 10) == 8
+
+
+async def test_a_type_whose_run_aheads_are_often_refused_runs_the_usual_way(client, task_queue):
+    """Each refused run-ahead costs a replay: after enough refusals the worker stops
+    running that workflow type ahead, and its runs still complete."""
+    worker = Worker(
+        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
+    )
+    async with worker:
+        workflows = worker._workflow_worker  # type: ignore[attr-defined]
+        original = workflows._run_ahead
+
+        for i in range(10):
+            key = _wid()
+            GATES[key] = asyncio.Event()
+            handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+            await _until_activity_started(handle)
+            await _until_idle(client, handle)
+            ran_ahead = asyncio.Event()
+            release = asyncio.Event()
+
+            async def slow_run_ahead(*args):
+                ahead = await original(*args)
+                ran_ahead.set()
+                await release.wait()
+                return ahead
+
+            workflows._run_ahead = slow_run_ahead
+            GATES[key].set()
+            if "GatedWithMessages" not in workflows._no_run_ahead:
+                await asyncio.wait_for(ran_ahead.wait(), 10)
+                await handle.signal(GatedWithMessages.note, "late")  # refuses the run-ahead
+            else:
+                await handle.signal(GatedWithMessages.note, "late")
+            release.set()
+            await handle.signal(GatedWithMessages.note, "done")
+            assert sorted(await handle.result()) == sorted([key, "late", "done"])
+            workflows._run_ahead = original
+    assert "GatedWithMessages" in workflows._no_run_ahead

@@ -653,7 +653,11 @@ BEGIN
         PERFORM {{schema}}.notify_deadline(v_now + v_delay * interval '1 second');
     ELSE
         PERFORM {{schema}}.insert_workflow_task(e, e.next_event_id - 1);
-        PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+        -- A start handed to a worker in the starting process (start_workflow leases
+        -- the task to it) wakes nobody.
+        IF NOT p_start ? 'eager_worker' THEN
+            PERFORM {{schema}}.notify('w|' || e.namespace || '|' || e.task_queue);
+        END IF;
     END IF;
     IF e.deadline IS NOT NULL THEN
         PERFORM {{schema}}.notify_deadline(e.deadline);
@@ -1315,6 +1319,12 @@ BEGIN
         RETURN jsonb_build_object('status', 'already_started', 'run_id',
             (SELECT run_id FROM {{schema}}.executions
               WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1));
+    END IF;
+    IF p_start ? 'eager_worker' AND coalesce((p_start->>'start_delay')::float8, 0) <= 0 THEN
+        -- The starting process runs a worker for this queue with room for the task:
+        -- lease it the first task now, saving it a claim and everyone a wake-up.
+        RETURN jsonb_build_object('status', 'started', 'run_id', v_run,
+            'task', {{schema}}.lease_workflow_task(v_run, p_start->>'eager_worker'));
     END IF;
     RETURN jsonb_build_object('status', 'started', 'run_id', v_run);
 END $$;
