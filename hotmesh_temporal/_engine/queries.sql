@@ -234,3 +234,8 @@ SELECT * FROM {schema}.executions WHERE run_id = $1;
 
 -- name: now
 SELECT {schema}.now();
+
+-- name: send_wakeups
+-- Wake-ups that statements collected instead of sending (wakeups.py), sent after
+-- their commit.
+SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;

@@ -20,6 +20,7 @@ import asyncpg
 
 from hotmesh_temporal._engine.dsn import quote_ident, split_schema
 from hotmesh_temporal._engine.migrate import migrate
+from hotmesh_temporal._engine.wakeups import WakeupSender
 
 logger = logging.getLogger("hotmesh_temporal")
 
@@ -117,6 +118,20 @@ _REPEATABLE = frozenset({
 })
 
 
+# The transitions that may collect their wake-ups instead of sending them (wakeups.py):
+# the ones a busy worker runs most.
+_DEFERRABLE = ("start_workflow", "complete_workflow_task", "complete_activity_task",
+               "complete_activity_run_ahead")
+
+
+def deferring_variant(statement: str, schema: str) -> str:
+    """``SELECT fn(...)`` as ``SELECT fn(...), <its wake-ups> FROM defer_wakeups()``."""
+    if " FROM " in statement.upper():
+        raise ValueError(f"not a single function call: {statement}")
+    return (f"{statement}, current_setting('hotmesh.wakeups', true)"
+            f" FROM {quote_ident(schema)}.defer_wakeups()")
+
+
 class _StatementNotSent(Exception):
     """The statement never reached the server (its cause says why)."""
 
@@ -137,6 +152,12 @@ class Store:
         self.calls: collections.Counter[str] = collections.Counter()
         self.channel = schema  # the NOTIFY channel (see notify() in the schema)
         self._listener: Optional[_Listener] = None
+        # The hot transitions, also as statements that return their wake-ups beside
+        # their result instead of sending them (wakeups.py); used while another one
+        # is in flight, when notifying commits would queue on the NOTIFY lock.
+        self._deferring = {name: deferring_variant(self.queries[name], schema) for name in _DEFERRABLE}
+        self._hot_in_flight = 0
+        self.wakeups = WakeupSender(dsn, self.queries["send_wakeups"], ssl)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -158,6 +179,7 @@ class Store:
         return cls(plain_dsn, schema, pool, ssl)
 
     async def close(self) -> None:
+        await self.wakeups.close()
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
@@ -182,7 +204,7 @@ class Store:
         deadlocks = lost = 0
         while True:
             try:
-                return await self._run_once(method, self.queries[name], args)
+                return await self._run_once(method, name, args)
             except _TRANSIENT_ERRORS:
                 deadlocks += 1
                 if deadlocks == _TRANSIENT_RETRIES:
@@ -199,13 +221,16 @@ class Store:
                     raise
                 await asyncio.sleep(0.05 * 2 ** (lost - 1))
 
-    async def _run_once(self, method: str, sql: str, args: tuple) -> Any:
+    async def _run_once(self, method: str, name: str, args: tuple) -> Any:
+        sql = self.queries[name]
         try:
             conn = await self.pool.acquire()
         except _NOT_SENT_ERRORS as err:
             raise _StatementNotSent() from err
         try:
             try:
+                if name in self._deferring:
+                    return await self._run_hot(conn, name, args)
                 return await getattr(conn, method)(sql, *args)
             except _REFUSED_BY_CONNECTION as err:
                 # Refused by the connection itself (a broken protocol state after its
@@ -217,6 +242,19 @@ class Store:
                 raise
         finally:
             await self.pool.release(conn)
+
+    async def _run_hot(self, conn: Any, name: str, args: tuple) -> Any:
+        """A hot transition: alone, it notifies at its commit; beside others, it hands
+        its wake-ups to the WakeupSender to send after the commit."""
+        self._hot_in_flight += 1
+        try:
+            if self._hot_in_flight == 1:
+                return await conn.fetchval(self.queries[name], *args)
+            result, wakeups = await conn.fetchrow(self._deferring[name], *args)
+            self.wakeups.send(wakeups)
+            return result
+        finally:
+            self._hot_in_flight -= 1
 
     async def fetch_filtered(
         self, name: str, fragments: Dict[str, str], *args: Any

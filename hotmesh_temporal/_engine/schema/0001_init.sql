@@ -49,10 +49,27 @@ $$;
 --   a|<namespace>|<task queue>   an activity task is ready
 --   c|<run id>                   a run closed
 --   t|<epoch seconds>            a new deadline the sweepers should wake for
+--
+-- A statement that begins with defer_wakeups() collects its messages instead, for the
+-- caller to send after the commit (wakeups.py says why): they are read with
+-- current_setting('hotmesh.wakeups', true), one per line.
 CREATE FUNCTION {{schema}}.notify(p_message text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_notify('{{schema}}'::regnamespace::text, p_message)
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('hotmesh.defer_wakeups', true) = 'on' THEN
+        PERFORM set_config('hotmesh.wakeups',
+            coalesce(current_setting('hotmesh.wakeups', true), '') || p_message || chr(10), true);
+    ELSE
+        PERFORM pg_notify('{{schema}}'::regnamespace::text, p_message);
+    END IF;
+END $$;
+
+CREATE FUNCTION {{schema}}.defer_wakeups() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('hotmesh.defer_wakeups', 'on', true);
+    PERFORM set_config('hotmesh.wakeups', '', true);
+END $$;
 
 -- Tell sweepers about a new deadline, but only when it is nearer than their regular
 -- pass (they sleep at most 5 s): every NOTIFY serialises commits, so deadlines that

@@ -1,0 +1,69 @@
+"""Wake-ups of busy transitions are sent after their commit (hotmesh_temporal/_engine/
+wakeups.py): the statement returns them instead of sending NOTIFY, and the Store's
+WakeupSender sends them. A worker in another process must still be woken."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import List
+
+import asyncpg
+
+from hotmesh_temporal._engine.completion import new_run_start
+from hotmesh_temporal._engine.dsn import split_schema
+from hotmesh_temporal._engine.store import Store
+
+
+async def _listening(store: Store) -> tuple:
+    heard: List[str] = []
+    conn = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+    await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
+    return conn, heard
+
+
+def _start(task_queue: str) -> dict:
+    return new_run_start(
+        namespace="default", workflow_id=f"wake-{uuid.uuid4()}", run_id=str(uuid.uuid4()),
+        workflow_type="Nobody", task_queue=task_queue, arguments=[],
+    )
+
+
+async def test_a_deferring_start_returns_its_wake_up_and_the_sender_sends_it(migrated_dsn):
+    store = await Store.open(migrated_dsn)
+    conn, heard = await _listening(store)
+    task_queue = f"wake-{uuid.uuid4()}"
+    try:
+        reply, wakeups = await store.pool.fetchrow(store._deferring["start_workflow"], _start(task_queue))
+        assert reply["status"] == "started"
+        await asyncio.sleep(0.2)
+        assert heard == []  # committed, and nobody was woken by the transaction itself
+        assert wakeups.splitlines() == [f"w|default|{task_queue}"]
+        store.wakeups.send(wakeups)
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [f"w|default|{task_queue}"]
+    finally:
+        await conn.close()
+        await store.close()
+
+
+async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
+    """Ten starts at once: the first notifies at its commit, those beside it through
+    the sender; a listener hears the queue's wake-up for every batch, never none."""
+    store = await Store.open(migrated_dsn)
+    conn, heard = await _listening(store)
+    task_queue = f"wake-{uuid.uuid4()}"
+    try:
+        replies = await asyncio.gather(*(store.fetchval("start_workflow", _start(task_queue)) for _ in range(10)))
+        assert all(r["status"] == "started" for r in replies)
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard and set(heard) == {f"w|default|{task_queue}"}
+    finally:
+        await conn.close()
+        await store.close()
