@@ -169,18 +169,7 @@ async def test_a_signal_the_prediction_missed_is_not_lost(client, task_queue):
         await _until_activity_started(handle)
         await _until_idle(client, handle)
         # Hold the run-ahead between running the task and reporting it, and signal then.
-        workflows = worker._workflow_worker  # type: ignore[attr-defined]
-        original = workflows._run_ahead
-        ran_ahead = asyncio.Event()
-        release = asyncio.Event()
-
-        async def slow_run_ahead(*args):
-            ahead = await original(*args)
-            ran_ahead.set()
-            await release.wait()
-            return ahead
-
-        workflows._run_ahead = slow_run_ahead
+        ran_ahead, release = _hold_run_ahead(worker)
         GATES[key].set()
         await asyncio.wait_for(ran_ahead.wait(), 10)
         await handle.signal(GatedWithMessages.note, "late")
@@ -205,18 +194,7 @@ async def test_an_update_waiting_on_the_run_is_answered(client, task_queue):
         handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
         await _until_activity_started(handle)
         await _until_idle(client, handle)
-        workflows = worker._workflow_worker  # type: ignore[attr-defined]
-        original = workflows._run_ahead
-        ran_ahead = asyncio.Event()
-        release = asyncio.Event()
-
-        async def slow_run_ahead(*args):
-            ahead = await original(*args)
-            ran_ahead.set()
-            await release.wait()
-            return ahead
-
-        workflows._run_ahead = slow_run_ahead
+        ran_ahead, release = _hold_run_ahead(worker)
         GATES[key].set()
         await asyncio.wait_for(ran_ahead.wait(), 10)
         update = asyncio.ensure_future(handle.execute_update(GatedWithMessages.note_now, "update"))
@@ -257,6 +235,24 @@ async def test_run_ahead_can_be_turned_off(client, task_queue, monkeypatch):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _hold_run_ahead(worker: Worker, original=None) -> tuple:
+    """Make the worker's next run-aheads stop between running the task and reporting
+    it: (set once a task ran ahead, set it to let the report go)."""
+    workflows = worker._workflow_worker  # type: ignore[attr-defined]
+    original = original or workflows._run_ahead
+    ran_ahead = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_run_ahead(*args):
+        ahead = await original(*args)
+        ran_ahead.set()
+        await release.wait()
+        return ahead
+
+    workflows._run_ahead = slow_run_ahead
+    return ran_ahead, release
 
 
 async def _until_history_has(handle, event_type: str) -> None:
@@ -345,16 +341,7 @@ async def test_a_type_whose_run_aheads_are_often_refused_runs_the_usual_way(clie
             handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
             await _until_activity_started(handle)
             await _until_idle(client, handle)
-            ran_ahead = asyncio.Event()
-            release = asyncio.Event()
-
-            async def slow_run_ahead(*args):
-                ahead = await original(*args)
-                ran_ahead.set()
-                await release.wait()
-                return ahead
-
-            workflows._run_ahead = slow_run_ahead
+            ran_ahead, release = _hold_run_ahead(worker, original)
             GATES[key].set()
             if "GatedWithMessages" not in workflows._no_run_ahead:
                 await asyncio.wait_for(ran_ahead.wait(), 10)
