@@ -90,9 +90,13 @@ class AssertingWorkflow:
 
 @pytest.fixture
 async def skipping_env(pg_dsn: str) -> AsyncIterator[WorkflowEnvironment]:
-    env = await _SchemaEnvironment._create(_fresh_schema_dsn(pg_dsn), time_skipping=True)
-    async with env:
-        yield env
+    dsn = _fresh_schema_dsn(pg_dsn)
+    env = await _SchemaEnvironment._create(dsn, time_skipping=True)
+    try:
+        async with env:
+            yield env
+    finally:
+        await _drop(pg_dsn, split_schema(dsn)[1])
 
 
 def _fresh_schema_dsn(pg_dsn: str) -> str:
@@ -324,8 +328,10 @@ class RaceWorkflow:
 async def test_several_environments_have_separate_clocks_and_workflows(
     pg_dsn: str, schema_cleanup: list[str]
 ) -> None:
-    first = await _SchemaEnvironment._create(_fresh_schema_dsn(pg_dsn), time_skipping=True)
-    second = await _SchemaEnvironment._create(_fresh_schema_dsn(pg_dsn), time_skipping=True)
+    dsns = [_fresh_schema_dsn(pg_dsn) for _ in range(2)]
+    schema_cleanup.extend(split_schema(dsn)[1] for dsn in dsns)
+    first = await _SchemaEnvironment._create(dsns[0], time_skipping=True)
+    second = await _SchemaEnvironment._create(dsns[1], time_skipping=True)
     async with first, second:
         await first.sleep(DAY)
         gap = await first.get_current_time() - await second.get_current_time()
