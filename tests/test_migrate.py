@@ -16,6 +16,7 @@ from hotmesh_temporal._engine.dsn import split_schema, with_schema
 from hotmesh_temporal._engine.migrate import (
     migrate,
     migration_files,
+    SchemaMismatchError,
     render_sql,
     script,
 )
@@ -129,6 +130,43 @@ class _CountingConnection:
 
             return counted
         return attr
+
+
+async def test_a_schema_made_by_another_build_is_refused_untouched(
+    base_dsn: str, fresh_schema: str, three_migrations: Path
+) -> None:
+    """Until the first release migrations are edited in place: a schema whose applied
+    migration has changed since gets a clear error (and is left as it is), instead of
+    failing later on a function or column it does not have."""
+    conn = await asyncpg.connect(base_dsn)
+    try:
+        await migrate(conn, fresh_schema, directory=three_migrations)
+        (three_migrations / "0002_items.sql").write_text(
+            "CREATE TABLE {{schema}}.items (id bigint PRIMARY KEY, v text, extra int);\n"
+        )
+        with pytest.raises(SchemaMismatchError, match="0002") as caught:
+            await migrate(conn, fresh_schema, directory=three_migrations)
+        assert f'DROP SCHEMA "{fresh_schema}" CASCADE' in str(caught.value)
+        columns = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'items'",
+            fresh_schema,
+        )
+        assert columns == 3  # id, v and 0010's w: nothing was applied again
+    finally:
+        await conn.close()
+
+
+async def test_a_schema_from_before_checksums_is_refused(
+    base_dsn: str, fresh_schema: str, three_migrations: Path
+) -> None:
+    conn = await asyncpg.connect(base_dsn)
+    try:
+        await migrate(conn, fresh_schema, directory=three_migrations)
+        await conn.execute(f'ALTER TABLE "{fresh_schema}".schema_migrations DROP COLUMN checksum')
+        with pytest.raises(SchemaMismatchError, match="0001, 0002, 0010"):
+            await migrate(conn, fresh_schema, directory=three_migrations)
+    finally:
+        await conn.close()
 
 
 async def test_fast_path_is_one_query(

@@ -63,6 +63,21 @@ def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[i
     ]
 
 
+class SchemaMismatchError(RuntimeError):
+    """The schema was made by a different build of this package: a migration file it
+    recorded has changed since. Until the first release, migrations are edited in place
+    rather than added, so such a schema cannot be upgraded; nothing was changed."""
+
+
+def checksum(sql_template: str) -> str:
+    """A migration file's fingerprint (of its text before the schema is filled in)."""
+    return hashlib.sha256(sql_template.encode()).hexdigest()[:16]
+
+
+def migration_checksums(directory: Path | str | None = None) -> dict[int, str]:
+    return {v: checksum(path.read_text(encoding="utf-8")) for v, _, path in migration_files(directory)}
+
+
 def bootstrap_sql(schema: str) -> str:
     """The SQL that creates the schema and its ``schema_migrations`` table."""
     q = quote_ident(schema)
@@ -71,15 +86,17 @@ def bootstrap_sql(schema: str) -> str:
         f"CREATE TABLE IF NOT EXISTS {q}.schema_migrations (\n"
         "    version int PRIMARY KEY,\n"
         "    name text NOT NULL,\n"
-        "    applied_at timestamptz NOT NULL DEFAULT now()\n"
+        "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
+        "    checksum text\n"
         ");\n"
+        f"ALTER TABLE {q}.schema_migrations ADD COLUMN IF NOT EXISTS checksum text;\n"
     )
 
 
 def _record_sql(schema: str) -> str:
     return (
-        f"INSERT INTO {quote_ident(schema)}.schema_migrations (version, name) "
-        "VALUES ($1, $2) ON CONFLICT (version) DO NOTHING"
+        f"INSERT INTO {quote_ident(schema)}.schema_migrations (version, name, checksum) "
+        "VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING"
     )
 
 
@@ -88,26 +105,43 @@ def script(schema: str, directory: Path | str | None = None) -> str:
     a transaction of its own. For teams that apply migrations with their own tools."""
     q = quote_ident(schema)
     out = [f"-- hotmesh_temporal schema migrations for schema {q}\n", bootstrap_sql(schema)]
+    sums = migration_checksums(directory)
     for version, name, sql in render_sql(schema, directory):
         escaped = name.replace("'", "''")
         out.append(
             f"\n-- {version:04d}_{name}\nBEGIN;\n{sql.rstrip()}\n"
-            f"INSERT INTO {q}.schema_migrations (version, name) "
-            f"VALUES ({version}, '{escaped}') ON CONFLICT (version) DO NOTHING;\n"
+            f"INSERT INTO {q}.schema_migrations (version, name, checksum) "
+            f"VALUES ({version}, '{escaped}', '{sums[version]}') ON CONFLICT (version) DO NOTHING;\n"
             "COMMIT;\n"
         )
     return "".join(out)
 
 
-async def applied_versions(conn: asyncpg.Connection, schema: str) -> set[int] | None:
-    """The versions recorded in ``<schema>.schema_migrations``, or None if it does not exist."""
+async def applied_versions(conn: asyncpg.Connection, schema: str) -> dict[int, str | None] | None:
+    """The versions recorded in ``<schema>.schema_migrations`` with their checksums
+    (None for a table from before checksums were kept), or None if it does not exist."""
     import asyncpg
 
+    table = f"{quote_ident(schema)}.schema_migrations"
     try:
-        rows = await conn.fetch(f"SELECT version FROM {quote_ident(schema)}.schema_migrations")
+        rows = await conn.fetch(f"SELECT version, checksum FROM {table}")
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return None
-    return {r[0] for r in rows}
+    except asyncpg.UndefinedColumnError:
+        rows = [(r[0], None) for r in await conn.fetch(f"SELECT version FROM {table}")]
+    return {r[0]: r[1] for r in rows}
+
+
+def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int, str]) -> None:
+    changed = sorted(v for v, recorded in applied.items() if v in sums and recorded != sums[v])
+    if changed:
+        raise SchemaMismatchError(
+            f"schema {schema} was made by another build of hotmesh_temporal: migration(s) "
+            f"{', '.join(f'{v:04d}' for v in changed)} changed since they were applied. Before "
+            f"the first release migrations are edited in place, so this schema cannot be "
+            f"upgraded; nothing was changed. Use a new schema, or drop this one "
+            f"(DROP SCHEMA {quote_ident(schema)} CASCADE) to start afresh."
+        )
 
 
 async def migrate(
@@ -120,17 +154,21 @@ async def migrate(
     """
     validate_schema(schema)
     migrations = render_sql(schema, directory)
+    sums = migration_checksums(directory)
     wanted = {version for version, _, _ in migrations}
 
     applied = await applied_versions(conn, schema)  # the fast path: one query
-    if applied is not None and wanted <= applied:
-        return []
+    if applied is not None:
+        _check_unchanged(schema, applied, sums)
+        if wanted <= applied.keys():
+            return []
 
     key = lock_key(schema)
     await conn.execute("SELECT pg_advisory_lock($1)", key)
     try:
         await conn.execute(bootstrap_sql(schema))
-        applied = await applied_versions(conn, schema) or set()
+        applied = await applied_versions(conn, schema) or {}
+        _check_unchanged(schema, applied, sums)
         done: list[int] = []
         record = _record_sql(schema)
         for version, name, sql in migrations:
@@ -139,7 +177,7 @@ async def migrate(
             logger.info("applying migration %04d_%s to schema %s", version, name, schema)
             async with conn.transaction():
                 await conn.execute(sql)
-                await conn.execute(record, version, name)
+                await conn.execute(record, version, name, sums[version])
             done.append(version)
         newer = {v for v in applied if v > max(wanted, default=0)}
         if newer:
