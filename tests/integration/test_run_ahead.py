@@ -10,6 +10,7 @@ The statement counts show the run-ahead path was the one taken.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import List
@@ -159,19 +160,7 @@ async def test_a_signal_during_the_activity_is_seen_after_it(client, task_queue)
 async def test_a_signal_the_prediction_missed_is_not_lost(client, task_queue):
     """The signal lands after the worker ran ahead but before its report: the report
     keeps only the activity, and the task it leases instead sees both."""
-    key = _wid()
-    GATES[key] = asyncio.Event()
-    worker = Worker(
-        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
-    )
-    async with worker:
-        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
-        await _until_activity_started(handle)
-        await _until_idle(client, handle)
-        # Hold the run-ahead between running the task and reporting it, and signal then.
-        ran_ahead, release = _hold_run_ahead(worker)
-        GATES[key].set()
-        await asyncio.wait_for(ran_ahead.wait(), 10)
+    async with _report_held_after_run_ahead(client, task_queue) as (handle, key, release):
         await handle.signal(GatedWithMessages.note, "late")
         release.set()
         await handle.signal(GatedWithMessages.note, "done")
@@ -185,18 +174,7 @@ async def test_a_signal_the_prediction_missed_is_not_lost(client, task_queue):
 
 
 async def test_an_update_waiting_on_the_run_is_answered(client, task_queue):
-    key = _wid()
-    GATES[key] = asyncio.Event()
-    worker = Worker(
-        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
-    )
-    async with worker:
-        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
-        await _until_activity_started(handle)
-        await _until_idle(client, handle)
-        ran_ahead, release = _hold_run_ahead(worker)
-        GATES[key].set()
-        await asyncio.wait_for(ran_ahead.wait(), 10)
+    async with _report_held_after_run_ahead(client, task_queue) as (handle, key, release):
         update = asyncio.ensure_future(handle.execute_update(GatedWithMessages.note_now, "update"))
         await asyncio.sleep(0.3)  # the update is admitted while the run-ahead waits
         release.set()
@@ -235,6 +213,25 @@ async def test_run_ahead_can_be_turned_off(client, task_queue, monkeypatch):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+@contextlib.asynccontextmanager
+async def _report_held_after_run_ahead(client, task_queue):
+    """A GatedWithMessages run whose activity finished and whose next task ran ahead,
+    its report held back: yields (handle, gate key, the event that lets it go)."""
+    key = _wid()
+    GATES[key] = asyncio.Event()
+    worker = Worker(
+        client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
+    )
+    async with worker:
+        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        await _until_activity_started(handle)
+        await _until_idle(client, handle)
+        ran_ahead, release = _hold_run_ahead(worker)
+        GATES[key].set()
+        await asyncio.wait_for(ran_ahead.wait(), 10)
+        yield handle, key, release
 
 
 def _hold_run_ahead(worker: Worker, original=None) -> tuple:
