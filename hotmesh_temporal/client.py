@@ -1208,6 +1208,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             start["signal"] = await _signal_event(
                 client, input.start_signal, input.start_signal_args, await self._encode_headers(input.headers)
             )
+        # The run's close is kept for result() from now on (no first look needed).
+        client.service_client._close_waiter(store).expect(start["run_id"])
         local = local_worker_for(store, client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity

@@ -333,6 +333,11 @@ class _Listener:
             except Exception:  # a subscriber's bug must not stop the others
                 logger.exception("notification subscriber failed")
 
+    @property
+    def connected(self) -> bool:
+        """LISTENing now (not between a lost connection and its replacement)."""
+        return self._conn is not None and not self._conn.is_closed() and self._reconnect_task is None
+
     def _on_termination(self, _conn: Any) -> None:
         if not self._closed and self._reconnect_task is None:
             self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect())

@@ -74,27 +74,60 @@ class KeyedWaiter:
 class CloseWaiter(KeyedWaiter):
     """'c' notifications read "<run id>|<outcome JSON>" (the JSON is left out when
     too large for a notification): a waiter takes the outcome from the message and
-    only queries the database when it is missing."""
+    only queries the database when it is missing.
+
+    A client that starts a run while its LISTEN connection is up calls :meth:`expect`
+    before sending the start: that run's close is then kept until ``result()`` asks,
+    so the wait needs no first look at the database. The most recent runs only are
+    kept (EXPECTED_RUNS); an older one, or any after a reconnect, is looked up."""
+
+    EXPECTED_RUNS = 2048
 
     def __init__(self, store: Store) -> None:
         super().__init__(store, "c")
         self._outcomes: Dict[str, Any] = {}
+        # Runs started here while listening -> True once their close was announced.
+        self._expected: "collections.OrderedDict[str, bool]" = collections.OrderedDict()
+
+    def expect(self, run_id: str) -> bool:
+        """Keep the close of a run about to be started; False when not listening yet
+        (then nothing is kept and ``wait_closed`` looks the run up as usual)."""
+        listener = self._store._listener
+        if listener is None or not listener.connected:
+            return False
+        if not self._subscribed:
+            listener.subscribe(self._kind, self._on_notify)
+            self._subscribed = True
+        self._expected[run_id] = False
+        while len(self._expected) > self.EXPECTED_RUNS:
+            old, _ = self._expected.popitem(last=False)
+            self._outcomes.pop(old, None)
+        return True
 
     def _on_notify(self, body: Optional[str]) -> None:
-        if body is not None:
+        if body is None:  # reconnected: closes announced meanwhile are unknown
+            self._expected.clear()
+        else:
             run_id, _, outcome = body.partition("|")
-            if outcome and run_id in self._waiting:
+            if run_id in self._expected:
+                self._expected[run_id] = True
+            if outcome and (run_id in self._waiting or run_id in self._expected):
                 self._outcomes[run_id] = json.loads(outcome)
             body = run_id
         super()._on_notify(body)
 
     async def wait_closed(self, run_id: str, timeout: Optional[float] = None) -> Any:
         """The run's outcome once it is not running any more."""
+        trust_running = run_id in self._expected
 
         async def closed() -> Any:
+            nonlocal trust_running
             outcome = self._outcomes.pop(run_id, None)
             if outcome is not None:
                 return outcome
+            if trust_running and not self._expected.get(run_id, True):
+                trust_running = False  # later looks (the fallback) ask the database
+                return None  # started here, no close announced: still running
             row = await self._store.fetchrow("run_outcome", run_id)
             if row is None or row["status"] != 1:
                 return dict(row) if row is not None else {"status": None}
@@ -104,6 +137,7 @@ class CloseWaiter(KeyedWaiter):
             return await self.wait(run_id, closed, timeout)
         finally:
             self._outcomes.pop(run_id, None)
+            self._expected.pop(run_id, None)
 
 
 class UpdateWaiter(KeyedWaiter):

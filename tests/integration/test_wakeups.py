@@ -67,3 +67,47 @@ async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
     finally:
         await conn.close()
         await store.close()
+
+
+# ---------------------------------------------- result() of a run started while listening
+
+from hotmesh_temporal import workflow  # noqa: E402
+from hotmesh_temporal.worker import Worker  # noqa: E402
+
+
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, value: str) -> str:
+        return value
+
+
+async def test_result_of_a_run_started_while_listening_needs_no_lookup(client, task_queue):
+    store = await client._engine_store()
+    async with Worker(client, task_queue=task_queue, workflows=[Echo]):  # it listens
+        before = store.calls["run_outcome"]
+        handle = await client.start_workflow(Echo.run, "hi", id=f"echo-{uuid.uuid4()}", task_queue=task_queue)
+        assert await handle.result() == "hi"
+        # The close announcement was kept for this run: no first look at the database.
+        assert store.calls["run_outcome"] == before
+        # A second result() has nothing kept any more, and reads the run.
+        assert await handle.result() == "hi"
+        assert store.calls["run_outcome"] == before + 1
+
+
+async def test_result_after_the_listen_connection_was_lost_still_comes(client, task_queue):
+    """A close announced while the LISTEN connection was down is not kept: after the
+    reconnect the run is looked up instead of waited on forever."""
+    store = await client._engine_store()
+    async with Worker(client, task_queue=task_queue, workflows=[Echo]):
+        listener = await store.listener()
+        handle = await client.start_workflow(Echo.run, "again", id=f"echo-{uuid.uuid4()}", task_queue=task_queue)
+        admin = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
+                listener._conn.get_server_pid(),  # type: ignore[union-attr]
+            )
+        finally:
+            await admin.close()
+        assert await asyncio.wait_for(handle.result(), 4) == "again"
