@@ -350,3 +350,61 @@ async def test_a_type_whose_run_aheads_are_often_refused_runs_the_usual_way(clie
             assert sorted(await handle.result()) == sorted([key, "late", "done"])
             workflows._run_ahead = original
     assert "GatedWithMessages" in workflows._no_run_ahead
+
+
+# ------------------------------------------------------------ signals racing activities
+
+
+@activity.defn
+async def jittered(value: int) -> int:
+    await asyncio.sleep((value * 7919 % 13) / 1000)
+    return value
+
+
+@workflow.defn
+class SignalsDuringActivities:
+    def __init__(self) -> None:
+        self.signals: List[int] = []
+
+    @workflow.run
+    async def run(self, steps: int, expected_signals: int) -> List[int]:
+        total = 0
+        for step in range(steps):
+            total += await workflow.execute_activity(jittered, step, start_to_close_timeout=TIMEOUT)
+        await workflow.wait_condition(lambda: len(self.signals) >= expected_signals)
+        return [total, *sorted(self.signals)]
+
+    @workflow.signal
+    def poke(self, value: int) -> None:
+        self.signals.append(value)
+
+
+async def test_signals_racing_many_activities_lose_nothing_and_replay(client, task_queue):
+    """Thirty runs of five activities each, three signals per run sent at moments that
+    fall before, between and after the activities' reports: every signal and every
+    result is seen once, and every history replays deterministically."""
+    from hotmesh_temporal.worker import Replayer
+
+    runs, steps, pokes = 30, 5, 3
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SignalsDuringActivities], activities=[jittered]
+    ):
+        handles = await asyncio.gather(*(
+            client.start_workflow(
+                SignalsDuringActivities.run, args=[steps, pokes], id=_wid(), task_queue=task_queue
+            )
+            for _ in range(runs)
+        ))
+
+        async def poke(index: int, handle) -> None:
+            for n in range(pokes):
+                await asyncio.sleep(((index * 31 + n * 17) % 23) / 1000)
+                await handle.signal(SignalsDuringActivities.poke, index * 10 + n)
+
+        await asyncio.gather(*(poke(i, h) for i, h in enumerate(handles)))
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+    for index, result in enumerate(results):
+        assert result == [sum(range(steps)), *(index * 10 + n for n in range(pokes))]
+    replayer = Replayer(workflows=[SignalsDuringActivities])
+    for handle in handles:
+        await replayer.replay_workflow(await handle.fetch_history())
