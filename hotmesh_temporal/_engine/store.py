@@ -229,7 +229,7 @@ class Store:
             raise _StatementNotSent() from err
         try:
             try:
-                if name in self._deferring:
+                if name in self._deferring:  # read with fetchval, as all their callers do
                     return await self._run_hot(conn, name, args)
                 return await getattr(conn, method)(sql, *args)
             except _REFUSED_BY_CONNECTION as err:
