@@ -138,13 +138,15 @@ async def test_sequential_activities_run_ahead_with_the_usual_history(client, ta
 async def test_a_signal_during_the_activity_is_seen_after_it(client, task_queue):
     key = _wid()
     GATES[key] = asyncio.Event()
-    async with Worker(
+    worker = Worker(
         client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
-    ):
+    )
+    async with worker:
         handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
         await _until_activity_started(handle)
         await handle.signal(GatedWithMessages.note, "signalled")
-        await _until_idle(client, handle)
+        await _until_history_has(handle, "WORKFLOW_EXECUTION_SIGNALED")
+        await _until_idle(client, handle, worker)
         before = await _calls(client)
         GATES[key].set()
         await _until_history_has(handle, "ACTIVITY_TASK_COMPLETED")
@@ -227,7 +229,7 @@ async def _report_held_after_run_ahead(client, task_queue):
     async with worker:
         handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
         await _until_activity_started(handle)
-        await _until_idle(client, handle)
+        await _until_idle(client, handle, worker)
         ran_ahead, release = _hold_run_ahead(worker)
         GATES[key].set()
         await asyncio.wait_for(ran_ahead.wait(), 10)
@@ -265,15 +267,18 @@ async def _until_activity_started(handle) -> None:
     await _until_history_has(handle, "ACTIVITY_TASK_SCHEDULED")
 
 
-async def _until_idle(client, handle) -> None:
-    """Until the run has no workflow task scheduled or running."""
+async def _until_idle(client, handle, worker: Worker) -> None:
+    """Until the run has no workflow task scheduled or running, and the worker holds
+    it in its cache as of its last event (so that its next task can run ahead)."""
     store = await client._engine_store()
+    cache = worker._workflow_worker._cache  # type: ignore[attr-defined]
     for _ in range(200):
         row = await store.fetchrow("run_row", uuid.UUID(handle.result_run_id))
-        if row["wft_state"] == 0:
+        driver = cache.get(handle.result_run_id)
+        if row["wft_state"] == 0 and driver is not None and driver.last_event_id == row["next_event_id"] - 1:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError("the run kept a workflow task")
+    raise AssertionError("the run kept a workflow task, or the worker did not cache it")
 
 
 # ------------------------------------------------------- runs started beside a worker
@@ -337,7 +342,7 @@ async def test_a_type_whose_run_aheads_are_often_refused_runs_the_usual_way(clie
             GATES[key] = asyncio.Event()
             handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
             await _until_activity_started(handle)
-            await _until_idle(client, handle)
+            await _until_idle(client, handle, worker)
             ran_ahead, release = _hold_run_ahead(worker, original)
             GATES[key].set()
             if "GatedWithMessages" not in workflows._no_run_ahead:
