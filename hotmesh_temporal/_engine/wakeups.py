@@ -71,7 +71,7 @@ class WakeupSender:
         if self._sending is not None and not self._sending.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._sending), 1.0)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - timed out or failed: nothing more to do
                 self._sending.cancel()
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()

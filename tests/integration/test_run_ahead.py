@@ -288,10 +288,8 @@ async def _notifications(client, during) -> List[str]:
     """The wake-ups sent on the engine's channel while ``during()`` runs."""
     import asyncpg
 
-    from hotmesh_temporal._engine.dsn import split_schema
-
     store = await client._engine_store()
-    conn = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+    conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
     heard: List[str] = []
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
     try:

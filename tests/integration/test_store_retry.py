@@ -67,15 +67,23 @@ async def _kill_backend_running(dsn: str, marker: str) -> None:
         await conn.close()
 
 
+async def _killed_midway(store, dsn: str, name: str, value: str) -> asyncio.Future:
+    """Run the named statement, with a body slow enough to kill that returns
+    ``value``, and kill its server process while it runs; the call, still going."""
+    marker = f"killed_{name}_marker"
+    store.queries[name] = f"SELECT {value} FROM pg_sleep(0.3) AS {marker}"
+    running = asyncio.ensure_future(store.fetchval(name))
+    await _kill_backend_running(dsn, marker)
+    return running
+
+
 async def test_a_read_whose_connection_dies_is_sent_again(migrated_dsn):
     from hotmesh_temporal._engine.store import Store
 
     store = await Store.open(migrated_dsn)
     try:
-        # "now" is a read, so it may run twice; give it a body slow enough to kill.
-        store.queries["now"] = "SELECT 42 FROM pg_sleep(0.3) AS killed_read_marker"
-        read = asyncio.ensure_future(store.fetchval("now"))
-        await _kill_backend_running(migrated_dsn, "killed_read_marker")
+        # "now" is a read, so it may run twice.
+        read = await _killed_midway(store, migrated_dsn, "now", "42")
         assert await asyncio.wait_for(read, 10) == 42
     finally:
         await store.close()
@@ -88,9 +96,7 @@ async def test_a_signal_whose_connection_dies_is_not_sent_again(migrated_dsn):
     try:
         # A signal may have committed before the connection died: sending it again
         # could deliver it twice, so the caller hears of the loss instead.
-        store.queries["signal_workflow"] = "SELECT 1 FROM pg_sleep(0.3) AS killed_signal_marker"
-        signal = asyncio.ensure_future(store.fetchval("signal_workflow"))
-        await _kill_backend_running(migrated_dsn, "killed_signal_marker")
+        signal = await _killed_midway(store, migrated_dsn, "signal_workflow", "1")
         try:
             await asyncio.wait_for(signal, 10)
         except DATABASE_GONE_ERRORS as err:

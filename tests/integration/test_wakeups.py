@@ -10,16 +10,24 @@ from typing import List
 
 import asyncpg
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.completion import new_run_start
-from hotmesh_temporal._engine.dsn import split_schema
 from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal.worker import Worker
 
 
 async def _listening(store: Store) -> tuple:
     heard: List[str] = []
-    conn = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+    conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
     return conn, heard
+
+
+async def _until_heard(heard: List[str]) -> None:
+    for _ in range(100):
+        if heard:
+            return
+        await asyncio.sleep(0.02)
 
 
 def _start(task_queue: str) -> dict:
@@ -40,10 +48,7 @@ async def test_a_deferring_start_returns_its_wake_up_and_the_sender_sends_it(mig
         assert heard == []  # committed, and nobody was woken by the transaction itself
         assert wakeups.splitlines() == [f"w|default|{task_queue}"]
         store.wakeups.send(wakeups)
-        for _ in range(100):
-            if heard:
-                break
-            await asyncio.sleep(0.02)
+        await _until_heard(heard)
         assert heard == [f"w|default|{task_queue}"]
     finally:
         await conn.close()
@@ -59,10 +64,7 @@ async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
     try:
         replies = await asyncio.gather(*(store.fetchval("start_workflow", _start(task_queue)) for _ in range(10)))
         assert all(r["status"] == "started" for r in replies)
-        for _ in range(100):
-            if heard:
-                break
-            await asyncio.sleep(0.02)
+        await _until_heard(heard)
         assert heard and set(heard) == {f"w|default|{task_queue}"}
     finally:
         await conn.close()
@@ -70,10 +72,6 @@ async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
 
 
 # ---------------------------------------------- result() of a run started while listening
-
-from hotmesh_temporal import workflow  # noqa: E402
-from hotmesh_temporal.worker import Worker  # noqa: E402
-
 
 @workflow.defn
 class Echo:
@@ -102,7 +100,7 @@ async def test_result_after_the_listen_connection_was_lost_still_comes(client, t
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):
         listener = await store.listener()
         handle = await client.start_workflow(Echo.run, "again", id=f"echo-{uuid.uuid4()}", task_queue=task_queue)
-        admin = await asyncpg.connect(split_schema(store.dsn)[0] if "schema=" in store.dsn else store.dsn)
+        admin = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
         try:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
