@@ -21,9 +21,10 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,10 +44,9 @@ from bench.stats import (  # noqa: E402
     print_breakdown,
     store_breakdown,
 )
-from hotmesh_temporal._engine.dsn import quote_ident, split_schema, with_schema  # noqa: E402
+from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema, with_schema  # noqa: E402
 from hotmesh_temporal.client import Client, WorkflowHandle  # noqa: E402
 from hotmesh_temporal.worker import Worker  # noqa: E402
-
 
 
 @dataclass
@@ -72,10 +72,10 @@ class Figure:
     label: str
     value: str
     target: str
-    met: Optional[bool]  # None: no target
+    met: bool | None  # None: no target
 
 
-def verdict(met: Optional[bool]) -> str:
+def verdict(met: bool | None) -> str:
     return "" if met is None else ("MET" if met else "NOT MET")
 
 
@@ -84,21 +84,21 @@ class Bench:
         self.args = args
         self.sizes = QUICK if args.quick else FULL
         self.section_timeout = 60.0 if args.quick else 180.0
-        self.figures: List[Figure] = []
-        self.errors: List[str] = []
+        self.figures: list[Figure] = []
+        self.errors: list[str] = []
         self.client: Any = None
         self.store: Any = None
         self.admin: Any = None
-        self.pgss: Optional[PgStatStatements] = None
+        self.pgss: PgStatStatements | None = None
         self.pgss_why_not = ""
         self.schema = ""
         self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         self.plain_dsn = ""
-        self.data_dir: Optional[str] = None  # of the throwaway cluster, for its CPU time
+        self.data_dir: str | None = None  # of the throwaway cluster, for its CPU time
 
     # ----------------------------------------------------------------- output
 
-    def figure(self, label: str, value: str, target: str = "", met: Optional[bool] = None) -> None:
+    def figure(self, label: str, value: str, target: str = "", met: bool | None = None) -> None:
         self.figures.append(Figure(label, value, target, met))
         target_txt = f"  (target: {target})" if target else ""
         print(f"  {label:<52} {value:>18}{target_txt}  {verdict(met)}".rstrip())
@@ -129,7 +129,7 @@ class Bench:
         pg = server_cpu_seconds(self.data_dir) if self.data_dir else None
         return time.perf_counter(), time.process_time(), pg
 
-    def cpu_report(self, mark: tuple, per: int, unit: str, end: Optional[tuple] = None) -> None:
+    def cpu_report(self, mark: tuple, per: int, unit: str, end: tuple | None = None) -> None:
         """Print the CPU used between ``mark`` and ``end`` (default: now) by this process
         and by the Postgres server."""
         wall0, py0, pg0 = mark
@@ -203,9 +203,13 @@ class Bench:
             f"5. SQL round trips ({n} sequential one-activity workflows, then {n} "
             f"sequential {1 + extra}-activity workflows)"
         )
-        source = "pg_stat_statements (top-level statements)" if self.pgss else (
-            f"Store.calls only ({self.pgss_why_not}; asyncpg's pool-reset round trips are "
-            "not counted)"
+        source = (
+            "pg_stat_statements (top-level statements)"
+            if self.pgss
+            else (
+                f"Store.calls only ({self.pgss_why_not}; asyncpg's pool-reset round trips are "
+                "not counted)"
+            )
         )
         print(f"  source: {source}")
 
@@ -223,34 +227,52 @@ class Bench:
         main4 = pg4 or st4
         per_wf = main1.round_trips() / n
         per_extra = (main4.round_trips() / n - per_wf) / extra
-        self.figure("round trips, one-activity workflow (all)", f"{per_wf:.2f}", "<= 6", per_wf <= 6)
-        self.figure("round trips per additional activity (all)", f"{per_extra:.2f}", "<= 3",
-                    per_extra <= 3)
+        self.figure(
+            "round trips, one-activity workflow (all)", f"{per_wf:.2f}", "<= 6", per_wf <= 6
+        )
+        self.figure(
+            "round trips per additional activity (all)", f"{per_extra:.2f}", "<= 3", per_extra <= 3
+        )
         if pg1 is not None:
             # Also without asyncpg's pool reset and the background statements, to show
             # how much of the total they are.
             def core(b: Breakdown) -> int:
-                return sum(c for name, (c, _) in b.top.items()
-                           if name != POOL_RESET and name not in BACKGROUND
-                           and not name.startswith("other"))
+                return sum(
+                    c
+                    for name, (c, _) in b.top.items()
+                    if name != POOL_RESET
+                    and name not in BACKGROUND
+                    and not name.startswith("other")
+                )
 
             assert pg4 is not None
             c1 = core(pg1) / n
             c4 = (core(pg4) / n - c1) / extra
             self.figure("  of which engine transitions, one-activity wf", f"{c1:.2f}")
             self.figure("  of which engine transitions, per extra activity", f"{c4:.2f}")
-            self.figure("  pool resets (asyncpg), one-activity wf", f"{pg1.calls(POOL_RESET) / n:.2f}")
-            self.figure("  sweeper + claims, one-activity wf",
-                        f"{sum(pg1.calls(k) for k in BACKGROUND) / n:.2f}")
-            empty = sum(max(pg1.calls(k) - pg1.rows.get(k, 0), 0)
-                        for k in ("claim_workflow_tasks", "claim_activity_tasks"))
-            self.figure("  claims that found nothing (calls - tasks), one-activity wf",
-                        f"{empty / n:.2f}")
-            self.figure("  NOTIFYs sent, one-activity wf / per extra activity",
-                        f"{pg1.notifies() / n:.2f} / {(pg4.notifies() / n - pg1.notifies() / n) / extra:.2f}")
+            self.figure(
+                "  pool resets (asyncpg), one-activity wf", f"{pg1.calls(POOL_RESET) / n:.2f}"
+            )
+            self.figure(
+                "  sweeper + claims, one-activity wf",
+                f"{sum(pg1.calls(k) for k in BACKGROUND) / n:.2f}",
+            )
+            empty = sum(
+                max(pg1.calls(k) - pg1.rows.get(k, 0), 0)
+                for k in ("claim_workflow_tasks", "claim_activity_tasks")
+            )
+            self.figure(
+                "  claims that found nothing (calls - tasks), one-activity wf", f"{empty / n:.2f}"
+            )
+            self.figure(
+                "  NOTIFYs sent, one-activity wf / per extra activity",
+                f"{pg1.notifies() / n:.2f} / {(pg4.notifies() / n - pg1.notifies() / n) / extra:.2f}",
+            )
         self.figure("Store.calls, one-activity workflow", f"{st1.round_trips() / n:.2f}")
-        self.figure("Store.calls per additional activity",
-                    f"{(st4.round_trips() / n - st1.round_trips() / n) / extra:.2f}")
+        self.figure(
+            "Store.calls per additional activity",
+            f"{(st4.round_trips() / n - st1.round_trips() / n) / extra:.2f}",
+        )
         for title, pg, st, label in (
             ("one-activity workflows", pg1, st1, "wf"),
             (f"{1 + extra}-activity workflows", pg4, st4, "wf"),
@@ -261,17 +283,21 @@ class Bench:
             print(f"\n  Store.calls breakdown, {n} {title}:")
             print_breakdown(st, n, label)
         if pg1 is not None and pg1.nested:
-            print(f"\n  statements inside the SQL functions, {n} one-activity workflows, "
-                  "by total time (top 12):")
+            print(
+                f"\n  statements inside the SQL functions, {n} one-activity workflows, "
+                "by total time (top 12):"
+            )
             print(f"    {'calls':>7} {'total ms':>9}  statement")
             for text, calls, ms in pg1.nested[:12]:
                 print(f"    {calls:7d} {ms:9.1f}  {text[:100]}")
 
     async def parallel(self) -> None:
         s = self.sizes
-        self.section(f"4. one workflow running {s.parallel_activities} activities in parallel "
-                     f"(asyncio.gather), {s.parallel_runs} run(s)")
-        samples: List[float] = []
+        self.section(
+            f"4. one workflow running {s.parallel_activities} activities in parallel "
+            f"(asyncio.gather), {s.parallel_runs} run(s)"
+        )
+        samples: list[float] = []
 
         async def body() -> None:
             t0 = time.perf_counter()
@@ -281,8 +307,10 @@ class Bench:
         pg, st = await self.measure_statements(body)
         for _ in range(s.parallel_runs - 1):
             await body()
-        self.figure(f"{s.parallel_activities} parallel activities, total time (median)",
-                    f"{percentile(samples, 50):.1f} ms")
+        self.figure(
+            f"{s.parallel_activities} parallel activities, total time (median)",
+            f"{percentile(samples, 50):.1f} ms",
+        )
         if len(samples) > 1:
             self.figure("  min / max", f"{min(samples):.1f} / {max(samples):.1f} ms")
         main = pg or st
@@ -302,9 +330,9 @@ class Bench:
             return handle, result, (time.perf_counter() - t0) * 1000
 
         outcomes = await asyncio.gather(*(one(i) for i in range(s.timer_workflows)))
-        resumed: List[float] = []
-        fired: List[float] = []
-        client_seen: List[float] = []
+        resumed: list[float] = []
+        fired: list[float] = []
+        client_seen: list[float] = []
         history_ok = True
         for handle, (before, after), elapsed in outcomes:
             client_seen.append(elapsed - 1000)
@@ -324,16 +352,24 @@ class Bench:
             resumed.append((after - due) * 1000)
         med = percentile(resumed, 50)
         p95 = percentile(resumed, 95)
-        self.figure("timer lateness, workflow resumed, median", f"{med:.1f} ms", "< 50 ms", med < 50)
+        self.figure(
+            "timer lateness, workflow resumed, median", f"{med:.1f} ms", "< 50 ms", med < 50
+        )
         self.figure("timer lateness, workflow resumed, p95", f"{p95:.1f} ms", "< 50 ms", p95 < 50)
         if history_ok and fired:
-            self.figure("  TimerFired appended (sweeper), median / p95",
-                        f"{percentile(fired, 50):.1f} / {percentile(fired, 95):.1f} ms")
+            self.figure(
+                "  TimerFired appended (sweeper), median / p95",
+                f"{percentile(fired, 50):.1f} / {percentile(fired, 95):.1f} ms",
+            )
         else:
-            print("  (TimerStarted/TimerFired event times unreadable; due = workflow time before "
-                  "the sleep + 1 s)")
-        self.figure("  client start-to-result minus 1 s, median / p95",
-                    f"{percentile(client_seen, 50):.1f} / {percentile(client_seen, 95):.1f} ms")
+            print(
+                "  (TimerStarted/TimerFired event times unreadable; due = workflow time before "
+                "the sleep + 1 s)"
+            )
+        self.figure(
+            "  client start-to-result minus 1 s, median / p95",
+            f"{percentile(client_seen, 50):.1f} / {percentile(client_seen, 95):.1f} ms",
+        )
 
     async def signals_and_queries(self) -> None:
         s = self.sizes
@@ -341,13 +377,17 @@ class Bench:
         has_signal = callable(getattr(WorkflowHandle, "signal", None))
         has_query = callable(getattr(WorkflowHandle, "query", None))
         if not has_signal:
-            self.not_measured("signal-to-handler latency",
-                              "WorkflowHandle.signal does not exist in this engine yet")
+            self.not_measured(
+                "signal-to-handler latency",
+                "WorkflowHandle.signal does not exist in this engine yet",
+            )
         if not has_query:
-            self.not_measured("query latency", "WorkflowHandle.query does not exist in this engine yet")
+            self.not_measured(
+                "query latency", "WorkflowHandle.query does not exist in this engine yet"
+            )
         if has_signal:
-            to_handler: List[float] = []
-            to_result: List[float] = []
+            to_handler: list[float] = []
+            to_result: list[float] = []
             for _ in range(s.signal_runs):
                 handle = await self.client.start_workflow(
                     w.SignalWorkflow.run, 1, id=self.wf_id("sig"), task_queue=self.task_queue
@@ -360,11 +400,16 @@ class Bench:
                 to_result.append((time.perf_counter() - t0) * 1000)
                 to_handler.append((seen[0] - sent) * 1000)
             med = percentile(to_handler, 50)
-            self.figure("signal sent -> handler's workflow task started, median", f"{med:.1f} ms",
-                        "< 20 ms", med < 20)
+            self.figure(
+                "signal sent -> handler's workflow task started, median",
+                f"{med:.1f} ms",
+                "< 20 ms",
+                med < 20,
+            )
             self.figure("  p95", f"{percentile(to_handler, 95):.1f} ms")
-            self.figure("  signal sent -> result received, median",
-                        f"{percentile(to_result, 50):.1f} ms")
+            self.figure(
+                "  signal sent -> result received, median", f"{percentile(to_result, 50):.1f} ms"
+            )
         if has_query:
             handle = await self.client.start_workflow(
                 w.SignalWorkflow.run, 1, id=self.wf_id("query"), task_queue=self.task_queue
@@ -406,20 +451,26 @@ class Bench:
     async def throughput(self) -> None:
         s = self.sizes
         n = s.throughput_workflows
-        self.section(f"2. throughput: {n} concurrent workflows x {s.throughput_activities} "
-                     "sequential activities, one worker process")
-        timing: Dict[str, float] = {}
+        self.section(
+            f"2. throughput: {n} concurrent workflows x {s.throughput_activities} "
+            "sequential activities, one worker process"
+        )
+        timing: dict[str, float] = {}
 
         async def body() -> None:
             timing["mark"] = self.cpu_mark()  # type: ignore[assignment]
             t0 = time.perf_counter()
-            handles = await asyncio.gather(*(
-                self.client.start_workflow(
-                    w.SequentialActivitiesWorkflow.run, s.throughput_activities,
-                    id=self.wf_id("tp"), task_queue=self.task_queue,
+            handles = await asyncio.gather(
+                *(
+                    self.client.start_workflow(
+                        w.SequentialActivitiesWorkflow.run,
+                        s.throughput_activities,
+                        id=self.wf_id("tp"),
+                        task_queue=self.task_queue,
+                    )
+                    for _ in range(n)
                 )
-                for _ in range(n)
-            ))
+            )
             timing["started"] = time.perf_counter() - t0
             results = await asyncio.gather(*(h.result() for h in handles))
             timing["total"] = time.perf_counter() - t0
@@ -442,10 +493,14 @@ class Bench:
         self.figure("  total time", f"{timing['total']:.2f} s")
         self.figure(f"  time to start all {n}", f"{timing['started']:.2f} s")
         self.cpu_report(timing["mark"], n, "workflow", timing["end"])  # type: ignore[arg-type]
-        self.figure("  activities per second", f"{n * s.throughput_activities / timing['total']:.0f}")
+        self.figure(
+            "  activities per second", f"{n * s.throughput_activities / timing['total']:.0f}"
+        )
         main = pg or st
-        self.figure(f"  round trips per workflow under load ({main.source})",
-                    f"{main.round_trips() / n:.2f}")
+        self.figure(
+            f"  round trips per workflow under load ({main.source})",
+            f"{main.round_trips() / n:.2f}",
+        )
         print_breakdown(main, n, "wf")
         if pg is not None:
             self.figure("  NOTIFYs sent per workflow under load", f"{pg.notifies() / n:.2f}")
@@ -464,7 +519,7 @@ class Bench:
             print(f"  ERROR in {name}: {err!r}")
             traceback.print_exc()
 
-    async def run(self, base_dsn: str, data_dir: Optional[str]) -> None:
+    async def run(self, base_dsn: str, data_dir: str | None) -> None:
         self.data_dir = data_dir
         plain, schema_given = _schema_in_dsn(base_dsn)
         self.schema = schema_given or f"hm_bench_{secrets.token_hex(4)}"
@@ -476,12 +531,20 @@ class Bench:
             self.pgss, self.pgss_why_not = await PgStatStatements.open(
                 self.admin, self.store.queries, create=True
             )
-            print(f"round trips from: {'pg_stat_statements' if self.pgss else 'Store.calls (' + self.pgss_why_not + ')'}")
-            print(f"schema: {self.schema}, task queue: {self.task_queue}, "
-                  f"pool max size: {self.store.pool.get_max_size()}")
+            print(
+                f"round trips from: {'pg_stat_statements' if self.pgss else 'Store.calls (' + self.pgss_why_not + ')'}"
+            )
+            print(
+                f"schema: {self.schema}, task queue: {self.task_queue}, "
+                f"pool max size: {self.store.pool.get_max_size()}"
+            )
             await self.guarded("calibration", self.calibrate)
-            worker = Worker(self.client, task_queue=self.task_queue, workflows=w.WORKFLOWS,
-                            activities=w.ACTIVITIES)
+            worker = Worker(
+                self.client,
+                task_queue=self.task_queue,
+                workflows=w.WORKFLOWS,
+                activities=w.ACTIVITIES,
+            )
             async with worker:
                 await self.guarded("latency", self.latency)
                 await self.guarded("round trips", self.round_trips)
@@ -495,7 +558,9 @@ class Bench:
                 await self.client.service_client.close()
             if not schema_given:
                 try:
-                    await self.admin.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
+                    await self.admin.execute(
+                        f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE"
+                    )
                 except Exception as err:
                     print(f"could not drop schema {self.schema}: {err}")
             await self.admin.close()
@@ -526,7 +591,7 @@ def _schema_in_dsn(dsn: str) -> tuple:
     return dsn, None
 
 
-async def amain(args: argparse.Namespace, dsn: str, data_dir: Optional[str]) -> int:
+async def amain(args: argparse.Namespace, dsn: str, data_dir: str | None) -> int:
     bench = Bench(args)
     await bench.run(dsn, data_dir)
     bench.summary()
@@ -537,7 +602,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -546,20 +611,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the throwaway cluster is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"hotmesh_temporal bench, {'quick' if args.quick else 'full'} run, "
-          f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}", flush=True)
-    cluster: Optional[TempCluster] = None
+    print(
+        f"hotmesh_temporal bench, {'quick' if args.quick else 'full'} run, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        flush=True,
+    )
+    cluster: TempCluster | None = None
     try:
         if args.dsn:
             dsn = args.dsn
             print("database: --dsn (existing server)")
         else:
             cluster = TempCluster()
-            print(f"database: throwaway cluster, Postgres {cluster.version}, port {cluster.port}, "
-                  f"data in {cluster.data_dir}")
-            print("  settings: " + ", ".join(f"{k}={v}" for k, v in SERVER_SETTINGS.items())
-                  + " (fsync and synchronous_commit on)", flush=True)
+            print(
+                f"database: throwaway cluster, Postgres {cluster.version}, port {cluster.port}, "
+                f"data in {cluster.data_dir}"
+            )
+            print(
+                "  settings: "
+                + ", ".join(f"{k}={v}" for k, v in SERVER_SETTINGS.items())
+                + " (fsync and synchronous_commit on)",
+                flush=True,
+            )
             cluster.start()
             dsn = cluster.dsn
         return asyncio.run(amain(args, dsn, cluster.data_dir if cluster else None))

@@ -1,0 +1,155 @@
+"""Connection targets: which database and which schema a client or worker talks to.
+
+A DSN may carry a ``schema=`` query parameter naming the Postgres schema that holds
+the tables. libpq and asyncpg do not know that parameter, so it is taken out of the
+URL before connecting (:func:`split_schema`).
+
+``Client.connect(target_host)`` accepts either a Postgres URL or a Temporal-style
+``host:port``; :func:`resolve_target` turns the latter into the default database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+
+logger = logging.getLogger("hotmesh_temporal")
+
+DEFAULT_SCHEMA = "hotmesh"
+SCHEMA_ENV = "HOTMESH_SCHEMA"
+DSN_ENV = "HOTMESH_DSN"
+LOCAL_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROBE_TIMEOUT = 1.0
+
+_URL_PREFIXES = ("postgresql://", "postgres://")
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_MAX_IDENT_BYTES = 63  # NAMEDATALEN - 1
+
+
+def is_postgres_url(target: str) -> bool:
+    """True when ``target`` is a ``postgresql://`` or ``postgres://`` URL."""
+    return target.strip().lower().startswith(_URL_PREFIXES)
+
+
+def validate_schema(schema: str) -> str:
+    """Return ``schema`` if it is a plain SQL identifier, else raise ``ValueError``.
+
+    Plain means: a letter or underscore, then letters, digits or underscores, at most
+    63 bytes, and not starting with ``pg_`` (Postgres reserves those names).
+    """
+    if not isinstance(schema, str) or not _IDENT_RE.match(schema):
+        raise ValueError(
+            f"invalid schema name {schema!r}: use a plain identifier "
+            "(letters, digits and underscores, not starting with a digit)"
+        )
+    if len(schema.encode()) > _MAX_IDENT_BYTES:
+        raise ValueError(f"invalid schema name {schema!r}: longer than 63 bytes")
+    if schema.lower().startswith("pg_"):
+        raise ValueError(f"invalid schema name {schema!r}: names starting with pg_ are reserved")
+    return schema
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for SQL (after validating it)."""
+    validate_schema(name)
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _query_parts(query: str) -> list[str]:
+    return [p for p in query.split("&") if p]
+
+
+def _part_key(part: str) -> str:
+    return unquote_plus(part.split("=", 1)[0])
+
+
+def split_schema(dsn: str) -> tuple[str, str]:
+    """Split a DSN into (DSN without its ``schema`` parameter, schema name).
+
+    The schema is the URL's ``schema=`` query parameter (the last one if repeated),
+    else the ``HOTMESH_SCHEMA`` environment variable, else ``"hotmesh"``. Every other
+    part of the URL is kept byte for byte. Raises ``ValueError`` for a schema name that
+    is not a plain identifier.
+    """
+    parts = urlsplit(dsn)
+    schema: str | None = None
+    kept: list[str] = []
+    for part in _query_parts(parts.query):
+        if _part_key(part) == "schema":
+            schema = unquote_plus(part.split("=", 1)[1]) if "=" in part else ""
+        else:
+            kept.append(part)
+    if schema is not None:
+        dsn = urlunsplit(parts._replace(query="&".join(kept)))
+    else:
+        schema = os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA
+    return dsn, validate_schema(schema)
+
+
+def with_schema(dsn: str, schema: str) -> str:
+    """Return ``dsn`` with its ``schema`` query parameter set to ``schema``."""
+    validate_schema(schema)
+    parts = urlsplit(dsn)
+    kept = [p for p in _query_parts(parts.query) if _part_key(p) != "schema"]
+    kept.append("schema=" + quote(schema))
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password replaced by ``***``, for logs."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return dsn
+
+
+async def _reachable(dsn: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    import asyncio
+
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(dsn, timeout=timeout), timeout + 0.5)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    except Exception:  # pragma: no cover - any other failure also means "not usable"
+        return False
+    try:
+        await conn.close(timeout=timeout)
+    except Exception:  # pragma: no cover
+        conn.terminate()
+    return True
+
+
+async def resolve_target(target_host: str) -> str:
+    """Turn a ``Client.connect`` target into a Postgres DSN.
+
+    A ``postgresql://`` or ``postgres://`` URL is returned unchanged. Anything else
+    (a Temporal-style ``host:port`` such as ``localhost:7233``) means the default
+    database: ``HOTMESH_DSN`` if set, else a Postgres on 127.0.0.1:5432 (user
+    ``postgres``, database ``postgres``) if one answers within about a second, else an
+    embedded Postgres started by :func:`hotmesh_temporal._engine.store.embedded.start_embedded`.
+    """
+    if target_host and is_postgres_url(target_host):
+        return target_host.strip()
+    env_dsn = os.environ.get(DSN_ENV)
+    if env_dsn:
+        logger.info("target %r: using HOTMESH_DSN (%s)", target_host, redact(env_dsn))
+        return env_dsn
+    if await _reachable(LOCAL_DSN):
+        logger.info("target %r: using the local Postgres at %s", target_host, LOCAL_DSN)
+        return LOCAL_DSN
+    from hotmesh_temporal._engine.store.embedded import start_embedded
+
+    dsn = await start_embedded()
+    logger.info(
+        "target %r: no HOTMESH_DSN and no Postgres on 127.0.0.1:5432; using an embedded "
+        "Postgres (%s)",
+        target_host,
+        dsn,
+    )
+    return dsn
