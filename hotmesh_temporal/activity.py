@@ -107,7 +107,7 @@ def defn(
     name: str | None = None,
     no_thread_cancel_exception: bool = False,
     dynamic: bool = False,
-):
+) -> Any:
     """Mark a function or method as an activity.
 
     The activity type name is ``name`` when given, else the function's ``__name__``.

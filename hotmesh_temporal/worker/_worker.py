@@ -23,7 +23,7 @@ from hotmesh_temporal._engine.worker.workflow_worker import (
     workflow_interceptor_classes,
 )
 from hotmesh_temporal.runtime import Runtime, _worker_metrics
-from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
+from hotmesh_temporal.worker._plugin import Plugin, configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -47,6 +47,8 @@ class Worker:
     a Temporal server's task-queue machinery (poller behaviours, tuners, deployment
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
+
+    _plugins: list[Plugin]  # set by @configured_by_plugins before __init__ runs
 
     @configured_by_plugins
     def __init__(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -146,7 +146,7 @@ class RunDriver:
 
     # ------------------------------------------------------------------ replay
 
-    async def replay(self, events: list[Mapping[str, Any]]) -> None:
+    async def replay(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Feed recorded events (all of them belong to the past)."""
         for index, ev in enumerate(events):
             event_id = int(ev["id"])

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
+    NoReturn,
 )
 
 import hotmesh_temporal.common as temporal_common
@@ -1093,7 +1094,7 @@ class WorkflowInstance:
 
     # ========================================================= continue-as-new
 
-    def continue_as_new(self, input: wi.ContinueAsNewInput) -> None:
+    def continue_as_new(self, input: wi.ContinueAsNewInput) -> NoReturn:
         """The end of the outbound chain for continue-as-new: raise the error that
         carries the command (the run ends with it)."""
         self._check_writable("continue_as_new")

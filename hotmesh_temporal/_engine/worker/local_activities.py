@@ -216,6 +216,7 @@ async def run_with_local_activities(
         if cmds and executor is None:
             raise RuntimeError("this workflow worker cannot run local activities")
         for cmd in cmds:
+            assert executor is not None  # checked above
             running[asyncio.ensure_future(executor.run(cmd, run))] = cmd
 
     start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
