@@ -19,6 +19,7 @@ from hotmesh_temporal._engine.store.dsn import resolve_target
 from hotmesh_temporal._engine.store.store import DatabaseUnavailableError, Store
 from hotmesh_temporal._engine.store.tls import tls_context
 from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
+from hotmesh_temporal.api.common.v1 import GrpcStatus
 from hotmesh_temporal.exceptions import TemporalError
 
 
@@ -72,8 +73,6 @@ class RPCError(TemporalError):
         ``details``): decoded from ``raw_grpc_status``, or, for the errors this package
         raises (no raw status), made of the error's status code and message."""
         if self._grpc_status is None:
-            from hotmesh_temporal.api.common.v1 import GrpcStatus
-
             if self._raw_grpc_status:
                 self._grpc_status = GrpcStatus.FromString(self._raw_grpc_status)
             else:

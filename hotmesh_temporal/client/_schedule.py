@@ -21,6 +21,7 @@ from typing import (
 
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
+from hotmesh_temporal import converter
 from hotmesh_temporal._engine.runtime import cron
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.completion import new_run_start
@@ -294,7 +295,6 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
     def _set_from_doc(self, doc: Mapping[str, Any]) -> None:
         """Fill the action from a stored action document (a description's action)."""
-        from hotmesh_temporal import converter
 
         started = doc["start"]["started_attributes"]
         attributes = SearchAttributes(
@@ -369,7 +369,6 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
 
 def _encode_search_attributes(typed: Any, untyped: Any) -> dict[str, Any] | None:
-    from hotmesh_temporal import converter
 
     out: dict[str, Any] = {}
     for name, values in (untyped or {}).items():
@@ -382,7 +381,6 @@ def _encode_search_attributes(typed: Any, untyped: Any) -> dict[str, Any] | None
 
 
 def _decode_search_attributes(doc: Mapping[str, Any] | None) -> tuple:
-    from hotmesh_temporal import converter
 
     attributes = SearchAttributes(indexed_fields=h.parse_payload_map(doc))
     return (

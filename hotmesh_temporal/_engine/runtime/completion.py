@@ -17,6 +17,7 @@ from hotmesh_temporal._engine.runtime.driver import RunDriver
 from hotmesh_temporal._engine.runtime.markers import PATCH_MARKER, patch_marker_details
 from hotmesh_temporal._engine.runtime.updates import completion_row, update_event_kind
 from hotmesh_temporal._engine.worker.local_activities import marker_attributes
+from hotmesh_temporal.common import RetryPolicy
 
 
 @dataclass
@@ -669,7 +670,6 @@ def next_cron_run(
 
 
 def _default_retry_policy() -> Any:
-    from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
 

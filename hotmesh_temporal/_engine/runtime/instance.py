@@ -39,6 +39,7 @@ from hotmesh_temporal._engine.runtime import determinism
 from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop, dropped_quietly
 from hotmesh_temporal._engine.runtime.updates import unfinished_handler_warnings
 from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.workflow._definition import (
     QueryDefinition,
     SignalDefinition,
@@ -478,7 +479,6 @@ class WorkflowInstance:
         return self._payload_converter.from_payload(payload, type_hint)
 
     def _to_failure(self, err: BaseException) -> Any:
-        from hotmesh_temporal.api.failure.v1 import Failure
 
         failure = Failure()
         self._failure_converter.to_failure(err, self._payload_converter, failure)

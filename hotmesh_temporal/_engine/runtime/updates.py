@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 
@@ -151,7 +152,6 @@ def completion_row(cmd: c.UpdateResponse) -> dict[str, Any]:
 def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:
     """The warnings for a run that finished while handlers ran, as temporalio gives
     them: ``running`` holds (kind, name, policy, update id) of each warnable handler."""
-    from hotmesh_temporal import workflow
 
     updates = [
         {"name": name, "id": update_id} for kind, name, _, update_id in running if kind == "update"

@@ -21,6 +21,8 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import cron
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal.common import SearchAttributeKey
+from hotmesh_temporal.converter import encode_typed_search_attribute_value
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -145,8 +147,6 @@ def scheduled_start(
 
 
 def _scheduled_attributes(schedule_id: str, nominal: datetime) -> dict[str, Any]:
-    from hotmesh_temporal.common import SearchAttributeKey
-    from hotmesh_temporal.converter import encode_typed_search_attribute_value
 
     by_id = encode_typed_search_attribute_value(
         SearchAttributeKey.for_keyword(SCHEDULED_BY_ID), schedule_id

@@ -19,6 +19,7 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.store.waiter import KeyedWaiter
+from hotmesh_temporal.common import Priority
 
 # ActivityOptionsKey names (Temporal's field-mask paths) -> option JSON keys.
 OPTION_KEYS = {
@@ -105,7 +106,6 @@ def retry_policy_from_options(options: Mapping[str, Any]) -> Any:
 
 
 def priority_from_options(options: Mapping[str, Any]) -> Any:
-    from hotmesh_temporal.common import Priority
 
     return Priority(**(options.get("priority") or {}))
 

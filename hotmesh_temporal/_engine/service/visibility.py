@@ -30,6 +30,7 @@ from hotmesh_temporal.api.common.v1 import (
     WorkflowExecution,
     WorkflowType,
 )
+from hotmesh_temporal.api.history.v1 import Sdk_UserMetadata
 
 # ------------------------------------------------------------- encoding
 
@@ -298,7 +299,6 @@ async def encode_user_metadata(
 
 def user_metadata_message(doc: Mapping[str, Any] | None) -> Any:
     """The sdk.v1.UserMetadata message of stored user metadata (None when absent)."""
-    from hotmesh_temporal.api.history.v1 import Sdk_UserMetadata
 
     return Sdk_UserMetadata.from_json_dict(dict(doc)) if doc else None
 

@@ -23,6 +23,10 @@ from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
+from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -220,8 +224,6 @@ class ActivityWorker:
         try:
             payloads = h.parse_payloads(task.get("input"))
             if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-                from hotmesh_temporal.common import RawValue
-
                 args: list[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
@@ -297,7 +299,6 @@ class ActivityWorker:
     async def _decode_headers(self, task: Mapping[str, Any]) -> dict[str, Payload]:
         """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
         (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
-        from hotmesh_temporal.common import HeaderCodecBehavior
 
         headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
         codec = self.config.data_converter.payload_codec
@@ -343,7 +344,6 @@ class ActivityWorker:
     async def _report_exception(
         self, task: Mapping[str, Any], running: _Running, err: BaseException
     ) -> None:
-        from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
@@ -362,8 +362,6 @@ class ActivityWorker:
         if cancelled and running.cancel_reason == "not_found":
             return  # the attempt is gone (timed out or its run closed): nothing to report
         if cancelled and running.cancel_reason == "worker_shutdown":
-            from hotmesh_temporal.exceptions import ApplicationError
-
             err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
         if not isinstance(err, Exception):
             raise err
@@ -521,7 +519,6 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _not_registered_error(activity_type: str, names: str) -> BaseException:
-    from hotmesh_temporal.exceptions import ApplicationError
 
     return ApplicationError(
         f"Activity function {activity_type} is not registered on this worker, "
@@ -536,7 +533,6 @@ def _seconds_to_timedelta(value: Any) -> timedelta | None:
 
 def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
     """A task row's retry policy, with the defaults the SQL retry rules apply."""
-    from hotmesh_temporal.common import RetryPolicy
 
     policy = policy or {}
     initial = policy.get("initial_interval", 1)
@@ -551,7 +547,6 @@ def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
 
 
 def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
-    from hotmesh_temporal.common import Priority
 
     # A standalone activity (started by a client) has no workflow: its task row holds
     # empty workflow columns, and its run id is the activity's own.
@@ -610,6 +605,5 @@ def _call_in_process(
 
 
 def _default_payload_converter() -> Any:
-    from hotmesh_temporal.converter import DataConverter
 
     return DataConverter.default.payload_converter

@@ -22,11 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import activity_attempt_meter
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.markers import LOCAL_ACTIVITY_MARKER, json_payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import Priority, RawValue
+from hotmesh_temporal.exceptions import ApplicationError, TimeoutType
+from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -104,8 +108,6 @@ class LocalActivityExecutor:
     ) -> Any:
         defn = self._activities.get(cmd.activity_type) or self._dynamic
         if defn is None:
-            from hotmesh_temporal.exceptions import ApplicationError
-
             names = ", ".join(sorted(self._activities)) or "none"
             raise ApplicationError(
                 f"Activity function {cmd.activity_type} is not registered on this worker, "
@@ -124,8 +126,6 @@ class LocalActivityExecutor:
     async def _arguments(self, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:
         payloads = list(cmd.arguments)
         if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-            from hotmesh_temporal.common import RawValue
-
             codec = self._dc.payload_codec
             raw = list(await codec.decode(payloads)) if codec else payloads
             return [[RawValue(p) for p in raw]]
@@ -139,7 +139,6 @@ class LocalActivityExecutor:
         attempt: int,
         scheduled: datetime,
     ) -> Any:
-        from hotmesh_temporal import activity as activity_api
 
         info = _info(cmd, run, attempt, scheduled)
         return activity_api._Context(
@@ -178,8 +177,6 @@ class LocalActivityExecutor:
 
     async def _invoke(self, defn: Any, fn: Any, args: list[Any], context: Any) -> Any:
         import contextvars
-
-        from hotmesh_temporal import activity as activity_api
 
         if defn.is_async:
             token = activity_api._current_context.set(context)
@@ -439,14 +436,13 @@ def _attempt_timeout(cmd: c.ScheduleActivity, scheduled: datetime) -> float | No
 
 
 def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseException:
-    from hotmesh_temporal.exceptions import TimeoutError, TimeoutType
 
     whole = cmd.schedule_to_close_timeout
     if whole is not None and datetime.now(timezone.utc) >= scheduled + whole:
         kind = TimeoutType.SCHEDULE_TO_CLOSE
     else:
         kind = TimeoutType.START_TO_CLOSE
-    return TimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
+    return TemporalTimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
 
 
 def _is_timeout(failure: Failure) -> bool:
@@ -465,8 +461,6 @@ def _retry_state(failure: Failure) -> str:
 
 
 def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime) -> Any:
-    from hotmesh_temporal import activity as activity_api
-    from hotmesh_temporal.common import Priority
 
     now = datetime.now(timezone.utc)
     return activity_api.Info(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
@@ -34,6 +35,8 @@ from hotmesh_temporal._engine.worker.local_activities import (
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.workflow import NondeterminismError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -440,7 +443,6 @@ class WorkflowWorker:
         return driver
 
     def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
-        from hotmesh_temporal.workflow import NondeterminismError
 
         return RunDriver(
             run_id=str(task["run_id"]),
@@ -690,7 +692,6 @@ _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 def _codec_applies_to_headers(behavior: Any) -> bool:
     """Workflow headers go through the codec unless the client said NO_CODEC."""
-    from hotmesh_temporal.common import HeaderCodecBehavior
 
     return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
 
@@ -720,8 +721,6 @@ def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
 def build_workflow_info(
     task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow
 ) -> Any:
-    from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None
