@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.list_filter import ACTIVITIES
+from hotmesh_temporal._engine.runtime.visibility import decode_both
 from hotmesh_temporal._engine.service import standalone_activities as sa
 from hotmesh_temporal.client._interceptor import (
     CancelActivityInput,
@@ -34,6 +36,7 @@ from hotmesh_temporal.client._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 from hotmesh_temporal.converter import ActivitySerializationContext
 from hotmesh_temporal.service import RPCError, RPCStatusCode
+from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
@@ -185,7 +188,6 @@ class ActivityExecution:
 
     @staticmethod
     def _fields(row: Mapping[str, Any]) -> dict:
-        from hotmesh_temporal._engine.service.visibility import decode_both
 
         start, close = _time(row["start_time"]), _time(row.get("close_time"))
         return dict(
@@ -404,7 +406,6 @@ class ActivityExecutionAsyncIterator(PagedAsyncIterator[ActivityExecution]):
 async def _list_page(
     client: Client, query: str | None, page_size: int, token: bytes | None
 ) -> tuple[list[ActivityExecution], bytes | None]:
-    from hotmesh_temporal._engine.service import visibility
     from hotmesh_temporal.client._client import _call, _list_statement
 
     fragments, params, sort_count = _list_statement(query, token, ACTIVITIES)
@@ -875,7 +876,6 @@ class StandaloneActivityClient:
         runs it. Either timeout of an attempt's end (start-to-close or
         schedule-to-close) is required. Raises ActivityAlreadyStartedError when the
         id policies refuse the id."""
-        from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
         name, annotated_result_type = _activity_type_and_result_type(activity)
         return await self._impl.start_activity(

@@ -26,9 +26,10 @@ from typing import (
 import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
-from hotmesh_temporal._engine.observability import telemetry
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.completion import new_run_start
+from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
 from hotmesh_temporal._engine.runtime.list_filter import (
     STATUS_NAMES,
     WORKFLOWS,
@@ -37,12 +38,12 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     keyset_condition,
 )
 from hotmesh_temporal._engine.runtime.updates import request_json
-from hotmesh_temporal._engine.service import visibility
-from hotmesh_temporal._engine.service.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.runtime.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.workflow_worker import local_worker_for
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
 from hotmesh_temporal.client import _schedule as _schedule_ops
+from hotmesh_temporal.client import _telemetry as telemetry
 from hotmesh_temporal.client._activity import (  # noqa: F401  (public names)
     ActivityExecution,
     ActivityExecutionAsyncIterator,
@@ -859,7 +860,7 @@ async def _list_workflows_page(
     )
     page = [
         WorkflowExecution(
-            **visibility.execution_fields(row), _context_free_data_converter=client.data_converter
+            **_execution_fields(row), _context_free_data_converter=client.data_converter
         )
         for row in rows[:page_size]
     ]
@@ -1590,7 +1591,6 @@ async def _cron_start_delay(
     store: Store, cron_schedule: str, start_delay: timedelta | None
 ) -> timedelta:
     """A cron workflow's first run waits for the first cron time, as on Temporal."""
-    from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
 
     if start_delay:
         raise RPCError(
@@ -1686,6 +1686,31 @@ def _return_type(fn: Any) -> type | None:
         return None
 
 
+def _execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of client.WorkflowExecution for one executions row."""
+    info = visibility.raw_info(row)
+    legacy, typed = visibility.decode_both(row["search_attributes"])
+    return dict(
+        close_time=row["close_time"],
+        execution_time=row["execution_time"],
+        history_length=info.history_length,
+        id=row["workflow_id"],
+        namespace=row["namespace"],
+        parent_id=info.parent_execution.workflow_id if info.parent_execution else None,
+        parent_run_id=info.parent_execution.run_id if info.parent_execution else None,
+        root_id=info.root_execution.workflow_id,
+        root_run_id=info.root_execution.run_id,
+        raw_info=info,
+        run_id=str(row["run_id"]),
+        search_attributes=legacy,
+        start_time=row["start_time"],
+        status=WorkflowExecutionStatus(row["status"]),
+        task_queue=row["task_queue"],
+        typed_search_attributes=typed,
+        workflow_type=row["workflow_type"],
+    )
+
+
 async def _call(awaitable: Awaitable[Any]) -> Any:
     """Run one store call, turning a lost database into a clear RPCError."""
     from hotmesh_temporal._engine.store.store import DATABASE_GONE_ERRORS
@@ -1770,7 +1795,7 @@ class WorkflowExecutionDescription(WorkflowExecution):
     def _from_row(
         row: Mapping[str, Any], activities: Sequence[Mapping[str, Any]], client: Client
     ) -> WorkflowExecutionDescription:
-        fields = visibility.execution_fields(row)
+        fields = _execution_fields(row)
         return WorkflowExecutionDescription(
             **fields,
             _context_free_data_converter=client.data_converter,

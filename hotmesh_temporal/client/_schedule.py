@@ -22,7 +22,7 @@ from typing import (
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
 from hotmesh_temporal import converter
-from hotmesh_temporal._engine.runtime import cron
+from hotmesh_temporal._engine.runtime import cron, visibility
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.completion import new_run_start
 from hotmesh_temporal._engine.runtime.list_filter import (
@@ -33,7 +33,6 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     compile_filter,
 )
 from hotmesh_temporal._engine.service import schedules as engine
-from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal.api.common.v1 import Payload, SearchAttributes
 from hotmesh_temporal.client._interceptor import (
     BackfillScheduleInput,

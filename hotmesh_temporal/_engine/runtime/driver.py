@@ -23,6 +23,12 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.local_markers import (
+    is_local_activity,
+    is_local_activity_marker,
+    marker_from_attributes,
+    resolution,
+)
 from hotmesh_temporal._engine.runtime.markers import (
     PATCH_MARKER,
     patch_marker_deprecated,
@@ -32,12 +38,6 @@ from hotmesh_temporal._engine.runtime.updates import (
     UpdateLedger,
     update_event_kind,
     update_id_of_event,
-)
-from hotmesh_temporal._engine.worker.local_activities import (
-    is_local_activity,
-    is_local_activity_marker,
-    marker_from_attributes,
-    resolution,
 )
 from hotmesh_temporal.api.failure.v1 import Failure
 

@@ -35,10 +35,9 @@ import hotmesh_temporal.converter as temporal_converter
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
-from hotmesh_temporal._engine.runtime import determinism
+from hotmesh_temporal._engine.runtime import determinism, visibility
 from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop, dropped_quietly
 from hotmesh_temporal._engine.runtime.updates import unfinished_handler_warnings
-from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.workflow._definition import (
     QueryDefinition,

@@ -19,6 +19,7 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.store.waiter import KeyedWaiter
+from hotmesh_temporal._engine.worker.activity_worker import retry_policy_from_row
 from hotmesh_temporal.common import Priority
 
 # ActivityOptionsKey names (Temporal's field-mask paths) -> option JSON keys.
@@ -100,7 +101,6 @@ def seconds_to_timedelta(value: Any) -> timedelta | None:
 
 def retry_policy_from_options(options: Mapping[str, Any]) -> Any:
     """The retry policy in effect, with the defaults the retries use filled in."""
-    from hotmesh_temporal._engine.worker.activity_worker import retry_policy_from_row
 
     return retry_policy_from_row(options.get("retry_policy"))
 
