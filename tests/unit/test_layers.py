@@ -31,7 +31,7 @@ TYPE_MODULES = (
     "hotmesh_temporal.exceptions",
     "hotmesh_temporal.activity",
     "hotmesh_temporal.workflow._definition",
-    "hotmesh_temporal.workflow._runtime",
+    "hotmesh_temporal.workflow._runtime_contract",
     "hotmesh_temporal.api",
 )
 # The public workflow API is a type module for the runtime (temporalio's runtime imports

@@ -45,6 +45,7 @@ from hotmesh_temporal.workflow._definition import (
     UpdateDefinition,
     WorkflowDefinition,
 )
+from hotmesh_temporal.workflow._runtime_contract import WorkflowRuntime
 
 if TYPE_CHECKING:
     from hotmesh_temporal.worker import _interceptor as wi
@@ -160,7 +161,7 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
 # ------------------------------------------------------------------ instance
 
 
-class WorkflowInstance:
+class WorkflowInstance(WorkflowRuntime):
     """A workflow run held in memory between activations."""
 
     def __init__(
