@@ -33,6 +33,11 @@ TYPE_MODULES = (
     "hotmesh_temporal.workflow._definition",
     "hotmesh_temporal.workflow._runtime_contract",
     "hotmesh_temporal.api",
+    # temporalio's public layout puts these types in the worker package: the interceptor
+    # inputs and base classes, and the sandbox's error. They import nothing of the engine
+    # (the engine's layer packages load the worker package first for one load order).
+    "hotmesh_temporal.worker._interceptor",
+    "hotmesh_temporal.worker.workflow_sandbox._restrictions",
 )
 # The public workflow API is a type module for the runtime (temporalio's runtime imports
 # its workflow module the same way): the instance raises its errors and fills its Info.

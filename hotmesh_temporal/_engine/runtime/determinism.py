@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
+from hotmesh_temporal.worker.workflow_sandbox._restrictions import RestrictedWorkflowAccessError
 from hotmesh_temporal.workflow._runtime_contract import (
     is_unrestricted,
     sandbox_state,
@@ -133,7 +134,6 @@ def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
     top_level = frame.f_globals.get("__name__", "").partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
         return
-    from hotmesh_temporal.worker.workflow_sandbox import RestrictedWorkflowAccessError
 
     raise RestrictedWorkflowAccessError(f"datetime.{key[0]}.{key[1]}")
 

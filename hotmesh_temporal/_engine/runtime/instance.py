@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import (
-    TYPE_CHECKING,
     Any,
     NoReturn,
 )
@@ -36,9 +35,11 @@ import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import determinism, visibility
+from hotmesh_temporal._engine.runtime.interception import WorkflowOutboundImpl, build_chains
 from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop, dropped_quietly
 from hotmesh_temporal._engine.runtime.updates import unfinished_handler_warnings
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow._definition import (
     QueryDefinition,
     SignalDefinition,
@@ -46,9 +47,6 @@ from hotmesh_temporal.workflow._definition import (
     WorkflowDefinition,
 )
 from hotmesh_temporal.workflow._runtime_contract import WorkflowRuntime
-
-if TYPE_CHECKING:
-    from hotmesh_temporal.worker import _interceptor as wi
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +143,7 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
         event_groups: Any = None,
     ) -> None:
         await self._instance.outbound.signal_child_workflow(
-            _wi().SignalChildWorkflowInput(
+            wi.SignalChildWorkflowInput(
                 signal=workflow._signal_name(signal),
                 args=workflow._args_from(arg, args),
                 child_workflow_id=self.id,
@@ -239,8 +237,6 @@ class WorkflowInstance(WorkflowRuntime):
         determinism.install()
         # The interceptors are built with this run as the workflow runtime, so that
         # their constructors and init() may call workflow.info().
-        from hotmesh_temporal._engine.runtime.interception import WorkflowOutboundImpl, build_chains
-
         self.outbound: wi.WorkflowOutboundInterceptor = WorkflowOutboundImpl(self)
         with self.loop.running():
             self._inbound = build_chains(self, self._interceptor_classes)
@@ -385,7 +381,7 @@ class WorkflowInstance(WorkflowRuntime):
         if self._run_args is None or self._main_task is not None or self._terminal is not None:
             return
         coro = self._inbound.execute_workflow(
-            _wi().ExecuteWorkflowInput(
+            wi.ExecuteWorkflowInput(
                 type=self.definition.cls,
                 run_fn=self.definition.run_fn,
                 args=self._run_args,
@@ -838,7 +834,7 @@ class WorkflowInstance(WorkflowRuntime):
             )
             return
         coro = self._inbound.handle_signal(
-            _wi().HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
+            wi.HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
         )
         self._track_handler(
             coro, "signal", job.signal_name, defn.unfinished_policy, self._on_handler_done
@@ -948,7 +944,7 @@ class WorkflowInstance(WorkflowRuntime):
             return None
         try:
             args = self._handler_args(defn, job.name, job.input)
-            update_input = _wi().HandleUpdateInput(
+            update_input = wi.HandleUpdateInput(
                 id=job.id, update=job.name, args=args, headers=job.headers
             )
             if job.run_validator:
@@ -999,7 +995,7 @@ class WorkflowInstance(WorkflowRuntime):
                 f"Query handler for '{name}' expected but not found, known queries: [{known}]"
             )
         args = self._handler_args(defn, name, args_payloads)
-        query_input = _wi().HandleQueryInput(
+        query_input = wi.HandleQueryInput(
             id=query_id, query=name, args=args, headers=dict(headers or {})
         )
         with self.loop.running(), self._read_only_scope():
@@ -1265,14 +1261,6 @@ class WorkflowInstance(WorkflowRuntime):
         if self._continued_failure is None:
             return None
         return self._from_failure(self._continued_failure)
-
-
-def _wi() -> Any:
-    """The worker interceptor module, imported on first use: importing it loads the
-    worker package, which imports this module."""
-    from hotmesh_temporal.worker import _interceptor
-
-    return _interceptor
 
 
 def _awaited_frames(task: asyncio.Task) -> list[tuple[Any, int]]:

@@ -15,6 +15,8 @@ import os
 import re
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
+from hotmesh_temporal._engine.store.embedded import start_embedded
+
 logger = logging.getLogger("hotmesh_temporal")
 
 DEFAULT_SCHEMA = "hotmesh"
@@ -143,7 +145,6 @@ async def resolve_target(target_host: str) -> str:
     if await _reachable(LOCAL_DSN):
         logger.info("target %r: using the local Postgres at %s", target_host, LOCAL_DSN)
         return LOCAL_DSN
-    from hotmesh_temporal._engine.store.embedded import start_embedded
 
     dsn = await start_embedded()
     logger.info(

@@ -18,6 +18,7 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
@@ -281,9 +282,6 @@ class ActivityWorker:
         self, defn: Any, args: list[Any], context: Any, running: _Running, info: Any
     ) -> Any:
         """Run the attempt through the worker's activity interceptors."""
-        # Imported here: the worker package (interceptor classes) imports this module.
-        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
-
         return await execute_activity_attempt(
             self.config.interceptors,
             context=context,

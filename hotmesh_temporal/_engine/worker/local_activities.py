@@ -25,6 +25,7 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import activity_attempt_meter
 from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.runtime.local_markers import (
     _is_timeout,
     is_local_activity,
@@ -164,8 +165,6 @@ class LocalActivityExecutor:
     ) -> Any:
         """The attempt, through the worker's activity interceptors (as temporalio runs
         local activities), with the headers the workflow gave the activity."""
-        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
-
         return await execute_activity_attempt(
             self._interceptors,
             context=context,

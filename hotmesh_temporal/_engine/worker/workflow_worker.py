@@ -27,6 +27,7 @@ from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
+from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
@@ -36,6 +37,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
 )
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -577,8 +579,6 @@ def create_instance(
     attrs: Mapping[str, Any],
 ) -> Any:
     """A workflow instance for the run of ``task`` (also used by the Replayer)."""
-    from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
-
     definition = config.workflows.get(job.workflow_type) or config.dynamic
     if definition is None:
         names = ", ".join(sorted(config.workflows)) or "none"
@@ -704,15 +704,13 @@ def _retry_delay(attempt: int) -> float:
 def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
     """The workflow inbound classes of the worker's interceptors, and the extern
     functions they registered (what ``workflow.extern_functions()`` returns)."""
-    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
-
     classes = []
     extern_functions: dict[str, Any] = {}
     for interceptor in interceptors:
         hook = getattr(interceptor, "workflow_interceptor_class", None)
         if hook is None:
             continue
-        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
+        cls = hook(wi.WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
         if cls is not None:
             classes.append(cls)
     return classes, extern_functions
