@@ -253,8 +253,9 @@ class Worker:
             raise RuntimeError("Already started")
         self._started = True
         self._done = asyncio.Event()
-        store = await self._client._engine_store()
-        self._sweeper = store_sweeper(store)
+        engine = await self._client._engine()
+        store = engine.store  # the engine workers' connection
+        self._sweeper = engine.sweeper()
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
@@ -346,15 +347,6 @@ def _refused_calls(runner: WorkflowRunner) -> frozenset:
     if isinstance(runner, WorkflowRunner):
         return frozenset()
     raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
-
-
-def store_sweeper(store: Any) -> Sweeper:
-    """One sweeper per store (per client connection) in a process."""
-    sweeper = getattr(store, "_sweeper", None)
-    if sweeper is None:
-        sweeper = Sweeper(store)
-        store._sweeper = sweeper
-    return sweeper
 
 
 def _has_loop() -> bool:
