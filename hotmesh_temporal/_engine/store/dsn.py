@@ -15,7 +15,7 @@ import os
 import re
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-from hotmesh_temporal._engine.store.embedded import start_embedded
+from hotmesh_temporal._engine.store import embedded
 
 logger = logging.getLogger("hotmesh_temporal")
 
@@ -146,7 +146,7 @@ async def resolve_target(target_host: str) -> str:
         logger.info("target %r: using the local Postgres at %s", target_host, LOCAL_DSN)
         return LOCAL_DSN
 
-    dsn = await start_embedded()
+    dsn = await embedded.start_embedded()
     logger.info(
         "target %r: no HOTMESH_DSN and no Postgres on 127.0.0.1:5432; using an embedded "
         "Postgres (%s)",
