@@ -1786,7 +1786,7 @@ class WorkflowUpdateHandle(Generic[LocalReturnType]):
             self._known_outcome = reply["outcome"]
 
 
-# States of an update's row (schema/0004_updates.sql).
+# States of an update's row (schema/0003_updates.sql).
 UPDATE_ROW_ACCEPTED, UPDATE_ROW_COMPLETED, UPDATE_ROW_ABORTED = 1, 2, 3
 
 

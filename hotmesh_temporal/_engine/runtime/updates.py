@@ -26,7 +26,7 @@ from hotmesh_temporal._engine.runtime import protojson as h
 ACCEPTED = "WorkflowExecutionUpdateAccepted"
 COMPLETED = "WorkflowExecutionUpdateCompleted"
 
-# Row states of the updates table (schema/0004_updates.sql).
+# Row states of the updates table (schema/0003_updates.sql).
 STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED, STATE_REJECTED = 0, 1, 2, 3, 4
 
 

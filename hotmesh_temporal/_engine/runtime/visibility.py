@@ -5,7 +5,7 @@ Search attributes travel as Temporal payloads with ``type`` metadata (``Keyword`
 ``Int``, ``Datetime``, ``KeywordList``...), as a Temporal server hands them back. The
 deprecated dict form carries no type, so its type is guessed from the values the way
 temporalio does for ``typed_search_attributes``; the database decodes the payloads
-into ``executions.search_values`` for filtering (schema/0005_visibility.sql).
+into ``executions.search_values`` for filtering (schema/0004_visibility.sql).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Standalone activities (started by a client, not by a workflow): the JSON the SQL
-functions of ``schema/0011_standalone_activities.sql`` take and give back, and the
+functions of ``schema/0009_standalone_activities.sql`` take and give back, and the
 wait for an activity's outcome.
 
 An activity's options are kept as one JSON object, in the units the activity task
