@@ -18,7 +18,7 @@ from hotmesh_temporal._engine.store.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
-MAX_SLEEP_SECONDS = 5.0
+MAX_SLEEP_SECONDS = 5.0  # with LISTEN; poll-only mode uses the pooler poll interval
 BATCH = 200
 
 
@@ -127,10 +127,11 @@ class Sweeper:
             self._wakeup.clear()
             if self._forced:
                 return
-            sleep = MAX_SLEEP_SECONDS
+            longest = min(MAX_SLEEP_SECONDS, self._store.fallback_wait_seconds)
+            sleep = longest
             if self._target_epoch is not None:
                 now_epoch = loop.time() + self._clock_offset
-                sleep = min(self._target_epoch - now_epoch, MAX_SLEEP_SECONDS)
+                sleep = min(self._target_epoch - now_epoch, longest)
             if sleep <= 0:
                 return
             try:
