@@ -121,6 +121,15 @@ _REPEATABLE = frozenset(
         "answer_query",
         "take_answer",
         "events_after",
+        # retention: deleting what is already deleted deletes nothing; settings are
+        # absolute values, so a second write writes the same thing
+        "claim_purge_turn",
+        "purge_expired_runs",
+        "delete_runs",
+        "upsert_namespace",
+        "describe_namespace",
+        "list_namespaces",
+        "set_retention_limits",
         "activity_attempt_by_ids",
         "run_outcome",
         "find_run",
