@@ -131,6 +131,7 @@ _REPEATABLE = frozenset(
         "describe_namespace",
         "list_namespaces",
         "set_retention_limits",
+        "maintain_history_partitions",
         "activity_attempt_by_ids",
         "run_outcome",
         "find_run",
