@@ -33,7 +33,8 @@ async def _sample_connections(base_dsn: str, pids: set[int], stop: asyncio.Event
     peak: dict[int, int] = collections.defaultdict(int)
     conn = await asyncpg.connect(base_dsn)
     try:
-        while not stop.is_set():
+        while True:  # one last sample after stop, while the workers still run
+            done = stop.is_set()
             rows = await conn.fetch(
                 "SELECT application_name, count(*) AS n FROM pg_stat_activity"
                 " WHERE application_name = ANY($1::text[]) GROUP BY application_name",
@@ -42,6 +43,8 @@ async def _sample_connections(base_dsn: str, pids: set[int], stop: asyncio.Event
             for row in rows:
                 pid = names[row["application_name"]]
                 peak[pid] = max(peak[pid], row["n"])
+            if done:
+                break
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
