@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ logger = logging.getLogger("hotmesh_temporal")
 SCHEMA_DIR = Path(__file__).parent.parent / "sql" / "schema"
 MIGRATIONS_DIR = Path(__file__).parent.parent / "sql" / "migrations"
 SCHEMA_TOKEN = "{{schema}}"
+SCHEMA_NAME_TOKEN = "{{schema_name}}"
 _FILE_RE = re.compile(r"(\d{4,})_([A-Za-z0-9_\-]+)\.sql\Z")
 
 
@@ -68,10 +70,19 @@ def migration_files(directory: Path | str | None = None) -> list[tuple[int, str,
 
 
 def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[int, str, str]]:
-    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in."""
+    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in (the
+    quoted identifier) and ``{{schema_name}}`` (the bare name, for string literals such
+    as ``format('%I', ...)`` in dynamic SQL)."""
     quoted = quote_ident(validate_schema(schema))
+    literal = schema.replace("'", "''")
     return [
-        (version, name, path.read_text(encoding="utf-8").replace(SCHEMA_TOKEN, quoted))
+        (
+            version,
+            name,
+            path.read_text(encoding="utf-8")
+            .replace(SCHEMA_NAME_TOKEN, literal)
+            .replace(SCHEMA_TOKEN, quoted),
+        )
         for version, name, path in migration_files(directory)
     ]
 
@@ -191,6 +202,7 @@ async def migrate(
     *,
     directory: Path | str | None = None,
     upgrades: Path | str | None = None,
+    pooled: bool = False,
 ) -> list[int]:
     """Install or upgrade ``schema``; return the versions put in place here.
 
@@ -201,7 +213,10 @@ async def migrate(
     ``upgrades``, there are none).
 
     Must not be called inside an open transaction. Serialised across connections and
-    processes by ``pg_advisory_lock`` on a key derived from the schema name.
+    processes by ``pg_advisory_lock`` on a key derived from the schema name; with
+    ``pooled`` (a connection through a transaction-mode pooler, where a session lock
+    would outlive the transaction on a server connection that others then get) the
+    whole upgrade is one transaction holding ``pg_advisory_xact_lock`` instead.
     """
     validate_schema(schema)
     parts = render_sql(schema, directory)
@@ -217,29 +232,48 @@ async def migrate(
     overlap = part_sums.keys() & upgrade_sums.keys()
     if overlap:
         raise ValueError(f"schema and upgrade files share versions {sorted(overlap)}")
-    sums = {**part_sums, **upgrade_sums}
-    checked = _checked_sums(part_sums, upgrade_sums)
-    wanted = set(sums)
+    plan = _Plan(
+        files=sorted([*parts, *deltas]),
+        sums={**part_sums, **upgrade_sums},
+        parts=set(part_sums),
+        checked=_checked_sums(part_sums, upgrade_sums),
+    )
 
     applied = await applied_versions(conn, schema)  # the fast path: one query
     if applied is not None:
-        _check_unchanged(schema, applied, checked)
-        if wanted <= applied.keys():
+        _check_unchanged(schema, applied, plan.checked)
+        if plan.sums.keys() <= applied.keys():
             return []
+    if pooled:
+        async with conn.transaction():
+            return await _migrate_locked(conn, schema, plan, "pg_advisory_xact_lock")
+    return await _migrate_locked(conn, schema, plan, "pg_advisory_lock")
 
+
+@dataclass(frozen=True)
+class _Plan:
+    files: list[tuple[int, str, str]]  # (version, name, SQL) of schema and upgrade files
+    sums: dict[int, str]  # every file's checksum
+    parts: set[int]  # the versions of the schema files
+    checked: dict[int, str]  # the checksums an installed schema must match
+
+
+async def _migrate_locked(
+    conn: asyncpg.Connection, schema: str, plan: _Plan, lock: str
+) -> list[int]:
     key = lock_key(schema)
-    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    await conn.execute(f"SELECT {lock}($1)", key)
     try:
         await conn.execute(bootstrap_sql(schema))
         applied = await applied_versions(conn, schema) or {}
-        _check_unchanged(schema, applied, checked)
-        fresh = not (applied.keys() & part_sums.keys())
+        _check_unchanged(schema, applied, plan.checked)
+        fresh = not (applied.keys() & plan.parts)
         done: list[int] = []
         record = _record_sql(schema)
-        for version, name, sql in sorted([*parts, *deltas]):
+        for version, name, sql in plan.files:
             if version in applied:
                 continue
-            run = version in part_sums or not fresh
+            run = version in plan.parts or not fresh
             logger.info(
                 "%s %04d_%s in schema %s",
                 "applying" if run else "recording (included in the schema files)",
@@ -250,9 +284,9 @@ async def migrate(
             async with conn.transaction():
                 if run:
                     await conn.execute(sql)
-                await conn.execute(record, version, name, sums[version])
+                await conn.execute(record, version, name, plan.sums[version])
             done.append(version)
-        newer = {v for v in applied if v > max(wanted, default=0)}
+        newer = {v for v in applied if v > max(plan.sums, default=0)}
         if newer:
             logger.warning(
                 "schema %s has migrations newer than this package knows: %s",
@@ -261,10 +295,11 @@ async def migrate(
             )
         return done
     finally:
-        try:
-            await conn.execute("SELECT pg_advisory_unlock($1)", key)
-        except Exception:  # the connection is gone: its lock went with it
-            pass
+        if lock == "pg_advisory_lock":  # the transaction's lock ends with it
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except Exception:  # the connection is gone: its lock went with it
+                pass
 
 
 def _render_upgrades(schema: str, directory: Path | str | None) -> list[tuple[int, str, str]]:
