@@ -78,6 +78,7 @@ class GraphRun:
         self.hook_inbox: list[dict[str, Any]] = []
         self.escalations: dict[str, Any] = {}
         self.waiting_keys: list[str] = []
+        self.carried: dict[str, dict[str, Any]] = {}  # cycle data for a re-entered hook
         self.failure: BaseException | None = None
         self.stopped = False
 
@@ -299,7 +300,12 @@ class GraphRun:
         rules = self.graph.hook_rules_for(activity.id)
         if rules:
             payload = await self.wait_for_hook(activity, rules)
-        state["hook"] = {"data": payload if payload is not None else {}}
+        carried = self.carried.pop(activity.id, {})
+        state["hook"] = {
+            "data": {**carried, **(payload or {})}
+            if isinstance(payload, (dict, type(None)))
+            else payload
+        }
         state["output"]["data"] = state["hook"]["data"]
         return DEFAULT_CODE
 
@@ -375,11 +381,10 @@ class GraphRun:
         state["input"] = {"data": data or {}}
         for node in [ancestor.id, *self.graph.descendants(ancestor.id)]:
             self.arrivals.pop(node, None)
-        if data:
-            # The remapped values are what the ancestor's descendants read on the next pass.
-            previous = self.activities.get(ancestor.id, {}).get("output", {}).get("data") or {}
-            self.activities[ancestor.id]["output"]["data"] = {**previous, **data}
-            self.activities[ancestor.id]["hook"] = {"data": {**previous, **data}}
+        # The remapped values become the ancestor's output on the next pass (what its
+        # descendants read); without input maps the ancestor keeps its last output.
+        previous = self.activities.get(ancestor.id, {}).get("output", {}).get("data") or {}
+        self.carried[ancestor.id] = {**previous, **(data or {})}
         self.spawn(ancestor.id)
         return DEFAULT_CODE
 

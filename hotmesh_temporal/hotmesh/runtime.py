@@ -602,31 +602,23 @@ async def handle_state(handle: Any, description: Any = None) -> dict:
 
 
 async def _timeline(handle: Any) -> list[dict]:
+    """The run's history as a list of {event_id, type, ...}: activities (with their
+    type, i.e. the worker topic), timers, signals, children."""
+    from hotmesh_temporal.api.enums.v1 import EventType
+
     history = await handle.fetch_history()
     timeline = []
     for event in history.events:
-        kind = type(event).__name__ if not hasattr(event, "event_type") else str(event.event_type)
-        entry = {"event_id": getattr(event, "event_id", None), "type": _event_name(event, kind)}
-        attributes = _event_attributes(event)
-        if attributes:
-            entry.update(attributes)
+        entry: dict[str, Any] = {
+            "event_id": event.event_id,
+            "type": EventType.Name(event.event_type).removeprefix("EVENT_TYPE_"),
+        }
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            entry["activity_type"] = (
+                event.activity_task_scheduled_event_attributes.activity_type.name
+            )
         timeline.append(entry)
     return timeline
-
-
-def _event_name(event: Any, fallback: str) -> str:
-    name = getattr(event, "event_type", None)
-    if name is None:
-        return fallback
-    return getattr(name, "name", str(name))
-
-
-def _event_attributes(event: Any) -> dict:
-    for attr in ("activity_task_scheduled_event_attributes",):
-        details = getattr(event, attr, None)
-        if details is not None and getattr(details, "activity_type", None) is not None:
-            return {"activity_type": details.activity_type.name}
-    return {}
 
 
 __all__ = ["HotMesh", "HotMeshError", "JobResult", "WorkerResult", "WorkerSpec"]
