@@ -56,7 +56,8 @@ CASES = [
     ),
     (
         manifest(
-            "graphs:\n  - subscribes: s.a\n    activities: {t1: {type: trigger}, x: {type: teleport}}\n"
+            "graphs:\n  - subscribes: s.a\n"
+            "    activities: {t1: {type: trigger}, x: {type: teleport}}\n"
         ),
         "s.a",
         "x",
@@ -64,7 +65,8 @@ CASES = [
     ),
     (
         manifest(
-            "graphs:\n  - subscribes: s.a\n    activities: {t1: {type: trigger}, w1: {type: worker}}\n"
+            "graphs:\n  - subscribes: s.a\n"
+            "    activities: {t1: {type: trigger}, w1: {type: worker}}\n"
         ),
         "s.a",
         "w1",
@@ -302,7 +304,8 @@ CASES = [
             hooks:
               some.topic:
                 - to: h1
-                  conditions: {match: [{expected: '{t1.output.data.a}', actual: '{t1.output.data.b}'}]}
+                  conditions:
+                    match: [{expected: '{t1.output.data.a}', actual: '{t1.output.data.b}'}]
         """),
         "s.a",
         "h1",
