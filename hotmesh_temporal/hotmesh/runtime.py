@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from hotmesh_temporal import activity
-from hotmesh_temporal.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from hotmesh_temporal._client_hotmesh_extras import export_handle, semaphore
+from hotmesh_temporal.client import Client, WorkflowExecutionStatus
 from hotmesh_temporal.common import TypedSearchAttributes
 from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.hotmesh.compiler import DeployError, compile_app
@@ -336,7 +337,7 @@ class HotMesh:
         """HotMesh's job semaphore: 0 completed, a positive count of activities still
         open while running, negative when interrupted, failed, or timed out."""
         handle = self.client.get_workflow_handle(job_id)
-        return await _semaphore(handle)
+        return await semaphore(handle)
 
     async def get_state(self, job_id: str) -> dict:
         """The job's metadata, data and per-activity state (input, output, hook)."""
@@ -360,7 +361,7 @@ class HotMesh:
     async def export(self, job_id: str, allow: Sequence[str] | None = None) -> dict:
         """The job as one document: ``data``, ``state``, ``status`` and ``timeline``
         (its history as activities, timers, signals), filtered to ``allow``."""
-        return await export_handle(self.client.get_workflow_handle(job_id), allow, self)
+        return await export_handle(self.client.get_workflow_handle(job_id), allow)
 
     # -------------------------------------------------------------- escalations
 
@@ -540,85 +541,6 @@ def _utcnow() -> Any:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc)
-
-
-# ----------------------------------------------- HotMesh's extras on any workflow handle
-
-
-async def _semaphore(handle: Any) -> int:
-    description = await handle.describe()
-    status = description.status
-    if status == WorkflowExecutionStatus.COMPLETED:
-        return 0
-    if status == WorkflowExecutionStatus.RUNNING:
-        store = await handle._client._engine_store()
-        pending = await store.fetch("pending_activities", description.run_id)
-        return 1 + len(pending)
-    return -1
-
-
-async def export_handle(
-    handle: Any, allow: Sequence[str] | None, mesh: HotMesh | None = None
-) -> dict:
-    wanted = set(allow or ("data", "state", "status", "timeline"))
-    unknown = wanted - {"data", "state", "status", "timeline"}
-    if unknown:
-        raise ValueError(f"export allow takes data, state, status, timeline; not {sorted(unknown)}")
-    document: dict[str, Any] = {"job_id": handle.id}
-    description = await handle.describe()
-    if "status" in wanted:
-        document["status"] = await _semaphore(handle)
-    if "data" in wanted or "state" in wanted:
-        state = await handle_state(handle, description)
-        if "data" in wanted:
-            document["data"] = state.get("data")
-        if "state" in wanted:
-            document["state"] = state
-    if "timeline" in wanted:
-        document["timeline"] = await _timeline(handle)
-    return document
-
-
-async def handle_state(handle: Any, description: Any = None) -> dict:
-    description = description or await handle.describe()
-    metadata = {
-        "jid": handle.id,
-        "rid": description.run_id,
-        "type": description.workflow_type,
-        "status": description.status.name,
-        "started": description.start_time.isoformat() if description.start_time else None,
-        "closed": description.close_time.isoformat() if description.close_time else None,
-    }
-    data = None
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        try:
-            data = await handle.result()
-        except WorkflowFailureError:
-            data = None
-        if isinstance(data, dict) and set(data) == {"metadata", "data"}:  # a YAML job's output
-            metadata = {**metadata, **(data["metadata"] or {})}
-            data = data["data"]
-    return {"metadata": metadata, "data": data}
-
-
-async def _timeline(handle: Any) -> list[dict]:
-    """The run's history as a list of {event_id, type, ...}: activities (with their
-    type, i.e. the worker topic), timers, signals, children."""
-    from hotmesh_temporal.api.enums.v1 import EventType
-
-    history = await handle.fetch_history()
-    timeline = []
-    for event in history.events:
-        entry: dict[str, Any] = {
-            "event_id": event.event_id,
-            "type": EventType.Name(event.event_type).removeprefix("EVENT_TYPE_"),
-        }
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            entry["activity_type"] = (
-                event.activity_task_scheduled_event_attributes.activity_type.name
-            )
-        timeline.append(entry)
-    return timeline
 
 
 __all__ = ["HotMesh", "HotMeshError", "JobResult", "WorkerResult", "WorkerSpec"]

@@ -43,3 +43,9 @@ async def mesh(client) -> AsyncIterator[MeshFactory]:
     yield make
     for instance in started:
         await instance.stop()
+
+
+@pytest.fixture
+def manifest() -> Callable[..., str]:
+    """``app_yaml`` as a fixture (test modules here are not a package)."""
+    return app_yaml
