@@ -26,7 +26,14 @@ from hotmesh_temporal import workflow
 from hotmesh_temporal.common import RawValue, RetryPolicy, SearchAttributeKey
 from hotmesh_temporal.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from hotmesh_temporal.hotmesh.functions import iso, js_truthy, to_number
-from hotmesh_temporal.hotmesh.model import DEFAULT_CODE, Activity, CompiledApp, Conditions, Graph
+from hotmesh_temporal.hotmesh.model import (
+    DEFAULT_CODE,
+    Activity,
+    Conditions,
+    Graph,
+    decode_app,
+    fingerprint,
+)
 from hotmesh_temporal.hotmesh.pipe import PipeContext, json_equal, resolve
 
 HOOK_SIGNAL = "hotmesh.hook"
@@ -105,7 +112,10 @@ class GraphRun:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> dict:
         start = workflow.payload_converter().from_payload(args[0].payload, dict)
-        self.app = CompiledApp.from_json(start["app"])
+        # Which task queue serves a worker topic: chosen by whoever started the run
+        # ("*": every topic), else the topic's own queue.
+        self.routes: dict[str, str] = start.get("routes") or {}
+        self.app = decode_app(start["app"], start.get("fingerprint"))
         graph = self.app.graph_for(start["topic"])
         if graph is None:
             raise ApplicationError(f"no graph subscribes to {start['topic']!r}", non_retryable=True)
@@ -162,6 +172,9 @@ class GraphRun:
         if activity.job_maps:
             self.job["data"].update(resolve(activity.job_maps, self.ctx(activity.id)) or {})
         self.follow(activity, code)
+
+    def queue_for(self, topic: str) -> str:
+        return self.routes.get(topic) or self.routes.get("*") or worker_queue(self.app.id, topic)
 
     def ctx(self, activity_id: str) -> PipeContext:
         return PipeContext(
@@ -234,7 +247,7 @@ class GraphRun:
             result = await workflow.execute_activity(
                 activity.topic,
                 data,
-                task_queue=worker_queue(self.app.id, activity.topic),
+                task_queue=self.queue_for(activity.topic),
                 start_to_close_timeout=timedelta(seconds=activity.timeout),
                 retry_policy=policy,
                 result_type=dict,
@@ -250,11 +263,14 @@ class GraphRun:
         state["input"] = {"data": data}
         jid = self.job["metadata"]["jid"]
         child_id = f"{jid}-{activity.id}-{self.passes[activity.id]}"
+        child_app = self.app.subset_for(activity.topic).to_json()
         start = {
-            "app": self.app.subset_for(activity.topic).to_json(),
+            "app": child_app,
+            "fingerprint": fingerprint(child_app),
             "topic": activity.topic,
             "data": data,
             "parent_jid": jid,
+            "routes": self.routes,
         }
         options: dict[str, Any] = dict(
             id=child_id,

@@ -7,6 +7,8 @@ and travels inside each run's input so a run finishes on the version it started 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,3 +159,26 @@ class CompiledApp:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompiledApp:
         return dacite.from_dict(cls, data, config=dacite.Config(check_types=False))
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """A content hash of a compiled app's JSON: equal hashes mean equal apps."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Compiled apps by fingerprint, so a process decodes each version's graphs once rather
+# than per run. Content-addressed, so a hit is always the same graphs (deterministic).
+_DECODED: dict[str, CompiledApp] = {}
+_DECODED_LIMIT = 256
+
+
+def decode_app(document: dict[str, Any], print_: str | None) -> CompiledApp:
+    if print_ is None:
+        return CompiledApp.from_json(document)
+    app = _DECODED.get(print_)
+    if app is None:
+        if len(_DECODED) >= _DECODED_LIMIT:
+            _DECODED.clear()
+        app = _DECODED[print_] = CompiledApp.from_json(document)
+    return app

@@ -42,7 +42,7 @@ from hotmesh_temporal.hotmesh.interpreter import (
     hook_key,
     worker_queue,
 )
-from hotmesh_temporal.hotmesh.model import DEFAULT_CODE, CompiledApp
+from hotmesh_temporal.hotmesh.model import DEFAULT_CODE, CompiledApp, fingerprint
 from hotmesh_temporal.hotmesh.pipe import PipeContext, resolve
 from hotmesh_temporal.hotmesh.store import AppStore
 from hotmesh_temporal.worker import Worker
@@ -87,11 +87,16 @@ def _filter_literal(value: str) -> str:
 
 
 class HotMesh:
-    def __init__(self, app_id: str, client: Client, store: AppStore) -> None:
+    def __init__(
+        self, app_id: str, client: Client, store: AppStore, *, colocated: bool = False
+    ) -> None:
         self.app_id = app_id
+        self.colocated = colocated
         self.client = client
         self.store = store
         self._compiled: dict[str, CompiledApp] = {}
+        self._local_topics: set[str] = set()
+        self._subsets: dict[tuple[str, str], tuple[CompiledApp, dict, str]] = {}
         self._workers: list[Worker] = []
         self._worker_tasks: list[asyncio.Task] = []
 
@@ -105,10 +110,19 @@ class HotMesh:
         workers: Iterable[WorkerSpec] = (),
         *,
         engine_worker: bool = True,
+        colocated: bool = False,
     ) -> HotMesh:
         """Connect (``engine`` is a connected Client, a DSN or a target; None means the
         default database, as ``Client.connect("localhost:7233")``), create the front
-        end's tables if needed and start this process's workers."""
+        end's tables if needed and start this process's workers.
+
+        Worker topics are served on their own task queues (``hotmesh-<app>-<topic>``),
+        so any process may serve any topic. ``colocated=True`` is the fast path for a
+        fleet whose every engine process serves every worker topic of the app: the
+        callbacks run in the engine worker, on the app's queue, and each step costs one
+        round trip (the engine's run-ahead) instead of three. Runs started by a
+        colocated HotMesh send their worker steps to the app queue; every process with
+        an engine worker must then have every topic's callback."""
         client = (
             engine
             if isinstance(engine, Client)
@@ -117,22 +131,29 @@ class HotMesh:
         engine_store = await client._engine_store()
         store = AppStore(engine_store.pool, engine_store.schema)
         await store.ensure_schema()
-        mesh = cls(app_id, client, store)
+        mesh = cls(app_id, client, store, colocated=colocated)
         specs = list(workers)
         topics = [spec.topic for spec in specs]
+        mesh._local_topics = set(topics)
         duplicated = {t for t in topics if topics.count(t) > 1}
         if duplicated:
             raise ValueError(f"more than one worker for topic(s) {sorted(duplicated)}")
+        dispatchers = [_dispatcher(spec.topic, spec.callback) for spec in specs]
+        if colocated and not engine_worker:
+            raise ValueError(
+                "colocated=True runs the callbacks in the engine worker: engine_worker must be True"
+            )
         if engine_worker:
+            local = dispatchers if colocated else []
             mesh._start(
                 Worker(
                     client,
                     task_queue=app_queue(app_id),
                     workflows=[GraphRun],
-                    activities=mesh._system_activities(),
+                    activities=mesh._system_activities() + local,
                 )
             )
-        for spec in specs:
+        for spec in [] if colocated else specs:
             mesh._start(
                 Worker(
                     client,
@@ -233,22 +254,7 @@ class HotMesh:
     async def pub(self, topic: str, data: dict | None = None, *, job_id: str | None = None) -> str:
         """Start a run of the graph subscribed to ``topic``; returns its job id (the
         workflow id)."""
-        app = await self._active_app()
-        if app.graph_for(topic) is None:
-            raise HotMeshError(
-                f"no graph of app {self.app_id!r} v{app.version} subscribes to {topic!r}"
-            )
-        jid = job_id or f"{topic}-{uuid.uuid4().hex}"
-        await self.client.start_workflow(
-            topic,
-            {"app": app.subset_for(topic).to_json(), "topic": topic, "data": data or {}},
-            id=jid,
-            task_queue=app_queue(self.app_id),
-            search_attributes=TypedSearchAttributes(
-                [APP_ATTRIBUTE.value_set(self.app_id), VERSION_ATTRIBUTE.value_set(app.version)]
-            ),
-        )
-        return jid
+        return (await self._start_run(topic, data, job_id)).id
 
     async def pubsub(
         self,
@@ -259,13 +265,55 @@ class HotMesh:
         job_id: str | None = None,
     ) -> JobResult:
         """Start a run and wait (up to ``timeout`` seconds) for its output."""
-        jid = await self.pub(topic, data, job_id=job_id)
-        return await self.result(jid, timeout=timeout)
+        handle = await self._start_run(topic, data, job_id)
+        return _job_result(await asyncio.wait_for(handle.result(), timeout))
+
+    def _run_graphs(self, app: CompiledApp, topic: str) -> tuple[CompiledApp, dict, str]:
+        """The graphs a run of ``topic`` needs, as JSON with its fingerprint (cached:
+        versions never change once deployed)."""
+        key = (app.version, topic)
+        cached = self._subsets.get(key)
+        if cached is None:
+            runs = app.subset_for(topic)
+            document = runs.to_json()
+            cached = self._subsets[key] = (runs, document, fingerprint(document))
+        return cached
+
+    async def _start_run(self, topic: str, data: dict | None, job_id: str | None) -> Any:
+        app = await self._active_app()
+        graph = app.graph_for(topic)
+        if graph is None:
+            raise HotMeshError(
+                f"no graph of app {self.app_id!r} v{app.version} subscribes to {topic!r}"
+            )
+        runs, document, print_ = self._run_graphs(app, topic)
+        if self.colocated:
+            missing = {
+                a.topic for g in runs.graphs for a in g.activities.values() if a.type == "worker"
+            } - self._local_topics
+            if missing:
+                raise HotMeshError(
+                    f"colocated runs need every worker topic served here; missing {sorted(missing)}"
+                )
+        return await self.client.start_workflow(
+            topic,
+            {
+                "app": document,
+                "fingerprint": print_,
+                "topic": topic,
+                "data": data or {},
+                "routes": {"*": app_queue(self.app_id)} if self.colocated else {},
+            },
+            id=job_id or f"{topic}-{uuid.uuid4().hex}",
+            task_queue=app_queue(self.app_id),
+            search_attributes=TypedSearchAttributes(
+                [APP_ATTRIBUTE.value_set(self.app_id), VERSION_ATTRIBUTE.value_set(app.version)]
+            ),
+        )
 
     async def result(self, job_id: str, *, timeout: float | None = None) -> JobResult:
         handle = self.client.get_workflow_handle(job_id)
-        outcome = await asyncio.wait_for(handle.result(), timeout)
-        return JobResult(data=outcome.get("data") or {}, metadata=outcome.get("metadata") or {})
+        return _job_result(await asyncio.wait_for(handle.result(), timeout))
 
     # ------------------------------------------------------------------ signals
 
@@ -531,6 +579,10 @@ def _dispatcher(topic: str, callback: WorkerCallback) -> Callable[..., Any]:
         return {"code": DEFAULT_CODE, "data": result}
 
     return dispatch
+
+
+def _job_result(outcome: dict) -> JobResult:
+    return JobResult(data=outcome.get("data") or {}, metadata=outcome.get("metadata") or {})
 
 
 def _canonical(document: Any) -> str:
