@@ -30,6 +30,60 @@ from hotmesh_temporal.hotmesh.model import (
 )
 from hotmesh_temporal.hotmesh.pipe import CONTEXT_ROOTS, known_function, reference_roots
 
+# Fields an activity may carry. HotMesh fields this engine accepts but does not act on
+# (docs/yaml.md, "Differences") are listed apart; anything else is a typo and refused.
+ACTIVITY_FIELDS = {
+    "type",
+    "title",
+    "topic",
+    "input",
+    "output",
+    "job",
+    "retry",
+    "timeout",
+    "await",
+    "sleep",
+    "cycle",
+    "escalation",
+    "ancestor",
+    "subtype",
+    "key_value",
+    "signal",
+    "target",
+    "reason",
+    "throw",
+    "descend",
+    "code",
+}
+IGNORED_ACTIVITY_FIELDS = {
+    "emit",
+    "persist",
+    "statusThreshold",
+    "statusThresholdType",
+    "telemetry",
+    "stats",
+    "entity",
+    "key_name",
+    "resolver",
+    "scrub",
+    "status",
+    "stack",
+    "hook",
+    "expire",
+}
+GRAPH_FIELDS = {
+    "subscribes",
+    "publishes",
+    "input",
+    "output",
+    "activities",
+    "transitions",
+    "hooks",
+    "expire",
+    "persistent",
+    "title",
+    "description",
+}
 JSON_SCHEMA_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 
 
@@ -210,6 +264,9 @@ class _Compiler:
         if not isinstance(subscribes, str) or not subscribes:
             raise self.fail("a graph needs 'subscribes: <topic>' (exactly one topic)")
         self.graph = subscribes
+        unknown = sorted(set(doc) - GRAPH_FIELDS)
+        if unknown:
+            raise self.fail(f"unknown graph field(s) {unknown}")
         publishes = doc.get("publishes") or ""
         if not isinstance(publishes, str):
             raise self.fail("'publishes' must be one topic")
@@ -322,6 +379,9 @@ class _Compiler:
         self.activity = activity_id
         if not isinstance(doc, dict):
             raise self.fail("an activity must be a mapping")
+        unknown = sorted(set(doc) - ACTIVITY_FIELDS - IGNORED_ACTIVITY_FIELDS)
+        if unknown:
+            raise self.fail(f"unknown field(s) {unknown}")
         kind = doc.get("type", "activity")
         if kind == "job":
             kind = "activity"

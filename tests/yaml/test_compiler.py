@@ -343,6 +343,28 @@ CASES = [
         "s1",
         "'one' or 'all'",
     ),
+    (
+        manifest("""
+        graphs:
+          - subscribes: s.a
+            activities:
+              t1: {type: trigger, stats: {id: x}}
+              w1: {type: worker, topic: w, tmeout: 3}
+        """),
+        "s.a",
+        "w1",
+        "unknown field(s) ['tmeout']",
+    ),
+    (
+        manifest("""
+        graphs:
+          - subscribes: s.a
+            activites: {t1: {type: trigger}}
+        """),
+        "s.a",
+        "",
+        "unknown graph field(s) ['activites']",
+    ),
 ]
 
 
