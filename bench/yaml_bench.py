@@ -187,7 +187,7 @@ async def bench_in_scratch_schema(dsn: str, args: argparse.Namespace) -> None:
     """Run in a fresh schema of an existing database, dropped afterwards."""
     import asyncpg
 
-    from hotmesh_temporal._engine.dsn import quote_ident, with_schema
+    from hotmesh_temporal._engine.store.dsn import quote_ident, with_schema
 
     schema = f"hm_bench_{secrets.token_hex(4)}"
     try:

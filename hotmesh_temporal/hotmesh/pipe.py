@@ -249,7 +249,7 @@ def call_function(name: str, args: tuple, ctx: PipeContext) -> Any:
 def _cron_next_delay(ctx: PipeContext, expression: Any = None, *_: Any) -> int:
     """Seconds from the run's clock to the next time the cron expression fires (-1 when
     it never fires again)."""
-    from hotmesh_temporal._engine.cron import CronError, CronSchedule
+    from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
 
     try:
         upcoming = CronSchedule(str(expression)).next_after(ctx.now)

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from hotmesh_temporal import activity
-from hotmesh_temporal._client_hotmesh_extras import export_handle, semaphore
 from hotmesh_temporal.client import Client, WorkflowExecutionStatus
+from hotmesh_temporal.client._hotmesh_extras import export_handle, semaphore
 from hotmesh_temporal.common import TypedSearchAttributes
 from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.hotmesh.compiler import DeployError, compile_app

@@ -157,15 +157,23 @@ def _additions(w: Callable[[str], None]) -> None:
     w("")
     w("| name | returns |")
     w("|---|---|")
-    w("| `WorkflowHandle.status()` | HotMesh's semaphore: 0 completed, 1 + open activities "
-      "while running, -1 failed, cancelled, terminated, timed out or continued as new |")
-    w("| `WorkflowHandle.state()` | `{metadata: {jid, rid, type, status, started, closed}, "
-      "data: result or None}` |")
-    w("| `WorkflowHandle.export(allow=None)` | the sections `data`, `state`, `status`, "
-      "`timeline` (the history as activities, timers, signals) |")
+    w(
+        "| `WorkflowHandle.status()` | HotMesh's semaphore: 0 completed, 1 + open activities "
+        "while running, -1 failed, cancelled, terminated, timed out or continued as new |"
+    )
+    w(
+        "| `WorkflowHandle.state()` | `{metadata: {jid, rid, type, status, started, closed}, "
+        "data: result or None}` |"
+    )
+    w(
+        "| `WorkflowHandle.export(allow=None)` | the sections `data`, `state`, `status`, "
+        "`timeline` (the history as activities, timers, signals) |"
+    )
     w("")
-    w("`hotmesh_temporal.hotmesh`: HotMesh's YAML front end (`HotMesh`, `WorkerSpec`, "
-      "`WorkerResult`, `compile_app`, ...), documented in docs/yaml.md.")
+    w(
+        "`hotmesh_temporal.hotmesh`: HotMesh's YAML front end (`HotMesh`, `WorkerSpec`, "
+        "`WorkerResult`, `compile_app`, ...), documented in docs/yaml.md."
+    )
     w("")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hotmesh_temporal._engine.dsn import split_schema
+from hotmesh_temporal._engine.store.dsn import split_schema
 from hotmesh_temporal.api.enums.v1 import EventType
 from hotmesh_temporal.hotmesh import HotMesh
 
