@@ -25,7 +25,7 @@ from typing import Any
 from hotmesh_temporal import workflow
 from hotmesh_temporal.common import RawValue, RetryPolicy, SearchAttributeKey
 from hotmesh_temporal.exceptions import ActivityError, ApplicationError, ChildWorkflowError
-from hotmesh_temporal.hotmesh.functions import iso, js_truthy, to_number
+from hotmesh_temporal.hotmesh.functions import PipeFunctionError, iso, js_truthy, to_number
 from hotmesh_temporal.hotmesh.model import (
     DEFAULT_CODE,
     Activity,
@@ -34,7 +34,7 @@ from hotmesh_temporal.hotmesh.model import (
     decode_app,
     fingerprint,
 )
-from hotmesh_temporal.hotmesh.pipe import PipeContext, json_equal, resolve
+from hotmesh_temporal.hotmesh.pipe import MappingError, PipeContext, json_equal, resolve
 
 HOOK_SIGNAL = "hotmesh.hook"
 ESCALATION_SIGNAL = "hotmesh.escalation"
@@ -142,13 +142,22 @@ class GraphRun:
 
     def spawn(self, activity_id: str, trigger_data: Any = None) -> None:
         self.running += 1
-        asyncio.get_event_loop().create_task(self.guarded(activity_id, trigger_data))
+        asyncio.create_task(self.guarded(activity_id, trigger_data))
 
     async def guarded(self, activity_id: str, trigger_data: Any) -> None:
         try:
             await self.run_activity(self.graph.activities[activity_id], trigger_data)
         except _Stop:
             self.stopped = True
+        except (MappingError, PipeFunctionError) as err:
+            # A mapping that cannot be evaluated on this data fails the job (rather than
+            # the workflow task, which would be retried forever on the same data).
+            if self.failure is None:
+                self.failure = ApplicationError(
+                    f"activity {activity_id!r}: {err}",
+                    type="HotMeshMappingError",
+                    non_retryable=True,
+                )
         except Exception as err:  # the job fails with the first activity's failure
             if self.failure is None:
                 self.failure = err

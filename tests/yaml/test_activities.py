@@ -588,3 +588,27 @@ async def test_escalation_row_is_claimed_and_resolved_into_the_hook(mesh):
     assert await hm.resolve_escalation(row["id"], {"decision": "again"}) is False
     assert (await hm.result(jid, timeout=30)).data == {"decision": "approve"}
     assert await hm.list_escalations(role="reviewer", status="pending") == []
+
+
+async def test_a_mapping_that_fails_on_the_data_fails_the_job_with_a_clear_error(mesh):
+    hm = await mesh(
+        """
+  graphs:
+    - subscribes: m.bad
+      activities:
+        t1:
+          type: trigger
+          job:
+            maps:
+              first:
+                '@pipe':
+                  - ['{$self.output.data.items}', 0]
+                  - ['{@array.get}']
+"""
+    )
+    assert (await hm.pubsub("m.bad", {"items": ["a"]})).data == {"first": "a"}
+    jid = await hm.pub("m.bad", {"items": "not a list"})
+    with pytest.raises(WorkflowFailureError) as failure:
+        await hm.result(jid, timeout=30)
+    assert "activity 't1'" in str(failure.value.cause)
+    assert "expected an array" in str(failure.value.cause)

@@ -129,3 +129,77 @@ async def test_status_state_export_on_a_code_workflow_handle(client):
     exported = await handle.export(allow=["timeline", "data"])
     assert exported["data"] == 42
     assert [e["activity_type"] for e in exported["timeline"] if "activity_type" in e] == ["add_one"]
+
+
+async def test_yaml_histories_replay_deterministically(mesh, client):
+    """The interpreter is ordinary workflow code: a Replayer re-runs a graph's history
+    (fan-out, a timer, a signal-fed hook, a child graph) without a mismatch."""
+    from hotmesh_temporal.hotmesh.interpreter import GraphRun
+    from hotmesh_temporal.worker import Replayer
+
+    hm = await mesh(
+        """
+  graphs:
+    - subscribes: r.main
+      activities:
+        t1:
+          type: trigger
+        left:
+          type: worker
+          topic: r.work
+          input:
+            maps:
+              side: left
+        right:
+          type: hook
+          sleep: 0.1
+        wait:
+          type: hook
+        child:
+          type: await
+          topic: r.child
+          input:
+            maps:
+              got: '{wait.hook.data.value}'
+          job:
+            maps:
+              result: '{$self.output.data.echo}'
+              now: {'@pipe': [['{@date.now}'], ['{@date.toISOString}']]}
+      transitions:
+        t1:
+          - to: left
+          - to: right
+        left:
+          - to: wait
+        right:
+          - to: wait
+        wait:
+          - to: child
+      hooks:
+        r.go:
+          - to: wait
+            conditions:
+              match:
+                - expected: '{$job.metadata.jid}'
+                  actual: '{$self.hook.data.jid}'
+    - subscribes: r.child
+      activities:
+        c1:
+          type: trigger
+          job:
+            maps:
+              echo: '{$self.output.data.got}'
+""",
+        {"r.work": lambda d: {"side": d["side"]}},
+    )
+    jid = await hm.pub("r.main", {})
+    for _ in range(200):
+        if await hm.signal("r.go", {"jid": jid, "value": 7}):
+            break
+        await asyncio.sleep(0.1)
+    job = await hm.result(jid, timeout=30)
+    assert job.data["result"] == 7
+    history = await client.get_workflow_handle(jid).fetch_history()
+    await Replayer(workflows=[GraphRun]).replay_workflow(history)
+    child = await client.get_workflow_handle(f"{jid}-child-1").fetch_history()
+    await Replayer(workflows=[GraphRun]).replay_workflow(child)
