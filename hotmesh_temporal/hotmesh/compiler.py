@@ -406,6 +406,12 @@ class _Compiler:
             raise self.fail(f"{where}.maps must be a mapping of field: statement")
         return maps
 
+    def flag(self, doc: dict, name: str, default: bool) -> bool:
+        value = doc.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"'{name}' must be true or false, got {value!r}")
+        return value
+
     def topic_of(self, doc: dict, kind: str) -> str:
         topic = doc.get("topic")
         if not isinstance(topic, str) or not topic:
@@ -448,7 +454,7 @@ class _Compiler:
         activity.sleep = doc.get("sleep")
         if activity.sleep is not None and not isinstance(activity.sleep, (int, float, str, dict)):
             raise self.fail("'sleep' must be seconds or a mapping statement")
-        activity.cycle = bool(doc.get("cycle", False))
+        activity.cycle = self.flag(doc, "cycle", False)
         escalation = doc.get("escalation")
         if escalation is not None:
             if not isinstance(escalation, dict):
@@ -477,8 +483,8 @@ class _Compiler:
         activity.topic = str(doc.get("topic", ""))
         activity.target = doc.get("target")
         activity.reason = doc.get("reason")
-        activity.throw = bool(doc.get("throw", True))
-        activity.descend = bool(doc.get("descend", False))
+        activity.throw = self.flag(doc, "throw", True)
+        activity.descend = self.flag(doc, "descend", False)
         code = doc.get("code", 410)
         if not isinstance(code, int):
             raise self.fail("interrupt 'code' must be a number")

@@ -17,7 +17,7 @@ import asyncio
 import inspect
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ class HotMesh:
         cls,
         app_id: str,
         engine: Client | str | None = None,
-        workers: Iterable[WorkerSpec] = (),
+        workers: Iterable[WorkerSpec | Mapping[str, Any]] = (),
         *,
         engine_worker: bool = True,
         colocated: bool = False,
@@ -132,7 +132,7 @@ class HotMesh:
         store = AppStore(engine_store.pool, engine_store.schema)
         await store.ensure_schema()
         mesh = cls(app_id, client, store, colocated=colocated)
-        specs = list(workers)
+        specs = [_worker_spec(w) for w in workers]
         topics = [spec.topic for spec in specs]
         mesh._local_topics = set(topics)
         duplicated = {t for t in topics if topics.count(t) > 1}
@@ -556,6 +556,21 @@ class HotMesh:
             await mesh.interrupt(request["job_id"], request.get("reason") or "interrupted")
 
         return [signal_jobs, open_escalation, interrupt_job]
+
+
+def _worker_spec(worker: WorkerSpec | Mapping[str, Any]) -> WorkerSpec:
+    """A WorkerSpec, or HotMesh's shape ``{"topic": ..., "callback": ...}``."""
+    if isinstance(worker, WorkerSpec):
+        spec = worker
+    elif isinstance(worker, Mapping) and {"topic", "callback"} <= set(worker):
+        spec = WorkerSpec(worker["topic"], worker["callback"])
+    else:
+        raise TypeError(
+            f"a worker is a WorkerSpec or {{'topic': ..., 'callback': ...}}, not {worker!r}"
+        )
+    if not isinstance(spec.topic, str) or not spec.topic or not callable(spec.callback):
+        raise TypeError(f"a worker needs a topic string and a callable callback, got {spec!r}")
+    return spec
 
 
 def _dispatcher(topic: str, callback: WorkerCallback) -> Callable[..., Any]:

@@ -476,7 +476,6 @@ async def test_interrupt_self_throw_and_quiet_and_another_job(mesh):
         stop:
           type: interrupt
           reason: '{t1.output.data.why}'
-          throw: '{t1.output.data.throw}'
         never:
           type: activity
           job:
@@ -612,3 +611,47 @@ async def test_a_mapping_that_fails_on_the_data_fails_the_job_with_a_clear_error
         await hm.result(jid, timeout=30)
     assert "activity 't1'" in str(failure.value.cause)
     assert "expected an array" in str(failure.value.cause)
+
+
+async def test_workers_in_hotmesh_shape_and_bad_worker_lists(client, mesh):
+    from hotmesh_temporal.hotmesh import HotMesh
+
+    hm = await mesh(
+        """
+  graphs:
+    - subscribes: k.shape
+      activities:
+        t1:
+          type: trigger
+        a1:
+          type: worker
+          topic: k.double
+          input:
+            maps:
+              n: '{t1.output.data.n}'
+          job:
+            maps:
+              n: '{$self.output.data.n}'
+      transitions:
+        t1:
+          - to: a1
+"""
+    )
+    worker = await HotMesh.init(
+        app_id=hm.app_id,
+        engine=client,
+        engine_worker=False,
+        workers=[{"topic": "k.double", "callback": lambda d: {"n": d["n"] * 2}}],
+    )
+    try:
+        assert (await hm.pubsub("k.shape", {"n": 4})).data == {"n": 8}
+    finally:
+        await worker.stop()
+    with pytest.raises(TypeError, match="a worker is a WorkerSpec"):
+        await HotMesh.init(app_id=hm.app_id, engine=client, workers=[("k.double", print)])
+    with pytest.raises(ValueError, match="more than one worker"):
+        await HotMesh.init(
+            app_id=hm.app_id,
+            engine=client,
+            workers=[{"topic": "x", "callback": print}, {"topic": "x", "callback": print}],
+        )

@@ -359,6 +359,16 @@ CASES = [
         manifest("""
         graphs:
           - subscribes: s.a
+            activities: {t1: {type: trigger}, i1: {type: interrupt, throw: '{t1.output.data.x}'}}
+        """),
+        "s.a",
+        "i1",
+        "'throw' must be true or false",
+    ),
+    (
+        manifest("""
+        graphs:
+          - subscribes: s.a
             activites: {t1: {type: trigger}}
         """),
         "s.a",
