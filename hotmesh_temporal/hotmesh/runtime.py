@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,10 @@ from hotmesh_temporal.hotmesh.store import AppStore
 from hotmesh_temporal.worker import Worker
 
 WorkerCallback = Callable[[dict], Any]
+logger = logging.getLogger("hotmesh_temporal.hotmesh")
+# How far behind the newest close a subscription keeps looking (closes that commit
+# out of order).
+SUBSCRIPTION_MARGIN = timedelta(seconds=5)
 
 
 @dataclass
@@ -485,34 +491,35 @@ class HotMesh:
         poll_interval: float,
     ) -> None:
         # The database is the source of truth: completed runs are read from visibility,
-        # each delivered once per subscription.
-        started = await self.client._engine_store()
-        since = await started.fetchval("now")
-        seen: set[str] = set()
+        # each delivered once per subscription. The window starts at subscription time
+        # and moves up to the newest close seen (less a margin for runs whose close
+        # commits out of order); runs already delivered are remembered until they fall
+        # out of the window.
+        store = await self.client._engine_store()
+        since = await store.fetchval("now")
+        delivered: dict[str, datetime] = {}
         while True:
-            app = await self._active_app()
-            topics = {
-                g.subscribes: g.publishes for a in [app, *self._compiled.values()] for g in a.graphs
-            }
+            versions = await self._all_versions()
+            publishes = {(a.version, g.subscribes): g.publishes for a in versions for g in a.graphs}
+            types = {t for (_, t), p in publishes.items() if p and wanted(p)}
             query = (
                 f"HotMeshApp = {_filter_literal(self.app_id)} AND ExecutionStatus = 'Completed' "
                 f"AND CloseTime >= {_filter_literal(since.isoformat())}"
             )
+            newest = since
             async for execution in self.client.list_workflows(query):
-                published = topics.get(execution.workflow_type, "")
-                if execution.id in seen or not published or not wanted(published):
+                closed = execution.close_time or since
+                newest = max(newest, closed)
+                if execution.run_id in delivered or execution.workflow_type not in types:
                     continue
-                seen.add(execution.id)
-                outcome = await self.client.get_workflow_handle(
-                    execution.id, run_id=execution.run_id
-                ).result()
-                delivered = callback(
-                    JobResult(
-                        data=outcome.get("data") or {}, metadata=outcome.get("metadata") or {}
-                    )
-                )
-                if inspect.isawaitable(delivered):
-                    await delivered
+                delivered[execution.run_id] = closed
+                handle = self.client.get_workflow_handle(execution.id, run_id=execution.run_id)
+                job = _job_result(await handle.result())
+                topic = publishes.get((job.metadata.get("vrs"), execution.workflow_type), "")
+                if topic and wanted(topic):
+                    await _deliver(callback, job)
+            since = max(since, newest - SUBSCRIPTION_MARGIN)
+            delivered = {run: at for run, at in delivered.items() if at >= since}
             await asyncio.sleep(poll_interval)
 
     # -------------------------------------------------------- system activities
@@ -594,6 +601,16 @@ def _dispatcher(topic: str, callback: WorkerCallback) -> Callable[..., Any]:
         return {"code": DEFAULT_CODE, "data": result}
 
     return dispatch
+
+
+async def _deliver(callback: Callable[[JobResult], Any], job: JobResult) -> None:
+    """Call a subscriber; its failure is logged and does not end the subscription."""
+    try:
+        result = callback(job)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("hotmesh subscriber failed on job %s", job.metadata.get("jid"))
 
 
 def _job_result(outcome: dict) -> JobResult:

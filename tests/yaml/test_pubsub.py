@@ -63,3 +63,30 @@ async def test_sub_and_psub_receive_completed_jobs_once(mesh):
     )
     assert before.data == {"id": "early"}
     assert all(j.metadata["jid"] != before.metadata["jid"] for j in exact)
+
+
+async def test_a_failing_subscriber_keeps_its_subscription(mesh):
+    hm = await mesh(GRAPHS)
+    heard: list[str] = []
+
+    def flaky(job: JobResult) -> None:
+        heard.append(job.data["id"])
+        if len(heard) == 1:
+            raise RuntimeError("subscriber bug")
+
+    unsub = hm.sub("orders.done", flaky, poll_interval=0.05)
+    await asyncio.sleep(0.3)
+    try:
+        await hm.pubsub("ps.order", {"id": "first"})
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        await hm.pubsub("ps.order", {"id": "second"})
+        for _ in range(100):
+            if len(heard) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await unsub()
+    assert heard == ["first", "second"]
