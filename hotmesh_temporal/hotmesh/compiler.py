@@ -305,6 +305,16 @@ class _Compiler:
             raise self.fail("a trigger cannot be the target of a transition")
         self.activity = ""
         self.check_acyclic(graph)
+        for source, outs in graph.transitions.items():
+            self.activity = source
+            for transition in outs:
+                for match in transition.conditions.match:
+                    self.check_statement([match.expected, match.actual], graph)
+        for rules in graph.hooks.values():
+            for rule in rules:
+                self.activity = rule.to
+                for match in rule.conditions.match:
+                    self.check_statement([match.expected, match.actual], graph)
         for activity in graph.activities.values():
             self.activity = activity.id
             self.check_statements(activity, graph)

@@ -369,6 +369,37 @@ CASES = [
         manifest("""
         graphs:
           - subscribes: s.a
+            activities: {t1: {type: trigger}, a1: {type: activity}}
+            transitions:
+              t1:
+                - to: a1
+                  conditions:
+                    match: [{expected: 1, actual: '{ghost.output.data.n}'}]
+        """),
+        "s.a",
+        "t1",
+        "{ghost.output.data.n} refers to no activity",
+    ),
+    (
+        manifest("""
+        graphs:
+          - subscribes: s.a
+            activities: {t1: {type: trigger}, h1: {type: hook}}
+            hooks:
+              x.topic:
+                - to: h1
+                  conditions:
+                    match: [{expected: '{t1.output.data.id}', actual: '{$self.hook.data.id}'},
+                            {expected: 1, actual: {'@pipe': [['{$self.hook.data.n}'], ['{@nope.x}']]}}]
+        """),
+        "s.a",
+        "h1",
+        "unknown function {@nope.x}",
+    ),
+    (
+        manifest("""
+        graphs:
+          - subscribes: s.a
             activites: {t1: {type: trigger}}
         """),
         "s.a",
