@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError as err:  # the optional extra
+    raise ImportError(
+        "hotmesh_temporal.hotmesh reads YAML with PyYAML: pip install 'hotmesh-temporal[yaml]'"
+    ) from err
 
 from hotmesh_temporal.hotmesh.model import (
     ACTIVITY_TYPES,
