@@ -655,3 +655,16 @@ async def test_workers_in_hotmesh_shape_and_bad_worker_lists(client, mesh):
             engine=client,
             workers=[{"topic": "x", "callback": print}, {"topic": "x", "callback": print}],
         )
+
+
+async def test_hook_keys_with_quotes_and_backslashes_still_correlate(mesh):
+    hm = await mesh(HOOK_GRAPH)
+    awkward = "O'Brien \\ \"7\" | x"
+    jid = await hm.pub("h.order", {"order": awkward})
+
+    async def waiting() -> bool:
+        return bool(await hm._waiting_jobs("order.approved", {}, awkward, first_only=True))
+
+    await wait_until(waiting)
+    assert await hm.signal("order.approved", {"order": awkward, "by": "zoe"}) == jid
+    assert (await hm.result(jid, timeout=30)).data == {"approved_by": "zoe"}
