@@ -583,6 +583,10 @@ async def test_escalation_row_is_claimed_and_resolved_into_the_hook(mesh):
     claimed = await hm.claim_escalation(row["id"], "sam")
     assert claimed is not None and claimed["claimed_by"] == "sam"
     assert await hm.claim_escalation(row["id"], "kim") is None  # held by sam
+    await asyncio.sleep(0.01)
+    taken_over = await hm.claim_escalation(row["id"], "kim", expire_seconds=0.001)
+    assert taken_over is not None and taken_over["claimed_by"] == "kim"  # sam's claim expired
+    assert [r["id"] for r in await hm.list_escalations(status="claimed")] == [row["id"]]
     assert await hm.resolve_escalation(row["id"], {"decision": "approve"}) is True
     assert await hm.resolve_escalation(row["id"], {"decision": "again"}) is False
     assert (await hm.result(jid, timeout=30)).data == {"decision": "approve"}
