@@ -663,7 +663,7 @@ async def test_workers_in_hotmesh_shape_and_bad_worker_lists(client, mesh):
 
 async def test_hook_keys_with_quotes_and_backslashes_still_correlate(mesh):
     hm = await mesh(HOOK_GRAPH)
-    awkward = "O'Brien \\ \"7\" | x"
+    awkward = 'O\'Brien \\ "7" | x'
     jid = await hm.pub("h.order", {"order": awkward})
 
     async def waiting() -> bool:
