@@ -487,11 +487,23 @@ _register(
         "cosh": _unary_math(math.cosh),
         "tanh": _unary_math(math.tanh),
         "hypot": lambda *v: _num_out(math.hypot(*(to_number(x) for x in v))),
-        "max": lambda *v: _num_out(max(to_number(x) for x in v)) if v else -math.inf,
-        "min": lambda *v: _num_out(min(to_number(x) for x in v)) if v else math.inf,
+        "max": lambda *v: _extreme(v, max, -math.inf),
+        "min": lambda *v: _extreme(v, min, math.inf),
         "fround": _unary_math(float),
     },
 )
+
+
+def _extreme(values: tuple, pick: Callable[..., Any], empty: float) -> Any:
+    """Math.max / Math.min over the arguments, or over one list argument (a pipe row
+    often carries a list); NaN when any operand is NaN, as in JavaScript."""
+    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
+    numbers = [to_number(x) for x in items]
+    if not numbers:
+        return empty
+    if any(isinstance(n, float) and math.isnan(n) for n in numbers):
+        return math.nan
+    return _num_out(pick(numbers))
 
 
 def _safe_pow(a: Any, b: Any) -> Any:
@@ -565,8 +577,8 @@ _register(
         "gte": _RELATIONS["greaterThanOrEqual"],
         "lt": _RELATIONS["lessThan"],
         "lte": _RELATIONS["lessThanOrEqual"],
-        "max": lambda *v: _num_out(max(to_number(x) for x in v)),
-        "min": lambda *v: _num_out(min(to_number(x) for x in v)),
+        "max": lambda *v: _extreme(v, max, -math.inf),
+        "min": lambda *v: _extreme(v, min, math.inf),
         "pow": lambda a, b: _num_out(_safe_pow(to_number(a), to_number(b))),
         "round": lambda x: _num_out(_js_round(x)),
     },

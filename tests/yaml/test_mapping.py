@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotmesh_temporal.hotmesh import MappingError, PipeContext, resolve
 from hotmesh_temporal.hotmesh.functions import PipeFunctionError
@@ -153,3 +155,23 @@ def test_bad_pipes_and_function_failures_raise_clear_errors():
         resolve({"@pipe": []}, ctx())
     with pytest.raises(PipeFunctionError, match="expected an array"):
         resolve({"@pipe": [["not a list", 0], ["{@array.get}"]]}, ctx())
+
+
+@given(st.lists(st.integers(-1000, 1000), min_size=1, max_size=8))
+def test_pipe_rows_fan_out_fan_in_and_reduce_agree_with_plain_arithmetic(numbers):
+    c = ctx()
+    # one row of values into a variadic function
+    assert resolve({"@pipe": [numbers, ["{@math.add}"]]}, c) == sum(numbers)
+    # @reduce over the list with an accumulator
+    folded = {"@pipe": [[numbers, 0], {"@reduce": [["{$output}", "{$item}"], ["{@math.add}"]]}]}
+    assert resolve(folded, c) == sum(numbers)
+    # two nested pipes fan out over the same row and the next row fans them in
+    fan = {
+        "@pipe": [
+            [numbers],
+            {"@pipe": [["{@math.max}"]]},
+            {"@pipe": [["{@math.min}"]]},
+            ["{@math.subtract}"],
+        ]
+    }
+    assert resolve(fan, c) == max(numbers) - min(numbers)
