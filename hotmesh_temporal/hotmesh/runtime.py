@@ -448,31 +448,34 @@ class HotMesh:
 
     # --------------------------------------------------------- sub / psub
 
-    def sub(
+    async def sub(
         self, topic: str, callback: Callable[[JobResult], Any], *, poll_interval: float = 0.2
     ) -> Callable[[], Awaitable[None]]:
         """Call ``callback`` with the output of every job of the graph that
-        ``publishes`` ``topic`` and completes from now on. Returns an async ``unsub``."""
-        return self._subscribe(lambda published: published == topic, callback, poll_interval)
+        ``publishes`` ``topic`` and completes after this call returns. Returns an async
+        ``unsub``."""
+        return await self._subscribe(lambda published: published == topic, callback, poll_interval)
 
-    def psub(
+    async def psub(
         self, pattern: str, callback: Callable[[JobResult], Any], *, poll_interval: float = 0.2
     ) -> Callable[[], Awaitable[None]]:
         """``sub`` for every publish topic matching ``pattern`` (``*`` is a wildcard)."""
         import fnmatch
 
-        return self._subscribe(
+        return await self._subscribe(
             lambda published: fnmatch.fnmatchcase(published, pattern), callback, poll_interval
         )
 
-    def _subscribe(
+    async def _subscribe(
         self,
         wanted: Callable[[str], bool],
         callback: Callable[[JobResult], Any],
         poll_interval: float,
     ) -> Callable[[], Awaitable[None]]:
+        store = await self.client._engine_store()
+        since = await store.fetchval("now")  # the database's clock, as CloseTime is
         task = asyncio.get_running_loop().create_task(
-            self._poll_completions(wanted, callback, poll_interval)
+            self._poll_completions(wanted, callback, poll_interval, since)
         )
 
         async def unsub() -> None:
@@ -489,14 +492,13 @@ class HotMesh:
         wanted: Callable[[str], bool],
         callback: Callable[[JobResult], Any],
         poll_interval: float,
+        since: datetime,
     ) -> None:
         # The database is the source of truth: completed runs are read from visibility,
         # each delivered once per subscription. The window starts at subscription time
         # and moves up to the newest close seen (less a margin for runs whose close
         # commits out of order); runs already delivered are remembered until they fall
         # out of the window.
-        store = await self.client._engine_store()
-        since = await store.fetchval("now")
         delivered: dict[str, datetime] = {}
         while True:
             versions = await self._all_versions()

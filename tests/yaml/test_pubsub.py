@@ -37,13 +37,12 @@ async def test_sub_and_psub_receive_completed_jobs_once(mesh):
     before = await hm.pubsub("ps.order", {"id": "early"})  # before anyone subscribed
     exact: list[JobResult] = []
     pattern: list[JobResult] = []
-    unsub_exact = hm.sub("orders.done", exact.append, poll_interval=0.05)
+    unsub_exact = await hm.sub("orders.done", exact.append, poll_interval=0.05)
 
     async def on_any(job: JobResult) -> None:
         pattern.append(job)
 
-    unsub_pattern = hm.psub("*.done", on_any, poll_interval=0.05)
-    await asyncio.sleep(0.3)
+    unsub_pattern = await hm.psub("*.done", on_any, poll_interval=0.05)
     try:
         await hm.pubsub("ps.order", {"id": "o1"})
         await hm.pubsub("ps.refund", {"id": "r1"})
@@ -74,8 +73,7 @@ async def test_a_failing_subscriber_keeps_its_subscription(mesh):
         if len(heard) == 1:
             raise RuntimeError("subscriber bug")
 
-    unsub = hm.sub("orders.done", flaky, poll_interval=0.05)
-    await asyncio.sleep(0.3)
+    unsub = await hm.sub("orders.done", flaky, poll_interval=0.05)
     try:
         await hm.pubsub("ps.order", {"id": "first"})
         for _ in range(100):
