@@ -13,7 +13,7 @@ from hotmesh_temporal.client import WorkflowExecutionStatus, WorkflowFailureErro
 from hotmesh_temporal.hotmesh import WorkerResult
 
 
-async def wait_until(predicate, timeout: float = 20.0) -> None:
+async def wait_until(predicate, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:

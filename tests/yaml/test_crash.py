@@ -124,7 +124,7 @@ async def test_worker_killed_mid_graph(client, migrated_dsn):
     survivor = None
     try:
         jid = await hm.pub("crash.run", {})
-        for _ in range(300):
+        for _ in range(600):
             rows = await _sql(
                 dsn, f'SELECT step FROM "{schema}".yaml_crash_runs WHERE jid = $1', jid
             )

@@ -55,7 +55,7 @@ def version_body(label: str, extra_step: bool) -> str:
 
 
 async def waiting(hm: HotMesh, jid: str) -> None:
-    for _ in range(200):
+    for _ in range(600):
         if await hm._waiting_jobs("ver.approve", {}, jid, first_only=True):
             return
         await asyncio.sleep(0.1)

@@ -193,7 +193,7 @@ async def test_yaml_histories_replay_deterministically(mesh, client):
         {"r.work": lambda d: {"side": d["side"]}},
     )
     jid = await hm.pub("r.main", {})
-    for _ in range(200):
+    for _ in range(600):
         if await hm.signal("r.go", {"jid": jid, "value": 7}):
             break
         await asyncio.sleep(0.1)
