@@ -48,7 +48,7 @@ async def test_sub_and_psub_receive_completed_jobs_once(mesh):
         await hm.pubsub("ps.refund", {"id": "r1"})
         await hm.pubsub("ps.quiet", {})
         await hm.pubsub("ps.order", {"id": "o2"})
-        for _ in range(100):
+        for _ in range(400):
             if len(exact) >= 2 and len(pattern) >= 3:
                 break
             await asyncio.sleep(0.05)
@@ -76,12 +76,12 @@ async def test_a_failing_subscriber_keeps_its_subscription(mesh):
     unsub = await hm.sub("orders.done", flaky, poll_interval=0.05)
     try:
         await hm.pubsub("ps.order", {"id": "first"})
-        for _ in range(100):
+        for _ in range(400):
             if heard:
                 break
             await asyncio.sleep(0.05)
         await hm.pubsub("ps.order", {"id": "second"})
-        for _ in range(100):
+        for _ in range(400):
             if len(heard) == 2:
                 break
             await asyncio.sleep(0.05)
