@@ -46,6 +46,7 @@ from hotmesh_temporal.hotmesh.interpreter import (
 )
 from hotmesh_temporal.hotmesh.model import DEFAULT_CODE, CompiledApp, fingerprint
 from hotmesh_temporal.hotmesh.pipe import PipeContext, resolve
+from hotmesh_temporal.hotmesh.schema import schema_problems
 from hotmesh_temporal.hotmesh.store import AppStore
 from hotmesh_temporal.worker import Worker
 
@@ -291,6 +292,12 @@ class HotMesh:
         if graph is None:
             raise HotMeshError(
                 f"no graph of app {self.app_id!r} v{app.version} subscribes to {topic!r}"
+            )
+        problems = schema_problems(graph.input_schema, data or {})
+        if problems:
+            raise HotMeshError(
+                f"input for {topic!r} (app {self.app_id!r} v{app.version}) does not fit the "
+                f"graph's input schema: {'; '.join(problems)}"
             )
         runs, document, print_ = self._run_graphs(app, topic)
         if self.colocated:
