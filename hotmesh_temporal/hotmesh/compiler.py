@@ -220,8 +220,9 @@ class _Compiler:
         app_id, version = app.get("id"), app.get("version")
         if not isinstance(app_id, str) or not app_id:
             raise self.fail("app.id must be a non-empty string")
-        if not isinstance(version, (str, int, float)) or str(version) == "":
-            raise self.fail("app.version must be a string (quote numbers: version: '1')")
+        # An unquoted 1.10 would be read as the float 1.1: only strings and whole numbers.
+        if isinstance(version, bool) or not isinstance(version, (str, int)) or str(version) == "":
+            raise self.fail("app.version must be a string (quote numbers: version: '1.10')")
         settings = app.get("settings") or {}
         if not isinstance(settings, dict):
             raise self.fail("app.settings must be a mapping")

@@ -46,6 +46,7 @@ CASES = [
     ("app:\n  id: shop\n  version: '1'\n  graphs: [", "", "", "not valid YAML"),
     ("app:\n  version: '1'\n  graphs: []\n", "", "", "app.id"),
     ("app:\n  id: shop\n  graphs: []\n", "", "", "app.version"),
+    ("app:\n  id: shop\n  version: 1.10\n  graphs: []\n", "", "", "quote numbers"),
     (manifest("graphs: []\n"), "", "", "non-empty list"),
     (manifest("graphs:\n  - activities: {t1: {type: trigger}}\n"), "#0", "", "subscribes"),
     (
