@@ -16,10 +16,13 @@ from typing import Any
 
 from hotmesh_temporal.client import (
     Client,
+    WorkflowContinuedAsNewError,
     WorkflowExecutionDescription,
+    WorkflowFailureError,
     WorkflowHandle,
 )
 from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.exceptions import CancelledError, TerminatedError
 
 # ----------------------------------------------------------------- events
 
@@ -199,10 +202,13 @@ class ChildRun:
 
 @dataclass(frozen=True)
 class RunView:
-    """Everything the run page and ``workflow describe`` show."""
+    """Everything the run page and ``workflow describe`` show. ``events`` is the whole
+    history, or one page of it when loaded with a ``page_size`` (then
+    ``next_page_token`` reads on, and children and spans cover that page only)."""
 
     description: WorkflowExecutionDescription
     events: list[EventRow]
+    next_page_token: bytes | None
     input: list[Any]
     result: list[Any] | None  # None until the run completes
     failure: str | None
@@ -218,6 +224,10 @@ class RunView:
     @property
     def is_running(self) -> bool:
         return self.description.close_time is None
+
+    @property
+    def is_whole_history(self) -> bool:
+        return self.next_page_token is None and bool(self.events) and self.events[0].event_id == 1
 
 
 async def decode_payloads(converter: DataConverter, doc: dict[str, Any] | None) -> list[Any]:
@@ -248,27 +258,40 @@ async def decode_failure(converter: DataConverter, doc: dict[str, Any] | None) -
     return f"{type(error).__name__}: {error}"
 
 
-_RESULT_EVENTS = {
-    "WorkflowExecutionFailed": "failure",
-    "WorkflowExecutionTimedOut": None,
-    "WorkflowExecutionCanceled": None,
-    "WorkflowExecutionTerminated": None,
-}
-
-
-async def load_run(client: Client, workflow_id: str, run_id: str | None = None) -> RunView:
-    """Describe the run and read its whole history (raises RPCError NOT_FOUND)."""
+async def load_run(
+    client: Client,
+    workflow_id: str,
+    run_id: str | None = None,
+    *,
+    page_size: int | None = None,
+    page_token: bytes | None = None,
+) -> RunView:
+    """Describe the run and read its history: all of it, or the page of ``page_size``
+    events that ``page_token`` points at (the first page without one). The input comes
+    from the first event and the outcome from the closing event, whichever page is
+    shown. Raises RPCError NOT_FOUND for an unknown run."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id, run_id=run_id)
     description = await handle.describe()
     handle = client.get_workflow_handle(workflow_id, run_id=description.run_id)
-    history = await handle.fetch_history()
-    rows = event_rows(history.events)
+    events = handle.fetch_history_events(page_size=page_size, next_page_token=page_token)
+    await events.fetch_next_page()
+    rows = event_rows(events.current_page or [])
+    next_token = events.next_page_token if page_size else None
+    while page_size is None and events.next_page_token:
+        await events.fetch_next_page()
+        rows.extend(event_rows(events.current_page or []))
+    first = rows[0] if rows and rows[0].event_id == 1 else await _first_event(handle)
     converter = client.data_converter
-    input_values = await decode_payloads(converter, rows[0].attributes.get("input")) if rows else []
-    result, failure = await _outcome(converter, rows)
+    input_values = await decode_payloads(converter, first.attributes.get("input")) if first else []
+    result, failure = None, None
+    if rows and _is_close(rows[-1]):
+        result, failure = await _outcome(converter, rows[-1])
+    elif description.close_time is not None:
+        result, failure = await _outcome_of_row(handle)
     return RunView(
         description=description,
         events=rows,
+        next_page_token=next_token,
         input=input_values,
         result=result,
         failure=failure,
@@ -279,10 +302,31 @@ async def load_run(client: Client, workflow_id: str, run_id: str | None = None) 
     )
 
 
-async def _outcome(converter: DataConverter, rows: list[EventRow]) -> tuple[Any, str | None]:
-    if not rows:
-        return None, None
-    last = rows[-1]
+def _is_close(row: EventRow) -> bool:
+    return row.type in _CLOSE_TYPES
+
+
+_CLOSE_TYPES = frozenset(
+    {
+        "WorkflowExecutionCompleted",
+        "WorkflowExecutionFailed",
+        "WorkflowExecutionTimedOut",
+        "WorkflowExecutionCanceled",
+        "WorkflowExecutionTerminated",
+        "WorkflowExecutionContinuedAsNew",
+    }
+)
+
+
+async def _first_event(handle: WorkflowHandle[Any, Any]) -> EventRow | None:
+    events = handle.fetch_history_events(page_size=1)
+    await events.fetch_next_page()
+    rows = event_rows(events.current_page or [])
+    return rows[0] if rows else None
+
+
+async def _outcome(converter: DataConverter, last: EventRow) -> tuple[Any, str | None]:
+    """The result or failure that the closing event records."""
     if last.type == "WorkflowExecutionCompleted":
         return await decode_payloads(converter, last.attributes.get("result")), None
     if last.type == "WorkflowExecutionFailed":
@@ -296,6 +340,22 @@ async def _outcome(converter: DataConverter, rows: list[EventRow]) -> tuple[Any,
     if last.type == "WorkflowExecutionContinuedAsNew":
         return None, f"continued as new: run {last.attributes.get('newExecutionRunId', '')}"
     return None, None
+
+
+async def _outcome_of_row(handle: WorkflowHandle[Any, Any]) -> tuple[Any, str | None]:
+    """A closed run's result or failure when its closing event is not on the page read:
+    ``result()`` reads it from the run's row rather than from a long history."""
+    try:
+        return [await handle.result(follow_runs=False)], None
+    except WorkflowFailureError as err:
+        cause = err.cause
+        if isinstance(cause, TerminatedError):
+            return None, f"terminated: {cause}"
+        if isinstance(cause, CancelledError):
+            return None, "canceled"
+        return None, f"{type(cause).__name__}: {cause}"
+    except WorkflowContinuedAsNewError as err:
+        return None, f"continued as new: run {err.new_execution_run_id}"
 
 
 _STATES = {1: "Scheduled", 2: "Started", 3: "CancelRequested"}

@@ -43,8 +43,9 @@ from hotmesh_temporal.ui.timeline import build_timeline
 HERE = Path(__file__).parent
 # How long a query (or the stack trace) may wait for a worker to answer.
 QUERY_TIMEOUT = 5.0
-# The history table shows this many events, then a link to show them all.
-HISTORY_PAGE = 1000
+# The run page shows the history this many events at a time (a page token in the URL
+# reads on): converting events is what costs on a long history.
+HISTORY_PAGE = 250
 
 
 class UIState:
@@ -168,13 +169,21 @@ class Pages:
         ns = request.path_params["ns"]
         client = self.state.client(ns)
         workflow_id, run_id = _run_ids(request)
-        view = await load_run(client, workflow_id, run_id or None)
-        all_events = request.query_params.get("events") == "all"
+        page_token = request.query_params.get("events_page")
+        view = await load_run(
+            client,
+            workflow_id,
+            run_id or None,
+            page_size=HISTORY_PAGE,
+            page_token=page_token.encode() if page_token else None,
+        )
         context: dict[str, Any] = dict(
             view=view,
             d=view.description,
             timeline=build_timeline(view),
-            events=view.events if all_events else view.events[:HISTORY_PAGE],
+            next_events=view.next_page_token.decode() if view.next_page_token else None,
+            paged=page_token is not None,
+            events_page=page_token,
             flash=request.query_params.get("flash"),
         )
         if request.query_params.get("stack"):
