@@ -213,6 +213,12 @@ async def main() -> None:
         print(f"  {args.runs} runs in {seconds:.1f} s ({args.runs / seconds:.0f} starts/s)")
         big_id, length, seconds = await fill_big_history(client, args.events)
         print(f"  {big_id}: {length} events in {seconds:.1f} s")
+        # Fresh planner statistics, as autovacuum gathers them soon after a bulk load.
+        conn = await asyncpg.connect(args.dsn)
+        try:
+            await conn.execute(f'ANALYZE "{schema}".executions, "{schema}".history_events')
+        finally:
+            await conn.close()
         await asyncio.to_thread(measure, dsn, big_id, args.tries)
     finally:
         await client.service_client.close()
