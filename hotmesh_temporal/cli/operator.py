@@ -2,9 +2,9 @@
 a Postgres deployment has them.
 
 Custom search attributes need no registration here (each run's attributes are stored
-with it and their types come from the values), and there is no namespace registry or
-retention setting yet: the client API has no call to list either, so ``list`` and
-``describe`` say so instead of inventing an answer.
+with it and their types come from the values). Namespaces and their retention exist in
+the database, but the client API has no call to read them yet, and the command line is
+built on that API only: ``list`` and ``describe`` say so instead of reaching past it.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def add(subparsers: Any) -> None:
     commands = namespaces.add_subparsers(dest="operator_command", metavar="<command>")
     commands.required = True
     message = (
-        "operator namespace {} is not supported: namespaces are not registered "
-        "(any name works) and have no retention setting yet; see docs/cli.md"
+        "operator namespace {} is not supported: the client API has no namespace calls yet "
+        "(retention is set per namespace in SQL; see docs/operations.md)"
     )
     _command(commands, "list", "list namespaces", _unsupported(message.format("list")))
     describe = _command(

@@ -138,17 +138,22 @@ class Pages:
         page: list[Any] = []
         counts: list[tuple[str, int]] = []
         total = 0
-        try:
-            page_task = asyncio.ensure_future(listing.fetch_next_page())
-            counted = await client.count_workflows(_grouped(query))
-            await page_task
+        # The page and the counts are read at once, on two connections of the pool.
+        fetched, counted = await asyncio.gather(
+            listing.fetch_next_page(),
+            client.count_workflows(_grouped(query)),
+            return_exceptions=True,
+        )
+        for outcome in (fetched, counted):
+            if isinstance(outcome, RPCError) and outcome.status == RPCStatusCode.INVALID_ARGUMENT:
+                error = outcome.message
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        if error is None:
+            assert not isinstance(counted, BaseException)
             page = list(listing.current_page or [])
             total = counted.count
             counts = [(str(g.group_values[0]), g.count) for g in counted.groups]
-        except RPCError as err:
-            if err.status != RPCStatusCode.INVALID_ARGUMENT:
-                raise
-            error = err.message
         next_token = listing.next_page_token if error is None else None
         return self.render(
             request,

@@ -249,3 +249,28 @@ async def test_binding_beyond_loopback_needs_a_flag(migrated_dsn):
     _, err = await proc.communicate()
     assert proc.returncode == 1
     assert err.decode().startswith("Error: refusing to bind 0.0.0.0")
+
+
+async def test_long_history_is_paged(ui, page, client, ui_worker, ui_task_queue):
+    wid = new_id("ui-long")
+    handle = await client.start_workflow(GuestBook.run, "x", id=wid, task_queue=ui_task_queue)
+    for i in range(300):
+        await handle.signal(GuestBook.sign, f"guest-{i}")
+    await handle.signal(GuestBook.close)
+    await handle.result()
+    length = (await handle.describe()).history_length
+    assert length > 300
+
+    await page.goto(ui.base_url + f"/namespaces/default/workflow?id={wid}")
+    ids = await page.locator("#history tr.event td:first-child").all_inner_texts()
+    assert ids[0] == "1" and len(ids) == 250
+    assert (
+        f"History ({length} events; showing 1–250)"
+        in await page.locator("#history h2").inner_text()
+    )
+    assert await page.locator("#result").count() == 1  # the outcome, though not on this page
+    await page.click("#next-events")
+    await page.wait_for_load_state()
+    ids = [int(i) for i in await page.locator("#history tr.event td:first-child").all_inner_texts()]
+    assert ids[0] == 251 and ids == list(range(251, 251 + len(ids)))
+    assert '"x"' in await page.locator("#input").inner_text()  # from the first event
