@@ -274,3 +274,25 @@ async def test_long_history_is_paged(ui, page, client, ui_worker, ui_task_queue)
     ids = [int(i) for i in await page.locator("#history tr.event td:first-child").all_inner_texts()]
     assert ids[0] == 251 and ids == list(range(251, 251 + len(ids)))
     assert '"x"' in await page.locator("#input").inner_text()  # from the first event
+
+
+async def test_pending_activity_is_shown(ui, page, client, ui_worker, ui_task_queue):
+    wid = new_id("ui-delivery")
+    handle = await client.start_workflow("Delivery", "o-7", id=wid, task_queue=ui_task_queue)
+    for _ in range(200):
+        if (await handle.describe()).raw_description.pending_activities:
+            break
+        await asyncio.sleep(0.05)
+    await page.goto(ui.base_url + f"/namespaces/default/workflow?id={wid}")
+    assert await page.locator("#pending h2").inner_text() == "Pending activities (1)"
+    cells = await page.locator("#pending tbody tr td").all_inner_texts()
+    assert cells[:4] == ["courier", "wait_for_courier", "Started", "1"]
+    bar = page.locator("#timeline .bar.k-activity")
+    assert "o-running" in (await bar.get_attribute("class") or "")
+    await client.get_async_activity_handle(workflow_id=wid, activity_id="courier").complete("dora")
+    assert await handle.result() == "o-7 delivered by dora"
+    await page.wait_for_function(
+        "document.getElementById('run-status').textContent.trim() === 'Completed'",
+        timeout=15000,
+    )
+    assert await page.locator("#pending h2").inner_text() == "Pending activities (0)"
