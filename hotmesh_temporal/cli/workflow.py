@@ -268,7 +268,7 @@ async def _show(client: Client, args: argparse.Namespace, out: Printer) -> int:
     return 0
 
 
-async def _add_result_body(client: Client, args: argparse.Namespace, out: Printer) -> int:
+async def _result(client: Client, args: argparse.Namespace, out: Printer) -> int:
     handle = client.get_workflow_handle(args.workflow_id, run_id=args.run_id)
     closing = [
         e
@@ -309,7 +309,7 @@ def _add_result(commands: Any) -> None:
         commands,
         "result",
         "wait for a run to close and print its result",
-        _runner(_add_result_body),
+        _runner(_result),
     )
     _execution_flags(parser)
 
@@ -541,12 +541,10 @@ async def _execute(client: Client, args: argparse.Namespace, out: Printer) -> in
     if out.is_table:
         out.line("Running execution:")
         out.card(pairs)
-    args.run_id = handle.result_run_id
-    args.workflow_id = handle.id
-    if not out.is_table:
-        out = Printer(out.format)  # the result document follows the start document
-        out.json({_camel(k): v for k, v in pairs})
-    return await _add_result_body(client, args, out)
+    else:
+        out.json({_camel(k): v for k, v in pairs})  # the result's document follows
+    args.run_id, args.workflow_id = handle.result_run_id, handle.id
+    return await _result(client, args, out)
 
 
 # ------------------------------------------------------------------ cancel / terminate / delete
