@@ -285,3 +285,6 @@ UPDATE {schema}.retention_settings
        default_retention = coalesce(make_interval(secs => $2), default_retention),
        purge_every = coalesce(make_interval(secs => $3), purge_every),
        last_purge = '-infinity';
+
+-- name: maintain_history_partitions
+SELECT made, dropped FROM {schema}.maintain_history_partitions();

@@ -21,6 +21,7 @@ import asyncpg
 
 from hotmesh_temporal._engine.store.dsn import (
     PoolerOptions,
+    connection_settings,
     quote_ident,
     split_pooler,
     split_schema,
@@ -131,6 +132,7 @@ _REPEATABLE = frozenset(
         "describe_namespace",
         "list_namespaces",
         "set_retention_limits",
+        "maintain_history_partitions",
         "activity_attempt_by_ids",
         "run_outcome",
         "find_run",
@@ -244,7 +246,12 @@ class Store:
         # transaction (another client has the server connection), so none are kept.
         cache = {"statement_cache_size": 0} if pooler.mode else {}
         try:
-            conn = await asyncpg.connect(pooler.direct_dsn or plain_dsn, ssl=ssl, **cache)
+            conn = await asyncpg.connect(
+                pooler.direct_dsn or plain_dsn,
+                ssl=ssl,
+                server_settings=connection_settings(plain_dsn),
+                **cache,
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
@@ -258,6 +265,7 @@ class Store:
             init=_init_connection,
             reset=_no_reset,
             ssl=ssl,
+            server_settings=connection_settings(plain_dsn),
             **cache,
         )
         return cls(plain_dsn, schema, pool, ssl, pooler)
@@ -400,7 +408,9 @@ class _Listener:
         self._reconnect_task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._conn = await asyncpg.connect(self._dsn, ssl=self._ssl)
+        self._conn = await asyncpg.connect(
+            self._dsn, ssl=self._ssl, server_settings=connection_settings(self._dsn)
+        )
         self._conn.add_termination_listener(self._on_termination)
         await self._conn.add_listener(self._channel, self._on_notify)
 
