@@ -913,6 +913,24 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
                 return ev["attrs"].get("reason", ""), details
         return "", []
 
+    # HotMesh's job reads (additive; not part of temporalio's API).
+
+    async def status(self) -> int:
+        """HotMesh's job semaphore: 0 completed, 1 + open activities while running,
+        -1 failed, cancelled, terminated or timed out."""
+        return await _hotmesh_extras.semaphore(self)
+
+    async def state(self) -> dict[str, Any]:
+        """``{"metadata": {jid, rid, type, status, started, closed}, "data": result}``;
+        data is the result once the run completed, else None."""
+        return await _hotmesh_extras.handle_state(self)
+
+    async def export(self, allow: Sequence[str] | None = None) -> dict[str, Any]:
+        """The run as one document with the sections in ``allow`` (default all):
+        ``data``, ``state``, ``status`` and ``timeline`` (the history, one entry per event,
+        activities with their type)."""
+        return await _hotmesh_extras.export_handle(self, allow)
+
     async def describe(
         self,
         *,
@@ -1992,6 +2010,8 @@ class WorkflowExecutionAsyncIterator(PagedAsyncIterator[WorkflowExecution]):
             )
 
 
+# Last, and in module form: the HotMesh extras read this module's types.
+from hotmesh_temporal.client import _hotmesh_extras  # noqa: E402
 from hotmesh_temporal.client._history import (  # noqa: E402  (they refer to Client)
     WorkflowHistory,
     WorkflowHistoryEventAsyncIterator,

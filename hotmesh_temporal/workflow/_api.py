@@ -228,7 +228,9 @@ def _runtime() -> _rt.WorkflowRuntime:
 
 
 def _interceptor_inputs() -> Any:
-    """The worker interceptor module (imported late: it imports this module)."""
+    """The worker interceptor module. Imported late: temporalio's layout puts these
+    input types in the worker package, whose __init__ loads the workers, which load the
+    engine runtime, which imports this module."""
     from hotmesh_temporal.worker import _interceptor
 
     return _interceptor

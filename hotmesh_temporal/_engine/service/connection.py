@@ -30,6 +30,7 @@ __all__ = [
     "migrate",
     "migration_script",
     "open_engine",
+    "quote_ident",
     "resolve_target",
     "split_schema",
     "validate_schema",

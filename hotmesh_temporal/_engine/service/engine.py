@@ -98,6 +98,12 @@ class Engine:
     def schema(self) -> str:
         return self.store.schema
 
+    @property
+    def pool(self) -> Any:
+        """The connection pool, shared by the YAML front end for its own statements
+        (``hotmesh/sql``)."""
+        return self.store.pool
+
     # ------------------------------------------------------------------ waiters
 
     def close_waiter(self) -> CloseWaiter:
@@ -227,6 +233,10 @@ class Engine:
 
     async def events_after(self, run_id: str, after: int) -> list[Row]:
         return await self.store.fetchval("events_after", uuid.UUID(run_id), after)
+
+    async def events_page(self, run_id: str, after: int, limit: int) -> list[Row]:
+        """At most ``limit`` events after ``after`` (one page of a long history)."""
+        return await self.store.fetchval("events_page", uuid.UUID(run_id), after, limit)
 
     async def events_user_metadata(self, run_id: str, after: int) -> Mapping[str, Any] | None:
         return await self.store.fetchval("events_user_metadata", uuid.UUID(run_id), after)
