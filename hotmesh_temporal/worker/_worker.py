@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import os
+import pickle
 import socket
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -376,30 +379,52 @@ def _activity_definitions(
     dynamic = None
     for fn in activities:
         defn = activity_api._Definition.must_from_callable(fn)
-        if not defn.is_async and executor is None:
-            raise ValueError(
-                f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
-                "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
-            )
-        if (
-            not defn.is_async
-            and shared_state is None
-            and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)
-        ):
-            # Heartbeats and cancellation cannot reach another process without it.
-            raise ValueError(
-                f"Activity {defn.name} is not async and executor is not thread-pool executor, "
-                "so a shared_state_manager must be present"
-            )
-        if defn.name is None:
-            if dynamic is not None:
-                raise ValueError("More than one dynamic activity")
-            dynamic = defn
-        elif defn.name in by_name:
+        if defn.name is not None and defn.name in by_name:
             raise ValueError(f"More than one activity named {defn.name}")
-        else:
+        _check_activity_registration(fn, defn, executor, shared_state)
+        if defn.name is not None:
             by_name[defn.name] = defn
+        elif dynamic is not None:
+            raise TypeError("More than one dynamic activity")
+        else:
+            dynamic = defn
     return by_name, dynamic
+
+
+def _check_activity_registration(fn: Callable, defn: Any, executor: Any, shared_state: Any) -> None:
+    """Temporal's registration checks, in its order and with its messages."""
+    # A decorated callable class runs through its instances' __call__.
+    if inspect.isclass(fn):
+        raise TypeError(f"Activity named {defn.name} is a class instead of an instance")
+    if inspect.isfunction(fn):
+        params = list(inspect.signature(fn).parameters)
+        if params and params[0] == "self":
+            warnings.warn(
+                f"Activity named {defn.name} has a first parameter named self "
+                "but is not bound to an instance, did you mean to register it "
+                "from an instance of the class?",
+                stacklevel=4,
+            )
+    if defn.is_async:
+        return
+    if executor is None:
+        raise ValueError(
+            f"Activity {defn.name} is not async so an activity_executor must be present"
+        )
+    if shared_state is None and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+        # Heartbeats and cancellation cannot reach another process without it.
+        raise ValueError(
+            f"Activity {defn.name} is not async and executor is not thread-pool executor, "
+            "so a shared_state_manager must be present"
+        )
+    if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        # Fail at registration rather than on the first task.
+        try:
+            pickle.dumps(fn)
+        except Exception as err:
+            raise TypeError(
+                f"Activity {defn.name} must be picklable when using a process executor"
+            ) from err
 
 
 def _workflow_definitions(workflows: Sequence[type]) -> tuple:

@@ -308,6 +308,9 @@ def run(fn: CallableAsyncType) -> CallableAsyncType:
     """Mark the async method that is the workflow's body."""
     if not inspect.iscoroutinefunction(fn):
         raise ValueError("Workflow run method must be an async function")
+    # Workers and clients refer to the class by its module path, as Temporal does.
+    if "<locals>" in fn.__qualname__:
+        raise ValueError(_defs.LOCAL_CLASS_ERROR)
     setattr(fn, _defs.RUN_MARK, True)
     return fn
 
@@ -390,7 +393,7 @@ def update(
         setattr(fn, _defs.UPDATE_ATTR, defn)
 
         def validator(vfunc: Callable[..., None]) -> Callable[..., None]:
-            defn.validator = vfunc
+            defn.set_validator(vfunc)
             return vfunc
 
         fn.validator = validator

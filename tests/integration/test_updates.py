@@ -24,7 +24,7 @@ from hotmesh_temporal.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from hotmesh_temporal.common import WorkflowIDConflictPolicy
+from hotmesh_temporal.common import RawValue, WorkflowIDConflictPolicy
 from hotmesh_temporal.converter import default as default_converter
 from hotmesh_temporal.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from hotmesh_temporal.service import RPCError, RPCStatusCode
@@ -406,7 +406,7 @@ class RuntimeHandlersWorkflow:
         await workflow.wait_condition(lambda: self.done)
         return self.seen
 
-    def any_update(self, name: str, args: Sequence[Any]) -> str:
+    def any_update(self, name: str, args: Sequence[RawValue]) -> str:
         self.seen.append(name)
         if name == "stop":
             self.done = True
@@ -441,12 +441,12 @@ class DynamicUpdateWorkflow:
         return self.calls
 
     @workflow.update(dynamic=True)
-    def anything(self, name: str, args: Sequence[Any]) -> list[Any]:
+    def anything(self, name: str, args: Sequence[RawValue]) -> list[Any]:
         self.calls.append(name)
         return [workflow.payload_converter().from_payload(a.payload) for a in args]
 
     @anything.validator
-    def check_anything(self, name: str, args: Sequence[Any]) -> None:
+    def check_anything(self, name: str, args: Sequence[RawValue]) -> None:
         if name.startswith("bad"):
             raise ValueError(f"{name} refused")
 

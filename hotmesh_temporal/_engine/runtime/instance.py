@@ -854,6 +854,9 @@ class WorkflowInstance:
         self._buffered_signals = still_buffered
 
     def _handler_args(self, defn: Any, name: str, payloads: Sequence[Any]) -> list[Any]:
+        if getattr(defn, "dynamic_vararg", False):
+            # The deprecated ``(self, name, *args)`` form: values decoded without hints.
+            return [name, *self._decode(payloads, None)]
         if defn.dynamic:
             return [name, [temporal_common.RawValue(p) for p in payloads]]
         return self._decode(payloads, defn.arg_types)
@@ -1062,7 +1065,8 @@ class WorkflowInstance:
     def _runtime_handler_definition(
         self, kind: str, name: str | None, handler: Callable, validator: Callable | None
     ) -> Any:
-        common = dict(name=name, dynamic=name is None, is_method=False)
+        # The deprecation warning points at the user's set_dynamic_*_handler call.
+        common = dict(name=name, dynamic=name is None, is_method=False, warn_stacklevel=5)
         policy = workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
         if kind == "signal":
             return SignalDefinition.from_fn(
