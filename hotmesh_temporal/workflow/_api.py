@@ -1651,7 +1651,13 @@ class LoggerAdapter(logging.LoggerAdapter):
 
     def isEnabledFor(self, level: int) -> bool:
         runtime = _maybe_runtime()
-        if runtime is not None and not self.log_during_replay and runtime.is_replaying():
+        # Queries and validators answer live requests: their lines are never replay.
+        if (
+            runtime is not None
+            and not self.log_during_replay
+            and runtime.is_replaying()
+            and not runtime.is_read_only()
+        ):
             return False
         return super().isEnabledFor(level)
 

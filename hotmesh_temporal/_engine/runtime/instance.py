@@ -225,7 +225,7 @@ class WorkflowInstance:
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future]] = []
 
         self._signals: dict[str | None, SignalDefinition] = {}
-        self._queries: dict[str | None, QueryDefinition] = {}
+        self._queries: dict[str | None, QueryDefinition] = self._built_in_queries()
         self._updates: dict[str | None, UpdateDefinition] = {}
         self._buffered_signals: list[c.SignalWorkflow] = []
         # task -> (kind, name, unfinished policy, update id or None)
@@ -324,12 +324,12 @@ class WorkflowInstance:
             )
 
     def _next_seq(self, kind: str) -> int:
-        self._check_writable(f"allocate {kind}")
+        self._check_writable("add command")
         self._seqs[kind] = self._seqs.get(kind, 0) + 1
         return self._seqs[kind]
 
     def add_command(self, command: c.Command) -> None:
-        self._check_writable(type(command).__name__)
+        self._check_writable("add command")
         if self._terminal is None:
             self._commands.append(command)
 
@@ -341,7 +341,12 @@ class WorkflowInstance:
         return False
 
     def next_timer_seq(self) -> int:
+        self._check_writable("schedule timer")
         return self._next_seq(TIMER)
+
+    def check_writable(self, action: str) -> None:
+        """For the event loop: refuse ``action`` in a query handler or validator."""
+        self._check_writable(action)
 
     # ============================================================ initialization
 
@@ -504,6 +509,7 @@ class WorkflowInstance:
     def start_activity(self, input: Any, *, is_local: bool) -> workflow.ActivityHandle:
         """The end of the outbound chain for (local) activities: schedule the command.
         ``input`` is a worker ``StartActivityInput`` or ``StartLocalActivityInput``."""
+        self._check_writable("start activity")
         # One counter for activities and local activities, as temporalio numbers them
         # (a local activity marker's seq and default activity ids depend on it).
         seq = self._next_seq(ACTIVITY)
@@ -632,7 +638,7 @@ class WorkflowInstance:
         timeout: Any | None = None,
         timeout_summary: str | None = None,
     ) -> None:
-        self._check_writable("wait_condition")
+        self._check_writable("wait condition")
         fut = self.loop.create_future()
         self._conditions.append((fn, fut))
         if timeout is None:
@@ -990,13 +996,9 @@ class WorkflowInstance:
         headers: Mapping[str, Any] | None = None,
     ) -> Any:
         """Answer a query read-only; raises what the handler raised."""
-        if name == "__stack_trace":
-            return self._payload_converter.to_payload(self._stack_trace())
-        defn = self._queries.get(name)
-        if defn is None and not name.startswith("__"):
-            defn = self._queries.get(None)
+        defn = self._queries.get(name) or self._queries.get(None)
         if defn is None:
-            known = ", ".join(sorted(n for n in self._queries if n is not None))
+            known = " ".join(sorted(n for n in self._queries if n))
             raise KeyError(
                 f"Query handler for '{name}' expected but not found, known queries: [{known}]"
             )
@@ -1017,13 +1019,74 @@ class WorkflowInstance:
         finally:
             self._read_only = previous
 
+    def _built_in_queries(self) -> dict[str | None, QueryDefinition]:
+        """The queries every workflow answers, as in temporalio: registered like the
+        class's own (a class may override them; they are listed as known queries)."""
+        from hotmesh_temporal.api.sdk import v1 as sdk
+
+        answers = (
+            ("__stack_trace", self._stack_trace, str),
+            ("__enhanced_stack_trace", self._enhanced_stack_trace, sdk.EnhancedStackTrace),
+            ("__temporal_workflow_metadata", self._workflow_metadata, sdk.WorkflowMetadata),
+        )
+        return {
+            name: QueryDefinition(name=name, fn=fn, is_method=False, arg_types=[], ret_type=ret)
+            for name, fn, ret in answers
+        }
+
     def _stack_trace(self) -> str:
         """Where every unfinished coroutine of this run is waiting (``__stack_trace``)."""
         sections = []
         for task in asyncio.all_tasks(self.loop):
             frames = traceback.StackSummary.extract(_awaited_frames(task))
-            sections.append(f"{task.get_name()}:\n{''.join(frames.format())}")
+            sections.append(
+                f"Stack for {task!r} (most recent call last):\n{''.join(frames.format())}"
+            )
         return "\n\n".join(sections)
+
+    def _enhanced_stack_trace(self) -> Any:
+        """``__enhanced_stack_trace``: every coroutine's frames and their files' source."""
+        from hotmesh_temporal import __version__
+        from hotmesh_temporal.api.sdk import v1 as sdk
+
+        trace = sdk.EnhancedStackTrace(
+            sdk=sdk.StackTraceSDKInfo(name="sdk-python", version=__version__)
+        )
+        for task in asyncio.all_tasks(self.loop):
+            stack = trace.stacks.add()
+            for frame, line in _awaited_frames(task):
+                path = frame.f_code.co_filename
+                if path not in trace.sources:
+                    trace.sources[path].CopyFrom(
+                        sdk.StackTraceFileSlice(line_offset=0, content=_source_of(path))
+                    )
+                stack.locations.add(
+                    file_path=path, line=line, column=-1, function_name=frame.f_code.co_name
+                )
+        return trace
+
+    def _workflow_metadata(self) -> Any:
+        """``__temporal_workflow_metadata``: the type, its handlers and current details."""
+        from hotmesh_temporal.api.sdk import v1 as sdk
+
+        def interactions(table: Mapping[str | None, Any]) -> list:
+            found = [
+                sdk.WorkflowInteractionDefinition(
+                    name=defn.name or "", description=getattr(defn, "description", None) or ""
+                )
+                for defn in table.values()
+            ]
+            return sorted(found, key=lambda d: d.name)
+
+        return sdk.WorkflowMetadata(
+            definition=sdk.WorkflowDefinition(
+                type=self._info.workflow_type,
+                query_definitions=interactions(self._queries),
+                signal_definitions=interactions(self._signals),
+                update_definitions=interactions(self._updates),
+            ),
+            current_details=self._details,
+        )
 
     # ============================================================== handlers
 
@@ -1053,7 +1116,7 @@ class WorkflowInstance:
         (queries named ``__...`` are never dynamic)."""
         table = self._handler_table(kind)
         defn = table.get(name)
-        if defn is None and not (kind == "query" and name.startswith("__")):
+        if defn is None:
             defn = table.get(None)
         if defn is None:
             raise KeyError(f"No {kind} handler for '{name}'")
@@ -1087,6 +1150,7 @@ class WorkflowInstance:
         self._patches_notified.add(job.patch_id)
 
     def patch(self, patch_id: str, *, deprecated: bool) -> bool:
+        self._check_writable("patch")
         if patch_id in self._patches_memo:
             return self._patches_memo[patch_id]
         use_new_code = not self._replaying or patch_id in self._patches_notified
@@ -1100,7 +1164,7 @@ class WorkflowInstance:
     def continue_as_new(self, input: wi.ContinueAsNewInput) -> None:
         """The end of the outbound chain for continue-as-new: raise the error that
         carries the command (the run ends with it)."""
-        self._check_writable("continue_as_new")
+        self._check_writable("continue as new")
         command = c.ContinueAsNew(
             workflow_type=input.workflow or self._info.workflow_type,
             task_queue=input.task_queue or self._info.task_queue,
@@ -1200,18 +1264,20 @@ class WorkflowInstance:
         return self.loop.time()
 
     def random(self) -> random.Random:
+        self._check_writable("random")
         return self._random
 
     def random_seed(self) -> int:
         return self._seed
 
     def register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
+        self._check_writable("register random seed callback")
         self._seed_callbacks.append(callback)
 
     def uuid4(self) -> Any:
         import uuid
 
-        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+        return uuid.UUID(int=self.random().getrandbits(128), version=4)
 
     def payload_converter(self) -> Any:
         return self._payload_converter
@@ -1239,6 +1305,7 @@ class WorkflowInstance:
         return self._details
 
     def set_current_details(self, description: str) -> None:
+        self._check_writable("set current details")
         self._details = description
 
     def current_history_length(self) -> int:
@@ -1289,6 +1356,17 @@ def _awaited_frames(task: asyncio.Task) -> list[tuple[Any, int]]:
             frames.append((frame, frame.f_lineno))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
     return frames
+
+
+def _source_of(path: str) -> str:
+    """A file's text for an enhanced stack trace (what it says when unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            return source.read()
+    except OSError as err:
+        return f"Cannot access code.\n---\n{err.strerror}"
+    except Exception as err:
+        return f"Generic Error.\n\n{err!r}"
 
 
 def _job_priority(job: c.Job) -> int:

@@ -248,7 +248,7 @@ class WorkflowWorker:
         if failure is not None:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
-            await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            await self._record_failure(task, failure)
             return _FAILED
         reserved = self._reserve_eager()
         try:
@@ -465,6 +465,35 @@ class WorkflowWorker:
         except Exception:
             logger.exception("could not release workflow task of run %s", task["run_id"])
 
+    async def _record_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        """Fail the task as Temporal does: history shows the first failure of a streak
+        (WorkflowTaskFailed, its cause and failure), and the task is retried later."""
+        delay = _retry_delay(int(task.get("attempt") or 1))
+        try:
+            failure = await self._task_failure_json(err)
+            await self.store.fetchval(
+                "fail_workflow_task",
+                task["run_id"],
+                task["lease_id"],
+                delay,
+                h.parse_time(task["started_at"]),
+                self.config.identity,
+                task_failure_cause(err),
+                failure,
+            )
+        except Exception:
+            logger.exception("could not record the workflow task failure of run %s", task["run_id"])
+            await self._release(task, delay=delay)
+
+    async def _task_failure_json(self, err: BaseException) -> dict[str, Any] | None:
+        from hotmesh_temporal.api.failure.v1 import Failure
+
+        converter = self.config.data_converter
+        failure = Failure()
+        converter.failure_converter.to_failure(err, converter.payload_converter, failure)
+        await self._codecs.encode_failure(failure)
+        return h.failure(failure)
+
     def _reserve_eager(self) -> int:
         """Activity slots held for this task's eager activities (released by _start_eager)."""
         if self._start_activity is None:
@@ -596,6 +625,13 @@ def create_instance(
         metric_meter=config.metric_meter,
         refused_calls=config.refused_calls,
     )
+
+
+def task_failure_cause(err: BaseException) -> str:
+    """The WorkflowTaskFailedCause Temporal's SDK reports for a failed activation."""
+    if "Nondeterminism" in type(err).__name__:
+        return "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR"
+    return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
 
 
 def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
