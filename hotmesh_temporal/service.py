@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
 from hotmesh_temporal._engine.store.dsn import resolve_target
+from hotmesh_temporal._engine.store.shared import acquire_store, release_store
 from hotmesh_temporal._engine.store.store import DatabaseUnavailableError, Store
 from hotmesh_temporal._engine.store.tls import tls_context
 from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
@@ -206,6 +208,8 @@ class ServiceClient:
             config.identity = f"{os.getpid()}@{socket.gethostname()}"
         self.config = config
         self._store_obj: Store | None = None
+        self._lease: _StoreLease | None = None
+        self._release_on_collect: weakref.finalize | None = None
         self._lock = asyncio.Lock()
         self._waiter: CloseWaiter | None = None
         self._answers: KeyedWaiter | None = None
@@ -230,26 +234,37 @@ class ServiceClient:
                 if self._store_obj is None:
                     dsn = await resolve_target(self.config.target_host)
                     try:
-                        self._store_obj = await Store.open(dsn, ssl=tls_context(self.config.tls))
+                        store = await acquire_store(dsn, ssl=tls_context(self.config.tls))
+                        self._lease = _StoreLease(store)
+                        self._release_on_collect = weakref.finalize(
+                            self, self._lease.release_soon, asyncio.get_running_loop()
+                        )
+                        self._store_obj = store
                     except DatabaseUnavailableError as err:
                         raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
         return self._store_obj
 
     def _close_waiter(self, store: Store) -> CloseWaiter:
         if self._waiter is None:
-            self._waiter = CloseWaiter(store)
+            self._waiter = self._held(CloseWaiter(store))
         return self._waiter
 
     def _answer_waiter(self, store: Store) -> KeyedWaiter:
         if self._answers is None:
-            self._answers = KeyedWaiter(store, "r")
+            self._answers = self._held(KeyedWaiter(store, "r"))
         return self._answers
 
     def _update_waiter(self, store: Store) -> UpdateWaiter:
         """Waits on 'u|<update row id>|...': an update changed state."""
         if self._updates is None:
-            self._updates = UpdateWaiter(store)
+            self._updates = self._held(UpdateWaiter(store))
         return self._updates
+
+    def _held(self, waiter: Any) -> Any:
+        """Waiters unsubscribe when this client lets go of the shared pool."""
+        if self._lease is not None:
+            self._lease.waiters.append(waiter)
+        return waiter
 
     async def check_health(
         self,
@@ -281,7 +296,35 @@ class ServiceClient:
         self.config.api_key = api_key
 
     async def close(self) -> None:
-        """Close the pool (hotmesh_temporal addition; Temporal's channel has no close)."""
-        if self._store_obj is not None:
-            await self._store_obj.close()
+        """Let go of the shared pool, closing it when no other client of this process
+        uses it (hotmesh_temporal addition; Temporal's channel has no close)."""
+        if self._store_obj is not None and self._lease is not None:
             self._store_obj = None
+            if self._release_on_collect is not None:
+                self._release_on_collect.detach()
+                self._release_on_collect = None
+            lease, self._lease = self._lease, None
+            await lease.release()
+
+
+class _StoreLease:
+    """One client's hold on a shared Store and the waiters it subscribed there."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.waiters: list[KeyedWaiter] = []
+
+    async def release(self) -> None:
+        for waiter in self.waiters:
+            waiter.unsubscribe()
+        await release_store(self.store)
+
+    def release_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A client dropped without close() still lets go of its pool (Temporal
+        clients are never closed), on the loop that opened it."""
+        if loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(lambda: loop.create_task(self.release()))
+        except RuntimeError:
+            pass  # the loop closed meanwhile: its pools went with it

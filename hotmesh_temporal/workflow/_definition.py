@@ -238,6 +238,7 @@ class UpdateDefinition:
         description: str | None,
         is_method: bool = True,
         validator: Callable | None = None,
+        warn_stacklevel: int = 3,  # unused: the old dynamic form is refused, not warned
     ) -> UpdateDefinition:
         _check_name_and_dynamic(name, dynamic)
         if dynamic and is_dynamic_vararg_handler(fn, is_method):
