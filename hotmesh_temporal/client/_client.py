@@ -29,6 +29,7 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.observability import telemetry
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.completion import new_run_start
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import (
     STATUS_NAMES,
     WORKFLOWS,
@@ -1353,7 +1354,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         return new_run_start(
             namespace=self._client.namespace,
             workflow_id=input.id,
-            run_id=str(uuid.uuid4()),
+            run_id=new_run_id(),
             workflow_type=input.workflow,
             task_queue=input.task_queue,
             arguments=payloads,
