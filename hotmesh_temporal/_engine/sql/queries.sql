@@ -19,6 +19,19 @@ SELECT {schema}.fail_workflow_task($1, $2, $3, $4, $5, $6, $7::jsonb);
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 
+-- name: events_page
+-- At most $3 events after $2, in events_after's form: one page of a long history
+-- without reading the rest of it (fetch_history_events with a page_size). Like
+-- events_after, it names the run's partition (run_started) so only that one is read.
+SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+           ORDER BY event_id), '[]'::jsonb)
+  FROM (SELECT event_id, event_type, event_time, attributes
+          FROM {schema}.history_events
+         WHERE run_id = $1 AND event_id > $2
+           AND run_started = (SELECT start_time FROM {schema}.executions WHERE run_id = $1)
+         ORDER BY event_id LIMIT $3) AS page;
+
 -- Local activities (history feature) ----------------------------------------------
 
 -- name: extend_workflow_task_lease
@@ -29,6 +42,9 @@ SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
 
 -- name: complete_activity_task
 SELECT {schema}.complete_activity_task($1, $2, $3::jsonb, $4, $5, $6);
+
+-- name: complete_activity_tasks
+SELECT {schema}.complete_activity_tasks($1::bigint[], $2::int[], $3::jsonb, $4, $5, $6);
 
 -- name: complete_activity_run_ahead
 SELECT {schema}.complete_activity_run_ahead($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb);
@@ -242,3 +258,41 @@ SELECT {schema}.now();
 -- Wake-ups that statements collected instead of sending (wakeups.py), sent after
 -- their commit.
 SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
+
+-- ---- retention (0012_retention.sql)
+
+-- name: claim_purge_turn
+SELECT {schema}.claim_purge_turn();
+
+-- name: purge_expired_runs
+SELECT {schema}.purge_expired_runs($1);
+
+-- name: delete_runs
+SELECT {schema}.delete_runs($1::uuid[]);
+
+-- name: upsert_namespace
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.upsert_namespace($1, make_interval(secs => $2), $3, $4, $5);
+
+-- name: describe_namespace
+SELECT $1::text AS namespace,
+       extract(epoch FROM {schema}.retention_of($1))::float8 AS retention_seconds,
+       coalesce(n.description, '') AS description, coalesce(n.owner_email, '') AS owner_email,
+       coalesce(n.data, '{}') AS data, n.created_at, n.updated_at
+  FROM (SELECT 1) one LEFT JOIN {schema}.namespaces n ON n.namespace = $1;
+
+-- name: list_namespaces
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.namespaces ORDER BY namespace;
+
+-- name: set_retention_limits
+UPDATE {schema}.retention_settings
+   SET min_retention = coalesce(make_interval(secs => $1), min_retention),
+       default_retention = coalesce(make_interval(secs => $2), default_retention),
+       purge_every = coalesce(make_interval(secs => $3), purge_every),
+       last_purge = '-infinity';
+
+-- name: maintain_history_partitions
+SELECT made, dropped FROM {schema}.maintain_history_partitions();
