@@ -147,6 +147,7 @@ class Worker:
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
+            patch_activation_callback=patch_activation_callback,
         )
         self._refused_calls = _refused_calls(workflow_runner)
         self._on_fatal_error = on_fatal_error
@@ -308,6 +309,7 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    patch_activation_callback=s["patch_activation_callback"],
                     run_ahead=os.environ.get("HOTMESH_RUN_AHEAD", "1") != "0",
                     refused_calls=self._refused_calls,
                     metric_meter=runtime.metric_meter,

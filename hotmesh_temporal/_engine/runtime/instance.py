@@ -173,6 +173,7 @@ class WorkflowInstance:
         extern_functions: Mapping[str, Callable] | None = None,
         metric_meter: Any = None,
         refused_calls: frozenset = frozenset(),
+        patch_activation_callback: Callable[[Any], bool] | None = None,
     ) -> None:
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
@@ -189,6 +190,7 @@ class WorkflowInstance:
         self._interceptor_classes = tuple(interceptor_classes)
         self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
+        self._patch_activation_callback = patch_activation_callback
         self._workflow_meter: Any = None  # made on first workflow.metric_meter()
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
@@ -1153,11 +1155,28 @@ class WorkflowInstance:
         self._check_writable("patch")
         if patch_id in self._patches_memo:
             return self._patches_memo[patch_id]
-        use_new_code = not self._replaying or patch_id in self._patches_notified
+        use_new_code = self._patch_activates(patch_id, deprecated)
         if use_new_code:
             self.add_command(c.SetPatchMarker(patch_id=patch_id, deprecated=deprecated))
         self._patches_memo[patch_id] = use_new_code
         return use_new_code
+
+    def _patch_activates(self, patch_id: str, deprecated: bool) -> bool:
+        """History decides a replayed or recorded patch; a new one activates unless the
+        worker's patch activation callback says otherwise (asked read-only, as in
+        temporalio; deprecated patches keep their old semantics)."""
+        notified = patch_id in self._patches_notified
+        if deprecated or self._replaying or notified or self._patch_activation_callback is None:
+            return not self._replaying or notified
+        from hotmesh_temporal.worker._workflow_runner import PatchActivationInput
+
+        with self._read_only_scope():
+            activates = self._patch_activation_callback(
+                PatchActivationInput(workflow_info=self._info, patch_id=patch_id)
+            )
+        if type(activates) is not bool:
+            raise TypeError("Patch activation callback must return true or false")
+        return activates
 
     # ========================================================= continue-as-new
 

@@ -75,6 +75,8 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # Worker(patch_activation_callback=...): whether a new patch activates.
+    patch_activation_callback: Callable[[Any], bool] | None = None
     # The workflow inbound classes and extern functions of ``interceptors`` (see
     # ``workflow_interceptor_classes``); worked out here when not given. Asked once
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
@@ -624,6 +626,7 @@ def create_instance(
         extern_functions=extern_functions,
         metric_meter=config.metric_meter,
         refused_calls=config.refused_calls,
+        patch_activation_callback=config.patch_activation_callback,
     )
 
 
