@@ -557,6 +557,55 @@ async def test_update_with_start_fail_policy_and_validation(client, task_queue):
         await handle.execute_update(CartWorkflow.checkout)
 
 
+async def test_update_with_start_attaches_to_the_same_update_id_whatever_the_policy(
+    client, task_queue
+):
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        workflow_id = wf_id()
+        first = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "once", id="add-once", start_workflow_operation=first
+            )
+            == 1
+        )
+        # Same update id, a FAIL conflict policy: Temporal hands back the update it
+        # already has instead of failing the start or running the update again.
+        retry = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "once", id="add-once", start_workflow_operation=retry
+            )
+            == 1
+        )
+        started = await first.workflow_handle()
+        assert (await retry.workflow_handle()).result_run_id == started.result_run_id
+        # Another update id with FAIL still fails as before.
+        other = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "twice", id="add-twice", start_workflow_operation=other
+            )
+        assert await started.query(CartWorkflow.handled_count) == 1
+        await started.execute_update(CartWorkflow.checkout)
+        assert await started.result() == ["once"]
+
+
 # ------------------------------------------------------ unfinished handler warnings
 
 
