@@ -132,6 +132,9 @@ class Worker:
             max_concurrent_activities,
             max_concurrent_local_activities,
         )
+        if activities:
+            requested = max_concurrent_activities if tuner is None else slots["activity"]
+            _warn_if_executor_smaller(activity_executor, requested)
         self._settings = dict(
             max_cached_workflows=max_cached_workflows,
             max_concurrent_workflow_tasks=slots["workflow"],
@@ -391,6 +394,18 @@ def _activity_definitions(
         else:
             dynamic = defn
     return by_name, dynamic
+
+
+def _warn_if_executor_smaller(executor: Any, max_concurrent: int | None) -> None:
+    """temporalio's warning: more activity slots than the executor has threads or
+    processes means slots wait for a free thread, not for work."""
+    max_workers = getattr(executor, "_max_workers", None)
+    if isinstance(max_workers, int) and max_workers < (max_concurrent or 0):
+        warnings.warn(
+            f"Worker max_concurrent_activities is {max_concurrent} "
+            f"but activity_executor's max_workers is only {max_workers}",
+            stacklevel=3,
+        )
 
 
 def _check_activity_registration(fn: Callable, defn: Any, executor: Any, shared_state: Any) -> None:

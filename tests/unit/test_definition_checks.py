@@ -209,3 +209,38 @@ def test_registration_errors_as_temporal() -> None:
 
     with pytest.raises(TypeError, match="missing attributes, was it decorated with @activity.defn"):
         _activity_definitions([lambda: None], None, None)
+
+
+def test_executor_smaller_than_max_concurrent_activities_warns(migrated_dsn) -> None:
+    import asyncio
+
+    from hotmesh_temporal.client import Client
+    from hotmesh_temporal.worker import Worker
+
+    @activity.defn
+    def sync_work() -> None: ...
+
+    async def build() -> list[str]:
+        client = await Client.connect(migrated_dsn, lazy=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            caught = _defining_warnings(
+                lambda: Worker(
+                    client,
+                    task_queue="warn-tq",
+                    activities=[sync_work],
+                    activity_executor=pool,
+                    max_concurrent_activities=5,
+                )
+            )
+            quiet = _defining_warnings(
+                lambda: Worker(
+                    client, task_queue="warn-tq", activities=[sync_work], activity_executor=pool
+                )
+            )
+        return [str(w.message) for w in caught], quiet
+
+    caught, quiet = asyncio.run(build())
+    assert caught == [
+        "Worker max_concurrent_activities is 5 but activity_executor's max_workers is only 2"
+    ]
+    assert quiet == []
