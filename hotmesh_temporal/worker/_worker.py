@@ -187,15 +187,12 @@ class Worker:
         return self._done is not None and self._done.is_set()
 
     def config(self, *, active_config: bool = False) -> dict[str, Any]:
-        """The options this worker was built with (for building a similar worker)."""
-        return {
-            "client": self._client,
-            "task_queue": self._task_queue,
-            "identity": self._identity,
-            "activity_executor": self._activity_executor,
-            "interceptors": self._interceptors,
-            **self._settings,
-        }
+        """The options this worker was created with, shallow-copied (for building a
+        similar worker); ``active_config=True``: as the plugins changed them."""
+        config = dict(self._config if active_config else self._initial_config)
+        config["activities"] = list(config.get("activities", []))
+        config["workflows"] = list(config.get("workflows", []))
+        return config
 
     async def run(self) -> None:
         """Run until shutdown() is called (or the task running this is cancelled),
