@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from hotmesh_temporal._engine.service.engine import Engine, RunRef
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.service.namespaces import NamespaceSettings
+from hotmesh_temporal._rpc_method_names import OPERATOR_SERVICE_METHODS, WORKFLOW_SERVICE_METHODS
 from hotmesh_temporal.api.namespace.v1 import NamespaceConfig, NamespaceInfo
 from hotmesh_temporal.api.operatorservice import v1 as ops
 from hotmesh_temporal.api.workflowservice import v1 as wfs
@@ -22,7 +23,13 @@ _REGISTERED = 1  # NamespaceState NAMESPACE_STATE_REGISTERED
 
 
 def _unimplemented(service: str, name: str, instead: str) -> Callable[..., Awaitable[Any]]:
-    async def call(*_args: Any, **_kwargs: Any) -> NoReturn:
+    async def call(
+        self: Any,
+        req: Any,
+        retry: bool = False,
+        metadata: Mapping[str, str | bytes] = {},
+        timeout: timedelta | None = None,
+    ) -> NoReturn:
         raise RPCError(
             f"{service}.{name} is not served by hotmesh_temporal (there is no Temporal "
             f"server; the client talks SQL to Postgres): {instead}",
@@ -30,7 +37,15 @@ def _unimplemented(service: str, name: str, instead: str) -> Callable[..., Await
             b"",
         )
 
+    call.__name__ = call.__qualname__ = name
     return call
+
+
+def _fill_unimplemented(cls: type[_Service], names: tuple[str, ...]) -> None:
+    """Give ``cls`` every method of Temporal's service that it does not serve."""
+    for name in names:
+        if name not in vars(cls):
+            setattr(cls, name, _unimplemented(cls._name, name, cls._instead))
 
 
 class _Service:
@@ -40,13 +55,10 @@ class _Service:
     _name = ""
     _instead = ""
 
-    def __init__(self, engine: EngineGetter) -> None:
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return _unimplemented(self._name, name, self._instead)
+    def __init__(self, client: Any) -> None:
+        # client: the ServiceClient (typed Any: service.py imports this module).
+        self.client = client
+        self._engine: EngineGetter = client._engine
 
 
 def _settings_message(settings: NamespaceSettings, response: Any) -> Any:
@@ -221,6 +233,10 @@ class OperatorService(_Service):
         timeout: timedelta | None = None,
     ) -> ops.RemoveSearchAttributesResponse:
         raise _registry_missing("remove_search_attributes")
+
+
+_fill_unimplemented(WorkflowService, WORKFLOW_SERVICE_METHODS)
+_fill_unimplemented(OperatorService, OPERATOR_SERVICE_METHODS)
 
 
 def _registry_missing(name: str) -> RPCError:

@@ -150,8 +150,8 @@ class ServiceClient:
         # (Temporal clients are never closed).
         self._release_on_collect: weakref.finalize | None = None
         self._lock = asyncio.Lock()
-        self.workflow_service = WorkflowService(self._engine)
-        self.operator_service = OperatorService(self._engine)
+        self.workflow_service = WorkflowService(self)
+        self.operator_service = OperatorService(self)
 
     @staticmethod
     async def connect(config: ConnectConfig) -> ServiceClient:
