@@ -15,6 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 from hotmesh_temporal.api.namespace.v1 import UpdateNamespaceInfo
+from hotmesh_temporal.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+    RemoveSearchAttributesRequest,
+)
 from hotmesh_temporal.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     ListNamespacesRequest,
@@ -32,6 +37,7 @@ from hotmesh_temporal.cli._common import (
     printer,
 )
 from hotmesh_temporal.client import Client
+from hotmesh_temporal.service import RPCError, RPCStatusCode
 
 _SEARCH_ATTRIBUTE_TYPES = ["Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"]
 
@@ -44,18 +50,16 @@ def add(subparsers: Any) -> None:
     attributes = areas.add_parser("search-attribute", help="custom search attributes")
     commands = attributes.add_subparsers(dest="operator_command", metavar="<command>")
     commands.required = True
-    create = _command(commands, "create", "declare custom search attributes", _create_attribute)
+    create = _command(
+        commands, "create", "register custom search attributes", _runner(_create_attribute)
+    )
     create.add_argument("--name", action="append", required=True)
     create.add_argument("--type", action="append", choices=_SEARCH_ATTRIBUTE_TYPES)
-    _command(
-        commands,
-        "list",
-        "list search attributes",
-        _unsupported(
-            "operator search-attribute list is not supported: the client API has no call that "
-            "lists search attributes (custom ones need no registration; see docs/cli.md)"
-        ),
+    _command(commands, "list", "list search attributes", _runner(_list_attributes))
+    remove = _command(
+        commands, "remove", "unregister custom search attributes", _runner(_remove_attributes)
     )
+    remove.add_argument("--name", action="append", required=True)
 
     namespaces = areas.add_parser("namespace", help="namespaces")
     commands = namespaces.add_subparsers(dest="operator_command", metavar="<command>")
@@ -98,27 +102,77 @@ def _runner(body: Any) -> Any:
     return run
 
 
-def _unsupported(message: str) -> Any:
-    def fail(_args: argparse.Namespace) -> int:
-        raise CommandError(message)
-
-    return fail
+def _not_served(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.UNIMPLEMENTED
 
 
-def _create_attribute(args: argparse.Namespace) -> int:
-    """Nothing to store: a run's search attributes are kept with the run, typed by their
-    values. Succeeds so that setup scripts written for Temporal keep working, and says why."""
-    print(
-        "note: custom search attributes need no registration in hotmesh_temporal; "
-        "their types come from the values written",
-        file=sys.stderr,
+async def _create_attribute(client: Client, args: argparse.Namespace, out: Printer) -> int:
+    types = args.type or []
+    if len(types) != len(args.name):
+        raise CommandError("give one --type for each --name")
+    request = AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={
+            name: _SEARCH_ATTRIBUTE_TYPES.index(kind) + 1
+            for name, kind in zip(args.name, types, strict=True)
+        },
     )
-    out = printer(args)
     names = ", ".join(args.name)
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as err:
+        if not _not_served(err):
+            raise
+        # A build without the registry: nothing to store (a run's attributes are kept
+        # with it, typed by their values). Succeeds so that setup scripts keep working.
+        print(
+            "note: custom search attributes need no registration in hotmesh_temporal; "
+            "their types come from the values written",
+            file=sys.stderr,
+        )
+        _message(out, f"Search attributes ready: {names}")
+        return 0
+    _message(out, "Search attributes have been added")
+    return 0
+
+
+async def _list_attributes(client: Client, args: argparse.Namespace, out: Printer) -> int:
+    request = ListSearchAttributesRequest(namespace=client.namespace)
+    try:
+        listed = await client.operator_service.list_search_attributes(request)
+    except RPCError as err:
+        if not _not_served(err):
+            raise
+        raise CommandError(
+            "operator search-attribute list is not supported: this version keeps no "
+            "search-attribute registry (custom ones need no registration; see docs/cli.md)"
+        ) from None
+    rows = [
+        (name, _SEARCH_ATTRIBUTE_TYPES[kind - 1])
+        for attributes in (listed.system_attributes, listed.custom_attributes)
+        for name, kind in sorted(attributes.items())
+    ]
     if out.is_table:
-        out.line(f"Search attributes ready: {names}")
+        out.table(["Name", "Type"], rows)
     else:
-        out.json({"message": f"Search attributes ready: {names}", "registered": False})
+        out.json_list([{"name": name, "type": kind} for name, kind in rows])
+    return 0
+
+
+async def _remove_attributes(client: Client, args: argparse.Namespace, out: Printer) -> int:
+    request = RemoveSearchAttributesRequest(
+        namespace=client.namespace, search_attributes=list(args.name)
+    )
+    try:
+        await client.operator_service.remove_search_attributes(request)
+    except RPCError as err:
+        if not _not_served(err):
+            raise
+        raise CommandError(
+            "operator search-attribute remove is not supported: this version keeps no "
+            "search-attribute registry (see docs/cli.md)"
+        ) from None
+    _message(out, "Search attributes have been removed")
     return 0
 
 
