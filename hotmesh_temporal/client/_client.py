@@ -145,12 +145,14 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     GrpcCompression,
     HttpConnectProxyConfig,
     KeepAliveConfig,
+    OperatorService,
     PayloadLimitsConfig,
     RetryConfig,
     RPCError,
     RPCStatusCode,
     ServiceClient,
     TLSConfig,
+    WorkflowService,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -349,6 +351,17 @@ class Client(StandaloneActivityClient):
     @property
     def service_client(self) -> ServiceClient:
         return self._config["service_client"]
+
+    @property
+    def workflow_service(self) -> WorkflowService:
+        """Raw workflow-service calls: namespaces, delete_workflow_execution,
+        describe_task_queue (hotmesh_temporal.service.WorkflowService)."""
+        return self.service_client.workflow_service
+
+    @property
+    def operator_service(self) -> OperatorService:
+        """Raw operator-service calls: custom search attributes."""
+        return self.service_client.operator_service
 
     @property
     def namespace(self) -> str:
