@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -182,6 +183,11 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     ServiceClient,
     TLSConfig,
 )
+
+logger = logging.getLogger(__name__)
+
+# The reason Temporal's frontend records when a terminate request gives none.
+_DEFAULT_TERMINATE_REASON = "terminated by user via frontend"
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
@@ -1199,7 +1205,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         if not input.id:
             raise ValueError("id is required")
         if not input.task_queue:
-            raise ValueError("task_queue is required")
+            raise RPCError("missing task queue name", RPCStatusCode.INVALID_ARGUMENT, b"")
         _check_id_policies(input.id_reuse_policy, input.id_conflict_policy)
         client = self._client
         store = await self._store()
@@ -1221,16 +1227,22 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.id, input.workflow, run_id=str(reply["run_id"])
             )
         actual_run_id = str(reply["run_id"])
-        return WorkflowHandle(
+        handle: WorkflowHandle[Any, Any] = WorkflowHandle(
             client,
             input.id,
             # As temporalio's start handle: no run_id, so signal, query, cancel, terminate
             # and describe address the latest run (after continue-as-new, retries, cron).
             run_id=None,
             result_run_id=actual_run_id,
-            first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
+            # The run the start answered with, also when it is an existing run
+            # (USE_EXISTING, signal-with-start), as Temporal's start response gives it.
+            first_execution_run_id=actual_run_id,
             result_type=input.ret_type,
         )
+        # temporalio's flag for a start whose first workflow task went straight to a worker.
+        eager = bool(input.request_eager_start and reply.get("task"))
+        setattr(handle, "__temporal_eagerly_started", eager)
+        return handle
 
     async def _new_run_request(self, input: Any) -> Dict[str, Any]:
         """The start_workflow() argument for a StartWorkflowInput or an
@@ -1327,6 +1339,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             "request_cancel_workflow", self._client.namespace, input.id,
             uuid.UUID(input.run_id) if input.run_id else None, input.reason, self._client.identity,
         ))
+        if status == "not_running":
+            return  # as on Temporal: cancelling a closed run is not an error
         _raise_for_status(status, input.id)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
@@ -1378,7 +1392,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
         status = await _call(store.fetchval(
             "terminate_workflow", self._client.namespace, input.id,
-            uuid.UUID(input.run_id) if input.run_id else None, input.reason or "",
+            uuid.UUID(input.run_id) if input.run_id else None,
+            input.reason or _DEFAULT_TERMINATE_REASON,
             h.payloads(details),
         ))
         _raise_for_status(status, input.id)
@@ -1448,7 +1463,9 @@ async def _cron_start_delay(store: Store, cron_schedule: str, start_delay: Optio
     try:
         schedule = CronSchedule(cron_schedule)
     except CronError as err:
-        raise RPCError(f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
+        # Temporal's wording; the parser's reason goes to the log, not the user's error.
+        logger.debug("invalid cron schedule %r: %s", cron_schedule, err)
+        raise RPCError("invalid CronSchedule.", RPCStatusCode.INVALID_ARGUMENT, b"") from None
     return schedule.backoff(await store.fetchval("now"))
 
 
@@ -1476,6 +1493,13 @@ async def _find_run(client: Client, workflow_id: str, run_id: Optional[str]) -> 
         "find_run", client.namespace, workflow_id, uuid.UUID(run_id) if run_id else None
     ))
     if row is None or row["run_id"] is None:
+        if run_id:  # Temporal's wording when a run id was given
+            raise RPCError(
+                f'workflow execution not found for workflow ID "{workflow_id}" '
+                f'and run ID "{run_id}"',
+                RPCStatusCode.NOT_FOUND,
+                b"",
+            )
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     return row
 
@@ -1746,7 +1770,7 @@ async def _find_update_reply(handle: WorkflowUpdateHandle[Any], store: Store) ->
     if reply["status"] == "not_found":
         raise RPCError(f"workflow not found for ID: {handle._workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     if reply["status"] == "update_not_found":
-        raise RPCError(f"update not found: {handle._id}", RPCStatusCode.NOT_FOUND, b"")
+        raise RPCError(f'update "{handle._id}" not found', RPCStatusCode.NOT_FOUND, b"")
     return reply
 
 

@@ -33,6 +33,7 @@ from hotmesh_temporal._engine.local_activities import (
 from hotmesh_temporal._engine.polling import Poller
 from hotmesh_temporal._engine.replay import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal.exceptions import FailureError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -485,7 +486,10 @@ class WorkflowWorker:
         except KeyError as err:
             answer = {"error": err.args[0] if err.args else str(err)}
         except Exception as err:  # the handler raised: the caller gets its message
-            answer = {"error": str(err) or type(err).__name__}
+            # A failure error's own message (Temporal's failure.message), not its str()
+            # (which puts an ApplicationError's type in front).
+            message = err.message if isinstance(err, FailureError) else str(err)
+            answer = {"error": message or type(err).__name__}
         await self.store.fetchval("answer_query", row["id"], answer)
 
     async def _driver_for_query(self, run_id: str) -> RunDriver:

@@ -55,10 +55,10 @@ def test_every_scenario_has_a_reference() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_scenario_matches_temporal(name: str, request: pytest.FixtureRequest) -> None:
+async def test_scenario_matches_temporal(name: str, local_env: Any, skipping_env: Any) -> None:
     scenario: Scenario = SCENARIOS[name]
     reference = json.loads((REFERENCES / f"{name}.json").read_text())["observed"]
-    env = request.getfixturevalue("skipping_env" if scenario.time_skipping else "local_env")
+    env = skipping_env if scenario.time_skipping else local_env
     try:
         observed = await asyncio.wait_for(
             run_scenario(load("hotmesh"), env.client, env if scenario.time_skipping else None, scenario),
@@ -79,4 +79,5 @@ async def test_scenario_matches_temporal(name: str, request: pytest.FixtureReque
         f"  {path}:\n    temporal: {json.dumps(ref, default=str)}\n    hotmesh:  {json.dumps(obs, default=str)}"
         for path, ref, obs in unexpected
     )
-    assert not unexpected, f"{name} differs from Temporal:\n{report}"
+    if unexpected:
+        pytest.fail(f"{name} differs from Temporal:\n{report}", pytrace=False)

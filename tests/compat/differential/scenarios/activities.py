@@ -399,3 +399,20 @@ async def local_activity_timeout(ctx: Ctx) -> dict:
         ),
         history=False,
     )
+
+
+@scenario("activities")
+async def local_activity_non_retryable(ctx: Ctx) -> dict:
+    @ctx.act.defn(name="local_fatal")
+    async def local_fatal() -> None:
+        raise ctx.sdk.exceptions.ApplicationError("local fatal", type="Broken", non_retryable=True)
+
+    return await run_activity_scenario(
+        ctx,
+        "LocalActNonRetryable",
+        [local_fatal],
+        lambda wf: wf.execute_local_activity(
+            "local_fatal", start_to_close_timeout=timedelta(seconds=5), retry_policy=retry(ctx)
+        ),
+        history=False,
+    )

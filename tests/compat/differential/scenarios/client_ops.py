@@ -77,7 +77,8 @@ async def id_conflict_terminate_existing(ctx: Ctx) -> dict:
             ctx, "second", workflow_id, id_conflict_policy=policy.TERMINATE_EXISTING
         )
         first_result = await outcome(first.result(follow_runs=False))
-        first_history = history_events(await first.fetch_history())
+        first_run = ctx.client.get_workflow_handle(workflow_id, run_id=first.first_execution_run_id)
+        first_history = history_events(await first_run.fetch_history())
         await second.signal("finish")
         second_result = await second.result()
     return {
@@ -189,7 +190,10 @@ async def eager_start_request(ctx: Ctx) -> dict:
         handle = await start(ctx, "eager", ctx.id("Eager"), request_eager_start=True)
         await handle.signal("finish")
         result = await handle.result()
-    return {"result": result, "has_flag": hasattr(handle, "__temporal_eagerly_started")}
+    return {
+        "result": result,
+        "eagerly_started": getattr(handle, "__temporal_eagerly_started", "<absent>"),
+    }
 
 
 @scenario("client")
