@@ -282,6 +282,9 @@ class WorkflowWorker:
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
+        # Queries wait while their run has a task pending (claim_queries): the ones held
+        # back for this task can be answered now.
+        self.query_poller.wake()
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 

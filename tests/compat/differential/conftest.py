@@ -36,9 +36,7 @@ async def _environment(pg_dsn: str, *, time_skipping: bool) -> AsyncIterator[Any
         await migrate(conn, schema)
     finally:
         await conn.close()
-    env = await _SchemaEnvironment._create(
-        with_schema(pg_dsn, schema), time_skipping=time_skipping
-    )
+    env = await _SchemaEnvironment._create(with_schema(pg_dsn, schema), time_skipping=time_skipping)
     try:
         yield env
     finally:
@@ -60,3 +58,19 @@ async def local_env(pg_dsn: str) -> AsyncIterator[Any]:
 async def skipping_env(pg_dsn: str) -> AsyncIterator[Any]:
     async for env in _environment(pg_dsn, time_skipping=True):
         yield env
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Every expected difference, with its reason, whenever the suite ran."""
+    if not any(
+        "test_differential" in report.nodeid
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if hasattr(report, "nodeid")
+    ):
+        return
+    from tests.compat.differential.expected_differences import EXPECTED_DIFFERENCES
+
+    terminalreporter.section("differences from Temporal kept (expected_differences.py)")
+    for entry in EXPECTED_DIFFERENCES:
+        terminalreporter.write_line(f"{entry.scenario} [{entry.path}]: {entry.reason}")

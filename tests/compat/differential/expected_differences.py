@@ -18,4 +18,84 @@ class ExpectedDifference:
     reason: str
 
 
-EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = ()
+_NO_TASK_FAILED_EVENTS = (
+    "A failed workflow task writes no WorkflowTaskStarted / WorkflowTaskFailed events: "
+    "every failed attempt is transient here (Temporal writes the first), and "
+    "WorkflowTaskStarted is written with the task's completion (docs/architecture.md)."
+)
+
+EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
+    ExpectedDifference(
+        "activity_async_completion",
+        "complete_twice.error.0.message",
+        "Completing an async activity that is gone: our NOT_FOUND error says the activity "
+        "finished, timed out or its run closed, without telling which; Temporal says "
+        "'workflow execution already completed' when the run closed.",
+    ),
+    ExpectedDifference(
+        "activity_schedule_to_close_timeout",
+        "result.error",
+        "When no retry fits before the ScheduleToClose timeout, Temporal ends the activity "
+        "as timed out (TimeoutError SCHEDULE_TO_CLOSE 'Not enough time to schedule next "
+        "retry...' around the last failure); we end it as failed with the last failure and "
+        "retry state TIMEOUT. Decided in the schema's activity retry function.",
+    ),
+    ExpectedDifference(
+        "activity_schedule_to_start_timeout",
+        "history.5.ACTIVITY_TASK_TIMED_OUT.retryState",
+        "A ScheduleToStart timeout ends the activity with retry state NON_RETRYABLE_FAILURE "
+        "where Temporal reports TIMEOUT (set by the schema's sweep function).",
+    ),
+    ExpectedDifference(
+        "activity_schedule_to_start_timeout",
+        "result.error.0.retry_state",
+        "The same retry state, as the workflow's ActivityError carries it.",
+    ),
+    ExpectedDifference("converter_unserialisable_result", "events", _NO_TASK_FAILED_EVENTS),
+    ExpectedDifference(
+        "workflow_task_failure_keeps_running", "first_events", _NO_TASK_FAILED_EVENTS
+    ),
+    ExpectedDifference(
+        "id_conflict_terminate_existing",
+        "first_history_tail.0.WORKFLOW_EXECUTION_TERMINATED.reason",
+        "A run terminated by TERMINATE_EXISTING reads 'terminated by a new start of the "
+        "workflow id' (no details); Temporal's reason is 'TerminateIfRunning "
+        "WorkflowIdReusePolicy' with the detail 'terminated by new runID: <id>'.",
+    ),
+    ExpectedDifference(
+        "id_conflict_terminate_existing",
+        "first_result.error.1.message",
+        "The same reason, as TerminatedError's message.",
+    ),
+    ExpectedDifference(
+        "id_conflict_terminate_existing",
+        "first_result.error.1.details",
+        "The same: we record no details for it.",
+    ),
+    ExpectedDifference(
+        "patching_markers",
+        "history",
+        "Temporal writes an UpsertWorkflowSearchAttributes event (TemporalChangeVersion) "
+        "after each new patch marker; we write the markers only. Temporal histories with "
+        "those events replay here.",
+    ),
+    ExpectedDifference(
+        "query_after_signal_and_errors",
+        "unknown.error.0.message",
+        "An unknown query's error lists the known queries: Temporal's list also names its "
+        "built-in __enhanced_stack_trace and __temporal_workflow_metadata queries (we have "
+        "__stack_trace only) and separates names with spaces.",
+    ),
+    ExpectedDifference(
+        "schedule_create_describe_delete",
+        "delete_twice.error.0.message",
+        "Deleting a deleted schedule: Temporal answers 'workflow execution already "
+        "completed' (its scheduler is a workflow); we answer 'schedule not found'.",
+    ),
+    ExpectedDifference(
+        "visibility_list_count_memo_search_attributes",
+        "bad_query",
+        "There is no search-attribute registry: a filter on a name nothing ever set matches "
+        "nothing, where Temporal refuses it with INVALID_ARGUMENT 'invalid search attribute'.",
+    ),
+)

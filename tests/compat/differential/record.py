@@ -58,9 +58,19 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
 @contextmanager
 def dev_server(port: int):
     process = subprocess.Popen(
-        [binary("temporal"), "server", "start-dev", "--headless", "--port", str(port),
-         "--ui-port", str(port + 1000), "--log-level", "error",
-         *(arg for attr in SEARCH_ATTRIBUTES for arg in ("--search-attribute", attr))],
+        [
+            binary("temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(port + 1000),
+            "--log-level",
+            "error",
+            *(arg for attr in SEARCH_ATTRIBUTES for arg in ("--search-attribute", attr)),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -76,8 +86,12 @@ def reference_path(name: str) -> Path:
 
 
 def write_reference(scenario: Scenario, observed: dict[str, Any]) -> None:
-    document = {"scenario": scenario.name, "family": scenario.family,
-                "time_skipping": scenario.time_skipping, "observed": observed}
+    document = {
+        "scenario": scenario.name,
+        "family": scenario.family,
+        "time_skipping": scenario.time_skipping,
+        "observed": observed,
+    }
     reference_path(scenario.name).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 

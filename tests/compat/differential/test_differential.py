@@ -38,10 +38,14 @@ def differences(reference: Any, observed: Any, path: str = "") -> list[tuple[str
         if len(reference) != len(observed):
             return [(path, reference, observed)]
         found = []
-        for index, (ref, obs) in enumerate(zip(reference, observed)):
+        for index, (ref, obs) in enumerate(zip(reference, observed, strict=True)):
             found.extend(differences(ref, obs, f"{path}.{index}" if path else str(index)))
         return found
     return [] if reference == observed else [(path, reference, observed)]
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, default=str)
 
 
 def covers(prefix: str, path: str) -> bool:
@@ -61,7 +65,9 @@ async def test_scenario_matches_temporal(name: str, local_env: Any, skipping_env
     env = skipping_env if scenario.time_skipping else local_env
     try:
         observed = await asyncio.wait_for(
-            run_scenario(load("hotmesh"), env.client, env if scenario.time_skipping else None, scenario),
+            run_scenario(
+                load("hotmesh"), env.client, env if scenario.time_skipping else None, scenario
+            ),
             SCENARIO_TIMEOUT,
         )
     except Exception as exc:
@@ -76,7 +82,7 @@ async def test_scenario_matches_temporal(name: str, local_env: Any, skipping_env
         )
     unexpected = [d for d in found if not any(covers(e.path, d[0]) for e in expected)]
     report = "\n".join(
-        f"  {path}:\n    temporal: {json.dumps(ref, default=str)}\n    hotmesh:  {json.dumps(obs, default=str)}"
+        f"  {path}:\n    temporal: {as_json(ref)}\n    hotmesh:  {as_json(obs)}"
         for path, ref, obs in unexpected
     )
     if unexpected:

@@ -55,9 +55,7 @@ async def activity_result(ctx: Ctx) -> dict:
         ctx,
         "ActResult",
         [shout],
-        lambda wf: wf.execute_activity(
-            "shout", "hi", start_to_close_timeout=timedelta(seconds=10)
-        ),
+        lambda wf: wf.execute_activity("shout", "hi", start_to_close_timeout=timedelta(seconds=10)),
     )
 
 

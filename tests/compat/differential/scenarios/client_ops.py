@@ -8,6 +8,7 @@ from typing import Any
 
 from ..harness import Ctx, outcome, scenario
 from ..observe import description, history_events
+from .workflows import wait_for_event
 
 
 def waiter(ctx: Ctx) -> type:
@@ -107,7 +108,9 @@ async def reuse_after(ctx: Ctx, name: str, policy_name: str, close: str) -> dict
         )
         if "result" in second:
             handle = second["result"]
-            second = {"started_new_run": handle.first_execution_run_id != first.first_execution_run_id}
+            second = {
+                "started_new_run": handle.first_execution_run_id != first.first_execution_run_id
+            }
             await handle.terminate()
     return {"second": second}
 
@@ -136,6 +139,7 @@ async def id_reuse_allow_after_complete(ctx: Ctx) -> dict:
 async def terminated_run_reason_and_details(ctx: Ctx) -> dict:
     async with ctx.running([waiter(ctx)]):
         handle = await start(ctx, "x", ctx.id("Terminated"))
+        await wait_for_event(handle, "WORKFLOW_TASK_COMPLETED")
         await handle.terminate("because", {"why": 1}, 2)
         observed = await outcome(handle.result())
         observed["describe"] = description(await handle.describe())
@@ -166,11 +170,19 @@ async def signal_with_start(ctx: Ctx) -> dict:
     async with ctx.running([waiter(ctx)]):
         workflow_id = ctx.id("SignalWithStart")
         first = await ctx.client.start_workflow(
-            "Waits", "swm", id=workflow_id, task_queue=ctx.task_queue, start_signal="poke",
+            "Waits",
+            "swm",
+            id=workflow_id,
+            task_queue=ctx.task_queue,
+            start_signal="poke",
             start_signal_args=["s1"],
         )
         second = await ctx.client.start_workflow(
-            "Waits", "ignored", id=workflow_id, task_queue=ctx.task_queue, start_signal="poke",
+            "Waits",
+            "ignored",
+            id=workflow_id,
+            task_queue=ctx.task_queue,
+            start_signal="poke",
             start_signal_args=["s2"],
         )
         await second.signal("finish")
@@ -223,8 +235,10 @@ async def visibility_list_count_memo_search_attributes(ctx: Ctx) -> dict:
                     ctx.id(f"Vis{i}"),
                     memo={"index": i, "note": "hello"},
                     search_attributes=common.TypedSearchAttributes(
-                        [common.SearchAttributePair(keyword, ctx.prefix),
-                         common.SearchAttributePair(number, i)]
+                        [
+                            common.SearchAttributePair(keyword, ctx.prefix),
+                            common.SearchAttributePair(number, i),
+                        ]
                     ),
                 )
             )
@@ -234,9 +248,14 @@ async def visibility_list_count_memo_search_attributes(ctx: Ctx) -> dict:
         deadline = asyncio.get_running_loop().time() + 15
         while True:  # visibility is eventually consistent on a Temporal server
             listed = [w async for w in ctx.client.list_workflows(query)]
-            running = [w async for w in ctx.client.list_workflows(
-                f"{query} AND ExecutionStatus = 'Running'")]
-            if (len(listed), len(running)) == (3, 2) or asyncio.get_running_loop().time() > deadline:
+            running = [
+                w
+                async for w in ctx.client.list_workflows(f"{query} AND ExecutionStatus = 'Running'")
+            ]
+            if (len(listed), len(running)) == (
+                3,
+                2,
+            ) or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.3)
         count = await ctx.client.count_workflows(query)
@@ -320,6 +339,3 @@ async def describe_running_workflow(ctx: Ctx) -> dict:
         await handle.result()
         observed["history"] = history_events(await handle.fetch_history())
     return observed
-
-
-

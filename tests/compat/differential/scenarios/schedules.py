@@ -26,7 +26,9 @@ def noop(ctx: Ctx) -> type:
 
 def schedule(ctx: Ctx, hold: bool = False, **options: Any) -> Any:
     client = ctx.sdk.client
-    spec_options = options.pop("spec", {"intervals": [client.ScheduleIntervalSpec(every=timedelta(hours=1))]})
+    spec_options = options.pop(
+        "spec", {"intervals": [client.ScheduleIntervalSpec(every=timedelta(hours=1))]}
+    )
     return client.Schedule(
         action=client.ScheduleActionStartWorkflow(
             "Scheduled", hold, id=f"{ctx.prefix}-sched-wf", task_queue=ctx.task_queue
@@ -67,11 +69,18 @@ def describe_schedule(desc: Any) -> dict[str, Any]:
     }
 
 
-async def wait_actions(handle: Any, count: int, timeout: float = 10.0) -> Any:
+async def wait_actions(
+    handle: Any, count: int, running: int | None = None, timeout: float = 10.0
+) -> Any:
+    """Describes the schedule until it has taken ``count`` actions (and, when given,
+    lists ``running`` of them as running): both servers update these asynchronously."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         desc = await handle.describe()
-        if desc.info.num_actions >= count or asyncio.get_running_loop().time() > deadline:
+        done = desc.info.num_actions >= count and (
+            running is None or len(desc.info.running_actions) == running
+        )
+        if done or asyncio.get_running_loop().time() > deadline:
             return desc
         await asyncio.sleep(0.2)
 
@@ -111,17 +120,21 @@ async def schedule_trigger_and_overlap_skip(ctx: Ctx) -> dict:
         await asyncio.sleep(1.0)
         second = await handle.describe()
         await handle.trigger(overlap=client.ScheduleOverlapPolicy.ALLOW_ALL)
-        third = await wait_actions(handle, 2)
+        await wait_actions(handle, 2)
+        await asyncio.sleep(1.0)  # the first action still runs (it holds for 5 s)
+        third = await handle.describe()
         observed = {
             "after_first": describe_schedule(first),
             "after_skipped": describe_schedule(second),
             "after_allow_all": describe_schedule(third),
             "action_workflow_ids": sorted(
-                a.workflow_id.startswith(f"{ctx.prefix}-sched-wf") for a in third.info.running_actions
+                a.workflow_id.startswith(f"{ctx.prefix}-sched-wf")
+                for a in third.info.running_actions
             ),
         }
-        for action in third.info.running_actions:
-            await ctx.client.get_workflow_handle(action.workflow_id).terminate()
+        async for run in ctx.client.list_workflows("WorkflowType = 'Scheduled'"):
+            if run.id.startswith(ctx.prefix) and run.status.name == "RUNNING":
+                await ctx.client.get_workflow_handle(run.id).terminate()
         await handle.delete()
     return observed
 
@@ -138,7 +151,7 @@ async def schedule_limited_actions(ctx: Ctx) -> dict:
                 state=client.ScheduleState(limited_actions=True, remaining_actions=2),
             ),
         )
-        desc = await wait_actions(handle, 2)
+        desc = await wait_actions(handle, 2, running=0)
         await asyncio.sleep(2.5)
         later = await handle.describe()
         observed = {"after_two": describe_schedule(desc), "later": describe_schedule(later)}
@@ -236,10 +249,12 @@ async def schedule_calendar_and_invalid_spec(ctx: Ctx) -> dict:
     desc = await handle.describe()
     cal = desc.schedule.spec.calendars[0]
     observed: dict[str, Any] = {
-        "calendar": {"hour": [[r.start, r.end, r.step] for r in cal.hour],
-                     "minute": [[r.start, r.end, r.step] for r in cal.minute],
-                     "second": [[r.start, r.end, r.step] for r in cal.second],
-                     "day_of_week": [[r.start, r.end, r.step] for r in cal.day_of_week]},
+        "calendar": {
+            "hour": [[r.start, r.end, r.step] for r in cal.hour],
+            "minute": [[r.start, r.end, r.step] for r in cal.minute],
+            "second": [[r.start, r.end, r.step] for r in cal.second],
+            "day_of_week": [[r.start, r.end, r.step] for r in cal.day_of_week],
+        },
         "next_times_at_0930": all(
             (t.hour, t.minute) == (9, 30) for t in desc.info.next_action_times
         ),

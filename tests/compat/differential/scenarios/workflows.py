@@ -105,7 +105,6 @@ async def timer_cancelled(ctx: Ctx) -> dict:
 
 @scenario("failures")
 async def workflow_application_error(ctx: Ctx) -> dict:
-    wf = ctx.wf
     exceptions = ctx.sdk.exceptions
 
     @ctx.defn(name="Fails")
@@ -120,7 +119,9 @@ async def workflow_application_error(ctx: Ctx) -> dict:
                 ) from inner
 
     async with ctx.running([Fails]):
-        handle = await ctx.client.start_workflow("Fails", id=ctx.id("Fails"), task_queue=ctx.task_queue)
+        handle = await ctx.client.start_workflow(
+            "Fails", id=ctx.id("Fails"), task_queue=ctx.task_queue
+        )
         observed = await outcome(handle.result())
         observed["describe"] = description(await handle.describe())
         observed["history"] = history_events(await handle.fetch_history())
@@ -129,7 +130,6 @@ async def workflow_application_error(ctx: Ctx) -> dict:
 
 @scenario("failures")
 async def workflow_task_failure_keeps_running(ctx: Ctx) -> dict:
-    wf = ctx.wf
 
     @ctx.defn(name="Buggy")
     class Buggy:
@@ -138,7 +138,9 @@ async def workflow_task_failure_keeps_running(ctx: Ctx) -> dict:
             raise ValueError("a bug, not a workflow failure")
 
     async with ctx.running([Buggy]):
-        handle = await ctx.client.start_workflow("Buggy", id=ctx.id("Buggy"), task_queue=ctx.task_queue)
+        handle = await ctx.client.start_workflow(
+            "Buggy", id=ctx.id("Buggy"), task_queue=ctx.task_queue
+        )
         types = await wait_for_event(handle, "WORKFLOW_TASK_FAILED")
         desc = await handle.describe()
         await handle.terminate("cleanup")
@@ -147,7 +149,6 @@ async def workflow_task_failure_keeps_running(ctx: Ctx) -> dict:
 
 @scenario("failures")
 async def workflow_failure_exception_types(ctx: Ctx) -> dict:
-    wf = ctx.wf
 
     @ctx.defn(name="FailsOnValueError", failure_exception_types=[ValueError])
     class FailsOnValueError:
@@ -246,7 +247,6 @@ async def converter_dataclass_round_trip(ctx: Ctx) -> dict:
 
 @scenario("converters")
 async def converter_unserialisable_result(ctx: Ctx) -> dict:
-    wf = ctx.wf
 
     @ctx.defn(name="BadResult")
     class BadResult:
@@ -363,6 +363,7 @@ async def parent_close(ctx: Ctx, name: str, policy: str) -> dict:
                 id=f"{wf.info().workflow_id}-child",
                 parent_close_policy=getattr(wf.ParentClosePolicy, policy),
             )
+            await wf.sleep(1)  # the child's first task completes before the parent closes
             return "parent done"
 
     async with ctx.running([ClosingParent, Orphan]):
@@ -410,7 +411,9 @@ async def continue_as_new_chain(ctx: Ctx) -> dict:
             "Counter", args=[1, []], id=ctx.id("Counter"), task_queue=ctx.task_queue
         )
         observed = await outcome(handle.result())
-        first = ctx.client.get_workflow_handle(ctx.id("Counter"), run_id=handle.first_execution_run_id)
+        first = ctx.client.get_workflow_handle(
+            ctx.id("Counter"), run_id=handle.first_execution_run_id
+        )
         observed["first_run"] = description(await first.describe())
         observed["first_run_history"] = history_events(await first.fetch_history())
         latest = ctx.client.get_workflow_handle(ctx.id("Counter"))
@@ -490,9 +493,7 @@ async def replayer_detects_nondeterminism(ctx: Ctx) -> dict:
                     if step == "sleep":
                         await wf.sleep(0.1)
                     else:
-                        await wf.execute_activity(
-                            step, start_to_close_timeout=timedelta(seconds=5)
-                        )
+                        await wf.execute_activity(step, start_to_close_timeout=timedelta(seconds=5))
                 return "done"
 
         return Replayed
