@@ -329,9 +329,11 @@ def _init_fn_of(cls: type) -> Optional[Callable]:
 
 
 def _same_parameters(init_fn: Callable, run_fn: Callable) -> bool:
+    """As temporalio: the parameter lists match in kind, default and annotation
+    (exactly, no subtyping); names may differ."""
+
     def shape(fn: Callable) -> list:
-        params = list(inspect.signature(fn).parameters.values())[1:]
-        return [(p.name, p.kind) for p in params]
+        return [(p.kind, p.default, p.annotation) for p in inspect.signature(fn).parameters.values()]
 
     return shape(init_fn) == shape(run_fn)
 
