@@ -36,6 +36,8 @@ from hotmesh_temporal._engine.store import Store
 from hotmesh_temporal.exceptions import FailureError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
+# Where temporalio logs a failed workflow task (temporalio.worker._workflow_instance).
+task_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 
 # The workflow workers polling in this process, by (store, namespace, task queue): a
 # client on the same Store that starts a run on such a queue hands its first task to
@@ -455,10 +457,23 @@ class WorkflowWorker:
         )
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        logger.warning(
-            "Failed activation on workflow %s with ID %s and run ID %s",
-            task.get("workflow_type"), task.get("workflow_id"), task.get("run_id"),
+        # temporalio's record: its logger name (under this package), its message, and its
+        # extras, so log filters keyed on the error identifier work unchanged.
+        task_logger.warning(
+            f"Failed activation on workflow {task.get('workflow_type')} with ID "
+            f"{task.get('workflow_id')} and run ID {task.get('run_id')}",
             exc_info=err,
+            extra={
+                "temporal_workflow": {
+                    "attempt": int(task.get("attempt") or 1),
+                    "namespace": self.config.namespace,
+                    "run_id": str(task.get("run_id")),
+                    "task_queue": self.config.task_queue,
+                    "workflow_id": task.get("workflow_id"),
+                    "workflow_type": task.get("workflow_type"),
+                },
+                "__temporal_error_identifier": "WorkflowTaskFailure",
+            },
         )
 
     # ------------------------------------------------------------------ queries
