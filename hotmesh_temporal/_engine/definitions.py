@@ -333,7 +333,8 @@ def _same_parameters(init_fn: Callable, run_fn: Callable) -> bool:
     (exactly, no subtyping); names may differ."""
 
     def shape(fn: Callable) -> list:
-        return [(p.kind, p.default, p.annotation) for p in inspect.signature(fn).parameters.values()]
+        params = inspect.signature(fn).parameters.values()
+        return [(p.kind, p.default, p.annotation) for p in params]
 
     return shape(init_fn) == shape(run_fn)
 
