@@ -414,3 +414,33 @@ async def local_activity_non_retryable(ctx: Ctx) -> dict:
         ),
         history=False,
     )
+
+
+@scenario("activities")
+async def activity_info_fields(ctx: Ctx) -> dict:
+    @ctx.act.defn(name="describe_info")
+    async def describe_info() -> dict:
+        info = ctx.act.info()
+        return {
+            "task_token_type": type(info.task_token).__name__,
+            "task_token_empty": len(info.task_token) == 0,
+            "is_local": info.is_local,
+            "attempt": info.attempt,
+            "activity_type": info.activity_type,
+            "heartbeat_details": list(info.heartbeat_details),
+            "start_to_close_timeout": info.start_to_close_timeout.total_seconds()
+            if info.start_to_close_timeout
+            else None,
+            "workflow_type": info.workflow_type,
+        }
+
+    async def call(wf: Any) -> Any:
+        remote = await wf.execute_activity(
+            "describe_info", start_to_close_timeout=timedelta(seconds=7)
+        )
+        local = await wf.execute_local_activity(
+            "describe_info", start_to_close_timeout=timedelta(seconds=8)
+        )
+        return {"remote": remote, "local": local}
+
+    return await run_activity_scenario(ctx, "ActInfo", [describe_info], call, history=False)
