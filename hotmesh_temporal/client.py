@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -1181,11 +1183,41 @@ def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
     return fail_async
 
 
+def _rpc_metric(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Record the call in the client runtime's metrics as Temporal's core records the
+    RPC ``operation`` (request, request_latency, request_failure)."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def call(self: "_ClientImpl", input: Any) -> Any:
+            begun = time.monotonic()
+            try:
+                result = await fn(self, input)
+            except BaseException:
+                self._metrics().request(operation, time.monotonic() - begun, failed=True)
+                raise
+            self._metrics().request(operation, time.monotonic() - begun, failed=False)
+            return result
+
+        return call
+
+    return wrap
+
+
 class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundInterceptor):
     """The innermost link of the client chain: does each call against the database."""
 
     def __init__(self, client: "Client") -> None:
         self._client = client
+        self._client_metrics: Any = None
+
+    def _metrics(self) -> Any:
+        if self._client_metrics is None:
+            from hotmesh_temporal.runtime import Runtime, _client_metrics
+
+            runtime = self._client.service_client.config.runtime or Runtime.default()
+            self._client_metrics = _client_metrics(runtime, self._client.namespace)
+        return self._client_metrics
 
     async def _store(self) -> Store:
         return await self._client._engine_store()
@@ -1201,6 +1233,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         encoded = await codec.encode([headers[k] for k in keys])
         return dict(zip(keys, encoded))
 
+    @_rpc_metric("StartWorkflowExecution")
     async def start_workflow(self, input: StartWorkflowInput) -> "WorkflowHandle[Any, Any]":
         if not input.id:
             raise ValueError("id is required")
@@ -1281,6 +1314,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             user_metadata=user_metadata,
         )
 
+    @_rpc_metric("UpdateWorkflowExecution")
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
         """Admit the update to the run, then wait for the stage it asks for."""
         store = await self._store()
@@ -1328,11 +1362,13 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             await self._encode_headers(input.headers), self._client.identity,
         )
 
+    @_rpc_metric("DescribeWorkflowExecution")
     async def describe_workflow(self, input: DescribeWorkflowInput) -> "WorkflowExecutionDescription":
         row = await _find_run(self._client, input.id, input.run_id)
         activities = await _call((await self._store()).fetch("pending_activities", row["run_id"]))
         return WorkflowExecutionDescription._from_row(row, activities, self._client)
 
+    @_rpc_metric("RequestCancelWorkflowExecution")
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         store = await self._store()
         status = await _call(store.fetchval(
@@ -1343,6 +1379,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             return  # as on Temporal: cancelling a closed run is not an error
         _raise_for_status(status, input.id)
 
+    @_rpc_metric("SignalWorkflowExecution")
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         store = await self._store()
         event = await _signal_event(self._client, input.signal, input.args, await self._encode_headers(input.headers))
@@ -1352,6 +1389,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         ))
         _raise_for_status(status, input.id)
 
+    @_rpc_metric("QueryWorkflow")
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
         store = await self._store()
@@ -1387,6 +1425,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         values = await client.data_converter.decode(result, [input.ret_type] if input.ret_type else None)
         return values[0] if values else None
 
+    @_rpc_metric("TerminateWorkflowExecution")
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         store = await self._store()
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
@@ -1401,6 +1440,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     def list_workflows(self, input: ListWorkflowsInput) -> "WorkflowExecutionAsyncIterator":
         return WorkflowExecutionAsyncIterator(self._client, input)
 
+    @_rpc_metric("CountWorkflowExecutions")
     async def count_workflows(self, input: CountWorkflowsInput) -> "WorkflowExecutionCount":
         return await _count_workflows(self._client, input)
 
@@ -1413,6 +1453,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
 
 
     # Schedules: the work lives in _schedule_types (one function per operation).
+    @_rpc_metric("CreateSchedule")
     async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
         return await _schedule_ops.create_schedule(self._client, input)
 
