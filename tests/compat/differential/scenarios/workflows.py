@@ -530,3 +530,97 @@ async def replayer_detects_nondeterminism(ctx: Ctx) -> dict:
         "raise_on_failure": [e["class"] for e in raised.get("error", [])],
         "json_round_trip_failure": error_chain(json_round_trip.replay_failure),
     }
+
+
+@scenario("timers", time_skipping=True)
+async def workflow_execution_timeout(ctx: Ctx) -> dict:
+    wf = ctx.wf
+
+    @ctx.defn(name="TooSlow")
+    class TooSlow:
+        @ctx.run
+        async def run(self) -> str:
+            await wf.sleep(timedelta(hours=2))
+            return "finished"
+
+    async with ctx.running([TooSlow]):
+        handle = await ctx.client.start_workflow(
+            "TooSlow",
+            id=ctx.id("TooSlow"),
+            task_queue=ctx.task_queue,
+            execution_timeout=timedelta(hours=1),
+        )
+        observed = await outcome(handle.result())
+        observed["describe"] = description(await handle.describe())
+        observed["history"] = history_events(await handle.fetch_history())
+    return observed
+
+
+@scenario("signals", time_skipping=True)
+async def signal_and_query_between_timers(ctx: Ctx) -> dict:
+    wf = ctx.wf
+
+    @ctx.defn(name="Ticker")
+    class Ticker:
+        def __init__(self) -> None:
+            self.ticks = 0
+            self.signals: list[str] = []
+
+        @ctx.run
+        async def run(self) -> list:
+            while len(self.signals) < 2:
+                await wf.sleep(timedelta(minutes=10))
+                self.ticks += 1
+            return self.signals
+
+        @wf.signal
+        def note(self, text: str) -> None:
+            self.signals.append(text)
+
+        @wf.query
+        def seen(self) -> list:
+            return list(self.signals)
+
+    async with ctx.running([Ticker]):
+        handle = await ctx.client.start_workflow(
+            "Ticker", id=ctx.id("Ticker"), task_queue=ctx.task_queue
+        )
+        await handle.signal("note", "first")
+        after_first = await handle.query("seen")
+        await handle.signal("note", "second")
+        observed = await outcome(handle.result())
+        observed["after_first"] = after_first
+    return observed
+
+
+@scenario("children", time_skipping=True)
+async def child_timer_and_parent_timeout(ctx: Ctx) -> dict:
+    wf = ctx.wf
+
+    @ctx.defn(name="SlowChild")
+    class SlowChild:
+        @ctx.run
+        async def run(self) -> str:
+            await wf.sleep(timedelta(days=1))
+            return "child done"
+
+    @ctx.defn(name="WaitingParent")
+    class WaitingParent:
+        @ctx.run
+        async def run(self) -> Any:
+            try:
+                return await wf.execute_child_workflow(
+                    SlowChild.run,
+                    id=f"{wf.info().workflow_id}-child",
+                    execution_timeout=timedelta(hours=1),
+                )
+            except Exception as exc:
+                return error_chain(exc)
+
+    async with ctx.running([WaitingParent, SlowChild]):
+        observed = await outcome(
+            ctx.client.execute_workflow(
+                "WaitingParent", id=ctx.id("WaitingParent"), task_queue=ctx.task_queue
+            )
+        )
+    return observed
