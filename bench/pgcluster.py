@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from typing import List, Optional
 
 # Settings passed to the server (also listed in bench/README.md). fsync and
 # synchronous_commit stay on: figures are for a durable configuration.
@@ -54,14 +53,14 @@ def free_port() -> int:
 
 
 class TempCluster:
-    def __init__(self, extra_settings: Optional[dict] = None) -> None:
+    def __init__(self, extra_settings: dict | None = None) -> None:
         self.extra_settings = dict(extra_settings or {})
         self.bin_dir = find_bin_dir()
         self.root = tempfile.mkdtemp(prefix="hm-bench-pg-")
         self.data_dir = os.path.join(self.root, "data")
         self.log_file = os.path.join(self.root, "server.log")
         self.port = free_port()
-        self._run_as: Optional[str] = None
+        self._run_as: str | None = None
         self._started = False
         if os.geteuid() == 0:
             self._run_as = "postgres"
@@ -76,7 +75,7 @@ class TempCluster:
     def version(self) -> str:
         return os.path.basename(os.path.dirname(self.bin_dir))
 
-    def _cmd(self, args: List[str]) -> List[str]:
+    def _cmd(self, args: list[str]) -> list[str]:
         if self._run_as is None:
             return args
         runuser = shutil.which("runuser")
@@ -90,7 +89,7 @@ class TempCluster:
             entry = pwd.getpwnam(self._run_as)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, args: List[str]) -> None:
+    def _run(self, args: list[str]) -> None:
         proc = subprocess.run(self._cmd(args), capture_output=True, text=True, cwd=self.root)
         if proc.returncode != 0:
             raise RuntimeError(
@@ -98,10 +97,21 @@ class TempCluster:
             )
 
     def start(self) -> None:
-        self._run([
-            os.path.join(self.bin_dir, "initdb"), "-D", self.data_dir, "-U", "postgres",
-            "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C",
-        ])
+        self._run(
+            [
+                os.path.join(self.bin_dir, "initdb"),
+                "-D",
+                self.data_dir,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ]
+        )
         self.start_server()
 
     def start_server(self) -> None:
@@ -109,19 +119,37 @@ class TempCluster:
         options = [f"-c port={self.port}", f"-c unix_socket_directories={self.root}"]
         settings = {**SERVER_SETTINGS, **self.extra_settings}
         options += [f"-c {k}={v}" for k, v in settings.items()]
-        self._run([
-            os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-l", self.log_file,
-            "-w", "-t", "60", "-o", " ".join(options), "start",
-        ])
+        self._run(
+            [
+                os.path.join(self.bin_dir, "pg_ctl"),
+                "-D",
+                self.data_dir,
+                "-l",
+                self.log_file,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                " ".join(options),
+                "start",
+            ]
+        )
         self._started = True
 
     def stop_server(self) -> None:
         """Stop the server (fast shutdown: clients are disconnected), keeping its data."""
         if self._started:
-            self._run([
-                os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-m", "fast",
-                "-w", "stop",
-            ])
+            self._run(
+                [
+                    os.path.join(self.bin_dir, "pg_ctl"),
+                    "-D",
+                    self.data_dir,
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ]
+            )
             self._started = False
 
     def stop(self) -> None:
@@ -153,7 +181,7 @@ def _ppid(pid: int) -> int:
         return -1
 
 
-def server_cpu_seconds(data_dir: str) -> Optional[float]:
+def server_cpu_seconds(data_dir: str) -> float | None:
     """CPU seconds used so far by the postmaster of ``data_dir`` and its live children
     (backends, walwriter...). None when /proc or the pid file cannot be read."""
     try:

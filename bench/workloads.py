@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import List
 
 from hotmesh_temporal import activity, workflow
 
@@ -45,10 +44,12 @@ class ParallelActivitiesWorkflow:
 
     @workflow.run
     async def run(self, count: int) -> int:
-        results = await asyncio.gather(*(
-            workflow.execute_activity(bench_noop, i, start_to_close_timeout=ACTIVITY_TIMEOUT)
-            for i in range(count)
-        ))
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity(bench_noop, i, start_to_close_timeout=ACTIVITY_TIMEOUT)
+                for i in range(count)
+            )
+        )
         return sum(results)
 
 
@@ -61,7 +62,7 @@ class TimerWorkflow:
     """
 
     @workflow.run
-    async def run(self, seconds: float) -> List[float]:
+    async def run(self, seconds: float) -> list[float]:
         before = workflow.now().timestamp()
         await workflow.sleep(seconds)
         return [before, workflow.now().timestamp()]
@@ -72,10 +73,10 @@ class SignalWorkflow:
     """Waits for ``count`` signals; returns the workflow time at which each handler ran."""
 
     def __init__(self) -> None:
-        self._seen: List[float] = []
+        self._seen: list[float] = []
 
     @workflow.run
-    async def run(self, count: int) -> List[float]:
+    async def run(self, count: int) -> list[float]:
         await workflow.wait_condition(lambda: len(self._seen) >= count)
         return self._seen
 

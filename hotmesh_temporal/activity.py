@@ -13,19 +13,14 @@ import dataclasses
 import inspect
 import logging
 import threading
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
-    Iterator,
-    Mapping,
-    MutableMapping,
     NoReturn,
-    Optional,
-    Sequence,
     TypeVar,
     overload,
 )
@@ -44,15 +39,15 @@ CallableType = TypeVar("CallableType", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class _Definition:
-    name: Optional[str]
+    name: str | None
     fn: Callable[..., Any]
     is_async: bool
     no_thread_cancel_exception: bool
-    arg_types: Optional[Sequence[Any]]
-    ret_type: Optional[Any]
+    arg_types: Sequence[Any] | None
+    ret_type: Any | None
 
     @staticmethod
-    def from_callable(fn: Callable[..., Any]) -> Optional["_Definition"]:
+    def from_callable(fn: Callable[..., Any]) -> _Definition | None:
         defn = getattr(fn, "__temporal_activity_definition", None)
         if isinstance(defn, _Definition) and defn.fn is not fn:
             # A bound method or a callable instance: the decorator saw the plain
@@ -61,7 +56,7 @@ class _Definition:
         return defn
 
     @staticmethod
-    def must_from_callable(fn: Callable[..., Any]) -> "_Definition":
+    def must_from_callable(fn: Callable[..., Any]) -> _Definition:
         defn = _Definition.from_callable(fn)
         if defn is None:
             name = getattr(fn, "__qualname__", repr(fn))
@@ -86,7 +81,7 @@ def _arg_and_return_types(fn: Callable[..., Any]) -> tuple:
 def _is_async_callable(fn: Any) -> bool:
     if inspect.iscoroutinefunction(fn):
         return True
-    call = getattr(fn, "__call__", None)
+    call = getattr(fn, "__call__", None)  # noqa: B004 (the bound __call__ itself)
     return call is not None and inspect.iscoroutinefunction(call)
 
 
@@ -96,7 +91,7 @@ def defn(fn: CallableType) -> CallableType: ...
 
 @overload
 def defn(
-    *, name: Optional[str] = None, no_thread_cancel_exception: bool = False
+    *, name: str | None = None, no_thread_cancel_exception: bool = False
 ) -> Callable[[CallableType], CallableType]: ...
 
 
@@ -107,9 +102,9 @@ def defn(
 
 
 def defn(
-    fn: Optional[CallableType] = None,
+    fn: CallableType | None = None,
     *,
-    name: Optional[str] = None,
+    name: str | None = None,
     no_thread_cancel_exception: bool = False,
     dynamic: bool = False,
 ):
@@ -158,22 +153,22 @@ class Info:
     attempt: int
     current_attempt_scheduled_time: datetime
     heartbeat_details: Sequence[Any]
-    heartbeat_timeout: Optional[timedelta]
+    heartbeat_timeout: timedelta | None
     is_local: bool
     namespace: str
-    schedule_to_close_timeout: Optional[timedelta]
+    schedule_to_close_timeout: timedelta | None
     scheduled_time: datetime
-    start_to_close_timeout: Optional[timedelta]
+    start_to_close_timeout: timedelta | None
     started_time: datetime
     task_queue: str
     task_token: bytes
-    workflow_id: Optional[str]
-    workflow_namespace: Optional[str]
-    workflow_run_id: Optional[str]
-    workflow_type: Optional[str]
+    workflow_id: str | None
+    workflow_namespace: str | None
+    workflow_run_id: str | None
+    workflow_type: str | None
     priority: hotmesh_temporal.common.Priority
-    retry_policy: Optional[hotmesh_temporal.common.RetryPolicy]
-    activity_run_id: Optional[str] = None
+    retry_policy: hotmesh_temporal.common.RetryPolicy | None
+    activity_run_id: str | None = None
 
     @property
     def in_workflow(self) -> bool:
@@ -216,18 +211,18 @@ class _CompleteAsyncError(BaseException):
 @dataclasses.dataclass
 class _Context:
     info: Callable[[], Info]
-    heartbeat: Optional[Callable[..., None]]
+    heartbeat: Callable[..., None] | None
     cancelled: threading.Event
     worker_shutdown: threading.Event
     payload_converter_factory: Callable[[], Any]
-    client: Optional[Any] = None
+    client: Any | None = None
     # The worker's runtime meter; None where metrics cannot be recorded (process pools).
     runtime_metric_meter: Any = None
-    cancellation_details: Optional[ActivityCancellationDetails] = None
+    cancellation_details: ActivityCancellationDetails | None = None
     thread_cancel_raises: bool = False
-    async_cancelled: Optional[asyncio.Event] = None
-    async_shutdown: Optional[asyncio.Event] = None
-    _logger_details: Optional[Mapping[str, Any]] = None
+    async_cancelled: asyncio.Event | None = None
+    async_shutdown: asyncio.Event | None = None
+    _logger_details: Mapping[str, Any] | None = None
     shield_depth: int = 0
     _metric_meter: Any = None
 
@@ -258,7 +253,7 @@ def info() -> Info:
     return _context().info()
 
 
-def client() -> "hotmesh_temporal.client.Client":
+def client() -> hotmesh_temporal.client.Client:
     """The client of the worker running this activity (not available in local
     activities or in ActivityEnvironment unless one was given)."""
     ctx = _context()
@@ -267,7 +262,7 @@ def client() -> "hotmesh_temporal.client.Client":
     return ctx.client
 
 
-def cancellation_details() -> Optional[ActivityCancellationDetails]:
+def cancellation_details() -> ActivityCancellationDetails | None:
     """Why the activity was cancelled, once it has been."""
     return _context().cancellation_details
 
@@ -318,11 +313,13 @@ async def wait_for_cancelled() -> None:
     """Wait until cancellation is requested (async activities)."""
     ctx = _context()
     if ctx.async_cancelled is None:
-        raise RuntimeError("wait_for_cancelled() is for async activities; use wait_for_cancelled_sync()")
+        raise RuntimeError(
+            "wait_for_cancelled() is for async activities; use wait_for_cancelled_sync()"
+        )
     await ctx.async_cancelled.wait()
 
 
-def wait_for_cancelled_sync(timeout: Optional[timedelta | float] = None) -> None:
+def wait_for_cancelled_sync(timeout: timedelta | float | None = None) -> None:
     """Block until cancellation is requested or ``timeout`` passes (sync activities)."""
     _context().cancelled.wait(_seconds(timeout))
 
@@ -342,7 +339,7 @@ async def wait_for_worker_shutdown() -> None:
     await ctx.async_shutdown.wait()
 
 
-def wait_for_worker_shutdown_sync(timeout: Optional[timedelta | float] = None) -> None:
+def wait_for_worker_shutdown_sync(timeout: timedelta | float | None = None) -> None:
     """Block until the worker starts shutting down or ``timeout`` passes."""
     _context().worker_shutdown.wait(_seconds(timeout))
 
@@ -353,7 +350,7 @@ def raise_complete_async() -> NoReturn:
     raise _CompleteAsyncError()
 
 
-def payload_converter() -> "hotmesh_temporal.converter.PayloadConverter":
+def payload_converter() -> hotmesh_temporal.converter.PayloadConverter:
     """The payload converter of the worker running this activity."""
     return _context().payload_converter_factory()
 
@@ -380,7 +377,7 @@ def metric_meter() -> hotmesh_temporal.common.MetricMeter:
     return ctx._metric_meter
 
 
-def _seconds(timeout: Optional[timedelta | float]) -> Optional[float]:
+def _seconds(timeout: timedelta | float | None) -> float | None:
     if isinstance(timeout, timedelta):
         return timeout.total_seconds()
     return timeout
@@ -395,13 +392,15 @@ class LoggerAdapter(logging.LoggerAdapter):
     temporalio: ``activity_info_on_message``, ``activity_info_on_extra``,
     ``full_activity_info_on_extra``)."""
 
-    def __init__(self, logger: logging.Logger, extra: Optional[Mapping[str, Any]]) -> None:
+    def __init__(self, logger: logging.Logger, extra: Mapping[str, Any] | None) -> None:
         super().__init__(logger, extra or {})
         self.activity_info_on_message = True
         self.activity_info_on_extra = True
         self.full_activity_info_on_extra = False
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         ctx = _current_context.get(None)
         if ctx is None:
             return msg, kwargs

@@ -49,8 +49,8 @@ def _add_migrate(subparsers: Any) -> None:
 
 
 async def _run_migrate(args: argparse.Namespace) -> int:
-    from hotmesh_temporal._engine import dsn as dsn_mod
-    from hotmesh_temporal._engine import migrate as migrate_mod
+    from hotmesh_temporal._engine.store import dsn as dsn_mod
+    from hotmesh_temporal._engine.store import migrate as migrate_mod
 
     schema = args.schema
     dsn = args.dsn

@@ -78,9 +78,7 @@ class RetryPolicy:
         proto.initial_interval.FromTimedelta(self.initial_interval)
         proto.backoff_coefficient = self.backoff_coefficient
         # The default maximum is spelled out so the stored policy is explicit.
-        proto.maximum_interval.FromTimedelta(
-            self.maximum_interval or self.initial_interval * 100
-        )
+        proto.maximum_interval.FromTimedelta(self.maximum_interval or self.initial_interval * 100)
         proto.maximum_attempts = self.maximum_attempts
         if self.non_retryable_error_types:
             proto.non_retryable_error_types.extend(self.non_retryable_error_types)
@@ -228,9 +226,7 @@ class RawValue:
 
 # --- search attributes --------------------------------------------------------
 
-SearchAttributeValues: TypeAlias = (
-    list[str] | list[int] | list[float] | list[bool] | list[datetime]
-)
+SearchAttributeValues: TypeAlias = list[str] | list[int] | list[float] | list[bool] | list[datetime]
 """Values of one untyped (deprecated) search attribute: always a list."""
 
 SearchAttributes: TypeAlias = Mapping[str, SearchAttributeValues]
@@ -339,15 +335,15 @@ class SearchAttributeKey(ABC, Generic[SearchAttributeValueType]):
     @staticmethod
     def for_datetime(name: str) -> SearchAttributeKey[datetime]:
         """Key of a ``Datetime`` attribute."""
-        return _SearchAttributeKey(
-            name, SearchAttributeIndexedValueType.DATETIME, datetime
-        )
+        return _SearchAttributeKey(name, SearchAttributeIndexedValueType.DATETIME, datetime)
 
     @staticmethod
     def for_keyword_list(name: str) -> SearchAttributeKey[Sequence[str]]:
         """Key of a ``KeywordList`` attribute."""
         return _SearchAttributeKey(
-            name, SearchAttributeIndexedValueType.KEYWORD_LIST, Sequence[str]  # type: ignore[arg-type]
+            name,
+            SearchAttributeIndexedValueType.KEYWORD_LIST,
+            Sequence[str],  # type: ignore[arg-type]
         )
 
     @staticmethod
@@ -461,7 +457,7 @@ class TypedSearchAttributes(Collection[SearchAttributePair]):
         """Sort by name and refuse duplicate names."""
         ordered = sorted(self.search_attributes, key=lambda pair: pair.key.name)
         object.__setattr__(self, "search_attributes", ordered)
-        for before, after in zip(ordered, ordered[1:]):
+        for before, after in zip(ordered, ordered[1:], strict=False):
             if before.key.name == after.key.name:
                 raise ValueError(
                     f"Duplicate search attribute entries found for key {after.key.name}"
@@ -585,9 +581,7 @@ class MetricMeter(ABC):
         ...
 
     @abstractmethod
-    def with_additional_attributes(
-        self, additional_attributes: MetricAttributes
-    ) -> MetricMeter:
+    def with_additional_attributes(self, additional_attributes: MetricAttributes) -> MetricMeter:
         """A meter whose metrics carry these extra attributes."""
         ...
 
@@ -641,9 +635,7 @@ class MetricHistogramFloat(MetricCommon):
     """A distribution of floats."""
 
     @abstractmethod
-    def record(
-        self, value: float, additional_attributes: MetricAttributes | None = None
-    ) -> None:
+    def record(self, value: float, additional_attributes: MetricAttributes | None = None) -> None:
         """Record a non-negative ``value``."""
         ...
 
@@ -672,9 +664,7 @@ class MetricGaugeFloat(MetricCommon):
     """A float level."""
 
     @abstractmethod
-    def set(
-        self, value: float, additional_attributes: MetricAttributes | None = None
-    ) -> None:
+    def set(self, value: float, additional_attributes: MetricAttributes | None = None) -> None:
         """Set the current level."""
         ...
 
@@ -757,9 +747,7 @@ class _Histogram(_Metric, MetricHistogram):
 
 
 class _HistogramFloat(_Metric, MetricHistogramFloat):
-    def record(
-        self, value: float, additional_attributes: MetricAttributes | None = None
-    ) -> None:
+    def record(self, value: float, additional_attributes: MetricAttributes | None = None) -> None:
         self._emit(value, additional_attributes)
 
 
@@ -776,9 +764,7 @@ class _Gauge(_Metric, MetricGauge):
 
 
 class _GaugeFloat(_Metric, MetricGaugeFloat):
-    def set(
-        self, value: float, additional_attributes: MetricAttributes | None = None
-    ) -> None:
+    def set(self, value: float, additional_attributes: MetricAttributes | None = None) -> None:
         self._emit(value, additional_attributes)
 
 
@@ -795,22 +781,34 @@ class _CallbackMetricMeter(MetricMeter):
     def _make(self, cls: type, kind: str, name: str, description: Any, unit: Any) -> Any:
         return cls(kind, name, description, unit, self._attributes, self._sink)
 
-    def create_counter(self, name: str, description: str | None = None, unit: str | None = None) -> MetricCounter:
+    def create_counter(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricCounter:
         return self._make(_Counter, "counter", name, description, unit)
 
-    def create_histogram(self, name: str, description: str | None = None, unit: str | None = None) -> MetricHistogram:
+    def create_histogram(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricHistogram:
         return self._make(_Histogram, "histogram", name, description, unit)
 
-    def create_histogram_float(self, name: str, description: str | None = None, unit: str | None = None) -> MetricHistogramFloat:
+    def create_histogram_float(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricHistogramFloat:
         return self._make(_HistogramFloat, "histogram_float", name, description, unit)
 
-    def create_histogram_timedelta(self, name: str, description: str | None = None, unit: str | None = None) -> MetricHistogramTimedelta:
+    def create_histogram_timedelta(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricHistogramTimedelta:
         return self._make(_HistogramTimedelta, "histogram_timedelta", name, description, unit)
 
-    def create_gauge(self, name: str, description: str | None = None, unit: str | None = None) -> MetricGauge:
+    def create_gauge(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricGauge:
         return self._make(_Gauge, "gauge", name, description, unit)
 
-    def create_gauge_float(self, name: str, description: str | None = None, unit: str | None = None) -> MetricGaugeFloat:
+    def create_gauge_float(
+        self, name: str, description: str | None = None, unit: str | None = None
+    ) -> MetricGaugeFloat:
         return self._make(_GaugeFloat, "gauge_float", name, description, unit)
 
     def with_additional_attributes(self, additional_attributes: MetricAttributes) -> MetricMeter:
@@ -1030,7 +1028,7 @@ def _type_hints_from_func(func: Callable) -> tuple[list[type] | None, type | Non
         or isinstance(func, types.MethodType)
     ):
         owner = func if isinstance(func, type) else type(func)
-        call = getattr(owner, "__call__", None)
+        call = getattr(owner, "__call__", None)  # noqa: B004 (the bound __call__ itself)
         if call is not None and not isinstance(owner, _NON_USER_CALLABLES):
             func = call
     sig = inspect.signature(func)
@@ -1038,9 +1036,13 @@ def _type_hints_from_func(func: Callable) -> tuple[list[type] | None, type | Non
     ret = hints.get("return")
     params: list[type] = []
     for index, param in enumerate(sig.parameters.values()):
-        is_bare_self = index == 0 and param.name == "self" and (
-            param.annotation is inspect.Parameter.empty
-            or str(param.annotation) == "typing.Self"
+        is_bare_self = (
+            index == 0
+            and param.name == "self"
+            and (
+                param.annotation is inspect.Parameter.empty
+                or str(param.annotation) == "typing.Self"
+            )
         )
         if is_bare_self:
             continue

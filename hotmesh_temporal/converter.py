@@ -120,7 +120,7 @@ __all__ = [
 # =============================================================================
 
 
-class SerializationContext(ABC):
+class SerializationContext(ABC):  # noqa: B024 (a marker base, as temporalio's)
     """What a conversion is for, given to converters that ask for it.
 
     Workflow-related conversions (start, signal, query, update, result, child
@@ -177,7 +177,7 @@ class NexusSerializationContext(SerializationContext):
     """Nexus operation name."""
 
 
-class WithSerializationContext(ABC):
+class WithSerializationContext(ABC):  # noqa: B024 (a marker base, as temporalio's)
     """Mixin for converters and codecs that want the serialization context.
 
     Before each conversion the SDK calls :py:meth:`with_context` and uses the
@@ -223,9 +223,7 @@ class TransferTypeConverter(Generic[ValueT, TransferTypeT], ABC):
 
 
 class _TransferTypeConvertibleDecorator(Generic[ValueT, TransferTypeT]):
-    def __init__(
-        self, converter_type: type[TransferTypeConverter[ValueT, TransferTypeT]]
-    ) -> None:
+    def __init__(self, converter_type: type[TransferTypeConverter[ValueT, TransferTypeT]]) -> None:
         self._converter_type = converter_type
 
     def __call__(self, cls: type[ValueT]) -> type[ValueT]:
@@ -371,9 +369,7 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
             payload = converter.to_payload(value)
             if payload is not None:
                 return payload
-        raise RuntimeError(
-            f"Value at index {index} of type {type(value)} has no known converter"
-        )
+        raise RuntimeError(f"Value at index {index} of type {type(value)} has no known converter")
 
     def from_payloads(
         self, payloads: Sequence[_Payload], type_hints: list[type] | None = None
@@ -636,13 +632,13 @@ class _TemporalTransferTypePayloadConverter(PayloadConverter, WithSerializationC
         if type_hints is None:
             return self._inner_payload_converter.from_payloads(payloads, None)
         convs = [_transfer_converter_of(hint) for hint in type_hints]
-        inner_hints = [c.transfer_type if c else h for c, h in zip(convs, type_hints)]
+        inner_hints = [c.transfer_type if c else h for c, h in zip(convs, type_hints, strict=False)]
         values = self._inner_payload_converter.from_payloads(
             payloads, typing.cast("list[type]", inner_hints)
         )
         return [
             c.from_transfer_type(v, h) if c else v
-            for v, c, h in zip(values, convs, type_hints)
+            for v, c, h in zip(values, convs, type_hints, strict=False)
         ]
 
     def with_context(self, context: SerializationContext) -> Self:
@@ -741,7 +737,8 @@ class JSONPlainPayloadConverter(EncodingPayloadConverter):
             warnings.warn(
                 "If you're using Pydantic v2, use "
                 "hotmesh_temporal.contrib.pydantic.pydantic_data_converter. "
-                "Pydantic v1 models are only supported through their dict() method."
+                "Pydantic v1 models are only supported through their dict() method.",
+                stacklevel=2,
             )
         data = json.dumps(value, cls=self._encoder, separators=(",", ":"), sort_keys=True)
         return _Payload(metadata={"encoding": self._encoding.encode()}, data=data.encode())
@@ -907,7 +904,9 @@ def _to_mapping(hint: Any, value: Any, convs: Sequence[JSONTypeConverter]) -> An
             try:
                 item = value_to_type(item_type, item, convs)
             except Exception as err:
-                raise TypeError(f"Failed converting value for key {key!r} in mapping {hint}") from err
+                raise TypeError(
+                    f"Failed converting value for key {key!r} in mapping {hint}"
+                ) from err
         result[key] = item
     # Building the TypedDict runs its (light) validation.
     return hint(**result) if per_key else result
@@ -940,7 +939,7 @@ def _to_class_based(hint: Any, value: Any, convs: Sequence[JSONTypeConverter]) -
     if isinstance(parse_obj, (classmethod, staticmethod)):
         if not isinstance(value, dict):
             raise TypeError(f"Cannot convert to {hint}, value is {type(value)} not dict")
-        return getattr(hint, "parse_obj")(value)
+        return hint.parse_obj(value)
     if not inspect.isclass(hint):
         return _NOT_MINE
     if issubclass(hint, Enum) and issubclass(hint, int):

@@ -5,7 +5,6 @@ of ``temporalio.exceptions``, so ``except`` clauses written for Temporal keep
 catching the same errors.
 """
 
-
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
@@ -99,9 +98,7 @@ class ActivityAlreadyStartedError(FailureError):
         run_id: Run ID of the existing activity, when known.
     """
 
-    def __init__(
-        self, activity_id: str, activity_type: str, *, run_id: str | None = None
-    ) -> None:
+    def __init__(self, activity_id: str, activity_type: str, *, run_id: str | None = None) -> None:
         """Create the error for the given existing activity."""
         super().__init__("Activity execution already started")
         self.activity_id = activity_id
@@ -478,6 +475,4 @@ def is_cancelled_exception(exception: BaseException) -> bool:
     if isinstance(exception, (asyncio.CancelledError, CancelledError)):
         return True
     wrappers = (ActivityError, ChildWorkflowError, NexusOperationError)
-    return isinstance(exception, wrappers) and isinstance(
-        exception.cause, CancelledError
-    )
+    return isinstance(exception, wrappers) and isinstance(exception.cause, CancelledError)

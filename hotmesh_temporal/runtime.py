@@ -34,7 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NewType, Protocol
 
 import hotmesh_temporal.common
-from hotmesh_temporal._engine.metrics import NO_METRICS, ClientMetrics, Registry, WorkerMetrics
+from hotmesh_temporal._engine.observability.metrics import (
+    NO_METRICS,
+    ClientMetrics,
+    Registry,
+    WorkerMetrics,
+)
 
 logger = logging.getLogger("hotmesh_temporal.runtime")
 

@@ -9,16 +9,17 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any, ClassVar, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
-from hotmesh_temporal._engine.dsn import resolve_target
-from hotmesh_temporal._engine.tls import tls_context
+from hotmesh_temporal._engine.store.dsn import resolve_target
+from hotmesh_temporal._engine.store.store import DatabaseUnavailableError, Store
+from hotmesh_temporal._engine.store.tls import tls_context
+from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
 from hotmesh_temporal.exceptions import TemporalError
-from hotmesh_temporal._engine.store import DatabaseUnavailableError, Store
-from hotmesh_temporal._engine.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
 
 
 class RPCStatusCode(IntEnum):
@@ -87,11 +88,11 @@ class TLSConfig:
     ``domain`` and ``verification_server_name`` are accepted; the server name checked is
     the DSN's host."""
 
-    server_root_ca_cert: Optional[bytes] = None
-    domain: Optional[str] = None
-    client_cert: Optional[bytes] = None
-    client_private_key: Optional[bytes] = None
-    verification_server_name: Optional[str] = None
+    server_root_ca_cert: bytes | None = None
+    domain: str | None = None
+    client_cert: bytes | None = None
+    client_private_key: bytes | None = None
+    verification_server_name: str | None = None
 
 
 @dataclass
@@ -102,7 +103,7 @@ class RetryConfig:
     randomization_factor: float = 0.2
     multiplier: float = 1.5
     max_interval_millis: int = 5000
-    max_elapsed_time_millis: Optional[int] = 10000
+    max_elapsed_time_millis: int | None = 10000
     max_retries: int = 10
 
 
@@ -112,7 +113,7 @@ class KeepAliveConfig:
 
     interval_millis: int = 30000
     timeout_millis: int = 15000
-    default: ClassVar["KeepAliveConfig"]
+    default: ClassVar[KeepAliveConfig]
 
 
 KeepAliveConfig.default = KeepAliveConfig()
@@ -123,7 +124,7 @@ class HttpConnectProxyConfig:
     """Accepted for compatibility (an HTTP CONNECT proxy for gRPC)."""
 
     target_host: str
-    basic_auth: Optional[Tuple[str, str]] = None
+    basic_auth: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class DnsLoadBalancingConfig:
     """Accepted for compatibility (gRPC DNS round-robin)."""
 
     resolution_interval_millis: int = 30000
-    default: ClassVar["DnsLoadBalancingConfig"]
+    default: ClassVar[DnsLoadBalancingConfig]
 
 
 DnsLoadBalancingConfig.default = DnsLoadBalancingConfig()
@@ -140,8 +141,8 @@ DnsLoadBalancingConfig.default = DnsLoadBalancingConfig()
 class GrpcCompression:
     """Accepted for compatibility: ``GrpcCompression.NONE`` or ``GrpcCompression.GZIP``."""
 
-    NONE: ClassVar["GrpcCompression"]
-    GZIP: ClassVar["GrpcCompression"]
+    NONE: ClassVar[GrpcCompression]
+    GZIP: ClassVar[GrpcCompression]
 
     def __init__(self, name: str) -> None:
         self._name = name
@@ -167,19 +168,19 @@ class ConnectConfig:
     """How to reach the database (``target_host``); ``tls`` turns on verified TLS."""
 
     target_host: str
-    api_key: Optional[str] = None
-    tls: Union[bool, TLSConfig, None] = None
-    retry_config: Optional[RetryConfig] = None
-    keep_alive_config: Optional[KeepAliveConfig] = KeepAliveConfig.default
-    rpc_metadata: Mapping[str, Union[str, bytes]] = field(default_factory=dict)
+    api_key: str | None = None
+    tls: bool | TLSConfig | None = None
+    retry_config: RetryConfig | None = None
+    keep_alive_config: KeepAliveConfig | None = KeepAliveConfig.default
+    rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
     identity: str = ""
     lazy: bool = False
     runtime: Any = None
-    http_connect_proxy_config: Optional[HttpConnectProxyConfig] = None
-    dns_load_balancing_config: Optional[DnsLoadBalancingConfig] = None
+    http_connect_proxy_config: HttpConnectProxyConfig | None = None
+    dns_load_balancing_config: DnsLoadBalancingConfig | None = None
     grpc_compression: GrpcCompression = GrpcCompression.GZIP
     payload_limits: PayloadLimitsConfig = field(default_factory=PayloadLimitsConfig)
-    connect_timeout: Optional[timedelta] = None
+    connect_timeout: timedelta | None = None
 
     def __post_init__(self) -> None:
         if not self.identity:
@@ -204,14 +205,14 @@ class ServiceClient:
         if not config.identity:
             config.identity = f"{os.getpid()}@{socket.gethostname()}"
         self.config = config
-        self._store_obj: Optional[Store] = None
+        self._store_obj: Store | None = None
         self._lock = asyncio.Lock()
-        self._waiter: Optional[CloseWaiter] = None
-        self._answers: Optional[KeyedWaiter] = None
-        self._updates: Optional[UpdateWaiter] = None
+        self._waiter: CloseWaiter | None = None
+        self._answers: KeyedWaiter | None = None
+        self._updates: UpdateWaiter | None = None
 
     @staticmethod
-    async def connect(config: ConnectConfig) -> "ServiceClient":
+    async def connect(config: ConnectConfig) -> ServiceClient:
         """Open the database that ``config.target_host`` names (unless ``lazy``)."""
         client = ServiceClient(config)
         if not config.lazy:
@@ -219,7 +220,7 @@ class ServiceClient:
         return client
 
     @property
-    def worker_service_client(self) -> "ServiceClient":
+    def worker_service_client(self) -> ServiceClient:
         """The client workers use: the same pool here."""
         return self
 
@@ -229,9 +230,7 @@ class ServiceClient:
                 if self._store_obj is None:
                     dsn = await resolve_target(self.config.target_host)
                     try:
-                        self._store_obj = await Store.open(
-                            dsn, ssl=tls_context(self.config.tls)
-                        )
+                        self._store_obj = await Store.open(dsn, ssl=tls_context(self.config.tls))
                     except DatabaseUnavailableError as err:
                         raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
         return self._store_obj
@@ -257,11 +256,12 @@ class ServiceClient:
         *,
         service: str = "temporal.api.workflowservice.v1.WorkflowService",
         retry: bool = False,
-        metadata: Mapping[str, Union[str, bytes]] = {},
-        timeout: Optional[timedelta] = None,
+        metadata: Mapping[str, str | bytes] = {},
+        timeout: timedelta | None = None,
     ) -> bool:
         """True when the database answers; a database that cannot be reached raises
         RPCError UNAVAILABLE (``timeout`` bounds the wait)."""
+
         async def ping() -> None:
             store = await self._store()
             await store.fetchval("now")
@@ -274,10 +274,10 @@ class ServiceClient:
             raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
         return True
 
-    def update_rpc_metadata(self, metadata: Mapping[str, Union[str, bytes]]) -> None:
+    def update_rpc_metadata(self, metadata: Mapping[str, str | bytes]) -> None:
         self.config.rpc_metadata = metadata
 
-    def update_api_key(self, api_key: Optional[str]) -> None:
+    def update_api_key(self, api_key: str | None) -> None:
         self.config.api_key = api_key
 
     async def close(self) -> None:

@@ -85,12 +85,16 @@ async def reserve_inventory(order: Order) -> str:
 async def charge_payment(order: Order) -> dict:
     attempt = activity.info().attempt
     if attempt == 1:
-        say(f"  [activity] charging ${order.amount_cents / 100:.2f}, attempt {attempt}: "
-            "card processor timed out (retryable error)")
+        say(
+            f"  [activity] charging ${order.amount_cents / 100:.2f}, attempt {attempt}: "
+            "card processor timed out (retryable error)"
+        )
         raise ApplicationError("card processor timed out", type="PaymentGatewayTimeout")
     payment = f"pay-{order.order_id[-6:]}"
-    say(f"  [activity] charging ${order.amount_cents / 100:.2f}, attempt {attempt}: "
-        f"approved ({payment})")
+    say(
+        f"  [activity] charging ${order.amount_cents / 100:.2f}, attempt {attempt}: "
+        f"approved ({payment})"
+    )
     return {"payment_id": payment, "attempt": attempt}
 
 
@@ -121,9 +125,7 @@ class OrderWorkflow:
     async def run(self, order: Order) -> OrderResult:
         steps = dict(start_to_close_timeout=timedelta(seconds=10))
 
-        reservation_id = await workflow.execute_activity(
-            reserve_inventory, order, **steps
-        )
+        reservation_id = await workflow.execute_activity(reserve_inventory, order, **steps)
         self.status = "reserved"
 
         payment = await workflow.execute_activity(
@@ -145,9 +147,7 @@ class OrderWorkflow:
         tracking_number = await workflow.execute_activity(ship_order, order, **steps)
         self.status = "shipped"
 
-        await workflow.execute_activity(
-            send_confirmation, args=[order, tracking_number], **steps
-        )
+        await workflow.execute_activity(send_confirmation, args=[order, tracking_number], **steps)
         self.status = "completed"
 
         return OrderResult(
@@ -189,8 +189,10 @@ async def main() -> int:
             OrderWorkflow.run, order, id=order.order_id, task_queue=TASK_QUEUE
         )
         say(f"started workflow {handle.id} (run {handle.result_run_id})")
-        say(f"  (the workflow waits {WAIT_BEFORE_SHIPPING.total_seconds():g} s "
-            "on a durable timer before shipping)")
+        say(
+            f"  (the workflow waits {WAIT_BEFORE_SHIPPING.total_seconds():g} s "
+            "on a durable timer before shipping)"
+        )
         result = await handle.result()
 
     say(f"result: {result}")

@@ -49,14 +49,14 @@ def workflow_environment(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 async def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from hotmesh_temporal._engine.dsn import _reachable
+    from hotmesh_temporal._engine.store.dsn import _reachable
 
     env = os.environ.get("HOTMESH_TEST_DSN")
     if env:
         return env
     if await _reachable(LOCAL_TEST_DSN):
         return LOCAL_TEST_DSN
-    from hotmesh_temporal._engine.embedded import start_embedded
+    from hotmesh_temporal._engine.store.embedded import start_embedded
 
     # A short path: the server's Unix socket path must stay under ~100 bytes.
     data_dir = tmp_path_factory.mktemp("pg") / "data"
@@ -67,7 +67,7 @@ async def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def test_schema(pg_dsn: str) -> AsyncIterator[str]:
     import asyncpg
 
-    from hotmesh_temporal._engine.dsn import split_schema
+    from hotmesh_temporal._engine.store.dsn import split_schema
 
     name = f"hm_test_{secrets.token_hex(6)}"
     yield name
@@ -81,7 +81,7 @@ async def test_schema(pg_dsn: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def dsn(pg_dsn: str, test_schema: str) -> str:
-    from hotmesh_temporal._engine.dsn import with_schema
+    from hotmesh_temporal._engine.store.dsn import with_schema
 
     return with_schema(pg_dsn, test_schema)
 
@@ -90,8 +90,8 @@ def dsn(pg_dsn: str, test_schema: str) -> str:
 async def migrated_dsn(dsn: str) -> str:
     import asyncpg
 
-    from hotmesh_temporal._engine.dsn import split_schema
-    from hotmesh_temporal._engine.migrate import migrate
+    from hotmesh_temporal._engine.store.dsn import split_schema
+    from hotmesh_temporal._engine.store.migrate import migrate
 
     base, schema = split_schema(dsn)
     conn = await asyncpg.connect(base)

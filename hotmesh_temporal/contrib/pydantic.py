@@ -69,9 +69,7 @@ class PydanticJSONPlainPayloadConverter(EncodingPayloadConverter):
         # A serializer for "any" value is needed to pass options to to_json.
         self._schema_serializer = SchemaSerializer(any_schema())
         self._to_json_options = to_json_options
-        self._type_adapter = functools.lru_cache(maxsize=max_cached_type_adapters)(
-            TypeAdapter
-        )
+        self._type_adapter = functools.lru_cache(maxsize=max_cached_type_adapters)(TypeAdapter)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle state: the cache wrapper is replaced by its size."""
@@ -82,9 +80,7 @@ class PydanticJSONPlainPayloadConverter(EncodingPayloadConverter):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore from :py:meth:`__getstate__` with an empty cache."""
         self.__dict__.update(state)
-        self._type_adapter = functools.lru_cache(maxsize=state["_type_adapter"])(
-            TypeAdapter
-        )
+        self._type_adapter = functools.lru_cache(maxsize=state["_type_adapter"])(TypeAdapter)
 
     @property
     def encoding(self) -> str:

@@ -30,9 +30,14 @@ import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
 import hotmesh_temporal.worker
-from hotmesh_temporal._engine.dsn import quote_ident, resolve_target, split_schema, with_schema
-from hotmesh_temporal._engine.timeskip import TimeSkipper as _Clock
-from hotmesh_temporal._engine.waiter import CloseWaiter
+from hotmesh_temporal._engine.store.dsn import (
+    quote_ident,
+    resolve_target,
+    split_schema,
+    with_schema,
+)
+from hotmesh_temporal._engine.store.waiter import CloseWaiter
+from hotmesh_temporal._engine.worker.timeskip import TimeSkipper as _Clock
 from hotmesh_temporal.common import QueryRejectCondition
 from hotmesh_temporal.converter import DataConverter
 

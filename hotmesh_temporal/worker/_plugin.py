@@ -11,7 +11,8 @@ import abc
 import functools
 import inspect
 import warnings
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, TypedDict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from hotmesh_temporal.worker._worker import Worker
@@ -56,9 +57,7 @@ class Plugin(abc.ABC):
         """Return the worker options to use (edit and return ``config``)."""
 
     @abc.abstractmethod
-    async def run_worker(
-        self, worker: "Worker", next: Callable[["Worker"], Awaitable[None]]
-    ) -> None:
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
         """Run the worker, usually by awaiting ``next(worker)``."""
 
     @abc.abstractmethod
@@ -70,7 +69,7 @@ class Plugin(abc.ABC):
         """Replay, usually by returning ``next(replayer, histories)``."""
 
 
-def worker_plugins(client: Any, plugins: Any) -> List[Plugin]:
+def worker_plugins(client: Any, plugins: Any) -> list[Plugin]:
     """The client's worker plugins, then the worker's own (a type in both warns)."""
     from_client = [p for p in client.config().get("plugins") or [] if isinstance(p, Plugin)]
     own_types = {type(p) for p in plugins}
@@ -92,7 +91,7 @@ def configured_by_plugins(init: Callable) -> Callable:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        config: Dict[str, Any] = dict(bound.arguments)
+        config: dict[str, Any] = dict(bound.arguments)
         del config["self"]
         plugins = worker_plugins(config["client"], config.get("plugins") or [])
         for plugin in plugins:
@@ -104,7 +103,7 @@ def configured_by_plugins(init: Callable) -> Callable:
 
 
 async def run_through_plugins(
-    worker: "Worker", plugins: List[Plugin], run: Callable[["Worker"], Awaitable[None]]
+    worker: Worker, plugins: list[Plugin], run: Callable[[Worker], Awaitable[None]]
 ) -> None:
     """Run ``run(worker)`` wrapped by each plugin, the first plugin outermost."""
     chain = run

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from hotmesh_temporal._engine.replayer import replay_run
-from hotmesh_temporal._engine.workflow_worker import WorkflowWorkerConfig
+from hotmesh_temporal._engine.worker.replayer import replay_run
+from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorkerConfig
 from hotmesh_temporal.common import HeaderCodecBehavior
 from hotmesh_temporal.converter import DataConverter
 from hotmesh_temporal.runtime import Runtime

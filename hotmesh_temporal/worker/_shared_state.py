@@ -15,7 +15,8 @@ import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -36,8 +37,8 @@ class SharedStateManager(ABC):
     @staticmethod
     def create_from_multiprocessing(
         mgr: Any,
-        queue_poller_executor: Optional[concurrent.futures.Executor] = None,
-    ) -> "SharedStateManager":
+        queue_poller_executor: concurrent.futures.Executor | None = None,
+    ) -> SharedStateManager:
         """A manager backed by ``mgr`` (a started ``multiprocessing.Manager()``).
 
         ``queue_poller_executor`` runs the thread that drains heartbeats (default: a
@@ -69,14 +70,14 @@ class _QueueHeartbeatSender(SharedHeartbeatSender):
 
 
 class _MultiprocessingSharedStateManager(SharedStateManager):
-    def __init__(self, mgr: Any, executor: Optional[concurrent.futures.Executor]) -> None:
+    def __init__(self, mgr: Any, executor: concurrent.futures.Executor | None) -> None:
         self._mgr = mgr
         self._queue = mgr.Queue()
         self._sender = _QueueHeartbeatSender(self._queue)
-        self._heartbeaters: Dict[bytes, Callable[..., None]] = {}
+        self._heartbeaters: dict[bytes, Callable[..., None]] = {}
         self._lock = threading.Lock()
         self._executor = executor
-        self._poller: Optional[concurrent.futures.Future] = None
+        self._poller: concurrent.futures.Future | None = None
 
     def new_event(self) -> threading.Event:
         return self._mgr.Event()

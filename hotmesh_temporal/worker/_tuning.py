@@ -158,8 +158,10 @@ class WorkerTuner(ABC):
             return ResourceBasedSlotSupplier(config or ResourceBasedSlotConfig(), targets)
 
         return _CompositeTuner(
-            supplier(workflow_config), supplier(activity_config),
-            supplier(local_activity_config), supplier(nexus_config),
+            supplier(workflow_config),
+            supplier(activity_config),
+            supplier(local_activity_config),
+            supplier(nexus_config),
         )
 
     @classmethod
@@ -172,10 +174,12 @@ class WorkerTuner(ABC):
         nexus_slots: int | None = None,
     ) -> WorkerTuner:
         """Fixed slot counts; an unset count is 100, as in temporalio."""
-        return _CompositeTuner(*(
-            FixedSizeSlotSupplier(n or DEFAULT_SLOTS)
-            for n in (workflow_slots, activity_slots, local_activity_slots, nexus_slots)
-        ))
+        return _CompositeTuner(
+            *(
+                FixedSizeSlotSupplier(n or DEFAULT_SLOTS)
+                for n in (workflow_slots, activity_slots, local_activity_slots, nexus_slots)
+            )
+        )
 
     @classmethod
     def create_composite(

@@ -8,16 +8,16 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Type
+from typing import Any
 
 from hotmesh_temporal import activity as activity_api
-from hotmesh_temporal._engine.activity_worker import ActivityWorker, ActivityWorkerConfig
-from hotmesh_temporal._engine.definitions import WorkflowDefinition
-from hotmesh_temporal._engine import timeskip
-from hotmesh_temporal._engine.local_activities import LocalActivityExecutor
-from hotmesh_temporal._engine.sweeper import Sweeper
-from hotmesh_temporal._engine.workflow_worker import (
+from hotmesh_temporal._engine.worker import timeskip
+from hotmesh_temporal._engine.worker.activity_worker import ActivityWorker, ActivityWorkerConfig
+from hotmesh_temporal._engine.worker.local_activities import LocalActivityExecutor
+from hotmesh_temporal._engine.worker.sweeper import Sweeper
+from hotmesh_temporal._engine.worker.workflow_worker import (
     WorkflowWorker,
     WorkflowWorkerConfig,
     workflow_interceptor_classes,
@@ -27,6 +27,7 @@ from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_p
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
+from hotmesh_temporal.workflow._definition import WorkflowDefinition
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -56,38 +57,38 @@ class Worker:
         activities: Sequence[Callable] = [],
         nexus_service_handlers: Sequence[Any] = [],
         workflows: Sequence[type] = [],
-        activity_executor: Optional[concurrent.futures.Executor] = None,
-        workflow_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
-        nexus_task_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
-        workflow_runner: WorkflowRunner = SandboxedWorkflowRunner(),
-        unsandboxed_workflow_runner: WorkflowRunner = UnsandboxedWorkflowRunner(),
+        activity_executor: concurrent.futures.Executor | None = None,
+        workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
+        nexus_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
+        workflow_runner: WorkflowRunner = SandboxedWorkflowRunner(),  # noqa: B008 (as temporalio)
+        unsandboxed_workflow_runner: WorkflowRunner = UnsandboxedWorkflowRunner(),  # noqa: B008
         plugins: Sequence[Any] = [],
         interceptors: Sequence[Any] = [],
-        build_id: Optional[str] = None,
-        identity: Optional[str] = None,
+        build_id: str | None = None,
+        identity: str | None = None,
         max_cached_workflows: int = 1000,
-        max_concurrent_workflow_tasks: Optional[int] = None,
-        max_concurrent_activities: Optional[int] = None,
-        max_concurrent_local_activities: Optional[int] = None,
-        max_concurrent_nexus_tasks: Optional[int] = None,
+        max_concurrent_workflow_tasks: int | None = None,
+        max_concurrent_activities: int | None = None,
+        max_concurrent_local_activities: int | None = None,
+        max_concurrent_nexus_tasks: int | None = None,
         tuner: Any = None,
-        max_concurrent_workflow_task_polls: Optional[int] = None,
+        max_concurrent_workflow_task_polls: int | None = None,
         nonsticky_to_sticky_poll_ratio: float = 0.2,
-        max_concurrent_activity_task_polls: Optional[int] = None,
+        max_concurrent_activity_task_polls: int | None = None,
         no_remote_activities: bool = False,
         sticky_queue_schedule_to_start_timeout: timedelta = timedelta(seconds=10),
         max_heartbeat_throttle_interval: timedelta = timedelta(seconds=60),
         default_heartbeat_throttle_interval: timedelta = timedelta(seconds=30),
-        max_activities_per_second: Optional[float] = None,
-        max_task_queue_activities_per_second: Optional[float] = None,
+        max_activities_per_second: float | None = None,
+        max_task_queue_activities_per_second: float | None = None,
         max_eager_activity_reservations_per_workflow_task: int = 3,
         graceful_shutdown_timeout: timedelta = timedelta(),
-        plugin_shutdown_timeout: Optional[timedelta] = timedelta(seconds=60),
-        workflow_failure_exception_types: Sequence[Type[BaseException]] = [],
+        plugin_shutdown_timeout: timedelta | None = timedelta(seconds=60),
+        workflow_failure_exception_types: Sequence[type[BaseException]] = [],
         shared_state_manager: Any = None,
         debug_mode: bool = False,
         disable_eager_activity_execution: bool = False,
-        on_fatal_error: Optional[Callable[[BaseException], Awaitable[None]]] = None,
+        on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
         use_worker_versioning: bool = False,
         disable_safe_workflow_eviction: bool = False,
         deployment_config: Any = None,
@@ -111,7 +112,9 @@ class Worker:
         self._graceful_shutdown = graceful_shutdown_timeout.total_seconds()
         self._interceptors = list(client.config()["interceptors"] or []) + list(interceptors)
         self._interceptors = [i for i in self._interceptors if _is_worker_interceptor(i)]
-        self._activity_defs = _activity_definitions(activities, activity_executor, shared_state_manager)
+        self._activity_defs = _activity_definitions(
+            activities, activity_executor, shared_state_manager
+        )
         self._shared_state_manager = shared_state_manager
         self._workflow_defs, self._dynamic_workflow = _workflow_definitions(workflows)
         self._workflow_interceptors = (
@@ -121,7 +124,9 @@ class Worker:
         )
         self._activity_executor = activity_executor
         slots = slot_limits(
-            tuner, max_concurrent_workflow_tasks, max_concurrent_activities,
+            tuner,
+            max_concurrent_workflow_tasks,
+            max_concurrent_activities,
             max_concurrent_local_activities,
         )
         self._settings = dict(
@@ -131,7 +136,8 @@ class Worker:
             max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
-            max_eager=0 if disable_eager_activity_execution or no_remote_activities
+            max_eager=0
+            if disable_eager_activity_execution or no_remote_activities
             else max_eager_activity_reservations_per_workflow_task,
             max_activities_per_second=max_activities_per_second,
             no_remote_activities=no_remote_activities,
@@ -143,13 +149,13 @@ class Worker:
         self._on_fatal_error = on_fatal_error
         self._started = False
         self._shutdown_started = asyncio.Event() if _has_loop() else None
-        self._run_task: Optional[asyncio.Task] = None
-        self._ready: Optional[asyncio.Event] = None
-        self._activity_worker: Optional[ActivityWorker] = None
-        self._workflow_worker: Optional[WorkflowWorker] = None
-        self._sweeper: Optional[Sweeper] = None
-        self._done: Optional[asyncio.Event] = None
-        self._live_queue: Optional[tuple] = None
+        self._run_task: asyncio.Task | None = None
+        self._ready: asyncio.Event | None = None
+        self._activity_worker: ActivityWorker | None = None
+        self._workflow_worker: WorkflowWorker | None = None
+        self._sweeper: Sweeper | None = None
+        self._done: asyncio.Event | None = None
+        self._live_queue: tuple | None = None
 
     # ------------------------------------------------------------------- public
 
@@ -173,7 +179,7 @@ class Worker:
     def is_shutdown(self) -> bool:
         return self._done is not None and self._done.is_set()
 
-    def config(self, *, active_config: bool = False) -> Dict[str, Any]:
+    def config(self, *, active_config: bool = False) -> dict[str, Any]:
         """The options this worker was built with (for building a similar worker)."""
         return {
             "client": self._client,
@@ -214,7 +220,7 @@ class Worker:
             self._live_queue = None
         self._done.set()
 
-    async def __aenter__(self) -> "Worker":
+    async def __aenter__(self) -> Worker:
         if not self._plugins:
             await self._start()
             return self
@@ -313,8 +319,12 @@ class Worker:
                         metric_meter=runtime.metric_meter,
                     ),
                 ),
-                eager_activity_slots=activity_worker.reserve_eager if activity_worker else (lambda n: 0),
-                start_activity=activity_worker.start_eager if activity_worker and s["max_eager"] else None,
+                eager_activity_slots=activity_worker.reserve_eager
+                if activity_worker
+                else (lambda n: 0),
+                start_activity=activity_worker.start_eager
+                if activity_worker and s["max_eager"]
+                else None,
             )
             self._workflow_worker.metrics = metrics
             if activity_worker is not None:
@@ -354,11 +364,15 @@ def _has_loop() -> bool:
 
 
 def _is_worker_interceptor(interceptor: Any) -> bool:
-    return hasattr(interceptor, "intercept_activity") or hasattr(interceptor, "workflow_interceptor_class")
+    return hasattr(interceptor, "intercept_activity") or hasattr(
+        interceptor, "workflow_interceptor_class"
+    )
 
 
-def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_state: Any) -> tuple:
-    by_name: Dict[str, Any] = {}
+def _activity_definitions(
+    activities: Sequence[Callable], executor: Any, shared_state: Any
+) -> tuple:
+    by_name: dict[str, Any] = {}
     dynamic = None
     for fn in activities:
         defn = activity_api._Definition.must_from_callable(fn)
@@ -367,8 +381,11 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_
                 f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
                 "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
             )
-        if (not defn.is_async and shared_state is None
-                and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)):
+        if (
+            not defn.is_async
+            and shared_state is None
+            and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)
+        ):
             # Heartbeats and cancellation cannot reach another process without it.
             raise ValueError(
                 f"Activity {defn.name} is not async and executor is not thread-pool executor, "
@@ -386,7 +403,7 @@ def _activity_definitions(activities: Sequence[Callable], executor: Any, shared_
 
 
 def _workflow_definitions(workflows: Sequence[type]) -> tuple:
-    by_name: Dict[str, Any] = {}
+    by_name: dict[str, Any] = {}
     dynamic = None
     for cls in workflows:
         defn = WorkflowDefinition.from_class(cls)

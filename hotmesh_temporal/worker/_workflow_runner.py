@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class WorkflowInstanceDetails:
     extern_functions: Mapping[str, Callable]
     disable_eager_activity_execution: bool
     worker_level_failure_exception_types: Sequence[type[BaseException]]
-    patch_activation_callback: Optional[Callable[[PatchActivationInput], bool]]
+    patch_activation_callback: Callable[[PatchActivationInput], bool] | None
     last_completion_result: Any
     last_failure: Any
     default_workflow_logic_flags: frozenset = field(default_factory=frozenset)
@@ -62,7 +62,7 @@ class WorkflowInstance(ABC):
     def get_info(self) -> Any:
         """The workflow's info."""
 
-    def get_thread_id(self) -> Optional[int]:
+    def get_thread_id(self) -> int | None:
         """The thread running the workflow, if known (optional to implement)."""
         return None
 

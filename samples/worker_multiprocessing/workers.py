@@ -33,7 +33,7 @@ def start_workers(dsn: str, task_queue: str, count: int):
         process.start()
         processes.append(process)
         ready_events.append(ready)
-    for process, ready in zip(processes, ready_events):
+    for process, ready in zip(processes, ready_events, strict=False):
         if not ready.wait(timeout=60):
             stop.set()
             for other in processes:

@@ -30,7 +30,10 @@ async def crash_step(step: int) -> int:
     try:
         await conn.execute(
             f"INSERT INTO {os.environ['CRASH_SCHEMA']}.{RUNS_TABLE} VALUES ($1, $2, $3, $4)",
-            info.workflow_id, step, info.attempt, os.getpid(),
+            info.workflow_id,
+            step,
+            info.attempt,
+            os.getpid(),
         )
     finally:
         await conn.close()
@@ -44,7 +47,8 @@ class CrashWorkflow:
         total = 0
         for step in range(steps):
             total += await workflow.execute_activity(
-                crash_step, step,
+                crash_step,
+                step,
                 start_to_close_timeout=timedelta(seconds=2),
                 retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
             )
@@ -55,7 +59,10 @@ class CrashWorkflow:
 async def main(dsn: str, task_queue: str) -> None:
     client = await Client.connect(dsn)
     worker = Worker(
-        client, task_queue=task_queue, workflows=[CrashWorkflow], activities=[crash_step],
+        client,
+        task_queue=task_queue,
+        workflows=[CrashWorkflow],
+        activities=[crash_step],
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
     )
     print("worker ready", flush=True)

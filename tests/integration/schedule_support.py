@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from hotmesh_temporal._engine.dsn import quote_ident, with_schema
+from hotmesh_temporal._engine.store.dsn import quote_ident, with_schema
 
 
 async def own_schema_client(pg_dsn: str) -> Any:

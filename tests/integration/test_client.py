@@ -23,7 +23,9 @@ async def shout(value: str) -> str:
 class ShoutWorkflow:
     @workflow.run
     async def run(self, value: str) -> str:
-        return await workflow.execute_activity(shout, value, start_to_close_timeout=timedelta(seconds=5))
+        return await workflow.execute_activity(
+            shout, value, start_to_close_timeout=timedelta(seconds=5)
+        )
 
 
 @workflow.defn
@@ -45,9 +47,15 @@ async def test_temporal_style_address_uses_hotmesh_dsn(dsn, monkeypatch, task_qu
     try:
         twin = Client(**client.config())
         assert twin.namespace == "default" and twin.service_client is client.service_client
-        async with Worker(twin, task_queue=task_queue, workflows=[ShoutWorkflow], activities=[shout]):
-            by_class = await twin.execute_workflow(ShoutWorkflow.run, "a", id=wf_id(), task_queue=task_queue)
-            by_name = await twin.execute_workflow("ShoutWorkflow", "b", id=wf_id(), task_queue=task_queue)
+        async with Worker(
+            twin, task_queue=task_queue, workflows=[ShoutWorkflow], activities=[shout]
+        ):
+            by_class = await twin.execute_workflow(
+                ShoutWorkflow.run, "a", id=wf_id(), task_queue=task_queue
+            )
+            by_name = await twin.execute_workflow(
+                "ShoutWorkflow", "b", id=wf_id(), task_queue=task_queue
+            )
         assert (by_class, by_name) == ("A", "B")
     finally:
         await client.service_client.close()
@@ -74,7 +82,9 @@ async def test_rpc_error_carries_its_grpc_status(client):
 async def test_handles_for_and_follow_runs(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[HopWorkflow]):
         workflow_id = wf_id()
-        handle = await client.start_workflow(HopWorkflow.run, 2, id=workflow_id, task_queue=task_queue)
+        handle = await client.start_workflow(
+            HopWorkflow.run, 2, id=workflow_id, task_queue=task_queue
+        )
         assert await handle.result() == 0
         with pytest.raises(WorkflowContinuedAsNewError) as err:
             await handle.result(follow_runs=False)
@@ -88,12 +98,17 @@ async def test_handles_for_and_follow_runs(client, task_queue):
 
 async def test_many_workers_in_one_process(client):
     queues = [f"multi-{uuid.uuid4()}" for _ in range(3)]
-    workers = [Worker(client, task_queue=q, workflows=[ShoutWorkflow], activities=[shout]) for q in queues]
+    workers = [
+        Worker(client, task_queue=q, workflows=[ShoutWorkflow], activities=[shout]) for q in queues
+    ]
     for w in workers:
         await w.__aenter__()
     try:
         results = await asyncio.gather(
-            *[client.execute_workflow(ShoutWorkflow.run, q[:8], id=wf_id(), task_queue=q) for q in queues]
+            *[
+                client.execute_workflow(ShoutWorkflow.run, q[:8], id=wf_id(), task_queue=q)
+                for q in queues
+            ]
         )
     finally:
         for w in workers:
@@ -104,7 +119,9 @@ async def test_many_workers_in_one_process(client):
 async def test_value_that_cannot_be_serialized_loses_nothing(client, task_queue):
     workflow_id = wf_id()
     with pytest.raises(TypeError):
-        await client.start_workflow(ShoutWorkflow.run, object(), id=workflow_id, task_queue=task_queue)
+        await client.start_workflow(
+            ShoutWorkflow.run, object(), id=workflow_id, task_queue=task_queue
+        )
     with pytest.raises(RPCError) as err:
         await client.get_workflow_handle(workflow_id).describe()
     assert err.value.status == RPCStatusCode.NOT_FOUND
@@ -115,6 +132,7 @@ async def test_unregistered_workflow_type_keeps_the_run_alive(client, task_queue
         handle = await client.start_workflow("NoSuchWorkflow", id=wf_id(), task_queue=task_queue)
         await asyncio.sleep(0.5)
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
     # Deploying a worker that knows the type finishes it: nothing was lost.
     @workflow.defn(name="NoSuchWorkflow")
     class LateWorkflow:

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from hotmesh_temporal import activity, workflow
-from hotmesh_temporal._engine.dsn import split_schema
+from hotmesh_temporal._engine.store.dsn import split_schema
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.common import RetryPolicy

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine import replay
+from hotmesh_temporal._engine.runtime import driver as replay
 from hotmesh_temporal.client import WorkflowContinuedAsNewError
 from hotmesh_temporal.common import RetryPolicy
 from hotmesh_temporal.worker import Worker

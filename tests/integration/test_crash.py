@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hotmesh_temporal._engine.dsn import split_schema
+from hotmesh_temporal._engine.store.dsn import split_schema
 
 APP = Path(__file__).with_name("crash_app.py")
 
@@ -40,7 +40,10 @@ def _spawn(dsn: str, task_queue: str) -> subprocess.Popen:
     errors = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, str(APP), dsn, task_queue],
-        env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
     )
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "worker ready":
@@ -89,7 +92,10 @@ async def test_sigkill_mid_run_loses_nothing(client, dsn):
     try:
         handles = [
             await client.start_workflow(
-                "CrashWorkflow", 3, id=f"{prefix}{i}", task_queue=task_queue,
+                "CrashWorkflow",
+                3,
+                id=f"{prefix}{i}",
+                task_queue=task_queue,
                 task_timeout=timedelta(seconds=2),
             )
             for i in range(50)
@@ -141,7 +147,9 @@ async def test_two_worker_processes_share_a_task_queue(client, dsn):
     workers = [_spawn(dsn, task_queue), _spawn(dsn, task_queue)]
     try:
         handles = [
-            await client.start_workflow("CrashWorkflow", 2, id=f"{prefix}{i}", task_queue=task_queue)
+            await client.start_workflow(
+                "CrashWorkflow", 2, id=f"{prefix}{i}", task_queue=task_queue
+            )
             for i in range(30)
         ]
         results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 60)

@@ -220,7 +220,8 @@ async def test_scheduled_events_carry_the_summaries_given(client, task_queue):
         ("start_child_workflow_execution_initiated", None),
     ]
     initiated = next(
-        e for e in history.events
+        e
+        for e in history.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     )
     details = await client.data_converter.decode([initiated.user_metadata.details])

@@ -245,7 +245,9 @@ class NonRetryableLocalWorkflow:
 
 async def _run_non_retryable(client, task_queue, key: str, slow: bool, names: list) -> Any:
     async with Worker(
-        client, task_queue=task_queue, workflows=[NonRetryableLocalWorkflow],
+        client,
+        task_queue=task_queue,
+        workflows=[NonRetryableLocalWorkflow],
         activities=[slow_twice, fails_as_broken],
     ):
         return await client.execute_workflow(

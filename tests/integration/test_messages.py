@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import List
 
 import pytest
 
@@ -22,11 +21,11 @@ from hotmesh_temporal.worker import Worker
 @workflow.defn
 class InboxWorkflow:
     def __init__(self) -> None:
-        self.messages: List[str] = []
+        self.messages: list[str] = []
         self.done = False
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         await workflow.wait_condition(lambda: self.done)
         return self.messages
 
@@ -77,12 +76,18 @@ async def test_signal_with_start_and_unknown_workflow(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[InboxWorkflow]):
         workflow_id = wf_id()
         handle = await client.start_workflow(
-            InboxWorkflow.run, id=workflow_id, task_queue=task_queue,
-            start_signal="add", start_signal_args=["first"],
+            InboxWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="add",
+            start_signal_args=["first"],
         )
         again = await client.start_workflow(
-            InboxWorkflow.run, id=workflow_id, task_queue=task_queue,
-            start_signal="add", start_signal_args=["second"],
+            InboxWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="add",
+            start_signal_args=["second"],
         )
         assert again.result_run_id == handle.result_run_id
         await handle.signal("finish")
@@ -93,7 +98,10 @@ async def test_signal_with_start_and_unknown_workflow(client, task_queue):
 
 async def test_signals_are_not_lost_to_a_completing_workflow(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[InboxWorkflow]):
-        handles = [await client.start_workflow(InboxWorkflow.run, id=wf_id(), task_queue=task_queue) for _ in range(10)]
+        handles = [
+            await client.start_workflow(InboxWorkflow.run, id=wf_id(), task_queue=task_queue)
+            for _ in range(10)
+        ]
         await asyncio.gather(*[h.signal("add", "a") for h in handles])
         await asyncio.gather(*[h.signal("finish") for h in handles])
         results = await asyncio.gather(*[h.result() for h in handles])

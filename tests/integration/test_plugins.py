@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import List
 
 import hotmesh_temporal.client
 import hotmesh_temporal.worker
@@ -30,7 +29,7 @@ class GreetWorkflow:
 
 class CountingInterceptor(hotmesh_temporal.client.Interceptor):
     def __init__(self) -> None:
-        self.started: List[str] = []
+        self.started: list[str] = []
 
     def intercept_client(self, next):
         outer = self
@@ -48,7 +47,7 @@ class ClientAndWorkerPlugin(hotmesh_temporal.client.Plugin, hotmesh_temporal.wor
 
     def __init__(self) -> None:
         self.interceptor = CountingInterceptor()
-        self.events: List[str] = []
+        self.events: list[str] = []
 
     def configure_client(self, config):
         config["interceptors"] = list(config.get("interceptors") or []) + [self.interceptor]
@@ -113,7 +112,10 @@ class RenameQueuePlugin(hotmesh_temporal.worker.Plugin):
 async def test_worker_plugin_changes_options(client):
     queue = f"renamed-{uuid.uuid4()}"
     worker = Worker(
-        client, task_queue="ignored", workflows=[GreetWorkflow], activities=[greet],
+        client,
+        task_queue="ignored",
+        workflows=[GreetWorkflow],
+        activities=[greet],
         plugins=[RenameQueuePlugin(queue)],
     )
     assert worker.task_queue == queue

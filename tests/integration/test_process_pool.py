@@ -57,7 +57,9 @@ class ResumeWorkflow:
     @workflow.run
     async def run(self) -> list:
         return await workflow.execute_activity(
-            progress_then_fail, 4, start_to_close_timeout=timedelta(seconds=20),
+            progress_then_fail,
+            4,
+            start_to_close_timeout=timedelta(seconds=20),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
         )
 
@@ -67,7 +69,8 @@ class CancelWorkflow:
     @workflow.run
     async def run(self) -> str:
         handle = workflow.start_activity(
-            wait_for_cancel, start_to_close_timeout=timedelta(seconds=30),
+            wait_for_cancel,
+            start_to_close_timeout=timedelta(seconds=30),
             heartbeat_timeout=timedelta(seconds=10),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
@@ -84,7 +87,8 @@ class ShutdownWorkflow:
     @workflow.run
     async def run(self) -> str:
         return await workflow.execute_activity(
-            wait_for_shutdown, start_to_close_timeout=timedelta(seconds=30),
+            wait_for_shutdown,
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
 
@@ -102,9 +106,14 @@ def pool():
 
 
 async def test_heartbeat_details_reach_the_next_attempt(client, task_queue, pool, shared_state):
-    async with Worker(client, task_queue=task_queue, workflows=[ResumeWorkflow],
-                      activities=[progress_then_fail], activity_executor=pool,
-                      shared_state_manager=shared_state):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ResumeWorkflow],
+        activities=[progress_then_fail],
+        activity_executor=pool,
+        shared_state_manager=shared_state,
+    ):
         attempt, details = await client.execute_workflow(
             ResumeWorkflow.run, id=f"pp-{uuid.uuid4()}", task_queue=task_queue
         )
@@ -113,9 +122,14 @@ async def test_heartbeat_details_reach_the_next_attempt(client, task_queue, pool
 
 
 async def test_cancellation_reaches_the_child_process(client, task_queue, pool, shared_state):
-    async with Worker(client, task_queue=task_queue, workflows=[CancelWorkflow],
-                      activities=[wait_for_cancel], activity_executor=pool,
-                      shared_state_manager=shared_state):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CancelWorkflow],
+        activities=[wait_for_cancel],
+        activity_executor=pool,
+        shared_state_manager=shared_state,
+    ):
         result = await client.execute_workflow(
             CancelWorkflow.run, id=f"pp-{uuid.uuid4()}", task_queue=task_queue
         )
@@ -125,10 +139,15 @@ async def test_cancellation_reaches_the_child_process(client, task_queue, pool, 
 
 
 async def test_worker_shutdown_reaches_the_child_process(client, task_queue, pool, shared_state):
-    worker = Worker(client, task_queue=task_queue, workflows=[ShutdownWorkflow],
-                    activities=[wait_for_shutdown], activity_executor=pool,
-                    shared_state_manager=shared_state,
-                    graceful_shutdown_timeout=timedelta(seconds=5))
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ShutdownWorkflow],
+        activities=[wait_for_shutdown],
+        activity_executor=pool,
+        shared_state_manager=shared_state,
+        graceful_shutdown_timeout=timedelta(seconds=5),
+    )
     async with worker:
         handle = await client.start_workflow(
             ShutdownWorkflow.run, id=f"pp-{uuid.uuid4()}", task_queue=task_queue

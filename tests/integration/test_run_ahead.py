@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import uuid
 from datetime import timedelta
-from typing import List
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.api.enums.v1 import EventType
@@ -48,11 +47,13 @@ class GatedWithMessages:
     """Runs one gated activity; what arrived while it ran must be seen after it."""
 
     def __init__(self) -> None:
-        self.seen: List[str] = []
+        self.seen: list[str] = []
 
     @workflow.run
-    async def run(self, key: str) -> List[str]:
-        self.seen.append(await workflow.execute_activity(wait_for_gate, key, start_to_close_timeout=TIMEOUT))
+    async def run(self, key: str) -> list[str]:
+        self.seen.append(
+            await workflow.execute_activity(wait_for_gate, key, start_to_close_timeout=TIMEOUT)
+        )
         await workflow.wait_condition(lambda: "done" in self.seen)
         return self.seen
 
@@ -92,7 +93,7 @@ def _type(event) -> str:
     return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
 
 
-def _event_types(history) -> List[str]:
+def _event_types(history) -> list[str]:
     return [_type(event) for event in history.events]
 
 
@@ -108,14 +109,22 @@ async def test_sequential_activities_run_ahead_with_the_usual_history(client, ta
     assert _delta(before, after, "complete_workflow_task") == 1
     assert _delta(before, after, "complete_activity_task") == 0
     one_activity = [
-        "ACTIVITY_TASK_SCHEDULED", "ACTIVITY_TASK_STARTED", "ACTIVITY_TASK_COMPLETED",
-        "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED",
+        "ACTIVITY_TASK_SCHEDULED",
+        "ACTIVITY_TASK_STARTED",
+        "ACTIVITY_TASK_COMPLETED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
     ]
     history = await handle.fetch_history()
     assert _event_types(history) == [
         "WORKFLOW_EXECUTION_STARTED",
-        "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED",
-        *one_activity, *one_activity, *one_activity,
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        *one_activity,
+        *one_activity,
+        *one_activity,
         "WORKFLOW_EXECUTION_COMPLETED",
     ]
     # Each event points at the ones it belongs to, as when tasks run one at a time.
@@ -131,7 +140,9 @@ async def test_sequential_activities_run_ahead_with_the_usual_history(client, ta
             assert attrs.scheduled_event_id == event.event_id - 2
     # workflow.now() of a task run ahead is its WorkflowTaskStarted time, never before
     # the task it follows.
-    started = [e.event_time.ToDatetime() for e in history.events if _type(e) == "WORKFLOW_TASK_STARTED"]
+    started = [
+        e.event_time.ToDatetime() for e in history.events if _type(e) == "WORKFLOW_TASK_STARTED"
+    ]
     assert started == sorted(started)
 
 
@@ -142,7 +153,9 @@ async def test_a_signal_during_the_activity_is_seen_after_it(client, task_queue)
         client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
     )
     async with worker:
-        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        handle = await client.start_workflow(
+            GatedWithMessages.run, key, id=key, task_queue=task_queue
+        )
         await _until_activity_started(handle)
         await handle.signal(GatedWithMessages.note, "signalled")
         await _until_history_has(handle, "WORKFLOW_EXECUTION_SIGNALED")
@@ -227,7 +240,9 @@ async def _report_held_after_run_ahead(client, task_queue):
         client, task_queue=task_queue, workflows=[GatedWithMessages], activities=[wait_for_gate]
     )
     async with worker:
-        handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+        handle = await client.start_workflow(
+            GatedWithMessages.run, key, id=key, task_queue=task_queue
+        )
         await _until_activity_started(handle)
         await _until_idle(client, handle, worker)
         ran_ahead, release = _hold_run_ahead(worker)
@@ -275,7 +290,11 @@ async def _until_idle(client, handle, worker: Worker) -> None:
     for _ in range(200):
         row = await store.fetchrow("run_row", uuid.UUID(handle.result_run_id))
         driver = cache.get(handle.result_run_id)
-        if row["wft_state"] == 0 and driver is not None and driver.last_event_id == row["next_event_id"] - 1:
+        if (
+            row["wft_state"] == 0
+            and driver is not None
+            and driver.last_event_id == row["next_event_id"] - 1
+        ):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the run kept a workflow task, or the worker did not cache it")
@@ -284,13 +303,13 @@ async def _until_idle(client, handle, worker: Worker) -> None:
 # ------------------------------------------------------- runs started beside a worker
 
 
-async def _notifications(client, during) -> List[str]:
+async def _notifications(client, during) -> list[str]:
     """The wake-ups sent on the engine's channel while ``during()`` runs."""
     import asyncpg
 
     store = await client._engine_store()
     conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
-    heard: List[str] = []
+    heard: list[str] = []
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
     try:
         await during()
@@ -305,7 +324,9 @@ async def test_a_run_started_beside_its_worker_is_handed_over_without_a_wake_up(
         handles = []
 
         async def start() -> None:
-            handles.append(await client.start_workflow(ThreeSteps.run, 3, id=_wid(), task_queue=task_queue))
+            handles.append(
+                await client.start_workflow(ThreeSteps.run, 3, id=_wid(), task_queue=task_queue)
+            )
             assert await handles[0].result() == 24
 
         heard = await _notifications(client, start)
@@ -335,10 +356,12 @@ async def test_a_type_whose_run_aheads_are_often_refused_runs_the_usual_way(clie
         workflows = worker._workflow_worker  # type: ignore[attr-defined]
         original = workflows._run_ahead
 
-        for i in range(10):
+        for _ in range(10):
             key = _wid()
             GATES[key] = asyncio.Event()
-            handle = await client.start_workflow(GatedWithMessages.run, key, id=key, task_queue=task_queue)
+            handle = await client.start_workflow(
+                GatedWithMessages.run, key, id=key, task_queue=task_queue
+            )
             await _until_activity_started(handle)
             await _until_idle(client, handle, worker)
             ran_ahead, release = _hold_run_ahead(worker, original)
@@ -367,10 +390,10 @@ async def jittered(value: int) -> int:
 @workflow.defn
 class SignalsDuringActivities:
     def __init__(self) -> None:
-        self.signals: List[int] = []
+        self.signals: list[int] = []
 
     @workflow.run
-    async def run(self, steps: int, expected_signals: int) -> List[int]:
+    async def run(self, steps: int, expected_signals: int) -> list[int]:
         total = 0
         for step in range(steps):
             total += await workflow.execute_activity(jittered, step, start_to_close_timeout=TIMEOUT)
@@ -392,12 +415,17 @@ async def test_signals_racing_many_activities_lose_nothing_and_replay(client, ta
     async with Worker(
         client, task_queue=task_queue, workflows=[SignalsDuringActivities], activities=[jittered]
     ):
-        handles = await asyncio.gather(*(
-            client.start_workflow(
-                SignalsDuringActivities.run, args=[steps, pokes], id=_wid(), task_queue=task_queue
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    SignalsDuringActivities.run,
+                    args=[steps, pokes],
+                    id=_wid(),
+                    task_queue=task_queue,
+                )
+                for _ in range(runs)
             )
-            for _ in range(runs)
-        ))
+        )
 
         async def poke(index: int, handle) -> None:
             for n in range(pokes):

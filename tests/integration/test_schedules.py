@@ -912,7 +912,7 @@ async def test_jitter_delays_within_bound_and_is_stable(client, task_queue):
 
 async def test_schedule_tick_rejects_a_stale_cursor(sclient, task_queue):
     """Two workers computing the same due times: only the first tick counts."""
-    from hotmesh_temporal._engine import schedules as engine
+    from hotmesh_temporal._engine.service import schedules as engine
 
     schedule_id, _ = await new_schedule(
         sclient,

@@ -20,7 +20,9 @@ class HelloWorkflow:
 
 
 async def test_hello(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[HelloWorkflow], activities=[say_hello]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[HelloWorkflow], activities=[say_hello]
+    ):
         result = await client.execute_workflow(
             HelloWorkflow.run, "Temporal", id=f"wf-{uuid.uuid4()}", task_queue=task_queue
         )

@@ -9,7 +9,7 @@ from datetime import timedelta
 import asyncpg
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine.dsn import quote_ident, split_schema
+from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
 from hotmesh_temporal.client import WorkflowExecutionStatus
 
 
@@ -78,7 +78,7 @@ async def _killed_midway(store, dsn: str, name: str, value: str) -> asyncio.Futu
 
 
 async def test_a_read_whose_connection_dies_is_sent_again(migrated_dsn):
-    from hotmesh_temporal._engine.store import Store
+    from hotmesh_temporal._engine.store.store import Store
 
     store = await Store.open(migrated_dsn)
     try:
@@ -90,7 +90,7 @@ async def test_a_read_whose_connection_dies_is_sent_again(migrated_dsn):
 
 
 async def test_a_signal_whose_connection_dies_is_not_sent_again(migrated_dsn):
-    from hotmesh_temporal._engine.store import DATABASE_GONE_ERRORS, Store
+    from hotmesh_temporal._engine.store.store import DATABASE_GONE_ERRORS, Store
 
     store = await Store.open(migrated_dsn)
     try:

@@ -278,6 +278,4 @@ async def test_recording_spans_does_not_consume_workflow_randomness(
             RandomAfterSpanWorkflow.run, id=f"otel-{uuid.uuid4()}", task_queue=task_queue
         )
     assert drawn == echoed
-    assert "RunWorkflow:RandomAfterSpanWorkflow" in {
-        s.name for s in exporter.get_finished_spans()
-    }
+    assert "RunWorkflow:RandomAfterSpanWorkflow" in {s.name for s in exporter.get_finished_spans()}

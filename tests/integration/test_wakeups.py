@@ -6,24 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import List
 
 import asyncpg
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine.completion import new_run_start
-from hotmesh_temporal._engine.store import Store
+from hotmesh_temporal._engine.runtime.completion import new_run_start
+from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal.worker import Worker
 
 
 async def _listening(store: Store) -> tuple:
-    heard: List[str] = []
+    heard: list[str] = []
     conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
     return conn, heard
 
 
-async def _until_heard(heard: List[str]) -> None:
+async def _until_heard(heard: list[str]) -> None:
     for _ in range(100):
         if heard:
             return
@@ -32,8 +31,12 @@ async def _until_heard(heard: List[str]) -> None:
 
 def _start(task_queue: str) -> dict:
     return new_run_start(
-        namespace="default", workflow_id=f"wake-{uuid.uuid4()}", run_id=str(uuid.uuid4()),
-        workflow_type="Nobody", task_queue=task_queue, arguments=[],
+        namespace="default",
+        workflow_id=f"wake-{uuid.uuid4()}",
+        run_id=str(uuid.uuid4()),
+        workflow_type="Nobody",
+        task_queue=task_queue,
+        arguments=[],
     )
 
 
@@ -42,7 +45,9 @@ async def test_a_deferring_start_returns_its_wake_up_and_the_sender_sends_it(mig
     conn, heard = await _listening(store)
     task_queue = f"wake-{uuid.uuid4()}"
     try:
-        reply, wakeups = await store.pool.fetchrow(store._deferring["start_workflow"], _start(task_queue))
+        reply, wakeups = await store.pool.fetchrow(
+            store._deferring["start_workflow"], _start(task_queue)
+        )
         assert reply["status"] == "started"
         await asyncio.sleep(0.2)
         assert heard == []  # committed, and nobody was woken by the transaction itself
@@ -62,7 +67,9 @@ async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
     conn, heard = await _listening(store)
     task_queue = f"wake-{uuid.uuid4()}"
     try:
-        replies = await asyncio.gather(*(store.fetchval("start_workflow", _start(task_queue)) for _ in range(10)))
+        replies = await asyncio.gather(
+            *(store.fetchval("start_workflow", _start(task_queue)) for _ in range(10))
+        )
         assert all(r["status"] == "started" for r in replies)
         await _until_heard(heard)
         assert heard and set(heard) == {f"w|default|{task_queue}"}
@@ -72,6 +79,7 @@ async def test_concurrent_starts_wake_listeners_either_way(migrated_dsn):
 
 
 # ---------------------------------------------- result() of a run started while listening
+
 
 @workflow.defn
 class Echo:
@@ -84,7 +92,9 @@ async def test_result_of_a_run_started_while_listening_needs_no_lookup(client, t
     store = await client._engine_store()
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):  # it listens
         before = store.calls["run_outcome"]
-        handle = await client.start_workflow(Echo.run, "hi", id=f"echo-{uuid.uuid4()}", task_queue=task_queue)
+        handle = await client.start_workflow(
+            Echo.run, "hi", id=f"echo-{uuid.uuid4()}", task_queue=task_queue
+        )
         assert await handle.result() == "hi"
         # The close announcement was kept for this run: no first look at the database.
         assert store.calls["run_outcome"] == before
@@ -99,7 +109,9 @@ async def test_result_after_the_listen_connection_was_lost_still_comes(client, t
     store = await client._engine_store()
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):
         listener = await store.listener()
-        handle = await client.start_workflow(Echo.run, "again", id=f"echo-{uuid.uuid4()}", task_queue=task_queue)
+        handle = await client.start_workflow(
+            Echo.run, "again", id=f"echo-{uuid.uuid4()}", task_queue=task_queue
+        )
         admin = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
         try:
             await admin.execute(

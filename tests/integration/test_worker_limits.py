@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from hotmesh_temporal import activity, workflow
-from hotmesh_temporal._engine.rate_limit import TokenBucket
+from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.worker import Worker
 
 STARTS: list = []
@@ -27,20 +27,30 @@ async def stamp(i: int) -> int:
 class StampWorkflow:
     @workflow.run
     async def run(self, count: int) -> int:
-        done = await asyncio.gather(*(
-            workflow.execute_activity(stamp, i, start_to_close_timeout=timedelta(seconds=30))
-            for i in range(count)
-        ))
+        done = await asyncio.gather(
+            *(
+                workflow.execute_activity(stamp, i, start_to_close_timeout=timedelta(seconds=30))
+                for i in range(count)
+            )
+        )
         return len(done)
 
 
 async def test_max_activities_per_second_spaces_activity_starts(client, task_queue):
     STARTS.clear()
-    async with Worker(client, task_queue=task_queue, workflows=[StampWorkflow],
-                      activities=[stamp], max_activities_per_second=5):
-        assert await client.execute_workflow(
-            StampWorkflow.run, 10, id=f"rate-{uuid.uuid4()}", task_queue=task_queue
-        ) == 10
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[StampWorkflow],
+        activities=[stamp],
+        max_activities_per_second=5,
+    ):
+        assert (
+            await client.execute_workflow(
+                StampWorkflow.run, 10, id=f"rate-{uuid.uuid4()}", task_queue=task_queue
+            )
+            == 10
+        )
     # A burst of 5, then one every 0.2 s: the tenth starts about 1 s after the first.
     assert len(STARTS) == 10
     assert STARTS[-1] - STARTS[0] >= 0.9
@@ -49,8 +59,13 @@ async def test_max_activities_per_second_spaces_activity_starts(client, task_que
 async def test_no_remote_activities_leaves_activity_tasks_to_others(client, task_queue):
     STARTS.clear()
     workflow_id = f"noremote-{uuid.uuid4()}"
-    async with Worker(client, task_queue=task_queue, workflows=[StampWorkflow],
-                      activities=[stamp], no_remote_activities=True):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[StampWorkflow],
+        activities=[stamp],
+        no_remote_activities=True,
+    ):
         handle = await client.start_workflow(
             StampWorkflow.run, 2, id=workflow_id, task_queue=task_queue
         )

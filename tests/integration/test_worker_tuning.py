@@ -34,12 +34,14 @@ async def count_concurrency(n: int) -> int:
 class FanOutWorkflow:
     @workflow.run
     async def run(self, width: int) -> int:
-        results = await asyncio.gather(*(
-            workflow.execute_activity(
-                count_concurrency, i, start_to_close_timeout=timedelta(seconds=10)
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    count_concurrency, i, start_to_close_timeout=timedelta(seconds=10)
+                )
+                for i in range(width)
             )
-            for i in range(width)
-        ))
+        )
         return sum(results)
 
 
@@ -47,8 +49,11 @@ async def test_fixed_tuner_caps_running_activities(client, task_queue):
     RUNNING.update(now=0, peak=0)
     tuner = WorkerTuner.create_fixed(activity_slots=2)
     async with Worker(
-        client, task_queue=task_queue, workflows=[FanOutWorkflow],
-        activities=[count_concurrency], tuner=tuner,
+        client,
+        task_queue=task_queue,
+        workflows=[FanOutWorkflow],
+        activities=[count_concurrency],
+        tuner=tuner,
     ):
         total = await client.execute_workflow(
             FanOutWorkflow.run, 6, id=f"tuner-{uuid.uuid4()}", task_queue=task_queue
@@ -60,12 +65,16 @@ async def test_fixed_tuner_caps_running_activities(client, task_queue):
 async def test_resource_based_tuner_uses_maximum_slots(client, task_queue):
     RUNNING.update(now=0, peak=0)
     tuner = WorkerTuner.create_resource_based(
-        target_memory_usage=0.8, target_cpu_usage=0.9,
+        target_memory_usage=0.8,
+        target_cpu_usage=0.9,
         activity_config=ResourceBasedSlotConfig(maximum_slots=3),
     )
     async with Worker(
-        client, task_queue=task_queue, workflows=[FanOutWorkflow],
-        activities=[count_concurrency], tuner=tuner,
+        client,
+        task_queue=task_queue,
+        workflows=[FanOutWorkflow],
+        activities=[count_concurrency],
+        tuner=tuner,
     ):
         await client.execute_workflow(
             FanOutWorkflow.run, 6, id=f"tuner-{uuid.uuid4()}", task_queue=task_queue
@@ -75,8 +84,13 @@ async def test_resource_based_tuner_uses_maximum_slots(client, task_queue):
 
 def test_tuner_and_max_concurrent_are_exclusive(client):
     with pytest.raises(ValueError, match="tuner"):
-        Worker(client, task_queue="q", activities=[count_concurrency],
-               tuner=WorkerTuner.create_fixed(), max_concurrent_activities=5)
+        Worker(
+            client,
+            task_queue="q",
+            activities=[count_concurrency],
+            tuner=WorkerTuner.create_fixed(),
+            max_concurrent_activities=5,
+        )
 
 
 def test_custom_slot_supplier_is_refused_clearly(client):
@@ -94,8 +108,10 @@ def test_custom_slot_supplier_is_refused_clearly(client):
             pass
 
     tuner = WorkerTuner.create_composite(
-        workflow_supplier=FixedSizeSlotSupplier(5), activity_supplier=Mine(),
-        local_activity_supplier=FixedSizeSlotSupplier(5), nexus_supplier=FixedSizeSlotSupplier(5),
+        workflow_supplier=FixedSizeSlotSupplier(5),
+        activity_supplier=Mine(),
+        local_activity_supplier=FixedSizeSlotSupplier(5),
+        nexus_supplier=FixedSizeSlotSupplier(5),
     )
     with pytest.raises(ValueError, match="custom slot suppliers are not supported"):
         Worker(client, task_queue="q", activities=[count_concurrency], tuner=tuner)

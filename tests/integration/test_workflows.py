@@ -15,7 +15,7 @@ from hotmesh_temporal.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
-from hotmesh_temporal.common import RetryPolicy, WorkflowIDReusePolicy
+from hotmesh_temporal.common import WorkflowIDReusePolicy
 from hotmesh_temporal.exceptions import (
     ApplicationError,
     CancelledError,
@@ -68,7 +68,9 @@ class GatherWorkflow:
     async def run(self) -> list:
         results = await asyncio.gather(
             *[
-                workflow.execute_activity(echo, f"v{i}", start_to_close_timeout=timedelta(seconds=10))
+                workflow.execute_activity(
+                    echo, f"v{i}", start_to_close_timeout=timedelta(seconds=10)
+                )
                 for i in range(5)
             ]
         )
@@ -86,7 +88,11 @@ class GatherWorkflow:
         await event.wait()
         item = await queue.get()
         await task
-        timed_out = await workflow.wait_condition(lambda: self.ready, timeout=timedelta(milliseconds=100)) if False else None
+        timed_out = (
+            await workflow.wait_condition(lambda: self.ready, timeout=timedelta(milliseconds=100))
+            if False
+            else None
+        )
         try:
             await asyncio.wait_for(asyncio.Event().wait(), 0.1)
             waited = "no timeout"
@@ -102,7 +108,9 @@ class GatherWorkflow:
 
 async def test_asyncio_primitives_and_gather(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[GatherWorkflow], activities=[echo]):
-        result = await client.execute_workflow(GatherWorkflow.run, id=wf_id(), task_queue=task_queue)
+        result = await client.execute_workflow(
+            GatherWorkflow.run, id=wf_id(), task_queue=task_queue
+        )
     assert result == ["v0", "v1", "v2", "v3", "v4", "item", "timeout", "timeout", None]
 
 
@@ -185,10 +193,14 @@ async def test_unexpected_exception_fails_the_task_not_the_workflow(client, task
     BUGGY_ATTEMPTS.clear()
     with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
         async with Worker(client, task_queue=task_queue, workflows=[BuggyWorkflow]):
-            result = await client.execute_workflow(BuggyWorkflow.run, id=wf_id(), task_queue=task_queue)
+            result = await client.execute_workflow(
+                BuggyWorkflow.run, id=wf_id(), task_queue=task_queue
+            )
     assert result == "recovered"
     assert len(BUGGY_ATTEMPTS) == 3
-    assert any("Failed activation on workflow BuggyWorkflow" in r.getMessage() for r in caplog.records)
+    assert any(
+        "Failed activation on workflow BuggyWorkflow" in r.getMessage() for r in caplog.records
+    )
 
 
 @workflow.defn(failure_exception_types=[KeyError])
@@ -213,14 +225,20 @@ class LongSleepWorkflow:
         try:
             await workflow.sleep(timedelta(hours=1))
         except asyncio.CancelledError:
-            await workflow.execute_activity(echo, "cleanup", start_to_close_timeout=timedelta(seconds=5))
+            await workflow.execute_activity(
+                echo, "cleanup", start_to_close_timeout=timedelta(seconds=5)
+            )
             raise
         return "slept"
 
 
 async def test_cancel_delivers_cancelled_error(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]):
-        handle = await client.start_workflow(LongSleepWorkflow.run, id=wf_id(), task_queue=task_queue)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]
+    ):
+        handle = await client.start_workflow(
+            LongSleepWorkflow.run, id=wf_id(), task_queue=task_queue
+        )
         await asyncio.sleep(0.3)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as err:
@@ -231,8 +249,12 @@ async def test_cancel_delivers_cancelled_error(client, task_queue):
 
 
 async def test_terminate(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]):
-        handle = await client.start_workflow(LongSleepWorkflow.run, id=wf_id(), task_queue=task_queue)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]
+    ):
+        handle = await client.start_workflow(
+            LongSleepWorkflow.run, id=wf_id(), task_queue=task_queue
+        )
         await asyncio.sleep(0.2)
         await handle.terminate("detail-1", reason="operator said so")
         with pytest.raises(WorkflowFailureError) as err:
@@ -244,10 +266,14 @@ async def test_terminate(client, task_queue):
 
 
 async def test_execution_timeout(client, task_queue):
-    async with Worker(client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]
+    ):
         with pytest.raises(WorkflowFailureError) as err:
             await client.execute_workflow(
-                LongSleepWorkflow.run, id=wf_id(), task_queue=task_queue,
+                LongSleepWorkflow.run,
+                id=wf_id(),
+                task_queue=task_queue,
                 execution_timeout=timedelta(milliseconds=500),
             )
     assert isinstance(err.value.cause, TimeoutError)
@@ -255,18 +281,28 @@ async def test_execution_timeout(client, task_queue):
 
 async def test_duplicate_id_is_rejected(client, task_queue):
     workflow_id = wf_id()
-    async with Worker(client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]):
-        handle = await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongSleepWorkflow], activities=[echo]
+    ):
+        handle = await client.start_workflow(
+            LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue
+        )
         with pytest.raises(WorkflowAlreadyStartedError) as err:
-            await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
+            await client.start_workflow(
+                LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue
+            )
         assert err.value.run_id == handle.result_run_id
         await handle.terminate()
         with pytest.raises(WorkflowAlreadyStartedError):
             await client.start_workflow(
-                LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue,
+                LongSleepWorkflow.run,
+                id=workflow_id,
+                task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
-        again = await client.start_workflow(LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue)
+        again = await client.start_workflow(
+            LongSleepWorkflow.run, id=workflow_id, task_queue=task_queue
+        )
         assert again.result_run_id != handle.result_run_id
         await again.terminate()
 
@@ -276,7 +312,10 @@ async def test_start_delay(client, task_queue):
         loop = asyncio.get_running_loop()
         started = loop.time()
         await client.execute_workflow(
-            InfoWorkflow.run, "d", id=wf_id(), task_queue=task_queue,
+            InfoWorkflow.run,
+            "d",
+            id=wf_id(),
+            task_queue=task_queue,
             start_delay=timedelta(milliseconds=600),
         )
         assert loop.time() - started >= 0.6
@@ -293,7 +332,9 @@ class ContinueWorkflow:
 
 async def test_continue_as_new_result_follows_runs(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[ContinueWorkflow]):
-        handle = await client.start_workflow(ContinueWorkflow.run, 0, id=wf_id(), task_queue=task_queue)
+        handle = await client.start_workflow(
+            ContinueWorkflow.run, 0, id=wf_id(), task_queue=task_queue
+        )
         assert await handle.result() == 3
 
 
@@ -303,15 +344,27 @@ class StepsWorkflow:
     async def run(self, steps: int) -> list:
         out = []
         for i in range(steps):
-            out.append(await workflow.execute_activity(echo, f"s{i}", start_to_close_timeout=timedelta(seconds=5)))
+            out.append(
+                await workflow.execute_activity(
+                    echo, f"s{i}", start_to_close_timeout=timedelta(seconds=5)
+                )
+            )
             await workflow.sleep(0.01)
         return out
 
 
 async def test_replay_after_cache_eviction(client, task_queue):
     # With no sticky cache every task rebuilds the run by replaying its whole history.
-    async with Worker(client, task_queue=task_queue, workflows=[StepsWorkflow], activities=[echo], max_cached_workflows=0):
-        result = await client.execute_workflow(StepsWorkflow.run, 4, id=wf_id(), task_queue=task_queue)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[StepsWorkflow],
+        activities=[echo],
+        max_cached_workflows=0,
+    ):
+        result = await client.execute_workflow(
+            StepsWorkflow.run, 4, id=wf_id(), task_queue=task_queue
+        )
     assert result == ["s0", "s1", "s2", "s3"]
 
 
@@ -333,7 +386,9 @@ class ChangingWorkflowV2:
 
 
 async def test_changed_code_raises_nondeterminism_and_keeps_running(client, task_queue, caplog):
-    async with Worker(client, task_queue=task_queue, workflows=[ChangingWorkflowV1], activities=[echo]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ChangingWorkflowV1], activities=[echo]
+    ):
         handle = await client.start_workflow("ChangingWorkflow", id=wf_id(), task_queue=task_queue)
         for _ in range(50):
             events = await _history_types(client, handle.result_run_id)
@@ -341,15 +396,21 @@ async def test_changed_code_raises_nondeterminism_and_keeps_running(client, task
                 break
             await asyncio.sleep(0.05)
     with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
-        async with Worker(client, task_queue=task_queue, workflows=[ChangingWorkflowV2], activities=[echo]):
+        async with Worker(
+            client, task_queue=task_queue, workflows=[ChangingWorkflowV2], activities=[echo]
+        ):
             await handle.cancel()  # a new workflow task makes the new code replay history
             for _ in range(60):
-                if any("Nondeterminism" in str(r.exc_info[1]) for r in caplog.records if r.exc_info):
+                if any(
+                    "Nondeterminism" in str(r.exc_info[1]) for r in caplog.records if r.exc_info
+                ):
                     break
                 await asyncio.sleep(0.05)
     messages = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
     assert any("Nondeterminism" in m and "ActivityTaskScheduled" in m for m in messages), messages
-    assert any(type(r.exc_info[1]).__name__ == "NondeterminismError" for r in caplog.records if r.exc_info)
+    assert any(
+        type(r.exc_info[1]).__name__ == "NondeterminismError" for r in caplog.records if r.exc_info
+    )
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     await handle.terminate()
 

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from hotmesh_temporal import activity
-from hotmesh_temporal._engine.dsn import quote_ident, split_schema
+from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
 from hotmesh_temporal.worker import Worker
 from samples import demo
 
@@ -72,4 +72,6 @@ async def test_order_workflow(client, dsn, task_queue):
     assert types.count("ActivityTaskCompleted") == 4
     assert "ActivityTaskFailed" not in types  # a retried attempt is not a history event
     assert types.count("TimerStarted") == 1 and types.count("TimerFired") == 1
-    assert types.index("TimerFired") < types.index("ActivityTaskScheduled", types.index("TimerFired"))
+    assert types.index("TimerFired") < types.index(
+        "ActivityTaskScheduled", types.index("TimerFired")
+    )

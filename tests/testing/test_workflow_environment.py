@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from hotmesh_temporal import activity, workflow
-from hotmesh_temporal._engine.dsn import split_schema
+from hotmesh_temporal._engine.store.dsn import split_schema
 from hotmesh_temporal.client import Client, WorkflowFailureError
 from hotmesh_temporal.common import RetryPolicy
 from hotmesh_temporal.exceptions import ActivityError, ApplicationError, TimeoutError
@@ -100,7 +100,7 @@ async def skipping_env(pg_dsn: str) -> AsyncIterator[WorkflowEnvironment]:
 
 
 def _fresh_schema_dsn(pg_dsn: str) -> str:
-    from hotmesh_temporal._engine.dsn import with_schema
+    from hotmesh_temporal._engine.store.dsn import with_schema
 
     return with_schema(pg_dsn, f"hm_envtest_{uuid.uuid4().hex[:10]}")
 

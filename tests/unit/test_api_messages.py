@@ -28,9 +28,7 @@ def test_payload_wire_bytes_hand_computed():
 
 def test_payload_map_entries_sorted_and_empty_values_written():
     p = Payload(metadata={"z": b"", "a": b"1"})
-    assert p.SerializeToString() == (
-        b"\x0a\x06\x0a\x01a\x12\x011" + b"\x0a\x05\x0a\x01z\x12\x00"
-    )
+    assert p.SerializeToString() == (b"\x0a\x06\x0a\x01a\x12\x011" + b"\x0a\x05\x0a\x01z\x12\x00")
 
 
 def test_empty_messages_serialize_to_nothing():

@@ -33,7 +33,7 @@ class Point:
 @dataclasses.dataclass
 class Line:
     start: Point
-    end: Optional[Point] = None
+    end: Point | None = None
 
 
 class Color(enum.IntEnum):
@@ -94,7 +94,7 @@ def test_exact_encodings(value, encoding, data):
         ({"title": "x", "year": 1999}, Movie),
         (UserId(5), UserId),
         ("b", Literal["a", "b"]),
-        (None, Optional[int]),
+        (None, Optional[int]),  # noqa: UP045 (the old spelling is under test)
         (3, int | str),
         ({"any": [1]}, Any),
     ],
@@ -151,13 +151,24 @@ def test_api_messages_use_proto_encodings():
 
 
 def test_default_converter_order():
-    encodings = [c.encoding for c in conv.DefaultPayloadConverter.default_encoding_payload_converters]
-    assert encodings == ["binary/null", "binary/plain", "json/protobuf", "binary/protobuf", "json/plain"]
+    encodings = [
+        c.encoding for c in conv.DefaultPayloadConverter.default_encoding_payload_converters
+    ]
+    assert encodings == [
+        "binary/null",
+        "binary/plain",
+        "json/protobuf",
+        "binary/protobuf",
+        "json/plain",
+    ]
 
 
 class XorCodec(conv.PayloadCodec):
     async def encode(self, payloads):
-        return [Payload(metadata={"encoding": b"xor"}, data=p.SerializeToString()[::-1]) for p in payloads]
+        return [
+            Payload(metadata={"encoding": b"xor"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
 
     async def decode(self, payloads):
         return [Payload.FromString(p.data[::-1]) for p in payloads]
@@ -179,13 +190,22 @@ def _raise_chain():
             raise ValueError("root cause")
         except ValueError as e:
             raise exc.ApplicationError(
-                "app", {"k": 1}, type="MyType", non_retryable=True,
-                next_retry_delay=timedelta(seconds=2), category=exc.ApplicationErrorCategory.BENIGN,
+                "app",
+                {"k": 1},
+                type="MyType",
+                non_retryable=True,
+                next_retry_delay=timedelta(seconds=2),
+                category=exc.ApplicationErrorCategory.BENIGN,
             ) from e
     except exc.ApplicationError as e:
         err = exc.ActivityError(
-            "Activity task failed", scheduled_event_id=5, started_event_id=6, identity="w1",
-            activity_type="do", activity_id="1", retry_state=exc.RetryState.MAXIMUM_ATTEMPTS_REACHED,
+            "Activity task failed",
+            scheduled_event_id=5,
+            started_event_id=6,
+            identity="w1",
+            activity_type="do",
+            activity_id="1",
+            retry_state=exc.RetryState.MAXIMUM_ATTEMPTS_REACHED,
         )
         err.__cause__ = e
         return err
@@ -214,7 +234,10 @@ def test_failure_chain_round_trip():
     fc = conv.DefaultFailureConverter()
     fc.to_failure(_raise_chain(), PC, failure)
     err = fc.from_failure(Failure.FromString(failure.SerializeToString()), PC)
-    assert isinstance(err, exc.ActivityError) and err.retry_state is exc.RetryState.MAXIMUM_ATTEMPTS_REACHED
+    assert (
+        isinstance(err, exc.ActivityError)
+        and err.retry_state is exc.RetryState.MAXIMUM_ATTEMPTS_REACHED
+    )
     assert err.failure is not None
     app = err.cause
     assert isinstance(app, exc.ApplicationError)
@@ -237,11 +260,21 @@ def test_failure_chain_round_trip():
             "timeout_failure_info",
             lambda e: e.type is exc.TimeoutType.HEARTBEAT and list(e.last_heartbeat_details) == [7],
         ),
-        (exc.ServerError("s", non_retryable=True), "server_failure_info", lambda e: e.non_retryable),
+        (
+            exc.ServerError("s", non_retryable=True),
+            "server_failure_info",
+            lambda e: e.non_retryable,
+        ),
         (
             exc.ChildWorkflowError(
-                "child", namespace="ns", workflow_id="w", run_id="r", workflow_type="T",
-                initiated_event_id=1, started_event_id=2, retry_state=None,
+                "child",
+                namespace="ns",
+                workflow_id="w",
+                run_id="r",
+                workflow_type="T",
+                initiated_event_id=1,
+                started_event_id=2,
+                retry_state=None,
             ),
             "child_workflow_execution_failure_info",
             lambda e: (e.workflow_id, e.run_id, e.retry_state) == ("w", "r", None),
@@ -281,7 +314,10 @@ def test_encoded_attributes():
 
 
 async def test_codec_applies_to_failure_payloads():
-    dc = conv.DataConverter(payload_codec=XorCodec(), failure_converter_class=conv.DefaultFailureConverterWithEncodedAttributes)
+    dc = conv.DataConverter(
+        payload_codec=XorCodec(),
+        failure_converter_class=conv.DefaultFailureConverterWithEncodedAttributes,
+    )
     failure = Failure()
     await dc.encode_failure(exc.ApplicationError("m", "detail"), failure)
     assert failure.encoded_attributes.metadata["encoding"] == b"xor"
@@ -311,4 +347,8 @@ def test_typed_search_attributes_round_trip():
 
 def test_payload_validation_error():
     err = conv.create_payload_validation_error({"field": "x"})
-    assert err.type == "PayloadValidationError" and err.non_retryable and err.details == ({"field": "x"},)
+    assert (
+        err.type == "PayloadValidationError"
+        and err.non_retryable
+        and err.details == ({"field": "x"},)
+    )

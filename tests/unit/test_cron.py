@@ -6,8 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hotmesh_temporal._engine import schedules
-from hotmesh_temporal._engine.cron import (
+from hotmesh_temporal._engine.runtime.cron import (
     CalendarSpec,
     CronError,
     CronSchedule,
@@ -17,6 +16,7 @@ from hotmesh_temporal._engine.cron import (
     parse_duration,
     zone,
 )
+from hotmesh_temporal._engine.service import schedules
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a Saturday

@@ -95,7 +95,7 @@ def test_event_type_enum_as_protobuf_exposes_it():
 
 
 def test_a_stored_event_outside_temporals_model_is_a_clear_error():
-    from hotmesh_temporal._engine.history_export import rows_to_events
+    from hotmesh_temporal._engine.runtime.history_export import rows_to_events
 
     row = {
         "id": 7,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotmesh_temporal._engine.list_filter import (
+from hotmesh_temporal._engine.runtime.list_filter import (
     MAX_DEPTH,
     CompiledFilter,
     ListFilterError,
@@ -402,7 +402,7 @@ SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = $1)
 
 @pytest.fixture(scope="module")
 def fuzz_client(migrated_dsn):
-    from hotmesh_temporal._engine.dsn import split_schema
+    from hotmesh_temporal._engine.store.dsn import split_schema
     from hotmesh_temporal.client import Client
 
     runner = _LoopThread()

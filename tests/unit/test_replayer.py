@@ -248,7 +248,6 @@ def test_replayer_needs_workflows_and_keeps_its_config():
     assert replayer.config()["workflows"] == [FixtureSignal]
 
 
-
 async def test_plugins_configure_and_wrap_the_replayer():
     from hotmesh_temporal.worker import Plugin
 

@@ -122,7 +122,7 @@ def test_worker_default_runner_and_bad_runner(client: Client) -> None:
 
 
 def test_guard_is_only_paid_by_modules_that_read_the_clock() -> None:
-    from hotmesh_temporal._engine.determinism import may_read_datetime_clock
+    from hotmesh_temporal._engine.runtime.determinism import may_read_datetime_clock
     from samples import demo
 
     assert may_read_datetime_clock(NowWorkflow) is True
@@ -270,7 +270,7 @@ def test_clock_scan_survives_imported_generic_classes():
     import types as _types
     from collections.abc import Callable  # noqa: F401
 
-    from hotmesh_temporal._engine.determinism import may_read_datetime_clock
+    from hotmesh_temporal._engine.runtime.determinism import may_read_datetime_clock
 
     module = _types.ModuleType("hm_scan_probe")
     exec(

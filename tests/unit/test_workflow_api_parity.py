@@ -37,16 +37,26 @@ def test_public_name_exists_with_same_shape(name: str) -> None:
     elif inspect.isclass(theirs) and issubclass(theirs, enum.Enum):
         assert [(m.name, m.value) for m in ours] == [(m.name, m.value) for m in theirs]
     elif inspect.isclass(theirs) and dataclasses.is_dataclass(theirs):
-        assert [f.name for f in dataclasses.fields(ours)] == [f.name for f in dataclasses.fields(theirs)]
+        assert [f.name for f in dataclasses.fields(ours)] == [
+            f.name for f in dataclasses.fields(theirs)
+        ]
         assert ours.__dataclass_params__.frozen == theirs.__dataclass_params__.frozen
 
 
 @pytest.mark.parametrize(
-    "cls", ["Info", "ActivityHandle", "ChildWorkflowHandle", "ExternalWorkflowHandle", "unsafe", "LoggerAdapter"]
+    "cls",
+    [
+        "Info",
+        "ActivityHandle",
+        "ChildWorkflowHandle",
+        "ExternalWorkflowHandle",
+        "unsafe",
+        "LoggerAdapter",
+    ],
 )
 def test_class_methods_have_same_shape(cls: str) -> None:
     theirs, ours = getattr(temporal_workflow, cls), getattr(workflow, cls)
-    for name, member in vars(theirs).items():
+    for name in vars(theirs):
         if name.startswith("_") or not callable(getattr(theirs, name)):
             continue
         assert hasattr(ours, name), f"missing {cls}.{name}"

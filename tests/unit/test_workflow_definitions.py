@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine.definitions import (
+from hotmesh_temporal.common import RawValue
+from hotmesh_temporal.workflow._definition import (
     WorkflowDefinition,
     workflow_type_and_result_type,
 )
-from hotmesh_temporal.common import RawValue
 
 
 @workflow.defn(name="Orders")
@@ -102,7 +102,9 @@ def test_two_run_methods() -> None:
 
 
 def test_init_parameters_must_match_run() -> None:
-    with pytest.raises(ValueError, match="@workflow.init and @workflow.run method parameters do not match"):
+    with pytest.raises(
+        ValueError, match="@workflow.init and @workflow.run method parameters do not match"
+    ):
 
         @workflow.defn
         class Mismatch:
@@ -182,7 +184,9 @@ def test_overriding_a_handler_without_its_decorator_is_refused() -> None:
         @workflow.run
         async def run(self) -> None: ...
 
-    with pytest.raises(ValueError, match="@workflow.run defined on .*Base.run but not on the override"):
+    with pytest.raises(
+        ValueError, match="@workflow.run defined on .*Base.run but not on the override"
+    ):
 
         @workflow.defn
         class Child(Base):

@@ -7,7 +7,6 @@ import random
 import time
 import uuid
 from datetime import timedelta
-from typing import List
 
 import pytest
 from workflow_harness import (
@@ -23,7 +22,7 @@ from workflow_harness import (
 )
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine import commands as c
+from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal.exceptions import (
     ActivityError,
     ApplicationError,
@@ -57,9 +56,7 @@ def activity_failure(message: str, *, cancelled: bool = False) -> object:
 class GreetWorkflow:
     @workflow.run
     async def run(self, name: str) -> str:
-        return await workflow.execute_activity(
-            "greet", name, start_to_close_timeout=TIMEOUT
-        )
+        return await workflow.execute_activity("greet", name, start_to_close_timeout=TIMEOUT)
 
 
 def test_activity_is_scheduled_then_its_result_completes_the_workflow() -> None:
@@ -72,7 +69,9 @@ def test_activity_is_scheduled_then_its_result_completes_the_workflow() -> None:
     assert schedule.start_to_close_timeout == TIMEOUT
     assert [decode(p) for p in schedule.arguments] == ["Ada"]
 
-    done = driver.activate(c.ResolveActivity(seq=1, completed=payload("Hello, Ada"), has_completed=True))
+    done = driver.activate(
+        c.ResolveActivity(seq=1, completed=payload("Hello, Ada"), has_completed=True)
+    )
     assert completed_result(done) == "Hello, Ada"
 
 
@@ -98,7 +97,7 @@ def test_activity_failure_is_raised_as_activity_error_chain() -> None:
 @workflow.defn
 class GatherWorkflow:
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         return list(
             await asyncio.gather(
                 workflow.execute_activity("a", start_to_close_timeout=TIMEOUT),
@@ -290,10 +289,10 @@ def test_wait_condition_already_true_issues_no_timer() -> None:
 @workflow.defn
 class LateHandlerWorkflow:
     def __init__(self) -> None:
-        self.received: List[str] = []
+        self.received: list[str] = []
 
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         await asyncio.sleep(1)
         workflow.set_signal_handler("note", self.received.append)
         await workflow.wait_condition(lambda: len(self.received) == 3)
@@ -305,7 +304,9 @@ def test_signals_arriving_before_their_handler_are_buffered_and_delivered_in_ord
     driver.start(extra_jobs=[c.SignalWorkflow("note", payloads("one"))])
     driver.activate(c.SignalWorkflow("note", payloads("two")))
     done = driver.activate(
-        c.SignalWorkflow("note", payloads("three")), c.FireTimer(seq=1), advance=timedelta(seconds=1)
+        c.SignalWorkflow("note", payloads("three")),
+        c.FireTimer(seq=1),
+        advance=timedelta(seconds=1),
     )
     assert completed_result(done) == ["one", "two", "three"]
 
@@ -315,10 +316,10 @@ class InitSignalWorkflow:
     @workflow.init
     def __init__(self, greeting: str) -> None:
         self.greeting = greeting
-        self.names: List[str] = []
+        self.names: list[str] = []
 
     @workflow.run
-    async def run(self, greeting: str) -> List[str]:
+    async def run(self, greeting: str) -> list[str]:
         return [f"{self.greeting} {name}" for name in self.names]
 
     @workflow.signal
@@ -327,7 +328,9 @@ class InitSignalWorkflow:
 
 
 def test_signal_in_first_activation_runs_after_init_and_before_run_method() -> None:
-    done = Driver(InitSignalWorkflow).start("Hi", extra_jobs=[c.SignalWorkflow("add", payloads("Bo"))])
+    done = Driver(InitSignalWorkflow).start(
+        "Hi", extra_jobs=[c.SignalWorkflow("add", payloads("Bo"))]
+    )
     assert completed_result(done) == ["Hi Bo"]
 
 
@@ -401,12 +404,16 @@ class UpdateWorkflow:
 def test_update_validator_rejection_and_accepted_update_result() -> None:
     driver = Driver(UpdateWorkflow)
     driver.start()
-    rejected = driver.activate(c.DoUpdate(id="u1", protocol_instance_id="p1", name="add", input=payloads(-1)))
+    rejected = driver.activate(
+        c.DoUpdate(id="u1", protocol_instance_id="p1", name="add", input=payloads(-1))
+    )
     (response,) = rejected.commands
     assert response.protocol_instance_id == "p1" and not response.accepted
     assert "amount must be positive" in str(from_failure(response.rejected))
 
-    done = driver.activate(c.DoUpdate(id="u2", protocol_instance_id="p2", name="add", input=payloads(10)))
+    done = driver.activate(
+        c.DoUpdate(id="u2", protocol_instance_id="p2", name="add", input=payloads(10))
+    )
     accepted, completed = only(done.commands, c.UpdateResponse)
     assert accepted.accepted and completed.has_completed
     assert decode(completed.completed) == 10
@@ -416,7 +423,9 @@ def test_update_validator_rejection_and_accepted_update_result() -> None:
 def test_unknown_update_is_rejected() -> None:
     driver = Driver(UpdateWorkflow)
     driver.start()
-    (response,) = driver.activate(c.DoUpdate(id="u", protocol_instance_id="p", name="nope")).commands
+    (response,) = driver.activate(
+        c.DoUpdate(id="u", protocol_instance_id="p", name="nope")
+    ).commands
     assert "known updates: [add]" in str(from_failure(response.rejected))
 
 
@@ -436,11 +445,17 @@ class LockedUpdatesWorkflow:
             return await workflow.execute_activity("reserve", who, start_to_close_timeout=TIMEOUT)
 
 
-def kinds(commands: List[c.Command]) -> List[str]:
+def kinds(commands: list[c.Command]) -> list[str]:
     described = []
     for command in commands:
         if isinstance(command, c.UpdateResponse):
-            state = "accepted" if command.accepted else "completed" if command.has_completed else "other"
+            state = (
+                "accepted"
+                if command.accepted
+                else "completed"
+                if command.has_completed
+                else "other"
+            )
             described.append(f"{state} {command.protocol_instance_id}")
         else:
             described.append(f"{type(command).__name__} {getattr(command, 'seq', '')}".strip())
@@ -573,7 +588,7 @@ def test_workflow_failure_exception_types_make_an_exception_fail_the_workflow() 
 @workflow.defn
 class RandomWorkflow:
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         return [
             str(workflow.uuid4()),
             str(workflow.random().randint(0, 10**9)),
@@ -660,14 +675,25 @@ def test_run_in_executor_fails_the_task_with_a_clear_error() -> None:
 @workflow.defn
 class InfoWorkflow:
     @workflow.run
-    async def run(self) -> List[str]:
+    async def run(self) -> list[str]:
         info = workflow.info()
-        return [info.workflow_id, info.workflow_type, str(workflow.in_workflow()),
-                str(workflow.unsafe.is_replaying()), str(info.get_current_history_length())]
+        return [
+            info.workflow_id,
+            info.workflow_type,
+            str(workflow.in_workflow()),
+            str(workflow.unsafe.is_replaying()),
+            str(info.get_current_history_length()),
+        ]
 
 
 def test_info_and_in_workflow_inside_a_run() -> None:
-    assert completed_result(Driver(InfoWorkflow).start()) == ["wf-1", "InfoWorkflow", "True", "False", "3"]
+    assert completed_result(Driver(InfoWorkflow).start()) == [
+        "wf-1",
+        "InfoWorkflow",
+        "True",
+        "False",
+        "3",
+    ]
     assert not workflow.in_workflow()
     with pytest.raises(RuntimeError, match="Not in workflow event loop"):
         workflow.info()
@@ -693,7 +719,9 @@ def test_child_workflow_start_signal_and_result() -> None:
     (signal,) = driver.activate(c.ResolveChildWorkflowStart(seq=1, run_id="child-run")).commands
     assert isinstance(signal, c.SignalExternalWorkflow) and signal.child_workflow_only
     assert driver.activate(c.ResolveSignalExternalWorkflow(seq=1)).commands == []
-    done = driver.activate(c.ResolveChildWorkflow(seq=1, completed=payload("hi"), has_completed=True))
+    done = driver.activate(
+        c.ResolveChildWorkflow(seq=1, completed=payload("hi"), has_completed=True)
+    )
     assert completed_result(done) == "child-run: hi"
 
 

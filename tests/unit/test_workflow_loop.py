@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import List
 
 import pytest
 
-from hotmesh_temporal._engine import commands as c
-from hotmesh_temporal._engine.loop import WorkflowEventLoop, running_workflow_loop
+from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop, running_workflow_loop
 
 
 class Sink:
     def __init__(self) -> None:
         self.seq = 0
-        self.commands: List[c.Command] = []
+        self.commands: list[c.Command] = []
 
     def next_timer_seq(self) -> int:
         self.seq += 1
@@ -70,7 +69,12 @@ def test_running_installs_the_loop_for_asyncio_and_restores_the_previous() -> No
         lock, event = asyncio.Lock(), asyncio.Event()
         async with lock:
             event.set()
-        results.append((await asyncio.gather(asyncio.sleep(0, "x"), event.wait()), asyncio.get_running_loop() is loop))
+        results.append(
+            (
+                await asyncio.gather(asyncio.sleep(0, "x"), event.wait()),
+                asyncio.get_running_loop() is loop,
+            )
+        )
 
     with loop.running():
         assert running_workflow_loop() is loop
@@ -80,12 +84,15 @@ def test_running_installs_the_loop_for_asyncio_and_restores_the_previous() -> No
     assert results == [(["x", True], True)]
 
 
-@pytest.mark.parametrize("call", [
-    lambda loop: loop.run_in_executor(None, print),
-    lambda loop: loop.call_soon_threadsafe(print),
-    lambda loop: loop.subprocess_exec(object, "ls"),
-    lambda loop: loop.getaddrinfo("example.com", 80),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda loop: loop.run_in_executor(None, print),
+        lambda loop: loop.call_soon_threadsafe(print),
+        lambda loop: loop.subprocess_exec(object, "ls"),
+        lambda loop: loop.getaddrinfo("example.com", 80),
+    ],
+)
 def test_non_deterministic_operations_raise_runtime_error(call) -> None:
     with pytest.raises(RuntimeError, match="not allowed in a workflow"):
         call(WorkflowEventLoop(Sink()))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
 from hotmesh_temporal import common, workflow
-from hotmesh_temporal._engine import commands as c
-from hotmesh_temporal._engine.definitions import WorkflowDefinition
-from hotmesh_temporal._engine.instance import WorkflowInstance
+from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.workflow._definition import WorkflowDefinition
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 CONVERTER = DataConverter.default
@@ -46,7 +47,7 @@ def make_info(workflow_type: str, **overrides: Any) -> workflow.Info:
     return workflow.Info(**values)
 
 
-def payloads(*values: Any) -> List[Any]:
+def payloads(*values: Any) -> list[Any]:
     return CONVERTER.payload_converter.to_payloads(list(values))
 
 
@@ -105,11 +106,11 @@ class Driver:
         return self.activate(init, *extra_jobs, replaying=replaying)
 
 
-def only(commands: Sequence[Any], kind: type) -> List[Any]:
+def only(commands: Sequence[Any], kind: type) -> list[Any]:
     return [cmd for cmd in commands if isinstance(cmd, kind)]
 
 
-def completed_result(completion: c.ActivationCompletion, type_hint: Optional[type] = None) -> Any:
+def completed_result(completion: c.ActivationCompletion, type_hint: type | None = None) -> Any:
     assert completion.failure is None, completion.failure
     (done,) = only(completion.commands, c.CompleteWorkflow)
     return decode(done.result, type_hint)

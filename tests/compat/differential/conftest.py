@@ -25,8 +25,8 @@ pytest.importorskip("temporalio", reason="the differential suite imports both SD
 async def _environment(pg_dsn: str, *, time_skipping: bool) -> AsyncIterator[Any]:
     import asyncpg
 
-    from hotmesh_temporal._engine.dsn import split_schema, with_schema
-    from hotmesh_temporal._engine.migrate import migrate
+    from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
+    from hotmesh_temporal._engine.store.migrate import migrate
     from hotmesh_temporal.testing._workflow import _SchemaEnvironment
 
     base, _ = split_schema(pg_dsn)

@@ -1,0 +1,1 @@
+"""Metrics and telemetry shared by the workers and the client."""

@@ -1,0 +1,217 @@
+"""Schema migrations: numbered SQL files applied once, in order, under an advisory lock.
+
+Files live in ``hotmesh_temporal/_engine/schema/`` and are named ``NNNN_name.sql``
+(four or more digits, then a name). The token ``{{schema}}`` in a file stands for the
+quoted schema identifier. Each file is applied in its own transaction together with
+its row in ``<schema>.schema_migrations``; a file that fails leaves nothing behind.
+
+Many processes may start at once against a fresh database: they queue on a session
+advisory lock keyed on the schema name, and every one after the first finds the work
+done. When everything is applied already, :func:`migrate` costs one query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hotmesh_temporal._engine.store.dsn import quote_ident, validate_schema
+
+if TYPE_CHECKING:
+    import asyncpg
+
+logger = logging.getLogger("hotmesh_temporal")
+
+SCHEMA_DIR = Path(__file__).parent.parent / "sql" / "schema"
+SCHEMA_TOKEN = "{{schema}}"
+_FILE_RE = re.compile(r"(\d{4,})_([A-Za-z0-9_\-]+)\.sql\Z")
+
+
+def lock_key(schema: str) -> int:
+    """The advisory-lock key for migrating ``schema``: a stable signed 64-bit number."""
+    digest = hashlib.blake2b(f"hotmesh_temporal:migrate:{schema}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def migration_files(directory: Path | str | None = None) -> list[tuple[int, str, Path]]:
+    """The migration files as (version, name, path), sorted by version."""
+    folder = Path(directory) if directory is not None else SCHEMA_DIR
+    found: dict[int, tuple[int, str, Path]] = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = _FILE_RE.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path.name!r} is not named NNNN_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise ValueError(
+                f"two migration files share version {version}: "
+                f"{found[version][2].name} and {path.name}"
+            )
+        found[version] = (version, match.group(2), path)
+    return [found[v] for v in sorted(found)]
+
+
+def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[int, str, str]]:
+    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in."""
+    quoted = quote_ident(validate_schema(schema))
+    return [
+        (version, name, path.read_text(encoding="utf-8").replace(SCHEMA_TOKEN, quoted))
+        for version, name, path in migration_files(directory)
+    ]
+
+
+class SchemaMismatchError(RuntimeError):
+    """The schema was made by a different build of this package: a migration file it
+    recorded has changed since. Until the first release, migrations are edited in place
+    rather than added, so such a schema cannot be upgraded; nothing was changed."""
+
+
+def checksum(sql_template: str) -> str:
+    """A migration file's fingerprint (of its text before the schema is filled in)."""
+    return hashlib.sha256(sql_template.encode()).hexdigest()[:16]
+
+
+def migration_checksums(directory: Path | str | None = None) -> dict[int, str]:
+    return {
+        v: checksum(path.read_text(encoding="utf-8")) for v, _, path in migration_files(directory)
+    }
+
+
+def bootstrap_sql(schema: str) -> str:
+    """The SQL that creates the schema and its ``schema_migrations`` table."""
+    q = quote_ident(schema)
+    return (
+        f"CREATE SCHEMA IF NOT EXISTS {q};\n"
+        f"CREATE TABLE IF NOT EXISTS {q}.schema_migrations (\n"
+        "    version int PRIMARY KEY,\n"
+        "    name text NOT NULL,\n"
+        "    applied_at timestamptz NOT NULL DEFAULT now(),\n"
+        "    checksum text\n"
+        ");\n"
+        f"ALTER TABLE {q}.schema_migrations ADD COLUMN IF NOT EXISTS checksum text;\n"
+    )
+
+
+def _record_sql(schema: str) -> str:
+    return (
+        f"INSERT INTO {quote_ident(schema)}.schema_migrations (version, name, checksum) "
+        "VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING"
+    )
+
+
+def script(schema: str, directory: Path | str | None = None) -> str:
+    """One psql-ready script: bootstrap, then each migration and its bookkeeping row in
+    a transaction of its own. For teams that apply migrations with their own tools."""
+    q = quote_ident(schema)
+    out = [f"-- hotmesh_temporal schema migrations for schema {q}\n", bootstrap_sql(schema)]
+    sums = migration_checksums(directory)
+    for version, name, sql in render_sql(schema, directory):
+        escaped = name.replace("'", "''")
+        out.append(
+            f"\n-- {version:04d}_{name}\nBEGIN;\n{sql.rstrip()}\n"
+            f"INSERT INTO {q}.schema_migrations (version, name, checksum) "
+            f"VALUES ({version}, '{escaped}', '{sums[version]}') ON CONFLICT (version) DO NOTHING;\n"
+            "COMMIT;\n"
+        )
+    return "".join(out)
+
+
+async def applied_versions(conn: asyncpg.Connection, schema: str) -> dict[int, str | None] | None:
+    """The versions recorded in ``<schema>.schema_migrations`` with their checksums
+    (None for a table from before checksums were kept), or None if it does not exist."""
+    import asyncpg
+
+    table = f"{quote_ident(schema)}.schema_migrations"
+    try:
+        rows = await conn.fetch(f"SELECT version, checksum FROM {table}")
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return None
+    except asyncpg.UndefinedColumnError:
+        rows = [(r[0], None) for r in await conn.fetch(f"SELECT version FROM {table}")]
+    return {r[0]: r[1] for r in rows}
+
+
+def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int, str]) -> None:
+    changed = sorted(v for v, recorded in applied.items() if v in sums and recorded != sums[v])
+    if changed:
+        raise SchemaMismatchError(
+            f"schema {schema} was made by another build of hotmesh_temporal: migration(s) "
+            f"{', '.join(f'{v:04d}' for v in changed)} changed since they were applied. Before "
+            f"the first release migrations are edited in place, so this schema cannot be "
+            f"upgraded; nothing was changed. Use a new schema, or drop this one "
+            f"(DROP SCHEMA {quote_ident(schema)} CASCADE) to start afresh."
+        )
+
+
+async def migrate(
+    conn: asyncpg.Connection,
+    schema: str,
+    *,
+    directory: Path | str | None = None,
+    pooled: bool = False,
+) -> list[int]:
+    """Apply the pending migrations to ``schema``; return the versions applied here.
+
+    Must not be called inside an open transaction. Serialised across connections and
+    processes by ``pg_advisory_lock`` on a key derived from the schema name; with
+    ``pooled`` (a connection through a transaction-mode pooler, where a session lock
+    would outlive the transaction on a server connection that others then get) the
+    whole upgrade is one transaction holding ``pg_advisory_xact_lock`` instead.
+    """
+    validate_schema(schema)
+    migrations = render_sql(schema, directory)
+    sums = migration_checksums(directory)
+    wanted = {version for version, _, _ in migrations}
+
+    applied = await applied_versions(conn, schema)  # the fast path: one query
+    if applied is not None:
+        _check_unchanged(schema, applied, sums)
+        if wanted <= applied.keys():
+            return []
+    if pooled:
+        async with conn.transaction():
+            return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_xact_lock")
+    return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_lock")
+
+
+async def _migrate_locked(
+    conn: asyncpg.Connection,
+    schema: str,
+    migrations: list[tuple[int, str, str]],
+    sums: dict[int, str],
+    lock: str,
+) -> list[int]:
+    wanted = {version for version, _, _ in migrations}
+    key = lock_key(schema)
+    await conn.execute(f"SELECT {lock}($1)", key)
+    try:
+        await conn.execute(bootstrap_sql(schema))
+        applied = await applied_versions(conn, schema) or {}
+        _check_unchanged(schema, applied, sums)
+        done: list[int] = []
+        record = _record_sql(schema)
+        for version, name, sql in migrations:
+            if version in applied:
+                continue
+            logger.info("applying migration %04d_%s to schema %s", version, name, schema)
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute(record, version, name, sums[version])
+            done.append(version)
+        newer = {v for v in applied if v > max(wanted, default=0)}
+        if newer:
+            logger.warning(
+                "schema %s has migrations newer than this package knows: %s",
+                schema,
+                sorted(newer),
+            )
+        return done
+    finally:
+        if lock == "pg_advisory_lock":  # the transaction's lock ends with it
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except Exception:  # the connection is gone: its lock went with it
+                pass

@@ -1,0 +1,634 @@
+"""Run activity attempts: claim them (or take them eagerly from the workflow worker),
+call the user's function, heartbeat, and report the outcome in one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from hotmesh_temporal import activity as activity_api
+from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
+from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
+from hotmesh_temporal.api.common.v1 import Payload
+from hotmesh_temporal.api.failure.v1 import Failure
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+# Where temporalio logs an activity's failure (temporalio.activity's logger).
+activity_logger = logging.getLogger("hotmesh_temporal.activity")
+
+
+def task_token(task_id: int, attempt: int) -> bytes:
+    return f"{task_id}:{attempt}".encode()
+
+
+def parse_task_token(token: bytes) -> tuple:
+    task_id, _, attempt = token.decode().partition(":")
+    return int(task_id), int(attempt)
+
+
+async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tuple:
+    """A failed attempt as the fail_activity_task arguments: (failure JSON, error type,
+    non-retryable, next retry delay in seconds or None)."""
+    failure = Failure()
+    await data_converter.encode_failure(err, failure)
+    info = (
+        failure.application_failure_info if failure.HasField("application_failure_info") else None
+    )
+    error_type = info.type if info is not None else type(err).__name__
+    non_retryable = bool(info.non_retryable) if info is not None else False
+    next_delay = None
+    if info is not None and info.HasField("next_retry_delay"):
+        next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
+    return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
+@dataclass
+class _Running:
+    task: Mapping[str, Any]
+    context: activity_api._Context
+    future: asyncio.Future | None = None
+    cancel_reason: str | None = None
+    pending_details: list[Any] | None = None
+    last_sent: float = 0.0
+    heartbeat_handle: asyncio.TimerHandle | None = None
+    heartbeat_inflight: bool = False
+    heartbeat_task: asyncio.Task | None = None
+    process_cancel: Any = None  # the cancel event of an attempt in a process pool
+
+
+@dataclass
+class ActivityWorkerConfig:
+    namespace: str
+    task_queue: str
+    identity: str
+    activities: dict[str, Any]  # name -> activity._Definition
+    dynamic: Any | None
+    executor: concurrent.futures.Executor | None
+    max_concurrent: int
+    data_converter: Any
+    client: Any
+    max_heartbeat_throttle: float = 60.0
+    default_heartbeat_throttle: float = 30.0
+    interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior; CODEC decodes headers
+    shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
+    max_per_second: float | None = None  # Worker(max_activities_per_second=...)
+    metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
+
+
+class ActivityWorker:
+    def __init__(self, store: Store, config: ActivityWorkerConfig) -> None:
+        self.store = store
+        self.config = config
+        # By (task id, attempt): a timed-out attempt may still run beside the next one.
+        self._running: dict[tuple, _Running] = {}
+        self._tasks: set = set()
+        # Slots promised to eager activities of a workflow task still being completed:
+        # the poller must not fill them meanwhile.
+        self._reserved_eager = 0
+        self._shutdown = threading.Event()
+        self._process_shutdown: Any = None  # the shutdown event process-pool attempts see
+        self._async_shutdown = asyncio.Event()
+        self._rate = TokenBucket(config.max_per_second) if config.max_per_second else None
+        self.poller = Poller(
+            name=f"activity poller for {config.task_queue}",
+            claim=self._claim,
+            capacity=self._claimable,
+            retry_after=self._rate.seconds_until_next if self._rate else None,
+            notify_kind="a",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+        # The workflow worker of the same Worker: takes the workflow task an activity's
+        # report leased to us, and may run that task ahead of the report.
+        self.on_workflow_task_ready: Callable[[Mapping[str, Any]], None] | None = None
+        self.run_ahead: Callable[[Mapping[str, Any], Any], Awaitable[Any]] | None = None
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+
+    def free_slots(self) -> int:
+        return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
+
+    def _claimable(self) -> int:
+        free = self.free_slots()
+        return free if self._rate is None else min(free, self._rate.available())
+
+    def reserve_eager(self, wanted: int) -> int:
+        """Hold up to ``wanted`` free slots for eager activities; returns how many."""
+        granted = max(0, min(wanted, self._claimable()))
+        self._reserved_eager += granted
+        return granted
+
+    def start_eager(self, tasks: Sequence[dict[str, Any]], reserved: int) -> None:
+        """Run the eager tasks the database gave us and free the rest of the hold."""
+        self._reserved_eager -= reserved
+        if self._rate is not None:
+            self._rate.take(len(tasks))
+        for task in tasks:
+            self.start(task)
+        if len(tasks) < reserved:
+            self.poller.slot_freed()
+
+    async def _claim(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_activity_tasks",
+            self.config.namespace,
+            self.config.task_queue,
+            self.config.identity,
+            limit,
+        )
+        if self._rate is not None:
+            self._rate.take(len(rows))
+        for row in rows:
+            self.start(dict(row))
+        return len(rows)
+
+    def start(self, task: dict[str, Any]) -> None:
+        """Run one claimed attempt in the background."""
+        runner = asyncio.get_running_loop().create_task(self._run(task))
+        self._tasks.add(runner)
+        runner.add_done_callback(self._on_done)
+
+    def _on_done(self, runner: asyncio.Task) -> None:
+        self._tasks.discard(runner)
+        self.poller.slot_freed()
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self, graceful_timeout: float) -> None:
+        self._shutdown.set()
+        self._async_shutdown.set()
+        if self._process_shutdown is not None:
+            self._process_shutdown.set()
+        await self.poller.stop()
+        if self._tasks and graceful_timeout > 0:
+            await asyncio.wait(set(self._tasks), timeout=graceful_timeout)
+        for running in list(self._running.values()):
+            self._cancel(running, "worker_shutdown")
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+    # ---------------------------------------------------------------- one attempt
+
+    async def _run(self, task: dict[str, Any]) -> None:
+        started, failed = time.monotonic(), True
+        try:
+            failed = not await self._run_attempt(task)
+        except Exception:
+            logger.exception("Failed running activity task %s", task.get("id"))
+        self.metrics.activity(task.get("activity_type", ""), time.monotonic() - started, failed)
+
+    async def _run_attempt(self, task: dict[str, Any]) -> bool:
+        """Run one attempt and report it; True when it succeeded (or went async)."""
+        cfg = self.config
+        defn = cfg.activities.get(task["activity_type"]) or cfg.dynamic
+        dc = cfg.data_converter
+        if defn is None:
+            names = ", ".join(sorted(cfg.activities)) or "none"
+            err = _not_registered_error(task["activity_type"], names)
+            await self._report_failure(task, err)
+            return False
+        heartbeat_details = await dc.decode(h.parse_payloads(task.get("heartbeat_details")))
+        info = _build_info(task, heartbeat_details)
+        running = _Running(task=task, context=None)  # type: ignore[arg-type]
+        context = activity_api._Context(
+            info=lambda: info,
+            heartbeat=lambda *details: self._heartbeat(running, details),
+            cancelled=threading.Event(),
+            worker_shutdown=self._shutdown,
+            payload_converter_factory=lambda: dc.payload_converter,
+            client=cfg.client,
+            runtime_metric_meter=activity_attempt_meter(
+                cfg.metric_meter, defn.is_async, cfg.executor
+            ),
+            thread_cancel_raises=False,
+            async_cancelled=asyncio.Event() if defn.is_async else None,
+            async_shutdown=self._async_shutdown if defn.is_async else None,
+        )
+        running.context = context
+        self._running[(task["id"], task["attempt"])] = running
+        try:
+            payloads = h.parse_payloads(task.get("input"))
+            if defn.name is None:  # dynamic: one Sequence[RawValue] argument
+                from hotmesh_temporal.common import RawValue
+
+                args: list[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
+            else:
+                args = await dc.decode(payloads, defn.arg_types) if payloads else []
+            result = await self._execute_through_interceptors(defn, args, context, running, info)
+            # A result that cannot be converted fails the attempt (as in temporalio).
+            encoded = await dc.encode([result])
+        except activity_api._CompleteAsyncError:
+            logger.debug("activity %s will be completed asynchronously", info.activity_id)
+            return True
+        except BaseException as err:  # noqa: BLE001 - every failure is reported
+            await self._report_exception(task, running, err)
+            return False
+        finally:
+            self._running.pop((task["id"], task["attempt"]), None)
+            if running.process_cancel is not None:
+                self.config.shared_state_manager.unregister_heartbeater(info.task_token)
+            if running.heartbeat_handle is not None:
+                running.heartbeat_handle.cancel()
+        await self._report_success(task, h.payloads(encoded))
+        return True
+
+    async def _report_success(self, task: Mapping[str, Any], result: dict[str, Any] | None) -> None:
+        """Report a completed attempt, with the workflow task it wakes when this
+        worker could run that task ahead (WorkflowWorker.run_ahead)."""
+        cfg = self.config
+        ahead = await self.run_ahead(task, result) if self.run_ahead is not None else None
+        if ahead is None:
+            reply = await self.store.fetchval(
+                "complete_activity_task",
+                task["id"],
+                task["attempt"],
+                result,
+                cfg.identity,
+                cfg.identity,
+                self.on_workflow_task_ready is not None,
+            )
+            self._after_report(reply)
+            return
+        reply = None
+        try:
+            reply = await self.store.fetchval(
+                "complete_activity_run_ahead",
+                task["id"],
+                task["attempt"],
+                result,
+                cfg.identity,
+                cfg.identity,
+                ahead.after,
+                ahead.completion.to_json(),
+            )
+        finally:
+            ahead.finish(reply)
+
+    async def _execute_through_interceptors(
+        self, defn: Any, args: list[Any], context: Any, running: _Running, info: Any
+    ) -> Any:
+        """Run the attempt through the worker's activity interceptors."""
+        # Imported here: the worker package (interceptor classes) imports this module.
+        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
+
+        return await execute_activity_attempt(
+            self.config.interceptors,
+            context=context,
+            info=info,
+            heartbeat=lambda *details: self._heartbeat(running, details),
+            fn=defn.fn,
+            args=args,
+            executor=None if defn.is_async else self.config.executor,
+            headers=await self._decode_headers(running.task),
+            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context, running),
+        )
+
+    async def _decode_headers(self, task: Mapping[str, Any]) -> dict[str, Payload]:
+        """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
+        (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
+        from hotmesh_temporal.common import HeaderCodecBehavior
+
+        headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
+        codec = self.config.data_converter.payload_codec
+        if (
+            not headers
+            or codec is None
+            or self.config.header_codec_behavior != HeaderCodecBehavior.CODEC
+        ):
+            return headers
+        keys = list(headers)
+        return dict(zip(keys, await codec.decode([headers[k] for k in keys]), strict=False))
+
+    async def _decode_raw(self, payloads: list[Payload]) -> list[Payload]:
+        codec = self.config.data_converter.payload_codec
+        return list(await codec.decode(payloads)) if codec else payloads
+
+    async def _invoke(
+        self, defn: Any, fn: Callable[..., Any], args: list[Any], context: Any, running: _Running
+    ) -> Any:
+        if defn.is_async:
+            token = activity_api._current_context.set(context)
+            try:
+                running.future = asyncio.ensure_future(fn(*args))
+            finally:
+                activity_api._current_context.reset(token)
+            return await running.future
+        executor = self.config.executor
+        if executor is None:
+            raise RuntimeError("sync activities need an activity_executor on the worker")
+        context.thread_cancel_raises = False
+        if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+            running.future = asyncio.get_running_loop().run_in_executor(
+                executor, _call_in_process, fn, args, *self._process_state(context, running)
+            )
+            return await running.future
+        ctx = contextvars.copy_context()
+        ctx.run(activity_api._current_context.set, context)
+        running.future = asyncio.get_running_loop().run_in_executor(executor, ctx.run, fn, *args)
+        return await running.future
+
+    # ---------------------------------------------------------------- reporting
+
+    async def _report_exception(
+        self, task: Mapping[str, Any], running: _Running, err: BaseException
+    ) -> None:
+        from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
+
+        await self._flush_heartbeat(running)
+        cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.cancel_reason == "cancel_requested":
+            reply = await self.store.fetchval(
+                "cancel_activity_task",
+                task["id"],
+                task["attempt"],
+                None,
+                self.config.identity,
+                self.config.identity,
+                self.on_workflow_task_ready is not None,
+            )
+            self._after_report(reply)
+            return
+        if cancelled and running.cancel_reason == "not_found":
+            return  # the attempt is gone (timed out or its run closed): nothing to report
+        if cancelled and running.cancel_reason == "worker_shutdown":
+            from hotmesh_temporal.exceptions import ApplicationError
+
+            err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
+        if not isinstance(err, Exception):
+            raise err
+        _log_activity_failure(task, err)
+        await self._report_failure(task, err)
+
+    async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+            self.config.data_converter, err
+        )
+        reply = await self.store.fetchval(
+            "fail_activity_task",
+            task["id"],
+            task["attempt"],
+            failure,
+            error_type,
+            non_retryable,
+            next_delay,
+            self.config.identity,
+            self.config.identity,
+            self.on_workflow_task_ready is not None,
+        )
+        self._after_report(reply)
+
+    def _after_report(self, reply: Mapping[str, Any] | None) -> None:
+        if reply and reply.get("next") and self.on_workflow_task_ready is not None:
+            self.on_workflow_task_ready(reply["next"])
+
+    # ---------------------------------------------------------------- heartbeats
+
+    def _heartbeat(self, running: _Running, details: Sequence[Any]) -> None:
+        """Called from activity code, possibly in another thread."""
+        loop = self._loop
+        if threading.current_thread() is threading.main_thread() or _on_loop(loop):
+            self._queue_heartbeat(running, list(details))
+        else:
+            loop.call_soon_threadsafe(self._queue_heartbeat, running, list(details))
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return self.poller.loop
+
+    def _queue_heartbeat(self, running: _Running, details: list[Any]) -> None:
+        running.pending_details = details
+        if running.heartbeat_inflight or running.heartbeat_handle is not None:
+            return
+        interval = self._throttle_interval(running.task)
+        wait = running.last_sent + interval - self._loop.time()
+        if wait <= 0:
+            self._send_heartbeat(running)
+        else:
+            running.heartbeat_handle = self._loop.call_later(wait, self._send_heartbeat, running)
+
+    def _throttle_interval(self, task: Mapping[str, Any]) -> float:
+        timeout = task.get("heartbeat_timeout")
+        if timeout:
+            return min(float(timeout) * 0.8, self.config.max_heartbeat_throttle)
+        return self.config.default_heartbeat_throttle
+
+    def _send_heartbeat(self, running: _Running) -> None:
+        running.heartbeat_handle = None
+        task = running.task
+        if running.pending_details is None or (task["id"], task["attempt"]) not in self._running:
+            return
+        details, running.pending_details = running.pending_details, None
+        running.heartbeat_inflight = True
+        running.last_sent = self._loop.time()
+        running.heartbeat_task = self._loop.create_task(
+            self._heartbeat_round_trip(running, details)
+        )
+
+    async def _heartbeat_round_trip(self, running: _Running, details: list[Any]) -> None:
+        task = running.task
+        try:
+            payloads = await self.config.data_converter.encode(details) if details else []
+            answer = await self.store.fetchval(
+                "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
+            )
+        except Exception:
+            logger.exception("heartbeat of activity %s failed", task["activity_id"])
+            return
+        finally:
+            running.heartbeat_inflight = False
+        if answer == "cancel":
+            self._cancel(running, "cancel_requested")
+        elif answer == "gone":
+            self._cancel(running, "not_found")
+        if running.pending_details is not None and running.heartbeat_handle is None:
+            self._queue_heartbeat(running, running.pending_details)
+
+    async def _flush_heartbeat(self, running: _Running) -> None:
+        """Record the last heartbeat before the attempt fails, so the next attempt
+        (and a timeout's lastHeartbeatDetails) sees it, as temporalio does."""
+        if running.heartbeat_handle is not None:
+            running.heartbeat_handle.cancel()
+            running.heartbeat_handle = None
+        if running.heartbeat_task is not None and not running.heartbeat_task.done():
+            await asyncio.wait([running.heartbeat_task])
+        if running.pending_details is not None:
+            details, running.pending_details = running.pending_details, None
+            running.heartbeat_inflight = True
+            await self._heartbeat_round_trip(running, details)
+
+    def _process_state(self, context: Any, running: _Running) -> tuple:
+        """What a process-pool attempt gets: its info, events for cancellation and
+        worker shutdown, and a heartbeat sender (see worker.SharedStateManager)."""
+        info = context.info()
+        manager = self.config.shared_state_manager
+        if manager is None:
+            return (info, None, None, None)
+        if self._process_shutdown is None:
+            self._process_shutdown = manager.new_event()
+            if self._shutdown.is_set():
+                self._process_shutdown.set()
+        running.process_cancel = manager.new_event()
+        sender = manager.register_heartbeater(info.task_token, context.heartbeat)
+        return (info, running.process_cancel, self._process_shutdown, sender)
+
+    def _cancel(self, running: _Running, reason: str) -> None:
+        if running.cancel_reason is not None:
+            return
+        running.cancel_reason = reason
+        ctx = running.context
+        ctx.cancellation_details = activity_api.ActivityCancellationDetails(
+            cancel_requested=reason == "cancel_requested",
+            not_found=reason == "not_found",
+            worker_shutdown=reason == "worker_shutdown",
+        )
+        ctx.cancelled.set()
+        if running.process_cancel is not None:
+            running.process_cancel.set()
+        if ctx.async_cancelled is not None:
+            ctx.async_cancelled.set()
+            if running.future is not None:
+                running.future.cancel()
+        else:
+            defn = self.config.activities.get(running.task["activity_type"]) or self.config.dynamic
+            ctx.thread_cancel_raises = not getattr(defn, "no_thread_cancel_exception", False)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _not_registered_error(activity_type: str, names: str) -> BaseException:
+    from hotmesh_temporal.exceptions import ApplicationError
+
+    return ApplicationError(
+        f"Activity function {activity_type} is not registered on this worker, "
+        f"available activities: {names}",
+        type="NotFoundError",
+    )
+
+
+def _seconds_to_timedelta(value: Any) -> timedelta | None:
+    return None if value is None else timedelta(seconds=float(value))
+
+
+def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
+    """A task row's retry policy, with the defaults the SQL retry rules apply."""
+    from hotmesh_temporal.common import RetryPolicy
+
+    policy = policy or {}
+    initial = policy.get("initial_interval", 1)
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=initial),
+        backoff_coefficient=policy.get("backoff_coefficient", 2.0),
+        # As a Temporal server does, report the default the retries actually use.
+        maximum_interval=timedelta(seconds=policy.get("maximum_interval", 100 * initial)),
+        maximum_attempts=policy.get("maximum_attempts", 0),
+        non_retryable_error_types=policy.get("non_retryable_error_types") or None,
+    )
+
+
+def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
+    from hotmesh_temporal.common import Priority
+
+    # A standalone activity (started by a client) has no workflow: its task row holds
+    # empty workflow columns, and its run id is the activity's own.
+    standalone = task["workflow_id"] == ""
+    return activity_api.Info(
+        activity_id=task["activity_id"],
+        activity_type=task["activity_type"],
+        attempt=task["attempt"],
+        current_attempt_scheduled_time=h.parse_time(task["attempt_scheduled_time"]),
+        heartbeat_details=list(heartbeat_details),
+        heartbeat_timeout=_seconds_to_timedelta(task.get("heartbeat_timeout")),
+        is_local=False,
+        namespace=task["namespace"],
+        schedule_to_close_timeout=_seconds_to_timedelta(task.get("schedule_to_close")),
+        scheduled_time=h.parse_time(task["scheduled_time"]),
+        start_to_close_timeout=_seconds_to_timedelta(task.get("start_to_close")),
+        started_time=h.parse_time(task.get("started_time") or task["scheduled_time"]),
+        task_queue=task["task_queue"],
+        task_token=task_token(task["id"], task["attempt"]),
+        workflow_id=None if standalone else task["workflow_id"],
+        workflow_namespace=None if standalone else task["namespace"],
+        workflow_run_id=None if standalone else str(task["run_id"]),
+        workflow_type=None if standalone else task["workflow_type"],
+        priority=Priority(),
+        retry_policy=retry_policy_from_row(task.get("retry_policy")),
+        activity_run_id=str(task["run_id"]) if standalone else None,
+    )
+
+
+def _call_in_process(
+    fn: Callable[..., Any],
+    args: list[Any],
+    info: activity_api.Info,
+    cancelled: Any,
+    worker_shutdown: Any,
+    heartbeat_sender: Any,
+) -> Any:
+    """Entry point of a sync activity in a process pool. Without a shared state
+    manager the child gets events of its own and heartbeats go nowhere (the Worker
+    refuses that setup, as temporalio does, so only direct engine use sees it)."""
+    heartbeat = None
+    if heartbeat_sender is not None:
+
+        def heartbeat(*details: Any) -> None:
+            heartbeat_sender.send_heartbeat(info.task_token, *details)
+
+    context = activity_api._Context(
+        info=lambda: info,
+        heartbeat=heartbeat,
+        cancelled=cancelled if cancelled is not None else threading.Event(),
+        worker_shutdown=worker_shutdown if worker_shutdown is not None else threading.Event(),
+        payload_converter_factory=_default_payload_converter,
+    )
+    activity_api._current_context.set(context)
+    return fn(*args)
+
+
+def _default_payload_converter() -> Any:
+    from hotmesh_temporal.converter import DataConverter
+
+    return DataConverter.default.payload_converter
+
+
+def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
+    """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
+    BENIGN application error, and the error identifier extra that log filters key on."""
+    from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
+
+    details = {
+        "activity_id": task["activity_id"],
+        "activity_type": task["activity_type"],
+        "attempt": task["attempt"],
+        "namespace": task.get("namespace"),
+        "task_queue": task.get("task_queue"),
+        "workflow_id": task["workflow_id"],
+        "workflow_run_id": str(task.get("run_id")),
+        "workflow_type": task.get("workflow_type"),
+    }
+    benign = (
+        isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
+    )
+    activity_logger.log(
+        logging.DEBUG if benign else logging.WARNING,
+        f"Completing activity as failed ({details})",
+        exc_info=err,
+        extra={"temporal_activity": details, "__temporal_error_identifier": "ActivityFailure"},
+    )

@@ -1,0 +1,789 @@
+"""Run workflow tasks: claim, replay what the cached instance has not seen, run the new
+activation, and complete the task with its commands in one round trip.
+
+Runs stay in a sticky LRU cache between tasks (``max_cached_workflows``), so a cached
+run only processes new events. After an eviction, or on another worker, the run is
+rebuilt by replaying its whole history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from hotmesh_temporal._engine.observability.metrics import NO_METRICS
+from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
+from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
+from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.worker.local_activities import (
+    LocalActivityExecutor,
+    LocalActivityRun,
+    is_local_activity,
+    run_with_local_activities,
+)
+from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal.exceptions import FailureError
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+# Where temporalio logs a failed workflow task (temporalio.worker._workflow_instance).
+task_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
+
+# The workflow workers polling in this process, by (store, namespace, task queue): a
+# client on the same Store that starts a run on such a queue hands its first task to
+# the worker directly (start_workflow leases it), as Temporal's eager workflow start.
+_LOCAL_WORKERS: dict[tuple, WorkflowWorker] = {}
+
+
+def local_worker_for(
+    store: Any, namespace: str, task_queue: str, workflow_type: str
+) -> WorkflowWorker | None:
+    worker = _LOCAL_WORKERS.get((store, namespace, task_queue))
+    if worker is not None and worker.takes_started_runs_of(workflow_type):
+        return worker
+    return None
+
+
+@dataclass
+class WorkflowWorkerConfig:
+    namespace: str
+    task_queue: str
+    identity: str
+    workflows: dict[str, Any]  # name -> WorkflowDefinition
+    dynamic: Any | None
+    data_converter: Any
+    max_concurrent: int = 100
+    max_cached: int = 1000
+    failure_exception_types: Sequence[type] = field(default_factory=list)
+    interceptors: Sequence[Any] = field(default_factory=list)
+    header_codec_behavior: Any = None  # common.HeaderCodecBehavior
+    max_eager_activities: int = 3
+    debug_mode: bool = False
+    sticky_timeout: float = 10.0
+    # Run a sticky run's next workflow task before reporting the activity that wakes
+    # it (WorkflowWorker.run_ahead); HOTMESH_RUN_AHEAD=0 turns it off.
+    run_ahead: bool = True
+    # (type name, method name) calls the sandbox refuses in workflow code.
+    refused_calls: frozenset = frozenset()
+    local_activities: LocalActivityExecutor | None = None
+    metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # The workflow inbound classes and extern functions of ``interceptors`` (see
+    # ``workflow_interceptor_classes``); worked out here when not given. Asked once
+    # per worker, as temporalio does, so an interceptor refusing the worker's setup
+    # fails the worker, not each workflow task.
+    workflow_interceptors: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.workflow_interceptors is None:
+            self.workflow_interceptors = workflow_interceptor_classes(self.interceptors)
+
+
+class WorkflowWorker:
+    def __init__(
+        self,
+        store: Store,
+        config: WorkflowWorkerConfig,
+        *,
+        eager_activity_slots: Callable[[int], int],
+        start_activity: Callable[[list[dict[str, Any]], int], None] | None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._eager_slots = eager_activity_slots
+        self._start_activity = start_activity
+        self._cache: collections.OrderedDict[str, RunDriver] = collections.OrderedDict()
+        self._codecs = PayloadCodecs(
+            config.data_converter.payload_codec,
+            headers=_codec_applies_to_headers(config.header_codec_behavior),
+        )
+        self._tasks: set = set()
+        self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+        # Run-ahead (see below): tasks being run ahead now, the workflow types that use
+        # local activities (never run ahead), and the database's clock as of the last
+        # lease (its time, and the event loop's time then).
+        self._ahead = 0
+        self._stopping = False
+        self._no_run_ahead: set = set()
+        self._ahead_tally: dict[str, list[int]] = {}  # type -> [kept, refused]
+        self._clock: tuple | None = None
+        self.poller = Poller(
+            name=f"workflow poller for {config.task_queue}",
+            claim=self._claim,
+            capacity=self.free_slots,
+            notify_kind="w",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+
+        self.query_poller = Poller(
+            name=f"query poller for {config.task_queue}",
+            claim=self._claim_queries,
+            capacity=lambda: 20,
+            notify_kind="q",
+            namespace=config.namespace,
+            task_queue=config.task_queue,
+            store=store,
+        )
+
+    def free_slots(self) -> int:
+        return self.config.max_concurrent - len(self._tasks) - self._ahead
+
+    async def start_polling(self) -> None:
+        await self.poller.start()
+        await self.query_poller.start()
+        _LOCAL_WORKERS[self._local_key] = self
+
+    @property
+    def _local_key(self) -> tuple:
+        return (self.store, self.config.namespace, self.config.task_queue)
+
+    def takes_started_runs_of(self, workflow_type: str) -> bool:
+        """Whether a run of this type, started in this process, may be handed to this
+        worker with its first task already leased (see local_worker_for)."""
+        return (
+            not self._stopping
+            and self.free_slots() > 0
+            and (workflow_type in self.config.workflows or self.config.dynamic is not None)
+        )
+
+    def take_started_run(self, task: Mapping[str, Any]) -> None:
+        """The first task of a run started in this process, leased to this worker."""
+        if self._stopping:  # shut down meanwhile: give the task back to everyone
+            asyncio.get_running_loop().create_task(self._release(task, delay=0))
+        else:
+            self.start(task)
+
+    async def _claim(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_workflow_tasks",
+            self.config.namespace,
+            self.config.task_queue,
+            self.config.identity,
+            limit,
+        )
+        for row in rows:
+            self.start(row[0])
+        return len(rows)
+
+    def start(self, task: Mapping[str, Any]) -> None:
+        runner = asyncio.get_running_loop().create_task(self._process(task))
+        self._tasks.add(runner)
+        runner.add_done_callback(self._on_done)
+
+    def _on_done(self, runner: asyncio.Task) -> None:
+        self._tasks.discard(runner)
+        self.poller.slot_freed()
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        if _LOCAL_WORKERS.get(self._local_key) is self:
+            del _LOCAL_WORKERS[self._local_key]
+        await self.poller.stop()
+        await self.query_poller.stop()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30)
+        self._cache.clear()
+        try:
+            await self.store.fetchval("forget_worker", self.config.identity)
+        except Exception:  # the database is gone: the sticky timeout covers it
+            logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
+
+    # -------------------------------------------------------------------- tasks
+
+    async def _process(self, task: Mapping[str, Any] | None) -> None:
+        while task is not None:
+            try:
+                task = await self._process_one(task)
+            except Exception:
+                logger.exception(
+                    "workflow task of run %s could not be processed", task.get("run_id")
+                )
+                self._cache.pop(str(task["run_id"]), None)
+                await self._release(task, delay=1.0)
+                task = None
+
+    async def _process_one(self, task: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        started = time.monotonic()
+        next_task = await self._run_task(task)
+        failed = next_task is _FAILED
+        self.metrics.workflow_task(
+            task.get("workflow_type") or "", time.monotonic() - started, failed
+        )
+        return None if failed else next_task
+
+    async def _run_task(self, task: Mapping[str, Any]) -> Any:
+        """Process one workflow task; the next one to process, None, or _FAILED."""
+        run_id = str(task["run_id"])
+        begun = asyncio.get_running_loop().time()
+        self._clock = (h.parse_time(task["started_at"]), begun)
+        try:
+            driver = await self._driver_for(task)
+            driver.deliver_updates(task.get("updates") or [])
+            driver.begin_task(live_task_facts(task))
+            result = await run_with_local_activities(
+                driver,
+                h.parse_time(task["started_at"]),
+                int(task["next_event_id"]) - 1,
+                self.config.local_activities,
+                _local_activity_run(task),
+                keep_alive=lambda: self.store.fetchval(
+                    "extend_workflow_task_lease", task["run_id"], task["lease_id"]
+                ),
+                keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+            )
+        except Exception as err:  # nondeterminism found while replaying or matching
+            result = None
+            failure: BaseException | None = err
+        else:
+            failure = result.failure
+        if failure is not None:
+            self._log_task_failure(task, failure)
+            self._cache.pop(run_id, None)
+            await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            return _FAILED
+        reserved = self._reserve_eager()
+        try:
+            completion = self._completion(task, driver, result.commands, reserved, begun)
+            reply = await self.store.fetchval(
+                "complete_workflow_task",
+                task["run_id"],
+                task["lease_id"],
+                self.config.identity,
+                completion.to_json(),
+                True,
+            )
+        except BaseException:
+            self._start_eager([], reserved)
+            raise
+        return self._completed(task, driver, completion, reply, reserved)
+
+    def _completion(
+        self,
+        task: Mapping[str, Any],
+        driver: RunDriver,
+        commands: list[c.Command],
+        reserved: int,
+        begun: float,
+    ) -> Any:
+        context = self._task_context(task, driver, reserved)
+        # The database's time now: the lease time plus what this task took here.
+        context.completed_at = h.parse_time(task["started_at"]) + timedelta(
+            seconds=asyncio.get_running_loop().time() - begun
+        )
+        return build_completion(context, commands, driver)
+
+    def _completed(
+        self,
+        task: Mapping[str, Any],
+        driver: RunDriver,
+        completion: Any,
+        reply: Mapping[str, Any],
+        reserved: int,
+    ) -> Mapping[str, Any] | None:
+        """Take complete_workflow_task's reply: keep the run cached when the database
+        kept the completion, start the eager activities; the next task to run, if any."""
+        run_id = str(task["run_id"])
+        if reply["status"] != "ok" or reply.get("discarded"):
+            # stale: another worker took over after our lease expired; rejected: new
+            # events arrived while the workflow tried to close; discarded: a speculative
+            # task that only rejected updates left no events, though the driver replayed
+            # its WorkflowTaskScheduled. Either way our in-memory state is not the run's
+            # state any more, so the driver is dropped.
+            self._start_eager([], reserved)
+            self._cache.pop(run_id, None)
+            logger.debug("workflow task of run %s was %s", run_id, reply["status"])
+            return None
+        driver.last_event_id = int(reply["last_event_id"])
+        driver.history_size = int(reply.get("history_size") or 0)
+        if completion.close is None:
+            driver.task_facts = _run_facts(task)
+            self._remember(run_id, driver)
+        # Queries wait while their run has a task pending (claim_queries): the ones held
+        # back for this task can be answered now.
+        self.query_poller.wake()
+        self._start_eager(reply.get("activities") or [], reserved)
+        return reply.get("next")
+
+    # ----------------------------------------------------------------- run-ahead
+    #
+    # When an activity of a run held in this worker's sticky cache completes, the run's
+    # next workflow task is predictable: the cached history, then the attempt's
+    # ActivityTaskStarted and ActivityTaskCompleted, then WorkflowTaskScheduled. The
+    # worker runs that task before reporting the activity, and one statement
+    # (complete_activity_run_ahead) records both, saving a round trip and a commit per
+    # activity. The database keeps the task's completion only if the prediction held;
+    # otherwise the prediction's driver is dropped and the task the database leased
+    # instead is run the usual way, replaying the run.
+
+    async def run_ahead(
+        self, activity: Mapping[str, Any], result: dict[str, Any] | None
+    ) -> RunAhead | None:
+        """The workflow task this successful attempt wakes, already run; None when it
+        cannot be run ahead (the activity is then reported the usual way)."""
+        run_id = str(activity["run_id"])
+        driver = self._cache.get(run_id)
+        if (
+            not self.config.run_ahead
+            or driver is None
+            or self._clock is None
+            or driver.task_facts is None
+            or driver.owes_local_activities
+            or driver.task_facts["workflow_type"] in self._no_run_ahead
+            or self.free_slots() <= 0
+        ):
+            return None
+        del self._cache[run_id]  # the run is ours alone until the reply comes
+        self._ahead += 1
+        try:
+            ahead = await self._run_ahead(driver, activity, result)
+        except BaseException:
+            self._ahead_done()
+            raise
+        if ahead is None:
+            self._ahead_done()
+        return ahead
+
+    async def _run_ahead(
+        self, driver: RunDriver, activity: Mapping[str, Any], result: dict[str, Any] | None
+    ) -> RunAhead | None:
+        loop = asyncio.get_running_loop()
+        begun = loop.time()
+        database_time, measured_at = self._clock  # type: ignore[misc]
+        now = database_time + timedelta(seconds=begun - measured_at)
+        after = driver.last_event_id
+        events = _predicted_events(activity, result, after, self.config.identity, driver.task_facts)
+        task = dict(
+            driver.task_facts,
+            run_id=activity["run_id"],
+            lease_id=None,
+            attempt=1,
+            after=after,
+            next_event_id=after + len(events) + 1,
+            started_at=now.isoformat(),
+            history_size=driver.history_size + len(json.dumps(events)),
+            updates=[],
+            events=events,
+        )
+        try:
+            await driver.replay(events)
+            driver.begin_task(live_task_facts(task))
+            outcome = await driver.run_current(now, after + len(events))
+        except Exception:
+            return None  # the leased task will replay the run and meet the same error
+        if outcome.failure is not None:
+            return None
+        if any(is_local_activity(cmd) for cmd in outcome.commands):
+            # Local activities run inside the task, which would hold back the activity's
+            # report; this workflow type's tasks are run the usual way from now on.
+            self._no_run_ahead.add(task["workflow_type"])
+            return None
+        reserved = self._reserve_eager()
+        try:
+            completion = self._completion(task, driver, outcome.commands, reserved, begun)
+        except BaseException:
+            self._start_eager([], reserved)
+            raise
+        return RunAhead(self, task, driver, completion, reserved, time.monotonic())
+
+    def _count_run_ahead(self, workflow_type: str, kept: bool) -> None:
+        """A refused run-ahead costs a replay of the run. A workflow type whose runs
+        often get messages while their activities run (over a quarter refused) is run
+        the usual way from then on."""
+        tally = self._ahead_tally.setdefault(workflow_type, [0, 0])
+        tally[0 if kept else 1] += 1
+        kept_count, refused = tally
+        if refused >= 8 and refused * 4 > kept_count + refused:
+            self._no_run_ahead.add(workflow_type)
+            logger.debug("workflow type %s: run-ahead refused too often, turned off", workflow_type)
+
+    def _ahead_done(self) -> None:
+        self._ahead -= 1
+        self.poller.slot_freed()
+
+    def finish_run_ahead(self, ahead: RunAhead, reply: Mapping[str, Any] | None) -> None:
+        """Take complete_activity_run_ahead's reply (None: the statement failed)."""
+        self._ahead_done()
+        kept = (reply or {}).get("ran_ahead")
+        self._count_run_ahead(ahead.task["workflow_type"], kept is not None)
+        if kept is None:
+            # The prediction did not hold (or the attempt was over): drop its driver;
+            # the task leased instead, if any, replays the run.
+            self._start_eager([], ahead.reserved)
+            if reply and reply.get("next"):
+                self.start(reply["next"])
+            return
+        next_task = self._completed(
+            ahead.task, ahead.driver, ahead.completion, kept, ahead.reserved
+        )
+        self.metrics.workflow_task(
+            ahead.task["workflow_type"], time.monotonic() - ahead.started, False
+        )
+        if next_task:
+            self.start(next_task)
+
+    async def _driver_for(self, task: Mapping[str, Any]) -> RunDriver:
+        run_id = str(task["run_id"])
+        after = int(task["after"])
+        events = task["events"]
+        driver = self._cache.pop(run_id, None)
+        if driver is None or driver.last_event_id != after:
+            driver = self._new_driver(task)
+            if after != 0:  # the database thought we had it cached: fetch everything
+                events = await self.store.fetchval("events_after", task["run_id"], 0)
+        await driver.replay(events)
+        return driver
+
+    def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
+        from hotmesh_temporal.workflow import NondeterminismError
+
+        return RunDriver(
+            run_id=str(task["run_id"]),
+            create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
+            codecs=self._codecs,
+            public_nondeterminism_error=NondeterminismError,
+        )
+
+    def _remember(self, run_id: str, driver: RunDriver) -> None:
+        self._cache[run_id] = driver
+        while len(self._cache) > self.config.max_cached:
+            self._cache.popitem(last=False)
+
+    def evict(self, run_id: str) -> None:
+        self._cache.pop(run_id, None)
+
+    async def _release(self, task: Mapping[str, Any], delay: float) -> None:
+        try:
+            await self.store.fetchval(
+                "release_workflow_task", task["run_id"], task["lease_id"], delay
+            )
+        except Exception:
+            logger.exception("could not release workflow task of run %s", task["run_id"])
+
+    def _reserve_eager(self) -> int:
+        """Activity slots held for this task's eager activities (released by _start_eager)."""
+        if self._start_activity is None:
+            return 0
+        return self._eager_slots(self.config.max_eager_activities)
+
+    def _start_eager(self, tasks: list[dict[str, Any]], reserved: int) -> None:
+        if self._start_activity is not None:
+            self._start_activity(tasks, reserved)
+
+    def _task_context(
+        self, task: Mapping[str, Any], driver: RunDriver, eager_slots: int = 0
+    ) -> TaskContext:
+        return TaskContext(
+            run_id=str(task["run_id"]),
+            workflow_id=task["workflow_id"],
+            namespace=task["namespace"],
+            task_queue=task["task_queue"],
+            first_event_id=int(task["next_event_id"]),
+            scheduled_event_id=driver.last_scheduled_id,
+            identity=self.config.identity,
+            history_size=int(task.get("history_size") or 0),
+            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
+            started_attrs=driver.started_attrs,
+            started_at=task["started_at"],
+            sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
+            eager_activity_slots=eager_slots,
+        )
+
+    def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        # temporalio's record: its logger name (under this package), its message, and its
+        # extras, so log filters keyed on the error identifier work unchanged.
+        task_logger.warning(
+            f"Failed activation on workflow {task.get('workflow_type')} with ID "
+            f"{task.get('workflow_id')} and run ID {task.get('run_id')}",
+            exc_info=err,
+            extra={
+                "temporal_workflow": {
+                    "attempt": int(task.get("attempt") or 1),
+                    "namespace": self.config.namespace,
+                    "run_id": str(task.get("run_id")),
+                    "task_queue": self.config.task_queue,
+                    "workflow_id": task.get("workflow_id"),
+                    "workflow_type": task.get("workflow_type"),
+                },
+                "__temporal_error_identifier": "WorkflowTaskFailure",
+            },
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    async def _claim_queries(self, limit: int) -> int:
+        rows = await self.store.fetch(
+            "claim_queries",
+            self.config.namespace,
+            self.config.task_queue,
+            self.config.identity,
+            limit,
+        )
+        for row in rows:
+            runner = asyncio.get_running_loop().create_task(self._answer_query(dict(row)))
+            self._tasks.add(runner)
+            runner.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    async def _answer_query(self, row: dict[str, Any]) -> None:
+        request = row["request"]
+        try:
+            driver = await self._driver_for_query(str(row["run_id"]))
+            args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
+            headers = await self._codecs.decode_headers(
+                h.parse_payload_map((request.get("header") or {}).get("fields"))
+            )
+            result = driver.instance.query(
+                request["name"], args, query_id=str(row["id"]), headers=headers
+            )
+            encoded = await self._codecs.encode_payloads([result] if result is not None else [])
+            answer: dict[str, Any] = {"result": h.payloads(encoded)}
+        except KeyError as err:
+            answer = {"error": err.args[0] if err.args else str(err)}
+        except Exception as err:  # the handler raised: the caller gets its message
+            # A failure error's own message (Temporal's failure.message), not its str()
+            # (which puts an ApplicationError's type in front).
+            message = err.message if isinstance(err, FailureError) else str(err)
+            answer = {"error": message or type(err).__name__}
+        await self.store.fetchval("answer_query", row["id"], answer)
+
+    async def _driver_for_query(self, run_id: str) -> RunDriver:
+        """The cached run, or one rebuilt from history (a closed run, another worker's
+        run, or one evicted). State is as of the last completed workflow task."""
+        cached = self._cache.get(run_id)
+        if cached is not None and cached.instance is not None:
+            return cached
+        execution = await self.store.fetchrow("run_row", uuid.UUID(run_id))
+        task = {
+            "run_id": run_id,
+            "namespace": execution["namespace"],
+            "task_queue": execution["task_queue"],
+            "workflow_id": execution["workflow_id"],
+            "start_time": execution["start_time"],
+            "started_at": execution["start_time"],
+        }
+        driver = self._new_driver(task)
+        await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
+        if driver.instance is None:  # no task completed yet: run its first activation
+            driver.begin_task(live_task_facts(execution))
+            await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
+        return driver
+
+    # ----------------------------------------------------------------- instances
+
+    def _create_instance(
+        self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
+    ) -> Any:
+        return create_instance(self.config, task, job, attrs)
+
+
+def create_instance(
+    config: WorkflowWorkerConfig,
+    task: Mapping[str, Any],
+    job: c.InitializeWorkflow,
+    attrs: Mapping[str, Any],
+) -> Any:
+    """A workflow instance for the run of ``task`` (also used by the Replayer)."""
+    from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
+
+    definition = config.workflows.get(job.workflow_type) or config.dynamic
+    if definition is None:
+        names = ", ".join(sorted(config.workflows)) or "none"
+        raise RuntimeError(
+            f"Workflow class {job.workflow_type} is not registered on this worker, "
+            f"available workflows: {names}"
+        )
+    info = build_workflow_info(task, attrs, job)
+    classes, extern_functions = config.workflow_interceptors
+    return WorkflowInstance(
+        definition,
+        info,
+        config.data_converter,
+        workflow_failure_exception_types=list(config.failure_exception_types),
+        interceptor_classes=classes,
+        extern_functions=extern_functions,
+        metric_meter=config.metric_meter,
+        refused_calls=config.refused_calls,
+    )
+
+
+def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
+    """Extend a task's lease at half its workflow task timeout while local activities
+    run (the lease lasts one whole timeout)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return max(timeout.total_seconds() / 2, 0.05)
+
+
+def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
+    return LocalActivityRun(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=str(task["run_id"]),
+        workflow_type=task.get("workflow_type") or "",
+        task_queue=task["task_queue"],
+    )
+
+
+def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+    """The facts of a task about to run: its WorkflowTaskStarted event will take the
+    run's next event id, and the history size is the one when it was leased."""
+    started_id = int(task["next_event_id"])
+    size = int(task.get("history_size") or 0)
+    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
+
+
+@dataclass
+class RunAhead:
+    """A workflow task run ahead of its activity's report (WorkflowWorker.run_ahead)."""
+
+    worker: WorkflowWorker
+    task: dict[str, Any]  # the task as predicted, shaped like a leased one
+    driver: RunDriver
+    completion: Any
+    reserved: int  # activity slots held for its eager activities
+    started: float  # time.monotonic() when it started
+
+    @property
+    def after(self) -> int:
+        """The last event of the run the worker had: the prediction starts after it."""
+        return int(self.task["after"])
+
+    def finish(self, reply: Mapping[str, Any] | None) -> None:
+        self.worker.finish_run_ahead(self, reply)
+
+
+def _run_facts(task: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run-ahead needs of a run's last task to shape the next one."""
+    return {
+        key: task.get(key)
+        for key in ("namespace", "task_queue", "workflow_id", "workflow_type", "start_time")
+    }
+
+
+def _predicted_events(
+    activity: Mapping[str, Any],
+    result: dict[str, Any] | None,
+    after: int,
+    identity: str,
+    facts: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The events complete_activity_task appends for a successful attempt, then the
+    WorkflowTaskScheduled of the task it wakes, shaped as a lease returns them. Only
+    what replay reads matters: the ids, the activity's scheduled event and its result."""
+    scheduled = str(activity["scheduled_event_id"])
+    started = {
+        "scheduledEventId": scheduled,
+        "identity": identity,
+        "attempt": activity.get("attempt"),
+    }
+    completed = {
+        "result": result,
+        "scheduledEventId": scheduled,
+        "startedEventId": str(after + 1),
+        "identity": identity,
+    }
+    task_queue = {"name": facts["task_queue"], "kind": "TASK_QUEUE_KIND_NORMAL"}
+    return [
+        {"id": after + 1, "type": "ActivityTaskStarted", "attrs": h.strip_none(started)},
+        {"id": after + 2, "type": "ActivityTaskCompleted", "attrs": h.strip_none(completed)},
+        {
+            "id": after + 3,
+            "type": "WorkflowTaskScheduled",
+            "attrs": {"taskQueue": task_queue, "attempt": 1},
+        },
+    ]
+
+
+_FAILED: Any = object()  # _run_task's answer for a workflow task that failed
+
+
+def _codec_applies_to_headers(behavior: Any) -> bool:
+    """Workflow headers go through the codec unless the client said NO_CODEC."""
+    from hotmesh_temporal.common import HeaderCodecBehavior
+
+    return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
+
+
+def _retry_delay(attempt: int) -> float:
+    # The exponent is capped: past attempt ~1000, 2 ** n no longer fits in a float.
+    return min(0.5 * (2 ** min(attempt - 1, 10)), 10.0)
+
+
+def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
+    """The workflow inbound classes of the worker's interceptors, and the extern
+    functions they registered (what ``workflow.extern_functions()`` returns)."""
+    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
+
+    classes = []
+    extern_functions: dict[str, Any] = {}
+    for interceptor in interceptors:
+        hook = getattr(interceptor, "workflow_interceptor_class", None)
+        if hook is None:
+            continue
+        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
+        if cls is not None:
+            classes.append(cls)
+    return classes, extern_functions
+
+
+def build_workflow_info(
+    task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow
+) -> Any:
+    from hotmesh_temporal import workflow
+    from hotmesh_temporal.common import Priority
+
+    start_time = h.parse_time(task.get("start_time") or task["started_at"])
+    parent = None
+    parent_exec = attrs.get("parentWorkflowExecution")
+    if parent_exec:
+        parent = workflow.ParentInfo(
+            namespace=attrs.get("parentWorkflowNamespace", task["namespace"]),
+            run_id=parent_exec.get("runId", ""),
+            workflow_id=parent_exec.get("workflowId", ""),
+        )
+    root = None
+    root_exec = attrs.get("rootWorkflowExecution")
+    if root_exec:
+        root = workflow.RootInfo(
+            run_id=root_exec.get("runId", ""), workflow_id=root_exec.get("workflowId", "")
+        )
+    retry = attrs.get("retryPolicy")
+    search_attributes, typed_search_attributes = visibility.decode_both(
+        h.payload_map(job.search_attributes)
+    )
+    return workflow.Info(
+        attempt=int(attrs.get("attempt") or 1),
+        continued_run_id=attrs.get("continuedExecutionRunId"),
+        cron_schedule=attrs.get("cronSchedule"),
+        execution_timeout=h.parse_duration(attrs.get("workflowExecutionTimeout")),
+        first_execution_run_id=attrs.get("firstExecutionRunId") or str(task["run_id"]),
+        headers=dict(job.headers),
+        namespace=task["namespace"],
+        original_execution_run_id=attrs.get("originalExecutionRunId"),
+        parent=parent,
+        root=root,
+        priority=Priority(),
+        raw_memo=dict(job.memo),
+        retry_policy=h.parse_retry_policy(retry),
+        run_id=str(task["run_id"]),
+        run_timeout=h.parse_duration(attrs.get("workflowRunTimeout")),
+        search_attributes=search_attributes,
+        start_time=start_time,
+        task_queue=task["task_queue"],
+        task_timeout=h.parse_duration(attrs.get("workflowTaskTimeout")) or timedelta(seconds=10),
+        typed_search_attributes=typed_search_attributes,
+        workflow_id=task["workflow_id"],
+        workflow_start_time=start_time,
+        workflow_type=job.workflow_type,
+    )
