@@ -56,23 +56,6 @@ EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
         "workflow_task_failure_keeps_running", "first_events", _NO_TASK_FAILED_EVENTS
     ),
     ExpectedDifference(
-        "id_conflict_terminate_existing",
-        "first_history_tail.0.WORKFLOW_EXECUTION_TERMINATED.reason",
-        "A run terminated by TERMINATE_EXISTING reads 'terminated by a new start of the "
-        "workflow id' (no details); Temporal's reason is 'TerminateIfRunning "
-        "WorkflowIdReusePolicy' with the detail 'terminated by new runID: <id>'.",
-    ),
-    ExpectedDifference(
-        "id_conflict_terminate_existing",
-        "first_result.error.1.message",
-        "The same reason, as TerminatedError's message.",
-    ),
-    ExpectedDifference(
-        "id_conflict_terminate_existing",
-        "first_result.error.1.details",
-        "The same: we record no details for it.",
-    ),
-    ExpectedDifference(
         "patching_markers",
         "history",
         "Temporal writes an UpsertWorkflowSearchAttributes event (TemporalChangeVersion) "
