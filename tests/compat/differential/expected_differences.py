@@ -32,25 +32,6 @@ EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
         "finished, timed out or its run closed, without telling which; Temporal says "
         "'workflow execution already completed' when the run closed.",
     ),
-    ExpectedDifference(
-        "activity_schedule_to_close_timeout",
-        "result.error",
-        "When no retry fits before the ScheduleToClose timeout, Temporal ends the activity "
-        "as timed out (TimeoutError SCHEDULE_TO_CLOSE 'Not enough time to schedule next "
-        "retry...' around the last failure); we end it as failed with the last failure and "
-        "retry state TIMEOUT. Decided in the schema's activity retry function.",
-    ),
-    ExpectedDifference(
-        "activity_schedule_to_start_timeout",
-        "history.5.ACTIVITY_TASK_TIMED_OUT.retryState",
-        "A ScheduleToStart timeout ends the activity with retry state NON_RETRYABLE_FAILURE "
-        "where Temporal reports TIMEOUT (set by the schema's sweep function).",
-    ),
-    ExpectedDifference(
-        "activity_schedule_to_start_timeout",
-        "result.error.0.retry_state",
-        "The same retry state, as the workflow's ActivityError carries it.",
-    ),
     ExpectedDifference("converter_unserialisable_result", "events", _NO_TASK_FAILED_EVENTS),
     ExpectedDifference(
         "workflow_task_failure_keeps_running", "first_events", _NO_TASK_FAILED_EVENTS
