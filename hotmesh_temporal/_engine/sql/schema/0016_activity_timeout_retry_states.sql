@@ -1,5 +1,5 @@
 -- Activity timeouts report what a Temporal server reports:
--- * when no retry fits before the ScheduleToClose timeout, the activity ends as timed
+-- * when no retry fits before the ScheduleToClose timeout, a workflow's activity ends as timed
 --   out (ActivityTaskTimedOut, a SCHEDULE_TO_CLOSE timeout "Not enough time to
 --   schedule next retry ..." whose cause is the last attempt's failure), not as failed;
 -- * a ScheduleToStart timeout carries retry state TIMEOUT (not NON_RETRYABLE_FAILURE).
@@ -37,9 +37,10 @@ BEGIN
         END IF;
         RETURN jsonb_build_object('status', 'retrying', 'delay', r.delay);
     END IF;
-    IF p_timeout_type IS NULL AND r.retry_state = 'RETRY_STATE_TIMEOUT' THEN
+    IF p_timeout_type IS NULL AND r.retry_state = 'RETRY_STATE_TIMEOUT' AND t.workflow_id <> '' THEN
         -- No retry fits before the ScheduleToClose timeout: as on Temporal the activity
-        -- times out (giving up retrying), with the attempt's failure as the cause.
+        -- times out (giving up retrying), with the attempt's failure as the cause. (A
+        -- standalone activity, workflow_id '', keeps ending as failed.)
         RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
             jsonb_build_object('type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
                 'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_CLOSE', NULL)
