@@ -1305,7 +1305,7 @@ def _rpc_metric(operation: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
-        async def call(self: "_ClientImpl", input: Any) -> Any:
+        async def call(self: _ClientImpl, input: Any) -> Any:
             begun = time.monotonic()
             try:
                 result = await fn(self, input)

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("trio_asyncio", reason="the trio-asyncio test needs trio-asyncio")
 
 PROGRAM = textwrap.dedent(
-    '''
+    """
     import sys, uuid
     from datetime import timedelta
     import trio, trio_asyncio
@@ -46,7 +46,7 @@ PROGRAM = textwrap.dedent(
             print(await trio_asyncio.aio_as_trio(on_asyncio)(dsn))
 
     trio.run(main, sys.argv[1])
-    '''
+    """
 )
 
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 PROGRAM = textwrap.dedent(
-    '''
+    """
     import asyncio, gc, logging, sys, uuid
     from datetime import timedelta
     from hotmesh_temporal import activity, workflow
@@ -56,7 +56,7 @@ PROGRAM = textwrap.dedent(
         del loop
         gc.collect()
     print("stopped")
-    '''
+    """
 )
 
 

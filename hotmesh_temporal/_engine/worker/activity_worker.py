@@ -657,9 +657,7 @@ def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
         "workflow_run_id": str(task.get("run_id")),
         "workflow_type": task.get("workflow_type"),
     }
-    benign = (
-        isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
-    )
+    benign = isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
     activity_logger.log(
         logging.DEBUG if benign else logging.WARNING,
         f"Completing activity as failed ({details})",
