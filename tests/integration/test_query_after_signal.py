@@ -51,32 +51,30 @@ async def test_query_right_after_signals_sees_them(client, task_queue):
             assert await handle.result() == 9
 
 
+@workflow.defn
+class Flaky:
+    """Fails every workflow task after its first signal (a bug)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.seen > 0)
+        raise RuntimeError("a bug after the signal")
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.seen += 1
+
+    @workflow.query
+    def seen_count(self) -> int:
+        return self.seen
+
+
 async def test_queries_still_answer_while_the_task_keeps_failing(client, task_queue):
     """A run whose workflow task fails over and over (a bug) still answers queries,
     from the last completed task's state: only the first attempt holds them back."""
-    broken = {"on": True}
-
-    @workflow.defn(name="Flaky")
-    class Flaky:
-        def __init__(self) -> None:
-            self.seen = 0
-
-        @workflow.run
-        async def run(self) -> int:
-            await workflow.wait_condition(lambda: self.seen > 0)
-            if broken["on"]:
-                raise RuntimeError("a bug after the signal")
-            return self.seen
-
-        @workflow.signal
-        def poke(self) -> None:
-            self.seen += 1
-
-        @workflow.query
-        def seen_count(self) -> int:
-            return self.seen
-
-    Flaky.__qualname__ = "Flaky"
     async with Worker(client, task_queue=task_queue, workflows=[Flaky]):
         handle = await client.start_workflow(
             "Flaky", id=f"flaky-{uuid.uuid4()}", task_queue=task_queue
@@ -85,5 +83,4 @@ async def test_queries_still_answer_while_the_task_keeps_failing(client, task_qu
         await handle.signal("poke")
         answer = await asyncio.wait_for(handle.query("seen_count"), 30)
         assert answer == 0  # the failing task's state is never kept
-        broken["on"] = False
         await handle.terminate()

@@ -18,12 +18,6 @@ class ExpectedDifference:
     reason: str
 
 
-_NO_TASK_FAILED_EVENTS = (
-    "A failed workflow task writes no WorkflowTaskStarted / WorkflowTaskFailed events: "
-    "every failed attempt is transient here (Temporal writes the first), and "
-    "WorkflowTaskStarted is written with the task's completion (docs/architecture.md)."
-)
-
 EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference(
         "activity_async_completion",
@@ -32,23 +26,12 @@ EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
         "finished, timed out or its run closed, without telling which; Temporal says "
         "'workflow execution already completed' when the run closed.",
     ),
-    ExpectedDifference("converter_unserialisable_result", "events", _NO_TASK_FAILED_EVENTS),
-    ExpectedDifference(
-        "workflow_task_failure_keeps_running", "first_events", _NO_TASK_FAILED_EVENTS
-    ),
     ExpectedDifference(
         "patching_markers",
         "history",
         "Temporal writes an UpsertWorkflowSearchAttributes event (TemporalChangeVersion) "
         "after each new patch marker; we write the markers only. Temporal histories with "
         "those events replay here.",
-    ),
-    ExpectedDifference(
-        "query_after_signal_and_errors",
-        "unknown.error.0.message",
-        "An unknown query's error lists the known queries: Temporal's list also names its "
-        "built-in __enhanced_stack_trace and __temporal_workflow_metadata queries (we have "
-        "__stack_trace only) and separates names with spaces.",
     ),
     ExpectedDifference(
         "schedule_create_describe_delete",
