@@ -155,21 +155,6 @@ def test_init_and_run_parameters_compare_up_to_naming() -> None:
     assert defn.init_fn is _InitRenamed.__init__
 
 
-def test_init_parameters_may_differ_from_run_only_by_name() -> None:
-    # As temporalio: kinds, defaults and annotations are compared, names are not.
-    @workflow.defn
-    class Renamed:
-        @workflow.init
-        def __init__(self, name: str, count: int = 1) -> None:
-            self.greeting = name * count
-
-        @workflow.run
-        async def run(self, who: str, times: int = 1) -> str:
-            return self.greeting
-
-    assert Renamed.__temporal_workflow_definition.name == "Renamed"  # type: ignore[attr-defined]
-
-
 @pytest.mark.parametrize(
     "init_params, run_params",
     [
