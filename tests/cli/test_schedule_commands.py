@@ -73,7 +73,9 @@ async def test_schedule_lifecycle(cli, client, cli_worker, cli_task_queue):
     )
     assert backfilled.exit_code == 0, backfilled.stderr
     runs = [e async for e in client.list_workflows(f"WorkflowId STARTS_WITH '{sid}-run'")]
-    assert len(runs) == 4  # the trigger's run and one per backfilled hour (01:00..03:00)
+    # The trigger's run and one per backfilled hour: the range includes its start, as on
+    # Temporal (00:00..03:00; the differential suite's schedule_backfill).
+    assert len(runs) == 5
 
     updated = await cli(
         "schedule",

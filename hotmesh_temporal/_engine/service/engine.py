@@ -183,10 +183,9 @@ class Engine:
             )
         try:
             schedule = CronSchedule(cron_schedule)
-        except CronError as err:
-            raise RPCError(
-                f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b""
-            ) from err
+        except CronError:
+            # Temporal's wording: the error is the whole story, as the server gives it.
+            raise RPCError("invalid CronSchedule.", RPCStatusCode.INVALID_ARGUMENT, b"") from None
         return schedule.backoff(await self.now())
 
     # ---------------------------------------------------------------- workflows
