@@ -1535,7 +1535,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
         status = await _call(
             engine.terminate_workflow(
-                self._ref(input.id, input.run_id), input.reason or _DEFAULT_TERMINATE_REASON, h.payloads(details)
+                self._ref(input.id, input.run_id),
+                input.reason or _DEFAULT_TERMINATE_REASON,
+                h.payloads(details),
             )
         )
         _raise_for_status(status, input.id)
