@@ -38,6 +38,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 )
 from hotmesh_temporal._engine.runtime.updates import request_json
 from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.service.search_attributes import SearchAttributeRegistry
 from hotmesh_temporal._engine.service.visibility import encode_search_attributes, payload_json
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.workflow_worker import local_worker_for
@@ -791,9 +792,18 @@ def _compile(query: str | None, first_param: int, vocabulary: Any = WORKFLOWS) -
         raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
 
 
+async def _refuse_unregistered_names(client: Client, store: Any, names: list[str]) -> None:
+    """A filter naming a custom search attribute the namespace's registry does not
+    know is refused, once the namespace registers any (as on Temporal)."""
+    if names:
+        registry = SearchAttributeRegistry(store, client.namespace)
+        await _call(registry.check_filter_names(names))
+
+
 async def _count_workflows(client: Client, input: CountWorkflowsInput) -> WorkflowExecutionCount:
     compiled = _compile(input.query, first_param=2)
     store = await client._engine_store()
+    await _refuse_unregistered_names(client, store, compiled.custom_names)
     fragments = {"where": compiled.where}
     if compiled.group_by is None:
         rows = await _call(
@@ -853,6 +863,8 @@ async def _list_workflows_page(
     """One page of list_workflows and the token of the next (None after the last)."""
     fragments, params, sort_count = _list_statement(query, token)
     store = await client._engine_store()
+    if token is None:
+        await _refuse_unregistered_names(client, store, _compile(query, 3).custom_names)
     # One row more than asked tells whether another page exists.
     rows = await _call(
         store.fetch_filtered("list_workflows", fragments, client.namespace, page_size + 1, *params)
@@ -1315,6 +1327,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         reply = await _call(store.fetchval("start_workflow", start))
         if reply.get("task"):
             local.take_started_run(reply["task"])  # type: ignore[union-attr]
+        _raise_if_refused(reply)
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
                 input.id, input.workflow, run_id=str(reply["run_id"])
@@ -1408,6 +1421,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 reply = await _call(
                     store.fetchval("start_workflow_with_update", start, request, row_id)
                 )
+                _raise_if_refused(reply)
                 if reply["status"] == "already_started":
                     raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
                         start_input.id, start_input.workflow, run_id=str(reply["run_id"])
@@ -1684,6 +1698,12 @@ def _return_type(fn: Any) -> type | None:
         return typing.get_type_hints(fn).get("return")
     except Exception:
         return None
+
+
+def _raise_if_refused(reply: Mapping[str, Any]) -> None:
+    """start_workflow's refusal of the start's search attributes (schema/0012)."""
+    if reply["status"] == "invalid_argument":
+        raise RPCError(reply["message"], RPCStatusCode.INVALID_ARGUMENT, b"")
 
 
 async def _call(awaitable: Awaitable[Any]) -> Any:

@@ -33,6 +33,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 )
 from hotmesh_temporal._engine.service import schedules as engine
 from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.service.search_attributes import SearchAttributeRegistry
 from hotmesh_temporal.api.common.v1 import Payload, SearchAttributes
 from hotmesh_temporal.client._interceptor import (
     BackfillScheduleInput,
@@ -1006,6 +1007,7 @@ async def update_schedule(client: Client, input: UpdateScheduleInput) -> None:
             cursor_at=h.format_time(now),
             next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
         )
+        await _refuse_unregistered_attributes(client, store, row)
         status = await store.fetchval(
             "update_schedule", row, description.raw_description["conflict_token"]
         )
@@ -1016,6 +1018,14 @@ async def update_schedule(client: Client, input: UpdateScheduleInput) -> None:
     raise RPCError(
         "schedule update kept conflicting with other changes", RPCStatusCode.ABORTED, b""
     )
+
+
+async def _refuse_unregistered_attributes(client: Client, store: Any, row: Any) -> None:
+    """The schedule's and its action's search attributes, checked against the
+    namespace's registry when it has one (a Temporal server refuses the schedule)."""
+    registry = SearchAttributeRegistry(store, client.namespace)
+    await registry.check_values(row.get("search_attributes"))
+    await registry.check_values((row.get("action") or {}).get("start", {}).get("search_attributes"))
 
 
 def _format_or_none(value: datetime | None) -> str | None:
@@ -1044,6 +1054,7 @@ async def create_schedule(client: Client, input: CreateScheduleInput) -> Schedul
         cursor_at=h.format_time(now),
         next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
     )
+    await _refuse_unregistered_attributes(client, store, row)
     if not await store.fetchval("create_schedule", row):
         raise ScheduleAlreadyRunningError()
     if input.trigger_immediately:

@@ -239,3 +239,21 @@ SELECT {schema}.now();
 -- Wake-ups that statements collected instead of sending (wakeups.py), sent after
 -- their commit.
 SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
+
+-- Search-attribute registry (schema/0012) ------------------------------------------
+
+-- name: register_search_attributes
+SELECT {schema}.register_search_attributes($1, $2::jsonb);
+
+-- name: registered_search_attributes
+SELECT name, value_type FROM {schema}.search_attribute_registry
+ WHERE namespace = $1 ORDER BY name;
+
+-- name: remove_search_attributes
+DELETE FROM {schema}.search_attribute_registry WHERE namespace = $1 AND name = ANY($2::text[]);
+
+-- name: search_attribute_error
+SELECT {schema}.search_attribute_error($1, $2::jsonb);
+
+-- name: unregistered_filter_name
+SELECT {schema}.unregistered_filter_name($1, $2::text[]);
