@@ -80,6 +80,12 @@ class LocalActivityExecutor:
                 failure = Failure()
                 await self._dc.encode_failure(err, failure)
                 delay = _retry_delay(cmd, attempt, scheduled, failure)
+                if delay is not None and _starts_too_late(cmd, scheduled, delay):
+                    # As Core: a retry that could only start after the schedule-to-start
+                    # timeout ends the activity with that timeout instead.
+                    failure = Failure()
+                    await self._dc.encode_failure(_schedule_to_start_timeout(), failure)
+                    delay = None
                 if delay is None:
                     return _marker(cmd, attempt, scheduled, failure=failure)
                 if delay > threshold.total_seconds():
@@ -94,10 +100,20 @@ class LocalActivityExecutor:
     async def _attempt_in_slot(
         self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
     ) -> Any:
+        """One attempt, once a slot is free. Core's schedule-to-start timeout bounds
+        the wait from the activity's first scheduling to the attempt's start."""
+        if _starts_too_late(cmd, scheduled, 0.0):
+            raise _schedule_to_start_timeout()
         if self._slots is None:
             return await self._attempt(cmd, run, attempt, scheduled)
-        async with self._slots:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), _start_time_left(cmd, scheduled))
+        except asyncio.TimeoutError:
+            raise _schedule_to_start_timeout() from None
+        try:
             return await self._attempt(cmd, run, attempt, scheduled)
+        finally:
+            self._slots.release()
 
     async def _attempt(
         self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
@@ -344,7 +360,7 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
         {
             "message": "Local Activity task failed"
             if not _is_timeout(marker.failure)
-            else "Local Activity task timed out",
+            else _LOCAL_TIMED_OUT,
             "activityFailureInfo": {
                 "activityType": {"name": marker.activity_type},
                 "activityId": marker.activity_id,
@@ -394,8 +410,8 @@ def _retry_delay(
     )
     if info is not None and info.non_retryable:
         return None
-    if _is_timeout(failure) and failure.timeout_failure_info.timeout_type == 3:  # schedule-to-close
-        return None
+    if _is_timeout(failure) and failure.timeout_failure_info.timeout_type in (2, 3):
+        return None  # schedule-to-start and schedule-to-close timeouts are final
     initial = policy.initial_interval.total_seconds() if policy else 1.0
     coefficient = policy.backoff_coefficient if policy else 2.0
     maximum = (
@@ -437,6 +453,30 @@ def _attempt_timeout(cmd: c.ScheduleActivity, scheduled: datetime) -> float | No
     return min(limits) if limits else None
 
 
+def _start_time_left(cmd: c.ScheduleActivity, scheduled: datetime) -> float | None:
+    """Seconds an attempt may still wait to start, or None without a limit."""
+    if cmd.schedule_to_start_timeout is None:
+        return None
+    left = scheduled + cmd.schedule_to_start_timeout - datetime.now(timezone.utc)
+    return max(left.total_seconds(), 0.0)
+
+
+def _starts_too_late(cmd: c.ScheduleActivity, scheduled: datetime, delay: float) -> bool:
+    left = _start_time_left(cmd, scheduled)
+    return left is not None and delay >= left
+
+
+def _schedule_to_start_timeout() -> BaseException:
+    from hotmesh_temporal.exceptions import TimeoutError, TimeoutType
+
+    return TimeoutError(_TIMED_OUT, type=TimeoutType.SCHEDULE_TO_START, last_heartbeat_details=[])
+
+
+# Core's words for a local activity's timeout (the cause, and the ActivityError's).
+_TIMED_OUT = "Activity timed out"
+_LOCAL_TIMED_OUT = "Local Activity timed out"
+
+
 def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseException:
     from hotmesh_temporal.exceptions import TimeoutError, TimeoutType
 
@@ -445,7 +485,7 @@ def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseExceptio
         kind = TimeoutType.SCHEDULE_TO_CLOSE
     else:
         kind = TimeoutType.START_TO_CLOSE
-    return TimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
+    return TimeoutError(_TIMED_OUT, type=kind, last_heartbeat_details=[])
 
 
 def _is_timeout(failure: Failure) -> bool:
@@ -454,7 +494,9 @@ def _is_timeout(failure: Failure) -> bool:
 
 def _retry_state(failure: Failure) -> str:
     if _is_timeout(failure):
-        return "RETRY_STATE_TIMEOUT"
+        # What Core reports for a local activity's final timeout (seen on temporalio
+        # 1.35 against a dev server, for start-to-close and schedule-to-start alike).
+        return "RETRY_STATE_CANCEL_REQUESTED"
     info = (
         failure.application_failure_info if failure.HasField("application_failure_info") else None
     )
