@@ -136,10 +136,14 @@ class Worker:
             max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
+            # Eager activities skip the task queue, so a queue rate turns them off.
             max_eager=0
-            if disable_eager_activity_execution or no_remote_activities
+            if disable_eager_activity_execution
+            or no_remote_activities
+            or max_task_queue_activities_per_second
             else max_eager_activity_reservations_per_workflow_task,
             max_activities_per_second=max_activities_per_second,
+            max_task_queue_activities_per_second=max_task_queue_activities_per_second,
             no_remote_activities=no_remote_activities,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
@@ -280,6 +284,7 @@ class Worker:
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     shared_state_manager=self._shared_state_manager,
                     max_per_second=s["max_activities_per_second"],
+                    task_queue_per_second=s["max_task_queue_activities_per_second"],
                     metric_meter=runtime.metric_meter,
                 ),
             )

@@ -257,3 +257,8 @@ SELECT {schema}.search_attribute_error($1, $2::jsonb);
 
 -- name: unregistered_filter_name
 SELECT {schema}.unregistered_filter_name($1, $2::text[]);
+
+-- Task-queue activity rate (schema/0013) -------------------------------------------
+
+-- name: claim_activity_tasks_at_rate
+SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;

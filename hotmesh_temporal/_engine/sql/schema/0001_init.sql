@@ -827,15 +827,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
     t {{schema}}.activity_tasks;
+    -- A queue with a rate (0013) grants only the tokens its bucket holds.
+    v_limit int := {{schema}}.take_task_queue_tokens(p_namespace, p_queue, p_limit);
+    v_claimed int := 0;
 BEGIN
     FOR t IN
         SELECT * FROM {{schema}}.activity_tasks
          WHERE namespace = p_namespace AND task_queue = p_queue
            AND leased_by IS NULL AND visible_at <= v_now
          ORDER BY visible_at
-         LIMIT p_limit
+         LIMIT v_limit
          FOR UPDATE SKIP LOCKED
     LOOP
+        v_claimed := v_claimed + 1;
         t.leased_by := p_worker;
         t.started_time := v_now;
         t.last_heartbeat := NULL;
@@ -847,6 +851,9 @@ BEGIN
         PERFORM {{schema}}.notify_deadline(t.deadline);
         RETURN NEXT t;
     END LOOP;
+    IF v_claimed < v_limit THEN
+        PERFORM {{schema}}.return_task_queue_tokens(p_namespace, p_queue, v_limit - v_claimed);
+    END IF;
 END $$;
 
 -- The ActivityTaskStarted event Temporal writes when an activity reaches a final state.
