@@ -160,6 +160,7 @@ class Worker:
         self._sweeper: Sweeper | None = None
         self._done: asyncio.Event | None = None
         self._live_queue: tuple | None = None
+        self._announcement: timeskip.QueueAnnouncement | None = None
 
     # ------------------------------------------------------------------- public
 
@@ -222,6 +223,9 @@ class Worker:
         if self._live_queue is not None:
             timeskip.worker_stopped(*self._live_queue)
             self._live_queue = None
+        if self._announcement is not None:
+            await self._announcement.stop()
+            self._announcement = None
         self._done.set()
 
     async def __aenter__(self) -> Worker:
@@ -265,6 +269,9 @@ class Worker:
         # Work on this queue now holds a time-skipping test clock (see timeskip.py).
         self._live_queue = (store.schema, namespace, self._task_queue)
         timeskip.worker_started(*self._live_queue)
+        # ... and that of an environment in another process (a no-op elsewhere).
+        self._announcement = timeskip.QueueAnnouncement(store, namespace, self._task_queue)
+        await self._announcement.start()
         if self._activity_defs[0] or self._activity_defs[1]:
             self._activity_worker = ActivityWorker(
                 store,

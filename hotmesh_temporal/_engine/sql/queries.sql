@@ -262,3 +262,14 @@ SELECT {schema}.unregistered_filter_name($1, $2::text[]);
 
 -- name: claim_activity_tasks_at_rate
 SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;
+
+-- Time skipping across processes (schema/0014) --------------------------------------
+
+-- name: start_skipping_time
+UPDATE {schema}.clock SET skipping = true;
+
+-- name: announce_polled_queue
+SELECT {schema}.announce_polled_queue($1, $2, $3);
+
+-- name: forget_polled_queue
+DELETE FROM {schema}.polled_queues WHERE poller = $1 AND namespace = $2 AND task_queue = $3;
