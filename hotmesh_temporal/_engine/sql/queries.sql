@@ -240,7 +240,7 @@ SELECT {schema}.now();
 -- their commit.
 SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
 
--- Search-attribute registry (schema/0012) ------------------------------------------
+-- Search-attribute registry (schema/0013) ------------------------------------------
 
 -- name: register_search_attributes
 SELECT {schema}.register_search_attributes($1, $2::jsonb);
@@ -258,12 +258,12 @@ SELECT {schema}.search_attribute_error($1, $2::jsonb);
 -- name: unregistered_filter_name
 SELECT {schema}.unregistered_filter_name($1, $2::text[]);
 
--- Task-queue activity rate (schema/0013) -------------------------------------------
+-- Task-queue activity rate (schema/0014) -------------------------------------------
 
 -- name: claim_activity_tasks_at_rate
 SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;
 
--- Time skipping across processes (schema/0014) --------------------------------------
+-- Time skipping across processes (schema/0015) --------------------------------------
 
 -- name: start_skipping_time
 UPDATE {schema}.clock SET skipping = true;
@@ -273,3 +273,38 @@ SELECT {schema}.announce_polled_queue($1, $2, $3);
 
 -- name: forget_polled_queue
 DELETE FROM {schema}.polled_queues WHERE poller = $1 AND namespace = $2 AND task_queue = $3;
+
+-- ---- retention (0012_retention.sql)
+
+-- name: claim_purge_turn
+SELECT {schema}.claim_purge_turn();
+
+-- name: purge_expired_runs
+SELECT {schema}.purge_expired_runs($1);
+
+-- name: delete_runs
+SELECT {schema}.delete_runs($1::uuid[]);
+
+-- name: upsert_namespace
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.upsert_namespace($1, make_interval(secs => $2), $3, $4, $5);
+
+-- name: describe_namespace
+SELECT $1::text AS namespace,
+       extract(epoch FROM {schema}.retention_of($1))::float8 AS retention_seconds,
+       coalesce(n.description, '') AS description, coalesce(n.owner_email, '') AS owner_email,
+       coalesce(n.data, '{}') AS data, n.created_at, n.updated_at
+  FROM (SELECT 1) one LEFT JOIN {schema}.namespaces n ON n.namespace = $1;
+
+-- name: list_namespaces
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.namespaces ORDER BY namespace;
+
+-- name: set_retention_limits
+UPDATE {schema}.retention_settings
+   SET min_retention = coalesce(make_interval(secs => $1), min_retention),
+       default_retention = coalesce(make_interval(secs => $2), default_retention),
+       purge_every = coalesce(make_interval(secs => $3), purge_every),
+       last_purge = '-infinity';
