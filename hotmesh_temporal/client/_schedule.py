@@ -739,6 +739,9 @@ class ScheduleAsyncIterator:
     async def fetch_next_page(self, *, page_size: int | None = None) -> None:
         """Load the next page of schedules (ordered by id)."""
         store = await self._client._engine_store()
+        if self._next_page_token is None and self._filter.custom_names:
+            registry = SearchAttributeRegistry(store, self._client.namespace)
+            await registry.check_filter_names(self._filter.custom_names)
         size = page_size or self._input.page_size
         after = (self._next_page_token or b"").decode()
         rows = await store.fetch_filtered(

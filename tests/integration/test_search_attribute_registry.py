@@ -187,6 +187,9 @@ async def test_schedules_refuse_unregistered_attributes(ns_client, task_queue):
     with pytest.raises(RPCError, match=message):
         await ns_client.create_schedule("s2", Schedule(action=with_bad_action, spec=spec))
     assert [s async for s in await ns_client.list_schedules()] == []
+    with pytest.raises(RPCError, match="invalid query: invalid search attribute: Unregistered"):
+        [s async for s in await ns_client.list_schedules(query="Unregistered = 'x'")]
+    assert [s async for s in await ns_client.list_schedules(query="Color = 'x'")] == []
 
 
 async def test_upserting_an_unregistered_attribute_fails_the_task_and_the_run_stays_open(
