@@ -1725,7 +1725,7 @@ def _return_type(fn: Any) -> type | None:
 
 
 def _raise_if_refused(reply: Mapping[str, Any]) -> None:
-    """start_workflow's refusal of the start's search attributes (schema/0013)."""
+    """start_workflow's refusal of the start's search attributes (schema/0015)."""
     if reply["status"] == "invalid_argument":
         raise RPCError(reply["message"], RPCStatusCode.INVALID_ARGUMENT, b"")
 

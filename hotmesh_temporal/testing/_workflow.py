@@ -346,7 +346,7 @@ class _SchemaEnvironment(WorkflowEnvironment):
         if time_skipping:
             service = client.service_client
             store = await service._store()
-            # Workers of other processes on this schema announce their queues (0015).
+            # Workers of other processes on this schema announce their queues (0017).
             await store.fetchval("start_skipping_time")
             skipper = _Clock(store)
             # Results of this client are awaited through this waiter: it unlocks time.

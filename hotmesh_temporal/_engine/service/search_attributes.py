@@ -1,4 +1,4 @@
-"""The registry of custom search attributes, per namespace (schema/0013).
+"""The registry of custom search attributes, per namespace (schema/0015).
 
 A Temporal server refuses a custom search attribute nobody registered. Here a namespace
 that registers none accepts any (so nothing needs setting up before a first workflow);

@@ -85,7 +85,7 @@ class ActivityWorkerConfig:
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: float | None = None  # Worker(max_activities_per_second=...)
     # Worker(max_task_queue_activities_per_second=...): the queue's rate, kept in
-    # Postgres for all its workers (schema/0014).
+    # Postgres for all its workers (schema/0016).
     task_queue_per_second: float | None = None
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
 

@@ -8,7 +8,7 @@ that sleeps 30 days finishes as soon as its timer is the only thing left.
 Work that is ready on a task queue no worker of the environment serves does not hold
 the clock (it cannot progress anyway). Workers of this process report the queues they
 poll with :func:`worker_started` / :func:`worker_stopped`; workers of other processes
-announce theirs in the schema (:class:`QueueAnnouncement`, schema/0015), so a worker
+announce theirs in the schema (:class:`QueueAnnouncement`, schema/0017), so a worker
 started in another process of the same environment holds the clock too.
 """
 
