@@ -140,11 +140,12 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
 async def test_a_schema_from_before_partitioning_keeps_its_history(
     pg_dsn: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The schema as the previous build made it: every migration before this one.
+    # The schema as the previous build made it: every migration but this one (the
+    # later ones are features of their own that this build's worker code calls).
     before = tmp_path / "schema"
     before.mkdir()
     for path in migrate_mod.migration_files():
-        if path[0] < 13:
+        if path[0] != 13:
             shutil.copy(path[2], before / path[2].name)
     monkeypatch.setattr(migrate_mod, "SCHEMA_DIR", before)
     queue = f"old-{uuid.uuid4().hex[:8]}"
