@@ -26,6 +26,7 @@ from typing import (
 )
 
 import hotmesh_temporal.common
+from hotmesh_temporal.exceptions import CancelledError
 
 if TYPE_CHECKING:
     import hotmesh_temporal.client
@@ -107,7 +108,7 @@ def defn(
     name: str | None = None,
     no_thread_cancel_exception: bool = False,
     dynamic: bool = False,
-):
+) -> Any:
     """Mark a function or method as an activity.
 
     The activity type name is ``name`` when given, else the function's ``__name__``.
@@ -279,8 +280,6 @@ def heartbeat(*details: Any) -> None:
         ctx.heartbeat(*details)
     if ctx.thread_cancel_raises and ctx.shield_depth == 0 and ctx.cancelled.is_set():
         if threading.current_thread() is not threading.main_thread() or not _in_event_loop():
-            from hotmesh_temporal.exceptions import CancelledError
-
             ctx.thread_cancel_raises = False  # raised once, like temporalio
             raise CancelledError("Activity cancelled")
 

@@ -23,7 +23,7 @@ from hotmesh_temporal._engine.worker.workflow_worker import (
     workflow_interceptor_classes,
 )
 from hotmesh_temporal.runtime import Runtime, _worker_metrics
-from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
+from hotmesh_temporal.worker._plugin import Plugin, configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -47,6 +47,8 @@ class Worker:
     a Temporal server's task-queue machinery (poller behaviours, tuners, deployment
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
+
+    _plugins: list[Plugin]  # set by @configured_by_plugins before __init__ runs
 
     @configured_by_plugins
     def __init__(
@@ -259,8 +261,9 @@ class Worker:
             raise RuntimeError("Already started")
         self._started = True
         self._done = asyncio.Event()
-        store = await self._client._engine_store()
-        self._sweeper = store_sweeper(store)
+        engine = await self._client._engine()
+        store = engine.store  # the engine workers' connection
+        self._sweeper = engine.sweeper()
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
@@ -356,15 +359,6 @@ def _refused_calls(runner: WorkflowRunner) -> frozenset:
     if isinstance(runner, WorkflowRunner):
         return frozenset()
     raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
-
-
-def store_sweeper(store: Any) -> Sweeper:
-    """One sweeper per store (per client connection) in a process."""
-    sweeper = getattr(store, "_sweeper", None)
-    if sweeper is None:
-        sweeper = Sweeper(store)
-        store._sweeper = sweeper
-    return sweeper
 
 
 def _has_loop() -> bool:

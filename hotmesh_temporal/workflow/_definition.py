@@ -393,9 +393,12 @@ class _HandlerCollector:
             )
             return
         seen[defn.name] = attr_name
-        {"signal": self.signals, "query": self.queries, "update": self.updates}[kind][defn.name] = (
-            defn
-        )
+        by_kind: dict[str, dict[str | None, Any]] = {
+            "signal": self.signals,
+            "query": self.queries,
+            "update": self.updates,
+        }
+        by_kind[kind][defn.name] = defn
 
     def _check_overrides(self) -> None:
         # A base class method marked as a handler that the subclass overrides without

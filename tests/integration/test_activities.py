@@ -368,7 +368,7 @@ class CancelActivity:
 
 async def _history(client, workflow_id: str) -> list[tuple]:
     """(event id, type, attributes) of the events of a workflow id's runs."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return [
         tuple(r)
         for r in await store.pool.fetch(

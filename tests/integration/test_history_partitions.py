@@ -86,7 +86,7 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
     pg_dsn: str, schema: str
 ) -> None:
     client = await Client.connect(with_schema(pg_dsn, schema))
-    store = await client._engine_store()
+    store = (await client._engine()).store
     conn = await asyncpg.connect(pg_dsn)
     queue = f"part-{uuid.uuid4().hex[:8]}"
     try:
@@ -145,7 +145,7 @@ async def test_a_schema_from_before_partitioning_keeps_its_history(
     before = tmp_path / "schema"
     before.mkdir()
     for path in migrate_mod.migration_files():
-        if path[0] != 13:
+        if path[0] != 11:
             shutil.copy(path[2], before / path[2].name)
     monkeypatch.setattr(migrate_mod, "SCHEMA_DIR", before)
     queue = f"old-{uuid.uuid4().hex[:8]}"

@@ -1,4 +1,4 @@
-"""Registered custom search attributes (schema/0015): a namespace that registers none
+"""Registered custom search attributes (schema/0013): a namespace that registers none
 accepts any custom attribute; once it registers one, it behaves as a Temporal server
 (observed on `temporal server start-dev` 1.x with temporalio 1.35): unregistered names
 and values of the wrong type are refused at start, in schedules and in list filters,
@@ -70,7 +70,7 @@ async def ns_client(dsn: str) -> Client:
 
 
 async def registry(client: Client) -> SearchAttributeRegistry:
-    return SearchAttributeRegistry(await client._engine_store(), client.namespace)
+    return (await client._engine()).search_attributes(client.namespace)
 
 
 async def test_without_registrations_any_custom_attribute_is_accepted(ns_client, task_queue):

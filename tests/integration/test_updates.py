@@ -91,7 +91,7 @@ def wf_id() -> str:
 
 
 async def history_types(client, workflow_id: str) -> list[str]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     run = await store.fetchrow("find_run", client.namespace, workflow_id, None)
     events = await store.fetchval("events_after", run["run_id"], 0)
     return [ev["type"] for ev in events]
@@ -333,7 +333,7 @@ async def test_waiting_update_fails_when_the_run_ends_first(client, task_queue):
 
 async def test_run_cannot_close_past_an_update_that_arrived_during_its_task(client, task_queue):
     # Play a worker by hand: lease the task, let an update arrive, then try to close.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
     rows = await store.fetch("claim_workflow_tasks", client.namespace, task_queue, "by-hand", 1)
     task = rows[0][0]
@@ -742,7 +742,7 @@ async def test_update_calls_go_through_client_interceptors(client, task_queue):
             ("start_workflow_update", "add"),
         ]
         # The header an interceptor added travels in the update request.
-        store = await client._engine_store()
+        store = (await client._engine()).store
         run = await store.fetchrow("find_run", client.namespace, handle.id, None)
         events = await store.fetchval("events_after", run["run_id"], 0)
         accepted = [e["attrs"] for e in events if e["type"] == "WorkflowExecutionUpdateAccepted"]

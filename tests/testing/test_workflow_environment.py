@@ -502,12 +502,12 @@ async def test_worker_in_another_process_holds_the_clock(
     its workflow's first task waits: the clock must not jump to the run's one-hour
     execution timeout meanwhile; once it thaws, its 10-minute sleep is skipped."""
     client = skipping_env.client
-    store = await client._engine_store()
+    engine = await client._engine()
     from hotmesh_temporal._engine.store.dsn import with_schema
 
     queue = f"other-process-{uuid.uuid4()}"
     worker = subprocess.Popen(
-        [sys.executable, str(SKIPPING_WORKER_APP), with_schema(store.dsn, store.schema), queue],
+        [sys.executable, str(SKIPPING_WORKER_APP), with_schema(engine.store.dsn, engine.schema), queue],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -13,10 +13,12 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import workflow_retry
+from hotmesh_temporal._engine.runtime.cron import CronSchedule
 from hotmesh_temporal._engine.runtime.driver import RunDriver
+from hotmesh_temporal._engine.runtime.local_markers import marker_attributes
 from hotmesh_temporal._engine.runtime.markers import PATCH_MARKER, patch_marker_details
 from hotmesh_temporal._engine.runtime.updates import completion_row, update_event_kind
-from hotmesh_temporal._engine.worker.local_activities import marker_attributes
+from hotmesh_temporal.common import RetryPolicy
 
 
 @dataclass
@@ -646,7 +648,6 @@ def next_cron_run(
     schedule = prior.get("cronSchedule")
     if not schedule:
         return None
-    from hotmesh_temporal._engine.runtime.cron import CronSchedule
 
     start = run_again(
         prior,
@@ -669,7 +670,6 @@ def next_cron_run(
 
 
 def _default_retry_policy() -> Any:
-    from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
 

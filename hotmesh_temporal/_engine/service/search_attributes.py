@@ -1,4 +1,4 @@
-"""The registry of custom search attributes, per namespace (schema/0015).
+"""The registry of custom search attributes, per namespace (schema/0013).
 
 A Temporal server refuses a custom search attribute nobody registered. Here a namespace
 that registers none accepts any (so nothing needs setting up before a first workflow);
@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal.common import SearchAttributeIndexedValueType
-from hotmesh_temporal.service import RPCError, RPCStatusCode
 
 # Temporal's type names as search-attribute payload metadata carries them.
 TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {

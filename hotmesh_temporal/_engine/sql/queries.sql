@@ -256,7 +256,7 @@ SELECT {schema}.now();
 -- their commit.
 SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
 
--- Search-attribute registry (schema/0015) ------------------------------------------
+-- Search-attribute registry (schema/0013) ------------------------------------------
 
 -- name: register_search_attributes
 SELECT {schema}.register_search_attributes($1, $2::jsonb);
@@ -274,12 +274,12 @@ SELECT {schema}.search_attribute_error($1, $2::jsonb);
 -- name: unregistered_filter_name
 SELECT {schema}.unregistered_filter_name($1, $2::text[]);
 
--- Task-queue activity rate (schema/0016) -------------------------------------------
+-- Task-queue activity rate (schema/0014) -------------------------------------------
 
 -- name: claim_activity_tasks_at_rate
 SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;
 
--- Time skipping across processes (schema/0017) --------------------------------------
+-- Time skipping across processes (schema/0015) --------------------------------------
 
 -- name: start_skipping_time
 UPDATE {schema}.clock SET skipping = true;
@@ -290,7 +290,7 @@ SELECT {schema}.announce_polled_queue($1, $2, $3);
 -- name: forget_polled_queue
 DELETE FROM {schema}.polled_queues WHERE poller = $1 AND namespace = $2 AND task_queue = $3;
 
--- ---- retention (0012_retention.sql)
+-- ---- retention (0010_retention.sql)
 
 -- name: claim_purge_turn
 SELECT {schema}.claim_purge_turn();

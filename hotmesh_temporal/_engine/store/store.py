@@ -307,6 +307,7 @@ class Store:
             except _StatementNotSent as err:
                 lost += 1
                 if lost == _CONNECTION_RETRIES:
+                    assert err.__cause__ is not None  # _StatementNotSent always wraps one
                     raise err.__cause__ from None
                 await asyncio.sleep(0.05 * 2 ** (lost - 1))
             except _CONNECTION_LOST_ERRORS:

@@ -18,12 +18,17 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.completion_batcher import CompletionBatcher
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
+from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -85,7 +90,7 @@ class ActivityWorkerConfig:
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: float | None = None  # Worker(max_activities_per_second=...)
     # Worker(max_task_queue_activities_per_second=...): the queue's rate, kept in
-    # Postgres for all its workers (schema/0016).
+    # Postgres for all its workers (schema/0014).
     task_queue_per_second: float | None = None
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
 
@@ -270,8 +275,6 @@ class ActivityWorker:
         try:
             payloads = h.parse_payloads(task.get("input"))
             if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-                from hotmesh_temporal.common import RawValue
-
                 args: list[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
@@ -348,9 +351,6 @@ class ActivityWorker:
         self, defn: Any, args: list[Any], context: Any, running: _Running, info: Any
     ) -> Any:
         """Run the attempt through the worker's activity interceptors."""
-        # Imported here: the worker package (interceptor classes) imports this module.
-        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
-
         return await execute_activity_attempt(
             self.config.interceptors,
             context=context,
@@ -366,7 +366,6 @@ class ActivityWorker:
     async def _decode_headers(self, task: Mapping[str, Any]) -> dict[str, Payload]:
         """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
         (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
-        from hotmesh_temporal.common import HeaderCodecBehavior
 
         headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
         codec = self.config.data_converter.payload_codec
@@ -412,7 +411,6 @@ class ActivityWorker:
     async def _report_exception(
         self, task: Mapping[str, Any], running: _Running, err: BaseException
     ) -> None:
-        from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
@@ -431,8 +429,6 @@ class ActivityWorker:
         if cancelled and running.cancel_reason == "not_found":
             return  # the attempt is gone (timed out or its run closed): nothing to report
         if cancelled and running.cancel_reason == "worker_shutdown":
-            from hotmesh_temporal.exceptions import ApplicationError
-
             err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
         if not isinstance(err, Exception):
             raise err
@@ -590,7 +586,6 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _not_registered_error(activity_type: str, names: str) -> BaseException:
-    from hotmesh_temporal.exceptions import ApplicationError
 
     return ApplicationError(
         f"Activity function {activity_type} is not registered on this worker, "
@@ -605,7 +600,6 @@ def _seconds_to_timedelta(value: Any) -> timedelta | None:
 
 def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
     """A task row's retry policy, with the defaults the SQL retry rules apply."""
-    from hotmesh_temporal.common import RetryPolicy
 
     policy = policy or {}
     initial = policy.get("initial_interval", 1)
@@ -620,7 +614,6 @@ def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
 
 
 def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
-    from hotmesh_temporal.common import Priority
 
     # A standalone activity (started by a client) has no workflow: its task row holds
     # empty workflow columns, and its run id is the activity's own.
@@ -679,6 +672,5 @@ def _call_in_process(
 
 
 def _default_payload_converter() -> Any:
-    from hotmesh_temporal.converter import DataConverter
 
     return DataConverter.default.payload_converter

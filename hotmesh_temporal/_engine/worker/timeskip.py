@@ -8,7 +8,7 @@ that sleeps 30 days finishes as soon as its timer is the only thing left.
 Work that is ready on a task queue no worker of the environment serves does not hold
 the clock (it cannot progress anyway). Workers of this process report the queues they
 poll with :func:`worker_started` / :func:`worker_stopped`; workers of other processes
-announce theirs in the schema (:class:`QueueAnnouncement`, schema/0017), so a worker
+announce theirs in the schema (:class:`QueueAnnouncement`, schema/0015), so a worker
 started in another process of the same environment holds the clock too.
 """
 
@@ -22,8 +22,10 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.store.waiter import CloseWaiter
 
 logger = logging.getLogger("hotmesh_temporal.testing")
 
@@ -182,3 +184,15 @@ class TimeSkipper:
     async def close(self) -> None:
         self._unlocked = 0
         await self._stop()
+
+
+class TimeSkippingCloseWaiter(CloseWaiter):
+    """Waiting for a run to close lets the environment's clock skip meanwhile."""
+
+    def __init__(self, store: Store, skipper: TimeSkipper) -> None:
+        super().__init__(store)
+        self._skipper = skipper
+
+    async def wait_closed(self, run_id: str, timeout: float | None = None) -> Any:
+        async with self._skipper.unlocked():
+            return await super().wait_closed(run_id, timeout)

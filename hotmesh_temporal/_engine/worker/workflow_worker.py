@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
-from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
@@ -34,6 +36,9 @@ from hotmesh_temporal._engine.worker.local_activities import (
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.worker import _interceptor as wi
+from hotmesh_temporal.workflow import NondeterminismError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -448,7 +453,6 @@ class WorkflowWorker:
         return driver
 
     def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
-        from hotmesh_temporal.workflow import NondeterminismError
 
         return RunDriver(
             run_id=str(task["run_id"]),
@@ -583,8 +587,6 @@ def create_instance(
     attrs: Mapping[str, Any],
 ) -> Any:
     """A workflow instance for the run of ``task`` (also used by the Replayer)."""
-    from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
-
     definition = config.workflows.get(job.workflow_type) or config.dynamic
     if definition is None:
         names = ", ".join(sorted(config.workflows)) or "none"
@@ -698,7 +700,6 @@ _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 def _codec_applies_to_headers(behavior: Any) -> bool:
     """Workflow headers go through the codec unless the client said NO_CODEC."""
-    from hotmesh_temporal.common import HeaderCodecBehavior
 
     return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
 
@@ -711,15 +712,13 @@ def _retry_delay(attempt: int) -> float:
 def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
     """The workflow inbound classes of the worker's interceptors, and the extern
     functions they registered (what ``workflow.extern_functions()`` returns)."""
-    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
-
     classes = []
     extern_functions: dict[str, Any] = {}
     for interceptor in interceptors:
         hook = getattr(interceptor, "workflow_interceptor_class", None)
         if hook is None:
             continue
-        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
+        cls = hook(wi.WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
         if cls is not None:
             classes.append(cls)
     return classes, extern_functions
@@ -728,8 +727,6 @@ def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
 def build_workflow_info(
     task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow
 ) -> Any:
-    from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None

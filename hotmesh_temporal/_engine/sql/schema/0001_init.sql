@@ -17,15 +17,16 @@
 -- bounds latency and throughput (bench/README.md), so keep new work off this path.
 --
 -- Feature hooks: complete_workflow_task, close_run and sweep call one function per
--- feature, defined by that feature's migration:
---   apply_child_commands / on_close_children    child workflows and external handles (0003)
---   apply_update_commands / on_close_updates    workflow updates (0004)
---   apply_visibility_commands                   memo and search-attribute upserts (0005)
---   sweep_schedules / next_schedule_fire        schedules (0008)
---   sweep_standalone_activities                 activities started by a client (0011)
+-- feature, defined by that feature's schema file (the files are installed together and
+-- PL/pgSQL resolves these calls when they run, so this file may name them):
+--   apply_child_commands / on_close_children    child workflows and external handles (0002)
+--   apply_update_commands / on_close_updates    workflow updates (0003)
+--   apply_visibility_commands                   memo and search-attribute upserts (0004)
+--   sweep_schedules / next_schedule_fire        schedules (0007)
+--   sweep_standalone_activities                 activities started by a client (0009)
 -- complete_workflow_task calls a hook only when the completion carries its commands.
 --
--- `{{schema}}` is replaced by the (quoted) schema name when the migration is rendered.
+-- `{{schema}}` is replaced by the (quoted) schema name when the file is rendered.
 
 CREATE SCHEMA IF NOT EXISTS {{schema}};
 
@@ -694,7 +695,7 @@ DECLARE
     v_next jsonb;
     v_error text;
 BEGIN
-    -- A task that only carried updates and only rejected them leaves no events (0004).
+    -- A task that only carried updates and only rejected them leaves no events (0003).
     IF p_completion ? 'updates' AND NOT p_completion ? 'close'
        AND jsonb_array_length(p_completion->'events') = 2 THEN
         v_next := {{schema}}.discard_speculative_task(p_run, p_lease, p_completion);
@@ -714,7 +715,7 @@ BEGIN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    -- Search attributes a registry refuses (0015): the task fails and is retried, as a
+    -- Search attributes a registry refuses (0013): the task fails and is retried, as a
     -- Temporal server fails it with cause BAD_SEARCH_ATTRIBUTES; the run stays open.
     v_error := {{schema}}.completion_search_attribute_error(e.namespace, p_completion);
     IF v_error IS NOT NULL THEN
@@ -827,7 +828,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
     t {{schema}}.activity_tasks;
-    -- A queue with a rate (0016) grants only the tokens its bucket holds.
+    -- A queue with a rate (0014) grants only the tokens its bucket holds.
     v_limit int := {{schema}}.take_task_queue_tokens(p_namespace, p_queue, p_limit);
     v_claimed int := 0;
 BEGIN
@@ -896,7 +897,7 @@ END $$;
 
 -- An activity attempt reached a final state (completed / failed / cancelled):
 -- remove its task and deliver the Started event plus p_final to the run. A standalone
--- task (workflow_id '', 0011) closes its standalone_activities row instead.
+-- task (workflow_id '', 0009) closes its standalone_activities row instead.
 CREATE FUNCTION {{schema}}.finish_activity(
     t {{schema}}.activity_tasks, p_identity text, p_final jsonb, p_worker text, p_lease_next boolean)
 RETURNS jsonb
@@ -1215,7 +1216,7 @@ END $$;
 -- A run reached its run or execution timeout. As on Temporal, a run that reaches its
 -- run timeout before the execution timeout is retried when its retry policy allows,
 -- else continues its cron chain: such a run is handed to the workers (run_timeouts,
--- 0008; the backoff and the calendar are computed in Python). Any other run closes
+-- 0007; the backoff and the calendar are computed in Python). Any other run closes
 -- here, with retry state RETRY_POLICY_NOT_SET (TIMEOUT when the execution timeout was
 -- reached).
 CREATE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void
@@ -1318,7 +1319,7 @@ DECLARE
     v_run uuid;
     v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
 BEGIN
-    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0015)
+    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0013)
         RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
     END IF;
     SELECT * INTO v_running FROM {{schema}}.executions

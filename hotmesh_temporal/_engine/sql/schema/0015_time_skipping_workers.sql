@@ -1,4 +1,4 @@
--- Time skipping across processes (0007): a worker in any process of a time-skipping
+-- Time skipping across processes (0006): a worker in any process of a time-skipping
 -- environment holds the clock for the work ready on the queues it polls, as workers of
 -- the environment's own process do. Workers announce their queues here, only in a
 -- schema whose clock skips (clock.skipping, set by the environment), and refresh the
