@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -144,6 +145,9 @@ class ServiceClient:
             config.identity = f"{os.getpid()}@{socket.gethostname()}"
         self.config = config
         self._engine_obj: Engine | None = None
+        # A client dropped without close() still lets go of its share of the pool
+        # (Temporal clients are never closed).
+        self._release_on_collect: weakref.finalize | None = None
         self._lock = asyncio.Lock()
 
     @staticmethod
@@ -164,7 +168,11 @@ class ServiceClient:
         if self._engine_obj is None:
             async with self._lock:
                 if self._engine_obj is None:
-                    self._engine_obj = await open_engine(self.config.target_host, self.config.tls)
+                    engine = await open_engine(self.config.target_host, self.config.tls)
+                    self._release_on_collect = weakref.finalize(
+                        self, engine.release_soon, asyncio.get_running_loop()
+                    )
+                    self._engine_obj = engine
         return self._engine_obj
 
     async def check_health(
@@ -196,7 +204,11 @@ class ServiceClient:
         self.config.api_key = api_key
 
     async def close(self) -> None:
-        """Close the pool (hotmesh_temporal addition; Temporal's channel has no close)."""
+        """Let go of the shared pool, closing it when no other client of this process
+        uses it (hotmesh_temporal addition; Temporal's channel has no close)."""
         if self._engine_obj is not None:
-            await self._engine_obj.close()
-            self._engine_obj = None
+            if self._release_on_collect is not None:
+                self._release_on_collect.detach()
+                self._release_on_collect = None
+            engine, self._engine_obj = self._engine_obj, None
+            await engine.close()

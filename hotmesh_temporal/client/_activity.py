@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import ACTIVITIES
 from hotmesh_temporal._engine.runtime.visibility import decode_both
 from hotmesh_temporal._engine.service import standalone_activities as sa
@@ -693,7 +694,7 @@ class StandaloneActivityCalls:
             "namespace": client.namespace,
             "activity_id": input.id,
             "activity_type": input.activity_type,
-            "run_id": str(uuid.uuid4()),
+            "run_id": new_run_id(),
             "id_reuse_policy": int(input.id_reuse_policy),
             "id_conflict_policy": int(input.id_conflict_policy),
             "options": sa.options_json(

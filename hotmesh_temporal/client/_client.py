@@ -29,6 +29,7 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.completion import new_run_start
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import (
     STATUS_NAMES,
 )
@@ -1312,7 +1313,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         return new_run_start(
             namespace=self._client.namespace,
             workflow_id=input.id,
-            run_id=str(uuid.uuid4()),
+            run_id=new_run_id(),
             workflow_type=input.workflow,
             task_queue=input.task_queue,
             arguments=payloads,
@@ -1360,9 +1361,15 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 _raise_if_refused(reply)
                 if reply["status"] == "already_started":
-                    raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
-                        start_input.id, start_input.workflow, run_id=str(reply["run_id"])
-                    )
+                    # As on Temporal: an update already known by this id is attached
+                    # to, whatever the conflict and reuse policies say.
+                    existing = await self._existing_update(start_input.id, input)
+                    if existing is not None:
+                        reply = {"run_id": existing["run_id"], "update": existing}
+                    else:
+                        raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                            start_input.id, start_input.workflow, run_id=str(reply["run_id"])
+                        )
             except BaseException as err:
                 input._on_start_error(err)
                 raise
@@ -1375,6 +1382,19 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.update_workflow_input,
                 input.rpc_timeout,
             )
+
+    async def _existing_update(
+        self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
+    ) -> Mapping[str, Any] | None:
+        """The update of ``input``'s explicit id on the workflow's latest run, if any."""
+        update_id = input.update_workflow_input.update_id
+        if not update_id:
+            return None
+        engine = await self._engine()
+        reply = await _call(
+            engine.find_update(RunRef(self._client.namespace, workflow_id, None), update_id)
+        )
+        return reply if reply.get("status") == "ok" else None
 
     async def _update_request(self, input: Any) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""

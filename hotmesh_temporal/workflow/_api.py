@@ -309,6 +309,9 @@ def run(fn: CallableAsyncType) -> CallableAsyncType:
     """Mark the async method that is the workflow's body."""
     if not inspect.iscoroutinefunction(fn):
         raise ValueError("Workflow run method must be an async function")
+    # Workers and clients refer to the class by its module path, as Temporal does.
+    if "<locals>" in fn.__qualname__:
+        raise ValueError(_defs.LOCAL_CLASS_ERROR)
     setattr(fn, _defs.RUN_MARK, True)
     return fn
 
@@ -391,7 +394,7 @@ def update(
         setattr(fn, _defs.UPDATE_ATTR, defn)
 
         def validator(vfunc: Callable[..., None]) -> Callable[..., None]:
-            defn.validator = vfunc
+            defn.set_validator(vfunc)
             return vfunc
 
         fn.validator = validator
@@ -1649,7 +1652,13 @@ class LoggerAdapter(logging.LoggerAdapter):
 
     def isEnabledFor(self, level: int) -> bool:
         runtime = _maybe_runtime()
-        if runtime is not None and not self.log_during_replay and runtime.is_replaying():
+        # Queries and validators answer live requests: their lines are never replay.
+        if (
+            runtime is not None
+            and not self.log_during_replay
+            and runtime.is_replaying()
+            and not runtime.is_read_only()
+        ):
             return False
         return super().isEnabledFor(level)
 

@@ -91,6 +91,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         extern_functions: Mapping[str, Callable] | None = None,
         metric_meter: Any = None,
         refused_calls: frozenset = frozenset(),
+        patch_activation_callback: Callable[[Any, str], bool] | None = None,
     ) -> None:
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
@@ -107,6 +108,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         self._interceptor_classes = tuple(interceptor_classes)
         self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
+        self._patch_activation_callback = patch_activation_callback
         self._workflow_meter: Any = None  # made on first workflow.metric_meter()
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
@@ -143,7 +145,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future]] = []
 
         self._signals: dict[str | None, SignalDefinition] = {}
-        self._queries: dict[str | None, QueryDefinition] = {}
+        self._queries: dict[str | None, QueryDefinition] = self._built_in_queries()
         self._updates: dict[str | None, UpdateDefinition] = {}
         self._buffered_signals: list[c.SignalWorkflow] = []
         # task -> (kind, name, unfinished policy, update id or None)
@@ -240,12 +242,12 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
             )
 
     def _next_seq(self, kind: str) -> int:
-        self._check_writable(f"allocate {kind}")
+        self._check_writable("add command")
         self._seqs[kind] = self._seqs.get(kind, 0) + 1
         return self._seqs[kind]
 
     def add_command(self, command: c.Command) -> None:
-        self._check_writable(type(command).__name__)
+        self._check_writable("add command")
         if self._terminal is None:
             self._commands.append(command)
 
@@ -257,7 +259,12 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         return False
 
     def next_timer_seq(self) -> int:
+        self._check_writable("schedule timer")
         return self._next_seq(TIMER)
+
+    def check_writable(self, action: str) -> None:
+        """For the event loop: refuse ``action`` in a query handler or validator."""
+        self._check_writable(action)
 
     # ============================================================ initialization
 
@@ -436,13 +443,27 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         self._patches_notified.add(job.patch_id)
 
     def patch(self, patch_id: str, *, deprecated: bool) -> bool:
+        self._check_writable("patch")
         if patch_id in self._patches_memo:
             return self._patches_memo[patch_id]
-        use_new_code = not self._replaying or patch_id in self._patches_notified
+        use_new_code = self._patch_activates(patch_id, deprecated)
         if use_new_code:
             self.add_command(c.SetPatchMarker(patch_id=patch_id, deprecated=deprecated))
         self._patches_memo[patch_id] = use_new_code
         return use_new_code
+
+    def _patch_activates(self, patch_id: str, deprecated: bool) -> bool:
+        """History decides a replayed or recorded patch; a new one activates unless the
+        worker's patch activation callback says otherwise (asked read-only, as in
+        temporalio; deprecated patches keep their old semantics)."""
+        notified = patch_id in self._patches_notified
+        if deprecated or self._replaying or notified or self._patch_activation_callback is None:
+            return not self._replaying or notified
+        with self._read_only_scope():
+            activates = self._patch_activation_callback(self._info, patch_id)
+        if type(activates) is not bool:
+            raise TypeError("Patch activation callback must return true or false")
+        return activates
 
     # ========================================================= continue-as-new
 
@@ -549,18 +570,20 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         return self.loop.time()
 
     def random(self) -> random.Random:
+        self._check_writable("random")
         return self._random
 
     def random_seed(self) -> int:
         return self._seed
 
     def register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
+        self._check_writable("register random seed callback")
         self._seed_callbacks.append(callback)
 
     def uuid4(self) -> Any:
         import uuid
 
-        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+        return uuid.UUID(int=self.random().getrandbits(128), version=4)
 
     def payload_converter(self) -> Any:
         return self._payload_converter
@@ -588,6 +611,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         return self._details
 
     def set_current_details(self, description: str) -> None:
+        self._check_writable("set current details")
         self._details = description
 
     def current_history_length(self) -> int:

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import hotmesh_temporal.common as temporal_common
-from hotmesh_temporal import workflow
+from hotmesh_temporal import __version__, workflow
 from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal.api.sdk import v1 as sdk
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow._definition import (
     QueryDefinition,
@@ -66,6 +67,9 @@ class MessageHandling:
         self._buffered_signals = still_buffered
 
     def _handler_args(self, defn: Any, name: str, payloads: Sequence[Any]) -> list[Any]:
+        if getattr(defn, "dynamic_vararg", False):
+            # The deprecated ``(self, name, *args)`` form: values decoded without hints.
+            return [name, *self._decode(payloads, None)]
         if defn.dynamic:
             return [name, [temporal_common.RawValue(p) for p in payloads]]
         return self._decode(payloads, defn.arg_types)
@@ -195,13 +199,9 @@ class MessageHandling:
         headers: Mapping[str, Any] | None = None,
     ) -> Any:
         """Answer a query read-only; raises what the handler raised."""
-        if name == "__stack_trace":
-            return self._payload_converter.to_payload(self._stack_trace())
-        defn = self._queries.get(name)
-        if defn is None and not name.startswith("__"):
-            defn = self._queries.get(None)
+        defn = self._queries.get(name) or self._queries.get(None)
         if defn is None:
-            known = ", ".join(sorted(n for n in self._queries if n is not None))
+            known = " ".join(sorted(n for n in self._queries if n))
             raise KeyError(
                 f"Query handler for '{name}' expected but not found, known queries: [{known}]"
             )
@@ -222,13 +222,68 @@ class MessageHandling:
         finally:
             self._read_only = previous
 
+    def _built_in_queries(self) -> dict[str | None, QueryDefinition]:
+        """The queries every workflow answers, as in temporalio: registered like the
+        class's own (a class may override them; they are listed as known queries)."""
+        answers = (
+            ("__stack_trace", self._stack_trace, str),
+            ("__enhanced_stack_trace", self._enhanced_stack_trace, sdk.EnhancedStackTrace),
+            ("__temporal_workflow_metadata", self._workflow_metadata, sdk.WorkflowMetadata),
+        )
+        return {
+            name: QueryDefinition(name=name, fn=fn, is_method=False, arg_types=[], ret_type=ret)
+            for name, fn, ret in answers
+        }
+
     def _stack_trace(self) -> str:
         """Where every unfinished coroutine of this run is waiting (``__stack_trace``)."""
         sections = []
         for task in asyncio.all_tasks(self.loop):
             frames = traceback.StackSummary.extract(_awaited_frames(task))
-            sections.append(f"{task.get_name()}:\n{''.join(frames.format())}")
+            sections.append(
+                f"Stack for {task!r} (most recent call last):\n{''.join(frames.format())}"
+            )
         return "\n\n".join(sections)
+
+    def _enhanced_stack_trace(self) -> Any:
+        """``__enhanced_stack_trace``: every coroutine's frames and their files' source."""
+        trace = sdk.EnhancedStackTrace(
+            sdk=sdk.StackTraceSDKInfo(name="sdk-python", version=__version__)
+        )
+        for task in asyncio.all_tasks(self.loop):
+            stack = trace.stacks.add()
+            for frame, line in _awaited_frames(task):
+                path = frame.f_code.co_filename
+                if path not in trace.sources:
+                    trace.sources[path].CopyFrom(
+                        sdk.StackTraceFileSlice(line_offset=0, content=_source_of(path))
+                    )
+                stack.locations.add(
+                    file_path=path, line=line, column=-1, function_name=frame.f_code.co_name
+                )
+        return trace
+
+    def _workflow_metadata(self) -> Any:
+        """``__temporal_workflow_metadata``: the type, its handlers and current details."""
+
+        def interactions(table: Mapping[str | None, Any]) -> list:
+            found = [
+                sdk.WorkflowInteractionDefinition(
+                    name=defn.name or "", description=getattr(defn, "description", None) or ""
+                )
+                for defn in table.values()
+            ]
+            return sorted(found, key=lambda d: d.name)
+
+        return sdk.WorkflowMetadata(
+            definition=sdk.WorkflowDefinition(
+                type=self._info.workflow_type,
+                query_definitions=interactions(self._queries),
+                signal_definitions=interactions(self._signals),
+                update_definitions=interactions(self._updates),
+            ),
+            current_details=self._details,
+        )
 
     def get_handler(self, kind: str, name: str | None) -> Callable | None:
         defn = self._handler_table(kind).get(name)
@@ -256,7 +311,7 @@ class MessageHandling:
         (queries named ``__...`` are never dynamic)."""
         table = self._handler_table(kind)
         defn = table.get(name)
-        if defn is None and not (kind == "query" and name.startswith("__")):
+        if defn is None:
             defn = table.get(None)
         if defn is None:
             raise KeyError(f"No {kind} handler for '{name}'")
@@ -268,7 +323,8 @@ class MessageHandling:
     def _runtime_handler_definition(
         self, kind: str, name: str | None, handler: Callable, validator: Callable | None
     ) -> Any:
-        common = dict(name=name, dynamic=name is None, is_method=False)
+        # The deprecation warning points at the user's set_dynamic_*_handler call.
+        common = dict(name=name, dynamic=name is None, is_method=False, warn_stacklevel=5)
         policy = workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
         if kind == "signal":
             return SignalDefinition.from_fn(
@@ -282,6 +338,17 @@ class MessageHandling:
 
     def all_handlers_finished(self) -> bool:
         return not self._running_handlers
+
+
+def _source_of(path: str) -> str:
+    """A file's text for an enhanced stack trace (what it says when unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            return source.read()
+    except OSError as err:
+        return f"Cannot access code.\n---\n{err.strerror}"
+    except Exception as err:
+        return f"Generic Error.\n\n{err!r}"
 
 
 def _awaited_frames(task: asyncio.Task) -> list[tuple[Any, int]]:

@@ -112,6 +112,7 @@ class OutboundWork:
     def start_activity(self, input: Any, *, is_local: bool) -> workflow.ActivityHandle:
         """The end of the outbound chain for (local) activities: schedule the command.
         ``input`` is a worker ``StartActivityInput`` or ``StartLocalActivityInput``."""
+        self._check_writable("start activity")
         # One counter for activities and local activities, as temporalio numbers them
         # (a local activity marker's seq and default activity ids depend on it).
         seq = self._next_seq(ACTIVITY)
@@ -238,7 +239,7 @@ class OutboundWork:
         timeout: Any | None = None,
         timeout_summary: str | None = None,
     ) -> None:
-        self._check_writable("wait_condition")
+        self._check_writable("wait condition")
         fut = self.loop.create_future()
         self._conditions.append((fn, fut))
         if timeout is None:

@@ -234,6 +234,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop, RuntimeHost):
         self, coro: Any, *, name: str | None = None, context: Any = None
     ) -> asyncio.Task:
         self._check_closed()
+        if self.runtime is not None:
+            self.runtime.check_writable("create task")
         if self._task_factory is not None:
             if context is None:
                 task = self._task_factory(self, coro)

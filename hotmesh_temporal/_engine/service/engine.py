@@ -10,6 +10,7 @@ functions define (``docs/sql-guide.md``).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from hotmesh_temporal._engine.service import schedules, standalone_activities
 from hotmesh_temporal._engine.service.async_activities import AsyncActivityOperations
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.service.search_attributes import SearchAttributeRegistry
+from hotmesh_temporal._engine.store.shared import acquire_store, release_store
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
 from hotmesh_temporal._engine.worker.sweeper import Sweeper
@@ -90,10 +92,27 @@ class Engine:
 
     @classmethod
     async def open(cls, dsn: str, *, ssl: Any = None) -> Engine:
-        return cls(await Store.open(dsn, ssl=ssl))
+        """The engine over the process's shared Store of ``dsn``'s database and schema
+        (store/shared.py): clients of one database share one bounded pool."""
+        return cls(await acquire_store(dsn, ssl=ssl))
 
     async def close(self) -> None:
-        await self.store.close()
+        """Let go of the shared Store (the last user closes it); this engine's waiters
+        stop listening there."""
+        for waiter in (self._close_waiter, self._answer_waiter, self._update_waiter):
+            if waiter is not None:
+                waiter.unsubscribe()
+        await release_store(self.store)
+
+    def release_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """close() from a garbage-collected client: scheduled on the loop that opened
+        the engine (asyncpg pools belong to their loop)."""
+        if loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(lambda: loop.create_task(self.close()))
+        except RuntimeError:
+            pass  # the loop closed meanwhile: its pools went with it
 
     @property
     def schema(self) -> str:

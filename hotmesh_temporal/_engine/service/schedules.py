@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,7 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import cron
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.completion import next_cron_run, retry_run
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.workflow_retry import decide
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal.common import SearchAttributeKey
@@ -123,7 +123,7 @@ def scheduled_start(
     ``nominal``, with the run's id and the scheduled-by search attributes."""
     start = copy.deepcopy(dict(action["start"]))
     workflow_id = workflow_id_for(action["workflow_id"], nominal)
-    run_id = str(uuid.uuid4())
+    run_id = new_run_id()
     attributes = dict(start.get("search_attributes") or {})
     attributes.update(_scheduled_attributes(schedule_id, nominal))
     start.update(

@@ -13,6 +13,9 @@ SELECT {schema}.complete_workflow_task($1, $2, $3, $4::jsonb, $5);
 -- name: release_workflow_task
 SELECT {schema}.release_workflow_task($1, $2, $3);
 
+-- name: fail_workflow_task
+SELECT {schema}.fail_workflow_task($1, $2, $3, $4, $5, $6, $7::jsonb);
+
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 

@@ -113,6 +113,7 @@ _REPEATABLE = frozenset(
         "claim_queries",
         "complete_workflow_task",
         "release_workflow_task",
+        "fail_workflow_task",
         "extend_workflow_task_lease",
         "complete_activity_task",
         "complete_activity_tasks",

@@ -70,6 +70,7 @@ class _Running:
     heartbeat_inflight: bool = False
     heartbeat_task: asyncio.Task | None = None
     process_cancel: Any = None  # the cancel event of an attempt in a process pool
+    heartbeat_error: Exception | None = None  # details that could not be encoded
 
 
 @dataclass
@@ -414,6 +415,13 @@ class ActivityWorker:
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.heartbeat_error is not None:
+            err = running.heartbeat_error
+            activity_api.logger.warning(
+                f"Completing as failure during heartbeat with error of type {type(err)}: {err}"
+            )
+            await self._report_failure(task, err)
+            return
         if cancelled and running.cancel_reason == "cancel_requested":
             reply = await self.store.fetchval(
                 "cancel_activity_task",
@@ -513,6 +521,11 @@ class ActivityWorker:
         task = running.task
         try:
             payloads = await self.config.data_converter.encode(details) if details else []
+        except Exception as err:
+            running.heartbeat_inflight = False
+            self._fail_on_heartbeat_error(running, err)
+            return
+        try:
             answer = await self.store.fetchval(
                 "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
             )
@@ -527,6 +540,18 @@ class ActivityWorker:
             self._cancel(running, "not_found")
         if running.pending_details is not None and running.heartbeat_handle is None:
             self._queue_heartbeat(running, running.pending_details)
+
+    def _fail_on_heartbeat_error(self, running: _Running, err: Exception) -> None:
+        """Details the converter cannot encode end the attempt with that error, as in
+        temporalio: the activity is cancelled and its attempt reported as failed."""
+        if (running.task["id"], running.task["attempt"]) not in self._running:
+            logger.exception(
+                "Failed recording heartbeat (activity already done, cannot error)", exc_info=err
+            )
+            return
+        logger.warning("Cancelling activity because failed recording heartbeat", exc_info=err)
+        running.heartbeat_error = err
+        self._cancel(running, "heartbeat_error")
 
     async def _flush_heartbeat(self, running: _Running) -> None:
         """Record the last heartbeat before the attempt fails, so the next attempt

@@ -36,6 +36,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
@@ -80,6 +81,9 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # Worker(patch_activation_callback=...): whether a new patch activates, asked with
+    # (workflow info, patch id) -- the public Worker wraps the user's callback.
+    patch_activation_callback: Callable[[Any, str], bool] | None = None
     # The workflow inbound classes and extern functions of ``interceptors`` (see
     # ``workflow_interceptor_classes``); worked out here when not given. Asked once
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
@@ -253,7 +257,7 @@ class WorkflowWorker:
         if failure is not None:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
-            await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            await self._record_failure(task, failure)
             return _FAILED
         reserved = self._reserve_eager()
         try:
@@ -477,6 +481,33 @@ class WorkflowWorker:
         except Exception:
             logger.exception("could not release workflow task of run %s", task["run_id"])
 
+    async def _record_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        """Fail the task as Temporal does: history shows the first failure of a streak
+        (WorkflowTaskFailed, its cause and failure), and the task is retried later."""
+        delay = _retry_delay(int(task.get("attempt") or 1))
+        try:
+            failure = await self._task_failure_json(err)
+            await self.store.fetchval(
+                "fail_workflow_task",
+                task["run_id"],
+                task["lease_id"],
+                delay,
+                h.parse_time(task["started_at"]),
+                self.config.identity,
+                task_failure_cause(err),
+                failure,
+            )
+        except Exception:
+            logger.exception("could not record the workflow task failure of run %s", task["run_id"])
+            await self._release(task, delay=delay)
+
+    async def _task_failure_json(self, err: BaseException) -> dict[str, Any] | None:
+        converter = self.config.data_converter
+        failure = Failure()
+        converter.failure_converter.to_failure(err, converter.payload_converter, failure)
+        await self._codecs.encode_failure(failure)
+        return h.failure(failure)
+
     def _reserve_eager(self) -> int:
         """Activity slots held for this task's eager activities (released by _start_eager)."""
         if self._start_activity is None:
@@ -605,7 +636,15 @@ def create_instance(
         extern_functions=extern_functions,
         metric_meter=config.metric_meter,
         refused_calls=config.refused_calls,
+        patch_activation_callback=config.patch_activation_callback,
     )
+
+
+def task_failure_cause(err: BaseException) -> str:
+    """The WorkflowTaskFailedCause Temporal's SDK reports for a failed activation."""
+    if "Nondeterminism" in type(err).__name__:
+        return "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR"
+    return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
 
 
 def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:

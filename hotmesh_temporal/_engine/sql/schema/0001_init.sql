@@ -475,6 +475,52 @@ BEGIN
     RETURN true;
 END $$;
 
+-- A worker failed a workflow task (workflow code raised, or nondeterminism). As on
+-- Temporal, the first failure of a streak is recorded: WorkflowTaskStarted, then
+-- WorkflowTaskFailed with its cause and failure, then the retry's
+-- WorkflowTaskScheduled; later failures of the streak leave no events and only raise
+-- that Scheduled event's attempt. Then the task is released for a retry after p_delay.
+CREATE FUNCTION {{schema}}.fail_workflow_task(
+    p_run uuid, p_lease bigint, p_delay double precision, p_started_at timestamptz,
+    p_identity text, p_cause text, p_failure jsonb)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    t {{schema}}.workflow_tasks;
+    v_last bigint;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease;
+    IF NOT FOUND OR e.status <> 1 THEN
+        RETURN {{schema}}.release_workflow_task(p_run, p_lease, p_delay);
+    END IF;
+    IF t.attempt = 1 AND t.scheduled_event_id IS NOT NULL THEN
+        v_last := {{schema}}.append_events(p_run, jsonb_build_array(
+            jsonb_build_object('type', 'WorkflowTaskStarted', 'time', p_started_at,
+                'attrs', jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text, 'identity', p_identity,
+                    'requestId', gen_random_uuid()::text,
+                    'historySizeBytes', e.history_size::text)),
+            jsonb_build_object('type', 'WorkflowTaskFailed', 'attrs', jsonb_strip_nulls(
+                jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text, 'startedEventId', '$prev',
+                    'cause', p_cause, 'failure', p_failure, 'identity', p_identity))),
+            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)
+                || jsonb_build_object('attrs',
+                       {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)->'attrs'
+                       || jsonb_build_object('attempt', 2))));
+        UPDATE {{schema}}.workflow_tasks SET scheduled_event_id = v_last
+         WHERE run_id = p_run AND lease_id = p_lease;
+    ELSIF t.attempt > 1 AND t.scheduled_event_id IS NOT NULL THEN
+        UPDATE {{schema}}.history_events
+           SET attributes = jsonb_set(attributes, '{attempt}', to_jsonb(t.attempt + 1))
+         WHERE run_id = p_run AND event_id = t.scheduled_event_id
+           AND event_type = 'WorkflowTaskScheduled';
+    END IF;
+    RETURN {{schema}}.release_workflow_task(p_run, p_lease, p_delay);
+END $$;
+
 -- Insert the activity tasks a workflow task scheduled. Those marked eager are leased
 -- right away to the worker that completed the workflow task (it runs them without a
 -- claim round trip). Returns the eager ones.
