@@ -507,7 +507,12 @@ async def test_worker_in_another_process_holds_the_clock(
 
     queue = f"other-process-{uuid.uuid4()}"
     worker = subprocess.Popen(
-        [sys.executable, str(SKIPPING_WORKER_APP), with_schema(engine.store.dsn, engine.schema), queue],
+        [
+            sys.executable,
+            str(SKIPPING_WORKER_APP),
+            with_schema(engine.store.dsn, engine.schema),
+            queue,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
