@@ -1327,6 +1327,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         reply = await _call(engine.start_workflow(start))
         if reply.get("task"):
             local.take_started_run(reply["task"])  # type: ignore[union-attr]
+        _raise_if_refused(reply)
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
                 input.id, input.workflow, run_id=str(reply["run_id"])
@@ -1417,6 +1418,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 start = await self._new_run_request(start_input)
                 request = await self._update_request(input.update_workflow_input)
                 reply = await _call(engine.start_workflow_with_update(start, request, row_id))
+                _raise_if_refused(reply)
                 if reply["status"] == "already_started":
                     # As on Temporal: an update already known by this id is attached
                     # to, whatever the conflict and reuse policies say.
@@ -1679,6 +1681,12 @@ def _return_type(fn: Any) -> type | None:
         return typing.get_type_hints(fn).get("return")
     except Exception:
         return None
+
+
+def _raise_if_refused(reply: Mapping[str, Any]) -> None:
+    """start_workflow's refusal of the start's search attributes (schema/0013)."""
+    if reply["status"] == "invalid_argument":
+        raise RPCError(reply["message"], RPCStatusCode.INVALID_ARGUMENT, b"")
 
 
 def _execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -346,6 +346,8 @@ class _SchemaEnvironment(WorkflowEnvironment):
         if time_skipping:
             service = client.service_client
             engine = await service._engine()
+            # Workers of other processes on this schema announce their queues (0019).
+            await engine.start_skipping_time()
             skipper = _Clock(engine.store)
             # Results of this client are awaited through this waiter: it unlocks time.
             engine.replace_close_waiter(TimeSkippingCloseWaiter(engine.store, skipper))

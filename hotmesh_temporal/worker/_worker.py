@@ -153,10 +153,14 @@ class Worker:
             max_concurrent_local_activities=slots["local_activity"],
             max_heartbeat_throttle=max_heartbeat_throttle_interval.total_seconds(),
             default_heartbeat_throttle=default_heartbeat_throttle_interval.total_seconds(),
+            # Eager activities skip the task queue, so a queue rate turns them off.
             max_eager=0
-            if disable_eager_activity_execution or no_remote_activities
+            if disable_eager_activity_execution
+            or no_remote_activities
+            or max_task_queue_activities_per_second
             else max_eager_activity_reservations_per_workflow_task,
             max_activities_per_second=max_activities_per_second,
+            max_task_queue_activities_per_second=max_task_queue_activities_per_second,
             no_remote_activities=no_remote_activities,
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
@@ -174,6 +178,7 @@ class Worker:
         self._sweeper: Sweeper | None = None
         self._done: asyncio.Event | None = None
         self._live_queue: tuple | None = None
+        self._announcement: timeskip.QueueAnnouncement | None = None
 
     # ------------------------------------------------------------------- public
 
@@ -233,6 +238,9 @@ class Worker:
         if self._live_queue is not None:
             timeskip.worker_stopped(*self._live_queue)
             self._live_queue = None
+        if self._announcement is not None:
+            await self._announcement.stop()
+            self._announcement = None
         self._done.set()
 
     async def __aenter__(self) -> Worker:
@@ -277,6 +285,9 @@ class Worker:
         # Work on this queue now holds a time-skipping test clock (see timeskip.py).
         self._live_queue = (store.schema, namespace, self._task_queue)
         timeskip.worker_started(*self._live_queue)
+        # ... and that of an environment in another process (a no-op elsewhere).
+        self._announcement = timeskip.QueueAnnouncement(store, namespace, self._task_queue)
+        await self._announcement.start()
         if self._activity_defs[0] or self._activity_defs[1]:
             self._activity_worker = ActivityWorker(
                 store,
@@ -296,6 +307,7 @@ class Worker:
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     shared_state_manager=self._shared_state_manager,
                     max_per_second=s["max_activities_per_second"],
+                    task_queue_per_second=s["max_task_queue_activities_per_second"],
                     metric_meter=runtime.metric_meter,
                 ),
             )

@@ -16,7 +16,13 @@ import pytest
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import WorkflowFailureError
 from hotmesh_temporal.common import RetryPolicy
-from hotmesh_temporal.exceptions import ActivityError, ApplicationError, TimeoutError
+from hotmesh_temporal.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
 from hotmesh_temporal.worker import Replayer, Worker
 
 calls: Counter = Counter()
@@ -211,6 +217,13 @@ async def test_start_to_close_timeout(client, task_queue):
             await handle.result()
     assert isinstance(caught.value.cause, ActivityError)
     assert isinstance(caught.value.cause.cause, TimeoutError)
+    # Core's words and retry state for a local activity's final timeout.
+    assert _outcome(caught.value.cause) == [
+        "Local Activity timed out",
+        "Activity timed out",
+        TimeoutType.START_TO_CLOSE,
+        RetryState.CANCEL_REQUESTED,
+    ]
 
 
 @activity.defn
@@ -447,3 +460,109 @@ async def test_max_concurrent_local_activities_is_a_cap(client, task_queue):
         )
         assert await handle.result() == 1
     assert len(_markers(await handle.fetch_history())) == 4
+
+
+# Schedule-to-start, as Temporal's Core SDK enforces it for local activities (observed
+# with temporalio 1.35 on a dev server): an attempt that cannot start within the timeout
+# of the activity's scheduling, waiting for a local-activity slot or for a retry's
+# backoff, ends the activity with a SCHEDULE_TO_START TimeoutError, not retried.
+
+
+@activity.defn
+async def holds_the_slot(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "held"
+
+
+@activity.defn
+async def counted(key: str, failures: int) -> str:
+    calls[key] += 1
+    if calls[key] <= failures:
+        raise RuntimeError("not yet")
+    return f"ran {calls[key]}"
+
+
+def _outcome(error: ActivityError) -> list:
+    cause = error.cause
+    assert isinstance(cause, TimeoutError)
+    return [error.message, cause.message, cause.type, error.retry_state]
+
+
+@workflow.defn
+class ScheduleToStartWorkflow:
+    @workflow.run
+    async def run(self, key: str, mode: str) -> list:
+        limit = timedelta(milliseconds=500)
+        out: list = []
+        if mode == "queued":
+            holder = workflow.start_local_activity(
+                holds_the_slot, 1.5, start_to_close_timeout=timedelta(seconds=10)
+            )
+            waiting = workflow.start_local_activity(
+                counted,
+                args=[key, 0],
+                start_to_close_timeout=timedelta(seconds=10),
+                schedule_to_start_timeout=limit,
+            )
+            for handle in (holder, waiting):
+                try:
+                    out.append(await handle)
+                except ActivityError as err:
+                    out.append(_outcome(err))
+            return out
+        retry = RetryPolicy(initial_interval=timedelta(seconds=1 if mode == "late" else 0.05))
+        try:
+            out.append(
+                await workflow.execute_local_activity(
+                    counted,
+                    args=[key, 1],
+                    start_to_close_timeout=timedelta(seconds=10),
+                    schedule_to_start_timeout=limit,
+                    retry_policy=retry,
+                )
+            )
+        except ActivityError as err:
+            out.append(_outcome(err))
+        return out
+
+
+async def _schedule_to_start(client, task_queue, mode: str) -> tuple[list, int, Any]:
+    key = f"k-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ScheduleToStartWorkflow],
+        activities=[holds_the_slot, counted],
+        max_concurrent_local_activities=1,
+    ):
+        handle = await client.start_workflow(
+            ScheduleToStartWorkflow.run, args=[key, mode], id=wf_id(), task_queue=task_queue
+        )
+        return await handle.result(), calls[key], handle
+
+
+TIMED_OUT_TO_START = [
+    "Local Activity timed out",
+    "Activity timed out",
+    TimeoutType.SCHEDULE_TO_START,
+    RetryState.CANCEL_REQUESTED,
+]
+
+
+async def test_schedule_to_start_timeout_while_waiting_for_a_slot(client, task_queue):
+    result, ran, handle = await _schedule_to_start(client, task_queue, "queued")
+    assert result == ["held", TIMED_OUT_TO_START]
+    assert ran == 0  # it never started
+    await Replayer(workflows=[ScheduleToStartWorkflow]).replay_workflow(
+        await handle.fetch_history()
+    )
+
+
+async def test_schedule_to_start_timeout_stops_a_retry_that_would_start_late(client, task_queue):
+    result, ran, _ = await _schedule_to_start(client, task_queue, "late")
+    assert (result, ran) == ([TIMED_OUT_TO_START], 1)
+
+
+async def test_retry_starting_within_schedule_to_start_runs(client, task_queue):
+    result, ran, _ = await _schedule_to_start(client, task_queue, "soon")
+    assert (result, ran) == (["ran 2"], 2)

@@ -630,6 +630,59 @@ async def test_missed_times_inside_catchup_window_fire_after_downtime(sclient, t
         await sclient.get_schedule_handle(schedule_id).delete()
 
 
+async def test_catch_up_after_no_worker_ran_follows_the_overlap_policy(sclient, task_queue):
+    """What a Temporal dev server does after an outage (observed with temporalio 1.35:
+    schedules every 10 s, server down for five of them, then back): each missed time
+    inside the catch-up window goes through the overlap policy in order (ALLOW_ALL
+    starts all five, SKIP starts the first and skips four, BUFFER_ONE starts two and
+    skips three), and times older than the window only count as missed (a 10-second
+    window missed four and started the fifth). Here no worker process runs for five
+    minutes of a schedule firing every minute."""
+    policies = {
+        "strict": (timedelta(seconds=30), ScheduleOverlapPolicy.ALLOW_ALL),
+        "generous": (timedelta(hours=1), ScheduleOverlapPolicy.ALLOW_ALL),
+        "skip": (timedelta(hours=1), ScheduleOverlapPolicy.SKIP),
+        "buffer_one": (timedelta(hours=1), ScheduleOverlapPolicy.BUFFER_ONE),
+    }
+    ids = {}
+    for name, (window, overlap) in policies.items():
+        ids[name], _ = await new_schedule(
+            sclient,
+            task_queue,
+            every(minutes=1),
+            policy=SchedulePolicy(overlap=overlap, catchup_window=window),
+        )
+    now = await db_now(sclient)
+    first = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    # Five times pass with no worker; the last is 5 s old when one starts.
+    await move_clock_to(sclient, first + timedelta(minutes=4, seconds=5))
+    expected = {  # runs started, missed, skipped
+        "strict": (1, 4, 0),
+        "generous": (5, 0, 0),
+        "skip": (1, 0, 4),
+        "buffer_one": (2, 0, 3),
+    }
+    async with Worker(sclient, task_queue=task_queue, workflows=[Greet]):
+        for name, (runs, _, _) in expected.items():
+            await eventually(lambda name=name, runs=runs: _at_least(sclient, ids[name], runs))
+        await asyncio.sleep(0.5)
+        seen = {}
+        for name, schedule_id in ids.items():
+            info = (await sclient.get_schedule_handle(schedule_id).describe()).info
+            seen[name] = (
+                len(await scheduled_runs(sclient, schedule_id)),
+                info.num_actions_missed_catchup_window,
+                info.num_actions_skipped_overlap,
+            )
+    assert seen == expected
+    # The catch-up acted on the missed times, in order, under their own ids.
+    generous_runs = sorted(r["workflow_id"] for r in await scheduled_runs(sclient, ids["generous"]))
+    assert generous_runs == [
+        f"{ids['generous']}-wf-{(first + timedelta(minutes=m)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        for m in range(5)
+    ]
+
+
 async def test_backfill_acts_on_past_times_with_their_ids(sclient, task_queue):
     schedule_id, handle = await new_schedule(
         sclient, task_queue, ScheduleSpec(cron_expressions=["*/10 * * * *"])

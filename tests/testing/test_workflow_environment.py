@@ -8,10 +8,14 @@ the ones that use the samples-style ``env`` / ``client`` fixtures, which run in 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -484,3 +488,56 @@ async def test_schedules_fire_on_the_virtual_clock(skipping_env: WorkflowEnviron
         info = (await handle.describe()).info
         await handle.delete()
     assert info.num_actions == 3
+
+
+SKIPPING_WORKER_APP = Path(__file__).with_name("skipping_worker_app.py")
+
+
+async def test_worker_in_another_process_holds_the_clock(
+    skipping_env: WorkflowEnvironment,
+) -> None:
+    """Work ready on a queue polled only by a worker of another process holds the
+    environment's clock, as work on this process's queues does (Temporal's test
+    server holds it for any pending workflow task). The other process is frozen while
+    its workflow's first task waits: the clock must not jump to the run's one-hour
+    execution timeout meanwhile; once it thaws, its 10-minute sleep is skipped."""
+    client = skipping_env.client
+    engine = await client._engine()
+    from hotmesh_temporal._engine.store.dsn import with_schema
+
+    queue = f"other-process-{uuid.uuid4()}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            str(SKIPPING_WORKER_APP),
+            with_schema(engine.store.dsn, engine.schema),
+            queue,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = await asyncio.to_thread(worker.stdout.readline)  # type: ignore[union-attr]
+        assert ready.strip() == "ready"
+        worker.send_signal(signal.SIGSTOP)
+        handle = await client.start_workflow(
+            "NapWorkflow",
+            10,
+            id=f"nap-{uuid.uuid4()}",
+            task_queue=queue,
+            execution_timeout=timedelta(hours=1),
+        )
+        start = await skipping_env.get_current_time()
+        waiting = asyncio.ensure_future(handle.result())
+        await asyncio.sleep(1.5)  # the client skips time while it waits, if it can
+        assert not waiting.done()
+        assert await skipping_env.get_current_time() - start < timedelta(minutes=1)
+        worker.send_signal(signal.SIGCONT)
+        before, after = await waiting
+        assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(
+            minutes=10
+        )
+    finally:
+        worker.send_signal(signal.SIGCONT)
+        worker.kill()
+        worker.wait()

@@ -264,6 +264,8 @@ class CompiledFilter:
     params: list[Any] = field(default_factory=list)
     group_by: str | None = None
     where_param_count: int = 0  # params[:where_param_count] are the WHERE clause's
+    # Custom search attributes the filter names (a search-attribute registry checks them).
+    custom_names: list[str] = field(default_factory=list)
 
     @property
     def where_params(self) -> list[Any]:
@@ -288,6 +290,7 @@ class _Parser:
         self.index = 0
         self.first_param = first_param
         self.params: list[Any] = []
+        self.custom_names: list[str] = []
 
     # --- token helpers
 
@@ -340,6 +343,7 @@ class _Parser:
         if self.current.kind != "end":
             raise self.error("unexpected token")
         out.params = self.params
+        out.custom_names = sorted(set(self.custom_names))
         return out
 
     def expression(self, depth: int) -> str:
@@ -376,7 +380,10 @@ class _Parser:
             name = token.text
         else:
             raise self.error("expected a search attribute name")
-        return self.vocabulary.field(name) or (name, None)
+        found = self.vocabulary.field(name)
+        if found is None:
+            self.custom_names.append(name)
+        return found or (name, None)
 
     def comparison(self) -> str:
         name, column = self.field_name()

@@ -73,6 +73,12 @@ def is_local_activity_marker(attrs: Mapping[str, Any]) -> bool:
     return attrs.get("markerName") == LOCAL_ACTIVITY_MARKER
 
 
+# Core's words for a local activity's final timeout: the TimeoutError cause, and the
+# ActivityError wrapping it (seen with temporalio 1.35 against a dev server).
+LOCAL_TIMEOUT_CAUSE = "Activity timed out"
+LOCAL_TIMEOUT_MESSAGE = "Local Activity timed out"
+
+
 def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
     """The job that hands a local activity's outcome to the workflow."""
     if marker.failure is None:
@@ -96,7 +102,7 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
     # A timeout is wrapped, in Core's words and with the retry state Core reports.
     wrapper = Failure.from_json_dict(
         {
-            "message": "Local Activity timed out",
+            "message": LOCAL_TIMEOUT_MESSAGE,
             "activityFailureInfo": {
                 "activityType": {"name": marker.activity_type},
                 "activityId": marker.activity_id,

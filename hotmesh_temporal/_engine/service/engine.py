@@ -29,6 +29,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 from hotmesh_temporal._engine.service import namespaces, schedules, standalone_activities
 from hotmesh_temporal._engine.service.async_activities import AsyncActivityOperations
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
+from hotmesh_temporal._engine.service.search_attributes import SearchAttributeRegistry
 from hotmesh_temporal._engine.store.shared import acquire_store, release_store
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
@@ -170,6 +171,11 @@ class Engine:
     async def now(self) -> datetime:
         """The database's clock (the test environment's, when it skips time)."""
         return await self.store.fetchval("now")
+
+    async def start_skipping_time(self) -> None:
+        """Mark the schema's clock as a time-skipping environment's: workers of any
+        process on it then announce the queues they poll (schema/0015)."""
+        await self.store.fetchval("start_skipping_time")
 
     async def cron_start_delay(
         self, cron_schedule: str, start_delay: timedelta | None
@@ -346,8 +352,16 @@ class Engine:
 
     # --------------------------------------------------------------- visibility
 
+    # ------------------------------------------------------ search attributes
+
+    def search_attributes(self, namespace: str) -> SearchAttributeRegistry:
+        """The namespace's registered custom search attributes (schema/0013):
+        register, list, remove, and the checks starts, schedules and filters pass."""
+        return SearchAttributeRegistry(self.store, namespace)
+
     async def count_workflows(self, namespace: str, query: str | None) -> Count:
         compiled = compile_query(query, first_param=2)
+        await self.search_attributes(namespace).check_filter_names(compiled.custom_names)
         fragments = {"where": compiled.where}
         if compiled.group_by is None:
             rows = await self.store.fetch_filtered(
@@ -363,6 +377,9 @@ class Engine:
     async def list_workflows(
         self, namespace: str, query: str | None, page_size: int, token: bytes | None
     ) -> Page:
+        if token is None:  # a filter naming an unregistered attribute is refused
+            names = compile_query(query, first_param=3).custom_names
+            await self.search_attributes(namespace).check_filter_names(names)
         return await self._list_page(
             "list_workflows", WORKFLOWS, namespace, query, page_size, token
         )
@@ -423,6 +440,8 @@ class Engine:
     async def list_schedules(
         self, namespace: str, where: CompiledFilter, after: str, size: int
     ) -> list[Row]:
+        if not after:  # a filter naming an unregistered attribute is refused
+            await self.search_attributes(namespace).check_filter_names(where.custom_names)
         return await self.store.fetch_filtered(
             "list_schedules", {"where": where.where}, namespace, after, size, *where.where_params
         )
@@ -437,10 +456,20 @@ class Engine:
         return await self.store.fetchrow("describe_schedule", namespace, schedule_id)
 
     async def create_schedule(self, row: Document) -> bool:
+        await self._check_schedule_attributes(row)
         return await self.store.fetchval("create_schedule", row)
 
     async def update_schedule(self, row: Document, conflict_token: Any) -> str:
+        await self._check_schedule_attributes(row)
         return await self.store.fetchval("update_schedule", row, conflict_token)
+
+    async def _check_schedule_attributes(self, row: Document) -> None:
+        """The schedule's and its action's search attributes, checked against the
+        namespace's registry when it has one (a Temporal server refuses the schedule)."""
+        registry = self.search_attributes(row["namespace"])
+        await registry.check_values(row.get("search_attributes"))
+        action_start = (row.get("action") or {}).get("start") or {}
+        await registry.check_values(action_start.get("search_attributes"))
 
     async def delete_schedule(self, namespace: str, schedule_id: str) -> bool:
         return await self.store.fetchval("delete_schedule", namespace, schedule_id)

@@ -259,6 +259,40 @@ SELECT {schema}.now();
 -- their commit.
 SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
 
+-- Search-attribute registry (schema/0013) ------------------------------------------
+
+-- name: register_search_attributes
+SELECT {schema}.register_search_attributes($1, $2::jsonb);
+
+-- name: registered_search_attributes
+SELECT name, value_type FROM {schema}.search_attribute_registry
+ WHERE namespace = $1 ORDER BY name;
+
+-- name: remove_search_attributes
+DELETE FROM {schema}.search_attribute_registry WHERE namespace = $1 AND name = ANY($2::text[]);
+
+-- name: search_attribute_error
+SELECT {schema}.search_attribute_error($1, $2::jsonb);
+
+-- name: unregistered_filter_name
+SELECT {schema}.unregistered_filter_name($1, $2::text[]);
+
+-- Task-queue activity rate (schema/0014) -------------------------------------------
+
+-- name: claim_activity_tasks_at_rate
+SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;
+
+-- Time skipping across processes (schema/0015) --------------------------------------
+
+-- name: start_skipping_time
+UPDATE {schema}.clock SET skipping = true;
+
+-- name: announce_polled_queue
+SELECT {schema}.announce_polled_queue($1, $2, $3);
+
+-- name: forget_polled_queue
+DELETE FROM {schema}.polled_queues WHERE poller = $1 AND namespace = $2 AND task_queue = $3;
+
 -- ---- retention (0010_retention.sql)
 
 -- name: claim_purge_turn

@@ -92,6 +92,9 @@ class ActivityWorkerConfig:
     header_codec_behavior: Any = None  # common.HeaderCodecBehavior; CODEC decodes headers
     shared_state_manager: Any = None  # worker.SharedStateManager, for process pools
     max_per_second: float | None = None  # Worker(max_activities_per_second=...)
+    # Worker(max_task_queue_activities_per_second=...): the queue's rate, kept in
+    # Postgres for all its workers (schema/0014).
+    task_queue_per_second: float | None = None
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
 
 
@@ -118,11 +121,13 @@ class ActivityWorker:
         self._process_shutdown: Any = None  # the shutdown event process-pool attempts see
         self._async_shutdown = asyncio.Event()
         self._rate = TokenBucket(config.max_per_second) if config.max_per_second else None
+        # When the task queue's bucket said its next token comes (loop time), if empty.
+        self._queue_token_at: float | None = None
         self.poller = Poller(
             name=f"activity poller for {config.task_queue}",
             claim=self._claim,
             capacity=self._claimable,
-            retry_after=self._rate.seconds_until_next if self._rate else None,
+            retry_after=self._seconds_until_a_token,
             notify_kind="a",
             namespace=config.namespace,
             task_queue=config.task_queue,
@@ -162,19 +167,49 @@ class ActivityWorker:
         if len(tasks) < reserved:
             self.poller.slot_freed()
 
+    def _seconds_until_a_token(self) -> float | None:
+        """How long until a rate limit lets this worker claim again; None when no
+        limit holds it back (the poller then waits for a wake-up as usual)."""
+        waits = []
+        if self._rate is not None and self._rate.available() < 1:
+            waits.append(self._rate.seconds_until_next() or 0.0)
+        if self._queue_token_at is not None:
+            waits.append(max(0.0, self._queue_token_at - asyncio.get_running_loop().time()))
+        return max(waits) if waits else None
+
     async def _claim(self, limit: int) -> int:
-        rows = await self.store.fetch(
-            "claim_activity_tasks",
-            self.config.namespace,
-            self.config.task_queue,
-            self.config.identity,
-            limit,
-        )
+        if self.config.task_queue_per_second:
+            rows = await self._claim_at_queue_rate(limit)
+        else:
+            rows = await self.store.fetch(
+                "claim_activity_tasks",
+                self.config.namespace,
+                self.config.task_queue,
+                self.config.identity,
+                limit,
+            )
         if self._rate is not None:
             self._rate.take(len(rows))
         for row in rows:
             self.start(dict(row))
         return len(rows)
+
+    async def _claim_at_queue_rate(self, limit: int) -> list[Any]:
+        rows = await self.store.fetch(
+            "claim_activity_tasks_at_rate",
+            self.config.namespace,
+            self.config.task_queue,
+            self.config.identity,
+            limit,
+            self.config.task_queue_per_second,
+        )
+        # The tasks' columns, then token_wait; the bucket's row has no task (id NULL).
+        wait = next((r["token_wait"] for r in rows if r["id"] is None), None)
+        now = asyncio.get_running_loop().time()
+        self._queue_token_at = None if wait is None else now + wait
+        return [
+            {k: v for k, v in r.items() if k != "token_wait"} for r in rows if r["id"] is not None
+        ]
 
     def start(self, task: dict[str, Any]) -> None:
         """Run one claimed attempt in the background."""

@@ -27,6 +27,7 @@ from hotmesh_temporal._engine.observability.metrics import activity_attempt_mete
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.runtime.local_markers import (
+    LOCAL_TIMEOUT_CAUSE,
     _is_timeout,
     is_local_activity,
     resolution,
@@ -88,6 +89,12 @@ class LocalActivityExecutor:
                 failure = Failure()
                 await self._dc.encode_failure(err, failure)
                 delay = _retry_delay(cmd, attempt, scheduled, failure)
+                if delay is not None and _starts_too_late(cmd, scheduled, delay):
+                    # As Core: a retry that could only start after the schedule-to-start
+                    # timeout ends the activity with that timeout instead.
+                    failure = Failure()
+                    await self._dc.encode_failure(_schedule_to_start_timeout(), failure)
+                    delay = None
                 if delay is None:
                     return _marker(cmd, attempt, scheduled, failure=failure)
                 if delay > threshold.total_seconds():
@@ -102,10 +109,20 @@ class LocalActivityExecutor:
     async def _attempt_in_slot(
         self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
     ) -> Any:
+        """One attempt, once a slot is free. Core's schedule-to-start timeout bounds
+        the wait from the activity's first scheduling to the attempt's start."""
+        if _starts_too_late(cmd, scheduled, 0.0):
+            raise _schedule_to_start_timeout()
         if self._slots is None:
             return await self._attempt(cmd, run, attempt, scheduled)
-        async with self._slots:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), _start_time_left(cmd, scheduled))
+        except asyncio.TimeoutError:
+            raise _schedule_to_start_timeout() from None
+        try:
             return await self._attempt(cmd, run, attempt, scheduled)
+        finally:
+            self._slots.release()
 
     async def _attempt(
         self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
@@ -306,8 +323,8 @@ def _retry_delay(
     )
     if info is not None and info.non_retryable:
         return None
-    if _is_timeout(failure) and failure.timeout_failure_info.timeout_type == 3:  # schedule-to-close
-        return None
+    if _is_timeout(failure) and failure.timeout_failure_info.timeout_type in (2, 3):
+        return None  # schedule-to-start and schedule-to-close timeouts are final
     initial = policy.initial_interval.total_seconds() if policy else 1.0
     coefficient = policy.backoff_coefficient if policy else 2.0
     maximum = (
@@ -349,6 +366,25 @@ def _attempt_timeout(cmd: c.ScheduleActivity, scheduled: datetime) -> float | No
     return min(limits) if limits else None
 
 
+def _start_time_left(cmd: c.ScheduleActivity, scheduled: datetime) -> float | None:
+    """Seconds an attempt may still wait to start, or None without a limit."""
+    if cmd.schedule_to_start_timeout is None:
+        return None
+    left = scheduled + cmd.schedule_to_start_timeout - datetime.now(timezone.utc)
+    return max(left.total_seconds(), 0.0)
+
+
+def _starts_too_late(cmd: c.ScheduleActivity, scheduled: datetime, delay: float) -> bool:
+    left = _start_time_left(cmd, scheduled)
+    return left is not None and delay >= left
+
+
+def _schedule_to_start_timeout() -> BaseException:
+    return TemporalTimeoutError(
+        LOCAL_TIMEOUT_CAUSE, type=TimeoutType.SCHEDULE_TO_START, last_heartbeat_details=[]
+    )
+
+
 def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseException:
 
     whole = cmd.schedule_to_close_timeout
@@ -356,7 +392,7 @@ def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseExceptio
         kind = TimeoutType.SCHEDULE_TO_CLOSE
     else:
         kind = TimeoutType.START_TO_CLOSE
-    return TemporalTimeoutError("Activity timed out", type=kind, last_heartbeat_details=[])
+    return TemporalTimeoutError(LOCAL_TIMEOUT_CAUSE, type=kind, last_heartbeat_details=[])
 
 
 def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime) -> Any:

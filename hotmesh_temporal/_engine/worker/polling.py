@@ -38,8 +38,8 @@ class Poller:
         self._key = f"{namespace}|{task_queue}"
         self._store = store
         self._batch = batch
-        # When capacity is short for a reason no event will end (a rate limit), how
-        # long until it may be back; None means wait for a wakeup as usual.
+        # When a rate limit holds claims back (no event will end it), how long until
+        # it may let one through; None means wait for a wakeup as usual.
         self._retry_after = retry_after
         self._wakeup = asyncio.Event()
         self._stopping = False
@@ -80,8 +80,8 @@ class Poller:
         if self._store._listener is not None:
             self._store._listener.unsubscribe(self._kind, self._on_notify)
 
-    def _wait_seconds(self, free: int) -> float:
-        if free <= 0 and self._retry_after is not None:
+    def _wait_seconds(self) -> float:
+        if self._retry_after is not None:
             later = self._retry_after()
             if later is not None:
                 return min(max(later, 0.001), self._store.fallback_poll_seconds)
@@ -110,6 +110,6 @@ class Poller:
                 if got == free and not self._stopping:
                     continue  # the batch was full: there may be more waiting
             try:
-                await asyncio.wait_for(self._wakeup.wait(), self._wait_seconds(free))
+                await asyncio.wait_for(self._wakeup.wait(), self._wait_seconds())
             except asyncio.TimeoutError:
                 pass

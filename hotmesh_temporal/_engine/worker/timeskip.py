@@ -5,9 +5,11 @@ table's offset). :class:`TimeSkipper` raises that offset, through the SQL functi
 ``skip_time``, whenever nothing can make progress at the current time, so a workflow
 that sleeps 30 days finishes as soon as its timer is the only thing left.
 
-Work that is ready on a task queue no worker of this process serves does not hold
-the clock (it cannot progress anyway): workers report the queues they poll with
-:func:`worker_started` / :func:`worker_stopped`.
+Work that is ready on a task queue no worker of the environment serves does not hold
+the clock (it cannot progress anyway). Workers of this process report the queues they
+poll with :func:`worker_started` / :func:`worker_stopped`; workers of other processes
+announce theirs in the schema (:class:`QueueAnnouncement`, schema/0015), so a worker
+started in another process of the same environment holds the clock too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -53,6 +56,48 @@ def live_queues(schema: str) -> tuple[list[str], list[str]]:
     """(namespaces, task queues), pairwise, that live workers poll in ``schema``."""
     pairs = [(ns, q) for (s, ns, q) in _live_queues if s == schema]
     return [ns for ns, _ in pairs], [q for _, q in pairs]
+
+
+# How often a worker refreshes its announcement; the database forgets one not
+# refreshed for 30 seconds (its process died).
+ANNOUNCE_EVERY_SECONDS = 5.0
+
+
+class QueueAnnouncement:
+    """One worker's task queue, announced in the schema while the worker runs, when
+    the schema's clock skips (a time-skipping environment, possibly of another
+    process); elsewhere ``start`` costs one statement and nothing more happens."""
+
+    def __init__(self, store: Store, namespace: str, task_queue: str) -> None:
+        self._store = store
+        self._key = (f"poller-{uuid.uuid4().hex}", namespace, task_queue)
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if await self._store.fetchval("announce_polled_queue", *self._key):
+            self._task = asyncio.get_running_loop().create_task(
+                self._refresh(), name="hotmesh time-skipping announcement"
+            )
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(ANNOUNCE_EVERY_SECONDS)
+            try:
+                await self._store.fetchval("announce_polled_queue", *self._key)
+            except Exception as err:  # the database blinked: refresh next round
+                logger.warning("time skipping: cannot refresh a polled queue: %s", err)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            await self._store.fetchval("forget_polled_queue", *self._key)
+        except Exception as err:  # forgotten anyway once stale
+            logger.warning("time skipping: cannot forget a polled queue: %s", err)
 
 
 class TimeSkipper:

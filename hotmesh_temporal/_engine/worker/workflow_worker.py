@@ -304,6 +304,14 @@ class WorkflowWorker:
         """Take complete_workflow_task's reply: keep the run cached when the database
         kept the completion, start the eager activities; the next task to run, if any."""
         run_id = str(task["run_id"])
+        if reply["status"] == "bad_search_attributes":
+            # The database refused the task's search attributes and released it for a
+            # retry, as a Temporal server fails it (cause BAD_SEARCH_ATTRIBUTES).
+            logger.warning(
+                "Error while completing workflow activation of run %s: %s",
+                run_id,
+                reply.get("message"),
+            )
         if reply["status"] != "ok" or reply.get("discarded"):
             # stale: another worker took over after our lease expired; rejected: new
             # events arrived while the workflow tried to close; discarded: a speculative

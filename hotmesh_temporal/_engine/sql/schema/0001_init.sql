@@ -739,6 +739,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     e {{schema}}.executions;
     v_next jsonb;
+    v_error text;
 BEGIN
     -- A task that only carried updates and only rejected them leaves no events (0003).
     IF p_completion ? 'updates' AND NOT p_completion ? 'close'
@@ -759,6 +760,13 @@ BEGIN
     IF e.next_event_id <> (p_completion->>'first_event_id')::bigint THEN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
+    END IF;
+    -- Search attributes a registry refuses (0017): the task fails and is retried, as a
+    -- Temporal server fails it with cause BAD_SEARCH_ATTRIBUTES; the run stays open.
+    v_error := {{schema}}.completion_search_attribute_error(e.namespace, p_completion);
+    IF v_error IS NOT NULL THEN
+        PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 1);
+        RETURN jsonb_build_object('status', 'bad_search_attributes', 'message', v_error);
     END IF;
     IF p_completion ? 'close' AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
         IF {{schema}}.release_workflow_task(p_run, p_lease, 0) THEN
@@ -866,15 +874,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
     t {{schema}}.activity_tasks;
+    -- A queue with a rate (0018) grants only the tokens its bucket holds.
+    v_limit int := {{schema}}.take_task_queue_tokens(p_namespace, p_queue, p_limit);
+    v_claimed int := 0;
 BEGIN
     FOR t IN
         SELECT * FROM {{schema}}.activity_tasks
          WHERE namespace = p_namespace AND task_queue = p_queue
            AND leased_by IS NULL AND visible_at <= v_now
          ORDER BY visible_at
-         LIMIT p_limit
+         LIMIT v_limit
          FOR UPDATE SKIP LOCKED
     LOOP
+        v_claimed := v_claimed + 1;
         t.leased_by := p_worker;
         t.started_time := v_now;
         t.last_heartbeat := NULL;
@@ -886,6 +898,9 @@ BEGIN
         PERFORM {{schema}}.notify_deadline(t.deadline);
         RETURN NEXT t;
     END LOOP;
+    IF v_claimed < v_limit THEN
+        PERFORM {{schema}}.return_task_queue_tokens(p_namespace, p_queue, v_limit - v_claimed);
+    END IF;
 END $$;
 
 -- The ActivityTaskStarted event Temporal writes when an activity reaches a final state.
@@ -1007,6 +1022,7 @@ BEGIN
        OR e.next_event_id <> p_after + 1
        OR (p_completion->>'first_event_id')::bigint <> p_after + 4
        OR abs(extract(epoch FROM v_started - {{schema}}.now())) > 1
+       OR {{schema}}.completion_search_attribute_error(e.namespace, p_completion) IS NOT NULL
        OR EXISTS (SELECT 1 FROM {{schema}}.updates u WHERE u.run_id = e.run_id AND u.state = 0) THEN
         RETURN {{schema}}.complete_activity_task(p_task, p_attempt, p_result, p_identity, p_worker, true);
     END IF;
@@ -1347,7 +1363,11 @@ DECLARE
     v_running {{schema}}.executions;
     v_last_status smallint;
     v_run uuid;
+    v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
 BEGIN
+    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0017)
+        RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
+    END IF;
     SELECT * INTO v_running FROM {{schema}}.executions
      WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1 FOR UPDATE;
     IF FOUND AND v_running.run_id = (p_start->>'run_id')::uuid THEN

@@ -12,7 +12,11 @@ DECLARE
     v_running {{schema}}.executions;
     v_last_status smallint;
     v_run uuid;
+    v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
 BEGIN
+    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0017)
+        RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
+    END IF;
     SELECT * INTO v_running FROM {{schema}}.executions
      WHERE namespace = v_ns AND workflow_id = v_wid AND status = 1 FOR UPDATE;
     IF FOUND AND v_running.run_id = (p_start->>'run_id')::uuid THEN
