@@ -345,7 +345,7 @@ class ActivityWorker:
         return dict(zip(keys, await codec.decode([headers[k] for k in keys]), strict=False))
 
     async def _decode_raw(self, payloads: list[Payload]) -> list[Payload]:
-        codec = self.config.data_converter.payload_codec
+        codec = self.config.data_converter._edge_codec
         return list(await codec.decode(payloads)) if codec else payloads
 
     async def _invoke(

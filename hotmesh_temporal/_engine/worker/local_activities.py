@@ -130,7 +130,7 @@ class LocalActivityExecutor:
     async def _arguments(self, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:
         payloads = list(cmd.arguments)
         if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-            codec = self._dc.payload_codec
+            codec = self._dc._edge_codec
             raw = list(await codec.decode(payloads)) if codec else payloads
             return [[RawValue(p) for p in raw]]
         return list(await self._dc.decode(payloads, defn.arg_types)) if payloads else []

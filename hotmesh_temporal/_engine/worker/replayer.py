@@ -29,7 +29,7 @@ async def replay_run(
     driver = RunDriver(
         run_id=task["run_id"],
         create_instance=lambda job, attrs: create_instance(config, task, job, attrs),
-        codecs=PayloadCodecs(config.data_converter.payload_codec),
+        codecs=PayloadCodecs(config.data_converter._edge_codec),
         public_nondeterminism_error=NondeterminismError,
     )
     try:

@@ -110,7 +110,7 @@ class WorkflowWorker:
         self._start_activity = start_activity
         self._cache: collections.OrderedDict[str, RunDriver] = collections.OrderedDict()
         self._codecs = PayloadCodecs(
-            config.data_converter.payload_codec,
+            config.data_converter._edge_codec,
             headers=_codec_applies_to_headers(config.header_codec_behavior),
         )
         self._tasks: set = set()
