@@ -22,7 +22,7 @@ from typing import Any
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.codec import ActivityTarget, PayloadCodecs
 from hotmesh_temporal._engine.runtime.local_markers import (
     is_local_activity,
     is_local_activity_marker,
@@ -268,7 +268,7 @@ class RunDriver:
         WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
-        jobs = [await self._codecs.decode_job(job) for job in jobs]
+        jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
         for job in jobs:
             if isinstance(job, c.InitializeWorkflow) and self.instance is None:
                 self.instance = self._create_instance(job, self.started_attrs)
@@ -518,6 +518,22 @@ class RunDriver:
             self.closed = True
         elif isinstance(cmd, c.UpdateResponse):
             self.updates.note_event(cmd, event_id)
+
+    @property
+    def codecs(self) -> PayloadCodecs:
+        return self._codecs
+
+    def _job_target(self, job: c.Job) -> ActivityTarget | str | None:
+        """The activity or child workflow id a resolution job is about, if known."""
+        if isinstance(job, c.ResolveActivity):
+            activity = self._activities.get(self._activity_event.get(job.seq, -1))
+            if activity is None:
+                return None
+            return ActivityTarget(activity.activity_id, activity.activity_type, activity.is_local)
+        if isinstance(job, c.ResolveChildWorkflow):
+            child = self._child_by_seq.get(job.seq)
+            return child.workflow_id if child is not None else None
+        return None
 
     def activity_event_id(self, seq: int) -> int | None:
         return self._activity_event.get(seq)
