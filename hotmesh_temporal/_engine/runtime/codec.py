@@ -81,6 +81,7 @@ class ActivityTarget:
 
     activity_id: str
     activity_type: str
+    task_queue: str
     is_local: bool
 
 
@@ -132,7 +133,7 @@ class PayloadCodecs:
             namespace=self.run.namespace,
             activity_id=target.activity_id,
             activity_type=target.activity_type,
-            activity_task_queue=self.run.task_queue,
+            activity_task_queue=target.task_queue,
             workflow_id=self.run.workflow_id,
             workflow_type=self.run.workflow_type,
             is_local=target.is_local,
@@ -144,7 +145,7 @@ class PayloadCodecs:
             return None
         if isinstance(cmd, c.ScheduleActivity):
             return self._activity_context(
-                ActivityTarget(cmd.activity_id, cmd.activity_type, cmd.is_local)
+                ActivityTarget(cmd.activity_id, cmd.activity_type, cmd.task_queue, cmd.is_local)
             )
         if isinstance(cmd, (c.StartChildWorkflow, c.SignalExternalWorkflow)):
             return self._workflow_context(self.run, cmd.workflow_id)

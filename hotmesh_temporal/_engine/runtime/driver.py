@@ -129,6 +129,8 @@ class RunDriver:
         self._timer_event: dict[int, int] = {}  # seq -> started event id
         self._children: dict[int, _Child] = {}  # by initiated event id
         self._child_by_seq: dict[int, _Child] = {}
+        self._activity_targets: dict[int, ActivityTarget] = {}  # seq -> its activity
+        self._child_targets: dict[int, str] = {}  # seq -> child workflow id
         # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
         self._externals: dict[int, tuple[str, int]] = {}
         self.updates = UpdateLedger()
@@ -285,6 +287,7 @@ class RunDriver:
             history_size=facts.history_size,
         )
         completion = self.instance.activate(activation)
+        self._note_targets(completion.commands)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
     def begin_task(self, facts: TaskFacts) -> None:
@@ -526,14 +529,21 @@ class RunDriver:
     def _job_target(self, job: c.Job) -> ActivityTarget | str | None:
         """The activity or child workflow id a resolution job is about, if known."""
         if isinstance(job, c.ResolveActivity):
-            activity = self._activities.get(self._activity_event.get(job.seq, -1))
-            if activity is None:
-                return None
-            return ActivityTarget(activity.activity_id, activity.activity_type, activity.is_local)
+            return self._activity_targets.get(job.seq)
         if isinstance(job, c.ResolveChildWorkflow):
-            child = self._child_by_seq.get(job.seq)
-            return child.workflow_id if child is not None else None
+            return self._child_targets.get(job.seq)
         return None
+
+    def _note_targets(self, commands: Sequence[c.Command]) -> None:
+        """Remember what each activity and child command targets, so their results
+        are decoded in the same serialization context their inputs were encoded in."""
+        for cmd in commands:
+            if isinstance(cmd, c.ScheduleActivity):
+                self._activity_targets[cmd.seq] = ActivityTarget(
+                    cmd.activity_id, cmd.activity_type, cmd.task_queue, cmd.is_local
+                )
+            elif isinstance(cmd, c.StartChildWorkflow):
+                self._child_targets[cmd.seq] = cmd.workflow_id
 
     def activity_event_id(self, seq: int) -> int | None:
         return self._activity_event.get(seq)
