@@ -398,14 +398,6 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
                 ) from err
         return values
 
-    @property
-    def _edge_codec(self) -> PayloadCodec | None:
-        """The codec the worker applies to payloads entering and leaving user code:
-        the payload codec, plus external storage when configured."""
-        if self.external_storage is None:
-            return self.payload_codec
-        return _StoringCodec(self.payload_codec, self.external_storage)
-
     def with_context(self, context: SerializationContext) -> Self:
         """A copy whose context-aware encoding converters got ``context``; else self."""
         converters = self.get_converters_with_context(context)
