@@ -1337,7 +1337,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     ) -> WorkflowUpdateHandle[Any]:
         """Admit the update to the run, then wait for the stage it asks for."""
         engine = await self._engine()
-        request = await self._update_request(input)
+        request = await self._update_request(input, input.id)
         async with _expecting_update(engine) as row_id:
             reply = await _call(
                 engine.request_update(self._ref(input.id, input.run_id), request, row_id)
@@ -1357,7 +1357,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         async with _expecting_update(engine) as row_id:
             try:
                 start = await self._new_run_request(start_input)
-                request = await self._update_request(input.update_workflow_input)
+                request = await self._update_request(input.update_workflow_input, start_input.id)
                 reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 if reply["status"] == "already_started":
                     # As on Temporal: an update already known by this id is attached
@@ -1395,9 +1395,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         )
         return reply if reply.get("status") == "ok" else None
 
-    async def _update_request(self, input: Any) -> dict[str, Any]:
+    async def _update_request(self, input: Any, workflow_id: str) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
-        dc = _for_workflow(self._client, input.id)
+        dc = _for_workflow(self._client, workflow_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
         return request_json(
             input.update_id or str(uuid.uuid4()),
