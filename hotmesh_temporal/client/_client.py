@@ -1389,9 +1389,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         update_id = input.update_workflow_input.update_id
         if not update_id:
             return None
-        store = await self._store()
+        engine = await self._engine()
         reply = await _call(
-            store.fetchval("find_update", self._client.namespace, workflow_id, None, update_id)
+            engine.find_update(RunRef(self._client.namespace, workflow_id, None), update_id)
         )
         return reply if reply.get("status") == "ok" else None
 
