@@ -1507,9 +1507,9 @@ class StorageWarning(RuntimeWarning):
 class ExternalStorage:
     """External storage settings for large payloads.
 
-    Postgres has no payload size limit comparable to Temporal's, so this
-    package accepts the settings (validated as Temporal does) but
-    :py:class:`DataConverter` does not offload payloads yet.
+    Payloads of at least ``payload_size_threshold`` bytes (after the codec) are
+    handed to a driver and replaced, in history, by a small reference payload;
+    decoding resolves references through the driver named in them.
 
     .. warning::
         Experimental.
@@ -1546,6 +1546,112 @@ class ExternalStorage:
                     "Each driver must have a unique name."
                 )
 
+    def _select_driver(self, payload: _Payload) -> StorageDriver | None:
+        """The driver to store ``payload`` with, or None to keep it inline."""
+        if payload.ByteSize() < self.payload_size_threshold:
+            return None
+        if self.driver_selector is None:
+            return self.drivers[0]
+        driver = self.driver_selector(StorageDriverSelectContext(), payload)
+        if driver is not None and not any(d is driver for d in self.drivers):
+            raise ValueError(
+                f"Driver '{driver.name()}' returned by driver_selector is not registered "
+                "in ExternalStorage.drivers"
+            )
+        return driver
+
+    def _driver_named(self, name: str) -> StorageDriver:
+        for driver in self.drivers:
+            if driver.name() == name:
+                return driver
+        raise ValueError(f"No driver found with name '{name}'")
+
+    async def _store(self, payloads: Sequence[_Payload]) -> list[_Payload]:
+        """``payloads`` with each large one stored and replaced by its reference."""
+        result = list(payloads)
+        for index, payload in enumerate(payloads):
+            driver = self._select_driver(payload)
+            if driver is None:
+                continue
+            claims = await driver.store(StorageDriverStoreContext(), [payload])
+            _check_count(driver, "claims", len(claims))
+            result[index] = _reference_payload(driver.name(), claims[0], payload.ByteSize())
+        return result
+
+    async def _retrieve(self, payloads: Sequence[_Payload]) -> list[_Payload]:
+        """``payloads`` with each reference replaced by the payload it names."""
+        result = list(payloads)
+        for index, payload in enumerate(payloads):
+            reference = _parse_reference(payload)
+            if reference is None:
+                continue
+            driver_name, claim = reference
+            driver = self._driver_named(driver_name)
+            stored = await driver.retrieve(StorageDriverRetrieveContext(), [claim])
+            _check_count(driver, "payloads", len(stored))
+            result[index] = stored[0]
+        return result
+
+
+# Reference payloads use the wire shape of temporalio's ExternalStorageReference
+# message (proto JSON), so histories stay readable by either SDK.
+_REFERENCE_MESSAGE_TYPE = b"temporal.api.sdk.v1.ExternalStorageReference"
+
+
+def _reference_payload(driver_name: str, claim: StorageDriverClaim, size: int) -> _Payload:
+    body = {"driverName": driver_name, "claimData": dict(claim.claim_data)}
+    payload = _Payload(
+        metadata={"encoding": b"json/protobuf", "messageType": _REFERENCE_MESSAGE_TYPE},
+        data=json.dumps(body, separators=(",", ":"), sort_keys=True).encode(),
+    )
+    payload.external_payloads.add().size_bytes = size
+    return payload
+
+
+def _is_reference(payload: _Payload) -> bool:
+    return (
+        payload.metadata.get("encoding") == b"json/protobuf"
+        and payload.metadata.get("messageType") == _REFERENCE_MESSAGE_TYPE
+    )
+
+
+def _parse_reference(payload: _Payload) -> tuple[str, StorageDriverClaim] | None:
+    if not _is_reference(payload):
+        return None
+    body = json.loads(payload.data)
+    claim = StorageDriverClaim(claim_data=dict(body.get("claimData") or {}))
+    return str(body.get("driverName", "")), claim
+
+
+def _check_count(driver: StorageDriver, what: str, count: int) -> None:
+    if count != 1:
+        raise ValueError(f"Driver '{driver.name()}' returned {count} {what}, expected 1")
+
+
+def _raise_if_unresolvable(payloads: Sequence[_Payload]) -> None:
+    if any(_is_reference(p) for p in payloads):
+        raise RuntimeError(
+            "[TMPRL1105] Detected externally stored payload(s) but external storage "
+            "is not configured."
+        )
+
+
+class _StoringCodec(PayloadCodec):
+    """The user's codec followed by external storage: what the worker applies at the
+    edge of workflow and activity code, so history rows hold references."""
+
+    def __init__(self, codec: PayloadCodec | None, storage: ExternalStorage) -> None:
+        self.codec = codec
+        self.storage = storage
+
+    async def encode(self, payloads: Sequence[_Payload]) -> list[_Payload]:
+        encoded = list(await self.codec.encode(payloads)) if self.codec else list(payloads)
+        return await self.storage._store(encoded)
+
+    async def decode(self, payloads: Sequence[_Payload]) -> list[_Payload]:
+        retrieved = await self.storage._retrieve(payloads)
+        return list(await self.codec.decode(retrieved)) if self.codec else retrieved
+
 
 # =============================================================================
 # Data converter
@@ -1575,7 +1681,7 @@ class DataConverter(WithSerializationContext):
     """The failure converter instance."""
 
     external_storage: ExternalStorage | None = None
-    """External storage settings (accepted, not applied yet; see :py:class:`ExternalStorage`)."""
+    """Stores large payloads outside history (see :py:class:`ExternalStorage`)."""
 
     default: ClassVar[DataConverter]
     """The standard data converter."""
@@ -1592,12 +1698,18 @@ class DataConverter(WithSerializationContext):
         payloads = self.payload_converter.to_payloads(values)
         if self.payload_codec:
             payloads = await self.payload_codec.encode(payloads)
+        if self.external_storage:
+            payloads = await self.external_storage._store(payloads)
         return payloads
 
     async def decode(
         self, payloads: Sequence[_Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
-        """Run the codec over payloads, then convert them to values."""
+        """Resolve stored payloads, run the codec over them, then convert them to values."""
+        if self.external_storage:
+            payloads = await self.external_storage._retrieve(payloads)
+        else:
+            _raise_if_unresolvable(payloads)
         if self.payload_codec:
             payloads = await self.payload_codec.decode(payloads)
         return self.payload_converter.from_payloads(payloads, type_hints)
@@ -1617,14 +1729,24 @@ class DataConverter(WithSerializationContext):
     async def encode_failure(self, exception: BaseException, failure: _Failure) -> None:
         """Convert ``exception`` into ``failure``, then encode its payloads."""
         self.failure_converter.to_failure(exception, self.payload_converter, failure)
-        if self.payload_codec:
-            await self.payload_codec.encode_failure(failure)
+        codec = self._edge_codec
+        if codec:
+            await codec.encode_failure(failure)
 
     async def decode_failure(self, failure: _Failure) -> BaseException:
         """Decode the payloads of ``failure`` in place, then build the exception."""
-        if self.payload_codec:
-            await self.payload_codec.decode_failure(failure)
+        codec = self._edge_codec
+        if codec:
+            await codec.decode_failure(failure)
         return self.failure_converter.from_failure(failure, self.payload_converter)
+
+    @property
+    def _edge_codec(self) -> PayloadCodec | None:
+        """The codec the worker applies to payloads entering and leaving user code:
+        the payload codec, plus external storage when configured."""
+        if self.external_storage is None:
+            return self.payload_codec
+        return _StoringCodec(self.payload_codec, self.external_storage)
 
     def with_context(self, context: SerializationContext) -> Self:
         """A copy whose context-aware components got ``context`` (self if none changed)."""

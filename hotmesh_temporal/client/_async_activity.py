@@ -24,7 +24,7 @@ from hotmesh_temporal.client._interceptor import (
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
-    from hotmesh_temporal.converter import DataConverter
+    from hotmesh_temporal.converter import DataConverter, SerializationContext
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,20 @@ class AsyncActivityHandle:
         self._id_or_token = id_or_token
         self._data_converter_override = data_converter_override
 
-    def with_context(self, context: Any) -> AsyncActivityHandle:
-        """A handle whose payloads use a converter bound to ``context`` (temporalio's
-        serialization contexts; our converters take no context, so the same one)."""
-        return AsyncActivityHandle(self._client, self._id_or_token, self._data_converter_override)
+    def with_context(self, context: SerializationContext) -> AsyncActivityHandle:
+        """A handle whose outbound payloads use the client's data converter bound to
+        ``context`` (typically the activity's :py:class:`ActivitySerializationContext`,
+        matching what the activity's own payloads were converted with)."""
+        data_converter = self._client.data_converter.with_context(context)
+        if data_converter is self._client.data_converter:
+            return self
+        cls = type(self)
+        if cls.__init__ is not AsyncActivityHandle.__init__:
+            raise TypeError(
+                "If you have subclassed AsyncActivityHandle and overridden the __init__ "
+                "method then you must override with_context to return an instance of your class."
+            )
+        return cls(self._client, self._id_or_token, data_converter)
 
     async def heartbeat(
         self,

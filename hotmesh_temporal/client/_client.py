@@ -884,7 +884,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         run_id = self._result_run_id or str((await self._resolve_run(None))["run_id"])
         engine = await self._engine()
         waiter = engine.close_waiter()
-        dc = self._client.data_converter
+        dc = _for_workflow(self._client, self._id)
         while True:
             row = await _call(waiter.wait_closed(run_id))
             status = row["status"]
@@ -929,7 +929,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         events = await engine.events_after(run_id, 0)
         for ev in reversed(events):
             if ev["type"] == "WorkflowExecutionTerminated":
-                details = await self._client.data_converter.decode(
+                details = await _for_workflow(self._client, self._id).decode(
                     h.parse_payloads(ev["attrs"].get("details"))
                 )
                 return ev["attrs"].get("reason", ""), details
@@ -1315,6 +1315,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         if input.start_signal:
             start["signal"] = await _signal_event(
                 client,
+                input.id,
                 input.start_signal,
                 input.start_signal_args,
                 await self._encode_headers(input.headers),
@@ -1353,7 +1354,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def _new_run_request(self, input: Any) -> dict[str, Any]:
         """The start_workflow() argument for a StartWorkflowInput or an
         UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
-        dc = self._client.data_converter
+        dc = _for_workflow(self._client, input.id)
         payloads = await dc.encode(list(input.args)) if input.args else []
         memo_json = None
         if input.memo:
@@ -1396,7 +1397,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     ) -> WorkflowUpdateHandle[Any]:
         """Admit the update to the run, then wait for the stage it asks for."""
         engine = await self._engine()
-        request = await self._update_request(input)
+        request = await self._update_request(input, input.id)
         async with _expecting_update(engine) as row_id:
             reply = await _call(
                 engine.request_update(self._ref(input.id, input.run_id), request, row_id)
@@ -1416,7 +1417,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         async with _expecting_update(engine) as row_id:
             try:
                 start = await self._new_run_request(start_input)
-                request = await self._update_request(input.update_workflow_input)
+                request = await self._update_request(input.update_workflow_input, start_input.id)
                 reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 _raise_if_refused(reply)
                 if reply["status"] == "already_started":
@@ -1455,9 +1456,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         )
         return reply if reply.get("status") == "ok" else None
 
-    async def _update_request(self, input: Any) -> dict[str, Any]:
+    async def _update_request(self, input: Any, workflow_id: str) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
-        dc = self._client.data_converter
+        dc = _for_workflow(self._client, workflow_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
         return request_json(
             input.update_id or str(uuid.uuid4()),
@@ -1490,7 +1491,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         engine = await self._engine()
         event = await _signal_event(
-            self._client, input.signal, input.args, await self._encode_headers(input.headers)
+            self._client,
+            input.id,
+            input.signal,
+            input.args,
+            await self._encode_headers(input.headers),
         )
         status = await _call(engine.signal_workflow(self._ref(input.id, input.run_id), event))
         _raise_for_status(status, input.id)
@@ -1499,7 +1504,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
         engine = await self._engine()
-        payloads = await client.data_converter.encode(list(input.args)) if input.args else []
+        dc = _for_workflow(client, input.id)
+        payloads = await dc.encode(list(input.args)) if input.args else []
         query_id = uuid.uuid4()
         request = {"name": input.query, "args": h.payloads(payloads)}
         header = h.header(await self._encode_headers(input.headers))
@@ -1526,15 +1532,14 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         if "error" in answer:
             raise WorkflowQueryFailedError(answer["error"])
         result = h.parse_payloads(answer.get("result"))
-        values = await client.data_converter.decode(
-            result, [input.ret_type] if input.ret_type else None
-        )
+        values = await dc.decode(result, [input.ret_type] if input.ret_type else None)
         return values[0] if values else None
 
     @_rpc_metric("TerminateWorkflowExecution")
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         engine = await self._engine()
-        details = await self._client.data_converter.encode(list(input.args)) if input.args else []
+        dc = _for_workflow(self._client, input.id)
+        details = await dc.encode(list(input.args)) if input.args else []
         status = await _call(
             engine.terminate_workflow(
                 self._ref(input.id, input.run_id),
@@ -1599,10 +1604,23 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     count_nexus_operations = _not_implemented("nexus operations")
 
 
+def _for_workflow(client: Client, workflow_id: str) -> DataConverter:
+    """The client's data converter in the context of one workflow, as temporalio
+    gives it for that workflow's inputs and outputs."""
+    return client.data_converter.with_context(
+        WorkflowSerializationContext(namespace=client.namespace, workflow_id=workflow_id)
+    )
+
+
 async def _signal_event(
-    client: Client, name: str, args: Sequence[Any], headers: Mapping[str, Any] | None = None
+    client: Client,
+    workflow_id: str,
+    name: str,
+    args: Sequence[Any],
+    headers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    payloads = await client.data_converter.encode(list(args)) if args else []
+    dc = _for_workflow(client, workflow_id)
+    payloads = await dc.encode(list(args)) if args else []
     return h.event(
         "WorkflowExecutionSignaled",
         h.strip_none(
@@ -1877,7 +1895,7 @@ class WorkflowUpdateHandle(Generic[LocalReturnType]):
         WorkflowUpdateFailedError when it failed or was rejected."""
         await self._poll_until_outcome(rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)
         assert self._known_outcome is not None
-        dc = self._client.data_converter
+        dc = _for_workflow(self._client, self._workflow_id)
         if "failure" in self._known_outcome:
             failure = h.parse_failure(self._known_outcome["failure"])
             raise WorkflowUpdateFailedError(await dc.decode_failure(failure))

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal.converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    WorkflowSerializationContext,
+)
 
 # The payload-carrying fields of each job and command: (field, kind) where kind is
 # "list" (sequence of payloads), "one" (optional payload), "map" (str -> payload) or
@@ -58,19 +65,110 @@ _HEADERED = (
 )
 
 
+@dataclass(frozen=True)
+class RunIdentity:
+    """The workflow run whose payloads are converted (for serialization contexts)."""
+
+    namespace: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+
+
+@dataclass(frozen=True)
+class ActivityTarget:
+    """The activity a ResolveActivity job is about (its payloads use its context)."""
+
+    activity_id: str
+    activity_type: str
+    task_queue: str
+    is_local: bool
+
+
 class PayloadCodecs:
-    """Encode/decode the payloads of jobs and commands with an optional codec;
-    ``headers`` says whether header payloads go through it too."""
+    """Encode/decode the payloads of jobs and commands with the data converter's codec
+    (and external storage); ``headers`` says whether header payloads go through it too.
 
-    def __init__(self, codec: Any, *, headers: bool = False) -> None:
-        self.codec = codec
+    Bound to a run (:py:meth:`for_run`), each payload gets the codec in temporalio's
+    serialization context: the run's workflow context, an activity's context for its
+    arguments and result, a child's (or signalled workflow's) context for its payloads.
+    """
+
+    def __init__(
+        self,
+        converter: DataConverter,
+        *,
+        headers: bool = False,
+        run: RunIdentity | None = None,
+        context: SerializationContext | None = None,
+    ) -> None:
+        self.converter = converter
         self.headers = headers
+        self.run = run
+        bound = converter.with_context(context) if context is not None else converter
+        self.codec = bound._edge_codec
 
-    async def decode_job(self, job: Any) -> Any:
-        return await self._transform(job, self._fields(_JOB_FIELDS, job), encode=False)
+    def for_run(self, run: RunIdentity) -> PayloadCodecs:
+        """These codecs in the context of ``run`` (its workflow context by default)."""
+        return PayloadCodecs(
+            self.converter, headers=self.headers, run=run, context=self._workflow_context(run)
+        )
+
+    def _in_context(self, context: SerializationContext | None) -> PayloadCodecs:
+        if context is None:
+            return self
+        return PayloadCodecs(self.converter, headers=self.headers, run=self.run, context=context)
+
+    def _workflow_context(
+        self, run: RunIdentity, workflow_id: str | None = None
+    ) -> WorkflowSerializationContext:
+        return WorkflowSerializationContext(
+            namespace=run.namespace, workflow_id=workflow_id or run.workflow_id
+        )
+
+    def _activity_context(self, target: ActivityTarget) -> SerializationContext | None:
+        if self.run is None:
+            return None
+        return ActivitySerializationContext(
+            namespace=self.run.namespace,
+            activity_id=target.activity_id,
+            activity_type=target.activity_type,
+            activity_task_queue=target.task_queue,
+            workflow_id=self.run.workflow_id,
+            workflow_type=self.run.workflow_type,
+            is_local=target.is_local,
+        )
+
+    def _command_context(self, cmd: Any) -> SerializationContext | None:
+        """temporalio's context for a command's payloads (None: the run's own)."""
+        if self.run is None:
+            return None
+        if isinstance(cmd, c.ScheduleActivity):
+            return self._activity_context(
+                ActivityTarget(cmd.activity_id, cmd.activity_type, cmd.task_queue, cmd.is_local)
+            )
+        if isinstance(cmd, (c.StartChildWorkflow, c.SignalExternalWorkflow)):
+            return self._workflow_context(self.run, cmd.workflow_id)
+        return None
+
+    def _job_context(self, job: Any, target: ActivityTarget | str | None) -> Any:
+        if self.run is None or target is None:
+            return None
+        if isinstance(job, c.ResolveActivity) and isinstance(target, ActivityTarget):
+            return self._activity_context(target)
+        if isinstance(job, c.ResolveChildWorkflow) and isinstance(target, str):
+            return self._workflow_context(self.run, target)
+        return None
+
+    async def decode_job(self, job: Any, target: ActivityTarget | str | None = None) -> Any:
+        """Decode ``job``'s payloads; ``target`` names the activity (ActivityTarget) or
+        child workflow id (str) a resolution is about, for its serialization context."""
+        codecs = self._in_context(self._job_context(job, target))
+        return await codecs._transform(job, codecs._fields(_JOB_FIELDS, job), encode=False)
 
     async def encode_command(self, cmd: Any) -> Any:
-        return await self._transform(cmd, self._fields(_COMMAND_FIELDS, cmd), encode=True)
+        codecs = self._in_context(self._command_context(cmd))
+        return await codecs._transform(cmd, codecs._fields(_COMMAND_FIELDS, cmd), encode=True)
 
     async def decode_headers(self, headers: Any) -> Any:
         if not self.headers or not headers:

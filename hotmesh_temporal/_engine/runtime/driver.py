@@ -22,7 +22,7 @@ from typing import Any
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.codec import ActivityTarget, PayloadCodecs
 from hotmesh_temporal._engine.runtime.local_markers import (
     is_local_activity,
     is_local_activity_marker,
@@ -129,6 +129,8 @@ class RunDriver:
         self._timer_event: dict[int, int] = {}  # seq -> started event id
         self._children: dict[int, _Child] = {}  # by initiated event id
         self._child_by_seq: dict[int, _Child] = {}
+        self._activity_targets: dict[int, ActivityTarget] = {}  # seq -> its activity
+        self._child_targets: dict[int, str] = {}  # seq -> child workflow id
         # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
         self._externals: dict[int, tuple[str, int]] = {}
         self.updates = UpdateLedger()
@@ -268,7 +270,7 @@ class RunDriver:
         WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
-        jobs = [await self._codecs.decode_job(job) for job in jobs]
+        jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
         for job in jobs:
             if isinstance(job, c.InitializeWorkflow) and self.instance is None:
                 self.instance = self._create_instance(job, self.started_attrs)
@@ -285,6 +287,7 @@ class RunDriver:
             history_size=facts.history_size,
         )
         completion = self.instance.activate(activation)
+        self._note_targets(completion.commands)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
     def begin_task(self, facts: TaskFacts) -> None:
@@ -518,6 +521,29 @@ class RunDriver:
             self.closed = True
         elif isinstance(cmd, c.UpdateResponse):
             self.updates.note_event(cmd, event_id)
+
+    @property
+    def codecs(self) -> PayloadCodecs:
+        return self._codecs
+
+    def _job_target(self, job: c.Job) -> ActivityTarget | str | None:
+        """The activity or child workflow id a resolution job is about, if known."""
+        if isinstance(job, c.ResolveActivity):
+            return self._activity_targets.get(job.seq)
+        if isinstance(job, c.ResolveChildWorkflow):
+            return self._child_targets.get(job.seq)
+        return None
+
+    def _note_targets(self, commands: Sequence[c.Command]) -> None:
+        """Remember what each activity and child command targets, so their results
+        are decoded in the same serialization context their inputs were encoded in."""
+        for cmd in commands:
+            if isinstance(cmd, c.ScheduleActivity):
+                self._activity_targets[cmd.seq] = ActivityTarget(
+                    cmd.activity_id, cmd.activity_type, cmd.task_queue, cmd.is_local
+                )
+            elif isinstance(cmd, c.StartChildWorkflow):
+                self._child_targets[cmd.seq] = cmd.workflow_id
 
     def activity_event_id(self, seq: int) -> int | None:
         return self._activity_event.get(seq)

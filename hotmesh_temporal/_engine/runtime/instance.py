@@ -101,7 +101,14 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
             guarded = False
         self._refused_calls = refused_calls if guarded else frozenset()
         self._info = info
-        self._payload_converter = data_converter.payload_converter
+        # Workflow-level payloads use the run's serialization context; an activity's
+        # or another workflow's payloads use theirs (_converter_for), as temporalio.
+        self._data_converter = data_converter
+        self._payload_converter = self._converter_for(
+            temporal_converter.WorkflowSerializationContext(
+                namespace=info.namespace, workflow_id=info.workflow_id
+            )
+        )
         self._failure_converter = data_converter.failure_converter
         self._worker_failure_types = tuple(workflow_failure_exception_types)
         self._workflow_failure_types = tuple(definition.failure_exception_types)
@@ -385,6 +392,31 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
             warnings.warn(warning, stacklevel=2)
 
     # ============================================================= conversion
+
+    def _converter_for(
+        self, context: temporal_converter.SerializationContext
+    ) -> temporal_converter.PayloadConverter:
+        return self._data_converter.with_context(context).payload_converter
+
+    def _activity_converter(self, cmd: c.ScheduleActivity) -> temporal_converter.PayloadConverter:
+        return self._converter_for(
+            temporal_converter.ActivitySerializationContext(
+                namespace=self._info.namespace,
+                activity_id=cmd.activity_id,
+                activity_type=cmd.activity_type,
+                activity_task_queue=cmd.task_queue,
+                workflow_id=self._info.workflow_id,
+                workflow_type=self._info.workflow_type,
+                is_local=cmd.is_local,
+            )
+        )
+
+    def _other_workflow_converter(self, workflow_id: str) -> temporal_converter.PayloadConverter:
+        return self._converter_for(
+            temporal_converter.WorkflowSerializationContext(
+                namespace=self._info.namespace, workflow_id=workflow_id
+            )
+        )
 
     def _decode(self, payloads: Sequence[Any], types: Sequence[Any] | None) -> list[Any]:
         if not payloads:

@@ -121,7 +121,7 @@ class OutboundWork:
             activity_id=input.activity_id or str(seq),
             activity_type=input.activity,
             task_queue=getattr(input, "task_queue", None) or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(input.args)),
+            arguments=[],
             schedule_to_close_timeout=input.schedule_to_close_timeout,
             schedule_to_start_timeout=input.schedule_to_start_timeout,
             start_to_close_timeout=input.start_to_close_timeout,
@@ -133,6 +133,7 @@ class OutboundWork:
             local_retry_threshold=getattr(input, "local_retry_threshold", None),
             user_metadata=self._user_metadata(input.summary, None),
         )
+        command.arguments = self._activity_converter(command).to_payloads(list(input.args))
         result_type = input.ret_type
         pending = _PendingActivity(seq, command, self.loop.create_future())
         self._activities[(is_local, seq)] = pending
@@ -141,7 +142,9 @@ class OutboundWork:
 
     async def _activity_result(self, pending: _PendingActivity, result_type: Any | None) -> Any:
         payload = await pending.future
-        return self._from_payload(payload, result_type)
+        if payload is None:
+            return None
+        return self._activity_converter(pending.command).from_payload(payload, result_type)
 
     def _apply_ResolveActivity(self, job: c.ResolveActivity) -> None:
         key = (job.is_local, job.seq)
@@ -265,7 +268,7 @@ class OutboundWork:
             workflow_id=input.id,
             workflow_type=input.workflow,
             task_queue=input.task_queue or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(input.args)),
+            arguments=self._other_workflow_converter(input.id).to_payloads(list(input.args)),
             namespace=self._info.namespace,
             execution_timeout=input.execution_timeout,
             run_timeout=input.run_timeout,
@@ -293,7 +296,10 @@ class OutboundWork:
 
     async def _child_result(self, pending: _PendingChild, result_type: Any | None) -> Any:
         payload = await pending.result
-        return self._from_payload(payload, result_type)
+        if payload is None:
+            return None
+        converter = self._other_workflow_converter(pending.command.workflow_id)
+        return converter.from_payload(payload, result_type)
 
     def _cancel_child_start(self, pending: _PendingChild) -> None:
         self._children.pop(pending.seq, None)
@@ -376,7 +382,7 @@ class OutboundWork:
             workflow_id=workflow_id,
             run_id=run_id or "",
             signal_name=signal_name,
-            arguments=self._payload_converter.to_payloads(list(args)),
+            arguments=self._other_workflow_converter(workflow_id).to_payloads(list(args)),
             namespace=self._info.namespace,
             child_workflow_only=child_workflow_only,
             headers=dict(headers or {}),

@@ -26,7 +26,7 @@ from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
-from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.converter import ActivitySerializationContext, DataConverter
 from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
@@ -42,6 +42,28 @@ def task_token(task_id: int, attempt: int) -> bytes:
 def parse_task_token(token: bytes) -> tuple:
     task_id, _, attempt = token.decode().partition(":")
     return int(task_id), int(attempt)
+
+
+def activity_converter(data_converter: Any, task: Mapping[str, Any]) -> Any:
+    """The data converter in the context of one activity task, as temporalio gives it
+    to the activity's arguments, result, heartbeats and failure."""
+    standalone = task["workflow_id"] == ""
+    return data_converter.with_context(
+        ActivitySerializationContext(
+            namespace=task["namespace"],
+            activity_id=task["activity_id"],
+            activity_type=task["activity_type"],
+            activity_task_queue=task["task_queue"],
+            workflow_id=None if standalone else task["workflow_id"],
+            workflow_type=None if standalone else task["workflow_type"],
+            is_local=False,
+        )
+    )
+
+
+async def _decode_raw(dc: Any, payloads: list[Payload]) -> list[Payload]:
+    codec = dc._edge_codec
+    return list(await codec.decode(payloads)) if codec else payloads
 
 
 async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tuple:
@@ -250,7 +272,7 @@ class ActivityWorker:
         """Run one attempt and report it; True when it succeeded (or went async)."""
         cfg = self.config
         defn = cfg.activities.get(task["activity_type"]) or cfg.dynamic
-        dc = cfg.data_converter
+        dc = activity_converter(cfg.data_converter, task)
         if defn is None:
             names = ", ".join(sorted(cfg.activities)) or "none"
             err = _not_registered_error(task["activity_type"], names)
@@ -278,7 +300,7 @@ class ActivityWorker:
         try:
             payloads = h.parse_payloads(task.get("input"))
             if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-                args: list[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
+                args: list[Any] = [[RawValue(p) for p in await _decode_raw(dc, payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
             result = await self._execute_through_interceptors(defn, args, context, running, info)
@@ -381,10 +403,6 @@ class ActivityWorker:
         keys = list(headers)
         return dict(zip(keys, await codec.decode([headers[k] for k in keys]), strict=False))
 
-    async def _decode_raw(self, payloads: list[Payload]) -> list[Payload]:
-        codec = self.config.data_converter.payload_codec
-        return list(await codec.decode(payloads)) if codec else payloads
-
     async def _invoke(
         self, defn: Any, fn: Callable[..., Any], args: list[Any], context: Any, running: _Running
     ) -> Any:
@@ -447,7 +465,7 @@ class ActivityWorker:
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
         failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
-            self.config.data_converter, err
+            activity_converter(self.config.data_converter, task), err
         )
         reply = await self.store.fetchval(
             "fail_activity_task",
@@ -513,7 +531,8 @@ class ActivityWorker:
     async def _heartbeat_round_trip(self, running: _Running, details: list[Any]) -> None:
         task = running.task
         try:
-            payloads = await self.config.data_converter.encode(details) if details else []
+            dc = activity_converter(self.config.data_converter, task)
+            payloads = await dc.encode(details) if details else []
         except Exception as err:
             running.heartbeat_inflight = False
             self._fail_on_heartbeat_error(running, err)

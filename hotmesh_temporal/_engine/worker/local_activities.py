@@ -34,6 +34,7 @@ from hotmesh_temporal._engine.runtime.local_markers import (
 )
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import Priority, RawValue
+from hotmesh_temporal.converter import ActivitySerializationContext
 from hotmesh_temporal.exceptions import ApplicationError, TimeoutType
 from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
 
@@ -50,6 +51,31 @@ class LocalActivityRun:
     run_id: str
     workflow_type: str
     task_queue: str
+
+
+def _local_converter(data_converter: Any, cmd: c.ScheduleActivity, run: LocalActivityRun) -> Any:
+    """The data converter in the context of one local activity (is_local=True), as
+    temporalio gives it to the activity's arguments, result and failure."""
+    return data_converter.with_context(
+        ActivitySerializationContext(
+            namespace=run.namespace,
+            activity_id=cmd.activity_id,
+            activity_type=cmd.activity_type,
+            activity_task_queue=run.task_queue,
+            workflow_id=run.workflow_id,
+            workflow_type=run.workflow_type,
+            is_local=True,
+        )
+    )
+
+
+async def _arguments(dc: Any, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:
+    payloads = list(cmd.arguments)
+    if defn.name is None:  # dynamic: one Sequence[RawValue] argument
+        codec = dc._edge_codec
+        raw = list(await codec.decode(payloads)) if codec else payloads
+        return [[RawValue(p) for p in raw]]
+    return list(await dc.decode(payloads, defn.arg_types)) if payloads else []
 
 
 class LocalActivityExecutor:
@@ -87,7 +113,7 @@ class LocalActivityExecutor:
                 result = await self._attempt_in_slot(cmd, run, attempt, scheduled)
             except Exception as err:  # noqa: BLE001 - every failure is recorded
                 failure = Failure()
-                await self._dc.encode_failure(err, failure)
+                await _local_converter(self._dc, cmd, run).encode_failure(err, failure)
                 delay = _retry_delay(cmd, attempt, scheduled, failure)
                 if delay is not None and _starts_too_late(cmd, scheduled, delay):
                     # As Core: a retry that could only start after the schedule-to-start
@@ -135,22 +161,15 @@ class LocalActivityExecutor:
                 f"available activities: {names}",
                 type="NotFoundError",
             )
-        args = await self._arguments(defn, cmd)
+        dc = _local_converter(self._dc, cmd, run)
+        args = await _arguments(dc, defn, cmd)
         context = self._context(defn, cmd, run, attempt, scheduled)
         timeout = _attempt_timeout(cmd, scheduled)
         try:
             value = await asyncio.wait_for(self._execute(defn, args, context, cmd), timeout)
         except asyncio.TimeoutError:
             raise _timeout_error(cmd, scheduled) from None
-        return (await self._dc.encode([value]))[0]
-
-    async def _arguments(self, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:
-        payloads = list(cmd.arguments)
-        if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-            codec = self._dc.payload_codec
-            raw = list(await codec.decode(payloads)) if codec else payloads
-            return [[RawValue(p) for p in raw]]
-        return list(await self._dc.decode(payloads, defn.arg_types)) if payloads else []
+        return (await dc.encode([value]))[0]
 
     def _context(
         self,
@@ -162,12 +181,13 @@ class LocalActivityExecutor:
     ) -> Any:
 
         info = _info(cmd, run, attempt, scheduled)
+        dc = _local_converter(self._dc, cmd, run)
         return activity_api._Context(
             info=lambda: info,
             heartbeat=lambda *details: None,  # local activities do not heartbeat
             cancelled=threading.Event(),
             worker_shutdown=threading.Event(),
-            payload_converter_factory=lambda: self._dc.payload_converter,
+            payload_converter_factory=lambda: dc.payload_converter,
             client=self._client,
             runtime_metric_meter=activity_attempt_meter(
                 self._metric_meter, defn.is_async, self._executor

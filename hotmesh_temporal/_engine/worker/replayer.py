@@ -14,7 +14,11 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.driver import RunDriver
-from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorkerConfig, create_instance
+from hotmesh_temporal._engine.worker.workflow_worker import (
+    WorkflowWorkerConfig,
+    create_instance,
+    run_identity,
+)
 from hotmesh_temporal.workflow import NondeterminismError
 
 
@@ -29,7 +33,7 @@ async def replay_run(
     driver = RunDriver(
         run_id=task["run_id"],
         create_instance=lambda job, attrs: create_instance(config, task, job, attrs),
-        codecs=PayloadCodecs(config.data_converter.payload_codec),
+        codecs=PayloadCodecs(config.data_converter).for_run(run_identity(task)),
         public_nondeterminism_error=NondeterminismError,
     )
     try:
@@ -50,6 +54,7 @@ def _task_for(start: Mapping[str, Any], workflow_id: str, namespace: str) -> dic
         "run_id": attrs.get("originalExecutionRunId") or "replay-run",
         "workflow_id": workflow_id,
         "namespace": namespace,
+        "workflow_type": (attrs.get("workflowType") or {}).get("name", ""),
         "task_queue": (attrs.get("taskQueue") or {}).get("name", ""),
         "start_time": h.parse_time(start["time"]),
         "started_at": h.parse_time(start["time"]),

@@ -24,7 +24,7 @@ from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import visibility
-from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
@@ -113,7 +113,7 @@ class WorkflowWorker:
         self._start_activity = start_activity
         self._cache: collections.OrderedDict[str, RunDriver] = collections.OrderedDict()
         self._codecs = PayloadCodecs(
-            config.data_converter.payload_codec,
+            config.data_converter,
             headers=_codec_applies_to_headers(config.header_codec_behavior),
         )
         self._tasks: set = set()
@@ -467,7 +467,7 @@ class WorkflowWorker:
         return RunDriver(
             run_id=str(task["run_id"]),
             create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
-            codecs=self._codecs,
+            codecs=self._codecs.for_run(run_identity(task)),
             public_nondeterminism_error=NondeterminismError,
         )
 
@@ -492,7 +492,7 @@ class WorkflowWorker:
         (WorkflowTaskFailed, its cause and failure), and the task is retried later."""
         delay = _retry_delay(int(task.get("attempt") or 1))
         try:
-            failure = await self._task_failure_json(err)
+            failure = await self._task_failure_json(task, err)
             await self.store.fetchval(
                 "fail_workflow_task",
                 task["run_id"],
@@ -507,11 +507,13 @@ class WorkflowWorker:
             logger.exception("could not record the workflow task failure of run %s", task["run_id"])
             await self._release(task, delay=delay)
 
-    async def _task_failure_json(self, err: BaseException) -> dict[str, Any] | None:
+    async def _task_failure_json(
+        self, task: Mapping[str, Any], err: BaseException
+    ) -> dict[str, Any] | None:
         converter = self.config.data_converter
         failure = Failure()
         converter.failure_converter.to_failure(err, converter.payload_converter, failure)
-        await self._codecs.encode_failure(failure)
+        await self._codecs.for_run(run_identity(task)).encode_failure(failure)
         return h.failure(failure)
 
     def _reserve_eager(self) -> int:
@@ -583,14 +585,15 @@ class WorkflowWorker:
         request = row["request"]
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
-            args = await self._codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            headers = await self._codecs.decode_headers(
+            codecs = driver.codecs
+            args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
+            headers = await codecs.decode_headers(
                 h.parse_payload_map((request.get("header") or {}).get("fields"))
             )
             result = driver.instance.query(
                 request["name"], args, query_id=str(row["id"]), headers=headers
             )
-            encoded = await self._codecs.encode_payloads([result] if result is not None else [])
+            encoded = await codecs.encode_payloads([result] if result is not None else [])
             answer: dict[str, Any] = {"result": h.payloads(encoded)}
         except KeyError as err:
             answer = {"error": err.args[0] if err.args else str(err)}
@@ -613,6 +616,7 @@ class WorkflowWorker:
             "namespace": execution["namespace"],
             "task_queue": execution["task_queue"],
             "workflow_id": execution["workflow_id"],
+            "workflow_type": execution["workflow_type"],
             "start_time": execution["start_time"],
             "started_at": execution["start_time"],
         }
@@ -629,6 +633,16 @@ class WorkflowWorker:
         self, task: Mapping[str, Any], job: c.InitializeWorkflow, attrs: Mapping[str, Any]
     ) -> Any:
         return create_instance(self.config, task, job, attrs)
+
+
+def run_identity(task: Mapping[str, Any]) -> RunIdentity:
+    """The run of a workflow task, for the serialization contexts of its payloads."""
+    return RunIdentity(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        workflow_type=task.get("workflow_type", ""),
+        task_queue=task["task_queue"],
+    )
 
 
 def create_instance(

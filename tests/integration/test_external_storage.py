@@ -1,0 +1,136 @@
+"""External storage: payloads above the threshold go to the storage driver and
+history holds only references; decoding resolves them, and a reference whose
+stored payload is gone fails with the driver's error."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from hotmesh_temporal import activity, workflow
+from hotmesh_temporal.api.common.v1 import Payload
+from hotmesh_temporal.client import Client
+from hotmesh_temporal.converter import (
+    DataConverter,
+    ExternalStorage,
+    StorageDriver,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+)
+from hotmesh_temporal.worker import Worker
+
+THRESHOLD = 1024
+
+
+class DictDriver(StorageDriver):
+    """Keeps stored payloads in a dict, keyed by a claim's ``key``."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def name(self) -> str:
+        return "dict"
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        claims = []
+        for payload in payloads:
+            key = uuid.uuid4().hex
+            self.blobs[key] = payload.SerializeToString()
+            claims.append(StorageDriverClaim(claim_data={"key": key}))
+        return claims
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        out = []
+        for claim in claims:
+            key = claim.claim_data["key"]
+            if key not in self.blobs:
+                raise LookupError(f"no stored payload for key {key}")
+            out.append(Payload.FromString(self.blobs[key]))
+        return out
+
+
+@activity.defn
+async def grow(text: str) -> str:
+    return text + "A" * (4 * THRESHOLD)
+
+
+@workflow.defn
+class LargeWorkflow:
+    @workflow.run
+    async def run(self, text: str) -> str:
+        grown = await workflow.execute_activity(
+            grow, text, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return grown + "B" * THRESHOLD
+
+
+def _storing_client(client: Client, driver: DictDriver) -> Client:
+    converter = dataclasses.replace(
+        DataConverter.default,
+        external_storage=ExternalStorage(drivers=[driver], payload_size_threshold=THRESHOLD),
+    )
+    return Client(**{**client.config(), "data_converter": converter})
+
+
+async def _history_text(client: Client, workflow_id: str) -> str:
+    store = (await client._engine()).store
+    rows = await store.pool.fetch(
+        f"SELECT h.attributes::text AS a FROM {store.schema}.history_events h "
+        f"JOIN {store.schema}.executions r ON r.run_id = h.run_id WHERE r.workflow_id = $1",
+        workflow_id,
+    )
+    assert rows, "no history rows found"
+    return "\n".join(r["a"] for r in rows)
+
+
+async def test_large_payloads_round_trip_through_the_driver(client, task_queue):
+    driver = DictDriver()
+    storing = _storing_client(client, driver)
+    big_input = "I" * (2 * THRESHOLD)
+    workflow_id = f"large-{uuid.uuid4()}"
+    async with Worker(storing, task_queue=task_queue, workflows=[LargeWorkflow], activities=[grow]):
+        result = await storing.execute_workflow(
+            LargeWorkflow.run, big_input, id=workflow_id, task_queue=task_queue
+        )
+    assert result == big_input + "A" * (4 * THRESHOLD) + "B" * THRESHOLD
+    # The input, the activity's input and result, and the workflow result were stored.
+    assert len(driver.blobs) >= 4
+    history = await _history_text(client, workflow_id)
+    # Start input, activity input, activity result, workflow result: references.
+    assert history.count('"externalPayloads"') >= 4
+    for filler in ("I", "A", "B"):
+        # A long run of one character, as text or inside base64 payload data.
+        assert filler * 48 not in history
+        assert base64.b64encode(filler.encode() * 3).decode() * 12 not in history
+
+
+async def test_a_missing_stored_payload_fails_clearly(client, task_queue):
+    driver = DictDriver()
+    storing = _storing_client(client, driver)
+    workflow_id = f"large-{uuid.uuid4()}"
+    async with Worker(storing, task_queue=task_queue, workflows=[LargeWorkflow], activities=[grow]):
+        handle = await storing.start_workflow(
+            LargeWorkflow.run, "x", id=workflow_id, task_queue=task_queue
+        )
+        keys_before_result = set(driver.blobs)
+        # Wait for the run to close, then lose the result's stored payload.
+        async for event in handle.fetch_history_events(wait_new_event=True):
+            if event.event_type == 2:  # WORKFLOW_EXECUTION_COMPLETED
+                break
+    for key in set(driver.blobs) - keys_before_result:
+        del driver.blobs[key]
+    with pytest.raises(LookupError, match="no stored payload for key"):
+        await handle.result()
+    # A client without external storage names the problem too.
+    with pytest.raises(RuntimeError, match="external storage is not configured"):
+        await client.get_workflow_handle(workflow_id).result()
