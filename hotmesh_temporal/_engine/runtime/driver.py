@@ -14,11 +14,12 @@ processes the events it has not seen.
 from __future__ import annotations
 
 import collections
+import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
@@ -103,6 +104,19 @@ class TaskFacts:
 
 InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
 
+T = TypeVar("T")
+
+# Where workflow code runs. The driver never calls into workflow code itself: it hands
+# each synchronous step (build the instance, run one activation, answer a query) to an
+# ``ActivationRunner``, which a worker points at its workflow task executor (threads,
+# a deadlock timeout: see worker/activations.py). ``run_inline`` runs the step in the
+# caller's thread (the replayer without an executor, tests of the driver).
+ActivationRunner = Callable[[Callable[[], T]], Awaitable[T]]
+
+
+async def run_inline(step: Callable[[], T]) -> T:
+    return step()
+
 
 class RunDriver:
     """Replays history into one workflow instance and runs its new activations."""
@@ -114,9 +128,11 @@ class RunDriver:
         create_instance: InstanceFactory,
         codecs: PayloadCodecs,
         public_nondeterminism_error: type = NondeterminismError,
+        run_step: ActivationRunner = run_inline,
     ) -> None:
         self.run_id = run_id
         self._create_instance = create_instance
+        self.run_step = run_step
         self._codecs = codecs
         self._nondeterminism = public_nondeterminism_error
         self.instance: Any = None
@@ -271,7 +287,9 @@ class RunDriver:
         jobs = [await self._codecs.decode_job(job) for job in jobs]
         for job in jobs:
             if isinstance(job, c.InitializeWorkflow) and self.instance is None:
-                self.instance = self._create_instance(job, self.started_attrs)
+                # Building the instance runs interceptor constructors: workflow code.
+                create = functools.partial(self._create_instance, job, self.started_attrs)
+                self.instance = await self.run_step(create)
         if self.instance is None:
             raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
         facts = self._task_facts
@@ -284,7 +302,8 @@ class RunDriver:
             continue_as_new_suggested=facts.suggest_continue_as_new,
             history_size=facts.history_size,
         )
-        completion = self.instance.activate(activation)
+        instance = self.instance
+        completion = await self.run_step(lambda: instance.activate(activation))
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
     def begin_task(self, facts: TaskFacts) -> None:

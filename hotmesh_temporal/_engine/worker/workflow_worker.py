@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from hotmesh_temporal._engine.runtime.completion import TaskContext, build_compl
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.worker.activations import WorkflowTaskExecutor
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
     LocalActivityRun,
@@ -75,6 +77,10 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # Where workflow code runs (worker/activations.py): the user's executor, else a
+    # pool of ``workflow_threads`` threads (None: temporalio's default).
+    workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None
+    workflow_threads: int | None = None
     # The workflow inbound classes and extern functions of ``interceptors`` (see
     # ``workflow_interceptor_classes``); worked out here when not given. Asked once
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
@@ -106,6 +112,11 @@ class WorkflowWorker:
         )
         self._tasks: set = set()
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+        self.executor = WorkflowTaskExecutor(
+            config.workflow_task_executor,
+            max_concurrent_workflow_tasks=config.workflow_threads,
+            debug_mode=config.debug_mode,
+        )
         # Run-ahead (see below): tasks being run ahead now, the workflow types that use
         # local activities (never run ahead), and the database's clock as of the last
         # lease (its time, and the event loop's time then).
@@ -178,10 +189,27 @@ class WorkflowWorker:
         runner = asyncio.get_running_loop().create_task(self._process(task))
         self._tasks.add(runner)
         runner.add_done_callback(self._on_done)
+        self._report_slots()
 
     def _on_done(self, runner: asyncio.Task) -> None:
         self._tasks.discard(runner)
         self.poller.slot_freed()
+        self._report_slots()
+
+    def _report_slots(self) -> None:
+        used = self.config.max_concurrent - self.free_slots()
+        self.metrics.workflow_slots(len(self._cache), used, self.free_slots())
+
+    def describe(self) -> dict[str, int]:
+        """The limits this worker runs with and how full they are now."""
+        return {
+            "max_cached_workflows": self.config.max_cached,
+            "cached_workflows": len(self._cache),
+            "max_concurrent_workflow_tasks": self.config.max_concurrent,
+            "workflow_tasks_running": self.config.max_concurrent - self.free_slots(),
+            "workflow_threads": self.executor.max_threads,
+            "stuck_workflow_threads": self.executor.stuck_threads,
+        }
 
     async def shutdown(self) -> None:
         self._stopping = True
@@ -192,6 +220,7 @@ class WorkflowWorker:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
         self._cache.clear()
+        self.executor.shutdown()
         try:
             await self.store.fetchval("forget_worker", self.config.identity)
         except Exception:  # the database is gone: the sticky timeout covers it
@@ -249,6 +278,7 @@ class WorkflowWorker:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
             await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            await self._wait_for_stuck_thread(run_id)
             return _FAILED
         reserved = self._reserve_eager()
         try:
@@ -336,6 +366,9 @@ class WorkflowWorker:
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
             or self.free_slots() <= 0
+            # The activity's report waits for the task run ahead: never behind other
+            # runs' workflow steps (it could miss its start-to-close timeout).
+            or not self.executor.has_free_turn()
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
@@ -447,12 +480,21 @@ class WorkflowWorker:
             create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
             codecs=self._codecs,
             public_nondeterminism_error=NondeterminismError,
+            run_step=self.executor.steps_for_run(str(task["run_id"])),
         )
+
+    async def _wait_for_stuck_thread(self, run_id: str) -> None:
+        """A task failed as deadlocked keeps its slot until its thread gives up, as
+        temporalio's eviction waits for it (the task itself is already released)."""
+        stuck = self.executor.stuck.get(run_id)
+        if stuck is not None:
+            await asyncio.wait({stuck})
 
     def _remember(self, run_id: str, driver: RunDriver) -> None:
         self._cache[run_id] = driver
         while len(self._cache) > self.config.max_cached:
             self._cache.popitem(last=False)
+        self._report_slots()
 
     def evict(self, run_id: str) -> None:
         self._cache.pop(run_id, None)
@@ -527,8 +569,11 @@ class WorkflowWorker:
             headers = await self._codecs.decode_headers(
                 h.parse_payload_map((request.get("header") or {}).get("fields"))
             )
-            result = driver.instance.query(
-                request["name"], args, query_id=str(row["id"]), headers=headers
+            instance = driver.instance
+            result = await driver.run_step(
+                lambda: instance.query(
+                    request["name"], args, query_id=str(row["id"]), headers=headers
+                )
             )
             encoded = await self._codecs.encode_payloads([result] if result is not None else [])
             answer: dict[str, Any] = {"result": h.payloads(encoded)}

@@ -1,0 +1,224 @@
+"""Workflow code runs off the worker's event loop: a workflow that never yields is
+failed as deadlocked (temporalio's error) while the rest of the queue keeps going, and
+CPU-heavy replays do not starve activities and heartbeats (issue 13)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
+from hotmesh_temporal.worker import Worker
+from tests.integration import isolation_app
+from tests.integration.isolation_app import CpuSteps, beating_step, burn
+
+APP = Path(__file__).with_name("isolation_app.py")
+DEADLOCK = "[TMPRL1101] Potential deadlock detected: workflow didn't yield within 2 second(s)."
+
+
+class WorkerProcess:
+    """A worker in its own process; its log (stderr) goes to a file the test reads."""
+
+    def __init__(self, dsn: str, task_queue: str, *flags: str) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+")
+        env = dict(os.environ, PYTHONPATH=str(APP.parents[2]))
+        self.proc = subprocess.Popen(
+            [sys.executable, str(APP), dsn, task_queue, *flags],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "worker ready":
+            self.proc.wait(10)
+            raise AssertionError(f"worker process did not start:\n{self.read_log()[-3000:]}")
+
+    def read_log(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def _task_attempts(dsn: str, run_id: str, until_attempt: int, limit: float) -> list:
+    """Watch a run's workflow task: for each lease seen, how long it lasted until the
+    task came back (database clock), until attempt ``until_attempt`` is reached."""
+    base, schema = split_schema(dsn)
+    q = quote_ident(schema)
+    conn = await asyncpg.connect(base)
+    leases: dict[int, float] = {}  # attempt -> seconds it was leased
+    leased_at: dict[int, object] = {}
+    try:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            row = await conn.fetchrow(
+                f"SELECT attempt, started_at, {q}.now() AS now FROM {q}.workflow_tasks"
+                " WHERE run_id = $1",
+                uuid.UUID(run_id),
+            )
+            attempt = row["attempt"]
+            if row["started_at"] is not None:
+                leased_at.setdefault(attempt, row["started_at"])
+            for earlier, started in leased_at.items():
+                if earlier < attempt and earlier not in leases:
+                    leases[earlier] = (row["now"] - started).total_seconds()
+            if attempt >= until_attempt:
+                return [leases[a] for a in sorted(leases)]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"task attempts seen: {leased_at}, lease lengths {leases}")
+    finally:
+        await conn.close()
+
+
+@pytest.mark.slow
+async def test_a_workflow_that_never_yields_fails_as_deadlocked_and_others_complete(
+    client, migrated_dsn
+):
+    task_queue = f"spin-{uuid.uuid4()}"
+    workers = [WorkerProcess(migrated_dsn, task_queue), WorkerProcess(migrated_dsn, task_queue)]
+    try:
+        spin = await client.start_workflow(
+            "SpinForever", id=f"spin-{uuid.uuid4()}", task_queue=task_queue
+        )
+        watching = asyncio.ensure_future(
+            _task_attempts(migrated_dsn, spin.result_run_id, until_attempt=4, limit=40)
+        )
+        handles = [
+            await client.start_workflow(
+                "Quick", i, id=f"quick-{uuid.uuid4()}", task_queue=task_queue
+            )
+            for i in range(50)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 60)
+        assert results == [i + 1 for i in range(50)]
+        leases = await watching
+        await spin.terminate("test over")
+    finally:
+        for worker in workers:
+            worker.stop()
+    # Every attempt was given up by the detector about 2 seconds after it started
+    # (polling adds up to 50 ms, a loaded machine a little more).
+    assert len(leases) >= 3
+    assert all(1.9 <= seconds <= 3.5 for seconds in leases), leases
+    logs = "".join(worker.read_log() for worker in workers)
+    assert logs.count(f"_DeadlockError: {DEADLOCK}") >= 3, logs[-4000:]
+    assert "did not yield; interrupting it" in logs
+
+
+def _loops_for(seconds: float) -> int:
+    """How many iterations of isolation_app.burn take about ``seconds`` here."""
+    loops = 200_000
+    started = time.perf_counter()
+    burn(loops)
+    return int(loops * seconds / max(time.perf_counter() - started, 1e-6))
+
+
+@pytest.mark.slow
+async def test_debug_mode_turns_the_deadlock_detector_off(client, migrated_dsn):
+    task_queue = f"debug-{uuid.uuid4()}"
+    worker = WorkerProcess(migrated_dsn, task_queue, "--debug-mode")
+    try:
+        # Holds its thread for about 4 seconds without yielding: twice the deadlock
+        # timeout, which a worker without debug mode would fail it for.
+        handle = await client.start_workflow(
+            "SpinAWhile", 4.0, id=f"debug-{uuid.uuid4()}", task_queue=task_queue
+        )
+        held = await asyncio.wait_for(handle.result(), 60)
+        history = await handle.fetch_history()
+    finally:
+        worker.stop()
+    assert held >= 4.0
+    task_starts = [
+        e for e in history.events if e.HasField("workflow_task_started_event_attributes")
+    ]
+    assert len(task_starts) == 1  # its one task was never failed and retried
+    assert "TMPRL1101" not in worker.read_log()
+
+
+async def _completed_activities(dsn: str, task_queue: str) -> int:
+    base, schema = split_schema(dsn)
+    q = quote_ident(schema)
+    conn = await asyncpg.connect(base)
+    try:
+        return await conn.fetchval(
+            f"SELECT count(*) FROM {q}.history_events h JOIN {q}.executions e USING (run_id)"
+            " WHERE e.task_queue = $1 AND h.event_type = 'ActivityTaskCompleted'",
+            task_queue,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.slow
+async def test_taking_over_cpu_heavy_runs_does_not_starve_activities(client, migrated_dsn):
+    task_queue = f"takeover-{uuid.uuid4()}"
+    loops = _loops_for(0.1)
+    steps, runs = 3, 50
+    first = WorkerProcess(migrated_dsn, task_queue)
+    try:
+        handles = [
+            await client.start_workflow(
+                CpuSteps.run,
+                args=[steps, loops],
+                id=f"cpu-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+            for _ in range(runs)
+        ]
+        # Let the runs get going (one step each on average), then crash the worker.
+        deadline = time.monotonic() + 150
+        while (done := await _completed_activities(migrated_dsn, task_queue)) < runs:
+            assert time.monotonic() < deadline, (done, first.read_log()[-3000:])
+            await asyncio.sleep(0.2)
+    finally:
+        first.stop(signal.SIGKILL)
+    isolation_app.BEATS.clear()
+    # This worker takes every run over: its first task of each replays the run, about
+    # 100 ms of workflow CPU per step already done, while it runs the activities.
+    async with Worker(
+        client, task_queue=task_queue, workflows=[CpuSteps], activities=[beating_step]
+    ):
+        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 180)
+    assert results == [sum(range(steps))] * runs
+    ours = [beat for beat in isolation_app.BEATS if beat[3] == os.getpid()]
+    assert ours, "the second worker ran no activity"
+    # No attempt of this worker missed its start-to-close or heartbeat timeout: each
+    # step ran here at most once, and the attempt it ran is the one that completed.
+    ran_here: dict = {}
+    for workflow_id, step, attempt, _, beats in ours:
+        assert (workflow_id, step) not in ran_here, (workflow_id, step, attempt, beats)
+        ran_here[(workflow_id, step)] = attempt
+    for handle in handles:
+        events = {e.event_id: e for e in (await handle.fetch_history()).events}
+        for event in events.values():
+            if event.HasField("activity_task_timed_out_event_attributes"):
+                # only the attempts lost with the crashed worker may time out
+                started = events[event.activity_task_timed_out_event_attributes.started_event_id]
+                identity = started.activity_task_started_event_attributes.identity
+                assert identity.startswith(f"{first.proc.pid}@"), (handle.id, identity)
+    # Heartbeats kept flowing: consecutive heartbeat calls of an attempt here are
+    # 50 ms apart when the loop is free; never did one wait as long as half a second.
+    gaps = [
+        later - earlier
+        for *_, beats in ours
+        for earlier, later in zip(beats, beats[1:], strict=False)
+    ]
+    assert max(gaps) < 0.5, sorted(gaps)[-10:]
