@@ -1300,19 +1300,24 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         client = self._client
         store = await self._store()
         start = await self._new_run_request(input)
+        request_id = str(uuid.uuid4())
         if input.start_signal:
             start["signal"] = await _signal_event(
                 client,
                 input.start_signal,
                 input.start_signal_args,
                 await self._encode_headers(input.headers),
+                request_id,
             )
         # The run's close is kept for result() from now on (no first look needed).
         client.service_client._close_waiter(store).expect(start["run_id"])
         local = local_worker_for(store, client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity
-        reply = await _call(store.fetchval("start_workflow", start))
+        if input.start_signal:  # may signal a running workflow: once per request id
+            reply = await _call(store.fetchval("signal_with_start", request_id, start))
+        else:  # a retry finds the run it started by its run id
+            reply = await _call(store.fetchval("start_workflow", start))
         if reply.get("task"):
             local.take_started_run(reply["task"])  # type: ignore[union-attr]
         if reply["status"] == "already_started":
@@ -1446,7 +1451,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         store = await self._store()
         status = await _call(
             store.fetchval(
-                "request_cancel_workflow",
+                "request_cancel_workflow_once",
+                str(uuid.uuid4()),  # a retry after a lost connection is applied once
                 self._client.namespace,
                 input.id,
                 uuid.UUID(input.run_id) if input.run_id else None,
@@ -1458,12 +1464,18 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         store = await self._store()
+        request_id = str(uuid.uuid4())  # a retry after a lost connection is applied once
         event = await _signal_event(
-            self._client, input.signal, input.args, await self._encode_headers(input.headers)
+            self._client,
+            input.signal,
+            input.args,
+            await self._encode_headers(input.headers),
+            request_id,
         )
         status = await _call(
             store.fetchval(
-                "signal_workflow",
+                "signal_workflow_once",
+                request_id,
                 self._client.namespace,
                 input.id,
                 uuid.UUID(input.run_id) if input.run_id else None,
@@ -1523,7 +1535,8 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
         status = await _call(
             store.fetchval(
-                "terminate_workflow",
+                "terminate_workflow_once",
+                str(uuid.uuid4()),  # a retry after a lost connection is applied once
                 self._client.namespace,
                 input.id,
                 uuid.UUID(input.run_id) if input.run_id else None,
@@ -1606,7 +1619,11 @@ async def _cron_start_delay(
 
 
 async def _signal_event(
-    client: Client, name: str, args: Sequence[Any], headers: Mapping[str, Any] | None = None
+    client: Client,
+    name: str,
+    args: Sequence[Any],
+    headers: Mapping[str, Any] | None,
+    request_id: str,
 ) -> dict[str, Any]:
     payloads = await client.data_converter.encode(list(args)) if args else []
     return h.event(
@@ -1617,6 +1634,7 @@ async def _signal_event(
                 "input": h.payloads(payloads),
                 "identity": client.identity,
                 "header": h.header(headers),
+                "requestId": request_id,
             }
         ),
     )
