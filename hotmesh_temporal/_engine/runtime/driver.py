@@ -159,6 +159,9 @@ class RunDriver:
         # run's history size after the last completed task, and that task's facts.
         self.history_size = 0
         self.task_facts: dict[str, Any] | None = None
+        # The time the last completed task's events carry: a task run ahead is not
+        # stamped earlier (a run's event times never go backwards).
+        self.last_event_time: datetime | None = None
 
     # ------------------------------------------------------------------ replay
 

@@ -333,6 +333,8 @@ class WorkflowWorker:
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
         driver.last_event_id = int(reply["last_event_id"])
+        if reply.get("last_event_time"):
+            driver.last_event_time = h.parse_time(reply["last_event_time"])
         driver.history_size = int(reply.get("history_size") or 0)
         if completion.close is None:
             driver.task_facts = _run_facts(task)
@@ -389,6 +391,8 @@ class WorkflowWorker:
         begun = loop.time()
         database_time, measured_at = self._clock  # type: ignore[misc]
         now = database_time + timedelta(seconds=begun - measured_at)
+        if driver.last_event_time is not None:
+            now = max(now, driver.last_event_time)
         after = driver.last_event_id
         events = _predicted_events(activity, result, after, self.config.identity, driver.task_facts)
         task = dict(
