@@ -12,11 +12,13 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from hotmesh_temporal import activity, workflow
 from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
 from hotmesh_temporal.worker import Worker
 from tests.integration import isolation_app
@@ -222,3 +224,47 @@ async def test_taking_over_cpu_heavy_runs_does_not_starve_activities(client, mig
         for earlier, later in zip(beats, beats[1:], strict=False)
     ]
     assert max(gaps) < 0.5, sorted(gaps)[-10:]
+
+
+_HOLD_LOCAL = asyncio.Event()
+
+
+@activity.defn
+async def held_local_step() -> str:
+    if not _HOLD_LOCAL.is_set():
+        await asyncio.sleep(120)  # the first worker shuts down meanwhile
+    return "done"
+
+
+@workflow.defn
+class WaitsOnLocal:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_local_activity(
+            held_local_step, start_to_close_timeout=timedelta(minutes=5)
+        )
+
+
+async def test_shutdown_hands_in_flight_workflow_tasks_back_at_once(client, task_queue):
+    _HOLD_LOCAL.clear()
+    first = Worker(
+        client, task_queue=task_queue, workflows=[WaitsOnLocal], activities=[held_local_step]
+    )
+    async with first:
+        # The task's lease lasts a minute: only a hand-back lets another worker in soon.
+        handle = await client.start_workflow(
+            WaitsOnLocal.run,
+            id=f"held-{uuid.uuid4()}",
+            task_queue=task_queue,
+            task_timeout=timedelta(seconds=60),
+        )
+        await asyncio.sleep(1.0)  # its task is in flight, waiting on the local activity
+        stopping = time.monotonic()
+    shutdown_took = time.monotonic() - stopping
+    _HOLD_LOCAL.set()
+    async with Worker(
+        client, task_queue=task_queue, workflows=[WaitsOnLocal], activities=[held_local_step]
+    ):
+        assert await asyncio.wait_for(handle.result(), 30) == "done"
+    assert shutdown_took < 10
+    assert time.monotonic() - stopping < 30  # not the minute the lease would have taken

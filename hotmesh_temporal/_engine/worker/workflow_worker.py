@@ -44,6 +44,11 @@ logger = logging.getLogger("hotmesh_temporal.worker")
 # the worker directly (start_workflow leases it), as Temporal's eager workflow start.
 _LOCAL_WORKERS: dict[tuple, WorkflowWorker] = {}
 
+# How long a worker shutting down lets its in-flight workflow tasks finish before it
+# hands them back (an activation cannot take longer than the deadlock timeout; a task
+# still waiting on local activities is handed back rather than left to lease expiry).
+SHUTDOWN_GRACE_SECONDS = 3.0
+
 
 def local_worker_for(
     store: Any, namespace: str, task_queue: str, workflow_type: str
@@ -111,6 +116,7 @@ class WorkflowWorker:
             headers=_codec_applies_to_headers(config.header_codec_behavior),
         )
         self._tasks: set = set()
+        self._leased: dict[str, Mapping[str, Any]] = {}  # run id -> task in flight
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         self.executor = WorkflowTaskExecutor(
             config.workflow_task_executor,
@@ -218,7 +224,9 @@ class WorkflowWorker:
         await self.poller.stop()
         await self.query_poller.stop()
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=30)
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+            if unfinished:
+                await self._hand_back(unfinished)
         self._cache.clear()
         self.executor.shutdown()
         try:
@@ -226,10 +234,23 @@ class WorkflowWorker:
         except Exception:  # the database is gone: the sticky timeout covers it
             logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
 
+    async def _hand_back(self, unfinished: set) -> None:
+        """Stop the tasks still running and release their leases for any worker to
+        take at once (a lease that already ended is left alone: release checks it)."""
+        held = list(self._leased.values())
+        for runner in unfinished:
+            runner.cancel()
+        await asyncio.wait(unfinished, timeout=1)
+        for task in held:
+            logger.info("handing back the workflow task of run %s on shutdown", task["run_id"])
+            await self._release(task, delay=0)
+
     # -------------------------------------------------------------------- tasks
 
     async def _process(self, task: Mapping[str, Any] | None) -> None:
         while task is not None:
+            run_id = str(task["run_id"])
+            self._leased[run_id] = task
             try:
                 task = await self._process_one(task)
             except Exception:
@@ -239,6 +260,8 @@ class WorkflowWorker:
                 self._cache.pop(str(task["run_id"]), None)
                 await self._release(task, delay=1.0)
                 task = None
+            finally:
+                self._leased.pop(run_id, None)
 
     async def _process_one(self, task: Mapping[str, Any]) -> Mapping[str, Any] | None:
         started = time.monotonic()
