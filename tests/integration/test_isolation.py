@@ -268,3 +268,94 @@ async def test_shutdown_hands_in_flight_workflow_tasks_back_at_once(client, task
         assert await asyncio.wait_for(handle.result(), 30) == "done"
     assert shutdown_took < 10
     assert time.monotonic() - stopping < 30  # not the minute the lease would have taken
+
+
+@workflow.defn
+class WhereAmI:
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        await workflow.wait_condition(lambda: len(self.threads) > 1)
+        return self.threads
+
+    @workflow.signal
+    def again(self) -> None:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+
+    @workflow.query
+    def thread_of_query(self) -> str:
+        import threading
+
+        return threading.current_thread().name
+
+
+async def test_workflow_code_runs_in_the_given_workflow_task_executor(client, task_queue):
+    import concurrent.futures
+    import threading
+
+    loop_thread = threading.current_thread().name
+    executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="users_wf")
+    try:
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[WhereAmI],
+            workflow_task_executor=executor,
+            max_cached_workflows=0,  # the second task replays the first activation
+        ):
+            handle = await client.start_workflow(
+                WhereAmI.run, id=f"where-{uuid.uuid4()}", task_queue=task_queue
+            )
+            query_thread = await handle.query(WhereAmI.thread_of_query)
+            await handle.signal(WhereAmI.again)
+            threads = await handle.result()
+    finally:
+        executor.shutdown()
+    assert threads and all(name.startswith("users_wf") for name in threads), threads
+    assert query_thread.startswith("users_wf") and loop_thread not in threads
+
+
+async def test_cache_and_slot_limits_are_honoured_and_reported(migrated_dsn, task_queue):
+    import threading
+
+    from hotmesh_temporal.client import Client
+    from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
+
+    buffer = MetricBuffer(10_000)
+    client = await Client.connect(
+        migrated_dsn, runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    )
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[WhereAmI],
+        max_cached_workflows=2,
+        max_concurrent_workflow_tasks=3,
+    ):
+        handles = [
+            await client.start_workflow(
+                WhereAmI.run, id=f"limits-{uuid.uuid4()}", task_queue=task_queue
+            )
+            for _ in range(6)
+        ]
+        for handle in handles:
+            await handle.signal(WhereAmI.again)
+        for handle in handles:
+            await handle.result()
+        pool = [t for t in threading.enumerate() if t.name.startswith("hotmesh_workflow_")]
+    updates = buffer.retrieve_updates()
+    cache = [u.value for u in updates if u.metric.name == "temporal_sticky_cache_size"]
+    used = [u.value for u in updates if u.metric.name == "temporal_worker_task_slots_used"]
+    free = [u.value for u in updates if u.metric.name == "temporal_worker_task_slots_available"]
+    assert cache and max(cache) == 2, cache
+    assert used and max(used) <= 3 and all(u + f == 3 for u, f in zip(used, free, strict=True))
+    # the default pool is sized by max_concurrent_workflow_tasks, as temporalio's
+    assert 1 <= len(pool) <= 3, [t.name for t in pool]
+    await (await client._engine_store()).close()
