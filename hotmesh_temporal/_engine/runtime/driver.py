@@ -288,12 +288,11 @@ class RunDriver:
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
         jobs = [await self._codecs.decode_job(job) for job in jobs]
-        for job in jobs:
-            if isinstance(job, c.InitializeWorkflow) and self.instance is None:
-                # Building the instance runs interceptor constructors: workflow code.
-                create = functools.partial(self._create_instance, job, self.started_attrs)
-                self.instance = await self.run_step(create)
-        if self.instance is None:
+        init = next(
+            (j for j in jobs if isinstance(j, c.InitializeWorkflow) and self.instance is None),
+            None,
+        )
+        if self.instance is None and init is None:
             raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
         facts = self._task_facts
         activation = c.Activation(
@@ -305,9 +304,17 @@ class RunDriver:
             continue_as_new_suggested=facts.suggest_continue_as_new,
             history_size=facts.history_size,
         )
-        instance = self.instance
-        completion = await self.run_step(lambda: instance.activate(activation))
+        completion = await self.run_step(functools.partial(self._activate_step, init, activation))
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
+
+    def _activate_step(
+        self, init: c.InitializeWorkflow | None, activation: c.Activation
+    ) -> c.ActivationCompletion:
+        """One step in the workflow thread: build the instance first if this activation
+        starts the run (its interceptors' constructors are workflow code too)."""
+        if init is not None:
+            self.instance = self._create_instance(init, self.started_attrs)
+        return self.instance.activate(activation)
 
     def begin_task(self, facts: TaskFacts) -> None:
         """The live task about to run (its WorkflowTaskStarted is written at completion)."""
