@@ -27,6 +27,7 @@ logger = logging.getLogger("hotmesh_temporal")
 
 SCHEMA_DIR = Path(__file__).parent.parent / "sql" / "schema"
 SCHEMA_TOKEN = "{{schema}}"
+SCHEMA_NAME_TOKEN = "{{schema_name}}"
 _FILE_RE = re.compile(r"(\d{4,})_([A-Za-z0-9_\-]+)\.sql\Z")
 
 
@@ -55,10 +56,19 @@ def migration_files(directory: Path | str | None = None) -> list[tuple[int, str,
 
 
 def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[int, str, str]]:
-    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in."""
+    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in (the
+    quoted identifier) and ``{{schema_name}}`` (the bare name, for string literals such
+    as ``format('%I', ...)`` in dynamic SQL)."""
     quoted = quote_ident(validate_schema(schema))
+    literal = schema.replace("'", "''")
     return [
-        (version, name, path.read_text(encoding="utf-8").replace(SCHEMA_TOKEN, quoted))
+        (
+            version,
+            name,
+            path.read_text(encoding="utf-8")
+            .replace(SCHEMA_NAME_TOKEN, literal)
+            .replace(SCHEMA_TOKEN, quoted),
+        )
         for version, name, path in migration_files(directory)
     ]
 
@@ -147,12 +157,19 @@ def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int
 
 
 async def migrate(
-    conn: asyncpg.Connection, schema: str, *, directory: Path | str | None = None
+    conn: asyncpg.Connection,
+    schema: str,
+    *,
+    directory: Path | str | None = None,
+    pooled: bool = False,
 ) -> list[int]:
     """Apply the pending migrations to ``schema``; return the versions applied here.
 
     Must not be called inside an open transaction. Serialised across connections and
-    processes by ``pg_advisory_lock`` on a key derived from the schema name.
+    processes by ``pg_advisory_lock`` on a key derived from the schema name; with
+    ``pooled`` (a connection through a transaction-mode pooler, where a session lock
+    would outlive the transaction on a server connection that others then get) the
+    whole upgrade is one transaction holding ``pg_advisory_xact_lock`` instead.
     """
     validate_schema(schema)
     migrations = render_sql(schema, directory)
@@ -164,9 +181,22 @@ async def migrate(
         _check_unchanged(schema, applied, sums)
         if wanted <= applied.keys():
             return []
+    if pooled:
+        async with conn.transaction():
+            return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_xact_lock")
+    return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_lock")
 
+
+async def _migrate_locked(
+    conn: asyncpg.Connection,
+    schema: str,
+    migrations: list[tuple[int, str, str]],
+    sums: dict[int, str],
+    lock: str,
+) -> list[int]:
+    wanted = {version for version, _, _ in migrations}
     key = lock_key(schema)
-    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    await conn.execute(f"SELECT {lock}($1)", key)
     try:
         await conn.execute(bootstrap_sql(schema))
         applied = await applied_versions(conn, schema) or {}
@@ -190,7 +220,8 @@ async def migrate(
             )
         return done
     finally:
-        try:
-            await conn.execute("SELECT pg_advisory_unlock($1)", key)
-        except Exception:  # the connection is gone: its lock went with it
-            pass
+        if lock == "pg_advisory_lock":  # the transaction's lock ends with it
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except Exception:  # the connection is gone: its lock went with it
+                pass

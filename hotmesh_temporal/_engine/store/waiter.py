@@ -16,8 +16,6 @@ from typing import Any
 
 from hotmesh_temporal._engine.store.store import Store
 
-FALLBACK_SECONDS = 5.0
-
 
 class KeyedWaiter:
     def __init__(self, store: Store, kind: str) -> None:
@@ -55,7 +53,7 @@ class KeyedWaiter:
                 found = await check()
                 if found is not None:
                     return found
-                wait = FALLBACK_SECONDS
+                wait = self._store.fallback_wait_seconds
                 if deadline is not None:
                     wait = min(wait, deadline - loop.time())
                     if wait <= 0:
