@@ -234,16 +234,8 @@ BEGIN
         (run_id, event_id, event_type, event_time, attributes, user_metadata)
     SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
            -- An event may bring its own time: WorkflowTaskStarted is written at
-           -- completion but carries the lease time, which workflow.now() is on replay
-           -- (so it is kept as given); a buffered event, the time it arrived. Other
-           -- events are never earlier than an event before them.
-           CASE WHEN x.ev->>'type' = 'WorkflowTaskStarted' AND x.ev ? 'time'
-                THEN (x.ev->>'time')::timestamptz
-                ELSE greatest(
-                    max(coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()))
-                        OVER (ORDER BY x.ord),
-                    (SELECT h.event_time FROM {{schema}}.history_events h
-                      WHERE h.run_id = p_run AND h.event_id = p_first - 1)) END,
+           -- completion but carries the lease time, which workflow.now() is on replay.
+           coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
            CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
                 THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
                 ELSE x.ev->'attrs' END,
@@ -253,6 +245,14 @@ END $$;
 
 -- Append events at the run's next ids and return the last id. p_wft_state, when
 -- given, is written in the same UPDATE (scheduling a task right after an append).
+
+-- The time of one event of a run (NULL if it has none); 0015_event_times.sql names the
+-- run's history partition in it.
+CREATE FUNCTION {{schema}}.event_time(p_run uuid, p_event_id bigint) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT event_time FROM {{schema}}.history_events
+     WHERE run_id = p_run AND event_id = p_event_id
+$$;
 
 -- p_events, each without a time of its own given p_time.
 CREATE FUNCTION {{schema}}.stamped(p_events jsonb, p_time timestamptz) RETURNS jsonb
@@ -423,8 +423,7 @@ BEGIN
     UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run RETURNING * INTO e;
     -- The task's time (its WorkflowTaskStarted, workflow.now()): never before the run's
     -- last event, which a transaction that started earlier may have stamped later.
-    v_task_time := greatest(v_now, (SELECT h.event_time FROM {{schema}}.history_events h
-                                     WHERE h.run_id = p_run AND h.event_id = e.next_event_id - 1));
+    v_task_time := greatest(v_now, {{schema}}.event_time(p_run, e.next_event_id - 1));
     UPDATE {{schema}}.workflow_tasks
        SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
            deadline = v_now + e.task_timeout * interval '1 second'
@@ -836,9 +835,7 @@ BEGIN
     END IF;
     RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
                               -- the floor of a task run ahead's time (workflow_worker.py)
-                              'last_event_time', (SELECT h.event_time
-                                                    FROM {{schema}}.history_events h
-                                                   WHERE h.run_id = p_run AND h.event_id = v_last),
+                              'last_event_time', {{schema}}.event_time(p_run, v_last),
                               'history_size', e.history_size,
                               'activities', v_eager, 'next', v_next);
 END $$;
@@ -993,8 +990,7 @@ BEGIN
        OR (p_completion->>'first_event_id')::bigint <> p_after + 4
        OR abs(extract(epoch FROM v_started - {{schema}}.now())) > 1
        -- predicted before the run's last event: the task is run again, later
-       OR v_started < (SELECT h.event_time FROM {{schema}}.history_events h
-                        WHERE h.run_id = e.run_id AND h.event_id = p_after)
+       OR v_started < {{schema}}.event_time(e.run_id, p_after)
        OR EXISTS (SELECT 1 FROM {{schema}}.updates u WHERE u.run_id = e.run_id AND u.state = 0) THEN
         RETURN {{schema}}.complete_activity_task(p_task, p_attempt, p_result, p_identity, p_worker, true);
     END IF;
