@@ -45,8 +45,11 @@ DEFAULT_WORKFLOW_THREADS = 500
 # them past the deadlock timeout), and the worker loop, one thread among 51, would
 # wait its turn for the GIL behind all of them, holding back activity reports and
 # heartbeats. Steps beyond this many wait for their turn on the loop (their deadlock
-# clock starts when they run); a step given up as deadlocked gives its turn back.
+# clock starts when they run); a step given up as deadlocked gives its turn back. A
+# task run ahead of its activity's report waits at most RUN_AHEAD_TURN_WAIT for its
+# turn (the report waits for it), else the activity is reported the usual way.
 STEPS_AT_ONCE = 2
+RUN_AHEAD_TURN_WAIT = 0.05
 
 
 class _DeadlockError(Exception):
@@ -64,6 +67,10 @@ class _DeadlockError(Exception):
             stack = "".join(traceback.format_stack(frame))
             err.add_note(f"Stack of the workflow thread when it was found stuck:\n{stack}")
         return err
+
+
+class NoTurnInTime(Exception):
+    """A step that may only wait so long for its turn did not get one (run-ahead)."""
 
 
 class _InterruptDeadlockError(BaseException):
@@ -129,16 +136,36 @@ class WorkflowTaskExecutor:
     def max_threads(self) -> int:
         return int(getattr(self._executor, "_max_workers", 0))
 
-    def has_free_turn(self) -> bool:
-        """Whether a step handed over now would run at once (not wait its turn)."""
-        return not self._turns.locked()
+    def steps_for_run(self, run_id: str, turn_wait: float | None = None) -> RunSteps:
+        """The runner of one run's steps; with ``turn_wait``, a step that does not get
+        its turn within that many seconds raises NoTurnInTime instead of running."""
+        return RunSteps(self, run_id, turn_wait)
 
-    def steps_for_run(self, run_id: str) -> RunSteps:
-        return RunSteps(self, run_id)
-
-    async def run(self, step: Callable[[], T], run_id: str) -> T:
-        async with self._turns:
+    async def run(self, step: Callable[[], T], run_id: str, turn_wait: float | None = None) -> T:
+        if turn_wait is None:
+            await self._turns.acquire()
+        elif not await self._turn_within(turn_wait):
+            raise NoTurnInTime(run_id)
+        try:
             return await self._run_now(step, run_id)
+        finally:
+            self._turns.release()
+
+    async def _turn_within(self, seconds: float) -> bool:
+        """Take a turn if one comes within ``seconds`` (never leaking one that came
+        just as the wait ended)."""
+        if not self._turns.locked():
+            await self._turns.acquire()  # free: returns at once
+            return True
+        waiting = asyncio.ensure_future(self._turns.acquire())
+        done, _ = await asyncio.wait({waiting}, timeout=seconds)
+        if done:
+            return True
+        waiting.cancel()
+        await asyncio.wait({waiting})
+        if not waiting.cancelled():
+            self._turns.release()  # acquired after all, as the wait ended
+        return False
 
     async def _run_now(self, step: Callable[[], T], run_id: str) -> T:
         thread = _StepThread()
@@ -172,9 +199,12 @@ class WorkflowTaskExecutor:
 class RunSteps:
     """The steps of one run: RunDriver's ``run_step``, bound to the executor."""
 
-    def __init__(self, executor: WorkflowTaskExecutor, run_id: str) -> None:
+    def __init__(
+        self, executor: WorkflowTaskExecutor, run_id: str, turn_wait: float | None
+    ) -> None:
         self._executor = executor
         self._run_id = run_id
+        self._turn_wait = turn_wait
 
     async def __call__(self, step: Callable[[], T]) -> T:
-        return await self._executor.run(step, self._run_id)
+        return await self._executor.run(step, self._run_id, self._turn_wait)

@@ -28,7 +28,10 @@ from hotmesh_temporal._engine.runtime.completion import TaskContext, build_compl
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal._engine.store.store import Store
-from hotmesh_temporal._engine.worker.activations import WorkflowTaskExecutor
+from hotmesh_temporal._engine.worker.activations import (
+    RUN_AHEAD_TURN_WAIT,
+    WorkflowTaskExecutor,
+)
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
     LocalActivityRun,
@@ -391,9 +394,6 @@ class WorkflowWorker:
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
             or self.free_slots() <= 0
-            # The activity's report waits for the task run ahead: never behind other
-            # runs' workflow steps (it could miss its start-to-close timeout).
-            or not self.executor.has_free_turn()
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
@@ -430,12 +430,20 @@ class WorkflowWorker:
             updates=[],
             events=events,
         )
+        # The activity's report waits for the task run ahead: it waits for its turn
+        # behind other runs' steps only briefly (else the report goes the usual way).
+        run_step, driver.run_step = (
+            driver.run_step,
+            self.executor.steps_for_run(str(activity["run_id"]), RUN_AHEAD_TURN_WAIT),
+        )
         try:
             await driver.replay(events)
             driver.begin_task(live_task_facts(task))
             outcome = await driver.run_current(now, after + len(events))
         except Exception:
             return None  # the leased task will replay the run and meet the same error
+        finally:
+            driver.run_step = run_step
         if outcome.failure is not None:
             return None
         if any(is_local_activity(cmd) for cmd in outcome.commands):
