@@ -21,6 +21,7 @@ taken until its thread gives up (temporalio's eviction waits for it the same way
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import ctypes
 import logging
@@ -46,8 +47,9 @@ DEFAULT_WORKFLOW_THREADS = 500
 # wait its turn for the GIL behind all of them, holding back activity reports and
 # heartbeats. Steps beyond this many wait for their turn on the loop (their deadlock
 # clock starts when they run); a step given up as deadlocked gives its turn back. A
-# task run ahead of its activity's report waits at most RUN_AHEAD_TURN_WAIT for its
-# turn (the report waits for it), else the activity is reported the usual way.
+# task run ahead of its activity's report goes before the steps waiting and waits at
+# most RUN_AHEAD_TURN_WAIT for its turn (the report waits for it), else the activity
+# is reported the usual way.
 STEPS_AT_ONCE = 2
 RUN_AHEAD_TURN_WAIT = 0.05
 
@@ -81,6 +83,52 @@ class _InterruptDeadlockError(BaseException):
 def debug_mode_enabled(debug_mode: bool) -> bool:
     """temporalio's rule: the option, or a truthy TEMPORAL_DEBUG environment variable."""
     return debug_mode or bool(os.environ.get("TEMPORAL_DEBUG"))
+
+
+class _Turns:
+    """STEPS_AT_ONCE turns to run a workflow step, handed out first come first served,
+    except that urgent steps (a task run ahead of its activity's report) go before
+    every step still waiting."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._urgent: collections.deque[asyncio.Future] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+
+    async def take(self, *, urgent: bool = False, within: float | None = None) -> bool:
+        """Take a turn; False when ``within`` seconds pass first."""
+        if self._free > 0 and not self._urgent and (urgent or not self._waiting):
+            self._free -= 1
+            return True
+        queue = self._urgent if urgent else self._waiting
+        granted = asyncio.get_running_loop().create_future()
+        queue.append(granted)
+        try:
+            done, _ = await asyncio.wait({granted}, timeout=within)
+        except asyncio.CancelledError:
+            self._withdraw(queue, granted)
+            raise
+        if done:
+            return True
+        self._withdraw(queue, granted)
+        return False
+
+    def _withdraw(self, queue: collections.deque, granted: asyncio.Future) -> None:
+        if granted.done() and not granted.cancelled():
+            self.give_back()  # handed over just as the wait ended: pass it on
+        else:
+            granted.cancel()
+            queue.remove(granted)
+
+    def give_back(self) -> None:
+        """End a turn: the next waiter (urgent ones first) takes it over."""
+        for queue in (self._urgent, self._waiting):
+            while queue:
+                granted = queue.popleft()
+                if not granted.done():
+                    granted.set_result(True)
+                    return
+        self._free += 1
 
 
 class _StepThread:
@@ -130,7 +178,7 @@ class WorkflowTaskExecutor:
         # Steps the detector abandoned, by run id, until the worker waits for them.
         self.stuck: dict[str, asyncio.Future] = {}
         self.stuck_threads = 0  # abandoned steps whose thread still runs
-        self._turns = asyncio.Semaphore(STEPS_AT_ONCE)
+        self._turns = _Turns(STEPS_AT_ONCE)
 
     @property
     def max_threads(self) -> int:
@@ -142,30 +190,13 @@ class WorkflowTaskExecutor:
         return RunSteps(self, run_id, turn_wait)
 
     async def run(self, step: Callable[[], T], run_id: str, turn_wait: float | None = None) -> T:
-        if turn_wait is None:
-            await self._turns.acquire()
-        elif not await self._turn_within(turn_wait):
+        # A step that may only wait so long is urgent: it goes before the queue.
+        if not await self._turns.take(urgent=turn_wait is not None, within=turn_wait):
             raise NoTurnInTime(run_id)
         try:
             return await self._run_now(step, run_id)
         finally:
-            self._turns.release()
-
-    async def _turn_within(self, seconds: float) -> bool:
-        """Take a turn if one comes within ``seconds`` (never leaking one that came
-        just as the wait ended)."""
-        if not self._turns.locked():
-            await self._turns.acquire()  # free: returns at once
-            return True
-        waiting = asyncio.ensure_future(self._turns.acquire())
-        done, _ = await asyncio.wait({waiting}, timeout=seconds)
-        if done:
-            return True
-        waiting.cancel()
-        await asyncio.wait({waiting})
-        if not waiting.cancelled():
-            self._turns.release()  # acquired after all, as the wait ended
-        return False
+            self._turns.give_back()
 
     async def _run_now(self, step: Callable[[], T], run_id: str) -> T:
         thread = _StepThread()
