@@ -393,7 +393,9 @@ class WorkflowWorker:
             or driver.task_facts is None
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
-            or self.free_slots() <= 0
+            # not "or no free slot": slots are mostly held by tasks waiting for a
+            # workflow-step turn, which this one goes before (activations.py); it is
+            # counted in _ahead while it runs, so the pollers claim less meanwhile.
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
