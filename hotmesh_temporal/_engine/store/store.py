@@ -121,6 +121,7 @@ _REPEATABLE = frozenset(
         "release_workflow_task",
         "extend_workflow_task_lease",
         "complete_activity_task",
+        "complete_activity_tasks",
         "complete_activity_run_ahead",
         "fail_activity_task",
         "cancel_activity_task",
@@ -128,6 +129,7 @@ _REPEATABLE = frozenset(
         "answer_query",
         "take_answer",
         "events_after",
+        "events_page",
         # retention: deleting what is already deleted deletes nothing; settings are
         # absolute values, so a second write writes the same thing
         "claim_purge_turn",
@@ -173,6 +175,7 @@ _DEFERRABLE = (
     "complete_workflow_task",
     "complete_activity_task",
     "complete_activity_run_ahead",
+    "complete_activity_tasks",
 )
 
 
