@@ -198,7 +198,7 @@ async def test_taking_over_cpu_heavy_runs_does_not_starve_activities(client, mig
     async with Worker(
         client, task_queue=task_queue, workflows=[CpuSteps], activities=[beating_step]
     ):
-        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 180)
+        results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 400)
     assert results == [sum(range(steps))] * runs
     ours = [beat for beat in isolation_app.BEATS if beat[3] == os.getpid()]
     assert ours, "the second worker ran no activity"

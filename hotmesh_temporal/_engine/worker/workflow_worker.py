@@ -206,8 +206,8 @@ class WorkflowWorker:
         self._report_slots()
 
     def _report_slots(self) -> None:
-        used = self.config.max_concurrent - self.free_slots()
-        self.metrics.workflow_slots(len(self._cache), used, self.free_slots())
+        free = max(self.free_slots(), 0)
+        self.metrics.workflow_slots(len(self._cache), self.config.max_concurrent - free, free)
 
     def describe(self) -> dict[str, int]:
         """The limits this worker runs with and how full they are now."""
@@ -393,9 +393,7 @@ class WorkflowWorker:
             or driver.task_facts is None
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
-            # not "or no free slot": slots are mostly held by tasks waiting for a
-            # workflow-step turn, which this one goes before (activations.py); it is
-            # counted in _ahead while it runs, so the pollers claim less meanwhile.
+            or self.free_slots() <= 0  # max_concurrent_workflow_tasks holds for it too
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
