@@ -95,6 +95,9 @@ class _Turns:
         self._urgent: collections.deque[asyncio.Future] = collections.deque()
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
 
+    def free(self) -> bool:
+        return self._free > 0
+
     async def take(self, *, urgent: bool = False, within: float | None = None) -> bool:
         """Take a turn; False when ``within`` seconds pass first."""
         if self._free > 0 and not self._urgent and (urgent or not self._waiting):
@@ -183,6 +186,10 @@ class WorkflowTaskExecutor:
     @property
     def max_threads(self) -> int:
         return int(getattr(self._executor, "_max_workers", 0))
+
+    def has_free_turn(self) -> bool:
+        """Whether a step handed over now would run at once (no step waiting)."""
+        return self._turns.free()
 
     def steps_for_run(self, run_id: str, turn_wait: float | None = None) -> RunSteps:
         """The runner of one run's steps; with ``turn_wait``, a step that does not get

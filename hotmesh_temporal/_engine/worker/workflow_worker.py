@@ -394,6 +394,9 @@ class WorkflowWorker:
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
             or self.free_slots() <= 0  # max_concurrent_workflow_tasks holds for it too
+            # A run-ahead that cannot get its turn drops the cached run (replayed
+            # later, at a cost): only tried when a turn is free now.
+            or not self.executor.has_free_turn()
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
