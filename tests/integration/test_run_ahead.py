@@ -81,7 +81,7 @@ def _wid() -> str:
 
 
 async def _calls(client) -> dict:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return dict(store.calls)
 
 
@@ -285,7 +285,7 @@ async def _until_activity_started(handle) -> None:
 async def _until_idle(client, handle, worker: Worker) -> None:
     """Until the run has no workflow task scheduled or running, and the worker holds
     it in its cache as of its last event (so that its next task can run ahead)."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     cache = worker._workflow_worker._cache  # type: ignore[attr-defined]
     for _ in range(200):
         row = await store.fetchrow("run_row", uuid.UUID(handle.result_run_id))
@@ -307,7 +307,7 @@ async def _notifications(client, during) -> list[str]:
     """The wake-ups sent on the engine's channel while ``during()`` runs."""
     import asyncpg
 
-    store = await client._engine_store()
+    store = (await client._engine()).store
     conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
     heard: list[str] = []
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
