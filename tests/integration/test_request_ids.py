@@ -105,7 +105,7 @@ async def proxied_client(migrated_dsn: str) -> AsyncIterator[tuple[Client, Reply
     try:
         yield client, proxy
     finally:
-        await (await client._engine_store()).close()
+        await ((await client._engine()).store).close()
         await proxy.close()
 
 
@@ -131,7 +131,7 @@ async def killed_midway(client: Client, dsn: str, name: str, call: Awaitable[Any
     """Run ``call`` with the real statement ``name`` made slow (it sleeps after its
     work, in the same transaction), kill its server process while it sleeps, and
     return what the caller gets."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     marker = f"slow_{name}_{uuid.uuid4().hex[:8]}"
     real = store.queries[name]
     store.queries[name] = f"{real}, pg_sleep(0.3) AS {marker}"
@@ -181,7 +181,7 @@ async def test_a_signal_whose_connection_is_lost_is_delivered_once(
                 assert proxy.dropped == 1
                 # the first attempt had committed: the retry was answered from the ledger
                 assert await _repeats(migrated_dsn) == repeats_before + 1
-            store = await caller._engine_store()
+            store = (await caller._engine()).store
             assert store.calls["signal_workflow_once"] == 1  # one call, sent twice
         signaled = await _events(client, handle.id, "workflow_execution_signaled_event_attributes")
         assert len(signaled) == 1

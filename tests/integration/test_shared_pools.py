@@ -74,7 +74,9 @@ async def test_other_schemas_get_their_own_pool(migrated_dsn):
     first = await Client.connect(migrated_dsn)
     second = await Client.connect(other)
     try:
-        assert (await first.service_client._engine()).store is not (await second.service_client._engine()).store
+        assert (await first.service_client._engine()).store is not (
+            await second.service_client._engine()
+        ).store
     finally:
         await first.service_client.close()
         await second.service_client.close()
