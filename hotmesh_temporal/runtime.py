@@ -34,7 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NewType, Protocol
 
 import hotmesh_temporal.common
-from hotmesh_temporal._engine.observability.metrics import NO_METRICS, Registry, WorkerMetrics
+from hotmesh_temporal._engine.observability.metrics import (
+    NO_METRICS,
+    ClientMetrics,
+    Registry,
+    WorkerMetrics,
+)
 
 logger = logging.getLogger("hotmesh_temporal.runtime")
 
@@ -337,6 +342,13 @@ def _serve_prometheus(config: PrometheusConfig, registry: Registry) -> Threading
     thread = threading.Thread(target=server.serve_forever, name="hotmesh prometheus", daemon=True)
     thread.start()
     return server
+
+
+def _client_metrics(runtime: Runtime, namespace: str) -> Any:
+    """What a client records its calls into (its runtime, else the default one)."""
+    if runtime._registry is None:
+        return NO_METRICS
+    return ClientMetrics(runtime.metric_meter, runtime._metric_prefix, namespace)
 
 
 def _worker_metrics(runtime: Runtime, namespace: str, task_queue: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from hotmesh_temporal._engine.service.connection import open_engine
 from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
+from hotmesh_temporal._rpc_services import OperatorService, WorkflowService
 
 
 @dataclass
@@ -149,6 +150,8 @@ class ServiceClient:
         # (Temporal clients are never closed).
         self._release_on_collect: weakref.finalize | None = None
         self._lock = asyncio.Lock()
+        self.workflow_service = WorkflowService(self)
+        self.operator_service = OperatorService(self)
 
     @staticmethod
     async def connect(config: ConnectConfig) -> ServiceClient:

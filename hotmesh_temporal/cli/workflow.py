@@ -14,6 +14,8 @@ from hotmesh_temporal._ops.runs import (
     event_rows,
     load_run,
 )
+from hotmesh_temporal.api.common.v1 import WorkflowExecution
+from hotmesh_temporal.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from hotmesh_temporal.cli._common import (
     EXIT_FAILED,
     CommandError,
@@ -579,13 +581,22 @@ async def _terminate(client: Client, args: argparse.Namespace, out: Printer) -> 
 
 def _add_delete(commands: Any) -> None:
     parser = _command(
-        commands, "delete", "delete a run and its history (not available yet)", _delete
+        commands,
+        "delete",
+        "delete a run and its history (a running run is terminated first)",
+        _runner(_delete),
     )
     _execution_flags(parser)
 
 
-def _delete(args: argparse.Namespace) -> int:
-    raise CommandError(
-        "workflow delete is not supported: the client API has no delete operation yet "
-        "(see docs/cli.md)"
+async def _delete(client: Client, args: argparse.Namespace, out: Printer) -> int:
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(
+                workflow_id=args.workflow_id, run_id=args.run_id or ""
+            ),
+        )
     )
+    _done(out, "Delete workflow succeeded")
+    return 0

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
+import logging
+import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -145,12 +148,14 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     GrpcCompression,
     HttpConnectProxyConfig,
     KeepAliveConfig,
+    OperatorService,
     PayloadLimitsConfig,
     RetryConfig,
     RPCError,
     RPCStatusCode,
     ServiceClient,
     TLSConfig,
+    WorkflowService,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -166,6 +171,11 @@ from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporal
     ParamType,
 )
 from hotmesh_temporal.workflow._definition import UPDATE_ATTR, workflow_type_and_result_type
+
+logger = logging.getLogger(__name__)
+
+# The reason Temporal's frontend records when a terminate request gives none.
+_DEFAULT_TERMINATE_REASON = "terminated by user via frontend"
 
 SelfType = TypeVar("SelfType")
 ReturnType = TypeVar("ReturnType", covariant=True)
@@ -349,6 +359,17 @@ class Client(StandaloneActivityClient):
     @property
     def service_client(self) -> ServiceClient:
         return self._config["service_client"]
+
+    @property
+    def workflow_service(self) -> WorkflowService:
+        """Raw workflow-service calls: namespaces, delete_workflow_execution,
+        describe_task_queue (hotmesh_temporal.service.WorkflowService)."""
+        return self.service_client.workflow_service
+
+    @property
+    def operator_service(self) -> OperatorService:
+        """Raw operator-service calls: custom search attributes."""
+        return self.service_client.operator_service
 
     @property
     def namespace(self) -> str:
@@ -1224,11 +1245,41 @@ def _not_implemented(feature: str, *, sync: bool = False) -> Callable[..., Any]:
     return fail_async
 
 
+def _rpc_metric(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Record the call in the client runtime's metrics as Temporal's core records the
+    RPC ``operation`` (request, request_latency, request_failure)."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def call(self: _ClientImpl, input: Any) -> Any:
+            begun = time.monotonic()
+            try:
+                result = await fn(self, input)
+            except BaseException:
+                self._metrics().request(operation, time.monotonic() - begun, failed=True)
+                raise
+            self._metrics().request(operation, time.monotonic() - begun, failed=False)
+            return result
+
+        return call
+
+    return wrap
+
+
 class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundInterceptor):
     """The innermost link of the client chain: does each call against the database."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._client_metrics: Any = None
+
+    def _metrics(self) -> Any:
+        if self._client_metrics is None:
+            from hotmesh_temporal.runtime import Runtime, _client_metrics
+
+            runtime = self._client.service_client.config.runtime or Runtime.default()
+            self._client_metrics = _client_metrics(runtime, self._client.namespace)
+        return self._client_metrics
 
     async def _engine(self) -> Engine:
         return await self._client._engine()
@@ -1251,11 +1302,12 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         encoded = await codec.encode([headers[k] for k in keys])
         return dict(zip(keys, encoded, strict=False))
 
+    @_rpc_metric("StartWorkflowExecution")
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         if not input.id:
             raise ValueError("id is required")
         if not input.task_queue:
-            raise ValueError("task_queue is required")
+            raise RPCError("missing task queue name", RPCStatusCode.INVALID_ARGUMENT, b"")
         _check_id_policies(input.id_reuse_policy, input.id_conflict_policy)
         client = self._client
         engine = await self._engine()
@@ -1285,16 +1337,22 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.id, input.workflow, run_id=str(reply["run_id"])
             )
         actual_run_id = str(reply["run_id"])
-        return WorkflowHandle(
+        handle: WorkflowHandle[Any, Any] = WorkflowHandle(
             client,
             input.id,
             # As temporalio's start handle: no run_id, so signal, query, cancel, terminate
             # and describe address the latest run (after continue-as-new, retries, cron).
             run_id=None,
             result_run_id=actual_run_id,
-            first_execution_run_id=actual_run_id if reply["status"] == "started" else None,
+            # The run the start answered with, also when it is an existing run
+            # (USE_EXISTING, signal-with-start), as Temporal's start response gives it.
+            first_execution_run_id=actual_run_id,
             result_type=input.ret_type,
         )
+        # temporalio's flag for a start whose first workflow task went straight to a worker.
+        eager = bool(input.request_eager_start and reply.get("task"))
+        setattr(handle, "__temporal_eagerly_started", eager)
+        return handle
 
     async def _new_run_request(self, input: Any) -> dict[str, Any]:
         """The start_workflow() argument for a StartWorkflowInput or an
@@ -1336,6 +1394,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             user_metadata=user_metadata,
         )
 
+    @_rpc_metric("UpdateWorkflowExecution")
     async def start_workflow_update(
         self, input: StartWorkflowUpdateInput
     ) -> WorkflowUpdateHandle[Any]:
@@ -1411,12 +1470,14 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             self._client.identity,
         )
 
+    @_rpc_metric("DescribeWorkflowExecution")
     async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
         row = await _find_run(self._client, input.id, input.run_id)
         engine = await self._engine()
         activities = await _call(engine.pending_activities(row["run_id"]))
         return WorkflowExecutionDescription._from_row(row, activities, self._client)
 
+    @_rpc_metric("RequestCancelWorkflowExecution")
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         engine = await self._engine()
         status = await _call(
@@ -1427,8 +1488,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 str(uuid.uuid4()),  # a retry after a lost connection is applied once
             )
         )
+        if status == "not_running":
+            return  # as on Temporal: cancelling a closed run is not an error
         _raise_for_status(status, input.id)
 
+    @_rpc_metric("SignalWorkflowExecution")
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         engine = await self._engine()
         request_id = str(uuid.uuid4())  # a retry after a lost connection is applied once
@@ -1444,6 +1508,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         )
         _raise_for_status(status, input.id)
 
+    @_rpc_metric("QueryWorkflow")
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
         engine = await self._engine()
@@ -1479,13 +1544,14 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         )
         return values[0] if values else None
 
+    @_rpc_metric("TerminateWorkflowExecution")
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         engine = await self._engine()
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
         status = await _call(
             engine.terminate_workflow(
                 self._ref(input.id, input.run_id),
-                input.reason or "",
+                input.reason or _DEFAULT_TERMINATE_REASON,
                 h.payloads(details),
                 str(uuid.uuid4()),  # a retry after a lost connection is applied once
             )
@@ -1495,6 +1561,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
         return WorkflowExecutionAsyncIterator(self._client, input)
 
+    @_rpc_metric("CountWorkflowExecutions")
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
         return await _count_workflows(self._client, input)
 
@@ -1506,6 +1573,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         return WorkflowHistoryEventAsyncIterator(self._client, input)
 
     # Schedules: the work lives in _schedule_types (one function per operation).
+    @_rpc_metric("CreateSchedule")
     async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
         return await _schedule_ops.create_schedule(self._client, input)
 
@@ -1572,6 +1640,13 @@ async def _find_run(client: Client, workflow_id: str, run_id: str | None) -> Map
     engine = await client._engine()
     row = await _call(engine.find_run(RunRef(client.namespace, workflow_id, run_id)))
     if row is None or row["run_id"] is None:
+        if run_id:  # Temporal's wording when a run id was given
+            raise RPCError(
+                f'workflow execution not found for workflow ID "{workflow_id}" '
+                f'and run ID "{run_id}"',
+                RPCStatusCode.NOT_FOUND,
+                b"",
+            )
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     return row
 
@@ -1862,7 +1937,7 @@ async def _find_update_reply(
             f"workflow not found for ID: {handle._workflow_id}", RPCStatusCode.NOT_FOUND, b""
         )
     if reply["status"] == "update_not_found":
-        raise RPCError(f"update not found: {handle._id}", RPCStatusCode.NOT_FOUND, b"")
+        raise RPCError(f'update "{handle._id}" not found', RPCStatusCode.NOT_FOUND, b"")
     return reply
 
 

@@ -452,7 +452,7 @@ class Schedule:
         except (cron.CronError, ValueError) as err:
             raise RPCError(
                 f"Invalid schedule spec: {err}", RPCStatusCode.INVALID_ARGUMENT, b""
-            ) from err
+            ) from None  # as on Temporal, the error is the whole story
         catchup = self.policy.catchup_window or engine.DEFAULT_CATCHUP_WINDOW
         return {
             "namespace": client.namespace,
@@ -612,7 +612,8 @@ class ScheduleDescription(_MemoReader):
 
 
 def _next_times(row: Mapping[str, Any], now: datetime) -> list[datetime]:
-    if row["paused"] or (row["limited_actions"] and row["remaining_actions"] <= 0):
+    # A paused schedule still lists its upcoming times, as on Temporal.
+    if row["limited_actions"] and row["remaining_actions"] <= 0:
         return []
     return engine.next_action_times(row["spec"], row["schedule_id"], now)
 
@@ -790,7 +791,8 @@ def _compile_schedule_filter(query: str | None) -> CompiledFilter:
 
 
 def _not_found(schedule_id: str) -> RPCError:
-    return RPCError(f"schedule not found: {schedule_id}", RPCStatusCode.NOT_FOUND, b"")
+    # Temporal's wording (the id is the caller's own).
+    return RPCError("schedule not found", RPCStatusCode.NOT_FOUND, b"")
 
 
 class ScheduleHandle:
@@ -924,12 +926,17 @@ async def _manual_starts(client: Client, schedule_id: str, starts: list[dict[str
         raise _not_found(schedule_id)
 
 
+_BACKFILL_START_INCLUSIVE = timedelta(milliseconds=1)
+
+
 async def backfill_schedule(client: Client, input: BackfillScheduleInput) -> None:
     row = await _schedule_row(client, input.id)
     spec = engine.compile_spec(row["spec"])
     starts = []
     for period in input.backfills:
-        for nominal in spec.times(_aware(period.start_at), _aware(period.end_at)):
+        # Temporal's backfill range includes its start: look from just before it.
+        after = _aware(period.start_at) - _BACKFILL_START_INCLUSIVE
+        for nominal in spec.times(after, _aware(period.end_at)):
             starts.append(
                 engine.scheduled_start(
                     row["action"],

@@ -267,7 +267,20 @@ async def test_cancel_terminate_and_failed_result(cli, client, cli_worker, cli_t
     assert failed.stderr.strip() == "Error: workflow failed: ApplicationError: out of stock"
 
     delete = await cli("workflow", "delete", "-w", wid3)
-    assert delete.exit_code == 1 and "not supported" in delete.stderr
+    assert (delete.exit_code, delete.stdout.strip()) == (0, "Delete workflow succeeded")
+    gone = await cli("workflow", "describe", "-w", wid3)
+    assert gone.exit_code == 1 and "not found" in gone.stderr
+
+
+async def test_delete_a_running_workflow(cli, client, cli_worker, cli_task_queue):
+    wid = new_id("guest")
+    await client.start_workflow(GuestBook.run, "Yo", id=wid, task_queue=cli_task_queue)
+    delete = await cli("workflow", "delete", "-w", wid, "-o", "json")
+    assert delete.json() == {"message": "Delete workflow succeeded"}
+    gone = await cli("workflow", "describe", "-w", wid)
+    assert gone.exit_code == 1 and "not found" in gone.stderr
+    again = await cli("workflow", "delete", "-w", wid)
+    assert again.exit_code == 1 and "not found" in again.stderr
 
 
 async def test_activity_complete_and_fail(cli, client, cli_worker, cli_task_queue):

@@ -64,6 +64,7 @@ MODULES = [
     "worker.workflow_sandbox",
     "contrib.pydantic",
     "contrib.opentelemetry",
+    "contrib.workflow_streams",
 ]
 
 EXCLUSIONS_PATH = Path(__file__).with_name("exclusions.toml")

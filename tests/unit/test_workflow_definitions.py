@@ -155,6 +155,28 @@ def test_init_and_run_parameters_compare_up_to_naming() -> None:
     assert defn.init_fn is _InitRenamed.__init__
 
 
+@pytest.mark.parametrize(
+    "init_params, run_params",
+    [
+        ("a: int", "b: str"),  # annotation differs
+        ("a: int = 1", "b: int = 2"),  # default differs
+        ("a: int", "b: int = 1"),  # one has a default
+        ("*a: int", "b: int"),  # kind differs
+    ],
+)
+def test_init_parameters_differing_in_kind_default_or_annotation_are_refused(
+    init_params: str, run_params: str
+) -> None:
+    source = (
+        "@workflow.defn\n"
+        "class Mismatch:\n"
+        f"    @workflow.init\n    def __init__(self, {init_params}) -> None: ...\n"
+        f"    @workflow.run\n    async def run(self, {run_params}) -> None: ...\n"
+    )
+    with pytest.raises(ValueError, match="parameters do not match"):
+        exec(source, {"workflow": workflow})
+
+
 def test_init_only_on_dunder_init() -> None:
     with pytest.raises(ValueError, match="may only be used on the __init__ method"):
         workflow.init(lambda self: None)

@@ -356,6 +356,31 @@ class WorkerMetrics:
         self._slots_available.set(available, attrs)
 
 
+class ClientMetrics:
+    """What a client records per call, as Temporal's core does for its RPCs:
+    ``request`` and ``request_latency`` for every call, ``request_failure`` for the
+    ones that raised, labelled with the operation (the Temporal RPC's name)."""
+
+    def __init__(self, meter: Any, prefix: str, namespace: str) -> None:
+        meter = meter.with_additional_attributes({"namespace": namespace})
+        self._requests = meter.create_counter(
+            f"{prefix}request", "Count of client request successes by rpc name"
+        )
+        self._failures = meter.create_counter(
+            f"{prefix}request_failure", "Count of client request failures by rpc name"
+        )
+        self._latency = meter.create_histogram_timedelta(
+            f"{prefix}request_latency", "Histogram of client request latencies", "ms"
+        )
+
+    def request(self, operation: str, seconds: float, failed: bool) -> None:
+        attrs = {"operation": operation}
+        self._requests.add(1, attrs)
+        self._latency.record(timedelta(seconds=max(seconds, 0.0)), attrs)
+        if failed:
+            self._failures.add(1, attrs)
+
+
 class _NoMetrics:
     """The default: recording costs one method call."""
 
@@ -366,6 +391,9 @@ class _NoMetrics:
         pass
 
     def workflow_slots(self, cached: int, used: int, available: int) -> None:
+        pass
+
+    def request(self, operation: str, seconds: float, failed: bool) -> None:
         pass
 
 

@@ -263,7 +263,7 @@ def parse_cron(text: str, *, classic: bool = False) -> ParsedCron:
         7: ("second", "minute", "hour", "day_of_month", "month", "day_of_week", "year"),
     }.get(len(fields))
     if names is None:
-        raise CronError(f"cron string {text!r} must have 5, 6 or 7 fields, has {len(fields)}")
+        raise CronError("CronString does not have 5-7 fields")  # Temporal's wording
     parsed: dict[str, tuple[Range, ...]] = {"second": ((0, 0, 1),)}
     for name, value in zip(names, fields, strict=False):
         parsed[name] = _parse_field(value, name)

@@ -437,7 +437,7 @@ class RunDriver:
         if kind == "ActivityTaskCanceled":
             cause = Failure.from_json_dict(
                 {
-                    "message": "Activity cancelled",
+                    "message": "Cancelled",  # the cause's message as Temporal words it
                     "source": "",
                     "canceledFailureInfo": {"details": attrs["details"]}
                     if attrs.get("details")

@@ -219,7 +219,7 @@ class OutboundWork:
             activity_id=pending.command.activity_id,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Activity cancelled")
+        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")  # Temporal's wording
         pending.future.set_exception(error)
 
     def _require_forgotten(self, key: tuple, what: str) -> None:

@@ -89,15 +89,18 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
                 original_schedule_time=marker.original_schedule_time,
             ),
         )
+    if not _is_timeout(marker.failure):
+        # As with Temporal's Core: a local activity's own failure reaches the workflow
+        # as it was raised (an ApplicationError), with no ActivityError around it.
+        return c.ResolveActivity(seq=marker.seq, failed=marker.failure, is_local=True)
+    # A timeout is wrapped, in Core's words and with the retry state Core reports.
     wrapper = Failure.from_json_dict(
         {
-            "message": "Local Activity task failed"
-            if not _is_timeout(marker.failure)
-            else "Local Activity task timed out",
+            "message": "Local Activity timed out",
             "activityFailureInfo": {
                 "activityType": {"name": marker.activity_type},
                 "activityId": marker.activity_id,
-                "retryState": _retry_state(marker.failure),
+                "retryState": "RETRY_STATE_CANCEL_REQUESTED",
             },
         }
     )
@@ -107,17 +110,6 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
 
 def _is_timeout(failure: Failure) -> bool:
     return failure.HasField("timeout_failure_info")
-
-
-def _retry_state(failure: Failure) -> str:
-    if _is_timeout(failure):
-        return "RETRY_STATE_TIMEOUT"
-    info = (
-        failure.application_failure_info if failure.HasField("application_failure_info") else None
-    )
-    if info is not None and info.non_retryable:
-        return "RETRY_STATE_NON_RETRYABLE_FAILURE"
-    return "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
 
 
 # Core serializes the marker's timestamps and durations with serde as

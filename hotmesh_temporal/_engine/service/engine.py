@@ -26,7 +26,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     compile_filter,
     keyset_condition,
 )
-from hotmesh_temporal._engine.service import schedules, standalone_activities
+from hotmesh_temporal._engine.service import namespaces, schedules, standalone_activities
 from hotmesh_temporal._engine.service.async_activities import AsyncActivityOperations
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.store.shared import acquire_store, release_store
@@ -39,6 +39,10 @@ from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorker, loca
 Row = Mapping[str, Any]
 #: A JSON document in the shape a SQL function takes (start document, event, request).
 Document = dict[str, Any]
+
+
+# executions.status of a running run (WorkflowExecutionStatus.RUNNING).
+RUNNING = 1
 
 
 @dataclass(frozen=True)
@@ -179,10 +183,9 @@ class Engine:
             )
         try:
             schedule = CronSchedule(cron_schedule)
-        except CronError as err:
-            raise RPCError(
-                f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b""
-            ) from err
+        except CronError:
+            # Temporal's wording: the error is the whole story, as the server gives it.
+            raise RPCError("invalid CronSchedule.", RPCStatusCode.INVALID_ARGUMENT, b"") from None
         return schedule.backoff(await self.now())
 
     # ---------------------------------------------------------------- workflows
@@ -241,6 +244,84 @@ class Engine:
             reason,
             details,
         )
+
+    async def delete_workflow(self, ref: RunRef) -> None:
+        """Temporal's DeleteWorkflowExecution: a running run is terminated first, then
+        the run is deleted with its history. RPCError NOT_FOUND for an unknown run."""
+        row = await self.find_run(ref)
+        if row is None or row["run_id"] is None:
+            raise RPCError(
+                f"workflow execution not found: {ref.workflow_id}", RPCStatusCode.NOT_FOUND, b""
+            )
+        run_ref = RunRef(ref.namespace, ref.workflow_id, str(row["run_id"]))
+        if row["status"] == RUNNING:
+            await self.terminate_workflow(run_ref, "Delete workflow execution", [])
+        # A run a transition holds at this moment is skipped by delete_runs: try again
+        # shortly (the hold lasts one short transaction).
+        for _ in range(50):
+            if await namespaces.delete_runs(self.store, [row["run_id"]]):
+                return
+            if await self.find_run(run_ref) is None:
+                return
+            await asyncio.sleep(0.05)
+        raise RPCError(
+            f"workflow execution {ref.workflow_id} is busy; try the delete again",
+            RPCStatusCode.UNAVAILABLE,
+            b"",
+        )
+
+    # --------------------------------------------------------------- namespaces
+
+    async def register_namespace(
+        self,
+        namespace: str,
+        *,
+        retention: timedelta | None,
+        description: str,
+        owner_email: str,
+        data: dict[str, str],
+    ) -> namespaces.NamespaceSettings:
+        """Register a namespace (RPCError ALREADY_EXISTS if it has been registered)."""
+        if (await namespaces.describe_namespace(self.store, namespace)).created_at is not None:
+            raise RPCError("Namespace already exists.", RPCStatusCode.ALREADY_EXISTS, b"")
+        return await self.update_namespace(
+            namespace,
+            retention=retention,
+            description=description,
+            owner_email=owner_email,
+            data=data,
+        )
+
+    async def update_namespace(
+        self,
+        namespace: str,
+        *,
+        retention: timedelta | None = None,
+        description: str | None = None,
+        owner_email: str | None = None,
+        data: dict[str, str] | None = None,
+    ) -> namespaces.NamespaceSettings:
+        """Change what is given (None keeps it); a retention under the deployment's
+        minimum is RPCError INVALID_ARGUMENT and changes nothing."""
+        try:
+            return await namespaces.upsert_namespace(
+                self.store,
+                namespace,
+                retention=retention,
+                description=description,
+                owner_email=owner_email,
+                data=data,
+            )
+        except namespaces.RetentionTooShortError as err:
+            raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from None
+
+    async def describe_namespace(self, namespace: str) -> namespaces.NamespaceSettings:
+        """A namespace's settings; one never registered has the deployment's defaults
+        (namespaces need no registration here)."""
+        return await namespaces.describe_namespace(self.store, namespace)
+
+    async def list_namespaces(self) -> list[namespaces.NamespaceSettings]:
+        return await namespaces.list_namespaces(self.store)
 
     # ------------------------------------------------------------------ queries
 

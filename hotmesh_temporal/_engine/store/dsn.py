@@ -143,18 +143,47 @@ async def resolve_target(target_host: str) -> str:
     if env_dsn:
         logger.info("target %r: using HOTMESH_DSN (%s)", target_host, redact(env_dsn))
         return env_dsn
+    if not is_local_address(target_host):
+        # A remote address (a Temporal Cloud endpoint, a server in another host) never
+        # means "this machine's database": writing production data into a local or
+        # embedded Postgres by accident is worse than failing.
+        raise NonLocalTargetError(
+            f"Client.connect({target_host!r}): {target_host!r} is not a local address and "
+            f"{DSN_ENV} is not set, so there is no database to use. Pass a postgresql:// "
+            f"URL as the target, or set {DSN_ENV} to the Postgres DSN this address stands for."
+        )
     if await _reachable(LOCAL_DSN):
         logger.info("target %r: using the local Postgres at %s", target_host, LOCAL_DSN)
         return LOCAL_DSN
 
     dsn = await embedded.start_embedded()
-    logger.info(
+    # A WARNING: data written here lives in a throwaway server on this machine.
+    logger.warning(
         "target %r: no HOTMESH_DSN and no Postgres on 127.0.0.1:5432; using an embedded "
         "Postgres (%s)",
         target_host,
         dsn,
     )
     return dsn
+
+
+class NonLocalTargetError(RuntimeError):
+    """A ``host:port`` target that is not local, with no ``HOTMESH_DSN`` to say which
+    database it stands for."""
+
+
+_LOCAL_HOSTS = frozenset({"", "localhost", "0.0.0.0", "::1", "::", "ip6-localhost"})
+
+
+def is_local_address(target_host: str) -> bool:
+    """True when a Temporal-style ``host:port`` (or bare host) names this machine."""
+    host = (target_host or "").strip()
+    if host.startswith("["):  # [::1]:7233
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host = host.rsplit(":", 1)[0]
+    host = host.lower().rstrip(".")
+    return host in _LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost")
 
 
 # --------------------------------------------------------------- connection poolers

@@ -31,6 +31,8 @@ from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
+# Where temporalio logs an activity's failure (temporalio.activity's logger).
+activity_logger = logging.getLogger("hotmesh_temporal.activity")
 
 
 def task_token(task_id: int, attempt: int) -> bytes:
@@ -405,16 +407,7 @@ class ActivityWorker:
             err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
         if not isinstance(err, Exception):
             raise err
-        logger.warning(
-            "Completing activity as failed (%s)",
-            {
-                "activity_id": task["activity_id"],
-                "activity_type": task["activity_type"],
-                "attempt": task["attempt"],
-                "workflow_id": task["workflow_id"],
-            },
-            exc_info=err,
-        )
+        _log_activity_failure(task, err)
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
@@ -664,3 +657,27 @@ def _call_in_process(
 def _default_payload_converter() -> Any:
 
     return DataConverter.default.payload_converter
+
+
+def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
+    """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
+    BENIGN application error, and the error identifier extra that log filters key on."""
+    from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
+
+    details = {
+        "activity_id": task["activity_id"],
+        "activity_type": task["activity_type"],
+        "attempt": task["attempt"],
+        "namespace": task.get("namespace"),
+        "task_queue": task.get("task_queue"),
+        "workflow_id": task["workflow_id"],
+        "workflow_run_id": str(task.get("run_id")),
+        "workflow_type": task.get("workflow_type"),
+    }
+    benign = isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
+    activity_logger.log(
+        logging.DEBUG if benign else logging.WARNING,
+        f"Completing activity as failed ({details})",
+        exc_info=err,
+        extra={"temporal_activity": details, "__temporal_error_identifier": "ActivityFailure"},
+    )

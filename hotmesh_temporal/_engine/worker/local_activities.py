@@ -356,7 +356,7 @@ def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseExceptio
         kind = TimeoutType.SCHEDULE_TO_CLOSE
     else:
         kind = TimeoutType.START_TO_CLOSE
-    return TemporalTimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
+    return TemporalTimeoutError("Activity timed out", type=kind, last_heartbeat_details=[])
 
 
 def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime) -> Any:
@@ -376,7 +376,9 @@ def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, schedule
         start_to_close_timeout=cmd.start_to_close_timeout,
         started_time=now,
         task_queue=run.task_queue,
-        task_token=b"",
+        # Opaque and unique per attempt, as Core's local activity tokens (never empty:
+        # code that keys state on the token must not see every local activity collide).
+        task_token=f"local|{run.run_id}|{cmd.seq}|{attempt}".encode(),
         workflow_id=run.workflow_id,
         workflow_namespace=run.namespace,
         workflow_run_id=run.run_id,

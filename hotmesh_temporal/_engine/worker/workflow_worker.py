@@ -43,10 +43,13 @@ from hotmesh_temporal._engine.worker.local_activities import (
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.exceptions import FailureError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
+# Where temporalio logs a failed workflow task (temporalio.worker._workflow_instance).
+task_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 
 # The workflow workers polling in this process, by (store, namespace, task queue): a
 # client on the same Store that starts a run on such a queue hands its first task to
@@ -374,6 +377,9 @@ class WorkflowWorker:
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
+        # Queries wait while their run has a task pending (claim_queries): the ones held
+        # back for this task can be answered now.
+        self.query_poller.wake()
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 
@@ -610,12 +616,23 @@ class WorkflowWorker:
         )
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        logger.warning(
-            "Failed activation on workflow %s with ID %s and run ID %s",
-            task.get("workflow_type"),
-            task.get("workflow_id"),
-            task.get("run_id"),
+        # temporalio's record: its logger name (under this package), its message, and its
+        # extras, so log filters keyed on the error identifier work unchanged.
+        task_logger.warning(
+            f"Failed activation on workflow {task.get('workflow_type')} with ID "
+            f"{task.get('workflow_id')} and run ID {task.get('run_id')}",
             exc_info=err,
+            extra={
+                "temporal_workflow": {
+                    "attempt": int(task.get("attempt") or 1),
+                    "namespace": self.config.namespace,
+                    "run_id": str(task.get("run_id")),
+                    "task_queue": self.config.task_queue,
+                    "workflow_id": task.get("workflow_id"),
+                    "workflow_type": task.get("workflow_type"),
+                },
+                "__temporal_error_identifier": "WorkflowTaskFailure",
+            },
         )
 
     # ------------------------------------------------------------------ queries
@@ -653,7 +670,10 @@ class WorkflowWorker:
         except KeyError as err:
             answer = {"error": err.args[0] if err.args else str(err)}
         except Exception as err:  # the handler raised: the caller gets its message
-            answer = {"error": str(err) or type(err).__name__}
+            # A failure error's own message (Temporal's failure.message), not its str()
+            # (which puts an ApplicationError's type in front).
+            message = err.message if isinstance(err, FailureError) else str(err)
+            answer = {"error": message or type(err).__name__}
         await self.store.fetchval("answer_query", row["id"], answer)
 
     async def _driver_for_query(self, run_id: str) -> RunDriver:

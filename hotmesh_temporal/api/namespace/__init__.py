@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.namespace`` package (the parts this package serves)."""

@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.operatorservice`` package (the parts this package serves)."""

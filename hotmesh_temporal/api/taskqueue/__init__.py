@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.taskqueue`` package (the parts this package serves)."""

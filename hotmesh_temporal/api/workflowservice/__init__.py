@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.workflowservice`` package (the parts this package serves)."""
