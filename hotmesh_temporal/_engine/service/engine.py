@@ -205,7 +205,7 @@ class Engine:
         return await self.store.fetch("pending_activities", run_id)
 
     # Signal, cancel, terminate and signal-with-start carry the caller's request id: a
-    # retry after a lost connection is applied once (0016_request_ids.sql).
+    # retry after a lost connection is applied once (0018_request_ids.sql).
 
     async def request_cancel_workflow(
         self, ref: RunRef, reason: str | None, identity: str, request_id: str

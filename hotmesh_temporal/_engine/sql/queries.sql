@@ -5,7 +5,7 @@
 SELECT {schema}.start_workflow($1::jsonb);
 
 -- Client calls sent again after a lost connection are applied once per request id
--- (schema/0016_request_ids.sql).
+-- (schema/0018_request_ids.sql).
 
 -- name: signal_with_start
 SELECT {schema}.signal_with_start_once($1, $2::jsonb);

@@ -247,7 +247,7 @@ END $$;
 -- Append events at the run's next ids and return the last id. p_wft_state, when
 -- given, is written in the same UPDATE (scheduling a task right after an append).
 
--- The time of one event of a run (NULL if it has none); 0017_event_times.sql names the
+-- The time of one event of a run (NULL if it has none); 0019_event_times.sql names the
 -- run's history partition in it.
 CREATE FUNCTION {{schema}}.event_time(p_run uuid, p_event_id bigint) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
