@@ -358,4 +358,3 @@ async def test_cache_and_slot_limits_are_honoured_and_reported(migrated_dsn, tas
     assert used and max(used) <= 3 and all(u + f == 3 for u, f in zip(used, free, strict=True))
     # the default pool is sized by max_concurrent_workflow_tasks, as temporalio's
     assert 1 <= len(pool) <= 3, [t.name for t in pool]
-    await ((await client._engine()).store).close()
