@@ -1312,6 +1312,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         client = self._client
         engine = await self._engine()
         start = await self._new_run_request(input)
+        request_id = str(uuid.uuid4())
         if input.start_signal:
             start["signal"] = await _signal_event(
                 client,
@@ -1319,13 +1320,17 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.start_signal,
                 input.start_signal_args,
                 await self._encode_headers(input.headers),
+                request_id,
             )
         # The run's close is kept for result() from now on (no first look needed).
         engine.close_waiter().expect(start["run_id"])
         local = engine.local_worker_for(client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity
-        reply = await _call(engine.start_workflow(start))
+        if input.start_signal:  # may signal a running workflow: once per request id
+            reply = await _call(engine.signal_with_start(request_id, start))
+        else:  # a retry finds the run it started by its run id
+            reply = await _call(engine.start_workflow(start))
         if reply.get("task"):
             local.take_started_run(reply["task"])  # type: ignore[union-attr]
         _raise_if_refused(reply)
@@ -1480,7 +1485,10 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         engine = await self._engine()
         status = await _call(
             engine.request_cancel_workflow(
-                self._ref(input.id, input.run_id), input.reason, self._client.identity
+                self._ref(input.id, input.run_id),
+                input.reason,
+                self._client.identity,
+                str(uuid.uuid4()),  # a retry after a lost connection is applied once
             )
         )
         if status == "not_running":
@@ -1490,14 +1498,18 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     @_rpc_metric("SignalWorkflowExecution")
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         engine = await self._engine()
+        request_id = str(uuid.uuid4())  # a retry after a lost connection is applied once
         event = await _signal_event(
             self._client,
             input.id,
             input.signal,
             input.args,
             await self._encode_headers(input.headers),
+            request_id,
         )
-        status = await _call(engine.signal_workflow(self._ref(input.id, input.run_id), event))
+        status = await _call(
+            engine.signal_workflow(self._ref(input.id, input.run_id), event, request_id)
+        )
         _raise_for_status(status, input.id)
 
     @_rpc_metric("QueryWorkflow")
@@ -1545,6 +1557,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 self._ref(input.id, input.run_id),
                 input.reason or _DEFAULT_TERMINATE_REASON,
                 h.payloads(details),
+                str(uuid.uuid4()),  # a retry after a lost connection is applied once
             )
         )
         _raise_for_status(status, input.id)
@@ -1617,7 +1630,8 @@ async def _signal_event(
     workflow_id: str,
     name: str,
     args: Sequence[Any],
-    headers: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Any] | None,
+    request_id: str,
 ) -> dict[str, Any]:
     dc = _for_workflow(client, workflow_id)
     payloads = await dc.encode(list(args)) if args else []
@@ -1629,6 +1643,7 @@ async def _signal_event(
                 "input": h.payloads(payloads),
                 "identity": client.identity,
                 "header": h.header(headers),
+                "requestId": request_id,
             }
         ),
     )

@@ -137,6 +137,9 @@ class Worker:
             else ((), {})
         )
         self._activity_executor = activity_executor
+        self._workflow_task_executor = workflow_task_executor
+        # As given (None: the pool takes temporalio's default size).
+        self._max_concurrent_workflow_tasks = max_concurrent_workflow_tasks
         slots = slot_limits(
             tuner,
             max_concurrent_workflow_tasks,
@@ -337,6 +340,8 @@ class Worker:
                     run_ahead=os.environ.get("HOTMESH_RUN_AHEAD", "1") != "0",
                     refused_calls=self._refused_calls,
                     metric_meter=runtime.metric_meter,
+                    workflow_task_executor=self._workflow_task_executor,
+                    workflow_threads=self._max_concurrent_workflow_tasks,
                     local_activities=LocalActivityExecutor(
                         activities=self._activity_defs[0],
                         dynamic=self._activity_defs[1],

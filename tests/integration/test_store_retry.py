@@ -89,13 +89,15 @@ async def test_a_read_whose_connection_dies_is_sent_again(migrated_dsn):
         await store.close()
 
 
-async def test_a_signal_whose_connection_dies_is_not_sent_again(migrated_dsn):
+async def test_a_statement_without_request_id_whose_connection_dies_is_not_sent_again(
+    migrated_dsn,
+):
     from hotmesh_temporal._engine.store.store import DATABASE_GONE_ERRORS, Store
 
     store = await Store.open(migrated_dsn)
     try:
-        # A signal may have committed before the connection died: sending it again
-        # could deliver it twice, so the caller hears of the loss instead.
+        # The plain signal statement may have committed before the connection died:
+        # sending it again could deliver it twice, so the caller hears of the loss.
         signal = await _killed_midway(store, migrated_dsn, "signal_workflow", "1")
         try:
             await asyncio.wait_for(signal, 10)
@@ -104,5 +106,18 @@ async def test_a_signal_whose_connection_dies_is_not_sent_again(migrated_dsn):
         else:
             raise AssertionError("a signal on a dead connection reported success")
         assert store.calls["signal_workflow"] == 1
+    finally:
+        await store.close()
+
+
+async def test_a_signal_with_request_id_whose_connection_dies_is_sent_again(migrated_dsn):
+    from hotmesh_temporal._engine.store.store import Store
+
+    store = await Store.open(migrated_dsn)
+    try:
+        # The client's signal carries a request id and is applied once per id
+        # (test_request_ids.py), so a lost connection is retried with the same id.
+        signal = await _killed_midway(store, migrated_dsn, "signal_workflow_once", "'ok'")
+        assert await asyncio.wait_for(signal, 10) == "ok"
     finally:
         await store.close()

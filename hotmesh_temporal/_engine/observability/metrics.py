@@ -11,7 +11,11 @@ default, comes first):
 * ``workflow_task_execution_latency`` (histogram, ms) with ``workflow_task_execution_failed``
   (counter): one sample per workflow task processed;
 * ``activity_execution_latency`` (histogram, ms) with ``activity_execution_failed``
-  (counter): one sample per activity attempt.
+  (counter): one sample per activity attempt;
+* ``sticky_cache_size``, ``worker_task_slots_used`` and ``worker_task_slots_available``
+  (gauges, the slots with ``worker_type="WorkflowWorker"``): the workflow worker's
+  cache (``max_cached_workflows``) and slots (``max_concurrent_workflow_tasks``),
+  set whenever a workflow task starts or ends.
 
 Every metric carries ``service_name`` (when ``attach_service_name``); Prometheus
 series also carry the runtime's global tags. Durations are whole milliseconds, or
@@ -322,6 +326,16 @@ class WorkerMetrics:
         self._act_failed = meter.create_counter(
             f"{prefix}activity_execution_failed", "Activity attempts that failed"
         )
+        # temporalio's worker gauges: how full the sticky cache and the slots are.
+        self._sticky_cache_size = meter.create_gauge(
+            f"{prefix}sticky_cache_size", "Runs held in the sticky cache"
+        )
+        self._slots_used = meter.create_gauge(
+            f"{prefix}worker_task_slots_used", "Task slots in use"
+        )
+        self._slots_available = meter.create_gauge(
+            f"{prefix}worker_task_slots_available", "Task slots free"
+        )
 
     def workflow_task(self, workflow_type: str, seconds: float, failed: bool) -> None:
         attrs = {"workflow_type": workflow_type or ""}
@@ -334,6 +348,12 @@ class WorkerMetrics:
         self._act_latency.record(timedelta(seconds=max(seconds, 0.0)), attrs)
         if failed:
             self._act_failed.add(1, attrs)
+
+    def workflow_slots(self, cached: int, used: int, available: int) -> None:
+        attrs = {"worker_type": "WorkflowWorker"}
+        self._sticky_cache_size.set(cached)
+        self._slots_used.set(used, attrs)
+        self._slots_available.set(available, attrs)
 
 
 class ClientMetrics:
@@ -368,6 +388,9 @@ class _NoMetrics:
         pass
 
     def activity(self, activity_type: str, seconds: float, failed: bool) -> None:
+        pass
+
+    def workflow_slots(self, cached: int, used: int, available: int) -> None:
         pass
 
     def request(self, operation: str, seconds: float, failed: bool) -> None:

@@ -14,11 +14,12 @@ processes the events it has not seen.
 from __future__ import annotations
 
 import collections
+import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
@@ -103,6 +104,19 @@ class TaskFacts:
 
 InstanceFactory = Callable[[c.InitializeWorkflow, Mapping[str, Any]], Any]
 
+T = TypeVar("T")
+
+# Where workflow code runs. The driver never calls into workflow code itself: it hands
+# each synchronous step (build the instance, run one activation, answer a query) to an
+# ``ActivationRunner``, which a worker points at its workflow task executor (threads,
+# a deadlock timeout: see worker/activations.py). ``run_inline`` runs the step in the
+# caller's thread (the replayer without an executor, tests of the driver).
+ActivationRunner = Callable[[Callable[[], T]], Awaitable[T]]
+
+
+async def run_inline(step: Callable[[], T]) -> T:
+    return step()
+
 
 class RunDriver:
     """Replays history into one workflow instance and runs its new activations."""
@@ -114,9 +128,11 @@ class RunDriver:
         create_instance: InstanceFactory,
         codecs: PayloadCodecs,
         public_nondeterminism_error: type = NondeterminismError,
+        run_step: ActivationRunner = run_inline,
     ) -> None:
         self.run_id = run_id
         self._create_instance = create_instance
+        self.run_step = run_step
         self._codecs = codecs
         self._nondeterminism = public_nondeterminism_error
         self.instance: Any = None
@@ -145,6 +161,9 @@ class RunDriver:
         # run's history size after the last completed task, and that task's facts.
         self.history_size = 0
         self.task_facts: dict[str, Any] | None = None
+        # The time the last completed task's events carry: a task run ahead is not
+        # stamped earlier (a run's event times never go backwards).
+        self.last_event_time: datetime | None = None
 
     # ------------------------------------------------------------------ replay
 
@@ -271,10 +290,11 @@ class RunDriver:
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
         jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
-        for job in jobs:
-            if isinstance(job, c.InitializeWorkflow) and self.instance is None:
-                self.instance = self._create_instance(job, self.started_attrs)
-        if self.instance is None:
+        init = next(
+            (j for j in jobs if isinstance(j, c.InitializeWorkflow) and self.instance is None),
+            None,
+        )
+        if self.instance is None and init is None:
             raise RuntimeError(f"run {self.run_id} has no WorkflowExecutionStarted event")
         facts = self._task_facts
         activation = c.Activation(
@@ -286,9 +306,18 @@ class RunDriver:
             continue_as_new_suggested=facts.suggest_continue_as_new,
             history_size=facts.history_size,
         )
-        completion = self.instance.activate(activation)
+        completion = await self.run_step(functools.partial(self._activate_step, init, activation))
         self._note_targets(completion.commands)
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
+
+    def _activate_step(
+        self, init: c.InitializeWorkflow | None, activation: c.Activation
+    ) -> c.ActivationCompletion:
+        """One step in the workflow thread: build the instance first if this activation
+        starts the run (its interceptors' constructors are workflow code too)."""
+        if init is not None:
+            self.instance = self._create_instance(init, self.started_attrs)
+        return self.instance.activate(activation)
 
     def begin_task(self, facts: TaskFacts) -> None:
         """The live task about to run (its WorkflowTaskStarted is written at completion)."""

@@ -210,9 +210,15 @@ class Engine:
     async def pending_activities(self, run_id: Any) -> list[Row]:
         return await self.store.fetch("pending_activities", run_id)
 
-    async def request_cancel_workflow(self, ref: RunRef, reason: str | None, identity: str) -> str:
+    # Signal, cancel, terminate and signal-with-start carry the caller's request id: a
+    # retry after a lost connection is applied once (0020_request_ids.sql).
+
+    async def request_cancel_workflow(
+        self, ref: RunRef, reason: str | None, identity: str, request_id: str
+    ) -> str:
         return await self.store.fetchval(
-            "request_cancel_workflow",
+            "request_cancel_workflow_once",
+            request_id,
             ref.namespace,
             ref.workflow_id,
             ref.run_uuid,
@@ -220,16 +226,29 @@ class Engine:
             identity,
         )
 
-    async def signal_workflow(self, ref: RunRef, event: Document) -> str:
+    async def signal_workflow(self, ref: RunRef, event: Document, request_id: str) -> str:
         return await self.store.fetchval(
-            "signal_workflow", ref.namespace, ref.workflow_id, ref.run_uuid, event
+            "signal_workflow_once", request_id, ref.namespace, ref.workflow_id, ref.run_uuid, event
         )
 
+    async def signal_with_start(self, request_id: str, start: Document) -> Row:
+        return await self.store.fetchval("signal_with_start", request_id, start)
+
     async def terminate_workflow(
-        self, ref: RunRef, reason: str, details: Sequence[Any] | Mapping[str, Any]
+        self,
+        ref: RunRef,
+        reason: str,
+        details: Sequence[Any] | Mapping[str, Any],
+        request_id: str,
     ) -> str:
         return await self.store.fetchval(
-            "terminate_workflow", ref.namespace, ref.workflow_id, ref.run_uuid, reason, details
+            "terminate_workflow_once",
+            request_id,
+            ref.namespace,
+            ref.workflow_id,
+            ref.run_uuid,
+            reason,
+            details,
         )
 
     async def delete_workflow(self, ref: RunRef) -> None:
@@ -242,7 +261,9 @@ class Engine:
             )
         run_ref = RunRef(ref.namespace, ref.workflow_id, str(row["run_id"]))
         if row["status"] == RUNNING:
-            await self.terminate_workflow(run_ref, "Delete workflow execution", [])
+            await self.terminate_workflow(
+                run_ref, "Delete workflow execution", [], str(uuid.uuid4())
+            )
         # A run a transition holds at this moment is skipped by delete_runs: try again
         # shortly (the hold lasts one short transaction).
         for _ in range(50):

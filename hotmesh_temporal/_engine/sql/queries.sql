@@ -4,6 +4,21 @@
 -- name: start_workflow
 SELECT {schema}.start_workflow($1::jsonb);
 
+-- Client calls sent again after a lost connection are applied once per request id
+-- (schema/0020_request_ids.sql).
+
+-- name: signal_with_start
+SELECT {schema}.signal_with_start_once($1, $2::jsonb);
+
+-- name: signal_workflow_once
+SELECT {schema}.signal_workflow_once($1, $2, $3, $4, $5::jsonb);
+
+-- name: request_cancel_workflow_once
+SELECT {schema}.request_cancel_workflow_once($1, $2, $3, $4, $5, $6);
+
+-- name: terminate_workflow_once
+SELECT {schema}.terminate_workflow_once($1, $2, $3, $4, $5, $6::jsonb);
+
 -- name: claim_workflow_tasks
 SELECT * FROM {schema}.claim_workflow_tasks($1, $2, $3, $4);
 

@@ -102,11 +102,17 @@ _CONNECTION_RETRIES = 7
 # comes back when its lease expires); lease-checked reports (a second report finds the
 # lease gone and answers stale / not found); starts (the run id is chosen by the
 # caller, and a start that finds its own run answers as started); update requests
-# (keyed by update id). Signals, cancels and terminations are not: a second one would
-# be a second request.
+# (keyed by update id); the client calls that carry a request id (signal, cancel,
+# terminate, signal-with-start: applied once per id, see 0020_request_ids.sql).
+# The plain signal_workflow, request_cancel_workflow and terminate_workflow are not:
+# a second one would be a second request.
 _REPEATABLE = frozenset(
     {
         "start_workflow",
+        "signal_with_start",
+        "signal_workflow_once",
+        "request_cancel_workflow_once",
+        "terminate_workflow_once",
         "request_update",
         "claim_workflow_tasks",
         "claim_activity_tasks",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import json
 import logging
 import time
@@ -29,6 +30,10 @@ from hotmesh_temporal._engine.runtime.completion import TaskContext, build_compl
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.worker.activations import (
+    RUN_AHEAD_TURN_WAIT,
+    WorkflowTaskExecutor,
+)
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
     LocalActivityRun,
@@ -50,6 +55,11 @@ task_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 # client on the same Store that starts a run on such a queue hands its first task to
 # the worker directly (start_workflow leases it), as Temporal's eager workflow start.
 _LOCAL_WORKERS: dict[tuple, WorkflowWorker] = {}
+
+# How long a worker shutting down lets its in-flight workflow tasks finish before it
+# hands them back (an activation cannot take longer than the deadlock timeout; a task
+# still waiting on local activities is handed back rather than left to lease expiry).
+SHUTDOWN_GRACE_SECONDS = 3.0
 
 
 def local_worker_for(
@@ -84,6 +94,10 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # Where workflow code runs (worker/activations.py): the user's executor, else a
+    # pool of ``workflow_threads`` threads (None: temporalio's default).
+    workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None
+    workflow_threads: int | None = None
     # Worker(patch_activation_callback=...): whether a new patch activates, asked with
     # (workflow info, patch id) -- the public Worker wraps the user's callback.
     patch_activation_callback: Callable[[Any, str], bool] | None = None
@@ -117,7 +131,13 @@ class WorkflowWorker:
             headers=_codec_applies_to_headers(config.header_codec_behavior),
         )
         self._tasks: set = set()
+        self._leased: dict[str, Mapping[str, Any]] = {}  # run id -> task in flight
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+        self.executor = WorkflowTaskExecutor(
+            config.workflow_task_executor,
+            max_concurrent_workflow_tasks=config.workflow_threads,
+            debug_mode=config.debug_mode,
+        )
         # Run-ahead (see below): tasks being run ahead now, the workflow types that use
         # local activities (never run ahead), and the database's clock as of the last
         # lease (its time, and the event loop's time then).
@@ -190,10 +210,27 @@ class WorkflowWorker:
         runner = asyncio.get_running_loop().create_task(self._process(task))
         self._tasks.add(runner)
         runner.add_done_callback(self._on_done)
+        self._report_slots()
 
     def _on_done(self, runner: asyncio.Task) -> None:
         self._tasks.discard(runner)
         self.poller.slot_freed()
+        self._report_slots()
+
+    def _report_slots(self) -> None:
+        free = max(self.free_slots(), 0)
+        self.metrics.workflow_slots(len(self._cache), self.config.max_concurrent - free, free)
+
+    def describe(self) -> dict[str, int]:
+        """The limits this worker runs with and how full they are now."""
+        return {
+            "max_cached_workflows": self.config.max_cached,
+            "cached_workflows": len(self._cache),
+            "max_concurrent_workflow_tasks": self.config.max_concurrent,
+            "workflow_tasks_running": self.config.max_concurrent - self.free_slots(),
+            "workflow_threads": self.executor.max_threads,
+            "stuck_workflow_threads": self.executor.stuck_threads,
+        }
 
     async def shutdown(self) -> None:
         self._stopping = True
@@ -202,17 +239,33 @@ class WorkflowWorker:
         await self.poller.stop()
         await self.query_poller.stop()
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=30)
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+            if unfinished:
+                await self._hand_back(unfinished)
         self._cache.clear()
+        self.executor.shutdown()
         try:
             await self.store.fetchval("forget_worker", self.config.identity)
         except Exception:  # the database is gone: the sticky timeout covers it
             logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
 
+    async def _hand_back(self, unfinished: set) -> None:
+        """Stop the tasks still running and release their leases for any worker to
+        take at once (a lease that already ended is left alone: release checks it)."""
+        held = list(self._leased.values())
+        for runner in unfinished:
+            runner.cancel()
+        await asyncio.wait(unfinished, timeout=1)
+        for task in held:
+            logger.info("handing back the workflow task of run %s on shutdown", task["run_id"])
+            await self._release(task, delay=0)
+
     # -------------------------------------------------------------------- tasks
 
     async def _process(self, task: Mapping[str, Any] | None) -> None:
         while task is not None:
+            run_id = str(task["run_id"])
+            self._leased[run_id] = task
             try:
                 task = await self._process_one(task)
             except Exception:
@@ -222,6 +275,8 @@ class WorkflowWorker:
                 self._cache.pop(str(task["run_id"]), None)
                 await self._release(task, delay=1.0)
                 task = None
+            finally:
+                self._leased.pop(run_id, None)
 
     async def _process_one(self, task: Mapping[str, Any]) -> Mapping[str, Any] | None:
         started = time.monotonic()
@@ -261,6 +316,7 @@ class WorkflowWorker:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
             await self._record_failure(task, failure)
+            await self._wait_for_stuck_thread(run_id)
             return _FAILED
         reserved = self._reserve_eager()
         try:
@@ -323,6 +379,8 @@ class WorkflowWorker:
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
         driver.last_event_id = int(reply["last_event_id"])
+        if reply.get("last_event_time"):
+            driver.last_event_time = h.parse_time(reply["last_event_time"])
         driver.history_size = int(reply.get("history_size") or 0)
         if completion.close is None:
             driver.task_facts = _run_facts(task)
@@ -358,7 +416,10 @@ class WorkflowWorker:
             or driver.task_facts is None
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
-            or self.free_slots() <= 0
+            or self.free_slots() <= 0  # max_concurrent_workflow_tasks holds for it too
+            # A run-ahead that cannot get its turn drops the cached run (replayed
+            # later, at a cost): only tried when a turn is free now.
+            or not self.executor.has_free_turn()
         ):
             return None
         del self._cache[run_id]  # the run is ours alone until the reply comes
@@ -379,6 +440,8 @@ class WorkflowWorker:
         begun = loop.time()
         database_time, measured_at = self._clock  # type: ignore[misc]
         now = database_time + timedelta(seconds=begun - measured_at)
+        if driver.last_event_time is not None:
+            now = max(now, driver.last_event_time)
         after = driver.last_event_id
         events = _predicted_events(activity, result, after, self.config.identity, driver.task_facts)
         task = dict(
@@ -393,12 +456,20 @@ class WorkflowWorker:
             updates=[],
             events=events,
         )
+        # The activity's report waits for the task run ahead: it waits for its turn
+        # behind other runs' steps only briefly (else the report goes the usual way).
+        run_step, driver.run_step = (
+            driver.run_step,
+            self.executor.steps_for_run(str(activity["run_id"]), RUN_AHEAD_TURN_WAIT),
+        )
         try:
             await driver.replay(events)
             driver.begin_task(live_task_facts(task))
             outcome = await driver.run_current(now, after + len(events))
         except Exception:
             return None  # the leased task will replay the run and meet the same error
+        finally:
+            driver.run_step = run_step
         if outcome.failure is not None:
             return None
         if any(is_local_activity(cmd) for cmd in outcome.commands):
@@ -469,12 +540,21 @@ class WorkflowWorker:
             create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
             codecs=self._codecs.for_run(run_identity(task)),
             public_nondeterminism_error=NondeterminismError,
+            run_step=self.executor.steps_for_run(str(task["run_id"])),
         )
+
+    async def _wait_for_stuck_thread(self, run_id: str) -> None:
+        """A task failed as deadlocked keeps its slot until its thread gives up, as
+        temporalio's eviction waits for it (the task itself is already released)."""
+        stuck = self.executor.stuck.get(run_id)
+        if stuck is not None:
+            await asyncio.wait({stuck})
 
     def _remember(self, run_id: str, driver: RunDriver) -> None:
         self._cache[run_id] = driver
         while len(self._cache) > self.config.max_cached:
             self._cache.popitem(last=False)
+        self._report_slots()
 
     def evict(self, run_id: str) -> None:
         self._cache.pop(run_id, None)
@@ -590,8 +670,11 @@ class WorkflowWorker:
             headers = await codecs.decode_headers(
                 h.parse_payload_map((request.get("header") or {}).get("fields"))
             )
-            result = driver.instance.query(
-                request["name"], args, query_id=str(row["id"]), headers=headers
+            instance = driver.instance
+            result = await driver.run_step(
+                lambda: instance.query(
+                    request["name"], args, query_id=str(row["id"]), headers=headers
+                )
             )
             encoded = await codecs.encode_payloads([result] if result is not None else [])
             answer: dict[str, Any] = {"result": h.payloads(encoded)}

@@ -151,7 +151,10 @@ CREATE TABLE {{schema}}.history_events (
 CREATE TABLE {{schema}}.inbox (
     seq bigserial PRIMARY KEY,
     run_id uuid NOT NULL,
-    events jsonb NOT NULL
+    events jsonb NOT NULL,
+    -- When they arrived: the time their events keep in history (a timer's TimerFired
+    -- is stamped when it fired, not when the task in flight let it in).
+    arrived_at timestamptz NOT NULL DEFAULT {{schema}}.now()
 );
 CREATE INDEX inbox_run ON {{schema}}.inbox (run_id, seq);
 
@@ -243,6 +246,23 @@ END $$;
 
 -- Append events at the run's next ids and return the last id. p_wft_state, when
 -- given, is written in the same UPDATE (scheduling a task right after an append).
+
+-- The time of one event of a run (NULL if it has none); 0021_event_times.sql names the
+-- run's history partition in it.
+CREATE FUNCTION {{schema}}.event_time(p_run uuid, p_event_id bigint) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT event_time FROM {{schema}}.history_events
+     WHERE run_id = p_run AND event_id = p_event_id
+$$;
+
+-- p_events, each without a time of its own given p_time.
+CREATE FUNCTION {{schema}}.stamped(p_events jsonb, p_time timestamptz) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_agg(CASE WHEN ev ? 'time' THEN ev
+                                   ELSE ev || jsonb_build_object('time', p_time) END
+                              ORDER BY ord), '[]'::jsonb)
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord)
+$$;
 
 -- Append events at the run's next ids. An attribute value of "$prev" stands for the
 -- id of the event appended just before (ActivityTaskCompleted -> its Started event).
@@ -360,9 +380,12 @@ DECLARE
     n int;
 BEGIN
     WITH gone AS (
-        DELETE FROM {{schema}}.inbox WHERE run_id = p_run RETURNING seq, events
+        DELETE FROM {{schema}}.inbox WHERE run_id = p_run RETURNING seq, events, arrived_at
     )
-    SELECT jsonb_agg(ev ORDER BY seq, ord), count(DISTINCT seq)
+    SELECT jsonb_agg(CASE WHEN ev ? 'time' THEN ev
+                          ELSE ev || jsonb_build_object('time', gone.arrived_at) END
+                     ORDER BY seq, ord),
+           count(DISTINCT seq)
       INTO v_events, n
       FROM gone, jsonb_array_elements(gone.events) WITH ORDINALITY AS x(ev, ord);
     IF n > 0 THEN
@@ -394,10 +417,14 @@ DECLARE
     v_after bigint := 0;
     v_attempt int;
     v_updates jsonb;
+    v_task_time timestamptz;
 BEGIN
     -- Lock the run first: events delivered concurrently then either land before this
     -- lease (and next_event_id includes them) or see wft_state = 2 and wait in the inbox.
     UPDATE {{schema}}.executions SET wft_state = 2 WHERE run_id = p_run RETURNING * INTO e;
+    -- The task's time (its WorkflowTaskStarted, workflow.now()): never before the run's
+    -- last event, which a transaction that started earlier may have stamped later.
+    v_task_time := greatest(v_now, {{schema}}.event_time(p_run, e.next_event_id - 1));
     UPDATE {{schema}}.workflow_tasks
        SET leased_by = p_worker, lease_id = v_lease, started_at = v_now,
            deadline = v_now + e.task_timeout * interval '1 second'
@@ -417,7 +444,7 @@ BEGIN
         'run_id', p_run, 'lease_id', v_lease, 'workflow_id', e.workflow_id,
         'namespace', e.namespace, 'task_queue', e.task_queue,
         'workflow_type', e.workflow_type, 'start_time', e.start_time,
-        'next_event_id', e.next_event_id, 'started_at', v_now, 'attempt', v_attempt,
+        'next_event_id', e.next_event_id, 'started_at', v_task_time, 'attempt', v_attempt,
         'after', v_after, 'events', {{schema}}.events_after(p_run, v_after),
         'history_size', e.history_size,
         'updates', coalesce(v_updates, '[]'::jsonb));
@@ -862,6 +889,8 @@ BEGIN
         END IF;
     END IF;
     RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
+                              -- the floor of a task run ahead's time (workflow_worker.py)
+                              'last_event_time', {{schema}}.event_time(p_run, v_last),
                               'history_size', e.history_size,
                               'activities', v_eager, 'next', v_next);
 END $$;
@@ -1023,16 +1052,21 @@ BEGIN
        OR (p_completion->>'first_event_id')::bigint <> p_after + 4
        OR abs(extract(epoch FROM v_started - {{schema}}.now())) > 1
        OR {{schema}}.completion_search_attribute_error(e.namespace, p_completion) IS NOT NULL
+       -- predicted before the run's last event: the task is run again, later
+       OR v_started < {{schema}}.event_time(e.run_id, p_after)
        OR EXISTS (SELECT 1 FROM {{schema}}.updates u WHERE u.run_id = e.run_id AND u.state = 0) THEN
         RETURN {{schema}}.complete_activity_task(p_task, p_attempt, p_result, p_identity, p_worker, true);
     END IF;
     DELETE FROM {{schema}}.activity_tasks WHERE id = t.id;
     RETURN jsonb_build_object('status', 'ok', 'ran_ahead', {{schema}}.apply_completion(
         e.run_id, p_worker, p_completion,
-        jsonb_build_array(
+        -- Stamped no later than the predicted WorkflowTaskStarted that follows them
+        -- (its time is what the workflow read as now() when the task ran ahead).
+        {{schema}}.stamped(jsonb_build_array(
             {{schema}}.activity_started_event(t, p_identity),
             {{schema}}.activity_completed_event(t, p_result, p_identity),
-            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout))
+            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)),
+            least(v_started, {{schema}}.now()))
         || (p_completion->'events'),
         true));
 END $$;

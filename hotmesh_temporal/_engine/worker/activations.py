@@ -1,0 +1,248 @@
+"""Where workflow code runs: the worker's workflow task executor, off the event loop.
+
+The worker's asyncio loop claims tasks, reports activity results, heartbeats and
+listens for wake-ups; workflow code must never hold it. Every synchronous step of a
+run (building its instance, one activation, one query) is handed to a thread of the
+workflow task executor (the ``workflow_task_executor`` given to the Worker, else a
+pool sized as temporalio sizes it). The thread installs the run's own deterministic
+event loop (runtime/loop.py), runs workflow code until every coroutine is blocked and
+returns the completion; the worker loop awaits that result.
+
+Deadlock detection (as temporalio): a step that does not return within 2 seconds
+fails its workflow task with ``_DeadlockError`` ("[TMPRL1101] Potential deadlock
+detected..."). Like temporalio, the worker then raises ``_InterruptDeadlockError``
+in the stuck thread (an asynchronous exception: it lands at the next Python bytecode,
+so a pure-Python spin stops at once, while a blocking C call stops only when it
+returns). The run is evicted and its task retried; the slot of the stuck task stays
+taken until its thread gives up (temporalio's eviction waits for it the same way).
+``debug_mode`` (or the TEMPORAL_DEBUG environment variable) turns the detector off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import ctypes
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+logger = logging.getLogger("hotmesh_temporal.worker")
+
+T = TypeVar("T")
+
+DEADLOCK_TIMEOUT_SECONDS = 2
+
+# temporalio's default pool when max_concurrent_workflow_tasks is not given.
+DEFAULT_WORKFLOW_THREADS = 500
+
+# Workflow steps running at once. With the GIL only one thread runs Python at a time:
+# 50 CPU-heavy replays in 50 threads would each take 50 times longer (every one of
+# them past the deadlock timeout), and the worker loop, one thread among 51, would
+# wait its turn for the GIL behind all of them, holding back activity reports and
+# heartbeats. Steps beyond this many wait for their turn on the loop (their deadlock
+# clock starts when they run); a step given up as deadlocked gives its turn back. A
+# task run ahead of its activity's report goes before the steps waiting and waits at
+# most RUN_AHEAD_TURN_WAIT for its turn (the report waits for it), else the activity
+# is reported the usual way.
+STEPS_AT_ONCE = 2
+RUN_AHEAD_TURN_WAIT = 0.05
+
+
+class _DeadlockError(Exception):
+    """A workflow step did not yield within the deadlock timeout (temporalio's type and
+    message, so logs and failure types read the same)."""
+
+    @classmethod
+    def for_stuck_thread(cls, thread_id: int | None, timeout: float) -> _DeadlockError:
+        err = cls(
+            f"[TMPRL1101] Potential deadlock detected: workflow didn't yield within "
+            f"{timeout:g} second(s)."
+        )
+        frame = sys._current_frames().get(thread_id) if thread_id else None
+        if frame is not None:
+            stack = "".join(traceback.format_stack(frame))
+            err.add_note(f"Stack of the workflow thread when it was found stuck:\n{stack}")
+        return err
+
+
+class NoTurnInTime(Exception):
+    """A step that may only wait so long for its turn did not get one (run-ahead)."""
+
+
+class _InterruptDeadlockError(BaseException):
+    """Raised inside a stuck workflow thread to make it give up (a BaseException, so
+    workflow code catching Exception does not swallow it)."""
+
+
+def debug_mode_enabled(debug_mode: bool) -> bool:
+    """temporalio's rule: the option, or a truthy TEMPORAL_DEBUG environment variable."""
+    return debug_mode or bool(os.environ.get("TEMPORAL_DEBUG"))
+
+
+class _Turns:
+    """STEPS_AT_ONCE turns to run a workflow step, handed out first come first served,
+    except that urgent steps (a task run ahead of its activity's report) go before
+    every step still waiting."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._urgent: collections.deque[asyncio.Future] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+
+    def free(self) -> bool:
+        return self._free > 0
+
+    async def take(self, *, urgent: bool = False, within: float | None = None) -> bool:
+        """Take a turn; False when ``within`` seconds pass first."""
+        if self._free > 0 and not self._urgent and (urgent or not self._waiting):
+            self._free -= 1
+            return True
+        queue = self._urgent if urgent else self._waiting
+        granted = asyncio.get_running_loop().create_future()
+        queue.append(granted)
+        try:
+            done, _ = await asyncio.wait({granted}, timeout=within)
+        except asyncio.CancelledError:
+            self._withdraw(queue, granted)
+            raise
+        if done:
+            return True
+        self._withdraw(queue, granted)
+        return False
+
+    def _withdraw(self, queue: collections.deque, granted: asyncio.Future) -> None:
+        if granted.done() and not granted.cancelled():
+            self.give_back()  # handed over just as the wait ended: pass it on
+        else:
+            granted.cancel()
+            queue.remove(granted)
+
+    def give_back(self) -> None:
+        """End a turn: the next waiter (urgent ones first) takes it over."""
+        for queue in (self._urgent, self._waiting):
+            while queue:
+                granted = queue.popleft()
+                if not granted.done():
+                    granted.set_result(True)
+                    return
+        self._free += 1
+
+
+class _StepThread:
+    """The thread running one step, while it may be interrupted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread_id: int | None = None
+        self.interruptible = False
+
+    def run(self, step: Callable[[], T]) -> T:
+        with self.lock:
+            self.thread_id = threading.get_ident()
+            self.interruptible = True
+        try:
+            return step()
+        finally:
+            with self.lock:
+                self.interruptible = False
+
+    def interrupt(self) -> None:
+        with self.lock:
+            if self.interruptible and self.thread_id is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self.thread_id), ctypes.py_object(_InterruptDeadlockError)
+                )
+
+
+class WorkflowTaskExecutor:
+    """Runs workflow steps on threads, failing those that do not yield in time."""
+
+    def __init__(
+        self,
+        executor: concurrent.futures.ThreadPoolExecutor | None,
+        *,
+        max_concurrent_workflow_tasks: int | None,
+        debug_mode: bool,
+    ) -> None:
+        self._owned = executor is None
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrent_workflow_tasks or DEFAULT_WORKFLOW_THREADS,
+            thread_name_prefix="hotmesh_workflow_",
+        )
+        self.deadlock_timeout: float | None = (
+            None if debug_mode_enabled(debug_mode) else DEADLOCK_TIMEOUT_SECONDS
+        )
+        # Steps the detector abandoned, by run id, until the worker waits for them.
+        self.stuck: dict[str, asyncio.Future] = {}
+        self.stuck_threads = 0  # abandoned steps whose thread still runs
+        self._turns = _Turns(STEPS_AT_ONCE)
+
+    @property
+    def max_threads(self) -> int:
+        return int(getattr(self._executor, "_max_workers", 0))
+
+    def has_free_turn(self) -> bool:
+        """Whether a step handed over now would run at once (no step waiting)."""
+        return self._turns.free()
+
+    def steps_for_run(self, run_id: str, turn_wait: float | None = None) -> RunSteps:
+        """The runner of one run's steps; with ``turn_wait``, a step that does not get
+        its turn within that many seconds raises NoTurnInTime instead of running."""
+        return RunSteps(self, run_id, turn_wait)
+
+    async def run(self, step: Callable[[], T], run_id: str, turn_wait: float | None = None) -> T:
+        # A step that may only wait so long is urgent: it goes before the queue.
+        if not await self._turns.take(urgent=turn_wait is not None, within=turn_wait):
+            raise NoTurnInTime(run_id)
+        try:
+            return await self._run_now(step, run_id)
+        finally:
+            self._turns.give_back()
+
+    async def _run_now(self, step: Callable[[], T], run_id: str) -> T:
+        thread = _StepThread()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, thread.run, step)
+        if self.deadlock_timeout is None:
+            return await future
+        done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout)
+        if done:
+            return future.result()
+        err = _DeadlockError.for_stuck_thread(thread.thread_id, self.deadlock_timeout)
+        thread.interrupt()
+        self.stuck[run_id] = future
+        self.stuck_threads += 1
+        future.add_done_callback(lambda done: self._thread_freed(run_id, done))
+        logger.warning("workflow thread of run %s did not yield; interrupting it", run_id)
+        raise err
+
+    def _thread_freed(self, run_id: str, future: asyncio.Future) -> None:
+        self.stuck_threads -= 1
+        if self.stuck.get(run_id) is future:
+            del self.stuck[run_id]
+        if not future.cancelled():
+            future.exception()  # retrieved: the interruption is expected, not news
+
+    def shutdown(self) -> None:
+        """Shut the pool down if the worker made it (a user's executor is theirs)."""
+        if self._owned:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class RunSteps:
+    """The steps of one run: RunDriver's ``run_step``, bound to the executor."""
+
+    def __init__(
+        self, executor: WorkflowTaskExecutor, run_id: str, turn_wait: float | None
+    ) -> None:
+        self._executor = executor
+        self._run_id = run_id
+        self._turn_wait = turn_wait
+
+    async def __call__(self, step: Callable[[], T]) -> T:
+        return await self._executor.run(step, self._run_id, self._turn_wait)
