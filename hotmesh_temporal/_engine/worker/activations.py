@@ -67,7 +67,9 @@ class _DeadlockError(Exception):
         frame = sys._current_frames().get(thread_id) if thread_id else None
         if frame is not None:
             stack = "".join(traceback.format_stack(frame))
-            err.add_note(f"Stack of the workflow thread when it was found stuck:\n{stack}")
+            note = getattr(err, "add_note", None)  # Python 3.11+
+            if note is not None:
+                note(f"Stack of the workflow thread when it was found stuck:\n{stack}")
         return err
 
 
