@@ -229,18 +229,9 @@ class OperatorService(_Service):
     _instead = "namespaces are managed with client.workflow_service (docs/operations.md)"
 
     async def _registry(self, namespace: str, call: str) -> Any:
+        """The namespace's search-attribute registry (service/search_attributes.py)."""
         engine = await self._engine()
-        # Engine.search_attributes (the registry of issue 21) may not be in this build:
-        # then the call says so rather than pretend to register anything.
-        registry_of = getattr(engine, "search_attributes", None)
-        if registry_of is None:
-            raise RPCError(
-                f"OperatorService.{call} is not available in this version: custom search "
-                "attributes need no registration (each run's attributes are stored with it)",
-                RPCStatusCode.UNIMPLEMENTED,
-                b"",
-            )
-        return registry_of(namespace or "default")
+        return engine.search_attributes(namespace or "default")
 
     async def add_search_attributes(
         self,

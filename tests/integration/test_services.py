@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal.api.common.v1 import WorkflowExecution
 from hotmesh_temporal.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
 from hotmesh_temporal.api.operatorservice.v1 import (
@@ -177,30 +176,6 @@ async def test_describe_task_queue_and_calls_not_served(client: Client) -> None:
     assert "WorkflowService.get_system_info" in str(err.value)
 
 
-# The search-attribute registry (Engine.search_attributes, issue 21) may not be in this
-# build; the operator calls serve it when it is and say UNIMPLEMENTED when it is not.
-HAS_REGISTRY = hasattr(Engine, "search_attributes")
-
-
-@pytest.mark.skipif(HAS_REGISTRY, reason="the registry is in this build (next test)")
-async def test_operator_calls_without_a_registry_say_so(client: Client) -> None:
-    for call, req in (
-        (client.operator_service.list_search_attributes, ListSearchAttributesRequest()),
-        (
-            client.operator_service.add_search_attributes,
-            AddSearchAttributesRequest(search_attributes={"CustomerId": 2}),
-        ),
-        (
-            client.operator_service.remove_search_attributes,
-            RemoveSearchAttributesRequest(search_attributes=["CustomerId"]),
-        ),
-    ):
-        with pytest.raises(RPCError) as err:
-            await call(req)  # type: ignore[operator]
-        assert err.value.status == RPCStatusCode.UNIMPLEMENTED
-
-
-@pytest.mark.skipif(not HAS_REGISTRY, reason="no search-attribute registry in this build")
 async def test_add_list_and_remove_search_attributes(client: Client) -> None:
     namespace = _name()
     operator = client.operator_service
