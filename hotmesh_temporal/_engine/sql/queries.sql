@@ -237,5 +237,9 @@ SELECT {schema}.now();
 
 -- name: send_wakeups
 -- Wake-ups that statements collected instead of sending (wakeups.py), sent after
--- their commit.
-SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
+-- their commit (already hashed by notify()).
+SELECT pg_notify(k.channel, m) FROM {schema}.hint_key k, unnest($1::text[]) AS m;
+
+-- name: hint_key
+-- The secret wake-up hints are derived from, and their channel (schema 0001).
+SELECT secret, channel FROM {schema}.hint_key;

@@ -81,10 +81,14 @@ def migration_checksums(directory: Path | str | None = None) -> dict[int, str]:
 
 
 def bootstrap_sql(schema: str) -> str:
-    """The SQL that creates the schema and its ``schema_migrations`` table."""
+    """The SQL that creates the schema and its ``schema_migrations`` table. The schema
+    is created only when missing: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on
+    the database, which a role that merely owns the schema does not have."""
     q = quote_ident(schema)
+    literal = "'" + q.replace("'", "''") + "'"
     return (
-        f"CREATE SCHEMA IF NOT EXISTS {q};\n"
+        f"DO $bootstrap$ BEGIN IF to_regnamespace({literal}) IS NULL THEN "
+        f"EXECUTE 'CREATE SCHEMA ' || {literal}; END IF; END $bootstrap$;\n"
         f"CREATE TABLE IF NOT EXISTS {q}.schema_migrations (\n"
         "    version int PRIMARY KEY,\n"
         "    name text NOT NULL,\n"
@@ -146,6 +150,32 @@ def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int
         )
 
 
+class MigrationPrivilegeError(RuntimeError):
+    """The connecting role lacks a privilege the migration needs; the message names it."""
+
+
+async def _bootstrap(conn: asyncpg.Connection, schema: str) -> None:
+    import asyncpg
+
+    try:
+        await conn.execute(bootstrap_sql(schema))
+    except asyncpg.InsufficientPrivilegeError as err:
+        role, database = await conn.fetchrow("SELECT current_user, current_database()")
+        q = quote_ident(schema)
+        raise MigrationPrivilegeError(
+            f"role {role!r} cannot create schema {q} in database {database!r} ({err}). "
+            f"Either GRANT CREATE ON DATABASE {quote_ident_any(database)} TO "
+            f"{quote_ident_any(role)}, or have an administrator create the schema for it: "
+            f"CREATE SCHEMA {q} AUTHORIZATION {quote_ident_any(role)} "
+            "(docs/operations.md, Security)."
+        ) from err
+
+
+def quote_ident_any(name: str) -> str:
+    """Any Postgres identifier quoted (role and database names are not validated)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 async def migrate(
     conn: asyncpg.Connection, schema: str, *, directory: Path | str | None = None
 ) -> list[int]:
@@ -168,7 +198,7 @@ async def migrate(
     key = lock_key(schema)
     await conn.execute("SELECT pg_advisory_lock($1)", key)
     try:
-        await conn.execute(bootstrap_sql(schema))
+        await _bootstrap(conn, schema)
         applied = await applied_versions(conn, schema) or {}
         _check_unchanged(schema, applied, sums)
         done: list[int] = []

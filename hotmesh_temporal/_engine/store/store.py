@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import logging
 import random
@@ -164,6 +165,21 @@ def deferring_variant(statement: str, schema: str) -> str:
     )
 
 
+class HintKey:
+    """The deployment's wake-up secret and the channel derived from it (schema 0001,
+    table hint_key, readable only by roles allowed into the schema)."""
+
+    def __init__(self, secret: str, channel: str) -> None:
+        self._secret = secret.encode()
+        self.channel = channel
+
+    def hint(self, kind: str, subject: str) -> str:
+        if kind == "t":  # deadlines name nothing and are sent as they are
+            return subject
+        message = f"{kind}|{subject}".encode("utf-8", "surrogatepass")
+        return hashlib.sha256(self._secret + message).hexdigest()[:24]
+
+
 class _StatementNotSent(Exception):
     """The statement never reached the server (its cause says why)."""
 
@@ -175,14 +191,17 @@ class DatabaseUnavailableError(RuntimeError):
 class Store:
     """One schema of one database, shared by a client and the workers built on it."""
 
-    def __init__(self, dsn: str, schema: str, pool: asyncpg.Pool, ssl: Any = None) -> None:
+    def __init__(
+        self, dsn: str, schema: str, pool: asyncpg.Pool, ssl: Any = None, *, hint_key: HintKey
+    ) -> None:
         self.dsn = dsn
         self.ssl = ssl  # an SSLContext from Client.connect(tls=...), else the DSN decides
         self.schema = schema
         self.pool = pool
         self.queries = load_queries(schema)
         self.calls: collections.Counter[str] = collections.Counter()
-        self.channel = schema  # the NOTIFY channel (see notify() in the schema)
+        self._hint_key = hint_key
+        self.channel = hint_key.channel  # the NOTIFY channel (see notify() in the schema)
         self._listener: _Listener | None = None
         # The hot transitions, also as statements that return their wake-ups beside
         # their result instead of sending them (wakeups.py); used while another one
@@ -204,6 +223,7 @@ class Store:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
             await migrate(conn, schema)
+            secret, channel = await conn.fetchrow(load_queries(schema)["hint_key"])
         finally:
             await conn.close()
         pool = await asyncpg.create_pool(
@@ -214,7 +234,7 @@ class Store:
             reset=_no_reset,
             ssl=ssl,
         )
-        return cls(plain_dsn, schema, pool, ssl)
+        return cls(plain_dsn, schema, pool, ssl, hint_key=HintKey(secret, channel))
 
     async def close(self) -> None:
         await self.wakeups.close()
@@ -310,6 +330,12 @@ class Store:
         return await self.pool.execute(sql, *args)
 
     # ----------------------------------------------------------------- listening
+
+    def hint(self, kind: str, subject: str) -> str:
+        """What a notification about ``subject`` carries after its kind letter (see
+        notify() in schema 0001): an opaque digest only holders of the secret can
+        compute, so a notification reveals nothing and is only ever a hint."""
+        return self._hint_key.hint(kind, subject)
 
     async def listener(self) -> _Listener:
         if self._listener is None:
