@@ -198,6 +198,11 @@ logger = logging.getLogger(__name__)
 LOG_PROTOS = False
 
 
+def invalid_argument(message: str) -> RPCError:
+    """The error for input the server (here: Postgres) cannot take, before any SQL."""
+    return RPCError(message, RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
 class ServiceClient:
     """Owns the connection pool of one database schema."""
 
@@ -230,9 +235,11 @@ class ServiceClient:
                 if self._store_obj is None:
                     dsn = await resolve_target(self.config.target_host)
                     try:
-                        self._store_obj = await Store.open(dsn, ssl=tls_context(self.config.tls))
+                        store = await Store.open(dsn, ssl=tls_context(self.config.tls))
                     except DatabaseUnavailableError as err:
                         raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
+                    store.refuse_invalid = invalid_argument
+                    self._store_obj = store
         return self._store_obj
 
     def _close_waiter(self, store: Store) -> CloseWaiter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 from hotmesh_temporal._engine.runtime.updates import request_json
 from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal._engine.service.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.store import limits as _limits
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.workflow_worker import local_worker_for
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
@@ -1335,7 +1337,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         """The start_workflow() argument for a StartWorkflowInput or an
         UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
         dc = self._client.data_converter
+        store = await self._store()
+        _check_names(store, WorkflowId=input.id, TaskQueue=input.task_queue)
+        _check_names(store, WorkflowType=input.workflow)
         payloads = await dc.encode(list(input.args)) if input.args else []
+        _check_payloads(self._client, store, payloads)
         memo_json = None
         if input.memo:
             encoded = await dc.encode(list(input.memo.values()))
@@ -1428,7 +1434,12 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def _update_request(self, input: Any) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
         dc = self._client.data_converter
+        store = await self._store()
+        _check_names(store, WorkflowId=input.id)
+        if input.update_id:
+            _check_names(store, UpdateId=input.update_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
+        _check_payloads(self._client, store, payloads)
         return request_json(
             input.update_id or str(uuid.uuid4()),
             input.update,
@@ -1475,7 +1486,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
         store = await self._store()
+        _check_names(store, WorkflowId=input.id)
         payloads = await client.data_converter.encode(list(input.args)) if input.args else []
+        _check_payloads(client, store, payloads)
         query_id = uuid.uuid4()
         request = {"name": input.query, "args": h.payloads(payloads)}
         header = h.header(await self._encode_headers(input.headers))
@@ -1608,7 +1621,10 @@ async def _cron_start_delay(
 async def _signal_event(
     client: Client, name: str, args: Sequence[Any], headers: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
+    store = await client._engine_store()
+    _check_names(store, SignalName=name)
     payloads = await client.data_converter.encode(list(args)) if args else []
+    _check_payloads(client, store, payloads)
     return h.event(
         "WorkflowExecutionSignaled",
         h.strip_none(
@@ -1694,6 +1710,34 @@ async def _call(awaitable: Awaitable[Any]) -> Any:
         return await awaitable
     except DATABASE_GONE_ERRORS as err:
         raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
+
+
+logger = logging.getLogger("hotmesh_temporal")
+
+
+def _check_names(store: Store, **names: str) -> None:
+    """Ids and names as the server checks them (length in UTF-8 bytes, the deployment's
+    limit), plus what Postgres cannot store (NUL, lone surrogates): INVALID_ARGUMENT
+    before any SQL."""
+    for kind, value in names.items():
+        try:
+            _limits.check_name(kind, value, store.limits)
+        except _limits.InvalidStringError as err:
+            raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from None
+
+
+def _check_payloads(client: Client, store: Store, payloads: Sequence[Any]) -> None:
+    """Temporal's blob-size limits on what a client sends: a warning past
+    ``payload_limits.payloads_warn_size``, INVALID_ARGUMENT past the deployment's
+    blob_size_error (the server's "Blob data size exceeds limit.")."""
+    if not payloads:
+        return
+    size = sum(p.ByteSize() for p in payloads)
+    if size > store.limits.blob_size_error:
+        raise RPCError(_limits.BLOB_TOO_LARGE, RPCStatusCode.INVALID_ARGUMENT, b"")
+    warn = client.service_client.config.payload_limits.payloads_warn_size
+    if warn and size > warn:
+        logger.warning("%s size=%d limit=%d", _limits.PAYLOADS_WARNING, size, warn)
 
 
 @dataclass(frozen=True)

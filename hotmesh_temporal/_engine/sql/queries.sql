@@ -240,6 +240,8 @@ SELECT {schema}.now();
 -- their commit (already hashed by notify()).
 SELECT pg_notify(k.channel, m) FROM {schema}.hint_key k, unnest($1::text[]) AS m;
 
--- name: hint_key
--- The secret wake-up hints are derived from, and their channel (schema 0001).
-SELECT secret, channel FROM {schema}.hint_key;
+-- name: deployment_settings
+-- What a Store reads once at open (schema 0001): the secret wake-up hints are derived
+-- from, their channel, and the deployment's limits.
+SELECT k.secret, k.channel, to_jsonb(l) - 'singleton' AS limits
+  FROM {schema}.hint_key k, {schema}.limits l;

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
+from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_storable
 from hotmesh_temporal._engine.store.migrate import migrate
 from hotmesh_temporal._engine.store.wakeups import WakeupSender
 
@@ -192,7 +193,14 @@ class Store:
     """One schema of one database, shared by a client and the workers built on it."""
 
     def __init__(
-        self, dsn: str, schema: str, pool: asyncpg.Pool, ssl: Any = None, *, hint_key: HintKey
+        self,
+        dsn: str,
+        schema: str,
+        pool: asyncpg.Pool,
+        ssl: Any = None,
+        *,
+        hint_key: HintKey,
+        limits: Limits | None = None,
     ) -> None:
         self.dsn = dsn
         self.ssl = ssl  # an SSLContext from Client.connect(tls=...), else the DSN decides
@@ -201,6 +209,10 @@ class Store:
         self.queries = load_queries(schema)
         self.calls: collections.Counter[str] = collections.Counter()
         self._hint_key = hint_key
+        self.limits = limits or Limits()  # the deployment's (table limits, schema 0001)
+        # What refuses an argument Postgres cannot store: the service layer makes it
+        # RPCError(INVALID_ARGUMENT), as Temporal's server answers.
+        self.refuse_invalid: Callable[[str], Exception] = InvalidStringError
         self.channel = hint_key.channel  # the NOTIFY channel (see notify() in the schema)
         self._listener: _Listener | None = None
         # The hot transitions, also as statements that return their wake-ups beside
@@ -223,7 +235,7 @@ class Store:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
             await migrate(conn, schema)
-            secret, channel = await conn.fetchrow(load_queries(schema)["hint_key"])
+            settings = await conn.fetchrow(load_queries(schema)["deployment_settings"])
         finally:
             await conn.close()
         pool = await asyncpg.create_pool(
@@ -234,7 +246,14 @@ class Store:
             reset=_no_reset,
             ssl=ssl,
         )
-        return cls(plain_dsn, schema, pool, ssl, hint_key=HintKey(secret, channel))
+        return cls(
+            plain_dsn,
+            schema,
+            pool,
+            ssl,
+            hint_key=HintKey(settings["secret"], settings["channel"]),
+            limits=Limits.from_row(json.loads(settings["limits"])),
+        )
 
     async def close(self) -> None:
         await self.wakeups.close()
@@ -257,7 +276,9 @@ class Store:
     async def _run(self, method: str, name: str, args: tuple) -> Any:
         """Run one named statement. Each is a single function call in its own
         transaction, so a failed attempt either did nothing or (connection lost after
-        the commit) did everything; the error tables above say when to try again."""
+        the commit) did everything; the error tables above say when to try again.
+        A string Postgres cannot store raises InvalidStringError before any SQL."""
+        self._check_args(name, args)
         self.calls[name] += 1
         deadlocks = lost = 0
         while True:
@@ -278,6 +299,12 @@ class Store:
                 if name not in _REPEATABLE or lost == _CONNECTION_RETRIES:
                     raise
                 await asyncio.sleep(0.05 * 2 ** (lost - 1))
+
+    def _check_args(self, name: str, args: tuple) -> None:
+        try:
+            check_storable(args, f"an argument of {name}")
+        except InvalidStringError as err:
+            raise self.refuse_invalid(str(err)) from None
 
     async def _run_once(self, method: str, name: str, args: tuple) -> Any:
         sql = self.queries[name]
@@ -319,6 +346,7 @@ class Store:
     ) -> list[asyncpg.Record]:
         """A named statement with ``{where}``-style holes filled by the list-filter
         compiler, whose fragments hold only whitelisted SQL and $n placeholders."""
+        self._check_args(name, args)
         self.calls[name] += 1
         sql = self.queries[name]
         for hole, fragment in fragments.items():

@@ -26,6 +26,12 @@ from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.store.limits import (
+    PAYLOADS_ERROR,
+    PAYLOADS_WARNING,
+    Limits,
+    largest_payloads,
+)
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
@@ -80,6 +86,9 @@ class WorkflowWorkerConfig:
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
     # fails the worker, not each workflow task.
     workflow_interceptors: tuple | None = None
+    # Fail a workflow task whose payloads exceed the deployment's blob_size_error, as
+    # temporalio does (Worker(disable_payload_error_limit=True) turns it off).
+    payload_error_limit: bool = True
 
     def __post_init__(self) -> None:
         if self.workflow_interceptors is None:
@@ -228,7 +237,7 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
-            driver.begin_task(live_task_facts(task))
+            driver.begin_task(live_task_facts(task, self.store.limits))
             result = await run_with_local_activities(
                 driver,
                 h.parse_time(task["started_at"]),
@@ -253,6 +262,13 @@ class WorkflowWorker:
         reserved = self._reserve_eager()
         try:
             completion = self._completion(task, driver, result.commands, reserved, begun)
+            too_large = self._payloads_too_large(task, completion)
+            if too_large is not None:
+                self._start_eager([], reserved)
+                self._log_task_failure(task, too_large)
+                self._cache.pop(run_id, None)
+                await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+                return _FAILED
             reply = await self.store.fetchval(
                 "complete_workflow_task",
                 task["run_id"],
@@ -302,8 +318,10 @@ class WorkflowWorker:
             self._cache.pop(run_id, None)
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
+        before = (driver.last_event_id, driver.history_size)
         driver.last_event_id = int(reply["last_event_id"])
         driver.history_size = int(reply.get("history_size") or 0)
+        self._warn_history_limits(task, before, (driver.last_event_id, driver.history_size))
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
@@ -372,7 +390,7 @@ class WorkflowWorker:
         )
         try:
             await driver.replay(events)
-            driver.begin_task(live_task_facts(task))
+            driver.begin_task(live_task_facts(task, self.store.limits))
             outcome = await driver.run_current(now, after + len(events))
         except Exception:
             return None  # the leased task will replay the run and meet the same error
@@ -389,6 +407,9 @@ class WorkflowWorker:
         except BaseException:
             self._start_eager([], reserved)
             raise
+        if self._payloads_too_large(task, completion) is not None:
+            self._start_eager([], reserved)
+            return None  # the leased task fails the same way, and says so
         return RunAhead(self, task, driver, completion, reserved, time.monotonic())
 
     def _count_run_ahead(self, workflow_type: str, kept: bool) -> None:
@@ -487,12 +508,59 @@ class WorkflowWorker:
             scheduled_event_id=driver.last_scheduled_id,
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
-            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
+            suggest_continue_as_new=live_task_facts(
+                task, self.store.limits
+            ).suggest_continue_as_new,
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
             eager_activity_slots=eager_slots,
         )
+
+    def _warn_history_limits(
+        self, task: Mapping[str, Any], before: tuple[int, int], after: tuple[int, int]
+    ) -> None:
+        """Temporal's history warn limits: logged once, when a task crosses them (at
+        the error limits the database terminates the run)."""
+        limits = self.store.limits
+        crossed = [
+            (kind, value, limit)
+            for kind, old, value, limit in (
+                ("count", before[0], after[0], limits.history_count_warn),
+                ("size", before[1], after[1], limits.history_size_warn),
+            )
+            if old < limit <= value
+        ]
+        for kind, value, limit in crossed:
+            logger.warning(
+                "history %s exceeds warn limit. workflow_id=%s run_id=%s %s=%d limit=%d",
+                kind,
+                task.get("workflow_id"),
+                task.get("run_id"),
+                kind,
+                value,
+                limit,
+            )
+
+    def _payloads_too_large(
+        self, task: Mapping[str, Any], completion: Any
+    ) -> PayloadsTooLargeError | None:
+        """Temporal's blob-size limits on a completion: a warning past blob_size_warn,
+        a failed workflow task past blob_size_error (temporalio's TMPRL1103 messages;
+        the failure's cause is PAYLOADS_TOO_LARGE)."""
+        limits = self.store.limits
+        size = largest_payloads(completion.to_json())
+        if size > limits.blob_size_error and self.config.payload_error_limit:
+            return PayloadsTooLargeError(PAYLOADS_ERROR, size, limits.blob_size_error)
+        if size > limits.blob_size_warn:
+            logger.warning(
+                "%s size=%d limit=%d run_id=%s",
+                PAYLOADS_WARNING,
+                size,
+                limits.blob_size_warn,
+                task.get("run_id"),
+            )
+        return None
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
         logger.warning(
@@ -556,7 +624,7 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
-            driver.begin_task(live_task_facts(execution))
+            driver.begin_task(live_task_facts(execution, self.store.limits))
             await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
         return driver
 
@@ -615,12 +683,15 @@ def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
     )
 
 
-def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+def live_task_facts(task: Mapping[str, Any], limits: Limits) -> TaskFacts:
     """The facts of a task about to run: its WorkflowTaskStarted event will take the
     run's next event id, and the history size is the one when it was leased."""
     started_id = int(task["next_event_id"])
     size = int(task.get("history_size") or 0)
-    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
+    suggest = continue_as_new_suggested(
+        started_id, size, limits.history_count_suggest_can, limits.history_size_suggest_can
+    )
+    return TaskFacts(started_id, size, suggest)
 
 
 @dataclass
@@ -686,6 +757,21 @@ def _predicted_events(
 
 
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
+
+
+class PayloadsTooLargeError(Exception):
+    """A workflow task's completion carries payloads over the deployment's blob-size
+    error limit. The task fails (and is retried) as temporalio fails it: cause
+    WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE, failure type PayloadsTooLarge."""
+
+    cause = "PAYLOADS_TOO_LARGE"
+    failure_type = "PayloadsTooLarge"
+
+    def __init__(self, message: str, size: int, limit: int) -> None:
+        super().__init__(f"{message} size={size} limit={limit}")
+        self.message = message
+        self.size = size
+        self.limit = limit
 
 
 def _codec_applies_to_headers(behavior: Any) -> bool:

@@ -73,6 +73,23 @@ UPDATE {{schema}}.hint_key
    SET channel = 'hm_' || left(encode(sha256(convert_to(secret || 'channel', 'UTF8')), 'hex'), 32);
 REVOKE ALL ON {{schema}}.hint_key FROM PUBLIC;
 
+-- Temporal's limits, per deployment, with the server's dynamic-config defaults
+-- (docs/operations.md, Security: change them with UPDATE; clients and workers read them
+-- when they connect). Sizes in bytes.
+CREATE TABLE {{schema}}.limits (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    blob_size_warn bigint NOT NULL DEFAULT 512 * 1024,               -- limit.blobSize.warn
+    blob_size_error bigint NOT NULL DEFAULT 2 * 1024 * 1024,         -- limit.blobSize.error
+    history_count_warn bigint NOT NULL DEFAULT 10240,                -- limit.historyCount.warn
+    history_count_error bigint NOT NULL DEFAULT 51200,               -- limit.historyCount.error
+    history_count_suggest_can bigint NOT NULL DEFAULT 4096,  -- ...historyCount.suggestContinueAsNew
+    history_size_warn bigint NOT NULL DEFAULT 10 * 1024 * 1024,      -- limit.historySize.warn
+    history_size_error bigint NOT NULL DEFAULT 50 * 1024 * 1024,     -- limit.historySize.error
+    history_size_suggest_can bigint NOT NULL DEFAULT 4 * 1024 * 1024, -- ...historySize.suggestContinueAsNew
+    max_id_length int NOT NULL DEFAULT 1000                          -- limit.maxIDLength
+);
+INSERT INTO {{schema}}.limits DEFAULT VALUES;
+
 -- A statement that begins with defer_wakeups() collects its messages instead, for the
 -- caller to send after the commit (wakeups.py says why): they are read with
 -- current_setting('hotmesh.wakeups', true), one per line, already hashed.
@@ -752,6 +769,29 @@ BEGIN
         p_run, p_worker, p_completion, coalesce(p_completion->'events', '[]'::jsonb), p_eager_next);
 END $$;
 
+-- Terminate a run whose history reached the deployment's hard limits, as the Temporal
+-- server does (same reasons, identity 'history-service'). History size is counted as
+-- the events' JSON text, a close approximation of Temporal's encoded size.
+CREATE FUNCTION {{schema}}.terminate_if_history_too_large(e {{schema}}.executions)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    l {{schema}}.limits;
+    v_reason text;
+BEGIN
+    SELECT * INTO l FROM {{schema}}.limits;
+    IF e.next_event_id - 1 >= l.history_count_error THEN
+        v_reason := 'Workflow history count exceeds limit.';
+    ELSIF e.history_size >= l.history_size_error THEN
+        v_reason := 'Workflow history size exceeds limit.';
+    ELSE
+        RETURN false;
+    END IF;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id;
+    PERFORM {{schema}}.terminate_run(e, v_reason, NULL, 'history-service');
+    RETURN true;
+END $$;
+
 -- What a kept completion does once its task is checked and gone: append p_events (the
 -- task's events, after any that precede them in the same transaction) and apply the
 -- completion's commands. The caller holds the run's row lock.
@@ -790,6 +830,12 @@ BEGIN
     PERFORM {{schema}}.apply_update_commands(e, p_completion, p_worker);
     IF p_completion ? 'visibility' THEN
         PERFORM {{schema}}.apply_visibility_commands(e, p_completion, p_worker);
+    END IF;
+
+    -- Temporal's hard history limits (table limits): the run is terminated, as the
+    -- server terminates it, with the server's reason.
+    IF v_close IS NULL AND {{schema}}.terminate_if_history_too_large(e) THEN
+        RETURN jsonb_build_object('status', 'stale');
     END IF;
 
     IF v_close IS NOT NULL THEN
@@ -1371,7 +1417,8 @@ BEGIN
     RETURN jsonb_build_object('status', 'started', 'run_id', v_run);
 END $$;
 
-CREATE FUNCTION {{schema}}.terminate_run(e {{schema}}.executions, p_reason text, p_details jsonb)
+CREATE FUNCTION {{schema}}.terminate_run(
+    e {{schema}}.executions, p_reason text, p_details jsonb, p_identity text DEFAULT '')
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -1379,7 +1426,7 @@ BEGIN
     PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionTerminated',
         'attrs', jsonb_strip_nulls(jsonb_build_object(
-            'reason', p_reason, 'details', p_details, 'identity', '')))));
+            'reason', p_reason, 'details', p_details, 'identity', p_identity)))));
     PERFORM {{schema}}.close_run(e.run_id, 5::smallint, NULL, NULL, NULL);
 END $$;
 
