@@ -106,8 +106,13 @@ class Outsider:
             {"status": 3, "failure": {"message": "forged"}, "result": None, "new_run_id": None}
         )
         reply = json.dumps(
-            {"status": "ok", "id": str(uuid.uuid4()), "run_id": run_id, "state": 2,
-             "outcome": {"failure": {"message": "forged"}}}
+            {
+                "status": "ok",
+                "id": str(uuid.uuid4()),
+                "run_id": run_id,
+                "state": 2,
+                "outcome": {"failure": {"message": "forged"}},
+            }
         )
         forged = [
             f"c|{run_id}|{outcome}",
@@ -183,9 +188,21 @@ async def test_an_outsider_learns_nothing_and_cannot_forge(deployment: Deploymen
             assert err.value.cause.message == SECRET_FAILURE
             assert await ok.query(Vault.peek) == f"{SECRET_QUERY}:second"
         names = [
-            SECRET_RESULT, SECRET_FAILURE, SECRET_UPDATE, SECRET_QUERY, "first", "second",
-            ok.id, bad.id, ok.result_run_id or "", bad.result_run_id or "", task_queue,
-            "vault", "Vault", "default", deployment.schema,
+            SECRET_RESULT,
+            SECRET_FAILURE,
+            SECRET_UPDATE,
+            SECRET_QUERY,
+            "first",
+            "second",
+            ok.id,
+            bad.id,
+            ok.result_run_id or "",
+            bad.result_run_id or "",
+            task_queue,
+            "vault",
+            "Vault",
+            "default",
+            deployment.schema,
         ]
         await _heard_nothing_readable(outsider, names)
     finally:
@@ -209,7 +226,10 @@ async def test_the_owner_migrates_a_schema_it_owns_without_create_on_the_databas
         task_queue = f"q-{uuid.uuid4()}"
         async with Worker(client, task_queue=task_queue, workflows=[Vault]):
             handle = await client.start_workflow(
-                Vault.run, False, id=f"v-{uuid.uuid4()}", task_queue=task_queue,
+                Vault.run,
+                False,
+                id=f"v-{uuid.uuid4()}",
+                task_queue=task_queue,
                 execution_timeout=timedelta(seconds=30),
             )
             await handle.signal(Vault.release)
@@ -228,4 +248,4 @@ async def test_a_role_that_cannot_create_the_schema_is_told_which_grant_it_needs
     with pytest.raises(MigrationPrivilegeError) as err:
         await Client.connect(dsn)
     assert "GRANT CREATE ON DATABASE" in str(err.value)
-    assert f"AUTHORIZATION \"{deployment.outsider}\"" in str(err.value)
+    assert f'AUTHORIZATION "{deployment.outsider}"' in str(err.value)

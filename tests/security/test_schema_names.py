@@ -56,9 +56,7 @@ async def test_wake_ups_arrive_for_any_accepted_schema_name(pg_dsn: str, schema:
             for kind in "c":
                 listener.subscribe(kind, lambda hint, kind=kind: heard.append(f"{kind}|{hint}"))
             task_queue = f"steps-{uuid.uuid4()}"
-            async with Worker(
-                client, task_queue=task_queue, workflows=[Steps], activities=[twice]
-            ):
+            async with Worker(client, task_queue=task_queue, workflows=[Steps], activities=[twice]):
                 handle = await client.start_workflow(
                     Steps.run, 1, id=f"steps-{uuid.uuid4()}", task_queue=task_queue
                 )

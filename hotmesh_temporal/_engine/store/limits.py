@@ -82,6 +82,25 @@ _TOO_LONG = {
 }
 
 
+def make_storable(value: Any) -> Any:
+    """``value`` (JSON-like) with every character Postgres cannot store (NUL, lone
+    surrogates) replaced by U+FFFD: for text a worker produces (failure messages,
+    stack traces), which must reach the database rather than fail the task forever.
+    Returns ``value`` itself when nothing needed replacing."""
+    if isinstance(value, str):
+        return value if unstorable(value) is None else _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        items = {make_storable(k): make_storable(v) for k, v in value.items()}
+        same = all(a is b for a, b in zip(items, value, strict=False)) and all(
+            items[k] is v for k, v in zip(items, value.values(), strict=False)
+        )
+        return value if same else items
+    if isinstance(value, list):
+        mapped = [make_storable(v) for v in value]
+        return value if all(a is b for a, b in zip(mapped, value, strict=False)) else mapped
+    return value
+
+
 def check_name(kind: str, value: str, limits: Limits) -> None:
     """An id or a name (a key of _TOO_LONG): storable and at most ``max_id_length``
     UTF-8 bytes, refused with the server's message otherwise."""

@@ -18,6 +18,7 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.store.limits import make_storable
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
@@ -50,6 +51,14 @@ async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tup
     if info is not None and info.HasField("next_retry_delay"):
         next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
     return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
+def _safe_str(value: BaseException) -> str:
+    """str() of an exception, or its type when its __str__ itself raises."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the failure
+        return f"<{type(value).__name__} whose str() raised>"
 
 
 @dataclass
@@ -270,7 +279,7 @@ class ActivityWorker:
                 cfg.identity,
                 cfg.identity,
                 ahead.after,
-                ahead.completion.to_json(),
+                make_storable(ahead.completion.to_json()),
             )
         finally:
             ahead.finish(reply)
@@ -380,14 +389,22 @@ class ActivityWorker:
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
-            self.config.data_converter, err
-        )
+        try:
+            failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+                self.config.data_converter, err
+            )
+        except Exception as inner:  # noqa: BLE001 - the attempt must still fail, as in temporalio
+            logger.exception("Exception handling failed, original error: %s", _safe_str(err))
+            failure = {
+                "message": f"Failed building exception result: {_safe_str(inner)}",
+                "applicationFailureInfo": {},
+            }
+            error_type, non_retryable, next_delay = "", False, None
         reply = await self.store.fetchval(
             "fail_activity_task",
             task["id"],
             task["attempt"],
-            failure,
+            make_storable(failure),
             error_type,
             non_retryable,
             next_delay,

@@ -31,6 +31,7 @@ from hotmesh_temporal._engine.store.limits import (
     PAYLOADS_WARNING,
     Limits,
     largest_payloads,
+    make_storable,
 )
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.local_activities import (
@@ -274,7 +275,7 @@ class WorkflowWorker:
                 task["run_id"],
                 task["lease_id"],
                 self.config.identity,
-                completion.to_json(),
+                make_storable(completion.to_json()),
                 True,
             )
         except BaseException:
