@@ -56,11 +56,17 @@ async def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
         return env
     if await _reachable(LOCAL_TEST_DSN):
         return LOCAL_TEST_DSN
+    # A short path: the server's Unix socket path must stay under ~100 bytes. Started
+    # as root, the server runs as an unprivileged user that must reach the directory.
+    import tempfile
+    from pathlib import Path
+
     from hotmesh_temporal._engine.store.embedded import start_embedded
 
-    # A short path: the server's Unix socket path must stay under ~100 bytes.
-    data_dir = tmp_path_factory.mktemp("pg") / "data"
-    return await start_embedded(str(data_dir))
+    base = Path(tempfile.mkdtemp(prefix="hm-pg-"))
+    if os.geteuid() == 0:
+        base.chmod(0o711)
+    return await start_embedded(str(base / "data"))
 
 
 @pytest.fixture(scope="session")

