@@ -19,6 +19,7 @@ import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.list_filter import ACTIVITIES
 from hotmesh_temporal._engine.service import standalone_activities as sa
+from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal.client._interceptor import (
     CancelActivityInput,
     CountActivitiesInput,
@@ -736,7 +737,7 @@ class StandaloneActivityCalls:
             "input": h.payloads(payloads),
             "header": h.header(await self._encode_headers(input.headers)),  # type: ignore[attr-defined]
             "search_attributes": _search_attributes_json(input.search_attributes),
-            "summary": input.summary,
+            "user_metadata": await visibility.encode_user_metadata(dc, input.summary, None),
             "identity": client.identity,
         }
         store = await self._store()  # type: ignore[attr-defined]
