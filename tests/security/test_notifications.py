@@ -249,3 +249,39 @@ async def test_a_role_that_cannot_create_the_schema_is_told_which_grant_it_needs
         await Client.connect(dsn)
     assert "GRANT CREATE ON DATABASE" in str(err.value)
     assert f'AUTHORIZATION "{deployment.outsider}"' in str(err.value)
+
+
+async def test_an_application_role_runs_with_the_documented_grants(
+    deployment: Deployment,
+) -> None:
+    """docs/operations.md, Security: the owner migrates; a role with exactly these
+    grants runs clients and workers."""
+    owner = await Client.connect(deployment.owner_dsn)  # migrates
+    await owner.service_client.close()
+    schema, app = deployment.schema, deployment.outsider
+    admin = await asyncpg.connect(deployment.admin_dsn)
+    try:
+        await admin.execute(
+            f"GRANT USAGE ON SCHEMA {schema} TO {app};"
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app};"
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app};"
+            f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {app};"
+        )
+    finally:
+        await admin.close()
+    from hotmesh_temporal._engine.store.dsn import with_schema
+
+    client = await Client.connect(with_schema(deployment.outsider_dsn, schema))
+    try:
+        task_queue = f"app-{uuid.uuid4()}"
+        async with Worker(client, task_queue=task_queue, workflows=[Vault]):
+            handle = await client.start_workflow(
+                Vault.run, False, id=f"app-{uuid.uuid4()}", task_queue=task_queue
+            )
+            assert await handle.execute_update(Vault.put, "v") == "v"
+            assert await handle.query(Vault.peek) == f"{SECRET_QUERY}:v"
+            await handle.signal(Vault.release)
+            assert await handle.result() == SECRET_RESULT
+            assert [w async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    finally:
+        await client.service_client.close()

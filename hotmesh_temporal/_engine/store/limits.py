@@ -101,6 +101,20 @@ def make_storable(value: Any) -> Any:
     return value
 
 
+def check_plain_args(args: tuple, where: str = "argument") -> None:
+    """The strings among a statement's arguments and in its array arguments; JSON
+    arguments are checked as they are encoded (store._dumps), where it is cheap."""
+    for arg in args:
+        if isinstance(arg, str):
+            problem = unstorable(arg)
+            if problem is not None:
+                raise InvalidStringError(f"{where} {problem}")
+        elif isinstance(arg, (list, tuple)):
+            for item in arg:
+                if isinstance(item, str) and unstorable(item) is not None:
+                    raise InvalidStringError(f"{where} {unstorable(item)}")
+
+
 def check_name(kind: str, value: str, limits: Limits) -> None:
     """An id or a name (a key of _TOO_LONG): storable and at most ``max_id_length``
     UTF-8 bytes, refused with the server's message otherwise."""

@@ -21,7 +21,13 @@ from typing import Any
 import asyncpg
 
 from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
-from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_storable
+from hotmesh_temporal._engine.store.limits import (
+    InvalidStringError,
+    Limits,
+    check_plain_args,
+    check_storable,
+    make_storable,
+)
 from hotmesh_temporal._engine.store.migrate import migrate
 from hotmesh_temporal._engine.store.wakeups import WakeupSender
 
@@ -56,7 +62,14 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """JSON for a json/jsonb parameter. Postgres refuses the escapes of NUL and of lone
+    surrogates: when the text has any such escape (rare: one a surrogate pair also
+    makes), the value is checked exactly, raising InvalidStringError before the
+    statement is sent (asyncpg reports it as a DataError caused by it)."""
+    text = json.dumps(value, separators=(",", ":"))
+    if "\\u0000" in text or "\\ud" in text:
+        check_storable(value, "a JSON argument")
+    return text
 
 
 # Postgres aborted the statement to break a deadlock (two transitions locking the same
@@ -273,12 +286,27 @@ class Store:
     async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
         return await self._run("fetchrow", name, args)
 
+    async def fetchval_repairing(self, name: str, *args: Any) -> Any:
+        """fetchval for text a worker produced (completions, failures): characters
+        Postgres cannot store (NUL, lone surrogates) become U+FFFD instead of failing
+        the statement on every attempt."""
+        try:
+            return await self._run_checked("fetchval", name, args)
+        except InvalidStringError:
+            return await self._run("fetchval", name, tuple(make_storable(list(args))))
+
     async def _run(self, method: str, name: str, args: tuple) -> Any:
         """Run one named statement. Each is a single function call in its own
         transaction, so a failed attempt either did nothing or (connection lost after
         the commit) did everything; the error tables above say when to try again.
-        A string Postgres cannot store raises InvalidStringError before any SQL."""
-        self._check_args(name, args)
+        A string Postgres cannot store is refused (refuse_invalid) before any SQL."""
+        try:
+            return await self._run_checked(method, name, args)
+        except InvalidStringError as err:
+            raise self.refuse_invalid(str(err)) from None
+
+    async def _run_checked(self, method: str, name: str, args: tuple) -> Any:
+        check_plain_args(args, f"an argument of {name}")
         self.calls[name] += 1
         deadlocks = lost = 0
         while True:
@@ -300,12 +328,6 @@ class Store:
                     raise
                 await asyncio.sleep(0.05 * 2 ** (lost - 1))
 
-    def _check_args(self, name: str, args: tuple) -> None:
-        try:
-            check_storable(args, f"an argument of {name}")
-        except InvalidStringError as err:
-            raise self.refuse_invalid(str(err)) from None
-
     async def _run_once(self, method: str, name: str, args: tuple) -> Any:
         sql = self.queries[name]
         try:
@@ -324,6 +346,10 @@ class Store:
                 raise _StatementNotSent() from err
             except _CONNECTION_LOST_ERRORS:
                 _drop(conn)
+                raise
+            except asyncpg.DataError as err:
+                if isinstance(err.__cause__, InvalidStringError):  # from _dumps, not sent
+                    raise err.__cause__ from None
                 raise
         finally:
             await self.pool.release(conn)
@@ -346,12 +372,20 @@ class Store:
     ) -> list[asyncpg.Record]:
         """A named statement with ``{where}``-style holes filled by the list-filter
         compiler, whose fragments hold only whitelisted SQL and $n placeholders."""
-        self._check_args(name, args)
         self.calls[name] += 1
         sql = self.queries[name]
         for hole, fragment in fragments.items():
             sql = sql.replace("{" + hole + "}", fragment)
-        return await self.pool.fetch(sql, *args)
+        try:
+            check_plain_args(args, f"an argument of {name}")
+            try:
+                return await self.pool.fetch(sql, *args)
+            except asyncpg.DataError as err:
+                if isinstance(err.__cause__, InvalidStringError):
+                    raise err.__cause__ from None
+                raise
+        except InvalidStringError as err:
+            raise self.refuse_invalid(str(err)) from None
 
     async def execute_raw(self, sql: str, *args: Any) -> str:
         """For tests and tools only: a statement that is not part of the engine."""

@@ -18,7 +18,6 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.store.limits import make_storable
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
@@ -258,7 +257,7 @@ class ActivityWorker:
         cfg = self.config
         ahead = await self.run_ahead(task, result) if self.run_ahead is not None else None
         if ahead is None:
-            reply = await self.store.fetchval(
+            reply = await self.store.fetchval_repairing(
                 "complete_activity_task",
                 task["id"],
                 task["attempt"],
@@ -271,7 +270,7 @@ class ActivityWorker:
             return
         reply = None
         try:
-            reply = await self.store.fetchval(
+            reply = await self.store.fetchval_repairing(
                 "complete_activity_run_ahead",
                 task["id"],
                 task["attempt"],
@@ -279,7 +278,7 @@ class ActivityWorker:
                 cfg.identity,
                 cfg.identity,
                 ahead.after,
-                make_storable(ahead.completion.to_json()),
+                ahead.completion.to_json(),
             )
         finally:
             ahead.finish(reply)
@@ -400,11 +399,11 @@ class ActivityWorker:
                 "applicationFailureInfo": {},
             }
             error_type, non_retryable, next_delay = "", False, None
-        reply = await self.store.fetchval(
+        reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],
             task["attempt"],
-            make_storable(failure),
+            failure,
             error_type,
             non_retryable,
             next_delay,

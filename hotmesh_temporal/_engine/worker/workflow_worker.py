@@ -31,7 +31,6 @@ from hotmesh_temporal._engine.store.limits import (
     PAYLOADS_WARNING,
     Limits,
     largest_payloads,
-    make_storable,
 )
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.local_activities import (
@@ -270,12 +269,12 @@ class WorkflowWorker:
                 self._cache.pop(run_id, None)
                 await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
                 return _FAILED
-            reply = await self.store.fetchval(
+            reply = await self.store.fetchval_repairing(
                 "complete_workflow_task",
                 task["run_id"],
                 task["lease_id"],
                 self.config.identity,
-                make_storable(completion.to_json()),
+                completion.to_json(),
                 True,
             )
         except BaseException:
