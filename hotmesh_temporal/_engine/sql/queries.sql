@@ -245,3 +245,38 @@ SELECT pg_notify(k.channel, m) FROM {schema}.hint_key k, unnest($1::text[]) AS m
 -- from, their channel, and the deployment's limits.
 SELECT k.secret, k.channel, to_jsonb(l) - 'singleton' AS limits
   FROM {schema}.hint_key k, {schema}.limits l;
+
+-- ---- retention (0012_retention.sql)
+
+-- name: claim_purge_turn
+SELECT {schema}.claim_purge_turn();
+
+-- name: purge_expired_runs
+SELECT {schema}.purge_expired_runs($1);
+
+-- name: delete_runs
+SELECT {schema}.delete_runs($1::uuid[]);
+
+-- name: upsert_namespace
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.upsert_namespace($1, make_interval(secs => $2), $3, $4, $5);
+
+-- name: describe_namespace
+SELECT $1::text AS namespace,
+       extract(epoch FROM {schema}.retention_of($1))::float8 AS retention_seconds,
+       coalesce(n.description, '') AS description, coalesce(n.owner_email, '') AS owner_email,
+       coalesce(n.data, '{}') AS data, n.created_at, n.updated_at
+  FROM (SELECT 1) one LEFT JOIN {schema}.namespaces n ON n.namespace = $1;
+
+-- name: list_namespaces
+SELECT namespace, extract(epoch FROM retention)::float8 AS retention_seconds, description,
+       owner_email, data, created_at, updated_at
+  FROM {schema}.namespaces ORDER BY namespace;
+
+-- name: set_retention_limits
+UPDATE {schema}.retention_settings
+   SET min_retention = coalesce(make_interval(secs => $1), min_retention),
+       default_retention = coalesce(make_interval(secs => $2), default_retention),
+       purge_every = coalesce(make_interval(secs => $3), purge_every),
+       last_purge = '-infinity';

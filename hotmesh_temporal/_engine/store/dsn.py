@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 logger = logging.getLogger("hotmesh_temporal")
@@ -153,3 +154,77 @@ async def resolve_target(target_host: str) -> str:
         dsn,
     )
     return dsn
+
+
+# --------------------------------------------------------------- connection poolers
+
+POOLER_MODES = ("transaction",)
+DEFAULT_POOLED_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class PoolerOptions:
+    """How to talk to Postgres through a connection pooler (PgBouncer and the like).
+
+    ``mode`` is None for a direct connection. In ``transaction`` mode a pooled server
+    connection belongs to a client for one transaction only, so nothing may rely on
+    session state: no prepared statements kept across statements, no session advisory
+    locks, no LISTEN. ``direct_dsn`` (from ``direct_host`` / ``direct_port``) is a
+    connection that bypasses the pooler, used for LISTEN, wake-ups and migrations;
+    without one the engine runs poll-only, re-reading every ``poll_seconds``.
+    """
+
+    mode: str | None = None
+    direct_dsn: str | None = None
+    poll_seconds: float = DEFAULT_POOLED_POLL_SECONDS
+
+    @property
+    def poll_only(self) -> bool:
+        return self.mode is not None and self.direct_dsn is None
+
+
+_POOLER_KEYS = ("pooler", "direct_host", "direct_port", "poll_interval")
+
+
+def split_pooler(dsn: str) -> tuple[str, PoolerOptions]:
+    """Take the pooler parameters out of ``dsn`` (asyncpg would send unknown ones to the
+    server as settings): ``pooler=transaction``, ``direct_host``, ``direct_port`` and
+    ``poll_interval`` (seconds, poll-only mode). Raises ``ValueError`` for bad values."""
+    parts = urlsplit(dsn)
+    found: dict[str, str] = {}
+    kept: list[str] = []
+    for part in _query_parts(parts.query):
+        key = _part_key(part)
+        if key in _POOLER_KEYS:
+            found[key] = unquote_plus(part.split("=", 1)[1]) if "=" in part else ""
+        else:
+            kept.append(part)
+    if not found:
+        return dsn, PoolerOptions()
+    plain = urlunsplit(parts._replace(query="&".join(kept)))
+    mode = found.get("pooler") or None
+    if mode is not None and mode not in POOLER_MODES:
+        raise ValueError(f"unknown pooler mode {mode!r}: use one of {', '.join(POOLER_MODES)}")
+    direct = None
+    if "direct_host" in found or "direct_port" in found:
+        direct = _replace_host(plain, found.get("direct_host"), found.get("direct_port"))
+    try:
+        poll = float(found.get("poll_interval", DEFAULT_POOLED_POLL_SECONDS))
+    except ValueError:
+        raise ValueError(
+            f"poll_interval must be a number of seconds, not {found['poll_interval']!r}"
+        ) from None
+    if not 0.01 <= poll <= 60:
+        raise ValueError("poll_interval must be between 0.01 and 60 seconds")
+    return plain, PoolerOptions(mode, direct, poll)
+
+
+def _replace_host(dsn: str, host: str | None, port: str | None) -> str:
+    parts = urlsplit(dsn)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    old_host, _, old_port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    if port is not None and not port.isdigit():
+        raise ValueError(f"direct_port must be a port number, not {port!r}")
+    new = f"{host or old_host}:{port or old_port}" if (port or old_port) else (host or old_host)
+    netloc = f"{userinfo}@{new}" if userinfo else new
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -177,12 +177,19 @@ def quote_ident_any(name: str) -> str:
 
 
 async def migrate(
-    conn: asyncpg.Connection, schema: str, *, directory: Path | str | None = None
+    conn: asyncpg.Connection,
+    schema: str,
+    *,
+    directory: Path | str | None = None,
+    pooled: bool = False,
 ) -> list[int]:
     """Apply the pending migrations to ``schema``; return the versions applied here.
 
     Must not be called inside an open transaction. Serialised across connections and
-    processes by ``pg_advisory_lock`` on a key derived from the schema name.
+    processes by ``pg_advisory_lock`` on a key derived from the schema name; with
+    ``pooled`` (a connection through a transaction-mode pooler, where a session lock
+    would outlive the transaction on a server connection that others then get) the
+    whole upgrade is one transaction holding ``pg_advisory_xact_lock`` instead.
     """
     validate_schema(schema)
     migrations = render_sql(schema, directory)
@@ -194,9 +201,22 @@ async def migrate(
         _check_unchanged(schema, applied, sums)
         if wanted <= applied.keys():
             return []
+    if pooled:
+        async with conn.transaction():
+            return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_xact_lock")
+    return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_lock")
 
+
+async def _migrate_locked(
+    conn: asyncpg.Connection,
+    schema: str,
+    migrations: list[tuple[int, str, str]],
+    sums: dict[int, str],
+    lock: str,
+) -> list[int]:
+    wanted = {version for version, _, _ in migrations}
     key = lock_key(schema)
-    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    await conn.execute(f"SELECT {lock}($1)", key)
     try:
         await _bootstrap(conn, schema)
         applied = await applied_versions(conn, schema) or {}
@@ -220,7 +240,8 @@ async def migrate(
             )
         return done
     finally:
-        try:
-            await conn.execute("SELECT pg_advisory_unlock($1)", key)
-        except Exception:  # the connection is gone: its lock went with it
-            pass
+        if lock == "pg_advisory_lock":  # the transaction's lock ends with it
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except Exception:  # the connection is gone: its lock went with it
+                pass

@@ -20,7 +20,12 @@ from typing import Any
 
 import asyncpg
 
-from hotmesh_temporal._engine.store.dsn import quote_ident, split_schema
+from hotmesh_temporal._engine.store.dsn import (
+    PoolerOptions,
+    quote_ident,
+    split_pooler,
+    split_schema,
+)
 from hotmesh_temporal._engine.store.limits import (
     InvalidStringError,
     Limits,
@@ -131,6 +136,15 @@ _REPEATABLE = frozenset(
         "answer_query",
         "take_answer",
         "events_after",
+        # retention: deleting what is already deleted deletes nothing; settings are
+        # absolute values, so a second write writes the same thing
+        "claim_purge_turn",
+        "purge_expired_runs",
+        "delete_runs",
+        "upsert_namespace",
+        "describe_namespace",
+        "list_namespaces",
+        "set_retention_limits",
         "activity_attempt_by_ids",
         "run_outcome",
         "find_run",
@@ -205,17 +219,33 @@ class DatabaseUnavailableError(RuntimeError):
 class Store:
     """One schema of one database, shared by a client and the workers built on it."""
 
+    # With LISTEN, a worker's claim loop and a waiting client re-read the database this
+    # often in case a wake-up was lost; poll-only (a pooler without a direct connection)
+    # uses the pooler's poll interval instead.
+    FALLBACK_POLL_SECONDS = 2.0
+    FALLBACK_WAIT_SECONDS = 5.0
+
     def __init__(
         self,
         dsn: str,
         schema: str,
         pool: asyncpg.Pool,
         ssl: Any = None,
+        pooler: PoolerOptions | None = None,
         *,
         hint_key: HintKey,
         limits: Limits | None = None,
     ) -> None:
         self.dsn = dsn
+        self.pooler = pooler or PoolerOptions()
+        # LISTEN and the wake-up sender need a session of their own: never a pooled one.
+        self.listen_dsn = self.pooler.direct_dsn or dsn
+        self.fallback_poll_seconds = (
+            self.pooler.poll_seconds if self.pooler.poll_only else self.FALLBACK_POLL_SECONDS
+        )
+        self.fallback_wait_seconds = (
+            self.pooler.poll_seconds if self.pooler.poll_only else self.FALLBACK_WAIT_SECONDS
+        )
         self.ssl = ssl  # an SSLContext from Client.connect(tls=...), else the DSN decides
         self.schema = schema
         self.pool = pool
@@ -231,23 +261,31 @@ class Store:
         # The hot transitions, also as statements that return their wake-ups beside
         # their result instead of sending them (wakeups.py); used while another one
         # is in flight, when notifying commits would queue on the NOTIFY lock.
-        self._deferring = {
-            name: deferring_variant(self.queries[name], schema) for name in _DEFERRABLE
-        }
+        # Poll-only: nobody here listens, so there is nothing to defer (transitions
+        # notify inline, for processes that do listen on a direct connection).
+        self._deferring = (
+            {}
+            if self.pooler.poll_only
+            else {name: deferring_variant(self.queries[name], schema) for name in _DEFERRABLE}
+        )
         self._hot_in_flight = 0
-        self.wakeups = WakeupSender(dsn, self.queries["send_wakeups"], ssl)
+        self.wakeups = WakeupSender(self.listen_dsn, self.queries["send_wakeups"], ssl)
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10, ssl: Any = None) -> Store:
         plain_dsn, schema = split_schema(dsn)
+        plain_dsn, pooler = split_pooler(plain_dsn)
+        # Behind a transaction-mode pooler a prepared statement may be gone by the next
+        # transaction (another client has the server connection), so none are kept.
+        cache = {"statement_cache_size": 0} if pooler.mode else {}
         try:
-            conn = await asyncpg.connect(plain_dsn, ssl=ssl)
+            conn = await asyncpg.connect(pooler.direct_dsn or plain_dsn, ssl=ssl, **cache)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
-            await migrate(conn, schema)
+            await migrate(conn, schema, pooled=pooler.poll_only)
             settings = await conn.fetchrow(load_queries(schema)["deployment_settings"])
         finally:
             await conn.close()
@@ -258,12 +296,14 @@ class Store:
             init=_init_connection,
             reset=_no_reset,
             ssl=ssl,
+            **cache,
         )
         return cls(
             plain_dsn,
             schema,
             pool,
             ssl,
+            pooler,
             hint_key=HintKey(settings["secret"], settings["channel"]),
             limits=Limits.from_row(json.loads(settings["limits"])),
         )
@@ -401,7 +441,11 @@ class Store:
 
     async def listener(self) -> _Listener:
         if self._listener is None:
-            listener = _Listener(self.dsn, self.channel, self.ssl)
+            listener = (
+                _SilentListener(self.listen_dsn, self.channel, self.ssl)
+                if self.pooler.poll_only
+                else _Listener(self.listen_dsn, self.channel, self.ssl)
+            )
             await listener.start()
             self._listener = listener
         return self._listener
@@ -489,3 +533,19 @@ class _Listener:
         self._closed = True
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
+
+
+class _SilentListener(_Listener):
+    """Poll-only mode (a pooler and no direct connection): LISTEN cannot work through a
+    transaction-mode pooler, so nothing is ever announced; subscribers keep their
+    callbacks and find work by their fallback re-reads (``fallback_poll_seconds``)."""
+
+    async def start(self) -> None:
+        return None
+
+    @property
+    def connected(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        self._closed = True

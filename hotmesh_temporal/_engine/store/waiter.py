@@ -17,8 +17,6 @@ from typing import Any
 
 from hotmesh_temporal._engine.store.store import Store
 
-FALLBACK_SECONDS = 5.0
-
 
 class KeyedWaiter:
     def __init__(self, store: Store, kind: str) -> None:
@@ -48,7 +46,7 @@ class KeyedWaiter:
         self, key: str, check: Callable[[], Awaitable[Any]], timeout: float | None = None
     ) -> Any:
         """Call ``check`` until it returns something other than None: first, then
-        whenever a notification hints at ``key``, and at least every FALLBACK_SECONDS."""
+        whenever a notification hints at ``key``, and at least every fallback interval."""
         await self._subscribe()
         hint = self.hint(key)
         event = asyncio.Event()
@@ -61,7 +59,7 @@ class KeyedWaiter:
                 found = await check()
                 if found is not None:
                     return found
-                wait = FALLBACK_SECONDS
+                wait = self._store.fallback_wait_seconds
                 if deadline is not None:
                     wait = min(wait, deadline - loop.time())
                     if wait <= 0:

@@ -16,8 +16,6 @@ from hotmesh_temporal._engine.store.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
-FALLBACK_POLL_SECONDS = 2.0
-
 
 class Poller:
     def __init__(
@@ -87,8 +85,8 @@ class Poller:
         if free <= 0 and self._retry_after is not None:
             later = self._retry_after()
             if later is not None:
-                return min(max(later, 0.001), FALLBACK_POLL_SECONDS)
-        return FALLBACK_POLL_SECONDS
+                return min(max(later, 0.001), self._store.fallback_poll_seconds)
+        return self._store.fallback_poll_seconds
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -5,6 +5,11 @@ exactly once however many sweepers run.
 
 A sweeper sleeps until the next deadline the database reported, or until a 't'
 notification announces an earlier one.
+
+Retention runs beside the sweeps, in a task of its own so a long purge never delays a
+timer: every PURGE_CHECK_SECONDS a sweeper asks whether the fleet's purge turn has
+come (once per the deployment's ``purge_every``), and if so deletes expired runs in
+bounded batches (``service/namespaces.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import asyncio
 import logging
 from typing import Any
 
+from hotmesh_temporal._engine.service.namespaces import purge_if_due
 from hotmesh_temporal._engine.service.schedules import fire_due
 from hotmesh_temporal._engine.store.store import Store
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
-MAX_SLEEP_SECONDS = 5.0
+MAX_SLEEP_SECONDS = 5.0  # with LISTEN; poll-only mode uses the pooler poll interval
 BATCH = 200
+PURGE_CHECK_SECONDS = 5.0
 
 
 class Sweeper:
@@ -34,6 +41,8 @@ class Sweeper:
         self._announced_epoch: float | None = None
         self._clock_offset = 0.0  # database epoch minus loop.time()
         self._forced = False
+        self._purging: asyncio.Task | None = None
+        self._next_purge_check = 0.0  # loop.time()
 
     async def acquire(self) -> None:
         """A worker starts using this sweeper (the first one starts it)."""
@@ -52,6 +61,13 @@ class Sweeper:
             except asyncio.CancelledError:
                 pass
             self._task = None
+            if self._purging is not None:
+                self._purging.cancel()
+                try:
+                    await self._purging
+                except asyncio.CancelledError:
+                    pass
+                self._purging = None
             if self._store._listener is not None:
                 self._store._listener.unsubscribe("t", self._on_notify)
 
@@ -92,6 +108,7 @@ class Sweeper:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            self._maybe_purge()
             if row["fired"] >= BATCH:
                 continue  # more is due right now
             if await self._fire_schedules(row):
@@ -106,6 +123,25 @@ class Sweeper:
                 await asyncio.sleep(0.01)  # due, but another sweeper holds it right now
                 continue
             await self._sleep_until_due(loop)
+
+    def _maybe_purge(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_purge_check:
+            return
+        if self._purging is not None and not self._purging.done():
+            return
+        self._next_purge_check = loop.time() + PURGE_CHECK_SECONDS
+        self._purging = loop.create_task(self._purge(), name="hotmesh retention")
+
+    async def _purge(self) -> None:
+        try:
+            deleted = await purge_if_due(self._store)
+            if deleted:
+                logger.debug("retention: deleted %d expired runs", deleted)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # retried at the next check
+            logger.warning("retention: purge failed: %s", err)
 
     async def _fire_schedules(self, row: Any) -> bool:
         """Something is due that SQL alone did not fire: schedules (their calendar is
@@ -127,10 +163,11 @@ class Sweeper:
             self._wakeup.clear()
             if self._forced:
                 return
-            sleep = MAX_SLEEP_SECONDS
+            longest = min(MAX_SLEEP_SECONDS, self._store.fallback_wait_seconds)
+            sleep = longest
             if self._target_epoch is not None:
                 now_epoch = loop.time() + self._clock_offset
-                sleep = min(self._target_epoch - now_epoch, MAX_SLEEP_SECONDS)
+                sleep = min(self._target_epoch - now_epoch, longest)
             if sleep <= 0:
                 return
             try:
