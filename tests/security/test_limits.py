@@ -24,6 +24,7 @@ from hotmesh_temporal.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
+from hotmesh_temporal.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from hotmesh_temporal.exceptions import ApplicationError, TerminatedError
 from hotmesh_temporal.service import RPCError, RPCStatusCode
 from hotmesh_temporal.worker import Worker
@@ -268,6 +269,16 @@ async def test_hostile_strings_in_every_identifier_are_refused(client, hostile) 
             client.start_workflow("Echo", 1, id=_id(), task_queue=queue, memo={hostile: 1})
         )
         await _refused(client.list_workflows(f"WorkflowId = '{hostile}'").__anext__())
+        key = SearchAttributeKey.for_keyword(hostile)
+        await _refused(
+            client.start_workflow(
+                "Echo",
+                1,
+                id=_id(),
+                task_queue=queue,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(key, "x")]),
+            )
+        )
     await handle.terminate()
     # Nothing was written for the refused starts.
     assert [w async for w in client.list_workflows(f"TaskQueue = '{queue}'")].__len__() == 1
