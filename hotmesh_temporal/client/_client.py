@@ -1435,7 +1435,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         """The update.v1.Request JSON of an update input (payloads encoded)."""
         dc = self._client.data_converter
         store = await self._store()
-        _check_names(store, WorkflowId=input.id)
+        workflow_id = getattr(input, "id", None)  # an update-with-start's is the start's
+        if workflow_id is not None:
+            _check_names(store, WorkflowId=workflow_id)
         if input.update_id:
             _check_names(store, UpdateId=input.update_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
