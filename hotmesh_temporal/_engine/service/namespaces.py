@@ -124,9 +124,26 @@ async def purge_expired(store: Store, *, batch: int = PURGE_BATCH, max_batches: 
     return total
 
 
+@dataclass(frozen=True)
+class PartitionChanges:
+    made: int
+    dropped: int
+
+
+async def maintain_partitions(store: Store) -> PartitionChanges:
+    """Make the coming days' history partitions and drop those whose runs are all
+    expired (0013_history_partitions.sql)."""
+    row = await store.fetchrow("maintain_history_partitions")
+    assert row is not None
+    return PartitionChanges(row["made"], row["dropped"])
+
+
 async def purge_if_due(store: Store) -> int:
-    """One sweeper's share of retention: purge when the fleet's turn has come (once per
-    ``purge_every`` across every worker of the deployment)."""
+    """One sweeper's share of retention: when the fleet's turn has come (once per
+    ``purge_every`` across every worker of the deployment), keep the history partitions
+    (dropping whole expired days first, the cheap way) and then delete the remaining
+    expired runs row by row."""
     if not await store.fetchval("claim_purge_turn"):
         return 0
+    await maintain_partitions(store)
     return await purge_expired(store)

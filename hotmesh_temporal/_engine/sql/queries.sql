@@ -27,6 +27,9 @@ SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
 -- name: complete_activity_task
 SELECT {schema}.complete_activity_task($1, $2, $3::jsonb, $4, $5, $6);
 
+-- name: complete_activity_tasks
+SELECT {schema}.complete_activity_tasks($1::bigint[], $2::int[], $3::jsonb, $4, $5, $6);
+
 -- name: complete_activity_run_ahead
 SELECT {schema}.complete_activity_run_ahead($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb);
 
@@ -280,3 +283,6 @@ UPDATE {schema}.retention_settings
        default_retention = coalesce(make_interval(secs => $2), default_retention),
        purge_every = coalesce(make_interval(secs => $3), purge_every),
        last_purge = '-infinity';
+
+-- name: maintain_history_partitions
+SELECT made, dropped FROM {schema}.maintain_history_partitions();

@@ -228,3 +228,12 @@ def _replace_host(dsn: str, host: str | None, port: str | None) -> str:
     new = f"{host or old_host}:{port or old_port}" if (port or old_port) else (host or old_host)
     netloc = f"{userinfo}@{new}" if userinfo else new
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def connection_settings(dsn: str, **settings: str) -> dict[str, str]:
+    """Server settings for the engine's connections: ``application_name`` names the
+    process (``hotmesh_temporal[<pid>]``) so operators can tell a worker's connections
+    apart in ``pg_stat_activity``, unless the URL names one itself."""
+    if "application_name=" not in dsn:
+        settings.setdefault("application_name", f"hotmesh_temporal[{os.getpid()}]")
+    return settings

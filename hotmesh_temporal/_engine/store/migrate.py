@@ -27,6 +27,7 @@ logger = logging.getLogger("hotmesh_temporal")
 
 SCHEMA_DIR = Path(__file__).parent.parent / "sql" / "schema"
 SCHEMA_TOKEN = "{{schema}}"
+SCHEMA_NAME_TOKEN = "{{schema_name}}"
 _FILE_RE = re.compile(r"(\d{4,})_([A-Za-z0-9_\-]+)\.sql\Z")
 
 
@@ -55,10 +56,19 @@ def migration_files(directory: Path | str | None = None) -> list[tuple[int, str,
 
 
 def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[int, str, str]]:
-    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in."""
+    """Every migration as (version, name, SQL text) with ``{{schema}}`` filled in (the
+    quoted identifier) and ``{{schema_name}}`` (the bare name, for string literals such
+    as ``format('%I', ...)`` in dynamic SQL)."""
     quoted = quote_ident(validate_schema(schema))
+    literal = schema.replace("'", "''")
     return [
-        (version, name, path.read_text(encoding="utf-8").replace(SCHEMA_TOKEN, quoted))
+        (
+            version,
+            name,
+            path.read_text(encoding="utf-8")
+            .replace(SCHEMA_NAME_TOKEN, literal)
+            .replace(SCHEMA_TOKEN, quoted),
+        )
         for version, name, path in migration_files(directory)
     ]
 

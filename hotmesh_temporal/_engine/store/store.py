@@ -22,6 +22,7 @@ import asyncpg
 
 from hotmesh_temporal._engine.store.dsn import (
     PoolerOptions,
+    connection_settings,
     quote_ident,
     split_pooler,
     split_schema,
@@ -129,6 +130,7 @@ _REPEATABLE = frozenset(
         "release_workflow_task",
         "extend_workflow_task_lease",
         "complete_activity_task",
+        "complete_activity_tasks",
         "complete_activity_run_ahead",
         "fail_activity_task",
         "cancel_activity_task",
@@ -145,6 +147,7 @@ _REPEATABLE = frozenset(
         "describe_namespace",
         "list_namespaces",
         "set_retention_limits",
+        "maintain_history_partitions",
         "activity_attempt_by_ids",
         "run_outcome",
         "find_run",
@@ -180,6 +183,7 @@ _DEFERRABLE = (
     "complete_workflow_task",
     "complete_activity_task",
     "complete_activity_run_ahead",
+    "complete_activity_tasks",
 )
 
 
@@ -281,7 +285,12 @@ class Store:
         # transaction (another client has the server connection), so none are kept.
         cache = {"statement_cache_size": 0} if pooler.mode else {}
         try:
-            conn = await asyncpg.connect(pooler.direct_dsn or plain_dsn, ssl=ssl, **cache)
+            conn = await asyncpg.connect(
+                pooler.direct_dsn or plain_dsn,
+                ssl=ssl,
+                server_settings=connection_settings(plain_dsn),
+                **cache,
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
@@ -296,6 +305,7 @@ class Store:
             init=_init_connection,
             reset=_no_reset,
             ssl=ssl,
+            server_settings=connection_settings(plain_dsn),
             **cache,
         )
         return cls(
@@ -482,7 +492,9 @@ class _Listener:
         self._reconnect_task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._conn = await asyncpg.connect(self._dsn, ssl=self._ssl)
+        self._conn = await asyncpg.connect(
+            self._dsn, ssl=self._ssl, server_settings=connection_settings(self._dsn)
+        )
         self._conn.add_termination_listener(self._on_termination)
         await self._conn.add_listener(self._channel, self._on_notify)
 

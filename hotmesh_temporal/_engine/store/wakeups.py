@@ -21,6 +21,8 @@ from typing import Any
 
 import asyncpg
 
+from hotmesh_temporal._engine.store.dsn import connection_settings
+
 logger = logging.getLogger("hotmesh_temporal.worker")
 
 
@@ -57,7 +59,9 @@ class WakeupSender:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(
-                self._dsn, ssl=self._ssl, server_settings={"synchronous_commit": "off"}
+                self._dsn,
+                ssl=self._ssl,
+                server_settings=connection_settings(self._dsn, synchronous_commit="off"),
             )
         return self._conn
 

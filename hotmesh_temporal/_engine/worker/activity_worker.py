@@ -19,6 +19,7 @@ from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.worker.completion_batcher import CompletionBatcher
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
@@ -94,6 +95,15 @@ class ActivityWorkerConfig:
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
 
 
+@dataclass(frozen=True)
+class _Completion:
+    """A completed attempt waiting to be reported."""
+
+    task_id: int
+    attempt: int
+    result: dict[str, Any] | None
+
+
 class ActivityWorker:
     def __init__(self, store: Store, config: ActivityWorkerConfig) -> None:
         self.store = store
@@ -123,6 +133,11 @@ class ActivityWorker:
         self.on_workflow_task_ready: Callable[[Mapping[str, Any]], None] | None = None
         self.run_ahead: Callable[[Mapping[str, Any], Any], Awaitable[Any]] | None = None
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
+        # Completions of one run that arrive while another of its reports is in flight
+        # go together in one transaction (a fan-out's otherwise queue on the run's row).
+        self._completions: CompletionBatcher[_Completion] = CompletionBatcher(
+            self._send_completion, self._send_completions
+        )
 
     def free_slots(self) -> int:
         return self.config.max_concurrent - len(self._tasks) - self._reserved_eager
@@ -257,14 +272,8 @@ class ActivityWorker:
         cfg = self.config
         ahead = await self.run_ahead(task, result) if self.run_ahead is not None else None
         if ahead is None:
-            reply = await self.store.fetchval_repairing(
-                "complete_activity_task",
-                task["id"],
-                task["attempt"],
-                result,
-                cfg.identity,
-                cfg.identity,
-                self.on_workflow_task_ready is not None,
+            reply = await self._completions.send(
+                task["run_id"], _Completion(task["id"], task["attempt"], result)
             )
             self._after_report(reply)
             return
@@ -282,6 +291,31 @@ class ActivityWorker:
             )
         finally:
             ahead.finish(reply)
+
+    async def _send_completion(self, done: _Completion) -> Any:
+        cfg = self.config
+        return await self.store.fetchval(
+            "complete_activity_task",
+            done.task_id,
+            done.attempt,
+            done.result,
+            cfg.identity,
+            cfg.identity,
+            self.on_workflow_task_ready is not None,
+        )
+
+    async def _send_completions(self, batch: Sequence[_Completion]) -> list[Any]:
+        cfg = self.config
+        replies = await self.store.fetchval(
+            "complete_activity_tasks",
+            [done.task_id for done in batch],
+            [done.attempt for done in batch],
+            [done.result for done in batch],
+            cfg.identity,
+            cfg.identity,
+            self.on_workflow_task_ready is not None,
+        )
+        return list(replies)
 
     async def _execute_through_interceptors(
         self, defn: Any, args: list[Any], context: Any, running: _Running, info: Any

@@ -1,0 +1,172 @@
+-- History partitioned by time, so that retention drops whole partitions.
+--
+-- history_events is by far the largest table (about 23 rows per 3-activity workflow).
+-- Deleting expired runs row by row writes WAL for every row and leaves vacuum a table
+-- full of dead tuples; dropping a partition is one catalog change. The partition key
+-- is the run's start time (run_started, copied from executions.start_time, which never
+-- changes for a run): every event of a run lands in the partition of the day the run
+-- started, so a partition can go as soon as every run started that day has been
+-- closed for longer than its namespace's retention. Reads by run stay index lookups
+-- (the primary key leads with run_id; events_after also names the partition).
+--
+-- executions is not partitioned: it holds the running state (its unique index "one
+-- running run per workflow id" cannot span partitions) and is one row per run; expired
+-- runs' rows there are deleted by the purge in batches (0012_retention.sql).
+--
+-- This migration keeps every row of an existing history: the rows move into a
+-- partition for everything started before today.
+
+ALTER TABLE {{schema}}.history_events RENAME TO history_events_unpartitioned;
+ALTER TABLE {{schema}}.history_events_unpartitioned
+    RENAME CONSTRAINT history_events_pkey TO history_events_unpartitioned_pkey;
+
+CREATE TABLE {{schema}}.history_events (
+    run_id uuid NOT NULL,
+    event_id bigint NOT NULL,
+    event_type text NOT NULL,
+    event_time timestamptz NOT NULL,
+    attributes jsonb NOT NULL,
+    user_metadata jsonb,
+    run_started timestamptz NOT NULL,  -- the partition key: executions.start_time
+    -- run_started follows from run_id, so (run_id, event_id) stays unique
+    PRIMARY KEY (run_id, event_id, run_started)
+) PARTITION BY RANGE (run_started);
+
+-- Rows whose day has no partition yet (a clock moved ahead by a time-skipping test, a
+-- fleet that was down over midnight) land here; partition maintenance moves them out.
+CREATE TABLE {{schema}}.history_events_default PARTITION OF {{schema}}.history_events DEFAULT;
+
+-- How partitions are kept: daily, made a few days ahead.
+CREATE TABLE {{schema}}.partition_settings (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    premake_days int NOT NULL DEFAULT 3 CHECK (premake_days BETWEEN 1 AND 60)
+);
+INSERT INTO {{schema}}.partition_settings DEFAULT VALUES;
+
+-- Runs by start time: which runs a day's partition holds.
+CREATE INDEX executions_started ON {{schema}}.executions (start_time);
+
+-- The partition name of a day: history_events_pYYYYMMDD (UTC days).
+CREATE FUNCTION {{schema}}.history_partition_name(p_day date) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'history_events_p' || to_char(p_day, 'YYYYMMDD')
+$$;
+
+-- Make the partition of [p_from, p_to) unless one of that name exists; rows of that
+-- range that wait in the default partition move into it. Attaching (unlike CREATE
+-- TABLE ... PARTITION OF) needs only a lock that lets inserts and reads go on.
+CREATE FUNCTION {{schema}}.make_history_partition(p_name text, p_from timestamptz, p_to timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass(format('%I.%I', '{{schema_name}}', p_name)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('CREATE TABLE %I.%I (LIKE %I.history_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                   '{{schema_name}}', p_name, '{{schema_name}}');
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (run_id, event_id, run_started)',
+                   '{{schema_name}}', p_name);
+    EXECUTE format(
+        'WITH moved AS (DELETE FROM %I.history_events_default'
+        '  WHERE run_started >= $1 AND run_started < $2 RETURNING *)'
+        ' INSERT INTO %I.%I SELECT * FROM moved', '{{schema_name}}', '{{schema_name}}', p_name)
+        USING p_from, p_to;
+    EXECUTE format('ALTER TABLE %I.history_events ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)',
+                   '{{schema_name}}', '{{schema_name}}', p_name, p_from, p_to);
+    RETURN true;
+END $$;
+
+-- Keep the partitions: make today's and the next premake_days' (UTC days of the
+-- engine's clock), and drop every partition whose runs are all gone or expired
+-- (closed for longer than their namespace's retention). A drop that would wait for a
+-- lock (a long transaction reading history) is skipped and tried at the next turn.
+-- Returns (made, dropped).
+CREATE FUNCTION {{schema}}.maintain_history_partitions(OUT made int, OUT dropped int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_today date := ({{schema}}.now() AT TIME ZONE 'UTC')::date;
+    v_days int := (SELECT premake_days FROM {{schema}}.partition_settings);
+    v_day date;
+    r record;
+BEGIN
+    made := 0;
+    dropped := 0;
+    FOR v_day IN SELECT generate_series(v_today, v_today + v_days, interval '1 day')::date LOOP
+        IF {{schema}}.make_history_partition({{schema}}.history_partition_name(v_day),
+               v_day::timestamp AT TIME ZONE 'UTC', (v_day + 1)::timestamp AT TIME ZONE 'UTC') THEN
+            made := made + 1;
+        END IF;
+    END LOOP;
+    FOR r IN
+        SELECT c.relname,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                             'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                             'FROM \(''([^'']+)''\)'))[1]::timestamptz AS lower_bound
+          FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = '{{schema}}.history_events'::regclass
+           AND c.relname <> 'history_events_default'
+    LOOP
+        CONTINUE WHEN r.upper_bound IS NULL OR r.upper_bound > {{schema}}.now();
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM {{schema}}.executions e
+             WHERE e.start_time < r.upper_bound
+               AND (r.lower_bound IS NULL OR e.start_time >= r.lower_bound)
+               AND (e.status = 1
+                    OR e.close_time >= {{schema}}.now() - {{schema}}.retention_of(e.namespace)));
+        BEGIN
+            SET LOCAL lock_timeout = '50ms';
+            EXECUTE format('DROP TABLE %I.%I', '{{schema_name}}', r.relname);
+            dropped := dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;  -- busy: next turn
+        END;
+    END LOOP;
+END $$;
+
+-- The existing history, every row, in one partition for everything started before
+-- today; then today's and the next days' partitions.
+SELECT {{schema}}.make_history_partition(
+    'history_events_before_' || to_char(({{schema}}.now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD'),
+    '-infinity', (({{schema}}.now() AT TIME ZONE 'UTC')::date)::timestamp AT TIME ZONE 'UTC');
+INSERT INTO {{schema}}.history_events
+    (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
+SELECT h.run_id, h.event_id, h.event_type, h.event_time, h.attributes, h.user_metadata,
+       coalesce(e.start_time, h.event_time)
+  FROM {{schema}}.history_events_unpartitioned h
+  LEFT JOIN {{schema}}.executions e ON e.run_id = h.run_id;
+DROP TABLE {{schema}}.history_events_unpartitioned;
+SELECT {{schema}}.maintain_history_partitions();
+
+-- The one place events are written: each row carries its run's start time.
+CREATE OR REPLACE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_started timestamptz := (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run);
+BEGIN
+    INSERT INTO {{schema}}.history_events
+        (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
+    SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
+           -- An event may bring its own time: WorkflowTaskStarted is written at
+           -- completion but carries the lease time, which workflow.now() is on replay.
+           coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
+           CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
+                THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
+                ELSE x.ev->'attrs' END,
+           x.ev->'user_metadata',
+           v_started
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord);
+END $$;
+
+-- The hot read (a worker catching up on a run): naming the run's partition keeps it to
+-- one index lookup however many days of partitions there are.
+CREATE OR REPLACE FUNCTION {{schema}}.events_after(p_run uuid, p_after bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+               ORDER BY event_id), '[]'::jsonb)
+      FROM {{schema}}.history_events
+     WHERE run_id = p_run AND event_id > p_after
+       AND run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run)
+$$;
