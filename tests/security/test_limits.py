@@ -385,3 +385,54 @@ async def test_an_activity_failure_that_cannot_be_encoded_still_fails_the_attemp
             client.execute_workflow(CallsBroken.run, kind, id=_id(), task_queue=task_queue), 20
         )
     assert outcome.startswith("ApplicationError: Failed building exception result:"), outcome
+
+
+# ------------------------------------------- commands naming what cannot be stored
+
+
+@activity.defn
+async def noop() -> None:
+    return None
+
+
+@workflow.defn
+class SchedulesOnAHostileQueue:
+    @workflow.run
+    async def run(self, what: str) -> None:
+        if what == "activity queue":
+            await workflow.execute_activity(
+                noop, task_queue="q" * 10_000, start_to_close_timeout=timedelta(seconds=5)
+            )
+        elif what == "activity id":
+            await workflow.execute_activity(
+                noop, activity_id="a" * 3_000, start_to_close_timeout=timedelta(seconds=5)
+            )
+        else:
+            await workflow.execute_child_workflow(
+                "Anything", id="c\u00e9" * 1_500, task_queue=workflow.info().task_queue
+            )
+
+
+@pytest.mark.parametrize("what", ["activity queue", "activity id", "child id"])
+async def test_a_command_with_an_over_long_name_fails_the_task_clearly(
+    client, caplog, what
+) -> None:
+    """Scheduling an activity on a 10 KB task queue (or with an over-long activity or
+    child id) fails the workflow task with the server's message, as Temporal does,
+    instead of a raw Postgres error on every retry; the run stays running and can be
+    terminated."""
+    task_queue = f"hostile-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING):
+        async with Worker(
+            client, task_queue=task_queue, workflows=[SchedulesOnAHostileQueue], activities=[noop]
+        ):
+            handle = await client.start_workflow(
+                SchedulesOnAHostileQueue.run, what, id=_id(), task_queue=task_queue
+            )
+            await asyncio.sleep(1.0)
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert "BadCommandAttributesError" in caplog.text
+    assert "exceeds" in caplog.text
+    assert "asyncpg" not in caplog.text and "index row" not in caplog.text
+    await handle.terminate()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED

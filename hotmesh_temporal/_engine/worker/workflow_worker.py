@@ -29,7 +29,9 @@ from hotmesh_temporal._engine.service import visibility
 from hotmesh_temporal._engine.store.limits import (
     PAYLOADS_ERROR,
     PAYLOADS_WARNING,
+    InvalidStringError,
     Limits,
+    check_name,
     largest_payloads,
 )
 from hotmesh_temporal._engine.store.store import Store
@@ -262,7 +264,7 @@ class WorkflowWorker:
         reserved = self._reserve_eager()
         try:
             completion = self._completion(task, driver, result.commands, reserved, begun)
-            too_large = self._payloads_too_large(task, completion)
+            too_large = self._completion_refused(task, completion)
             if too_large is not None:
                 self._start_eager([], reserved)
                 self._log_task_failure(task, too_large)
@@ -407,7 +409,7 @@ class WorkflowWorker:
         except BaseException:
             self._start_eager([], reserved)
             raise
-        if self._payloads_too_large(task, completion) is not None:
+        if self._completion_refused(task, completion) is not None:
             self._start_eager([], reserved)
             return None  # the leased task fails the same way, and says so
         return RunAhead(self, task, driver, completion, reserved, time.monotonic())
@@ -541,6 +543,16 @@ class WorkflowWorker:
                 value,
                 limit,
             )
+
+    def _completion_refused(self, task: Mapping[str, Any], completion: Any) -> Exception | None:
+        """Why the server would fail this workflow task rather than take its
+        commands, checked before any SQL: ids and names over the limits (or holding
+        what Postgres cannot store), payloads over the blob-size limit."""
+        try:
+            check_command_names(completion, self.store.limits)
+        except InvalidStringError as err:
+            return BadCommandAttributesError(str(err))
+        return self._payloads_too_large(task, completion)
 
     def _payloads_too_large(
         self, task: Mapping[str, Any], completion: Any
@@ -757,6 +769,28 @@ def _predicted_events(
 
 
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
+
+
+class BadCommandAttributesError(Exception):
+    """A command names an activity, child or next run by an id, type or task queue the
+    server refuses (too long, or not storable): the workflow task fails, as Temporal
+    fails it with a BAD_*_ATTRIBUTES cause, instead of retrying a statement that
+    Postgres rejects."""
+
+
+def check_command_names(completion: Any, limits: Limits) -> None:
+    """The ids, types and task queues of a completion's commands (InvalidStringError)."""
+    for activity in completion.activities:
+        check_name("ActivityId", activity["activity_id"], limits)
+        check_name("ActivityType", activity["activity_type"], limits)
+        check_name("TaskQueue", activity["task_queue"], limits)
+    starts = [child["start"] for child in completion.children]
+    if completion.close is not None and completion.close.get("continue_as_new"):
+        starts.append(completion.close["continue_as_new"])
+    for start in starts:
+        check_name("WorkflowId", start.get("workflow_id", ""), limits)
+        check_name("WorkflowType", start.get("workflow_type", ""), limits)
+        check_name("TaskQueue", start.get("task_queue", ""), limits)
 
 
 class PayloadsTooLargeError(Exception):
