@@ -16,6 +16,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
 from hotmesh_temporal._engine.store.dsn import resolve_target
+from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_name
 from hotmesh_temporal._engine.store.store import DatabaseUnavailableError, Store
 from hotmesh_temporal._engine.store.tls import tls_context
 from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
@@ -198,9 +199,21 @@ logger = logging.getLogger(__name__)
 LOG_PROTOS = False
 
 
-def invalid_argument(message: str) -> RPCError:
+def _invalid_argument(message: str) -> RPCError:
     """The error for input the server (here: Postgres) cannot take, before any SQL."""
     return RPCError(message, RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
+def _refuse_bad_names(limits: Limits, **names: str) -> None:
+    """Ids and names as the server checks them (UTF-8 bytes against the deployment's
+    max_id_length, with its messages), plus what Postgres cannot store (NUL, lone
+    surrogates): INVALID_ARGUMENT before any SQL. Keywords are the kinds of
+    ``limits.check_name`` (WorkflowId, TaskQueue, ...)."""
+    for kind, value in names.items():
+        try:
+            check_name(kind, value, limits)
+        except InvalidStringError as err:
+            raise _invalid_argument(str(err)) from None
 
 
 class ServiceClient:
@@ -238,7 +251,7 @@ class ServiceClient:
                         store = await Store.open(dsn, ssl=tls_context(self.config.tls))
                     except DatabaseUnavailableError as err:
                         raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
-                    store.refuse_invalid = invalid_argument
+                    store.refuse_invalid = _invalid_argument
                     self._store_obj = store
         return self._store_obj
 

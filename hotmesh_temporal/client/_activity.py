@@ -34,7 +34,7 @@ from hotmesh_temporal.client._interceptor import (
 from hotmesh_temporal.client._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 from hotmesh_temporal.converter import ActivitySerializationContext
-from hotmesh_temporal.service import RPCError, RPCStatusCode
+from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
@@ -715,6 +715,13 @@ class StandaloneActivityCalls:
 
         _check_start(input)
         client = self._client
+        store = await self._store()  # type: ignore[attr-defined]
+        _refuse_bad_names(
+            store.limits,
+            ActivityId=input.id,
+            TaskQueue=input.task_queue,
+            ActivityType=input.activity_type,
+        )
         dc = _activity_data_converter(client, input.id, input.activity_type, input.task_queue)
         payloads = await dc.encode(list(input.args)) if input.args else []
         start = {

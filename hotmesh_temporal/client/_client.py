@@ -156,6 +156,7 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     RPCStatusCode,
     ServiceClient,
     TLSConfig,
+    _refuse_bad_names,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -1718,14 +1719,7 @@ logger = logging.getLogger("hotmesh_temporal")
 
 
 def _check_names(store: Store, **names: str) -> None:
-    """Ids and names as the server checks them (length in UTF-8 bytes, the deployment's
-    limit), plus what Postgres cannot store (NUL, lone surrogates): INVALID_ARGUMENT
-    before any SQL."""
-    for kind, value in names.items():
-        try:
-            _limits.check_name(kind, value, store.limits)
-        except _limits.InvalidStringError as err:
-            raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from None
+    _refuse_bad_names(store.limits, **names)
 
 
 def _check_payloads(client: Client, store: Store, payloads: Sequence[Any]) -> None:

@@ -19,6 +19,9 @@ from hotmesh_temporal import activity, workflow
 from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
 from hotmesh_temporal.client import (
     Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowUpdateFailedError,
@@ -261,6 +264,22 @@ async def test_hostile_strings_in_every_identifier_are_refused(client, hostile) 
         assert err.value.status in allowed, err.value
     await _refused(
         handle.start_update("u", id=hostile, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    )
+    await _refused(
+        client.start_activity(
+            "noop", id=hostile, task_queue=queue, start_to_close_timeout=timedelta(seconds=5)
+        )
+    )
+    await _refused(
+        client.start_activity(
+            "noop", id=_id(), task_queue=hostile, start_to_close_timeout=timedelta(seconds=5)
+        )
+    )
+    action = ScheduleActionStartWorkflow("Echo", id=_id(), task_queue=queue)
+    await _refused(client.create_schedule(hostile, Schedule(action=action, spec=ScheduleSpec())))
+    hostile_action = ScheduleActionStartWorkflow("Echo", id=hostile, task_queue=queue)
+    await _refused(
+        client.create_schedule(_id(), Schedule(action=hostile_action, spec=ScheduleSpec()))
     )
     if not too_long:  # names Temporal does not limit: only unstorable ones refused
         await _refused(handle.query(hostile))
