@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.client import Client
@@ -69,6 +70,43 @@ def setup_logging() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(OneLineErrors("  [log] %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
+class DatabaseChoice(logging.Handler):
+    """Keeps the line in which the client says which database a ``host:port`` target
+    turned into (``target 'localhost:7233': using the local Postgres at ...``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.choice: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("target ") and ": using " in message:
+            self.choice = message.split(": using ", 1)[1]
+
+
+async def connect(target: str) -> tuple[Client, str]:
+    """Connect, and say in words which database the client is using."""
+    if "://" in target:
+        parts = urlsplit(target)
+        if parts.password:  # never print a password
+            parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+        return await Client.connect(target), f"the database in HOTMESH_DSN ({urlunsplit(parts)})"
+    library_logger = logging.getLogger("hotmesh_temporal")
+    watcher, level = DatabaseChoice(), library_logger.level
+    library_logger.addHandler(watcher)
+    library_logger.setLevel(logging.INFO)
+    library_logger.propagate = False  # the INFO line is for the watcher, not the screen
+    try:
+        client = await Client.connect(target)
+    finally:
+        library_logger.removeHandler(watcher)
+        library_logger.setLevel(level)
+        library_logger.propagate = True
+    if watcher.choice:
+        return client, f"{watcher.choice} (for {target!r})"
+    return client, repr(target)
 
 
 # ------------------------------------------------------------------------ activities
@@ -168,11 +206,10 @@ ACTIVITIES = [reserve_inventory, charge_payment, ship_order, send_confirmation]
 
 async def main() -> int:
     setup_logging()
-    target = os.environ.get("HOTMESH_DSN", "localhost:7233")
+    target = os.environ.get("HOTMESH_DSN") or "localhost:7233"
     began = time.monotonic()
-    client = await Client.connect(target)
-    shown = "the database in HOTMESH_DSN" if "://" in target else repr(target)
-    say(f"connected to {shown}")
+    client, database = await connect(target)
+    say(f"connected to {database}")
 
     order = Order(
         order_id=f"order-{uuid.uuid4().hex[:12]}",

@@ -978,6 +978,30 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
                 return ev["attrs"].get("reason", ""), details
         return "", []
 
+    # HotMesh's job reads (additive; not part of temporalio's API).
+
+    async def status(self) -> int:
+        """HotMesh's job semaphore: 0 completed, 1 + open activities while running,
+        -1 failed, cancelled, terminated or timed out."""
+        from hotmesh_temporal.client._hotmesh_extras import semaphore
+
+        return await semaphore(self)
+
+    async def state(self) -> dict[str, Any]:
+        """``{"metadata": {jid, rid, type, status, started, closed}, "data": result}``;
+        data is the result once the run completed, else None."""
+        from hotmesh_temporal.client._hotmesh_extras import handle_state
+
+        return await handle_state(self)
+
+    async def export(self, allow: Sequence[str] | None = None) -> dict[str, Any]:
+        """The run as one document with the sections in ``allow`` (default all):
+        ``data``, ``state``, ``status`` and ``timeline`` (the history, one entry per event,
+        activities with their type)."""
+        from hotmesh_temporal.client._hotmesh_extras import export_handle
+
+        return await export_handle(self, allow)
+
     async def describe(
         self,
         *,

@@ -116,7 +116,7 @@ class WorkflowHistoryEventAsyncIterator:
         store = await self._client._engine_store()
         run_id, after = await self._position(store)
         limit = page_size or self._input.page_size or 0
-        rows, closed = await self._read(store, run_id, after, _call)
+        rows, closed = await self._read(store, run_id, after, _call, limit)
         more = bool(limit) and len(rows) > limit
         rows = rows[:limit] if limit else rows
         last = int(rows[-1]["id"]) if rows else after  # read past, even if filtered out
@@ -159,9 +159,16 @@ class WorkflowHistoryEventAsyncIterator:
             for row in rows
         ]
 
-    async def _read(self, store: Any, run_id: str, after: int, call: Any) -> tuple:
-        """Events after ``after`` and whether the run is closed; with
-        ``wait_new_event`` waits (up to ``rpc_timeout``) until there is something."""
+    async def _read(self, store: Any, run_id: str, after: int, call: Any, limit: int) -> tuple:
+        """Events after ``after`` (at most ``limit`` + 1 when a page size is set and all
+        events are wanted, so a page of a long history reads only that page) and whether
+        the run is closed; with ``wait_new_event`` waits (up to ``rpc_timeout``) until
+        there is something."""
+        from hotmesh_temporal.client import WorkflowHistoryEventFilterType
+
+        paged = bool(limit) and (
+            self._input.event_filter_type != WorkflowHistoryEventFilterType.CLOSE_EVENT
+        )
         deadline = None
         if self._input.rpc_timeout is not None:
             deadline = asyncio.get_running_loop().time() + self._input.rpc_timeout.total_seconds()
@@ -169,7 +176,11 @@ class WorkflowHistoryEventAsyncIterator:
         while True:
             outcome = await call(store.fetchrow("run_outcome", uuid.UUID(run_id)))
             closed = outcome is None or outcome["status"] != 1
-            rows = await call(store.fetchval("events_after", uuid.UUID(run_id), after))
+            rows = await call(
+                store.fetchval("events_page", uuid.UUID(run_id), after, limit + 1)
+                if paged
+                else store.fetchval("events_after", uuid.UUID(run_id), after)
+            )
             if rows or closed or not self._input.wait_new_event:
                 return rows, closed
             if deadline is not None and asyncio.get_running_loop().time() + pause > deadline:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -144,7 +145,36 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
     for e in parity.load_refusals():
         w(f"| `{e.module}` | `{e.name}` | {e.reason} | {e.instead} |")
     w("")
+    _additions(w)
     return "\n".join(out)
+
+
+def _additions(w: Callable[[str], None]) -> None:
+    """Names hotmesh_temporal has beyond temporalio (HotMesh's own API)."""
+    w("## Additions beyond temporalio")
+    w("")
+    w("HotMesh's job reads on `client.WorkflowHandle` (additive; see docs/yaml.md):")
+    w("")
+    w("| name | returns |")
+    w("|---|---|")
+    w(
+        "| `WorkflowHandle.status()` | HotMesh's semaphore: 0 completed, 1 + open activities "
+        "while running, -1 failed, cancelled, terminated, timed out or continued as new |"
+    )
+    w(
+        "| `WorkflowHandle.state()` | `{metadata: {jid, rid, type, status, started, closed}, "
+        "data: result or None}` |"
+    )
+    w(
+        "| `WorkflowHandle.export(allow=None)` | the sections `data`, `state`, `status`, "
+        "`timeline` (the history as activities, timers, signals) |"
+    )
+    w("")
+    w(
+        "`hotmesh_temporal.hotmesh`: HotMesh's YAML front end (`HotMesh`, `WorkerSpec`, "
+        "`WorkerResult`, `compile_app`, ...), documented in docs/yaml.md."
+    )
+    w("")
 
 
 def main(argv: list[str] | None = None) -> int:

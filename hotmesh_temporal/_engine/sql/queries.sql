@@ -16,6 +16,19 @@ SELECT {schema}.release_workflow_task($1, $2, $3);
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 
+-- name: events_page
+-- At most $3 events after $2, in events_after's form: one page of a long history
+-- without reading the rest of it (fetch_history_events with a page_size). Like
+-- events_after, it names the run's partition (run_started) so only that one is read.
+SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+           ORDER BY event_id), '[]'::jsonb)
+  FROM (SELECT event_id, event_type, event_time, attributes
+          FROM {schema}.history_events
+         WHERE run_id = $1 AND event_id > $2
+           AND run_started = (SELECT start_time FROM {schema}.executions WHERE run_id = $1)
+         ORDER BY event_id LIMIT $3) AS page;
+
 -- Local activities (history feature) ----------------------------------------------
 
 -- name: extend_workflow_task_lease

@@ -138,6 +138,7 @@ _REPEATABLE = frozenset(
         "answer_query",
         "take_answer",
         "events_after",
+        "events_page",
         # retention: deleting what is already deleted deletes nothing; settings are
         # absolute values, so a second write writes the same thing
         "claim_purge_turn",

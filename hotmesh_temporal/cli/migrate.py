@@ -1,25 +1,14 @@
-"""The command line: ``python -m hotmesh_temporal <command> ...``.
-
-Commands are argparse subcommands. Each one is added by a function taking the
-subparsers object and calling ``set_defaults(func=...)``; ``func`` receives the parsed
-arguments and returns an exit code, or a coroutine that returns one. To add commands
-(``workflow list``, ``workflow describe``, ...), write another ``_add_...`` function
-and list it in ``COMMANDS``.
-"""
+"""``hotmesh-temporal migrate``: create or upgrade the tables (or print their SQL)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
-import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def _add_migrate(subparsers: Any) -> None:
+def add(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "migrate",
         help="create or upgrade the hotmesh tables in a Postgres database",
@@ -80,36 +69,3 @@ async def _run_migrate(args: argparse.Namespace) -> int:
     else:
         print(f"schema {schema}: up to date")
     return 0
-
-
-COMMANDS: list[Callable[[Any], None]] = [_add_migrate]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m hotmesh_temporal",
-        description="hotmesh_temporal: durable workflows on Postgres",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    subparsers.required = True
-    for add in COMMANDS:
-        add(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    result = args.func(args)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return int(result or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The web UI (``hotmesh-temporal ui``; needs the ``ui`` extra)."""
