@@ -133,3 +133,23 @@ def task_queue() -> str:
     import uuid
 
     return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def embedded_tmp_path(tmp_path_factory: pytest.TempPathFactory):
+    """A temporary directory the embedded Postgres can use. Started as root, the server
+    runs as an unprivileged user, and pytest's own temporary root (mode 0700) is closed
+    to it; the server refuses to open parent directories up
+    (tests/security/test_embedded_private.py), so as root this is a directory of its
+    own under the system temp directory, traversable (0711)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        yield tmp_path_factory.mktemp("embedded")
+        return
+    path = Path(tempfile.mkdtemp(prefix="hm-embedded-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

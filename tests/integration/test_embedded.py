@@ -18,17 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def tmp_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory the embedded server can reach: started as root, the server runs
-    as an unprivileged user, and pytest's own temporary root is closed to others (the
-    server refuses to open it up; tests/security/test_embedded_private.py)."""
-    import tempfile
-
-    if os.geteuid() != 0:
-        return tmp_path_factory.mktemp("embedded")
-    path = Path(tempfile.mkdtemp(prefix="hm-embedded-"))
-    path.chmod(0o711)
-    return path
+def tmp_path(embedded_tmp_path: Path) -> Path:
+    """A directory the embedded server can reach (see ``embedded_tmp_path``)."""
+    return embedded_tmp_path
 
 
 needs_package = pytest.mark.skipif(
