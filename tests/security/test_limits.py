@@ -300,7 +300,7 @@ async def test_hostile_strings_in_every_identifier_are_refused(client, hostile) 
         )
     await handle.terminate()
     # Nothing was written for the refused starts.
-    assert [w async for w in client.list_workflows(f"TaskQueue = '{queue}'")].__len__() == 1
+    assert len([w async for w in client.list_workflows(f"TaskQueue = '{queue}'")]) == 1
 
 
 def test_a_worker_on_an_invalid_task_queue_fails_at_construction(client, hostile) -> None:
