@@ -126,7 +126,7 @@ async def run(base: str, runs: int, events: int) -> None:
     schema = f"hm_ret_{secrets.token_hex(4)}"
     client = await Client.connect(with_schema(base, schema))
     admin = await asyncpg.connect(base)
-    store = await client._engine_store()
+    store = (await client._engine()).store
     queue = f"retb-{uuid.uuid4().hex[:8]}"
     # The workers' own purge turn would race the measured pass: give it one turn now
     # (nothing to do yet) and none for a day. Retention minimum lowered to allow 1 day.

@@ -628,7 +628,7 @@ class Bench:
         self.admin = await asyncpg.connect(plain)
         try:
             self.client = await Client.connect(with_schema(plain, self.schema))
-            self.store = await self.client._engine_store()
+            self.store = (await self.client._engine()).store
             self.pgss, self.pgss_why_not = await PgStatStatements.open(
                 self.admin, self.store.queries, create=True
             )

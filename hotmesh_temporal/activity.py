@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import logging
 import threading
+import typing
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import (
 )
 
 import hotmesh_temporal.common
+from hotmesh_temporal.exceptions import CancelledError
 
 if TYPE_CHECKING:
     import hotmesh_temporal.client
@@ -59,8 +61,10 @@ class _Definition:
     def must_from_callable(fn: Callable[..., Any]) -> _Definition:
         defn = _Definition.from_callable(fn)
         if defn is None:
-            name = getattr(fn, "__qualname__", repr(fn))
-            raise TypeError(f"Activity {name} is missing the @activity.defn decorator")
+            name = getattr(fn, "__name__", "<unknown>")
+            raise TypeError(
+                f"Activity {name} missing attributes, was it decorated with @activity.defn?"
+            )
         return defn
 
 
@@ -76,6 +80,15 @@ def _arg_and_return_types(fn: Callable[..., Any]) -> tuple:
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
         return None, hints.get("return")
     return [hints.get(p.name) for p in params], hints.get("return")
+
+
+def _is_raw_value_sequence(arg_types: Sequence[Any] | None) -> bool:
+    raw = hotmesh_temporal.common.RawValue
+    return (
+        arg_types is not None
+        and len(arg_types) == 1
+        and arg_types[0] in (Sequence[raw], typing.Sequence[raw])  # type: ignore[valid-type]  # noqa: UP006
+    )
 
 
 def _is_async_callable(fn: Any) -> bool:
@@ -107,7 +120,7 @@ def defn(
     name: str | None = None,
     no_thread_cancel_exception: bool = False,
     dynamic: bool = False,
-):
+) -> Any:
     """Mark a function or method as an activity.
 
     The activity type name is ``name`` when given, else the function's ``__name__``.
@@ -122,9 +135,23 @@ def defn(
         activity_name = None if dynamic else (name or getattr(target, "__name__", None))
         if not dynamic and not activity_name:
             raise TypeError("Activity must have a name (callable objects need name=...)")
+        if hasattr(target, "__temporal_activity_definition"):
+            raise ValueError("Function already contains activity definition")
+        if not callable(target):
+            raise TypeError("Activity is not callable")
+        # Arguments travel as a positional list, so nothing could fill these.
+        if any(
+            p.kind is inspect.Parameter.KEYWORD_ONLY
+            for p in inspect.signature(target).parameters.values()
+        ):
+            raise TypeError("Activity cannot have keyword-only arguments")
         # A decorated callable class: its instances are what runs, through __call__.
         typed = target.__call__ if inspect.isclass(target) else target
         arg_types, ret_type = _arg_and_return_types(typed)
+        if dynamic and not _is_raw_value_sequence(arg_types):
+            raise TypeError(
+                "Dynamic activity must accept a single Sequence[hotmesh_temporal.common.RawValue]"
+            )
         definition = _Definition(
             name=activity_name,
             fn=target,
@@ -279,8 +306,6 @@ def heartbeat(*details: Any) -> None:
         ctx.heartbeat(*details)
     if ctx.thread_cancel_raises and ctx.shield_depth == 0 and ctx.cancelled.is_set():
         if threading.current_thread() is not threading.main_thread() or not _in_event_loop():
-            from hotmesh_temporal.exceptions import CancelledError
-
             ctx.thread_cancel_raises = False  # raised once, like temporalio
             raise CancelledError("Activity cancelled")
 

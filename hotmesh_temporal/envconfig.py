@@ -319,7 +319,9 @@ def _read_source(source: DataSource | None) -> bytes | None:
         return source.encode("utf-8")
     if isinstance(source, bytes):
         return source
-    raise TypeError(f"a source is a pathlib.Path, str or bytes, not {type(source).__name__}")
+    raise TypeError(
+        f"Source must be one of pathlib.Path, str, or bytes, but got {type(source).__name__}"
+    )
 
 
 # ------------------------------------------------------------------ TOML file

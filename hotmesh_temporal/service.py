@@ -9,77 +9,16 @@ import asyncio
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
-from hotmesh_temporal._engine.store.dsn import resolve_target
+from hotmesh_temporal._engine.service.connection import open_engine
+from hotmesh_temporal._engine.service.engine import Engine
+from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_name
-from hotmesh_temporal._engine.store.store import DatabaseUnavailableError, Store
-from hotmesh_temporal._engine.store.tls import tls_context
-from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, UpdateWaiter
-from hotmesh_temporal.exceptions import TemporalError
-
-
-class RPCStatusCode(IntEnum):
-    """gRPC status codes, used here for errors of the same meaning."""
-
-    OK = 0
-    CANCELLED = 1
-    UNKNOWN = 2
-    INVALID_ARGUMENT = 3
-    DEADLINE_EXCEEDED = 4
-    NOT_FOUND = 5
-    ALREADY_EXISTS = 6
-    PERMISSION_DENIED = 7
-    RESOURCE_EXHAUSTED = 8
-    FAILED_PRECONDITION = 9
-    ABORTED = 10
-    OUT_OF_RANGE = 11
-    UNIMPLEMENTED = 12
-    INTERNAL = 13
-    UNAVAILABLE = 14
-    DATA_LOSS = 15
-    UNAUTHENTICATED = 16
-
-
-class RPCError(TemporalError):
-    """A request failed: not found, invalid argument, database unavailable..."""
-
-    def __init__(self, message: str, status: RPCStatusCode, raw_grpc_status: bytes) -> None:
-        super().__init__(message)
-        self._message = message
-        self._status = status
-        self._raw_grpc_status = raw_grpc_status
-        self._grpc_status: Any = None
-
-    @property
-    def message(self) -> str:
-        return self._message
-
-    @property
-    def status(self) -> RPCStatusCode:
-        return self._status
-
-    @property
-    def raw_grpc_status(self) -> bytes:
-        return self._raw_grpc_status
-
-    @property
-    def grpc_status(self) -> Any:
-        """The call's status (``api.common.v1.GrpcStatus``: ``code``, ``message``,
-        ``details``): decoded from ``raw_grpc_status``, or, for the errors this package
-        raises (no raw status), made of the error's status code and message."""
-        if self._grpc_status is None:
-            from hotmesh_temporal.api.common.v1 import GrpcStatus
-
-            if self._raw_grpc_status:
-                self._grpc_status = GrpcStatus.FromString(self._raw_grpc_status)
-            else:
-                self._grpc_status = GrpcStatus(code=int(self._status), message=self._message)
-        return self._grpc_status
 
 
 @dataclass
@@ -223,18 +162,18 @@ class ServiceClient:
         if not config.identity:
             config.identity = f"{os.getpid()}@{socket.gethostname()}"
         self.config = config
-        self._store_obj: Store | None = None
+        self._engine_obj: Engine | None = None
+        # A client dropped without close() still lets go of its share of the pool
+        # (Temporal clients are never closed).
+        self._release_on_collect: weakref.finalize | None = None
         self._lock = asyncio.Lock()
-        self._waiter: CloseWaiter | None = None
-        self._answers: KeyedWaiter | None = None
-        self._updates: UpdateWaiter | None = None
 
     @staticmethod
     async def connect(config: ConnectConfig) -> ServiceClient:
         """Open the database that ``config.target_host`` names (unless ``lazy``)."""
         client = ServiceClient(config)
         if not config.lazy:
-            await client._store()
+            await client._engine()
         return client
 
     @property
@@ -242,34 +181,17 @@ class ServiceClient:
         """The client workers use: the same pool here."""
         return self
 
-    async def _store(self) -> Store:
-        if self._store_obj is None:
+    async def _engine(self) -> Engine:
+        """The engine's service layer over this connection's database (opened once)."""
+        if self._engine_obj is None:
             async with self._lock:
-                if self._store_obj is None:
-                    dsn = await resolve_target(self.config.target_host)
-                    try:
-                        store = await Store.open(dsn, ssl=tls_context(self.config.tls))
-                    except DatabaseUnavailableError as err:
-                        raise RPCError(str(err), RPCStatusCode.UNAVAILABLE, b"") from err
-                    store.refuse_invalid = _invalid_argument
-                    self._store_obj = store
-        return self._store_obj
-
-    def _close_waiter(self, store: Store) -> CloseWaiter:
-        if self._waiter is None:
-            self._waiter = CloseWaiter(store)
-        return self._waiter
-
-    def _answer_waiter(self, store: Store) -> KeyedWaiter:
-        if self._answers is None:
-            self._answers = KeyedWaiter(store, "r")
-        return self._answers
-
-    def _update_waiter(self, store: Store) -> UpdateWaiter:
-        """Waits on 'u|<update row id>|...': an update changed state."""
-        if self._updates is None:
-            self._updates = UpdateWaiter(store)
-        return self._updates
+                if self._engine_obj is None:
+                    engine = await open_engine(self.config.target_host, self.config.tls)
+                    self._release_on_collect = weakref.finalize(
+                        self, engine.release_soon, asyncio.get_running_loop()
+                    )
+                    self._engine_obj = engine
+        return self._engine_obj
 
     async def check_health(
         self,
@@ -283,8 +205,7 @@ class ServiceClient:
         RPCError UNAVAILABLE (``timeout`` bounds the wait)."""
 
         async def ping() -> None:
-            store = await self._store()
-            await store.fetchval("now")
+            await (await self._engine()).now()
 
         try:
             await asyncio.wait_for(ping(), timeout.total_seconds() if timeout else None)
@@ -301,7 +222,11 @@ class ServiceClient:
         self.config.api_key = api_key
 
     async def close(self) -> None:
-        """Close the pool (hotmesh_temporal addition; Temporal's channel has no close)."""
-        if self._store_obj is not None:
-            await self._store_obj.close()
-            self._store_obj = None
+        """Let go of the shared pool, closing it when no other client of this process
+        uses it (hotmesh_temporal addition; Temporal's channel has no close)."""
+        if self._engine_obj is not None:
+            if self._release_on_collect is not None:
+                self._release_on_collect.detach()
+                self._release_on_collect = None
+            engine, self._engine_obj = self._engine_obj, None
+            await engine.close()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from hotmesh_temporal.api.common.v1 import Payload
+from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.client import (
     Client,
     WorkflowContinuedAsNewError,
@@ -233,7 +235,6 @@ class RunView:
 async def decode_payloads(converter: DataConverter, doc: dict[str, Any] | None) -> list[Any]:
     """Decode a Temporal JSON ``Payloads`` (``{"payloads": [...]}``); a payload the
     converter cannot read is shown as its raw JSON rather than failing the page."""
-    from hotmesh_temporal.api.common.v1 import Payload
 
     values = []
     for item in (doc or {}).get("payloads", []):
@@ -249,7 +250,6 @@ async def decode_failure(converter: DataConverter, doc: dict[str, Any] | None) -
     """A failure as one line: ``ApplicationError: message``."""
     if not doc:
         return None
-    from hotmesh_temporal.api.failure.v1 import Failure
 
     try:
         error = await converter.decode_failure(Failure.from_json_dict(doc))

@@ -22,6 +22,7 @@ from typing import Any
 
 from hotmesh_temporal.cli import activity, migrate, operator, schedule, ui, workflow
 from hotmesh_temporal.cli._common import EXIT_FAILED, CommandError
+from hotmesh_temporal.client import WorkflowFailureError
 
 GROUPS: list[Callable[[Any], None]] = [
     workflow.add,
@@ -82,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _describe(err: BaseException) -> str:
     """One line for an error: its message, and its cause's when it wraps one (a failed
     workflow or update)."""
-    from hotmesh_temporal.client import WorkflowFailureError
 
     text = " ".join((str(err) or type(err).__name__).split())
     cause = getattr(err, "cause", None)

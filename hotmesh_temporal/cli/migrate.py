@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from hotmesh_temporal._engine.service import connection
+
 
 def add(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -38,32 +40,23 @@ def add(subparsers: Any) -> None:
 
 
 async def _run_migrate(args: argparse.Namespace) -> int:
-    from hotmesh_temporal._engine.store import dsn as dsn_mod
-    from hotmesh_temporal._engine.store import migrate as migrate_mod
-
     schema = args.schema
     dsn = args.dsn
     if dsn:
-        dsn, dsn_schema = dsn_mod.split_schema(dsn)
+        dsn, dsn_schema = connection.split_schema(dsn)
         schema = schema or dsn_schema
-    schema = dsn_mod.validate_schema(
-        schema or os.environ.get(dsn_mod.SCHEMA_ENV) or dsn_mod.DEFAULT_SCHEMA
+    schema = connection.validate_schema(
+        schema or os.environ.get(connection.SCHEMA_ENV) or connection.DEFAULT_SCHEMA
     )
 
     if args.print_sql:
-        sys.stdout.write(migrate_mod.script(schema))
+        sys.stdout.write(connection.migration_script(schema))
         return 0
     if not dsn:
         print("error: --dsn is required (or set HOTMESH_DSN)", file=sys.stderr)
         return 2
 
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        applied = await migrate_mod.migrate(conn, schema)
-    finally:
-        await conn.close()
+    applied = await connection.migrate(dsn, schema)
     if applied:
         print(f"schema {schema}: applied migrations {', '.join(str(v) for v in applied)}")
     else:

@@ -36,7 +36,7 @@ def add(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
+    try:  # late: the UI needs the optional ui extra (starlette, uvicorn)
         from hotmesh_temporal.ui.server import UIOptions, serve
     except ImportError as err:
         raise CommandError(

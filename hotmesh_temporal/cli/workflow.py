@@ -32,7 +32,7 @@ from hotmesh_temporal.cli._common import (
     status_name,
     to_json_value,
 )
-from hotmesh_temporal.client import Client, WorkflowHistoryEventFilterType
+from hotmesh_temporal.client import Client, WorkflowHistoryEventFilterType, WorkflowUpdateStage
 from hotmesh_temporal.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 
@@ -398,7 +398,6 @@ async def _update_execute(client: Client, args: argparse.Namespace, out: Printer
 
 
 async def _update_start(client: Client, args: argparse.Namespace, out: Printer) -> int:
-    from hotmesh_temporal.client import WorkflowUpdateStage
 
     handle = client.get_workflow_handle(args.workflow_id, run_id=args.run_id)
     update = await handle.start_update(

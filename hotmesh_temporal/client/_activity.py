@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import ACTIVITIES
+from hotmesh_temporal._engine.runtime.visibility import decode_both
 from hotmesh_temporal._engine.service import standalone_activities as sa
-from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.service.engine import ActivityRef, Engine
+from hotmesh_temporal._engine.service.errors import call
 from hotmesh_temporal.client._interceptor import (
     CancelActivityInput,
     CountActivitiesInput,
@@ -35,6 +39,7 @@ from hotmesh_temporal.client._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 from hotmesh_temporal.converter import ActivitySerializationContext
 from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
+from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
@@ -186,7 +191,6 @@ class ActivityExecution:
 
     @staticmethod
     def _fields(row: Mapping[str, Any]) -> dict:
-        from hotmesh_temporal._engine.service.visibility import decode_both
 
         start, close = _time(row["start_time"]), _time(row.get("close_time"))
         return dict(
@@ -405,52 +409,24 @@ class ActivityExecutionAsyncIterator(PagedAsyncIterator[ActivityExecution]):
 async def _list_page(
     client: Client, query: str | None, page_size: int, token: bytes | None
 ) -> tuple[list[ActivityExecution], bytes | None]:
-    from hotmesh_temporal._engine.service import visibility
-    from hotmesh_temporal.client._client import _call, _list_statement
-
-    fragments, params, sort_count = _list_statement(query, token, ACTIVITIES)
-    store = await client._engine_store()
-    rows = await _call(
-        store.fetch_filtered(
-            "list_standalone_activities", fragments, client.namespace, page_size + 1, *params
-        )
+    engine = await client._engine()
+    found = await call(
+        engine.list_standalone_activities(client.namespace, query, page_size, token, ACTIVITIES)
     )
-    page = [
-        ActivityExecution(**ActivityExecution._fields(r), raw_info=dict(r))
-        for r in rows[:page_size]
-    ]
-    if len(rows) <= page_size:
-        return page, None
-    last_row = rows[page_size - 1]
-    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(sort_count)])
+    page = [ActivityExecution(**ActivityExecution._fields(r), raw_info=dict(r)) for r in found.rows]
+    return page, found.next_token
 
 
 async def _count(client: Client, query: str | None) -> ActivityExecutionCount:
-    from hotmesh_temporal.client._client import _call, _compile
-
-    compiled = _compile(query, first_param=2, vocabulary=ACTIVITIES)
-    store = await client._engine_store()
-    fragments = {"where": compiled.where}
-    if compiled.group_by is None:
-        rows = await _call(
-            store.fetch_filtered(
-                "count_standalone_activities", fragments, client.namespace, *compiled.where_params
-            )
-        )
-        return ActivityExecutionCount(count=int(rows[0][0]), groups=[])
-    rows = await _call(
-        store.fetch_filtered(
-            "count_standalone_activities_by_status",
-            fragments,
-            client.namespace,
-            *compiled.where_params,
-        )
-    )
+    engine = await client._engine()
+    counted = await call(engine.count_standalone_activities(client.namespace, query, ACTIVITIES))
+    if not counted.grouped:
+        return ActivityExecutionCount(count=counted.count, groups=[])
     groups = [
         ActivityExecutionCountAggregationGroup(
-            count=int(r["count"]), group_values=[ACTIVITIES.status_names[r["status"]]]
+            count=n, group_values=[ACTIVITIES.status_names[status]]
         )
-        for r in rows
+        for status, n in counted.by_status
     ]
     return ActivityExecutionCount(count=sum(g.count for g in groups), groups=groups)
 
@@ -496,10 +472,10 @@ class ActivityHandle(Generic[ReturnType]):
     ) -> ReturnType:
         """Wait for the activity to close; its result, or ActivityFailureError."""
         if self._known_outcome is None:
-            store = await self._client._engine_store()
-            async with _time_unlocked(self._client, store):
-                row = await sa.wait_for_outcome(
-                    store, self._client.namespace, self._id, self._run_id
+            engine = await self._client._engine()
+            async with _time_unlocked(engine):
+                row = await engine.wait_for_standalone_activity_outcome(
+                    self._client.namespace, self._id, self._run_id
                 )
             if row is None:
                 raise _not_found(self._id)
@@ -676,10 +652,10 @@ def _activity_data_converter(
     )
 
 
-def _time_unlocked(client: Client, store: Any) -> Any:
+def _time_unlocked(engine: Engine) -> Any:
     """In a time-skipping test environment, waiting for a result lets the clock skip,
     as waiting for a workflow's result does (its close waiter holds the clock)."""
-    skipper = getattr(client.service_client._close_waiter(store), "_skipper", None)
+    skipper = getattr(engine.close_waiter(), "_skipper", None)
     return skipper.unlocked() if skipper is not None else contextlib.nullcontext()
 
 
@@ -705,19 +681,17 @@ def _run_uuid(run_id: str | None) -> uuid.UUID | None:
 
 class StandaloneActivityCalls:
     """The innermost client-chain calls for standalone activities; mixed into the
-    client's ``_ClientImpl`` (which provides ``_client``, ``_store`` and
+    client's ``_ClientImpl`` (which provides ``_client`` and
     ``_encode_headers``)."""
 
     _client: Client
 
     async def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
-        from hotmesh_temporal.client._client import _call, _search_attributes_json
-
         _check_start(input)
         client = self._client
-        store = await self._store()  # type: ignore[attr-defined]
+        engine = await self._client._engine()
         _refuse_bad_names(
-            store.limits,
+            engine.store.limits,
             ActivityId=input.id,
             TaskQueue=input.task_queue,
             ActivityType=input.activity_type,
@@ -728,7 +702,7 @@ class StandaloneActivityCalls:
             "namespace": client.namespace,
             "activity_id": input.id,
             "activity_type": input.activity_type,
-            "run_id": str(uuid.uuid4()),
+            "run_id": new_run_id(),
             "id_reuse_policy": int(input.id_reuse_policy),
             "id_conflict_policy": int(input.id_conflict_policy),
             "options": sa.options_json(
@@ -743,12 +717,12 @@ class StandaloneActivityCalls:
             ),
             "input": h.payloads(payloads),
             "header": h.header(await self._encode_headers(input.headers)),  # type: ignore[attr-defined]
-            "search_attributes": _search_attributes_json(input.search_attributes),
+            "search_attributes": _client._search_attributes_json(input.search_attributes),
             "user_metadata": await visibility.encode_user_metadata(dc, input.summary, None),
             "identity": client.identity,
         }
-        store = await self._store()  # type: ignore[attr-defined]
-        reply = await _call(store.fetchval("start_standalone_activity", h.strip_none(start)))
+        engine = await self._client._engine()
+        reply = await call(engine.start_standalone_activity(h.strip_none(start)))
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.ActivityAlreadyStartedError(
                 input.id, input.activity_type, run_id=str(reply["run_id"])
@@ -757,51 +731,33 @@ class StandaloneActivityCalls:
             client, input.id, run_id=str(reply["run_id"]), result_type=input.result_type
         )
 
-    async def _change(self, name: str, activity_id: str, *args: Any) -> Any:
-        from hotmesh_temporal.client._client import _call
-
-        store = await self._store()  # type: ignore[attr-defined]
-        return await _call(store.fetchval(name, self._client.namespace, activity_id, *args))
+    async def _activity(self, activity_id: str, run_id: str | None) -> tuple[Engine, ActivityRef]:
+        engine = await self._client._engine()
+        return engine, ActivityRef(self._client.namespace, activity_id, _run_uuid(run_id))
 
     async def cancel_activity(self, input: CancelActivityInput) -> None:
-        status = await self._change(
-            "cancel_standalone_activity",
-            input.activity_id,
-            _run_uuid(input.activity_run_id),
-            input.reason,
-            self._client.identity,
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        status = await call(
+            engine.cancel_standalone_activity(ref, input.reason, self._client.identity)
         )
         _raise_for_status(status, input.activity_id)
 
     async def terminate_activity(self, input: TerminateActivityInput) -> None:
-        status = await self._change(
-            "terminate_standalone_activity",
-            input.activity_id,
-            _run_uuid(input.activity_run_id),
-            input.reason,
-            self._client.identity,
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        status = await call(
+            engine.terminate_standalone_activity(ref, input.reason, self._client.identity)
         )
         _raise_for_status(status, input.activity_id)
 
     async def pause_activity(self, input: PauseActivityInput) -> None:
-        status = await self._change(
-            "pause_standalone_activity",
-            input.activity_id,
-            _run_uuid(input.activity_run_id),
-            True,
-            None,
-        )
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        status = await call(engine.pause_standalone_activity(ref, True, None))
         _raise_for_status(status, input.activity_id)
 
     async def unpause_activity(self, input: UnpauseActivityInput) -> None:
         jitter = input.jitter.total_seconds() if input.jitter else None
-        status = await self._change(
-            "pause_standalone_activity",
-            input.activity_id,
-            _run_uuid(input.activity_run_id),
-            False,
-            jitter,
-        )
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        status = await call(engine.pause_standalone_activity(ref, False, jitter))
         _raise_for_status(status, input.activity_id)
 
     async def update_activity_options(
@@ -809,20 +765,18 @@ class StandaloneActivityCalls:
     ) -> ActivityExecutionOptions:
         if input.restore_original and input.updates:
             raise ValueError("restore_original cannot be combined with individual option updates")
-        reply = await self._change(
-            "update_standalone_activity_options",
-            input.activity_id,
-            _run_uuid(input.activity_run_id),
-            sa.option_changes(input.updates),
-            input.restore_original,
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        reply = await call(
+            engine.update_standalone_activity_options(
+                ref, sa.option_changes(input.updates), input.restore_original
+            )
         )
         _raise_for_status(reply["status"], input.activity_id)
         return ActivityExecutionOptions._from_json(reply["options"])
 
     async def describe_activity(self, input: DescribeActivityInput) -> ActivityExecutionDescription:
-        row = await self._change(
-            "describe_standalone_activity", input.activity_id, _run_uuid(input.activity_run_id)
-        )
+        engine, ref = await self._activity(input.activity_id, input.activity_run_id)
+        row = await call(engine.describe_standalone_activity(ref))
         if row is None:
             raise _not_found(input.activity_id)
         dc = _activity_data_converter(
@@ -883,7 +837,6 @@ class StandaloneActivityClient:
         runs it. Either timeout of an attempt's end (start-to-close or
         schedule-to-close) is required. Raises ActivityAlreadyStartedError when the
         id policies refuse the id."""
-        from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
         name, annotated_result_type = _activity_type_and_result_type(activity)
         return await self._impl.start_activity(
@@ -1010,3 +963,8 @@ class StandaloneActivityClient:
     ) -> ActivityHandle[Any]:
         """A handle to a standalone activity (the latest run of the id by default)."""
         return ActivityHandle(self, activity_id, run_id=run_id, result_type=result_type)  # type: ignore[arg-type]
+
+
+# Last, and in module form: _client imports this module for Client's base class, and this
+# module reads _client's helpers only at call time.
+from hotmesh_temporal.client import _client  # noqa: E402

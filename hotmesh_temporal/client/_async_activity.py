@@ -161,8 +161,8 @@ class AsyncActivityCalls:
     _client: Client
 
     async def _async_activity_ops(self) -> AsyncActivityOperations:
-        store = await self._client._engine_store()
-        return AsyncActivityOperations(store, self._client.namespace, self._client.identity)
+        engine = await self._client._engine()
+        return engine.async_activity_operations(self._client.namespace, self._client.identity)
 
     def _converter(self, override: DataConverter | None) -> DataConverter:
         return override or self._client.data_converter

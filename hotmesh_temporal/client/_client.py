@@ -27,24 +27,21 @@ from typing import (
 import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
-from hotmesh_temporal._engine.observability import telemetry
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.completion import new_run_start
+from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import (
     STATUS_NAMES,
-    WORKFLOWS,
-    ListFilterError,
-    compile_filter,
-    keyset_condition,
 )
 from hotmesh_temporal._engine.runtime.updates import request_json
-from hotmesh_temporal._engine.service import visibility
-from hotmesh_temporal._engine.service.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.runtime.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.service.engine import Engine, RunRef
+from hotmesh_temporal._engine.service.errors import call as _call
 from hotmesh_temporal._engine.store import limits as _limits
-from hotmesh_temporal._engine.store.store import Store
-from hotmesh_temporal._engine.worker.workflow_worker import local_worker_for
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
 from hotmesh_temporal.client import _schedule as _schedule_ops
+from hotmesh_temporal.client import _telemetry as telemetry
 from hotmesh_temporal.client._activity import (  # noqa: F401  (public names)
     ActivityExecution,
     ActivityExecutionAsyncIterator,
@@ -384,8 +381,8 @@ class Client(StandaloneActivityClient):
     def api_key(self, value: str | None) -> None:
         self.service_client.config.api_key = value
 
-    async def _engine_store(self) -> Store:
-        return await self.service_client._store()
+    async def _engine(self) -> Engine:
+        return await self.service_client._engine()
 
     # ---------------------------------------------------------------- start
 
@@ -787,89 +784,31 @@ def _search_attributes_json(attributes: Any) -> dict[str, Any] | None:
     return payload_json(encoded)
 
 
-def _compile(query: str | None, first_param: int, vocabulary: Any = WORKFLOWS) -> Any:
-    try:
-        return compile_filter(query, first_param=first_param, vocabulary=vocabulary)
-    except ListFilterError as err:
-        raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
-
-
 async def _count_workflows(client: Client, input: CountWorkflowsInput) -> WorkflowExecutionCount:
-    compiled = _compile(input.query, first_param=2)
-    store = await client._engine_store()
-    fragments = {"where": compiled.where}
-    if compiled.group_by is None:
-        rows = await _call(
-            store.fetch_filtered(
-                "count_workflows", fragments, client.namespace, *compiled.where_params
-            )
-        )
-        return WorkflowExecutionCount(count=int(rows[0][0]), groups=[])
-    rows = await _call(
-        store.fetch_filtered(
-            "count_workflows_by_status", fragments, client.namespace, *compiled.where_params
-        )
-    )
+    engine = await client._engine()
+    counted = await _call(engine.count_workflows(client.namespace, input.query))
+    if not counted.grouped:
+        return WorkflowExecutionCount(count=counted.count, groups=[])
     groups = [
-        WorkflowExecutionCountAggregationGroup(
-            count=int(r["count"]), group_values=[STATUS_NAMES[r["status"]]]
-        )
-        for r in rows
+        WorkflowExecutionCountAggregationGroup(count=n, group_values=[STATUS_NAMES[status]])
+        for status, n in counted.by_status
     ]
     return WorkflowExecutionCount(count=sum(g.count for g in groups), groups=groups)
-
-
-def _list_statement(
-    query: str | None, token: bytes | None, vocabulary: Any = WORKFLOWS
-) -> tuple[dict[str, str], list[Any], int]:
-    """The fragments and parameters (after $1 namespace and $2 limit) of one page's
-    statement, and how many sort columns it selects."""
-    compiled = _compile(query, first_param=3, vocabulary=vocabulary)
-    if compiled.group_by is not None:
-        raise RPCError(
-            "invalid query: GROUP BY is only supported by counts",
-            RPCStatusCode.INVALID_ARGUMENT,
-            b"",
-        )
-    terms = compiled.order_terms
-    try:
-        last = visibility.page_after(token, [t.cast for t in terms])
-    except ValueError as err:
-        raise RPCError(str(err), RPCStatusCode.INVALID_ARGUMENT, b"") from err
-    after, after_params = (
-        ("true", [])
-        if last is None
-        else keyset_condition(terms, last, first_param=3 + len(compiled.params))
-    )
-    fragments = {
-        "where": compiled.where,
-        "order": compiled.order_by,
-        "after": after,
-        "sort": compiled.sort_columns(),
-    }
-    return fragments, [*compiled.params, *after_params], len(terms)
 
 
 async def _list_workflows_page(
     client: Client, query: str | None, page_size: int, token: bytes | None
 ) -> tuple[list[WorkflowExecution], bytes | None]:
     """One page of list_workflows and the token of the next (None after the last)."""
-    fragments, params, sort_count = _list_statement(query, token)
-    store = await client._engine_store()
-    # One row more than asked tells whether another page exists.
-    rows = await _call(
-        store.fetch_filtered("list_workflows", fragments, client.namespace, page_size + 1, *params)
-    )
+    engine = await client._engine()
+    found = await _call(engine.list_workflows(client.namespace, query, page_size, token))
     page = [
         WorkflowExecution(
-            **visibility.execution_fields(row), _context_free_data_converter=client.data_converter
+            **_execution_fields(row), _context_free_data_converter=client.data_converter
         )
-        for row in rows[:page_size]
+        for row in found.rows
     ]
-    if len(rows) <= page_size:
-        return page, None
-    last_row = rows[page_size - 1]
-    return page, visibility.page_token([last_row[f"sort_{i}"] for i in range(sort_count)])
+    return page, found.next_token
 
 
 class WorkflowHandle(Generic[SelfType, ReturnType]):
@@ -909,8 +848,8 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     def first_execution_run_id(self) -> str | None:
         return self._first_execution_run_id
 
-    async def _store(self) -> Store:
-        return await self._client._engine_store()
+    async def _engine(self) -> Engine:
+        return await self._client._engine()
 
     async def _resolve_run(self, run_id: str | None) -> Mapping[str, Any]:
         return await _find_run(self._client, self._id, run_id)
@@ -925,8 +864,8 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
         """Wait for the run to close and return its result, following continue-as-new
         (and retries) to the newest run unless ``follow_runs`` is False."""
         run_id = self._result_run_id or str((await self._resolve_run(None))["run_id"])
-        store = await self._store()
-        waiter = self._client.service_client._close_waiter(store)
+        engine = await self._engine()
+        waiter = engine.close_waiter()
         dc = self._client.data_converter
         while True:
             row = await _call(waiter.wait_closed(run_id))
@@ -950,7 +889,7 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
                     cause=hotmesh_temporal.exceptions.CancelledError("Workflow cancelled")
                 )
             if status == WorkflowExecutionStatus.TERMINATED:
-                reason, details = await self._termination(store, run_id)
+                reason, details = await self._termination(engine, run_id)
                 raise WorkflowFailureError(
                     cause=hotmesh_temporal.exceptions.TerminatedError(
                         reason or "Workflow terminated", *details
@@ -968,8 +907,8 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
                 raise WorkflowContinuedAsNewError(str(row["new_run_id"]))
             raise RuntimeError(f"unexpected workflow status {status}")
 
-    async def _termination(self, store: Store, run_id: str) -> tuple:
-        events = await store.fetchval("events_after", uuid.UUID(run_id), 0)
+    async def _termination(self, engine: Engine, run_id: str) -> tuple:
+        events = await engine.events_after(run_id, 0)
         for ev in reversed(events):
             if ev["type"] == "WorkflowExecutionTerminated":
                 details = await self._client.data_converter.decode(
@@ -983,24 +922,18 @@ class WorkflowHandle(Generic[SelfType, ReturnType]):
     async def status(self) -> int:
         """HotMesh's job semaphore: 0 completed, 1 + open activities while running,
         -1 failed, cancelled, terminated or timed out."""
-        from hotmesh_temporal.client._hotmesh_extras import semaphore
-
-        return await semaphore(self)
+        return await _hotmesh_extras.semaphore(self)
 
     async def state(self) -> dict[str, Any]:
         """``{"metadata": {jid, rid, type, status, started, closed}, "data": result}``;
         data is the result once the run completed, else None."""
-        from hotmesh_temporal.client._hotmesh_extras import handle_state
-
-        return await handle_state(self)
+        return await _hotmesh_extras.handle_state(self)
 
     async def export(self, allow: Sequence[str] | None = None) -> dict[str, Any]:
         """The run as one document with the sections in ``allow`` (default all):
         ``data``, ``state``, ``status`` and ``timeline`` (the history, one entry per event,
         activities with their type)."""
-        from hotmesh_temporal.client._hotmesh_extras import export_handle
-
-        return await export_handle(self, allow)
+        return await _hotmesh_extras.export_handle(self, allow)
 
     async def describe(
         self,
@@ -1300,8 +1233,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def _store(self) -> Store:
-        return await self._client._engine_store()
+    async def _engine(self) -> Engine:
+        return await self._client._engine()
+
+    def _ref(self, workflow_id: str, run_id: str | None) -> RunRef:
+        return RunRef(self._client.namespace, workflow_id, run_id)
 
     async def _encode_headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
         """Headers as stored: run through the codec when header_codec_behavior is CODEC."""
@@ -1325,7 +1261,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             raise ValueError("task_queue is required")
         _check_id_policies(input.id_reuse_policy, input.id_conflict_policy)
         client = self._client
-        store = await self._store()
+        engine = await self._engine()
         start = await self._new_run_request(input)
         if input.start_signal:
             start["signal"] = await _signal_event(
@@ -1335,11 +1271,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 await self._encode_headers(input.headers),
             )
         # The run's close is kept for result() from now on (no first look needed).
-        client.service_client._close_waiter(store).expect(start["run_id"])
-        local = local_worker_for(store, client.namespace, input.task_queue, input.workflow)
+        engine.close_waiter().expect(start["run_id"])
+        local = engine.local_worker_for(client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity
-        reply = await _call(store.fetchval("start_workflow", start))
+        reply = await _call(engine.start_workflow(start))
         if reply.get("task"):
             local.take_started_run(reply["task"])  # type: ignore[union-attr]
         if reply["status"] == "already_started":
@@ -1362,11 +1298,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         """The start_workflow() argument for a StartWorkflowInput or an
         UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
         dc = self._client.data_converter
-        store = await self._store()
-        _check_names(store, WorkflowId=input.id, TaskQueue=input.task_queue)
-        _check_names(store, WorkflowType=input.workflow)
+        engine = await self._engine()
+        _check_names(engine, WorkflowId=input.id, TaskQueue=input.task_queue)
+        _check_names(engine, WorkflowType=input.workflow)
         payloads = await dc.encode(list(input.args)) if input.args else []
-        _check_payloads(self._client, store, payloads)
+        _check_payloads(self._client, engine, payloads)
         memo_json = None
         if input.memo:
             encoded = await dc.encode(list(input.memo.values()))
@@ -1375,16 +1311,15 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             }
         start_delay = input.start_delay
         if input.cron_schedule:
-            start_delay = await _cron_start_delay(
-                await self._store(), input.cron_schedule, start_delay
-            )
+            engine = await self._engine()
+            start_delay = await engine.cron_start_delay(input.cron_schedule, start_delay)
         user_metadata = await visibility.encode_user_metadata(
             dc, input.static_summary, input.static_details
         )
         return new_run_start(
             namespace=self._client.namespace,
             workflow_id=input.id,
-            run_id=str(uuid.uuid4()),
+            run_id=new_run_id(),
             workflow_type=input.workflow,
             task_queue=input.task_queue,
             arguments=payloads,
@@ -1407,18 +1342,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         self, input: StartWorkflowUpdateInput
     ) -> WorkflowUpdateHandle[Any]:
         """Admit the update to the run, then wait for the stage it asks for."""
-        store = await self._store()
+        engine = await self._engine()
         request = await self._update_request(input)
-        async with _expecting_update(self._client, store) as row_id:
+        async with _expecting_update(engine) as row_id:
             reply = await _call(
-                store.fetchval(
-                    "request_update",
-                    self._client.namespace,
-                    input.id,
-                    uuid.UUID(input.run_id) if input.run_id else None,
-                    request,
-                    row_id,
-                )
+                engine.request_update(self._ref(input.id, input.run_id), request, row_id)
             )
             reply = dict(reply, update_id=request["meta"]["updateId"])
             return await _handle_after_admission(
@@ -1431,18 +1359,22 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         """Start the workflow (or use the running one, per its id_conflict_policy)
         and admit the update, in one transaction; then wait as start_update does."""
         start_input = input.start_workflow_input
-        store = await self._store()
-        async with _expecting_update(self._client, store) as row_id:
+        engine = await self._engine()
+        async with _expecting_update(engine) as row_id:
             try:
                 start = await self._new_run_request(start_input)
                 request = await self._update_request(input.update_workflow_input)
-                reply = await _call(
-                    store.fetchval("start_workflow_with_update", start, request, row_id)
-                )
+                reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 if reply["status"] == "already_started":
-                    raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
-                        start_input.id, start_input.workflow, run_id=str(reply["run_id"])
-                    )
+                    # As on Temporal: an update already known by this id is attached
+                    # to, whatever the conflict and reuse policies say.
+                    existing = await self._existing_update(start_input.id, input)
+                    if existing is not None:
+                        reply = {"run_id": existing["run_id"], "update": existing}
+                    else:
+                        raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
+                            start_input.id, start_input.workflow, run_id=str(reply["run_id"])
+                        )
             except BaseException as err:
                 input._on_start_error(err)
                 raise
@@ -1456,17 +1388,30 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.rpc_timeout,
             )
 
+    async def _existing_update(
+        self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
+    ) -> Mapping[str, Any] | None:
+        """The update of ``input``'s explicit id on the workflow's latest run, if any."""
+        update_id = input.update_workflow_input.update_id
+        if not update_id:
+            return None
+        engine = await self._engine()
+        reply = await _call(
+            engine.find_update(RunRef(self._client.namespace, workflow_id, None), update_id)
+        )
+        return reply if reply.get("status") == "ok" else None
+
     async def _update_request(self, input: Any) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
         dc = self._client.data_converter
-        store = await self._store()
+        engine = await self._engine()
         workflow_id = getattr(input, "id", None)  # an update-with-start's is the start's
         if workflow_id is not None:
-            _check_names(store, WorkflowId=workflow_id)
+            _check_names(engine, WorkflowId=workflow_id)
         if input.update_id:
-            _check_names(store, UpdateId=input.update_id)
+            _check_names(engine, UpdateId=input.update_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
-        _check_payloads(self._client, store, payloads)
+        _check_payloads(self._client, engine, payloads)
         return request_json(
             input.update_id or str(uuid.uuid4()),
             input.update,
@@ -1477,74 +1422,51 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
         row = await _find_run(self._client, input.id, input.run_id)
-        activities = await _call((await self._store()).fetch("pending_activities", row["run_id"]))
+        engine = await self._engine()
+        activities = await _call(engine.pending_activities(row["run_id"]))
         return WorkflowExecutionDescription._from_row(row, activities, self._client)
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
-        store = await self._store()
+        engine = await self._engine()
         status = await _call(
-            store.fetchval(
-                "request_cancel_workflow",
-                self._client.namespace,
-                input.id,
-                uuid.UUID(input.run_id) if input.run_id else None,
-                input.reason,
-                self._client.identity,
+            engine.request_cancel_workflow(
+                self._ref(input.id, input.run_id), input.reason, self._client.identity
             )
         )
         _raise_for_status(status, input.id)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
-        store = await self._store()
+        engine = await self._engine()
         event = await _signal_event(
             self._client, input.signal, input.args, await self._encode_headers(input.headers)
         )
-        status = await _call(
-            store.fetchval(
-                "signal_workflow",
-                self._client.namespace,
-                input.id,
-                uuid.UUID(input.run_id) if input.run_id else None,
-                event,
-            )
-        )
+        status = await _call(engine.signal_workflow(self._ref(input.id, input.run_id), event))
         _raise_for_status(status, input.id)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
-        store = await self._store()
-        _check_names(store, WorkflowId=input.id)
+        engine = await self._engine()
+        _check_names(engine, WorkflowId=input.id)
         payloads = await client.data_converter.encode(list(input.args)) if input.args else []
-        _check_payloads(client, store, payloads)
+        _check_payloads(client, engine, payloads)
         query_id = uuid.uuid4()
         request = {"name": input.query, "args": h.payloads(payloads)}
         header = h.header(await self._encode_headers(input.headers))
         if header:
             request["header"] = header
-        reply = await _call(
-            store.fetchval(
-                "ask_query",
-                query_id,
-                client.namespace,
-                input.id,
-                uuid.UUID(input.run_id) if input.run_id else None,
-                request,
-            )
-        )
+        reply = await _call(engine.ask_query(query_id, self._ref(input.id, input.run_id), request))
         if reply["status"] == "not_found":
             raise RPCError(f"workflow not found for ID: {input.id}", RPCStatusCode.NOT_FOUND, b"")
         status = WorkflowExecutionStatus(reply["run_status"])
         if _rejects(input.reject_condition, status):
-            await store.fetchval("cancel_query", query_id)
+            await engine.cancel_query(query_id)
             raise WorkflowQueryRejectedError(status)
-        waiter = client.service_client._answer_waiter(store)
+        waiter = engine.answer_waiter()
         timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 30.0
         try:
-            answer = await waiter.wait(
-                str(query_id), lambda: store.fetchval("take_answer", query_id), timeout
-            )
+            answer = await waiter.wait(str(query_id), lambda: engine.take_answer(query_id), timeout)
         except asyncio.TimeoutError as timed_out:
-            await store.fetchval("cancel_query", query_id)
+            await engine.cancel_query(query_id)
             raise RPCError(
                 "query timed out: no worker answered (is a worker running for task queue?)",
                 RPCStatusCode.DEADLINE_EXCEEDED,
@@ -1559,16 +1481,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         return values[0] if values else None
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
-        store = await self._store()
+        engine = await self._engine()
         details = await self._client.data_converter.encode(list(input.args)) if input.args else []
         status = await _call(
-            store.fetchval(
-                "terminate_workflow",
-                self._client.namespace,
-                input.id,
-                uuid.UUID(input.run_id) if input.run_id else None,
-                input.reason or "",
-                h.payloads(details),
+            engine.terminate_workflow(
+                self._ref(input.id, input.run_id), input.reason or "", h.payloads(details)
             )
         )
         _raise_for_status(status, input.id)
@@ -1626,32 +1543,13 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     count_nexus_operations = _not_implemented("nexus operations")
 
 
-async def _cron_start_delay(
-    store: Store, cron_schedule: str, start_delay: timedelta | None
-) -> timedelta:
-    """A cron workflow's first run waits for the first cron time, as on Temporal."""
-    from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
-
-    if start_delay:
-        raise RPCError(
-            "CronSchedule and WorkflowStartDelay may not be used together",
-            RPCStatusCode.INVALID_ARGUMENT,
-            b"",
-        )
-    try:
-        schedule = CronSchedule(cron_schedule)
-    except CronError as err:
-        raise RPCError(f"Invalid CronSchedule: {err}", RPCStatusCode.INVALID_ARGUMENT, b"") from err
-    return schedule.backoff(await store.fetchval("now"))
-
-
 async def _signal_event(
     client: Client, name: str, args: Sequence[Any], headers: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    store = await client._engine_store()
-    _check_names(store, SignalName=name)
+    engine = await client._engine()
+    _check_names(engine, SignalName=name)
     payloads = await client.data_converter.encode(list(args)) if args else []
-    _check_payloads(client, store, payloads)
+    _check_payloads(client, engine, payloads)
     return h.event(
         "WorkflowExecutionSignaled",
         h.strip_none(
@@ -1667,12 +1565,8 @@ async def _signal_event(
 
 async def _find_run(client: Client, workflow_id: str, run_id: str | None) -> Mapping[str, Any]:
     """The run's execution row (the latest run when ``run_id`` is None)."""
-    store = await client._engine_store()
-    row = await _call(
-        store.fetchrow(
-            "find_run", client.namespace, workflow_id, uuid.UUID(run_id) if run_id else None
-        )
-    )
+    engine = await client._engine()
+    row = await _call(engine.find_run(RunRef(client.namespace, workflow_id, run_id)))
     if row is None or row["run_id"] is None:
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     return row
@@ -1729,31 +1623,46 @@ def _return_type(fn: Any) -> type | None:
         return None
 
 
-async def _call(awaitable: Awaitable[Any]) -> Any:
-    """Run one store call, turning a lost database into a clear RPCError."""
-    from hotmesh_temporal._engine.store.store import DATABASE_GONE_ERRORS
-
-    try:
-        return await awaitable
-    except DATABASE_GONE_ERRORS as err:
-        raise RPCError(f"database unavailable: {err}", RPCStatusCode.UNAVAILABLE, b"") from err
+def _execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of client.WorkflowExecution for one executions row."""
+    info = visibility.raw_info(row)
+    legacy, typed = visibility.decode_both(row["search_attributes"])
+    return dict(
+        close_time=row["close_time"],
+        execution_time=row["execution_time"],
+        history_length=info.history_length,
+        id=row["workflow_id"],
+        namespace=row["namespace"],
+        parent_id=info.parent_execution.workflow_id if info.parent_execution else None,
+        parent_run_id=info.parent_execution.run_id if info.parent_execution else None,
+        root_id=info.root_execution.workflow_id,
+        root_run_id=info.root_execution.run_id,
+        raw_info=info,
+        run_id=str(row["run_id"]),
+        search_attributes=legacy,
+        start_time=row["start_time"],
+        status=WorkflowExecutionStatus(row["status"]),
+        task_queue=row["task_queue"],
+        typed_search_attributes=typed,
+        workflow_type=row["workflow_type"],
+    )
 
 
 logger = logging.getLogger("hotmesh_temporal")
 
 
-def _check_names(store: Store, **names: str) -> None:
-    _refuse_bad_names(store.limits, **names)
+def _check_names(engine: Engine, **names: str) -> None:
+    _refuse_bad_names(engine.store.limits, **names)
 
 
-def _check_payloads(client: Client, store: Store, payloads: Sequence[Any]) -> None:
+def _check_payloads(client: Client, engine: Engine, payloads: Sequence[Any]) -> None:
     """Temporal's blob-size limits on what a client sends: a warning past
     ``payload_limits.payloads_warn_size``, INVALID_ARGUMENT past the deployment's
     blob_size_error (the server's "Blob data size exceeds limit.")."""
     if not payloads:
         return
     size = sum(p.ByteSize() for p in payloads)
-    if size > store.limits.blob_size_error:
+    if size > engine.store.limits.blob_size_error:
         raise RPCError(_limits.BLOB_TOO_LARGE, RPCStatusCode.INVALID_ARGUMENT, b"")
     warn = client.service_client.config.payload_limits.payloads_warn_size
     if warn and size > warn:
@@ -1834,7 +1743,7 @@ class WorkflowExecutionDescription(WorkflowExecution):
     def _from_row(
         row: Mapping[str, Any], activities: Sequence[Mapping[str, Any]], client: Client
     ) -> WorkflowExecutionDescription:
-        fields = visibility.execution_fields(row)
+        fields = _execution_fields(row)
         return WorkflowExecutionDescription(
             **fields,
             _context_free_data_converter=client.data_converter,
@@ -1955,22 +1864,16 @@ class WorkflowUpdateHandle(Generic[LocalReturnType]):
             self._known_outcome = reply["outcome"]
 
 
-# States of an update's row (schema/0004_updates.sql).
+# States of an update's row (schema/0003_updates.sql).
 UPDATE_ROW_ACCEPTED, UPDATE_ROW_COMPLETED, UPDATE_ROW_ABORTED = 1, 2, 3
 
 
-async def _find_update_reply(handle: WorkflowUpdateHandle[Any], store: Store) -> Mapping[str, Any]:
+async def _find_update_reply(
+    handle: WorkflowUpdateHandle[Any], engine: Engine
+) -> Mapping[str, Any]:
     """The update's row by workflow / run / update id."""
-    run = handle._workflow_run_id
-    reply = await _call(
-        store.fetchval(
-            "find_update",
-            handle._client.namespace,
-            handle._workflow_id,
-            uuid.UUID(run) if run else None,
-            handle._id,
-        )
-    )
+    ref = RunRef(handle._client.namespace, handle._workflow_id, handle._workflow_run_id)
+    reply = await _call(engine.find_update(ref, handle._id))
     if reply["status"] == "not_found":
         raise RPCError(
             f"workflow not found for ID: {handle._workflow_id}", RPCStatusCode.NOT_FOUND, b""
@@ -1985,12 +1888,12 @@ async def _wait_for_update(
 ) -> None:
     """Wait (woken by 'u|<row id>' notifications) until the update's row reaches
     ``state``; a row aborted by its run closing raises RPCError as Temporal does."""
-    store = await handle._client._engine_store()
+    engine = await handle._client._engine()
     if handle._row_id is None:
-        handle._take_reply(await _find_update_reply(handle, store))
+        handle._take_reply(await _find_update_reply(handle, engine))
     if handle._row_state >= state:
         return
-    waiter = handle._client.service_client._update_waiter(store)
+    waiter = engine.update_waiter()
     try:
         reply = await waiter.wait_for_state(
             str(handle._row_id),
@@ -2006,10 +1909,10 @@ async def _wait_for_update(
 
 
 @contextlib.asynccontextmanager
-async def _expecting_update(client: Client, store: Store) -> AsyncIterator[uuid.UUID]:
+async def _expecting_update(engine: Engine) -> AsyncIterator[uuid.UUID]:
     """A row id for a new update, listened for before the update is sent (so waiting
     for it needs no first look at the database)."""
-    waiter = client.service_client._update_waiter(store)
+    waiter = engine.update_waiter()
     row_id = uuid.uuid4()
     await waiter.expect(str(row_id))
     try:
@@ -2167,6 +2070,8 @@ class WorkflowExecutionAsyncIterator(PagedAsyncIterator[WorkflowExecution]):
             )
 
 
+# Last, and in module form: the HotMesh extras read this module's types.
+from hotmesh_temporal.client import _hotmesh_extras  # noqa: E402
 from hotmesh_temporal.client._history import (  # noqa: E402  (they refer to Client)
     WorkflowHistory,
     WorkflowHistoryEventAsyncIterator,

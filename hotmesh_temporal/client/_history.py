@@ -20,7 +20,13 @@ from hotmesh_temporal._engine.runtime.history_export import (
     parse_history,
     rows_to_events,
 )
+from hotmesh_temporal._engine.service.engine import Engine
+from hotmesh_temporal._engine.service.errors import call
 from hotmesh_temporal.api.history.v1 import History, HistoryEvent
+
+# Module form: _client imports this module at its end (the iterator and the history
+# types refer to Client); only attributes are read, at call time.
+from hotmesh_temporal.client import _client
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
@@ -111,47 +117,41 @@ class WorkflowHistoryEventAsyncIterator:
 
     async def fetch_next_page(self, *, page_size: int | None = None) -> None:
         """Fetch the next page (waiting for new events when ``wait_new_event``)."""
-        from hotmesh_temporal.client._client import WorkflowHistoryEventFilterType, _call
-
-        store = await self._client._engine_store()
-        run_id, after = await self._position(store)
+        engine = await self._client._engine()
+        run_id, after = await self._position()
         limit = page_size or self._input.page_size or 0
-        rows, closed = await self._read(store, run_id, after, _call, limit)
+        rows, closed = await self._read(engine, run_id, after, limit)
         more = bool(limit) and len(rows) > limit
         rows = rows[:limit] if limit else rows
         last = int(rows[-1]["id"]) if rows else after  # read past, even if filtered out
-        if self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
+        if self._input.event_filter_type == _client.WorkflowHistoryEventFilterType.CLOSE_EVENT:
             rows = [r for r in rows if r["type"] in _CLOSE_EVENTS]
         elif rows:
-            rows = await self._with_user_metadata(store, run_id, after, rows, _call)
+            rows = await self._with_user_metadata(engine, run_id, after, rows)
         self._current_page = rows_to_events(rows)
         self._current_page_index = 0
         keep_going = more or (self._input.wait_new_event and not (closed and not more))
         self._next_page_token = _token(run_id, last) if keep_going else None
 
-    async def _position(self, store: Any) -> tuple:
+    async def _position(self) -> tuple:
         if self._next_page_token:
             try:
                 token = json.loads(self._next_page_token)
                 return str(uuid.UUID(token["run_id"])), int(token["after"])
             except (ValueError, KeyError, TypeError) as err:
                 raise ValueError(f"invalid history page token: {self._next_page_token!r}") from err
-        from hotmesh_temporal.client._client import WorkflowHandle
-
-        handle: WorkflowHandle = self._client.get_workflow_handle(
+        handle: _client.WorkflowHandle = self._client.get_workflow_handle(
             self._input.id, run_id=self._input.run_id
         )
         row = await handle._resolve_run(self._input.run_id)
         return str(row["run_id"]), 0
 
     @staticmethod
-    async def _with_user_metadata(
-        store: Any, run_id: str, after: int, rows: list, call: Any
-    ) -> list:
+    async def _with_user_metadata(engine: Engine, run_id: str, after: int, rows: list) -> list:
         """The events with the user metadata a Temporal server records on them
         (``userMetadata``): the start's static summary / details, and the summary of
         each activity, local activity, timer and child workflow that was given one."""
-        found = await call(store.fetchval("events_user_metadata", uuid.UUID(run_id), after))
+        found = await call(engine.events_user_metadata(run_id, after))
         if not found:
             return rows
         return [
@@ -159,27 +159,25 @@ class WorkflowHistoryEventAsyncIterator:
             for row in rows
         ]
 
-    async def _read(self, store: Any, run_id: str, after: int, call: Any, limit: int) -> tuple:
+    async def _read(self, engine: Engine, run_id: str, after: int, limit: int) -> tuple:
         """Events after ``after`` (at most ``limit`` + 1 when a page size is set and all
         events are wanted, so a page of a long history reads only that page) and whether
         the run is closed; with ``wait_new_event`` waits (up to ``rpc_timeout``) until
         there is something."""
-        from hotmesh_temporal.client import WorkflowHistoryEventFilterType
-
         paged = bool(limit) and (
-            self._input.event_filter_type != WorkflowHistoryEventFilterType.CLOSE_EVENT
+            self._input.event_filter_type != _client.WorkflowHistoryEventFilterType.CLOSE_EVENT
         )
         deadline = None
         if self._input.rpc_timeout is not None:
             deadline = asyncio.get_running_loop().time() + self._input.rpc_timeout.total_seconds()
         pause = _WAIT_FIRST
         while True:
-            outcome = await call(store.fetchrow("run_outcome", uuid.UUID(run_id)))
+            outcome = await call(engine.run_outcome(run_id))
             closed = outcome is None or outcome["status"] != 1
             rows = await call(
-                store.fetchval("events_page", uuid.UUID(run_id), after, limit + 1)
+                engine.events_page(run_id, after, limit + 1)
                 if paged
-                else store.fetchval("events_after", uuid.UUID(run_id), after)
+                else engine.events_after(run_id, after)
             )
             if rows or closed or not self._input.wait_new_event:
                 return rows, closed

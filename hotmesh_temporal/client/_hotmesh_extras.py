@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hotmesh_temporal.client import WorkflowExecutionStatus, WorkflowFailureError
+from hotmesh_temporal.api.enums.v1 import EventType
+from hotmesh_temporal.client._client import WorkflowExecutionStatus, WorkflowFailureError
 
 EXPORT_SECTIONS = ("data", "state", "status", "timeline")
 
@@ -20,8 +21,8 @@ async def semaphore(handle: Any) -> int:
     if status == WorkflowExecutionStatus.COMPLETED:
         return 0
     if status == WorkflowExecutionStatus.RUNNING:
-        store = await handle._client._engine_store()
-        pending = await store.fetch("pending_activities", description.run_id)
+        engine = await handle._client._engine()
+        pending = await engine.pending_activities(description.run_id)
         return 1 + len(pending)
     return -1
 
@@ -72,7 +73,6 @@ async def handle_state(handle: Any, description: Any = None) -> dict:
 async def _timeline(handle: Any) -> list[dict]:
     """The run's history as a list of {event_id, type, ...}: activities (with their
     type, i.e. the worker topic), timers, signals, children."""
-    from hotmesh_temporal.api.enums.v1 import EventType
 
     history = await handle.fetch_history()
     timeline = []

@@ -21,7 +21,8 @@ from typing import (
 
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
-from hotmesh_temporal._engine.runtime import cron
+from hotmesh_temporal import converter
+from hotmesh_temporal._engine.runtime import cron, visibility
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.completion import new_run_start
 from hotmesh_temporal._engine.runtime.list_filter import (
@@ -32,7 +33,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     compile_filter,
 )
 from hotmesh_temporal._engine.service import schedules as engine
-from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal.api.common.v1 import Payload, SearchAttributes
 from hotmesh_temporal.client._interceptor import (
     BackfillScheduleInput,
@@ -294,7 +295,6 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
     def _set_from_doc(self, doc: Mapping[str, Any]) -> None:
         """Fill the action from a stored action document (a description's action)."""
-        from hotmesh_temporal import converter
 
         started = doc["start"]["started_attributes"]
         attributes = SearchAttributes(
@@ -369,7 +369,6 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
 
 def _encode_search_attributes(typed: Any, untyped: Any) -> dict[str, Any] | None:
-    from hotmesh_temporal import converter
 
     out: dict[str, Any] = {}
     for name, values in (untyped or {}).items():
@@ -382,7 +381,6 @@ def _encode_search_attributes(typed: Any, untyped: Any) -> dict[str, Any] | None
 
 
 def _decode_search_attributes(doc: Mapping[str, Any] | None) -> tuple:
-    from hotmesh_temporal import converter
 
     attributes = SearchAttributes(indexed_fields=h.parse_payload_map(doc))
     return (
@@ -737,18 +735,11 @@ class ScheduleAsyncIterator:
 
     async def fetch_next_page(self, *, page_size: int | None = None) -> None:
         """Load the next page of schedules (ordered by id)."""
-        store = await self._client._engine_store()
+        service = await self._client._engine()
         size = page_size or self._input.page_size
         after = (self._next_page_token or b"").decode()
-        rows = await store.fetch_filtered(
-            "list_schedules",
-            {"where": self._filter.where},
-            self._client.namespace,
-            after,
-            size,
-            *self._filter.where_params,
-        )
-        now = await store.fetchval("now")
+        rows = await service.list_schedules(self._client.namespace, self._filter, after, size)
+        now = await service.now()
         entries = [r["schedule"] for r in rows]
         self._current_page = [
             ScheduleListDescription._from_row(e, now, self._client) for e in entries
@@ -915,21 +906,21 @@ class ScheduleHandle:
 # Client's _ClientImpl calls these; each takes the client and the interceptor input.
 
 
-async def _store_of(client: Client) -> Any:
-    return await client._engine_store()
+async def _engine_of(client: Client) -> Engine:
+    return await client._engine()
 
 
 async def _schedule_row(client: Client, schedule_id: str) -> Mapping[str, Any]:
-    store = await _store_of(client)
-    found = await store.fetchrow("describe_schedule", client.namespace, schedule_id)
+    service = await _engine_of(client)
+    found = await service.describe_schedule(client.namespace, schedule_id)
     if found is None:
         raise _not_found(schedule_id)
     return found["schedule"]
 
 
 async def _manual_starts(client: Client, schedule_id: str, starts: list[dict[str, Any]]) -> None:
-    store = await _store_of(client)
-    if await engine.manual_tick(store, client.namespace, schedule_id, starts) == "not_found":
+    service = await _engine_of(client)
+    if await service.manual_schedule_starts(client.namespace, schedule_id, starts) == "not_found":
         raise _not_found(schedule_id)
 
 
@@ -953,14 +944,14 @@ async def backfill_schedule(client: Client, input: BackfillScheduleInput) -> Non
 
 
 async def delete_schedule(client: Client, input: DeleteScheduleInput) -> None:
-    store = await _store_of(client)
-    if not await store.fetchval("delete_schedule", client.namespace, input.id):
+    service = await _engine_of(client)
+    if not await service.delete_schedule(client.namespace, input.id):
         raise _not_found(input.id)
 
 
 async def describe_schedule(client: Client, input: DescribeScheduleInput) -> ScheduleDescription:
-    store = await _store_of(client)
-    found = await store.fetchrow("describe_schedule", client.namespace, input.id)
+    service = await _engine_of(client)
+    found = await service.describe_schedule(client.namespace, input.id)
     if found is None:
         raise _not_found(input.id)
     return ScheduleDescription._from_row(found["schedule"], found["running"], found["now"], client)
@@ -970,14 +961,14 @@ async def pause_schedule(client: Client, input: Any) -> None:
     """Pause (PauseScheduleInput) or unpause (UnpauseScheduleInput)."""
     paused = isinstance(input, PauseScheduleInput)
     note = input.note or ("Paused via Python SDK" if paused else "Unpaused via Python SDK")
-    store = await _store_of(client)
-    if not await store.fetchval("set_schedule_paused", client.namespace, input.id, paused, note):
+    service = await _engine_of(client)
+    if not await service.set_schedule_paused(client.namespace, input.id, paused, note):
         raise _not_found(input.id)
 
 
 async def trigger_schedule(client: Client, input: TriggerScheduleInput) -> None:
     row = await _schedule_row(client, input.id)
-    now = await (await _store_of(client)).fetchval("now")
+    now = await (await _engine_of(client)).now()
     start = engine.scheduled_start(
         row["action"], input.id, now, now, overlap=int(input.overlap or 0), manual=True
     )
@@ -985,7 +976,7 @@ async def trigger_schedule(client: Client, input: TriggerScheduleInput) -> None:
 
 
 async def update_schedule(client: Client, input: UpdateScheduleInput) -> None:
-    store = await _store_of(client)
+    service = await _engine_of(client)
     for _ in range(_UPDATE_ATTEMPTS):
         description = await describe_schedule(
             client,
@@ -1001,14 +992,12 @@ async def update_schedule(client: Client, input: UpdateScheduleInput) -> None:
         row = await update.schedule._to_row(client, input.id)
         if update.search_attributes is not None:
             row["search_attributes"] = _encode_search_attributes(update.search_attributes, None)
-        now = await store.fetchval("now")
+        now = await service.now()
         row.update(
             cursor_at=h.format_time(now),
             next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
         )
-        status = await store.fetchval(
-            "update_schedule", row, description.raw_description["conflict_token"]
-        )
+        status = await service.update_schedule(row, description.raw_description["conflict_token"])
         if status == "ok":
             return
         if status == "not_found":
@@ -1029,12 +1018,12 @@ async def create_schedule(client: Client, input: CreateScheduleInput) -> Schedul
     """Store the schedule's row, then the actions asked for at creation."""
     if not input.id:
         raise ValueError("schedule id is required")
-    store = await _store_of(client)
-    _refuse_bad_names(store.limits, ScheduleId=input.id)
+    service = await _engine_of(client)
+    _refuse_bad_names(service.store.limits, ScheduleId=input.id)
     action = input.schedule.action
     if isinstance(action, ScheduleActionStartWorkflow):
         _refuse_bad_names(
-            store.limits,
+            service.store.limits,
             WorkflowId=action.id,
             TaskQueue=action.task_queue,
             WorkflowType=action.workflow,
@@ -1048,12 +1037,12 @@ async def create_schedule(client: Client, input: CreateScheduleInput) -> Schedul
         row["search_attributes"] = _encode_search_attributes(attributes, None)
     elif attributes:
         row["search_attributes"] = _encode_search_attributes(None, attributes)
-    now = await store.fetchval("now")
+    now = await service.now()
     row.update(
         cursor_at=h.format_time(now),
         next_fire_at=_format_or_none(engine.first_fire(row["spec"], input.id, now)),
     )
-    if not await store.fetchval("create_schedule", row):
+    if not await service.create_schedule(row):
         raise ScheduleAlreadyRunningError()
     if input.trigger_immediately:
         await _manual_starts(

@@ -23,9 +23,15 @@ from datetime import timedelta
 from typing import Any
 
 from hotmesh_temporal import workflow
-from hotmesh_temporal.common import RawValue, RetryPolicy, SearchAttributeKey
+from hotmesh_temporal.common import RawValue, RetryPolicy, SearchAttributeKey, TypedSearchAttributes
 from hotmesh_temporal.exceptions import ActivityError, ApplicationError, ChildWorkflowError
-from hotmesh_temporal.hotmesh.functions import PipeFunctionError, iso, js_truthy, to_number
+from hotmesh_temporal.hotmesh.functions import (
+    PipeFunctionError,
+    iso,
+    js_string,
+    js_truthy,
+    to_number,
+)
 from hotmesh_temporal.hotmesh.model import (
     DEFAULT_CODE,
     Activity,
@@ -63,7 +69,6 @@ def worker_queue(app_id: str, topic: str) -> str:
 
 def hook_key(topic: str, key: Any) -> str:
     """The search-attribute value that finds a job waiting on ``topic`` for ``key``."""
-    from hotmesh_temporal.hotmesh.functions import js_string
 
     return f"{topic}|{'' if key is None else js_string(key)}"
 
@@ -305,7 +310,6 @@ class GraphRun:
         return DEFAULT_CODE
 
     def run_attributes(self) -> Any:
-        from hotmesh_temporal.common import TypedSearchAttributes
 
         return TypedSearchAttributes(
             [

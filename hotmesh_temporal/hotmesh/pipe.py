@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hotmesh_temporal.hotmesh.functions import FUNCTIONS, PipeFunctionError, epoch_ms, iso
+from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
+from hotmesh_temporal.hotmesh.functions import (
+    FUNCTIONS,
+    PipeFunctionError,
+    epoch_ms,
+    iso,
+    js_string,
+)
 
 _REF = re.compile(r"\{([^{}\s]+)\}")
 REDUCE_LOCALS = ("$item", "$key", "$index", "$input", "$output")
@@ -147,7 +154,6 @@ def _resolve_string(text: str, ctx: PipeContext) -> Any:
 
 
 def _text(value: Any) -> str:
-    from hotmesh_temporal.hotmesh.functions import js_string
 
     return "" if value is None else js_string(value)
 
@@ -249,7 +255,6 @@ def call_function(name: str, args: tuple, ctx: PipeContext) -> Any:
 def _cron_next_delay(ctx: PipeContext, expression: Any = None, *_: Any) -> int:
     """Seconds from the run's clock to the next time the cron expression fires (-1 when
     it never fires again)."""
-    from hotmesh_temporal._engine.runtime.cron import CronError, CronSchedule
 
     try:
         upcoming = CronSchedule(str(expression)).next_after(ctx.now)

@@ -135,8 +135,8 @@ class HotMesh:
             if isinstance(engine, Client)
             else await Client.connect(engine or "localhost:7233")
         )
-        engine_store = await client._engine_store()
-        store = AppStore(engine_store.pool, engine_store.schema)
+        engine_service = await client._engine()
+        store = AppStore(engine_service.pool, engine_service.schema)
         await store.ensure_schema()
         mesh = cls(app_id, client, store, colocated=colocated)
         specs = [_worker_spec(w) for w in workers]
@@ -479,8 +479,8 @@ class HotMesh:
         callback: Callable[[JobResult], Any],
         poll_interval: float,
     ) -> Callable[[], Awaitable[None]]:
-        store = await self.client._engine_store()
-        since = await store.fetchval("now")  # the database's clock, as CloseTime is
+        engine_service = await self.client._engine()
+        since = await engine_service.now()  # the database's clock, as CloseTime is
         task = asyncio.get_running_loop().create_task(
             self._poll_completions(wanted, callback, poll_interval, since)
         )

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hotmesh_temporal._engine.store.dsn import quote_ident
+from hotmesh_temporal._engine.service.connection import quote_ident
 
 _SQL_DIR = Path(__file__).with_name("sql")
 _NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)

@@ -30,14 +30,14 @@ import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
 import hotmesh_temporal.worker
-from hotmesh_temporal._engine.store.dsn import (
-    quote_ident,
+from hotmesh_temporal._engine.service.connection import (
+    drop_schema,
     resolve_target,
     split_schema,
     with_schema,
 )
-from hotmesh_temporal._engine.store.waiter import CloseWaiter
 from hotmesh_temporal._engine.worker.timeskip import TimeSkipper as _Clock
+from hotmesh_temporal._engine.worker.timeskip import TimeSkippingCloseWaiter
 from hotmesh_temporal.common import QueryRejectCondition
 from hotmesh_temporal.converter import DataConverter
 
@@ -345,10 +345,10 @@ class _SchemaEnvironment(WorkflowEnvironment):
         skipper = None
         if time_skipping:
             service = client.service_client
-            store = await service._store()
-            skipper = _Clock(store)
+            engine = await service._engine()
+            skipper = _Clock(engine.store)
             # Results of this client are awaited through this waiter: it unlocks time.
-            service._waiter = _TimeSkippingCloseWaiter(store, skipper)
+            engine.replace_close_waiter(TimeSkippingCloseWaiter(engine.store, skipper))
         return cls(client, base, schema if owned else None, skipper)
 
     async def shutdown(self) -> None:
@@ -392,30 +392,10 @@ class _SchemaEnvironment(WorkflowEnvironment):
             self._skipper.auto = was_enabled
 
 
-class _TimeSkippingCloseWaiter(CloseWaiter):
-    """Waiting for a run to close lets the environment's clock skip meanwhile."""
-
-    def __init__(self, store: Any, skipper: _Clock) -> None:
-        super().__init__(store)
-        self._skipper = skipper
-
-    async def wait_closed(self, run_id: str, timeout: float | None = None) -> Any:
-        async with self._skipper.unlocked():
-            return await super().wait_closed(run_id, timeout)
-
-
 async def _drop_schema(base_dsn: str, schema: str) -> None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(base_dsn)
-    except Exception as err:  # the database is gone already: nothing left to drop
-        logger.warning("environment shutdown: cannot drop schema %s: %s", schema, err)
-        return
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-    finally:
-        await conn.close()
+    unreachable = await drop_schema(base_dsn, schema)
+    if unreachable is not None:  # the database is gone already: nothing left to drop
+        logger.warning("environment shutdown: cannot drop schema %s: %s", schema, unreachable)
 
 
 def _seconds(duration: timedelta | float) -> float:

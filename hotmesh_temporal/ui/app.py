@@ -34,6 +34,7 @@ from hotmesh_temporal.cli._common import (
     load_data_converter,
     relative_time,
     status_name,
+    to_json_value,
 )
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.service import RPCError, RPCStatusCode
@@ -314,6 +315,5 @@ def _when(value: datetime | None) -> str:
 
 
 def _pretty(value: Any) -> str:
-    from hotmesh_temporal.cli._common import to_json_value
 
     return json.dumps(to_json_value(value), indent=2)

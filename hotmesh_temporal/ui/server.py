@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from hotmesh_temporal.cli._common import CommandError
+
 TOKEN_COOKIE = "hotmesh_ui_token"
 
 
@@ -98,7 +100,7 @@ def serve(options: UIOptions, *, host: str, port: int, allow_remote: bool) -> in
     """Serve until interrupted (the ``hotmesh-temporal ui`` command)."""
     import uvicorn
 
-    from hotmesh_temporal.cli._common import CommandError
+    # late: ui.app imports this module's middleware and options
     from hotmesh_temporal.ui.app import create_app
 
     try:

@@ -43,6 +43,31 @@ class WorkerConfig(TypedDict, total=False):
     debug_mode: bool
     disable_eager_activity_execution: bool
     on_fatal_error: Any
+    # The rest of Worker.__init__'s options, as in temporalio's WorkerConfig.
+    activity_task_poller_behavior: Any
+    default_heartbeat_throttle_interval: Any
+    deployment_config: Any
+    disable_payload_error_limit: Any
+    disable_safe_workflow_eviction: Any
+    max_activities_per_second: Any
+    max_concurrent_activity_task_polls: Any
+    max_concurrent_nexus_tasks: Any
+    max_concurrent_workflow_task_polls: Any
+    max_eager_activity_reservations_per_workflow_task: Any
+    max_heartbeat_throttle_interval: Any
+    max_task_queue_activities_per_second: Any
+    max_workflow_task_external_storage_concurrency: Any
+    nexus_service_handlers: Any
+    nexus_task_executor: Any
+    nexus_task_poller_behavior: Any
+    no_remote_activities: Any
+    nonsticky_to_sticky_poll_ratio: Any
+    patch_activation_callback: Any
+    plugin_shutdown_timeout: Any
+    shared_state_manager: Any
+    sticky_queue_schedule_to_start_timeout: Any
+    use_worker_versioning: Any
+    workflow_task_poller_behavior: Any
 
 
 class Plugin(abc.ABC):
@@ -94,9 +119,13 @@ def configured_by_plugins(init: Callable) -> Callable:
         config: dict[str, Any] = dict(bound.arguments)
         del config["self"]
         plugins = worker_plugins(config["client"], config.get("plugins") or [])
+        # Worker.config() reports both, as temporalio's: the options as given, and
+        # (active_config=True) as the plugins left them.
+        self._initial_config = dict(config)
         for plugin in plugins:
             config = plugin.configure_worker(config)  # type: ignore[assignment]
         self._plugins = plugins
+        self._config = config
         init(self, **config)
 
     return wrapper

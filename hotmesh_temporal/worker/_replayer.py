@@ -14,6 +14,7 @@ from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorkerConfig
 from hotmesh_temporal.common import HeaderCodecBehavior
 from hotmesh_temporal.converter import DataConverter
 from hotmesh_temporal.runtime import Runtime
+from hotmesh_temporal.worker._worker import _workflow_definitions
 
 
 class ReplayerConfig(TypedDict, total=False):
@@ -165,7 +166,6 @@ class Replayer:
         yield results()
 
     def _worker_config(self) -> WorkflowWorkerConfig:
-        from hotmesh_temporal.worker._worker import _workflow_definitions
 
         config = self._config
         by_name, dynamic = _workflow_definitions(config["workflows"])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import os
+import pickle
 import socket
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,9 +27,13 @@ from hotmesh_temporal._engine.worker.workflow_worker import (
     workflow_interceptor_classes,
 )
 from hotmesh_temporal.runtime import Runtime, _worker_metrics
-from hotmesh_temporal.worker._plugin import configured_by_plugins, run_through_plugins
+from hotmesh_temporal.worker._plugin import Plugin, configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
-from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
+from hotmesh_temporal.worker._workflow_runner import (
+    PatchActivationInput,
+    UnsandboxedWorkflowRunner,
+    WorkflowRunner,
+)
 from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
 from hotmesh_temporal.workflow._definition import WorkflowDefinition
 
@@ -48,6 +55,13 @@ class Worker:
     a Temporal server's task-queue machinery (poller behaviours, tuners, deployment
     versioning, Nexus) are accepted and ignored; see docs/compatibility.md.
     """
+
+    _plugins: list[Plugin]  # set by @configured_by_plugins before __init__ runs
+
+    # Set by run_through_plugins (worker/_plugin.py) as the worker is built: the options
+    # as given, and as the plugins changed them.
+    _initial_config: dict[str, Any]
+    _config: dict[str, Any]
 
     @configured_by_plugins
     def __init__(
@@ -131,6 +145,9 @@ class Worker:
             max_concurrent_activities,
             max_concurrent_local_activities,
         )
+        if activities:
+            requested = max_concurrent_activities if tuner is None else slots["activity"]
+            _warn_if_executor_smaller(activity_executor, requested)
         self._settings = dict(
             max_cached_workflows=max_cached_workflows,
             max_concurrent_workflow_tasks=slots["workflow"],
@@ -146,6 +163,7 @@ class Worker:
             failure_exception_types=list(workflow_failure_exception_types),
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
+            patch_activation_callback=patch_activation_callback,
             payload_error_limit=not disable_payload_error_limit,
         )
         self._refused_calls = _refused_calls(workflow_runner)
@@ -183,15 +201,12 @@ class Worker:
         return self._done is not None and self._done.is_set()
 
     def config(self, *, active_config: bool = False) -> dict[str, Any]:
-        """The options this worker was built with (for building a similar worker)."""
-        return {
-            "client": self._client,
-            "task_queue": self._task_queue,
-            "identity": self._identity,
-            "activity_executor": self._activity_executor,
-            "interceptors": self._interceptors,
-            **self._settings,
-        }
+        """The options this worker was created with, shallow-copied (for building a
+        similar worker); ``active_config=True``: as the plugins changed them."""
+        config = dict(self._config if active_config else self._initial_config)
+        config["activities"] = list(config.get("activities", []))
+        config["workflows"] = list(config.get("workflows", []))
+        return config
 
     async def run(self) -> None:
         """Run until shutdown() is called (or the task running this is cancelled),
@@ -254,8 +269,9 @@ class Worker:
             raise RuntimeError("Already started")
         self._started = True
         self._done = asyncio.Event()
-        store = await self._client._engine_store()
-        self._sweeper = store_sweeper(store)
+        engine = await self._client._engine()
+        store = engine.store  # the engine workers' connection
+        self._sweeper = engine.sweeper()
         await self._sweeper.acquire()
         s = self._settings
         namespace = self._client.namespace
@@ -309,6 +325,7 @@ class Worker:
                     max_eager_activities=s["max_eager"],
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
+                    patch_activation_callback=_patch_question(s["patch_activation_callback"]),
                     run_ahead=os.environ.get("HOTMESH_RUN_AHEAD", "1") != "0",
                     refused_calls=self._refused_calls,
                     metric_meter=runtime.metric_meter,
@@ -350,15 +367,6 @@ def _refused_calls(runner: WorkflowRunner) -> frozenset:
     raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
 
 
-def store_sweeper(store: Any) -> Sweeper:
-    """One sweeper per store (per client connection) in a process."""
-    sweeper = getattr(store, "_sweeper", None)
-    if sweeper is None:
-        sweeper = Sweeper(store)
-        store._sweeper = sweeper
-    return sweeper
-
-
 def _has_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -380,30 +388,64 @@ def _activity_definitions(
     dynamic = None
     for fn in activities:
         defn = activity_api._Definition.must_from_callable(fn)
-        if not defn.is_async and executor is None:
-            raise ValueError(
-                f"Activity {defn.name or 'dynamic'} is not async (it is a plain def), so the worker "
-                "needs activity_executor=... (a ThreadPoolExecutor or ProcessPoolExecutor) to run it"
-            )
-        if (
-            not defn.is_async
-            and shared_state is None
-            and not isinstance(executor, concurrent.futures.ThreadPoolExecutor)
-        ):
-            # Heartbeats and cancellation cannot reach another process without it.
-            raise ValueError(
-                f"Activity {defn.name} is not async and executor is not thread-pool executor, "
-                "so a shared_state_manager must be present"
-            )
-        if defn.name is None:
-            if dynamic is not None:
-                raise ValueError("More than one dynamic activity")
-            dynamic = defn
-        elif defn.name in by_name:
+        if defn.name is not None and defn.name in by_name:
             raise ValueError(f"More than one activity named {defn.name}")
-        else:
+        _check_activity_registration(fn, defn, executor, shared_state)
+        if defn.name is not None:
             by_name[defn.name] = defn
+        elif dynamic is not None:
+            raise TypeError("More than one dynamic activity")
+        else:
+            dynamic = defn
     return by_name, dynamic
+
+
+def _warn_if_executor_smaller(executor: Any, max_concurrent: int | None) -> None:
+    """temporalio's warning: more activity slots than the executor has threads or
+    processes means slots wait for a free thread, not for work."""
+    max_workers = getattr(executor, "_max_workers", None)
+    if isinstance(max_workers, int) and max_workers < (max_concurrent or 0):
+        warnings.warn(
+            f"Worker max_concurrent_activities is {max_concurrent} "
+            f"but activity_executor's max_workers is only {max_workers}",
+            stacklevel=3,
+        )
+
+
+def _check_activity_registration(fn: Callable, defn: Any, executor: Any, shared_state: Any) -> None:
+    """Temporal's registration checks, in its order and with its messages."""
+    # A decorated callable class runs through its instances' __call__.
+    if inspect.isclass(fn):
+        raise TypeError(f"Activity named {defn.name} is a class instead of an instance")
+    if inspect.isfunction(fn):
+        params = list(inspect.signature(fn).parameters)
+        if params and params[0] == "self":
+            warnings.warn(
+                f"Activity named {defn.name} has a first parameter named self "
+                "but is not bound to an instance, did you mean to register it "
+                "from an instance of the class?",
+                stacklevel=4,
+            )
+    if defn.is_async:
+        return
+    if executor is None:
+        raise ValueError(
+            f"Activity {defn.name} is not async so an activity_executor must be present"
+        )
+    if shared_state is None and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+        # Heartbeats and cancellation cannot reach another process without it.
+        raise ValueError(
+            f"Activity {defn.name} is not async and executor is not thread-pool executor, "
+            "so a shared_state_manager must be present"
+        )
+    if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        # Fail at registration rather than on the first task.
+        try:
+            pickle.dumps(fn)
+        except Exception as err:
+            raise TypeError(
+                f"Activity {defn.name} must be picklable when using a process executor"
+            ) from err
 
 
 def _workflow_definitions(workflows: Sequence[type]) -> tuple:
@@ -426,9 +468,21 @@ def _check_task_queue(client: Any, task_queue: str) -> None:
     """Refuse at construction a task queue the database could never serve (NUL, lone
     surrogates, longer than the deployment's id limit), instead of a claim loop that
     fails forever."""
-    store = getattr(client.service_client, "_store_obj", None)
-    limits = store.limits if store is not None else Limits()
+    engine = getattr(client.service_client, "_engine_obj", None)
+    limits = engine.store.limits if engine is not None else Limits()
     try:
         check_name("TaskQueue", task_queue, limits)
     except InvalidStringError as err:
         raise ValueError(f"invalid task_queue: {err}") from None
+
+
+def _patch_question(
+    callback: Callable[[PatchActivationInput], bool] | None,
+) -> Callable[[Any, str], bool] | None:
+    """The engine asks (workflow info, patch id); the user's callback takes temporalio's
+    ``PatchActivationInput``."""
+    if callback is None:
+        return None
+    return lambda info, patch_id: callback(
+        PatchActivationInput(workflow_info=info, patch_id=patch_id)
+    )

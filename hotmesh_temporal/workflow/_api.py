@@ -41,8 +41,8 @@ from typing_extensions import ParamSpec, Protocol, TypedDict
 import hotmesh_temporal.common
 import hotmesh_temporal.converter
 import hotmesh_temporal.exceptions
-from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
 from hotmesh_temporal.workflow import _definition as _defs
+from hotmesh_temporal.workflow import _runtime_contract as _rt
 
 if TYPE_CHECKING:
     from hotmesh_temporal.api.common.v1 import Payload
@@ -220,15 +220,17 @@ class UnfinishedSignalHandlersWarning(RuntimeWarning):
 # --------------------------------------------------------------------- runtime
 
 
-def _runtime() -> Any:
-    loop = running_workflow_loop()
-    if loop is None or loop.runtime is None:
+def _runtime() -> _rt.WorkflowRuntime:
+    runtime = _rt.current_runtime()
+    if runtime is None:
         raise RuntimeError("Not in workflow event loop")
-    return loop.runtime
+    return runtime
 
 
 def _interceptor_inputs() -> Any:
-    """The worker interceptor module (imported late: it imports this module)."""
+    """The worker interceptor module. Imported late: temporalio's layout puts these
+    input types in the worker package, whose __init__ loads the workers, which load the
+    engine runtime, which imports this module."""
     from hotmesh_temporal.worker import _interceptor
 
     return _interceptor
@@ -241,8 +243,7 @@ def _activity_arg_types(activity: Any) -> list[type] | None:
 
 def in_workflow() -> bool:
     """True when called from workflow code (inside a running workflow)."""
-    loop = running_workflow_loop()
-    return loop is not None and loop.runtime is not None
+    return _rt.current_runtime() is not None
 
 
 # ---------------------------------------------------------------- decorators
@@ -308,6 +309,9 @@ def run(fn: CallableAsyncType) -> CallableAsyncType:
     """Mark the async method that is the workflow's body."""
     if not inspect.iscoroutinefunction(fn):
         raise ValueError("Workflow run method must be an async function")
+    # Workers and clients refer to the class by its module path, as Temporal does.
+    if "<locals>" in fn.__qualname__:
+        raise ValueError(_defs.LOCAL_CLASS_ERROR)
     setattr(fn, _defs.RUN_MARK, True)
     return fn
 
@@ -390,7 +394,7 @@ def update(
         setattr(fn, _defs.UPDATE_ATTR, defn)
 
         def validator(vfunc: Callable[..., None]) -> Callable[..., None]:
-            defn.validator = vfunc
+            defn.set_validator(vfunc)
             return vfunc
 
         fn.validator = validator
@@ -1648,7 +1652,13 @@ class LoggerAdapter(logging.LoggerAdapter):
 
     def isEnabledFor(self, level: int) -> bool:
         runtime = _maybe_runtime()
-        if runtime is not None and not self.log_during_replay and runtime.is_replaying():
+        # Queries and validators answer live requests: their lines are never replay.
+        if (
+            runtime is not None
+            and not self.log_during_replay
+            and runtime.is_replaying()
+            and not runtime.is_read_only()
+        ):
             return False
         return super().isEnabledFor(level)
 
@@ -1660,9 +1670,8 @@ class LoggerAdapter(logging.LoggerAdapter):
         self.disable_sandbox = value
 
 
-def _maybe_runtime() -> Any:
-    loop = running_workflow_loop()
-    return None if loop is None else loop.runtime
+def _maybe_runtime() -> _rt.WorkflowRuntime | None:
+    return _rt.current_runtime()
 
 
 logger = LoggerAdapter(logging.getLogger("hotmesh_temporal.workflow"), None)
@@ -1681,9 +1690,7 @@ class unsafe:
     @staticmethod
     def in_sandbox() -> bool:
         """True while sandboxed workflow code runs (under the determinism guard)."""
-        from hotmesh_temporal._engine.runtime import determinism
-
-        return determinism.in_sandbox()
+        return _rt.in_sandbox()
 
     @staticmethod
     def is_replaying() -> bool:
@@ -1704,17 +1711,13 @@ class unsafe:
     @staticmethod
     def is_sandbox_unrestricted() -> bool:
         """True inside :meth:`sandbox_unrestricted`."""
-        from hotmesh_temporal._engine.runtime import determinism
-
-        return determinism.is_unrestricted()
+        return _rt.is_unrestricted()
 
     @staticmethod
     @contextlib.contextmanager
     def sandbox_unrestricted() -> Iterator[None]:
         """Within the block the sandbox refuses nothing (e.g. ``datetime.now()``)."""
-        from hotmesh_temporal._engine.runtime import determinism
-
-        with determinism.unrestricted():
+        with _rt.unrestricted():
             yield None
 
     @staticmethod

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotmesh_temporal.common import RawValue
+
 # Attribute names match temporalio's so tools that introspect them keep working.
 RUN_MARK = "__temporal_workflow_run"
 INIT_MARK = "__temporal_workflow_init"
@@ -26,6 +28,16 @@ QUERY_ATTR = "__temporal_query_definition"
 UPDATE_ATTR = "__temporal_update_definition"
 
 DYNAMIC_HANDLER_ERROR = "Dynamic handler must have 3 arguments: self, str, and Sequence[RawValue]"
+DYNAMIC_SIGNAL_VARARG_WARNING = (
+    "Dynamic signals with vararg third param is deprecated, use Sequence[RawValue]"
+)
+DYNAMIC_QUERY_VARARG_WARNING = (
+    "Dynamic queries with vararg third param is deprecated, use Sequence[RawValue]"
+)
+DYNAMIC_UPDATE_VARARG_ERROR = (
+    "Dynamic updates do not support a vararg third param, use Sequence[RawValue]"
+)
+LOCAL_CLASS_ERROR = "Local classes unsupported, @workflow.run cannot be on a local class"
 DYNAMIC_WORKFLOW_ERROR = (
     "Dynamic workflow must accept a single Sequence[hotmesh_temporal.common.RawValue]"
 )
@@ -63,9 +75,35 @@ def _positional_count(fn: Callable) -> int:
     )
 
 
-def _require_dynamic_handler_shape(fn: Callable, is_method: bool) -> None:
-    if _positional_count(fn) != (3 if is_method else 2):
+def is_dynamic_vararg_handler(fn: Callable, is_method: bool) -> bool:
+    """Whether a dynamic handler has the old ``(self, name, *args)`` form.
+
+    The current form is ``(self, name: str, args: Sequence[RawValue])`` with exactly
+    those annotations; anything else that is not the old form is refused, as Temporal
+    does.
+    """
+    params = list(inspect.signature(fn).parameters.values())
+    if (
+        len(params) == (3 if is_method else 2)
+        and params[-2].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        and params[-1].kind is inspect.Parameter.VAR_POSITIONAL
+    ):
+        return True
+    if not _is_name_and_raw_values(fn, params[1:] if is_method else params):
         raise RuntimeError(DYNAMIC_HANDLER_ERROR)
+    return False
+
+
+def _is_name_and_raw_values(fn: Callable, params: list[inspect.Parameter]) -> bool:
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if len(params) != 2 or any(p.kind not in positional for p in params):
+        return False
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return False
+    raw_sequences = (Sequence[RawValue], typing.Sequence[RawValue])  # noqa: UP006
+    return hints.get(params[0].name) is str and hints.get(params[1].name) in raw_sequences
 
 
 def _check_name_and_dynamic(name: str | None, dynamic: bool | None) -> None:
@@ -84,6 +122,7 @@ class SignalDefinition:
     unfinished_policy: Any = None  # workflow.HandlerUnfinishedPolicy
     description: str | None = None
     arg_types: list[Any] | None = None
+    dynamic_vararg: bool = False  # the deprecated ``(self, name, *args)`` form
 
     @property
     def dynamic(self) -> bool:
@@ -98,10 +137,14 @@ class SignalDefinition:
         unfinished_policy: Any,
         description: str | None,
         is_method: bool = True,
+        warn_stacklevel: int = 3,
     ) -> SignalDefinition:
         _check_name_and_dynamic(name, dynamic)
-        if dynamic:
-            _require_dynamic_handler_shape(fn, is_method)
+        vararg = bool(dynamic) and is_dynamic_vararg_handler(fn, is_method)
+        if vararg:
+            warnings.warn(
+                DYNAMIC_SIGNAL_VARARG_WARNING, DeprecationWarning, stacklevel=warn_stacklevel
+            )
         arg_types, _ = arg_and_return_types(fn, is_method=is_method)
         return SignalDefinition(
             name=None if dynamic else (name or fn.__name__),
@@ -110,6 +153,7 @@ class SignalDefinition:
             unfinished_policy=unfinished_policy,
             description=description,
             arg_types=arg_types,
+            dynamic_vararg=vararg,
         )
 
 
@@ -121,6 +165,7 @@ class QueryDefinition:
     description: str | None = None
     arg_types: list[Any] | None = None
     ret_type: Any | None = None
+    dynamic_vararg: bool = False  # the deprecated ``(self, name, *args)`` form
 
     @property
     def dynamic(self) -> bool:
@@ -134,15 +179,19 @@ class QueryDefinition:
         dynamic: bool | None,
         description: str | None,
         is_method: bool = True,
+        warn_stacklevel: int = 3,
     ) -> QueryDefinition:
         _check_name_and_dynamic(name, dynamic)
-        if dynamic:
-            _require_dynamic_handler_shape(fn, is_method)
         if inspect.iscoroutinefunction(fn):
             warnings.warn(
                 "Queries as async def functions are deprecated",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=warn_stacklevel,
+            )
+        vararg = bool(dynamic) and is_dynamic_vararg_handler(fn, is_method)
+        if vararg:
+            warnings.warn(
+                DYNAMIC_QUERY_VARARG_WARNING, DeprecationWarning, stacklevel=warn_stacklevel
             )
         arg_types, ret_type = arg_and_return_types(fn, is_method=is_method)
         return QueryDefinition(
@@ -152,6 +201,7 @@ class QueryDefinition:
             description=description,
             arg_types=arg_types,
             ret_type=ret_type,
+            dynamic_vararg=vararg,
         )
 
 
@@ -170,6 +220,14 @@ class UpdateDefinition:
     def dynamic(self) -> bool:
         return self.name is None
 
+    def set_validator(self, validator: Callable) -> None:
+        # A validator is called without being awaited: an async one would accept all.
+        if inspect.iscoroutinefunction(validator):
+            raise ValueError("Update validator must not be an async function")
+        if self.validator is not None:
+            raise RuntimeError(f"Validator already set for update {self.name}")
+        self.validator = validator
+
     @staticmethod
     def from_fn(
         fn: Callable,
@@ -180,10 +238,11 @@ class UpdateDefinition:
         description: str | None,
         is_method: bool = True,
         validator: Callable | None = None,
+        warn_stacklevel: int = 3,  # unused: the old dynamic form is refused, not warned
     ) -> UpdateDefinition:
         _check_name_and_dynamic(name, dynamic)
-        if dynamic:
-            _require_dynamic_handler_shape(fn, is_method)
+        if dynamic and is_dynamic_vararg_handler(fn, is_method):
+            raise RuntimeError(DYNAMIC_UPDATE_VARARG_ERROR)
         arg_types, ret_type = arg_and_return_types(fn, is_method=is_method)
         return UpdateDefinition(
             name=None if dynamic else (name or fn.__name__),
@@ -329,12 +388,14 @@ def _init_fn_of(cls: type) -> Callable | None:
     return init if init is not None and getattr(init, INIT_MARK, False) else None
 
 
-def _same_parameters(init_fn: Callable, run_fn: Callable) -> bool:
-    def shape(fn: Callable) -> list:
-        params = list(inspect.signature(fn).parameters.values())[1:]
-        return [(p.name, p.kind) for p in params]
+def _same_parameters(fn1: Callable, fn2: Callable) -> bool:
+    """Same parameter lists up to naming: kinds, defaults and annotations must match
+    exactly, as Temporal requires of ``@workflow.init`` / run and update / validator."""
 
-    return shape(init_fn) == shape(run_fn)
+    def shape(fn: Callable) -> list:
+        return [p.replace(name="x") for p in inspect.signature(fn).parameters.values()]
+
+    return shape(fn1) == shape(fn2)
 
 
 _HANDLER_KINDS = (
@@ -392,10 +453,20 @@ class _HandlerCollector:
                 f"(at least on {attr_name} and {seen[defn.name]})"
             )
             return
+        if kind == "update" and defn.validator is not None:
+            if not _same_parameters(defn.fn, defn.validator):
+                self.issues.append(
+                    f"Update validator method {defn.validator.__name__} parameters "
+                    f"do not match update method {defn.fn.__name__} parameters"
+                )
+                return
         seen[defn.name] = attr_name
-        {"signal": self.signals, "query": self.queries, "update": self.updates}[kind][defn.name] = (
-            defn
-        )
+        by_kind: dict[str, dict[str | None, Any]] = {
+            "signal": self.signals,
+            "query": self.queries,
+            "update": self.updates,
+        }
+        by_kind[kind][defn.name] = defn
 
     def _check_overrides(self) -> None:
         # A base class method marked as a handler that the subclass overrides without

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 from tests.compat import parity  # noqa: E402
 
 DOC_PATH = ROOT / "docs" / "compatibility.md"
+BEHAVIOUR_PATH = Path(__file__).resolve().parent / "behaviour_differences.md"
 
 
 def _pct(ok: int, total: int) -> str:
@@ -146,6 +147,9 @@ def render_markdown(results: list[parity.ModuleResult], exclusions: list[parity.
         w(f"| `{e.module}` | `{e.name}` | {e.reason} | {e.instead} |")
     w("")
     _additions(w)
+    # Behaviour (not names) that differs: hand-written, included as is.
+    w(BEHAVIOUR_PATH.read_text(encoding="utf-8").rstrip("\n"))
+    w("")
     return "\n".join(out)
 
 

@@ -122,7 +122,7 @@ async def run_cart(client, task_queue) -> dict:  # noqa: F811
         assert await slow.result() == 3
         await handle.execute_update(HCart.finish)
         assert await handle.result() == ["a", "b", "s"]
-    store = await client._engine_store()
+    store = (await client._engine()).store
     run = await store.fetchrow("find_run", client.namespace, handle.id, None)
     events = await store.fetchval("events_after", run["run_id"], 0)
     return h.rows_to_history_json(events)

@@ -23,7 +23,7 @@ async def own_schema_client(pg_dsn: str) -> Any:
 
 
 async def drop_client(client: Any) -> None:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     await client.service_client.close()
     conn = await asyncpg.connect(store.dsn)
     try:
@@ -34,12 +34,12 @@ async def drop_client(client: Any) -> None:
 
 async def sql(client: Any, statement: str, *args: Any) -> list:
     """Run a test-only statement; ``{schema}`` is the client's schema."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.pool.fetch(statement.replace("{schema}", quote_ident(store.schema)), *args)
 
 
 async def db_now(client: Any) -> datetime:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("now")
 
 
@@ -50,7 +50,7 @@ async def advance_clock(client: Any, by: timedelta) -> None:
         "UPDATE {schema}.clock SET offset_us = offset_us + $1",
         int(by.total_seconds() * 1_000_000),
     )
-    store = await client._engine_store()
+    store = (await client._engine()).store
     sweeper = getattr(store, "_sweeper", None)
     if sweeper is not None:
         sweeper.wake()

@@ -368,7 +368,7 @@ class CancelActivity:
 
 async def _history(client, workflow_id: str) -> list[tuple]:
     """(event id, type, attributes) of the events of a workflow id's runs."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return [
         tuple(r)
         for r in await store.pool.fetch(
@@ -948,33 +948,35 @@ async def test_unserializable_result_fails_the_attempt(client, task_queue):
     assert elapsed < 5, elapsed  # reported at once, not left to the start_to_close timeout
 
 
+@workflow.defn
+class CancelUnstarted:
+    @workflow.run
+    async def run(self, nobody: str) -> dict[str, Any]:
+        handle = workflow.start_activity(
+            "anything",
+            task_queue=nobody,
+            start_to_close_timeout=timedelta(seconds=5),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.sleep(timedelta(seconds=0.2))
+        handle.cancel()
+        try:
+            await handle
+        except ActivityError as err:
+            return {"error": _describe(err)}
+        return {"ok": None}
+
+
 async def test_activity_cancelled_before_it_starts(client, task_queue):
     # No worker polls the activity's queue: the cancel resolves it without any attempt.
     wid = _wid()
     nobody = f"unpolled-{uuid.uuid4()}"
 
-    @workflow.defn(name=f"CancelUnstarted-{uuid.uuid4().hex[:6]}")
-    class CancelUnstarted:
-        @workflow.run
-        async def run(self) -> dict[str, Any]:
-            handle = workflow.start_activity(
-                "anything",
-                task_queue=nobody,
-                start_to_close_timeout=timedelta(seconds=5),
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            )
-            await workflow.sleep(timedelta(seconds=0.2))
-            handle.cancel()
-            try:
-                await handle
-            except ActivityError as err:
-                return {"error": _describe(err)}
-            return {"ok": None}
-
     async with Worker(client, task_queue=task_queue, workflows=[CancelUnstarted]):
         start = time.monotonic()
         out = await client.execute_workflow(
             CancelUnstarted.run,
+            nobody,
             id=wid,
             task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),

@@ -92,7 +92,7 @@ async def test_execute_child_returns_result_and_child_knows_parent(client, task_
 
 
 async def history(client, run_id: str) -> list[dict[str, Any]]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 
@@ -378,7 +378,7 @@ async def wait_status(client, workflow_id: str, status: Any, timeout: float = 10
 async def wait_idle(client, workflow_id: str) -> None:
     """Wait until the run is blocked in workflow code with no workflow task pending."""
     description = await wait_status(client, workflow_id, WorkflowExecutionStatus.RUNNING)
-    store = await client._engine_store()
+    store = (await client._engine()).store
     for _ in range(200):
         row = await store.fetchrow("run_row", uuid.UUID(description.run_id))
         if row["wft_state"] == 0:

@@ -127,6 +127,13 @@ async def test_value_that_cannot_be_serialized_loses_nothing(client, task_queue)
     assert err.value.status == RPCStatusCode.NOT_FOUND
 
 
+@workflow.defn(name="NoSuchWorkflow")
+class LateWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return "late"
+
+
 async def test_unregistered_workflow_type_keeps_the_run_alive(client, task_queue):
     async with Worker(client, task_queue=task_queue, workflows=[ShoutWorkflow], activities=[shout]):
         handle = await client.start_workflow("NoSuchWorkflow", id=wf_id(), task_queue=task_queue)
@@ -134,12 +141,6 @@ async def test_unregistered_workflow_type_keeps_the_run_alive(client, task_queue
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
     # Deploying a worker that knows the type finishes it: nothing was lost.
-    @workflow.defn(name="NoSuchWorkflow")
-    class LateWorkflow:
-        @workflow.run
-        async def run(self) -> str:
-            return "late"
-
     async with Worker(client, task_queue=task_queue, workflows=[LateWorkflow]):
         assert await asyncio.wait_for(handle.result(), 20) == "late"
 

@@ -195,7 +195,7 @@ async def run_secret_workflow(
 
 
 async def _until_heartbeat_recorded(client: Client, workflow_id: str) -> None:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     for _ in range(300):
         rows = await store.pool.fetch(
             f"SELECT heartbeat_details FROM {store.schema}.activity_tasks WHERE workflow_id = $1",

@@ -24,7 +24,7 @@ def wf_id() -> str:
 
 
 async def history(client, run_id: str) -> list[dict[str, Any]]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 
@@ -209,7 +209,7 @@ class UntilSuggested:
 async def test_continue_as_new_suggested_past_the_threshold(client, task_queue, monkeypatch):
     # Temporal suggests it from 4096 events or 4 MiB; a small threshold (the
     # deployment's limits, as read at connect) keeps this fast.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     monkeypatch.setattr(store, "limits", replace(store.limits, history_count_suggest_can=20))
     async with Worker(client, task_queue=task_queue, workflows=[UntilSuggested]):
         handle = await client.start_workflow(

@@ -35,7 +35,7 @@ def wf_id() -> str:
 
 
 async def started_input(client: Client, workflow_id: str) -> list[Payload]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     row = await store.fetchrow("find_run", client.namespace, workflow_id, None)
     events = await store.fetchval("events_after", row["run_id"], 0)
     attrs = events[0]["attrs"]
@@ -293,7 +293,7 @@ async def test_failures_with_encoded_attributes(client: Client, task_queue: str)
     assert error.type == "Refusal"
     assert list(error.details) == [{"reason": "no stock"}]
     # At rest the messages are replaced, as Temporal does with encoded attributes.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     row = await store.fetchrow("find_run", client.namespace, workflow_id, None)
     events = await store.fetchval("events_after", row["run_id"], 0)
     failures = [e["attrs"]["failure"] for e in events if "failure" in e["attrs"]]

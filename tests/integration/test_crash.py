@@ -67,7 +67,7 @@ async def _runs(dsn: str, prefix: str) -> list:
 
 async def _completed_attempts(client, handle) -> dict:
     """step -> attempt that completed, read from the run's history."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
     scheduled = {}
     started_attempt = {}

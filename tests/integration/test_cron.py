@@ -74,7 +74,7 @@ async def at_least_runs(client, workflow_id: str, n: int):
 
 
 async def history(client, run_id) -> list:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("events_after", run_id, 0)
 
 

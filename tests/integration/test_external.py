@@ -19,7 +19,7 @@ def wf_id(prefix: str = "ext") -> str:
 
 
 async def history(client, run_id: str) -> list[dict[str, Any]]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 

@@ -61,7 +61,7 @@ def wf_id() -> str:
 
 
 async def _history_types(client, run_id: str) -> list[str]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(run_id), 0)
     return [e["type"] for e in events]
 

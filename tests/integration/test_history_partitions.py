@@ -86,7 +86,7 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
     pg_dsn: str, schema: str
 ) -> None:
     client = await Client.connect(with_schema(pg_dsn, schema))
-    store = await client._engine_store()
+    store = (await client._engine()).store
     conn = await asyncpg.connect(pg_dsn)
     queue = f"part-{uuid.uuid4().hex[:8]}"
     try:
@@ -140,12 +140,14 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
 async def test_a_schema_from_before_partitioning_keeps_its_history(
     pg_dsn: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The schema as the previous build made it: every migration before this one.
+    # The schema as the previous build made it: every schema file before partitioning.
     before = tmp_path / "schema"
     before.mkdir()
-    for path in migrate_mod.migration_files():
-        if path[0] < 13:
-            shutil.copy(path[2], before / path[2].name)
+    files = migrate_mod.migration_files()
+    partitioning = next(v for v, name, _ in files if name == "history_partitions")
+    for version, _, path in files:
+        if version < partitioning:
+            shutil.copy(path, before / path.name)
     monkeypatch.setattr(migrate_mod, "SCHEMA_DIR", before)
     queue = f"old-{uuid.uuid4().hex[:8]}"
     client = await Client.connect(with_schema(pg_dsn, schema))
@@ -154,6 +156,15 @@ async def test_a_schema_from_before_partitioning_keeps_its_history(
         assert await old.result() == "old"
     old_events = [e.event_type for e in (await old.fetch_history()).events]
     await client.service_client.close()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        kind = await conn.fetchval(
+            "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass",
+            f"{quote_ident(schema)}.history_events",
+        )
+        assert kind == "r"  # a plain table before the upgrade
+    finally:
+        await conn.close()
 
     # This build: the upgrade moves every row into the partitioned table.
     monkeypatch.undo()

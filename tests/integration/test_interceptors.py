@@ -107,7 +107,7 @@ class WaitingWorkflow:
 
 
 async def _started_header(client: Client, run_id: str) -> dict:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(run_id), 0)
     started = next(e for e in events if e["type"] == "WorkflowExecutionStarted")
     return (started["attrs"].get("header") or {}).get("fields") or {}
@@ -415,7 +415,7 @@ async def test_header_codec_behavior_codec_encodes_headers_at_rest(client: Clien
     assert {("run", "ParentWorkflow", "globex"), ("signal", "proceed", "globex")} <= set(SEEN)
     assert ("activity", "greet", "globex") in SEEN
     # ...while history holds it encoded, on the start and on the activity.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
     headers = [
         e["attrs"]["header"]["fields"][HEADER_KEY]

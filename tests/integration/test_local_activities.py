@@ -276,6 +276,13 @@ async def test_non_retryable_error_types_of_local_activities_ignore_case(client,
     assert calls[key] == 1
 
 
+@workflow.defn(name="LocalWorkflow")
+class TimerFirst:
+    @workflow.run
+    async def run(self, key: str) -> None:
+        await workflow.sleep(timedelta(milliseconds=20))
+
+
 async def test_changed_local_activity_is_nondeterminism(client, task_queue):
     key = f"k-{uuid.uuid4()}"
     async with Worker(
@@ -286,12 +293,6 @@ async def test_changed_local_activity_is_nondeterminism(client, task_queue):
         )
         await handle.result()
     history = await handle.fetch_history()
-
-    @workflow.defn(name="LocalWorkflow")
-    class TimerFirst:
-        @workflow.run
-        async def run(self, key: str) -> None:
-            await workflow.sleep(timedelta(milliseconds=20))
 
     with pytest.raises(workflow.NondeterminismError, match="core_local_activity"):
         await Replayer(workflows=[TimerFirst]).replay_workflow(history)

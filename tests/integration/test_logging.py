@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from hotmesh_temporal import activity, workflow
-from hotmesh_temporal._engine.observability import telemetry
+from hotmesh_temporal.client import _telemetry as telemetry
 from hotmesh_temporal.worker import Worker
 
 

@@ -168,6 +168,15 @@ async def test_deprecated_patch_replays_patched_histories(client, task_queue):
     await Replayer(workflows=[VersionedV3]).replay_workflow(await patched.fetch_history())
 
 
+@workflow.defn(name="Versioned")
+class NoPatchCall:
+    @workflow.run
+    async def run(self, value: str) -> str:
+        return await workflow.execute_activity(
+            new_step, value, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
 async def test_removing_an_undeprecated_patch_is_nondeterminism(client, task_queue):
     async with _worker(client, task_queue, VersionedV2):
         handle = await client.start_workflow(
@@ -175,14 +184,6 @@ async def test_removing_an_undeprecated_patch_is_nondeterminism(client, task_que
         )
         await handle.signal(VersionedV2.proceed)
         await handle.result()
-
-    @workflow.defn(name="Versioned")
-    class NoPatchCall:
-        @workflow.run
-        async def run(self, value: str) -> str:
-            return await workflow.execute_activity(
-                new_step, value, start_to_close_timeout=timedelta(seconds=10)
-            )
 
     result = await Replayer(workflows=[NoPatchCall]).replay_workflow(
         await handle.fetch_history(), raise_on_replay_failure=False

@@ -124,3 +124,39 @@ async def test_worker_plugin_changes_options(client):
             GreetWorkflow.run, "renamed", id=f"plugin-{uuid.uuid4()}", task_queue=queue
         )
     assert result == "hello renamed"
+
+
+class AddActivityPlugin(hotmesh_temporal.worker.Plugin):
+    """Adds an activity and a cache size, as plugins commonly do."""
+
+    def configure_worker(self, config):
+        config["activities"] = list(config.get("activities") or []) + [greet]
+        config["max_cached_workflows"] = 7
+        return config
+
+    async def run_worker(self, worker, next):
+        await next(worker)
+
+    def configure_replayer(self, config):
+        return config
+
+    def run_replayer(self, replayer, histories, next):
+        return next(replayer, histories)
+
+
+async def test_worker_config_reports_given_and_plugin_options(client):
+    worker = Worker(
+        client,
+        task_queue="config-tq",
+        workflows=[GreetWorkflow],
+        plugins=[AddActivityPlugin()],
+    )
+    given = worker.config()
+    active = worker.config(active_config=True)
+    # As temporalio: every WorkerConfig key, activities and workflows as fresh lists.
+    assert set(given) == set(hotmesh_temporal.worker.WorkerConfig.__annotations__)
+    assert given["activities"] == [] and given["max_cached_workflows"] == 1000
+    assert active["activities"] == [greet] and active["max_cached_workflows"] == 7
+    assert active["workflows"] == [GreetWorkflow] and active["task_queue"] == "config-tq"
+    active["activities"].append(None)
+    assert worker.config(active_config=True)["activities"] == [greet]

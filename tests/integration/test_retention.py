@@ -90,7 +90,7 @@ async def test_retention_deletes_exactly_the_closed_runs_past_it(
     dsn, schema = schema_dsn
     client = await Client.connect(dsn)
     other = await Client.connect(dsn, namespace="keeps-longer")
-    store = await client._engine_store()
+    store = (await client._engine()).store
     await ns.set_retention_limits(
         store, min_retention=timedelta(seconds=1), purge_every=timedelta(seconds=0.2)
     )
@@ -135,7 +135,7 @@ async def test_retention_deletes_exactly_the_closed_runs_past_it(
 async def test_namespace_settings_and_the_minimum_retention(schema_dsn: tuple[str, str]) -> None:
     dsn, _ = schema_dsn
     client = await Client.connect(dsn)
-    store = await client._engine_store()
+    store = (await client._engine()).store
     try:
         # A namespace nobody registered has the deployment's default, Temporal's 72 h.
         fresh = await ns.describe_namespace(store, "never-registered")
@@ -159,7 +159,7 @@ async def test_namespace_settings_and_the_minimum_retention(schema_dsn: tuple[st
 async def test_delete_runs_never_deletes_a_running_run(schema_dsn: tuple[str, str]) -> None:
     dsn, _ = schema_dsn
     client = await Client.connect(dsn)
-    store = await client._engine_store()
+    store = (await client._engine()).store
     queue = f"del-{uuid.uuid4().hex[:8]}"
     try:
         async with Worker(client, task_queue=queue, workflows=[QuickWorkflow, WaitingWorkflow]):

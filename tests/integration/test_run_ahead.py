@@ -81,7 +81,7 @@ def _wid() -> str:
 
 
 async def _calls(client) -> dict:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return dict(store.calls)
 
 
@@ -285,7 +285,7 @@ async def _until_activity_started(handle) -> None:
 async def _until_idle(client, handle, worker: Worker) -> None:
     """Until the run has no workflow task scheduled or running, and the worker holds
     it in its cache as of its last event (so that its next task can run ahead)."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     cache = worker._workflow_worker._cache  # type: ignore[attr-defined]
     for _ in range(200):
         row = await store.fetchrow("run_row", uuid.UUID(handle.result_run_id))
@@ -307,7 +307,7 @@ async def _notifications(client, during) -> list[str]:
     """The wake-ups sent on the engine's channel while ``during()`` runs."""
     import asyncpg
 
-    store = await client._engine_store()
+    store = (await client._engine()).store
     conn = await asyncpg.connect(store.dsn)  # the Store keeps the DSN without its schema
     heard: list[str] = []
     await conn.add_listener(store.channel, lambda _c, _p, _ch, payload: heard.append(payload))
@@ -332,7 +332,7 @@ async def test_a_run_started_beside_its_worker_is_handed_over_without_a_wake_up(
         heard = await _notifications(client, start)
     # The first task went straight to the worker in this process: no workflow-task
     # wake-up for the queue, and the only claim-free path was taken.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     assert "w|" + store.hint("w", f"default|{task_queue}") not in heard, heard
     history = await handles[0].fetch_history()
     first_task = next(e for e in history.events if _type(e) == "WORKFLOW_TASK_STARTED")

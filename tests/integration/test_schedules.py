@@ -919,7 +919,7 @@ async def test_schedule_tick_rejects_a_stale_cursor(sclient, task_queue):
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
     )
     await advance_clock(sclient, timedelta(minutes=2))
-    store = await sclient._engine_store()
+    store = (await sclient._engine()).store
     rows = [r for r in await store.fetch("due_schedules", 100) if r["schedule_id"] == schedule_id]
     assert len(rows) == 1
     plan = engine.plan_tick(rows[0])

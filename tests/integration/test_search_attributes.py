@@ -126,7 +126,7 @@ async def test_start_upsert_describe_and_history(client, task_queue):
     assert seen["memo_value"] == {"n": 1}
     assert seen["memo_default"] == "dflt"
 
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(handle.result_run_id), 0)
     started = events[0]["attrs"]["searchAttributes"]["indexedFields"]
     assert _decode(started["CustomKeywordField"])["type"] == "Keyword"

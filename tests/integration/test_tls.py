@@ -125,7 +125,7 @@ async def test_workflow_runs_over_verified_tls(tls_server):
                 ShoutWorkflow.run, "over tls", id=f"tls-{uuid.uuid4()}", task_queue=queue
             )
         assert result == "OVER TLS"
-        store = await client.service_client._store()
+        store = (await client.service_client._engine()).store
         assert await store.pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     finally:
         await client.service_client.close()

@@ -24,7 +24,7 @@ from hotmesh_temporal.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from hotmesh_temporal.common import WorkflowIDConflictPolicy
+from hotmesh_temporal.common import RawValue, WorkflowIDConflictPolicy
 from hotmesh_temporal.converter import default as default_converter
 from hotmesh_temporal.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from hotmesh_temporal.service import RPCError, RPCStatusCode
@@ -91,7 +91,7 @@ def wf_id() -> str:
 
 
 async def history_types(client, workflow_id: str) -> list[str]:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     run = await store.fetchrow("find_run", client.namespace, workflow_id, None)
     events = await store.fetchval("events_after", run["run_id"], 0)
     return [ev["type"] for ev in events]
@@ -333,7 +333,7 @@ async def test_waiting_update_fails_when_the_run_ends_first(client, task_queue):
 
 async def test_run_cannot_close_past_an_update_that_arrived_during_its_task(client, task_queue):
     # Play a worker by hand: lease the task, let an update arrive, then try to close.
-    store = await client._engine_store()
+    store = (await client._engine()).store
     handle = await client.start_workflow(CartWorkflow.run, id=wf_id(), task_queue=task_queue)
     rows = await store.fetch("claim_workflow_tasks", client.namespace, task_queue, "by-hand", 1)
     task = rows[0][0]
@@ -406,7 +406,7 @@ class RuntimeHandlersWorkflow:
         await workflow.wait_condition(lambda: self.done)
         return self.seen
 
-    def any_update(self, name: str, args: Sequence[Any]) -> str:
+    def any_update(self, name: str, args: Sequence[RawValue]) -> str:
         self.seen.append(name)
         if name == "stop":
             self.done = True
@@ -441,12 +441,12 @@ class DynamicUpdateWorkflow:
         return self.calls
 
     @workflow.update(dynamic=True)
-    def anything(self, name: str, args: Sequence[Any]) -> list[Any]:
+    def anything(self, name: str, args: Sequence[RawValue]) -> list[Any]:
         self.calls.append(name)
         return [workflow.payload_converter().from_payload(a.payload) for a in args]
 
     @anything.validator
-    def check_anything(self, name: str, args: Sequence[Any]) -> None:
+    def check_anything(self, name: str, args: Sequence[RawValue]) -> None:
         if name.startswith("bad"):
             raise ValueError(f"{name} refused")
 
@@ -555,6 +555,55 @@ async def test_update_with_start_fail_policy_and_validation(client, task_queue):
         await started.execute_update(CartWorkflow.checkout)
         assert await started.result() == []
         await handle.execute_update(CartWorkflow.checkout)
+
+
+async def test_update_with_start_attaches_to_the_same_update_id_whatever_the_policy(
+    client, task_queue
+):
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        workflow_id = wf_id()
+        first = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "once", id="add-once", start_workflow_operation=first
+            )
+            == 1
+        )
+        # Same update id, a FAIL conflict policy: Temporal hands back the update it
+        # already has instead of failing the start or running the update again.
+        retry = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "once", id="add-once", start_workflow_operation=retry
+            )
+            == 1
+        )
+        started = await first.workflow_handle()
+        assert (await retry.workflow_handle()).result_run_id == started.result_run_id
+        # Another update id with FAIL still fails as before.
+        other = WithStartWorkflowOperation(
+            CartWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "twice", id="add-twice", start_workflow_operation=other
+            )
+        assert await started.query(CartWorkflow.handled_count) == 1
+        await started.execute_update(CartWorkflow.checkout)
+        assert await started.result() == ["once"]
 
 
 # ------------------------------------------------------ unfinished handler warnings
@@ -742,7 +791,7 @@ async def test_update_calls_go_through_client_interceptors(client, task_queue):
             ("start_workflow_update", "add"),
         ]
         # The header an interceptor added travels in the update request.
-        store = await client._engine_store()
+        store = (await client._engine()).store
         run = await store.fetchrow("find_run", client.namespace, handle.id, None)
         events = await store.fetchval("events_after", run["run_id"], 0)
         accepted = [e["attrs"] for e in events if e["type"] == "WorkflowExecutionUpdateAccepted"]

@@ -92,7 +92,7 @@ class Echo:
 
 
 async def test_result_of_a_run_started_while_listening_reads_it_once(client, task_queue):
-    store = await client._engine_store()
+    store = (await client._engine()).store
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):  # it listens
         before = store.calls["run_outcome"]
         handle = await client.start_workflow(
@@ -110,7 +110,7 @@ async def test_result_of_a_run_started_while_listening_reads_it_once(client, tas
 async def test_result_after_the_listen_connection_was_lost_still_comes(client, task_queue):
     """A close announced while the LISTEN connection was down is not kept: after the
     reconnect the run is looked up instead of waited on forever."""
-    store = await client._engine_store()
+    store = (await client._engine()).store
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):
         listener = await store.listener()
         handle = await client.start_workflow(

@@ -50,7 +50,7 @@ async def start_flaky(client, task_queue: str, succeed_on: int, non_retryable: b
 
 
 async def run_events(client, run_id: str) -> list:
-    store = await client._engine_store()
+    store = (await client._engine()).store
     return await store.fetchval("events_after", uuid.UUID(run_id), 0)
 
 

@@ -416,7 +416,7 @@ async def test_changed_code_raises_nondeterminism_and_keeps_running(client, task
 
 
 async def _history_types(client, run_id):
-    store = await client._engine_store()
+    store = (await client._engine()).store
     events = await store.fetchval("events_after", uuid.UUID(run_id), 0)
     return [e["type"] for e in events]
 

@@ -12,6 +12,7 @@ import secrets
 import threading
 
 import pytest
+from hotmesh_temporal._engine.service.visibility import page_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,6 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     compile_filter,
     keyset_condition,
 )
-from hotmesh_temporal._engine.service.visibility import page_token
 from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.service import RPCError, RPCStatusCode
@@ -259,7 +259,7 @@ def low_memory_client(runner, pg_dsn):
     async def seed() -> None:
         for i in range(5):
             await client.start_workflow("Nobody", id=f"w{i}", task_queue="nowhere")
-        store = await client._engine_store()
+        store = (await client._engine()).store
         assert await store.pool.fetchval("SHOW work_mem") == "64kB"
 
     runner.run(seed())

@@ -151,7 +151,7 @@ async def test_an_outsider_learns_nothing_and_cannot_forge(deployment: Deploymen
         # The outsider cannot read the secret the hints are made from.
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await outsider.conn.fetchval(f"SELECT secret FROM {deployment.schema}.hint_key")
-        store = await client._engine_store()
+        store = (await client._engine()).store
         async with Worker(client, task_queue=task_queue, workflows=[Vault]):
             ok = await client.start_workflow(
                 Vault.run, False, id=f"vault-ok-{uuid.uuid4()}", task_queue=task_queue

@@ -50,7 +50,7 @@ async def test_wake_ups_arrive_for_any_accepted_schema_name(pg_dsn: str, schema:
         await admin.execute(f"DROP SCHEMA IF EXISTS {quoted} CASCADE")
         client = await Client.connect(with_schema(base, schema))
         try:
-            store = await client._engine_store()
+            store = (await client._engine()).store
             listener = await store.listener()
             heard: list[str] = []
             for kind in "c":

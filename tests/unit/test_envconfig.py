@@ -217,3 +217,19 @@ async def test_address_connects_like_client_connect(dsn: str) -> None:
         assert await client.service_client.check_health()
     finally:
         await client.service_client.close()
+
+
+def test_bad_sources_fail_with_temporalios_messages() -> None:
+    import temporalio.envconfig as t
+
+    from hotmesh_temporal import envconfig as h
+
+    for module in (t, h):
+        with pytest.raises(TypeError) as err:
+            module.ClientConfigTLS(client_cert=42).to_connect_tls_config()  # type: ignore[arg-type]
+        assert str(err.value) == "Source must be one of pathlib.Path, str, or bytes, but got int"
+        with pytest.raises(TypeError) as err:
+            module.ClientConfig.load(config_source=42)  # type: ignore[arg-type]
+        assert str(err.value) == (
+            "config_source must be one of pathlib.Path, str, bytes, or None, but got int"
+        )

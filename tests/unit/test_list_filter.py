@@ -407,7 +407,7 @@ def fuzz_client(migrated_dsn):
 
     runner = _LoopThread()
     client = runner.run(Client.connect(migrated_dsn))
-    store = runner.run(client._engine_store())
+    store = runner.run(client._engine()).store
     schema = split_schema(migrated_dsn)[1]
 
     async def checksum():

@@ -61,12 +61,71 @@ def test_undecorated_class_and_function_give_clear_errors() -> None:
         WorkflowDefinition.from_run_fn(Plain.run)
 
 
+# Undecorated classes at module level: Temporal refuses workflow classes defined in a
+# function (their run method's qualified name has ``<locals>``), so each test applies
+# ``workflow.defn`` to one of these.
+
+
+class _NoRun:
+    pass
+
+
+class _DuplicateSignals:
+    @workflow.run
+    async def run(self) -> None: ...
+
+    @workflow.signal
+    def s(self) -> None: ...
+
+    @workflow.signal(name="s")
+    def s2(self) -> None: ...
+
+
+class _TwoRuns:
+    @workflow.run
+    async def run(self) -> None: ...
+
+    @workflow.run
+    async def run2(self) -> None: ...
+
+
+class _InitMismatch:
+    @workflow.init
+    def __init__(self, a: int) -> None: ...
+
+    @workflow.run
+    async def run(self, b: int, c: int) -> None: ...
+
+
+class _InitRenamed:
+    @workflow.init
+    def __init__(self, first: int) -> None: ...
+
+    @workflow.run
+    async def run(self, other_name: int) -> None: ...
+
+
+@workflow.defn(dynamic=True)
+class _AnyWorkflow:
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> None: ...
+
+    @workflow.signal(dynamic=True)
+    def any_signal(self, name: str, args: Sequence[RawValue]) -> None: ...
+
+
+class _RunBase:
+    @workflow.run
+    async def run(self) -> None: ...
+
+
+class _OverrideWithoutDecorator(_RunBase):
+    async def run(self) -> None: ...
+
+
 def test_missing_run_method() -> None:
     with pytest.raises(ValueError, match="^Invalid workflow class: Missing @workflow.run method$"):
-
-        @workflow.defn
-        class NoRun:
-            pass
+        workflow.defn(_NoRun)
 
 
 def test_run_must_be_async() -> None:
@@ -76,43 +135,24 @@ def test_run_must_be_async() -> None:
 
 def test_duplicate_signal_names() -> None:
     with pytest.raises(ValueError, match="Multiple signal methods found for s"):
-
-        @workflow.defn
-        class Dup:
-            @workflow.run
-            async def run(self) -> None: ...
-
-            @workflow.signal
-            def s(self) -> None: ...
-
-            @workflow.signal(name="s")
-            def s2(self) -> None: ...
+        workflow.defn(_DuplicateSignals)
 
 
 def test_two_run_methods() -> None:
     with pytest.raises(ValueError, match="Multiple @workflow.run methods found"):
-
-        @workflow.defn
-        class TwoRuns:
-            @workflow.run
-            async def run(self) -> None: ...
-
-            @workflow.run
-            async def run2(self) -> None: ...
+        workflow.defn(_TwoRuns)
 
 
 def test_init_parameters_must_match_run() -> None:
     with pytest.raises(
         ValueError, match="@workflow.init and @workflow.run method parameters do not match"
     ):
+        workflow.defn(_InitMismatch)
 
-        @workflow.defn
-        class Mismatch:
-            @workflow.init
-            def __init__(self, a: int) -> None: ...
 
-            @workflow.run
-            async def run(self, b: int, c: int) -> None: ...
+def test_init_and_run_parameters_compare_up_to_naming() -> None:
+    defn = WorkflowDefinition.from_class(workflow.defn(_InitRenamed))
+    assert defn.init_fn is _InitRenamed.__init__
 
 
 def test_init_only_on_dunder_init() -> None:
@@ -126,31 +166,16 @@ def test_name_and_dynamic_are_exclusive() -> None:
 
 
 def test_dynamic_workflow_and_handlers() -> None:
-    @workflow.defn(dynamic=True)
-    class AnyWorkflow:
-        @workflow.run
-        async def run(self, args: Sequence[RawValue]) -> None: ...
-
-        @workflow.signal(dynamic=True)
-        def any_signal(self, name: str, args: Sequence[RawValue]) -> None: ...
-
-    defn = WorkflowDefinition.from_class(AnyWorkflow)
+    defn = WorkflowDefinition.from_class(_AnyWorkflow)
     assert defn.dynamic and defn.name is None and None in defn.signals
     with pytest.raises(ValueError, match="Cannot invoke dynamic workflow explicitly"):
-        workflow_type_and_result_type(AnyWorkflow)
+        workflow_type_and_result_type(_AnyWorkflow)
     with pytest.raises(RuntimeError, match="Dynamic handler must have 3 arguments"):
         workflow.signal(dynamic=True)(lambda self, args: None)
 
 
 def test_overriding_a_handler_without_its_decorator_is_refused() -> None:
-    class Base:
-        @workflow.run
-        async def run(self) -> None: ...
-
     with pytest.raises(
-        ValueError, match="@workflow.run defined on .*Base.run but not on the override"
+        ValueError, match="@workflow.run defined on .*_RunBase.run but not on the override"
     ):
-
-        @workflow.defn
-        class Child(Base):
-            async def run(self) -> None: ...
+        workflow.defn(_OverrideWithoutDecorator)

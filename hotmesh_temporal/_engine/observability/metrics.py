@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from hotmesh_temporal.common import MetricMeter
+
 logger = logging.getLogger("hotmesh_temporal.runtime")
 
 # Histogram buckets in milliseconds, as Temporal's core chooses them by metric name
@@ -354,7 +356,5 @@ def activity_attempt_meter(runtime_meter: Any, is_async: bool, executor: Any) ->
     if not is_async and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
         return None
     if runtime_meter is None:
-        from hotmesh_temporal.common import MetricMeter
-
         return MetricMeter.noop
     return runtime_meter

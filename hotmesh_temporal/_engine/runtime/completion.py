@@ -13,10 +13,13 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import workflow_retry
+from hotmesh_temporal._engine.runtime.cron import CronSchedule
 from hotmesh_temporal._engine.runtime.driver import RunDriver
+from hotmesh_temporal._engine.runtime.ids import new_run_id
+from hotmesh_temporal._engine.runtime.local_markers import marker_attributes
 from hotmesh_temporal._engine.runtime.markers import PATCH_MARKER, patch_marker_details
 from hotmesh_temporal._engine.runtime.updates import completion_row, update_event_kind
-from hotmesh_temporal._engine.worker.local_activities import marker_attributes
+from hotmesh_temporal.common import RetryPolicy
 
 
 @dataclass
@@ -342,7 +345,7 @@ class _Builder:
     def _ContinueAsNew(self, cmd: c.ContinueAsNew) -> None:
         """Close this run and start the next one. What the command leaves unset (task
         queue, timeouts, memo, search attributes, retry policy) is the current run's."""
-        new_run_id = str(uuid.uuid4())
+        next_run_id = new_run_id()
         prior = self.task.started_attrs
         task_queue = cmd.task_queue or self.task.task_queue
         run_timeout = cmd.run_timeout or h.parse_duration(prior.get("workflowRunTimeout"))
@@ -362,7 +365,7 @@ class _Builder:
             cmd,
             "WorkflowExecutionContinuedAsNew",
             {
-                "newExecutionRunId": new_run_id,
+                "newExecutionRunId": next_run_id,
                 "workflowType": {"name": cmd.workflow_type},
                 "taskQueue": h.task_queue(task_queue),
                 "input": h.payloads(cmd.arguments),
@@ -378,7 +381,7 @@ class _Builder:
         start = new_run_start(
             namespace=self.task.namespace,
             workflow_id=self.task.workflow_id,
-            run_id=new_run_id,
+            run_id=next_run_id,
             workflow_type=cmd.workflow_type,
             task_queue=task_queue,
             arguments=cmd.arguments,
@@ -437,7 +440,7 @@ class _Builder:
         start = new_run_start(
             namespace=namespace,
             workflow_id=cmd.workflow_id,
-            run_id=str(uuid.uuid4()),
+            run_id=new_run_id(),
             workflow_type=cmd.workflow_type,
             task_queue=cmd.task_queue,
             arguments=cmd.arguments,
@@ -615,7 +618,7 @@ def retry_run(
         namespace=namespace,
         workflow_id=workflow_id,
         run_id=run_id,
-        new_run_id=str(uuid.uuid4()),
+        new_run_id=new_run_id(),
         identity=identity,
         start_delay=backoff,
         attempt=int(prior.get("attempt") or 1) + 1,
@@ -646,14 +649,13 @@ def next_cron_run(
     schedule = prior.get("cronSchedule")
     if not schedule:
         return None
-    from hotmesh_temporal._engine.runtime.cron import CronSchedule
 
     start = run_again(
         prior,
         namespace=namespace,
         workflow_id=workflow_id,
         run_id=run_id,
-        new_run_id=str(uuid.uuid4()),
+        new_run_id=new_run_id(),
         identity=identity,
         start_delay=CronSchedule(schedule).backoff(now),
     )
@@ -669,7 +671,6 @@ def next_cron_run(
 
 
 def _default_retry_policy() -> Any:
-    from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy()
 

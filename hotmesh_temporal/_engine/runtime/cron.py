@@ -92,7 +92,7 @@ class CalendarSpec:
 
 def _values(ranges: Sequence[Range], name: str) -> frozenset:
     low, high = _field_bounds(name)
-    out = set()
+    out: set[int] = set()
     for start, end, step in ranges:
         end = max(end, start)
         step = step or 1

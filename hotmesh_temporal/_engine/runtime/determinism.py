@@ -24,6 +24,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
+from hotmesh_temporal.worker.workflow_sandbox._restrictions import RestrictedWorkflowAccessError
+from hotmesh_temporal.workflow._runtime_contract import (
+    is_unrestricted,
+    sandbox_state,
+)
 
 _RANDOM_FUNCTIONS = (
     "random", "uniform", "triangular", "randint", "choice", "randrange", "sample",
@@ -96,26 +101,9 @@ def _seeded(name: str) -> Callable[[Any], Callable]:
 # them (RestrictedWorkflowAccessError fails the workflow task, as Temporal's sandbox
 # does). Only activations pay for it, and not at all under UnsandboxedWorkflowRunner.
 
-_state = threading.local()
-
-
-def in_sandbox() -> bool:
-    """True while an activation of a sandboxed workflow runs on this thread."""
-    return getattr(_state, "refused", None) is not None
-
-
-def is_unrestricted() -> bool:
-    return getattr(_state, "unrestricted", 0) > 0
-
-
-@contextlib.contextmanager
-def unrestricted() -> Iterator[None]:
-    """``workflow.unsafe.sandbox_unrestricted()``: refuse nothing in this block."""
-    _state.unrestricted = getattr(_state, "unrestricted", 0) + 1
-    try:
-        yield None
-    finally:
-        _state.unrestricted -= 1
+# The per-thread flags (``in_sandbox``, ``is_unrestricted``, ``unrestricted``) live in
+# the public workflow package, which reads them; the guard below sets them.
+_state = sandbox_state
 
 
 @contextlib.contextmanager
@@ -146,7 +134,6 @@ def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
     top_level = frame.f_globals.get("__name__", "").partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
         return
-    from hotmesh_temporal.worker.workflow_sandbox import RestrictedWorkflowAccessError
 
     raise RestrictedWorkflowAccessError(f"datetime.{key[0]}.{key[1]}")
 

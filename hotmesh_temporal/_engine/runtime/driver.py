@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +23,12 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
+from hotmesh_temporal._engine.runtime.local_markers import (
+    is_local_activity,
+    is_local_activity_marker,
+    marker_from_attributes,
+    resolution,
+)
 from hotmesh_temporal._engine.runtime.markers import (
     PATCH_MARKER,
     patch_marker_deprecated,
@@ -32,12 +38,6 @@ from hotmesh_temporal._engine.runtime.updates import (
     UpdateLedger,
     update_event_kind,
     update_id_of_event,
-)
-from hotmesh_temporal._engine.worker.local_activities import (
-    is_local_activity,
-    is_local_activity_marker,
-    marker_from_attributes,
-    resolution,
 )
 from hotmesh_temporal.api.failure.v1 import Failure
 
@@ -149,7 +149,7 @@ class RunDriver:
 
     # ------------------------------------------------------------------ replay
 
-    async def replay(self, events: list[Mapping[str, Any]]) -> None:
+    async def replay(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Feed recorded events (all of them belong to the past)."""
         for index, ev in enumerate(events):
             event_id = int(ev["id"])

@@ -14,19 +14,15 @@ workflow *task*, which the engine retries (typically after fixing the code).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import dataclasses
 import logging
 import random
-import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING,
     Any,
+    NoReturn,
 )
 
 import hotmesh_temporal.common as temporal_common
@@ -34,29 +30,28 @@ import hotmesh_temporal.converter as temporal_converter
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
-from hotmesh_temporal._engine.runtime import determinism
-from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop, dropped_quietly
+from hotmesh_temporal._engine.runtime import determinism, visibility
+from hotmesh_temporal._engine.runtime.instance_messages import MessageHandling
+from hotmesh_temporal._engine.runtime.instance_outbound import (
+    TIMER,
+    OutboundWork,
+    _PendingActivity,
+    _PendingChild,
+)
+from hotmesh_temporal._engine.runtime.interception import WorkflowOutboundImpl, build_chains
+from hotmesh_temporal._engine.runtime.loop import WorkflowEventLoop
 from hotmesh_temporal._engine.runtime.updates import unfinished_handler_warnings
-from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow._definition import (
     QueryDefinition,
     SignalDefinition,
     UpdateDefinition,
     WorkflowDefinition,
 )
-
-if TYPE_CHECKING:
-    from hotmesh_temporal.worker import _interceptor as wi
+from hotmesh_temporal.workflow._runtime_contract import WorkflowRuntime
 
 logger = logging.getLogger(__name__)
-
-_current_update: contextvars.ContextVar[workflow.UpdateInfo | None] = contextvars.ContextVar(
-    "hotmesh_current_update", default=None
-)
-
-# Seq counter kinds (see commands.py: one counter per kind, starting at 1).
-ACTIVITY, TIMER, CHILD = "activity", "timer", "child"
-SIGNAL_EXTERNAL, CANCEL_EXTERNAL = "signal_external", "cancel_external"
 
 # Job application order inside one activation, as Temporal's core SDK does it:
 # patches first, then the run is constructed, then signals / updates reach their
@@ -79,87 +74,10 @@ def is_cancelled_exception(err: BaseException) -> bool:
     ) and isinstance(err.__cause__, temporal_exceptions.CancelledError)
 
 
-# ---------------------------------------------------------------- pending work
-
-
-@dataclass
-class _PendingActivity:
-    seq: int
-    command: c.ScheduleActivity
-    future: asyncio.Future
-    cancel_requested: bool = False
-    backoff_timer: Any = None  # a local activity waiting out a retry backoff
-
-
-@dataclass
-class _PendingChild:
-    seq: int
-    command: c.StartChildWorkflow
-    started: asyncio.Future
-    result: asyncio.Future
-    run_id: str | None = None
-    cancel_requested: bool = False
-
-
-class _ActivityHandle(workflow.ActivityHandle):
-    """Cancelling it requests activity cancellation instead of cancelling the task.
-
-    The awaiting code then sees the outcome Temporal gives: an ``ActivityError``
-    caused by ``CancelledError`` (at once, or when the activity confirms, depending
-    on the cancellation type).
-    """
-
-    def __init__(self, instance: WorkflowInstance, pending: _PendingActivity, coro: Any) -> None:
-        super().__init__(coro, loop=instance.loop)
-        dropped_quietly(self)
-        self._instance = instance
-        self._pending = pending
-
-    def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_activity(self._pending)
-
-
-class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
-    def __init__(self, instance: WorkflowInstance, pending: _PendingChild, coro: Any) -> None:
-        super().__init__(coro, loop=instance.loop)
-        dropped_quietly(self)
-        self._instance = instance
-        self._pending = pending
-
-    @property
-    def id(self) -> str:
-        return self._pending.command.workflow_id
-
-    @property
-    def first_execution_run_id(self) -> str | None:
-        return self._pending.run_id
-
-    async def signal(
-        self,
-        signal: Any,
-        arg: Any = workflow._ARG_UNSET,
-        *,
-        args: Sequence[Any] = [],
-        event_groups: Any = None,
-    ) -> None:
-        await self._instance.outbound.signal_child_workflow(
-            _wi().SignalChildWorkflowInput(
-                signal=workflow._signal_name(signal),
-                args=workflow._args_from(arg, args),
-                child_workflow_id=self.id,
-                headers={},
-                event_groups=event_groups,
-            )
-        )
-
-    def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_child(self._pending)
-
-
 # ------------------------------------------------------------------ instance
 
 
-class WorkflowInstance:
+class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
     """A workflow run held in memory between activations."""
 
     def __init__(
@@ -173,6 +91,7 @@ class WorkflowInstance:
         extern_functions: Mapping[str, Callable] | None = None,
         metric_meter: Any = None,
         refused_calls: frozenset = frozenset(),
+        patch_activation_callback: Callable[[Any, str], bool] | None = None,
     ) -> None:
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
@@ -189,6 +108,7 @@ class WorkflowInstance:
         self._interceptor_classes = tuple(interceptor_classes)
         self._extern_functions = dict(extern_functions or {})
         self._metric_meter = metric_meter
+        self._patch_activation_callback = patch_activation_callback
         self._workflow_meter: Any = None  # made on first workflow.metric_meter()
         self.loop = WorkflowEventLoop(self, start_time=info.start_time.timestamp())
         self.loop.runtime = self
@@ -225,7 +145,7 @@ class WorkflowInstance:
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future]] = []
 
         self._signals: dict[str | None, SignalDefinition] = {}
-        self._queries: dict[str | None, QueryDefinition] = {}
+        self._queries: dict[str | None, QueryDefinition] = self._built_in_queries()
         self._updates: dict[str | None, UpdateDefinition] = {}
         self._buffered_signals: list[c.SignalWorkflow] = []
         # task -> (kind, name, unfinished policy, update id or None)
@@ -237,8 +157,6 @@ class WorkflowInstance:
         determinism.install()
         # The interceptors are built with this run as the workflow runtime, so that
         # their constructors and init() may call workflow.info().
-        from hotmesh_temporal._engine.runtime.interception import WorkflowOutboundImpl, build_chains
-
         self.outbound: wi.WorkflowOutboundInterceptor = WorkflowOutboundImpl(self)
         with self.loop.running():
             self._inbound = build_chains(self, self._interceptor_classes)
@@ -324,12 +242,12 @@ class WorkflowInstance:
             )
 
     def _next_seq(self, kind: str) -> int:
-        self._check_writable(f"allocate {kind}")
+        self._check_writable("add command")
         self._seqs[kind] = self._seqs.get(kind, 0) + 1
         return self._seqs[kind]
 
     def add_command(self, command: c.Command) -> None:
-        self._check_writable(type(command).__name__)
+        self._check_writable("add command")
         if self._terminal is None:
             self._commands.append(command)
 
@@ -341,7 +259,12 @@ class WorkflowInstance:
         return False
 
     def next_timer_seq(self) -> int:
+        self._check_writable("schedule timer")
         return self._next_seq(TIMER)
+
+    def check_writable(self, action: str) -> None:
+        """For the event loop: refuse ``action`` in a query handler or validator."""
+        self._check_writable(action)
 
     # ============================================================ initialization
 
@@ -383,7 +306,7 @@ class WorkflowInstance:
         if self._run_args is None or self._main_task is not None or self._terminal is not None:
             return
         coro = self._inbound.execute_workflow(
-            _wi().ExecuteWorkflowInput(
+            wi.ExecuteWorkflowInput(
                 type=self.definition.cls,
                 run_fn=self.definition.run_fn,
                 args=self._run_args,
@@ -477,7 +400,6 @@ class WorkflowInstance:
         return self._payload_converter.from_payload(payload, type_hint)
 
     def _to_failure(self, err: BaseException) -> Any:
-        from hotmesh_temporal.api.failure.v1 import Failure
 
         failure = Failure()
         self._failure_converter.to_failure(err, self._payload_converter, failure)
@@ -501,581 +423,19 @@ class WorkflowInstance:
 
     # ============================================================== activities
 
-    def start_activity(self, input: Any, *, is_local: bool) -> workflow.ActivityHandle:
-        """The end of the outbound chain for (local) activities: schedule the command.
-        ``input`` is a worker ``StartActivityInput`` or ``StartLocalActivityInput``."""
-        # One counter for activities and local activities, as temporalio numbers them
-        # (a local activity marker's seq and default activity ids depend on it).
-        seq = self._next_seq(ACTIVITY)
-        command = c.ScheduleActivity(
-            seq=seq,
-            activity_id=input.activity_id or str(seq),
-            activity_type=input.activity,
-            task_queue=getattr(input, "task_queue", None) or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(input.args)),
-            schedule_to_close_timeout=input.schedule_to_close_timeout,
-            schedule_to_start_timeout=input.schedule_to_start_timeout,
-            start_to_close_timeout=input.start_to_close_timeout,
-            heartbeat_timeout=getattr(input, "heartbeat_timeout", None),
-            retry_policy=input.retry_policy,
-            cancellation_type=int(input.cancellation_type),
-            is_local=is_local,
-            headers=dict(input.headers or {}),
-            local_retry_threshold=getattr(input, "local_retry_threshold", None),
-            user_metadata=self._user_metadata(input.summary, None),
-        )
-        result_type = input.ret_type
-        pending = _PendingActivity(seq, command, self.loop.create_future())
-        self._activities[(is_local, seq)] = pending
-        self.add_command(command)
-        return _ActivityHandle(self, pending, self._activity_result(pending, result_type))
-
-    async def _activity_result(self, pending: _PendingActivity, result_type: Any | None) -> Any:
-        payload = await pending.future
-        return self._from_payload(payload, result_type)
-
-    def _apply_ResolveActivity(self, job: c.ResolveActivity) -> None:
-        key = (job.is_local, job.seq)
-        pending = self._activities.pop(key, None)
-        if pending is None:
-            self._require_forgotten(("activity",) + key, f"activity seq {job.seq}")
-            return
-        if job.backoff is not None:
-            self._retry_local_activity_later(pending, job.backoff)
-            return
-        outcome = job.failed if job.failed is not None else job.cancelled
-        if outcome is not None:
-            pending.future.set_exception(self._from_failure(outcome))
-        else:
-            pending.future.set_result(job.completed)
-
-    def _retry_local_activity_later(
-        self, pending: _PendingActivity, backoff: c.LocalActivityBackoff
-    ) -> None:
-        """Temporal's DoBackoff: sleep on a durable timer, then schedule the local
-        activity again under a new seq, continuing its attempt count."""
-
-        def reschedule() -> None:
-            pending.backoff_timer = None
-            if pending.future.done():
-                return  # cancelled while backing off
-            seq = self._next_seq(ACTIVITY)
-            pending.seq = seq
-            pending.command = dataclasses.replace(
-                pending.command,
-                seq=seq,
-                attempt=backoff.attempt,
-                original_schedule_time=backoff.original_schedule_time,
-            )
-            self._activities[(True, seq)] = pending
-            self.add_command(pending.command)
-
-        pending.backoff_timer = self.loop.call_later(
-            backoff.backoff_duration.total_seconds(), reschedule
-        )
-
-    def _cancel_activity(self, pending: _PendingActivity) -> bool:
-        if pending.future.done() or pending.cancel_requested:
-            return False
-        pending.cancel_requested = True
-        if pending.backoff_timer is not None:
-            # As in temporalio: what is cancelled is the backoff sleep (its timer is
-            # cancelled), and the awaiting code sees plain cancellation.
-            pending.backoff_timer.cancel()
-            pending.backoff_timer = None
-            pending.future.cancel()
-            return True
-        cancellation = workflow.ActivityCancellationType(pending.command.cancellation_type)
-        if self.discard_unsent_command(pending.command):
-            self._resolve_activity_cancelled(pending)
-            return True
-        if cancellation != workflow.ActivityCancellationType.ABANDON:
-            self.add_command(
-                c.RequestCancelActivity(seq=pending.seq, is_local=pending.command.is_local)
-            )
-        if cancellation != workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED:
-            self._resolve_activity_cancelled(pending)
-        return True
-
-    def _resolve_activity_cancelled(self, pending: _PendingActivity) -> None:
-        key = (pending.command.is_local, pending.seq)
-        self._activities.pop(key, None)
-        self._forgotten.add(("activity",) + key)
-        error = temporal_exceptions.ActivityError(
-            "Activity cancelled",
-            scheduled_event_id=0,
-            started_event_id=0,
-            identity="",
-            activity_type=pending.command.activity_type,
-            activity_id=pending.command.activity_id,
-            retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
-        )
-        error.__cause__ = temporal_exceptions.CancelledError("Activity cancelled")
-        pending.future.set_exception(error)
-
-    def _require_forgotten(self, key: tuple, what: str) -> None:
-        if key in self._forgotten:
-            return
-        raise workflow.NondeterminismError(
-            f"Resolution for unknown {what}: does the code still issue it?"
-        )
-
     # ================================================================== timers
-
-    def _apply_FireTimer(self, job: c.FireTimer) -> None:
-        self.loop.fire_timer(job.seq)
-
-    async def wait_condition(
-        self,
-        fn: Callable[[], bool],
-        *,
-        timeout: Any | None = None,
-        timeout_summary: str | None = None,
-    ) -> None:
-        self._check_writable("wait_condition")
-        fut = self.loop.create_future()
-        self._conditions.append((fn, fut))
-        if timeout is None:
-            await fut
-            return
-        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        with self.loop.timer_metadata(self._user_metadata(timeout_summary, None)):
-            await asyncio.wait_for(fut, seconds)
-
-    async def sleep(self, seconds: float, summary: str | None) -> None:
-        """``workflow.sleep``: asyncio's sleep, its timer carrying the summary."""
-        with self.loop.timer_metadata(self._user_metadata(summary, None)):
-            await asyncio.sleep(seconds)
 
     # ========================================================= child workflows
 
-    async def start_child_workflow(
-        self, input: wi.StartChildWorkflowInput
-    ) -> workflow.ChildWorkflowHandle:
-        """The end of the outbound chain for child workflows: start one, wait until
-        it started (or failed to), and return its handle."""
-        seq = self._next_seq(CHILD)
-        command = c.StartChildWorkflow(
-            seq=seq,
-            workflow_id=input.id,
-            workflow_type=input.workflow,
-            task_queue=input.task_queue or self._info.task_queue,
-            arguments=self._payload_converter.to_payloads(list(input.args)),
-            namespace=self._info.namespace,
-            execution_timeout=input.execution_timeout,
-            run_timeout=input.run_timeout,
-            task_timeout=input.task_timeout,
-            parent_close_policy=int(input.parent_close_policy),
-            id_reuse_policy=int(input.id_reuse_policy),
-            retry_policy=input.retry_policy,
-            cron_schedule=input.cron_schedule,
-            memo=self._encode_memo(input.memo) if input.memo else None,
-            search_attributes=self._encode_search_attributes(input.search_attributes),
-            cancellation_type=int(input.cancellation_type),
-            headers=dict(input.headers or {}),
-            user_metadata=self._user_metadata(input.static_summary, input.static_details),
-        )
-        result_type = input.ret_type
-        pending = _PendingChild(seq, command, self.loop.create_future(), self.loop.create_future())
-        self._children[seq] = pending
-        self.add_command(command)
-        try:
-            pending.run_id = await pending.started
-        except asyncio.CancelledError:
-            self._cancel_child_start(pending)
-            raise
-        return _ChildWorkflowHandle(self, pending, self._child_result(pending, result_type))
-
-    async def _child_result(self, pending: _PendingChild, result_type: Any | None) -> Any:
-        payload = await pending.result
-        return self._from_payload(payload, result_type)
-
-    def _cancel_child_start(self, pending: _PendingChild) -> None:
-        self._children.pop(pending.seq, None)
-        self._forgotten.add(("child", pending.seq))
-        if not self.discard_unsent_command(pending.command):
-            self.add_command(c.CancelChildWorkflow(seq=pending.seq))
-
-    def _apply_ResolveChildWorkflowStart(self, job: c.ResolveChildWorkflowStart) -> None:
-        pending = self._children.get(job.seq)
-        if pending is None:
-            self._require_forgotten(("child", job.seq), f"child workflow seq {job.seq}")
-            return
-        if job.run_id is not None:
-            pending.started.set_result(job.run_id)
-            return
-        del self._children[job.seq]
-        if job.cancelled is not None:
-            pending.started.set_exception(self._from_failure(job.cancelled))
-        else:
-            pending.started.set_exception(
-                temporal_exceptions.WorkflowAlreadyStartedError(
-                    pending.command.workflow_id, pending.command.workflow_type
-                )
-            )
-
-    def _apply_ResolveChildWorkflow(self, job: c.ResolveChildWorkflow) -> None:
-        pending = self._children.pop(job.seq, None)
-        if pending is None:
-            self._require_forgotten(("child", job.seq), f"child workflow seq {job.seq}")
-            return
-        outcome = job.failed if job.failed is not None else job.cancelled
-        if outcome is not None:
-            pending.result.set_exception(self._from_failure(outcome))
-        else:
-            pending.result.set_result(job.completed)
-
-    def _cancel_child(self, pending: _PendingChild) -> bool:
-        if pending.result.done() or pending.cancel_requested:
-            return False
-        pending.cancel_requested = True
-        cancellation = workflow.ChildWorkflowCancellationType(pending.command.cancellation_type)
-        if cancellation != workflow.ChildWorkflowCancellationType.ABANDON:
-            self.add_command(c.CancelChildWorkflow(seq=pending.seq))
-        if cancellation in (
-            workflow.ChildWorkflowCancellationType.ABANDON,
-            workflow.ChildWorkflowCancellationType.TRY_CANCEL,
-        ):
-            self._resolve_child_cancelled(pending)
-        return True
-
-    def _resolve_child_cancelled(self, pending: _PendingChild) -> None:
-        self._children.pop(pending.seq, None)
-        self._forgotten.add(("child", pending.seq))
-        error = temporal_exceptions.ChildWorkflowError(
-            "Child Workflow execution cancelled",
-            namespace=pending.command.namespace,
-            workflow_id=pending.command.workflow_id,
-            run_id=pending.run_id or "",
-            workflow_type=pending.command.workflow_type,
-            initiated_event_id=0,
-            started_event_id=0,
-            retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
-        )
-        error.__cause__ = temporal_exceptions.CancelledError("")  # core sends no message
-        pending.result.set_exception(error)
-
     # ====================================================== external workflows
-
-    async def signal_external_workflow(
-        self,
-        *,
-        workflow_id: str,
-        run_id: str | None,
-        signal_name: str,
-        args: Sequence[Any],
-        child_workflow_only: bool,
-        headers: Mapping[str, Any] | None = None,
-    ) -> None:
-        seq = self._next_seq(SIGNAL_EXTERNAL)
-        command = c.SignalExternalWorkflow(
-            seq=seq,
-            workflow_id=workflow_id,
-            run_id=run_id or "",
-            signal_name=signal_name,
-            arguments=self._payload_converter.to_payloads(list(args)),
-            namespace=self._info.namespace,
-            child_workflow_only=child_workflow_only,
-            headers=dict(headers or {}),
-        )
-        await self._external_outcome(SIGNAL_EXTERNAL, seq, command)
-
-    async def cancel_external_workflow(
-        self, *, workflow_id: str, run_id: str | None, reason: str = ""
-    ) -> None:
-        seq = self._next_seq(CANCEL_EXTERNAL)
-        command = c.RequestCancelExternalWorkflow(
-            seq=seq,
-            workflow_id=workflow_id,
-            run_id=run_id or "",
-            namespace=self._info.namespace,
-            reason=reason,
-        )
-        await self._external_outcome(CANCEL_EXTERNAL, seq, command)
-
-    async def _external_outcome(self, kind: str, seq: int, command: c.Command) -> None:
-        fut = self.loop.create_future()
-        self._externals[(kind, seq)] = fut
-        self.add_command(command)
-        await fut
-
-    def _resolve_external(self, kind: str, seq: int, failure: Any) -> None:
-        fut = self._externals.pop((kind, seq), None)
-        if fut is None:
-            raise workflow.NondeterminismError(f"Resolution for unknown {kind} seq {seq}")
-        if fut.done():
-            return
-        if failure is not None:
-            fut.set_exception(self._from_failure(failure))
-        else:
-            fut.set_result(None)
-
-    def _apply_ResolveSignalExternalWorkflow(self, job: c.ResolveSignalExternalWorkflow) -> None:
-        self._resolve_external(SIGNAL_EXTERNAL, job.seq, job.failure)
-
-    def _apply_ResolveRequestCancelExternalWorkflow(
-        self, job: c.ResolveRequestCancelExternalWorkflow
-    ) -> None:
-        self._resolve_external(CANCEL_EXTERNAL, job.seq, job.failure)
 
     # =============================================================== signals
 
-    def _apply_SignalWorkflow(self, job: c.SignalWorkflow) -> None:
-        defn = self._signals.get(job.signal_name) or self._signals.get(None)
-        if defn is None:
-            self._buffered_signals.append(job)
-            return
-        self._dispatch_signal(defn, job)
-
-    def _dispatch_signal(self, defn: SignalDefinition, job: c.SignalWorkflow) -> None:
-        try:
-            args = self._handler_args(defn, job.signal_name, job.input)
-        except Exception:
-            # Temporal drops a signal whose input cannot be decoded, with a warning.
-            logger.warning(
-                "Failed decoding input of signal %s, dropping it", job.signal_name, exc_info=True
-            )
-            return
-        coro = self._inbound.handle_signal(
-            _wi().HandleSignalInput(signal=job.signal_name, args=args, headers=job.headers)
-        )
-        self._track_handler(
-            coro, "signal", job.signal_name, defn.unfinished_policy, self._on_handler_done
-        )
-
-    def _deliver_buffered_signals(self) -> None:
-        still_buffered = []
-        for job in self._buffered_signals:
-            defn = self._signals.get(job.signal_name) or self._signals.get(None)
-            if defn is None:
-                still_buffered.append(job)
-            else:
-                self._dispatch_signal(defn, job)
-        self._buffered_signals = still_buffered
-
-    def _handler_args(self, defn: Any, name: str, payloads: Sequence[Any]) -> list[Any]:
-        if defn.dynamic:
-            return [name, [temporal_common.RawValue(p) for p in payloads]]
-        return self._decode(payloads, defn.arg_types)
-
-    def _bound(self, defn: Any) -> Callable:
-        return defn.fn.__get__(self._object) if defn.is_method else defn.fn
-
-    def _track_handler(
-        self,
-        coro: Any,
-        kind: str,
-        name: str,
-        policy: Any,
-        on_done: Callable[[asyncio.Task], None],
-        update_id: str | None = None,
-    ) -> asyncio.Task:
-        task = self.loop.create_task(coro, name=f"{kind} handler {name}")
-        self._running_handlers[task] = (kind, name, policy, update_id)
-        task.add_done_callback(self._running_handlers.pop)
-        task.add_done_callback(on_done)
-        return task
-
-    def _on_handler_done(self, task: asyncio.Task) -> None:
-        if task.cancelled():
-            return
-        err = task.exception()
-        if err is not None:
-            self._finish_with_exception(err)
-
     # ================================================================ updates
-
-    def _apply_DoUpdate(self, job: c.DoUpdate) -> None:
-        # The whole update (lookup, validator, handler) runs in a task of its own, as in
-        # Temporal's SDK: its accept or reject command lands after the commands of the
-        # tasks that ran before it, and its answer in the step where the handler returns
-        # (before, say, the next holder of a lock the handler released runs).
-        defn = self._updates.get(job.name) or self._updates.get(None)
-        policy = defn.unfinished_policy if defn is not None else None
-        self._track_handler(
-            self._run_update(job),
-            "update",
-            job.name,
-            policy,
-            self._on_handler_done,
-            update_id=job.id,
-        )
-
-    async def _run_update(self, job: c.DoUpdate) -> None:
-        try:
-            await self._run_update_to_its_answer(job)
-        except workflow.ContinueAsNewError:
-            # As temporalio: continue-as-new belongs to the run method; from an update
-            # it fails the workflow task (retried, the update delivered again) and
-            # leaves the run and the waiting caller as they were.
-            self._task_failure = RuntimeError("Cannot continue as new from an update handler")
-
-    async def _run_update_to_its_answer(self, job: c.DoUpdate) -> None:
-        update_info = workflow.UpdateInfo(id=job.id, name=job.name)
-        _current_update.set(update_info)  # this task runs in its own context copy
-        update_input = self._validate_update(job, update_info)
-        if update_input is None:
-            return
-        respond = job.protocol_instance_id
-        self.add_command(c.UpdateResponse(protocol_instance_id=respond, accepted=True))
-        try:
-            result = await self._inbound.handle_update_handler(update_input)
-        except BaseException as err:
-            if not (self.is_failure_exception(err) or isinstance(err, asyncio.CancelledError)):
-                raise  # fails the workflow task (or the run), as from any handler
-            self.add_command(
-                c.UpdateResponse(protocol_instance_id=respond, failed=self._to_failure(err))
-            )
-            return
-        payload = self._payload_converter.to_payload(result)
-        self.add_command(
-            c.UpdateResponse(protocol_instance_id=respond, completed=payload, has_completed=True)
-        )
-
-    def _validate_update(self, job: c.DoUpdate, update_info: Any) -> wi.HandleUpdateInput | None:
-        """The handler's input, or None once the update is rejected."""
-        defn = self._updates.get(job.name) or self._updates.get(None)
-        if defn is None:
-            known = " ".join(sorted(n for n in self._updates if n is not None))
-            self._reject_update(
-                job,
-                RuntimeError(
-                    f"Update handler for '{job.name}' expected but not found, and there is no "
-                    f"dynamic handler. known updates: [{known}]"
-                ),
-            )
-            return None
-        try:
-            args = self._handler_args(defn, job.name, job.input)
-            update_input = _wi().HandleUpdateInput(
-                id=job.id, update=job.name, args=args, headers=job.headers
-            )
-            if job.run_validator:
-                self._run_validator(update_input, update_info)
-        except workflow.ReadOnlyContextError as err:
-            # As temporalio: a validator that tries to change the workflow is a bug in
-            # the workflow, not a reason to refuse the update: the task fails.
-            self._task_failure = err
-            return None
-        except Exception as err:
-            self._reject_update(job, err)
-            return None
-        return update_input
-
-    def _run_validator(self, update_input: wi.HandleUpdateInput, update_info: Any) -> None:
-        with self._read_only_scope():
-            self._inbound.handle_update_validator(update_input)
-
-    def _reject_update(self, job: c.DoUpdate, err: BaseException) -> None:
-        self.add_command(
-            c.UpdateResponse(
-                protocol_instance_id=job.protocol_instance_id, rejected=self._to_failure(err)
-            )
-        )
-
-    def current_update_info(self) -> workflow.UpdateInfo | None:
-        return _current_update.get()
 
     # ================================================================ queries
 
-    def query(
-        self,
-        name: str,
-        args_payloads: Sequence[Any],
-        *,
-        query_id: str = "",
-        headers: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Answer a query read-only; raises what the handler raised."""
-        if name == "__stack_trace":
-            return self._payload_converter.to_payload(self._stack_trace())
-        defn = self._queries.get(name)
-        if defn is None and not name.startswith("__"):
-            defn = self._queries.get(None)
-        if defn is None:
-            known = ", ".join(sorted(n for n in self._queries if n is not None))
-            raise KeyError(
-                f"Query handler for '{name}' expected but not found, known queries: [{known}]"
-            )
-        args = self._handler_args(defn, name, args_payloads)
-        query_input = _wi().HandleQueryInput(
-            id=query_id, query=name, args=args, headers=dict(headers or {})
-        )
-        with self.loop.running(), self._read_only_scope():
-            result = _run_to_completion(self._inbound.handle_query(query_input))
-        return self._payload_converter.to_payload(result)
-
-    @contextlib.contextmanager
-    def _read_only_scope(self) -> Iterator[None]:
-        previous = self._read_only
-        self._read_only = True
-        try:
-            yield
-        finally:
-            self._read_only = previous
-
-    def _stack_trace(self) -> str:
-        """Where every unfinished coroutine of this run is waiting (``__stack_trace``)."""
-        sections = []
-        for task in asyncio.all_tasks(self.loop):
-            frames = traceback.StackSummary.extract(_awaited_frames(task))
-            sections.append(f"{task.get_name()}:\n{''.join(frames.format())}")
-        return "\n\n".join(sections)
-
     # ============================================================== handlers
-
-    def get_handler(self, kind: str, name: str | None) -> Callable | None:
-        defn = self._handler_table(kind).get(name)
-        return None if defn is None else self._bound(defn)
-
-    def set_handler(
-        self,
-        kind: str,
-        name: str | None,
-        handler: Callable | None,
-        *,
-        validator: Callable | None = None,
-    ) -> None:
-        self._check_writable(f"set {kind} handler")
-        table = self._handler_table(kind)
-        if handler is None:
-            table.pop(name, None)
-            return
-        table[name] = self._runtime_handler_definition(kind, name, handler, validator)
-        if kind == "signal":
-            self._deliver_buffered_signals()
-
-    def handler_definition(self, kind: str, name: str) -> Any:
-        """The definition that handles ``name``: its own, else the dynamic one
-        (queries named ``__...`` are never dynamic)."""
-        table = self._handler_table(kind)
-        defn = table.get(name)
-        if defn is None and not (kind == "query" and name.startswith("__")):
-            defn = table.get(None)
-        if defn is None:
-            raise KeyError(f"No {kind} handler for '{name}'")
-        return defn
-
-    def _handler_table(self, kind: str) -> dict[str | None, Any]:
-        return {"signal": self._signals, "query": self._queries, "update": self._updates}[kind]
-
-    def _runtime_handler_definition(
-        self, kind: str, name: str | None, handler: Callable, validator: Callable | None
-    ) -> Any:
-        common = dict(name=name, dynamic=name is None, is_method=False)
-        policy = workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
-        if kind == "signal":
-            return SignalDefinition.from_fn(
-                handler, unfinished_policy=policy, description=None, **common
-            )
-        if kind == "query":
-            return QueryDefinition.from_fn(handler, description=None, **common)
-        return UpdateDefinition.from_fn(
-            handler, unfinished_policy=policy, description=None, validator=validator, **common
-        )
-
-    def all_handlers_finished(self) -> bool:
-        return not self._running_handlers
 
     # =================================================================== patches
 
@@ -1083,17 +443,31 @@ class WorkflowInstance:
         self._patches_notified.add(job.patch_id)
 
     def patch(self, patch_id: str, *, deprecated: bool) -> bool:
+        self._check_writable("patch")
         if patch_id in self._patches_memo:
             return self._patches_memo[patch_id]
-        use_new_code = not self._replaying or patch_id in self._patches_notified
+        use_new_code = self._patch_activates(patch_id, deprecated)
         if use_new_code:
             self.add_command(c.SetPatchMarker(patch_id=patch_id, deprecated=deprecated))
         self._patches_memo[patch_id] = use_new_code
         return use_new_code
 
+    def _patch_activates(self, patch_id: str, deprecated: bool) -> bool:
+        """History decides a replayed or recorded patch; a new one activates unless the
+        worker's patch activation callback says otherwise (asked read-only, as in
+        temporalio; deprecated patches keep their old semantics)."""
+        notified = patch_id in self._patches_notified
+        if deprecated or self._replaying or notified or self._patch_activation_callback is None:
+            return not self._replaying or notified
+        with self._read_only_scope():
+            activates = self._patch_activation_callback(self._info, patch_id)
+        if type(activates) is not bool:
+            raise TypeError("Patch activation callback must return true or false")
+        return activates
+
     # ========================================================= continue-as-new
 
-    def continue_as_new(self, input: wi.ContinueAsNewInput) -> None:
+    def continue_as_new(self, input: wi.ContinueAsNewInput) -> NoReturn:
         """The end of the outbound chain for continue-as-new: raise the error that
         carries the command (the run ends with it)."""
         self._check_writable("continue_as_new")
@@ -1196,18 +570,20 @@ class WorkflowInstance:
         return self.loop.time()
 
     def random(self) -> random.Random:
+        self._check_writable("random")
         return self._random
 
     def random_seed(self) -> int:
         return self._seed
 
     def register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
+        self._check_writable("register random seed callback")
         self._seed_callbacks.append(callback)
 
     def uuid4(self) -> Any:
         import uuid
 
-        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+        return uuid.UUID(int=self.random().getrandbits(128), version=4)
 
     def payload_converter(self) -> Any:
         return self._payload_converter
@@ -1235,6 +611,7 @@ class WorkflowInstance:
         return self._details
 
     def set_current_details(self, description: str) -> None:
+        self._check_writable("set current details")
         self._details = description
 
     def current_history_length(self) -> int:
@@ -1266,36 +643,5 @@ class WorkflowInstance:
         return self._from_failure(self._continued_failure)
 
 
-def _wi() -> Any:
-    """The worker interceptor module, imported on first use: importing it loads the
-    worker package, which imports this module."""
-    from hotmesh_temporal.worker import _interceptor
-
-    return _interceptor
-
-
-def _awaited_frames(task: asyncio.Task) -> list[tuple[Any, int]]:
-    """The frames of a task's coroutine and of every coroutine it is awaiting (the
-    run method sits below the interceptors' execute_workflow frames)."""
-    frames = []
-    coro: Any = task.get_coro()
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None:
-            frames.append((frame, frame.f_lineno))
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return frames
-
-
 def _job_priority(job: c.Job) -> int:
     return _JOB_PRIORITY.get(type(job), _OTHER_JOBS)
-
-
-def _run_to_completion(coro: Any) -> Any:
-    """Run a (deprecated) async query handler that must not actually suspend."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("Async query handler awaited something; queries cannot wait")

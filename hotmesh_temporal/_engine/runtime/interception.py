@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal.worker import _interceptor as wi
 
 if TYPE_CHECKING:
@@ -189,7 +190,6 @@ async def execute_activity_attempt(
     ``activity.info()``; ``invoke(fn, args)`` is the worker's way to call the function
     (the innermost link passes the Input's possibly changed ``fn`` and ``args``).
     """
-    from hotmesh_temporal import activity as activity_api
 
     outbound = ActivityOutboundImpl(info, heartbeat)
     innermost = ActivityInboundImpl(context, lambda input: invoke(input.fn, list(input.args)))

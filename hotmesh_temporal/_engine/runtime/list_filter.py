@@ -11,7 +11,7 @@ Supported: ``=``, ``!=`` (``<>``), ``<``, ``<=``, ``>``, ``>=``, ``IN``, ``NOT I
 ``BETWEEN .. AND ..``, ``NOT BETWEEN``, ``STARTS_WITH``, ``IS NULL``, ``IS NOT NULL``,
 ``AND``, ``OR``, parentheses, ``ORDER BY field [ASC|DESC], ...`` and, for counts,
 ``GROUP BY ExecutionStatus``. Custom search attributes are read from the decoded
-``search_values`` column (see ``schema/0005_visibility.sql``).
+``search_values`` column (see ``schema/0004_visibility.sql``).
 
 A filter that does not parse raises :class:`ListFilterError`, whose message names the
 character position of the problem.

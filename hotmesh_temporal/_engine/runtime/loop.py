@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from hotmesh_temporal._engine.runtime import activation as commands
+from hotmesh_temporal.workflow._runtime_contract import RuntimeHost, WorkflowRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _not_deterministic(name: str) -> Callable[..., Any]:
     return refuse
 
 
-class WorkflowEventLoop(asyncio.AbstractEventLoop):
+class WorkflowEventLoop(asyncio.AbstractEventLoop, RuntimeHost):
     """An event loop driven by activations, with workflow time and durable timers."""
 
     def __init__(self, timer_sink: TimerCommandSink, start_time: float = 0.0) -> None:
@@ -98,8 +99,9 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         # Errors raised by plain callbacks (not tasks) during run_once; the instance
         # turns them into a workflow task failure.
         self.callback_errors: list[BaseException] = []
-        # Whatever drives this loop (the workflow instance); found by workflow.py.
-        self.runtime: Any = None
+        # The workflow instance driving this loop; workflow._runtime.current_runtime()
+        # finds it there.
+        self.runtime: WorkflowRuntime | None = None
 
     # ------------------------------------------------------------------ driving
 
@@ -232,6 +234,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self, coro: Any, *, name: str | None = None, context: Any = None
     ) -> asyncio.Task:
         self._check_closed()
+        if self.runtime is not None:
+            self.runtime.check_writable("create task")
         if self._task_factory is not None:
             if context is None:
                 task = self._task_factory(self, coro)

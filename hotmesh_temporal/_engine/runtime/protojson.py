@@ -15,6 +15,7 @@ from typing import Any
 
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import RetryPolicy
 
 # Events whose presence in history is the result of a workflow command: during replay
 # each must be matched, in order, by the command the workflow code issues again.
@@ -186,7 +187,6 @@ def parse_retry_policy(doc: Mapping[str, Any] | None) -> Any:
     """The common.RetryPolicy of an event's ``retryPolicy`` (None when absent)."""
     if not doc:
         return None
-    from hotmesh_temporal.common import RetryPolicy
 
     return RetryPolicy(
         initial_interval=parse_duration(doc.get("initialInterval")) or timedelta(seconds=1),

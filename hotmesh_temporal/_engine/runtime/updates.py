@@ -19,13 +19,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 
 ACCEPTED = "WorkflowExecutionUpdateAccepted"
 COMPLETED = "WorkflowExecutionUpdateCompleted"
 
-# Row states of the updates table (schema/0004_updates.sql).
+# Row states of the updates table (schema/0003_updates.sql).
 STATE_ADMITTED, STATE_ACCEPTED, STATE_COMPLETED, STATE_ABORTED, STATE_REJECTED = 0, 1, 2, 3, 4
 
 
@@ -151,7 +152,6 @@ def completion_row(cmd: c.UpdateResponse) -> dict[str, Any]:
 def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:
     """The warnings for a run that finished while handlers ran, as temporalio gives
     them: ``running`` holds (kind, name, policy, update id) of each warnable handler."""
-    from hotmesh_temporal import workflow
 
     updates = [
         {"name": name, "id": update_id} for kind, name, _, update_id in running if kind == "update"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol, Union
 
+from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activity_worker import encode_attempt_failure, parse_task_token
-from hotmesh_temporal.service import RPCError, RPCStatusCode
 
 
 class ActivityIds(Protocol):

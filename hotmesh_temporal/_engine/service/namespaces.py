@@ -1,4 +1,4 @@
-"""Namespaces and retention: typed operations over ``0012_retention.sql``.
+"""Namespaces and retention: typed operations over ``0010_retention.sql``.
 
 Temporal keeps a closed run for its namespace's retention period and then deletes it
 with its history. Here each namespace may have a row with its retention; a namespace
@@ -132,7 +132,7 @@ class PartitionChanges:
 
 async def maintain_partitions(store: Store) -> PartitionChanges:
     """Make the coming days' history partitions and drop those whose runs are all
-    expired (0013_history_partitions.sql)."""
+    expired (0011_history_partitions.sql)."""
     row = await store.fetchrow("maintain_history_partitions")
     assert row is not None
     return PartitionChanges(row["made"], row["dropped"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +19,12 @@ from typing import Any
 
 from hotmesh_temporal._engine.runtime import cron
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.completion import next_cron_run, retry_run
+from hotmesh_temporal._engine.runtime.ids import new_run_id
+from hotmesh_temporal._engine.runtime.workflow_retry import decide
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal.common import SearchAttributeKey
+from hotmesh_temporal.converter import encode_typed_search_attribute_value
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -119,7 +123,7 @@ def scheduled_start(
     ``nominal``, with the run's id and the scheduled-by search attributes."""
     start = copy.deepcopy(dict(action["start"]))
     workflow_id = workflow_id_for(action["workflow_id"], nominal)
-    run_id = str(uuid.uuid4())
+    run_id = new_run_id()
     attributes = dict(start.get("search_attributes") or {})
     attributes.update(_scheduled_attributes(schedule_id, nominal))
     start.update(
@@ -145,8 +149,6 @@ def scheduled_start(
 
 
 def _scheduled_attributes(schedule_id: str, nominal: datetime) -> dict[str, Any]:
-    from hotmesh_temporal.common import SearchAttributeKey
-    from hotmesh_temporal.converter import encode_typed_search_attribute_value
 
     by_id = encode_typed_search_attribute_value(
         SearchAttributeKey.for_keyword(SCHEDULED_BY_ID), schedule_id
@@ -231,8 +233,6 @@ async def continue_timed_out_runs(store: Store, limit: int) -> int:
     retried when its retry policy allows, or else starts the next run of its cron
     chain (the SQL sweep hands such runs over to here: Python computes backoffs and
     cron times)."""
-    from hotmesh_temporal._engine.runtime.completion import next_cron_run, retry_run
-    from hotmesh_temporal._engine.runtime.workflow_retry import decide
 
     done = 0
     for row in await store.fetch("due_run_timeouts", limit):

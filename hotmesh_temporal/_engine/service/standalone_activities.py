@@ -1,5 +1,5 @@
 """Standalone activities (started by a client, not by a workflow): the JSON the SQL
-functions of ``schema/0011_standalone_activities.sql`` take and give back, and the
+functions of ``schema/0009_standalone_activities.sql`` take and give back, and the
 wait for an activity's outcome.
 
 An activity's options are kept as one JSON object, in the units the activity task
@@ -19,6 +19,8 @@ from typing import Any
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.store.waiter import KeyedWaiter
+from hotmesh_temporal._engine.worker.activity_worker import retry_policy_from_row
+from hotmesh_temporal.common import Priority
 
 # ActivityOptionsKey names (Temporal's field-mask paths) -> option JSON keys.
 OPTION_KEYS = {
@@ -99,13 +101,11 @@ def seconds_to_timedelta(value: Any) -> timedelta | None:
 
 def retry_policy_from_options(options: Mapping[str, Any]) -> Any:
     """The retry policy in effect, with the defaults the retries use filled in."""
-    from hotmesh_temporal._engine.worker.activity_worker import retry_policy_from_row
 
     return retry_policy_from_row(options.get("retry_policy"))
 
 
 def priority_from_options(options: Mapping[str, Any]) -> Any:
-    from hotmesh_temporal.common import Priority
 
     return Priority(**(options.get("priority") or {}))
 

@@ -13,6 +13,9 @@ SELECT {schema}.complete_workflow_task($1, $2, $3, $4::jsonb, $5);
 -- name: release_workflow_task
 SELECT {schema}.release_workflow_task($1, $2, $3);
 
+-- name: fail_workflow_task
+SELECT {schema}.fail_workflow_task($1, $2, $3, $4, $5, $6, $7::jsonb);
+
 -- name: events_after
 SELECT {schema}.events_after($1, $2);
 
@@ -262,7 +265,7 @@ SELECT pg_notify(k.channel, m) FROM {schema}.hint_key k, unnest($1::text[]) AS m
 SELECT k.secret, k.channel, to_jsonb(l) - 'singleton' AS limits
   FROM {schema}.hint_key k, {schema}.limits l;
 
--- ---- retention (0012_retention.sql)
+-- ---- retention (0010_retention.sql)
 
 -- name: claim_purge_turn
 SELECT {schema}.claim_purge_turn();

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
+from hotmesh_temporal._engine.store import embedded
+
 logger = logging.getLogger("hotmesh_temporal")
 
 DEFAULT_SCHEMA = "hotmesh"
@@ -144,9 +146,8 @@ async def resolve_target(target_host: str) -> str:
     if await _reachable(LOCAL_DSN):
         logger.info("target %r: using the local Postgres at %s", target_host, LOCAL_DSN)
         return LOCAL_DSN
-    from hotmesh_temporal._engine.store.embedded import start_embedded
 
-    dsn = await start_embedded()
+    dsn = await embedded.start_embedded()
     logger.info(
         "target %r: no HOTMESH_DSN and no Postgres on 127.0.0.1:5432; using an embedded "
         "Postgres (%s)",

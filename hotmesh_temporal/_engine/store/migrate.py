@@ -1,9 +1,20 @@
-"""Schema migrations: numbered SQL files applied once, in order, under an advisory lock.
+"""Schema install and upgrades: numbered SQL files applied once, in order, under an
+advisory lock.
 
-Files live in ``hotmesh_temporal/_engine/schema/`` and are named ``NNNN_name.sql``
-(four or more digits, then a name). The token ``{{schema}}`` in a file stands for the
-quoted schema identifier. Each file is applied in its own transaction together with
-its row in ``<schema>.schema_migrations``; a file that fails leaves nothing behind.
+Two folders of ``NNNN_name.sql`` files (four or more digits, then a name), one
+numbering across both:
+
+* ``_engine/sql/schema/``: the current schema, in ordered parts (one per feature). A new
+  database gets these, and nothing else.
+* ``_engine/sql/migrations/``: upgrades, from the first release on. Each takes a schema
+  of the release before it to the next. A new database records them as applied without
+  running them (the schema files already include their effect); an existing one runs
+  those it lacks. ``tests/integration/test_schema_upgrade.py`` checks that both paths
+  give the same catalog.
+
+The token ``{{schema}}`` in a file stands for the quoted schema identifier. Each file is
+applied in its own transaction together with its row in ``<schema>.schema_migrations``;
+a file that fails leaves nothing behind.
 
 Many processes may start at once against a fresh database: they queue on a session
 advisory lock keyed on the schema name, and every one after the first finds the work
@@ -15,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hotmesh_temporal")
 
 SCHEMA_DIR = Path(__file__).parent.parent / "sql" / "schema"
+MIGRATIONS_DIR = Path(__file__).parent.parent / "sql" / "migrations"
 SCHEMA_TOKEN = "{{schema}}"
 SCHEMA_NAME_TOKEN = "{{schema_name}}"
 _FILE_RE = re.compile(r"(\d{4,})_([A-Za-z0-9_\-]+)\.sql\Z")
@@ -38,7 +51,8 @@ def lock_key(schema: str) -> int:
 
 
 def migration_files(directory: Path | str | None = None) -> list[tuple[int, str, Path]]:
-    """The migration files as (version, name, path), sorted by version."""
+    """The schema files (or those of ``directory``) as (version, name, path), sorted by
+    version."""
     folder = Path(directory) if directory is not None else SCHEMA_DIR
     found: dict[int, tuple[int, str, Path]] = {}
     for path in sorted(folder.glob("*.sql")):
@@ -73,10 +87,18 @@ def render_sql(schema: str, directory: Path | str | None = None) -> list[tuple[i
     ]
 
 
+def upgrade_files(directory: Path | str | None = None) -> list[tuple[int, str, Path]]:
+    """The upgrade files of ``_engine/sql/migrations/`` (or ``directory``), sorted."""
+    folder = Path(directory) if directory is not None else MIGRATIONS_DIR
+    return migration_files(folder) if folder.is_dir() else []
+
+
 class SchemaMismatchError(RuntimeError):
-    """The schema was made by a different build of this package: a migration file it
-    recorded has changed since. Until the first release, migrations are edited in place
-    rather than added, so such a schema cannot be upgraded; nothing was changed."""
+    """The schema was made by a different build of this package: a file it recorded has
+    changed since. Upgrade files never change once released; schema files change only
+    with an upgrade file that brings older schemas along, and before the first release
+    (no upgrade files yet) they are edited in place, so such a schema cannot be
+    upgraded. Nothing was changed."""
 
 
 def checksum(sql_template: str) -> str:
@@ -120,7 +142,7 @@ def script(schema: str, directory: Path | str | None = None) -> str:
     """One psql-ready script: bootstrap, then each migration and its bookkeeping row in
     a transaction of its own. For teams that apply migrations with their own tools."""
     q = quote_ident(schema)
-    out = [f"-- hotmesh_temporal schema migrations for schema {q}\n", bootstrap_sql(schema)]
+    out = [f"-- hotmesh_temporal schema for schema {q}\n", bootstrap_sql(schema)]
     sums = migration_checksums(directory)
     for version, name, sql in render_sql(schema, directory):
         escaped = name.replace("'", "''")
@@ -130,6 +152,16 @@ def script(schema: str, directory: Path | str | None = None) -> str:
             f"VALUES ({version}, '{escaped}', '{sums[version]}') ON CONFLICT (version) DO NOTHING;\n"
             "COMMIT;\n"
         )
+    if directory is None:
+        # A new schema includes every upgrade: record them, as migrate() does.
+        for version, name, path in upgrade_files():
+            escaped = name.replace("'", "''")
+            out.append(
+                f"\n-- {version:04d}_{name} (upgrade: included above)\n"
+                f"INSERT INTO {q}.schema_migrations (version, name, checksum) VALUES "
+                f"({version}, '{escaped}', '{checksum(path.read_text(encoding='utf-8'))}') "
+                "ON CONFLICT (version) DO NOTHING;\n"
+            )
     return "".join(out)
 
 
@@ -149,13 +181,14 @@ async def applied_versions(conn: asyncpg.Connection, schema: str) -> dict[int, s
 
 
 def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int, str]) -> None:
+    """``sums``: the checksums that must match (see SchemaMismatchError)."""
     changed = sorted(v for v, recorded in applied.items() if v in sums and recorded != sums[v])
     if changed:
         raise SchemaMismatchError(
             f"schema {schema} was made by another build of hotmesh_temporal: migration(s) "
             f"{', '.join(f'{v:04d}' for v in changed)} changed since they were applied. Before "
-            f"the first release migrations are edited in place, so this schema cannot be "
-            f"upgraded; nothing was changed. Use a new schema, or drop this one "
+            f"the first release the schema files are edited in place, so this schema cannot "
+            f"be upgraded; nothing was changed. Use a new schema, or drop this one "
             f"(DROP SCHEMA {quote_ident(schema)} CASCADE) to start afresh."
         )
 
@@ -186,14 +219,28 @@ def quote_ident_any(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _checked_sums(part_sums: dict[int, str], upgrade_sums: dict[int, str]) -> dict[int, str]:
+    """The checksums an installed schema must match: the upgrade files' always; the
+    schema files' only while there is no upgrade file (after that they move on with each
+    release, and an installed schema is identified by the upgrades it recorded)."""
+    return upgrade_sums if upgrade_sums else part_sums
+
+
 async def migrate(
     conn: asyncpg.Connection,
     schema: str,
     *,
     directory: Path | str | None = None,
+    upgrades: Path | str | None = None,
     pooled: bool = False,
 ) -> list[int]:
-    """Apply the pending migrations to ``schema``; return the versions applied here.
+    """Install or upgrade ``schema``; return the versions put in place here.
+
+    A schema with none of the schema files recorded is new: it gets the schema files,
+    and the upgrade files are recorded without running (the schema files include them).
+    Otherwise the missing files run, in version order. ``directory`` replaces the schema
+    folder and ``upgrades`` the migrations folder (with ``directory`` given and no
+    ``upgrades``, there are none).
 
     Must not be called inside an open transaction. Serialised across connections and
     processes by ``pg_advisory_lock`` on a key derived from the schema name; with
@@ -202,46 +249,74 @@ async def migrate(
     whole upgrade is one transaction holding ``pg_advisory_xact_lock`` instead.
     """
     validate_schema(schema)
-    migrations = render_sql(schema, directory)
-    sums = migration_checksums(directory)
-    wanted = {version for version, _, _ in migrations}
+    parts = render_sql(schema, directory)
+    if upgrades is None and directory is not None:
+        deltas: list[tuple[int, str, str]] = []
+        upgrade_sums: dict[int, str] = {}
+    else:
+        deltas = _render_upgrades(schema, upgrades)
+        upgrade_sums = {
+            v: checksum(path.read_text(encoding="utf-8")) for v, _, path in upgrade_files(upgrades)
+        }
+    part_sums = migration_checksums(directory)
+    overlap = part_sums.keys() & upgrade_sums.keys()
+    if overlap:
+        raise ValueError(f"schema and upgrade files share versions {sorted(overlap)}")
+    plan = _Plan(
+        files=sorted([*parts, *deltas]),
+        sums={**part_sums, **upgrade_sums},
+        parts=set(part_sums),
+        checked=_checked_sums(part_sums, upgrade_sums),
+    )
 
     applied = await applied_versions(conn, schema)  # the fast path: one query
     if applied is not None:
-        _check_unchanged(schema, applied, sums)
-        if wanted <= applied.keys():
+        _check_unchanged(schema, applied, plan.checked)
+        if plan.sums.keys() <= applied.keys():
             return []
     if pooled:
         async with conn.transaction():
-            return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_xact_lock")
-    return await _migrate_locked(conn, schema, migrations, sums, "pg_advisory_lock")
+            return await _migrate_locked(conn, schema, plan, "pg_advisory_xact_lock")
+    return await _migrate_locked(conn, schema, plan, "pg_advisory_lock")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    files: list[tuple[int, str, str]]  # (version, name, SQL) of schema and upgrade files
+    sums: dict[int, str]  # every file's checksum
+    parts: set[int]  # the versions of the schema files
+    checked: dict[int, str]  # the checksums an installed schema must match
 
 
 async def _migrate_locked(
-    conn: asyncpg.Connection,
-    schema: str,
-    migrations: list[tuple[int, str, str]],
-    sums: dict[int, str],
-    lock: str,
+    conn: asyncpg.Connection, schema: str, plan: _Plan, lock: str
 ) -> list[int]:
-    wanted = {version for version, _, _ in migrations}
     key = lock_key(schema)
     await conn.execute(f"SELECT {lock}($1)", key)
     try:
         await _bootstrap(conn, schema)
         applied = await applied_versions(conn, schema) or {}
-        _check_unchanged(schema, applied, sums)
+        _check_unchanged(schema, applied, plan.checked)
+        fresh = not (applied.keys() & plan.parts)
         done: list[int] = []
         record = _record_sql(schema)
-        for version, name, sql in migrations:
+        for version, name, sql in plan.files:
             if version in applied:
                 continue
-            logger.info("applying migration %04d_%s to schema %s", version, name, schema)
+            run = version in plan.parts or not fresh
+            logger.info(
+                "%s %04d_%s in schema %s",
+                "applying" if run else "recording (included in the schema files)",
+                version,
+                name,
+                schema,
+            )
             async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute(record, version, name, sums[version])
+                if run:
+                    await conn.execute(sql)
+                await conn.execute(record, version, name, plan.sums[version])
             done.append(version)
-        newer = {v for v in applied if v > max(wanted, default=0)}
+        newer = {v for v in applied if v > max(plan.sums, default=0)}
         if newer:
             logger.warning(
                 "schema %s has migrations newer than this package knows: %s",
@@ -255,3 +330,8 @@ async def _migrate_locked(
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
             except Exception:  # the connection is gone: its lock went with it
                 pass
+
+
+def _render_upgrades(schema: str, directory: Path | str | None) -> list[tuple[int, str, str]]:
+    folder = Path(directory) if directory is not None else MIGRATIONS_DIR
+    return render_sql(schema, folder) if folder.is_dir() and upgrade_files(folder) else []

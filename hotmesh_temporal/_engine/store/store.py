@@ -128,6 +128,7 @@ _REPEATABLE = frozenset(
         "claim_queries",
         "complete_workflow_task",
         "release_workflow_task",
+        "fail_workflow_task",
         "extend_workflow_task_lease",
         "complete_activity_task",
         "complete_activity_tasks",
@@ -371,6 +372,7 @@ class Store:
             except _StatementNotSent as err:
                 lost += 1
                 if lost == _CONNECTION_RETRIES:
+                    assert err.__cause__ is not None  # _StatementNotSent always wraps one
                     raise err.__cause__ from None
                 await asyncio.sleep(0.05 * 2 ** (lost - 1))
             except _CONNECTION_LOST_ERRORS:

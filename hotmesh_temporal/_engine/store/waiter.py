@@ -34,6 +34,13 @@ class KeyedWaiter:
             listener.subscribe(self._kind, self._on_notify)
             self._subscribed = True
 
+    def unsubscribe(self) -> None:
+        """Stop listening (its client let go of a pool that others still use)."""
+        listener = self._store._listener
+        if self._subscribed and listener is not None:
+            listener.unsubscribe(self._kind, self._on_notify)
+        self._subscribed = False
+
     def _on_notify(self, hint: str | None) -> None:
         if hint is None:  # reconnected: everyone re-checks
             targets: list[asyncio.Event] = [e for events in self._waiting.values() for e in events]

@@ -18,12 +18,17 @@ from typing import Any
 from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.completion_batcher import CompletionBatcher
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
+from hotmesh_temporal.converter import DataConverter
+from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -73,6 +78,7 @@ class _Running:
     heartbeat_inflight: bool = False
     heartbeat_task: asyncio.Task | None = None
     process_cancel: Any = None  # the cancel event of an attempt in a process pool
+    heartbeat_error: Exception | None = None  # details that could not be encoded
 
 
 @dataclass
@@ -243,8 +249,6 @@ class ActivityWorker:
         try:
             payloads = h.parse_payloads(task.get("input"))
             if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-                from hotmesh_temporal.common import RawValue
-
                 args: list[Any] = [[RawValue(p) for p in await self._decode_raw(payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
@@ -321,9 +325,6 @@ class ActivityWorker:
         self, defn: Any, args: list[Any], context: Any, running: _Running, info: Any
     ) -> Any:
         """Run the attempt through the worker's activity interceptors."""
-        # Imported here: the worker package (interceptor classes) imports this module.
-        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
-
         return await execute_activity_attempt(
             self.config.interceptors,
             context=context,
@@ -339,7 +340,6 @@ class ActivityWorker:
     async def _decode_headers(self, task: Mapping[str, Any]) -> dict[str, Payload]:
         """The attempt's headers; through the codec only with HeaderCodecBehavior.CODEC
         (WORKFLOW_ONLY_CODEC leaves activity headers alone, as temporalio does)."""
-        from hotmesh_temporal.common import HeaderCodecBehavior
 
         headers = h.parse_payload_map((task.get("header") or {}).get("fields"))
         codec = self.config.data_converter.payload_codec
@@ -385,10 +385,16 @@ class ActivityWorker:
     async def _report_exception(
         self, task: Mapping[str, Any], running: _Running, err: BaseException
     ) -> None:
-        from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.heartbeat_error is not None:
+            err = running.heartbeat_error
+            activity_api.logger.warning(
+                f"Completing as failure during heartbeat with error of type {type(err)}: {err}"
+            )
+            await self._report_failure(task, err)
+            return
         if cancelled and running.cancel_reason == "cancel_requested":
             reply = await self.store.fetchval(
                 "cancel_activity_task",
@@ -404,8 +410,6 @@ class ActivityWorker:
         if cancelled and running.cancel_reason == "not_found":
             return  # the attempt is gone (timed out or its run closed): nothing to report
         if cancelled and running.cancel_reason == "worker_shutdown":
-            from hotmesh_temporal.exceptions import ApplicationError
-
             err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
         if not isinstance(err, Exception):
             raise err
@@ -498,6 +502,11 @@ class ActivityWorker:
         task = running.task
         try:
             payloads = await self.config.data_converter.encode(details) if details else []
+        except Exception as err:
+            running.heartbeat_inflight = False
+            self._fail_on_heartbeat_error(running, err)
+            return
+        try:
             answer = await self.store.fetchval(
                 "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
             )
@@ -512,6 +521,18 @@ class ActivityWorker:
             self._cancel(running, "not_found")
         if running.pending_details is not None and running.heartbeat_handle is None:
             self._queue_heartbeat(running, running.pending_details)
+
+    def _fail_on_heartbeat_error(self, running: _Running, err: Exception) -> None:
+        """Details the converter cannot encode end the attempt with that error, as in
+        temporalio: the activity is cancelled and its attempt reported as failed."""
+        if (running.task["id"], running.task["attempt"]) not in self._running:
+            logger.exception(
+                "Failed recording heartbeat (activity already done, cannot error)", exc_info=err
+            )
+            return
+        logger.warning("Cancelling activity because failed recording heartbeat", exc_info=err)
+        running.heartbeat_error = err
+        self._cancel(running, "heartbeat_error")
 
     async def _flush_heartbeat(self, running: _Running) -> None:
         """Record the last heartbeat before the attempt fails, so the next attempt
@@ -571,7 +592,6 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _not_registered_error(activity_type: str, names: str) -> BaseException:
-    from hotmesh_temporal.exceptions import ApplicationError
 
     return ApplicationError(
         f"Activity function {activity_type} is not registered on this worker, "
@@ -586,7 +606,6 @@ def _seconds_to_timedelta(value: Any) -> timedelta | None:
 
 def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
     """A task row's retry policy, with the defaults the SQL retry rules apply."""
-    from hotmesh_temporal.common import RetryPolicy
 
     policy = policy or {}
     initial = policy.get("initial_interval", 1)
@@ -601,7 +620,6 @@ def retry_policy_from_row(policy: Mapping[str, Any] | None) -> Any:
 
 
 def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> activity_api.Info:
-    from hotmesh_temporal.common import Priority
 
     # A standalone activity (started by a client) has no workflow: its task row holds
     # empty workflow columns, and its run id is the activity's own.
@@ -660,6 +678,5 @@ def _call_in_process(
 
 
 def _default_payload_converter() -> Any:
-    from hotmesh_temporal.converter import DataConverter
 
     return DataConverter.default.payload_converter

@@ -22,11 +22,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import activity_attempt_meter
 from hotmesh_temporal._engine.runtime import activation as c
-from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.runtime.markers import LOCAL_ACTIVITY_MARKER, json_payload
+from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
+from hotmesh_temporal._engine.runtime.local_markers import (
+    _is_timeout,
+    is_local_activity,
+    resolution,
+)
 from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import Priority, RawValue
+from hotmesh_temporal.exceptions import ApplicationError, TimeoutType
+from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -104,8 +112,6 @@ class LocalActivityExecutor:
     ) -> Any:
         defn = self._activities.get(cmd.activity_type) or self._dynamic
         if defn is None:
-            from hotmesh_temporal.exceptions import ApplicationError
-
             names = ", ".join(sorted(self._activities)) or "none"
             raise ApplicationError(
                 f"Activity function {cmd.activity_type} is not registered on this worker, "
@@ -124,8 +130,6 @@ class LocalActivityExecutor:
     async def _arguments(self, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:
         payloads = list(cmd.arguments)
         if defn.name is None:  # dynamic: one Sequence[RawValue] argument
-            from hotmesh_temporal.common import RawValue
-
             codec = self._dc.payload_codec
             raw = list(await codec.decode(payloads)) if codec else payloads
             return [[RawValue(p) for p in raw]]
@@ -139,7 +143,6 @@ class LocalActivityExecutor:
         attempt: int,
         scheduled: datetime,
     ) -> Any:
-        from hotmesh_temporal import activity as activity_api
 
         info = _info(cmd, run, attempt, scheduled)
         return activity_api._Context(
@@ -162,8 +165,6 @@ class LocalActivityExecutor:
     ) -> Any:
         """The attempt, through the worker's activity interceptors (as temporalio runs
         local activities), with the headers the workflow gave the activity."""
-        from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
-
         return await execute_activity_attempt(
             self._interceptors,
             context=context,
@@ -178,8 +179,6 @@ class LocalActivityExecutor:
 
     async def _invoke(self, defn: Any, fn: Any, args: list[Any], context: Any) -> Any:
         import contextvars
-
-        from hotmesh_temporal import activity as activity_api
 
         if defn.is_async:
             token = activity_api._current_context.set(context)
@@ -216,6 +215,7 @@ async def run_with_local_activities(
         if cmds and executor is None:
             raise RuntimeError("this workflow worker cannot run local activities")
         for cmd in cmds:
+            assert executor is not None  # checked above
             running[asyncio.ensure_future(executor.run(cmd, run))] = cmd
 
     start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
@@ -265,95 +265,7 @@ def _closes_run(commands: list) -> bool:
     return any(isinstance(cmd, closing) for cmd in commands)
 
 
-def is_local_activity(cmd: Any) -> bool:
-    """A command scheduling a local activity (run by the worker, recorded as a marker)."""
-    return isinstance(cmd, c.ScheduleActivity) and cmd.is_local
-
-
-# --------------------------------------------------------------- marker <-> job
-
-
-def marker_attributes(marker: c.LocalActivityMarker) -> dict[str, Any]:
-    """MarkerRecorded attributes in Core's format."""
-    data = {
-        "seq": marker.seq,
-        "attempt": marker.attempt,
-        "activity_id": marker.activity_id,
-        "activity_type": marker.activity_type,
-        "complete_time": _seconds_nanos_time(marker.complete_time),
-        "backoff": _seconds_nanos_span(marker.backoff),
-        "original_schedule_time": _seconds_nanos_time(marker.original_schedule_time),
-    }
-    details: dict[str, Any] = {"data": h.payloads([json_payload(data)])}
-    if marker.result is not None:
-        details["result"] = h.payloads([marker.result])
-    return {
-        "markerName": LOCAL_ACTIVITY_MARKER,
-        "details": details,
-        "failure": h.failure(marker.failure),
-    }
-
-
-def marker_from_attributes(attrs: Mapping[str, Any]) -> c.LocalActivityMarker | None:
-    """The outcome a ``core_local_activity`` marker recorded (None if unreadable)."""
-    import json
-
-    details = attrs.get("details") or {}
-    data_payloads = h.parse_payloads(details.get("data"))
-    if not data_payloads:
-        return None
-    try:
-        data = json.loads(data_payloads[0].data)
-        result = h.parse_payloads(details.get("result"))
-        return c.LocalActivityMarker(
-            seq=int(data["seq"]),
-            activity_id=str(data.get("activity_id", "")),
-            activity_type=str(data.get("activity_type", "")),
-            attempt=int(data.get("attempt") or 1),
-            complete_time=_parse_optional_time(data.get("complete_time")),
-            original_schedule_time=_parse_optional_time(data.get("original_schedule_time")),
-            result=result[0] if result else None,
-            failure=h.parse_failure(attrs.get("failure")),
-            backoff=_parse_backoff(data.get("backoff")),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def is_local_activity_marker(attrs: Mapping[str, Any]) -> bool:
-    return attrs.get("markerName") == LOCAL_ACTIVITY_MARKER
-
-
-def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
-    """The job that hands a local activity's outcome to the workflow."""
-    if marker.failure is None:
-        return c.ResolveActivity(
-            seq=marker.seq, completed=marker.result, has_completed=True, is_local=True
-        )
-    if marker.backoff is not None:
-        return c.ResolveActivity(
-            seq=marker.seq,
-            is_local=True,
-            backoff=c.LocalActivityBackoff(
-                attempt=marker.attempt + 1,
-                backoff_duration=marker.backoff,
-                original_schedule_time=marker.original_schedule_time,
-            ),
-        )
-    wrapper = Failure.from_json_dict(
-        {
-            "message": "Local Activity task failed"
-            if not _is_timeout(marker.failure)
-            else "Local Activity task timed out",
-            "activityFailureInfo": {
-                "activityType": {"name": marker.activity_type},
-                "activityId": marker.activity_id,
-                "retryState": _retry_state(marker.failure),
-            },
-        }
-    )
-    wrapper.cause.CopyFrom(marker.failure)
-    return c.ResolveActivity(seq=marker.seq, failed=wrapper, is_local=True)
+# --------------------------------------------------------------- markers
 
 
 def _marker(
@@ -438,34 +350,16 @@ def _attempt_timeout(cmd: c.ScheduleActivity, scheduled: datetime) -> float | No
 
 
 def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseException:
-    from hotmesh_temporal.exceptions import TimeoutError, TimeoutType
 
     whole = cmd.schedule_to_close_timeout
     if whole is not None and datetime.now(timezone.utc) >= scheduled + whole:
         kind = TimeoutType.SCHEDULE_TO_CLOSE
     else:
         kind = TimeoutType.START_TO_CLOSE
-    return TimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
-
-
-def _is_timeout(failure: Failure) -> bool:
-    return failure.HasField("timeout_failure_info")
-
-
-def _retry_state(failure: Failure) -> str:
-    if _is_timeout(failure):
-        return "RETRY_STATE_TIMEOUT"
-    info = (
-        failure.application_failure_info if failure.HasField("application_failure_info") else None
-    )
-    if info is not None and info.non_retryable:
-        return "RETRY_STATE_NON_RETRYABLE_FAILURE"
-    return "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
+    return TemporalTimeoutError("activity timed out", type=kind, last_heartbeat_details=[])
 
 
 def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime) -> Any:
-    from hotmesh_temporal import activity as activity_api
-    from hotmesh_temporal.common import Priority
 
     now = datetime.now(timezone.utc)
     return activity_api.Info(
@@ -490,42 +384,3 @@ def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, schedule
         priority=Priority(),
         retry_policy=cmd.retry_policy,
     )
-
-
-# Core serializes the marker's timestamps and durations with serde as
-# {"seconds": <int>, "nanos": <int>} objects (null when absent).
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _seconds_nanos_time(value: datetime) -> dict[str, int]:
-    return _seconds_nanos_span(value - _EPOCH) or {"seconds": 0, "nanos": 0}
-
-
-def _seconds_nanos_span(value: timedelta | None) -> dict[str, int] | None:
-    if value is None:
-        return None
-    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
-    seconds, rest = divmod(micros, 1_000_000)
-    return {"seconds": seconds, "nanos": rest * 1000}
-
-
-def _parse_span(value: Any) -> timedelta | None:
-    if isinstance(value, Mapping):
-        return timedelta(
-            seconds=int(value.get("seconds", 0)), microseconds=int(value.get("nanos", 0)) // 1000
-        )
-    if isinstance(value, str):  # tolerate the proto3 JSON forms too
-        return h.parse_duration(value)
-    return None
-
-
-def _parse_optional_time(value: Any) -> datetime:
-    if isinstance(value, str):
-        return h.parse_time(value)
-    span = _parse_span(value)
-    return _EPOCH + span if span is not None else _EPOCH
-
-
-def _parse_backoff(value: Any) -> timedelta | None:
-    return None if value is None else _parse_span(value)

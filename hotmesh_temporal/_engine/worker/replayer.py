@@ -15,13 +15,13 @@ from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.driver import RunDriver
 from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorkerConfig, create_instance
+from hotmesh_temporal.workflow import NondeterminismError
 
 
 async def replay_run(
     rows: list[dict[str, Any]], *, workflow_id: str, config: WorkflowWorkerConfig
 ) -> Exception | None:
     """Replay ``rows`` (one run's events); return the replay failure, if any."""
-    from hotmesh_temporal.workflow import NondeterminismError
 
     if not rows or rows[0]["type"] != "WorkflowExecutionStarted":
         return RuntimeError("First event is not workflow start")

@@ -19,8 +19,10 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from hotmesh_temporal._engine.store.store import Store
+from hotmesh_temporal._engine.store.waiter import CloseWaiter
 
 logger = logging.getLogger("hotmesh_temporal.testing")
 
@@ -137,3 +139,15 @@ class TimeSkipper:
     async def close(self) -> None:
         self._unlocked = 0
         await self._stop()
+
+
+class TimeSkippingCloseWaiter(CloseWaiter):
+    """Waiting for a run to close lets the environment's clock skip meanwhile."""
+
+    def __init__(self, store: Store, skipper: TimeSkipper) -> None:
+        super().__init__(store)
+        self._skipper = skipper
+
+    async def wait_closed(self, run_id: str, timeout: float | None = None) -> Any:
+        async with self._skipper.unlocked():
+            return await super().wait_closed(run_id, timeout)

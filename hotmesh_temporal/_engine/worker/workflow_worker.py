@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.codec import PayloadCodecs
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
-from hotmesh_temporal._engine.service import visibility
+from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal._engine.store.limits import (
     PAYLOADS_ERROR,
     PAYLOADS_WARNING,
@@ -42,6 +44,10 @@ from hotmesh_temporal._engine.worker.local_activities import (
     run_with_local_activities,
 )
 from hotmesh_temporal._engine.worker.polling import Poller
+from hotmesh_temporal.api.failure.v1 import Failure
+from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.worker import _interceptor as wi
+from hotmesh_temporal.workflow import NondeterminismError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
 
@@ -83,6 +89,9 @@ class WorkflowWorkerConfig:
     refused_calls: frozenset = frozenset()
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
+    # Worker(patch_activation_callback=...): whether a new patch activates, asked with
+    # (workflow info, patch id) -- the public Worker wraps the user's callback.
+    patch_activation_callback: Callable[[Any, str], bool] | None = None
     # The workflow inbound classes and extern functions of ``interceptors`` (see
     # ``workflow_interceptor_classes``); worked out here when not given. Asked once
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
@@ -259,7 +268,7 @@ class WorkflowWorker:
         if failure is not None:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
-            await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+            await self._record_failure(task, failure)
             return _FAILED
         reserved = self._reserve_eager()
         try:
@@ -463,7 +472,6 @@ class WorkflowWorker:
         return driver
 
     def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
-        from hotmesh_temporal.workflow import NondeterminismError
 
         return RunDriver(
             run_id=str(task["run_id"]),
@@ -487,6 +495,33 @@ class WorkflowWorker:
             )
         except Exception:
             logger.exception("could not release workflow task of run %s", task["run_id"])
+
+    async def _record_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
+        """Fail the task as Temporal does: history shows the first failure of a streak
+        (WorkflowTaskFailed, its cause and failure), and the task is retried later."""
+        delay = _retry_delay(int(task.get("attempt") or 1))
+        try:
+            failure = await self._task_failure_json(err)
+            await self.store.fetchval(
+                "fail_workflow_task",
+                task["run_id"],
+                task["lease_id"],
+                delay,
+                h.parse_time(task["started_at"]),
+                self.config.identity,
+                task_failure_cause(err),
+                failure,
+            )
+        except Exception:
+            logger.exception("could not record the workflow task failure of run %s", task["run_id"])
+            await self._release(task, delay=delay)
+
+    async def _task_failure_json(self, err: BaseException) -> dict[str, Any] | None:
+        converter = self.config.data_converter
+        failure = Failure()
+        converter.failure_converter.to_failure(err, converter.payload_converter, failure)
+        await self._codecs.encode_failure(failure)
+        return h.failure(failure)
 
     def _reserve_eager(self) -> int:
         """Activity slots held for this task's eager activities (released by _start_eager)."""
@@ -655,8 +690,6 @@ def create_instance(
     attrs: Mapping[str, Any],
 ) -> Any:
     """A workflow instance for the run of ``task`` (also used by the Replayer)."""
-    from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
-
     definition = config.workflows.get(job.workflow_type) or config.dynamic
     if definition is None:
         names = ", ".join(sorted(config.workflows)) or "none"
@@ -675,7 +708,15 @@ def create_instance(
         extern_functions=extern_functions,
         metric_meter=config.metric_meter,
         refused_calls=config.refused_calls,
+        patch_activation_callback=config.patch_activation_callback,
     )
+
+
+def task_failure_cause(err: BaseException) -> str:
+    """The WorkflowTaskFailedCause Temporal's SDK reports for a failed activation."""
+    if "Nondeterminism" in type(err).__name__:
+        return "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR"
+    return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
 
 
 def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
@@ -810,7 +851,6 @@ class PayloadsTooLargeError(Exception):
 
 def _codec_applies_to_headers(behavior: Any) -> bool:
     """Workflow headers go through the codec unless the client said NO_CODEC."""
-    from hotmesh_temporal.common import HeaderCodecBehavior
 
     return behavior is not None and behavior != HeaderCodecBehavior.NO_CODEC
 
@@ -823,15 +863,13 @@ def _retry_delay(attempt: int) -> float:
 def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
     """The workflow inbound classes of the worker's interceptors, and the extern
     functions they registered (what ``workflow.extern_functions()`` returns)."""
-    from hotmesh_temporal.worker import WorkflowInterceptorClassInput
-
     classes = []
     extern_functions: dict[str, Any] = {}
     for interceptor in interceptors:
         hook = getattr(interceptor, "workflow_interceptor_class", None)
         if hook is None:
             continue
-        cls = hook(WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
+        cls = hook(wi.WorkflowInterceptorClassInput(unsafe_extern_functions=extern_functions))
         if cls is not None:
             classes.append(cls)
     return classes, extern_functions
@@ -840,8 +878,6 @@ def workflow_interceptor_classes(interceptors: Sequence[Any]) -> tuple:
 def build_workflow_info(
     task: Mapping[str, Any], attrs: Mapping[str, Any], job: c.InitializeWorkflow
 ) -> Any:
-    from hotmesh_temporal import workflow
-    from hotmesh_temporal.common import Priority
 
     start_time = h.parse_time(task.get("start_time") or task["started_at"])
     parent = None

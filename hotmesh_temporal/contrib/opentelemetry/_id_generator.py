@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import INVALID_SPAN_ID, INVALID_TRACE_ID
@@ -19,7 +20,8 @@ def _workflow_id_random() -> random.Random | None:
         return None
     if hotmesh_temporal.workflow.unsafe.is_read_only():
         return None
-    run = hotmesh_temporal.workflow._runtime()
+    # The generator rides on the run (any attribute will do: it lives as long as the run).
+    run: Any = hotmesh_temporal.workflow._runtime()
     generator = getattr(run, "_otel_id_random", None)
     if generator is None:
         generator = hotmesh_temporal.workflow.new_random()

@@ -17,15 +17,16 @@
 -- bounds latency and throughput (bench/README.md), so keep new work off this path.
 --
 -- Feature hooks: complete_workflow_task, close_run and sweep call one function per
--- feature, defined by that feature's migration:
---   apply_child_commands / on_close_children    child workflows and external handles (0003)
---   apply_update_commands / on_close_updates    workflow updates (0004)
---   apply_visibility_commands                   memo and search-attribute upserts (0005)
---   sweep_schedules / next_schedule_fire        schedules (0008)
---   sweep_standalone_activities                 activities started by a client (0011)
+-- feature, defined by that feature's schema file (the files are installed together and
+-- PL/pgSQL resolves these calls when they run, so this file may name them):
+--   apply_child_commands / on_close_children    child workflows and external handles (0002)
+--   apply_update_commands / on_close_updates    workflow updates (0003)
+--   apply_visibility_commands                   memo and search-attribute upserts (0004)
+--   sweep_schedules / next_schedule_fire        schedules (0007)
+--   sweep_standalone_activities                 activities started by a client (0009)
 -- complete_workflow_task calls a hook only when the completion carries its commands.
 --
--- `{{schema}}` is replaced by the (quoted) schema name when the migration is rendered.
+-- `{{schema}}` is replaced by the (quoted) schema name when the file is rendered.
 
 -- The schema itself is created by the migration runner (migrate.py), only when missing,
 -- so a role that owns it needs no CREATE privilege on the database.
@@ -522,6 +523,52 @@ BEGIN
     RETURN true;
 END $$;
 
+-- A worker failed a workflow task (workflow code raised, or nondeterminism). As on
+-- Temporal, the first failure of a streak is recorded: WorkflowTaskStarted, then
+-- WorkflowTaskFailed with its cause and failure, then the retry's
+-- WorkflowTaskScheduled; later failures of the streak leave no events and only raise
+-- that Scheduled event's attempt. Then the task is released for a retry after p_delay.
+CREATE FUNCTION {{schema}}.fail_workflow_task(
+    p_run uuid, p_lease bigint, p_delay double precision, p_started_at timestamptz,
+    p_identity text, p_cause text, p_failure jsonb)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    t {{schema}}.workflow_tasks;
+    v_last bigint;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
+    SELECT * INTO t FROM {{schema}}.workflow_tasks WHERE run_id = p_run AND lease_id = p_lease;
+    IF NOT FOUND OR e.status <> 1 THEN
+        RETURN {{schema}}.release_workflow_task(p_run, p_lease, p_delay);
+    END IF;
+    IF t.attempt = 1 AND t.scheduled_event_id IS NOT NULL THEN
+        v_last := {{schema}}.append_events(p_run, jsonb_build_array(
+            jsonb_build_object('type', 'WorkflowTaskStarted', 'time', p_started_at,
+                'attrs', jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text, 'identity', p_identity,
+                    'requestId', gen_random_uuid()::text,
+                    'historySizeBytes', e.history_size::text)),
+            jsonb_build_object('type', 'WorkflowTaskFailed', 'attrs', jsonb_strip_nulls(
+                jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text, 'startedEventId', '$prev',
+                    'cause', p_cause, 'failure', p_failure, 'identity', p_identity))),
+            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)
+                || jsonb_build_object('attrs',
+                       {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)->'attrs'
+                       || jsonb_build_object('attempt', 2))));
+        UPDATE {{schema}}.workflow_tasks SET scheduled_event_id = v_last
+         WHERE run_id = p_run AND lease_id = p_lease;
+    ELSIF t.attempt > 1 AND t.scheduled_event_id IS NOT NULL THEN
+        UPDATE {{schema}}.history_events
+           SET attributes = jsonb_set(attributes, '{attempt}', to_jsonb(t.attempt + 1))
+         WHERE run_id = p_run AND event_id = t.scheduled_event_id
+           AND event_type = 'WorkflowTaskScheduled';
+    END IF;
+    RETURN {{schema}}.release_workflow_task(p_run, p_lease, p_delay);
+END $$;
+
 -- Insert the activity tasks a workflow task scheduled. Those marked eager are leased
 -- right away to the worker that completed the workflow task (it runs them without a
 -- claim round trip). Returns the eager ones.
@@ -735,7 +782,7 @@ DECLARE
     e {{schema}}.executions;
     v_next jsonb;
 BEGIN
-    -- A task that only carried updates and only rejected them leaves no events (0004).
+    -- A task that only carried updates and only rejected them leaves no events (0003).
     IF p_completion ? 'updates' AND NOT p_completion ? 'close'
        AND jsonb_array_length(p_completion->'events') = 2 THEN
         v_next := {{schema}}.discard_speculative_task(p_run, p_lease, p_completion);
@@ -952,7 +999,7 @@ END $$;
 
 -- An activity attempt reached a final state (completed / failed / cancelled):
 -- remove its task and deliver the Started event plus p_final to the run. A standalone
--- task (workflow_id '', 0011) closes its standalone_activities row instead.
+-- task (workflow_id '', 0009) closes its standalone_activities row instead.
 CREATE FUNCTION {{schema}}.finish_activity(
     t {{schema}}.activity_tasks, p_identity text, p_final jsonb, p_worker text, p_lease_next boolean)
 RETURNS jsonb
@@ -1270,7 +1317,7 @@ END $$;
 -- A run reached its run or execution timeout. As on Temporal, a run that reaches its
 -- run timeout before the execution timeout is retried when its retry policy allows,
 -- else continues its cron chain: such a run is handed to the workers (run_timeouts,
--- 0008; the backoff and the calendar are computed in Python). Any other run closes
+-- 0007; the backoff and the calendar are computed in Python). Any other run closes
 -- here, with retry state RETRY_POLICY_NOT_SET (TIMEOUT when the execution timeout was
 -- reached).
 CREATE FUNCTION {{schema}}.timeout_run(e {{schema}}.executions) RETURNS void

@@ -5,7 +5,7 @@ Search attributes travel as Temporal payloads with ``type`` metadata (``Keyword`
 ``Int``, ``Datetime``, ``KeywordList``...), as a Temporal server hands them back. The
 deprecated dict form carries no type, so its type is guessed from the values the way
 temporalio does for ``typed_search_attributes``; the database decodes the payloads
-into ``executions.search_values`` for filtering (schema/0005_visibility.sql).
+into ``executions.search_values`` for filtering (schema/0004_visibility.sql).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from hotmesh_temporal import common as temporal_common
 from hotmesh_temporal import converter as temporal_converter
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime.list_filter import BUILTIN_FIELDS
 from hotmesh_temporal.api.common.v1 import (
     ActivityType,
     Memo,
@@ -30,6 +31,7 @@ from hotmesh_temporal.api.common.v1 import (
     WorkflowExecution,
     WorkflowType,
 )
+from hotmesh_temporal.api.history.v1 import Sdk_UserMetadata
 
 # ------------------------------------------------------------- encoding
 
@@ -57,7 +59,6 @@ def encode_search_attributes(attributes: Any) -> dict[str, Payload]:
 def reserved_names(payloads: Mapping[str, Payload]) -> list[str]:
     """Names that are built-in list-filter fields (WorkflowId, StartTime...): Temporal
     refuses them as custom search attributes, and a filter could never reach them."""
-    from hotmesh_temporal._engine.runtime.list_filter import BUILTIN_FIELDS
 
     builtin = {name.lower() for name in BUILTIN_FIELDS}
     return [name for name in payloads if name.lower() in builtin]
@@ -194,33 +195,6 @@ def _root_execution(
     return parent_execution or execution
 
 
-def execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of client.WorkflowExecution for one executions row."""
-    from hotmesh_temporal.client import WorkflowExecutionStatus
-
-    info = raw_info(row)
-    legacy, typed = decode_both(row["search_attributes"])
-    return dict(
-        close_time=row["close_time"],
-        execution_time=row["execution_time"],
-        history_length=info.history_length,
-        id=row["workflow_id"],
-        namespace=row["namespace"],
-        parent_id=info.parent_execution.workflow_id if info.parent_execution else None,
-        parent_run_id=info.parent_execution.run_id if info.parent_execution else None,
-        root_id=info.root_execution.workflow_id,
-        root_run_id=info.root_execution.run_id,
-        raw_info=info,
-        run_id=str(row["run_id"]),
-        search_attributes=legacy,
-        start_time=row["start_time"],
-        status=WorkflowExecutionStatus(row["status"]),
-        task_queue=row["task_queue"],
-        typed_search_attributes=typed,
-        workflow_type=row["workflow_type"],
-    )
-
-
 # Temporal's PendingActivityState values.
 PENDING_ACTIVITY_STATE_SCHEDULED = 1
 PENDING_ACTIVITY_STATE_STARTED = 2
@@ -298,7 +272,6 @@ async def encode_user_metadata(
 
 def user_metadata_message(doc: Mapping[str, Any] | None) -> Any:
     """The sdk.v1.UserMetadata message of stored user metadata (None when absent)."""
-    from hotmesh_temporal.api.history.v1 import Sdk_UserMetadata
 
     return Sdk_UserMetadata.from_json_dict(dict(doc)) if doc else None
 

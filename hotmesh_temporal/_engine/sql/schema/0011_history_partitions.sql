@@ -11,7 +11,7 @@
 --
 -- executions is not partitioned: it holds the running state (its unique index "one
 -- running run per workflow id" cannot span partitions) and is one row per run; expired
--- runs' rows there are deleted by the purge in batches (0012_retention.sql).
+-- runs' rows there are deleted by the purge in batches (0010_retention.sql).
 --
 -- This migration keeps every row of an existing history: the rows move into a
 -- partition for everything started before today.

@@ -36,6 +36,7 @@ def with_env_tracing(interceptors: Sequence[Any]) -> list[Any]:
     if os.environ.get("HMSH_TELEMETRY", "").strip().lower() not in _TRUE:
         return interceptors
     try:
+        # Late: opentelemetry is an optional dependency (the otel extra).
         from hotmesh_temporal.contrib.opentelemetry import TracingInterceptor
     except ImportError:
         logger.warning("HMSH_TELEMETRY is set but opentelemetry is not installed: no tracing")

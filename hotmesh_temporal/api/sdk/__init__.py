@@ -1,0 +1,1 @@
+"""Temporal's ``temporal.api.sdk`` package (see :mod:`hotmesh_temporal.api.sdk.v1`)."""
