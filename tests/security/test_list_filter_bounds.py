@@ -12,7 +12,7 @@ import secrets
 import threading
 
 import pytest
-from hotmesh_temporal._engine.service.visibility import page_token
+from hotmesh_temporal._engine.runtime.visibility import page_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
