@@ -17,6 +17,7 @@ import pytest
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
+from hotmesh_temporal.api.enums.v1 import WorkflowTaskFailedCause
 from hotmesh_temporal.client import (
     Client,
     Schedule,
@@ -138,6 +139,15 @@ async def test_a_workflow_result_over_the_blob_limit_fails_its_task(
             "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
             in (caplog.text)
         )
+    # History shows why, as temporalio's run shows it (WorkflowTaskFailed).
+    failed = [e for e in await _history(big) if _type(e) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"]
+    assert failed, "no WorkflowTaskFailed in history"
+    attrs = failed[0].workflow_task_failed_event_attributes
+    assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE
+    assert attrs.failure.message == (
+        "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+    )
+    assert attrs.failure.application_failure_info.type == "PayloadsTooLarge"
     await big.terminate()
 
 

@@ -12,7 +12,6 @@ import secrets
 import threading
 
 import pytest
-from hotmesh_temporal._engine.runtime.visibility import page_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
     compile_filter,
     keyset_condition,
 )
+from hotmesh_temporal._engine.runtime.visibility import page_token
 from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.service import RPCError, RPCStatusCode

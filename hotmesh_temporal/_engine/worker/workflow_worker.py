@@ -46,6 +46,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.exceptions import ApplicationError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
 
@@ -278,7 +279,7 @@ class WorkflowWorker:
                 self._start_eager([], reserved)
                 self._log_task_failure(task, too_large)
                 self._cache.pop(run_id, None)
-                await self._release(task, delay=_retry_delay(int(task.get("attempt") or 1)))
+                await self._record_failure(task, too_large)
                 return _FAILED
             reply = await self.store.fetchval_repairing(
                 "complete_workflow_task",
@@ -714,6 +715,9 @@ def create_instance(
 
 def task_failure_cause(err: BaseException) -> str:
     """The WorkflowTaskFailedCause Temporal's SDK reports for a failed activation."""
+    known = getattr(type(err), "task_failure_cause", None)  # the limits' own failures
+    if isinstance(known, str):
+        return known
     if "Nondeterminism" in type(err).__name__:
         return "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR"
     return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
@@ -812,11 +816,16 @@ def _predicted_events(
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
 
 
-class BadCommandAttributesError(Exception):
+class BadCommandAttributesError(ApplicationError):
     """A command names an activity, child or next run by an id, type or task queue the
     server refuses (too long, or not storable): the workflow task fails, as Temporal
     fails it with a BAD_*_ATTRIBUTES cause, instead of retrying a statement that
     Postgres rejects."""
+
+    task_failure_cause = "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="BadCommandAttributes")
 
 
 def check_command_names(completion: Any, limits: Limits) -> None:
@@ -834,17 +843,16 @@ def check_command_names(completion: Any, limits: Limits) -> None:
         check_name("TaskQueue", start.get("task_queue", ""), limits)
 
 
-class PayloadsTooLargeError(Exception):
+class PayloadsTooLargeError(ApplicationError):
     """A workflow task's completion carries payloads over the deployment's blob-size
     error limit. The task fails (and is retried) as temporalio fails it: cause
-    WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE, failure type PayloadsTooLarge."""
+    WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE, failure type PayloadsTooLarge,
+    temporalio's TMPRL1103 message."""
 
-    cause = "PAYLOADS_TOO_LARGE"
-    failure_type = "PayloadsTooLarge"
+    task_failure_cause = "WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE"
 
     def __init__(self, message: str, size: int, limit: int) -> None:
-        super().__init__(f"{message} size={size} limit={limit}")
-        self.message = message
+        super().__init__(message, type="PayloadsTooLarge")
         self.size = size
         self.limit = limit
 
