@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from hotmesh_temporal._engine.service.connection import open_engine
 from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
-from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_name
+from hotmesh_temporal._engine.service.limits import InvalidStringError, Limits, check_name
 
 
 @dataclass

@@ -36,9 +36,9 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 )
 from hotmesh_temporal._engine.runtime.updates import request_json
 from hotmesh_temporal._engine.runtime.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.service import limits as _limits
 from hotmesh_temporal._engine.service.engine import Engine, RunRef
 from hotmesh_temporal._engine.service.errors import call as _call
-from hotmesh_temporal._engine.store import limits as _limits
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
 from hotmesh_temporal.client import _schedule as _schedule_ops
 from hotmesh_temporal.client import _telemetry as telemetry

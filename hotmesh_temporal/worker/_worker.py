@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from hotmesh_temporal import activity as activity_api
-from hotmesh_temporal._engine.store.limits import InvalidStringError, Limits, check_name
+from hotmesh_temporal._engine.service.limits import InvalidStringError, Limits, check_name
 from hotmesh_temporal._engine.worker import timeskip
 from hotmesh_temporal._engine.worker.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.worker.local_activities import LocalActivityExecutor
