@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from hotmesh_temporal._engine.service.connection import open_engine
 from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
+from hotmesh_temporal._engine.service.limits import InvalidStringError, Limits, check_name
 from hotmesh_temporal._rpc_services import OperatorService, WorkflowService
 
 
@@ -136,6 +137,23 @@ logger = logging.getLogger(__name__)
 # temporalio logs every request and response protobuf when this is True; there are no
 # protobufs on the wire here, so it has no effect.
 LOG_PROTOS = False
+
+
+def _invalid_argument(message: str) -> RPCError:
+    """The error for input the server (here: Postgres) cannot take, before any SQL."""
+    return RPCError(message, RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
+def _refuse_bad_names(limits: Limits, **names: str) -> None:
+    """Ids and names as the server checks them (UTF-8 bytes against the deployment's
+    max_id_length, with its messages), plus what Postgres cannot store (NUL, lone
+    surrogates): INVALID_ARGUMENT before any SQL. Keywords are the kinds of
+    ``limits.check_name`` (WorkflowId, TaskQueue, ...)."""
+    for kind, value in names.items():
+        try:
+            check_name(kind, value, limits)
+        except InvalidStringError as err:
+            raise _invalid_argument(str(err)) from None
 
 
 class ServiceClient:

@@ -56,11 +56,17 @@ async def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
         return env
     if await _reachable(LOCAL_TEST_DSN):
         return LOCAL_TEST_DSN
+    # A short path: the server's Unix socket path must stay under ~100 bytes. Started
+    # as root, the server runs as an unprivileged user that must reach the directory.
+    import tempfile
+    from pathlib import Path
+
     from hotmesh_temporal._engine.store.embedded import start_embedded
 
-    # A short path: the server's Unix socket path must stay under ~100 bytes.
-    data_dir = tmp_path_factory.mktemp("pg") / "data"
-    return await start_embedded(str(data_dir))
+    base = Path(tempfile.mkdtemp(prefix="hm-pg-"))
+    if os.geteuid() == 0:
+        base.chmod(0o711)
+    return await start_embedded(str(base / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +133,23 @@ def task_queue() -> str:
     import uuid
 
     return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def embedded_tmp_path(tmp_path_factory: pytest.TempPathFactory):
+    """A temporary directory the embedded Postgres can use. Started as root, the server
+    runs as an unprivileged user, and pytest's own temporary root (mode 0700) is closed
+    to it; the server refuses to open parent directories up
+    (tests/security/test_embedded_private.py), so as root this is a directory of its
+    own under the system temp directory, traversable (0711)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        yield tmp_path_factory.mktemp("embedded")
+        return
+    path = Path(tempfile.mkdtemp(prefix="hm-embedded-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import hotmesh_temporal.common
 import hotmesh_temporal.exceptions
 from hotmesh_temporal._engine.runtime import protojson as h
+from hotmesh_temporal._engine.runtime import visibility
 from hotmesh_temporal._engine.runtime.ids import new_run_id
 from hotmesh_temporal._engine.runtime.list_filter import ACTIVITIES
 from hotmesh_temporal._engine.runtime.visibility import decode_both
@@ -37,7 +38,7 @@ from hotmesh_temporal.client._interceptor import (
 from hotmesh_temporal.client._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 from hotmesh_temporal.converter import ActivitySerializationContext
-from hotmesh_temporal.service import RPCError, RPCStatusCode
+from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
 from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
 if TYPE_CHECKING:
@@ -688,6 +689,13 @@ class StandaloneActivityCalls:
     async def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
         _check_start(input)
         client = self._client
+        engine = await self._client._engine()
+        _refuse_bad_names(
+            engine.store.limits,
+            ActivityId=input.id,
+            TaskQueue=input.task_queue,
+            ActivityType=input.activity_type,
+        )
         dc = _activity_data_converter(client, input.id, input.activity_type, input.task_queue)
         payloads = await dc.encode(list(input.args)) if input.args else []
         start = {
@@ -710,7 +718,7 @@ class StandaloneActivityCalls:
             "input": h.payloads(payloads),
             "header": h.header(await self._encode_headers(input.headers)),  # type: ignore[attr-defined]
             "search_attributes": _client._search_attributes_json(input.search_attributes),
-            "summary": input.summary,
+            "user_metadata": await visibility.encode_user_metadata(dc, input.summary, None),
             "identity": client.identity,
         }
         engine = await self._client._engine()

@@ -38,6 +38,7 @@ from hotmesh_temporal._engine.runtime.list_filter import (
 )
 from hotmesh_temporal._engine.runtime.updates import request_json
 from hotmesh_temporal._engine.runtime.visibility import encode_search_attributes, payload_json
+from hotmesh_temporal._engine.service import limits as _limits
 from hotmesh_temporal._engine.service.engine import Engine, RunRef
 from hotmesh_temporal._engine.service.errors import call as _call
 from hotmesh_temporal.activity import ActivityCancellationDetails  # noqa: F401  (re-exported)
@@ -156,6 +157,7 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     ServiceClient,
     TLSConfig,
     WorkflowService,
+    _refuse_bad_names,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -1360,7 +1362,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         """The start_workflow() argument for a StartWorkflowInput or an
         UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
         dc = _for_workflow(self._client, input.id)
+        engine = await self._engine()
+        _check_names(engine, WorkflowId=input.id, TaskQueue=input.task_queue)
+        _check_names(engine, WorkflowType=input.workflow)
         payloads = await dc.encode(list(input.args)) if input.args else []
+        _check_payloads(self._client, engine, payloads)
         memo_json = None
         if input.memo:
             encoded = await dc.encode(list(input.memo.values()))
@@ -1464,7 +1470,12 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def _update_request(self, input: Any, workflow_id: str) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
         dc = _for_workflow(self._client, workflow_id)
+        engine = await self._engine()
+        _check_names(engine, WorkflowId=workflow_id)
+        if input.update_id:
+            _check_names(engine, UpdateId=input.update_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
+        _check_payloads(self._client, engine, payloads)
         return request_json(
             input.update_id or str(uuid.uuid4()),
             input.update,
@@ -1516,8 +1527,10 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         client = self._client
         engine = await self._engine()
+        _check_names(engine, WorkflowId=input.id)
         dc = _for_workflow(client, input.id)
         payloads = await dc.encode(list(input.args)) if input.args else []
+        _check_payloads(client, engine, payloads)
         query_id = uuid.uuid4()
         request = {"name": input.query, "args": h.payloads(payloads)}
         header = h.header(await self._encode_headers(input.headers))
@@ -1633,8 +1646,11 @@ async def _signal_event(
     headers: Mapping[str, Any] | None,
     request_id: str,
 ) -> dict[str, Any]:
+    engine = await client._engine()
+    _check_names(engine, SignalName=name)
     dc = _for_workflow(client, workflow_id)
     payloads = await dc.encode(list(args)) if args else []
+    _check_payloads(client, engine, payloads)
     return h.event(
         "WorkflowExecutionSignaled",
         h.strip_none(
@@ -1745,6 +1761,27 @@ def _execution_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         typed_search_attributes=typed,
         workflow_type=row["workflow_type"],
     )
+
+
+logger = logging.getLogger("hotmesh_temporal")
+
+
+def _check_names(engine: Engine, **names: str) -> None:
+    _refuse_bad_names(engine.store.limits, **names)
+
+
+def _check_payloads(client: Client, engine: Engine, payloads: Sequence[Any]) -> None:
+    """Temporal's blob-size limits on what a client sends: a warning past
+    ``payload_limits.payloads_warn_size``, INVALID_ARGUMENT past the deployment's
+    blob_size_error (the server's "Blob data size exceeds limit.")."""
+    if not payloads:
+        return
+    size = sum(p.ByteSize() for p in payloads)
+    if size > engine.store.limits.blob_size_error:
+        raise RPCError(_limits.BLOB_TOO_LARGE, RPCStatusCode.INVALID_ARGUMENT, b"")
+    warn = client.service_client.config.payload_limits.payloads_warn_size
+    if warn and size > warn:
+        logger.warning("%s size=%d limit=%d", _limits.PAYLOADS_WARNING, size, warn)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from hotmesh_temporal.client._interceptor import (
     UnpauseScheduleInput,
     UpdateScheduleInput,
 )
-from hotmesh_temporal.service import RPCError, RPCStatusCode
+from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
 from hotmesh_temporal.workflow._definition import workflow_type_and_result_type
 
 if TYPE_CHECKING:
@@ -1026,6 +1026,15 @@ async def create_schedule(client: Client, input: CreateScheduleInput) -> Schedul
     if not input.id:
         raise ValueError("schedule id is required")
     service = await _engine_of(client)
+    _refuse_bad_names(service.store.limits, ScheduleId=input.id)
+    action = input.schedule.action
+    if isinstance(action, ScheduleActionStartWorkflow):
+        _refuse_bad_names(
+            service.store.limits,
+            WorkflowId=action.id,
+            TaskQueue=action.task_queue,
+            WorkflowType=action.workflow,
+        )
     row = await input.schedule._to_row(client, input.id)
     if input.memo:
         encoded = await client.data_converter.encode(list(input.memo.values()))

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from hotmesh_temporal import activity as activity_api
+from hotmesh_temporal._engine.service.limits import InvalidStringError, Limits, check_name
 from hotmesh_temporal._engine.worker import timeskip
 from hotmesh_temporal._engine.worker.activity_worker import ActivityWorker, ActivityWorkerConfig
 from hotmesh_temporal._engine.worker.local_activities import LocalActivityExecutor
@@ -117,6 +118,7 @@ class Worker:
             raise ValueError("At least one activity or workflow must be specified")
         if not task_queue:
             raise ValueError("task_queue is required")
+        _check_task_queue(client, task_queue)
         self._client = client
         self._task_queue = task_queue
         self._identity = identity or client.identity or default_identity()
@@ -169,6 +171,7 @@ class Worker:
             debug_mode=debug_mode,
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
             patch_activation_callback=patch_activation_callback,
+            payload_error_limit=not disable_payload_error_limit,
         )
         self._refused_calls = _refused_calls(workflow_runner)
         self._on_fatal_error = on_fatal_error
@@ -329,6 +332,7 @@ class Worker:
                     data_converter=self._client.data_converter,
                     max_concurrent=s["max_concurrent_workflow_tasks"],
                     max_cached=s["max_cached_workflows"],
+                    payload_error_limit=s["payload_error_limit"],
                     failure_exception_types=s["failure_exception_types"],
                     interceptors=self._interceptors,
                     workflow_interceptors=self._workflow_interceptors,
@@ -475,6 +479,18 @@ def _workflow_definitions(workflows: Sequence[type]) -> tuple:
         else:
             by_name[defn.name] = defn
     return by_name, dynamic
+
+
+def _check_task_queue(client: Any, task_queue: str) -> None:
+    """Refuse at construction a task queue the database could never serve (NUL, lone
+    surrogates, longer than the deployment's id limit), instead of a claim loop that
+    fails forever."""
+    engine = getattr(client.service_client, "_engine_obj", None)
+    limits = engine.store.limits if engine is not None else Limits()
+    try:
+        check_name("TaskQueue", task_queue, limits)
+    except InvalidStringError as err:
+        raise ValueError(f"invalid task_queue: {err}") from None
 
 
 def _patch_question(

@@ -224,3 +224,28 @@ async def test_the_scan_finds_plaintext_without_a_codec(client, dsn, task_queue)
     markers = Markers()
     found = await run_secret_workflow(client, dsn, task_queue, markers)
     assert found == set(markers.all()) - {markers.query_arg}
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["codec", "no-codec"])
+async def test_a_standalone_activitys_summary_goes_through_the_codec(
+    client, dsn, task_queue, encrypted
+):
+    """The summary given to a standalone activity is user metadata like a workflow's:
+    encoded by the data converter, codec included (and readable without a codec, so
+    the scan would see it)."""
+    converter = dataclasses.replace(DataConverter.default, payload_codec=EncryptionCodec())
+    if encrypted:
+        client = Client(**{**client.config(), "data_converter": converter})
+    marker = f"activity-summary-{uuid.uuid4().hex}"
+    handle = await client.start_activity(
+        "careful_work",
+        id=f"summary-{uuid.uuid4()}",
+        task_queue=task_queue,  # no worker: the activity waits, its row stays
+        start_to_close_timeout=timedelta(seconds=30),
+        summary=marker,
+    )
+    try:
+        found = await plaintext_found(dsn, [marker])
+        assert found == (set() if encrypted else {marker})
+    finally:
+        await handle.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import driver as replay
+from hotmesh_temporal._engine.store.limits import Limits
 from hotmesh_temporal.client import WorkflowContinuedAsNewError
 from hotmesh_temporal.common import RetryPolicy
 from hotmesh_temporal.worker import Worker
@@ -205,8 +207,10 @@ class UntilSuggested:
 
 
 async def test_continue_as_new_suggested_past_the_threshold(client, task_queue, monkeypatch):
-    # Temporal suggests it from 4096 events or 4 MiB; a small threshold keeps this fast.
-    monkeypatch.setattr(replay, "SUGGEST_CONTINUE_AS_NEW_EVENTS", 20)
+    # Temporal suggests it from 4096 events or 4 MiB; a small threshold (the
+    # deployment's limits, as read at connect) keeps this fast.
+    store = (await client._engine()).store
+    monkeypatch.setattr(store, "limits", replace(store.limits, history_count_suggest_can=20))
     async with Worker(client, task_queue=task_queue, workflows=[UntilSuggested]):
         handle = await client.start_workflow(
             UntilSuggested.run, 2, id=wf_id(), task_queue=task_queue
@@ -224,3 +228,5 @@ def test_suggestion_thresholds_are_temporals():
     assert replay.SUGGEST_CONTINUE_AS_NEW_BYTES == 4 * 1024 * 1024
     assert replay.continue_as_new_suggested(10, 4 * 1024 * 1024)
     assert not replay.continue_as_new_suggested(4095, 100)
+    assert Limits().history_count_suggest_can == replay.SUGGEST_CONTINUE_AS_NEW_EVENTS
+    assert Limits().history_size_suggest_can == replay.SUGGEST_CONTINUE_AS_NEW_BYTES

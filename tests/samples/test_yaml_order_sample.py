@@ -50,7 +50,8 @@ runpy.run_module("samples.yaml_order", run_name="__main__")
 
 
 @pytest.mark.slow
-def test_the_sample_runs_on_the_embedded_postgres_when_no_dsn_is_set(tmp_path):
+def test_the_sample_runs_on_the_embedded_postgres_when_no_dsn_is_set(embedded_tmp_path):
+    tmp_path = embedded_tmp_path  # one the embedded server can reach, also as root
     env = {k: v for k, v in os.environ.items() if k not in ("HOTMESH_DSN", "HOTMESH_SCHEMA")}
     env.update(PYTHONPATH=str(REPO), HOTMESH_EMBEDDED_DATA_DIR=str(tmp_path / "pgdata"))
     done = subprocess.run(

@@ -93,19 +93,19 @@ def test_order_by_several_fields_and_group_by():
 def test_keyset_condition_for_the_next_page():
     terms = compile_filter("ORDER BY CloseTime, CustomIntField DESC", first_param=2).order_terms
     where, params = keyset_condition(terms, ["t", 5, "r"], first_param=7)
+    # Nested, so each term appears a fixed number of times (linear in the terms).
     assert where == (
-        "(((close_time > $7::timestamptz OR close_time IS NULL))"
-        " OR (close_time = $7::timestamptz AND search_values->$2::text < $8::jsonb)"
-        " OR (close_time = $7::timestamptz AND search_values->$2::text = $8::jsonb"
-        " AND (run_id > $9::uuid OR run_id IS NULL)))"
+        "((close_time > $7::timestamptz OR close_time IS NULL)"
+        " OR (close_time = $7::timestamptz AND (search_values->$2::text < $8::jsonb"
+        " OR (search_values->$2::text = $8::jsonb"
+        " AND ((run_id > $9::uuid OR run_id IS NULL))))))"
     )
     assert params == ["t", 5, "r"]
     # After a NULL: nothing follows it in NULLS LAST; every non-null follows in NULLS FIRST.
     where, params = keyset_condition(terms, [None, None, "r"], first_param=1)
     assert where == (
-        "((close_time IS NULL AND search_values->$2::text IS NOT NULL)"
-        " OR (close_time IS NULL AND search_values->$2::text IS NULL"
-        " AND (run_id > $1::uuid OR run_id IS NULL)))"
+        "((close_time IS NULL AND (search_values->$2::text IS NOT NULL"
+        " OR (search_values->$2::text IS NULL AND ((run_id > $1::uuid OR run_id IS NULL))))))"
     )
     assert params == ["r"]
 
@@ -114,8 +114,8 @@ def test_keyset_bounds_a_descending_first_term_for_the_index():
     terms = compile_filter(None).order_terms  # start_time DESC, run_id
     where, params = keyset_condition(terms, ["t", "r"], first_param=4)
     assert where == (
-        "(start_time <= $4::timestamptz AND ((start_time < $4::timestamptz)"
-        " OR (start_time = $4::timestamptz AND (run_id > $5::uuid OR run_id IS NULL))))"
+        "(start_time <= $4::timestamptz AND (start_time < $4::timestamptz"
+        " OR (start_time = $4::timestamptz AND ((run_id > $5::uuid OR run_id IS NULL)))))"
     )
     assert params == ["t", "r"]
 

@@ -85,11 +85,14 @@ SUGGEST_CONTINUE_AS_NEW_EVENTS = 4 * 1024
 SUGGEST_CONTINUE_AS_NEW_BYTES = 4 * 1024 * 1024
 
 
-def continue_as_new_suggested(history_length: int, history_size: int) -> bool:
-    return (
-        history_length >= SUGGEST_CONTINUE_AS_NEW_EVENTS
-        or history_size >= SUGGEST_CONTINUE_AS_NEW_BYTES
-    )
+def continue_as_new_suggested(
+    history_length: int,
+    history_size: int,
+    events: int = SUGGEST_CONTINUE_AS_NEW_EVENTS,
+    size: int = SUGGEST_CONTINUE_AS_NEW_BYTES,
+) -> bool:
+    """Temporal's suggestion, at the deployment's thresholds (table limits)."""
+    return history_length >= events or history_size >= size
 
 
 @dataclass

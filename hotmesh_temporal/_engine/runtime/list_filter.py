@@ -30,6 +30,7 @@ MAX_DEPTH = 50  # parentheses nesting; deeper filters are refused, not recursed 
 MAX_LENGTH = 100_000
 MAX_PARAMS = 10_000  # Postgres takes at most 65535 parameters per statement
 MAX_EXPONENT = 100  # numbers beyond 1e100 are refused rather than overflow in Postgres
+MAX_ORDER_TERMS = 10  # ORDER BY fields (each is a keyset column of every page's SQL)
 _BIGINT = range(-(2**63), 2**63)
 
 
@@ -462,6 +463,8 @@ class _Parser:
             terms.append(OrderTerm(expr, descending, cast))
             if not (self.current.kind == "punct" and self.current.text == ","):
                 break
+            if len(terms) == MAX_ORDER_TERMS:
+                raise self.error(f"more than {MAX_ORDER_TERMS} ORDER BY terms")
             self.advance()
         return terms + [RUN_ID_ORDER]
 
@@ -659,19 +662,17 @@ def keyset_condition(
         else:
             params.append(value)
             placeholders.append(f"${first_param + len(params) - 1}::{term.cast}")
-    disjuncts = []
-    for i, term in enumerate(terms):
-        after = _after(term, placeholders[i])
-        if after is None:
-            continue
-        equal = [
-            f"{t.expr} IS NULL" if ph is None else f"{t.expr} = {ph}"
-            for t, ph in zip(terms[:i], placeholders[:i], strict=True)
-        ]
-        disjuncts.append("(" + " AND ".join(equal + [after]) + ")")
-    if not disjuncts:
+    # Nested, so that each term appears a fixed number of times (the SQL grows linearly
+    # with the ORDER BY): after(t1) OR (t1 = v1 AND (after(t2) OR (t2 = v2 AND ...))).
+    condition: str | None = None
+    for term, placeholder in reversed(list(zip(terms, placeholders, strict=True))):
+        after = _after(term, placeholder)
+        equal = f"{term.expr} IS NULL" if placeholder is None else f"{term.expr} = {placeholder}"
+        tied = None if condition is None else f"({equal} AND {condition})"
+        parts = [part for part in (after, tied) if part is not None]
+        condition = "(" + " OR ".join(parts) + ")" if parts else None
+    if condition is None:
         return "false", params
-    condition = "(" + " OR ".join(disjuncts) + ")"
     if terms[0].descending and placeholders[0] is not None:
         # Implied by the disjunction, but an index on the first term can range-scan it
         # (NULLS FIRST: every row after a non-null value is at most that value).

@@ -313,9 +313,32 @@ def page_after(token: bytes | None, casts: Sequence[str]) -> list[Any] | None:
     if not token:
         return None
     try:
+        if len(token) > MAX_PAGE_TOKEN_BYTES:
+            raise ValueError("too long")
         values = json.loads(base64.urlsafe_b64decode(token))["after"]
-        if len(values) != len(casts):
+        if not isinstance(values, list) or len(values) != len(casts):
             raise ValueError("wrong length")
-        return [None if v is None else _DECODERS[c](v) for v, c in zip(values, casts, strict=True)]
-    except (ValueError, KeyError, TypeError) as err:
+        return [None if v is None else _decoded(v, c) for v, c in zip(values, casts, strict=True)]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        # A crafted token: refused whatever it holds, before any SQL.
         raise ValueError("invalid next_page_token for this query") from err
+
+
+MAX_PAGE_TOKEN_BYTES = 16 * 1024
+_INT_RANGES = {"smallint": range(-(2**15), 2**15), "bigint": range(-(2**63), 2**63)}
+
+
+def _decoded(value: Any, cast: str) -> Any:
+    """One sort value of a token, of the type its column has (else ValueError)."""
+    if cast in _INT_RANGES:
+        if type(value) is not int or value not in _INT_RANGES[cast]:
+            raise ValueError(f"not a {cast}")
+        return value
+    if cast == "jsonb":  # a custom search attribute's value: a scalar or a flat list
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, (dict, list)) for item in items):
+            raise ValueError("not a search attribute value")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"not a {cast}")
+    return _DECODERS[cast](value)

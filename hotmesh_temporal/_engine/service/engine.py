@@ -36,6 +36,11 @@ from hotmesh_temporal._engine.store.waiter import CloseWaiter, KeyedWaiter, Upda
 from hotmesh_temporal._engine.worker.sweeper import Sweeper
 from hotmesh_temporal._engine.worker.workflow_worker import WorkflowWorker, local_worker_for
 
+
+def _invalid_argument(message: str) -> RPCError:
+    return RPCError(message, RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
 #: A row of a statement's result (asyncpg Record or the JSON document a function returns).
 Row = Mapping[str, Any]
 #: A JSON document in the shape a SQL function takes (start document, event, request).
@@ -90,6 +95,8 @@ class Engine:
 
     def __init__(self, store: Store) -> None:
         self.store = store  # handed to the engine workers the public Worker builds
+        # A string Postgres cannot store is refused as the server refuses bad input.
+        store.refuse_invalid = _invalid_argument
         self._close_waiter: CloseWaiter | None = None
         self._answer_waiter: KeyedWaiter | None = None
         self._update_waiter: UpdateWaiter | None = None

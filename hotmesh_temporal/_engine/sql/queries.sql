@@ -271,8 +271,14 @@ SELECT {schema}.now();
 
 -- name: send_wakeups
 -- Wake-ups that statements collected instead of sending (wakeups.py), sent after
--- their commit.
-SELECT {schema}.notify(m) FROM unnest($1::text[]) AS m;
+-- their commit (already hashed by notify()).
+SELECT pg_notify(k.channel, m) FROM {schema}.hint_key k, unnest($1::text[]) AS m;
+
+-- name: deployment_settings
+-- What a Store reads once at open (schema 0001): the secret wake-up hints are derived
+-- from, their channel, and the deployment's limits.
+SELECT k.secret, k.channel, to_jsonb(l) - 'singleton' AS limits
+  FROM {schema}.hint_key k, {schema}.limits l;
 
 -- Search-attribute registry (schema/0013) ------------------------------------------
 

@@ -113,10 +113,14 @@ def migration_checksums(directory: Path | str | None = None) -> dict[int, str]:
 
 
 def bootstrap_sql(schema: str) -> str:
-    """The SQL that creates the schema and its ``schema_migrations`` table."""
+    """The SQL that creates the schema and its ``schema_migrations`` table. The schema
+    is created only when missing: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on
+    the database, which a role that merely owns the schema does not have."""
     q = quote_ident(schema)
+    literal = "'" + q.replace("'", "''") + "'"
     return (
-        f"CREATE SCHEMA IF NOT EXISTS {q};\n"
+        f"DO $bootstrap$ BEGIN IF to_regnamespace({literal}) IS NULL THEN "
+        f"EXECUTE 'CREATE SCHEMA ' || {literal}; END IF; END $bootstrap$;\n"
         f"CREATE TABLE IF NOT EXISTS {q}.schema_migrations (\n"
         "    version int PRIMARY KEY,\n"
         "    name text NOT NULL,\n"
@@ -187,6 +191,32 @@ def _check_unchanged(schema: str, applied: dict[int, str | None], sums: dict[int
             f"be upgraded; nothing was changed. Use a new schema, or drop this one "
             f"(DROP SCHEMA {quote_ident(schema)} CASCADE) to start afresh."
         )
+
+
+class MigrationPrivilegeError(RuntimeError):
+    """The connecting role lacks a privilege the migration needs; the message names it."""
+
+
+async def _bootstrap(conn: asyncpg.Connection, schema: str) -> None:
+    import asyncpg
+
+    try:
+        await conn.execute(bootstrap_sql(schema))
+    except asyncpg.InsufficientPrivilegeError as err:
+        role, database = await conn.fetchrow("SELECT current_user, current_database()")
+        q = quote_ident(schema)
+        raise MigrationPrivilegeError(
+            f"role {role!r} cannot create schema {q} in database {database!r} ({err}). "
+            f"Either GRANT CREATE ON DATABASE {quote_ident_any(database)} TO "
+            f"{quote_ident_any(role)}, or have an administrator create the schema for it: "
+            f"CREATE SCHEMA {q} AUTHORIZATION {quote_ident_any(role)} "
+            "(docs/operations.md, Security)."
+        ) from err
+
+
+def quote_ident_any(name: str) -> str:
+    """Any Postgres identifier quoted (role and database names are not validated)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _checked_sums(part_sums: dict[int, str], upgrade_sums: dict[int, str]) -> dict[int, str]:
@@ -264,7 +294,7 @@ async def _migrate_locked(
     key = lock_key(schema)
     await conn.execute(f"SELECT {lock}($1)", key)
     try:
-        await conn.execute(bootstrap_sql(schema))
+        await _bootstrap(conn, schema)
         applied = await applied_versions(conn, schema) or {}
         _check_unchanged(schema, applied, plan.checked)
         fresh = not (applied.keys() & plan.parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import logging
 import random
@@ -25,6 +26,13 @@ from hotmesh_temporal._engine.store.dsn import (
     quote_ident,
     split_pooler,
     split_schema,
+)
+from hotmesh_temporal._engine.store.limits import (
+    InvalidStringError,
+    Limits,
+    check_plain_args,
+    check_storable,
+    make_storable,
 )
 from hotmesh_temporal._engine.store.migrate import migrate
 from hotmesh_temporal._engine.store.wakeups import WakeupSender
@@ -60,7 +68,14 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """JSON for a json/jsonb parameter. Postgres refuses the escapes of NUL and of lone
+    surrogates: when the text has any such escape (rare: one a surrogate pair also
+    makes), the value is checked exactly, raising InvalidStringError before the
+    statement is sent (asyncpg reports it as a DataError caused by it)."""
+    text = json.dumps(value, separators=(",", ":"))
+    if "\\u0000" in text or "\\ud" in text:
+        check_storable(value, "a JSON argument")
+    return text
 
 
 # Postgres aborted the statement to break a deadlock (two transitions locking the same
@@ -190,6 +205,21 @@ def deferring_variant(statement: str, schema: str) -> str:
     )
 
 
+class HintKey:
+    """The deployment's wake-up secret and the channel derived from it (schema 0001,
+    table hint_key, readable only by roles allowed into the schema)."""
+
+    def __init__(self, secret: str, channel: str) -> None:
+        self._secret = secret.encode()
+        self.channel = channel
+
+    def hint(self, kind: str, subject: str) -> str:
+        if kind == "t":  # deadlines name nothing and are sent as they are
+            return subject
+        message = f"{kind}|{subject}".encode("utf-8", "surrogatepass")
+        return hashlib.sha256(self._secret + message).hexdigest()[:24]
+
+
 class _StatementNotSent(Exception):
     """The statement never reached the server (its cause says why)."""
 
@@ -214,6 +244,9 @@ class Store:
         pool: asyncpg.Pool,
         ssl: Any = None,
         pooler: PoolerOptions | None = None,
+        *,
+        hint_key: HintKey,
+        limits: Limits | None = None,
     ) -> None:
         self.dsn = dsn
         self.pooler = pooler or PoolerOptions()
@@ -230,7 +263,12 @@ class Store:
         self.pool = pool
         self.queries = load_queries(schema)
         self.calls: collections.Counter[str] = collections.Counter()
-        self.channel = schema  # the NOTIFY channel (see notify() in the schema)
+        self._hint_key = hint_key
+        self.limits = limits or Limits()  # the deployment's (table limits, schema 0001)
+        # What refuses an argument Postgres cannot store: the service layer makes it
+        # RPCError(INVALID_ARGUMENT), as Temporal's server answers.
+        self.refuse_invalid: Callable[[str], Exception] = InvalidStringError
+        self.channel = hint_key.channel  # the NOTIFY channel (see notify() in the schema)
         self._listener: _Listener | None = None
         # The hot transitions, also as statements that return their wake-ups beside
         # their result instead of sending them (wakeups.py); used while another one
@@ -265,6 +303,7 @@ class Store:
             raise DatabaseUnavailableError(f"cannot connect to Postgres: {err}") from err
         try:
             await migrate(conn, schema, pooled=pooler.poll_only)
+            settings = await conn.fetchrow(load_queries(schema)["deployment_settings"])
         finally:
             await conn.close()
         pool = await asyncpg.create_pool(
@@ -277,7 +316,15 @@ class Store:
             server_settings=connection_settings(plain_dsn),
             **cache,
         )
-        return cls(plain_dsn, schema, pool, ssl, pooler)
+        return cls(
+            plain_dsn,
+            schema,
+            pool,
+            ssl,
+            pooler,
+            hint_key=HintKey(settings["secret"], settings["channel"]),
+            limits=Limits.from_row(json.loads(settings["limits"])),
+        )
 
     async def close(self) -> None:
         await self.wakeups.close()
@@ -297,10 +344,27 @@ class Store:
     async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
         return await self._run("fetchrow", name, args)
 
+    async def fetchval_repairing(self, name: str, *args: Any) -> Any:
+        """fetchval for text a worker produced (completions, failures): characters
+        Postgres cannot store (NUL, lone surrogates) become U+FFFD instead of failing
+        the statement on every attempt."""
+        try:
+            return await self._run_checked("fetchval", name, args)
+        except InvalidStringError:
+            return await self._run("fetchval", name, tuple(make_storable(list(args))))
+
     async def _run(self, method: str, name: str, args: tuple) -> Any:
         """Run one named statement. Each is a single function call in its own
         transaction, so a failed attempt either did nothing or (connection lost after
-        the commit) did everything; the error tables above say when to try again."""
+        the commit) did everything; the error tables above say when to try again.
+        A string Postgres cannot store is refused (refuse_invalid) before any SQL."""
+        try:
+            return await self._run_checked(method, name, args)
+        except InvalidStringError as err:
+            raise self.refuse_invalid(str(err)) from None
+
+    async def _run_checked(self, method: str, name: str, args: tuple) -> Any:
+        check_plain_args(args, f"an argument of {name}")
         self.calls[name] += 1
         deadlocks = lost = 0
         while True:
@@ -342,6 +406,10 @@ class Store:
             except _CONNECTION_LOST_ERRORS:
                 _drop(conn)
                 raise
+            except asyncpg.DataError as err:
+                if isinstance(err.__cause__, InvalidStringError):  # from _dumps, not sent
+                    raise err.__cause__ from None
+                raise
         finally:
             await self.pool.release(conn)
 
@@ -367,13 +435,28 @@ class Store:
         sql = self.queries[name]
         for hole, fragment in fragments.items():
             sql = sql.replace("{" + hole + "}", fragment)
-        return await self.pool.fetch(sql, *args)
+        try:
+            check_plain_args(args, f"an argument of {name}")
+            try:
+                return await self.pool.fetch(sql, *args)
+            except asyncpg.DataError as err:
+                if isinstance(err.__cause__, InvalidStringError):
+                    raise err.__cause__ from None
+                raise
+        except InvalidStringError as err:
+            raise self.refuse_invalid(str(err)) from None
 
     async def execute_raw(self, sql: str, *args: Any) -> str:
         """For tests and tools only: a statement that is not part of the engine."""
         return await self.pool.execute(sql, *args)
 
     # ----------------------------------------------------------------- listening
+
+    def hint(self, kind: str, subject: str) -> str:
+        """What a notification about ``subject`` carries after its kind letter (see
+        notify() in schema 0001): an opaque digest only holders of the secret can
+        compute, so a notification reveals nothing and is only ever a hint."""
+        return self._hint_key.hint(kind, subject)
 
     async def listener(self) -> _Listener:
         if self._listener is None:

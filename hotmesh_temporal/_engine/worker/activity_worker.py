@@ -82,6 +82,14 @@ async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tup
     return failure.to_json_dict(), error_type, non_retryable, next_delay
 
 
+def _safe_str(value: BaseException) -> str:
+    """str() of an exception, or its type when its __str__ itself raises."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the failure
+        return f"<{type(value).__name__} whose str() raised>"
+
+
 @dataclass
 class _Running:
     task: Mapping[str, Any]
@@ -334,7 +342,7 @@ class ActivityWorker:
             return
         reply = None
         try:
-            reply = await self.store.fetchval(
+            reply = await self.store.fetchval_repairing(
                 "complete_activity_run_ahead",
                 task["id"],
                 task["attempt"],
@@ -464,10 +472,18 @@ class ActivityWorker:
         await self._report_failure(task, err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
-            activity_converter(self.config.data_converter, task), err
-        )
-        reply = await self.store.fetchval(
+        try:
+            failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
+                activity_converter(self.config.data_converter, task), err
+            )
+        except Exception as inner:  # noqa: BLE001 - the attempt must still fail, as in temporalio
+            logger.exception("Exception handling failed, original error: %s", _safe_str(err))
+            failure = {
+                "message": f"Failed building exception result: {_safe_str(inner)}",
+                "applicationFailureInfo": {},
+            }
+            error_type, non_retryable, next_delay = "", False, None
+        reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],
             task["attempt"],

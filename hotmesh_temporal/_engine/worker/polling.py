@@ -35,7 +35,8 @@ class Poller:
         self._claim = claim
         self._capacity = capacity
         self._kind = notify_kind
-        self._key = f"{namespace}|{task_queue}"
+        # Notifications name no queue: they carry this opaque hint (Store.hint).
+        self._key = store.hint(notify_kind, f"{namespace}|{task_queue}")
         self._store = store
         self._batch = batch
         # When a rate limit holds claims back (no event will end it), how long until

@@ -29,6 +29,14 @@ from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
+from hotmesh_temporal._engine.store.limits import (
+    PAYLOADS_ERROR,
+    PAYLOADS_WARNING,
+    InvalidStringError,
+    Limits,
+    check_name,
+    largest_payloads,
+)
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activations import (
     RUN_AHEAD_TURN_WAIT,
@@ -43,7 +51,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
-from hotmesh_temporal.exceptions import FailureError
+from hotmesh_temporal.exceptions import ApplicationError, FailureError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
 
@@ -106,6 +114,9 @@ class WorkflowWorkerConfig:
     # per worker, as temporalio does, so an interceptor refusing the worker's setup
     # fails the worker, not each workflow task.
     workflow_interceptors: tuple | None = None
+    # Fail a workflow task whose payloads exceed the deployment's blob_size_error, as
+    # temporalio does (Worker(disable_payload_error_limit=True) turns it off).
+    payload_error_limit: bool = True
 
     def __post_init__(self) -> None:
         if self.workflow_interceptors is None:
@@ -295,7 +306,7 @@ class WorkflowWorker:
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
-            driver.begin_task(live_task_facts(task))
+            driver.begin_task(live_task_facts(task, self.store.limits))
             result = await run_with_local_activities(
                 driver,
                 h.parse_time(task["started_at"]),
@@ -321,7 +332,14 @@ class WorkflowWorker:
         reserved = self._reserve_eager()
         try:
             completion = self._completion(task, driver, result.commands, reserved, begun)
-            reply = await self.store.fetchval(
+            too_large = self._completion_refused(task, completion)
+            if too_large is not None:
+                self._start_eager([], reserved)
+                self._log_task_failure(task, too_large)
+                self._cache.pop(run_id, None)
+                await self._record_failure(task, too_large)
+                return _FAILED
+            reply = await self.store.fetchval_repairing(
                 "complete_workflow_task",
                 task["run_id"],
                 task["lease_id"],
@@ -378,10 +396,12 @@ class WorkflowWorker:
             self._cache.pop(run_id, None)
             logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
+        before = (driver.last_event_id, driver.history_size)
         driver.last_event_id = int(reply["last_event_id"])
         if reply.get("last_event_time"):
             driver.last_event_time = h.parse_time(reply["last_event_time"])
         driver.history_size = int(reply.get("history_size") or 0)
+        self._warn_history_limits(task, before, (driver.last_event_id, driver.history_size))
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
@@ -464,7 +484,7 @@ class WorkflowWorker:
         )
         try:
             await driver.replay(events)
-            driver.begin_task(live_task_facts(task))
+            driver.begin_task(live_task_facts(task, self.store.limits))
             outcome = await driver.run_current(now, after + len(events))
         except Exception:
             return None  # the leased task will replay the run and meet the same error
@@ -483,6 +503,9 @@ class WorkflowWorker:
         except BaseException:
             self._start_eager([], reserved)
             raise
+        if self._completion_refused(task, completion) is not None:
+            self._start_eager([], reserved)
+            return None  # the leased task fails the same way, and says so
         return RunAhead(self, task, driver, completion, reserved, time.monotonic())
 
     def _count_run_ahead(self, workflow_type: str, kept: bool) -> None:
@@ -618,12 +641,69 @@ class WorkflowWorker:
             scheduled_event_id=driver.last_scheduled_id,
             identity=self.config.identity,
             history_size=int(task.get("history_size") or 0),
-            suggest_continue_as_new=live_task_facts(task).suggest_continue_as_new,
+            suggest_continue_as_new=live_task_facts(
+                task, self.store.limits
+            ).suggest_continue_as_new,
             started_attrs=driver.started_attrs,
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
             eager_activity_slots=eager_slots,
         )
+
+    def _warn_history_limits(
+        self, task: Mapping[str, Any], before: tuple[int, int], after: tuple[int, int]
+    ) -> None:
+        """Temporal's history warn limits: logged once, when a task crosses them (at
+        the error limits the database terminates the run)."""
+        limits = self.store.limits
+        crossed = [
+            (kind, value, limit)
+            for kind, old, value, limit in (
+                ("count", before[0], after[0], limits.history_count_warn),
+                ("size", before[1], after[1], limits.history_size_warn),
+            )
+            if old < limit <= value
+        ]
+        for kind, value, limit in crossed:
+            logger.warning(
+                "history %s exceeds warn limit. workflow_id=%s run_id=%s %s=%d limit=%d",
+                kind,
+                task.get("workflow_id"),
+                task.get("run_id"),
+                kind,
+                value,
+                limit,
+            )
+
+    def _completion_refused(self, task: Mapping[str, Any], completion: Any) -> Exception | None:
+        """Why the server would fail this workflow task rather than take its
+        commands, checked before any SQL: ids and names over the limits (or holding
+        what Postgres cannot store), payloads over the blob-size limit."""
+        try:
+            check_command_names(completion, self.store.limits)
+        except InvalidStringError as err:
+            return BadCommandAttributesError(str(err))
+        return self._payloads_too_large(task, completion)
+
+    def _payloads_too_large(
+        self, task: Mapping[str, Any], completion: Any
+    ) -> PayloadsTooLargeError | None:
+        """Temporal's blob-size limits on a completion: a warning past blob_size_warn,
+        a failed workflow task past blob_size_error (temporalio's TMPRL1103 messages;
+        the failure's cause is PAYLOADS_TOO_LARGE)."""
+        limits = self.store.limits
+        size = largest_payloads(completion.to_json())
+        if size > limits.blob_size_error and self.config.payload_error_limit:
+            return PayloadsTooLargeError(PAYLOADS_ERROR, size, limits.blob_size_error)
+        if size > limits.blob_size_warn:
+            logger.warning(
+                "%s size=%d limit=%d run_id=%s",
+                PAYLOADS_WARNING,
+                size,
+                limits.blob_size_warn,
+                task.get("run_id"),
+            )
+        return None
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
         # temporalio's record: its logger name (under this package), its message, and its
@@ -706,7 +786,7 @@ class WorkflowWorker:
         driver = self._new_driver(task)
         await driver.replay(await self.store.fetchval("events_after", uuid.UUID(run_id), 0))
         if driver.instance is None:  # no task completed yet: run its first activation
-            driver.begin_task(live_task_facts(execution))
+            driver.begin_task(live_task_facts(execution, self.store.limits))
             await driver.run_current(execution["start_time"], int(execution["next_event_id"]) - 1)
         return driver
 
@@ -759,6 +839,9 @@ def create_instance(
 
 def task_failure_cause(err: BaseException) -> str:
     """The WorkflowTaskFailedCause Temporal's SDK reports for a failed activation."""
+    known = getattr(type(err), "task_failure_cause", None)  # the limits' own failures
+    if isinstance(known, str):
+        return known
     if "Nondeterminism" in type(err).__name__:
         return "WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR"
     return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
@@ -781,12 +864,15 @@ def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:
     )
 
 
-def live_task_facts(task: Mapping[str, Any]) -> TaskFacts:
+def live_task_facts(task: Mapping[str, Any], limits: Limits) -> TaskFacts:
     """The facts of a task about to run: its WorkflowTaskStarted event will take the
     run's next event id, and the history size is the one when it was leased."""
     started_id = int(task["next_event_id"])
     size = int(task.get("history_size") or 0)
-    return TaskFacts(started_id, size, continue_as_new_suggested(started_id, size))
+    suggest = continue_as_new_suggested(
+        started_id, size, limits.history_count_suggest_can, limits.history_size_suggest_can
+    )
+    return TaskFacts(started_id, size, suggest)
 
 
 @dataclass
@@ -852,6 +938,47 @@ def _predicted_events(
 
 
 _FAILED: Any = object()  # _run_task's answer for a workflow task that failed
+
+
+class BadCommandAttributesError(ApplicationError):
+    """A command names an activity, child or next run by an id, type or task queue the
+    server refuses (too long, or not storable): the workflow task fails, as Temporal
+    fails it with a BAD_*_ATTRIBUTES cause, instead of retrying a statement that
+    Postgres rejects."""
+
+    task_failure_cause = "WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="BadCommandAttributes")
+
+
+def check_command_names(completion: Any, limits: Limits) -> None:
+    """The ids, types and task queues of a completion's commands (InvalidStringError)."""
+    for activity in completion.activities:
+        check_name("ActivityId", activity["activity_id"], limits)
+        check_name("ActivityType", activity["activity_type"], limits)
+        check_name("TaskQueue", activity["task_queue"], limits)
+    starts = [child["start"] for child in completion.children]
+    if completion.close is not None and completion.close.get("continue_as_new"):
+        starts.append(completion.close["continue_as_new"])
+    for start in starts:
+        check_name("WorkflowId", start.get("workflow_id", ""), limits)
+        check_name("WorkflowType", start.get("workflow_type", ""), limits)
+        check_name("TaskQueue", start.get("task_queue", ""), limits)
+
+
+class PayloadsTooLargeError(ApplicationError):
+    """A workflow task's completion carries payloads over the deployment's blob-size
+    error limit. The task fails (and is retried) as temporalio fails it: cause
+    WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE, failure type PayloadsTooLarge,
+    temporalio's TMPRL1103 message."""
+
+    task_failure_cause = "WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE"
+
+    def __init__(self, message: str, size: int, limit: int) -> None:
+        super().__init__(message, type="PayloadsTooLarge")
+        self.size = size
+        self.limit = limit
 
 
 def _codec_applies_to_headers(behavior: Any) -> bool:

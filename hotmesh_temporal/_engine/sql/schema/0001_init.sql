@@ -28,7 +28,8 @@
 --
 -- `{{schema}}` is replaced by the (quoted) schema name when the file is rendered.
 
-CREATE SCHEMA IF NOT EXISTS {{schema}};
+-- The schema itself is created by the migration runner (migrate.py), only when missing,
+-- so a role that owns it needs no CREATE privilege on the database.
 
 -- ------------------------------------------------------------------ clock and wake-ups
 
@@ -45,23 +46,70 @@ LANGUAGE sql STABLE AS $$
     SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock
 $$;
 
--- One LISTEN channel per schema; the message's first letter says what happened:
+-- Wake-ups are hints, never news: a message names no queue, namespace, run or outcome,
+-- so a role that may LISTEN (Postgres lets any role LISTEN on any channel) learns
+-- nothing it could read, and one that NOTIFYs can at most cause a needless read.
+-- The channel and every message are derived from a random secret that only roles
+-- allowed into this schema can read:
+--   channel: 'hm_' || first 32 hex digits of sha256(secret || 'channel')
+--   message: '<kind>|' || first 24 hex digits of sha256(secret || '<kind>|<subject>')
+-- kind and subject are:
 --   w|<namespace>|<task queue>   a workflow task is ready
 --   a|<namespace>|<task queue>   an activity task is ready
+--   q|<namespace>|<task queue>   a query waits for a worker
 --   c|<run id>                   a run closed
---   t|<epoch seconds>            a new deadline the sweepers should wake for
---
+--   u|<update row id>            an update changed state
+--   r|<query id>                 a query was answered
+--   s|<standalone activity id>   a standalone activity closed
+-- except t|<epoch seconds> (a deadline the sweepers should wake for; t|clock when the
+-- time-skipping clock moved), which names nothing and is sent as is. A listener
+-- computes the hints it waits for (Store.hint) and reads the rows it is woken for.
+CREATE TABLE {{schema}}.hint_key (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    secret text NOT NULL DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''),
+    channel text
+);
+INSERT INTO {{schema}}.hint_key DEFAULT VALUES;
+UPDATE {{schema}}.hint_key
+   SET channel = 'hm_' || left(encode(sha256(convert_to(secret || 'channel', 'UTF8')), 'hex'), 32);
+REVOKE ALL ON {{schema}}.hint_key FROM PUBLIC;
+
+-- Temporal's limits, per deployment, with the server's dynamic-config defaults
+-- (docs/operations.md, Security: change them with UPDATE; clients and workers read them
+-- when they connect). Sizes in bytes.
+CREATE TABLE {{schema}}.limits (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    blob_size_warn bigint NOT NULL DEFAULT 512 * 1024,               -- limit.blobSize.warn
+    blob_size_error bigint NOT NULL DEFAULT 2 * 1024 * 1024,         -- limit.blobSize.error
+    history_count_warn bigint NOT NULL DEFAULT 10240,                -- limit.historyCount.warn
+    history_count_error bigint NOT NULL DEFAULT 51200,               -- limit.historyCount.error
+    history_count_suggest_can bigint NOT NULL DEFAULT 4096,  -- ...historyCount.suggestContinueAsNew
+    history_size_warn bigint NOT NULL DEFAULT 10 * 1024 * 1024,      -- limit.historySize.warn
+    history_size_error bigint NOT NULL DEFAULT 50 * 1024 * 1024,     -- limit.historySize.error
+    history_size_suggest_can bigint NOT NULL DEFAULT 4 * 1024 * 1024, -- ...historySize.suggestContinueAsNew
+    max_id_length int NOT NULL DEFAULT 1000                          -- limit.maxIDLength
+);
+INSERT INTO {{schema}}.limits DEFAULT VALUES;
+
 -- A statement that begins with defer_wakeups() collects its messages instead, for the
 -- caller to send after the commit (wakeups.py says why): they are read with
--- current_setting('hotmesh.wakeups', true), one per line.
+-- current_setting('hotmesh.wakeups', true), one per line, already hashed.
 CREATE FUNCTION {{schema}}.notify(p_message text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    k {{schema}}.hint_key;
+    v_hint text := p_message;
 BEGIN
+    SELECT * INTO k FROM {{schema}}.hint_key;
+    IF left(p_message, 2) <> 't|' THEN
+        v_hint := left(p_message, 2)
+            || left(encode(sha256(convert_to(k.secret || p_message, 'UTF8')), 'hex'), 24);
+    END IF;
     IF current_setting('hotmesh.defer_wakeups', true) = 'on' THEN
         PERFORM set_config('hotmesh.wakeups',
-            coalesce(current_setting('hotmesh.wakeups', true), '') || p_message || chr(10), true);
+            coalesce(current_setting('hotmesh.wakeups', true), '') || v_hint || chr(10), true);
     ELSE
-        PERFORM pg_notify('{{schema}}'::regnamespace::text, p_message);
+        PERFORM pg_notify(k.channel, v_hint);
     END IF;
 END $$;
 
@@ -650,7 +698,6 @@ CREATE FUNCTION {{schema}}.close_run(p_run uuid, p_status smallint, p_result jso
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_outcome text;
     v_parent jsonb;
 BEGIN
     UPDATE {{schema}}.executions
@@ -669,13 +716,8 @@ BEGIN
         PERFORM {{schema}}.on_close_children(p_run, p_status, p_result, p_failure, p_new_run);
     END IF;
     PERFORM {{schema}}.on_close_updates(p_run, p_status);
-    -- The outcome rides along when it fits, so a waiting client needs no extra query.
-    v_outcome := jsonb_build_object('status', p_status, 'result', p_result,
-                                    'failure', p_failure, 'new_run_id', p_new_run)::text;
-    IF length(v_outcome) > 7000 THEN
-        v_outcome := '';
-    END IF;
-    PERFORM {{schema}}.notify('c|' || p_run::text || '|' || v_outcome);
+    -- A hint only: the waiting client reads the outcome from the row (run_outcome).
+    PERFORM {{schema}}.notify('c|' || p_run::text);
 END $$;
 
 -- Insert a new run with its first events and its first workflow task. p_start holds the
@@ -809,6 +851,29 @@ BEGIN
         p_run, p_worker, p_completion, coalesce(p_completion->'events', '[]'::jsonb), p_eager_next);
 END $$;
 
+-- Terminate a run whose history reached the deployment's hard limits, as the Temporal
+-- server does (same reasons, identity 'history-service'). History size is counted as
+-- the events' JSON text, a close approximation of Temporal's encoded size.
+CREATE FUNCTION {{schema}}.terminate_if_history_too_large(e {{schema}}.executions)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    l {{schema}}.limits;
+    v_reason text;
+BEGIN
+    SELECT * INTO l FROM {{schema}}.limits;
+    IF e.next_event_id - 1 >= l.history_count_error THEN
+        v_reason := 'Workflow history count exceeds limit.';
+    ELSIF e.history_size >= l.history_size_error THEN
+        v_reason := 'Workflow history size exceeds limit.';
+    ELSE
+        RETURN false;
+    END IF;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id;
+    PERFORM {{schema}}.terminate_run(e, v_reason, NULL, 'history-service');
+    RETURN true;
+END $$;
+
 -- What a kept completion does once its task is checked and gone: append p_events (the
 -- task's events, after any that precede them in the same transaction) and apply the
 -- completion's commands. The caller holds the run's row lock.
@@ -847,6 +912,12 @@ BEGIN
     PERFORM {{schema}}.apply_update_commands(e, p_completion, p_worker);
     IF p_completion ? 'visibility' THEN
         PERFORM {{schema}}.apply_visibility_commands(e, p_completion, p_worker);
+    END IF;
+
+    -- Temporal's hard history limits (table limits): the run is terminated, as the
+    -- server terminates it, with the server's reason.
+    IF v_close IS NULL AND {{schema}}.terminate_if_history_too_large(e) THEN
+        RETURN jsonb_build_object('status', 'stale');
     END IF;
 
     IF v_close IS NOT NULL THEN
@@ -1447,7 +1518,8 @@ BEGIN
     RETURN jsonb_build_object('status', 'started', 'run_id', v_run);
 END $$;
 
-CREATE FUNCTION {{schema}}.terminate_run(e {{schema}}.executions, p_reason text, p_details jsonb)
+CREATE FUNCTION {{schema}}.terminate_run(
+    e {{schema}}.executions, p_reason text, p_details jsonb, p_identity text DEFAULT '')
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -1455,7 +1527,7 @@ BEGIN
     PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionTerminated',
         'attrs', jsonb_strip_nulls(jsonb_build_object(
-            'reason', p_reason, 'details', p_details, 'identity', '')))));
+            'reason', p_reason, 'details', p_details, 'identity', p_identity)))));
     PERFORM {{schema}}.close_run(e.run_id, 5::smallint, NULL, NULL, NULL);
 END $$;
 

@@ -15,8 +15,8 @@
 -- set: {success} or {failure}, Temporal's update.v1.Outcome JSON), 3 aborted (the run
 -- closed before a workflow task accepted it; the client gets "workflow execution
 -- already completed"), 4 rejected (outcome: {failure}).
--- A waiting client LISTENs for 'u|<id>|<reply JSON>' (sent on every state change; the
--- JSON, update_reply() of the row, is left out when too large for a notification).
+-- A waiting client LISTENs for the hint of 'u|<id>' (sent on every state change) and
+-- then reads the row (update_by_id): the notification carries no outcome.
 
 CREATE TABLE {{schema}}.updates (
     id uuid PRIMARY KEY,
@@ -129,13 +129,8 @@ END $$;
 
 CREATE FUNCTION {{schema}}.notify_update(u {{schema}}.updates) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_reply text := {{schema}}.update_reply(u)::text;
 BEGIN
-    IF length(v_reply) > 7000 THEN
-        v_reply := '';
-    END IF;
-    PERFORM {{schema}}.notify('u|' || u.id::text || '|' || v_reply);
+    PERFORM {{schema}}.notify('u|' || u.id::text);
 END $$;
 
 CREATE FUNCTION {{schema}}.set_update_state(

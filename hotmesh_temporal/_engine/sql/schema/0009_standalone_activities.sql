@@ -34,7 +34,9 @@ CREATE TABLE {{schema}}.standalone_activities (
     search_attributes jsonb,
     search_values jsonb GENERATED ALWAYS AS
         ({{schema}}.search_attribute_values(search_attributes)) STORED,
-    summary text,
+    -- Temporal's sdk.v1.UserMetadata JSON ({summary}: a payload encoded by the client's
+    -- data converter, codec included, like every other user metadata).
+    user_metadata jsonb,
     identity text,
     cancel_requested boolean NOT NULL DEFAULT false,
     canceled_reason text,
@@ -120,11 +122,11 @@ BEGIN
     INSERT INTO {{schema}}.standalone_activities (
         run_id, namespace, activity_id, activity_type, task_queue, start_time,
         execution_time, options, original_options, input, header, search_attributes,
-        summary, identity)
+        user_metadata, identity)
     VALUES (
         v_run, p->>'namespace', p->>'activity_id', p->>'activity_type', o->>'task_queue',
         v_now, v_at, o, o, p->'input', p->'header', p->'search_attributes',
-        p->>'summary', p->>'identity');
+        p->'user_metadata', p->>'identity');
     INSERT INTO {{schema}}.activity_tasks (
         run_id, namespace, workflow_id, workflow_type, scheduled_event_id, activity_id,
         activity_type, task_queue, input, header, scheduled_time, attempt_scheduled_time,

@@ -1,0 +1,171 @@
+"""Temporal's limits, per deployment (table ``limits``, schema 0001), and the checks
+that keep every string the engine sends to Postgres valid there.
+
+The defaults are the Temporal server's dynamic-config defaults; the error texts are
+the server's, so code that matches on them keeps working.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    blob_size_warn: int = 512 * 1024
+    blob_size_error: int = 2 * 1024 * 1024
+    history_count_warn: int = 10240
+    history_count_error: int = 51200
+    history_count_suggest_can: int = 4096
+    history_size_warn: int = 10 * 1024 * 1024
+    history_size_error: int = 50 * 1024 * 1024
+    history_size_suggest_can: int = 4 * 1024 * 1024
+    max_id_length: int = 1000
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Limits:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in row.items() if k in names})
+
+
+class InvalidStringError(ValueError):
+    """A string Postgres cannot store (NUL, lone surrogate) or longer than allowed.
+    Raised before any SQL; clients turn it into RPCError(INVALID_ARGUMENT)."""
+
+
+# Postgres text and jsonb hold no NUL character, and UTF-8 has no lone surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(value: str) -> str | None:
+    """Why Postgres cannot store ``value``, or None."""
+    if value.isascii():
+        return "contains a NUL character" if "\x00" in value else None
+    match = _UNSTORABLE.search(value)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "contains a NUL character"
+    return f"contains a lone surrogate (U+{ord(match.group()):04X}), not valid UTF-8"
+
+
+def check_storable(value: Any, where: str = "argument") -> None:
+    """Refuse a value (str, or JSON-like nesting of them) holding an unstorable string,
+    in a key or a value."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = unstorable(item)
+            if problem is not None:
+                raise InvalidStringError(f"{where} {problem}")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+# The server's words when an id or name is too long (Go's len: UTF-8 bytes).
+_TOO_LONG = {
+    "WorkflowId": "WorkflowId exceeds maximum allowed length ({length}/{limit})",
+    "TaskQueue": "taskQueue length exceeds limit",
+    "WorkflowType": "WorkflowType length exceeds limit.",
+    "SignalName": "SignalName length exceeds limit.",
+    "UpdateId": "UpdateId exceeds maximum allowed length ({length}/{limit})",
+    "RequestId": "RequestId exceeds maximum allowed length ({length}/{limit})",
+    "ActivityId": "ActivityId exceeds maximum allowed length ({length}/{limit})",
+    "ActivityType": "ActivityType length exceeds limit.",
+    "ScheduleId": "ScheduleId exceeds maximum allowed length ({length}/{limit})",
+}
+
+
+def make_storable(value: Any) -> Any:
+    """``value`` (JSON-like) with every character Postgres cannot store (NUL, lone
+    surrogates) replaced by U+FFFD: for text a worker produces (failure messages,
+    stack traces), which must reach the database rather than fail the task forever.
+    Returns ``value`` itself when nothing needed replacing."""
+    if isinstance(value, str):
+        return value if unstorable(value) is None else _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        items = {make_storable(k): make_storable(v) for k, v in value.items()}
+        same = all(a is b for a, b in zip(items, value, strict=False)) and all(
+            items[k] is v for k, v in zip(items, value.values(), strict=False)
+        )
+        return value if same else items
+    if isinstance(value, list):
+        mapped = [make_storable(v) for v in value]
+        return value if all(a is b for a, b in zip(mapped, value, strict=False)) else mapped
+    return value
+
+
+def check_plain_args(args: tuple, where: str = "argument") -> None:
+    """The strings among a statement's arguments and in its array arguments; JSON
+    arguments are checked as they are encoded (store._dumps), where it is cheap."""
+    for arg in args:
+        if isinstance(arg, str):
+            problem = unstorable(arg)
+            if problem is not None:
+                raise InvalidStringError(f"{where} {problem}")
+        elif isinstance(arg, (list, tuple)):
+            for item in arg:
+                if isinstance(item, str) and unstorable(item) is not None:
+                    raise InvalidStringError(f"{where} {unstorable(item)}")
+
+
+def check_name(kind: str, value: str, limits: Limits) -> None:
+    """An id or a name (a key of _TOO_LONG): storable and at most ``max_id_length``
+    UTF-8 bytes, refused with the server's message otherwise."""
+    if not isinstance(value, str):
+        raise InvalidStringError(f"{kind} must be a string, not {type(value).__name__}")
+    problem = unstorable(value)
+    if problem is not None:
+        raise InvalidStringError(f"{kind} {problem}")
+    length = len(value.encode())
+    if length > limits.max_id_length:
+        raise InvalidStringError(_TOO_LONG[kind].format(length=length, limit=limits.max_id_length))
+
+
+# ------------------------------------------------------------------ payload sizes
+
+PAYLOADS_WARNING = (
+    "[TMPRL1103] Attempted to upload payloads with size that exceeded the warning limit."
+)
+PAYLOADS_ERROR = "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+BLOB_TOO_LARGE = "Blob data size exceeds limit."
+
+
+def _b64_bytes(text: str) -> int:
+    return len(text) * 3 // 4 - text[-2:].count("=") if text else 0
+
+
+def payloads_json_size(payloads: list[Any]) -> int:
+    """The bytes a list of Payload JSON objects ({metadata: {k: base64}, data: base64})
+    holds: what Temporal's blob-size limit counts, give or take the framing."""
+    size = 0
+    for payload in payloads:
+        if not isinstance(payload, dict):
+            continue
+        size += _b64_bytes(payload.get("data") or "")
+        for key, value in (payload.get("metadata") or {}).items():
+            size += len(key) + _b64_bytes(value or "")
+    return size
+
+
+def largest_payloads(value: Any) -> int:
+    """The size of the largest Payloads field ({"payloads": [...]}) anywhere in a
+    JSON value, such as a workflow task's completion."""
+    largest = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            inner = item.get("payloads")
+            if isinstance(inner, list):
+                largest = max(largest, payloads_json_size(inner))
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    return largest

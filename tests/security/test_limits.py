@@ -1,0 +1,467 @@
+"""Temporal's limits, per deployment (table limits): payload sizes, history count and
+size, the continue-as-new suggestion, id and name lengths; and strings Postgres cannot
+store, refused with INVALID_ARGUMENT before any SQL (issue 14). Each limit is tested at
+its warning and its hard threshold, lowered in a deployment of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from hotmesh_temporal import activity, workflow
+from hotmesh_temporal._engine.store.dsn import split_schema, with_schema
+from hotmesh_temporal.api.enums.v1 import WorkflowTaskFailedCause
+from hotmesh_temporal.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from hotmesh_temporal.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from hotmesh_temporal.exceptions import ApplicationError, TerminatedError
+from hotmesh_temporal.service import RPCError, RPCStatusCode
+from hotmesh_temporal.worker import Worker
+
+# ------------------------------------------------------------------ deployments
+
+
+@pytest.fixture
+async def deployment_with(pg_dsn: str) -> AsyncIterator[Callable]:
+    """Connect to a fresh schema whose limits table was changed as given."""
+    base, _ = split_schema(pg_dsn)
+    made: list[tuple[str, Client]] = []
+
+    async def connect(**limits: int) -> Client:
+        schema = f"hm_lim_{secrets.token_hex(4)}"
+        first = await Client.connect(with_schema(base, schema))  # migrates
+        await first.service_client.close()
+        admin = await asyncpg.connect(base)
+        try:
+            for column, value in limits.items():
+                await admin.execute(f"UPDATE {schema}.limits SET {column} = $1", value)
+        finally:
+            await admin.close()
+        client = await Client.connect(with_schema(base, schema))  # reads them
+        made.append((schema, client))
+        return client
+
+    yield connect
+    admin = await asyncpg.connect(base)
+    try:
+        for schema, client in made:
+            await client.service_client.close()
+            await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await admin.close()
+
+
+def _id() -> str:
+    return f"lim-{uuid.uuid4()}"
+
+
+async def _history(handle) -> list:
+    return [e async for e in handle.fetch_history_events()]
+
+
+def _type(event) -> str:
+    from hotmesh_temporal.api.enums.v1 import EventType
+
+    return EventType.Name(event.event_type)
+
+
+# ------------------------------------------------------------------- payloads
+
+
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, size: int) -> str:
+        return "x" * size
+
+
+async def test_a_client_payload_over_the_blob_limit_is_refused(deployment_with, caplog) -> None:
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    # The warning threshold on the client side is temporalio's payload_limits option.
+    with pytest.raises(RPCError) as err:
+        await client.start_workflow(Echo.run, "y" * 20_000, id=_id(), task_queue="nowhere")
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Blob data size exceeds limit."
+    handle = await client.start_workflow(Echo.run, 1, id=_id(), task_queue="nowhere")
+    with pytest.raises(RPCError, match="Blob data size exceeds limit."):
+        await handle.signal("anything", "y" * 20_000)
+    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
+        await handle.signal("anything", "y" * 9_000)
+    # Under this deployment's error limit and under the client's warning size
+    # (temporalio's payload_limits, 512 KiB by default): taken, no warning.
+    assert "TMPRL1103" not in caplog.text
+    await handle.terminate()
+
+
+async def test_a_client_payload_over_the_warning_size_is_logged(client, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
+        handle = await client.start_workflow(
+            Echo.run, "y" * (600 * 1024), id=_id(), task_queue=f"nowhere-{uuid.uuid4()}"
+        )
+    assert (
+        "[TMPRL1103] Attempted to upload payloads with size that exceeded the warning limit."
+        in (caplog.text)
+    )
+    await handle.terminate()
+
+
+async def test_a_workflow_result_over_the_blob_limit_fails_its_task(
+    deployment_with, caplog
+) -> None:
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    task_queue = f"big-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Echo]):
+        with caplog.at_level(logging.WARNING):
+            warned = await client.start_workflow(Echo.run, 5_000, id=_id(), task_queue=task_queue)
+            assert await warned.result() == "x" * 5_000  # over the warning size: kept
+            assert "exceeded the warning limit" in caplog.text
+            big = await client.start_workflow(Echo.run, 20_000, id=_id(), task_queue=task_queue)
+            await asyncio.sleep(1.0)
+        # temporalio fails the task (and retries it); the run does not close with a
+        # result the server would refuse, nor does the worker loop on a raw error.
+        assert (await big.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (
+            "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+            in (caplog.text)
+        )
+    # History shows why, as temporalio's run shows it (WorkflowTaskFailed).
+    failed = [e for e in await _history(big) if _type(e) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"]
+    assert failed, "no WorkflowTaskFailed in history"
+    attrs = failed[0].workflow_task_failed_event_attributes
+    assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE
+    assert attrs.failure.message == (
+        "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+    )
+    assert attrs.failure.application_failure_info.type == "PayloadsTooLarge"
+    await big.terminate()
+
+
+async def test_disable_payload_error_limit_lets_the_result_through(deployment_with) -> None:
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    task_queue = f"big-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[Echo], disable_payload_error_limit=True
+    ):
+        handle = await client.start_workflow(Echo.run, 20_000, id=_id(), task_queue=task_queue)
+        assert await handle.result() == "x" * 20_000
+
+
+# -------------------------------------------------------------------- history
+
+
+@workflow.defn
+class Sleeper:
+    @workflow.run
+    async def run(self, sleeps: int) -> list:
+        seen = []
+        for _ in range(sleeps):
+            await workflow.sleep(timedelta(milliseconds=1))
+            info = workflow.info()
+            seen.append([info.get_current_history_length(), info.is_continue_as_new_suggested()])
+        return seen
+
+
+@pytest.mark.parametrize(
+    "limits, reason",
+    [
+        ({"history_count_warn": 10, "history_count_error": 30}, "count"),
+        ({"history_size_warn": 2_000, "history_size_error": 6_000}, "size"),
+    ],
+    ids=["count", "size"],
+)
+async def test_a_history_over_the_hard_limit_terminates_the_run(
+    deployment_with, caplog, limits, reason
+) -> None:
+    client = await deployment_with(**limits)
+    task_queue = f"long-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING):
+        async with Worker(client, task_queue=task_queue, workflows=[Sleeper]):
+            handle = await client.start_workflow(Sleeper.run, 40, id=_id(), task_queue=task_queue)
+            with pytest.raises(WorkflowFailureError) as err:
+                await handle.result()
+    message = f"Workflow history {reason} exceeds limit."
+    assert isinstance(err.value.cause, TerminatedError)
+    assert err.value.cause.message == message
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    last = (await _history(handle))[-1]
+    assert _type(last) == "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED"
+    assert last.workflow_execution_terminated_event_attributes.reason == message
+    assert last.workflow_execution_terminated_event_attributes.identity == "history-service"
+    assert f"history {reason} exceeds warn limit." in caplog.text
+
+
+async def test_continue_as_new_is_suggested_at_the_deployments_threshold(deployment_with) -> None:
+    client = await deployment_with(history_count_suggest_can=12)
+    task_queue = f"can-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Sleeper]):
+        seen = await client.execute_workflow(Sleeper.run, 4, id=_id(), task_queue=task_queue)
+    # The suggestion is fixed when a task starts (Temporal records it in
+    # WorkflowTaskStarted), whose id is the history length workflow code reads.
+    assert [suggested for _, suggested in seen] == [length >= 12 for length, _ in seen]
+    assert not seen[0][1] and seen[-1][1]
+
+
+# --------------------------------------------------------- ids, names, strings
+
+_HOSTILE = {
+    "NUL": "bad\x00id",
+    "lone surrogate": "bad\ud800id",
+    "too long (ASCII)": "i" * 1001,
+    "too long in UTF-8 bytes": "\u00e9" * 501,  # 501 characters, 1002 bytes
+}
+
+
+@pytest.fixture(params=list(_HOSTILE), ids=list(_HOSTILE))
+def hostile(request) -> str:
+    return _HOSTILE[request.param]
+
+
+async def _refused(call) -> RPCError:
+    with pytest.raises(RPCError) as err:
+        await call
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT, err.value
+    return err.value
+
+
+async def test_hostile_strings_in_every_identifier_are_refused(client, hostile) -> None:
+    queue = f"q-{uuid.uuid4()}"
+    too_long = len(hostile.encode("utf-8", "surrogatepass")) > 1000
+    err = await _refused(client.start_workflow("Echo", 1, id=hostile, task_queue=queue))
+    if too_long:
+        assert (
+            err.message
+            == f"WorkflowId exceeds maximum allowed length ({len(hostile.encode())}/1000)"
+        )
+    err = await _refused(client.start_workflow("Echo", 1, id=_id(), task_queue=hostile))
+    if too_long:
+        assert err.message == "taskQueue length exceeds limit"
+    await _refused(client.start_workflow(hostile, 1, id=_id(), task_queue=queue))
+    handle = await client.start_workflow("Echo", 1, id=_id(), task_queue=queue)
+    err = await _refused(handle.signal(hostile))
+    if too_long:
+        assert err.message == "SignalName length exceeds limit."
+    addressed = client.get_workflow_handle(hostile)
+    calls = (
+        lambda: addressed.signal("s"),
+        lambda: addressed.query("q"),
+        addressed.describe,
+        addressed.terminate,
+        addressed.cancel,
+    )
+    for call in calls:
+        # An over-long id names no workflow (NOT_FOUND, as lookups answer) or is
+        # refused; an unstorable one is refused. Never a raw database error.
+        with pytest.raises(RPCError) as err:
+            await call()
+        allowed = {RPCStatusCode.INVALID_ARGUMENT}
+        if too_long:
+            allowed.add(RPCStatusCode.NOT_FOUND)
+        assert err.value.status in allowed, err.value
+    await _refused(
+        handle.start_update("u", id=hostile, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    )
+    await _refused(
+        client.start_activity(
+            "noop", id=hostile, task_queue=queue, start_to_close_timeout=timedelta(seconds=5)
+        )
+    )
+    await _refused(
+        client.start_activity(
+            "noop", id=_id(), task_queue=hostile, start_to_close_timeout=timedelta(seconds=5)
+        )
+    )
+    action = ScheduleActionStartWorkflow("Echo", id=_id(), task_queue=queue)
+    await _refused(client.create_schedule(hostile, Schedule(action=action, spec=ScheduleSpec())))
+    hostile_action = ScheduleActionStartWorkflow("Echo", id=hostile, task_queue=queue)
+    await _refused(
+        client.create_schedule(_id(), Schedule(action=hostile_action, spec=ScheduleSpec()))
+    )
+    if not too_long:  # names Temporal does not limit: only unstorable ones refused
+        await _refused(handle.query(hostile))
+        await _refused(handle.start_update(hostile, wait_for_stage=WorkflowUpdateStage.ACCEPTED))
+        await _refused(
+            client.start_workflow("Echo", 1, id=_id(), task_queue=queue, memo={hostile: 1})
+        )
+        await _refused(client.list_workflows(f"WorkflowId = '{hostile}'").__anext__())
+        key = SearchAttributeKey.for_keyword(hostile)
+        await _refused(
+            client.start_workflow(
+                "Echo",
+                1,
+                id=_id(),
+                task_queue=queue,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(key, "x")]),
+            )
+        )
+    await handle.terminate()
+    # Nothing was written for the refused starts.
+    assert len([w async for w in client.list_workflows(f"TaskQueue = '{queue}'")]) == 1
+
+
+def test_a_worker_on_an_invalid_task_queue_fails_at_construction(client, hostile) -> None:
+    with pytest.raises(ValueError, match="invalid task_queue"):
+        Worker(client, task_queue=hostile, workflows=[Echo])
+
+
+# ------------------------------------------------ failures the database must keep
+
+
+CJK_MESSAGE = "\u6f22" * 2_700  # ~8 KB in UTF-8: over NOTIFY's 8000-byte payload
+
+
+@workflow.defn
+class Refuses:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def refuse(self, message: str) -> None:
+        raise ApplicationError(message)
+
+
+@workflow.defn
+class FailsWith:
+    @workflow.run
+    async def run(self, message: str) -> None:
+        raise ApplicationError(message, non_retryable=True)
+
+
+@pytest.mark.parametrize(
+    "message", [CJK_MESSAGE, "nul\x00inside", "\ud83d" + "lone"], ids=["cjk", "nul", "surrogate"]
+)
+async def test_failure_messages_close_runs_and_updates(client, message) -> None:
+    """A run failing, or an update failing, with a message of ~8 KB of multibyte text
+    (over NOTIFY's 8000-byte limit), a NUL or a lone surrogate closes as usual: the
+    characters Postgres cannot store become U+FFFD, and the rest arrives intact."""
+    kept = message.replace("\x00", "\ufffd").replace("\ud83d", "\ufffd")
+    task_queue = f"fail-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[FailsWith, Refuses]):
+        handle = await client.start_workflow(
+            FailsWith.run, message, id=_id(), task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 10)
+        assert err.value.cause.message == kept
+        assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+        refusing = await client.start_workflow(Refuses.run, id=_id(), task_queue=task_queue)
+        with pytest.raises(WorkflowUpdateFailedError) as update_err:
+            await asyncio.wait_for(refusing.execute_update(Refuses.refuse, "x"), 10)
+        assert update_err.value.cause.message == "x"
+        with pytest.raises(WorkflowUpdateFailedError) as update_err:
+            await asyncio.wait_for(refusing.execute_update(Refuses.refuse, message), 10)
+        assert update_err.value.cause.message == kept
+        await refusing.terminate()
+
+
+# --------------------------------------------------------- activity failures
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+@activity.defn
+async def breaks_badly(kind: str) -> None:
+    if kind == "str":
+        raise Unprintable()
+    raise ApplicationError("details", object(), non_retryable=True)
+
+
+@workflow.defn
+class CallsBroken:
+    @workflow.run
+    async def run(self, kind: str) -> str:
+        from hotmesh_temporal.common import RetryPolicy
+
+        try:
+            await workflow.execute_activity(
+                breaks_badly,
+                kind,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except Exception as err:  # noqa: BLE001
+            return f"{type(err.cause).__name__}: {err.cause}"
+        return "no failure"
+
+
+@pytest.mark.parametrize("kind", ["str", "details"])
+async def test_an_activity_failure_that_cannot_be_encoded_still_fails_the_attempt(
+    client, kind
+) -> None:
+    task_queue = f"broken-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[CallsBroken], activities=[breaks_badly]
+    ):
+        outcome = await asyncio.wait_for(
+            client.execute_workflow(CallsBroken.run, kind, id=_id(), task_queue=task_queue), 20
+        )
+    assert outcome.startswith("ApplicationError: Failed building exception result:"), outcome
+
+
+# ------------------------------------------- commands naming what cannot be stored
+
+
+@activity.defn
+async def noop() -> None:
+    return None
+
+
+@workflow.defn
+class SchedulesOnAHostileQueue:
+    @workflow.run
+    async def run(self, what: str) -> None:
+        if what == "activity queue":
+            await workflow.execute_activity(
+                noop, task_queue="q" * 10_000, start_to_close_timeout=timedelta(seconds=5)
+            )
+        elif what == "activity id":
+            await workflow.execute_activity(
+                noop, activity_id="a" * 3_000, start_to_close_timeout=timedelta(seconds=5)
+            )
+        else:
+            await workflow.execute_child_workflow(
+                "Anything", id="c\u00e9" * 1_500, task_queue=workflow.info().task_queue
+            )
+
+
+@pytest.mark.parametrize("what", ["activity queue", "activity id", "child id"])
+async def test_a_command_with_an_over_long_name_fails_the_task_clearly(
+    client, caplog, what
+) -> None:
+    """Scheduling an activity on a 10 KB task queue (or with an over-long activity or
+    child id) fails the workflow task with the server's message, as Temporal does,
+    instead of a raw Postgres error on every retry; the run stays running and can be
+    terminated."""
+    task_queue = f"hostile-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING):
+        async with Worker(
+            client, task_queue=task_queue, workflows=[SchedulesOnAHostileQueue], activities=[noop]
+        ):
+            handle = await client.start_workflow(
+                SchedulesOnAHostileQueue.run, what, id=_id(), task_queue=task_queue
+            )
+            await asyncio.sleep(1.0)
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert "BadCommandAttributesError" in caplog.text
+    assert "exceeds" in caplog.text
+    assert "asyncpg" not in caplog.text and "index row" not in caplog.text
+    await handle.terminate()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
