@@ -50,13 +50,6 @@ PROGRAM = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflow activations still run on the worker's event loop, where trio-asyncio "
-    "answers asyncio's loop lookups with its own loop ('Not in workflow event loop'); they "
-    "pass once activations run on the workflow thread pool, as temporalio's do (the "
-    "runtime change in progress). Strict: remove this mark when it passes.",
-)
 def test_a_worker_under_trio_asyncio_runs_workflows(migrated_dsn, tmp_path):
     script = tmp_path / "trio_worker.py"
     script.write_text(PROGRAM)

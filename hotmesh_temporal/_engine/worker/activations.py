@@ -209,7 +209,9 @@ class WorkflowTaskExecutor:
 
     async def _run_now(self, step: Callable[[], T], run_id: str) -> T:
         thread = _StepThread()
-        future = asyncio.get_running_loop().run_in_executor(self._executor, thread.run, step)
+        # submit + wrap_future rather than loop.run_in_executor: a loop that is not
+        # asyncio's own (trio-asyncio's) may accept only executors of its kind.
+        future = asyncio.wrap_future(self._executor.submit(thread.run, step))
         if self.deadlock_timeout is None:
             return await future
         done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout)
