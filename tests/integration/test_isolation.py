@@ -329,6 +329,8 @@ async def test_cache_and_slot_limits_are_honoured_and_reported(migrated_dsn, tas
     from hotmesh_temporal.runtime import MetricBuffer, Runtime, TelemetryConfig
 
     buffer = MetricBuffer(10_000)
+    # Pools of other workers of this test session may still be winding down.
+    earlier = set(threading.enumerate())
     client = await Client.connect(
         migrated_dsn, runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer))
     )
@@ -349,7 +351,11 @@ async def test_cache_and_slot_limits_are_honoured_and_reported(migrated_dsn, tas
             await handle.signal(WhereAmI.again)
         for handle in handles:
             await handle.result()
-        pool = [t for t in threading.enumerate() if t.name.startswith("hotmesh_workflow_")]
+        pool = [
+            t
+            for t in threading.enumerate()
+            if t.name.startswith("hotmesh_workflow_") and t.is_alive() and t not in earlier
+        ]
     updates = buffer.retrieve_updates()
     cache = [u.value for u in updates if u.metric.name == "temporal_sticky_cache_size"]
     used = [u.value for u in updates if u.metric.name == "temporal_worker_task_slots_used"]
