@@ -26,18 +26,21 @@ RUNS_TABLE = "crash_runs"
 async def crash_step(step: int) -> int:
     info = activity.info()
     await asyncio.sleep(0.05 + (step % 3) * 0.05)
-    conn = await asyncpg.connect(os.environ["CRASH_BASE_DSN"])
-    try:
-        await conn.execute(
-            f"INSERT INTO {os.environ['CRASH_SCHEMA']}.{RUNS_TABLE} VALUES ($1, $2, $3, $4)",
-            info.workflow_id,
-            step,
-            info.attempt,
-            os.getpid(),
-        )
-    finally:
-        await conn.close()
+    assert _pool is not None
+    await _pool.execute(
+        f"INSERT INTO {os.environ['CRASH_SCHEMA']}.{RUNS_TABLE} VALUES ($1, $2, $3, $4)",
+        info.workflow_id,
+        step,
+        info.attempt,
+        os.getpid(),
+    )
     return step * 10
+
+
+# Two connections for the records, whatever the number of activities running: the
+# multi-process test runs several of these processes on a server whose max_connections
+# may be Postgres's default of 100. Made in main(), before any activity runs.
+_pool: asyncpg.Pool | None = None
 
 
 @workflow.defn
@@ -57,6 +60,8 @@ class CrashWorkflow:
 
 
 async def main(dsn: str, task_queue: str) -> None:
+    global _pool
+    _pool = await asyncpg.create_pool(os.environ["CRASH_BASE_DSN"], min_size=1, max_size=2)
     client = await Client.connect(dsn)
     worker = Worker(
         client,
@@ -64,6 +69,9 @@ async def main(dsn: str, task_queue: str) -> None:
         workflows=[CrashWorkflow],
         activities=[crash_step],
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        # The multi-process test caps each worker so that no single process can take
+        # the whole backlog before the others are up.
+        max_concurrent_activities=int(os.environ.get("CRASH_MAX_ACTIVITIES", "100")),
     )
     print("worker ready", flush=True)
     await worker.run()

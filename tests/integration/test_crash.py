@@ -32,9 +32,16 @@ async def _prepare_runs_table(dsn: str) -> None:
         await conn.close()
 
 
-def _spawn(dsn: str, task_queue: str) -> subprocess.Popen:
+def _spawn(dsn: str, task_queue: str, **env_extra: str) -> subprocess.Popen:
+    proc = _launch(dsn, task_queue, **env_extra)
+    _await_ready(proc)
+    return proc
+
+
+def _launch(dsn: str, task_queue: str, **env_extra: str) -> subprocess.Popen:
+    """Start a worker process without waiting for it: several can start at once."""
     base, schema = split_schema(dsn)
-    env = dict(os.environ, CRASH_BASE_DSN=base, CRASH_SCHEMA=f'"{schema}"')
+    env = dict(os.environ, CRASH_BASE_DSN=base, CRASH_SCHEMA=f'"{schema}"', **env_extra)
     # stderr goes to a file (a pipe nobody reads could fill up and stall the worker);
     # it is shown when the worker does not come up.
     errors = tempfile.TemporaryFile(mode="w+")
@@ -45,12 +52,17 @@ def _spawn(dsn: str, task_queue: str) -> subprocess.Popen:
         stderr=errors,
         text=True,
     )
+    proc.errors_file = errors  # type: ignore[attr-defined]
+    return proc
+
+
+def _await_ready(proc: subprocess.Popen) -> None:
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "worker ready":
         proc.wait(10)
+        errors = proc.errors_file  # type: ignore[attr-defined]
         errors.seek(0)
         raise AssertionError(f"worker process did not start:\n{errors.read()[-3000:]}")
-    return proc
 
 
 async def _runs(dsn: str, prefix: str) -> list:

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from hotmesh_temporal._engine.store.dsn import split_schema
-from tests.integration.test_crash import _prepare_runs_table, _runs, _spawn
+from tests.integration.test_crash import _await_ready, _launch, _prepare_runs_table, _runs
 
 PROCESSES = 4
 WORKFLOWS = 120
@@ -62,10 +62,15 @@ async def test_worker_processes_share_a_backlog_exactly_once(client, dsn):
         await client.start_workflow("CrashWorkflow", 2, id=f"{prefix}{i}", task_queue=task_queue)
         for i in range(WORKFLOWS)
     ]
-    workers = [_spawn(dsn, task_queue) for _ in range(PROCESSES)]
+    # All processes start at once, and each runs at most a few activities at a time, so
+    # that one process cannot drain the whole backlog before the others are up (one
+    # did, on a fast CI run, when they were started one after another).
+    workers = [_launch(dsn, task_queue, CRASH_MAX_ACTIVITIES="8") for _ in range(PROCESSES)]
     stop = asyncio.Event()
     sampling = asyncio.ensure_future(_sample_connections(base, {w.pid for w in workers}, stop))
     try:
+        for proc in workers:
+            _await_ready(proc)
         results = await asyncio.wait_for(asyncio.gather(*[h.result() for h in handles]), 120)
     finally:
         stop.set()

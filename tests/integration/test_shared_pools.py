@@ -83,3 +83,24 @@ async def test_other_schemas_get_their_own_pool(migrated_dsn):
         conn = await asyncpg.connect(split_schema(other)[0])
         await conn.execute(f'DROP SCHEMA IF EXISTS "{split_schema(other)[1]}" CASCADE')
         await conn.close()
+
+
+async def test_many_results_awaited_at_once_share_one_listen_connection(migrated_dsn):
+    """A hundred ``handle.result()`` calls started together wait on one LISTEN
+    connection: each once opened its own (a race on the first listener), and a CI run
+    with 120 awaited results ran out of Postgres's 100 connections."""
+    dsn, tag = _tagged(migrated_dsn)
+    client = await Client.connect(dsn)
+    task_queue = f"nobody-polls-{uuid.uuid4()}"
+    handles = [
+        await client.start_workflow("Unserved", id=f"w-{uuid.uuid4()}", task_queue=task_queue)
+        for _ in range(100)
+    ]
+    waiting = asyncio.gather(*(h.result() for h in handles))
+    try:
+        await asyncio.sleep(1.0)
+        assert await _backends(migrated_dsn, tag) <= SHARED_POOL_MAX_SIZE + 2
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await client.service_client.close()

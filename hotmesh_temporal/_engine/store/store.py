@@ -270,6 +270,9 @@ class Store:
         self.refuse_invalid: Callable[[str], Exception] = InvalidStringError
         self.channel = hint_key.channel  # the NOTIFY channel (see notify() in the schema)
         self._listener: _Listener | None = None
+        # Many callers may want the listener at once (a client awaiting a hundred
+        # results): one of them opens it, the others wait for that one connection.
+        self._listener_lock = asyncio.Lock()
         # The hot transitions, also as statements that return their wake-ups beside
         # their result instead of sending them (wakeups.py); used while another one
         # is in flight, when notifying commits would queue on the NOTIFY lock.
@@ -459,15 +462,18 @@ class Store:
         return self._hint_key.hint(kind, subject)
 
     async def listener(self) -> _Listener:
-        if self._listener is None:
-            listener = (
-                _SilentListener(self.listen_dsn, self.channel, self.ssl)
-                if self.pooler.poll_only
-                else _Listener(self.listen_dsn, self.channel, self.ssl)
-            )
-            await listener.start()
-            self._listener = listener
-        return self._listener
+        if self._listener is not None:
+            return self._listener
+        async with self._listener_lock:
+            if self._listener is None:
+                listener = (
+                    _SilentListener(self.listen_dsn, self.channel, self.ssl)
+                    if self.pooler.poll_only
+                    else _Listener(self.listen_dsn, self.channel, self.ssl)
+                )
+                await listener.start()
+                self._listener = listener
+            return self._listener
 
 
 def _drop(conn: Any) -> None:

@@ -29,8 +29,10 @@ class KeyedWaiter:
         return self._store.hint(self._kind, key)
 
     async def _subscribe(self) -> None:
-        if not self._subscribed:
-            listener = await self._store.listener()
+        if self._subscribed:
+            return
+        listener = await self._store.listener()
+        if not self._subscribed:  # another waiter may have subscribed while we waited
             listener.subscribe(self._kind, self._on_notify)
             self._subscribed = True
 
