@@ -860,7 +860,7 @@ BEGIN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    -- Search attributes a registry refuses (0017): the task fails and is retried, as a
+    -- Search attributes a registry refuses (0013): the task fails and is retried, as a
     -- Temporal server fails it with cause BAD_SEARCH_ATTRIBUTES; the run stays open.
     v_error := {{schema}}.completion_search_attribute_error(e.namespace, p_completion);
     IF v_error IS NOT NULL THEN
@@ -1004,7 +1004,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
     t {{schema}}.activity_tasks;
-    -- A queue with a rate (0018) grants only the tokens its bucket holds.
+    -- A queue with a rate (0014) grants only the tokens its bucket holds.
     v_limit int := {{schema}}.take_task_queue_tokens(p_namespace, p_queue, p_limit);
     v_claimed int := 0;
 BEGIN
@@ -1525,7 +1525,7 @@ DECLARE
     v_run uuid;
     v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
 BEGIN
-    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0017)
+    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0013)
         RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
     END IF;
     SELECT * INTO v_running FROM {{schema}}.executions
