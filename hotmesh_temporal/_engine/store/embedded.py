@@ -166,9 +166,7 @@ def _check_reachable(path: Path, user: str) -> None:
 
 def _run(args: list[str], user: str | None, **kwargs: Any) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(
-            args, check=True, capture_output=True, text=True, user=user, **kwargs
-        )
+        return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
     except subprocess.CalledProcessError as err:
         # What the program said is the only clue to why it failed (disk full, shared
         # memory, a directory in use): it goes into the error.
