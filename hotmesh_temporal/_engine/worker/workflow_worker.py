@@ -378,6 +378,10 @@ class WorkflowWorker:
         """Take complete_workflow_task's reply: keep the run cached when the database
         kept the completion, start the eager activities; the next task to run, if any."""
         run_id = str(task["run_id"])
+        if reply.get("queries"):
+            # Queries wait while their run has a task pending (claim_queries): the ones
+            # held back for this task can be answered now.
+            self.query_poller.wake()
         if reply["status"] == "bad_search_attributes":
             # The database refused the task's search attributes and released it for a
             # retry, as a Temporal server fails it (cause BAD_SEARCH_ATTRIBUTES).
@@ -405,9 +409,6 @@ class WorkflowWorker:
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
-        # Queries wait while their run has a task pending (claim_queries): the ones held
-        # back for this task can be answered now.
-        self.query_poller.wake()
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 

@@ -41,10 +41,17 @@ CREATE TABLE {{schema}}.clock (
 );
 INSERT INTO {{schema}}.clock DEFAULT VALUES;
 
+--
+-- Functions on the hot path that read a table are PL/pgSQL, not LANGUAGE sql: Postgres
+-- plans a LANGUAGE sql function's query afresh in every statement that calls it (its
+-- plan lives only as long as the calling query), while PL/pgSQL keeps its plans for
+-- the session. A workflow task calls now() a dozen times; event_time() on the
+-- partitioned history cost ~0.3 ms a call when planned each time (bench/README.md).
 CREATE FUNCTION {{schema}}.now() RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock);
+END $$;
 
 -- Wake-ups are hints, never news: a message names no queue, namespace, run or outcome,
 -- so a role that may LISTEN (Postgres lets any role LISTEN on any channel) learns
@@ -323,20 +330,22 @@ END $$;
 -- event is refused), apply_completion (the worker learns its last event's time) and
 -- insert_events.
 CREATE FUNCTION {{schema}}.event_time(p_run uuid, p_event_id bigint) RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT h.event_time FROM {{schema}}.history_events h
-     WHERE h.run_id = p_run AND h.event_id = p_event_id
-       AND h.run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run)
-$$;
+LANGUAGE plpgsql STABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT h.event_time FROM {{schema}}.history_events h
+             WHERE h.run_id = p_run AND h.event_id = p_event_id
+               AND h.run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run));
+END $$;
 
 -- p_events, each without a time of its own given p_time.
 CREATE FUNCTION {{schema}}.stamped(p_events jsonb, p_time timestamptz) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(jsonb_agg(CASE WHEN ev ? 'time' THEN ev
-                                   ELSE ev || jsonb_build_object('time', p_time) END
-                              ORDER BY ord), '[]'::jsonb)
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord)
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(CASE WHEN ev ? 'time' THEN ev
+                                           ELSE ev || jsonb_build_object('time', p_time) END
+                                      ORDER BY ord), '[]'::jsonb)
+              FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord));
+END $$;
 
 -- Append events at the run's next ids. An attribute value of "$prev" stands for the
 -- id of the event appended just before (ActivityTaskCompleted -> its Started event).
@@ -472,14 +481,15 @@ END $$;
 -- the hot read (a worker catching up on a run): naming the run's partition keeps it to
 -- one index lookup however many days of partitions there are.
 CREATE FUNCTION {{schema}}.events_after(p_run uuid, p_after bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
-               ORDER BY event_id), '[]'::jsonb)
-      FROM {{schema}}.history_events
-     WHERE run_id = p_run AND event_id > p_after
-       AND run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run)
-$$;
+LANGUAGE plpgsql STABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+                       ORDER BY event_id), '[]'::jsonb)
+              FROM {{schema}}.history_events
+             WHERE run_id = p_run AND event_id > p_after
+               AND run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run));
+END $$;
 
 -- ------------------------------------------------------------------- workflow tasks
 
@@ -958,7 +968,8 @@ BEGIN
         IF v_new_run IS NOT NULL THEN
             PERFORM {{schema}}.insert_run(v_close->'continue_as_new');
         END IF;
-        RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last);
+        RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
+                                  'queries', {{schema}}.queries_waiting(p_run));
     END IF;
 
     IF jsonb_array_length(coalesce(p_completion->'activities', '[]')) > 0 THEN
@@ -993,7 +1004,8 @@ BEGIN
                               -- the floor of a task run ahead's time (workflow_worker.py)
                               'last_event_time', {{schema}}.event_time(p_run, v_last),
                               'history_size', e.history_size,
-                              'activities', v_eager, 'next', v_next);
+                              'activities', v_eager, 'next', v_next,
+                              'queries', {{schema}}.queries_waiting(p_run));
 END $$;
 
 -- ------------------------------------------------------------------- activity tasks
@@ -1696,6 +1708,17 @@ CREATE UNLOGGED TABLE {{schema}}.queries (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX queries_pending ON {{schema}}.queries (namespace, task_queue) WHERE claimed_by IS NULL;
+CREATE INDEX queries_waiting_by_run ON {{schema}}.queries (run_id) WHERE claimed_by IS NULL;
+
+-- Whether a query of p_run waits to be claimed. claim_queries holds a run's queries
+-- back while the run has a task pending; the statement completing that task says so
+-- ('queries' in apply_completion's reply), and only then does the worker claim again,
+-- rather than after every task.
+CREATE FUNCTION {{schema}}.queries_waiting(p_run uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM {{schema}}.queries WHERE run_id = p_run AND claimed_by IS NULL);
+END $$;
 
 CREATE FUNCTION {{schema}}.ask_query(
     p_id uuid, p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb)
@@ -1721,7 +1744,9 @@ END $$;
 -- are answered from the last completed task's state.
 CREATE FUNCTION {{schema}}.claim_queries(p_namespace text, p_queue text, p_worker text, p_limit int)
 RETURNS SETOF {{schema}}.queries
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN QUERY
     UPDATE {{schema}}.queries q SET claimed_by = p_worker
      WHERE id IN (SELECT id FROM {{schema}}.queries x
                    WHERE namespace = p_namespace AND task_queue = p_queue AND claimed_by IS NULL
@@ -1730,8 +1755,8 @@ LANGUAGE sql AS $$
                           WHERE t.run_id = x.run_id AND t.attempt = 1
                             AND t.visible_at <= {{schema}}.now())
                    ORDER BY created_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
-    RETURNING q.*
-$$;
+    RETURNING q.*;
+END $$;
 
 CREATE FUNCTION {{schema}}.answer_query(p_id uuid, p_answer jsonb) RETURNS void
 LANGUAGE sql AS $$
