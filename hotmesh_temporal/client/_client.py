@@ -1809,17 +1809,21 @@ class WorkflowExecution:
 
     @property
     def data_converter(self) -> Any:
-        return self._context_free_data_converter
+        """The client's converter in this workflow's serialization context (the one
+        its memo and metadata were encoded in), as temporalio gives it."""
+        return self._context_free_data_converter.with_context(
+            WorkflowSerializationContext(namespace=self.namespace, workflow_id=self.id)
+        )
 
     async def memo(self) -> Mapping[str, Any]:
         """The run's memo, each value decoded without a type hint."""
-        return await self._context_free_data_converter._decode_memo(self.raw_info.memo)
+        return await self.data_converter._decode_memo(self.raw_info.memo)
 
     async def memo_value(
         self, key: str, default: Any = _ARG_UNSET, *, type_hint: type | None = None
     ) -> Any:
         """One memo value, decoded (KeyError when missing and no default is given)."""
-        return await self._context_free_data_converter._decode_memo_field(
+        return await self.data_converter._decode_memo_field(
             self.raw_info.memo, key, default, type_hint
         )
 
