@@ -118,7 +118,7 @@ class Field:
         self.containing_type: _Descriptor | None = None
         self.containing_oneof: _OneofDescriptor | None = None
         self._enum_type: _EnumDescriptor | None = None
-        self._entry_type: _Descriptor | None = None
+        self._entry_type: type[Message] | None = None
 
     @property
     def elem(self) -> Any:
@@ -193,13 +193,18 @@ class Field:
     def message_type(self) -> _Descriptor | None:
         """The message's descriptor (a map's synthetic ``...Entry`` descriptor)."""
         if self.kind == MAP:
-            if self._entry_type is None:
-                self._entry_type = _map_entry_descriptor(self)
-            return self._entry_type
+            return self.entry_class.DESCRIPTOR
         if self._value_kind == MESSAGE:
             descriptor: _Descriptor = self.elem.DESCRIPTOR
             return descriptor
         return None
+
+    @property
+    def entry_class(self) -> type[Message]:
+        """A map field's entry message class."""
+        if self._entry_type is None:
+            self._entry_type = _map_entry_class(self)
+        return self._entry_type
 
     @property
     def enum_type(self) -> _EnumDescriptor | None:
@@ -306,6 +311,10 @@ class _Map(dict):
     def __ior__(self, other: Any) -> _Map:  # type: ignore[override]
         self.update(other)
         return self
+
+    def GetEntryClass(self) -> type[Message]:  # noqa: N802 - protobuf name
+        """The map's entry message class (protobuf's text_format builds entries)."""
+        return self._field.entry_class
 
     def __deepcopy__(self, memo: Any) -> dict:
         return {k: copy.deepcopy(v, memo) for k, v in self.items()}
@@ -552,8 +561,9 @@ class _Descriptor:
         return f"<Descriptor {self.full_name}>"
 
 
-def _map_entry_descriptor(field: Field) -> _Descriptor:
-    """The synthetic ``<Name>Entry`` message protobuf describes a map field with."""
+def _map_entry_class(field: Field) -> type[Message]:
+    """The synthetic ``<Name>Entry`` message protobuf describes a map field with (its
+    descriptor is the field's ``message_type``; text_format builds entries of it)."""
     value = (
         Field("value", 2, MESSAGE, field.elem)
         if field.elem_is_message
@@ -561,7 +571,17 @@ def _map_entry_descriptor(field: Field) -> _Descriptor:
     )
     camel = "".join(p[:1].upper() + p[1:] for p in field.name.split("_"))
     owner = field.containing_type.full_name if field.containing_type else ""
-    return _Descriptor(f"{owner}.{camel}Entry", (Field("key", 1, STRING), value), map_entry=True)
+    full_name = f"{owner}.{camel}Entry"
+    namespace = {
+        "__slots__": (),
+        "_full_name": full_name,
+        "_fields": (Field("key", 1, STRING), value),
+    }
+    entry = type(f"{camel}Entry", (Message,), namespace)
+    MESSAGE_TYPES.pop(full_name, None)  # not a message of its own
+    entry.DESCRIPTOR.has_options = True
+    entry.DESCRIPTOR._map_entry = True
+    return entry
 
 
 class Message:

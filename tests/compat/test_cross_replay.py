@@ -471,6 +471,12 @@ async def test_json_format_on_our_messages_gives_temporalios_output(client, task
     as_dict = json_format.MessageToDict(theirs)
     assert json_format.ParseDict(as_dict, History()) == ours
     assert json_format.Parse(json_format.MessageToJson(theirs), History()) == ours
+    # text_format reads and writes them too (compared through parsing: map entries
+    # print in protobuf-python's hash order).
+    from google.protobuf import text_format
+
+    assert text_format.Parse(text_format.MessageToString(theirs), History()) == ours
+    assert text_format.Parse(text_format.MessageToString(ours), THistory()) == theirs
     # The one-payload case user codecs hit.
     payload = ours.events[0].workflow_execution_started_event_attributes.input.payloads[0]
     their_payload = theirs.events[0].workflow_execution_started_event_attributes.input.payloads[0]
