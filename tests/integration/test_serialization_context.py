@@ -329,6 +329,11 @@ class FailureContextParent:
             )
         except ChildWorkflowError as err:
             caught.append(str(err.cause))
+        missing = workflow.get_external_workflow_handle(f"{workflow.info().workflow_id}-missing")
+        try:
+            await missing.signal("anything")
+        except ApplicationError as err:
+            caught.append(err.type or "")
         return caught
 
 
@@ -347,7 +352,7 @@ async def test_activity_and_child_failures_convert_in_their_context(client, task
         result = await ctx_client.execute_workflow(
             FailureContextParent.run, id=workflow_id, task_queue=task_queue
         )
-    assert result == ["activity broke", "child broke"]
+    assert result[:2] == ["activity broke", "child broke"] and len(result) == 3
     activity_context = ActivitySerializationContext(
         namespace=client.namespace,
         activity_id="fails-1",
@@ -362,3 +367,10 @@ async def test_activity_and_child_failures_convert_in_their_context(client, task
     )
     assert activity_context in FAILURE_CONTEXTS
     assert child_context in FAILURE_CONTEXTS
+    # An external workflow's failure: the signalled workflow's context.
+    assert (
+        WorkflowSerializationContext(
+            namespace=client.namespace, workflow_id=f"{workflow_id}-missing"
+        )
+        in FAILURE_CONTEXTS
+    )
