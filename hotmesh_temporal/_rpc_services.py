@@ -173,10 +173,13 @@ class WorkflowService(_Service):
         if not req.namespace:
             raise RPCError("Namespace is empty.", RPCStatusCode.INVALID_ARGUMENT, b"")
         engine = await self._engine()
+        current = await engine.describe_namespace(req.namespace)
+        if current.created_at is None and req.namespace != _DEFAULT_NAMESPACE:
+            raise RPCError(f"Namespace {req.namespace} is not found.", RPCStatusCode.NOT_FOUND, b"")
         info = req.update_info
         data = None
         if info.data:
-            data = {**(await engine.describe_namespace(req.namespace)).data, **dict(info.data)}
+            data = {**current.data, **dict(info.data)}
         retention = (
             req.config.workflow_execution_retention_ttl.ToTimedelta()
             if req.config.HasField("workflow_execution_retention_ttl")

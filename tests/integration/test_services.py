@@ -209,6 +209,14 @@ async def test_describe_of_an_unregistered_namespace_is_not_found(client: Client
     assert err.value.status == RPCStatusCode.NOT_FOUND
     assert err.value.message == f"Namespace {name} is not found."
     assert (await _describe(client, "default")).namespace_info.name == "default"
+    with pytest.raises(RPCError) as err:
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(namespace=name, update_info=UpdateNamespaceInfo(description="x"))
+        )
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == f"Namespace {name} is not found."
+    with pytest.raises(RPCError):
+        await _describe(client, name)  # the refused update registered nothing
 
 
 async def test_list_namespaces_pages(client: Client) -> None:
