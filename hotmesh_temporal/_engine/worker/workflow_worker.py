@@ -429,8 +429,32 @@ class WorkflowWorker:
         """The workflow task this successful attempt wakes, already run; None when it
         cannot be run ahead (the activity is then reported the usual way)."""
         run_id = str(activity["run_id"])
+        if not self._can_run_ahead(run_id):
+            return None
+        # One turn for the whole task, taken ahead of the steps waiting: under load the
+        # turns are rarely free, and a report that waits a little for one still saves
+        # a round trip and a commit. The cached run is left alone until the turn comes.
+        if not await self.executor.take_urgent_turn(RUN_AHEAD_TURN_WAIT):
+            return None
+        try:
+            if not self._can_run_ahead(run_id):  # the run was taken while we waited
+                return None
+            driver = self._cache.pop(run_id)  # ours alone until the reply comes
+            self._ahead += 1
+            try:
+                ahead = await self._run_ahead(driver, activity, result)
+            except BaseException:
+                self._ahead_done()
+                raise
+            if ahead is None:
+                self._ahead_done()
+            return ahead
+        finally:
+            self.executor.give_back_turn()
+
+    def _can_run_ahead(self, run_id: str) -> bool:
         driver = self._cache.get(run_id)
-        if (
+        return not (
             not self.config.run_ahead
             or driver is None
             or self._clock is None
@@ -438,21 +462,7 @@ class WorkflowWorker:
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
             or self.free_slots() <= 0  # max_concurrent_workflow_tasks holds for it too
-            # A run-ahead that cannot get its turn drops the cached run (replayed
-            # later, at a cost): only tried when a turn is free now.
-            or not self.executor.has_free_turn()
-        ):
-            return None
-        del self._cache[run_id]  # the run is ours alone until the reply comes
-        self._ahead += 1
-        try:
-            ahead = await self._run_ahead(driver, activity, result)
-        except BaseException:
-            self._ahead_done()
-            raise
-        if ahead is None:
-            self._ahead_done()
-        return ahead
+        )
 
     async def _run_ahead(
         self, driver: RunDriver, activity: Mapping[str, Any], result: dict[str, Any] | None
@@ -477,11 +487,10 @@ class WorkflowWorker:
             updates=[],
             events=events,
         )
-        # The activity's report waits for the task run ahead: it waits for its turn
-        # behind other runs' steps only briefly (else the report goes the usual way).
+        # The caller holds a turn for all of this task's steps.
         run_step, driver.run_step = (
             driver.run_step,
-            self.executor.steps_for_run(str(activity["run_id"]), RUN_AHEAD_TURN_WAIT),
+            self.executor.steps_in_turn(str(activity["run_id"])),
         )
         try:
             await driver.replay(events)
