@@ -1429,7 +1429,14 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             try:
                 start = await self._new_run_request(start_input)
                 request = await self._update_request(input.update_workflow_input, start_input.id)
-                reply = await _call(engine.start_workflow_with_update(start, request, row_id))
+                # As on Temporal: an update of this id the latest run completed (even a
+                # closed run) answers with its outcome, and no run starts.
+                completed = await self._completed_update(start_input.id, input)
+                if completed is not None:
+                    reply = {"status": "existing", "run_id": completed["run_id"]}
+                    reply["update"] = completed
+                else:
+                    reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 _raise_if_refused(reply)
                 if reply["status"] == "already_started":
                     # As on Temporal: an update already known by this id is attached
@@ -1453,6 +1460,20 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.update_workflow_input,
                 input.rpc_timeout,
             )
+
+    async def _completed_update(
+        self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
+    ) -> Mapping[str, Any] | None:
+        """The update of ``input``'s explicit id that the workflow's latest run
+        completed, if any (one the run's close abandoned did not complete)."""
+        existing = await self._existing_update(workflow_id, input)
+        if existing is None or existing.get("state") != UPDATE_ROW_COMPLETED:
+            return None
+        failure = (existing.get("outcome") or {}).get("failure") or {}
+        info = failure.get("applicationFailureInfo") or {}
+        if info.get("type") == "AcceptedUpdateCompletedWorkflow":
+            return None
+        return existing
 
     async def _existing_update(
         self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
@@ -1809,17 +1830,21 @@ class WorkflowExecution:
 
     @property
     def data_converter(self) -> Any:
-        return self._context_free_data_converter
+        """The client's converter in this workflow's serialization context (the one
+        its memo and metadata were encoded in), as temporalio gives it."""
+        return self._context_free_data_converter.with_context(
+            WorkflowSerializationContext(namespace=self.namespace, workflow_id=self.id)
+        )
 
     async def memo(self) -> Mapping[str, Any]:
         """The run's memo, each value decoded without a type hint."""
-        return await self._context_free_data_converter._decode_memo(self.raw_info.memo)
+        return await self.data_converter._decode_memo(self.raw_info.memo)
 
     async def memo_value(
         self, key: str, default: Any = _ARG_UNSET, *, type_hint: type | None = None
     ) -> Any:
         """One memo value, decoded (KeyError when missing and no default is given)."""
-        return await self._context_free_data_converter._decode_memo_field(
+        return await self.data_converter._decode_memo_field(
             self.raw_info.memo, key, default, type_hint
         )
 

@@ -51,6 +51,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.converter import WorkflowSerializationContext
 from hotmesh_temporal.exceptions import ApplicationError, FailureError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
@@ -623,7 +624,12 @@ class WorkflowWorker:
     async def _task_failure_json(
         self, task: Mapping[str, Any], err: BaseException
     ) -> dict[str, Any] | None:
-        converter = self.config.data_converter
+        # The run's context, as temporalio converts a workflow task failure.
+        converter = self.config.data_converter.with_context(
+            WorkflowSerializationContext(
+                namespace=task["namespace"], workflow_id=task["workflow_id"]
+            )
+        )
         failure = Failure()
         converter.failure_converter.to_failure(err, converter.payload_converter, failure)
         await self._codecs.for_run(run_identity(task)).encode_failure(failure)
