@@ -1329,12 +1329,15 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         local = engine.local_worker_for(client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity
-        if input.start_signal:  # may signal a running workflow: once per request id
-            reply = await _call(engine.signal_with_start(request_id, start))
-        else:  # a retry finds the run it started by its run id
-            reply = await _call(engine.start_workflow(start))
-        if reply.get("task"):
-            local.take_started_run(reply["task"])  # type: ignore[union-attr]
+        reply: dict[str, Any] = {}
+        try:
+            if input.start_signal:  # may signal a running workflow: once per request id
+                reply = await _call(engine.signal_with_start(request_id, start))
+            else:  # a retry finds the run it started by its run id
+                reply = await _call(engine.start_workflow(start))
+        finally:
+            if local is not None:  # it held room for the task: take it, or let go
+                local.take_started_run(reply.get("task"))
         _raise_if_refused(reply)
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(

@@ -40,6 +40,7 @@ from hotmesh_temporal._engine.store.limits import (
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activations import (
     RUN_AHEAD_TURN_WAIT,
+    STEPS_AT_ONCE,
     WorkflowTaskExecutor,
 )
 from hotmesh_temporal._engine.worker.local_activities import (
@@ -70,12 +71,17 @@ _LOCAL_WORKERS: dict[tuple, WorkflowWorker] = {}
 # still waiting on local activities is handed back rather than left to lease expiry).
 SHUTDOWN_GRACE_SECONDS = 3.0
 
+# Workflow tasks a worker works on at once (WorkflowWorker.claim_room): enough to keep
+# its STEPS_AT_ONCE turns busy while the others wait on the database.
+CLAIMED_AT_ONCE = 8 * STEPS_AT_ONCE
+
 
 def local_worker_for(
     store: Any, namespace: str, task_queue: str, workflow_type: str
 ) -> WorkflowWorker | None:
     worker = _LOCAL_WORKERS.get((store, namespace, task_queue))
     if worker is not None and worker.takes_started_runs_of(workflow_type):
+        worker.reserve_started_run()
         return worker
     return None
 
@@ -154,6 +160,8 @@ class WorkflowWorker:
         # local activities (never run ahead), and the database's clock as of the last
         # lease (its time, and the event loop's time then).
         self._ahead = 0
+        self._starting = 0  # room held for runs being started in this process
+        self._waiting_for_local_activities = 0  # tasks of _tasks that only wait
         self._stopping = False
         self._no_run_ahead: set = set()
         self._ahead_tally: dict[str, list[int]] = {}  # type -> [kept, refused]
@@ -161,7 +169,7 @@ class WorkflowWorker:
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
-            capacity=self.free_slots,
+            capacity=self.claim_room,
             notify_kind="w",
             namespace=config.namespace,
             task_queue=config.task_queue,
@@ -179,7 +187,24 @@ class WorkflowWorker:
         )
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks) - self._ahead
+        return self.config.max_concurrent - len(self._tasks) - self._ahead - self._starting
+
+    def claim_room(self) -> int:
+        """How many more tasks to take on (the poller's claims, runs started in this
+        process): within max_concurrent_workflow_tasks, and no more being worked on
+        than CLAIMED_AT_ONCE. Only STEPS_AT_ONCE steps run at a time, so more would
+        only wait here, holding their leases, while in the database other workers could
+        take them. Above all, a full set of slots stops run-ahead (it needs a free slot),
+        and under load that turned most activity reports into three statements instead
+        of one (bench/README.md, run K). A task waiting for its local activities does not
+        count: it needs no turn until one finishes."""
+        working = len(self._tasks) + self._starting - self._waiting_for_local_activities
+        return min(self.free_slots(), CLAIMED_AT_ONCE - working)
+
+    def _local_activities_waiting(self, waiting: bool) -> None:
+        self._waiting_for_local_activities += 1 if waiting else -1
+        if waiting:
+            self.poller.slot_freed()
 
     async def start_polling(self) -> None:
         await self.poller.start()
@@ -195,12 +220,23 @@ class WorkflowWorker:
         worker with its first task already leased (see local_worker_for)."""
         return (
             not self._stopping
-            and self.free_slots() > 0
+            and self.claim_room() > 0
             and (workflow_type in self.config.workflows or self.config.dynamic is not None)
         )
 
-    def take_started_run(self, task: Mapping[str, Any]) -> None:
-        """The first task of a run started in this process, leased to this worker."""
+    def reserve_started_run(self) -> None:
+        """Hold room for the first task of a run about to be started in this process
+        (local_worker_for): many starts at once must not all count on the same room.
+        take_started_run() ends the hold, whether the start leased a task or not."""
+        self._starting += 1
+
+    def take_started_run(self, task: Mapping[str, Any] | None) -> None:
+        """The first task of a run started in this process, leased to this worker
+        (None: the start leased none, or failed)."""
+        self._starting -= 1
+        if task is None:
+            self.poller.slot_freed()
+            return
         if self._stopping:  # shut down meanwhile: give the task back to everyone
             asyncio.get_running_loop().create_task(self._release(task, delay=0))
         else:
@@ -318,6 +354,7 @@ class WorkflowWorker:
                     "extend_workflow_task_lease", task["run_id"], task["lease_id"]
                 ),
                 keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+                waiting=self._local_activities_waiting,
             )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
