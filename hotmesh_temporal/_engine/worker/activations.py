@@ -53,6 +53,10 @@ DEFAULT_WORKFLOW_THREADS = 500
 STEPS_AT_ONCE = 2
 RUN_AHEAD_TURN_WAIT = 0.05
 
+# How long the worker loop waits, blocked, for a step to finish before it awaits it
+# (WorkflowTaskExecutor._run_now).
+QUICK_STEP_SECONDS = 0.001
+
 
 class _DeadlockError(Exception):
     """A workflow step did not yield within the deadlock timeout (temporalio's type and
@@ -210,10 +214,22 @@ class WorkflowTaskExecutor:
         thread = _StepThread()
         # submit + wrap_future rather than loop.run_in_executor: a loop that is not
         # asyncio's own (trio-asyncio's) may accept only executors of its kind.
-        future = asyncio.wrap_future(self._executor.submit(thread.run, step))
+        submitted = self._executor.submit(thread.run, step)
+        # Most steps take well under a millisecond. The worker loop waits that long for
+        # the thread, blocked: the step runs on its own thread all the same (the loop
+        # could hardly run meanwhile anyway, the step holding the GIL), and the result
+        # comes back without waking the loop through its self-pipe (a send, an epoll
+        # wake-up and a GIL hand-over: most of the hand-off's cost, bench/README.md).
+        # A longer step is awaited as usual.
+        try:
+            return submitted.result(timeout=QUICK_STEP_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if submitted.done():
+                raise  # the step's own TimeoutError (asyncio's is the same class)
+        future = asyncio.wrap_future(submitted)
         if self.deadlock_timeout is None:
             return await future
-        done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout)
+        done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout - QUICK_STEP_SECONDS)
         if done:
             return future.result()
         err = _DeadlockError.for_stuck_thread(thread.thread_id, self.deadlock_timeout)
