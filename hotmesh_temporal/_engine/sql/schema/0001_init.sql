@@ -299,12 +299,21 @@ CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
 -- replay (lease_workflow_task keeps it after the run's last event). An event that
 -- waited in the inbox keeps the time it arrived (inbox.arrived_at, stamped by
 -- flush_inbox).
-CREATE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
+--
+-- p_started is the run's start time when the caller has its row at hand (one read of
+-- executions less; the previous event is then read from its partition directly).
+CREATE FUNCTION {{schema}}.insert_events(
+    p_run uuid, p_first bigint, p_events jsonb, p_started timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_started timestamptz := (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run);
-    v_floor timestamptz := {{schema}}.event_time(p_run, p_first - 1);
+    v_started timestamptz := coalesce(
+        p_started, (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run));
+    v_floor timestamptz;
 BEGIN
+    IF p_first > 1 THEN  -- a new run's first events have nothing before them
+        SELECT h.event_time INTO v_floor FROM {{schema}}.history_events h
+         WHERE h.run_id = p_run AND h.event_id = p_first - 1 AND h.run_started = v_started;
+    END IF;
     INSERT INTO {{schema}}.history_events
         (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
     SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
@@ -355,14 +364,15 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_count int := jsonb_array_length(p_events);
     v_next bigint;
+    v_started timestamptz;
 BEGIN
     UPDATE {{schema}}.executions
        SET next_event_id = next_event_id + v_count,
            history_size = history_size + length(p_events::text),
            wft_state = coalesce(p_wft_state, wft_state)
      WHERE run_id = p_run
-    RETURNING next_event_id INTO v_next;
-    PERFORM {{schema}}.insert_events(p_run, v_next - v_count, p_events);
+    RETURNING next_event_id, start_time INTO v_next, v_started;
+    PERFORM {{schema}}.insert_events(p_run, v_next - v_count, p_events, v_started);
     RETURN v_next - 1;
 END $$;
 
@@ -818,7 +828,7 @@ BEGIN
         RAISE unique_violation USING MESSAGE =
             format('workflow id %s already has a running run', p_start->>'workflow_id');
     END IF;
-    PERFORM {{schema}}.insert_events(v_run, 1, v_events);
+    PERFORM {{schema}}.insert_events(v_run, 1, v_events, e.start_time);
     IF v_delay > 0 THEN
         INSERT INTO {{schema}}.workflow_tasks (run_id, namespace, task_queue, visible_at, deadline)
         VALUES (v_run, e.namespace, e.task_queue,
@@ -940,7 +950,7 @@ BEGIN
            sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
-    PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, p_events);
+    PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, p_events, e.start_time);
     v_last := e.next_event_id - 1;
 
     -- Feature hooks, for completions that carry their commands. They run on the close
