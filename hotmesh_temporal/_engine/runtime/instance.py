@@ -187,6 +187,10 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
             self._task_failure = err
         if self._task_failure is not None:
             return c.ActivationCompletion(commands=[], failure=self._task_failure)
+        if self._terminal is not None:
+            # As temporalio: checked once the activation has run, so a handler that
+            # finished in the same activation as the run is not reported.
+            self._warn_unfinished_handlers()
         return c.ActivationCompletion(commands=self._outgoing_commands())
 
     def _set_activation_facts(self, activation: c.Activation) -> None:
@@ -348,7 +352,6 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
     def _finish(self, command: c.Command) -> None:
         if self._terminal is not None:
             return
-        self._warn_unfinished_handlers()
         self._commands.append(command)
         self._terminal = command
 
@@ -381,15 +384,16 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         return bool(types) and isinstance(err, types)
 
     def _warn_unfinished_handlers(self) -> None:
-        """As temporalio: one warning per kind (updates, signals) listing the handlers
-        still running whose policy is WARN_AND_ABANDON (replays warn again too)."""
+        """As temporalio: at the end of the activation that completed the run, one
+        warning per kind (updates, then signals) listing the handlers still running
+        whose policy is WARN_AND_ABANDON (replays warn again too)."""
         warnable = [
             running
             for running in self._running_handlers.values()
             if running[2] == workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
         ]
         for warning in unfinished_handler_warnings(warnable):
-            warnings.warn(warning, stacklevel=2)
+            warnings.warn(warning, stacklevel=1)
 
     # ============================================================= conversion
 
