@@ -336,7 +336,10 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _on_run_done(self, task: asyncio.Task) -> None:
         if task.cancelled():
-            self._finish_with_exception(asyncio.CancelledError())
+            try:
+                task.result()  # the CancelledError itself, with the text it was raised with
+            except asyncio.CancelledError as cancelled:
+                self._finish_with_exception(cancelled)
             return
         err = task.exception()
         if err is not None:
@@ -370,7 +373,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         elif self.is_failure_exception(err):
             self._finish(c.FailWorkflow(failure=self._to_failure(err)))
         elif isinstance(err, asyncio.CancelledError):
-            cancelled = temporal_exceptions.CancelledError(str(err) or "Cancelled")
+            cancelled = temporal_exceptions.CancelledError(str(err))
             self._finish(c.FailWorkflow(failure=self._to_failure(cancelled)))
         elif isinstance(err, Exception):
             self._task_failure = err
@@ -448,7 +451,8 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _apply_CancelWorkflow(self, job: c.CancelWorkflow) -> None:
         self._cancel_requested = True
-        self._cancellation_reason = job.reason or None
+        # As temporalio: an empty reason still says the workflow was cancelled.
+        self._cancellation_reason = job.reason or ""
         if self._main_task is not None:
             self._main_task.cancel()
         elif self._run_args is not None:

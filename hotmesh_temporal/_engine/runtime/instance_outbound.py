@@ -103,7 +103,9 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
         )
 
     def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_child(self._pending)
+        # As temporalio: a message given to cancel() is the reason the child's
+        # cancellation request carries (the child's workflow.cancellation_reason()).
+        return self._instance._cancel_child(self._pending, msg if isinstance(msg, str) else "")
 
 
 class OutboundWork:
@@ -336,13 +338,13 @@ class OutboundWork:
         else:
             pending.result.set_result(job.completed)
 
-    def _cancel_child(self, pending: _PendingChild) -> bool:
+    def _cancel_child(self, pending: _PendingChild, reason: str = "") -> bool:
         if pending.result.done() or pending.cancel_requested:
             return False
         pending.cancel_requested = True
         cancellation = workflow.ChildWorkflowCancellationType(pending.command.cancellation_type)
         if cancellation != workflow.ChildWorkflowCancellationType.ABANDON:
-            self.add_command(c.CancelChildWorkflow(seq=pending.seq))
+            self.add_command(c.CancelChildWorkflow(seq=pending.seq, reason=reason))
         if cancellation in (
             workflow.ChildWorkflowCancellationType.ABANDON,
             workflow.ChildWorkflowCancellationType.TRY_CANCEL,
