@@ -145,7 +145,9 @@ class TemporalioRun:
         return self.activate(update_job(name, update_id, *args))
 
     def cancel(self, reason: str = "") -> wc.WorkflowActivationCompletion:
-        return self.activate(wa.WorkflowActivationJob(cancel_workflow=wa.CancelWorkflow(reason=reason)))
+        return self.activate(
+            wa.WorkflowActivationJob(cancel_workflow=wa.CancelWorkflow(reason=reason))
+        )
 
 
 def signal_job(name: str, *args: Any) -> wa.WorkflowActivationJob:

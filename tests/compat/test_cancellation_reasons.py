@@ -156,6 +156,8 @@ async def test_child_cancel_message_is_the_childs_cancellation_reason(client, ta
     # reason; the server hands it to the child as the cancel request's cause).
     assert result == expected
     [requested] = [
-        e for e in history.events if e.HasField("workflow_execution_cancel_requested_event_attributes")
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_cancel_requested_event_attributes")
     ]
     assert requested.workflow_execution_cancel_requested_event_attributes.cause == expected
