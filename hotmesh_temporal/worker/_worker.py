@@ -419,14 +419,14 @@ class Worker:
             await self._activity_worker.poller.start()
 
 
-def _refused_calls(runner: WorkflowRunner) -> frozenset:
+def _refused_calls(runner: WorkflowRunner) -> Any:
     """The calls the determinism guard refuses under ``runner`` (none unsandboxed)."""
     if runner is None:  # a plugin's configuration may leave it unset: the default
         runner = SandboxedWorkflowRunner()
     if isinstance(runner, SandboxedWorkflowRunner):
         return runner._refused_calls()
     if isinstance(runner, WorkflowRunner):
-        return frozenset()
+        return None
     raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
 
 

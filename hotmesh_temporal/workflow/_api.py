@@ -580,11 +580,17 @@ def register_random_seed_callback(callback: Callable[[int], None]) -> None:
 
 
 def new_random(name: str | None = None) -> _random_module.Random:
-    """A new generator seeded from the workflow's generator (deterministic)."""
-    seed = random().getrandbits(64)
-    if name:
-        seed ^= int.from_bytes(name.encode("utf-8")[:8].ljust(8, b"\0"), "big")
-    return _random_module.Random(seed)
+    """A new generator seeded with the workflow's seed (as temporalio: without
+    ``name`` it starts out as :func:`random` did; a name is mixed into the seed), that
+    follows the workflow's seed when it changes. Drawing from it leaves
+    :func:`random` untouched."""
+
+    def seed_for(workflow_seed: int) -> int | str:
+        return workflow_seed if name is None else f"{workflow_seed}:{name}"
+
+    generator = _random_module.Random(seed_for(random_seed()))
+    register_random_seed_callback(lambda new_seed: generator.seed(seed_for(new_seed)))
+    return generator
 
 
 def uuid4() -> _uuid_module.UUID:

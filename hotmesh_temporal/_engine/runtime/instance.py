@@ -90,16 +90,16 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         interceptor_classes: Sequence[Any] = (),
         extern_functions: Mapping[str, Callable] | None = None,
         metric_meter: Any = None,
-        refused_calls: frozenset = frozenset(),
+        refused_calls: Any = None,
         patch_activation_callback: Callable[[Any, str], bool] | None = None,
     ) -> None:
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
         # guard costs CPU, so only workflows whose module seems to make them pay.
-        guarded = definition.sandboxed and refused_calls
-        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+        guarded = bool(definition.sandboxed and refused_calls)
+        if guarded and not determinism.workflow_may_be_refused(definition.cls, refused_calls):
             guarded = False
-        self._refused_calls = refused_calls if guarded else frozenset()
+        self._refused_calls: Any = refused_calls if guarded else None
         self._info = info
         # Workflow-level payloads use the run's serialization context; an activity's
         # or another workflow's payloads use theirs (_converter_for), as temporalio.
