@@ -49,6 +49,7 @@ class TemporalioRun:
     now: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
     instance: WorkflowInstance | None = None
     history_length: int = 3
+    randomness_seed: int = 1234
 
     def __post_init__(self) -> None:
         self.defn = temporalio.workflow._Definition.must_from_class(self.workflow_cls)
@@ -60,7 +61,7 @@ class TemporalioRun:
             workflow_type=self.defn.name or "",
             workflow_id=self.workflow_id,
             arguments=payloads(*args),
-            randomness_seed=1234,
+            randomness_seed=self.randomness_seed,
             first_execution_run_id=self.run_id,
             attempt=1,
         )
@@ -105,7 +106,7 @@ class TemporalioRun:
             interceptor_classes=[],
             defn=self.defn,
             info=info,
-            randomness_seed=1234,
+            randomness_seed=self.randomness_seed,
             extern_functions={},
             disable_eager_activity_execution=True,
             worker_level_failure_exception_types=[],
