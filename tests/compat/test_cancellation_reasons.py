@@ -161,3 +161,67 @@ async def test_child_cancel_message_is_the_childs_cancellation_reason(client, ta
         if e.HasField("workflow_execution_cancel_requested_event_attributes")
     ]
     assert requested.workflow_execution_cancel_requested_event_attributes.cause == expected
+
+
+def define_unsent_child_canceller(wf: Any) -> type:
+    @defn(wf, name="CancelsUnsentChild", sandboxed=False)
+    class CancelsUnsentChild:
+        @run_method(wf)
+        async def run(self, child_id: str) -> list:
+            starting = asyncio.ensure_future(wf.start_child_workflow("ReasonChild", id=child_id))
+            await asyncio.sleep(0)  # the start command is issued, not yet sent
+            starting.cancel("changed my mind")
+            try:
+                await starting
+            except BaseException as err:  # noqa: BLE001 - the scenario reports it
+                cause = err.__cause__
+                return [type(err).__name__, str(err), type(cause).__name__, str(cause)]
+            return ["started"]
+
+    return CancelsUnsentChild
+
+
+def temporalio_unsent_child_outcome() -> list:
+    """temporalio sends the start and its cancel (reason: the message) together; its
+    core drops both and resolves the start as cancelled before scheduled."""
+    from temporalio.api.failure.v1 import Failure
+
+    run = TemporalioRun(define_unsent_child_canceller(temporalio.workflow))
+    first = run.start("child-id").successful.commands
+    kinds = [cmd.WhichOneof("variant") for cmd in first]
+    assert kinds == ["start_child_workflow_execution", "cancel_child_workflow_execution"]
+    assert first[1].cancel_child_workflow_execution.reason == "changed my mind"
+    failure = Failure(
+        message="Child Workflow Execution cancelled before scheduled: changed my mind"
+    )
+    failure.cause.canceled_failure_info.SetInParent()
+    info = failure.child_workflow_execution_failure_info
+    info.namespace = "default"
+    info.workflow_type.name = "ReasonChild"
+    info.workflow_execution.workflow_id = "child-id"
+    info.retry_state = 2  # RETRY_STATE_NON_RETRYABLE_FAILURE
+    resolved = wa.WorkflowActivationJob(
+        resolve_child_workflow_execution_start=wa.ResolveChildWorkflowExecutionStart(
+            seq=1, cancelled=wa.ResolveChildWorkflowExecutionStartCancelled(failure=failure)
+        )
+    )
+    return temporalio_result(run.activate(resolved))
+
+
+async def test_cancelling_an_unsent_child_start(client, task_queue):
+    expected = temporalio_unsent_child_outcome()
+    assert expected == [
+        "ChildWorkflowError",
+        "Child Workflow Execution cancelled before scheduled: changed my mind",
+        "CancelledError",
+        "Cancelled",
+    ]
+    cls = define_unsent_child_canceller(workflow)
+    async with Worker(client, task_queue=task_queue, workflows=[cls]):
+        handle = await client.start_workflow(
+            cls.run, f"child-{uuid.uuid4()}", id=f"unsent-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert await handle.result() == expected
+        history = await handle.fetch_history()
+    # Nothing about the child reached history, as with temporalio's core.
+    assert not [e for e in history.events if "child" in str(e.WhichOneof("attributes")).lower()]

@@ -76,9 +76,7 @@ async def test_new_random_and_span_ids_match_temporalio_for_the_same_seed(client
             cls.run, id=f"draws-{uuid.uuid4()}", task_queue=task_queue
         )
     seed = ours[0]
-    theirs_cls = define_drawer(
-        temporalio.workflow, TheirIdGenerator
-    )
+    theirs_cls = define_drawer(temporalio.workflow, TheirIdGenerator)
     run = TemporalioRun(theirs_cls, randomness_seed=seed)
     [command] = run.start().successful.commands
     theirs = temporalio.converter.DataConverter.default.payload_converter.from_payload(
