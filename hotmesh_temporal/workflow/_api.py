@@ -1733,7 +1733,10 @@ class unsafe:
     @staticmethod
     @contextlib.contextmanager
     def imports_passed_through() -> Iterator[None]:
-        yield None
+        """Modules imported in the block are passed through: as with temporalio's
+        sandbox, the sandbox does not refuse the calls they make themselves."""
+        with _rt.recording_passed_through_imports():
+            yield None
 
     @staticmethod
     def current_import_notification_policy_override() -> SandboxImportNotificationPolicy | None:

@@ -213,3 +213,44 @@ def unrestricted() -> Iterator[None]:
         yield None
     finally:
         sandbox_state.unrestricted -= 1
+
+
+#: Modules imported inside ``workflow.unsafe.imports_passed_through()``: as in
+#: temporalio's sandbox, the calls they (and their submodules) make are not refused.
+passed_through_modules: set[str] = set()
+
+
+@contextlib.contextmanager
+def recording_passed_through_imports() -> Iterator[None]:
+    """Record the modules this thread imports in the block as passed through."""
+    import builtins
+    import sys
+
+    thread = threading.get_ident()
+    original = builtins.__import__
+
+    def recording(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        module = original(name, globals, locals, fromlist, level)
+        if threading.get_ident() == thread and level == 0:
+            submodules = [f"{name}.{m}" for m in fromlist or () if f"{name}.{m}" in sys.modules]
+            # ``from package import module`` passes the module through, not the package.
+            passed_through_modules.update(submodules or [name])
+        return module
+
+    builtins.__import__ = recording
+    try:
+        yield None
+    finally:
+        if builtins.__import__ is recording:
+            builtins.__import__ = original
+
+
+def is_passed_through(module: str, passthrough: Any) -> bool:
+    """Whether ``module`` was imported in ``imports_passed_through()``, or it or a
+    package above it is in ``passthrough`` (the restrictions' names)."""
+    if module in passed_through_modules:
+        return True
+    parts = module.split(".")
+    return any(".".join(parts[:end]) in passthrough for end in range(1, len(parts) + 1))

@@ -8,11 +8,16 @@ from temporalio import workflow
 
 from tests.compat.sandbox_cases import *  # noqa: F403
 
+with workflow.unsafe.imports_passed_through():
+    import tests.compat.sandbox_passthrough_helper as sandbox_passthrough_helper
+
 
 @workflow.defn
 class SandboxCase:
     @workflow.run
     async def run(self, name: str) -> list:
+        if name == "passed_through":  # the helper's own os.getcwd() is not refused
+            return ["ok", str(sandbox_passthrough_helper.working_directory_known())]
         if name == "asyncio_wait":  # warned about, not refused
             done, _ = await asyncio.wait([asyncio.ensure_future(asyncio.sleep(0))])
             return ["ok", str(len(done))]

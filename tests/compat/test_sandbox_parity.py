@@ -94,3 +94,14 @@ async def test_asyncio_wait_warns_as_temporalio(client, task_queue):
             )
     assert result == ["ok", "1"]
     assert [(w.category, str(w.message)) for w in ours if w.category is UserWarning] == expected
+
+
+async def test_a_passed_through_module_is_not_refused(client, task_queue, temporalio_outcomes):
+    assert temporalio_outcome("passed_through") == ["ok", "True"]
+    assert temporalio_outcomes["case_os_getcwd"][0] == "RestrictedWorkflowAccessError"
+    cls = sandbox_workflow_ours.SandboxCase
+    async with Worker(client, task_queue=task_queue, workflows=[cls]):
+        result = await client.execute_workflow(
+            cls.run, "passed_through", id=f"sandbox-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert result == ["ok", "True"]

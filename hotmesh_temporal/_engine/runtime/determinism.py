@@ -29,6 +29,7 @@ from typing import Any
 from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
 from hotmesh_temporal.worker.workflow_sandbox._restrictions import RestrictedWorkflowAccessError
 from hotmesh_temporal.workflow._runtime_contract import (
+    is_passed_through,
     is_unrestricted,
     sandbox_state,
 )
@@ -163,8 +164,11 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
     refusal = _state.refused.verdict(path)
     if refusal is None or is_unrestricted():
         return
-    top_level = caller.f_globals.get("__name__", "").partition(".")[0]
+    caller_module = caller.f_globals.get("__name__", "")
+    top_level = caller_module.partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
+        return
+    if is_passed_through(caller_module, _state.refused.passthrough):
         return
     # As temporalio's sandbox: a log line, then the warning or the error.
     _sandbox_logger.warning("%s on %s restricted", refusal.path[-1], ".".join(refusal.path[:-1]))
@@ -250,7 +254,7 @@ def workflow_may_be_refused(cls: type, refusals: Any) -> bool:
     one), or its code names a member the restrictions name. Only such workflows pay
     for the profile hook of :func:`refusing`."""
     return may_read_datetime_clock(cls) or _may_call_refused(
-        cls, refusals.top_level_modules(), refusals.member_names()
+        cls, refusals.top_level_modules, refusals.member_names
     )
 
 

@@ -13,6 +13,7 @@ workflow's seeded random instead (see docs/determinism.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import sys
 from collections.abc import Mapping, Sequence
@@ -398,6 +399,9 @@ class CallRefusals:
     refuses it, if any (its ``leaf_warning`` / ``leaf_message`` say how)."""
 
     matcher: SandboxMatcher
+    # Modules passed through (and their submodules): as in temporalio's sandbox, their
+    # own calls (they hold the real modules there) are not checked.
+    passthrough: frozenset = frozenset()
     _verdicts: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __bool__(self) -> bool:
@@ -427,10 +431,12 @@ class CallRefusals:
         self._verdicts[path] = found
         return found
 
+    @functools.cached_property
     def top_level_modules(self) -> frozenset:
         """The modules (first path names) something is refused in."""
         return frozenset(name for name in self.matcher.children if name != "__builtins__")
 
+    @functools.cached_property
     def member_names(self) -> frozenset:
         """Every member name the matcher names below a module (for the cheap scan
         deciding whether a workflow pays for the guard)."""
@@ -449,4 +455,6 @@ class CallRefusals:
 
 def refused_calls(restrictions: SandboxRestrictions) -> CallRefusals:
     """The calls these restrictions refuse in workflow code."""
-    return CallRefusals(restrictions.invalid_module_members)
+    return CallRefusals(
+        restrictions.invalid_module_members, frozenset(restrictions.passthrough_modules)
+    )
