@@ -1740,14 +1740,16 @@ class unsafe:
 
     @staticmethod
     def current_import_notification_policy_override() -> SandboxImportNotificationPolicy | None:
-        return None
+        return _rt.current_import_policy_override()
 
     @staticmethod
     @contextlib.contextmanager
     def sandbox_import_notification_policy(
         policy: SandboxImportNotificationPolicy,
     ) -> Iterator[None]:
-        yield None
+        """Imports in the block follow ``policy`` instead of the restrictions'."""
+        with _rt.import_policy_override(policy):
+            yield None
 
 
 # --------------------------------------------------------------- event groups

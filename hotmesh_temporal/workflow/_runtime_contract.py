@@ -254,3 +254,21 @@ def is_passed_through(module: str, passthrough: Any) -> bool:
         return True
     parts = module.split(".")
     return any(".".join(parts[:end]) in passthrough for end in range(1, len(parts) + 1))
+
+
+#: ``workflow.unsafe.sandbox_import_notification_policy()``'s override, per thread.
+import_policy_state = threading.local()
+
+
+@contextlib.contextmanager
+def import_policy_override(policy: Any) -> Iterator[None]:
+    previous = getattr(import_policy_state, "override", None)
+    import_policy_state.override = policy
+    try:
+        yield None
+    finally:
+        import_policy_state.override = previous
+
+
+def current_import_policy_override() -> Any:
+    return getattr(import_policy_state, "override", None)

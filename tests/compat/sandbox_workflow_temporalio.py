@@ -18,6 +18,10 @@ class SandboxCase:
     async def run(self, name: str) -> list:
         if name == "passed_through":  # the helper's own os.getcwd() is not refused
             return ["ok", str(sandbox_passthrough_helper.working_directory_known())]
+        if name == "dynamic_import":  # warned about: first loaded during an activation
+            import tests.compat.sandbox_dynamic_module as late
+
+            return ["ok", late.VALUE]
         if name == "asyncio_wait":  # warned about, not refused
             done, _ = await asyncio.wait([asyncio.ensure_future(asyncio.sleep(0))])
             return ["ok", str(len(done))]

@@ -11,6 +11,7 @@ the workflow instead of refusing are listed apart (docs/determinism.md).
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 import warnings
 
@@ -105,3 +106,33 @@ async def test_a_passed_through_module_is_not_refused(client, task_queue, tempor
             cls.run, "passed_through", id=f"sandbox-{uuid.uuid4()}", task_queue=task_queue
         )
     assert result == ["ok", "True"]
+
+
+def _dynamic_import_warnings(caught: list) -> list[tuple[type, str]]:
+    return [
+        (w.category, str(w.message)) for w in caught if "initial workflow load" in str(w.message)
+    ]
+
+
+async def test_a_module_first_imported_by_workflow_code_warns_as_temporalio(client, task_queue):
+    sys.modules.pop("tests.compat.sandbox_dynamic_module", None)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        assert temporalio_outcome("dynamic_import") == ["ok", "loaded"]
+    expected = _dynamic_import_warnings(theirs)
+    assert expected == [
+        (
+            UserWarning,
+            "Module tests.compat.sandbox_dynamic_module was imported after initial workflow load.",
+        )
+    ]
+    sys.modules.pop("tests.compat.sandbox_dynamic_module", None)
+    cls = sandbox_workflow_ours.SandboxCase
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        async with Worker(client, task_queue=task_queue, workflows=[cls]):
+            result = await client.execute_workflow(
+                cls.run, "dynamic_import", id=f"sandbox-{uuid.uuid4()}", task_queue=task_queue
+            )
+    assert result == ["ok", "loaded"]
+    assert _dynamic_import_warnings(ours) == expected

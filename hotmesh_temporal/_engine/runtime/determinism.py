@@ -10,6 +10,7 @@ stamping records) the original functions run unchanged. See docs/determinism.md.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import dis
@@ -28,7 +29,9 @@ from typing import Any
 
 from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
 from hotmesh_temporal.worker.workflow_sandbox._restrictions import RestrictedWorkflowAccessError
+from hotmesh_temporal.workflow._api import SandboxImportNotificationPolicy
 from hotmesh_temporal.workflow._runtime_contract import (
+    current_import_policy_override,
     is_passed_through,
     is_unrestricted,
     sandbox_state,
@@ -90,6 +93,7 @@ def install() -> None:
             original = getattr(random, name, None)
             if original is not None:
                 setattr(random, name, _redirect(original, _seeded(name)))
+        _install_import_watch()
         _installed = True
 
 
@@ -162,7 +166,7 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
     if path is None or caller is None:
         return
     refusal = _state.refused.verdict(path)
-    if refusal is None or is_unrestricted():
+    if refusal is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
         return
     caller_module = caller.f_globals.get("__name__", "")
     top_level = caller_module.partition(".")[0]
@@ -193,6 +197,62 @@ def _first_resume(code: types.CodeType) -> int:
         if instruction.opname == "RESUME":
             return instruction.offset
     return 0
+
+
+@contextlib.contextmanager
+def noting_imports(refusals: Any) -> Iterator[None]:
+    """While sandboxed workflow code runs (``refusals``: its CallRefusals, None when
+    unsandboxed), a module loaded for the first time gives temporalio's
+    dynamic-import warning."""
+    if not refusals:
+        yield None
+        return
+    if not getattr(builtins.__import__, "__hotmesh_import_watch__", False):
+        _install_import_watch()  # something put its own __import__ back since
+    _state.importing = refusals
+    try:
+        yield None
+    finally:
+        _state.importing = None
+
+
+def _install_import_watch() -> None:
+    builtins.__import__ = _noting_dynamic_imports(builtins.__import__)
+
+
+def _noting_dynamic_imports(original: Callable) -> Callable:
+    @functools.wraps(original)
+    def importing(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        refusals = getattr(_state, "importing", None)
+        if refusals is None or level != 0 or name in sys.modules:
+            return original(name, globals, locals, fromlist, level)
+        # Loading a module is not workflow code: import hooks (pytest's, say) and the
+        # module's own body are not refused (they run unsandboxed in the host here).
+        _state.loading = getattr(_state, "loading", 0) + 1
+        try:
+            module = original(name, globals, locals, fromlist, level)
+        finally:
+            _state.loading -= 1
+        _warn_dynamic_import(name, refusals)
+        return module
+
+    importing.__hotmesh_import_watch__ = True  # type: ignore[attr-defined]
+    return importing
+
+
+def _warn_dynamic_import(name: str, refusals: Any) -> None:
+    """temporalio's WARN_ON_DYNAMIC_IMPORT: a module its sandbox had not loaded for the
+    workflow (here: one no code had loaded) was imported during an activation."""
+    top_level = name.partition(".")[0]
+    if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
+        return
+    if is_passed_through(name, refusals.passthrough) or is_unrestricted():
+        return
+    policy = current_import_policy_override() or refusals.import_policy
+    if SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT in policy:
+        warnings.warn(f"Module {name} was imported after initial workflow load.", stacklevel=3)
 
 
 def _builtin_path(fn: Any) -> tuple[str, ...] | None:

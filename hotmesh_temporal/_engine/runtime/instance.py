@@ -96,6 +96,8 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
         # guard costs CPU, so only workflows whose module seems to make them pay.
+        # Sandboxed: imports during activations are watched (determinism.noting_imports).
+        self._sandbox: Any = refused_calls if definition.sandboxed and refused_calls else None
         guarded = bool(definition.sandboxed and refused_calls)
         if guarded and not determinism.workflow_may_be_refused(definition.cls, refused_calls):
             guarded = False
@@ -178,7 +180,11 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         if self._terminal is not None:
             return c.ActivationCompletion(commands=[])
         try:
-            with self.loop.running(), determinism.refusing(self._refused_calls):
+            with (
+                self.loop.running(),
+                determinism.refusing(self._refused_calls),
+                determinism.noting_imports(self._sandbox),
+            ):
                 for job in sorted(activation.jobs, key=_job_priority):
                     self._apply(job)
                 self._start_run_method_once()

@@ -402,6 +402,10 @@ class CallRefusals:
     # Modules passed through (and their submodules): as in temporalio's sandbox, their
     # own calls (they hold the real modules there) are not checked.
     passthrough: frozenset = frozenset()
+    # What a module first imported during an activation gives (a warning by default).
+    import_policy: Any = (
+        hotmesh_temporal.workflow.SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT
+    )
     _verdicts: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __bool__(self) -> bool:
@@ -456,5 +460,7 @@ class CallRefusals:
 def refused_calls(restrictions: SandboxRestrictions) -> CallRefusals:
     """The calls these restrictions refuse in workflow code."""
     return CallRefusals(
-        restrictions.invalid_module_members, frozenset(restrictions.passthrough_modules)
+        restrictions.invalid_module_members,
+        frozenset(restrictions.passthrough_modules),
+        restrictions.import_notification_policy,
     )
