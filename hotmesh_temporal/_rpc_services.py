@@ -61,6 +61,10 @@ class _Service:
         self._engine: EngineGetter = client._engine
 
 
+_DEFAULT_NAMESPACE = "default"
+_NAMESPACE_PAGE_SIZE = 100  # Temporal's page when a request gives no page size
+
+
 def _settings_message(settings: NamespaceSettings, response: Any) -> Any:
     response.namespace_info.CopyFrom(
         NamespaceInfo(
@@ -120,12 +124,15 @@ class WorkflowService(_Service):
         metadata: Mapping[str, str | bytes] = {},
         timeout: timedelta | None = None,
     ) -> wfs.DescribeNamespaceResponse:
-        """A namespace's info and retention; a namespace never registered answers with
-        the deployment's defaults (namespaces need no registration here)."""
+        """A namespace's info and retention: RPCError NOT_FOUND for a namespace never
+        registered, as Temporal, except ``default`` (which a Temporal dev server
+        registers, and which has the deployment's defaults until registered here)."""
         name = req.namespace or req.id
         if not name:
             raise RPCError("Namespace is empty.", RPCStatusCode.INVALID_ARGUMENT, b"")
         settings = await (await self._engine()).describe_namespace(name)
+        if settings.created_at is None and name != _DEFAULT_NAMESPACE:
+            raise RPCError(f"Namespace {name} is not found.", RPCStatusCode.NOT_FOUND, b"")
         return _settings_message(settings, wfs.DescribeNamespaceResponse())
 
     async def list_namespaces(
@@ -135,10 +142,23 @@ class WorkflowService(_Service):
         metadata: Mapping[str, str | bytes] = {},
         timeout: timedelta | None = None,
     ) -> wfs.ListNamespacesResponse:
-        """Every registered namespace, in one page."""
+        """The registered namespaces (and ``default``) by name, ``page_size`` a page
+        (Temporal's 100 when 0); ``next_page_token`` continues after the page's last
+        name and is empty after the last page."""
+        engine = await self._engine()
+        listed = {s.namespace: s for s in await engine.list_namespaces()}
+        if _DEFAULT_NAMESPACE not in listed:
+            listed[_DEFAULT_NAMESPACE] = await engine.describe_namespace(_DEFAULT_NAMESPACE)
+        size = req.page_size if req.page_size > 0 else _NAMESPACE_PAGE_SIZE
+        after = req.next_page_token.decode("utf-8", "replace")
+        names = [n for n in sorted(listed) if n > after] if after else sorted(listed)
         response = wfs.ListNamespacesResponse()
-        for settings in await (await self._engine()).list_namespaces():
-            response.namespaces.append(_settings_message(settings, wfs.DescribeNamespaceResponse()))
+        for name in names[:size]:
+            response.namespaces.append(
+                _settings_message(listed[name], wfs.DescribeNamespaceResponse())
+            )
+        if len(names) > size:
+            response.next_page_token = names[size - 1].encode()
         return response
 
     async def update_namespace(
@@ -153,10 +173,13 @@ class WorkflowService(_Service):
         if not req.namespace:
             raise RPCError("Namespace is empty.", RPCStatusCode.INVALID_ARGUMENT, b"")
         engine = await self._engine()
+        current = await engine.describe_namespace(req.namespace)
+        if current.created_at is None and req.namespace != _DEFAULT_NAMESPACE:
+            raise RPCError(f"Namespace {req.namespace} is not found.", RPCStatusCode.NOT_FOUND, b"")
         info = req.update_info
         data = None
         if info.data:
-            data = {**(await engine.describe_namespace(req.namespace)).data, **dict(info.data)}
+            data = {**current.data, **dict(info.data)}
         retention = (
             req.config.workflow_execution_retention_ttl.ToTimedelta()
             if req.config.HasField("workflow_execution_retention_ttl")

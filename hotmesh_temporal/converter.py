@@ -1658,6 +1658,20 @@ class _StoringCodec(PayloadCodec):
 # =============================================================================
 
 
+def _takes_context(converter: PayloadConverter) -> bool:
+    """Whether with_context could change ``converter``. A composite converter with the
+    base class's with_context changes only when one of its converters does."""
+    if not isinstance(converter, WithSerializationContext):
+        return False
+    if not isinstance(converter, CompositePayloadConverter) or (
+        type(converter).with_context is not CompositePayloadConverter.with_context
+        or type(converter).get_converters_with_context
+        is not CompositePayloadConverter.get_converters_with_context
+    ):
+        return True
+    return any(isinstance(conv, WithSerializationContext) for conv in converter.converters.values())
+
+
 @dataclass(frozen=True)
 class DataConverter(WithSerializationContext):
     """Converts values to payloads (payload converter) and encodes them (codec).
@@ -1740,6 +1754,18 @@ class DataConverter(WithSerializationContext):
             await codec.decode_failure(failure)
         return self.failure_converter.from_failure(failure, self.payload_converter)
 
+    def _context_aware(self) -> bool:
+        """Whether any component takes a serialization context; worked out once (the
+        converter is frozen) and kept on the instance."""
+        known = self.__dict__.get("_hm_context_aware")
+        if known is None:
+            known = _takes_context(self.payload_converter) or any(
+                isinstance(part, WithSerializationContext)
+                for part in (self.payload_codec, self.failure_converter)
+            )
+            object.__setattr__(self, "_hm_context_aware", known)
+        return known
+
     @property
     def _edge_codec(self) -> PayloadCodec | None:
         """The codec the worker applies to payloads entering and leaving user code:
@@ -1750,6 +1776,8 @@ class DataConverter(WithSerializationContext):
 
     def with_context(self, context: SerializationContext) -> Self:
         """A copy whose context-aware components got ``context`` (self if none changed)."""
+        if not self._context_aware():
+            return self  # the usual case, asked for several times per task: no copies
         parts = {
             "payload_converter": self.payload_converter,
             "payload_codec": self.payload_codec,

@@ -72,9 +72,29 @@ class Field:
     (or a zero-argument callable returning it, for self references) of a
     message, map value or repeated field. ``enum_names`` maps enum numbers to
     their proto names, used for JSON.
+
+    A field also answers the ``FieldDescriptor`` attributes that
+    ``google.protobuf.json_format`` and ``text_format`` read (``type``,
+    ``cpp_type``, ``label``, ``message_type``, ``enum_type``...), so those
+    modules handle our messages as they handle protobuf's.
     """
 
-    __slots__ = ("name", "number", "kind", "_elem", "oneof", "enum_names", "json_name")
+    __slots__ = (
+        "name",
+        "number",
+        "kind",
+        "_elem",
+        "oneof",
+        "enum_names",
+        "json_name",
+        "containing_type",
+        "containing_oneof",
+        "_enum_type",
+        "_entry_type",
+    )
+
+    is_extension = False
+    has_options = False
 
     def __init__(
         self,
@@ -94,6 +114,11 @@ class Field:
         self.enum_names = dict(enum_names or {})
         head, *rest = name.split("_")
         self.json_name = head + "".join(p[:1].upper() + p[1:] for p in rest)
+        # Set by the owning message class (Message.__init_subclass__).
+        self.containing_type: _Descriptor | None = None
+        self.containing_oneof: _OneofDescriptor | None = None
+        self._enum_type: _EnumDescriptor | None = None
+        self._entry_type: type[Message] | None = None
 
     @property
     def elem(self) -> Any:
@@ -107,6 +132,93 @@ class Field:
     @property
     def elem_is_message(self) -> bool:
         return isinstance(self.elem, type)
+
+    # -- protobuf FieldDescriptor view ----------------------------------------
+
+    @property
+    def _value_kind(self) -> str:
+        """The scalar kind (or MESSAGE) of the field's values / elements."""
+        if self.kind in (MAP, MESSAGE):
+            return MESSAGE
+        if self.kind == REPEATED:
+            return MESSAGE if self.elem_is_message else self.elem
+        return self.kind
+
+    @property
+    def full_name(self) -> str:
+        owner = self.containing_type.full_name if self.containing_type else ""
+        return f"{owner}.{self.name}" if owner else self.name
+
+    @property
+    def camelcase_name(self) -> str:
+        return self.json_name
+
+    @property
+    def type(self) -> int:
+        """protobuf's ``FieldDescriptor.TYPE_*`` number."""
+        return _PROTO_TYPE[self._value_kind]
+
+    @property
+    def cpp_type(self) -> int:
+        """protobuf's ``FieldDescriptor.CPPTYPE_*`` number."""
+        return _PROTO_CPPTYPE[self._value_kind]
+
+    @property
+    def label(self) -> int:
+        return _LABEL_REPEATED if self.kind in (MAP, REPEATED) else _LABEL_OPTIONAL
+
+    @property
+    def is_repeated(self) -> bool:
+        return self.kind in (MAP, REPEATED)
+
+    @property
+    def is_required(self) -> bool:
+        return False
+
+    @property
+    def has_presence(self) -> bool:
+        # proto3: sub-messages and oneof members track presence, plain scalars
+        # and containers do not.
+        if self.is_repeated:
+            return False
+        return self.kind == MESSAGE or self.oneof is not None
+
+    @property
+    def default_value(self) -> Any:
+        if self.is_repeated:
+            return []
+        return _SCALAR_DEFAULTS.get(self.kind)
+
+    @property
+    def message_type(self) -> _Descriptor | None:
+        """The message's descriptor (a map's synthetic ``...Entry`` descriptor)."""
+        if self.kind == MAP:
+            return self.entry_class.DESCRIPTOR
+        if self._value_kind == MESSAGE:
+            descriptor: _Descriptor = self.elem.DESCRIPTOR
+            return descriptor
+        return None
+
+    @property
+    def entry_class(self) -> type[Message]:
+        """A map field's entry message class."""
+        if self._entry_type is None:
+            self._entry_type = _map_entry_class(self)
+        return self._entry_type
+
+    @property
+    def enum_type(self) -> _EnumDescriptor | None:
+        if self._value_kind != ENUM:
+            return None
+        if self._enum_type is None:
+            self._enum_type = _EnumDescriptor.from_names(self.enum_names)
+        return self._enum_type
+
+    def GetOptions(self) -> _Options:  # noqa: N802 - protobuf name
+        return _Options()
+
+    def __repr__(self) -> str:
+        return f"<Field {self.full_name} ({self.kind})>"
 
 
 def _check_scalar(kind: str, value: Any, field_name: str) -> Any:
@@ -200,6 +312,10 @@ class _Map(dict):
         self.update(other)
         return self
 
+    def GetEntryClass(self) -> type[Message]:  # noqa: N802 - protobuf name
+        """The map's entry message class (protobuf's text_format builds entries)."""
+        return self._field.entry_class
+
     def __deepcopy__(self, memo: Any) -> dict:
         return {k: copy.deepcopy(v, memo) for k, v in self.items()}
 
@@ -284,13 +400,188 @@ class _List(list):
         return (list, (list(self),))
 
 
-class _Descriptor:
-    """The few ``DESCRIPTOR`` attributes that SDK code reads."""
+# protobuf's FieldDescriptor numbers (google/protobuf/descriptor.proto; fixed by
+# the protobuf format, checked against protobuf in tests/unit/test_api_messages.py).
+_PROTO_TYPE = {
+    DOUBLE: 1,
+    FLOAT: 2,
+    INT64: 3,
+    UINT64: 4,
+    INT32: 5,
+    BOOL: 8,
+    STRING: 9,
+    MESSAGE: 11,
+    BYTES: 12,
+    ENUM: 14,
+}
+_PROTO_CPPTYPE = {
+    INT32: 1,
+    INT64: 2,
+    UINT64: 4,
+    DOUBLE: 5,
+    FLOAT: 6,
+    BOOL: 7,
+    ENUM: 8,
+    STRING: 9,
+    BYTES: 9,
+    MESSAGE: 10,
+}
+_LABEL_OPTIONAL = 1
+_LABEL_REPEATED = 3
 
-    def __init__(self, full_name: str, fields: tuple[Field, ...]) -> None:
+
+class _Options:
+    """Empty descriptor options: no extension is ever set."""
+
+    def __init__(self, map_entry: bool = False) -> None:
+        self.map_entry = map_entry
+        self.deprecated = False
+
+    def HasExtension(self, extension: Any) -> bool:  # noqa: N802 - protobuf name
+        return False
+
+    def ListFields(self) -> list[Any]:  # noqa: N802
+        return []
+
+
+class _FileDescriptor:
+    """The ``.proto`` file a message belongs to (its name and package)."""
+
+    def __init__(self, name: str, package: str) -> None:
+        self.name = name
+        self.package = package
+
+    @classmethod
+    def for_message(cls, full_name: str) -> _FileDescriptor:
+        parts = full_name.split(".")
+        # The package is the leading lower-case segments (message names are
+        # capitalised), as in Temporal's and protobuf's own protos.
+        cut = next((i for i, p in enumerate(parts) if p[:1].isupper()), len(parts))
+        package = ".".join(parts[:cut])
+        if package == "google.protobuf":
+            return cls(f"google/protobuf/{parts[cut].lower()}.proto", package)
+        leaf = "request_response" if package.endswith("service.v1") else "message"
+        return cls(f"{package.replace('.', '/')}/{leaf}.proto", package)
+
+
+class _OneofDescriptor:
+    """A oneof group of a message: its name and member fields."""
+
+    def __init__(self, name: str, containing_type: _Descriptor) -> None:
+        self.name = name
+        self.full_name = f"{containing_type.full_name}.{name}"
+        self.containing_type = containing_type
+        self.fields: list[Field] = []
+        self.has_options = False
+
+    def GetOptions(self) -> _Options:  # noqa: N802 - protobuf name
+        return _Options()
+
+
+class _EnumValueDescriptor:
+    def __init__(self, name: str, number: int, index: int, type_: _EnumDescriptor) -> None:
+        self.name = name
+        self.number = number
+        self.index = index
+        self.type = type_
+        self.has_options = False
+
+    def GetOptions(self) -> _Options:  # noqa: N802 - protobuf name
+        return _Options()
+
+
+class _EnumDescriptor:
+    """An enum type: its values by name and by number (proto3 enums are open)."""
+
+    is_closed = False
+    has_options = False
+
+    def __init__(self, full_name: str, names: Mapping[int, str]) -> None:
         self.full_name = full_name
         self.name = full_name.rsplit(".", 1)[-1]
+        self.values = [
+            _EnumValueDescriptor(name, number, i, self)
+            for i, (number, name) in enumerate(names.items())
+        ]
+        self.values_by_name = {v.name: v for v in self.values}
+        self.values_by_number = {v.number: v for v in self.values}
+
+    @classmethod
+    def from_names(cls, names: Mapping[int, str]) -> _EnumDescriptor:
+        # Temporal's enum values are prefixed with the enum's name in upper
+        # snake case (EVENT_TYPE_UNSPECIFIED), so the type name is recovered
+        # from the zero value.
+        zero = names.get(0, "")
+        prefix = zero[: -len("_UNSPECIFIED")] if zero.endswith("_UNSPECIFIED") else zero
+        camel = "".join(p.capitalize() for p in prefix.split("_") if p)
+        return cls(f"temporal.api.enums.v1.{camel or 'Enum'}", names)
+
+    def GetOptions(self) -> _Options:  # noqa: N802 - protobuf name
+        return _Options()
+
+
+class _Descriptor:
+    """A message type as protobuf's ``Descriptor`` presents it: name, file and
+    fields (by name, number and JSON name), oneofs and options."""
+
+    is_extendable = False
+    extensions: ClassVar[list[Any]] = []
+    nested_types: ClassVar[list[Any]] = []
+    enum_types: ClassVar[list[Any]] = []
+
+    def __init__(
+        self, full_name: str, fields: tuple[Field, ...], *, map_entry: bool = False
+    ) -> None:
+        self.full_name = full_name
+        self.name = full_name.rsplit(".", 1)[-1]
+        self.file = _FileDescriptor.for_message(full_name)
+        self.fields = list(fields)
         self.fields_by_name = {f.name: f for f in fields}
+        self.fields_by_number = {f.number: f for f in fields}
+        self.fields_by_camelcase_name = {f.json_name: f for f in fields}
+        self.has_options = map_entry
+        self._map_entry = map_entry
+        self.oneofs: list[_OneofDescriptor] = []
+        for f in fields:
+            f.containing_type = self
+            if f.oneof is None:
+                continue
+            group = next((o for o in self.oneofs if o.name == f.oneof), None)
+            if group is None:
+                group = _OneofDescriptor(f.oneof, self)
+                self.oneofs.append(group)
+            group.fields.append(f)
+            f.containing_oneof = group
+        self.oneofs_by_name = {o.name: o for o in self.oneofs}
+
+    def GetOptions(self) -> _Options:  # noqa: N802 - protobuf name
+        return _Options(map_entry=self._map_entry)
+
+    def __repr__(self) -> str:
+        return f"<Descriptor {self.full_name}>"
+
+
+def _map_entry_class(field: Field) -> type[Message]:
+    """The synthetic ``<Name>Entry`` message protobuf describes a map field with (its
+    descriptor is the field's ``message_type``; text_format builds entries of it)."""
+    value = (
+        Field("value", 2, MESSAGE, field.elem)
+        if field.elem_is_message
+        else Field("value", 2, field.elem, enum_names=field.enum_names)
+    )
+    camel = "".join(p[:1].upper() + p[1:] for p in field.name.split("_"))
+    owner = field.containing_type.full_name if field.containing_type else ""
+    full_name = f"{owner}.{camel}Entry"
+    namespace = {
+        "__slots__": (),
+        "_full_name": full_name,
+        "_fields": (Field("key", 1, STRING), value),
+    }
+    entry = type(f"{camel}Entry", (Message,), namespace)
+    MESSAGE_TYPES.pop(full_name, None)  # not a message of its own
+    entry.DESCRIPTOR.has_options = True
+    entry.DESCRIPTOR._map_entry = True
+    return entry
 
 
 class Message:

@@ -1329,12 +1329,15 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         local = engine.local_worker_for(client.namespace, input.task_queue, input.workflow)
         if local is not None:
             start["eager_worker"] = local.config.identity
-        if input.start_signal:  # may signal a running workflow: once per request id
-            reply = await _call(engine.signal_with_start(request_id, start))
-        else:  # a retry finds the run it started by its run id
-            reply = await _call(engine.start_workflow(start))
-        if reply.get("task"):
-            local.take_started_run(reply["task"])  # type: ignore[union-attr]
+        reply: dict[str, Any] = {}
+        try:
+            if input.start_signal:  # may signal a running workflow: once per request id
+                reply = await _call(engine.signal_with_start(request_id, start))
+            else:  # a retry finds the run it started by its run id
+                reply = await _call(engine.start_workflow(start))
+        finally:
+            if local is not None:  # it held room for the task: take it, or let go
+                local.take_started_run(reply.get("task"))
         _raise_if_refused(reply)
         if reply["status"] == "already_started":
             raise hotmesh_temporal.exceptions.WorkflowAlreadyStartedError(
@@ -1429,7 +1432,14 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             try:
                 start = await self._new_run_request(start_input)
                 request = await self._update_request(input.update_workflow_input, start_input.id)
-                reply = await _call(engine.start_workflow_with_update(start, request, row_id))
+                # As on Temporal: an update of this id the latest run completed (even a
+                # closed run) answers with its outcome, and no run starts.
+                completed = await self._completed_update(start_input.id, input)
+                if completed is not None:
+                    reply = {"status": "existing", "run_id": completed["run_id"]}
+                    reply["update"] = completed
+                else:
+                    reply = await _call(engine.start_workflow_with_update(start, request, row_id))
                 _raise_if_refused(reply)
                 if reply["status"] == "already_started":
                     # As on Temporal: an update already known by this id is attached
@@ -1453,6 +1463,20 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.update_workflow_input,
                 input.rpc_timeout,
             )
+
+    async def _completed_update(
+        self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
+    ) -> Mapping[str, Any] | None:
+        """The update of ``input``'s explicit id that the workflow's latest run
+        completed, if any (one the run's close abandoned did not complete)."""
+        existing = await self._existing_update(workflow_id, input)
+        if existing is None or existing.get("state") != UPDATE_ROW_COMPLETED:
+            return None
+        failure = (existing.get("outcome") or {}).get("failure") or {}
+        info = failure.get("applicationFailureInfo") or {}
+        if info.get("type") == "AcceptedUpdateCompletedWorkflow":
+            return None
+        return existing
 
     async def _existing_update(
         self, workflow_id: str, input: StartWorkflowUpdateWithStartInput
@@ -1809,17 +1833,21 @@ class WorkflowExecution:
 
     @property
     def data_converter(self) -> Any:
-        return self._context_free_data_converter
+        """The client's converter in this workflow's serialization context (the one
+        its memo and metadata were encoded in), as temporalio gives it."""
+        return self._context_free_data_converter.with_context(
+            WorkflowSerializationContext(namespace=self.namespace, workflow_id=self.id)
+        )
 
     async def memo(self) -> Mapping[str, Any]:
         """The run's memo, each value decoded without a type hint."""
-        return await self._context_free_data_converter._decode_memo(self.raw_info.memo)
+        return await self.data_converter._decode_memo(self.raw_info.memo)
 
     async def memo_value(
         self, key: str, default: Any = _ARG_UNSET, *, type_hint: type | None = None
     ) -> Any:
         """One memo value, decoded (KeyError when missing and no default is given)."""
-        return await self._context_free_data_converter._decode_memo_field(
+        return await self.data_converter._decode_memo_field(
             self.raw_info.memo, key, default, type_hint
         )
 

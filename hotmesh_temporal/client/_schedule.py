@@ -322,7 +322,12 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         self.priority = hotmesh_temporal.common.Priority.default
 
     async def _to_doc(self, client: Client) -> dict[str, Any]:
-        dc = client.data_converter
+        # The action's payloads are the started workflow's: temporalio encodes them in
+        # the context of the action's workflow id (the id before the server suffixes
+        # the scheduled time).
+        dc = client.data_converter.with_context(
+            converter.WorkflowSerializationContext(namespace=client.namespace, workflow_id=self.id)
+        )
         args = [a if isinstance(a, Payload) else (await dc.encode([a]))[0] for a in self.args]
         memo = None
         if self.memo:

@@ -346,7 +346,7 @@ class _SchemaEnvironment(WorkflowEnvironment):
         if time_skipping:
             service = client.service_client
             engine = await service._engine()
-            # Workers of other processes on this schema announce their queues (0019).
+            # Workers of other processes on this schema announce their queues (schema/0006).
             await engine.start_skipping_time()
             skipper = _Clock(engine.store)
             # Results of this client are awaited through this waiter: it unlocks time.

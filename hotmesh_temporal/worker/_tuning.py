@@ -239,10 +239,11 @@ def slot_limits(
     if tuner is None:
         workflow, activity, local = (n or DEFAULT_SLOTS for n in explicit)
     else:
-        if any(n is not None for n in explicit):
+        if any(explicit):  # as temporalio: a 0 beside a tuner is allowed
             raise ValueError(
                 "Cannot specify max_concurrent_workflow_tasks, max_concurrent_activities, "
-                "or max_concurrent_local_activities when also specifying tuner"
+                "max_concurrent_local_activities, or max_concurrent_nexus_tasks when also "
+                "specifying tuner"
             )
         workflow = _cap(tuner._get_workflow_task_slot_supplier())
         activity = _cap(tuner._get_activity_task_slot_supplier())

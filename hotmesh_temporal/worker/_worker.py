@@ -27,6 +27,7 @@ from hotmesh_temporal._engine.worker.workflow_worker import (
     workflow_interceptor_classes,
 )
 from hotmesh_temporal.runtime import Runtime, _worker_metrics
+from hotmesh_temporal.worker._option_checks import check_worker_options
 from hotmesh_temporal.worker._plugin import Plugin, configured_by_plugins, run_through_plugins
 from hotmesh_temporal.worker._tuning import PollerBehavior, PollerBehaviorSimpleMaximum, slot_limits
 from hotmesh_temporal.worker._workflow_runner import (
@@ -115,9 +116,35 @@ class Worker:
         max_workflow_task_external_storage_concurrency: int = 3,
     ) -> None:
         if not activities and not workflows:
-            raise ValueError("At least one activity or workflow must be specified")
+            raise ValueError("At least one activity, Nexus service, or workflow must be specified")
         if not task_queue:
             raise ValueError("task_queue is required")
+        check_worker_options(
+            {
+                "workflows": workflows,
+                "workflow_task_executor": workflow_task_executor,
+                "build_id": build_id,
+                "use_worker_versioning": use_worker_versioning,
+                "deployment_config": deployment_config,
+                "max_workflow_task_external_storage_concurrency": (
+                    max_workflow_task_external_storage_concurrency
+                ),
+                "max_eager_activity_reservations_per_workflow_task": (
+                    max_eager_activity_reservations_per_workflow_task
+                ),
+                "max_cached_workflows": max_cached_workflows,
+                "tuner": tuner,
+                "max_concurrent_workflow_tasks": max_concurrent_workflow_tasks,
+                "max_concurrent_activities": max_concurrent_activities,
+                "max_concurrent_local_activities": max_concurrent_local_activities,
+                "max_concurrent_nexus_tasks": max_concurrent_nexus_tasks,
+                "workflow_task_poller_behavior": workflow_task_poller_behavior,
+                "activity_task_poller_behavior": activity_task_poller_behavior,
+                "max_concurrent_workflow_task_polls": max_concurrent_workflow_task_polls,
+                "max_concurrent_activity_task_polls": max_concurrent_activity_task_polls,
+                "max_activities_per_second": max_activities_per_second,
+            }
+        )
         _check_task_queue(client, task_queue)
         self._client = client
         self._task_queue = task_queue

@@ -438,3 +438,47 @@ async def test_exported_events_match_temporalio_messages_byte_for_byte(client, t
     assert json_format.MessageToDict(theirs) == ours.to_json_dict()
     assert theirs.SerializeToString(deterministic=True) == ours.SerializeToString()
     assert History.FromString(theirs.SerializeToString()) == ours
+
+
+@pytest.mark.parametrize("name", ["activity", "failed", "signal_query", "summaries"])
+async def test_json_format_on_our_messages_gives_temporalios_output(client, task_queue, name):  # noqa: F811
+    """``google.protobuf.json_format`` reads our History (from ``fetch_history()``) as
+    it reads temporalio's: MessageToDict / MessageToJson give the same output under
+    every printing option, and ParseDict / Parse fill our messages back."""
+    from google.protobuf import json_format
+    from temporalio.api.history.v1 import History as THistory
+
+    from hotmesh_temporal.api.common.v1 import Payload
+    from hotmesh_temporal.api.history.v1 import History
+
+    history = await _run_here(client, task_queue, name)
+    ours = History(events=list(history.events))
+    theirs = THistory.FromString(ours.SerializeToString())
+    for options in (
+        {},
+        {"preserving_proto_field_name": True},
+        {"use_integers_for_enums": True},
+        {"always_print_fields_with_no_presence": True},
+    ):
+        assert json_format.MessageToDict(ours, **options) == json_format.MessageToDict(
+            theirs, **options
+        ), options
+    # Map entries print in protobuf-python's per-process hash order (see _message.py),
+    # so the texts are compared with sorted keys.
+    assert json_format.MessageToJson(ours, indent=1, sort_keys=True) == json_format.MessageToJson(
+        theirs, indent=1, sort_keys=True
+    )
+    as_dict = json_format.MessageToDict(theirs)
+    assert json_format.ParseDict(as_dict, History()) == ours
+    assert json_format.Parse(json_format.MessageToJson(theirs), History()) == ours
+    # text_format reads and writes them too (compared through parsing: map entries
+    # print in protobuf-python's hash order).
+    from google.protobuf import text_format
+
+    assert text_format.Parse(text_format.MessageToString(theirs), History()) == ours
+    assert text_format.Parse(text_format.MessageToString(ours), THistory()) == theirs
+    # The one-payload case user codecs hit.
+    payload = ours.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    their_payload = theirs.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    assert json_format.MessageToDict(payload) == json_format.MessageToDict(their_payload)
+    assert json_format.ParseDict(json_format.MessageToDict(payload), Payload()) == payload

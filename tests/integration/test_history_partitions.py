@@ -1,5 +1,6 @@
 """History partitioned by day of run start: partitions are made ahead, dropped once
-every run in them has expired, and a schema from before partitioning keeps its rows.
+every run in them has expired, and events of a day without a partition wait in the
+default partition until that day's is made.
 
 Each test has a schema of its own and moves that schema's clock (the engine's time is
 ``now()`` plus the clock table's offset, as in the time-skipping environment) to see
@@ -8,18 +9,15 @@ days pass.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.service import namespaces as ns
-from hotmesh_temporal._engine.store import migrate as migrate_mod
 from hotmesh_temporal._engine.store.dsn import quote_ident, with_schema
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
@@ -82,6 +80,13 @@ async def _history_rows(conn: asyncpg.Connection, schema: str, run_id: str) -> i
     )
 
 
+async def _rows_in(conn: asyncpg.Connection, schema: str, partition: str, run: uuid.UUID) -> int:
+    return await conn.fetchval(
+        f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(partition)} WHERE run_id = $1",
+        run,
+    )
+
+
 async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
     pg_dsn: str, schema: str
 ) -> None:
@@ -94,12 +99,11 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
             f"SELECT to_char(({quote_ident(schema)}.now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD')"
         )
         parts = await _partitions(conn, schema)
-        # Today's partition and three days ahead, and the default. (The migration's
-        # partition for what started before it held nothing here, so it is gone.)
+        # Today's partition and three days ahead, and the default: nothing else.
         assert f"history_events_p{today}" in parts
         assert len([p for p in parts if p.startswith("history_events_p")]) == 4
         assert "history_events_default" in parts
-        assert not any(p.startswith("history_events_before_") for p in parts)
+        assert len(parts) == 5
 
         await ns.set_retention_limits(store, min_retention=timedelta(seconds=1))
         await ns.upsert_namespace(store, "default", retention=timedelta(hours=1))
@@ -137,54 +141,39 @@ async def test_partitions_are_made_ahead_and_dropped_when_their_runs_expire(
         await client.service_client.close()
 
 
-async def test_a_schema_from_before_partitioning_keeps_its_history(
-    pg_dsn: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_day_without_a_partition_waits_in_the_default_one_and_moves_out(
+    pg_dsn: str, schema: str
 ) -> None:
-    # The schema as the previous build made it: every schema file but partitioning and
-    # those written for the partitioned table (the other later ones are features of
-    # their own that this build's worker code calls).
-    before = tmp_path / "schema"
-    before.mkdir()
-    files = migrate_mod.migration_files()
-    partitioning = next(v for v, name, _ in files if name == "history_partitions")
-    for version, _, path in files:
-        if version != partitioning and "run_started" not in path.read_text():
-            shutil.copy(path, before / path.name)
-    monkeypatch.setattr(migrate_mod, "SCHEMA_DIR", before)
-    queue = f"old-{uuid.uuid4().hex[:8]}"
+    # A client alone (no worker, so no sweeper keeps the partitions meanwhile).
     client = await Client.connect(with_schema(pg_dsn, schema))
-    async with Worker(client, task_queue=queue, workflows=[ShortWorkflow]):
-        old = await client.start_workflow(ShortWorkflow.run, "old", id="old", task_queue=queue)
-        assert await old.result() == "old"
-    old_events = [e.event_type for e in (await old.fetch_history()).events]
-    await client.service_client.close()
+    store = (await client._engine()).store
     conn = await asyncpg.connect(pg_dsn)
+    queue = f"late-{uuid.uuid4().hex[:8]}"
     try:
-        kind = await conn.fetchval(
-            "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass",
-            f"{quote_ident(schema)}.history_events",
+        # Ten days on, past the days made ahead: a fleet that was down, a skipped clock.
+        await _days_later(conn, schema, 10)
+        day = await conn.fetchval(
+            f"SELECT to_char(({quote_ident(schema)}.now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD')"
         )
-        assert kind == "r"  # a plain table before the upgrade
-    finally:
-        await conn.close()
+        assert f"history_events_p{day}" not in await _partitions(conn, schema)
+        late = await client.start_workflow(ShortWorkflow.run, "late", id="late", task_queue=queue)
+        run = uuid.UUID(late.first_execution_run_id)
+        started = [e.event_type for e in (await late.fetch_history()).events]
+        assert await _rows_in(conn, schema, "history_events_default", run) == len(started) > 0
 
-    # This build: the upgrade moves every row into the partitioned table.
-    monkeypatch.undo()
-    client = await Client.connect(with_schema(pg_dsn, schema))
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        parent = await conn.fetchval(
-            "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass",
-            f"{quote_ident(schema)}.history_events",
-        )
-        assert parent == "p"  # partitioned now
-        same = client.get_workflow_handle("old", run_id=old.result_run_id)
-        assert [e.event_type for e in (await same.fetch_history()).events] == old_events
+        changes = await ns.maintain_partitions(store)
+        assert changes.made == 4  # that day and the three after it
+        assert changes.dropped == 4  # the days made at install, all past and empty
+        assert await _rows_in(conn, schema, "history_events_default", run) == 0
+        assert await _rows_in(conn, schema, f"history_events_p{day}", run) == len(started)
+        assert [e.event_type for e in (await late.fetch_history()).events] == started
+
+        # The run goes on in its day's partition.
         async with Worker(client, task_queue=queue, workflows=[ShortWorkflow]):
-            assert (
-                await client.execute_workflow(ShortWorkflow.run, "new", id="new", task_queue=queue)
-                == "new"
-            )
+            assert await late.result() == "late"
+        total = await _history_rows(conn, schema, late.first_execution_run_id)
+        assert total > len(started)
+        assert await _rows_in(conn, schema, f"history_events_p{day}", run) == total
     finally:
         await conn.close()
         await client.service_client.close()

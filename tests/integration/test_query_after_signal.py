@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
-from hotmesh_temporal import workflow
+from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.worker import Worker
 
 
@@ -84,3 +85,38 @@ async def test_queries_still_answer_while_the_task_keeps_failing(client, task_qu
         answer = await asyncio.wait_for(handle.query("seen_count"), 30)
         assert answer == 0  # the failing task's state is never kept
         await handle.terminate()
+
+
+@activity.defn
+async def echo(value: int) -> int:
+    return value
+
+
+@workflow.defn
+class TwoActivities:
+    @workflow.run
+    async def run(self) -> int:
+        first = await workflow.execute_activity(
+            echo, 1, start_to_close_timeout=timedelta(seconds=10)
+        )
+        return first + await workflow.execute_activity(
+            echo, 2, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def test_workers_claim_queries_only_when_one_waits(client, task_queue):
+    """Holding queries back for a pending task must not cost every workflow task a
+    query claim: the completing statement says whether one of the run's queries waits,
+    and only then does the worker claim. (Each task used to claim: 30 claims here.)"""
+    store = (await client._engine()).store
+    async with Worker(client, task_queue=task_queue, workflows=[TwoActivities], activities=[echo]):
+        loop = asyncio.get_running_loop()
+        before, began = store.calls["claim_queries"], loop.time()
+        for _ in range(10):
+            result = await client.execute_workflow(
+                TwoActivities.run, id=f"two-{uuid.uuid4()}", task_queue=task_queue
+            )
+            assert result == 3
+        claims = store.calls["claim_queries"] - before
+        fallback_polls = (loop.time() - began) / store.fallback_poll_seconds
+    assert claims <= 1 + fallback_polls

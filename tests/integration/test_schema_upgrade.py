@@ -29,8 +29,8 @@ from hotmesh_temporal._engine.store.migrate import (
 
 RELEASE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "schema_release"
 
-# Tables with their columns, indexes, constraints and functions, with the schema's name
-# taken out so two schemas compare equal.
+# Tables (with their partitioning) and columns, indexes, constraints, triggers and
+# functions, with the schema's name taken out so two schemas compare equal.
 _CATALOG = """
 SELECT 'column' AS kind, c.relname || '.' || a.attname AS name,
        format_type(a.atttypid, a.atttypmod) || ' null=' || (NOT a.attnotnull)::text
@@ -43,6 +43,8 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u', 'v')
 UNION ALL
 SELECT 'table', c.relname, c.relkind::text || ' ' || c.relpersistence::text
        || ' ' || coalesce(array_to_string(c.reloptions, ','), '')
+       || ' ' || coalesce(pg_get_partkeydef(c.oid), '')
+       || ' ' || coalesce(pg_get_expr(c.relpartbound, c.oid), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u', 'v', 'S')
 UNION ALL
@@ -53,6 +55,12 @@ FROM pg_constraint co
 JOIN pg_class cl ON cl.oid = co.conrelid
 JOIN pg_namespace n ON n.oid = co.connamespace
 WHERE n.nspname = $1
+UNION ALL
+SELECT 'trigger', c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND NOT t.tgisinternal
 UNION ALL
 SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        pg_get_functiondef(p.oid)
@@ -109,6 +117,7 @@ async def test_new_install_and_upgrade_from_previous_release_agree(
         "table",
         "index",
         "constraint",
+        "trigger",
         "function",
     }
     assert fresh_catalog == await _catalog(conn, upgraded)

@@ -21,16 +21,25 @@ from typing_extensions import Self
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.api.common.v1 import Payload
-from hotmesh_temporal.client import Client
+from hotmesh_temporal.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleState,
+)
 from hotmesh_temporal.converter import (
     ActivitySerializationContext,
     DataConverter,
+    DefaultFailureConverter,
     DefaultPayloadConverter,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
     WorkflowSerializationContext,
 )
+from hotmesh_temporal.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from hotmesh_temporal.worker import Worker
 
 SEEN_BY_CONVERTER: list[SerializationContext] = []
@@ -204,3 +213,164 @@ async def test_async_activity_handle_with_context_binds_the_converter(client, ta
     # A converter with no context-aware part gives back the same handle.
     plain = client.get_async_activity_handle(task_token=b"unused")
     assert plain.with_context(codec.context) is plain
+
+
+def _context_client(client: Client, **parts: Any) -> Client:
+    converter = dataclasses.replace(
+        DataConverter.default, payload_codec=ContextCheckingCodec(), **parts
+    )
+    return Client(**{**client.config(), "data_converter": converter})
+
+
+@workflow.defn
+class MemoWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return "done"
+
+
+async def test_memo_decodes_in_the_workflows_context(client, task_queue):
+    """describe() and list_workflows() decode the memo (and the static summary) in the
+    workflow's context, where start encoded them (the codec refuses any other)."""
+    ctx_client = _context_client(client)
+    workflow_id = f"ctx-memo-{uuid.uuid4()}"
+    async with Worker(ctx_client, task_queue=task_queue, workflows=[MemoWorkflow]):
+        handle = await ctx_client.start_workflow(
+            MemoWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            memo={"owner": "me"},
+            static_summary="sum",
+        )
+        await handle.result()
+    context = WorkflowSerializationContext(namespace=client.namespace, workflow_id=workflow_id)
+    described = await handle.describe()
+    assert described.data_converter.payload_codec.context == context
+    assert await described.memo() == {"owner": "me"}
+    assert await described.memo_value("owner", type_hint=str) == "me"
+    assert await described.static_summary() == "sum"
+    listed = [e async for e in ctx_client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    assert len(listed) == 1
+    assert await listed[0].memo() == {"owner": "me"}
+
+
+async def test_schedule_action_payloads_use_the_actions_workflow_context(client, task_queue):
+    """As temporalio, a schedule's start-workflow action encodes its arguments and memo
+    in the context of the action's workflow id."""
+    ctx_client = _context_client(client)
+    schedule_id = f"ctx-sched-{uuid.uuid4()}"
+    action_id = f"{schedule_id}-wf"
+    SEEN_BY_CODEC.clear()
+    handle = await ctx_client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                "MemoWorkflow", "arg", id=action_id, task_queue=task_queue, memo={"k": "v"}
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    try:
+        context = WorkflowSerializationContext(namespace=client.namespace, workflow_id=action_id)
+        assert SEEN_BY_CODEC and set(SEEN_BY_CODEC) == {("encode", context)}
+        action = (await handle.describe()).schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        decoder = ctx_client.data_converter.with_context(context)
+        assert await decoder.decode(list(action.args)) == ["arg"]
+    finally:
+        await handle.delete()
+
+
+FAILURE_CONTEXTS: list[SerializationContext | None] = []
+
+
+class ContextRecordingFailureConverter(DefaultFailureConverter, WithSerializationContext):
+    """Records the context each failure was converted back in."""
+
+    def __init__(self, context: SerializationContext | None = None) -> None:
+        super().__init__()
+        self.context = context
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return type(self)(context)
+
+    def from_failure(self, failure: Any, payload_converter: Any) -> BaseException:
+        FAILURE_CONTEXTS.append(self.context)
+        return super().from_failure(failure, payload_converter)
+
+
+@activity.defn
+async def always_fails() -> None:
+    raise ApplicationError("activity broke", non_retryable=True)
+
+
+@workflow.defn
+class FailingChild:
+    @workflow.run
+    async def run(self) -> None:
+        raise ApplicationError("child broke", non_retryable=True)
+
+
+@workflow.defn
+class FailureContextParent:
+    @workflow.run
+    async def run(self) -> list[str]:
+        caught = []
+        try:
+            await workflow.execute_activity(
+                always_fails, activity_id="fails-1", start_to_close_timeout=timedelta(seconds=30)
+            )
+        except ActivityError as err:
+            caught.append(str(err.cause))
+        try:
+            await workflow.execute_child_workflow(
+                FailingChild.run, id=f"{workflow.info().workflow_id}-child"
+            )
+        except ChildWorkflowError as err:
+            caught.append(str(err.cause))
+        missing = workflow.get_external_workflow_handle(f"{workflow.info().workflow_id}-missing")
+        try:
+            await missing.signal("anything")
+        except ApplicationError as err:
+            caught.append(err.type or "")
+        return caught
+
+
+async def test_activity_and_child_failures_convert_in_their_context(client, task_queue):
+    """Inside workflow code, an activity's failure is converted with the failure
+    converter in the activity's context and a child's in the child's, as temporalio."""
+    ctx_client = _context_client(client, failure_converter_class=ContextRecordingFailureConverter)
+    workflow_id = f"ctx-fail-{uuid.uuid4()}"
+    FAILURE_CONTEXTS.clear()
+    async with Worker(
+        ctx_client,
+        task_queue=task_queue,
+        workflows=[FailureContextParent, FailingChild],
+        activities=[always_fails],
+    ):
+        result = await ctx_client.execute_workflow(
+            FailureContextParent.run, id=workflow_id, task_queue=task_queue
+        )
+    assert result[:2] == ["activity broke", "child broke"] and len(result) == 3
+    activity_context = ActivitySerializationContext(
+        namespace=client.namespace,
+        activity_id="fails-1",
+        activity_type="always_fails",
+        activity_task_queue=task_queue,
+        workflow_id=workflow_id,
+        workflow_type="FailureContextParent",
+        is_local=False,
+    )
+    child_context = WorkflowSerializationContext(
+        namespace=client.namespace, workflow_id=f"{workflow_id}-child"
+    )
+    assert activity_context in FAILURE_CONTEXTS
+    assert child_context in FAILURE_CONTEXTS
+    # An external workflow's failure: the signalled workflow's context.
+    assert (
+        WorkflowSerializationContext(
+            namespace=client.namespace, workflow_id=f"{workflow_id}-missing"
+        )
+        in FAILURE_CONTEXTS
+    )

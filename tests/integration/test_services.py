@@ -199,3 +199,45 @@ async def test_add_list_and_remove_search_attributes(client: Client) -> None:
     )
     listed = await operator.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     assert dict(listed.custom_attributes) == {"CustomerId": 2}
+
+
+async def test_describe_of_an_unregistered_namespace_is_not_found(client: Client) -> None:
+    """As Temporal: NOT_FOUND with its message; ``default`` always describes."""
+    name = _name()
+    with pytest.raises(RPCError) as err:
+        await _describe(client, name)
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == f"Namespace {name} is not found."
+    assert (await _describe(client, "default")).namespace_info.name == "default"
+    with pytest.raises(RPCError) as err:
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(namespace=name, update_info=UpdateNamespaceInfo(description="x"))
+        )
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == f"Namespace {name} is not found."
+    with pytest.raises(RPCError):
+        await _describe(client, name)  # the refused update registered nothing
+
+
+async def test_list_namespaces_pages(client: Client) -> None:
+    """page_size and next_page_token walk every namespace once, in name order."""
+    prefix = _name()
+    names = [f"{prefix}-{i}" for i in range(5)]
+    for name in names:
+        await client.workflow_service.register_namespace(_register(name, 2))
+    everything = await client.workflow_service.list_namespaces(ListNamespacesRequest())
+    all_names = [n.namespace_info.name for n in everything.namespaces]
+    assert "default" in all_names and set(names) <= set(all_names)
+    assert all_names == sorted(all_names) and not everything.next_page_token
+    seen: list[str] = []
+    token = b""
+    while True:
+        page = await client.workflow_service.list_namespaces(
+            ListNamespacesRequest(page_size=2, next_page_token=token)
+        )
+        assert 0 < len(page.namespaces) <= 2
+        seen += [n.namespace_info.name for n in page.namespaces]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == all_names

@@ -606,6 +606,56 @@ async def test_update_with_start_attaches_to_the_same_update_id_whatever_the_pol
         assert await started.result() == ["once"]
 
 
+async def test_update_with_start_on_a_closed_workflow(client, task_queue):
+    """As Temporal: an update id the closed latest run completed answers with its
+    outcome and starts nothing; a new update id starts a new run (the reuse policy
+    allows it) and that run gets the update."""
+    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+        workflow_id = wf_id()
+
+        def operation() -> WithStartWorkflowOperation:
+            return WithStartWorkflowOperation(
+                CartWorkflow.run,
+                id=workflow_id,
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+        first = operation()
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "a", id="add-a", start_workflow_operation=first
+            )
+            == 1
+        )
+        closed = await first.workflow_handle()
+        await closed.execute_update(CartWorkflow.checkout)
+        assert await closed.result() == ["a"]
+
+        again = operation()
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "a", id="add-a", start_workflow_operation=again
+            )
+            == 1
+        )
+        assert (await again.workflow_handle()).result_run_id == closed.result_run_id
+        described = await client.get_workflow_handle(workflow_id).describe()
+        assert described.run_id == closed.result_run_id  # no run started
+
+        fresh = operation()
+        assert (
+            await client.execute_update_with_start_workflow(
+                CartWorkflow.add, "b", id="add-b", start_workflow_operation=fresh
+            )
+            == 1
+        )
+        new_run = await fresh.workflow_handle()
+        assert new_run.result_run_id != closed.result_run_id
+        await new_run.execute_update(CartWorkflow.checkout)
+        assert await new_run.result() == ["b"]
+
+
 # ------------------------------------------------------ unfinished handler warnings
 
 

@@ -193,3 +193,30 @@ def test_pickle_and_copy():
     p = Payload(metadata={"a": b"1"}, data=b"2")
     assert pickle.loads(pickle.dumps(p)) == p
     assert copy.deepcopy(p) == p and copy.copy(p) is not p
+
+
+def test_descriptor_numbers_are_protobufs():
+    """The FieldDescriptor numbers our descriptors answer are protobuf's own."""
+    descriptor = pytest.importorskip("google.protobuf.descriptor")
+    from hotmesh_temporal.api import _message
+
+    fd = descriptor.FieldDescriptor
+    for kind, number in _message._PROTO_TYPE.items():
+        assert number == getattr(fd, f"TYPE_{kind.upper()}"), kind
+    for kind, number in _message._PROTO_CPPTYPE.items():
+        cpp = "STRING" if kind == "bytes" else kind.upper()
+        assert number == getattr(fd, f"CPPTYPE_{cpp}"), kind
+    assert _message._LABEL_REPEATED == fd.LABEL_REPEATED
+    assert _message._LABEL_OPTIONAL == fd.LABEL_OPTIONAL
+
+
+def test_json_format_parse_errors_name_our_message():
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    from hotmesh_temporal.api.common.v1 import Payload
+
+    with pytest.raises(
+        json_format.ParseError, match='"temporal.api.common.v1.Payload" has no field named "nope"'
+    ):
+        json_format.ParseDict({"nope": 1}, Payload())
+    assert json_format.ParseDict({"nope": 1}, Payload(), ignore_unknown_fields=True) == Payload()
+    assert Payload.DESCRIPTOR.file.name == "temporal/api/common/v1/message.proto"

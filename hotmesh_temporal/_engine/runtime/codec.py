@@ -156,7 +156,10 @@ class PayloadCodecs:
             return None
         if isinstance(job, c.ResolveActivity) and isinstance(target, ActivityTarget):
             return self._activity_context(target)
-        if isinstance(job, c.ResolveChildWorkflow) and isinstance(target, str):
+        other_workflow = (c.ResolveChildWorkflow, c.ResolveChildWorkflowStart)
+        if isinstance(job, (*other_workflow, c.ResolveSignalExternalWorkflow)) and isinstance(
+            target, str
+        ):
             return self._workflow_context(self.run, target)
         return None
 

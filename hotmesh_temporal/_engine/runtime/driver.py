@@ -150,6 +150,7 @@ class RunDriver:
         self._child_by_seq: dict[int, _Child] = {}
         self._activity_targets: dict[int, ActivityTarget] = {}  # seq -> its activity
         self._child_targets: dict[int, str] = {}  # seq -> child workflow id
+        self._signal_targets: dict[int, str] = {}  # seq -> signalled workflow id
         # initiated event id -> (kind, seq): kind "signal", "cancel" or "cancel_child"
         self._externals: dict[int, tuple[str, int]] = {}
         self.updates = UpdateLedger()
@@ -562,8 +563,12 @@ class RunDriver:
         """The activity or child workflow id a resolution job is about, if known."""
         if isinstance(job, c.ResolveActivity):
             return self._activity_targets.get(job.seq)
-        if isinstance(job, c.ResolveChildWorkflow):
+        if isinstance(job, (c.ResolveChildWorkflow, c.ResolveChildWorkflowStart)):
             return self._child_targets.get(job.seq)
+        if isinstance(job, c.ResolveSignalExternalWorkflow):
+            # temporalio decodes a signal's failure in the signalled workflow's context
+            # (a cancel request's in the run's own).
+            return self._signal_targets.get(job.seq)
         return None
 
     def _note_targets(self, commands: Sequence[c.Command]) -> None:
@@ -576,6 +581,8 @@ class RunDriver:
                 )
             elif isinstance(cmd, c.StartChildWorkflow):
                 self._child_targets[cmd.seq] = cmd.workflow_id
+            elif isinstance(cmd, c.SignalExternalWorkflow):
+                self._signal_targets[cmd.seq] = cmd.workflow_id
 
     def activity_event_id(self, seq: int) -> int | None:
         return self._activity_event.get(seq)

@@ -106,12 +106,13 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         # Workflow-level payloads use the run's serialization context; an activity's
         # or another workflow's payloads use theirs (_converter_for), as temporalio.
         self._data_converter = data_converter
-        self._payload_converter = self._converter_for(
+        run_converter = data_converter.with_context(
             temporal_converter.WorkflowSerializationContext(
                 namespace=info.namespace, workflow_id=info.workflow_id
             )
         )
-        self._failure_converter = data_converter.failure_converter
+        self._payload_converter = run_converter.payload_converter
+        self._failure_converter = run_converter.failure_converter
         self._worker_failure_types = tuple(workflow_failure_exception_types)
         self._workflow_failure_types = tuple(definition.failure_exception_types)
         self._interceptor_classes = tuple(interceptor_classes)
@@ -147,7 +148,8 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
         self._activities: dict[tuple[bool, int], _PendingActivity] = {}
         self._children: dict[int, _PendingChild] = {}
-        self._externals: dict[tuple[str, int], asyncio.Future] = {}
+        # (kind, seq) -> (future, id of the workflow signalled or cancelled)
+        self._externals: dict[tuple[str, int], tuple[asyncio.Future, str]] = {}
         # Seqs resolved locally (cancelled with TRY_CANCEL / ABANDON): a late
         # resolution from history for them is expected and ignored.
         self._forgotten: set = set()
@@ -411,25 +413,31 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
     ) -> temporal_converter.PayloadConverter:
         return self._data_converter.with_context(context).payload_converter
 
+    def _activity_context(
+        self, cmd: c.ScheduleActivity
+    ) -> temporal_converter.ActivitySerializationContext:
+        return temporal_converter.ActivitySerializationContext(
+            namespace=self._info.namespace,
+            activity_id=cmd.activity_id,
+            activity_type=cmd.activity_type,
+            activity_task_queue=cmd.task_queue,
+            workflow_id=self._info.workflow_id,
+            workflow_type=self._info.workflow_type,
+            is_local=cmd.is_local,
+        )
+
     def _activity_converter(self, cmd: c.ScheduleActivity) -> temporal_converter.PayloadConverter:
-        return self._converter_for(
-            temporal_converter.ActivitySerializationContext(
-                namespace=self._info.namespace,
-                activity_id=cmd.activity_id,
-                activity_type=cmd.activity_type,
-                activity_task_queue=cmd.task_queue,
-                workflow_id=self._info.workflow_id,
-                workflow_type=self._info.workflow_type,
-                is_local=cmd.is_local,
-            )
+        return self._converter_for(self._activity_context(cmd))
+
+    def _other_workflow_context(
+        self, workflow_id: str
+    ) -> temporal_converter.WorkflowSerializationContext:
+        return temporal_converter.WorkflowSerializationContext(
+            namespace=self._info.namespace, workflow_id=workflow_id
         )
 
     def _other_workflow_converter(self, workflow_id: str) -> temporal_converter.PayloadConverter:
-        return self._converter_for(
-            temporal_converter.WorkflowSerializationContext(
-                namespace=self._info.namespace, workflow_id=workflow_id
-            )
-        )
+        return self._converter_for(self._other_workflow_context(workflow_id))
 
     def _decode(self, payloads: Sequence[Any], types: Sequence[Any] | None) -> list[Any]:
         if not payloads:
@@ -450,8 +458,15 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         self._failure_converter.to_failure(err, self._payload_converter, failure)
         return failure
 
-    def _from_failure(self, failure: Any) -> BaseException:
-        return self._failure_converter.from_failure(failure, self._payload_converter)
+    def _from_failure(
+        self, failure: Any, context: temporal_converter.SerializationContext | None = None
+    ) -> BaseException:
+        """The exception ``failure`` describes, converted in ``context`` (an activity's,
+        a child's or an external workflow's, as temporalio) or else the run's."""
+        if context is None:
+            return self._failure_converter.from_failure(failure, self._payload_converter)
+        converter = self._data_converter.with_context(context)
+        return converter.failure_converter.from_failure(failure, converter.payload_converter)
 
     # ============================================================ cancellation
 

@@ -173,7 +173,8 @@ class OutboundWork:
             return
         outcome = job.failed if job.failed is not None else job.cancelled
         if outcome is not None:
-            pending.future.set_exception(self._from_failure(outcome))
+            context = self._activity_context(pending.command)
+            pending.future.set_exception(self._from_failure(outcome, context))
         else:
             pending.future.set_result(job.completed)
 
@@ -358,7 +359,8 @@ class OutboundWork:
             return
         del self._children[job.seq]
         if job.cancelled is not None:
-            pending.started.set_exception(self._from_failure(job.cancelled))
+            context = self._other_workflow_context(pending.command.workflow_id)
+            pending.started.set_exception(self._from_failure(job.cancelled, context))
         else:
             pending.started.set_exception(
                 temporal_exceptions.WorkflowAlreadyStartedError(
@@ -373,7 +375,8 @@ class OutboundWork:
             return
         outcome = job.failed if job.failed is not None else job.cancelled
         if outcome is not None:
-            pending.result.set_exception(self._from_failure(outcome))
+            context = self._other_workflow_context(pending.command.workflow_id)
+            pending.result.set_exception(self._from_failure(outcome, context))
         else:
             pending.result.set_result(job.completed)
 
@@ -445,18 +448,22 @@ class OutboundWork:
 
     async def _external_outcome(self, kind: str, seq: int, command: c.Command) -> None:
         fut = self.loop.create_future()
-        self._externals[(kind, seq)] = fut
+        workflow_id = command.workflow_id  # type: ignore[attr-defined]
+        self._externals[(kind, seq)] = (fut, workflow_id)
         self.add_command(command)
         await fut
 
     def _resolve_external(self, kind: str, seq: int, failure: Any) -> None:
-        fut = self._externals.pop((kind, seq), None)
-        if fut is None:
+        entry = self._externals.pop((kind, seq), None)
+        if entry is None:
             raise workflow.NondeterminismError(f"Resolution for unknown {kind} seq {seq}")
+        fut, workflow_id = entry
         if fut.done():
             return
         if failure is not None:
-            fut.set_exception(self._from_failure(failure))
+            fut.set_exception(
+                self._from_failure(failure, self._other_workflow_context(workflow_id))
+            )
         else:
             fut.set_result(None)
 

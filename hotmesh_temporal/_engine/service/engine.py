@@ -181,7 +181,7 @@ class Engine:
 
     async def start_skipping_time(self) -> None:
         """Mark the schema's clock as a time-skipping environment's: workers of any
-        process on it then announce the queues they poll (schema/0015)."""
+        process on it then announce the queues they poll (schema/0006)."""
         await self.store.fetchval("start_skipping_time")
 
     async def cron_start_delay(
@@ -218,7 +218,7 @@ class Engine:
         return await self.store.fetch("pending_activities", run_id)
 
     # Signal, cancel, terminate and signal-with-start carry the caller's request id: a
-    # retry after a lost connection is applied once (0020_request_ids.sql).
+    # retry after a lost connection is applied once (0015_request_ids.sql).
 
     async def request_cancel_workflow(
         self, ref: RunRef, reason: str | None, identity: str, request_id: str

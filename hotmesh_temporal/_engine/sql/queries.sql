@@ -5,7 +5,7 @@
 SELECT {schema}.start_workflow($1::jsonb);
 
 -- Client calls sent again after a lost connection are applied once per request id
--- (schema/0020_request_ids.sql).
+-- (schema/0015_request_ids.sql).
 
 -- name: signal_with_start
 SELECT {schema}.signal_with_start_once($1, $2::jsonb);
@@ -303,7 +303,7 @@ SELECT {schema}.unregistered_filter_name($1, $2::text[]);
 -- name: claim_activity_tasks_at_rate
 SELECT (r.task).*, r.token_wait FROM {schema}.claim_activity_tasks_at_rate($1, $2, $3, $4, $5) r;
 
--- Time skipping across processes (schema/0015) --------------------------------------
+-- Time skipping across processes (schema/0006) --------------------------------------
 
 -- name: start_skipping_time
 UPDATE {schema}.clock SET skipping = true;

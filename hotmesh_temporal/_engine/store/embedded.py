@@ -165,7 +165,15 @@ def _check_reachable(path: Path, user: str) -> None:
 
 
 def _run(args: list[str], user: str | None, **kwargs: Any) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
+    try:
+        return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
+    except subprocess.CalledProcessError as err:
+        # What the program said is the only clue to why it failed (disk full, shared
+        # memory, a directory in use): it goes into the error.
+        said = ((err.stderr or "") + (err.stdout or "")).strip()[-2000:]
+        raise EmbeddedPostgresError(
+            f"{Path(args[0]).name} failed with exit status {err.returncode}: {said}"
+        ) from err
 
 
 @contextmanager

@@ -118,7 +118,7 @@ _CONNECTION_RETRIES = 7
 # lease gone and answers stale / not found); starts (the run id is chosen by the
 # caller, and a start that finds its own run answers as started); update requests
 # (keyed by update id); the client calls that carry a request id (signal, cancel,
-# terminate, signal-with-start: applied once per id, see 0020_request_ids.sql).
+# terminate, signal-with-start: applied once per id, see 0015_request_ids.sql).
 # The plain signal_workflow, request_cancel_workflow and terminate_workflow are not:
 # a second one would be a second request.
 _REPEATABLE = frozenset(

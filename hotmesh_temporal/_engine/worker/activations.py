@@ -47,11 +47,15 @@ DEFAULT_WORKFLOW_THREADS = 500
 # wait its turn for the GIL behind all of them, holding back activity reports and
 # heartbeats. Steps beyond this many wait for their turn on the loop (their deadlock
 # clock starts when they run); a step given up as deadlocked gives its turn back. A
-# task run ahead of its activity's report goes before the steps waiting and waits at
-# most RUN_AHEAD_TURN_WAIT for its turn (the report waits for it), else the activity
-# is reported the usual way.
+# task run ahead of its activity's report takes one turn for all its steps, before the
+# steps waiting, and waits at most RUN_AHEAD_TURN_WAIT for it (the report waits for
+# it), else the activity is reported the usual way.
 STEPS_AT_ONCE = 2
 RUN_AHEAD_TURN_WAIT = 0.05
+
+# How long the worker loop waits, blocked, for a step to finish before it awaits it
+# (WorkflowTaskExecutor._run_now).
+QUICK_STEP_SECONDS = 0.001
 
 
 class _DeadlockError(Exception):
@@ -73,10 +77,6 @@ class _DeadlockError(Exception):
         return err
 
 
-class NoTurnInTime(Exception):
-    """A step that may only wait so long for its turn did not get one (run-ahead)."""
-
-
 class _InterruptDeadlockError(BaseException):
     """Raised inside a stuck workflow thread to make it give up (a BaseException, so
     workflow code catching Exception does not swallow it)."""
@@ -96,9 +96,6 @@ class _Turns:
         self._free = count
         self._urgent: collections.deque[asyncio.Future] = collections.deque()
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
-
-    def free(self) -> bool:
-        return self._free > 0
 
     async def take(self, *, urgent: bool = False, within: float | None = None) -> bool:
         """Take a turn; False when ``within`` seconds pass first."""
@@ -189,19 +186,25 @@ class WorkflowTaskExecutor:
     def max_threads(self) -> int:
         return int(getattr(self._executor, "_max_workers", 0))
 
-    def has_free_turn(self) -> bool:
-        """Whether a step handed over now would run at once (no step waiting)."""
-        return self._turns.free()
+    def steps_for_run(self, run_id: str) -> RunSteps:
+        """The runner of one run's steps, each taking its turn."""
+        return RunSteps(self, run_id)
 
-    def steps_for_run(self, run_id: str, turn_wait: float | None = None) -> RunSteps:
-        """The runner of one run's steps; with ``turn_wait``, a step that does not get
-        its turn within that many seconds raises NoTurnInTime instead of running."""
-        return RunSteps(self, run_id, turn_wait)
+    async def take_urgent_turn(self, within: float) -> bool:
+        """Take one turn ahead of the steps waiting, for a caller that runs several
+        steps in a row (steps_in_turn) and then calls give_back_turn(); False when no
+        turn came within ``within`` seconds."""
+        return await self._turns.take(urgent=True, within=within)
 
-    async def run(self, step: Callable[[], T], run_id: str, turn_wait: float | None = None) -> T:
-        # A step that may only wait so long is urgent: it goes before the queue.
-        if not await self._turns.take(urgent=turn_wait is not None, within=turn_wait):
-            raise NoTurnInTime(run_id)
+    def give_back_turn(self) -> None:
+        self._turns.give_back()
+
+    def steps_in_turn(self, run_id: str) -> RunSteps:
+        """The runner of one run's steps for a caller already holding a turn."""
+        return RunSteps(self, run_id, turn_held=True)
+
+    async def run(self, step: Callable[[], T], run_id: str) -> T:
+        await self._turns.take()
         try:
             return await self._run_now(step, run_id)
         finally:
@@ -211,10 +214,22 @@ class WorkflowTaskExecutor:
         thread = _StepThread()
         # submit + wrap_future rather than loop.run_in_executor: a loop that is not
         # asyncio's own (trio-asyncio's) may accept only executors of its kind.
-        future = asyncio.wrap_future(self._executor.submit(thread.run, step))
+        submitted = self._executor.submit(thread.run, step)
+        # Most steps take well under a millisecond. The worker loop waits that long for
+        # the thread, blocked: the step runs on its own thread all the same (the loop
+        # could hardly run meanwhile anyway, the step holding the GIL), and the result
+        # comes back without waking the loop through its self-pipe (a send, an epoll
+        # wake-up and a GIL hand-over: most of the hand-off's cost, bench/README.md).
+        # A longer step is awaited as usual.
+        try:
+            return submitted.result(timeout=QUICK_STEP_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if submitted.done():
+                raise  # the step's own TimeoutError (asyncio's is the same class)
+        future = asyncio.wrap_future(submitted)
         if self.deadlock_timeout is None:
             return await future
-        done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout)
+        done, _ = await asyncio.wait({future}, timeout=self.deadlock_timeout - QUICK_STEP_SECONDS)
         if done:
             return future.result()
         err = _DeadlockError.for_stuck_thread(thread.thread_id, self.deadlock_timeout)
@@ -242,11 +257,17 @@ class RunSteps:
     """The steps of one run: RunDriver's ``run_step``, bound to the executor."""
 
     def __init__(
-        self, executor: WorkflowTaskExecutor, run_id: str, turn_wait: float | None
+        self,
+        executor: WorkflowTaskExecutor,
+        run_id: str,
+        *,
+        turn_held: bool = False,
     ) -> None:
         self._executor = executor
         self._run_id = run_id
-        self._turn_wait = turn_wait
+        self._turn_held = turn_held
 
     async def __call__(self, step: Callable[[], T]) -> T:
-        return await self._executor.run(step, self._run_id, self._turn_wait)
+        if self._turn_held:
+            return await self._executor._run_now(step, self._run_id)
+        return await self._executor.run(step, self._run_id)

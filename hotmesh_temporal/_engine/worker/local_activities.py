@@ -238,13 +238,16 @@ async def run_with_local_activities(
     run: LocalActivityRun,
     keep_alive: Callable[[], Awaitable[Any]] | None = None,
     keep_alive_every: float = 5.0,
+    waiting: Callable[[bool], None] | None = None,
 ) -> Any:
     """Run the task's activation, then every local activity it schedules, resolving
     each in its own activation as it finishes, until the workflow waits on something
     else. As Core does, each outcome's marker follows the commands issued before it
     and precedes those its resolution causes. Returns the driver's ActivationResult
     with the local schedules replaced by markers. ``keep_alive`` is called every
-    ``keep_alive_every`` seconds while local activities run (to extend the lease)."""
+    ``keep_alive_every`` seconds while local activities run (to extend the lease);
+    ``waiting`` is told when the task starts and stops waiting for them (the worker
+    does not count a task that only waits as one being worked on)."""
     running: dict[asyncio.Future, c.ScheduleActivity] = {}
 
     def start(cmds: list) -> None:
@@ -265,7 +268,13 @@ async def run_with_local_activities(
             start([cmd for cmd in result.commands if is_local_activity(cmd)])
             if not running:
                 break
-            finished = await _first_done(list(running), keep_alive, keep_alive_every)
+            if waiting is not None:
+                waiting(True)
+            try:
+                finished = await _first_done(list(running), keep_alive, keep_alive_every)
+            finally:
+                if waiting is not None:
+                    waiting(False)
             del running[finished]
             marker = finished.result()
             commands.append(marker)

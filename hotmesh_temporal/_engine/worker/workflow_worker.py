@@ -40,6 +40,7 @@ from hotmesh_temporal._engine.store.limits import (
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activations import (
     RUN_AHEAD_TURN_WAIT,
+    STEPS_AT_ONCE,
     WorkflowTaskExecutor,
 )
 from hotmesh_temporal._engine.worker.local_activities import (
@@ -51,6 +52,7 @@ from hotmesh_temporal._engine.worker.local_activities import (
 from hotmesh_temporal._engine.worker.polling import Poller
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority
+from hotmesh_temporal.converter import WorkflowSerializationContext
 from hotmesh_temporal.exceptions import ApplicationError, FailureError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
@@ -69,12 +71,17 @@ _LOCAL_WORKERS: dict[tuple, WorkflowWorker] = {}
 # still waiting on local activities is handed back rather than left to lease expiry).
 SHUTDOWN_GRACE_SECONDS = 3.0
 
+# Workflow tasks a worker works on at once (WorkflowWorker.claim_room): enough to keep
+# its STEPS_AT_ONCE turns busy while the others wait on the database.
+CLAIMED_AT_ONCE = 8 * STEPS_AT_ONCE
+
 
 def local_worker_for(
     store: Any, namespace: str, task_queue: str, workflow_type: str
 ) -> WorkflowWorker | None:
     worker = _LOCAL_WORKERS.get((store, namespace, task_queue))
     if worker is not None and worker.takes_started_runs_of(workflow_type):
+        worker.reserve_started_run()
         return worker
     return None
 
@@ -153,6 +160,8 @@ class WorkflowWorker:
         # local activities (never run ahead), and the database's clock as of the last
         # lease (its time, and the event loop's time then).
         self._ahead = 0
+        self._starting = 0  # room held for runs being started in this process
+        self._waiting_for_local_activities = 0  # tasks of _tasks that only wait
         self._stopping = False
         self._no_run_ahead: set = set()
         self._ahead_tally: dict[str, list[int]] = {}  # type -> [kept, refused]
@@ -160,7 +169,7 @@ class WorkflowWorker:
         self.poller = Poller(
             name=f"workflow poller for {config.task_queue}",
             claim=self._claim,
-            capacity=self.free_slots,
+            capacity=self.claim_room,
             notify_kind="w",
             namespace=config.namespace,
             task_queue=config.task_queue,
@@ -178,7 +187,24 @@ class WorkflowWorker:
         )
 
     def free_slots(self) -> int:
-        return self.config.max_concurrent - len(self._tasks) - self._ahead
+        return self.config.max_concurrent - len(self._tasks) - self._ahead - self._starting
+
+    def claim_room(self) -> int:
+        """How many more tasks to take on (the poller's claims, runs started in this
+        process): within max_concurrent_workflow_tasks, and no more being worked on
+        than CLAIMED_AT_ONCE. Only STEPS_AT_ONCE steps run at a time, so more would
+        only wait here, holding their leases, while in the database other workers could
+        take them. Above all, a full set of slots stops run-ahead (it needs a free slot),
+        and under load that turned most activity reports into three statements instead
+        of one (bench/README.md, run K). A task waiting for its local activities does not
+        count: it needs no turn until one finishes."""
+        working = len(self._tasks) + self._starting - self._waiting_for_local_activities
+        return min(self.free_slots(), CLAIMED_AT_ONCE - working)
+
+    def _local_activities_waiting(self, waiting: bool) -> None:
+        self._waiting_for_local_activities += 1 if waiting else -1
+        if waiting:
+            self.poller.slot_freed()
 
     async def start_polling(self) -> None:
         await self.poller.start()
@@ -194,12 +220,23 @@ class WorkflowWorker:
         worker with its first task already leased (see local_worker_for)."""
         return (
             not self._stopping
-            and self.free_slots() > 0
+            and self.claim_room() > 0
             and (workflow_type in self.config.workflows or self.config.dynamic is not None)
         )
 
-    def take_started_run(self, task: Mapping[str, Any]) -> None:
-        """The first task of a run started in this process, leased to this worker."""
+    def reserve_started_run(self) -> None:
+        """Hold room for the first task of a run about to be started in this process
+        (local_worker_for): many starts at once must not all count on the same room.
+        take_started_run() ends the hold, whether the start leased a task or not."""
+        self._starting += 1
+
+    def take_started_run(self, task: Mapping[str, Any] | None) -> None:
+        """The first task of a run started in this process, leased to this worker
+        (None: the start leased none, or failed)."""
+        self._starting -= 1
+        if task is None:
+            self.poller.slot_freed()
+            return
         if self._stopping:  # shut down meanwhile: give the task back to everyone
             asyncio.get_running_loop().create_task(self._release(task, delay=0))
         else:
@@ -317,6 +354,7 @@ class WorkflowWorker:
                     "extend_workflow_task_lease", task["run_id"], task["lease_id"]
                 ),
                 keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
+                waiting=self._local_activities_waiting,
             )
         except Exception as err:  # nondeterminism found while replaying or matching
             result = None
@@ -378,6 +416,10 @@ class WorkflowWorker:
         """Take complete_workflow_task's reply: keep the run cached when the database
         kept the completion, start the eager activities; the next task to run, if any."""
         run_id = str(task["run_id"])
+        if reply.get("queries"):
+            # Queries wait while their run has a task pending (claim_queries): the ones
+            # held back for this task can be answered now.
+            self.query_poller.wake()
         if reply["status"] == "bad_search_attributes":
             # The database refused the task's search attributes and released it for a
             # retry, as a Temporal server fails it (cause BAD_SEARCH_ATTRIBUTES).
@@ -405,9 +447,6 @@ class WorkflowWorker:
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
-        # Queries wait while their run has a task pending (claim_queries): the ones held
-        # back for this task can be answered now.
-        self.query_poller.wake()
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 
@@ -428,8 +467,32 @@ class WorkflowWorker:
         """The workflow task this successful attempt wakes, already run; None when it
         cannot be run ahead (the activity is then reported the usual way)."""
         run_id = str(activity["run_id"])
+        if not self._can_run_ahead(run_id):
+            return None
+        # One turn for the whole task, taken ahead of the steps waiting: under load the
+        # turns are rarely free, and a report that waits a little for one still saves
+        # a round trip and a commit. The cached run is left alone until the turn comes.
+        if not await self.executor.take_urgent_turn(RUN_AHEAD_TURN_WAIT):
+            return None
+        try:
+            if not self._can_run_ahead(run_id):  # the run was taken while we waited
+                return None
+            driver = self._cache.pop(run_id)  # ours alone until the reply comes
+            self._ahead += 1
+            try:
+                ahead = await self._run_ahead(driver, activity, result)
+            except BaseException:
+                self._ahead_done()
+                raise
+            if ahead is None:
+                self._ahead_done()
+            return ahead
+        finally:
+            self.executor.give_back_turn()
+
+    def _can_run_ahead(self, run_id: str) -> bool:
         driver = self._cache.get(run_id)
-        if (
+        return not (
             not self.config.run_ahead
             or driver is None
             or self._clock is None
@@ -437,21 +500,7 @@ class WorkflowWorker:
             or driver.owes_local_activities
             or driver.task_facts["workflow_type"] in self._no_run_ahead
             or self.free_slots() <= 0  # max_concurrent_workflow_tasks holds for it too
-            # A run-ahead that cannot get its turn drops the cached run (replayed
-            # later, at a cost): only tried when a turn is free now.
-            or not self.executor.has_free_turn()
-        ):
-            return None
-        del self._cache[run_id]  # the run is ours alone until the reply comes
-        self._ahead += 1
-        try:
-            ahead = await self._run_ahead(driver, activity, result)
-        except BaseException:
-            self._ahead_done()
-            raise
-        if ahead is None:
-            self._ahead_done()
-        return ahead
+        )
 
     async def _run_ahead(
         self, driver: RunDriver, activity: Mapping[str, Any], result: dict[str, Any] | None
@@ -476,11 +525,10 @@ class WorkflowWorker:
             updates=[],
             events=events,
         )
-        # The activity's report waits for the task run ahead: it waits for its turn
-        # behind other runs' steps only briefly (else the report goes the usual way).
+        # The caller holds a turn for all of this task's steps.
         run_step, driver.run_step = (
             driver.run_step,
-            self.executor.steps_for_run(str(activity["run_id"]), RUN_AHEAD_TURN_WAIT),
+            self.executor.steps_in_turn(str(activity["run_id"])),
         )
         try:
             await driver.replay(events)
@@ -613,7 +661,12 @@ class WorkflowWorker:
     async def _task_failure_json(
         self, task: Mapping[str, Any], err: BaseException
     ) -> dict[str, Any] | None:
-        converter = self.config.data_converter
+        # The run's context, as temporalio converts a workflow task failure.
+        converter = self.config.data_converter.with_context(
+            WorkflowSerializationContext(
+                namespace=task["namespace"], workflow_id=task["workflow_id"]
+            )
+        )
         failure = Failure()
         converter.failure_converter.to_failure(err, converter.payload_converter, failure)
         await self._codecs.for_run(run_identity(task)).encode_failure(failure)

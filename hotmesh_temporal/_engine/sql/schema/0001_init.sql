@@ -41,10 +41,17 @@ CREATE TABLE {{schema}}.clock (
 );
 INSERT INTO {{schema}}.clock DEFAULT VALUES;
 
+--
+-- Functions on the hot path that read a table are PL/pgSQL, not LANGUAGE sql: Postgres
+-- plans a LANGUAGE sql function's query afresh in every statement that calls it (its
+-- plan lives only as long as the calling query), while PL/pgSQL keeps its plans for
+-- the session. A workflow task calls now() a dozen times; event_time() on the
+-- partitioned history cost ~0.3 ms a call when planned each time (bench/README.md).
 CREATE FUNCTION {{schema}}.now() RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT now() + offset_us * interval '1 microsecond' FROM {{schema}}.clock);
+END $$;
 
 -- Wake-ups are hints, never news: a message names no queue, namespace, run or outcome,
 -- so a role that may LISTEN (Postgres lets any role LISTEN on any channel) learns
@@ -191,8 +198,16 @@ CREATE TABLE {{schema}}.history_events (
     -- (sdk.v1.UserMetadata JSON: activities, local-activity markers, timers, children);
     -- Temporal keeps it beside the attributes, on the event itself.
     user_metadata jsonb,
-    PRIMARY KEY (run_id, event_id)
-);
+    run_started timestamptz NOT NULL,  -- the partition key: executions.start_time
+    -- run_started follows from run_id, so (run_id, event_id) stays unique
+    PRIMARY KEY (run_id, event_id, run_started)
+) PARTITION BY RANGE (run_started);
+
+-- history_events is partitioned by day of run start, so that retention drops whole
+-- partitions (0011_history_partitions.sql makes and drops the days' partitions). Rows
+-- whose day has no partition yet (a clock moved ahead by a time-skipping test, a fleet
+-- that was down over midnight) land here; partition maintenance moves them out.
+CREATE TABLE {{schema}}.history_events_default PARTITION OF {{schema}}.history_events DEFAULT;
 
 -- Events that arrive while a workflow task is in flight wait here, and are appended
 -- to history right after the task completes (Temporal's buffered events).
@@ -275,42 +290,62 @@ CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
 -- Insert events at ids p_first, p_first + 1, ... in one statement. An attribute
 -- startedEventId of "$prev" stands for the id of the event just before (every
 -- ActivityTask{Completed,Failed,TimedOut,Canceled} follows its Started event). An
--- event's user_metadata (a command's summary) goes to its own column.
+-- event's user_metadata (a command's summary) goes to its own column. This is the one
+-- place events are written: each row carries its run's start time (the partition key).
+--
+-- A run's event times never go backwards: an event is never stamped earlier than an
+-- event before it, in this batch or in history. A WorkflowTaskStarted keeps the time
+-- it brings: it is what workflow.now() read when the task ran, and reads again on
+-- replay (lease_workflow_task keeps it after the run's last event). An event that
+-- waited in the inbox keeps the time it arrived (inbox.arrived_at, stamped by
+-- flush_inbox).
 CREATE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_started timestamptz := (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run);
+    v_floor timestamptz := {{schema}}.event_time(p_run, p_first - 1);
 BEGIN
     INSERT INTO {{schema}}.history_events
-        (run_id, event_id, event_type, event_time, attributes, user_metadata)
+        (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
     SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
-           -- An event may bring its own time: WorkflowTaskStarted is written at
-           -- completion but carries the lease time, which workflow.now() is on replay.
-           coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
+           CASE WHEN x.ev->>'type' = 'WorkflowTaskStarted' AND x.ev ? 'time'
+                THEN (x.ev->>'time')::timestamptz
+                ELSE greatest(max(coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()))
+                                  OVER (ORDER BY x.ord),
+                              v_floor) END,
            CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
                 THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
                 ELSE x.ev->'attrs' END,
-           x.ev->'user_metadata'
+           x.ev->'user_metadata',
+           v_started
       FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord);
 END $$;
 
 -- Append events at the run's next ids and return the last id. p_wft_state, when
 -- given, is written in the same UPDATE (scheduling a task right after an append).
 
--- The time of one event of a run (NULL if it has none); 0021_event_times.sql names the
--- run's history partition in it.
+-- The time of one event of a run (NULL if it has none), naming the run's history
+-- partition. Called from lease_workflow_task (a task's time is never before the run's
+-- last event), complete_activity_run_ahead (a prediction older than the run's last
+-- event is refused), apply_completion (the worker learns its last event's time) and
+-- insert_events.
 CREATE FUNCTION {{schema}}.event_time(p_run uuid, p_event_id bigint) RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT event_time FROM {{schema}}.history_events
-     WHERE run_id = p_run AND event_id = p_event_id
-$$;
+LANGUAGE plpgsql STABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT h.event_time FROM {{schema}}.history_events h
+             WHERE h.run_id = p_run AND h.event_id = p_event_id
+               AND h.run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run));
+END $$;
 
 -- p_events, each without a time of its own given p_time.
 CREATE FUNCTION {{schema}}.stamped(p_events jsonb, p_time timestamptz) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(jsonb_agg(CASE WHEN ev ? 'time' THEN ev
-                                   ELSE ev || jsonb_build_object('time', p_time) END
-                              ORDER BY ord), '[]'::jsonb)
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord)
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(CASE WHEN ev ? 'time' THEN ev
+                                           ELSE ev || jsonb_build_object('time', p_time) END
+                                      ORDER BY ord), '[]'::jsonb)
+              FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord));
+END $$;
 
 -- Append events at the run's next ids. An attribute value of "$prev" stands for the
 -- id of the event appended just before (ActivityTaskCompleted -> its Started event).
@@ -442,14 +477,19 @@ BEGIN
     RETURN coalesce(n, 0);
 END $$;
 
--- Events of a run after a given id, as a JSON array of {id, type, time, attrs}.
+-- Events of a run after a given id, as a JSON array of {id, type, time, attrs}. This is
+-- the hot read (a worker catching up on a run): naming the run's partition keeps it to
+-- one index lookup however many days of partitions there are.
 CREATE FUNCTION {{schema}}.events_after(p_run uuid, p_after bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
-               ORDER BY event_id), '[]'::jsonb)
-      FROM {{schema}}.history_events WHERE run_id = p_run AND event_id > p_after
-$$;
+LANGUAGE plpgsql STABLE AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
+                       ORDER BY event_id), '[]'::jsonb)
+              FROM {{schema}}.history_events
+             WHERE run_id = p_run AND event_id > p_after
+               AND run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run));
+END $$;
 
 -- ------------------------------------------------------------------- workflow tasks
 
@@ -830,7 +870,7 @@ BEGIN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 0);
         RETURN jsonb_build_object('status', 'stale');
     END IF;
-    -- Search attributes a registry refuses (0017): the task fails and is retried, as a
+    -- Search attributes a registry refuses (0013): the task fails and is retried, as a
     -- Temporal server fails it with cause BAD_SEARCH_ATTRIBUTES; the run stays open.
     v_error := {{schema}}.completion_search_attribute_error(e.namespace, p_completion);
     IF v_error IS NOT NULL THEN
@@ -928,7 +968,8 @@ BEGIN
         IF v_new_run IS NOT NULL THEN
             PERFORM {{schema}}.insert_run(v_close->'continue_as_new');
         END IF;
-        RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last);
+        RETURN jsonb_build_object('status', 'ok', 'last_event_id', v_last,
+                                  'queries', {{schema}}.queries_waiting(p_run));
     END IF;
 
     IF jsonb_array_length(coalesce(p_completion->'activities', '[]')) > 0 THEN
@@ -963,7 +1004,8 @@ BEGIN
                               -- the floor of a task run ahead's time (workflow_worker.py)
                               'last_event_time', {{schema}}.event_time(p_run, v_last),
                               'history_size', e.history_size,
-                              'activities', v_eager, 'next', v_next);
+                              'activities', v_eager, 'next', v_next,
+                              'queries', {{schema}}.queries_waiting(p_run));
 END $$;
 
 -- ------------------------------------------------------------------- activity tasks
@@ -974,7 +1016,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
     t {{schema}}.activity_tasks;
-    -- A queue with a rate (0018) grants only the tokens its bucket holds.
+    -- A queue with a rate (0014) grants only the tokens its bucket holds.
     v_limit int := {{schema}}.take_task_queue_tokens(p_namespace, p_queue, p_limit);
     v_claimed int := 0;
 BEGIN
@@ -1195,7 +1237,11 @@ BEGIN
 END $$;
 
 -- An attempt failed (p_failure) or timed out (p_timeout_type set): schedule the next
--- attempt after the backoff, or deliver the final Failed / TimedOut event.
+-- attempt after the backoff, or deliver the final Failed / TimedOut event. As a Temporal
+-- server does, when no retry fits before the ScheduleToClose timeout a workflow's
+-- activity ends as timed out (ActivityTaskTimedOut, a SCHEDULE_TO_CLOSE timeout "Not
+-- enough time to schedule next retry ..." whose cause is the last attempt's failure),
+-- not as failed.
 CREATE FUNCTION {{schema}}.fail_attempt(
     t {{schema}}.activity_tasks, p_failure jsonb, p_error_type text, p_non_retryable boolean,
     p_next_retry_delay double precision, p_identity text, p_timeout_type text,
@@ -1227,6 +1273,21 @@ BEGIN
             PERFORM {{schema}}.notify('a|' || t.namespace || '|' || t.task_queue);
         END IF;
         RETURN jsonb_build_object('status', 'retrying', 'delay', r.delay);
+    END IF;
+    IF p_timeout_type IS NULL AND r.retry_state = 'RETRY_STATE_TIMEOUT' AND t.workflow_id <> '' THEN
+        -- No retry fits before the ScheduleToClose timeout: as on Temporal the activity
+        -- times out (giving up retrying), with the attempt's failure as the cause. (A
+        -- standalone activity, workflow_id '', keeps ending as failed.)
+        RETURN jsonb_build_object('status', 'ok') || {{schema}}.finish_activity(t, p_identity,
+            jsonb_build_object('type', 'ActivityTaskTimedOut', 'attrs', jsonb_build_object(
+                'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_CLOSE', NULL)
+                           || jsonb_build_object(
+                               'message', 'Not enough time to schedule next retry before '
+                                          'activity ScheduleToClose timeout, giving up retrying',
+                               'cause', p_failure),
+                'scheduledEventId', t.scheduled_event_id::text,
+                'startedEventId', '$prev', 'retryState', r.retry_state)),
+            p_worker, p_lease_next);
     END IF;
     IF p_timeout_type IS NOT NULL THEN
         -- As a Temporal server does, the previous attempt's failure is the timeout's cause.
@@ -1297,7 +1358,9 @@ LANGUAGE sql IMMUTABLE AS $$
             'timeoutType', p_type, 'lastHeartbeatDetails', p_details)))
 $$;
 
--- An activity task whose deadline passed: a timeout, or the end of a retry backoff.
+-- An activity task whose deadline passed: a timeout, or the end of a retry backoff. A
+-- ScheduleToStart timeout carries retry state TIMEOUT (not NON_RETRYABLE_FAILURE), as
+-- on Temporal.
 CREATE FUNCTION {{schema}}.sweep_activity(t {{schema}}.activity_tasks) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1324,7 +1387,7 @@ BEGIN
                     'failure', {{schema}}.timeout_failure('TIMEOUT_TYPE_SCHEDULE_TO_START', NULL)
                                || jsonb_strip_nulls(jsonb_build_object('cause', t.last_failure)),
                     'scheduledEventId', t.scheduled_event_id::text,
-                    'startedEventId', '0', 'retryState', 'RETRY_STATE_NON_RETRYABLE_FAILURE'))));
+                    'startedEventId', '0', 'retryState', 'RETRY_STATE_TIMEOUT'))));
             RETURN;
         END IF;
         -- The backoff is over: the task is claimable now.
@@ -1344,12 +1407,55 @@ BEGIN
                                     NULL, false);
 END $$;
 
+-- Workflow task timeouts in history (issue 20). A leased workflow task whose lease
+-- expired (its worker crashed, or ran past the task timeout) is recorded as Temporal
+-- records a workflow task's start-to-close timeout: WorkflowTaskStarted (when it was
+-- leased, by whom), WorkflowTaskTimedOut (TIMEOUT_TYPE_START_TO_CLOSE), then the
+-- retry's WorkflowTaskScheduled (attempt 2). As for failures (fail_workflow_task),
+-- later timeouts of the streak leave no events and only raise that Scheduled event's
+-- attempt. The task is then released to any worker, as before.
+CREATE FUNCTION {{schema}}.time_out_workflow_task(t {{schema}}.workflow_tasks) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    e {{schema}}.executions;
+    v_last bigint;
+BEGIN
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = t.run_id FOR UPDATE;
+    IF NOT FOUND OR e.status <> 1 OR t.scheduled_event_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF t.attempt = 1 THEN
+        v_last := {{schema}}.append_events(t.run_id, jsonb_build_array(
+            jsonb_build_object('type', 'WorkflowTaskStarted', 'time', t.started_at,
+                'attrs', jsonb_build_object(
+                    'scheduledEventId', t.scheduled_event_id::text, 'identity', t.leased_by,
+                    'requestId', gen_random_uuid()::text,
+                    'historySizeBytes', e.history_size::text)),
+            jsonb_build_object('type', 'WorkflowTaskTimedOut', 'attrs', jsonb_build_object(
+                'scheduledEventId', t.scheduled_event_id::text, 'startedEventId', '$prev',
+                'timeoutType', 'TIMEOUT_TYPE_START_TO_CLOSE')),
+            {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)
+                || jsonb_build_object('attrs',
+                       {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)->'attrs'
+                       || jsonb_build_object('attempt', 2))));
+        UPDATE {{schema}}.workflow_tasks SET scheduled_event_id = v_last
+         WHERE run_id = t.run_id AND lease_id = t.lease_id;
+    ELSE
+        UPDATE {{schema}}.history_events
+           SET attributes = jsonb_set(attributes, '{attempt}', to_jsonb(t.attempt + 1))
+         WHERE run_id = t.run_id AND event_id = t.scheduled_event_id
+           AND event_type = 'WorkflowTaskScheduled';
+    END IF;
+END $$;
+
 -- A workflow task whose deadline passed: a lease that expired (the worker died or is
--- too slow: any worker may take it now), or a delayed first task that is due.
+-- too slow: its timeout is recorded, and any worker may take it now), or a delayed
+-- first task that is due.
 CREATE FUNCTION {{schema}}.sweep_workflow_task(t {{schema}}.workflow_tasks) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF t.leased_by IS NOT NULL THEN
+        PERFORM {{schema}}.time_out_workflow_task(t);
         PERFORM {{schema}}.release_workflow_task(t.run_id, t.lease_id, 0);
         RETURN;
     END IF;
@@ -1457,7 +1563,11 @@ END $$;
 -- --------------------------------------------------------------- client operations
 
 -- Start a run, applying Temporal's id reuse and id conflict policies.
--- Returns {status: started|existing|already_started, run_id}.
+-- Returns {status: started|existing|already_started, run_id}. A run terminated by the
+-- new start (WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+-- WorkflowIDReusePolicy.TERMINATE_IF_RUNNING) reads as on Temporal: the reason
+-- 'TerminateIfRunning WorkflowIdReusePolicy' and the detail 'terminated by new runID:
+-- <the new run id>'.
 CREATE FUNCTION {{schema}}.start_workflow(p_start jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1470,7 +1580,7 @@ DECLARE
     v_run uuid;
     v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
 BEGIN
-    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0017)
+    IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0013)
         RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
     END IF;
     SELECT * INTO v_running FROM {{schema}}.executions
@@ -1489,7 +1599,13 @@ BEGIN
         ELSIF v_conflict = 2 THEN
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
         ELSIF v_conflict = 3 OR (v_conflict = 0 AND v_reuse = 4) THEN
-            PERFORM {{schema}}.terminate_run(v_running, 'terminated by a new start of the workflow id', NULL);
+            -- Temporal's reason, and the new run's id as the detail.
+            PERFORM {{schema}}.terminate_run(v_running, 'TerminateIfRunning WorkflowIdReusePolicy',
+                jsonb_build_object('payloads', jsonb_build_array(jsonb_build_object(
+                    'metadata', jsonb_build_object('encoding', 'anNvbi9wbGFpbg=='),  -- json/plain
+                    'data', translate(encode(convert_to(
+                        to_jsonb('terminated by new runID: ' || (p_start->>'run_id'))::text,
+                        'UTF8'), 'base64'), E'\n', '')))));
         ELSE
             RETURN jsonb_build_object('status', 'already_started', 'run_id', v_running.run_id);
         END IF;
@@ -1635,6 +1751,17 @@ CREATE UNLOGGED TABLE {{schema}}.queries (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX queries_pending ON {{schema}}.queries (namespace, task_queue) WHERE claimed_by IS NULL;
+CREATE INDEX queries_waiting_by_run ON {{schema}}.queries (run_id) WHERE claimed_by IS NULL;
+
+-- Whether a query of p_run waits to be claimed. claim_queries holds a run's queries
+-- back while the run has a task pending; the statement completing that task says so
+-- ('queries' in apply_completion's reply), and only then does the worker claim again,
+-- rather than after every task.
+CREATE FUNCTION {{schema}}.queries_waiting(p_run uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM {{schema}}.queries WHERE run_id = p_run AND claimed_by IS NULL);
+END $$;
 
 CREATE FUNCTION {{schema}}.ask_query(
     p_id uuid, p_namespace text, p_workflow_id text, p_run uuid, p_request jsonb)
@@ -1653,15 +1780,26 @@ BEGIN
     RETURN jsonb_build_object('status', 'ok', 'run_id', e.run_id, 'run_status', e.status);
 END $$;
 
+-- A query waits while its run has a workflow task ready or in flight, as on Temporal:
+-- a query sent right after a signal is answered once the task delivering the signal
+-- has completed, so it sees the signal's effect. A task that is failing (attempt > 1)
+-- or not yet due (a delayed start, a cron backoff) does not hold queries back: they
+-- are answered from the last completed task's state.
 CREATE FUNCTION {{schema}}.claim_queries(p_namespace text, p_queue text, p_worker text, p_limit int)
 RETURNS SETOF {{schema}}.queries
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$  -- PL/pgSQL for its cached plan (see now())
+BEGIN
+    RETURN QUERY
     UPDATE {{schema}}.queries q SET claimed_by = p_worker
-     WHERE id IN (SELECT id FROM {{schema}}.queries
+     WHERE id IN (SELECT id FROM {{schema}}.queries x
                    WHERE namespace = p_namespace AND task_queue = p_queue AND claimed_by IS NULL
+                     AND NOT EXISTS (
+                         SELECT 1 FROM {{schema}}.workflow_tasks t
+                          WHERE t.run_id = x.run_id AND t.attempt = 1
+                            AND t.visible_at <= {{schema}}.now())
                    ORDER BY created_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
-    RETURNING q.*
-$$;
+    RETURNING q.*;
+END $$;
 
 CREATE FUNCTION {{schema}}.answer_query(p_id uuid, p_answer jsonb) RETURNS void
 LANGUAGE sql AS $$

@@ -240,5 +240,6 @@ BEGIN
         PERFORM {{schema}}.ensure_workflow_task(p_run);
     END IF;
     RETURN jsonb_build_object('status', 'ok', 'discarded', true,
-                              'last_event_id', t.scheduled_event_id - 1);
+                              'last_event_id', t.scheduled_event_id - 1,
+                              'queries', {{schema}}.queries_waiting(p_run));
 END $$;

@@ -197,6 +197,10 @@ BEGIN
 END $$;
 
 -- Start one buffered action. Returns the schedule with its bookkeeping updated.
+-- Actions started under ALLOW_ALL are not tracked as running, as on Temporal: they
+-- cannot overlap anything, so the schedule does not watch them (describe() lists no
+-- running action for them, and later overlap policies do not see them). A schedule
+-- that pauses on failure still watches them, to see the failure.
 CREATE FUNCTION {{schema}}.schedule_start(s {{schema}}.schedules, p_item jsonb, p_sequential boolean)
 RETURNS {{schema}}.schedules
 LANGUAGE plpgsql AS $$
@@ -204,6 +208,7 @@ DECLARE
     v_start jsonb := p_item->'start';
     v_reply jsonb;
     v_run uuid;
+    v_policy int := coalesce(nullif((p_item->>'overlap')::int, 0), s.overlap);
 BEGIN
     -- Runs that follow one another see the previous run's result or failure.
     IF p_sequential AND s.last_completion_result IS NOT NULL THEN
@@ -218,8 +223,10 @@ BEGIN
     END IF;
     v_run := (v_reply->>'run_id')::uuid;
     INSERT INTO {{schema}}.schedule_runs VALUES (v_run, s.namespace, s.schedule_id);
-    s.running := s.running || jsonb_build_array(jsonb_build_object(
-        'workflow_id', v_start->>'workflow_id', 'run_id', v_run));
+    IF v_policy <> 6 OR s.pause_on_failure THEN  -- 6: ScheduleOverlapPolicy.ALLOW_ALL
+        s.running := s.running || jsonb_build_array(jsonb_build_object(
+            'workflow_id', v_start->>'workflow_id', 'run_id', v_run));
+    END IF;
     s.num_actions := s.num_actions + 1;
     s.recent_actions := (
         SELECT coalesce(jsonb_agg(x ORDER BY n), '[]'::jsonb)

@@ -7,34 +7,13 @@
 -- changes for a run): every event of a run lands in the partition of the day the run
 -- started, so a partition can go as soon as every run started that day has been
 -- closed for longer than its namespace's retention. Reads by run stay index lookups
--- (the primary key leads with run_id; events_after also names the partition).
+-- (the primary key leads with run_id; events_after also names the partition). The
+-- partitioned table and its default partition are in 0001_init.sql; this file makes
+-- and drops the days' partitions.
 --
 -- executions is not partitioned: it holds the running state (its unique index "one
 -- running run per workflow id" cannot span partitions) and is one row per run; expired
 -- runs' rows there are deleted by the purge in batches (0010_retention.sql).
---
--- This migration keeps every row of an existing history: the rows move into a
--- partition for everything started before today.
-
-ALTER TABLE {{schema}}.history_events RENAME TO history_events_unpartitioned;
-ALTER TABLE {{schema}}.history_events_unpartitioned
-    RENAME CONSTRAINT history_events_pkey TO history_events_unpartitioned_pkey;
-
-CREATE TABLE {{schema}}.history_events (
-    run_id uuid NOT NULL,
-    event_id bigint NOT NULL,
-    event_type text NOT NULL,
-    event_time timestamptz NOT NULL,
-    attributes jsonb NOT NULL,
-    user_metadata jsonb,
-    run_started timestamptz NOT NULL,  -- the partition key: executions.start_time
-    -- run_started follows from run_id, so (run_id, event_id) stays unique
-    PRIMARY KEY (run_id, event_id, run_started)
-) PARTITION BY RANGE (run_started);
-
--- Rows whose day has no partition yet (a clock moved ahead by a time-skipping test, a
--- fleet that was down over midnight) land here; partition maintenance moves them out.
-CREATE TABLE {{schema}}.history_events_default PARTITION OF {{schema}}.history_events DEFAULT;
 
 -- How partitions are kept: daily, made a few days ahead.
 CREATE TABLE {{schema}}.partition_settings (
@@ -125,48 +104,5 @@ BEGIN
     END LOOP;
 END $$;
 
--- The existing history, every row, in one partition for everything started before
--- today; then today's and the next days' partitions.
-SELECT {{schema}}.make_history_partition(
-    'history_events_before_' || to_char(({{schema}}.now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD'),
-    '-infinity', (({{schema}}.now() AT TIME ZONE 'UTC')::date)::timestamp AT TIME ZONE 'UTC');
-INSERT INTO {{schema}}.history_events
-    (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
-SELECT h.run_id, h.event_id, h.event_type, h.event_time, h.attributes, h.user_metadata,
-       coalesce(e.start_time, h.event_time)
-  FROM {{schema}}.history_events_unpartitioned h
-  LEFT JOIN {{schema}}.executions e ON e.run_id = h.run_id;
-DROP TABLE {{schema}}.history_events_unpartitioned;
+-- Today's and the next days' partitions.
 SELECT {{schema}}.maintain_history_partitions();
-
--- The one place events are written: each row carries its run's start time.
-CREATE OR REPLACE FUNCTION {{schema}}.insert_events(p_run uuid, p_first bigint, p_events jsonb) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_started timestamptz := (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run);
-BEGIN
-    INSERT INTO {{schema}}.history_events
-        (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
-    SELECT p_run, p_first + x.ord - 1, x.ev->>'type',
-           -- An event may bring its own time: WorkflowTaskStarted is written at
-           -- completion but carries the lease time, which workflow.now() is on replay.
-           coalesce((x.ev->>'time')::timestamptz, {{schema}}.now()),
-           CASE WHEN x.ev->'attrs'->>'startedEventId' = '$prev'
-                THEN jsonb_set(x.ev->'attrs', '{startedEventId}', to_jsonb((p_first + x.ord - 2)::text))
-                ELSE x.ev->'attrs' END,
-           x.ev->'user_metadata',
-           v_started
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(ev, ord);
-END $$;
-
--- The hot read (a worker catching up on a run): naming the run's partition keeps it to
--- one index lookup however many days of partitions there are.
-CREATE OR REPLACE FUNCTION {{schema}}.events_after(p_run uuid, p_after bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'id', event_id, 'type', event_type, 'time', event_time, 'attrs', attributes)
-               ORDER BY event_id), '[]'::jsonb)
-      FROM {{schema}}.history_events
-     WHERE run_id = p_run AND event_id > p_after
-       AND run_started = (SELECT start_time FROM {{schema}}.executions WHERE run_id = p_run)
-$$;
