@@ -220,31 +220,50 @@ def unrestricted() -> Iterator[None]:
 passed_through_modules: set[str] = set()
 
 
+_recording = threading.local()
+
+
 @contextlib.contextmanager
 def recording_passed_through_imports() -> Iterator[None]:
     """Record the modules this thread imports in the block as passed through."""
-    import builtins
-    import sys
-
-    thread = threading.get_ident()
-    original = builtins.__import__
-
-    def recording(
-        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
-    ) -> Any:
-        module = original(name, globals, locals, fromlist, level)
-        if threading.get_ident() == thread and level == 0:
-            submodules = [f"{name}.{m}" for m in fromlist or () if f"{name}.{m}" in sys.modules]
-            # ``from package import module`` passes the module through, not the package.
-            passed_through_modules.update(submodules or [name])
-        return module
-
-    builtins.__import__ = recording
+    _install_import_recorder()
+    _recording.depth = getattr(_recording, "depth", 0) + 1
     try:
         yield None
     finally:
-        if builtins.__import__ is recording:
-            builtins.__import__ = original
+        _recording.depth -= 1
+
+
+def _install_import_recorder() -> None:
+    """Wrap ``builtins.__import__`` once: the wrapper records only on a thread inside
+    :func:`recording_passed_through_imports` (others may wrap it in turn, so it is
+    never unwrapped)."""
+    import builtins
+    import sys
+
+    global _recorder_installed
+    with _recorder_lock:
+        if _recorder_installed:
+            return
+        original = builtins.__import__
+
+        def recording(
+            name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+        ) -> Any:
+            module = original(name, globals, locals, fromlist, level)
+            if level == 0 and getattr(_recording, "depth", 0) > 0:
+                submodules = [f"{name}.{m}" for m in fromlist or () if f"{name}.{m}" in sys.modules]
+                # ``from package import module`` passes the module through, not the
+                # package.
+                passed_through_modules.update(submodules or [name])
+            return module
+
+        builtins.__import__ = recording
+        _recorder_installed = True
+
+
+_recorder_lock = threading.Lock()
+_recorder_installed = False
 
 
 def is_passed_through(module: str, passthrough: Any) -> bool:

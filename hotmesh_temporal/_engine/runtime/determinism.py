@@ -133,6 +133,7 @@ _MODULE_ALIASES = {
     "_io": "io",
 }
 _OPEN = open
+_UNKNOWN = object()
 # Where temporalio's sandbox logs a refusal (its _restrictions module's logger).
 _sandbox_logger = logging.getLogger("hotmesh_temporal.worker.workflow_sandbox._restrictions")
 
@@ -154,19 +155,44 @@ def refusing(refusals: Any) -> Iterator[None]:
         _state.refused = None
 
 
+def rearm() -> None:
+    """Put the guard back if a refusal that workflow code caught turned it off
+    (CPython drops a profile function that raised); called between loop steps."""
+    if getattr(_state, "refused", None) is not None and sys.getprofile() is None:
+        sys.setprofile(_watch_calls)
+
+
 def _watch_calls(frame: Any, event: str, arg: Any) -> None:
-    if event == "c_call":
-        path, caller = _builtin_path(arg), frame
-    elif event == "call":
-        if frame.f_code.co_flags & _RESUMABLE and frame.f_lasti > _first_resume(frame.f_code):
+    # Called for every call while guarded code runs: most end at the first lookup.
+    refusals = _state.refused
+    if event == "call":
+        code = frame.f_code
+        refusal = refusals.by_code.get(code, _UNKNOWN)
+        if refusal is _UNKNOWN:
+            path = _python_path(frame)
+            refusal = refusals.by_code[code] = refusals.verdict(path) if path else None
+        if refusal is None:
+            return
+        if code.co_flags & _RESUMABLE and frame.f_lasti > _first_resume(code):
             return  # a coroutine or generator resumed: its call was checked already
-        path, caller = _python_path(frame), frame.f_back
+        caller = frame.f_back
+    elif event == "c_call":
+        owner = getattr(arg, "__self__", None)
+        if arg is _OPEN:
+            owner = builtins
+        elif not isinstance(owner, (types.ModuleType, type)):
+            return
+        key = (owner, arg.__name__)
+        refusal = refusals.by_builtin.get(key, _UNKNOWN)
+        if refusal is _UNKNOWN:
+            path = _builtin_path(arg)
+            refusal = refusals.by_builtin[key] = refusals.verdict(path) if path else None
+        if refusal is None:
+            return
+        caller = frame
     else:
         return
-    if path is None or caller is None:
-        return
-    refusal = _state.refused.verdict(path)
-    if refusal is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
+    if caller is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
         return
     caller_module = caller.f_globals.get("__name__", "")
     top_level = caller_module.partition(".")[0]
@@ -311,42 +337,88 @@ def _module_path(module: str) -> tuple[str, ...]:
 def workflow_may_be_refused(cls: type, refusals: Any) -> bool:
     """Whether the module defining workflow class ``cls`` looks like it calls
     something ``refusals`` refuses: it holds a restricted module (or something from
-    one), or its code names a member the restrictions name. Only such workflows pay
-    for the profile hook of :func:`refusing`."""
-    return may_read_datetime_clock(cls) or _may_call_refused(
-        cls, refusals.top_level_modules, refusals.member_names
-    )
+    one), or its code reads a refused member off a module or class (``time.sleep``,
+    ``datetime.now``; not ``workflow.now``), or calls ``open``. Only such workflows
+    pay for the profile hook of :func:`refusing`."""
+    return may_read_datetime_clock(cls) or _may_call_refused(cls, refusals)
 
 
 @functools.cache
-def _may_call_refused(cls: type, modules: frozenset, members: frozenset) -> bool:
+def _may_call_refused(cls: type, refusals: Any) -> bool:
     module = sys.modules.get(cls.__module__)
     namespace = vars(module) if module is not None else {}
     for value in namespace.values():
         home = value.__name__ if isinstance(value, types.ModuleType) else None
         if home is None and (callable(value) or isinstance(value, type)):
             home = getattr(value, "__module__", None)
-        if isinstance(home, str) and _module_path(home)[0] in modules and not _is_benign(value):
-            return True
+        if isinstance(home, str) and not _is_benign(value):
+            if refusals.module_restricted(_module_path(home)):
+                return True
     codes = [_code_of(v) for v in namespace.values()]
     for value in {cls, *(v for v in namespace.values() if isinstance(v, type))}:
         if getattr(value, "__module__", None) == cls.__module__:
             codes.extend(_code_of(member) for member in vars(value).values())
-    return any(_names_member(code, members) for code in codes if code is not None)
+    return any(_calls_refused(code, namespace, refusals) for code in codes if code is not None)
 
 
 def _is_benign(value: Any) -> bool:
     """Modules almost every workflow imports for harmless members (asyncio, datetime's
-    classes): their refused members are found by name instead."""
+    classes, ...): their refused members are looked for in the code instead."""
     if isinstance(value, types.ModuleType):
-        return value.__name__ in ("asyncio", "datetime", "random", "uuid", "time")
-    return getattr(value, "__module__", None) in ("datetime", "asyncio", "uuid", "random")
+        return value.__name__ in ("asyncio", "datetime", "random", "uuid", "time", "pathlib")
+    return getattr(value, "__module__", None) in (
+        "datetime", "asyncio", "uuid", "random", "pathlib",
+    )  # fmt: skip
 
 
-def _names_member(code: types.CodeType, members: frozenset) -> bool:
-    if members.intersection(code.co_names):
-        return True
-    return any(_names_member(c, members) for c in code.co_consts if isinstance(c, types.CodeType))
+_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_DEREF", "LOAD_ATTR"})
+_REFUSED_BUILTINS = frozenset({"open", "input", "breakpoint"})
+# Answered from the workflow (above), never refused.
+_FOLLOWED = frozenset(
+    {("time", "time"), ("time", "time_ns"), ("uuid", "uuid4")}
+    | {("random", name) for name in _RANDOM_FUNCTIONS}
+)
+
+
+def _calls_refused(code: types.CodeType, namespace: dict, refusals: Any) -> bool:
+    """Whether ``code`` reads a refused member off a module or class that the
+    restrictions name, or loads a refused builtin (``open``)."""
+    previous = None
+    for instruction in dis.get_instructions(code):
+        name = instruction.argval
+        if (
+            instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+            and name in _REFUSED_BUILTINS
+            and name not in namespace
+        ):
+            return True
+        if (
+            instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            and previous is not None
+            and previous.opname in _LOADS
+        ):
+            owner = _owner_path(previous.argval, namespace)
+            if owner is not None and (*owner, name) not in _FOLLOWED:
+                if refusals.verdict((*owner, name)) is not None:
+                    return True
+        previous = instruction
+    nested = (c for c in code.co_consts if isinstance(c, types.CodeType))
+    return any(_calls_refused(c, namespace, refusals) for c in nested)
+
+
+def _owner_path(name: Any, namespace: dict) -> tuple[str, ...] | None:
+    """The dotted path of the module or class a loaded name looks like (a global bound
+    to one, or a bare module name such as a local ``import time``)."""
+    if not isinstance(name, str):
+        return None
+    bound = namespace.get(name)
+    if isinstance(bound, types.ModuleType):
+        return _module_path(bound.__name__)
+    if isinstance(bound, type):
+        return (*_module_path(bound.__module__), *bound.__qualname__.split("."))
+    if name in sys.stdlib_module_names:
+        return _module_path(name)
+    return None
 
 
 _CLOCK_METHODS = frozenset({"now", "today", "utcnow"})

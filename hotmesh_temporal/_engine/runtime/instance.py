@@ -220,6 +220,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _run_until_blocked(self) -> None:
         while True:
+            determinism.rearm()
             self.loop.run_once()
             if self.loop.callback_errors:
                 raise self.loop.callback_errors.pop(0)

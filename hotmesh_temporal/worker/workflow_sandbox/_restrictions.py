@@ -389,7 +389,7 @@ class Refusal:
         return ".".join(self.path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: it holds caches
 class CallRefusals:
     """What the determinism guard refuses while sandboxed workflow code runs: the
     calls ``invalid_module_members`` matches at run time (see determinism.refusing).
@@ -407,9 +407,28 @@ class CallRefusals:
         hotmesh_temporal.workflow.SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT
     )
     _verdicts: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    # The guard's caches (determinism._watch_calls): verdicts by code object and by
+    # (owner, name) of C functions, so that most calls cost one dict lookup.
+    by_code: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    by_builtin: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.matcher.children or self.matcher.use or self.matcher.match_self)
+
+    def module_restricted(self, module: tuple[str, ...]) -> bool:
+        """Whether something in (or below) the module at dotted path ``module`` is
+        refused (``os``: yes; ``urllib.parse``: no, only ``urllib.request`` is)."""
+        node: SandboxMatcher | None = self.matcher
+        for name in module:
+            assert node is not None
+            if node.match_self or "*" in node.use:
+                return True
+            node = node.children.get(name)
+            if node is None:
+                return False
+        return bool(
+            node is not None and (node.use or node.access or node.children or node.match_self)
+        )
 
     def verdict(self, path: tuple[str, ...]) -> Refusal | None:
         """Whether calling ``path`` is refused (or warned about), and by which name
