@@ -6,6 +6,7 @@ and completed once, and the history replays deterministically."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from datetime import timedelta
 
@@ -69,3 +70,22 @@ async def test_fan_out_completions_reported_together_keep_the_history_exact(clie
             assert started_of[attrs.started_event_id] == attrs.scheduled_event_id
     replayed = await Replayer(workflows=[FanOutWorkflow]).replay_workflow(history)
     assert replayed.replay_failure is None
+
+
+async def test_a_fan_out_keeps_its_run_cached(client, task_queue):
+    """An activity of a fan-out is not run ahead while others of its run are still in
+    hand: such a prediction was refused as soon as another report landed first, and the
+    cached run, taken out for it, was dropped and replayed from the database
+    (``events_after``: a run of a hundred activities read its whole history back)."""
+    store = (await client._engine()).store
+    async with Worker(
+        client, task_queue=task_queue, workflows=[FanOutWorkflow], activities=[square]
+    ):
+        before = collections.Counter(store.calls)
+        handle = await client.start_workflow(
+            FanOutWorkflow.run, 40, id=f"fan-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await handle.result()
+        calls = collections.Counter(store.calls) - before
+    assert calls["events_after"] == 0, calls
+    assert calls["complete_activity_run_ahead"] == 0, calls

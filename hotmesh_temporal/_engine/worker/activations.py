@@ -224,8 +224,11 @@ class WorkflowTaskExecutor:
         try:
             return submitted.result(timeout=QUICK_STEP_SECONDS)
         except concurrent.futures.TimeoutError:
+            # Either the wait ran out, or the step raised TimeoutError itself (asyncio's
+            # is the same class); a step that ended just after the wait ran out is done
+            # too: its own outcome, whatever it is, is the answer.
             if submitted.done():
-                raise  # the step's own TimeoutError (asyncio's is the same class)
+                return submitted.result()
         future = asyncio.wrap_future(submitted)
         if self.deadlock_timeout is None:
             return await future

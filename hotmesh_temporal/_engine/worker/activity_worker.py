@@ -335,7 +335,11 @@ class ActivityWorker:
         """Report a completed attempt, with the workflow task it wakes when this
         worker could run that task ahead (WorkflowWorker.run_ahead)."""
         cfg = self.config
-        ahead = await self.run_ahead(task, result) if self.run_ahead is not None else None
+        ahead = (
+            await self.run_ahead(task, result)
+            if self.run_ahead is not None and not self._fanning_out(task)
+            else None
+        )
         if ahead is None:
             reply = await self._completions.send(
                 task["run_id"], _Completion(task["id"], task["attempt"], result)
@@ -356,6 +360,17 @@ class ActivityWorker:
             )
         finally:
             ahead.finish(reply)
+
+    def _fanning_out(self, task: Mapping[str, Any]) -> bool:
+        """Whether other activities of this attempt's run are running or being reported
+        here: a fan-out. A task run ahead on this one result would be refused as soon as
+        another one's report lands first (and its cached run dropped, then replayed);
+        reported together, they wake one task that sees them all."""
+        run_id = task["run_id"]
+        return self._completions.busy(run_id) or any(
+            other.task["run_id"] == run_id and other.task is not task
+            for other in self._running.values()
+        )
 
     async def _send_completion(self, done: _Completion) -> Any:
         cfg = self.config

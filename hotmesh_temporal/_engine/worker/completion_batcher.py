@@ -30,6 +30,10 @@ class CompletionBatcher(Generic[Item]):
         self._waiting: dict[Hashable, list[tuple[Item, asyncio.Future]]] = {}
         self._sending: set[asyncio.Task] = set()
 
+    def busy(self, key: Hashable) -> bool:
+        """Whether a report of the run ``key`` is in flight."""
+        return key in self._busy
+
     async def send(self, key: Hashable, item: Item) -> Any:
         """Report ``item`` (of the run ``key``); returns its reply."""
         if key in self._busy:
