@@ -27,7 +27,6 @@ from typing import (
 )
 
 import hotmesh_temporal.common
-from hotmesh_temporal.exceptions import CancelledError
 
 if TYPE_CHECKING:
     import hotmesh_temporal.client
@@ -246,11 +245,12 @@ class _Context:
     # The worker's runtime meter; None where metrics cannot be recorded (process pools).
     runtime_metric_meter: Any = None
     cancellation_details: ActivityCancellationDetails | None = None
-    thread_cancel_raises: bool = False
+    # Set for a sync activity in a thread (unless no_thread_cancel_exception): what
+    # raises its cancellation inside that thread.
+    thread_raiser: _ThreadCancelRaiser | None = None
     async_cancelled: asyncio.Event | None = None
     async_shutdown: asyncio.Event | None = None
     _logger_details: Mapping[str, Any] | None = None
-    shield_depth: int = 0
     _metric_meter: Any = None
 
     @property
@@ -304,18 +304,6 @@ def heartbeat(*details: Any) -> None:
     ctx = _context()
     if ctx.heartbeat is not None:
         ctx.heartbeat(*details)
-    if ctx.thread_cancel_raises and ctx.shield_depth == 0 and ctx.cancelled.is_set():
-        if threading.current_thread() is not threading.main_thread() or not _in_event_loop():
-            ctx.thread_cancel_raises = False  # raised once, like temporalio
-            raise CancelledError("Activity cancelled")
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        return False
 
 
 def is_cancelled() -> bool:
@@ -325,13 +313,74 @@ def is_cancelled() -> bool:
 
 @contextmanager
 def shield_thread_cancel_exception() -> Iterator[None]:
-    """Within this block a threaded activity is not interrupted by cancellation."""
-    ctx = _context()
-    ctx.shield_depth += 1
-    try:
-        yield
-    finally:
-        ctx.shield_depth -= 1
+    """Within this block a threaded activity is not interrupted by cancellation: a
+    cancellation arriving meanwhile is raised when the outermost block ends (even if
+    the block returned or raised). No effect on other activities."""
+    raiser = _context().thread_raiser
+    if raiser is None:
+        yield None
+        return
+    with raiser.shielded():
+        yield None
+
+
+class _ThreadCancelRaiser:
+    """Raises ``CancelledError`` inside the thread running a sync activity, as
+    temporalio does: at once (between two bytecodes of whatever the thread runs), or,
+    within :func:`shield_thread_cancel_exception`, when the outermost shield ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread_id: int | None = None
+        self._pending: type[BaseException] | None = None
+        self._shield_depth = 0
+
+    @contextmanager
+    def running_here(self) -> Iterator[None]:
+        """Around the activity function, in its thread: the thread to raise in."""
+        with self._lock:
+            # As temporalio: a cancellation that came before the thread started stays
+            # pending (raised at the end of a shield, if any) rather than raised here.
+            self._thread_id = threading.get_ident()
+        try:
+            yield None
+        finally:
+            with self._lock:
+                # The thread goes back to its pool: nothing may be raised in it now.
+                self._thread_id = None
+                self._pending = None
+
+    def raise_in_thread(self, exc_type: type[BaseException]) -> None:
+        with self._lock:
+            self._pending = exc_type
+            self._raise_if_due()
+
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        with self._lock:
+            self._shield_depth += 1
+        try:
+            yield None
+        finally:
+            with self._lock:
+                self._shield_depth -= 1
+                self._raise_if_due()
+
+    def _raise_if_due(self) -> None:
+        if self._thread_id is None or self._shield_depth or self._pending is None:
+            return
+        _raise_in_thread(self._thread_id, self._pending)
+        self._pending = None
+
+
+def _raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> None:
+    """Have ``thread_id`` raise ``exc_type`` at its next bytecode (CPython's
+    PyThreadState_SetAsyncExc; a thread blocked in C code raises when it returns)."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
+    )
 
 
 async def wait_for_cancelled() -> None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import hotmesh_temporal.activity
 import hotmesh_temporal.common
 import hotmesh_temporal.converter
+import hotmesh_temporal.exceptions
 from hotmesh_temporal.activity import ActivityCancellationDetails
 
 _Return = TypeVar("_Return")
@@ -118,7 +119,7 @@ class _RunningActivity:
             type(fn).__call__
         )
         defn = hotmesh_temporal.activity._Definition.from_callable(fn)
-        self.raises_in_thread = not self.is_async and not (defn and defn.no_thread_cancel_exception)
+        raises_in_thread = not self.is_async and not (defn and defn.no_thread_cancel_exception)
         self.task: asyncio.Task | None = None
         self.context = hotmesh_temporal.activity._Context(
             info=lambda: env.info,
@@ -128,13 +129,19 @@ class _RunningActivity:
             payload_converter_factory=_converter_factory(env.payload_converter),
             client=env._client if self.is_async else None,
             runtime_metric_meter=env.metric_meter,
+            thread_raiser=hotmesh_temporal.activity._ThreadCancelRaiser()
+            if raises_in_thread
+            else None,
         )
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         if self.is_async:
             return self._run_async(*args, **kwargs)
         with self._activity_context():
-            return self.fn(*args, **kwargs)
+            if self.context.thread_raiser is None:
+                return self.fn(*args, **kwargs)
+            with self.context.thread_raiser.running_here():
+                return self.fn(*args, **kwargs)
 
     async def _run_async(self, *args: Any, **kwargs: Any) -> Any:
         self.context.async_cancelled = asyncio.Event()
@@ -165,7 +172,8 @@ class _RunningActivity:
         ctx.cancelled.set()
         if ctx.async_cancelled is not None:
             ctx.async_cancelled.set()
-        ctx.thread_cancel_raises = self.raises_in_thread
+        if ctx.thread_raiser is not None:
+            ctx.thread_raiser.raise_in_thread(hotmesh_temporal.exceptions.CancelledError)
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

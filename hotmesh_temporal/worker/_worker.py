@@ -211,6 +211,12 @@ class Worker:
         self._sweeper: Sweeper | None = None
         self._done: asyncio.Event | None = None
         self._live_queue: tuple | None = None
+        # A fatal error (the activity executor broke): run() and `async with` raise it.
+        self._fatal: BaseException | None = None
+        self._fatal_task: asyncio.Task | None = None
+        self._stopping = False
+        self._entered_task: asyncio.Task | None = None
+        self._exiting = False
         self._announcement: timeskip.QueueAnnouncement | None = None
 
     # ------------------------------------------------------------------- public
@@ -256,12 +262,22 @@ class Worker:
         except asyncio.CancelledError:
             await self.shutdown()
             raise
+        if self._fatal is not None:
+            raise self._fatal
 
     async def shutdown(self) -> None:
         """Stop polling, let running tasks finish (activities get
         ``graceful_shutdown_timeout``, then are cancelled), and return when done."""
         if not self._started or self._done is None or self._done.is_set():
             return
+        if self._stopping:  # a shutdown is under way (a fatal error started it)
+            await self._done.wait()
+            return
+        self._stopping = True
+        logger.info(
+            f"Beginning worker shutdown, will wait {timedelta(seconds=self._graceful_shutdown)} "
+            "before cancelling activities"
+        )
         if self._activity_worker is not None:
             await self._activity_worker.shutdown(self._graceful_shutdown)
         if self._workflow_worker is not None:
@@ -276,7 +292,30 @@ class Worker:
             self._announcement = None
         self._done.set()
 
+    def _on_fatal(self, err: BaseException) -> None:
+        """The activity executor broke: as temporalio, log, call on_fatal_error, shut
+        down, and make run() / `async with` raise (the `async with` body is cancelled)."""
+        if self._fatal is not None or self._stopping:
+            return
+        fatal = RuntimeError("Activity worker failed")
+        fatal.__cause__ = err
+        self._fatal = fatal
+        logger.error("Worker failed, shutting down", exc_info=fatal)
+        self._fatal_task = asyncio.get_running_loop().create_task(self._fail(fatal))
+
+    async def _fail(self, fatal: BaseException) -> None:
+        if self._on_fatal_error is not None:
+            try:
+                await self._on_fatal_error(fatal)
+            except Exception:  # noqa: BLE001 - as temporalio: reported, then shut down
+                logger.warning("Fatal error handler failed")
+        await self.shutdown()
+        entered = self._entered_task
+        if entered is not None and not self._exiting and not entered.done():
+            entered.cancel()
+
     async def __aenter__(self) -> Worker:
+        self._entered_task = asyncio.current_task()
         if not self._plugins:
             await self._start()
             return self
@@ -290,10 +329,16 @@ class Worker:
             self._run_task.result()  # a plugin or the start failed: raise it here
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, exc_type: Any, *exc: Any) -> None:
+        self._exiting = True
         await self.shutdown()
+        if self._fatal_task is not None:
+            await self._fatal_task
         if self._run_task is not None:
             await self._run_task
+        # As temporalio: the fatal error replaces the cancellation it caused.
+        if exc_type is asyncio.CancelledError and self._fatal is not None:
+            raise self._fatal
 
     # ------------------------------------------------------------------ startup
 
@@ -346,6 +391,7 @@ class Worker:
             )
         if self._activity_worker is not None:
             self._activity_worker.metrics = metrics
+            self._activity_worker.on_fatal = self._on_fatal
         if self._workflow_defs or self._dynamic_workflow:
             activity_worker = self._activity_worker
             self._workflow_worker = WorkflowWorker(
@@ -400,14 +446,14 @@ class Worker:
             await self._activity_worker.poller.start()
 
 
-def _refused_calls(runner: WorkflowRunner) -> frozenset:
+def _refused_calls(runner: WorkflowRunner) -> Any:
     """The calls the determinism guard refuses under ``runner`` (none unsandboxed)."""
     if runner is None:  # a plugin's configuration may leave it unset: the default
         runner = SandboxedWorkflowRunner()
     if isinstance(runner, SandboxedWorkflowRunner):
         return runner._refused_calls()
     if isinstance(runner, WorkflowRunner):
-        return frozenset()
+        return None
     raise TypeError(f"workflow_runner must be a WorkflowRunner, not {type(runner).__name__}")
 
 

@@ -580,11 +580,17 @@ def register_random_seed_callback(callback: Callable[[int], None]) -> None:
 
 
 def new_random(name: str | None = None) -> _random_module.Random:
-    """A new generator seeded from the workflow's generator (deterministic)."""
-    seed = random().getrandbits(64)
-    if name:
-        seed ^= int.from_bytes(name.encode("utf-8")[:8].ljust(8, b"\0"), "big")
-    return _random_module.Random(seed)
+    """A new generator seeded with the workflow's seed (as temporalio: without
+    ``name`` it starts out as :func:`random` did; a name is mixed into the seed), that
+    follows the workflow's seed when it changes. Drawing from it leaves
+    :func:`random` untouched."""
+
+    def seed_for(workflow_seed: int) -> int | str:
+        return workflow_seed if name is None else f"{workflow_seed}:{name}"
+
+    generator = _random_module.Random(seed_for(random_seed()))
+    register_random_seed_callback(lambda new_seed: generator.seed(seed_for(new_seed)))
+    return generator
 
 
 def uuid4() -> _uuid_module.UUID:
@@ -1727,18 +1733,23 @@ class unsafe:
     @staticmethod
     @contextlib.contextmanager
     def imports_passed_through() -> Iterator[None]:
-        yield None
+        """Modules imported in the block are passed through: as with temporalio's
+        sandbox, the sandbox does not refuse the calls they make themselves."""
+        with _rt.recording_passed_through_imports():
+            yield None
 
     @staticmethod
     def current_import_notification_policy_override() -> SandboxImportNotificationPolicy | None:
-        return None
+        return _rt.current_import_policy_override()
 
     @staticmethod
     @contextlib.contextmanager
     def sandbox_import_notification_policy(
         policy: SandboxImportNotificationPolicy,
     ) -> Iterator[None]:
-        yield None
+        """Imports in the block follow ``policy`` instead of the restrictions'."""
+        with _rt.import_policy_override(policy):
+            yield None
 
 
 # --------------------------------------------------------------- event groups

@@ -213,3 +213,81 @@ def unrestricted() -> Iterator[None]:
         yield None
     finally:
         sandbox_state.unrestricted -= 1
+
+
+#: Modules imported inside ``workflow.unsafe.imports_passed_through()``: as in
+#: temporalio's sandbox, the calls they (and their submodules) make are not refused.
+passed_through_modules: set[str] = set()
+
+
+_recording = threading.local()
+
+
+@contextlib.contextmanager
+def recording_passed_through_imports() -> Iterator[None]:
+    """Record the modules this thread imports in the block as passed through."""
+    _install_import_recorder()
+    _recording.depth = getattr(_recording, "depth", 0) + 1
+    try:
+        yield None
+    finally:
+        _recording.depth -= 1
+
+
+def _install_import_recorder() -> None:
+    """Wrap ``builtins.__import__`` once: the wrapper records only on a thread inside
+    :func:`recording_passed_through_imports` (others may wrap it in turn, so it is
+    never unwrapped)."""
+    import builtins
+    import sys
+
+    global _recorder_installed
+    with _recorder_lock:
+        if _recorder_installed:
+            return
+        original = builtins.__import__
+
+        def recording(
+            name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+        ) -> Any:
+            module = original(name, globals, locals, fromlist, level)
+            if level == 0 and getattr(_recording, "depth", 0) > 0:
+                submodules = [f"{name}.{m}" for m in fromlist or () if f"{name}.{m}" in sys.modules]
+                # ``from package import module`` passes the module through, not the
+                # package.
+                passed_through_modules.update(submodules or [name])
+            return module
+
+        builtins.__import__ = recording
+        _recorder_installed = True
+
+
+_recorder_lock = threading.Lock()
+_recorder_installed = False
+
+
+def is_passed_through(module: str, passthrough: Any) -> bool:
+    """Whether ``module`` was imported in ``imports_passed_through()``, or it or a
+    package above it is in ``passthrough`` (the restrictions' names)."""
+    if module in passed_through_modules:
+        return True
+    parts = module.split(".")
+    return any(".".join(parts[:end]) in passthrough for end in range(1, len(parts) + 1))
+
+
+#: ``workflow.unsafe.sandbox_import_notification_policy()``'s override, per thread.
+import_policy_state = threading.local()
+
+
+@contextlib.contextmanager
+def import_policy_override(policy: Any) -> Iterator[None]:
+    previous = getattr(import_policy_state, "override", None)
+    import_policy_state.override = policy
+    try:
+        yield None
+    finally:
+        import_policy_state.override = previous
+
+
+def current_import_policy_override() -> Any:
+    return getattr(import_policy_state, "override", None)

@@ -32,7 +32,9 @@ class SpinForever:
             pass
 
 
-@workflow.defn
+# Not sandboxed: the sandbox refuses time.perf_counter() in workflow code (as
+# temporalio's does), and this one reads the wall clock on purpose.
+@workflow.defn(sandboxed=False)
 class SpinAWhile:
     """Holds its thread for ``seconds`` of wall-clock time without yielding, then
     finishes (reading the wall clock is not deterministic: a test workflow only)."""

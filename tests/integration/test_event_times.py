@@ -13,7 +13,9 @@ from hotmesh_temporal.worker import Worker
 _FAILED_ONCE: set[str] = set()
 
 
-@workflow.defn
+# Not sandboxed: it reads the wall clock on purpose (time.perf_counter() is refused in
+# sandboxed workflow code, as by temporalio's sandbox).
+@workflow.defn(sandboxed=False)
 class SleepsWhileBusy:
     @workflow.run
     async def run(self) -> str:

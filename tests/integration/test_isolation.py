@@ -270,7 +270,9 @@ async def test_shutdown_hands_in_flight_workflow_tasks_back_at_once(client, task
     assert time.monotonic() - stopping < 30  # not the minute the lease would have taken
 
 
-@workflow.defn
+# Not sandboxed: threading calls in workflow code are refused by the sandbox, as by
+# temporalio's.
+@workflow.defn(sandboxed=False)
 class WhereAmI:
     def __init__(self) -> None:
         self.threads: list[str] = []

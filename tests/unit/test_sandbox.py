@@ -106,13 +106,21 @@ def test_runners() -> None:
             ),
         )
     )
-    assert custom._refused_calls() == frozenset()
-    assert runner._refused_calls() == {
-        ("date", "today"),
-        ("datetime", "now"),
-        ("datetime", "today"),
-        ("datetime", "utcnow"),
-    }
+    refused, unrestricted = runner._refused_calls(), custom._refused_calls()
+    for path in [
+        ("datetime", "date", "today"),
+        ("datetime", "datetime", "now"),
+        ("datetime", "datetime", "today"),
+        ("datetime", "datetime", "utcnow"),
+    ]:
+        assert refused.verdict(path) is not None
+        assert unrestricted.verdict(path) is None
+    assert refused.verdict(("datetime", "datetime", "fromisoformat")) is None
+    assert refused.verdict(("os", "getcwd")) is not None
+    assert refused.verdict(("os", "stat")) is None  # excluded, as in temporalio
+    waits = refused.verdict(("asyncio", "wait"))
+    assert waits is not None and waits.node.leaf_warning is UserWarning
+    assert waits.name == "asyncio.wait.__call__"
 
 
 def test_worker_default_runner_and_bad_runner(client: Client) -> None:
@@ -253,7 +261,7 @@ async def test_escape_hatches_and_follow_semantics(client: Client) -> None:
             await client.execute_workflow(
                 CatchesRestrictedWorkflow.run, id=f"wf-{uuid.uuid4()}", task_queue=queue
             )
-            == "datetime.datetime.utcnow"
+            == "datetime.datetime.utcnow.__call__"  # temporalio's name for the call
         )
         assert (
             await client.execute_workflow(

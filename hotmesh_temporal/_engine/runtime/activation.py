@@ -283,6 +283,8 @@ class StartChildWorkflow:
 @dataclass
 class CancelChildWorkflow:
     seq: int
+    # The message given to the handle's cancel(msg), as temporalio forwards it.
+    reason: str = ""
 
 
 @dataclass

@@ -475,7 +475,7 @@ class _Builder:
             child.workflow_id,
             child.run_id,
             child_only=True,
-            reason="Parent workflow requested cancel",
+            reason=cmd.reason,
         )
 
     def _RequestCancelExternalWorkflow(self, cmd: c.RequestCancelExternalWorkflow) -> None:

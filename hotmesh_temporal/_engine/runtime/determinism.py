@@ -10,22 +10,29 @@ stamping records) the original functions run unchanged. See docs/determinism.md.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import dis
 import functools
+import inspect
+import logging
 import random
 import sys
 import threading
 import time
 import types
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hotmesh_temporal._engine.runtime.loop import running_workflow_loop
 from hotmesh_temporal.worker.workflow_sandbox._restrictions import RestrictedWorkflowAccessError
+from hotmesh_temporal.workflow._api import SandboxImportNotificationPolicy
 from hotmesh_temporal.workflow._runtime_contract import (
+    current_import_policy_override,
+    is_passed_through,
     is_unrestricted,
     sandbox_state,
 )
@@ -86,6 +93,7 @@ def install() -> None:
             original = getattr(random, name, None)
             if original is not None:
                 setattr(random, name, _redirect(original, _seeded(name)))
+        _install_import_watch()
         _installed = True
 
 
@@ -95,26 +103,51 @@ def _seeded(name: str) -> Callable[[Any], Callable]:
 
 # ------------------------------------------------------- refused calls (sandbox)
 #
-# datetime's clock methods belong to a C type and cannot be patched. While an
-# activation of a sandboxed workflow runs, a profile function watches C calls and
-# refuses those the worker's SandboxRestrictions forbid, when workflow code makes
-# them (RestrictedWorkflowAccessError fails the workflow task, as Temporal's sandbox
-# does). Only activations pay for it, and not at all under UnsandboxedWorkflowRunner.
+# Temporal's sandbox refuses the calls its restrictions list (os, subprocess, socket,
+# time.sleep, datetime.now, open, ...) when workflow code makes them. There is no
+# import sandbox here: while an activation of a sandboxed workflow runs, a profile
+# function watches the calls workflow code makes (Python and C) and refuses those the
+# worker's SandboxRestrictions match: RestrictedWorkflowAccessError, which fails the
+# workflow task as in Temporal, or the warning a matcher carries (asyncio.wait). Only
+# activations pay for it, only of workflows whose module seems to make such calls
+# (workflow_may_be_refused), and not at all under UnsandboxedWorkflowRunner.
+# time.time(), time.time_ns(), the random functions and uuid.uuid4() are answered
+# from the workflow instead (above), so they are never refused.
 
 # The per-thread flags (``in_sandbox``, ``is_unrestricted``, ``unrestricted``) live in
 # the public workflow package, which reads them; the guard below sets them.
 _state = sandbox_state
 
+# Where a function is defined -> the module Temporal's restrictions name it by.
+_MODULE_ALIASES = {
+    "posix": "os",
+    "nt": "os",
+    "posixpath": "os.path",
+    "ntpath": "os.path",
+    "builtins": "__builtins__",
+    "_thread": "threading",
+    "_socket": "socket",
+    "asyncio.tasks": "asyncio",
+    "_datetime": "datetime",
+    "_pydatetime": "datetime",
+    "_io": "io",
+}
+_OPEN = open
+_UNKNOWN = object()
+# Where temporalio's sandbox logs a refusal (its _restrictions module's logger).
+_sandbox_logger = logging.getLogger("hotmesh_temporal.worker.workflow_sandbox._restrictions")
+
 
 @contextlib.contextmanager
-def refusing(calls: frozenset) -> Iterator[None]:
-    """Refuse ``calls`` ((type name, method name) pairs) made by workflow code in the
-    block. Does nothing when another profiler (a debugger, cProfile) is active."""
-    if not calls or sys.getprofile() is not None:
+def refusing(refusals: Any) -> Iterator[None]:
+    """Refuse what ``refusals`` (a CallRefusals, falsy for none) matches when workflow
+    code calls it in the block. Does nothing when another profiler (a debugger,
+    cProfile) is active."""
+    if not refusals or sys.getprofile() is not None:
         yield None
         return
-    _state.refused = calls
-    sys.setprofile(_watch_c_calls)
+    _state.refused = refusals
+    sys.setprofile(_watch_calls)
     try:
         yield None
     finally:
@@ -122,20 +155,270 @@ def refusing(calls: frozenset) -> Iterator[None]:
         _state.refused = None
 
 
-def _watch_c_calls(frame: Any, event: str, arg: Any) -> None:
-    if event != "c_call":
+def rearm() -> None:
+    """Put the guard back if a refusal that workflow code caught turned it off
+    (CPython drops a profile function that raised); called between loop steps."""
+    if getattr(_state, "refused", None) is not None and sys.getprofile() is None:
+        sys.setprofile(_watch_calls)
+
+
+def _watch_calls(frame: Any, event: str, arg: Any) -> None:
+    # Called for every call while guarded code runs: most end at the first lookup.
+    refusals = _state.refused
+    if event == "call":
+        code = frame.f_code
+        refusal = refusals.by_code.get(code, _UNKNOWN)
+        if refusal is _UNKNOWN:
+            path = _python_path(frame)
+            refusal = refusals.by_code[code] = refusals.verdict(path) if path else None
+        if refusal is None:
+            return
+        if code.co_flags & _RESUMABLE and frame.f_lasti > _first_resume(code):
+            return  # a coroutine or generator resumed: its call was checked already
+        caller = frame.f_back
+    elif event == "c_call":
+        owner = getattr(arg, "__self__", None)
+        if arg is _OPEN:
+            owner = builtins
+        elif not isinstance(owner, (types.ModuleType, type)):
+            return
+        key = (owner, arg.__name__)
+        refusal = refusals.by_builtin.get(key, _UNKNOWN)
+        if refusal is _UNKNOWN:
+            path = _builtin_path(arg)
+            refusal = refusals.by_builtin[key] = refusals.verdict(path) if path else None
+        if refusal is None:
+            return
+        caller = frame
+    else:
         return
-    owner = getattr(arg, "__self__", None)
-    if not isinstance(owner, type) or not issubclass(owner, datetime.date):
+    if caller is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
         return
-    key = ("datetime" if issubclass(owner, datetime.datetime) else "date", arg.__name__)
-    if key not in _state.refused or is_unrestricted():
-        return
-    top_level = frame.f_globals.get("__name__", "").partition(".")[0]
+    caller_module = caller.f_globals.get("__name__", "")
+    top_level = caller_module.partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
         return
+    if is_passed_through(caller_module, _state.refused.passthrough):
+        return
+    # As temporalio's sandbox: a log line, then the warning or the error.
+    _sandbox_logger.warning("%s on %s restricted", refusal.path[-1], ".".join(refusal.path[:-1]))
+    node = refusal.node
+    if node.leaf_warning is not None:
+        message = node.leaf_message or RestrictedWorkflowAccessError.default_message(refusal.name)
+        warnings.warn(message, node.leaf_warning, stacklevel=2)
+        return
+    # Raised from the profile function, the error surfaces at the call; CPython
+    # turns the profiler off with it (a caught refusal ends checks for this step).
+    raise RestrictedWorkflowAccessError(refusal.name, override_message=node.leaf_message)
 
-    raise RestrictedWorkflowAccessError(f"datetime.{key[0]}.{key[1]}")
+
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+@functools.cache
+def _first_resume(code: types.CodeType) -> int:
+    """Where a generator or coroutine frame stands when it first runs (its first
+    RESUME; later 'call' events of the profiler are resumptions)."""
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "RESUME":
+            return instruction.offset
+    return 0
+
+
+@contextlib.contextmanager
+def noting_imports(refusals: Any) -> Iterator[None]:
+    """While sandboxed workflow code runs (``refusals``: its CallRefusals, None when
+    unsandboxed), a module loaded for the first time gives temporalio's
+    dynamic-import warning."""
+    if not refusals:
+        yield None
+        return
+    if not getattr(builtins.__import__, "__hotmesh_import_watch__", False):
+        _install_import_watch()  # something put its own __import__ back since
+    _state.importing = refusals
+    try:
+        yield None
+    finally:
+        _state.importing = None
+
+
+def _install_import_watch() -> None:
+    builtins.__import__ = _noting_dynamic_imports(builtins.__import__)
+
+
+def _noting_dynamic_imports(original: Callable) -> Callable:
+    @functools.wraps(original)
+    def importing(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        refusals = getattr(_state, "importing", None)
+        if refusals is None or level != 0 or name in sys.modules:
+            return original(name, globals, locals, fromlist, level)
+        # Loading a module is not workflow code: import hooks (pytest's, say) and the
+        # module's own body are not refused (they run unsandboxed in the host here).
+        _state.loading = getattr(_state, "loading", 0) + 1
+        try:
+            module = original(name, globals, locals, fromlist, level)
+        finally:
+            _state.loading -= 1
+        _warn_dynamic_import(name, refusals)
+        return module
+
+    importing.__hotmesh_import_watch__ = True  # type: ignore[attr-defined]
+    return importing
+
+
+def _warn_dynamic_import(name: str, refusals: Any) -> None:
+    """temporalio's WARN_ON_DYNAMIC_IMPORT: a module its sandbox had not loaded for the
+    workflow (here: one no code had loaded) was imported during an activation."""
+    top_level = name.partition(".")[0]
+    if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
+        return
+    if is_passed_through(name, refusals.passthrough) or is_unrestricted():
+        return
+    policy = current_import_policy_override() or refusals.import_policy
+    if SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT in policy:
+        warnings.warn(f"Module {name} was imported after initial workflow load.", stacklevel=3)
+
+
+def _builtin_path(fn: Any) -> tuple[str, ...] | None:
+    """The dotted path of a C function or method being called."""
+    if fn is _OPEN:
+        return ("__builtins__", "open")
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, types.ModuleType):
+        module = _module_path(owner.__name__)
+        return (*module, _public_name(".".join(module), fn))
+    if isinstance(owner, type):  # a class's C method (datetime.now)
+        return (*_module_path(owner.__module__), *owner.__qualname__.split("."), fn.__name__)
+    return None
+
+
+def _python_path(frame: Any) -> tuple[str, ...] | None:
+    """The dotted path of the Python function a frame runs (``__init__`` named by its
+    class, as a call of the class)."""
+    module = frame.f_globals.get("__name__")
+    if not module:
+        return None
+    code = frame.f_code
+    qualname = getattr(code, "co_qualname", code.co_name).split(".")  # 3.10: no qualname
+    if qualname[-1] == "__init__" and len(qualname) > 1:
+        qualname = qualname[:-1]
+    return (*_module_path(module), *qualname)
+
+
+def _public_name(module: str, fn: Any) -> str:
+    """The name ``module`` offers ``fn`` under (``threading.Lock`` is
+    ``_thread.allocate_lock``), as the workflow code that called it wrote it."""
+    public = sys.modules.get(module)
+    name = fn.__name__
+    if public is None or getattr(public, name, None) is fn:
+        return name
+    try:
+        return _aliases(module)[id(fn)]
+    except KeyError:
+        return name
+
+
+@functools.cache
+def _aliases(module: str) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for name, value in vars(sys.modules[module]).items():
+        if not name.startswith("_") and callable(value):
+            names.setdefault(id(value), name)
+    return names
+
+
+@functools.cache
+def _module_path(module: str) -> tuple[str, ...]:
+    return tuple(_MODULE_ALIASES.get(module, module).split("."))
+
+
+def workflow_may_be_refused(cls: type, refusals: Any) -> bool:
+    """Whether the module defining workflow class ``cls`` looks like it calls
+    something ``refusals`` refuses: it holds a restricted module (or something from
+    one), or its code reads a refused member off a module or class (``time.sleep``,
+    ``datetime.now``; not ``workflow.now``), or calls ``open``. Only such workflows
+    pay for the profile hook of :func:`refusing`."""
+    return may_read_datetime_clock(cls) or _may_call_refused(cls, refusals)
+
+
+@functools.cache
+def _may_call_refused(cls: type, refusals: Any) -> bool:
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
+    for value in namespace.values():
+        home = value.__name__ if isinstance(value, types.ModuleType) else None
+        if home is None and (callable(value) or isinstance(value, type)):
+            home = getattr(value, "__module__", None)
+        if isinstance(home, str) and not _is_benign(value):
+            if refusals.module_restricted(_module_path(home)):
+                return True
+    codes = [_code_of(v) for v in namespace.values()]
+    for value in {cls, *(v for v in namespace.values() if isinstance(v, type))}:
+        if getattr(value, "__module__", None) == cls.__module__:
+            codes.extend(_code_of(member) for member in vars(value).values())
+    return any(_calls_refused(code, namespace, refusals) for code in codes if code is not None)
+
+
+def _is_benign(value: Any) -> bool:
+    """Modules almost every workflow imports for harmless members (asyncio, datetime's
+    classes, ...): their refused members are looked for in the code instead."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__ in ("asyncio", "datetime", "random", "uuid", "time", "pathlib")
+    return getattr(value, "__module__", None) in (
+        "datetime", "asyncio", "uuid", "random", "pathlib",
+    )  # fmt: skip
+
+
+_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_DEREF", "LOAD_ATTR"})
+_REFUSED_BUILTINS = frozenset({"open", "input", "breakpoint"})
+# Answered from the workflow (above), never refused.
+_FOLLOWED = frozenset(
+    {("time", "time"), ("time", "time_ns"), ("uuid", "uuid4")}
+    | {("random", name) for name in _RANDOM_FUNCTIONS}
+)
+
+
+def _calls_refused(code: types.CodeType, namespace: dict, refusals: Any) -> bool:
+    """Whether ``code`` reads a refused member off a module or class that the
+    restrictions name, or loads a refused builtin (``open``)."""
+    previous = None
+    for instruction in dis.get_instructions(code):
+        name = instruction.argval
+        if (
+            instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+            and name in _REFUSED_BUILTINS
+            and name not in namespace
+        ):
+            return True
+        if (
+            instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            and previous is not None
+            and previous.opname in _LOADS
+        ):
+            owner = _owner_path(previous.argval, namespace)
+            if owner is not None and (*owner, name) not in _FOLLOWED:
+                if refusals.verdict((*owner, name)) is not None:
+                    return True
+        previous = instruction
+    nested = (c for c in code.co_consts if isinstance(c, types.CodeType))
+    return any(_calls_refused(c, namespace, refusals) for c in nested)
+
+
+def _owner_path(name: Any, namespace: dict) -> tuple[str, ...] | None:
+    """The dotted path of the module or class a loaded name looks like (a global bound
+    to one, or a bare module name such as a local ``import time``)."""
+    if not isinstance(name, str):
+        return None
+    bound = namespace.get(name)
+    if isinstance(bound, types.ModuleType):
+        return _module_path(bound.__name__)
+    if isinstance(bound, type):
+        return (*_module_path(bound.__module__), *bound.__qualname__.split("."))
+    if name in sys.stdlib_module_names:
+        return _module_path(name)
+    return None
 
 
 _CLOCK_METHODS = frozenset({"now", "today", "utcnow"})

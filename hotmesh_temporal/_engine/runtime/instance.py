@@ -90,16 +90,18 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         interceptor_classes: Sequence[Any] = (),
         extern_functions: Mapping[str, Callable] | None = None,
         metric_meter: Any = None,
-        refused_calls: frozenset = frozenset(),
+        refused_calls: Any = None,
         patch_activation_callback: Callable[[Any, str], bool] | None = None,
     ) -> None:
         self.definition = definition
         # Calls the sandbox refuses in workflow code (see determinism.refusing); the
         # guard costs CPU, so only workflows whose module seems to make them pay.
-        guarded = definition.sandboxed and refused_calls
-        if guarded and not determinism.may_read_datetime_clock(definition.cls):
+        # Sandboxed: imports during activations are watched (determinism.noting_imports).
+        self._sandbox: Any = refused_calls if definition.sandboxed and refused_calls else None
+        guarded = bool(definition.sandboxed and refused_calls)
+        if guarded and not determinism.workflow_may_be_refused(definition.cls, refused_calls):
             guarded = False
-        self._refused_calls = refused_calls if guarded else frozenset()
+        self._refused_calls: Any = refused_calls if guarded else None
         self._info = info
         # Workflow-level payloads use the run's serialization context; an activity's
         # or another workflow's payloads use theirs (_converter_for), as temporalio.
@@ -180,7 +182,11 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         if self._terminal is not None:
             return c.ActivationCompletion(commands=[])
         try:
-            with self.loop.running(), determinism.refusing(self._refused_calls):
+            with (
+                self.loop.running(),
+                determinism.refusing(self._refused_calls),
+                determinism.noting_imports(self._sandbox),
+            ):
                 for job in sorted(activation.jobs, key=_job_priority):
                     self._apply(job)
                 self._start_run_method_once()
@@ -189,6 +195,10 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
             self._task_failure = err
         if self._task_failure is not None:
             return c.ActivationCompletion(commands=[], failure=self._task_failure)
+        if self._terminal is not None:
+            # As temporalio: checked once the activation has run, so a handler that
+            # finished in the same activation as the run is not reported.
+            self._warn_unfinished_handlers()
         return c.ActivationCompletion(commands=self._outgoing_commands())
 
     def _set_activation_facts(self, activation: c.Activation) -> None:
@@ -210,6 +220,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _run_until_blocked(self) -> None:
         while True:
+            determinism.rearm()
             self.loop.run_once()
             if self.loop.callback_errors:
                 raise self.loop.callback_errors.pop(0)
@@ -334,7 +345,10 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _on_run_done(self, task: asyncio.Task) -> None:
         if task.cancelled():
-            self._finish_with_exception(asyncio.CancelledError())
+            try:
+                task.result()  # the CancelledError itself, with the text it was raised with
+            except asyncio.CancelledError as cancelled:
+                self._finish_with_exception(cancelled)
             return
         err = task.exception()
         if err is not None:
@@ -350,7 +364,6 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
     def _finish(self, command: c.Command) -> None:
         if self._terminal is not None:
             return
-        self._warn_unfinished_handlers()
         self._commands.append(command)
         self._terminal = command
 
@@ -369,7 +382,7 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         elif self.is_failure_exception(err):
             self._finish(c.FailWorkflow(failure=self._to_failure(err)))
         elif isinstance(err, asyncio.CancelledError):
-            cancelled = temporal_exceptions.CancelledError(str(err) or "Cancelled")
+            cancelled = temporal_exceptions.CancelledError(str(err))
             self._finish(c.FailWorkflow(failure=self._to_failure(cancelled)))
         elif isinstance(err, Exception):
             self._task_failure = err
@@ -383,15 +396,16 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
         return bool(types) and isinstance(err, types)
 
     def _warn_unfinished_handlers(self) -> None:
-        """As temporalio: one warning per kind (updates, signals) listing the handlers
-        still running whose policy is WARN_AND_ABANDON (replays warn again too)."""
+        """As temporalio: at the end of the activation that completed the run, one
+        warning per kind (updates, then signals) listing the handlers still running
+        whose policy is WARN_AND_ABANDON (replays warn again too)."""
         warnable = [
             running
             for running in self._running_handlers.values()
             if running[2] == workflow.HandlerUnfinishedPolicy.WARN_AND_ABANDON
         ]
         for warning in unfinished_handler_warnings(warnable):
-            warnings.warn(warning, stacklevel=2)
+            warnings.warn(warning, stacklevel=1)
 
     # ============================================================= conversion
 
@@ -459,7 +473,8 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _apply_CancelWorkflow(self, job: c.CancelWorkflow) -> None:
         self._cancel_requested = True
-        self._cancellation_reason = job.reason or None
+        # As temporalio: an empty reason still says the workflow was cancelled.
+        self._cancellation_reason = job.reason or ""
         if self._main_task is not None:
             self._main_task.cancel()
         elif self._run_args is not None:

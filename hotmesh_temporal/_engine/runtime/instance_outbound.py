@@ -103,7 +103,23 @@ class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
         )
 
     def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_child(self._pending)
+        # As temporalio: a message given to cancel() is the reason the child's
+        # cancellation request carries (the child's workflow.cancellation_reason()).
+        return self._instance._cancel_child(self._pending, msg if isinstance(msg, str) else "")
+
+
+def _reason_of(cancelled: asyncio.CancelledError) -> str:
+    """The message given to Task.cancel(msg), which temporalio sends as the reason."""
+    return cancelled.args[0] if cancelled.args and isinstance(cancelled.args[0], str) else ""
+
+
+def _uncancel_current_task() -> None:
+    """Count the caught cancellation as handled (Python 3.11+), so later awaits of
+    the task are not cancelled again."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
 
 
 class OutboundWork:
@@ -290,10 +306,32 @@ class OutboundWork:
         self.add_command(command)
         try:
             pending.run_id = await pending.started
-        except asyncio.CancelledError:
-            self._cancel_child_start(pending)
-            raise
+        except asyncio.CancelledError as cancelled:
+            unsent = self._cancel_child_start(pending, _reason_of(cancelled))
+            if not unsent or self._cancel_requested:
+                raise
+            # As temporalio (its core resolves such a start at once): the start that
+            # never left is a ChildWorkflowError, not a cancellation of the caller.
+            _uncancel_current_task()
+            # Not `from`: the error's __cause__ is the CancelledError failure, as there.
+            raise self._child_cancelled_before_scheduled(pending, cancelled)  # noqa: B904
         return _ChildWorkflowHandle(self, pending, self._child_result(pending, result_type))
+
+    def _child_cancelled_before_scheduled(
+        self, pending: _PendingChild, cancelled: asyncio.CancelledError
+    ) -> BaseException:
+        error = temporal_exceptions.ChildWorkflowError(
+            f"Child Workflow Execution cancelled before scheduled: {_reason_of(cancelled)}",
+            namespace=pending.command.namespace,
+            workflow_id=pending.command.workflow_id,
+            run_id="",
+            workflow_type=pending.command.workflow_type,
+            initiated_event_id=0,
+            started_event_id=0,
+            retry_state=temporal_exceptions.RetryState.NON_RETRYABLE_FAILURE,
+        )
+        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")  # core sends no text
+        return error
 
     async def _child_result(self, pending: _PendingChild, result_type: Any | None) -> Any:
         payload = await pending.result
@@ -302,11 +340,14 @@ class OutboundWork:
         converter = self._other_workflow_converter(pending.command.workflow_id)
         return converter.from_payload(payload, result_type)
 
-    def _cancel_child_start(self, pending: _PendingChild) -> None:
+    def _cancel_child_start(self, pending: _PendingChild, reason: str = "") -> bool:
+        """Cancel a child start; True when its command had not been sent yet."""
         self._children.pop(pending.seq, None)
         self._forgotten.add(("child", pending.seq))
-        if not self.discard_unsent_command(pending.command):
-            self.add_command(c.CancelChildWorkflow(seq=pending.seq))
+        if self.discard_unsent_command(pending.command):
+            return True
+        self.add_command(c.CancelChildWorkflow(seq=pending.seq, reason=reason))
+        return False
 
     def _apply_ResolveChildWorkflowStart(self, job: c.ResolveChildWorkflowStart) -> None:
         pending = self._children.get(job.seq)
@@ -339,13 +380,13 @@ class OutboundWork:
         else:
             pending.result.set_result(job.completed)
 
-    def _cancel_child(self, pending: _PendingChild) -> bool:
+    def _cancel_child(self, pending: _PendingChild, reason: str = "") -> bool:
         if pending.result.done() or pending.cancel_requested:
             return False
         pending.cancel_requested = True
         cancellation = workflow.ChildWorkflowCancellationType(pending.command.cancellation_type)
         if cancellation != workflow.ChildWorkflowCancellationType.ABANDON:
-            self.add_command(c.CancelChildWorkflow(seq=pending.seq))
+            self.add_command(c.CancelChildWorkflow(seq=pending.seq, reason=reason))
         if cancellation in (
             workflow.ChildWorkflowCancellationType.ABANDON,
             workflow.ChildWorkflowCancellationType.TRY_CANCEL,

@@ -150,8 +150,8 @@ def completion_row(cmd: c.UpdateResponse) -> dict[str, Any]:
 
 
 def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:
-    """The warnings for a run that finished while handlers ran, as temporalio gives
-    them: ``running`` holds (kind, name, policy, update id) of each warnable handler."""
+    """The warnings for a run that finished while handlers ran, worded as temporalio's:
+    ``running`` holds (kind, name, policy, update id) of each warnable handler."""
 
     updates = [
         {"name": name, "id": update_id} for kind, name, _, update_id in running if kind == "update"
@@ -159,30 +159,41 @@ def unfinished_handler_warnings(running: list[tuple]) -> list[Warning]:
     signals = collections.Counter(name for kind, name, _, _ in running if kind == "signal")
     out: list[Warning] = []
     if updates:
-        message = _unfinished_message("update", updates, _UPDATE_ADVICE)
+        message = _unfinished_message("update", _UPDATE_CUT_SHORT, updates)
         out.append(workflow.UnfinishedUpdateHandlersWarning(message))
     if signals:
         counted = [{"name": name, "count": count} for name, count in signals.most_common()]
-        out.append(workflow.UnfinishedSignalHandlersWarning(_unfinished_message("signal", counted)))
+        message = _unfinished_message("signal", _SIGNAL_CUT_SHORT, counted)
+        out.append(workflow.UnfinishedSignalHandlersWarning(message))
     return out
 
 
-def _unfinished_message(kind: str, handlers: list[dict[str, Any]], advice: str = "") -> str:
-    parts = [_UNFINISHED_INTRO.format(kind=kind), advice, _WAIT_ADVICE.format(kind=kind)]
-    listed = json.dumps(handlers)
+def _unfinished_message(kind: str, template: str, handlers: list[dict[str, Any]]) -> str:
     return (
-        " ".join(p for p in parts if p) + f" The following {kind}s were unfinished (and warnings "
-        f"were not disabled for their handler): {listed}"
+        template.format(kind=kind)
+        + f" The following {kind}s were unfinished (and warnings were not disabled for "
+        f"their handler): {json.dumps(handlers)}"
     )
 
 
-_UNFINISHED_INTRO = (
-    "[TMPRL1102] Workflow finished while {kind} handlers are still running; their work "
-    "was cut short."
+# temporalio's wording, kept word for word: users search for these texts.
+_UPDATE_CUT_SHORT = (
+    "[TMPRL1102] Workflow finished while {kind} handlers are still running. This may have "
+    "interrupted work that the {kind} handler was doing, and the client that sent the "
+    "{kind} will receive a 'workflow execution already completed' RPCError instead of the "
+    "{kind} result. You can wait for all update and signal handlers to complete by using "
+    "`await workflow.wait_condition(lambda: workflow.all_handlers_finished())`. "
+    "Alternatively, if both you and the clients sending the {kind} are okay with "
+    "interrupting running handlers when the workflow finishes, and causing clients to "
+    "receive errors, then you can disable this warning via the {kind} handler decorator: "
+    "`@workflow.{kind}(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)`."
 )
-_UPDATE_ADVICE = "Clients waiting on those updates get an error instead of a result."
-_WAIT_ADVICE = (
-    "To let handlers finish, end the workflow with `await workflow.wait_condition(lambda: "
-    "workflow.all_handlers_finished())`; if cutting them short is fine, silence this with "
+_SIGNAL_CUT_SHORT = (
+    "[TMPRL1102] Workflow finished while {kind} handlers are still running. This may have "
+    "interrupted work that the {kind} handler was doing. You can wait for all update and "
+    "signal handlers to complete by using `await workflow.wait_condition(lambda: "
+    "workflow.all_handlers_finished())`. Alternatively, if both you and the clients sending "
+    "the {kind} are okay with interrupting running handlers when the workflow finishes, "
+    "then you can disable this warning via the {kind} handler decorator: "
     "`@workflow.{kind}(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)`."
 )

@@ -167,6 +167,9 @@ class ActivityWorker:
         # report leased to us, and may run that task ahead of the report.
         self.on_workflow_task_ready: Callable[[Mapping[str, Any]], None] | None = None
         self.run_ahead: Callable[[Mapping[str, Any], Any], Awaitable[Any]] | None = None
+        # Told when this worker cannot go on (its executor broke), as temporalio fails
+        # the whole worker then.
+        self.on_fatal: Callable[[BaseException], None] | None = None
         self.metrics: Any = NO_METRICS  # the Worker sets its runtime's metrics
         # Completions of one run that arrive while another of its reports is in flight
         # go together in one transaction (a fan-out's otherwise queue on the run's row).
@@ -299,7 +302,6 @@ class ActivityWorker:
             runtime_metric_meter=activity_attempt_meter(
                 cfg.metric_meter, defn.is_async, cfg.executor
             ),
-            thread_cancel_raises=False,
             async_cancelled=asyncio.Event() if defn.is_async else None,
             async_shutdown=self._async_shutdown if defn.is_async else None,
         )
@@ -439,15 +441,21 @@ class ActivityWorker:
         executor = self.config.executor
         if executor is None:
             raise RuntimeError("sync activities need an activity_executor on the worker")
-        context.thread_cancel_raises = False
         if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
             running.future = asyncio.get_running_loop().run_in_executor(
                 executor, _call_in_process, fn, args, *self._process_state(context, running)
             )
             return await running.future
+        if isinstance(executor, concurrent.futures.ThreadPoolExecutor) and not getattr(
+            defn, "no_thread_cancel_exception", False
+        ):
+            # As temporalio: only a thread pool's threads can be interrupted.
+            context.thread_raiser = activity_api._ThreadCancelRaiser()
         ctx = contextvars.copy_context()
         ctx.run(activity_api._current_context.set, context)
-        running.future = asyncio.get_running_loop().run_in_executor(executor, ctx.run, fn, *args)
+        running.future = asyncio.get_running_loop().run_in_executor(
+            executor, ctx.run, _call_in_thread, context.thread_raiser, fn, args
+        )
         return await running.future
 
     # ---------------------------------------------------------------- reporting
@@ -465,6 +473,13 @@ class ActivityWorker:
             )
             await self._report_failure(task, err)
             return
+        if cancelled and running.cancel_reason in ("cancel_requested", "worker_shutdown"):
+            _activity_log(task, logging.DEBUG, "Completing as cancelled")
+        if cancelled and running.cancel_reason == "worker_shutdown":
+            # temporalio's core reports a cancellation it caused by shutting down as this
+            # failure (retryable), so the next attempt need not wait for a timeout.
+            await self._report_failure_json(task, _WORKER_SHUTDOWN_FAILURE, "WorkerShutdown")
+            return
         if cancelled and running.cancel_reason == "cancel_requested":
             reply = await self.store.fetchval(
                 "cancel_activity_task",
@@ -479,12 +494,12 @@ class ActivityWorker:
             return
         if cancelled and running.cancel_reason == "not_found":
             return  # the attempt is gone (timed out or its run closed): nothing to report
-        if cancelled and running.cancel_reason == "worker_shutdown":
-            err = ApplicationError("Worker is shutting down", type="WorkerShutdown")
         if not isinstance(err, Exception):
             raise err
         _log_activity_failure(task, err)
         await self._report_failure(task, err)
+        if isinstance(err, concurrent.futures.BrokenExecutor) and self.on_fatal is not None:
+            self.on_fatal(err)
 
     async def _report_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
         try:
@@ -498,6 +513,16 @@ class ActivityWorker:
                 "applicationFailureInfo": {},
             }
             error_type, non_retryable, next_delay = "", False, None
+        await self._report_failure_json(task, failure, error_type, non_retryable, next_delay)
+
+    async def _report_failure_json(
+        self,
+        task: Mapping[str, Any],
+        failure: dict[str, Any],
+        error_type: str,
+        non_retryable: bool = False,
+        next_delay: float | None = None,
+    ) -> None:
         reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],
@@ -640,10 +665,9 @@ class ActivityWorker:
         if ctx.async_cancelled is not None:
             ctx.async_cancelled.set()
             if running.future is not None:
-                running.future.cancel()
-        else:
-            defn = self.config.activities.get(running.task["activity_type"]) or self.config.dynamic
-            ctx.thread_cancel_raises = not getattr(defn, "no_thread_cancel_exception", False)
+                running.future.cancel("Activity cancelled")  # the text temporalio gives
+        elif ctx.thread_raiser is not None:
+            ctx.thread_raiser.raise_in_thread(TemporalCancelledError)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -711,6 +735,15 @@ def _build_info(task: Mapping[str, Any], heartbeat_details: Sequence[Any]) -> ac
     )
 
 
+def _call_in_thread(raiser: Any, fn: Callable[..., Any], args: list[Any]) -> Any:
+    """A sync activity in a thread pool: cancellation may be raised in this thread
+    while ``fn`` runs (activity._ThreadCancelRaiser), and only then."""
+    if raiser is None:
+        return fn(*args)
+    with raiser.running_here():
+        return fn(*args)
+
+
 def _call_in_process(
     fn: Callable[..., Any],
     args: list[Any],
@@ -744,12 +777,21 @@ def _default_payload_converter() -> Any:
     return DataConverter.default.payload_converter
 
 
-def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
-    """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
-    BENIGN application error, and the error identifier extra that log filters key on."""
-    from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
+# The failure temporalio's core reports for an attempt cancelled by worker shutdown
+# (its text and type, no source or stack trace).
+_WORKER_SHUTDOWN_FAILURE = {
+    "message": "Worker is shutting down and this activity did not complete in time",
+    "applicationFailureInfo": {"type": "WorkerShutdown"},
+}
 
-    details = {
+
+def _activity_log(task: Mapping[str, Any], level: int, message: str) -> None:
+    details = _log_details(task)
+    activity_logger.log(level, f"{message} ({details})", extra={"temporal_activity": details})
+
+
+def _log_details(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         "activity_id": task["activity_id"],
         "activity_type": task["activity_type"],
         "attempt": task["attempt"],
@@ -759,6 +801,14 @@ def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
         "workflow_run_id": str(task.get("run_id")),
         "workflow_type": task.get("workflow_type"),
     }
+
+
+def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
+    """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
+    BENIGN application error, and the error identifier extra that log filters key on."""
+    from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
+
+    details = _log_details(task)
     benign = isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
     activity_logger.log(
         logging.DEBUG if benign else logging.WARNING,

@@ -192,7 +192,6 @@ class LocalActivityExecutor:
             runtime_metric_meter=activity_attempt_meter(
                 self._metric_meter, defn.is_async, self._executor
             ),
-            thread_cancel_raises=False,
             async_cancelled=asyncio.Event() if defn.is_async else None,
             async_shutdown=asyncio.Event() if defn.is_async else None,
         )

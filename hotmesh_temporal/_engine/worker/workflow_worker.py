@@ -106,7 +106,7 @@ class WorkflowWorkerConfig:
     # it (WorkflowWorker.run_ahead); HOTMESH_RUN_AHEAD=0 turns it off.
     run_ahead: bool = True
     # (type name, method name) calls the sandbox refuses in workflow code.
-    refused_calls: frozenset = frozenset()
+    refused_calls: Any = None  # workflow_sandbox.CallRefusals; None: nothing refused
     local_activities: LocalActivityExecutor | None = None
     metric_meter: Any = None  # the runtime's meter, behind workflow.metric_meter()
     # Where workflow code runs (worker/activations.py): the user's executor, else a

@@ -13,6 +13,7 @@ workflow's seeded random instead (see docs/determinism.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import sys
 from collections.abc import Mapping, Sequence
@@ -34,11 +35,11 @@ class RestrictedWorkflowAccessError(hotmesh_temporal.workflow.NondeterminismErro
 
     @staticmethod
     def default_message(qualified_name: str) -> str:
+        # temporalio's wording, word for word (users search for it).
         return (
-            f"Cannot access {qualified_name} from inside a workflow. Use the workflow "
-            "module's deterministic alternative (e.g. workflow.now()), or, for code known "
-            "to be deterministic, unrestrict it (SandboxMatcher.with_child_unrestricted "
-            "or workflow.unsafe.sandbox_unrestricted())."
+            f"Cannot access {qualified_name} from inside a workflow. If this is code from "
+            "a module not used in a workflow or known to only be used deterministically "
+            "from a workflow, mark the import as pass through."
         )
 
 
@@ -375,22 +376,110 @@ SandboxRestrictions.default = SandboxRestrictions(
 )
 
 
-# The calls the determinism guard can refuse: (owner type, method name, dotted path).
-_GUARDED_CALLS = (
-    ("date", "today", ("datetime", "date", "today")),
-    ("datetime", "now", ("datetime", "datetime", "now")),
-    ("datetime", "today", ("datetime", "datetime", "today")),
-    ("datetime", "utcnow", ("datetime", "datetime", "utcnow")),
-)
+@dataclass(frozen=True)
+class Refusal:
+    """A refused (or warned-about) call: the matcher node saying how, and the dotted
+    name temporalio gives it."""
+
+    node: SandboxMatcher
+    path: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
 
 
-def refused_calls(restrictions: SandboxRestrictions) -> frozenset:
-    """The guarded calls these restrictions refuse, as (type name, method name)."""
-    context = RestrictionContext()
-    context.is_runtime = True
-    matcher = restrictions.invalid_module_members
-    return frozenset(
-        (owner, method)
-        for owner, method, path in _GUARDED_CALLS
-        if matcher.match_access(context, *path, include_use=True)
+@dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: it holds caches
+class CallRefusals:
+    """What the determinism guard refuses while sandboxed workflow code runs: the
+    calls ``invalid_module_members`` matches at run time (see determinism.refusing).
+
+    A call is named by its dotted path (``("os", "getcwd")``,
+    ``("datetime", "datetime", "now")``); :meth:`verdict` says which matcher node
+    refuses it, if any (its ``leaf_warning`` / ``leaf_message`` say how)."""
+
+    matcher: SandboxMatcher
+    # Modules passed through (and their submodules): as in temporalio's sandbox, their
+    # own calls (they hold the real modules there) are not checked.
+    passthrough: frozenset = frozenset()
+    # What a module first imported during an activation gives (a warning by default).
+    import_policy: Any = (
+        hotmesh_temporal.workflow.SandboxImportNotificationPolicy.WARN_ON_DYNAMIC_IMPORT
+    )
+    _verdicts: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    # The guard's caches (determinism._watch_calls): verdicts by code object and by
+    # (owner, name) of C functions, so that most calls cost one dict lookup.
+    by_code: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    by_builtin: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.matcher.children or self.matcher.use or self.matcher.match_self)
+
+    def module_restricted(self, module: tuple[str, ...]) -> bool:
+        """Whether something in (or below) the module at dotted path ``module`` is
+        refused (``os``: yes; ``urllib.parse``: no, only ``urllib.request`` is)."""
+        node: SandboxMatcher | None = self.matcher
+        for name in module:
+            assert node is not None
+            if node.match_self or "*" in node.use:
+                return True
+            node = node.children.get(name)
+            if node is None:
+                return False
+        return bool(
+            node is not None and (node.use or node.access or node.children or node.match_self)
+        )
+
+    def verdict(self, path: tuple[str, ...]) -> Refusal | None:
+        """Whether calling ``path`` is refused (or warned about), and by which name
+        temporalio reports it: a member matched by a ``use`` set is reported as its
+        ``__call__`` (``os.getcwd.__call__``), a builtin by its name."""
+        try:
+            return self._verdicts[path]
+        except KeyError:
+            pass
+        context = RestrictionContext()
+        context.is_runtime = True
+        found: Refusal | None = None
+        node = self.matcher.access_matcher(context, *path)
+        if node is not None:
+            found = Refusal(node, path)
+        else:
+            node = self.matcher.access_matcher(context, *path, include_use=True)
+            if node is None:
+                node = self.matcher.access_matcher(context, *path, "__call__")
+            if node is not None:
+                builtin = path[0] == "__builtins__"
+                found = Refusal(node, path if builtin else (*path, "__call__"))
+        self._verdicts[path] = found
+        return found
+
+    @functools.cached_property
+    def top_level_modules(self) -> frozenset:
+        """The modules (first path names) something is refused in."""
+        return frozenset(name for name in self.matcher.children if name != "__builtins__")
+
+    @functools.cached_property
+    def member_names(self) -> frozenset:
+        """Every member name the matcher names below a module (for the cheap scan
+        deciding whether a workflow pays for the guard)."""
+        names: set = set()
+
+        def walk(node: SandboxMatcher, depth: int) -> None:
+            names.update(n for n in (*node.use, *node.access) if n != "*")
+            for name, child in node.children.items():
+                if depth:
+                    names.add(name)
+                walk(child, depth + 1)
+
+        walk(self.matcher, 0)
+        return frozenset(names - {"__call__"})
+
+
+def refused_calls(restrictions: SandboxRestrictions) -> CallRefusals:
+    """The calls these restrictions refuse in workflow code."""
+    return CallRefusals(
+        restrictions.invalid_module_members,
+        frozenset(restrictions.passthrough_modules),
+        restrictions.import_notification_policy,
     )

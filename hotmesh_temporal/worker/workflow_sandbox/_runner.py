@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hotmesh_temporal.worker._workflow_runner import UnsandboxedWorkflowRunner, WorkflowRunner
 from hotmesh_temporal.worker.workflow_sandbox._restrictions import (
+    CallRefusals,
     SandboxRestrictions,
     refused_calls,
 )
@@ -23,5 +24,5 @@ class SandboxedWorkflowRunner(WorkflowRunner):
     restrictions: SandboxRestrictions = SandboxRestrictions.default
     runner_class: type[WorkflowRunner] = UnsandboxedWorkflowRunner
 
-    def _refused_calls(self) -> frozenset:
+    def _refused_calls(self) -> CallRefusals:
         return refused_calls(self.restrictions)
