@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import dis
 import functools
+import gc
 import inspect
 import logging
 import random
@@ -146,6 +147,7 @@ def refusing(refusals: Any) -> Iterator[None]:
     if not refusals or sys.getprofile() is not None:
         yield None
         return
+    _keep_gc_watch_around_others()
     _state.refused = refusals
     sys.setprofile(_watch_calls)
     try:
@@ -194,6 +196,8 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
         return
     if caller is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
         return
+    if _collecting.get(threading.get_ident()):
+        return  # a finalizer or gc callback that happened to run here, not workflow code
     caller_module = caller.f_globals.get("__name__", "")
     top_level = caller_module.partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
@@ -213,6 +217,38 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
 
 
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+# Garbage collection may run in a workflow thread while a step runs, and with it
+# finalizers (``__del__``, weakref callbacks) and other libraries' gc callbacks: code
+# of the host, not of the workflow (temporalio's sandbox, which restricts modules
+# imported inside it, never sees it). Their calls are not refused: refused, they would
+# fail silently ("Exception ignored in ...") and leak what they were closing. Threads
+# in a collection, by id; set by the first gc callback, cleared by the last.
+_collecting: dict[int, bool] = {}
+
+
+def _gc_started(phase: str, _info: dict) -> None:
+    if phase == "start":
+        _collecting[threading.get_ident()] = True
+
+
+def _gc_stopped(phase: str, _info: dict) -> None:
+    if phase == "stop":
+        _collecting.pop(threading.get_ident(), None)
+
+
+def _keep_gc_watch_around_others() -> None:
+    """Our start callback first and our stop callback last in gc.callbacks, so that
+    every other callback runs inside the window (others may have been added since)."""
+    callbacks = gc.callbacks
+    if callbacks[:1] != [_gc_started]:
+        while _gc_started in callbacks:
+            callbacks.remove(_gc_started)
+        callbacks.insert(0, _gc_started)
+    if callbacks[-1:] != [_gc_stopped]:
+        while _gc_stopped in callbacks:
+            callbacks.remove(_gc_stopped)
+        callbacks.append(_gc_stopped)
 
 
 @functools.cache
