@@ -315,7 +315,7 @@ def test_any_input_compiles_safely_or_fails_with_a_clear_error(query, first_para
     assert_safe_sql(compiled, first_param)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=well_formed)
 def test_generated_filters_keep_literals_out_of_sql(query):
     try:
