@@ -47,11 +47,11 @@ DEFAULT_WORKFLOW_THREADS = 500
 # wait its turn for the GIL behind all of them, holding back activity reports and
 # heartbeats. Steps beyond this many wait for their turn on the loop (their deadlock
 # clock starts when they run); a step given up as deadlocked gives its turn back. A
-# task run ahead of its activity's report takes one turn for all its steps, before the
-# steps waiting, and waits at most RUN_AHEAD_TURN_WAIT for it (the report waits for
-# it), else the activity is reported the usual way.
+# task run ahead of its activity's report is tried only when a turn is free at once,
+# and holds it for all its steps: the report waits for the task, and waiting behind
+# other runs' CPU-heavy steps (a worker taking over runs replays them) could make the
+# attempt miss its heartbeat or start-to-close timeout.
 STEPS_AT_ONCE = 2
-RUN_AHEAD_TURN_WAIT = 0.05
 
 # How long the worker loop waits, blocked, for a step to finish before it awaits it
 # (WorkflowTaskExecutor._run_now).
@@ -88,48 +88,41 @@ def debug_mode_enabled(debug_mode: bool) -> bool:
 
 
 class _Turns:
-    """STEPS_AT_ONCE turns to run a workflow step, handed out first come first served,
-    except that urgent steps (a task run ahead of its activity's report) go before
-    every step still waiting."""
+    """STEPS_AT_ONCE turns to run a workflow step, handed out first come first served."""
 
     def __init__(self, count: int) -> None:
         self._free = count
-        self._urgent: collections.deque[asyncio.Future] = collections.deque()
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
 
-    async def take(self, *, urgent: bool = False, within: float | None = None) -> bool:
-        """Take a turn; False when ``within`` seconds pass first."""
-        if self._free > 0 and not self._urgent and (urgent or not self._waiting):
+    def take_if_free(self) -> bool:
+        """Take a turn if one is free now (none is while steps wait for one)."""
+        if self._free > 0:
             self._free -= 1
             return True
-        queue = self._urgent if urgent else self._waiting
-        granted = asyncio.get_running_loop().create_future()
-        queue.append(granted)
-        try:
-            done, _ = await asyncio.wait({granted}, timeout=within)
-        except asyncio.CancelledError:
-            self._withdraw(queue, granted)
-            raise
-        if done:
-            return True
-        self._withdraw(queue, granted)
         return False
 
-    def _withdraw(self, queue: collections.deque, granted: asyncio.Future) -> None:
-        if granted.done() and not granted.cancelled():
-            self.give_back()  # handed over just as the wait ended: pass it on
-        else:
-            granted.cancel()
-            queue.remove(granted)
+    async def take(self) -> None:
+        """Take a turn, waiting for one."""
+        if self.take_if_free():
+            return
+        granted = asyncio.get_running_loop().create_future()
+        self._waiting.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.give_back()  # handed over just as we were cancelled: pass it on
+            else:
+                self._waiting.remove(granted)
+            raise
 
     def give_back(self) -> None:
-        """End a turn: the next waiter (urgent ones first) takes it over."""
-        for queue in (self._urgent, self._waiting):
-            while queue:
-                granted = queue.popleft()
-                if not granted.done():
-                    granted.set_result(True)
-                    return
+        """End a turn: the next waiter takes it over."""
+        while self._waiting:
+            granted = self._waiting.popleft()
+            if not granted.done():
+                granted.set_result(True)
+                return
         self._free += 1
 
 
@@ -190,11 +183,10 @@ class WorkflowTaskExecutor:
         """The runner of one run's steps, each taking its turn."""
         return RunSteps(self, run_id)
 
-    async def take_urgent_turn(self, within: float) -> bool:
-        """Take one turn ahead of the steps waiting, for a caller that runs several
-        steps in a row (steps_in_turn) and then calls give_back_turn(); False when no
-        turn came within ``within`` seconds."""
-        return await self._turns.take(urgent=True, within=within)
+    def take_turn_if_free(self) -> bool:
+        """Take a turn if one is free now, for a caller that runs several steps in a
+        row (steps_in_turn) and then calls give_back_turn()."""
+        return self._turns.take_if_free()
 
     def give_back_turn(self) -> None:
         self._turns.give_back()
