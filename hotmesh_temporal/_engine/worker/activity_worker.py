@@ -27,7 +27,7 @@ from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
 from hotmesh_temporal.converter import ActivitySerializationContext, DataConverter
-from hotmesh_temporal.exceptions import ApplicationError
+from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
 logger = logging.getLogger("hotmesh_temporal.worker")
@@ -806,8 +806,6 @@ def _log_details(task: Mapping[str, Any]) -> dict[str, Any]:
 def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
     """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
     BENIGN application error, and the error identifier extra that log filters key on."""
-    from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
-
     details = _log_details(task)
     benign = isinstance(err, ApplicationError) and err.category == ApplicationErrorCategory.BENIGN
     activity_logger.log(
