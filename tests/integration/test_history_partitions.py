@@ -9,6 +9,7 @@ days pass.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,6 +20,7 @@ import pytest
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.service import namespaces as ns
 from hotmesh_temporal._engine.store.dsn import quote_ident, with_schema
+from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal.client import Client
 from hotmesh_temporal.worker import Worker
 
@@ -177,3 +179,43 @@ async def test_a_day_without_a_partition_waits_in_the_default_one_and_moves_out(
     finally:
         await conn.close()
         await client.service_client.close()
+
+
+async def test_starts_that_race_the_making_of_their_days_partition_all_land(
+    pg_dsn: str, schema: str
+) -> None:
+    # A day's partition is made while runs of that day are being started (a fleet back
+    # after downtime, a time-skipping test that jumps weeks): every start must succeed
+    # and every event must end up in that day's partition, none left in the default.
+    client = await Client.connect(with_schema(pg_dsn, schema))
+    store = (await client._engine()).store
+    conn = await asyncpg.connect(pg_dsn)
+    queue = f"race-{uuid.uuid4().hex[:8]}"
+    try:
+        runs: list[uuid.UUID] = []
+        for round_no in range(6):
+            await _days_later(conn, schema, 10)
+            starts = [
+                client.start_workflow(
+                    ShortWorkflow.run, "x", id=f"race-{round_no}-{i}", task_queue=queue
+                )
+                for i in range(40)
+            ]
+            # The partitions are made while the starts are in flight.
+            *handles, _ = await asyncio.gather(*starts, _maintain_soon(store))
+            runs += [uuid.UUID(h.first_execution_run_id) for h in handles]
+            await ns.maintain_partitions(store)
+        for run in runs:
+            assert await _rows_in(conn, schema, "history_events_default", run) == 0
+        in_default = await conn.fetchval(
+            f"SELECT count(*) FROM {quote_ident(schema)}.history_events_default"
+        )
+        assert in_default == 0
+    finally:
+        await conn.close()
+        await client.service_client.close()
+
+
+async def _maintain_soon(store: Store) -> None:
+    await asyncio.sleep(0.005)
+    await ns.maintain_partitions(store)

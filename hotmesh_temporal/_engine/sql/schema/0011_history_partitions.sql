@@ -32,14 +32,23 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Make the partition of [p_from, p_to) unless one of that name exists; rows of that
--- range that wait in the default partition move into it. Attaching (unlike CREATE
--- TABLE ... PARTITION OF) needs only a lock that lets inserts and reads go on.
+-- range that wait in the default partition move into it. Writers of history_events
+-- wait meanwhile (SHARE ROW EXCLUSIVE on the parent; readers go on): an insert
+-- running beside an ATTACH routes its row with the partitions it saw when it began,
+-- so a row of that day lands in the default partition after the move and either the
+-- ATTACH fails ("updated partition constraint for default partition would be
+-- violated") or the insert does ("violates partition constraint"). Hot transitions
+-- are short, and days are made ahead, so the wait is rare and brief.
 CREATE FUNCTION {{schema}}.make_history_partition(p_name text, p_from timestamptz, p_to timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     IF to_regclass(format('%I.%I', '{{schema_name}}', p_name)) IS NOT NULL THEN
         RETURN false;
+    END IF;
+    EXECUTE format('LOCK TABLE %I.history_events IN SHARE ROW EXCLUSIVE MODE', '{{schema_name}}');
+    IF to_regclass(format('%I.%I', '{{schema_name}}', p_name)) IS NOT NULL THEN
+        RETURN false;  -- made by another sweeper while this one waited for the lock
     END IF;
     EXECUTE format('CREATE TABLE %I.%I (LIKE %I.history_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
                    '{{schema_name}}', p_name, '{{schema_name}}');
