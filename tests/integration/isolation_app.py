@@ -77,6 +77,8 @@ async def main(dsn: str, task_queue: str, debug_mode: bool) -> None:
 # ------------------------------------------------------- takeover under CPU load
 # Used by the worker process that gets killed and by the test's own worker.
 
+HEARTBEAT_TIMEOUT = timedelta(seconds=1)
+
 # (workflow id, step, attempt, pid, times of each heartbeat call), per attempt run here.
 BEATS: list[tuple[str, int, int, int, list[float]]] = []
 
@@ -115,7 +117,7 @@ class CpuSteps:
                 beating_step,
                 step,
                 start_to_close_timeout=timedelta(seconds=2),
-                heartbeat_timeout=timedelta(seconds=1),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
             )
         return done
 
