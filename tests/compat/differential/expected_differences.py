@@ -42,7 +42,10 @@ EXPECTED_DIFFERENCES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference(
         "visibility_list_count_memo_search_attributes",
         "bad_query",
-        "There is no search-attribute registry: a filter on a name nothing ever set matches "
-        "nothing, where Temporal refuses it with INVALID_ARGUMENT 'invalid search attribute'.",
+        "A namespace that registered no search attribute accepts any name (nothing to "
+        "register before a first workflow): a filter on a name nothing ever set matches nothing, "
+        "where Temporal refuses it with INVALID_ARGUMENT 'invalid search attribute'. Once the "
+        "namespace registers attributes (OperatorService), the same filter is refused as "
+        "Temporal refuses it.",
     ),
 )
