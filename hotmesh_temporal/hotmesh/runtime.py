@@ -125,12 +125,12 @@ class HotMesh:
         end's tables if needed and start this process's workers.
 
         Worker topics are served on their own task queues (``hotmesh-<app>-<topic>``),
-        so any process may serve any topic. ``colocated=True`` is the fast path for a
-        fleet whose every engine process serves every worker topic of the app: the
-        callbacks run in the engine worker, on the app's queue, and each step costs one
-        round trip (the engine's run-ahead) instead of three. Runs started by a
-        colocated HotMesh send their worker steps to the app queue; every process with
-        an engine worker must then have every topic's callback."""
+        so any process may serve any topic; this process's one Worker serves the app's
+        queue and the queue of every topic in ``workers``, so a step whose topic is
+        served here costs one round trip (handed over, then reported with the graph's
+        next task), one served elsewhere four. ``colocated=True`` sends the steps of
+        the runs it starts to the app queue instead; every process with an engine
+        worker must then have every topic's callback."""
         client = (
             engine
             if isinstance(engine, Client)
