@@ -5,10 +5,11 @@
     await hm.deploy("app.yaml"); await hm.activate("1")
     result = await hm.pubsub("order.placed", {"sku": "a", "quantity": 2})
 
-One ``HotMesh`` runs, in this process, an engine worker (graph runs and the system
-activities, on task queue ``hotmesh-<app>``) unless ``engine_worker=False``, and one
-activity worker per worker topic (``hotmesh-<app>-<topic>``), each a regular
-:class:`~hotmesh_temporal.worker.Worker`. Everything else is client calls.
+One ``HotMesh`` runs, in this process, one :class:`~hotmesh_temporal.worker.Worker`:
+graph runs and the system activities on task queue ``hotmesh-<app>`` (unless
+``engine_worker=False``), and the activity tasks of every worker topic it has a
+callback for, each topic on its own queue ``hotmesh-<app>-<topic>`` (one claim loop
+for all the queues). Everything else is client calls.
 """
 
 from __future__ import annotations
@@ -124,12 +125,12 @@ class HotMesh:
         end's tables if needed and start this process's workers.
 
         Worker topics are served on their own task queues (``hotmesh-<app>-<topic>``),
-        so any process may serve any topic. ``colocated=True`` is the fast path for a
-        fleet whose every engine process serves every worker topic of the app: the
-        callbacks run in the engine worker, on the app's queue, and each step costs one
-        round trip (the engine's run-ahead) instead of three. Runs started by a
-        colocated HotMesh send their worker steps to the app queue; every process with
-        an engine worker must then have every topic's callback."""
+        so any process may serve any topic; this process's one Worker serves the app's
+        queue and the queue of every topic in ``workers``, so a step whose topic is
+        served here costs one round trip (handed over, then reported with the graph's
+        next task), one served elsewhere four. ``colocated=True`` sends the steps of
+        the runs it starts to the app queue instead; every process with an engine
+        worker must then have every topic's callback."""
         client = (
             engine
             if isinstance(engine, Client)
@@ -150,24 +151,26 @@ class HotMesh:
             raise ValueError(
                 "colocated=True runs the callbacks in the engine worker: engine_worker must be True"
             )
+        # One Worker serves everything of this process: the engine's queue and every
+        # local topic's queue, with one claim loop and one wake-up for all of them;
+        # a step whose topic is served here is handed to it as its workflow task
+        # completes and reported with the next one (the engine's eager activities and
+        # run-ahead), while any other process serving the topic may still claim it.
+        topic_queues = [] if colocated else [worker_queue(app_id, t) for t in topics]
         if engine_worker:
-            local = dispatchers if colocated else []
-            mesh._start(
-                Worker(
-                    client,
-                    task_queue=app_queue(app_id),
-                    workflows=[GraphRun],
-                    activities=mesh._system_activities() + local,
-                )
+            worker = Worker(
+                client,
+                task_queue=app_queue(app_id),
+                workflows=[GraphRun],
+                activities=mesh._system_activities() + dispatchers,
             )
-        for spec in [] if colocated else specs:
-            mesh._start(
-                Worker(
-                    client,
-                    task_queue=worker_queue(app_id, spec.topic),
-                    activities=[_dispatcher(spec.topic, spec.callback)],
-                )
-            )
+        elif topic_queues:
+            worker = Worker(client, task_queue=topic_queues[0], activities=dispatchers)
+        else:
+            return mesh
+        if topic_queues:
+            worker._also_run_activities_of(topic_queues)
+        mesh._start(worker)
         return mesh
 
     def _start(self, worker: Worker) -> None:

@@ -210,14 +210,16 @@ class Worker:
         self._workflow_worker: WorkflowWorker | None = None
         self._sweeper: Sweeper | None = None
         self._done: asyncio.Event | None = None
-        self._live_queue: tuple | None = None
+        self._live_queues: list[tuple] = []
+        # Further queues whose activity tasks this worker runs (_also_run_activities_of).
+        self._also_activity_queues: tuple[str, ...] = ()
         # A fatal error (the activity executor broke): run() and `async with` raise it.
         self._fatal: BaseException | None = None
         self._fatal_task: asyncio.Task | None = None
         self._stopping = False
         self._entered_task: asyncio.Task | None = None
         self._exiting = False
-        self._announcement: timeskip.QueueAnnouncement | None = None
+        self._announcements: list[timeskip.QueueAnnouncement] = []
 
     # ------------------------------------------------------------------- public
 
@@ -232,6 +234,31 @@ class Worker:
     @client.setter
     def client(self, value: Any) -> None:
         self._client = value
+
+    def _also_run_activities_of(self, task_queues: Sequence[str]) -> None:
+        """Claim the activity tasks of ``task_queues`` too, besides ``task_queue``'s,
+        with the same claim loop, wake-up and slots (one claim statement asks every
+        queue), and take activities scheduled on them eagerly like the task queue's.
+        Workflow tasks are still only those of ``task_queue``. Not part of temporalio's
+        Worker: the YAML front end serves all the worker topics of a process this way
+        (hotmesh/runtime.py). Call before the worker starts."""
+        if self._started:
+            raise RuntimeError("the worker's queues are fixed once it has started")
+        if not (self._activity_defs[0] or self._activity_defs[1]):
+            raise ValueError("a worker without activities cannot serve activity task queues")
+        if self._settings["max_task_queue_activities_per_second"]:
+            raise ValueError(
+                "max_task_queue_activities_per_second is a rate of one task queue; "
+                "it cannot be combined with further activity task queues"
+            )
+        queues: list[str] = []
+        for queue in task_queues:
+            if not queue:
+                raise ValueError("a further activity task_queue must not be empty")
+            _check_task_queue(self._client, queue)
+            if queue != self._task_queue and queue not in queues:
+                queues.append(queue)
+        self._also_activity_queues = tuple(queues)
 
     @property
     def is_running(self) -> bool:
@@ -284,12 +311,12 @@ class Worker:
             await self._workflow_worker.shutdown()
         if self._sweeper is not None:
             await self._sweeper.release()
-        if self._live_queue is not None:
-            timeskip.worker_stopped(*self._live_queue)
-            self._live_queue = None
-        if self._announcement is not None:
-            await self._announcement.stop()
-            self._announcement = None
+        for live in self._live_queues:
+            timeskip.worker_stopped(*live)
+        self._live_queues = []
+        for announcement in self._announcements:
+            await announcement.stop()
+        self._announcements = []
         self._done.set()
 
     def _on_fatal(self, err: BaseException) -> None:
@@ -360,12 +387,13 @@ class Worker:
         namespace = self._client.namespace
         runtime = self._client.service_client.config.runtime or Runtime.default()
         metrics = _worker_metrics(runtime, namespace, self._task_queue)
-        # Work on this queue now holds a time-skipping test clock (see timeskip.py).
-        self._live_queue = (store.schema, namespace, self._task_queue)
-        timeskip.worker_started(*self._live_queue)
-        # ... and that of an environment in another process (a no-op elsewhere).
-        self._announcement = timeskip.QueueAnnouncement(store, namespace, self._task_queue)
-        await self._announcement.start()
+        for queue in (self._task_queue, *self._also_activity_queues):
+            # Work on this queue now holds a time-skipping test clock (see timeskip.py).
+            self._live_queues.append((store.schema, namespace, queue))
+            timeskip.worker_started(*self._live_queues[-1])
+            # ... and that of an environment in another process (a no-op elsewhere).
+            self._announcements.append(timeskip.QueueAnnouncement(store, namespace, queue))
+            await self._announcements[-1].start()
         if self._activity_defs[0] or self._activity_defs[1]:
             self._activity_worker = ActivityWorker(
                 store,
@@ -387,6 +415,7 @@ class Worker:
                     max_per_second=s["max_activities_per_second"],
                     task_queue_per_second=s["max_task_queue_activities_per_second"],
                     metric_meter=runtime.metric_meter,
+                    also_queues=self._also_activity_queues,
                 ),
             )
         if self._activity_worker is not None:
@@ -411,6 +440,7 @@ class Worker:
                     workflow_interceptors=self._workflow_interceptors,
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     max_eager_activities=s["max_eager"],
+                    also_activity_queues=frozenset(self._also_activity_queues),
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],
                     patch_activation_callback=_patch_question(s["patch_activation_callback"]),

@@ -37,6 +37,9 @@ class TaskContext:
     started_attrs: dict[str, Any]
     suggest_continue_as_new: bool = False
     eager_activity_slots: int = 0  # activities this worker can take right now
+    # Queues besides task_queue whose activities this worker runs (a Worker serving
+    # several queues): their activities may be handed over eagerly too.
+    also_activity_queues: frozenset[str] = frozenset()
     sticky_timeout: float | None = None  # how long the next task waits for this worker
     started_at: str | None = None  # when the task was leased (workflow.now() of this task)
     completed_at: datetime | None = None  # database time as the completion is built
@@ -179,7 +182,10 @@ class _Builder:
                 "retryPolicy": h.retry_policy_json(_server_filled_retry_policy(retry)),
             },
         )
-        eager = self.eager_left > 0 and cmd.task_queue == self.task.task_queue
+        eager = self.eager_left > 0 and (
+            cmd.task_queue == self.task.task_queue
+            or cmd.task_queue in self.task.also_activity_queues
+        )
         if eager:
             self.eager_left -= 1
         self.out.activities.append(

@@ -55,6 +55,9 @@ SELECT {schema}.extend_workflow_task_lease($1, $2);
 -- name: claim_activity_tasks
 SELECT * FROM {schema}.claim_activity_tasks($1, $2, $3, $4);
 
+-- name: claim_activity_tasks_of_queues
+SELECT * FROM {schema}.claim_activity_tasks_of_queues($1, $2::text[], $3, $4);
+
 -- name: complete_activity_task
 SELECT {schema}.complete_activity_task($1, $2, $3::jsonb, $4, $5, $6);
 

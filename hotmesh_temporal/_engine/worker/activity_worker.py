@@ -126,6 +126,9 @@ class ActivityWorkerConfig:
     # Postgres for all its workers (schema/0014).
     task_queue_per_second: float | None = None
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
+    # Further queues whose activity tasks this worker claims too, in the same claim
+    # (Worker._also_run_activities_of); never with task_queue_per_second.
+    also_queues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,11 @@ class ActivityWorker:
             namespace=config.namespace,
             task_queue=config.task_queue,
             store=store,
+            also_queues=config.also_queues,
         )
+        # The queues one claim asks, first to last; rotated after each claim so that
+        # a busy queue cannot keep the others waiting.
+        self._claim_order = [config.task_queue, *config.also_queues]
         # The workflow worker of the same Worker: takes the workflow task an activity's
         # report leased to us, and may run that task ahead of the report.
         self.on_workflow_task_ready: Callable[[Mapping[str, Any]], None] | None = None
@@ -213,6 +220,8 @@ class ActivityWorker:
     async def _claim(self, limit: int) -> int:
         if self.config.task_queue_per_second:
             rows = await self._claim_at_queue_rate(limit)
+        elif self.config.also_queues:
+            rows = await self._claim_of_queues(limit)
         else:
             rows = await self.store.fetch(
                 "claim_activity_tasks",
@@ -226,6 +235,18 @@ class ActivityWorker:
         for row in rows:
             self.start(dict(row))
         return len(rows)
+
+    async def _claim_of_queues(self, limit: int) -> list[Any]:
+        order = self._claim_order
+        rows = await self.store.fetch(
+            "claim_activity_tasks_of_queues",
+            self.config.namespace,
+            order,
+            self.config.identity,
+            limit,
+        )
+        self._claim_order = order[1:] + order[:1]
+        return rows
 
     async def _claim_at_queue_rate(self, limit: int) -> list[Any]:
         rows = await self.store.fetch(

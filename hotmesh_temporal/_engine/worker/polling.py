@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from hotmesh_temporal._engine.store.store import Store
 
@@ -30,13 +30,17 @@ class Poller:
         store: Store,
         batch: int = 20,
         retry_after: Callable[[], float | None] | None = None,
+        also_queues: Sequence[str] = (),
     ) -> None:
         self.name = name
         self._claim = claim
         self._capacity = capacity
         self._kind = notify_kind
-        # Notifications name no queue: they carry this opaque hint (Store.hint).
-        self._key = store.hint(notify_kind, f"{namespace}|{task_queue}")
+        # Notifications name no queue: they carry this opaque hint (Store.hint). A
+        # poller claiming for several queues (``also_queues``) wakes for any of them.
+        self._keys = frozenset(
+            store.hint(notify_kind, f"{namespace}|{queue}") for queue in (task_queue, *also_queues)
+        )
         self._store = store
         self._batch = batch
         # When a rate limit holds claims back (no event will end it), how long until
@@ -66,7 +70,7 @@ class Poller:
             self._wakeup.set()
 
     def _on_notify(self, body: str | None) -> None:
-        if body is None or body == self._key:
+        if body is None or body in self._keys:
             self._wakeup.set()
 
     async def stop(self) -> None:

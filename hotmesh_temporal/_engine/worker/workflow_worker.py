@@ -123,6 +123,9 @@ class WorkflowWorkerConfig:
     # Fail a workflow task whose payloads exceed the deployment's blob_size_error, as
     # temporalio does (Worker(disable_payload_error_limit=True) turns it off).
     payload_error_limit: bool = True
+    # Further queues whose activity tasks this Worker's activity worker claims too:
+    # activities scheduled on them are handed over eagerly like the task queue's.
+    also_activity_queues: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.workflow_interceptors is None:
@@ -701,6 +704,7 @@ class WorkflowWorker:
             started_at=task["started_at"],
             sticky_timeout=self.config.sticky_timeout if self.config.max_cached > 0 else 0.0,
             eager_activity_slots=eager_slots,
+            also_activity_queues=self.config.also_activity_queues,
         )
 
     def _warn_history_limits(

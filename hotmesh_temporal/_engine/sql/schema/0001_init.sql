@@ -1055,6 +1055,29 @@ BEGIN
     END IF;
 END $$;
 
+-- claim_activity_tasks over several queues in one round trip, for a worker that serves
+-- them all (one claim loop, one wake-up): each queue in the given order (the caller
+-- rotates it, so no queue is always last) gets what the others left of p_limit. A task
+-- only ever goes to a worker that serves its own queue.
+CREATE FUNCTION {{schema}}.claim_activity_tasks_of_queues(
+    p_namespace text, p_queues text[], p_worker text, p_limit int)
+RETURNS SETOF {{schema}}.activity_tasks
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_queue text;
+    v_left int := p_limit;
+    t {{schema}}.activity_tasks;
+BEGIN
+    FOREACH v_queue IN ARRAY p_queues LOOP
+        EXIT WHEN v_left <= 0;
+        FOR t IN SELECT * FROM {{schema}}.claim_activity_tasks(p_namespace, v_queue, p_worker, v_left)
+        LOOP
+            v_left := v_left - 1;
+            RETURN NEXT t;
+        END LOOP;
+    END LOOP;
+END $$;
+
 -- The ActivityTaskStarted event Temporal writes when an activity reaches a final state.
 CREATE FUNCTION {{schema}}.activity_started_event(t {{schema}}.activity_tasks, p_identity text)
 RETURNS jsonb
