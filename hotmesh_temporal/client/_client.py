@@ -1732,6 +1732,10 @@ def _check_id_policies(reuse: Any, conflict: Any) -> None:
 
 
 def _raise_for_status(status: str, workflow_id: str) -> None:
+    if status.startswith("invalid_argument:"):
+        # The run's history is over a hard limit: it was terminated instead (the
+        # server's reason, e.g. "Workflow history count exceeds limit.").
+        raise RPCError(status.partition(":")[2], RPCStatusCode.INVALID_ARGUMENT, b"")
     if status == "not_found":
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     if status == "not_running":

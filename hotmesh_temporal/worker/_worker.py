@@ -387,6 +387,7 @@ class Worker:
                     max_per_second=s["max_activities_per_second"],
                     task_queue_per_second=s["max_task_queue_activities_per_second"],
                     metric_meter=runtime.metric_meter,
+                    payload_error_limit=s["payload_error_limit"],
                 ),
             )
         if self._activity_worker is not None:

@@ -465,3 +465,218 @@ async def test_a_command_with_an_over_long_name_fails_the_task_clearly(
     assert "asyncpg" not in caplog.text and "index row" not in caplog.text
     await handle.terminate()
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+# ------------------------------------- events arriving at a run over its history limit
+
+
+@workflow.defn
+class Sink:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(seconds=2))
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal
+    def poke(self, n: int) -> None:
+        pass
+
+
+async def _terminated_for_history(handle) -> None:
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    last = (await _history(handle))[-1]
+    assert _type(last) == "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED"
+    attrs = last.workflow_execution_terminated_event_attributes
+    assert attrs.reason == "Workflow history count exceeds limit."
+    assert attrs.identity == "history-service"
+
+
+async def test_a_signal_to_a_run_over_the_history_limit_is_refused_and_ends_it(
+    deployment_with,
+) -> None:
+    """As on a Temporal server (no worker, limit 40: the signal that finds 41 events is
+    refused with INVALID_ARGUMENT and the run terminated; at exactly 40 it is taken)."""
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=f"none-{uuid.uuid4()}")
+    for n in range(9):  # events 3..11: each finds at most 10 events, none over
+        await handle.signal(Sink.poke, n)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    with pytest.raises(RPCError) as err:
+        await handle.signal(Sink.poke, 9)
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+    assert len(await _history(handle)) == 12  # 11 events, then the termination
+    with pytest.raises(RPCError) as err:
+        await handle.signal(Sink.poke, 10)
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == "workflow execution already completed"
+
+
+async def test_a_cancel_request_to_a_run_over_the_history_limit_is_refused(
+    deployment_with,
+) -> None:
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=f"none-{uuid.uuid4()}")
+    for n in range(9):
+        await handle.signal(Sink.poke, n)
+    with pytest.raises(RPCError) as err:
+        await handle.cancel()
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+
+
+async def test_a_timer_firing_on_a_run_over_the_history_limit_terminates_it(
+    deployment_with,
+) -> None:
+    """Events the engine itself delivers (a timer firing here; activity outcomes and
+    child results go the same way) end a run whose history is over the limit."""
+    client = await deployment_with(history_count_warn=5, history_count_error=12)
+    task_queue = f"sink-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Sink]):
+        handle = await client.start_workflow(Sink.run, id=_id(), task_queue=task_queue)
+        while len(await _history(handle)) < 5:  # its first task done: the timer started
+            await asyncio.sleep(0.05)
+    # No worker for its queue: the signals only add events (with a task scheduled
+    # after the first: 13 events, over the limit of 12).
+    for n in range(7):
+        await handle.signal(Sink.poke, n)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    # Any worker fires due timers; this one does not poll the run's queue.
+    async with Worker(client, task_queue=f"other-{uuid.uuid4()}", workflows=[Echo]):
+        for _ in range(200):
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+    await _terminated_for_history(handle)
+    assert "EVENT_TYPE_TIMER_FIRED" not in [_type(e) for e in await _history(handle)]
+
+
+# ------------------------------------------- activity results, failures, heartbeats
+
+
+@activity.defn
+async def reports_big(kind: str) -> str:
+    info = activity.info()
+    if kind == "heartbeat" and info.attempt == 1:
+        activity.heartbeat("h" * 20_000)
+        await asyncio.sleep(30)  # cancelled: the attempt failed with the heartbeat
+    if kind == "heartbeat":
+        return f"attempt {info.attempt} saw {len(info.heartbeat_details)} details"
+    if kind == "message":
+        raise ApplicationError("M" * 20_000, type="MyType")
+    if kind == "details":
+        raise ApplicationError("small", "d" * 20_000, type="MyType")
+    return "r" * (5_000 if kind == "warn" else 20_000)
+
+
+@workflow.defn
+class CallsBig:
+    @workflow.run
+    async def run(self, kind: str) -> str:
+        from hotmesh_temporal.common import RetryPolicy
+
+        return await workflow.execute_activity(
+            reports_big,
+            kind,
+            start_to_close_timeout=timedelta(seconds=20),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(seconds=0.1)),
+        )
+
+
+async def _activity_outcome(client, kind: str, **worker_options) -> tuple:
+    """(the run's result or its failure's cause, the ActivityTaskFailed attributes)."""
+    task_queue = f"big-act-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CallsBig],
+        activities=[reports_big],
+        **worker_options,
+    ):
+        handle = await client.start_workflow(CallsBig.run, kind, id=_id(), task_queue=task_queue)
+        try:
+            outcome: object = await asyncio.wait_for(handle.result(), 30)
+        except WorkflowFailureError as err:
+            outcome = err.cause.cause  # ActivityError -> its cause
+    failed = [
+        e.activity_task_failed_event_attributes
+        for e in await _history(handle)
+        if _type(e) == "EVENT_TYPE_ACTIVITY_TASK_FAILED"
+    ]
+    return outcome, (failed[0] if failed else None)
+
+
+async def test_an_activity_result_over_the_blob_limit_fails_the_attempt(
+    deployment_with, caplog
+) -> None:
+    """temporalio fails the attempt with its retryable PayloadsTooLarge error (both
+    attempts fail here); a result over only the warning size is delivered."""
+    from hotmesh_temporal.api.enums.v1 import RetryState
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    with caplog.at_level(logging.WARNING):
+        outcome, _ = await _activity_outcome(client, "warn")
+    assert outcome == "r" * 5_000
+    assert "exceeded the warning limit" in caplog.text
+    outcome, failed = await _activity_outcome(client, "result")
+    assert isinstance(outcome, ApplicationError)
+    assert outcome.type == "PayloadsTooLarge" and not outcome.non_retryable
+    assert outcome.message == (
+        "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+    )
+    assert failed.retry_state == RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
+
+
+@pytest.mark.parametrize(
+    "kind, text",
+    [
+        ("result", "Complete result exceeds size limit."),
+        ("heartbeat", "Heartbeat details exceed size limit."),
+    ],
+)
+async def test_without_the_sdk_check_the_servers_rule_fails_the_activity(
+    deployment_with, kind, text
+) -> None:
+    from hotmesh_temporal.api.enums.v1 import RetryState
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, failed = await _activity_outcome(client, kind, disable_payload_error_limit=True)
+    assert isinstance(outcome, ServerError), outcome
+    assert outcome.message == text and outcome.non_retryable
+    assert failed.retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
+
+
+async def test_heartbeat_details_over_the_blob_limit_fail_the_attempt(deployment_with) -> None:
+    """The details are not recorded, the attempt fails (retryable PayloadsTooLarge) and
+    the activity is cancelled; the next attempt runs without them."""
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, _ = await _activity_outcome(client, "heartbeat")
+    assert outcome == "attempt 2 saw 0 details"
+
+
+@pytest.mark.parametrize("kind", ["message", "details"])
+async def test_an_activity_failure_over_the_blob_limit_becomes_the_servers(
+    deployment_with, kind
+) -> None:
+    """As the server does: a non-retryable ServerError "Failure exceeds size limit.",
+    caused by the reported failure cut to the warning size, its details dropped."""
+    from hotmesh_temporal.api.enums.v1 import RetryState
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, failed = await _activity_outcome(client, kind)
+    assert isinstance(outcome, ServerError), outcome
+    assert outcome.message == "Failure exceeds size limit." and outcome.non_retryable
+    assert failed.retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
+    cause = outcome.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MyType"
+    assert not cause.details
+    if kind == "message":
+        assert 1_900 < len(cause.message) <= 2_000 and set(cause.message) == {"M"}
+    else:
+        assert cause.message == "small"
+    assert failed.failure.cause.ByteSize() <= 2_000

@@ -19,6 +19,16 @@ from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
+from hotmesh_temporal._engine.store.limits import (
+    FAILURE_TOO_LARGE,
+    HEARTBEAT_TOO_LARGE,
+    PAYLOADS_ERROR,
+    PAYLOADS_WARNING,
+    RESULT_TOO_LARGE,
+    payloads_message_size,
+    server_failure,
+    truncate_failure,
+)
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.completion_batcher import CompletionBatcher
 from hotmesh_temporal._engine.worker.polling import Poller
@@ -103,6 +113,7 @@ class _Running:
     heartbeat_task: asyncio.Task | None = None
     process_cancel: Any = None  # the cancel event of an attempt in a process pool
     heartbeat_error: Exception | None = None  # details that could not be encoded
+    oversized: _Refusal | None = None  # heartbeat details over the blob error limit
 
 
 @dataclass
@@ -126,6 +137,19 @@ class ActivityWorkerConfig:
     # Postgres for all its workers (schema/0014).
     task_queue_per_second: float | None = None
     metric_meter: Any = None  # the runtime's meter, behind activity.metric_meter()
+    # temporalio's own check of results and heartbeat details against the blob error
+    # limit (Worker(disable_payload_error_limit=True) turns it off: then the server's
+    # rule applies, which fails the attempt for good).
+    payload_error_limit: bool = True
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """How an attempt fails when what it reports is over the blob error limit."""
+
+    failure: dict[str, Any]
+    error_type: str
+    non_retryable: bool
 
 
 @dataclass(frozen=True)
@@ -328,8 +352,33 @@ class ActivityWorker:
                 self.config.shared_state_manager.unregister_heartbeater(info.task_token)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
+        # An attempt failed for its heartbeat's size stays failed, whatever it returns.
+        refusal = running.oversized or self._refuse_oversized(task, encoded, RESULT_TOO_LARGE)
+        if refusal is not None:
+            await self._report_failure_json(
+                task, refusal.failure, refusal.error_type, refusal.non_retryable
+            )
+            return False
         await self._report_success(task, h.payloads(encoded))
         return True
+
+    def _refuse_oversized(
+        self, task: Mapping[str, Any], payloads: Sequence[Payload], server_text: str
+    ) -> _Refusal | None:
+        """Temporal's blob limits on a result or heartbeat details: a warning past
+        blob_size_warn; past blob_size_error temporalio fails the attempt with its
+        retryable PayloadsTooLarge error (or, with that check disabled, the server fails
+        it for good with ``server_text``)."""
+        limits = self.store.limits
+        size = payloads_message_size([p.ByteSize() for p in payloads])
+        if size > limits.blob_size_error:
+            if not self.config.payload_error_limit:
+                return _Refusal(server_failure(server_text), "", True)
+            logger.error("%s size=%d limit=%d", PAYLOADS_ERROR, size, limits.blob_size_error)
+            return _Refusal(_PAYLOADS_TOO_LARGE_FAILURE, "PayloadsTooLarge", False)
+        if size > limits.blob_size_warn:
+            logger.warning("%s size=%d limit=%d", PAYLOADS_WARNING, size, limits.blob_size_warn)
+        return None
 
     async def _report_success(self, task: Mapping[str, Any], result: dict[str, Any] | None) -> None:
         """Report a completed attempt, with the workflow task it wakes when this
@@ -466,6 +515,12 @@ class ActivityWorker:
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.oversized is not None:
+            refusal = running.oversized
+            await self._report_failure_json(
+                task, refusal.failure, refusal.error_type, refusal.non_retryable
+            )
+            return
         if cancelled and running.heartbeat_error is not None:
             err = running.heartbeat_error
             activity_api.logger.warning(
@@ -523,6 +578,16 @@ class ActivityWorker:
         non_retryable: bool = False,
         next_delay: float | None = None,
     ) -> None:
+        limits = self.store.limits
+        if Failure.from_json_dict(failure, ignore_unknown_fields=True).ByteSize() > (
+            limits.blob_size_error
+        ):
+            # As the server does: a non-retryable failure of its own, the reported one
+            # (cut to blob_size_warn, without its payloads) as its cause.
+            failure = server_failure(
+                FAILURE_TOO_LARGE, truncate_failure(failure, limits.blob_size_warn)
+            )
+            error_type, non_retryable, next_delay = "", True, None
         reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],
@@ -592,6 +657,14 @@ class ActivityWorker:
         except Exception as err:
             running.heartbeat_inflight = False
             self._fail_on_heartbeat_error(running, err)
+            return
+        refusal = self._refuse_oversized(task, payloads, HEARTBEAT_TOO_LARGE)
+        if refusal is not None:
+            # The details are not recorded; the attempt fails and the activity is
+            # cancelled, as with temporalio (or the server, its check disabled).
+            running.heartbeat_inflight = False
+            running.oversized = refusal
+            self._cancel(running, "heartbeat_too_large")
             return
         try:
             answer = await self.store.fetchval(
@@ -779,6 +852,12 @@ def _default_payload_converter() -> Any:
 
 # The failure temporalio's core reports for an attempt cancelled by worker shutdown
 # (its text and type, no source or stack trace).
+# temporalio's failure for a result or heartbeat over the blob error limit (retryable).
+_PAYLOADS_TOO_LARGE_FAILURE = {
+    "message": PAYLOADS_ERROR,
+    "applicationFailureInfo": {"type": "PayloadsTooLarge"},
+}
+
 _WORKER_SHUTDOWN_FAILURE = {
     "message": "Worker is shutting down and this activity did not complete in time",
     "applicationFailureInfo": {"type": "WorkerShutdown"},

@@ -449,19 +449,38 @@ END $$;
 CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN {{schema}}.deliver_checked(p_run, p_events, p_notify) = 'ok';
+END $$;
+
+-- deliver(), saying why not: 'ok', 'not_running', or 'invalid_argument:<message>' when
+-- the run's history already exceeds a hard limit. Then, as the Temporal server does
+-- for any event from outside the workflow (a signal, a cancel request, an activity's
+-- or a timer's outcome), the run is terminated instead, and a client's request is
+-- refused with the reason (checked 2026-12-06 on a dev server: the signal that finds
+-- 41 events over a limit of 40 gets INVALID_ARGUMENT; at exactly 40 it is appended).
+CREATE FUNCTION {{schema}}.deliver_checked(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
 DECLARE
     e {{schema}}.executions;
+    v_reason text;
 BEGIN
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     IF NOT FOUND OR e.status <> 1 THEN
-        RETURN false;
+        RETURN 'not_running';
+    END IF;
+    v_reason := {{schema}}.history_limit_exceeded(e, false);
+    IF v_reason IS NOT NULL THEN
+        PERFORM {{schema}}.terminate_for_history(e, v_reason);
+        RETURN 'invalid_argument:' || v_reason;
     END IF;
     IF e.wft_state = 2 THEN
         INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, p_events);
     ELSE
         PERFORM {{schema}}.append_and_schedule(e, p_events, p_notify);
     END IF;
-    RETURN true;
+    RETURN 'ok';
 END $$;
 
 -- Move buffered events into history, in arrival order. Returns how many inbox entries
@@ -908,20 +927,41 @@ CREATE FUNCTION {{schema}}.terminate_if_history_too_large(e {{schema}}.execution
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    l {{schema}}.limits;
-    v_reason text;
+    v_reason text := {{schema}}.history_limit_exceeded(e, true);
 BEGIN
-    SELECT * INTO l FROM {{schema}}.limits;
-    IF e.next_event_id - 1 >= l.history_count_error THEN
-        v_reason := 'Workflow history count exceeds limit.';
-    ELSIF e.history_size >= l.history_size_error THEN
-        v_reason := 'Workflow history size exceeds limit.';
-    ELSE
+    IF v_reason IS NULL THEN
         RETURN false;
     END IF;
-    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id;
-    PERFORM {{schema}}.terminate_run(e, v_reason, NULL, 'history-service');
+    PERFORM {{schema}}.terminate_for_history(e, v_reason);
     RETURN true;
+END $$;
+
+-- The server's reason when a run's history is over a hard limit, else NULL. After a
+-- workflow task's events (p_reached) reaching the limit is enough; before an event
+-- from outside (deliver_checked) the history must already exceed it, as on Temporal.
+CREATE FUNCTION {{schema}}.history_limit_exceeded(e {{schema}}.executions, p_reached boolean)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    l {{schema}}.limits;
+    v_slack int := CASE WHEN p_reached THEN 0 ELSE 1 END;
+BEGIN
+    SELECT * INTO l FROM {{schema}}.limits;
+    IF e.next_event_id - 1 >= l.history_count_error + v_slack THEN
+        RETURN 'Workflow history count exceeds limit.';
+    ELSIF e.history_size >= l.history_size_error + v_slack THEN
+        RETURN 'Workflow history size exceeds limit.';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Terminate a run for its history's size, as the server does (identity 'history-service').
+CREATE FUNCTION {{schema}}.terminate_for_history(e {{schema}}.executions, p_reason text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id;
+    PERFORM {{schema}}.terminate_run(e, p_reason, NULL, 'history-service');
 END $$;
 
 -- What a kept completion does once its task is checked and gone: append p_events (the
@@ -1706,10 +1746,9 @@ BEGIN
         RETURN 'ok';
     END IF;
     UPDATE {{schema}}.executions SET cancel_requested = true WHERE run_id = e.run_id;
-    PERFORM {{schema}}.deliver(e.run_id, jsonb_build_array(jsonb_build_object(
+    RETURN {{schema}}.deliver_checked(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionCancelRequested',
         'attrs', jsonb_build_object('cause', coalesce(p_reason, ''), 'identity', coalesce(p_identity, '')))));
-    RETURN 'ok';
 END $$;
 
 -- A worker is shutting down: its cached runs' next tasks go to any worker at once,
@@ -1742,10 +1781,7 @@ BEGIN
     IF e.run_id IS NULL THEN
         RETURN 'not_found';
     END IF;
-    IF NOT {{schema}}.deliver(e.run_id, jsonb_build_array(p_signal)) THEN
-        RETURN 'not_running';
-    END IF;
-    RETURN 'ok';
+    RETURN {{schema}}.deliver_checked(e.run_id, jsonb_build_array(p_signal));
 END $$;
 
 -- A query waits here until a worker of the run's task queue answers it. Queries never
