@@ -158,6 +158,7 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     TLSConfig,
     WorkflowService,
     _refuse_bad_names,
+    _refuse_large_memo,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -1376,6 +1377,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             memo_json = {
                 k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded, strict=False)
             }
+            _refuse_large_memo(
+                engine.store.limits,
+                self._client.service_client.config.payload_limits.memo_warn_size,
+                memo_json,
+            )
         start_delay = input.start_delay
         if input.cron_schedule:
             engine = await self._engine()

@@ -680,3 +680,152 @@ async def test_an_activity_failure_over_the_blob_limit_becomes_the_servers(
     else:
         assert cause.message == "small"
     assert failed.failure.cause.ByteSize() <= 2_000
+
+
+# ------------------------------------------------------------------------- memo
+
+MEMO_TOO_LARGE = "Memo size exceeds limit."
+MEMO_UPSERT_REFUSED = (
+    "BadModifyWorkflowPropertiesAttributes: ModifyWorkflowPropertiesCommandAttributes. "
+    "Memo exceeds size limit."
+)
+
+
+async def test_a_client_memo_over_the_memo_limit_is_refused(deployment_with, caplog) -> None:
+    """As a Temporal server answers start, signal-with-start and create_schedule (the
+    schedule's memo or its action's); temporalio warns past 2 KiB before sending."""
+    client = await deployment_with(memo_size_warn=1_000, memo_size_error=5_000)
+    queue = f"nowhere-{uuid.uuid4()}"
+    big = {"big": "m" * 7_000}
+    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
+        for call in (
+            lambda: client.start_workflow(Echo.run, 1, id=_id(), task_queue=queue, memo=big),
+            lambda: client.start_workflow(
+                Echo.run, 1, id=_id(), task_queue=queue, memo=big, start_signal="s"
+            ),
+            lambda: client.create_schedule(
+                _id(),
+                Schedule(
+                    action=ScheduleActionStartWorkflow("Echo", id=_id(), task_queue=queue),
+                    spec=ScheduleSpec(),
+                ),
+                memo=big,
+            ),
+            lambda: client.create_schedule(
+                _id(),
+                Schedule(
+                    action=ScheduleActionStartWorkflow(
+                        "Echo", id=_id(), task_queue=queue, memo=big
+                    ),
+                    spec=ScheduleSpec(),
+                ),
+            ),
+        ):
+            err = await _refused(call())
+            assert err.message == MEMO_TOO_LARGE
+    # temporalio's client-side warning (memo_warn_size, 2 KiB) with the encoded size.
+    assert (
+        "[TMPRL1103] Attempted to upload memo with size that exceeded the warning limit. "
+        "size=7040 limit=2048" in caplog.text
+    )
+    # 4,000 bytes of memo: under this deployment's error limit, taken.
+    handle = await client.start_workflow(
+        Echo.run, 1, id=_id(), task_queue=queue, memo={"big": "m" * 4_000}
+    )
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert len([w async for w in client.list_workflows(f"TaskQueue = '{queue}'")]) == 1
+    await handle.terminate()
+
+
+@workflow.defn
+class UpsertsMemo:
+    @workflow.run
+    async def run(self, size: int) -> str:
+        workflow.upsert_memo({"second": "s" * size})
+        await workflow.sleep(timedelta(milliseconds=1))
+        return "kept"
+
+
+async def test_a_memo_upsert_over_the_memo_limit_terminates_the_run(deployment_with) -> None:
+    """The memo the upsert leaves (merged with the started one) is what counts: each
+    part alone is under the limit. The Temporal server fails the task with cause
+    BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES and terminates the run."""
+    client = await deployment_with(memo_size_error=5_000)
+    task_queue = f"memo-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[UpsertsMemo]):
+        small = await client.start_workflow(
+            UpsertsMemo.run, 1_000, id=_id(), task_queue=task_queue, memo={"first": "f" * 3_000}
+        )
+        assert await small.result() == "kept"
+        handle = await client.start_workflow(
+            UpsertsMemo.run, 3_000, id=_id(), task_queue=task_queue, memo={"first": "f" * 3_000}
+        )
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 10)
+    assert isinstance(err.value.cause, TerminatedError)
+    assert err.value.cause.message == MEMO_UPSERT_REFUSED
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    events = await _history(handle)
+    assert [_type(e) for e in events] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_FAILED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED",
+    ]
+    failed = events[3].workflow_task_failed_event_attributes
+    assert failed.cause == (
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES
+    )
+    assert failed.failure.message == MEMO_UPSERT_REFUSED
+    terminated = events[4].workflow_execution_terminated_event_attributes
+    assert terminated.reason == MEMO_UPSERT_REFUSED
+    assert terminated.identity == "history-service"
+    assert set(await (await handle.describe()).memo()) == {"first"}  # nothing was kept
+
+
+@workflow.defn
+class PassesMemo:
+    @workflow.run
+    async def run(self, how: str) -> str:
+        if how == "continue":
+            workflow.continue_as_new("done", memo={"big": "m" * 7_000})
+        if how == "child":
+            await workflow.execute_child_workflow(
+                PassesMemo.run,
+                "done",
+                id=f"{workflow.info().workflow_id}-child",
+                memo={"big": "m" * 7_000},
+            )
+        return how
+
+
+@pytest.mark.parametrize("how", ["continue", "child"])
+async def test_a_child_or_next_run_memo_over_the_limit_fails_the_task(
+    deployment_with, caplog, how
+) -> None:
+    """temporalio's check: the workflow task fails with PAYLOADS_TOO_LARGE and its
+    memo message, and is retried; the run stays running."""
+    client = await deployment_with(memo_size_error=5_000)
+    task_queue = f"memo-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING):
+        async with Worker(client, task_queue=task_queue, workflows=[PassesMemo]):
+            handle = await client.start_workflow(
+                PassesMemo.run, how, id=_id(), task_queue=task_queue
+            )
+            for _ in range(100):
+                failed = [
+                    e
+                    for e in await _history(handle)
+                    if _type(e) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"
+                ]
+                if failed:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    attrs = failed[0].workflow_task_failed_event_attributes
+    assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE
+    message = "[TMPRL1103] Attempted to upload memo with size that exceeded the error limit."
+    assert attrs.failure.message == message
+    assert attrs.failure.application_failure_info.type == "PayloadsTooLarge"
+    await handle.terminate()

@@ -23,6 +23,8 @@ class Limits:
     history_size_error: int = 50 * 1024 * 1024
     history_size_suggest_can: int = 4 * 1024 * 1024
     max_id_length: int = 1000
+    memo_size_warn: int = 2 * 1024
+    memo_size_error: int = 2 * 1024 * 1024
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Limits:
@@ -240,3 +242,30 @@ def server_failure(message: str, cause: dict[str, Any] | None = None) -> dict[st
     if cause is not None:
         failure["cause"] = cause
     return failure
+
+
+# ------------------------------------------------------------------- memo sizes
+
+MEMO_TOO_LARGE = "Memo size exceeds limit."
+MEMO_WARNING = "[TMPRL1103] Attempted to upload memo with size that exceeded the warning limit."
+MEMO_ERROR = "[TMPRL1103] Attempted to upload memo with size that exceeded the error limit."
+
+
+def _payload_json_message_size(payload: Any) -> int:
+    if not isinstance(payload, dict):
+        return 0
+    size = sum(
+        field_size(field_size(len(key.encode())) + field_size(_b64_bytes(value or "")))
+        for key, value in (payload.get("metadata") or {}).items()
+    )
+    data = _b64_bytes(payload.get("data") or "")
+    return size + (field_size(data) if data else 0)
+
+
+def memo_size(fields: dict[str, Any] | None) -> int:
+    """The encoded size of a Memo whose fields are ``{name: Payload JSON}``: what the
+    server compares with limit.memoSize (temporalio's count too, to the byte)."""
+    return sum(
+        field_size(field_size(len(key.encode())) + field_size(_payload_json_message_size(p)))
+        for key, p in (fields or {}).items()
+    )

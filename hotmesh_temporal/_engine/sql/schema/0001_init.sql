@@ -94,7 +94,9 @@ CREATE TABLE {{schema}}.limits (
     history_size_warn bigint NOT NULL DEFAULT 10 * 1024 * 1024,      -- limit.historySize.warn
     history_size_error bigint NOT NULL DEFAULT 50 * 1024 * 1024,     -- limit.historySize.error
     history_size_suggest_can bigint NOT NULL DEFAULT 4 * 1024 * 1024, -- ...historySize.suggestContinueAsNew
-    max_id_length int NOT NULL DEFAULT 1000                          -- limit.maxIDLength
+    max_id_length int NOT NULL DEFAULT 1000,                         -- limit.maxIDLength
+    memo_size_warn bigint NOT NULL DEFAULT 2 * 1024,                 -- limit.memoSize.warn
+    memo_size_error bigint NOT NULL DEFAULT 2 * 1024 * 1024          -- limit.memoSize.error
 );
 INSERT INTO {{schema}}.limits DEFAULT VALUES;
 
@@ -905,6 +907,12 @@ BEGIN
     IF v_error IS NOT NULL THEN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 1);
         RETURN jsonb_build_object('status', 'bad_search_attributes', 'message', v_error);
+    END IF;
+    -- A memo upserted past memo_size_error: the task fails and the run is terminated,
+    -- as the Temporal server does (0004).
+    IF p_completion->'visibility' ? 'memo'
+       AND {{schema}}.refuse_oversized_memo(e, p_lease, p_completion) THEN
+        RETURN jsonb_build_object('status', 'stale');
     END IF;
     IF p_completion ? 'close' AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
         IF {{schema}}.release_workflow_task(p_run, p_lease, 0) THEN
