@@ -255,7 +255,10 @@ def _payload_json_message_size(payload: Any) -> int:
     if not isinstance(payload, dict):
         return 0
     size = sum(
-        field_size(field_size(len(key.encode())) + field_size(_b64_bytes(value or "")))
+        field_size(
+            field_size(len(key.encode("utf-8", "surrogatepass")))
+            + field_size(_b64_bytes(value or ""))
+        )
         for key, value in (payload.get("metadata") or {}).items()
     )
     data = _b64_bytes(payload.get("data") or "")
@@ -266,6 +269,9 @@ def memo_size(fields: dict[str, Any] | None) -> int:
     """The encoded size of a Memo whose fields are ``{name: Payload JSON}``: what the
     server compares with limit.memoSize (temporalio's count too, to the byte)."""
     return sum(
-        field_size(field_size(len(key.encode())) + field_size(_payload_json_message_size(p)))
+        field_size(
+            field_size(len(key.encode("utf-8", "surrogatepass")))
+            + field_size(_payload_json_message_size(p))
+        )
         for key, p in (fields or {}).items()
     )
