@@ -198,10 +198,16 @@ async def test_a_history_over_the_hard_limit_terminates_the_run(
     assert isinstance(err.value.cause, TerminatedError)
     assert err.value.cause.message == message
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
-    last = (await _history(handle))[-1]
+    *_, failed, last = await _history(handle)
     assert _type(last) == "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED"
     assert last.workflow_execution_terminated_event_attributes.reason == message
     assert last.workflow_execution_terminated_event_attributes.identity == "history-service"
+    # The task that would reach the limit is not kept (as the server refuses it): it
+    # shows as failed with cause FORCE_CLOSE_COMMAND, no timer it started is left.
+    assert _type(failed) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"
+    assert failed.workflow_task_failed_event_attributes.cause == (
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
+    )
     assert f"history {reason} exceeds warn limit." in caplog.text
 
 
@@ -829,3 +835,40 @@ async def test_a_child_or_next_run_memo_over_the_limit_fails_the_task(
     assert attrs.failure.message == message
     assert attrs.failure.application_failure_info.type == "PayloadsTooLarge"
     await handle.terminate()
+
+
+@workflow.defn
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    def bump(self) -> int:
+        self.count += 1
+        return self.count
+
+
+async def test_an_update_whose_task_would_reach_the_history_limit_fails(deployment_with) -> None:
+    """The task accepting and completing the update is refused (the run is terminated),
+    so the update ends as an accepted update whose run closed: what a Temporal server
+    answers (WorkflowUpdateFailedError, AcceptedUpdateCompletedWorkflow)."""
+    client = await deployment_with(history_count_warn=5, history_count_error=12)
+    task_queue = f"upd-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Counter]):
+        handle = await client.start_workflow(Counter.run, id=_id(), task_queue=task_queue)
+        assert await handle.execute_update(Counter.bump) == 1  # history: 9 events
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # would make 14
+            await asyncio.wait_for(handle.execute_update(Counter.bump), 10)
+    cause = err.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow"
+    assert cause.message == (
+        "Workflow Update failed because the Workflow completed before the Update completed."
+    )
+    await _terminated_for_history(handle)
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED" not in [
+        _type(e) for e in (await _history(handle))[9:]
+    ]

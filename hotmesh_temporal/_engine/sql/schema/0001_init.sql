@@ -931,20 +931,44 @@ END $$;
 -- Terminate a run whose history reached the deployment's hard limits, as the Temporal
 -- server does (same reasons, identity 'history-service'). History size is counted as
 -- the events' JSON text, a close approximation of Temporal's encoded size.
-CREATE FUNCTION {{schema}}.terminate_if_history_too_large(e {{schema}}.executions)
-RETURNS boolean
+-- e: the run's row with the counters already moved past p_events (apply_completion).
+-- As the server refuses such a completion (checked 2026-12-06 on a dev server): none
+-- of its events or commands are kept, history shows WorkflowTaskStarted and
+-- WorkflowTaskFailed (cause FORCE_CLOSE_COMMAND, no failure), then the events that
+-- waited for the task, then the termination. Updates the task accepted end with the
+-- failure of an accepted update whose run closed (AcceptedUpdateCompletedWorkflow),
+-- as there.
+CREATE FUNCTION {{schema}}.refuse_task_for_history(
+    e {{schema}}.executions, p_events jsonb, p_completion jsonb)
+RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_reason text := {{schema}}.history_limit_exceeded(e, true);
+    v_started jsonb := p_events->0;
 BEGIN
-    IF v_reason IS NULL THEN
-        RETURN false;
+    UPDATE {{schema}}.executions
+       SET next_event_id = next_event_id - jsonb_array_length(p_events),
+           history_size = history_size - length(p_events::text)
+     WHERE run_id = e.run_id
+    RETURNING * INTO e;
+    IF v_started->>'type' = 'WorkflowTaskStarted' THEN
+        PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(v_started,
+            jsonb_build_object('type', 'WorkflowTaskFailed', 'attrs', jsonb_build_object(
+                'scheduledEventId', v_started->'attrs'->'scheduledEventId',
+                'startedEventId', '$prev',
+                'cause', 'WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND',
+                'identity', coalesce(v_started->'attrs'->>'identity', '')))));
     END IF;
+    PERFORM {{schema}}.flush_inbox(e.run_id);
+    UPDATE {{schema}}.updates SET state = 1
+     WHERE run_id = e.run_id AND state = 0
+       AND update_id IN (SELECT x->>'id' FROM jsonb_array_elements(p_completion->'updates') AS x
+                          WHERE (x->>'state')::smallint IN (1, 2));
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id;
     PERFORM {{schema}}.terminate_for_history(e, v_reason);
-    RETURN true;
 END $$;
 
--- The server's reason when a run's history is over a hard limit, else NULL. After a
+-- The server's reason when a run's history is over a hard limit, else NULL. With a
 -- workflow task's events (p_reached) reaching the limit is enough; before an event
 -- from outside (deliver_checked) the history must already exceed it, as on Temporal.
 CREATE FUNCTION {{schema}}.history_limit_exceeded(e {{schema}}.executions, p_reached boolean)
@@ -998,6 +1022,12 @@ BEGIN
            sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
+    -- Temporal's hard history limits (table limits): a task that would take the
+    -- history to them is not kept; the run is terminated instead.
+    IF v_close IS NULL AND {{schema}}.history_limit_exceeded(e, true) IS NOT NULL THEN
+        PERFORM {{schema}}.refuse_task_for_history(e, p_events, p_completion);
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
     PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, p_events, e.start_time);
     v_last := e.next_event_id - 1;
 
@@ -1010,12 +1040,6 @@ BEGIN
     PERFORM {{schema}}.apply_update_commands(e, p_completion, p_worker);
     IF p_completion ? 'visibility' THEN
         PERFORM {{schema}}.apply_visibility_commands(e, p_completion, p_worker);
-    END IF;
-
-    -- Temporal's hard history limits (table limits): the run is terminated, as the
-    -- server terminates it, with the server's reason.
-    IF v_close IS NULL AND {{schema}}.terminate_if_history_too_large(e) THEN
-        RETURN jsonb_build_object('status', 'stale');
     END IF;
 
     IF v_close IS NOT NULL THEN
