@@ -1767,7 +1767,8 @@ def _return_type(fn: Any) -> type | None:
 
 
 def _raise_if_refused(reply: Mapping[str, Any]) -> None:
-    """start_workflow's refusal of the start's search attributes (schema/0013)."""
+    """start_workflow's refusal: the start's search attributes (schema/0013), or a
+    signal-with-start finding the running workflow over a hard history limit."""
     if reply["status"] == "invalid_argument":
         raise RPCError(reply["message"], RPCStatusCode.INVALID_ARGUMENT, b"")
 

@@ -872,3 +872,86 @@ async def test_an_update_whose_task_would_reach_the_history_limit_fails(deployme
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED" not in [
         _type(e) for e in (await _history(handle))[9:]
     ]
+
+
+@activity.defn
+async def completes_later() -> str:
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class WaitsForLater:
+    @workflow.run
+    async def run(self) -> str:
+        from hotmesh_temporal.common import RetryPolicy
+
+        return await workflow.execute_activity(
+            completes_later,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+        )
+
+
+@pytest.mark.parametrize(
+    "call, text",
+    [
+        ("complete", "Complete result exceeds size limit."),
+        ("heartbeat", "Heartbeat details exceed size limit."),
+        ("fail", "Failure exceeds size limit."),
+    ],
+)
+async def test_an_async_activity_report_over_the_blob_limit_fails_it(
+    deployment_with, call, text
+) -> None:
+    """Through the client (an async activity handle) the server's rule applies, as on
+    a dev server: the call is taken (a heartbeat answers as if cancelled) and the
+    activity fails for good with a ServerError saying why."""
+    from hotmesh_temporal.client import AsyncActivityCancelledError
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    task_queue = f"later-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[WaitsForLater], activities=[completes_later]
+    ):
+        handle = await client.start_workflow(WaitsForLater.run, id=_id(), task_queue=task_queue)
+        later = client.get_async_activity_handle(
+            workflow_id=handle.id, run_id=None, activity_id="1"
+        )
+        for _ in range(200):  # until the attempt has started (an empty heartbeat is taken)
+            try:
+                await later.heartbeat()
+                break
+            except RPCError:
+                await asyncio.sleep(0.05)
+        if call == "complete":
+            await later.complete("r" * 20_000)
+        elif call == "heartbeat":
+            with pytest.raises(AsyncActivityCancelledError):
+                await later.heartbeat("h" * 20_000)
+        else:
+            await later.fail(ApplicationError("M" * 20_000))
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 10)
+    cause = err.value.cause.cause
+    assert isinstance(cause, ServerError) and cause.message == text and cause.non_retryable
+
+
+async def test_signal_with_start_on_a_run_over_the_history_limit_is_refused(
+    deployment_with,
+) -> None:
+    """As on a Temporal server: INVALID_ARGUMENT with the reason, the run terminated,
+    no new run started."""
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    queue = f"none-{uuid.uuid4()}"
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=queue)
+    for n in range(9):
+        await handle.signal(Sink.poke, n)
+    with pytest.raises(RPCError) as err:
+        await client.start_workflow(
+            Sink.run, id=handle.id, task_queue=queue, start_signal="poke", start_signal_args=[9]
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+    assert len([w async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]) == 1

@@ -265,6 +265,12 @@ def _payload_json_message_size(payload: Any) -> int:
     return size + (field_size(data) if data else 0)
 
 
+def payloads_json_message_size(value: dict[str, Any] | None) -> int:
+    """The encoded size of a Payloads message given as JSON ({"payloads": [...]})."""
+    payloads = (value or {}).get("payloads") or []
+    return payloads_message_size([_payload_json_message_size(p) for p in payloads])
+
+
 def memo_size(fields: dict[str, Any] | None) -> int:
     """The encoded size of a Memo whose fields are ``{name: Payload JSON}``: what the
     server compares with limit.memoSize (temporalio's count too, to the byte)."""

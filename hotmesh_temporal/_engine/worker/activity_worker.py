@@ -25,6 +25,7 @@ from hotmesh_temporal._engine.store.limits import (
     PAYLOADS_ERROR,
     PAYLOADS_WARNING,
     RESULT_TOO_LARGE,
+    Limits,
     payloads_message_size,
     server_failure,
     truncate_failure,
@@ -90,6 +91,24 @@ async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tup
     if info is not None and info.HasField("next_retry_delay"):
         next_delay = info.next_retry_delay.ToTimedelta().total_seconds()
     return failure.to_json_dict(), error_type, non_retryable, next_delay
+
+
+def limit_failure(
+    limits: Limits,
+    failure: dict[str, Any],
+    error_type: str,
+    non_retryable: bool,
+    next_delay: float | None,
+) -> tuple[dict[str, Any], str, bool, float | None]:
+    """The server's rule for an activity failure over blob_size_error: a non-retryable
+    failure of its own, the reported one (cut to blob_size_warn, without its payloads)
+    as its cause. Other failures pass unchanged."""
+    if Failure.from_json_dict(failure, ignore_unknown_fields=True).ByteSize() <= (
+        limits.blob_size_error
+    ):
+        return failure, error_type, non_retryable, next_delay
+    cause = truncate_failure(failure, limits.blob_size_warn)
+    return server_failure(FAILURE_TOO_LARGE, cause), "", True, None
 
 
 def _safe_str(value: BaseException) -> str:
@@ -578,16 +597,9 @@ class ActivityWorker:
         non_retryable: bool = False,
         next_delay: float | None = None,
     ) -> None:
-        limits = self.store.limits
-        if Failure.from_json_dict(failure, ignore_unknown_fields=True).ByteSize() > (
-            limits.blob_size_error
-        ):
-            # As the server does: a non-retryable failure of its own, the reported one
-            # (cut to blob_size_warn, without its payloads) as its cause.
-            failure = server_failure(
-                FAILURE_TOO_LARGE, truncate_failure(failure, limits.blob_size_warn)
-            )
-            error_type, non_retryable, next_delay = "", True, None
+        failure, error_type, non_retryable, next_delay = limit_failure(
+            self.store.limits, failure, error_type, non_retryable, next_delay
+        )
         reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],

@@ -1661,6 +1661,7 @@ DECLARE
     v_last_status smallint;
     v_run uuid;
     v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
+    v_delivered text;
 BEGIN
     IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0013)
         RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
@@ -1675,8 +1676,14 @@ BEGIN
         -- WorkflowIDConflictPolicy: 2 USE_EXISTING, 3 TERMINATE_EXISTING;
         -- WorkflowIDReusePolicy 4 TERMINATE_IF_RUNNING terminates too.
         IF p_start ? 'signal' THEN
-            -- Signal-with-start on a running workflow signals it and starts nothing.
-            PERFORM {{schema}}.deliver(v_running.run_id, jsonb_build_array(p_start->'signal'));
+            -- Signal-with-start on a running workflow signals it and starts nothing
+            -- (or, its history over a hard limit, ends it and says so, as Temporal).
+            v_delivered := {{schema}}.deliver_checked(
+                v_running.run_id, jsonb_build_array(p_start->'signal'));
+            IF v_delivered LIKE 'invalid_argument:%' THEN
+                RETURN jsonb_build_object('status', 'invalid_argument',
+                                          'message', substr(v_delivered, 18));
+            END IF;
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
         ELSIF v_conflict = 2 THEN
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
