@@ -18,7 +18,14 @@ from typing import Any, ClassVar, TypeVar
 from hotmesh_temporal._engine.service.connection import open_engine
 from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
-from hotmesh_temporal._engine.service.limits import InvalidStringError, Limits, check_name
+from hotmesh_temporal._engine.service.limits import (
+    MEMO_TOO_LARGE,
+    MEMO_WARNING,
+    InvalidStringError,
+    Limits,
+    check_name,
+    memo_size,
+)
 from hotmesh_temporal._rpc_services import OperatorService, WorkflowService
 
 
@@ -154,6 +161,21 @@ def _refuse_bad_names(limits: Limits, **names: str) -> None:
             check_name(kind, value, limits)
         except InvalidStringError as err:
             raise _invalid_argument(str(err)) from None
+
+
+def _refuse_large_memo(limits: Limits, warn_size: int, fields: Any) -> None:
+    """Temporal's memo-size limits on a memo a client sends ({name: Payload JSON}):
+    temporalio's warning past ``payload_limits.memo_warn_size``, then the server's
+    INVALID_ARGUMENT "Memo size exceeds limit." past the deployment's memo_size_error."""
+    if not fields:
+        return
+    size = memo_size(fields)
+    if warn_size and size > warn_size:
+        logging.getLogger("hotmesh_temporal").warning(
+            "%s size=%d limit=%d", MEMO_WARNING, size, warn_size
+        )
+    if size > limits.memo_size_error:
+        raise _invalid_argument(MEMO_TOO_LARGE)
 
 
 class ServiceClient:

@@ -158,6 +158,7 @@ from hotmesh_temporal.service import (  # noqa: F401  (public names, as in tempo
     TLSConfig,
     WorkflowService,
     _refuse_bad_names,
+    _refuse_large_memo,
 )
 from hotmesh_temporal.workflow import (  # noqa: F401  (re-exported, as temporalio.client does)
     AnyType,
@@ -1376,6 +1377,11 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             memo_json = {
                 k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded, strict=False)
             }
+            _refuse_large_memo(
+                engine.store.limits,
+                self._client.service_client.config.payload_limits.memo_warn_size,
+                memo_json,
+            )
         start_delay = input.start_delay
         if input.cron_schedule:
             engine = await self._engine()
@@ -1732,6 +1738,10 @@ def _check_id_policies(reuse: Any, conflict: Any) -> None:
 
 
 def _raise_for_status(status: str, workflow_id: str) -> None:
+    if status.startswith("invalid_argument:"):
+        # The run's history is over a hard limit: it was terminated instead (the
+        # server's reason, e.g. "Workflow history count exceeds limit.").
+        raise RPCError(status.partition(":")[2], RPCStatusCode.INVALID_ARGUMENT, b"")
     if status == "not_found":
         raise RPCError(f"workflow not found for ID: {workflow_id}", RPCStatusCode.NOT_FOUND, b"")
     if status == "not_running":
@@ -1757,7 +1767,8 @@ def _return_type(fn: Any) -> type | None:
 
 
 def _raise_if_refused(reply: Mapping[str, Any]) -> None:
-    """start_workflow's refusal of the start's search attributes (schema/0013)."""
+    """start_workflow's refusal: the start's search attributes (schema/0013), or a
+    signal-with-start finding the running workflow over a hard history limit."""
     if reply["status"] == "invalid_argument":
         raise RPCError(reply["message"], RPCStatusCode.INVALID_ARGUMENT, b"")
 

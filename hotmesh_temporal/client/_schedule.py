@@ -45,7 +45,12 @@ from hotmesh_temporal.client._interceptor import (
     UnpauseScheduleInput,
     UpdateScheduleInput,
 )
-from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
+from hotmesh_temporal.service import (
+    RPCError,
+    RPCStatusCode,
+    _refuse_bad_names,
+    _refuse_large_memo,
+)
 from hotmesh_temporal.workflow._definition import workflow_type_and_result_type
 
 if TYPE_CHECKING:
@@ -1041,9 +1046,14 @@ async def create_schedule(client: Client, input: CreateScheduleInput) -> Schedul
             WorkflowType=action.workflow,
         )
     row = await input.schedule._to_row(client, input.id)
+    warn_size = client.service_client.config.payload_limits.memo_warn_size
+    # The started workflows' memo is refused here: a Temporal server takes it and then
+    # fails every start, which no one sees (docs/compatibility.md).
+    _refuse_large_memo(service.store.limits, warn_size, row["action"]["start"].get("memo"))
     if input.memo:
         encoded = await client.data_converter.encode(list(input.memo.values()))
         row["memo"] = {k: p.to_json_dict() for k, p in zip(input.memo.keys(), encoded, strict=True)}
+        _refuse_large_memo(service.store.limits, warn_size, row["memo"])
     attributes = input.search_attributes
     if isinstance(attributes, hotmesh_temporal.common.TypedSearchAttributes):
         row["search_attributes"] = _encode_search_attributes(attributes, None)

@@ -416,6 +416,7 @@ class Worker:
                     task_queue_per_second=s["max_task_queue_activities_per_second"],
                     metric_meter=runtime.metric_meter,
                     also_queues=self._also_activity_queues,
+                    payload_error_limit=s["payload_error_limit"],
                 ),
             )
         if self._activity_worker is not None:

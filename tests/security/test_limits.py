@@ -198,10 +198,16 @@ async def test_a_history_over_the_hard_limit_terminates_the_run(
     assert isinstance(err.value.cause, TerminatedError)
     assert err.value.cause.message == message
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
-    last = (await _history(handle))[-1]
+    *_, failed, last = await _history(handle)
     assert _type(last) == "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED"
     assert last.workflow_execution_terminated_event_attributes.reason == message
     assert last.workflow_execution_terminated_event_attributes.identity == "history-service"
+    # The task that would reach the limit is not kept (as the server refuses it): it
+    # shows as failed with cause FORCE_CLOSE_COMMAND, no timer it started is left.
+    assert _type(failed) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"
+    assert failed.workflow_task_failed_event_attributes.cause == (
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
+    )
     assert f"history {reason} exceeds warn limit." in caplog.text
 
 
@@ -465,3 +471,487 @@ async def test_a_command_with_an_over_long_name_fails_the_task_clearly(
     assert "asyncpg" not in caplog.text and "index row" not in caplog.text
     await handle.terminate()
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+# ------------------------------------- events arriving at a run over its history limit
+
+
+@workflow.defn
+class Sink:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(seconds=2))
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal
+    def poke(self, n: int) -> None:
+        pass
+
+
+async def _terminated_for_history(handle) -> None:
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    last = (await _history(handle))[-1]
+    assert _type(last) == "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED"
+    attrs = last.workflow_execution_terminated_event_attributes
+    assert attrs.reason == "Workflow history count exceeds limit."
+    assert attrs.identity == "history-service"
+
+
+async def test_a_signal_to_a_run_over_the_history_limit_is_refused_and_ends_it(
+    deployment_with,
+) -> None:
+    """As on a Temporal server (no worker, limit 40: the signal that finds 41 events is
+    refused with INVALID_ARGUMENT and the run terminated; at exactly 40 it is taken)."""
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=f"none-{uuid.uuid4()}")
+    for n in range(9):  # events 3..11: each finds at most 10 events, none over
+        await handle.signal(Sink.poke, n)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    with pytest.raises(RPCError) as err:
+        await handle.signal(Sink.poke, 9)
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+    assert len(await _history(handle)) == 12  # 11 events, then the termination
+    with pytest.raises(RPCError) as err:
+        await handle.signal(Sink.poke, 10)
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == "workflow execution already completed"
+
+
+async def test_a_cancel_request_to_a_run_over_the_history_limit_is_refused(
+    deployment_with,
+) -> None:
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=f"none-{uuid.uuid4()}")
+    for n in range(9):
+        await handle.signal(Sink.poke, n)
+    with pytest.raises(RPCError) as err:
+        await handle.cancel()
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+
+
+async def test_a_timer_firing_on_a_run_over_the_history_limit_terminates_it(
+    deployment_with,
+) -> None:
+    """Events the engine itself delivers (a timer firing here; activity outcomes and
+    child results go the same way) end a run whose history is over the limit."""
+    client = await deployment_with(history_count_warn=5, history_count_error=12)
+    task_queue = f"sink-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Sink]):
+        handle = await client.start_workflow(Sink.run, id=_id(), task_queue=task_queue)
+        while len(await _history(handle)) < 5:  # its first task done: the timer started
+            await asyncio.sleep(0.05)
+    # No worker for its queue: the signals only add events (with a task scheduled
+    # after the first: 13 events, over the limit of 12).
+    for n in range(7):
+        await handle.signal(Sink.poke, n)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    # Any worker fires due timers; this one does not poll the run's queue.
+    async with Worker(client, task_queue=f"other-{uuid.uuid4()}", workflows=[Echo]):
+        for _ in range(200):
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+    await _terminated_for_history(handle)
+    assert "EVENT_TYPE_TIMER_FIRED" not in [_type(e) for e in await _history(handle)]
+
+
+# ------------------------------------------- activity results, failures, heartbeats
+
+
+@activity.defn
+async def reports_big(kind: str) -> str:
+    info = activity.info()
+    if kind == "heartbeat" and info.attempt == 1:
+        activity.heartbeat("h" * 20_000)
+        await asyncio.sleep(30)  # cancelled: the attempt failed with the heartbeat
+    if kind == "heartbeat":
+        return f"attempt {info.attempt} saw {len(info.heartbeat_details)} details"
+    if kind == "message":
+        raise ApplicationError("M" * 20_000, type="MyType")
+    if kind == "details":
+        raise ApplicationError("small", "d" * 20_000, type="MyType")
+    return "r" * (5_000 if kind == "warn" else 20_000)
+
+
+@workflow.defn
+class CallsBig:
+    @workflow.run
+    async def run(self, kind: str) -> str:
+        from hotmesh_temporal.common import RetryPolicy
+
+        return await workflow.execute_activity(
+            reports_big,
+            kind,
+            start_to_close_timeout=timedelta(seconds=20),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(seconds=0.1)),
+        )
+
+
+async def _activity_outcome(client, kind: str, **worker_options) -> tuple:
+    """(the run's result or its failure's cause, the ActivityTaskFailed attributes)."""
+    task_queue = f"big-act-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CallsBig],
+        activities=[reports_big],
+        **worker_options,
+    ):
+        handle = await client.start_workflow(CallsBig.run, kind, id=_id(), task_queue=task_queue)
+        try:
+            outcome: object = await asyncio.wait_for(handle.result(), 30)
+        except WorkflowFailureError as err:
+            outcome = err.cause.cause  # ActivityError -> its cause
+    failed = [
+        e.activity_task_failed_event_attributes
+        for e in await _history(handle)
+        if _type(e) == "EVENT_TYPE_ACTIVITY_TASK_FAILED"
+    ]
+    return outcome, (failed[0] if failed else None)
+
+
+async def test_an_activity_result_over_the_blob_limit_fails_the_attempt(
+    deployment_with, caplog
+) -> None:
+    """temporalio fails the attempt with its retryable PayloadsTooLarge error (both
+    attempts fail here); a result over only the warning size is delivered."""
+    from hotmesh_temporal.api.enums.v1 import RetryState
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    with caplog.at_level(logging.WARNING):
+        outcome, _ = await _activity_outcome(client, "warn")
+    assert outcome == "r" * 5_000
+    assert "exceeded the warning limit" in caplog.text
+    outcome, failed = await _activity_outcome(client, "result")
+    assert isinstance(outcome, ApplicationError)
+    assert outcome.type == "PayloadsTooLarge" and not outcome.non_retryable
+    assert outcome.message == (
+        "[TMPRL1103] Attempted to upload payloads with size that exceeded the error limit."
+    )
+    assert failed.retry_state == RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
+
+
+@pytest.mark.parametrize(
+    "kind, text",
+    [
+        ("result", "Complete result exceeds size limit."),
+        ("heartbeat", "Heartbeat details exceed size limit."),
+    ],
+)
+async def test_without_the_sdk_check_the_servers_rule_fails_the_activity(
+    deployment_with, kind, text
+) -> None:
+    from hotmesh_temporal.api.enums.v1 import RetryState
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, failed = await _activity_outcome(client, kind, disable_payload_error_limit=True)
+    assert isinstance(outcome, ServerError), outcome
+    assert outcome.message == text and outcome.non_retryable
+    assert failed.retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
+
+
+async def test_heartbeat_details_over_the_blob_limit_fail_the_attempt(deployment_with) -> None:
+    """The details are not recorded, the attempt fails (retryable PayloadsTooLarge) and
+    the activity is cancelled; the next attempt runs without them."""
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, _ = await _activity_outcome(client, "heartbeat")
+    assert outcome == "attempt 2 saw 0 details"
+
+
+@pytest.mark.parametrize("kind", ["message", "details"])
+async def test_an_activity_failure_over_the_blob_limit_becomes_the_servers(
+    deployment_with, kind
+) -> None:
+    """As the server does: a non-retryable ServerError "Failure exceeds size limit.",
+    caused by the reported failure cut to the warning size, its details dropped."""
+    from hotmesh_temporal.api.enums.v1 import RetryState
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    outcome, failed = await _activity_outcome(client, kind)
+    assert isinstance(outcome, ServerError), outcome
+    assert outcome.message == "Failure exceeds size limit." and outcome.non_retryable
+    assert failed.retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
+    cause = outcome.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MyType"
+    assert not cause.details
+    if kind == "message":
+        assert 1_900 < len(cause.message) <= 2_000 and set(cause.message) == {"M"}
+    else:
+        assert cause.message == "small"
+    assert failed.failure.cause.ByteSize() <= 2_000
+
+
+# ------------------------------------------------------------------------- memo
+
+MEMO_TOO_LARGE = "Memo size exceeds limit."
+MEMO_UPSERT_REFUSED = (
+    "BadModifyWorkflowPropertiesAttributes: ModifyWorkflowPropertiesCommandAttributes. "
+    "Memo exceeds size limit."
+)
+
+
+async def test_a_client_memo_over_the_memo_limit_is_refused(deployment_with, caplog) -> None:
+    """As a Temporal server answers start, signal-with-start and create_schedule (the
+    schedule's memo or its action's); temporalio warns past 2 KiB before sending."""
+    client = await deployment_with(memo_size_warn=1_000, memo_size_error=5_000)
+    queue = f"nowhere-{uuid.uuid4()}"
+    big = {"big": "m" * 7_000}
+    with caplog.at_level(logging.WARNING, logger="hotmesh_temporal"):
+        for call in (
+            lambda: client.start_workflow(Echo.run, 1, id=_id(), task_queue=queue, memo=big),
+            lambda: client.start_workflow(
+                Echo.run, 1, id=_id(), task_queue=queue, memo=big, start_signal="s"
+            ),
+            lambda: client.create_schedule(
+                _id(),
+                Schedule(
+                    action=ScheduleActionStartWorkflow("Echo", id=_id(), task_queue=queue),
+                    spec=ScheduleSpec(),
+                ),
+                memo=big,
+            ),
+            lambda: client.create_schedule(
+                _id(),
+                Schedule(
+                    action=ScheduleActionStartWorkflow(
+                        "Echo", id=_id(), task_queue=queue, memo=big
+                    ),
+                    spec=ScheduleSpec(),
+                ),
+            ),
+        ):
+            err = await _refused(call())
+            assert err.message == MEMO_TOO_LARGE
+    # temporalio's client-side warning (memo_warn_size, 2 KiB) with the encoded size.
+    assert (
+        "[TMPRL1103] Attempted to upload memo with size that exceeded the warning limit. "
+        "size=7040 limit=2048" in caplog.text
+    )
+    # 4,000 bytes of memo: under this deployment's error limit, taken.
+    handle = await client.start_workflow(
+        Echo.run, 1, id=_id(), task_queue=queue, memo={"big": "m" * 4_000}
+    )
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert len([w async for w in client.list_workflows(f"TaskQueue = '{queue}'")]) == 1
+    await handle.terminate()
+
+
+@workflow.defn
+class UpsertsMemo:
+    @workflow.run
+    async def run(self, size: int) -> str:
+        workflow.upsert_memo({"second": "s" * size})
+        await workflow.sleep(timedelta(milliseconds=1))
+        return "kept"
+
+
+async def test_a_memo_upsert_over_the_memo_limit_terminates_the_run(deployment_with) -> None:
+    """The memo the upsert leaves (merged with the started one) is what counts: each
+    part alone is under the limit. The Temporal server fails the task with cause
+    BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES and terminates the run."""
+    client = await deployment_with(memo_size_error=5_000)
+    task_queue = f"memo-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[UpsertsMemo]):
+        small = await client.start_workflow(
+            UpsertsMemo.run, 1_000, id=_id(), task_queue=task_queue, memo={"first": "f" * 3_000}
+        )
+        assert await small.result() == "kept"
+        handle = await client.start_workflow(
+            UpsertsMemo.run, 3_000, id=_id(), task_queue=task_queue, memo={"first": "f" * 3_000}
+        )
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 10)
+    assert isinstance(err.value.cause, TerminatedError)
+    assert err.value.cause.message == MEMO_UPSERT_REFUSED
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    events = await _history(handle)
+    assert [_type(e) for e in events] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_FAILED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED",
+    ]
+    failed = events[3].workflow_task_failed_event_attributes
+    assert failed.cause == (
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES
+    )
+    assert failed.failure.message == MEMO_UPSERT_REFUSED
+    terminated = events[4].workflow_execution_terminated_event_attributes
+    assert terminated.reason == MEMO_UPSERT_REFUSED
+    assert terminated.identity == "history-service"
+    assert set(await (await handle.describe()).memo()) == {"first"}  # nothing was kept
+
+
+@workflow.defn
+class PassesMemo:
+    @workflow.run
+    async def run(self, how: str) -> str:
+        if how == "continue":
+            workflow.continue_as_new("done", memo={"big": "m" * 7_000})
+        if how == "child":
+            await workflow.execute_child_workflow(
+                PassesMemo.run,
+                "done",
+                id=f"{workflow.info().workflow_id}-child",
+                memo={"big": "m" * 7_000},
+            )
+        return how
+
+
+@pytest.mark.parametrize("how", ["continue", "child"])
+async def test_a_child_or_next_run_memo_over_the_limit_fails_the_task(
+    deployment_with, caplog, how
+) -> None:
+    """temporalio's check: the workflow task fails with PAYLOADS_TOO_LARGE and its
+    memo message, and is retried; the run stays running."""
+    client = await deployment_with(memo_size_error=5_000)
+    task_queue = f"memo-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING):
+        async with Worker(client, task_queue=task_queue, workflows=[PassesMemo]):
+            handle = await client.start_workflow(
+                PassesMemo.run, how, id=_id(), task_queue=task_queue
+            )
+            for _ in range(100):
+                failed = [
+                    e
+                    for e in await _history(handle)
+                    if _type(e) == "EVENT_TYPE_WORKFLOW_TASK_FAILED"
+                ]
+                if failed:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    attrs = failed[0].workflow_task_failed_event_attributes
+    assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE
+    message = "[TMPRL1103] Attempted to upload memo with size that exceeded the error limit."
+    assert attrs.failure.message == message
+    assert attrs.failure.application_failure_info.type == "PayloadsTooLarge"
+    await handle.terminate()
+
+
+@workflow.defn
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    def bump(self) -> int:
+        self.count += 1
+        return self.count
+
+
+async def test_an_update_whose_task_would_reach_the_history_limit_fails(deployment_with) -> None:
+    """The task accepting and completing the update is refused (the run is terminated),
+    so the update ends as an accepted update whose run closed: what a Temporal server
+    answers (WorkflowUpdateFailedError, AcceptedUpdateCompletedWorkflow)."""
+    client = await deployment_with(history_count_warn=5, history_count_error=12)
+    task_queue = f"upd-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[Counter]):
+        handle = await client.start_workflow(Counter.run, id=_id(), task_queue=task_queue)
+        assert await handle.execute_update(Counter.bump) == 1  # history: 9 events
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # would make 14
+            await asyncio.wait_for(handle.execute_update(Counter.bump), 10)
+    cause = err.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow"
+    assert cause.message == (
+        "Workflow Update failed because the Workflow completed before the Update completed."
+    )
+    await _terminated_for_history(handle)
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED" not in [
+        _type(e) for e in (await _history(handle))[9:]
+    ]
+
+
+@activity.defn
+async def completes_later() -> str:
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class WaitsForLater:
+    @workflow.run
+    async def run(self) -> str:
+        from hotmesh_temporal.common import RetryPolicy
+
+        return await workflow.execute_activity(
+            completes_later,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+        )
+
+
+@pytest.mark.parametrize(
+    "call, text",
+    [
+        ("complete", "Complete result exceeds size limit."),
+        ("heartbeat", "Heartbeat details exceed size limit."),
+        ("fail", "Failure exceeds size limit."),
+    ],
+)
+async def test_an_async_activity_report_over_the_blob_limit_fails_it(
+    deployment_with, call, text
+) -> None:
+    """Through the client (an async activity handle) the server's rule applies, as on
+    a dev server: the call is taken (a heartbeat answers as if cancelled) and the
+    activity fails for good with a ServerError saying why."""
+    from hotmesh_temporal.client import AsyncActivityCancelledError
+    from hotmesh_temporal.exceptions import ServerError
+
+    client = await deployment_with(blob_size_warn=2_000, blob_size_error=10_000)
+    task_queue = f"later-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[WaitsForLater], activities=[completes_later]
+    ):
+        handle = await client.start_workflow(WaitsForLater.run, id=_id(), task_queue=task_queue)
+        later = client.get_async_activity_handle(
+            workflow_id=handle.id, run_id=None, activity_id="1"
+        )
+        for _ in range(200):  # until the attempt has started (an empty heartbeat is taken)
+            try:
+                await later.heartbeat()
+                break
+            except RPCError:
+                await asyncio.sleep(0.05)
+        if call == "complete":
+            await later.complete("r" * 20_000)
+        elif call == "heartbeat":
+            with pytest.raises(AsyncActivityCancelledError):
+                await later.heartbeat("h" * 20_000)
+        else:
+            await later.fail(ApplicationError("M" * 20_000))
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 10)
+    cause = err.value.cause.cause
+    assert isinstance(cause, ServerError) and cause.message == text and cause.non_retryable
+
+
+async def test_signal_with_start_on_a_run_over_the_history_limit_is_refused(
+    deployment_with,
+) -> None:
+    """As on a Temporal server: INVALID_ARGUMENT with the reason, the run terminated,
+    no new run started."""
+    client = await deployment_with(history_count_warn=5, history_count_error=10)
+    queue = f"none-{uuid.uuid4()}"
+    handle = await client.start_workflow(Sink.run, id=_id(), task_queue=queue)
+    for n in range(9):
+        await handle.signal(Sink.poke, n)
+    with pytest.raises(RPCError) as err:
+        await client.start_workflow(
+            Sink.run, id=handle.id, task_queue=queue, start_signal="poke", start_signal_args=[9]
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "Workflow history count exceeds limit."
+    await _terminated_for_history(handle)
+    assert len([w async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]) == 1

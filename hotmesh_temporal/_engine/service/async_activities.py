@@ -13,8 +13,18 @@ import uuid
 from typing import Any, Protocol, Union
 
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
+from hotmesh_temporal._engine.store.limits import (
+    HEARTBEAT_TOO_LARGE,
+    RESULT_TOO_LARGE,
+    payloads_json_message_size,
+    server_failure,
+)
 from hotmesh_temporal._engine.store.store import Store
-from hotmesh_temporal._engine.worker.activity_worker import encode_attempt_failure, parse_task_token
+from hotmesh_temporal._engine.worker.activity_worker import (
+    encode_attempt_failure,
+    limit_failure,
+    parse_task_token,
+)
 
 
 class ActivityIds(Protocol):
@@ -36,6 +46,10 @@ class AsyncActivityOperations:
 
     async def complete(self, ref: IdOrToken, result: dict | None) -> None:
         task, attempt = await self._attempt(ref)
+        if payloads_json_message_size(result) > self._store.limits.blob_size_error:
+            # The server takes the call and fails the activity for good.
+            await self._fail_for_size(task, attempt, RESULT_TOO_LARGE)
+            return
         reply = await self._store.fetchval(
             "complete_activity_task", task, attempt, result, self._identity, self._identity, False
         )
@@ -43,8 +57,8 @@ class AsyncActivityOperations:
 
     async def fail(self, ref: IdOrToken, error: BaseException, data_converter: Any) -> None:
         task, attempt = await self._attempt(ref)
-        failure, error_type, non_retryable, next_delay = await encode_attempt_failure(
-            data_converter, error
+        failure, error_type, non_retryable, next_delay = limit_failure(
+            self._store.limits, *await encode_attempt_failure(data_converter, error)
         )
         reply = await self._store.fetchval(
             "fail_activity_task",
@@ -61,12 +75,31 @@ class AsyncActivityOperations:
         _check(reply)
 
     async def heartbeat(self, ref: IdOrToken, details: dict | None) -> bool:
-        """Record a heartbeat; True when the workflow has asked for cancellation."""
+        """Record a heartbeat; True when the workflow has asked for cancellation (or
+        the details were over the blob limit: the server fails the activity then)."""
         task, attempt = await self._attempt(ref)
+        if payloads_json_message_size(details) > self._store.limits.blob_size_error:
+            await self._fail_for_size(task, attempt, HEARTBEAT_TOO_LARGE)
+            return True
         state = await self._store.fetchval("heartbeat_activity_task", task, attempt, details)
         if state == "gone":
             raise RPCError(_NOT_FOUND, RPCStatusCode.NOT_FOUND, b"")
         return state == "cancel"
+
+    async def _fail_for_size(self, task: int, attempt: int, message: str) -> None:
+        reply = await self._store.fetchval(
+            "fail_activity_task",
+            task,
+            attempt,
+            server_failure(message),
+            "",
+            True,
+            None,
+            self._identity,
+            self._identity,
+            False,
+        )
+        _check(reply)
 
     async def report_cancellation(self, ref: IdOrToken, details: dict | None) -> None:
         task, attempt = await self._attempt(ref)

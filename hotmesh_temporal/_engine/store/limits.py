@@ -23,6 +23,8 @@ class Limits:
     history_size_error: int = 50 * 1024 * 1024
     history_size_suggest_can: int = 4 * 1024 * 1024
     max_id_length: int = 1000
+    memo_size_warn: int = 2 * 1024
+    memo_size_error: int = 2 * 1024 * 1024
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Limits:
@@ -169,3 +171,113 @@ def largest_payloads(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend(v for v in item if isinstance(v, (dict, list)))
     return largest
+
+
+# ------------------------------------------- protobuf sizes, as Temporal counts them
+
+
+def _varint_size(value: int) -> int:
+    size = 1
+    while value >= 0x80:
+        value >>= 7
+        size += 1
+    return size
+
+
+def field_size(length: int) -> int:
+    """Bytes of one length-delimited protobuf field of ``length`` bytes (tag under 16)."""
+    return 1 + _varint_size(length) + length
+
+
+def payloads_message_size(payload_sizes: list[int]) -> int:
+    """The encoded size of a Payloads message whose payloads encode to these sizes:
+    the number temporalio and the server compare with the blob limits."""
+    return sum(field_size(size) for size in payload_sizes)
+
+
+# Texts the Temporal server (1.32, checked on a dev server) puts in an activity's
+# failure when what the worker reports is over blob_size_error; each such failure is
+# a non-retryable ServerFailure.
+RESULT_TOO_LARGE = "Complete result exceeds size limit."
+HEARTBEAT_TOO_LARGE = "Heartbeat details exceed size limit."
+FAILURE_TOO_LARGE = "Failure exceeds size limit."
+
+_TEXT_FIELDS = ("message", "source", "stackTrace")
+_DROPPED = {"details", "lastHeartbeatDetails", "encodedAttributes"}
+
+
+def _cut_utf8(text: str, budget: int) -> str:
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= budget:
+        return text
+    return encoded[: max(budget, 0)].decode("utf-8", "ignore")
+
+
+def truncate_failure(failure: dict[str, Any], budget: int, depth: int = 0) -> dict[str, Any]:
+    """``failure`` (Temporal JSON) cut to about ``budget`` bytes, as the server keeps an
+    over-large activity failure as the cause of its own: the message first, then the
+    source and stack trace with what is left; payloads (details, encoded attributes)
+    dropped, the failure-info kinds and their other fields kept; causes while room
+    remains."""
+    out: dict[str, Any] = {}
+    budget -= 16  # the fields' tags and lengths
+    for key in _TEXT_FIELDS:
+        text = failure.get(key)
+        if not text or budget <= 0:
+            continue
+        out[key] = _cut_utf8(text, budget)
+        budget -= len(out[key].encode("utf-8", "surrogatepass"))
+    for key, value in failure.items():
+        if key.endswith("FailureInfo") and isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if k not in _DROPPED}
+    cause = failure.get("cause")
+    if isinstance(cause, dict) and budget > 16 and depth < 20:
+        out["cause"] = truncate_failure(cause, budget, depth + 1)
+    return out
+
+
+def server_failure(message: str, cause: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A non-retryable ServerFailure (Temporal JSON), as the server makes for a limit."""
+    failure: dict[str, Any] = {"message": message, "serverFailureInfo": {"nonRetryable": True}}
+    if cause is not None:
+        failure["cause"] = cause
+    return failure
+
+
+# ------------------------------------------------------------------- memo sizes
+
+MEMO_TOO_LARGE = "Memo size exceeds limit."
+MEMO_WARNING = "[TMPRL1103] Attempted to upload memo with size that exceeded the warning limit."
+MEMO_ERROR = "[TMPRL1103] Attempted to upload memo with size that exceeded the error limit."
+
+
+def _payload_json_message_size(payload: Any) -> int:
+    if not isinstance(payload, dict):
+        return 0
+    size = sum(
+        field_size(
+            field_size(len(key.encode("utf-8", "surrogatepass")))
+            + field_size(_b64_bytes(value or ""))
+        )
+        for key, value in (payload.get("metadata") or {}).items()
+    )
+    data = _b64_bytes(payload.get("data") or "")
+    return size + (field_size(data) if data else 0)
+
+
+def payloads_json_message_size(value: dict[str, Any] | None) -> int:
+    """The encoded size of a Payloads message given as JSON ({"payloads": [...]})."""
+    payloads = (value or {}).get("payloads") or []
+    return payloads_message_size([_payload_json_message_size(p) for p in payloads])
+
+
+def memo_size(fields: dict[str, Any] | None) -> int:
+    """The encoded size of a Memo whose fields are ``{name: Payload JSON}``: what the
+    server compares with limit.memoSize (temporalio's count too, to the byte)."""
+    return sum(
+        field_size(
+            field_size(len(key.encode("utf-8", "surrogatepass")))
+            + field_size(_payload_json_message_size(p))
+        )
+        for key, p in (fields or {}).items()
+    )

@@ -19,6 +19,17 @@ from hotmesh_temporal import activity as activity_api
 from hotmesh_temporal._engine.observability.metrics import NO_METRICS, activity_attempt_meter
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
+from hotmesh_temporal._engine.store.limits import (
+    FAILURE_TOO_LARGE,
+    HEARTBEAT_TOO_LARGE,
+    PAYLOADS_ERROR,
+    PAYLOADS_WARNING,
+    RESULT_TOO_LARGE,
+    Limits,
+    payloads_message_size,
+    server_failure,
+    truncate_failure,
+)
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.completion_batcher import CompletionBatcher
 from hotmesh_temporal._engine.worker.polling import Poller
@@ -82,6 +93,24 @@ async def encode_attempt_failure(data_converter: Any, err: BaseException) -> tup
     return failure.to_json_dict(), error_type, non_retryable, next_delay
 
 
+def limit_failure(
+    limits: Limits,
+    failure: dict[str, Any],
+    error_type: str,
+    non_retryable: bool,
+    next_delay: float | None,
+) -> tuple[dict[str, Any], str, bool, float | None]:
+    """The server's rule for an activity failure over blob_size_error: a non-retryable
+    failure of its own, the reported one (cut to blob_size_warn, without its payloads)
+    as its cause. Other failures pass unchanged."""
+    if Failure.from_json_dict(failure, ignore_unknown_fields=True).ByteSize() <= (
+        limits.blob_size_error
+    ):
+        return failure, error_type, non_retryable, next_delay
+    cause = truncate_failure(failure, limits.blob_size_warn)
+    return server_failure(FAILURE_TOO_LARGE, cause), "", True, None
+
+
 def _safe_str(value: BaseException) -> str:
     """str() of an exception, or its type when its __str__ itself raises."""
     try:
@@ -103,6 +132,7 @@ class _Running:
     heartbeat_task: asyncio.Task | None = None
     process_cancel: Any = None  # the cancel event of an attempt in a process pool
     heartbeat_error: Exception | None = None  # details that could not be encoded
+    oversized: _Refusal | None = None  # heartbeat details over the blob error limit
 
 
 @dataclass
@@ -129,6 +159,19 @@ class ActivityWorkerConfig:
     # Further queues whose activity tasks this worker claims too, in the same claim
     # (Worker._also_run_activities_of); never with task_queue_per_second.
     also_queues: tuple[str, ...] = ()
+    # temporalio's own check of results and heartbeat details against the blob error
+    # limit (Worker(disable_payload_error_limit=True) turns it off: then the server's
+    # rule applies, which fails the attempt for good).
+    payload_error_limit: bool = True
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """How an attempt fails when what it reports is over the blob error limit."""
+
+    failure: dict[str, Any]
+    error_type: str
+    non_retryable: bool
 
 
 @dataclass(frozen=True)
@@ -349,8 +392,33 @@ class ActivityWorker:
                 self.config.shared_state_manager.unregister_heartbeater(info.task_token)
             if running.heartbeat_handle is not None:
                 running.heartbeat_handle.cancel()
+        # An attempt failed for its heartbeat's size stays failed, whatever it returns.
+        refusal = running.oversized or self._refuse_oversized(task, encoded, RESULT_TOO_LARGE)
+        if refusal is not None:
+            await self._report_failure_json(
+                task, refusal.failure, refusal.error_type, refusal.non_retryable
+            )
+            return False
         await self._report_success(task, h.payloads(encoded))
         return True
+
+    def _refuse_oversized(
+        self, task: Mapping[str, Any], payloads: Sequence[Payload], server_text: str
+    ) -> _Refusal | None:
+        """Temporal's blob limits on a result or heartbeat details: a warning past
+        blob_size_warn; past blob_size_error temporalio fails the attempt with its
+        retryable PayloadsTooLarge error (or, with that check disabled, the server fails
+        it for good with ``server_text``)."""
+        limits = self.store.limits
+        size = payloads_message_size([p.ByteSize() for p in payloads])
+        if size > limits.blob_size_error:
+            if not self.config.payload_error_limit:
+                return _Refusal(server_failure(server_text), "", True)
+            logger.error("%s size=%d limit=%d", PAYLOADS_ERROR, size, limits.blob_size_error)
+            return _Refusal(_PAYLOADS_TOO_LARGE_FAILURE, "PayloadsTooLarge", False)
+        if size > limits.blob_size_warn:
+            logger.warning("%s size=%d limit=%d", PAYLOADS_WARNING, size, limits.blob_size_warn)
+        return None
 
     async def _report_success(self, task: Mapping[str, Any], result: dict[str, Any] | None) -> None:
         """Report a completed attempt, with the workflow task it wakes when this
@@ -487,6 +555,12 @@ class ActivityWorker:
 
         await self._flush_heartbeat(running)
         cancelled = isinstance(err, (asyncio.CancelledError, TemporalCancelledError))
+        if cancelled and running.oversized is not None:
+            refusal = running.oversized
+            await self._report_failure_json(
+                task, refusal.failure, refusal.error_type, refusal.non_retryable
+            )
+            return
         if cancelled and running.heartbeat_error is not None:
             err = running.heartbeat_error
             activity_api.logger.warning(
@@ -544,6 +618,9 @@ class ActivityWorker:
         non_retryable: bool = False,
         next_delay: float | None = None,
     ) -> None:
+        failure, error_type, non_retryable, next_delay = limit_failure(
+            self.store.limits, failure, error_type, non_retryable, next_delay
+        )
         reply = await self.store.fetchval_repairing(
             "fail_activity_task",
             task["id"],
@@ -613,6 +690,14 @@ class ActivityWorker:
         except Exception as err:
             running.heartbeat_inflight = False
             self._fail_on_heartbeat_error(running, err)
+            return
+        refusal = self._refuse_oversized(task, payloads, HEARTBEAT_TOO_LARGE)
+        if refusal is not None:
+            # The details are not recorded; the attempt fails and the activity is
+            # cancelled, as with temporalio (or the server, its check disabled).
+            running.heartbeat_inflight = False
+            running.oversized = refusal
+            self._cancel(running, "heartbeat_too_large")
             return
         try:
             answer = await self.store.fetchval(
@@ -800,6 +885,12 @@ def _default_payload_converter() -> Any:
 
 # The failure temporalio's core reports for an attempt cancelled by worker shutdown
 # (its text and type, no source or stack trace).
+# temporalio's failure for a result or heartbeat over the blob error limit (retryable).
+_PAYLOADS_TOO_LARGE_FAILURE = {
+    "message": PAYLOADS_ERROR,
+    "applicationFailureInfo": {"type": "PayloadsTooLarge"},
+}
+
 _WORKER_SHUTDOWN_FAILURE = {
     "message": "Worker is shutting down and this activity did not complete in time",
     "applicationFailureInfo": {"type": "WorkerShutdown"},

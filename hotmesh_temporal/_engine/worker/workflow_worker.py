@@ -30,12 +30,17 @@ from hotmesh_temporal._engine.runtime.completion import TaskContext, build_compl
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
 from hotmesh_temporal._engine.store.limits import (
+    MEMO_ERROR,
+    MEMO_WARNING,
     PAYLOADS_ERROR,
     PAYLOADS_WARNING,
     InvalidStringError,
     Limits,
     check_name,
     largest_payloads,
+    memo_size,
+    payloads_json_size,
+    payloads_message_size,
 )
 from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activations import (
@@ -554,7 +559,12 @@ class WorkflowWorker:
         except BaseException:
             self._start_eager([], reserved)
             raise
-        if self._completion_refused(task, completion) is not None:
+        # A memo upsert is checked against the run's memo when the task is completed
+        # (complete_workflow_task), which the run-ahead path does not go through.
+        if (
+            self._completion_refused(task, completion) is not None
+            or "memo" in completion.visibility
+        ):
             self._start_eager([], reserved)
             return None  # the leased task fails the same way, and says so
         return RunAhead(self, task, driver, completion, reserved, time.monotonic())
@@ -749,7 +759,13 @@ class WorkflowWorker:
         a failed workflow task past blob_size_error (temporalio's TMPRL1103 messages;
         the failure's cause is PAYLOADS_TOO_LARGE)."""
         limits = self.store.limits
+        memo_refused = self._memo_too_large(task, completion)
+        if memo_refused is not None:
+            return memo_refused
         size = largest_payloads(completion.to_json())
+        # temporalio counts an upserted memo as payloads, against the blob limit.
+        upserted = list((completion.visibility.get("memo") or {}).values())
+        size = max(size, payloads_message_size([payloads_json_size([p]) for p in upserted]))
         if size > limits.blob_size_error and self.config.payload_error_limit:
             return PayloadsTooLargeError(PAYLOADS_ERROR, size, limits.blob_size_error)
         if size > limits.blob_size_warn:
@@ -758,6 +774,29 @@ class WorkflowWorker:
                 PAYLOADS_WARNING,
                 size,
                 limits.blob_size_warn,
+                task.get("run_id"),
+            )
+        return None
+
+    def _memo_too_large(
+        self, task: Mapping[str, Any], completion: Any
+    ) -> PayloadsTooLargeError | None:
+        """temporalio's memo-size check on the memo of a child it starts or of the run
+        it continues as: a warning past memo_size_warn, a failed workflow task past
+        memo_size_error. (A memo upsert is the server's to check: see 0004.)"""
+        limits = self.store.limits
+        starts = [child["start"] for child in completion.children]
+        if completion.close is not None and completion.close.get("continue_as_new"):
+            starts.append(completion.close["continue_as_new"])
+        size = max((memo_size(start.get("memo")) for start in starts), default=0)
+        if size > limits.memo_size_error and self.config.payload_error_limit:
+            return PayloadsTooLargeError(MEMO_ERROR, size, limits.memo_size_error)
+        if size > limits.memo_size_warn:
+            logger.warning(
+                "%s size=%d limit=%d run_id=%s",
+                MEMO_WARNING,
+                size,
+                limits.memo_size_warn,
                 task.get("run_id"),
             )
         return None

@@ -94,7 +94,9 @@ CREATE TABLE {{schema}}.limits (
     history_size_warn bigint NOT NULL DEFAULT 10 * 1024 * 1024,      -- limit.historySize.warn
     history_size_error bigint NOT NULL DEFAULT 50 * 1024 * 1024,     -- limit.historySize.error
     history_size_suggest_can bigint NOT NULL DEFAULT 4 * 1024 * 1024, -- ...historySize.suggestContinueAsNew
-    max_id_length int NOT NULL DEFAULT 1000                          -- limit.maxIDLength
+    max_id_length int NOT NULL DEFAULT 1000,                         -- limit.maxIDLength
+    memo_size_warn bigint NOT NULL DEFAULT 2 * 1024,                 -- limit.memoSize.warn
+    memo_size_error bigint NOT NULL DEFAULT 2 * 1024 * 1024          -- limit.memoSize.error
 );
 INSERT INTO {{schema}}.limits DEFAULT VALUES;
 
@@ -449,19 +451,38 @@ END $$;
 CREATE FUNCTION {{schema}}.deliver(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN {{schema}}.deliver_checked(p_run, p_events, p_notify) = 'ok';
+END $$;
+
+-- deliver(), saying why not: 'ok', 'not_running', or 'invalid_argument:<message>' when
+-- the run's history already exceeds a hard limit. Then, as the Temporal server does
+-- for any event from outside the workflow (a signal, a cancel request, an activity's
+-- or a timer's outcome), the run is terminated instead, and a client's request is
+-- refused with the reason (checked 2026-12-06 on a dev server: the signal that finds
+-- 41 events over a limit of 40 gets INVALID_ARGUMENT; at exactly 40 it is appended).
+CREATE FUNCTION {{schema}}.deliver_checked(p_run uuid, p_events jsonb, p_notify boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql AS $$
 DECLARE
     e {{schema}}.executions;
+    v_reason text;
 BEGIN
     SELECT * INTO e FROM {{schema}}.executions WHERE run_id = p_run FOR UPDATE;
     IF NOT FOUND OR e.status <> 1 THEN
-        RETURN false;
+        RETURN 'not_running';
+    END IF;
+    v_reason := {{schema}}.history_limit_exceeded(e, false);
+    IF v_reason IS NOT NULL THEN
+        PERFORM {{schema}}.terminate_for_history(e, v_reason);
+        RETURN 'invalid_argument:' || v_reason;
     END IF;
     IF e.wft_state = 2 THEN
         INSERT INTO {{schema}}.inbox (run_id, events) VALUES (p_run, p_events);
     ELSE
         PERFORM {{schema}}.append_and_schedule(e, p_events, p_notify);
     END IF;
-    RETURN true;
+    RETURN 'ok';
 END $$;
 
 -- Move buffered events into history, in arrival order. Returns how many inbox entries
@@ -887,6 +908,12 @@ BEGIN
         PERFORM {{schema}}.release_workflow_task(p_run, p_lease, 1);
         RETURN jsonb_build_object('status', 'bad_search_attributes', 'message', v_error);
     END IF;
+    -- A memo upserted past memo_size_error: the task fails and the run is terminated,
+    -- as the Temporal server does (0004).
+    IF p_completion->'visibility' ? 'memo'
+       AND {{schema}}.refuse_oversized_memo(e, p_lease, p_completion) THEN
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
     IF p_completion ? 'close' AND EXISTS (SELECT 1 FROM {{schema}}.inbox WHERE run_id = p_run) THEN
         IF {{schema}}.release_workflow_task(p_run, p_lease, 0) THEN
             RETURN jsonb_build_object('status', 'rejected');
@@ -904,24 +931,69 @@ END $$;
 -- Terminate a run whose history reached the deployment's hard limits, as the Temporal
 -- server does (same reasons, identity 'history-service'). History size is counted as
 -- the events' JSON text, a close approximation of Temporal's encoded size.
-CREATE FUNCTION {{schema}}.terminate_if_history_too_large(e {{schema}}.executions)
-RETURNS boolean
+-- e: the run's row with the counters already moved past p_events (apply_completion).
+-- As the server refuses such a completion (checked 2026-12-06 on a dev server): none
+-- of its events or commands are kept, history shows WorkflowTaskStarted and
+-- WorkflowTaskFailed (cause FORCE_CLOSE_COMMAND, no failure), then the events that
+-- waited for the task, then the termination. Updates the task accepted end with the
+-- failure of an accepted update whose run closed (AcceptedUpdateCompletedWorkflow),
+-- as there.
+CREATE FUNCTION {{schema}}.refuse_task_for_history(
+    e {{schema}}.executions, p_events jsonb, p_completion jsonb)
+RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_reason text := {{schema}}.history_limit_exceeded(e, true);
+    v_started jsonb := p_events->0;
+BEGIN
+    UPDATE {{schema}}.executions
+       SET next_event_id = next_event_id - jsonb_array_length(p_events),
+           history_size = history_size - length(p_events::text)
+     WHERE run_id = e.run_id
+    RETURNING * INTO e;
+    IF v_started->>'type' = 'WorkflowTaskStarted' THEN
+        PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(v_started,
+            jsonb_build_object('type', 'WorkflowTaskFailed', 'attrs', jsonb_build_object(
+                'scheduledEventId', v_started->'attrs'->'scheduledEventId',
+                'startedEventId', '$prev',
+                'cause', 'WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND',
+                'identity', coalesce(v_started->'attrs'->>'identity', '')))));
+    END IF;
+    PERFORM {{schema}}.flush_inbox(e.run_id);
+    UPDATE {{schema}}.updates SET state = 1
+     WHERE run_id = e.run_id AND state = 0
+       AND update_id IN (SELECT x->>'id' FROM jsonb_array_elements(p_completion->'updates') AS x
+                          WHERE (x->>'state')::smallint IN (1, 2));
+    SELECT * INTO e FROM {{schema}}.executions WHERE run_id = e.run_id;
+    PERFORM {{schema}}.terminate_for_history(e, v_reason);
+END $$;
+
+-- The server's reason when a run's history is over a hard limit, else NULL. With a
+-- workflow task's events (p_reached) reaching the limit is enough; before an event
+-- from outside (deliver_checked) the history must already exceed it, as on Temporal.
+CREATE FUNCTION {{schema}}.history_limit_exceeded(e {{schema}}.executions, p_reached boolean)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
     l {{schema}}.limits;
-    v_reason text;
+    v_slack int := CASE WHEN p_reached THEN 0 ELSE 1 END;
 BEGIN
     SELECT * INTO l FROM {{schema}}.limits;
-    IF e.next_event_id - 1 >= l.history_count_error THEN
-        v_reason := 'Workflow history count exceeds limit.';
-    ELSIF e.history_size >= l.history_size_error THEN
-        v_reason := 'Workflow history size exceeds limit.';
-    ELSE
-        RETURN false;
+    IF e.next_event_id - 1 >= l.history_count_error + v_slack THEN
+        RETURN 'Workflow history count exceeds limit.';
+    ELSIF e.history_size >= l.history_size_error + v_slack THEN
+        RETURN 'Workflow history size exceeds limit.';
     END IF;
+    RETURN NULL;
+END $$;
+
+-- Terminate a run for its history's size, as the server does (identity 'history-service').
+CREATE FUNCTION {{schema}}.terminate_for_history(e {{schema}}.executions, p_reason text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
     DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id;
-    PERFORM {{schema}}.terminate_run(e, v_reason, NULL, 'history-service');
-    RETURN true;
+    PERFORM {{schema}}.terminate_run(e, p_reason, NULL, 'history-service');
 END $$;
 
 -- What a kept completion does once its task is checked and gone: append p_events (the
@@ -950,6 +1022,12 @@ BEGIN
            sticky_timeout = coalesce((p_completion->>'sticky_timeout')::float8, sticky_timeout)
      WHERE run_id = p_run
     RETURNING * INTO e;
+    -- Temporal's hard history limits (table limits): a task that would take the
+    -- history to them is not kept; the run is terminated instead.
+    IF v_close IS NULL AND {{schema}}.history_limit_exceeded(e, true) IS NOT NULL THEN
+        PERFORM {{schema}}.refuse_task_for_history(e, p_events, p_completion);
+        RETURN jsonb_build_object('status', 'stale');
+    END IF;
     PERFORM {{schema}}.insert_events(p_run, e.next_event_id - v_count, p_events, e.start_time);
     v_last := e.next_event_id - 1;
 
@@ -962,12 +1040,6 @@ BEGIN
     PERFORM {{schema}}.apply_update_commands(e, p_completion, p_worker);
     IF p_completion ? 'visibility' THEN
         PERFORM {{schema}}.apply_visibility_commands(e, p_completion, p_worker);
-    END IF;
-
-    -- Temporal's hard history limits (table limits): the run is terminated, as the
-    -- server terminates it, with the server's reason.
-    IF v_close IS NULL AND {{schema}}.terminate_if_history_too_large(e) THEN
-        RETURN jsonb_build_object('status', 'stale');
     END IF;
 
     IF v_close IS NOT NULL THEN
@@ -1612,6 +1684,7 @@ DECLARE
     v_last_status smallint;
     v_run uuid;
     v_refused text := {{schema}}.search_attribute_error(v_ns, p_start->'search_attributes');
+    v_delivered text;
 BEGIN
     IF v_refused IS NOT NULL THEN  -- a search-attribute registry refuses them (0013)
         RETURN jsonb_build_object('status', 'invalid_argument', 'message', v_refused);
@@ -1626,8 +1699,14 @@ BEGIN
         -- WorkflowIDConflictPolicy: 2 USE_EXISTING, 3 TERMINATE_EXISTING;
         -- WorkflowIDReusePolicy 4 TERMINATE_IF_RUNNING terminates too.
         IF p_start ? 'signal' THEN
-            -- Signal-with-start on a running workflow signals it and starts nothing.
-            PERFORM {{schema}}.deliver(v_running.run_id, jsonb_build_array(p_start->'signal'));
+            -- Signal-with-start on a running workflow signals it and starts nothing
+            -- (or, its history over a hard limit, ends it and says so, as Temporal).
+            v_delivered := {{schema}}.deliver_checked(
+                v_running.run_id, jsonb_build_array(p_start->'signal'));
+            IF v_delivered LIKE 'invalid_argument:%' THEN
+                RETURN jsonb_build_object('status', 'invalid_argument',
+                                          'message', substr(v_delivered, 18));
+            END IF;
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
         ELSIF v_conflict = 2 THEN
             RETURN jsonb_build_object('status', 'existing', 'run_id', v_running.run_id);
@@ -1729,10 +1808,9 @@ BEGIN
         RETURN 'ok';
     END IF;
     UPDATE {{schema}}.executions SET cancel_requested = true WHERE run_id = e.run_id;
-    PERFORM {{schema}}.deliver(e.run_id, jsonb_build_array(jsonb_build_object(
+    RETURN {{schema}}.deliver_checked(e.run_id, jsonb_build_array(jsonb_build_object(
         'type', 'WorkflowExecutionCancelRequested',
         'attrs', jsonb_build_object('cause', coalesce(p_reason, ''), 'identity', coalesce(p_identity, '')))));
-    RETURN 'ok';
 END $$;
 
 -- A worker is shutting down: its cached runs' next tasks go to any worker at once,
@@ -1765,10 +1843,7 @@ BEGIN
     IF e.run_id IS NULL THEN
         RETURN 'not_found';
     END IF;
-    IF NOT {{schema}}.deliver(e.run_id, jsonb_build_array(p_signal)) THEN
-        RETURN 'not_running';
-    END IF;
-    RETURN 'ok';
+    RETURN {{schema}}.deliver_checked(e.run_id, jsonb_build_array(p_signal));
 END $$;
 
 -- A query waits here until a worker of the run's task queue answers it. Queries never

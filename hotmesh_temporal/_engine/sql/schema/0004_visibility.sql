@@ -115,3 +115,70 @@ BEGIN
                ELSE memo END
      WHERE run_id = e.run_id;
 END $$;
+
+-- Protobuf sizes of JSON payloads, as Temporal's memo limit counts them: a
+-- length-delimited field's bytes, a base64 text's decoded length, a Payload and a
+-- Memo ({name: payload}) encoded.
+CREATE FUNCTION {{schema}}.pb_field_size(n bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 1 + CASE WHEN n < 128 THEN 1 WHEN n < 16384 THEN 2 WHEN n < 2097152 THEN 3
+                    WHEN n < 268435456 THEN 4 ELSE 5 END + n
+$$;
+
+CREATE FUNCTION {{schema}}.b64_size(p_text text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(length(p_text) * 3 / 4 - (length(p_text) - length(rtrim(p_text, '='))), 0)
+$$;
+
+CREATE FUNCTION {{schema}}.payload_size(p_payload jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce((SELECT sum({{schema}}.pb_field_size(
+                         {{schema}}.pb_field_size(octet_length(key))
+                         + {{schema}}.pb_field_size({{schema}}.b64_size(value))))
+                       FROM jsonb_each_text(p_payload->'metadata')), 0)
+         + CASE WHEN {{schema}}.b64_size(p_payload->>'data') > 0
+                THEN {{schema}}.pb_field_size({{schema}}.b64_size(p_payload->>'data')) ELSE 0 END
+$$;
+
+CREATE FUNCTION {{schema}}.memo_size(p_memo jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(sum({{schema}}.pb_field_size(
+               {{schema}}.pb_field_size(octet_length(key))
+               + {{schema}}.pb_field_size({{schema}}.payload_size(value)))), 0)
+      FROM jsonb_each(coalesce(p_memo, '{}'::jsonb))
+$$;
+
+-- Hook of complete_workflow_task (before anything of the task is kept): when the memo
+-- its upserts leave (merged with the run's) is over memo_size_error, do what the
+-- Temporal server does (checked 2026-12-06 on a dev server): WorkflowTaskFailed with
+-- cause BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES, then the run terminated with the
+-- same text by 'history-service'. True when it did; the caller holds the run's lock.
+CREATE FUNCTION {{schema}}.refuse_oversized_memo(
+    e {{schema}}.executions, p_lease bigint, p_completion jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_message text := 'BadModifyWorkflowPropertiesAttributes: '
+                      'ModifyWorkflowPropertiesCommandAttributes. Memo exceeds size limit.';
+    v_started jsonb := p_completion->'events'->0;
+    v_scheduled bigint;
+BEGIN
+    IF {{schema}}.memo_size({{schema}}.merge_payload_map(e.memo, p_completion->'visibility'->'memo'))
+       <= (SELECT memo_size_error FROM {{schema}}.limits) THEN
+        RETURN false;
+    END IF;
+    DELETE FROM {{schema}}.workflow_tasks WHERE run_id = e.run_id AND lease_id = p_lease
+    RETURNING scheduled_event_id INTO v_scheduled;
+    IF NOT FOUND THEN
+        RETURN false;  -- not this lease's any more: the usual path says stale
+    END IF;
+    IF v_started->>'type' = 'WorkflowTaskStarted' THEN
+        PERFORM {{schema}}.append_events(e.run_id, jsonb_build_array(v_started,
+            jsonb_build_object('type', 'WorkflowTaskFailed', 'attrs', jsonb_build_object(
+                'scheduledEventId', v_scheduled::text, 'startedEventId', '$prev',
+                'cause', 'WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES',
+                'failure', jsonb_build_object('message', v_message, 'serverFailureInfo', '{}'::jsonb),
+                'identity', coalesce(v_started->'attrs'->>'identity', '')))));
+    END IF;
+    PERFORM {{schema}}.terminate_run(e, v_message, NULL, 'history-service');
+    RETURN true;
+END $$;
