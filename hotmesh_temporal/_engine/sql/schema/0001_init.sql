@@ -910,7 +910,8 @@ BEGIN
     END IF;
     -- A memo upserted past memo_size_error: the task fails and the run is terminated,
     -- as the Temporal server does (0004).
-    IF p_completion->'visibility' ? 'memo'
+    -- (p_completion ? 'visibility' first: without it, NULL AND f() would call f.)
+    IF p_completion ? 'visibility' AND p_completion->'visibility' ? 'memo'
        AND {{schema}}.refuse_oversized_memo(e, p_lease, p_completion) THEN
         RETURN jsonb_build_object('status', 'stale');
     END IF;
