@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime.local_markers import (
+    LOCAL_CANCELLED_CAUSE,
+    LOCAL_CANCELLED_MESSAGE,
+)
 from hotmesh_temporal._engine.runtime.loop import dropped_quietly
 from hotmesh_temporal.worker import _interceptor as wi
 
@@ -218,20 +222,32 @@ class OutboundWork:
         if self.discard_unsent_command(pending.command):
             self._resolve_activity_cancelled(pending)
             return True
-        if cancellation != workflow.ActivityCancellationType.ABANDON:
-            self.add_command(
-                c.RequestCancelActivity(seq=pending.seq, is_local=pending.command.is_local)
-            )
+        is_local = pending.command.is_local
+        # As Temporal's Core: a running local activity's attempt is cancelled whatever
+        # the cancellation type (ABANDON included); the type only decides whether the
+        # workflow waits for the attempt's outcome.
+        if is_local or cancellation != workflow.ActivityCancellationType.ABANDON:
+            self.add_command(c.RequestCancelActivity(seq=pending.seq, is_local=is_local))
         if cancellation != workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED:
-            self._resolve_activity_cancelled(pending)
+            if is_local:
+                self._resolve_activity_cancelled(
+                    pending, LOCAL_CANCELLED_MESSAGE, LOCAL_CANCELLED_CAUSE
+                )
+            else:
+                self._resolve_activity_cancelled(pending)
         return True
 
-    def _resolve_activity_cancelled(self, pending: _PendingActivity) -> None:
+    def _resolve_activity_cancelled(
+        self,
+        pending: _PendingActivity,
+        message: str = "Activity cancelled",
+        cause: str = "Cancelled",  # Temporal's wording
+    ) -> None:
         key = (pending.command.is_local, pending.seq)
         self._activities.pop(key, None)
         self._forgotten.add(("activity",) + key)
         error = temporal_exceptions.ActivityError(
-            "Activity cancelled",
+            message,
             scheduled_event_id=0,
             started_event_id=0,
             identity="",
@@ -239,7 +255,7 @@ class OutboundWork:
             activity_id=pending.command.activity_id,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")  # Temporal's wording
+        error.__cause__ = temporal_exceptions.CancelledError(cause)
         pending.future.set_exception(error)
 
     def _require_forgotten(self, key: tuple, what: str) -> None:
