@@ -227,3 +227,72 @@ async def test_cancelling_the_task_awaiting_a_local_activity(client, task_queue,
         outcome, record, _ = await _run_case(client, task_queue, case, via_task=True)
     assert outcome == _expected(kind, swallow)[0]
     assert record == [GAVE_IN_THREAD if sync else GAVE_IN_ASYNC]
+
+
+ran: list[str] = []
+
+
+@activity.defn
+async def never_starts(key: str) -> str:
+    ran.append(key)
+    return "ran"
+
+
+@workflow.defn
+class CancelsBeforeAwaiting:
+    """Cancels the handle at once, before its task first ran (as exp'd on temporalio:
+    the awaiting code gets plain CancelledError, whatever the cancellation type)."""
+
+    @workflow.run
+    async def run(self, key: str, local: bool, kind: str) -> str:
+        options: dict[str, Any] = {
+            "start_to_close_timeout": timedelta(seconds=5),
+            "cancellation_type": workflow.ActivityCancellationType[kind],
+        }
+        if local:
+            handle = workflow.start_local_activity(never_starts, key, **options)
+        else:
+            handle = workflow.start_activity(never_starts, key, **options)
+        handle.cancel()
+        try:
+            return f"result {await handle!r}"
+        except BaseException as err:  # noqa: BLE001 - what the awaiting code gets
+            return f"{type(err).__module__}.{type(err).__name__}: {err!s} / {err.__cause__!r}"
+
+
+KINDS = ("TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "ABANDON")
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "remote"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_cancelling_a_handle_before_it_ran(client, task_queue, local, kind):
+    """As temporalio 1.35: plain ``asyncio.CancelledError`` (no message, no cause) in
+    the awaiting code; no activity task for a remote activity; for a local one, Core's
+    cancel marker (attempt 0, "Activity cancelled", a completion time only with
+    WAIT_CANCELLATION_COMPLETED); the activity never runs."""
+    key = f"{kind}-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CancelsBeforeAwaiting],
+        activities=[never_starts],
+    ):
+        handle = await client.start_workflow(
+            CancelsBeforeAwaiting.run,
+            args=[key, local, kind],
+            id=f"wf-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        assert await asyncio.wait_for(handle.result(), 30) == (
+            "asyncio.exceptions.CancelledError:  / None"
+        )
+    history = await handle.fetch_history()
+    kinds = [event.WhichOneof("attributes") for event in history.events]
+    assert "activity_task_scheduled_event_attributes" not in kinds
+    waits = kind == "WAIT_CANCELLATION_COMPLETED"
+    expected = [
+        ("never_starts", 0, "Activity cancelled", "canceled_failure_info", False, not waits)
+    ]
+    assert _markers(history) == (expected if local else [])
+    assert key not in ran
+    await Replayer(workflows=[CancelsBeforeAwaiting]).replay_workflow(history)

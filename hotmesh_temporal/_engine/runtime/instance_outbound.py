@@ -43,6 +43,7 @@ class _PendingActivity:
     future: asyncio.Future
     cancel_requested: bool = False
     backoff_timer: Any = None  # a local activity waiting out a retry backoff
+    awaited: bool = False  # its handle's coroutine has begun waiting for the outcome
 
 
 @dataclass
@@ -70,7 +71,12 @@ class _ActivityHandle(workflow.ActivityHandle):
         self._pending = pending
 
     def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_activity(self._pending)
+        if self._pending.awaited or self.done():
+            return self._instance._cancel_activity(self._pending)
+        # As temporalio: a handle cancelled before its task first ran is cancelled as
+        # a task (the awaiting code gets plain CancelledError), its activity with it.
+        self._instance._cancel_unawaited_activity(self._pending)
+        return super().cancel(msg)
 
 
 class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
@@ -161,6 +167,7 @@ class OutboundWork:
         return _ActivityHandle(self, pending, self._activity_result(pending, result_type))
 
     async def _activity_result(self, pending: _PendingActivity, result_type: Any | None) -> Any:
+        pending.awaited = True
         payload = await pending.future
         if payload is None:
             return None
@@ -236,6 +243,20 @@ class OutboundWork:
             else:
                 self._resolve_activity_cancelled(pending)
         return True
+
+    def _cancel_unawaited_activity(self, pending: _PendingActivity) -> None:
+        """Cancel the activity of a handle whose task never ran (so its schedule was
+        not sent yet). Nothing will await the outcome. A remote activity's schedule is
+        dropped; a local one's stays with its cancellation, as Core records a cancel
+        marker for it (see local_activities.run_with_local_activities)."""
+        pending.cancel_requested = True
+        key = (pending.command.is_local, pending.seq)
+        self._activities.pop(key, None)
+        self._forgotten.add(("activity",) + key)
+        if pending.command.is_local:
+            self.add_command(c.RequestCancelActivity(seq=pending.seq, is_local=True))
+        elif not self.discard_unsent_command(pending.command):
+            self.add_command(c.RequestCancelActivity(seq=pending.seq))
 
     def _resolve_activity_cancelled(
         self,

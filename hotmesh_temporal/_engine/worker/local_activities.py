@@ -377,30 +377,37 @@ async def run_with_local_activities(
             control = LocalAttemptControl()
             running[asyncio.ensure_future(executor.run(cmd, run, control))] = _Running(cmd, control)
 
-    def take(cmds: list) -> None:
+    def take(cmds: list) -> list[c.ScheduleActivity]:
         """The activation's commands, a local activity's cancellation in its place:
         a cancelled attempt the workflow does not wait for is recorded at once, as
         Core records it (the attempt still runs until it gives in; its outcome is
-        dropped)."""
+        dropped), and so is one cancelled before it started. Returns the local
+        activities to start."""
+        schedules = {cmd.seq: cmd for cmd in cmds if is_local_activity(cmd)}
         for cmd in cmds:
             if is_local_activity(cmd):
                 continue  # started below, recorded as a marker when it finishes
             if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local:
+                unstarted = schedules.pop(cmd.seq, None)
+                if unstarted is not None:
+                    commands.append(_cancelled_marker(unstarted, before_start=True))
+                    continue
                 marker = _cancel_running(running, cmd.seq)
                 if marker is not None:
                     commands.append(marker)
                 continue
             commands.append(cmd)
+        return list(schedules.values())
 
     start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
     result = await driver.run_current(started_at, history_length)
     commands: list[c.Command] = []
     try:
         while result.failure is None:
-            take(result.commands)
+            to_start = take(result.commands)
             if _closes_run(result.commands):  # the run ends: its local activities stop
                 break
-            start([cmd for cmd in result.commands if is_local_activity(cmd)])
+            start(to_start)
             if not running:
                 break
             if waiting is not None:
@@ -458,16 +465,20 @@ def _forget_abandoned(task: asyncio.Future) -> None:
         logger.debug("cancelled local activity ended with %r", task.exception())
 
 
-def _cancelled_marker(cmd: c.ScheduleActivity) -> c.LocalActivityMarker:
-    """What Core records for a local activity cancelled without waiting: attempt 0,
-    no completion time, Temporal's "Activity cancelled" failure."""
+def _cancelled_marker(cmd: c.ScheduleActivity, before_start: bool = False) -> c.LocalActivityMarker:
+    """What Core records for a local activity cancelled without waiting, or before
+    it started: attempt 0, Temporal's "Activity cancelled" failure, and no completion
+    time (but for one cancelled before it started with WAIT_CANCELLATION_COMPLETED)."""
+    waits = cmd.cancellation_type == int(
+        workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    )
     failure = Failure.from_json_dict({"message": LOCAL_CANCELLED_CAUSE, "canceledFailureInfo": {}})
     return c.LocalActivityMarker(
         seq=cmd.seq,
         activity_id=cmd.activity_id,
         activity_type=cmd.activity_type,
         attempt=0,
-        complete_time=None,
+        complete_time=datetime.now(timezone.utc) if before_start and waits else None,
         original_schedule_time=cmd.original_schedule_time or datetime.now(timezone.utc),
         failure=failure,
         user_metadata=cmd.user_metadata,
