@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypedDict, cast
 
 import hotmesh_temporal.service
+from hotmesh_temporal._envconfig_errors import ConfigError as _ConfigError
+from hotmesh_temporal._envconfig_errors import check_document, decode_error, parse_error
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -49,22 +51,12 @@ else:  # pragma: no cover - Python 3.10 (pydantic brings typing_extensions)
 DataSource: TypeAlias = Path | str | bytes
 """A path to read, or the contents themselves (``str`` or ``bytes``)."""
 
-_PROFILE_KEYS = ("address", "namespace", "api_key", "tls", "codec", "grpc_meta")
-_TLS_KEYS = (
-    "disabled", "server_name", "disable_host_verification",
-    "server_ca_cert_path", "server_ca_cert_data", "client_cert_path", "client_cert_data",
-    "client_key_path", "client_key_data",
-)  # fmt: skip
 # TOML / environment names of the three TLS sources -> ClientConfigTLSDict keys.
 _TLS_SOURCES = {
     "server_ca_cert": "SERVER_CA_CERT",
     "client_cert": "CLIENT_CERT",
     "client_key": "CLIENT_KEY",
 }
-
-
-class _ConfigError(RuntimeError):
-    """The configuration cannot be loaded (bad TOML, unknown profile, conflicts)."""
 
 
 class ClientConfigTLSDict(TypedDict, total=False):
@@ -371,44 +363,15 @@ def _load_profiles(
     if not data:
         return {}
     try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise _ConfigError(f"Configuration loading error: {err}") from err
-    profiles = document.get("profile") or {}
-    if strict:
-        _check_strict(document, profiles)
-    for name, profile in profiles.items():
-        _check_types(name, profile)
-    return profiles
-
-
-def _check_strict(document: Mapping[str, Any], profiles: Mapping[str, Any]) -> None:
-    for key in document:
-        if key != "profile":
-            raise _ConfigError(f"Configuration loading error: unknown field `{key}`")
-    for name, profile in profiles.items():
-        for key in profile:
-            if key not in _PROFILE_KEYS:
-                raise _ConfigError(
-                    f"Configuration loading error: unknown field `{key}` in profile "
-                    f"'{name}', expected one of {', '.join(_PROFILE_KEYS)}"
-                )
-        for key in profile.get("tls") or {}:
-            if key not in _TLS_KEYS:
-                raise _ConfigError(
-                    f"Configuration loading error: unknown field `{key}` in [profile.{name}.tls]"
-                )
-
-
-def _check_types(name: str, profile: Any) -> None:
-    if not isinstance(profile, dict):
-        raise _ConfigError(f"Configuration loading error: profile '{name}' is not a table")
-    for key in ("address", "namespace", "api_key"):
-        if key in profile and not isinstance(profile[key], str):
-            raise _ConfigError(
-                f"Configuration loading error: profile '{name}': invalid type for "
-                f"`{key}`: {type(profile[key]).__name__}, expected a string"
-            )
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise decode_error(err) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise parse_error(text, err) from None
+    check_document(text, document, strict)
+    return document.get("profile") or {}
 
 
 def _profile_from_toml(profile: Mapping[str, Any]) -> dict:

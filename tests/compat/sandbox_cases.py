@@ -134,6 +134,65 @@ def case_pathlib_pure() -> object:
     return pathlib.PurePosixPath("a", "b").as_posix()
 
 
+# Reads, not calls: temporalio refuses reading os.name and os.path (its restrictions'
+# access sets) and any use of os.environ but membership, length and iteration.
+
+
+def case_os_name() -> object:
+    return os.name
+
+
+def case_os_path_join() -> object:
+    return os.path.join("a", "b")
+
+
+def case_os_sep() -> object:
+    return os.sep
+
+
+def case_os_environ_item() -> object:
+    return os.environ["PATH"]
+
+
+def case_os_environ_get() -> object:
+    return os.environ.get("PATH")
+
+
+def case_os_environ_copy() -> object:
+    return dict(os.environ)
+
+
+def case_os_environ_set_and_delete() -> object:
+    os.environ["HOTMESH_SANDBOX_CASE"] = "1"
+    del os.environ["HOTMESH_SANDBOX_CASE"]
+    return "set and deleted"
+
+
+def case_os_environ_delete_missing() -> object:
+    del os.environ["HOTMESH_SANDBOX_CASE_NEVER_SET"]
+    return None
+
+
+def case_os_environ_pop() -> object:
+    return os.environ.pop("HOTMESH_SANDBOX_CASE_NEVER_SET", None)
+
+
+def case_os_environ_contains() -> object:
+    return "PATH" in os.environ
+
+
+def case_os_environ_len_and_iteration() -> object:
+    return len(os.environ) == len(list(os.environ)) and bool(os.environ)
+
+
+def case_os_environ_repr() -> object:
+    return repr(os.environ)[:8]
+
+
+def case_os_environb_bytes_item() -> object:
+    return os.environb[b"PATH"] is not None
+
+
 # Refused by temporalio, answered from the workflow here (docs/determinism.md).
 
 

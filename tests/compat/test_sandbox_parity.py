@@ -28,6 +28,25 @@ from tests.compat.temporalio_run import TemporalioRun
 # guard *follows* workflow time and randomness for these).
 FOLLOWED = {"case_time_time", "case_random_randint", "case_uuid4"}
 
+# Attribute reads and uses of os.environ (not calls) temporalio refuses, and the
+# ones its proxies let through.
+READS_REFUSED = {
+    "case_os_name",
+    "case_os_path_join",
+    "case_os_environ_item",
+    "case_os_environ_get",
+    "case_os_environ_copy",
+    "case_os_environ_pop",
+}
+READS_PASSED = {
+    "case_os_sep",
+    "case_os_environ_contains",
+    "case_os_environ_len_and_iteration",
+    "case_os_environ_repr",
+    "case_os_environ_set_and_delete",
+    "case_os_environb_bytes_item",
+}
+
 _PAYLOADS = temporalio.converter.DataConverter.default.payload_converter
 
 
@@ -54,6 +73,7 @@ async def test_refusals_match_temporalio(client, task_queue, temporalio_outcomes
             )
     refused = {n for n, o in temporalio_outcomes.items() if o[0] != "ok"}
     assert FOLLOWED <= refused
+    assert READS_REFUSED <= refused and not READS_PASSED & refused
     assert len(refused) > 10 and "case_json_dumps" not in refused
     for name in CASE_NAMES:
         theirs = temporalio_outcomes[name]
@@ -136,3 +156,17 @@ async def test_a_module_first_imported_by_workflow_code_warns_as_temporalio(clie
             )
     assert result == ["ok", "loaded"]
     assert _dynamic_import_warnings(ours) == expected
+
+
+async def test_refused_reads_are_logged_as_temporalio_logs_them(client, task_queue, caplog):
+    cls = sandbox_workflow_ours.SandboxCase
+    async with Worker(client, task_queue=task_queue, workflows=[cls]):
+        with caplog.at_level(logging.WARNING):
+            for case in ("case_os_name", "case_os_environ_get"):
+                await client.execute_workflow(
+                    cls.run, case, id=f"sandbox-{uuid.uuid4()}", task_queue=task_queue
+                )
+    logged = [(r.name, r.getMessage()) for r in caplog.records]
+    logger = "hotmesh_temporal.worker.workflow_sandbox._restrictions"
+    assert (logger, "name on os restricted") in logged
+    assert (logger, "get on os.environ restricted") in logged

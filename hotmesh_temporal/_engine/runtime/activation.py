@@ -196,7 +196,7 @@ class LocalActivityMarker:
     activity_id: str
     activity_type: str
     attempt: int
-    complete_time: datetime
+    complete_time: datetime | None  # None for a cancellation recorded before an outcome
     original_schedule_time: datetime
     result: Payload | None = None
     failure: Failure | None = None  # the activity's own failure (not wrapped)

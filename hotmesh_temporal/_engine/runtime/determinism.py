@@ -18,6 +18,7 @@ import functools
 import gc
 import inspect
 import logging
+import os
 import random
 import sys
 import threading
@@ -147,14 +148,18 @@ def refusing(refusals: Any) -> Iterator[None]:
     if not refusals or sys.getprofile() is not None:
         yield None
         return
+    _guard_reads(refusals)
     _keep_gc_watch_around_others()
     _state.refused = refusals
+    thread = threading.get_ident()
+    _guarded_threads[thread] = refusals
     sys.setprofile(_watch_calls)
     try:
         yield None
     finally:
         sys.setprofile(None)
         _state.refused = None
+        del _guarded_threads[thread]
 
 
 def rearm() -> None:
@@ -172,7 +177,8 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
         refusal = refusals.by_code.get(code, _UNKNOWN)
         if refusal is _UNKNOWN:
             path = _python_path(frame)
-            refusal = refusals.by_code[code] = refusals.verdict(path) if path else None
+            refused = path and not _is_operator_method(path[-1])
+            refusal = refusals.by_code[code] = refusals.verdict(path) if refused else None
         if refusal is None:
             return
         if code.co_flags & _RESUMABLE and frame.f_lasti > _first_resume(code):
@@ -194,26 +200,138 @@ def _watch_calls(frame: Any, event: str, arg: Any) -> None:
         caller = frame
     else:
         return
-    if caller is None or is_unrestricted() or getattr(_state, "loading", 0) > 0:
+    if caller is None or not _is_workflow_code(caller, refusals):
         return
+    # Raised from the profile function, the error surfaces at the call; CPython
+    # turns the profiler off with it (a caught refusal ends checks for this step).
+    _refuse(refusal, stacklevel=2)
+
+
+def _is_operator_method(name: str) -> bool:
+    """A special method Python calls for an operator or builtin (``len``, ``in``,
+    ``repr``, iteration) on a value workflow code holds: temporalio's proxies let these
+    through, refusing the value's use by name instead (``os.environ.PATH``, see
+    _GuardedEnviron). ``__init__`` is named as a call of its class (_python_path)."""
+    return name.startswith("__") and name.endswith("__") and name != "__call__"
+
+
+def _is_workflow_code(caller: Any, refusals: Any) -> bool:
+    """Whether the frame ``caller`` runs workflow code the guard checks (not the
+    standard library, this package, a passed-through module, a finalizer)."""
+    if is_unrestricted() or getattr(_state, "loading", 0) > 0:
+        return False
     if _collecting.get(threading.get_ident()):
-        return  # a finalizer or gc callback that happened to run here, not workflow code
+        return False  # a finalizer or gc callback that happened to run here
     caller_module = caller.f_globals.get("__name__", "")
     top_level = caller_module.partition(".")[0]
     if top_level in sys.stdlib_module_names or top_level in _UNGUARDED_PACKAGES:
-        return
-    if is_passed_through(caller_module, _state.refused.passthrough):
-        return
+        return False
+    return not is_passed_through(caller_module, refusals.passthrough)
+
+
+def _refuse(refusal: Any, stacklevel: int) -> None:
     # As temporalio's sandbox: a log line, then the warning or the error.
     _sandbox_logger.warning("%s on %s restricted", refusal.path[-1], ".".join(refusal.path[:-1]))
     node = refusal.node
     if node.leaf_warning is not None:
         message = node.leaf_message or RestrictedWorkflowAccessError.default_message(refusal.name)
-        warnings.warn(message, node.leaf_warning, stacklevel=2)
+        warnings.warn(message, node.leaf_warning, stacklevel=stacklevel + 1)
         return
-    # Raised from the profile function, the error surfaces at the call; CPython
-    # turns the profiler off with it (a caught refusal ends checks for this step).
     raise RestrictedWorkflowAccessError(refusal.name, override_message=node.leaf_message)
+
+
+# ------------------------------------------------------------ refused reads (sandbox)
+#
+# temporalio's sandbox also refuses reading some module attributes (``os.name``, and
+# ``os.path`` before Python 3.14: its restrictions' ``access`` sets) and any use of a
+# non-builtin value its ``use`` sets cover (``os.environ["X"]``, ``os.environ.get``,
+# ``dict(os.environ)``; ``in``, ``len`` and iteration pass). With no import sandbox to
+# hand out proxies, the modules holding such attributes get a module class whose
+# ``__getattribute__`` checks the few watched names, and ``os.environ`` /
+# ``os.environb`` a subclass of their class checking each use. Both are installed the
+# first time a guarded workflow runs (never for unguarded ones, e.g. the bench's), and
+# cost any reader a Python-level call per access (measured in
+# bench/read_guard_overhead.py); the checks themselves only run on a guarded thread.
+
+_guarded_module_reads: dict[str, set[str]] = {}  # module name -> names watched
+# The refusals of the threads running a guarded step, by thread id: empty most of the
+# time, so that a read elsewhere costs one test of it.
+_guarded_threads: dict[int, Any] = {}
+_ENVIRON_NAMES = ("environ", "environb")
+
+
+def _guard_reads(refusals: Any) -> None:
+    """Watch the reads ``refusals`` refuses (once per module and name)."""
+    for module_name, names in refusals.refused_reads.items():
+        module = sys.modules.get(module_name)
+        if module is None or not names:
+            continue
+        watched = _guarded_module_reads.get(module_name)
+        if watched is None:
+            watched = _guarded_module_reads[module_name] = set()
+            with _install_lock:
+                if type(module) is types.ModuleType:
+                    module.__class__ = _read_guarded_module_class(watched)
+        watched.update(names)
+    for name in _ENVIRON_NAMES:
+        value = getattr(os, name, None)
+        if value is not None and type(value) is os._Environ:
+            value.__class__ = _GuardedEnviron
+
+
+def _read_guarded_module_class(watched: set[str]) -> type:
+    read = types.ModuleType.__getattribute__
+
+    def __getattribute__(self: types.ModuleType, name: str) -> Any:
+        if name in watched and _guarded_threads:
+            _check_read(read(self, "__name__"), name)
+        return read(self, name)
+
+    return type("ReadGuardedModule", (types.ModuleType,), {"__getattribute__": __getattribute__})
+
+
+def _check_read(module_name: str, name: str) -> None:
+    refusals = _guarded_threads.get(threading.get_ident())
+    reader = sys._getframe(2)  # the code reading the attribute
+    if refusals is None or not _is_workflow_code(reader, refusals):
+        return
+    refusal = refusals.read_verdict((*_module_path(module_name), name))
+    if refusal is not None:
+        _refuse(refusal, stacklevel=3)
+
+
+def _check_environ_use(environ: Any, member: str) -> None:
+    refusals = _guarded_threads.get(threading.get_ident())
+    user = sys._getframe(2)  # the code using the mapping (under the dunder)
+    if refusals is None or not _is_workflow_code(user, refusals):
+        return
+    label = "environb" if environ is getattr(os, "environb", None) else "environ"
+    refusal = refusals.use_verdict(("os", label), member)
+    if refusal is not None:
+        _refuse(refusal, stacklevel=3)
+
+
+_read_environ = object.__getattribute__
+_environ_getitem = os._Environ.__getitem__
+
+
+class _GuardedEnviron(os._Environ):
+    """``os.environ`` once guarded: as temporalio's restricted proxy, workflow code
+    may not read its items or any attribute (``get``, ``keys``, ``pop``; ``dict()``
+    reads ``keys``), while membership, length, iteration, ``repr`` and assigning or
+    deleting an item pass (temporalio's proxy does not check those operators)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if _guarded_threads and name != "__class__":
+            _check_environ_use(self, name)
+        return _read_environ(self, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        # As temporalio's proxy: an item is refused by its name, so a bytes key of
+        # os.environb is let through.
+        if _guarded_threads and isinstance(key, str):
+            _check_environ_use(self, key)
+        return _environ_getitem(self, key)
 
 
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR

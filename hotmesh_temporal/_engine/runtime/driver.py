@@ -636,8 +636,15 @@ def recorded_commands(commands: list[c.Command]) -> list[c.Command]:
     scheduled by an activation that also closes the run never runs (the run is over
     before the worker would start it), so it records nothing."""
     closing = any(type(cmd) in _CLOSE_COMMANDS for cmd in commands)
+    # Except one cancelled before its handle ran: Core records its cancel marker.
+    cancelled = {
+        cmd.seq for cmd in commands if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local
+    }
     return [
-        cmd for cmd in commands if _records_event(cmd) and not (closing and is_local_activity(cmd))
+        cmd
+        for cmd in commands
+        if _records_event(cmd)
+        and not (closing and is_local_activity(cmd) and cmd.seq not in cancelled)
     ]
 
 

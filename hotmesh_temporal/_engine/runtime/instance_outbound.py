@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 import hotmesh_temporal.exceptions as temporal_exceptions
 from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.runtime import activation as c
+from hotmesh_temporal._engine.runtime.local_markers import (
+    LOCAL_CANCELLED_CAUSE,
+    LOCAL_CANCELLED_MESSAGE,
+)
 from hotmesh_temporal._engine.runtime.loop import dropped_quietly
 from hotmesh_temporal.worker import _interceptor as wi
 
@@ -39,6 +43,7 @@ class _PendingActivity:
     future: asyncio.Future
     cancel_requested: bool = False
     backoff_timer: Any = None  # a local activity waiting out a retry backoff
+    awaited: bool = False  # its handle's coroutine has begun waiting for the outcome
 
 
 @dataclass
@@ -66,7 +71,12 @@ class _ActivityHandle(workflow.ActivityHandle):
         self._pending = pending
 
     def cancel(self, msg: Any = None) -> bool:
-        return self._instance._cancel_activity(self._pending)
+        if self._pending.awaited or self.done():
+            return self._instance._cancel_activity(self._pending)
+        # As temporalio: a handle cancelled before its task first ran is cancelled as
+        # a task (the awaiting code gets plain CancelledError), its activity with it.
+        self._instance._cancel_unawaited_activity(self._pending)
+        return super().cancel(msg)
 
 
 class _ChildWorkflowHandle(workflow.ChildWorkflowHandle):
@@ -157,6 +167,7 @@ class OutboundWork:
         return _ActivityHandle(self, pending, self._activity_result(pending, result_type))
 
     async def _activity_result(self, pending: _PendingActivity, result_type: Any | None) -> Any:
+        pending.awaited = True
         payload = await pending.future
         if payload is None:
             return None
@@ -218,20 +229,46 @@ class OutboundWork:
         if self.discard_unsent_command(pending.command):
             self._resolve_activity_cancelled(pending)
             return True
-        if cancellation != workflow.ActivityCancellationType.ABANDON:
-            self.add_command(
-                c.RequestCancelActivity(seq=pending.seq, is_local=pending.command.is_local)
-            )
+        is_local = pending.command.is_local
+        # As Temporal's Core: a running local activity's attempt is cancelled whatever
+        # the cancellation type (ABANDON included); the type only decides whether the
+        # workflow waits for the attempt's outcome.
+        if is_local or cancellation != workflow.ActivityCancellationType.ABANDON:
+            self.add_command(c.RequestCancelActivity(seq=pending.seq, is_local=is_local))
         if cancellation != workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED:
-            self._resolve_activity_cancelled(pending)
+            if is_local:
+                self._resolve_activity_cancelled(
+                    pending, LOCAL_CANCELLED_MESSAGE, LOCAL_CANCELLED_CAUSE
+                )
+            else:
+                self._resolve_activity_cancelled(pending)
         return True
 
-    def _resolve_activity_cancelled(self, pending: _PendingActivity) -> None:
+    def _cancel_unawaited_activity(self, pending: _PendingActivity) -> None:
+        """Cancel the activity of a handle whose task never ran (so its schedule was
+        not sent yet). Nothing will await the outcome. A remote activity's schedule is
+        dropped; a local one's stays with its cancellation, as Core records a cancel
+        marker for it (see local_activities.run_with_local_activities)."""
+        pending.cancel_requested = True
+        key = (pending.command.is_local, pending.seq)
+        self._activities.pop(key, None)
+        self._forgotten.add(("activity",) + key)
+        if pending.command.is_local:
+            self.add_command(c.RequestCancelActivity(seq=pending.seq, is_local=True))
+        elif not self.discard_unsent_command(pending.command):
+            self.add_command(c.RequestCancelActivity(seq=pending.seq))
+
+    def _resolve_activity_cancelled(
+        self,
+        pending: _PendingActivity,
+        message: str = "Activity cancelled",
+        cause: str = "Cancelled",  # Temporal's wording
+    ) -> None:
         key = (pending.command.is_local, pending.seq)
         self._activities.pop(key, None)
         self._forgotten.add(("activity",) + key)
         error = temporal_exceptions.ActivityError(
-            "Activity cancelled",
+            message,
             scheduled_event_id=0,
             started_event_id=0,
             identity="",
@@ -239,7 +276,7 @@ class OutboundWork:
             activity_id=pending.command.activity_id,
             retry_state=temporal_exceptions.RetryState.CANCEL_REQUESTED,
         )
-        error.__cause__ = temporal_exceptions.CancelledError("Cancelled")  # Temporal's wording
+        error.__cause__ = temporal_exceptions.CancelledError(cause)
         pending.future.set_exception(error)
 
     def _require_forgotten(self, key: tuple, what: str) -> None:

@@ -31,7 +31,9 @@ def marker_attributes(marker: c.LocalActivityMarker) -> dict[str, Any]:
         "attempt": marker.attempt,
         "activity_id": marker.activity_id,
         "activity_type": marker.activity_type,
-        "complete_time": _seconds_nanos_time(marker.complete_time),
+        "complete_time": (
+            None if marker.complete_time is None else _seconds_nanos_time(marker.complete_time)
+        ),
         "backoff": _seconds_nanos_span(marker.backoff),
         "original_schedule_time": _seconds_nanos_time(marker.original_schedule_time),
     }
@@ -77,6 +79,11 @@ def is_local_activity_marker(attrs: Mapping[str, Any]) -> bool:
 # ActivityError wrapping it (seen with temporalio 1.35 against a dev server).
 LOCAL_TIMEOUT_CAUSE = "Activity timed out"
 LOCAL_TIMEOUT_MESSAGE = "Local Activity timed out"
+# Core's words for a local activity cancelled from workflow code: the ActivityError,
+# and the CancelledError under it when the workflow does not wait for the attempt
+# (TRY_CANCEL, ABANDON), which is also the failure its marker records.
+LOCAL_CANCELLED_MESSAGE = "Local Activity cancelled"
+LOCAL_CANCELLED_CAUSE = "Activity cancelled"
 
 
 def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
@@ -95,14 +102,16 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
                 original_schedule_time=marker.original_schedule_time,
             ),
         )
-    if not _is_timeout(marker.failure):
+    wrapper_message = _wrapper_message(marker.failure)
+    if wrapper_message is None:
         # As with Temporal's Core: a local activity's own failure reaches the workflow
         # as it was raised (an ApplicationError), with no ActivityError around it.
         return c.ResolveActivity(seq=marker.seq, failed=marker.failure, is_local=True)
-    # A timeout is wrapped, in Core's words and with the retry state Core reports.
+    # A timeout or cancellation is wrapped, in Core's words and with the retry state
+    # Core reports for both.
     wrapper = Failure.from_json_dict(
         {
-            "message": LOCAL_TIMEOUT_MESSAGE,
+            "message": wrapper_message,
             "activityFailureInfo": {
                 "activityType": {"name": marker.activity_type},
                 "activityId": marker.activity_id,
@@ -112,6 +121,14 @@ def resolution(marker: c.LocalActivityMarker) -> c.ResolveActivity:
     )
     wrapper.cause.CopyFrom(marker.failure)
     return c.ResolveActivity(seq=marker.seq, failed=wrapper, is_local=True)
+
+
+def _wrapper_message(failure: Failure) -> str | None:
+    if _is_timeout(failure):
+        return LOCAL_TIMEOUT_MESSAGE
+    if failure.HasField("canceled_failure_info"):
+        return LOCAL_CANCELLED_MESSAGE
+    return None
 
 
 def _is_timeout(failure: Failure) -> bool:

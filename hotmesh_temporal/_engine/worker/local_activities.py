@@ -15,6 +15,8 @@ before scheduling the activity again (Temporal's DoBackoff).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -23,19 +25,23 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hotmesh_temporal import activity as activity_api
+from hotmesh_temporal import workflow
 from hotmesh_temporal._engine.observability.metrics import activity_attempt_meter
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime.interception import execute_activity_attempt
 from hotmesh_temporal._engine.runtime.local_markers import (
+    LOCAL_CANCELLED_CAUSE,
     LOCAL_TIMEOUT_CAUSE,
     _is_timeout,
     is_local_activity,
     resolution,
 )
+from hotmesh_temporal._engine.worker.activity_worker import _call_in_thread
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import Priority, RawValue
 from hotmesh_temporal.converter import ActivitySerializationContext
 from hotmesh_temporal.exceptions import ApplicationError, TimeoutType
+from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
@@ -51,6 +57,70 @@ class LocalActivityRun:
     run_id: str
     workflow_type: str
     task_queue: str
+
+
+class LocalAttemptControl:
+    """Cancellation of one local activity from workflow code, reaching its attempt as
+    Temporal's Core makes it: the attempt's ``is_cancelled()`` turns True with
+    ``cancel_requested`` details, an async activity's task is cancelled with
+    "Activity cancelled", a sync activity in a thread pool gets ``CancelledError``
+    raised in its thread, and no further attempt starts."""
+
+    def __init__(self) -> None:
+        self.cancel_requested = False
+        self._context: Any = None
+        self._future: asyncio.Future | None = None
+        self._woken = asyncio.Event()  # ends a retry backoff or a wait for a slot
+
+    def attempt_started(self, context: Any) -> None:
+        self._context, self._future = context, None
+        if self.cancel_requested:
+            self._signal(context)
+
+    def invoked(self, future: asyncio.Future) -> None:
+        """The async activity's own task (what cancellation cancels)."""
+        self._future = future
+        if self.cancel_requested:
+            future.cancel("Activity cancelled")
+
+    def cancel(self) -> None:
+        if self.cancel_requested:
+            return
+        self.cancel_requested = True
+        self._woken.set()
+        if self._context is not None:
+            self._signal(self._context)
+            if self._future is not None:
+                self._future.cancel("Activity cancelled")  # the text temporalio gives
+
+    @staticmethod
+    def _signal(ctx: Any) -> None:
+        ctx.cancellation_details = activity_api.ActivityCancellationDetails(cancel_requested=True)
+        ctx.cancelled.set()
+        if ctx.async_cancelled is not None:
+            ctx.async_cancelled.set()
+        elif ctx.thread_raiser is not None:
+            ctx.thread_raiser.raise_in_thread(TemporalCancelledError)
+
+    async def sleep(self, seconds: float) -> None:
+        """A retry backoff, cut short by cancellation."""
+        try:
+            await asyncio.wait_for(self._woken.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    def is_cancellation(self, err: BaseException) -> bool:
+        """Whether ``err`` is the attempt giving in to this cancellation (rather than
+        the task running it being cancelled from outside)."""
+        if not self.cancel_requested:
+            return False
+        if isinstance(err, TemporalCancelledError):
+            return True
+        if not isinstance(err, asyncio.CancelledError):
+            return False
+        task = asyncio.current_task()
+        cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+        return cancelling is None or cancelling() == 0
 
 
 def _local_converter(data_converter: Any, cmd: c.ScheduleActivity, run: LocalActivityRun) -> Any:
@@ -103,17 +173,34 @@ class LocalActivityExecutor:
         self._interceptors = list(interceptors)
         self._metric_meter = metric_meter
 
-    async def run(self, cmd: c.ScheduleActivity, run: LocalActivityRun) -> c.LocalActivityMarker:
-        """Run attempts until success, a final failure, or a long backoff."""
+    async def run(
+        self,
+        cmd: c.ScheduleActivity,
+        run: LocalActivityRun,
+        control: LocalAttemptControl | None = None,
+    ) -> c.LocalActivityMarker:
+        """Run attempts until success, a final failure, a long backoff, or a
+        cancellation from the workflow (which ends the attempts: none is retried)."""
+        control = control or LocalAttemptControl()
         scheduled = cmd.original_schedule_time or datetime.now(timezone.utc)
         attempt = cmd.attempt
         threshold = cmd.local_retry_threshold or DEFAULT_LOCAL_RETRY_THRESHOLD
         while True:
             try:
-                result = await self._attempt_in_slot(cmd, run, attempt, scheduled)
-            except Exception as err:  # noqa: BLE001 - every failure is recorded
+                if control.cancel_requested:
+                    raise TemporalCancelledError("Cancelled")
+                result = await self._attempt_in_slot(cmd, run, attempt, scheduled, control)
+            except BaseException as err:  # noqa: BLE001 - every failure is recorded
+                if control.is_cancellation(err):
+                    # As temporalio: an attempt that gives in to its cancellation is
+                    # recorded as Temporal's "Cancelled" failure, and is final.
+                    err = TemporalCancelledError("Cancelled")
+                elif not isinstance(err, Exception):
+                    raise
                 failure = Failure()
                 await _local_converter(self._dc, cmd, run).encode_failure(err, failure)
+                if control.cancel_requested:
+                    return _marker(cmd, attempt, scheduled, failure=failure)
                 delay = _retry_delay(cmd, attempt, scheduled, failure)
                 if delay is not None and _starts_too_late(cmd, scheduled, delay):
                     # As Core: a retry that could only start after the schedule-to-start
@@ -127,31 +214,43 @@ class LocalActivityExecutor:
                     return _marker(
                         cmd, attempt, scheduled, failure=failure, backoff=timedelta(seconds=delay)
                     )
-                await asyncio.sleep(delay)
+                await control.sleep(delay)
                 attempt += 1
                 continue
             return _marker(cmd, attempt, scheduled, result=result)
 
     async def _attempt_in_slot(
-        self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
+        self,
+        cmd: c.ScheduleActivity,
+        run: LocalActivityRun,
+        attempt: int,
+        scheduled: datetime,
+        control: LocalAttemptControl,
     ) -> Any:
         """One attempt, once a slot is free. Core's schedule-to-start timeout bounds
         the wait from the activity's first scheduling to the attempt's start."""
         if _starts_too_late(cmd, scheduled, 0.0):
             raise _schedule_to_start_timeout()
         if self._slots is None:
-            return await self._attempt(cmd, run, attempt, scheduled)
+            return await self._attempt(cmd, run, attempt, scheduled, control)
         try:
             await asyncio.wait_for(self._slots.acquire(), _start_time_left(cmd, scheduled))
         except asyncio.TimeoutError:
             raise _schedule_to_start_timeout() from None
         try:
-            return await self._attempt(cmd, run, attempt, scheduled)
+            if control.cancel_requested:  # cancelled while it waited for the slot
+                raise TemporalCancelledError("Cancelled")
+            return await self._attempt(cmd, run, attempt, scheduled, control)
         finally:
             self._slots.release()
 
     async def _attempt(
-        self, cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime
+        self,
+        cmd: c.ScheduleActivity,
+        run: LocalActivityRun,
+        attempt: int,
+        scheduled: datetime,
+        control: LocalAttemptControl,
     ) -> Any:
         defn = self._activities.get(cmd.activity_type) or self._dynamic
         if defn is None:
@@ -164,9 +263,14 @@ class LocalActivityExecutor:
         dc = _local_converter(self._dc, cmd, run)
         args = await _arguments(dc, defn, cmd)
         context = self._context(defn, cmd, run, attempt, scheduled)
+        if not defn.is_async and self._interruptible(defn):
+            context.thread_raiser = activity_api._ThreadCancelRaiser()
+        control.attempt_started(context)
         timeout = _attempt_timeout(cmd, scheduled)
         try:
-            value = await asyncio.wait_for(self._execute(defn, args, context, cmd), timeout)
+            value = await asyncio.wait_for(
+                self._execute(defn, args, context, cmd, control), timeout
+            )
         except asyncio.TimeoutError:
             raise _timeout_error(cmd, scheduled) from None
         return (await dc.encode([value]))[0]
@@ -196,8 +300,20 @@ class LocalActivityExecutor:
             async_shutdown=asyncio.Event() if defn.is_async else None,
         )
 
+    def _interruptible(self, defn: Any) -> bool:
+        """As temporalio: only a thread pool's threads can have cancellation raised
+        in them, and not for activities defined with no_thread_cancel_exception."""
+        return isinstance(self._executor, concurrent.futures.ThreadPoolExecutor) and not getattr(
+            defn, "no_thread_cancel_exception", False
+        )
+
     async def _execute(
-        self, defn: Any, args: list[Any], context: Any, cmd: c.ScheduleActivity
+        self,
+        defn: Any,
+        args: list[Any],
+        context: Any,
+        cmd: c.ScheduleActivity,
+        control: LocalAttemptControl,
     ) -> Any:
         """The attempt, through the worker's activity interceptors (as temporalio runs
         local activities), with the headers the workflow gave the activity."""
@@ -210,24 +326,27 @@ class LocalActivityExecutor:
             args=args,
             executor=None if defn.is_async else self._executor,
             headers=dict(cmd.headers or {}),
-            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context),
+            invoke=lambda fn, call_args: self._invoke(defn, fn, call_args, context, control),
         )
 
-    async def _invoke(self, defn: Any, fn: Any, args: list[Any], context: Any) -> Any:
-        import contextvars
-
+    async def _invoke(
+        self, defn: Any, fn: Any, args: list[Any], context: Any, control: LocalAttemptControl
+    ) -> Any:
         if defn.is_async:
             token = activity_api._current_context.set(context)
             try:
                 task = asyncio.ensure_future(fn(*args))
             finally:
                 activity_api._current_context.reset(token)
+            control.invoked(task)
             return await task
         if self._executor is None:
             raise RuntimeError("sync activities need an activity_executor on the worker")
         ctx = contextvars.copy_context()
         ctx.run(activity_api._current_context.set, context)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, ctx.run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, ctx.run, _call_in_thread, context.thread_raiser, fn, args
+        )
 
 
 async def run_with_local_activities(
@@ -248,24 +367,47 @@ async def run_with_local_activities(
     ``keep_alive_every`` seconds while local activities run (to extend the lease);
     ``waiting`` is told when the task starts and stops waiting for them (the worker
     does not count a task that only waits as one being worked on)."""
-    running: dict[asyncio.Future, c.ScheduleActivity] = {}
+    running: dict[asyncio.Future, _Running] = {}
 
     def start(cmds: list) -> None:
         if cmds and executor is None:
             raise RuntimeError("this workflow worker cannot run local activities")
         for cmd in cmds:
             assert executor is not None  # checked above
-            running[asyncio.ensure_future(executor.run(cmd, run))] = cmd
+            control = LocalAttemptControl()
+            running[asyncio.ensure_future(executor.run(cmd, run, control))] = _Running(cmd, control)
+
+    def take(cmds: list) -> list[c.ScheduleActivity]:
+        """The activation's commands, a local activity's cancellation in its place:
+        a cancelled attempt the workflow does not wait for is recorded at once, as
+        Core records it (the attempt still runs until it gives in; its outcome is
+        dropped), and so is one cancelled before it started. Returns the local
+        activities to start."""
+        schedules = {cmd.seq: cmd for cmd in cmds if is_local_activity(cmd)}
+        for cmd in cmds:
+            if is_local_activity(cmd):
+                continue  # started below, recorded as a marker when it finishes
+            if isinstance(cmd, c.RequestCancelActivity) and cmd.is_local:
+                unstarted = schedules.pop(cmd.seq, None)
+                if unstarted is not None:
+                    commands.append(_cancelled_marker(unstarted, before_start=True))
+                    continue
+                marker = _cancel_running(running, cmd.seq)
+                if marker is not None:
+                    commands.append(marker)
+                continue
+            commands.append(cmd)
+        return list(schedules.values())
 
     start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
     result = await driver.run_current(started_at, history_length)
     commands: list[c.Command] = []
     try:
         while result.failure is None:
-            commands += [cmd for cmd in result.commands if not is_local_activity(cmd)]
+            to_start = take(result.commands)
             if _closes_run(result.commands):  # the run ends: its local activities stop
                 break
-            start([cmd for cmd in result.commands if is_local_activity(cmd)])
+            start(to_start)
             if not running:
                 break
             if waiting is not None:
@@ -281,11 +423,66 @@ async def run_with_local_activities(
             driver.queue_jobs([resolution(marker)])
             result = await driver.run_current(started_at, history_length)
     finally:
-        for task in running:
+        for task, entry in running.items():
+            entry.control.cancel()
             task.cancel()
     if result.failure is None:
         result.commands = commands
     return result
+
+
+@dataclass
+class _Running:
+    cmd: c.ScheduleActivity
+    control: LocalAttemptControl
+
+
+_abandoned: set[asyncio.Future] = set()  # cancelled attempts still finishing
+
+
+def _cancel_running(
+    running: dict[asyncio.Future, _Running], seq: int
+) -> c.LocalActivityMarker | None:
+    """Cancel the running local activity ``seq``. With WAIT_CANCELLATION_COMPLETED
+    the workflow waits for the attempt's outcome (its marker comes when it ends);
+    otherwise the cancellation is recorded now (returned) and the attempt let go."""
+    task, entry = next(((t, e) for t, e in running.items() if e.cmd.seq == seq), (None, None))
+    if task is None or entry is None:
+        return None
+    entry.control.cancel()
+    waits = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    if entry.cmd.cancellation_type == int(waits):
+        return None
+    del running[task]
+    _abandoned.add(task)
+    task.add_done_callback(_forget_abandoned)
+    return _cancelled_marker(entry.cmd)
+
+
+def _forget_abandoned(task: asyncio.Future) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("cancelled local activity ended with %r", task.exception())
+
+
+def _cancelled_marker(cmd: c.ScheduleActivity, before_start: bool = False) -> c.LocalActivityMarker:
+    """What Core records for a local activity cancelled without waiting, or before
+    it started: attempt 0, Temporal's "Activity cancelled" failure, and no completion
+    time (but for one cancelled before it started with WAIT_CANCELLATION_COMPLETED)."""
+    waits = cmd.cancellation_type == int(
+        workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    )
+    failure = Failure.from_json_dict({"message": LOCAL_CANCELLED_CAUSE, "canceledFailureInfo": {}})
+    return c.LocalActivityMarker(
+        seq=cmd.seq,
+        activity_id=cmd.activity_id,
+        activity_type=cmd.activity_type,
+        attempt=0,
+        complete_time=datetime.now(timezone.utc) if before_start and waits else None,
+        original_schedule_time=cmd.original_schedule_time or datetime.now(timezone.utc),
+        failure=failure,
+        user_metadata=cmd.user_metadata,
+    )
 
 
 async def _first_done(

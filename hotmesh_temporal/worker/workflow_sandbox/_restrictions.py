@@ -376,6 +376,15 @@ SandboxRestrictions.default = SandboxRestrictions(
 )
 
 
+def _runtime_context() -> RestrictionContext:
+    context = RestrictionContext()
+    context.is_runtime = True
+    return context
+
+
+_RUNTIME = _runtime_context()  # the guard only checks while workflow code runs
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A refused (or warned-about) call: the matcher node saying how, and the dotted
@@ -453,6 +462,39 @@ class CallRefusals:
                 found = Refusal(node, path if builtin else (*path, "__call__"))
         self._verdicts[path] = found
         return found
+
+    def read_verdict(self, path: tuple[str, ...]) -> Refusal | None:
+        """Whether reading the attribute at ``path`` (``("os", "name")``) is refused:
+        matched by an ``access`` set, not a ``use`` one."""
+        key = ("read", *path)
+        if key not in self._verdicts:
+            node = self.matcher.access_matcher(_RUNTIME, *path)
+            self._verdicts[key] = None if node is None else Refusal(node, path)
+        return self._verdicts[key]
+
+    def use_verdict(self, path: tuple[str, ...], member: str) -> Refusal | None:
+        """Whether workflow code may use (read a member or item of, call) the value at
+        ``path``; refused, it is named with ``member`` as temporalio names it
+        (``os.environ.PATH``, ``os.environ.get``)."""
+        key = ("use", *path)
+        if key not in self._verdicts:
+            self._verdicts[key] = self.matcher.access_matcher(_RUNTIME, *path, include_use=True)
+        node = self._verdicts[key]
+        return None if node is None else Refusal(node, (*path, member))
+
+    @functools.cached_property
+    def refused_reads(self) -> dict[str, frozenset]:
+        """Module attributes whose very read is refused, by module name (``os``:
+        ``name``, and ``path`` before Python 3.14). A module refusing every read
+        (``access`` of ``*``) is left to the call checks."""
+        reads: dict[str, frozenset] = {}
+        for module, node in self.matcher.children.items():
+            names = {n for n in node.access if n != "*"}
+            names.update(n for n, child in node.children.items() if child.match_self)
+            names -= set(node.exclude)
+            if names and module != "__builtins__":
+                reads[module] = frozenset(names)
+        return reads
 
     @functools.cached_property
     def top_level_modules(self) -> frozenset:
