@@ -11,6 +11,7 @@ ready: connecting would hang until asyncpg's timeout and fail without saying why
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
 
 GEVENT_FOREIGN_LOOP = (
@@ -39,6 +40,6 @@ def _gevent_hub_thread(loop: asyncio.AbstractEventLoop) -> int | None:
 
 def _real_thread_ident() -> int:
     # gevent patches threading.get_ident to name greenlets; the hub records OS threads.
-    from gevent import monkey  # only reached when the selector is gevent's
-
+    # (Only reached when the selector is gevent's; the package does not depend on it.)
+    monkey: Any = importlib.import_module("gevent.monkey")
     return int(monkey.get_original("_thread", "get_ident")())
