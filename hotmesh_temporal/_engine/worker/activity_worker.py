@@ -564,9 +564,6 @@ class ActivityWorker:
 
     def _heartbeat(self, running: _Running, details: Sequence[Any]) -> None:
         """Called from activity code, possibly in another thread."""
-        activity_log(
-            running.task, logging.DEBUG, f"Recording heartbeat with details {tuple(details)}"
-        )
         loop = self._loop
         if threading.current_thread() is threading.main_thread() or _on_loop(loop):
             self._queue_heartbeat(running, list(details))
@@ -615,6 +612,8 @@ class ActivityWorker:
             running.heartbeat_inflight = False
             self._fail_on_heartbeat_error(running, err)
             return
+        # As temporalio: logged once the details are encoded, as they are sent.
+        activity_log(task, logging.DEBUG, f"Recording heartbeat with details {tuple(details)}")
         try:
             answer = await self.store.fetchval(
                 "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
@@ -635,11 +634,19 @@ class ActivityWorker:
         """Details the converter cannot encode end the attempt with that error, as in
         temporalio: the activity is cancelled and its attempt reported as failed."""
         if (running.task["id"], running.task["attempt"]) not in self._running:
-            logger.exception(
-                "Failed recording heartbeat (activity already done, cannot error)", exc_info=err
+            activity_log(
+                running.task,
+                logging.ERROR,
+                "Failed recording heartbeat (activity already done, cannot error)",
+                exc_info=err,
             )
             return
-        logger.warning("Cancelling activity because failed recording heartbeat", exc_info=err)
+        activity_log(
+            running.task,
+            logging.WARNING,
+            "Cancelling activity because failed recording heartbeat",
+            exc_info=err,
+        )
         running.heartbeat_error = err
         self._cancel(running, "heartbeat_error")
 
@@ -812,9 +819,15 @@ _WORKER_SHUTDOWN_FAILURE = {
 }
 
 
-def activity_log(task: Mapping[str, Any], level: int, message: str) -> None:
+def activity_log(
+    task: Mapping[str, Any], level: int, message: str, exc_info: BaseException | None = None
+) -> None:
+    """A line on temporalio's activity logger, with the attempt's details appended and
+    in the ``temporal_activity`` extra, as its LoggerAdapter writes them."""
     details = _log_details(task)
-    activity_logger.log(level, f"{message} ({details})", extra={"temporal_activity": details})
+    activity_logger.log(
+        level, f"{message} ({details})", exc_info=exc_info, extra={"temporal_activity": details}
+    )
 
 
 def _log_completion(task: Mapping[str, Any], outcome: str) -> None:

@@ -40,6 +40,10 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", 
 _BYTES_REPR = re.compile(r"(?<!\w)b'(?:[^'\\]|\\.)*'|(?<!\w)b\"(?:[^\"\\]|\\.)*\"")
 
 
+# An object's address in its default repr.
+_ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
 def log_scenario(fn: LogScenarioFn) -> LogScenarioFn:
     assert fn.__name__ not in LOG_SCENARIOS, fn.__name__
     LOG_SCENARIOS[fn.__name__] = fn
@@ -74,7 +78,7 @@ def observed_record(record: logging.LogRecord, package: str, normalise: Normalis
     """What a log filter can key on, with the SDK's package name and ids replaced."""
 
     def text(value: str) -> str:
-        return _BYTES_REPR.sub("<token>", normalise.text(value))
+        return _ADDRESS.sub("0x<address>", _BYTES_REPR.sub("<token>", normalise.text(value)))
 
     def value(raw: Any) -> Any:
         if isinstance(raw, str):
@@ -325,6 +329,26 @@ async def activity_heartbeat_timeout(ctx: Ctx) -> None:
     async with ctx.running([workflow], [stops_heartbeating]):
         await run_workflow(ctx, "LogActHeartbeat")
         await asyncio.sleep(3)  # the attempt ends (cancelled) while the worker runs
+
+
+@log_scenario
+async def activity_heartbeat_error(ctx: Ctx) -> None:
+    act = ctx.act
+
+    class NotSerialisable:
+        pass
+
+    @act.defn(name="bad_heartbeat")
+    async def bad_heartbeat() -> str:
+        act.heartbeat(NotSerialisable())  # the converter cannot encode it
+        await asyncio.sleep(5)
+        return "not cancelled"
+
+    workflow = activity_caller(
+        ctx, "LogActBadHeartbeat", "bad_heartbeat", retry_policy=retry(ctx, maximum_attempts=1)
+    )
+    async with ctx.running([workflow], [bad_heartbeat]):
+        await run_workflow(ctx, "LogActBadHeartbeat")
 
 
 @log_scenario
