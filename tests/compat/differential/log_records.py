@@ -352,6 +352,67 @@ async def activity_heartbeat_error(ctx: Ctx) -> None:
 
 
 @log_scenario
+async def activity_start_to_close_timeout(ctx: Ctx) -> None:
+    @ctx.act.defn(name="overruns")
+    async def overruns() -> str:
+        await asyncio.sleep(2)
+        return "too late"
+
+    workflow = activity_caller(
+        ctx,
+        "LogActTimeout",
+        "overruns",
+        retry_policy=retry(ctx, maximum_attempts=1),
+    )
+    async with ctx.running([workflow], [overruns]):
+        handle = await ctx.client.start_workflow(
+            "LogActTimeout", id=ctx.id("LogActTimeout"), task_queue=ctx.task_queue
+        )
+        await handle.result()
+        await asyncio.sleep(2.5)  # the attempt ends, and is reported, after its timeout
+
+
+@log_scenario
+async def workflow_cancelled(ctx: Ctx) -> None:
+    wf = ctx.wf
+
+    @ctx.defn(name="LogCancelled")
+    class WaitsForever:
+        @ctx.run
+        async def run(self) -> None:
+            await wf.wait_condition(lambda: False)
+
+    async with ctx.running([WaitsForever]):
+        handle = await ctx.client.start_workflow(
+            "LogCancelled", id=ctx.id("LogCancelled"), task_queue=ctx.task_queue
+        )
+        await asyncio.sleep(0.5)
+        await handle.cancel()
+        await result_or_error(handle.result())
+
+
+@log_scenario
+async def child_workflow_failure(ctx: Ctx) -> None:
+    wf = ctx.wf
+    errors = ctx.sdk.exceptions
+
+    @ctx.defn(name="LogChild")
+    class Child:
+        @ctx.run
+        async def run(self) -> None:
+            raise errors.ApplicationError("child fails", non_retryable=True)
+
+    @ctx.defn(name="LogParent")
+    class Parent:
+        @ctx.run
+        async def run(self, child_id: str) -> str:
+            return await result_or_error(wf.execute_child_workflow("LogChild", id=child_id))
+
+    async with ctx.running([Parent, Child]):
+        await run_workflow(ctx, "LogParent", ctx.id("LogChild"))
+
+
+@log_scenario
 async def activity_cancelled_by_workflow(ctx: Ctx) -> None:
     act = ctx.act
     wf = ctx.wf
