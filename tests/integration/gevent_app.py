@@ -4,6 +4,7 @@ executor built on that pool. Used by test_gevent.py in a process of its own.
 
     python gevent_app.py DSN TASK_QUEUE run           # run workflows, stop the worker
     python gevent_app.py DSN TASK_QUEUE foreign-loop  # the loop made in the main thread
+    python gevent_app.py DATA_DIR - embedded          # start an embedded Postgres there
 """
 
 from gevent import monkey
@@ -132,7 +133,11 @@ def main() -> None:
     dsn, task_queue, mode = sys.argv[1:4]
     gevent.signal_handler(signal.SIGINT, lambda: [stop() for stop in STOP_CALLBACKS])
     with GeventPoolExecutor(max_workers=1) as runner:
-        if mode == "foreign-loop":
+        if mode == "embedded":  # what a host:port target uses with no Postgres around
+            from hotmesh_temporal._engine.store.embedded import start_embedded
+
+            runner.submit(asyncio.run, start_embedded(dsn)).result()
+        elif mode == "foreign-loop":
             loop = asyncio.new_event_loop()  # made here, run in the pool's thread
             runner.submit(loop.run_until_complete, Client.connect(dsn)).result()
         else:

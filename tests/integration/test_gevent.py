@@ -22,10 +22,10 @@ APP = Path(__file__).with_name("gevent_app.py")
 NOISE = ("Traceback", "operation on destroyed loop", "Task was destroyed", "Exception ignored")
 
 
-def start(dsn: str, mode: str) -> subprocess.Popen:
+def start(target: str, mode: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(APP.parents[2]))
     return subprocess.Popen(
-        [sys.executable, "-X", "dev", str(APP), dsn, f"tq-gevent-{uuid.uuid4()}", mode],
+        [sys.executable, "-X", "dev", str(APP), target, f"tq-gevent-{uuid.uuid4()}", mode],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -62,3 +62,17 @@ def test_loop_made_in_another_thread_is_refused_with_the_reason(migrated_dsn: st
     assert proc.returncode != 0
     assert "RuntimeError: this asyncio event loop was created in another thread" in err, err[-3000:]
     assert "Create the loop in the thread that runs it" in err
+
+
+@pytest.mark.timeout(90)
+def test_embedded_postgres_that_gevent_cannot_start_says_why(embedded_tmp_path: Path) -> None:
+    """With no Postgres and no HOTMESH_DSN a host:port target starts an embedded server;
+    from the loop's thread under gevent it cannot start (gevent's subprocess refuses to
+    wait for a child outside the main thread): the error says so and what to do."""
+    proc = start(str(embedded_tmp_path / "pgdata"), "embedded")
+    out, err = proc.communicate(timeout=80)
+    assert proc.returncode != 0
+    assert (
+        "EmbeddedPostgresError: the embedded Postgres cannot be started from this thread" in err
+    ), err[-3000:]
+    assert "Set HOTMESH_DSN" in err
