@@ -613,7 +613,8 @@ class ActivityWorker:
             self._fail_on_heartbeat_error(running, err)
             return
         # As temporalio: logged once the details are encoded, as they are sent.
-        activity_log(task, logging.DEBUG, f"Recording heartbeat with details {tuple(details)}")
+        if activity_logger.isEnabledFor(logging.DEBUG):
+            activity_log(task, logging.DEBUG, f"Recording heartbeat with details {tuple(details)}")
         try:
             answer = await self.store.fetchval(
                 "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
@@ -824,6 +825,8 @@ def activity_log(
 ) -> None:
     """A line on temporalio's activity logger, with the attempt's details appended and
     in the ``temporal_activity`` extra, as its LoggerAdapter writes them."""
+    if not activity_logger.isEnabledFor(level):
+        return  # built per attempt and heartbeat: skipped when nobody listens
     details = _log_details(task)
     activity_logger.log(
         level, f"{message} ({details})", exc_info=exc_info, extra={"temporal_activity": details}
