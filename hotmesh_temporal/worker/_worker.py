@@ -38,7 +38,7 @@ from hotmesh_temporal.worker._workflow_runner import (
 from hotmesh_temporal.worker.workflow_sandbox import SandboxedWorkflowRunner
 from hotmesh_temporal.workflow._definition import WorkflowDefinition
 
-logger = logging.getLogger("hotmesh_temporal.worker")
+logger = logging.getLogger("hotmesh_temporal.worker._worker")  # temporalio's name, below ours
 
 _DEFAULT_POLLER = PollerBehaviorSimpleMaximum(maximum=5)
 
@@ -287,6 +287,7 @@ class Worker:
         try:
             await self._done.wait()
         except asyncio.CancelledError:
+            logger.info("Worker cancelled, shutting down")
             await self.shutdown()
             raise
         if self._fatal is not None:

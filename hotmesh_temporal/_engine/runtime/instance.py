@@ -52,6 +52,8 @@ from hotmesh_temporal.workflow._definition import (
 from hotmesh_temporal.workflow._runtime_contract import WorkflowRuntime
 
 logger = logging.getLogger(__name__)
+# temporalio's workflow instance logger (temporalio.worker._workflow_instance).
+instance_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 
 # Job application order inside one activation, as Temporal's core SDK does it:
 # patches first, then the run is constructed, then signals / updates reach their
@@ -369,6 +371,12 @@ class WorkflowInstance(OutboundWork, MessageHandling, WorkflowRuntime):
 
     def _finish_with_exception(self, err: BaseException) -> None:
         """Turn an exception that ended the run (or a handler) into the outcome."""
+        if isinstance(err, workflow.ContinueAsNewError):
+            instance_logger.debug("Workflow requested continue as new")
+        elif isinstance(err, Exception | asyncio.CancelledError):
+            instance_logger.debug(
+                f"Workflow raised failure with run ID {self._info.run_id}", exc_info=err
+            )
         if isinstance(err, workflow.ContinueAsNewError):
             command = getattr(err, "_hotmesh_command", None)
             if command is None:

@@ -23,7 +23,8 @@ from hotmesh_temporal.workflow._definition import (
     UpdateDefinition,
 )
 
-logger = logging.getLogger("hotmesh_temporal._engine.runtime.instance")
+# temporalio's workflow instance logger (temporalio.worker._workflow_instance).
+logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 
 _current_update: contextvars.ContextVar[workflow.UpdateInfo | None] = contextvars.ContextVar(
     "hotmesh_current_update", default=None
@@ -44,9 +45,14 @@ class MessageHandling:
         try:
             args = self._handler_args(defn, job.signal_name, job.input)
         except Exception:
-            # Temporal drops a signal whose input cannot be decoded, with a warning.
-            logger.warning(
-                "Failed decoding input of signal %s, dropping it", job.signal_name, exc_info=True
+            # Temporal drops a signal whose input cannot be decoded, logging it as
+            # temporalio does (its text, level and extra).
+            info = self._info
+            logger.exception(
+                f"Failed deserializing signal input for {job.signal_name} on workflow "
+                f"{info.workflow_type} with ID {info.workflow_id} and run ID {info.run_id}, "
+                "dropping the signal",
+                extra={"temporal_workflow": info._logger_details()},
             )
             return
         coro = self._inbound.handle_signal(
@@ -135,6 +141,8 @@ class MessageHandling:
         try:
             result = await self._inbound.handle_update_handler(update_input)
         except BaseException as err:
+            if isinstance(err, Exception | asyncio.CancelledError):
+                self._log_update_failure(err)
             if not (self.is_failure_exception(err) or isinstance(err, asyncio.CancelledError)):
                 raise  # fails the workflow task (or the run), as from any handler
             self.add_command(
@@ -169,6 +177,7 @@ class MessageHandling:
         except workflow.ReadOnlyContextError as err:
             # As temporalio: a validator that tries to change the workflow is a bug in
             # the workflow, not a reason to refuse the update: the task fails.
+            self._log_update_failure(err)
             self._task_failure = err
             return None
         except Exception as err:
@@ -180,7 +189,12 @@ class MessageHandling:
         with self._read_only_scope():
             self._inbound.handle_update_validator(update_input)
 
+    def _log_update_failure(self, err: BaseException) -> None:
+        # temporalio's DEBUG line for every update that raised (lookup, validator, handler).
+        logger.debug(f"Update raised failure with run ID {self._info.run_id}", exc_info=err)
+
     def _reject_update(self, job: c.DoUpdate, err: BaseException) -> None:
+        self._log_update_failure(err)
         self.add_command(
             c.UpdateResponse(
                 protocol_instance_id=job.protocol_instance_id, rejected=self._to_failure(err)

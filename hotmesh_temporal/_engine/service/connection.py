@@ -4,12 +4,14 @@ into the store themselves."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 
 from hotmesh_temporal._engine.service.engine import Engine
 from hotmesh_temporal._engine.service.errors import RPCError, RPCStatusCode
+from hotmesh_temporal._engine.service.loop_checks import check_loop_can_do_io
 from hotmesh_temporal._engine.store import migrate as _migrate
 from hotmesh_temporal._engine.store.dsn import (
     DEFAULT_SCHEMA,
@@ -41,7 +43,9 @@ __all__ = [
 async def open_engine(target_host: str, tls: Any) -> Engine:
     """The engine over the database ``target_host`` names (a DSN, HOTMESH_DSN, the
     local server or the embedded Postgres: ``docs/operations.md``). A database that
-    cannot be reached is an UNAVAILABLE RPCError."""
+    cannot be reached is an UNAVAILABLE RPCError; a loop that cannot do socket I/O at
+    all (loop_checks) a RuntimeError saying why."""
+    check_loop_can_do_io(asyncio.get_running_loop())
     dsn = await resolve_target(target_host)
     try:
         return await Engine.open(dsn, ssl=tls_context(tls))

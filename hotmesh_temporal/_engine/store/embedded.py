@@ -66,6 +66,15 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded Postgres cannot be started as asked (the message says why)."""
 
 
+GEVENT_SUBPROCESS_REFUSED = (
+    "the embedded Postgres cannot be started from this thread: gevent's patched "
+    "subprocess module waits for child processes only from the main thread, and this "
+    "asyncio loop runs in another one (as in temporalio's gevent sample). Set HOTMESH_DSN "
+    "to a Postgres server (or run one on 127.0.0.1:5432), or start the embedded one "
+    "before gevent patches subprocess"
+)
+
+
 def _bin_dir() -> Path:
     try:
         with warnings.catch_warnings():
@@ -402,4 +411,10 @@ async def start_embedded(data_dir: str | None = None) -> str:
     :class:`EmbeddedPostgresError` when the server cannot be started privately.
     """
     path = _resolve_dir(data_dir)
-    return await asyncio.to_thread(_start_blocking, path)
+    try:
+        return await asyncio.to_thread(_start_blocking, path)
+    except TypeError as err:
+        if "child watchers" not in str(err):
+            raise
+        # gevent's patched subprocess waits for children only on the main thread's loop.
+        raise EmbeddedPostgresError(GEVENT_SUBPROCESS_REFUSED) from err

@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
-logger = logging.getLogger("hotmesh_temporal.worker")
+logger = logging.getLogger(__name__)  # the engine's own lines (no temporalio counterpart)
 
 T = TypeVar("T")
 

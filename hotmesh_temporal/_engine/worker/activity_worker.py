@@ -41,9 +41,12 @@ from hotmesh_temporal.converter import ActivitySerializationContext, DataConvert
 from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
-logger = logging.getLogger("hotmesh_temporal.worker")
-# Where temporalio logs an activity's failure (temporalio.activity's logger).
+# The loggers temporalio's activity worker writes to (temporalio.worker._activity and
+# temporalio.activity's), so log filters and levels set on those names apply here.
+logger = logging.getLogger("hotmesh_temporal.worker._activity")
 activity_logger = logging.getLogger("hotmesh_temporal.activity")
+# temporalio logs a cancellation with its core's reason number (ActivityCancelReason).
+_CANCEL_REASON_NUMBERS = {"not_found": 0, "cancel_requested": 1, "worker_shutdown": 3}
 
 
 def task_token(task_id: int, attempt: int) -> bytes:
@@ -346,11 +349,15 @@ class ActivityWorker:
     async def _run_attempt(self, task: dict[str, Any]) -> bool:
         """Run one attempt and report it; True when it succeeded (or went async)."""
         cfg = self.config
+        token = task_token(task["id"], task["attempt"])
+        logger.debug("Running activity %s (token %s)", task["activity_type"], token)
         defn = cfg.activities.get(task["activity_type"]) or cfg.dynamic
         dc = activity_converter(cfg.data_converter, task)
         if defn is None:
             names = ", ".join(sorted(cfg.activities)) or "none"
             err = _not_registered_error(task["activity_type"], names)
+            log_unregistered_failure(err)
+            _log_completion(task, "failed")
             await self._report_failure(task, err)
             return False
         heartbeat_details = await dc.decode(h.parse_payloads(task.get("heartbeat_details")))
@@ -377,11 +384,13 @@ class ActivityWorker:
                 args: list[Any] = [[RawValue(p) for p in await _decode_raw(dc, payloads)]]
             else:
                 args = await dc.decode(payloads, defn.arg_types) if payloads else []
+            activity_log(task, logging.DEBUG, "Starting activity")
             result = await self._execute_through_interceptors(defn, args, context, running, info)
             # A result that cannot be converted fails the attempt (as in temporalio).
             encoded = await dc.encode([result])
         except activity_api._CompleteAsyncError:
-            logger.debug("activity %s will be completed asynchronously", info.activity_id)
+            activity_log(task, logging.DEBUG, "Completing asynchronously")
+            _log_completion(task, "will_complete_async")
             return True
         except BaseException as err:  # noqa: BLE001 - every failure is reported
             await self._report_exception(task, running, err)
@@ -399,6 +408,7 @@ class ActivityWorker:
                 task, refusal.failure, refusal.error_type, refusal.non_retryable
             )
             return False
+        _log_completion(task, "completed")
         await self._report_success(task, h.payloads(encoded))
         return True
 
@@ -563,13 +573,17 @@ class ActivityWorker:
             return
         if cancelled and running.heartbeat_error is not None:
             err = running.heartbeat_error
-            activity_api.logger.warning(
-                f"Completing as failure during heartbeat with error of type {type(err)}: {err}"
+            activity_log(
+                task,
+                logging.WARNING,
+                f"Completing as failure during heartbeat with error of type {type(err)}: {err}",
             )
+            _log_completion(task, "failed")
             await self._report_failure(task, err)
             return
         if cancelled and running.cancel_reason in ("cancel_requested", "worker_shutdown"):
-            _activity_log(task, logging.DEBUG, "Completing as cancelled")
+            activity_log(task, logging.DEBUG, "Completing as cancelled")
+            _log_completion(task, "cancelled")
         if cancelled and running.cancel_reason == "worker_shutdown":
             # temporalio's core reports a cancellation it caused by shutting down as this
             # failure (retryable), so the next attempt need not wait for a timeout.
@@ -588,10 +602,15 @@ class ActivityWorker:
             self._after_report(reply)
             return
         if cancelled and running.cancel_reason == "not_found":
-            return  # the attempt is gone (timed out or its run closed): nothing to report
+            # The attempt is gone (timed out or its run closed): nothing to report, but
+            # temporalio logs it as failed all the same.
+            log_activity_failure(task, err)
+            _log_completion(task, "failed")
+            return
         if not isinstance(err, Exception):
             raise err
-        _log_activity_failure(task, err)
+        log_activity_failure(task, err)
+        _log_completion(task, "failed")
         await self._report_failure(task, err)
         if isinstance(err, concurrent.futures.BrokenExecutor) and self.on_fatal is not None:
             self.on_fatal(err)
@@ -699,6 +718,9 @@ class ActivityWorker:
             running.oversized = refusal
             self._cancel(running, "heartbeat_too_large")
             return
+        # As temporalio: logged once the details are encoded, as they are sent.
+        if activity_logger.isEnabledFor(logging.DEBUG):
+            activity_log(task, logging.DEBUG, f"Recording heartbeat with details {tuple(details)}")
         try:
             answer = await self.store.fetchval(
                 "heartbeat_activity_task", task["id"], task["attempt"], h.payloads(payloads)
@@ -719,11 +741,19 @@ class ActivityWorker:
         """Details the converter cannot encode end the attempt with that error, as in
         temporalio: the activity is cancelled and its attempt reported as failed."""
         if (running.task["id"], running.task["attempt"]) not in self._running:
-            logger.exception(
-                "Failed recording heartbeat (activity already done, cannot error)", exc_info=err
+            activity_log(
+                running.task,
+                logging.ERROR,
+                "Failed recording heartbeat (activity already done, cannot error)",
+                exc_info=err,
             )
             return
-        logger.warning("Cancelling activity because failed recording heartbeat", exc_info=err)
+        activity_log(
+            running.task,
+            logging.WARNING,
+            "Cancelling activity because failed recording heartbeat",
+            exc_info=err,
+        )
         running.heartbeat_error = err
         self._cancel(running, "heartbeat_error")
 
@@ -759,6 +789,11 @@ class ActivityWorker:
         if running.cancel_reason is not None:
             return
         running.cancel_reason = reason
+        if reason in _CANCEL_REASON_NUMBERS:
+            token = task_token(running.task["id"], running.task["attempt"])
+            logger.debug(
+                "Cancelling activity %s, reason: %s", token, _CANCEL_REASON_NUMBERS[reason]
+            )
         ctx = running.context
         ctx.cancellation_details = activity_api.ActivityCancellationDetails(
             cancel_requested=reason == "cancel_requested",
@@ -897,9 +932,51 @@ _WORKER_SHUTDOWN_FAILURE = {
 }
 
 
-def _activity_log(task: Mapping[str, Any], level: int, message: str) -> None:
+def activity_log(
+    task: Mapping[str, Any], level: int, message: str, exc_info: BaseException | None = None
+) -> None:
+    """A line on temporalio's activity logger, with the attempt's details appended and
+    in the ``temporal_activity`` extra, as its LoggerAdapter writes them."""
+    if not activity_logger.isEnabledFor(level):
+        return  # built per attempt and heartbeat: skipped when nobody listens
     details = _log_details(task)
-    activity_logger.log(level, f"{message} ({details})", extra={"temporal_activity": details})
+    activity_logger.log(
+        level, f"{message} ({details})", exc_info=exc_info, extra={"temporal_activity": details}
+    )
+
+
+def _log_completion(task: Mapping[str, Any], outcome: str) -> None:
+    log_completion(task_token(task["id"], task["attempt"]), outcome)
+
+
+def log_completion(token: bytes, outcome: str) -> None:
+    """temporalio's DEBUG line before an attempt's outcome is sent (its tail there is
+    core's protobuf; here the token and the outcome)."""
+    logger.debug("Completing activity with completion: task_token %s, %s", token, outcome)
+
+
+def log_unregistered_failure(err: BaseException) -> None:
+    """temporalio's record of an attempt of an unknown type: it has no activity
+    context yet, so no details on the line."""
+    activity_logger.warning(
+        "Completing activity as failed",
+        exc_info=err,
+        extra={"__temporal_error_identifier": "ActivityFailure"},
+    )
+
+
+def log_details_of(info: activity_api.Info) -> dict[str, Any]:
+    """An attempt's Info as the mapping the log helpers read (a task row's keys)."""
+    return {
+        "activity_id": info.activity_id,
+        "activity_type": info.activity_type,
+        "attempt": info.attempt,
+        "namespace": info.namespace,
+        "task_queue": info.task_queue,
+        "workflow_id": info.workflow_id,
+        "run_id": info.workflow_run_id,
+        "workflow_type": info.workflow_type,
+    }
 
 
 def _log_details(task: Mapping[str, Any]) -> dict[str, Any]:
@@ -915,7 +992,7 @@ def _log_details(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _log_activity_failure(task: Mapping[str, Any], err: Exception) -> None:
+def log_activity_failure(task: Mapping[str, Any], err: BaseException) -> None:
     """temporalio's record of a failed attempt: WARNING with the traceback, DEBUG for a
     BENIGN application error, and the error identifier extra that log filters key on."""
     details = _log_details(task)

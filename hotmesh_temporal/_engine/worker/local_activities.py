@@ -36,6 +36,7 @@ from hotmesh_temporal._engine.runtime.local_markers import (
     is_local_activity,
     resolution,
 )
+from hotmesh_temporal._engine.worker import activity_worker as activity_log_lines
 from hotmesh_temporal._engine.worker.activity_worker import _call_in_thread
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import Priority, RawValue
@@ -45,7 +46,7 @@ from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
 
 DEFAULT_LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
-logger = logging.getLogger("hotmesh_temporal.worker")
+logger = logging.getLogger(__name__)  # the engine's own lines (no temporalio counterpart)
 
 
 @dataclass
@@ -252,28 +253,43 @@ class LocalActivityExecutor:
         scheduled: datetime,
         control: LocalAttemptControl,
     ) -> Any:
+        # The lines temporalio logs for an attempt, local or not (activity_worker's).
+        token = _log_token(cmd, attempt)
+        activity_log_lines.logger.debug("Running activity %s (token %s)", cmd.activity_type, token)
         defn = self._activities.get(cmd.activity_type) or self._dynamic
         if defn is None:
             names = ", ".join(sorted(self._activities)) or "none"
-            raise ApplicationError(
+            err = ApplicationError(
                 f"Activity function {cmd.activity_type} is not registered on this worker, "
                 f"available activities: {names}",
                 type="NotFoundError",
             )
+            activity_log_lines.log_unregistered_failure(err)
+            activity_log_lines.log_completion(token, "failed")
+            raise err
         dc = _local_converter(self._dc, cmd, run)
         args = await _arguments(dc, defn, cmd)
         context = self._context(defn, cmd, run, attempt, scheduled)
         if not defn.is_async and self._interruptible(defn):
             context.thread_raiser = activity_api._ThreadCancelRaiser()
         control.attempt_started(context)
+        details = activity_log_lines.log_details_of(context.info())
+        activity_log_lines.activity_log(details, logging.DEBUG, "Starting activity")
         timeout = _attempt_timeout(cmd, scheduled)
         try:
             value = await asyncio.wait_for(
                 self._execute(defn, args, context, cmd, control), timeout
             )
+            encoded = (await dc.encode([value]))[0]
         except asyncio.TimeoutError:
+            activity_log_lines.log_completion(token, "timed out")
             raise _timeout_error(cmd, scheduled) from None
-        return (await dc.encode([value]))[0]
+        except Exception as err:
+            activity_log_lines.log_activity_failure(details, err)
+            activity_log_lines.log_completion(token, "failed")
+            raise
+        activity_log_lines.log_completion(token, "completed")
+        return encoded
 
     def _context(
         self,
@@ -618,6 +634,11 @@ def _timeout_error(cmd: c.ScheduleActivity, scheduled: datetime) -> BaseExceptio
     else:
         kind = TimeoutType.START_TO_CLOSE
     return TemporalTimeoutError(LOCAL_TIMEOUT_CAUSE, type=kind, last_heartbeat_details=[])
+
+
+def _log_token(cmd: c.ScheduleActivity, attempt: int) -> bytes:
+    # temporalio's log lines print core's local activity token (b'local_act_...').
+    return f"local_act_{cmd.seq}_{attempt}".encode()
 
 
 def _info(cmd: c.ScheduleActivity, run: LocalActivityRun, attempt: int, scheduled: datetime) -> Any:

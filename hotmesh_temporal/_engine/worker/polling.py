@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from hotmesh_temporal._engine.store.store import Store
 
-logger = logging.getLogger("hotmesh_temporal.worker")
+logger = logging.getLogger(__name__)  # the engine's own lines (no temporalio counterpart)
 
 
 class Poller:

@@ -46,6 +46,7 @@ from hotmesh_temporal._engine.store.store import Store
 from hotmesh_temporal._engine.worker.activations import (
     STEPS_AT_ONCE,
     WorkflowTaskExecutor,
+    _DeadlockError,
 )
 from hotmesh_temporal._engine.worker.local_activities import (
     LocalActivityExecutor,
@@ -61,7 +62,11 @@ from hotmesh_temporal.exceptions import ApplicationError, FailureError
 from hotmesh_temporal.worker import _interceptor as wi
 from hotmesh_temporal.workflow import NondeterminismError
 
-logger = logging.getLogger("hotmesh_temporal.worker")
+# The lines temporalio's workflow worker writes go to its logger names (under this
+# package): temporalio.worker._workflow and temporalio.worker._workflow_instance. Lines
+# of this engine's own (leases, Postgres) go to engine_logger, a name temporalio lacks.
+logger = logging.getLogger("hotmesh_temporal.worker._workflow")
+engine_logger = logging.getLogger(__name__)
 # Where temporalio logs a failed workflow task (temporalio.worker._workflow_instance).
 task_logger = logging.getLogger("hotmesh_temporal.worker._workflow_instance")
 
@@ -302,7 +307,7 @@ class WorkflowWorker:
         try:
             await self.store.fetchval("forget_worker", self.config.identity)
         except Exception:  # the database is gone: the sticky timeout covers it
-            logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
+            engine_logger.warning("could not hand sticky runs back on shutdown", exc_info=True)
 
     async def _hand_back(self, unfinished: set) -> None:
         """Stop the tasks still running and release their leases for any worker to
@@ -312,7 +317,9 @@ class WorkflowWorker:
             runner.cancel()
         await asyncio.wait(unfinished, timeout=1)
         for task in held:
-            logger.info("handing back the workflow task of run %s on shutdown", task["run_id"])
+            engine_logger.info(
+                "handing back the workflow task of run %s on shutdown", task["run_id"]
+            )
             await self._release(task, delay=0)
 
     # -------------------------------------------------------------------- tasks
@@ -324,7 +331,7 @@ class WorkflowWorker:
             try:
                 task = await self._process_one(task)
             except Exception:
-                logger.exception(
+                engine_logger.exception(
                     "workflow task of run %s could not be processed", task.get("run_id")
                 )
                 self._cache.pop(str(task["run_id"]), None)
@@ -371,6 +378,7 @@ class WorkflowWorker:
         if failure is not None:
             self._log_task_failure(task, failure)
             self._cache.pop(run_id, None)
+            _log_eviction(run_id, f"Workflow activation completion failed: {failure}")
             await self._record_failure(task, failure)
             await self._wait_for_stuck_thread(run_id)
             return _FAILED
@@ -382,6 +390,7 @@ class WorkflowWorker:
                 self._start_eager([], reserved)
                 self._log_task_failure(task, too_large)
                 self._cache.pop(run_id, None)
+                _log_eviction(run_id, f"Workflow activation completion failed: {too_large}")
                 await self._record_failure(task, too_large)
                 return _FAILED
             reply = await self.store.fetchval_repairing(
@@ -443,7 +452,7 @@ class WorkflowWorker:
             # state any more, so the driver is dropped.
             self._start_eager([], reserved)
             self._cache.pop(run_id, None)
-            logger.debug("workflow task of run %s was %s", run_id, reply["status"])
+            engine_logger.debug("workflow task of run %s was %s", run_id, reply["status"])
             return None
         before = (driver.last_event_id, driver.history_size)
         driver.last_event_id = int(reply["last_event_id"])
@@ -454,6 +463,8 @@ class WorkflowWorker:
         if completion.close is None:
             driver.task_facts = _run_facts(task)
             self._remember(run_id, driver)
+        else:
+            _log_eviction(run_id, "Workflow completed")
         self._start_eager(reply.get("activities") or [], reserved)
         return reply.get("next")
 
@@ -578,7 +589,9 @@ class WorkflowWorker:
         kept_count, refused = tally
         if refused >= 8 and refused * 4 > kept_count + refused:
             self._no_run_ahead.add(workflow_type)
-            logger.debug("workflow type %s: run-ahead refused too often, turned off", workflow_type)
+            engine_logger.debug(
+                "workflow type %s: run-ahead refused too often, turned off", workflow_type
+            )
 
     def _ahead_done(self) -> None:
         self._ahead -= 1
@@ -632,12 +645,14 @@ class WorkflowWorker:
         temporalio's eviction waits for it (the task itself is already released)."""
         stuck = self.executor.stuck.get(run_id)
         if stuck is not None:
+            logger.debug("Waiting for deadlocked task to complete on run %s", run_id)
             await asyncio.wait({stuck})
 
     def _remember(self, run_id: str, driver: RunDriver) -> None:
         self._cache[run_id] = driver
         while len(self._cache) > self.config.max_cached:
-            self._cache.popitem(last=False)
+            evicted, _ = self._cache.popitem(last=False)
+            _log_eviction(evicted, "Workflow cache full")
         self._report_slots()
 
     def evict(self, run_id: str) -> None:
@@ -649,7 +664,7 @@ class WorkflowWorker:
                 "release_workflow_task", task["run_id"], task["lease_id"], delay
             )
         except Exception:
-            logger.exception("could not release workflow task of run %s", task["run_id"])
+            engine_logger.exception("could not release workflow task of run %s", task["run_id"])
 
     async def _record_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
         """Fail the task as Temporal does: history shows the first failure of a streak
@@ -668,7 +683,9 @@ class WorkflowWorker:
                 failure,
             )
         except Exception:
-            logger.exception("could not record the workflow task failure of run %s", task["run_id"])
+            engine_logger.exception(
+                "could not record the workflow task failure of run %s", task["run_id"]
+            )
             await self._release(task, delay=delay)
 
     async def _task_failure_json(
@@ -802,8 +819,17 @@ class WorkflowWorker:
         return None
 
     def _log_task_failure(self, task: Mapping[str, Any], err: BaseException) -> None:
-        # temporalio's record: its logger name (under this package), its message, and its
-        # extras, so log filters keyed on the error identifier work unchanged.
+        # temporalio's records: its logger names (under this package), messages and
+        # extras, so log filters keyed on the error identifier work unchanged. A task that
+        # failed before or around the workflow's code (its type unknown, a deadlock) is
+        # logged by temporalio's worker, not its workflow instance.
+        if isinstance(err, _DeadlockError) or getattr(err, "_hotmesh_no_instance", False):
+            logger.error(
+                "Failed handling activation on workflow with run ID %s",
+                task.get("run_id"),
+                exc_info=err,
+            )
+            return
         task_logger.warning(
             f"Failed activation on workflow {task.get('workflow_type')} with ID "
             f"{task.get('workflow_id')} and run ID {task.get('run_id')}",
@@ -914,10 +940,12 @@ def create_instance(
     definition = config.workflows.get(job.workflow_type) or config.dynamic
     if definition is None:
         names = ", ".join(sorted(config.workflows)) or "none"
-        raise RuntimeError(
+        err = RuntimeError(
             f"Workflow class {job.workflow_type} is not registered on this worker, "
             f"available workflows: {names}"
         )
+        err._hotmesh_no_instance = True  # type: ignore[attr-defined]  # see _log_task_failure
+        raise err
     info = build_workflow_info(task, attrs, job)
     classes, extern_functions = config.workflow_interceptors
     return WorkflowInstance(
@@ -931,6 +959,11 @@ def create_instance(
         refused_calls=config.refused_calls,
         patch_activation_callback=config.patch_activation_callback,
     )
+
+
+def _log_eviction(run_id: str, message: str) -> None:
+    """temporalio's DEBUG line when a run leaves the worker's memory (its sticky cache)."""
+    logger.debug("Evicting workflow with run ID %s, message: %s", run_id, message)
 
 
 def task_failure_cause(err: BaseException) -> str:
