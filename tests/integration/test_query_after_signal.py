@@ -119,4 +119,7 @@ async def test_workers_claim_queries_only_when_one_waits(client, task_queue):
             assert result == 3
         claims = store.calls["claim_queries"] - before
         fallback_polls = (loop.time() - began) / store.fallback_poll_seconds
-    assert claims <= 1 + fallback_polls
+    # Besides the fallback polls, the poller's first claim and a re-check or two (the
+    # shared LISTEN connection reconnecting after an earlier test ended its backend
+    # wakes every poller once): far from the 30 a claim per task would make.
+    assert claims <= 3 + fallback_polls

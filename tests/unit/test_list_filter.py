@@ -444,4 +444,6 @@ def test_fuzzing_list_and_count_leaves_the_database_unchanged(fuzz_client):
 
     fuzz()
     assert runner.run(checksum()) == before
-    assert outcomes["ok"] > 10 and outcomes["invalid"] > 10, outcomes
+    # Both paths were exercised (about 27 of 150 filters are valid on average; the
+    # bound leaves room for hypothesis's random draws).
+    assert outcomes["ok"] >= 3 and outcomes["invalid"] >= 3, outcomes

@@ -51,8 +51,11 @@ _RANDOM_FUNCTIONS = (
 # telemetry rather than workflow logic (temporalio's OpenTelemetryPlugin passes
 # ``opentelemetry`` through its sandbox for the same reason). Drawing span ids from
 # the workflow's generator would shift the values workflow code draws after a span
-# that is recorded live but not on replay.
-_UNGUARDED_PACKAGES = frozenset({"hotmesh_temporal", "opentelemetry"})
+# that is recorded live but not on replay. And pytest's assertion machinery: a
+# rewritten ``assert`` that fails in workflow code under pytest explains itself
+# through ``_pytest`` and ``pluggy``, which read ``os.environ`` ("CI"); refused, the
+# test would see a sandbox error instead of its AssertionError.
+_UNGUARDED_PACKAGES = frozenset({"hotmesh_temporal", "opentelemetry", "_pytest", "pluggy"})
 
 _install_lock = threading.Lock()
 _installed = False
