@@ -7,7 +7,7 @@ in Postgres is encoded.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ from hotmesh_temporal.converter import (
     ActivitySerializationContext,
     DataConverter,
     SerializationContext,
+    StorageDriverWorkflowInfo,
+    StorageOperationMetrics,
     WorkflowSerializationContext,
 )
 
@@ -65,6 +67,16 @@ _HEADERED = (
 )
 
 
+@dataclass
+class TaskStorageMetrics:
+    """External storage work of one workflow task: payloads retrieved for its
+    activations (replay included) and stored for its commands, kept apart as
+    temporalio reports them on a workflow task completion."""
+
+    download: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)
+    upload: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """The workflow run whose payloads are converted (for serialization contexts)."""
@@ -73,6 +85,19 @@ class RunIdentity:
     workflow_id: str
     workflow_type: str
     task_queue: str
+    run_id: str = ""
+    # Where a child's result goes, for its external storage target; None for a
+    # top-level run or a run continued as new (temporalio's choice).
+    parent: StorageDriverWorkflowInfo | None = None
+
+    def storage_target(self) -> StorageDriverWorkflowInfo:
+        """The run itself, as external storage names it."""
+        return StorageDriverWorkflowInfo(
+            namespace=self.namespace,
+            id=self.workflow_id,
+            run_id=self.run_id or None,
+            type=self.workflow_type or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,9 @@ class PayloadCodecs:
     Bound to a run (:py:meth:`for_run`), each payload gets the codec in temporalio's
     serialization context: the run's workflow context, an activity's context for its
     arguments and result, a child's (or signalled workflow's) context for its payloads.
+    External storage stores on behalf of temporalio's target: the run itself, except
+    for a child's start (the child), a signal to another workflow (that workflow) and a
+    child's result (its parent).
     """
 
     def __init__(
@@ -101,23 +129,67 @@ class PayloadCodecs:
         headers: bool = False,
         run: RunIdentity | None = None,
         context: SerializationContext | None = None,
+        target: StorageDriverWorkflowInfo | None = None,
     ) -> None:
         self.converter = converter
         self.headers = headers
         self.run = run
         bound = converter.with_context(context) if context is not None else converter
-        self.codec = bound._edge_codec
+        self.codec = bound._with_store_target(target)._edge_codec
 
     def for_run(self, run: RunIdentity) -> PayloadCodecs:
         """These codecs in the context of ``run`` (its workflow context by default)."""
         return PayloadCodecs(
-            self.converter, headers=self.headers, run=run, context=self._workflow_context(run)
+            self.converter,
+            headers=self.headers,
+            run=run,
+            context=self._workflow_context(run),
+            target=run.storage_target(),
         )
 
-    def _in_context(self, context: SerializationContext | None) -> PayloadCodecs:
-        if context is None:
+    def with_started(self, started_attrs: Mapping[str, Any]) -> PayloadCodecs:
+        """These codecs once the run's WorkflowExecutionStarted attributes are known:
+        a child's result is stored on behalf of its parent, unless the run was
+        continued as new (temporalio's rule)."""
+        execution = started_attrs.get("parentWorkflowExecution")
+        if self.run is None or not execution or started_attrs.get("continuedExecutionRunId"):
             return self
-        return PayloadCodecs(self.converter, headers=self.headers, run=self.run, context=context)
+        parent = StorageDriverWorkflowInfo(
+            namespace=started_attrs.get("parentWorkflowNamespace") or self.run.namespace,
+            id=execution.get("workflowId"),
+            run_id=execution.get("runId") or None,
+        )
+        return self.for_run(dataclasses.replace(self.run, parent=parent))
+
+    def _in_context(
+        self,
+        context: SerializationContext | None,
+        target: StorageDriverWorkflowInfo | None = None,
+    ) -> PayloadCodecs:
+        if context is None and target is None:
+            return self
+        if self.run is not None:
+            context = context or self._workflow_context(self.run)
+            target = target or self.run.storage_target()
+        return PayloadCodecs(
+            self.converter, headers=self.headers, run=self.run, context=context, target=target
+        )
+
+    def _command_target(self, cmd: Any) -> StorageDriverWorkflowInfo | None:
+        """temporalio's external storage target for a command's payloads (None: the
+        run's own)."""
+        if self.run is None:
+            return None
+        namespace = self.run.namespace
+        if isinstance(cmd, c.StartChildWorkflow):
+            return StorageDriverWorkflowInfo(
+                namespace=namespace, id=cmd.workflow_id, type=cmd.workflow_type
+            )
+        if isinstance(cmd, c.SignalExternalWorkflow):
+            return StorageDriverWorkflowInfo(namespace=namespace, id=cmd.workflow_id)
+        if isinstance(cmd, c.CompleteWorkflow):
+            return self.run.parent
+        return None
 
     def _workflow_context(
         self, run: RunIdentity, workflow_id: str | None = None
@@ -170,7 +242,7 @@ class PayloadCodecs:
         return await codecs._transform(job, codecs._fields(_JOB_FIELDS, job), encode=False)
 
     async def encode_command(self, cmd: Any) -> Any:
-        codecs = self._in_context(self._command_context(cmd))
+        codecs = self._in_context(self._command_context(cmd), self._command_target(cmd))
         return await codecs._transform(cmd, codecs._fields(_COMMAND_FIELDS, cmd), encode=True)
 
     async def decode_headers(self, headers: Any) -> Any:

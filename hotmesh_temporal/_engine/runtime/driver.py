@@ -23,7 +23,11 @@ from typing import Any, TypeVar
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.runtime.codec import ActivityTarget, PayloadCodecs
+from hotmesh_temporal._engine.runtime.codec import (
+    ActivityTarget,
+    PayloadCodecs,
+    TaskStorageMetrics,
+)
 from hotmesh_temporal._engine.runtime.local_markers import (
     is_local_activity,
     is_local_activity_marker,
@@ -137,6 +141,7 @@ class RunDriver:
         self._create_instance = create_instance
         self.run_step = run_step
         self._codecs = codecs
+        self._storage_metrics = TaskStorageMetrics()
         self._nondeterminism = public_nondeterminism_error
         self.instance: Any = None
         self.last_event_id = 0
@@ -293,7 +298,8 @@ class RunDriver:
         WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
-        jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
+        with self._storage_metrics.download.track():
+            jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
         init = next(
             (j for j in jobs if isinstance(j, c.InitializeWorkflow) and self.instance is None),
             None,
@@ -323,6 +329,11 @@ class RunDriver:
             self.instance = self._create_instance(init, self.started_attrs)
         return self.instance.activate(activation)
 
+    def take_storage_metrics(self) -> TaskStorageMetrics:
+        """External storage work since the last call (the task just processed)."""
+        taken, self._storage_metrics = self._storage_metrics, TaskStorageMetrics()
+        return taken
+
     def begin_task(self, facts: TaskFacts) -> None:
         """The live task about to run (its WorkflowTaskStarted is written at completion)."""
         self._task_facts = facts
@@ -338,7 +349,10 @@ class RunDriver:
             jobs, started_at, replaying=False, history_length=history_length
         )
         if result.failure is None:
-            result.commands = [await self._codecs.encode_command(cmd) for cmd in result.commands]
+            with self._storage_metrics.upload.track():
+                result.commands = [
+                    await self._codecs.encode_command(cmd) for cmd in result.commands
+                ]
         else:
             self._jobs = jobs  # the task is retried: its jobs are still owed
         return result
@@ -348,6 +362,7 @@ class RunDriver:
     def _job_for(self, kind: str, attrs: Mapping[str, Any]) -> c.Job | None:
         if kind == "WorkflowExecutionStarted":
             self.started_attrs = dict(attrs)
+            self._codecs = self._codecs.with_started(attrs)
             return c.InitializeWorkflow(
                 workflow_type=attrs["workflowType"]["name"],
                 arguments=h.parse_payloads(attrs.get("input")),

@@ -25,7 +25,7 @@ from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import visibility
-from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity
+from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity, TaskStorageMetrics
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
@@ -423,6 +423,7 @@ class WorkflowWorker:
         """Take complete_workflow_task's reply: keep the run cached when the database
         kept the completion, start the eager activities; the next task to run, if any."""
         run_id = str(task["run_id"])
+        _log_task_storage(f"workflow task of run {run_id}", driver.take_storage_metrics())
         if reply.get("queries"):
             # Queries wait while their run has a task pending (claim_queries): the ones
             # held back for this task can be answered now.
@@ -839,20 +840,25 @@ class WorkflowWorker:
 
     async def _answer_query(self, row: dict[str, Any]) -> None:
         request = row["request"]
+        # A query's own storage work, reported as temporalio reports its query
+        # activation's (apart from any workflow task of the run running meanwhile).
+        storage = TaskStorageMetrics()
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
             codecs = driver.codecs
-            args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            headers = await codecs.decode_headers(
-                h.parse_payload_map((request.get("header") or {}).get("fields"))
-            )
+            with storage.download.track():
+                args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
+                headers = await codecs.decode_headers(
+                    h.parse_payload_map((request.get("header") or {}).get("fields"))
+                )
             instance = driver.instance
             result = await driver.run_step(
                 lambda: instance.query(
                     request["name"], args, query_id=str(row["id"]), headers=headers
                 )
             )
-            encoded = await codecs.encode_payloads([result] if result is not None else [])
+            with storage.upload.track():
+                encoded = await codecs.encode_payloads([result] if result is not None else [])
             answer: dict[str, Any] = {"result": h.payloads(encoded)}
         except KeyError as err:
             answer = {"error": err.args[0] if err.args else str(err)}
@@ -861,6 +867,7 @@ class WorkflowWorker:
             # (which puts an ApplicationError's type in front).
             message = err.message if isinstance(err, FailureError) else str(err)
             answer = {"error": message or type(err).__name__}
+        _log_task_storage(f"query of run {row['run_id']}", storage)
         await self.store.fetchval("answer_query", row["id"], answer)
 
     async def _driver_for_query(self, run_id: str) -> RunDriver:
@@ -894,6 +901,28 @@ class WorkflowWorker:
         return create_instance(self.config, task, job, attrs)
 
 
+def _log_task_storage(what: str, metrics: TaskStorageMetrics) -> None:
+    """Report the external storage work of a workflow task (or query), as temporalio
+    hands it to its core for the workflow task's log (nothing when there was none)."""
+    download, upload = metrics.download, metrics.upload
+    if not (download.payload_count or upload.payload_count):
+        return
+    logger.debug(
+        "%s: external storage retrieved %d payload(s), %d bytes "
+        "in %s via %s; stored %d payload(s), %d bytes in %s via %s",
+        what,
+        download.payload_count,
+        download.total_size,
+        download.total_duration,
+        sorted(download.driver_names),
+        upload.payload_count,
+        upload.total_size,
+        upload.total_duration,
+        sorted(upload.driver_names),
+        extra={"payload_download_metrics": download, "payload_upload_metrics": upload},
+    )
+
+
 def run_identity(task: Mapping[str, Any]) -> RunIdentity:
     """The run of a workflow task, for the serialization contexts of its payloads."""
     return RunIdentity(
@@ -901,6 +930,7 @@ def run_identity(task: Mapping[str, Any]) -> RunIdentity:
         workflow_id=task["workflow_id"],
         workflow_type=task.get("workflow_type", ""),
         task_queue=task["task_queue"],
+        run_id=str(task.get("run_id") or ""),
     )
 
 
