@@ -134,3 +134,51 @@ async def test_a_missing_stored_payload_fails_clearly(client, task_queue):
     # A client without external storage names the problem too.
     with pytest.raises(RuntimeError, match="external storage is not configured"):
         await client.get_workflow_handle(workflow_id).result()
+
+
+def _legacy_reference(driver: DictDriver, value: str) -> Payload:
+    """A reference as temporalio wrote them before its ExternalStorageReference
+    message (encoding ``json/external-storage-reference``), made by temporalio's own
+    converter, with ``value`` stored in ``driver``."""
+    import temporalio.converter
+    from temporalio.converter._extstore import _StorageReference
+
+    stored = DataConverter.default.payload_converter.to_payloads([value])[0]
+    key = uuid.uuid4().hex
+    driver.blobs[key] = stored.SerializeToString()
+    legacy = temporalio.converter.JSONPlainPayloadConverter(
+        encoding="json/external-storage-reference"
+    ).to_payload(
+        _StorageReference(
+            driver_name=driver.name(),
+            driver_claim=temporalio.converter.StorageDriverClaim(claim_data={"key": key}),
+        )
+    )
+    assert legacy is not None
+    return Payload.FromString(legacy.SerializeToString())
+
+
+@workflow.defn
+class EchoWorkflow:
+    @workflow.run
+    async def run(self, text: str) -> int:
+        return len(text)
+
+
+async def test_legacy_references_are_resolved(client, task_queue):
+    """A run started by a temporalio release that wrote legacy references still gets
+    its input: the worker resolves them through the driver named in them."""
+    from hotmesh_temporal.common import RawValue
+
+    driver = DictDriver()
+    storing = _storing_client(client, driver)
+    big = "L" * (3 * THRESHOLD)
+    assert await storing.data_converter.decode([_legacy_reference(driver, big)]) == [big]
+    async with Worker(storing, task_queue=task_queue, workflows=[EchoWorkflow]):
+        length = await storing.execute_workflow(
+            EchoWorkflow.run,
+            RawValue(_legacy_reference(driver, big)),
+            id=f"legacy-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+    assert length == len(big)
