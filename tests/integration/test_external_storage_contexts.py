@@ -138,7 +138,10 @@ class Parent:
             grow, text, start_to_close_timeout=timedelta(seconds=30)
         )
         child = await workflow.execute_child_workflow(
-            Child.run, "K" * BIG, id=workflow.info().workflow_id + "-child"
+            Child.run,
+            "K" * BIG,
+            id=workflow.info().workflow_id + "-child",
+            memo={"first": "M" * BIG, "second": "N" * BIG},
         )
         await workflow.get_external_workflow_handle(sink_id).signal(Sink.poke, "S" * BIG)
         await workflow.wait_condition(lambda: self.go is not None)

@@ -294,12 +294,10 @@ class PayloadCodecs:
             )
             return converted[0]
         if kind == "map":
-            keys = list(value.keys())
-            items = [value[k] for k in keys]
-            converted = await (
-                self.encode_payloads(items) if encode else self.decode_payloads(items)
-            )
-            return dict(zip(keys, converted, strict=False))
+            # One payload at a time, as temporalio visits a map's payloads: each memo
+            # value or header is its own codec call and its own external storage batch.
+            convert = self.encode_payloads if encode else self.decode_payloads
+            return {key: (await convert([item]))[0] for key, item in value.items()}
         # failure: codecs transform failures in place
         await (self.encode_failure(value) if encode else self.decode_failure(value))
         return value
