@@ -1786,12 +1786,50 @@ def _check_count(driver: StorageDriver, what: str, count: int, expected: int) ->
         raise ValueError(f"Driver '{driver.name()}' returned {count} {what}, expected {expected}")
 
 
+# A reference written through the payload codec carries this metadata key (b"true")
+# next to the codec's own metadata. temporalio 1.35 reads such references but does
+# not write them yet (a later release will); reading them too keeps histories written
+# by that release readable here.
+_REFERENCE_MARKER_KEY = "__temporal_external_storage_reference"
+
+
+async def _open_marked_references(
+    payloads: Sequence[_Payload], codec: PayloadCodec | None, storage: ExternalStorage | None
+) -> list[_Payload]:
+    """``payloads`` with each codec-encoded, marked reference decoded by ``codec`` back
+    into the plain reference external storage resolves."""
+    result = list(payloads)
+    for index, payload in enumerate(payloads):
+        if payload.metadata.get(_REFERENCE_MARKER_KEY) != b"true":
+            continue
+        if storage is None:
+            raise RuntimeError(_STORAGE_NOT_CONFIGURED)
+        reference = payload
+        if codec is not None:
+            sealed = _Payload()
+            sealed.CopyFrom(payload)
+            del sealed.metadata[_REFERENCE_MARKER_KEY]
+            del sealed.external_payloads[:]
+            reference = (await codec.decode([sealed]))[0]
+        if not _is_reference(reference):
+            raise RuntimeError(
+                "[TMPRL1106] Encountered an encoded external storage reference that could "
+                "not be decoded. Check that the payload codec used to write it is configured."
+            )
+        if not reference.external_payloads:
+            reference.external_payloads.extend(payload.external_payloads)
+        result[index] = reference
+    return result
+
+
+_STORAGE_NOT_CONFIGURED = (
+    "[TMPRL1105] Detected externally stored payload(s) but external storage is not configured."
+)
+
+
 def _raise_if_unresolvable(payloads: Sequence[_Payload]) -> None:
     if any(_is_reference(p) for p in payloads):
-        raise RuntimeError(
-            "[TMPRL1105] Detected externally stored payload(s) but external storage "
-            "is not configured."
-        )
+        raise RuntimeError(_STORAGE_NOT_CONFIGURED)
 
 
 class _StoringCodec(PayloadCodec):
@@ -1807,7 +1845,8 @@ class _StoringCodec(PayloadCodec):
         return await self.storage._store(encoded)
 
     async def decode(self, payloads: Sequence[_Payload]) -> list[_Payload]:
-        retrieved = await self.storage._retrieve(payloads)
+        opened = await _open_marked_references(payloads, self.codec, self.storage)
+        retrieved = await self.storage._retrieve(opened)
         return list(await self.codec.decode(retrieved)) if self.codec else retrieved
 
 
@@ -1878,6 +1917,9 @@ class DataConverter(WithSerializationContext):
         self, payloads: Sequence[_Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
         """Resolve stored payloads, run the codec over them, then convert them to values."""
+        payloads = await _open_marked_references(
+            payloads, self.payload_codec, self.external_storage
+        )
         if self.external_storage:
             payloads = await self.external_storage._retrieve(payloads)
         else:

@@ -9,6 +9,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from hotmesh_temporal.client import Client
 from hotmesh_temporal.converter import (
     DataConverter,
     ExternalStorage,
+    PayloadCodec,
     StorageDriver,
     StorageDriverClaim,
     StorageDriverRetrieveContext,
@@ -182,3 +184,64 @@ async def test_legacy_references_are_resolved(client, task_queue):
             task_queue=task_queue,
         )
     assert length == len(big)
+
+
+class _Reversing:
+    """A codec both SDKs can run: reverses the serialized payload's bytes."""
+
+    async def encode(self, payloads: Sequence[Any]) -> list[Any]:
+        cls = type(payloads[0]) if payloads else Payload
+        return [
+            cls(metadata={"encoding": b"binary/reversed"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Any]) -> list[Any]:
+        return [type(p).FromString(p.data[::-1]) for p in payloads]
+
+
+class ReversingCodec(_Reversing, PayloadCodec):
+    pass
+
+
+async def test_codec_encoded_marked_references_are_resolved(monkeypatch):
+    """A reference written through the payload codec and marked (as temporalio writes
+    them once its _ENCODE_STORAGE_REFERENCES switch is on; 1.35 already reads them) is
+    decoded with the codec, then resolved; without the codec it fails clearly."""
+    import temporalio.api.common.v1
+    import temporalio.converter
+    from temporalio.converter import _extstore
+
+    monkeypatch.setattr(_extstore, "_ENCODE_STORAGE_REFERENCES", True)
+    driver = DictDriver()
+
+    class TheirCodec(_Reversing, temporalio.converter.PayloadCodec):
+        pass
+
+    theirs = dataclasses.replace(
+        temporalio.converter.DataConverter.default,
+        payload_codec=TheirCodec(),
+        external_storage=temporalio.converter.ExternalStorage(
+            drivers=[driver],  # type: ignore[list-item]
+            payload_size_threshold=THRESHOLD,
+        ),
+    )
+    big = "M" * (3 * THRESHOLD)
+    [written] = await theirs.encode([big])
+    assert isinstance(written, temporalio.api.common.v1.Payload)
+    assert written.metadata["__temporal_external_storage_reference"] == b"true"
+    payload = Payload.FromString(written.SerializeToString())
+
+    storage = ExternalStorage(drivers=[driver], payload_size_threshold=THRESHOLD)
+    ours = dataclasses.replace(
+        DataConverter.default, payload_codec=ReversingCodec(), external_storage=storage
+    )
+    assert await ours.decode([payload]) == [big]
+    assert await ours._edge_codec.decode([payload]) == [
+        DataConverter.default.payload_converter.to_payloads([big])[0]
+    ]
+    without_codec = dataclasses.replace(DataConverter.default, external_storage=storage)
+    with pytest.raises(RuntimeError, match=r"\[TMPRL1106\]"):
+        await without_codec.decode([payload])
+    with pytest.raises(RuntimeError, match=r"\[TMPRL1105\]"):
+        await DataConverter.default.decode([payload])
