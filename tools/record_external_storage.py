@@ -135,6 +135,33 @@ class Child:
 
 
 @workflow.defn
+class Waiter:
+    def __init__(self) -> None:
+        self.got: str | None = None
+
+    @workflow.run
+    async def run(self, text: str, again: bool) -> str:
+        await workflow.wait_condition(lambda: self.got is not None or not again)
+        grown = await workflow.execute_local_activity(
+            grow, text, start_to_close_timeout=timedelta(seconds=30)
+        )
+        if again:
+            workflow.continue_as_new(args=["W" * BIG, False])
+        return grown[:3] + "Z" * BIG
+
+    @workflow.signal
+    def wake(self, value: str) -> None:
+        self.got = value
+
+
+@workflow.defn
+class Sleeper:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn
 class Parent:
     def __init__(self) -> None:
         self.go: str | None = None
@@ -238,7 +265,22 @@ def _normalized(calls: list[dict[str, Any]], run_labels: dict[str, str]) -> dict
     }
 
 
-async def _workload(client: Client, task_queue: str, name: str) -> list[str]:
+async def _workload(client: Client, task_queue: str, name: str) -> dict[str, str]:
+    """Run workload ``name``; a label for each run id it used."""
+    ids = await _run_workload(client, task_queue, name)
+    labels = {}
+    for workflow_id in ids:
+        run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+        labels[run_id] = f"<run of {workflow_id}>"
+    if name == "more":
+        first = await client.get_workflow_handle("wf-waiter").describe()
+        async for execution in client.list_workflows("WorkflowId = 'wf-waiter'"):
+            if execution.run_id != first.run_id:
+                labels[execution.run_id] = "<first run of wf-waiter>"
+    return labels
+
+
+async def _run_workload(client: Client, task_queue: str, name: str) -> list[str]:
     """Run workload ``name``; the workflow ids it used."""
     if name == "large":
         await client.execute_workflow(
@@ -250,6 +292,19 @@ async def _workload(client: Client, task_queue: str, name: str) -> list[str]:
             TwoLargeArguments.run, args=["I" * BIG, "J" * BIG], id="wf-batch", task_queue=task_queue
         )
         return ["wf-batch"]
+    if name == "more":
+        waiter = await client.start_workflow(
+            Waiter.run,
+            args=["I" * BIG, True],
+            id="wf-waiter",
+            task_queue=task_queue,
+            start_signal="wake",
+            start_signal_args=["s" * BIG],
+        )
+        await waiter.result()
+        sleeper = await client.start_workflow(Sleeper.run, id="wf-sleeper", task_queue=task_queue)
+        await sleeper.terminate("t" * BIG)
+        return ["wf-waiter", "wf-sleeper"]
     sink = await client.start_workflow(Sink.run, id="wf-sink", task_queue=task_queue)
     handle = await client.start_workflow(
         Parent.run, args=["I" * BIG, "wf-sink"], id="wf-parent", task_queue=task_queue
@@ -276,13 +331,9 @@ async def _record(address: str, name: str) -> dict[str, Any]:
     converter = dataclasses.replace(DataConverter.default, external_storage=storage)
     client = await Client.connect(address, data_converter=converter)
     task_queue = f"tq-{uuid.uuid4().hex}"
-    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink]
+    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper]
     async with Worker(client, task_queue=task_queue, workflows=workflows, activities=[grow, pair]):
-        ids = await _workload(client, task_queue, name)
-    run_labels = {}
-    for workflow_id in ids:
-        run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
-        run_labels[run_id] = f"<run of {workflow_id}>"
+        run_labels = await _workload(client, task_queue, name)
     return _normalized(calls, run_labels)
 
 
@@ -317,7 +368,7 @@ async def _main(port: int | None) -> None:
         calls: list[dict[str, Any]] = []
         _watch_activation_metrics(calls)
         recorded = {}
-        for name in ("large", "batch", "full"):
+        for name in ("large", "batch", "full", "more"):
             calls.clear()
             result = await _record(f"127.0.0.1:{port}", name)
             # Activation metrics come through the patched functions, not the driver.

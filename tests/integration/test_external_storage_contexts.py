@@ -128,6 +128,33 @@ class Child:
 
 
 @workflow.defn
+class Waiter:
+    def __init__(self) -> None:
+        self.got: str | None = None
+
+    @workflow.run
+    async def run(self, text: str, again: bool) -> str:
+        await workflow.wait_condition(lambda: self.got is not None or not again)
+        grown = await workflow.execute_local_activity(
+            grow, text, start_to_close_timeout=timedelta(seconds=30)
+        )
+        if again:
+            workflow.continue_as_new(args=["W" * BIG, False])
+        return grown[:3] + "Z" * BIG
+
+    @workflow.signal
+    def wake(self, value: str) -> None:
+        self.got = value
+
+
+@workflow.defn
+class Sleeper:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn
 class Parent:
     def __init__(self) -> None:
         self.go: str | None = None
@@ -217,9 +244,23 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> Recording
     recording = Recording(RecordingDriver(), prefix=f"{uuid.uuid4().hex[:8]}-")
     storing = _storing_client(client, recording.driver)
     p = recording.prefix
-    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink]
+    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper]
     async with Worker(storing, task_queue=task_queue, workflows=workflows, activities=[grow, pair]):
-        if name == "large":
+        if name == "more":
+            ids = [f"{p}wf-waiter", f"{p}wf-sleeper"]
+            waiter = await storing.start_workflow(
+                Waiter.run,
+                args=["I" * BIG, True],
+                id=ids[0],
+                task_queue=task_queue,
+                start_signal="wake",
+                start_signal_args=["s" * BIG],
+            )
+            await waiter.result()
+            recording.run_labels[waiter.first_execution_run_id or ""] = "<first run of wf-waiter>"
+            sleeper = await storing.start_workflow(Sleeper.run, id=ids[1], task_queue=task_queue)
+            await sleeper.terminate("t" * BIG)
+        elif name == "large":
             ids = [f"{p}wf-large"]
             await storing.execute_workflow(
                 LargeWorkflow.run, "I" * BIG, id=ids[0], task_queue=task_queue
@@ -264,21 +305,41 @@ def _task_metrics(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m["kind"], m["size"], m["count"]))
 
 
-@pytest.mark.parametrize("workload", ["large", "batch", "full"])
+@pytest.mark.parametrize("workload", ["large", "batch", "full", "more"])
 async def test_store_calls_and_targets_match_temporalio(client, task_queue, workload):
     """Every store() call names the workflow temporalio names (the started workflow,
     the run, a child, a signalled workflow, the parent for a child's result), with
-    the same payloads in each batch; the selector sees the same targets."""
+    the same payloads in each batch; the selector sees the same targets. "more" covers
+    signal-with-start, local activities, continue-as-new and terminate."""
     recording = await _run_workload(client, task_queue, workload)
     expected = RECORDED[workload]
     assert recording.stores() == expected["stores"]
     assert recording.selects() == expected["selects"]
 
 
+def _totals(metrics: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Payloads and bytes retrieved ("download") and stored ("upload") in all."""
+    totals = {}
+    for kind in ("download", "upload"):
+        of_kind = [m for m in metrics if m["kind"] == kind]
+        totals[kind] = (sum(m["count"] for m in of_kind), sum(m["size"] for m in of_kind))
+    return totals
+
+
 @pytest.mark.parametrize("workload", ["large", "batch", "full"])
 async def test_task_storage_metrics_match_temporalio(client, task_queue, workload, caplog):
     """Each workflow task (and query) reports what it retrieved and stored through
-    external storage, as temporalio reports each activation's."""
+    external storage, as temporalio reports each activation's (one activation per task
+    in these workloads)."""
     with caplog.at_level(logging.DEBUG, logger="hotmesh_temporal.worker"):
         await _run_workload(client, task_queue, workload)
     assert _task_metrics(caplog.records) == RECORDED[workload]["metrics"]
+
+
+async def test_task_storage_metrics_sum_a_tasks_activations(client, task_queue, caplog):
+    """A task with several activations (a local activity's result resolves in the same
+    task) reports their sum, where temporalio reports each activation: the totals match."""
+    with caplog.at_level(logging.DEBUG, logger="hotmesh_temporal.worker"):
+        await _run_workload(client, task_queue, "more")
+    reported = _task_metrics(caplog.records)
+    assert _totals(reported) == _totals(RECORDED["more"]["metrics"])
