@@ -35,7 +35,15 @@ from typing import Any
 import temporalio.bridge.worker
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    ScheduleState,
+    WithStartWorkflowOperation,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import (
     DataConverter,
     ExternalStorage,
@@ -132,6 +140,47 @@ class Child:
     @workflow.run
     async def run(self, text: str) -> str:
         return text + "C" * THRESHOLD
+
+
+# Set by the "edges" workload: what the driver saw so far (an activity waits for its
+# heartbeat to be stored) and when the async-completed activity started.
+EDGE_STATE: dict[str, Any] = {}
+
+
+@activity.defn
+async def beat() -> str:
+    activity.heartbeat("H" * BIG)
+    while not any(c["op"] == "store" and c["sizes"] == [BIG + 29] for c in EDGE_STATE["calls"]):
+        await asyncio.sleep(0.01)
+    return "beaten"
+
+
+@activity.defn
+async def later() -> str:
+    EDGE_STATE["later_started"].set()
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class Edge:
+    def __init__(self) -> None:
+        self.touched = False
+
+    @workflow.run
+    async def run(self, text: str) -> str:
+        await workflow.wait_condition(lambda: self.touched)
+        await workflow.execute_activity(
+            beat,
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=10),
+        )
+        done = await workflow.execute_activity(later, start_to_close_timeout=timedelta(seconds=30))
+        return done[:3]
+
+    @workflow.update
+    def touch(self, value: str) -> str:
+        self.touched = True
+        return "ok"
 
 
 @workflow.defn
@@ -292,6 +341,35 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> list[str]
             TwoLargeArguments.run, args=["I" * BIG, "J" * BIG], id="wf-batch", task_queue=task_queue
         )
         return ["wf-batch"]
+    if name == "edges":
+        EDGE_STATE["later_started"] = asyncio.Event()
+        schedule = await client.create_schedule(
+            "sched-edge",
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    Edge.run, "P" * BIG, id="wf-scheduled", task_queue=task_queue
+                ),
+                spec=ScheduleSpec(),
+                state=ScheduleState(paused=True),
+            ),
+        )
+        await schedule.delete()
+        start = WithStartWorkflowOperation(
+            Edge.run,
+            "I" * BIG,
+            id="wf-edge",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        await client.execute_update_with_start_workflow(
+            Edge.touch, "u" * BIG, start_workflow_operation=start
+        )
+        await EDGE_STATE["later_started"].wait()
+        await client.get_async_activity_handle(
+            workflow_id="wf-edge", run_id=None, activity_id="2"
+        ).complete("L" * BIG)
+        await (await start.workflow_handle()).result()
+        return ["wf-edge"]
     if name == "more":
         waiter = await client.start_workflow(
             Waiter.run,
@@ -319,6 +397,7 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> list[str]
 
 async def _record(address: str, name: str) -> dict[str, Any]:
     calls: list[dict[str, Any]] = []
+    EDGE_STATE["calls"] = calls
     driver = RecordingDriver(calls)
 
     def select(context: StorageDriverSelectContext, payload: Payload) -> StorageDriver:
@@ -331,8 +410,10 @@ async def _record(address: str, name: str) -> dict[str, Any]:
     converter = dataclasses.replace(DataConverter.default, external_storage=storage)
     client = await Client.connect(address, data_converter=converter)
     task_queue = f"tq-{uuid.uuid4().hex}"
-    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper]
-    async with Worker(client, task_queue=task_queue, workflows=workflows, activities=[grow, pair]):
+    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper, Edge]
+    async with Worker(
+        client, task_queue=task_queue, workflows=workflows, activities=[grow, pair, beat, later]
+    ):
         run_labels = await _workload(client, task_queue, name)
     return _normalized(calls, run_labels)
 
@@ -368,7 +449,7 @@ async def _main(port: int | None) -> None:
         calls: list[dict[str, Any]] = []
         _watch_activation_metrics(calls)
         recorded = {}
-        for name in ("large", "batch", "full", "more"):
+        for name in ("large", "batch", "full", "more", "edges"):
             calls.clear()
             result = await _record(f"127.0.0.1:{port}", name)
             # Activation metrics come through the patched functions, not the driver.

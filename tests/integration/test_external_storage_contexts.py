@@ -10,6 +10,7 @@ test runs a workload here and compares the calls with that recording.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -23,7 +24,15 @@ import pytest
 
 from hotmesh_temporal import activity, workflow
 from hotmesh_temporal.api.common.v1 import Payload
-from hotmesh_temporal.client import Client
+from hotmesh_temporal.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    ScheduleState,
+    WithStartWorkflowOperation,
+)
+from hotmesh_temporal.common import WorkflowIDConflictPolicy
 from hotmesh_temporal.converter import (
     DataConverter,
     ExternalStorage,
@@ -125,6 +134,47 @@ class Child:
     @workflow.run
     async def run(self, text: str) -> str:
         return text + "C" * THRESHOLD
+
+
+# Set by the "edges" workload: what the driver saw so far (an activity waits for its
+# heartbeat to be stored) and when the async-completed activity started.
+EDGE_STATE: dict[str, Any] = {}
+
+
+@activity.defn
+async def beat() -> str:
+    activity.heartbeat("H" * BIG)
+    while not any(c["op"] == "store" and c["sizes"] == [BIG + 29] for c in EDGE_STATE["calls"]):
+        await asyncio.sleep(0.01)
+    return "beaten"
+
+
+@activity.defn
+async def later() -> str:
+    EDGE_STATE["later_started"].set()
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class Edge:
+    def __init__(self) -> None:
+        self.touched = False
+
+    @workflow.run
+    async def run(self, text: str) -> str:
+        await workflow.wait_condition(lambda: self.touched)
+        await workflow.execute_activity(
+            beat,
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=10),
+        )
+        done = await workflow.execute_activity(later, start_to_close_timeout=timedelta(seconds=30))
+        return done[:3]
+
+    @workflow.update
+    def touch(self, value: str) -> str:
+        self.touched = True
+        return "ok"
 
 
 @workflow.defn
@@ -244,9 +294,14 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> Recording
     recording = Recording(RecordingDriver(), prefix=f"{uuid.uuid4().hex[:8]}-")
     storing = _storing_client(client, recording.driver)
     p = recording.prefix
-    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper]
-    async with Worker(storing, task_queue=task_queue, workflows=workflows, activities=[grow, pair]):
-        if name == "more":
+    EDGE_STATE["calls"] = recording.driver.calls
+    workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper, Edge]
+    activities = [grow, pair, beat, later]
+    async with Worker(storing, task_queue=task_queue, workflows=workflows, activities=activities):
+        if name == "edges":
+            ids = [f"{p}wf-edge"]
+            await _edges(storing, task_queue, p)
+        elif name == "more":
             ids = [f"{p}wf-waiter", f"{p}wf-sleeper"]
             waiter = await storing.start_workflow(
                 Waiter.run,
@@ -287,6 +342,38 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> Recording
     return recording
 
 
+async def _edges(client: Client, task_queue: str, p: str) -> None:
+    """A schedule's start action, update-with-start, a heartbeat and an async
+    activity completed through its handle."""
+    EDGE_STATE["later_started"] = asyncio.Event()
+    schedule = await client.create_schedule(
+        f"{p}sched-edge",
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                Edge.run, "P" * BIG, id=f"{p}wf-scheduled", task_queue=task_queue
+            ),
+            spec=ScheduleSpec(),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    await schedule.delete()
+    start = WithStartWorkflowOperation(
+        Edge.run,
+        "I" * BIG,
+        id=f"{p}wf-edge",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    await client.execute_update_with_start_workflow(
+        Edge.touch, "u" * BIG, start_workflow_operation=start
+    )
+    await EDGE_STATE["later_started"].wait()
+    await client.get_async_activity_handle(
+        workflow_id=f"{p}wf-edge", run_id=None, activity_id="2"
+    ).complete("L" * BIG)
+    await (await start.workflow_handle()).result()
+
+
 def _task_metrics(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
     """The per-task storage metrics the worker logged, as the recording lists them."""
     out = []
@@ -305,12 +392,13 @@ def _task_metrics(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m["kind"], m["size"], m["count"]))
 
 
-@pytest.mark.parametrize("workload", ["large", "batch", "full", "more"])
+@pytest.mark.parametrize("workload", ["large", "batch", "full", "more", "edges"])
 async def test_store_calls_and_targets_match_temporalio(client, task_queue, workload):
     """Every store() call names the workflow temporalio names (the started workflow,
     the run, a child, a signalled workflow, the parent for a child's result), with
     the same payloads in each batch; the selector sees the same targets. "more" covers
-    signal-with-start, local activities, continue-as-new and terminate."""
+    signal-with-start, local activities, continue-as-new and terminate; "edges" a
+    schedule, update-with-start, heartbeats and async activity completion."""
     recording = await _run_workload(client, task_queue, workload)
     expected = RECORDED[workload]
     assert recording.stores() == expected["stores"]
@@ -326,7 +414,7 @@ def _totals(metrics: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     return totals
 
 
-@pytest.mark.parametrize("workload", ["large", "batch", "full"])
+@pytest.mark.parametrize("workload", ["large", "batch", "full", "edges"])
 async def test_task_storage_metrics_match_temporalio(client, task_queue, workload, caplog):
     """Each workflow task (and query) reports what it retrieved and stored through
     external storage, as temporalio reports each activation's (one activation per task
