@@ -4,6 +4,7 @@ stored payload is gone fails with the driver's error."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import uuid
@@ -245,3 +246,70 @@ async def test_codec_encoded_marked_references_are_resolved(monkeypatch):
         await without_codec.decode([payload])
     with pytest.raises(RuntimeError, match=r"\[TMPRL1105\]"):
         await DataConverter.default.decode([payload])
+
+
+class OverlapDriver(DictDriver):
+    """Notes how many store() calls run at once (each yields a few times)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most = 0
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.running -= 1
+        return await super().store(context, payloads)
+
+
+@activity.defn
+async def measure(text: str) -> int:
+    return len(text)
+
+
+@workflow.defn
+class FanOutWorkflow:
+    @workflow.run
+    async def run(self, count: int) -> list[int]:
+        # One workflow task schedules every activity, each with a large argument.
+        return list(
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity(
+                        measure,
+                        str(i) * (2 * THRESHOLD),
+                        start_to_close_timeout=timedelta(seconds=30),
+                    )
+                    for i in range(count)
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(None, 3), (2, 2), (1, 1)])
+async def test_a_task_stores_up_to_the_concurrency_limit_at_once(
+    client, task_queue, limit, expected
+):
+    """A workflow task's store() calls overlap up to the worker's
+    max_workflow_task_external_storage_concurrency (default 3). temporalio 1.35 on a
+    dev server, same workflow and driver: at most 3, 2 and 1 calls at once."""
+    driver = OverlapDriver()
+    storing = _storing_client(client, driver)
+    options = {} if limit is None else {"max_workflow_task_external_storage_concurrency": limit}
+    async with Worker(
+        storing,
+        task_queue=task_queue,
+        workflows=[FanOutWorkflow],
+        activities=[measure],
+        **options,
+    ):
+        lengths = await storing.execute_workflow(
+            FanOutWorkflow.run, 6, id=f"fan-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert lengths == [2 * THRESHOLD] * 6
+    assert driver.most == expected

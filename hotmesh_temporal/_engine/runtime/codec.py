@@ -6,8 +6,9 @@ in Postgres is encoded.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,10 +131,14 @@ class PayloadCodecs:
         run: RunIdentity | None = None,
         context: SerializationContext | None = None,
         target: StorageDriverWorkflowInfo | None = None,
+        storage_concurrency: int = 1,
     ) -> None:
         self.converter = converter
         self.headers = headers
         self.run = run
+        # How many jobs' or commands' payloads may be with external storage at once
+        # (the worker's max_workflow_task_external_storage_concurrency).
+        self.storage_concurrency = storage_concurrency
         bound = converter.with_context(context) if context is not None else converter
         self.codec = bound._with_store_target(target)._edge_codec
 
@@ -145,6 +150,7 @@ class PayloadCodecs:
             run=run,
             context=self._workflow_context(run),
             target=run.storage_target(),
+            storage_concurrency=self.storage_concurrency,
         )
 
     def with_started(self, started_attrs: Mapping[str, Any]) -> PayloadCodecs:
@@ -172,7 +178,12 @@ class PayloadCodecs:
             context = context or self._workflow_context(self.run)
             target = target or self.run.storage_target()
         return PayloadCodecs(
-            self.converter, headers=self.headers, run=self.run, context=context, target=target
+            self.converter,
+            headers=self.headers,
+            run=self.run,
+            context=context,
+            target=target,
+            storage_concurrency=self.storage_concurrency,
         )
 
     def _command_target(self, cmd: Any) -> StorageDriverWorkflowInfo | None:
@@ -240,6 +251,31 @@ class PayloadCodecs:
         child workflow id (str) a resolution is about, for its serialization context."""
         codecs = self._in_context(self._job_context(job, target))
         return await codecs._transform(job, codecs._fields(_JOB_FIELDS, job), encode=False)
+
+    async def decode_jobs(self, jobs: Sequence[Any], target_of: Callable[[Any], Any]) -> list[Any]:
+        """:py:meth:`decode_job` for each job (``target_of`` gives its target)."""
+        return await self._each(jobs, lambda job: self.decode_job(job, target_of(job)))
+
+    async def encode_commands(self, commands: Sequence[Any]) -> list[Any]:
+        """:py:meth:`encode_command` for each command."""
+        return await self._each(commands, self.encode_command)
+
+    async def _each(
+        self, items: Sequence[Any], convert: Callable[[Any], Awaitable[Any]]
+    ) -> list[Any]:
+        """``convert`` applied to each item, in order. With external storage, up to
+        ``storage_concurrency`` items at once, as temporalio lets a workflow task's
+        store and retrieve calls overlap; one at a time otherwise."""
+        limit = self.storage_concurrency
+        if limit <= 1 or len(items) <= 1 or self.converter.external_storage is None:
+            return [await convert(item) for item in items]
+        gate = asyncio.Semaphore(limit)
+
+        async def gated(item: Any) -> Any:
+            async with gate:
+                return await convert(item)
+
+        return list(await asyncio.gather(*(gated(item) for item in items)))
 
     async def encode_command(self, cmd: Any) -> Any:
         codecs = self._in_context(self._command_context(cmd), self._command_target(cmd))

@@ -299,7 +299,7 @@ class RunDriver:
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
         with self._storage_metrics.download.track():
-            jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
+            jobs = await self._codecs.decode_jobs(jobs, self._job_target)
         init = next(
             (j for j in jobs if isinstance(j, c.InitializeWorkflow) and self.instance is None),
             None,
@@ -350,9 +350,7 @@ class RunDriver:
         )
         if result.failure is None:
             with self._storage_metrics.upload.track():
-                result.commands = [
-                    await self._codecs.encode_command(cmd) for cmd in result.commands
-                ]
+                result.commands = await self._codecs.encode_commands(result.commands)
         else:
             self._jobs = jobs  # the task is retried: its jobs are still owed
         return result

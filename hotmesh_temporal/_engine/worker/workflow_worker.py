@@ -104,6 +104,7 @@ class WorkflowWorkerConfig:
     interceptors: Sequence[Any] = field(default_factory=list)
     header_codec_behavior: Any = None  # common.HeaderCodecBehavior
     max_eager_activities: int = 3
+    storage_concurrency: int = 3  # max_workflow_task_external_storage_concurrency
     debug_mode: bool = False
     sticky_timeout: float = 10.0
     # Run a sticky run's next workflow task before reporting the activity that wakes
@@ -154,6 +155,7 @@ class WorkflowWorker:
         self._codecs = PayloadCodecs(
             config.data_converter,
             headers=_codec_applies_to_headers(config.header_codec_behavior),
+            storage_concurrency=config.storage_concurrency,
         )
         self._tasks: set = set()
         self._leased: dict[str, Mapping[str, Any]] = {}  # run id -> task in flight
