@@ -316,6 +316,16 @@ def _normalized(calls: list[dict[str, Any]], run_labels: dict[str, str]) -> dict
 
 async def _workload(client: Client, task_queue: str, name: str) -> dict[str, str]:
     """Run workload ``name``; a label for each run id it used."""
+    if name == "standalone":
+        handle = await client.start_activity(
+            grow,
+            "I" * BIG,
+            id="act-standalone",
+            task_queue=task_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        await handle.result()
+        return {handle.run_id or "": "<run of act-standalone>"}
     ids = await _run_workload(client, task_queue, name)
     labels = {}
     for workflow_id in ids:
@@ -449,7 +459,7 @@ async def _main(port: int | None) -> None:
         calls: list[dict[str, Any]] = []
         _watch_activation_metrics(calls)
         recorded = {}
-        for name in ("large", "batch", "full", "more", "edges"):
+        for name in ("large", "batch", "full", "more", "edges", "standalone"):
             calls.clear()
             result = await _record(f"127.0.0.1:{port}", name)
             # Activation metrics come through the patched functions, not the driver.

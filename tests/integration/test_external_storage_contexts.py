@@ -298,6 +298,17 @@ async def _run_workload(client: Client, task_queue: str, name: str) -> Recording
     workflows = [LargeWorkflow, TwoLargeArguments, Parent, Child, Sink, Waiter, Sleeper, Edge]
     activities = [grow, pair, beat, later]
     async with Worker(storing, task_queue=task_queue, workflows=workflows, activities=activities):
+        if name == "standalone":
+            activity_handle = await storing.start_activity(
+                grow,
+                "I" * BIG,
+                id=f"{p}act-standalone",
+                task_queue=task_queue,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            await activity_handle.result()
+            recording.run_labels[activity_handle.run_id or ""] = "<run of act-standalone>"
+            return recording
         if name == "edges":
             ids = [f"{p}wf-edge"]
             await _edges(storing, task_queue, p)
@@ -392,13 +403,14 @@ def _task_metrics(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m["kind"], m["size"], m["count"]))
 
 
-@pytest.mark.parametrize("workload", ["large", "batch", "full", "more", "edges"])
+@pytest.mark.parametrize("workload", ["large", "batch", "full", "more", "edges", "standalone"])
 async def test_store_calls_and_targets_match_temporalio(client, task_queue, workload):
     """Every store() call names the workflow temporalio names (the started workflow,
     the run, a child, a signalled workflow, the parent for a child's result), with
     the same payloads in each batch; the selector sees the same targets. "more" covers
     signal-with-start, local activities, continue-as-new and terminate; "edges" a
-    schedule, update-with-start, heartbeats and async activity completion."""
+    schedule, update-with-start, heartbeats and async activity completion; "standalone"
+    an activity a client starts with no workflow."""
     recording = await _run_workload(client, task_queue, workload)
     expected = RECORDED[workload]
     assert recording.stores() == expected["stores"]
