@@ -1514,8 +1514,9 @@ class StorageOperationMetrics:
     """What external storage did while it was tracked (see :py:meth:`track`): the
     payloads stored or retrieved, their size, the drivers used and the time spent.
 
-    The worker tracks each workflow task's retrievals (its activation) and stores (its
-    completion) separately, and logs them with the task, as temporalio's core does.
+    The worker tracks each workflow activation's (and query's) retrievals and stores
+    separately and logs them at DEBUG on ``hotmesh_temporal.worker``, where temporalio
+    hands them to its core.
 
     .. warning::
         Experimental.

@@ -70,9 +70,9 @@ _HEADERED = (
 
 @dataclass
 class TaskStorageMetrics:
-    """External storage work of one workflow task: payloads retrieved for its
-    activations (replay included) and stored for its commands, kept apart as
-    temporalio reports them on a workflow task completion."""
+    """External storage work of one workflow activation: payloads retrieved for its
+    jobs and stored for its commands, kept apart as temporalio reports them with an
+    activation's completion."""
 
     download: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)
     upload: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)

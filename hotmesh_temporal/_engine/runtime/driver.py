@@ -142,6 +142,7 @@ class RunDriver:
         self.run_step = run_step
         self._codecs = codecs
         self._storage_metrics = TaskStorageMetrics()
+        self.storage_reporter: Callable[[TaskStorageMetrics], None] | None = None
         self._nondeterminism = public_nondeterminism_error
         self.instance: Any = None
         self.last_event_id = 0
@@ -318,6 +319,8 @@ class RunDriver:
         )
         completion = await self.run_step(functools.partial(self._activate_step, init, activation))
         self._note_targets(completion.commands)
+        if replaying:  # a replayed activation's commands are in history: nothing to store
+            self._report_storage()
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
     def _activate_step(
@@ -329,10 +332,12 @@ class RunDriver:
             self.instance = self._create_instance(init, self.started_attrs)
         return self.instance.activate(activation)
 
-    def take_storage_metrics(self) -> TaskStorageMetrics:
-        """External storage work since the last call (the task just processed)."""
+    def _report_storage(self) -> None:
+        """Hand the activation's external storage work to ``storage_reporter`` (one
+        report per activation, as temporalio's worker reports them)."""
         taken, self._storage_metrics = self._storage_metrics, TaskStorageMetrics()
-        return taken
+        if self.storage_reporter is not None:
+            self.storage_reporter(taken)
 
     def begin_task(self, facts: TaskFacts) -> None:
         """The live task about to run (its WorkflowTaskStarted is written at completion)."""
@@ -353,6 +358,7 @@ class RunDriver:
                 result.commands = await self._codecs.encode_commands(result.commands)
         else:
             self._jobs = jobs  # the task is retried: its jobs are still owed
+        self._report_storage()
         return result
 
     # ------------------------------------------------------------ event -> job

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import json
 import logging
 import time
@@ -425,7 +426,6 @@ class WorkflowWorker:
         """Take complete_workflow_task's reply: keep the run cached when the database
         kept the completion, start the eager activities; the next task to run, if any."""
         run_id = str(task["run_id"])
-        _log_task_storage(f"workflow task of run {run_id}", driver.take_storage_metrics())
         if reply.get("queries"):
             # Queries wait while their run has a task pending (claim_queries): the ones
             # held back for this task can be answered now.
@@ -621,14 +621,16 @@ class WorkflowWorker:
         return driver
 
     def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
-
-        return RunDriver(
+        driver = RunDriver(
             run_id=str(task["run_id"]),
             create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
             codecs=self._codecs.for_run(run_identity(task)),
             public_nondeterminism_error=NondeterminismError,
             run_step=self.executor.steps_for_run(str(task["run_id"])),
         )
+        what = f"workflow activation of run {task['run_id']}"
+        driver.storage_reporter = functools.partial(_log_task_storage, what)
+        return driver
 
     async def _wait_for_stuck_thread(self, run_id: str) -> None:
         """A task failed as deadlocked keeps its slot until its thread gives up, as
@@ -904,8 +906,9 @@ class WorkflowWorker:
 
 
 def _log_task_storage(what: str, metrics: TaskStorageMetrics) -> None:
-    """Report the external storage work of a workflow task (or query), as temporalio
-    hands it to its core for the workflow task's log (nothing when there was none)."""
+    """Report the external storage work of a workflow activation (or query), as
+    temporalio hands it to its core for the workflow task's log (nothing when there
+    was none)."""
     download, upload = metrics.download, metrics.upload
     if not (download.payload_count or upload.payload_count):
         return
