@@ -17,20 +17,25 @@ Layers, from the value outward:
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import collections.abc
+import contextlib
+import contextvars
+import copy
 import dataclasses
 import inspect
 import json
 import sys
+import time
 import traceback
 import typing
 import uuid
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from itertools import zip_longest
 from types import UnionType
@@ -195,6 +200,7 @@ class WithSerializationContext(ABC):  # noqa: B024 (a marker base, as temporalio
 
 ValueT = TypeVar("ValueT")
 TransferTypeT = TypeVar("TransferTypeT")
+_T = TypeVar("_T")
 
 _TRANSFER_CONVERTER_ATTR = "__temporal_transfer_type_converter"
 
@@ -1503,13 +1509,95 @@ class StorageWarning(RuntimeWarning):
     """
 
 
+@dataclass
+class StorageOperationMetrics:
+    """What external storage did while it was tracked (see :py:meth:`track`): the
+    payloads stored or retrieved, their size, the drivers used and the time spent.
+
+    The worker tracks each workflow activation's (and query's) retrievals and stores
+    separately and logs them at DEBUG on ``hotmesh_temporal.worker``, where temporalio
+    hands them to its core.
+
+    .. warning::
+        Experimental.
+    """
+
+    payload_count: int = 0
+    """Payloads stored or retrieved through a driver."""
+
+    total_size: int = 0
+    """Their size in bytes (``Payload.ByteSize()`` of the stored payloads)."""
+
+    driver_names: set[str] = dataclasses.field(default_factory=set)
+    """Names of the drivers that stored or retrieved them."""
+
+    _spans: list[tuple[float, float]] = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def total_duration(self) -> timedelta:
+        """Time during which at least one driver call of a batch was running: batches
+        running concurrently are counted once."""
+        covered = 0.0
+        reach = float("-inf")
+        for start, end in sorted(self._spans):
+            if end <= reach:
+                continue
+            covered += end - max(start, reach)
+            reach = end
+        return timedelta(seconds=covered)
+
+    def record_batch(
+        self, count: int, size: int, start: float, end: float, driver_names: set[str]
+    ) -> None:
+        """Add one batch: ``count`` payloads of ``size`` bytes between the monotonic
+        times ``start`` and ``end``, through ``driver_names``."""
+        self.payload_count += count
+        self.total_size += size
+        self.driver_names |= driver_names
+        self._spans.append((start, end))
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[StorageOperationMetrics]:
+        """Within this block, external storage operations of this task record here."""
+        token = _tracked_storage_metrics.set(self)
+        try:
+            yield self
+        finally:
+            _tracked_storage_metrics.reset(token)
+
+
+_tracked_storage_metrics: contextvars.ContextVar[StorageOperationMetrics | None] = (
+    contextvars.ContextVar("hotmesh_temporal_storage_metrics", default=None)
+)
+
+
+def _record_storage_batch(count: int, size: int, start: float, driver_names: set[str]) -> None:
+    metrics = _tracked_storage_metrics.get()
+    if metrics is not None and count:
+        metrics.record_batch(count, size, start, time.monotonic(), driver_names)
+
+
+async def _all_or_none(calls: Sequence[Awaitable[_T]]) -> list[_T]:
+    """Await ``calls`` concurrently; when one fails, cancel the others and raise."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 @dataclass(frozen=True)
 class ExternalStorage:
     """External storage settings for large payloads.
 
     Payloads of at least ``payload_size_threshold`` bytes (after the codec) are
     handed to a driver and replaced, in history, by a small reference payload;
-    decoding resolves references through the driver named in them.
+    decoding resolves references through the driver named in them. The payloads of
+    one payload list (a call's arguments, say) go to each driver in one
+    :py:meth:`StorageDriver.store` call, drivers being called concurrently.
 
     .. warning::
         Experimental.
@@ -1525,6 +1613,12 @@ class ExternalStorage:
 
     payload_size_threshold: int = 256 * 1024
     """Payloads smaller than this many bytes stay inline."""
+
+    _target: StorageDriverActivityInfo | StorageDriverWorkflowInfo | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The workflow or activity the payloads stored through this instance belong to
+    (bound by :py:meth:`_for_target`)."""
 
     def __post_init__(self) -> None:
         """Validate the settings."""
@@ -1546,13 +1640,24 @@ class ExternalStorage:
                     "Each driver must have a unique name."
                 )
 
+    def _for_target(
+        self, target: StorageDriverActivityInfo | StorageDriverWorkflowInfo | None
+    ) -> ExternalStorage:
+        """These settings storing on behalf of ``target`` (what drivers and the selector
+        see as their context's ``target``)."""
+        if target == self._target:
+            return self
+        bound = dataclasses.replace(self)
+        object.__setattr__(bound, "_target", target)
+        return bound
+
     def _select_driver(self, payload: _Payload) -> StorageDriver | None:
         """The driver to store ``payload`` with, or None to keep it inline."""
         if payload.ByteSize() < self.payload_size_threshold:
             return None
         if self.driver_selector is None:
             return self.drivers[0]
-        driver = self.driver_selector(StorageDriverSelectContext(), payload)
+        driver = self.driver_selector(StorageDriverSelectContext(target=self._target), payload)
         if driver is not None and not any(d is driver for d in self.drivers):
             raise ValueError(
                 f"Driver '{driver.name()}' returned by driver_selector is not registered "
@@ -1567,35 +1672,73 @@ class ExternalStorage:
         raise ValueError(f"No driver found with name '{name}'")
 
     async def _store(self, payloads: Sequence[_Payload]) -> list[_Payload]:
-        """``payloads`` with each large one stored and replaced by its reference."""
-        result = list(payloads)
+        """``payloads`` with each large one stored and replaced by its reference: one
+        ``store()`` call per driver for the whole list."""
+        started = time.monotonic()
+        groups: dict[int, tuple[StorageDriver, list[int]]] = {}
         for index, payload in enumerate(payloads):
             driver = self._select_driver(payload)
-            if driver is None:
-                continue
-            claims = await driver.store(StorageDriverStoreContext(), [payload])
-            _check_count(driver, "claims", len(claims))
-            result[index] = _reference_payload(driver.name(), claims[0], payload.ByteSize())
+            if driver is not None:
+                groups.setdefault(id(driver), (driver, []))[1].append(index)
+        if not groups:
+            return list(payloads)
+        context = StorageDriverStoreContext(target=self._target)
+        batches = list(groups.values())
+        all_claims = await _all_or_none(
+            [driver.store(context, [payloads[i] for i in indexes]) for driver, indexes in batches]
+        )
+        result = list(payloads)
+        size = 0
+        for (driver, indexes), claims in zip(batches, all_claims, strict=True):
+            _check_count(driver, "claims", len(claims), len(indexes))
+            for index, claim in zip(indexes, claims, strict=True):
+                stored_size = payloads[index].ByteSize()
+                result[index] = _reference_payload(driver.name(), claim, stored_size)
+                size += stored_size
+        count = sum(len(indexes) for _, indexes in batches)
+        _record_storage_batch(count, size, started, {d.name() for d, _ in batches})
         return result
 
     async def _retrieve(self, payloads: Sequence[_Payload]) -> list[_Payload]:
-        """``payloads`` with each reference replaced by the payload it names."""
-        result = list(payloads)
+        """``payloads`` with each reference replaced by the payload it names: one
+        ``retrieve()`` call per driver for the whole list."""
+        started = time.monotonic()
+        groups: dict[str, tuple[StorageDriver, list[int], list[StorageDriverClaim]]] = {}
         for index, payload in enumerate(payloads):
             reference = _parse_reference(payload)
             if reference is None:
                 continue
             driver_name, claim = reference
-            driver = self._driver_named(driver_name)
-            stored = await driver.retrieve(StorageDriverRetrieveContext(), [claim])
-            _check_count(driver, "payloads", len(stored))
-            result[index] = stored[0]
+            if driver_name not in groups:
+                groups[driver_name] = (self._driver_named(driver_name), [], [])
+            groups[driver_name][1].append(index)
+            groups[driver_name][2].append(claim)
+        if not groups:
+            return list(payloads)
+        context = StorageDriverRetrieveContext()
+        batches = list(groups.values())
+        all_stored = await _all_or_none(
+            [driver.retrieve(context, claims) for driver, _, claims in batches]
+        )
+        result = list(payloads)
+        size = 0
+        for (driver, indexes, _), stored in zip(batches, all_stored, strict=True):
+            _check_count(driver, "payloads", len(stored), len(indexes))
+            for index, payload in zip(indexes, stored, strict=True):
+                result[index] = payload
+                size += payload.ByteSize()
+        count = sum(len(indexes) for _, indexes, _ in batches)
+        _record_storage_batch(count, size, started, set(groups))
         return result
 
 
 # Reference payloads use the wire shape of temporalio's ExternalStorageReference
 # message (proto JSON), so histories stay readable by either SDK.
 _REFERENCE_MESSAGE_TYPE = b"temporal.api.sdk.v1.ExternalStorageReference"
+# References written by temporalio releases before that message existed: plain JSON
+# of {"driver_name", "driver_claim": {"claim_data"}} under their own encoding. Still
+# read (runs started then may hold them); never written.
+_LEGACY_REFERENCE_ENCODING = b"json/external-storage-reference"
 
 
 def _reference_payload(driver_name: str, claim: StorageDriverClaim, size: int) -> _Payload:
@@ -1609,8 +1752,11 @@ def _reference_payload(driver_name: str, claim: StorageDriverClaim, size: int) -
 
 
 def _is_reference(payload: _Payload) -> bool:
+    encoding = payload.metadata.get("encoding")
+    if encoding == _LEGACY_REFERENCE_ENCODING:
+        return True
     return (
-        payload.metadata.get("encoding") == b"json/protobuf"
+        encoding == b"json/protobuf"
         and payload.metadata.get("messageType") == _REFERENCE_MESSAGE_TYPE
     )
 
@@ -1619,21 +1765,72 @@ def _parse_reference(payload: _Payload) -> tuple[str, StorageDriverClaim] | None
     if not _is_reference(payload):
         return None
     body = json.loads(payload.data)
+    if payload.metadata.get("encoding") == _LEGACY_REFERENCE_ENCODING:
+        return _parse_legacy_reference(body)
     claim = StorageDriverClaim(claim_data=dict(body.get("claimData") or {}))
     return str(body.get("driverName", "")), claim
 
 
-def _check_count(driver: StorageDriver, what: str, count: int) -> None:
-    if count != 1:
-        raise ValueError(f"Driver '{driver.name()}' returned {count} {what}, expected 1")
+def _parse_legacy_reference(body: Any) -> tuple[str, StorageDriverClaim]:
+    claim = body.get("driver_claim") if isinstance(body, dict) else None
+    if not isinstance(claim, dict) or not isinstance(body.get("driver_name"), str):
+        raise ValueError(
+            "Payload with encoding json/external-storage-reference is not a storage "
+            f"reference (expected driver_name and driver_claim): {body!r}"
+        )
+    claim_data = claim.get("claim_data") or {}
+    return body["driver_name"], StorageDriverClaim(claim_data=dict(claim_data))
+
+
+def _check_count(driver: StorageDriver, what: str, count: int, expected: int) -> None:
+    if count != expected:
+        raise ValueError(f"Driver '{driver.name()}' returned {count} {what}, expected {expected}")
+
+
+# A reference written through the payload codec carries this metadata key (b"true")
+# next to the codec's own metadata. temporalio 1.35 reads such references but does
+# not write them yet (a later release will); reading them too keeps histories written
+# by that release readable here.
+_REFERENCE_MARKER_KEY = "__temporal_external_storage_reference"
+
+
+async def _open_marked_references(
+    payloads: Sequence[_Payload], codec: PayloadCodec | None, storage: ExternalStorage | None
+) -> list[_Payload]:
+    """``payloads`` with each codec-encoded, marked reference decoded by ``codec`` back
+    into the plain reference external storage resolves."""
+    result = list(payloads)
+    for index, payload in enumerate(payloads):
+        if payload.metadata.get(_REFERENCE_MARKER_KEY) != b"true":
+            continue
+        if storage is None:
+            raise RuntimeError(_STORAGE_NOT_CONFIGURED)
+        reference = payload
+        if codec is not None:
+            sealed = _Payload()
+            sealed.CopyFrom(payload)
+            del sealed.metadata[_REFERENCE_MARKER_KEY]
+            del sealed.external_payloads[:]
+            reference = (await codec.decode([sealed]))[0]
+        if not _is_reference(reference):
+            raise RuntimeError(
+                "[TMPRL1106] Encountered an encoded external storage reference that could "
+                "not be decoded. Check that the payload codec used to write it is configured."
+            )
+        if not reference.external_payloads:
+            reference.external_payloads.extend(payload.external_payloads)
+        result[index] = reference
+    return result
+
+
+_STORAGE_NOT_CONFIGURED = (
+    "[TMPRL1105] Detected externally stored payload(s) but external storage is not configured."
+)
 
 
 def _raise_if_unresolvable(payloads: Sequence[_Payload]) -> None:
     if any(_is_reference(p) for p in payloads):
-        raise RuntimeError(
-            "[TMPRL1105] Detected externally stored payload(s) but external storage "
-            "is not configured."
-        )
+        raise RuntimeError(_STORAGE_NOT_CONFIGURED)
 
 
 class _StoringCodec(PayloadCodec):
@@ -1649,7 +1846,8 @@ class _StoringCodec(PayloadCodec):
         return await self.storage._store(encoded)
 
     async def decode(self, payloads: Sequence[_Payload]) -> list[_Payload]:
-        retrieved = await self.storage._retrieve(payloads)
+        opened = await _open_marked_references(payloads, self.codec, self.storage)
+        retrieved = await self.storage._retrieve(opened)
         return list(await self.codec.decode(retrieved)) if self.codec else retrieved
 
 
@@ -1720,6 +1918,9 @@ class DataConverter(WithSerializationContext):
         self, payloads: Sequence[_Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
         """Resolve stored payloads, run the codec over them, then convert them to values."""
+        payloads = await _open_marked_references(
+            payloads, self.payload_codec, self.external_storage
+        )
         if self.external_storage:
             payloads = await self.external_storage._retrieve(payloads)
         else:
@@ -1773,6 +1974,18 @@ class DataConverter(WithSerializationContext):
         if self.external_storage is None:
             return self.payload_codec
         return _StoringCodec(self.payload_codec, self.external_storage)
+
+    def _with_store_target(
+        self, target: StorageDriverActivityInfo | StorageDriverWorkflowInfo | None
+    ) -> Self:
+        """A copy whose external storage stores on behalf of ``target`` (the store and
+        select contexts' ``target``); self without external storage."""
+        if self.external_storage is None or self.external_storage._target == target:
+            return self
+        # replace() would rebuild the converters a with_context() copy carries
+        clone = copy.copy(self)
+        object.__setattr__(clone, "external_storage", self.external_storage._for_target(target))
+        return clone
 
     def with_context(self, context: SerializationContext) -> Self:
         """A copy whose context-aware components got ``context`` (self if none changed)."""

@@ -37,7 +37,7 @@ from hotmesh_temporal.client._interceptor import (
 )
 from hotmesh_temporal.client._paging import PagedAsyncIterator
 from hotmesh_temporal.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
-from hotmesh_temporal.converter import ActivitySerializationContext
+from hotmesh_temporal.converter import ActivitySerializationContext, StorageDriverActivityInfo
 from hotmesh_temporal.service import RPCError, RPCStatusCode, _refuse_bad_names
 from hotmesh_temporal.workflow._api import _activity_type_and_result_type
 
@@ -648,6 +648,10 @@ def _activity_data_converter(
             is_local=False,
             workflow_id=None,
             workflow_type=None,
+        )
+    )._with_store_target(
+        StorageDriverActivityInfo(
+            namespace=client.namespace, id=activity_id, type=activity_type or None
         )
     )
 

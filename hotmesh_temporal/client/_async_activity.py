@@ -21,6 +21,7 @@ from hotmesh_temporal.client._interceptor import (
     HeartbeatAsyncActivityInput,
     ReportCancellationAsyncActivityInput,
 )
+from hotmesh_temporal.converter import StorageDriverActivityInfo, StorageDriverWorkflowInfo
 
 if TYPE_CHECKING:
     from hotmesh_temporal.client._client import Client
@@ -174,16 +175,42 @@ class AsyncActivityCalls:
         engine = await self._client._engine()
         return engine.async_activity_operations(self._client.namespace, self._client.identity)
 
-    def _converter(self, override: DataConverter | None) -> DataConverter:
-        return override or self._client.data_converter
+    def _converter(
+        self, override: DataConverter | None, id_or_token: AsyncActivityIDReference | bytes
+    ) -> DataConverter:
+        converter = override or self._client.data_converter
+        return converter._with_store_target(self._store_target(id_or_token))
 
-    async def _encoded(self, values: Sequence[Any], override: DataConverter | None) -> Any:
+    def _store_target(
+        self, id_or_token: AsyncActivityIDReference | bytes
+    ) -> StorageDriverActivityInfo | StorageDriverWorkflowInfo | None:
+        """Whom external storage stores on behalf of, as temporalio names it: the
+        activity's workflow (or the activity when it has none); nobody for a task token."""
+        if not isinstance(id_or_token, AsyncActivityIDReference):
+            return None
+        namespace = self._client.namespace
+        if id_or_token.workflow_id:
+            return StorageDriverWorkflowInfo(
+                namespace=namespace, id=id_or_token.workflow_id, run_id=id_or_token.run_id or None
+            )
+        return StorageDriverActivityInfo(
+            namespace=namespace, id=id_or_token.activity_id, run_id=id_or_token.run_id or None
+        )
+
+    async def _encoded(
+        self,
+        values: Sequence[Any],
+        override: DataConverter | None,
+        id_or_token: AsyncActivityIDReference | bytes,
+    ) -> Any:
         if not values:
             return None
-        return h.payloads(await self._converter(override).encode(list(values)))
+        return h.payloads(await self._converter(override, id_or_token).encode(list(values)))
 
     async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
-        details = await self._encoded(input.details, input.data_converter_override)
+        details = await self._encoded(
+            input.details, input.data_converter_override, input.id_or_token
+        )
         ops = await self._async_activity_ops()
         if await ops.heartbeat(input.id_or_token, details):
             raise AsyncActivityCancelledError(
@@ -193,7 +220,11 @@ class AsyncActivityCalls:
     async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
         unset = input.result is hotmesh_temporal.common._arg_unset
         result = (
-            None if unset else await self._encoded([input.result], input.data_converter_override)
+            None
+            if unset
+            else await self._encoded(
+                [input.result], input.data_converter_override, input.id_or_token
+            )
         )
         await (await self._async_activity_ops()).complete(input.id_or_token, result)
 
@@ -201,15 +232,19 @@ class AsyncActivityCalls:
         ops = await self._async_activity_ops()
         if input.last_heartbeat_details:
             details = await self._encoded(
-                input.last_heartbeat_details, input.data_converter_override
+                input.last_heartbeat_details, input.data_converter_override, input.id_or_token
             )
             await ops.heartbeat(input.id_or_token, details)
         await ops.fail(
-            input.id_or_token, input.error, self._converter(input.data_converter_override)
+            input.id_or_token,
+            input.error,
+            self._converter(input.data_converter_override, input.id_or_token),
         )
 
     async def report_cancellation_async_activity(
         self, input: ReportCancellationAsyncActivityInput
     ) -> None:
-        details = await self._encoded(input.details, input.data_converter_override)
+        details = await self._encoded(
+            input.details, input.data_converter_override, input.id_or_token
+        )
         await (await self._async_activity_ops()).report_cancellation(input.id_or_token, details)

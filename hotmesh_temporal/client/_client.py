@@ -1324,6 +1324,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
                 input.start_signal_args,
                 await self._encode_headers(input.headers),
                 request_id,
+                workflow_type=input.workflow,
             )
         # The run's close is kept for result() from now on (no first look needed).
         engine.close_waiter().expect(start["run_id"])
@@ -1365,7 +1366,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     async def _new_run_request(self, input: Any) -> dict[str, Any]:
         """The start_workflow() argument for a StartWorkflowInput or an
         UpdateWithStartStartWorkflowInput (payloads, memo and headers encoded)."""
-        dc = _for_workflow(self._client, input.id)
+        dc = _for_workflow(self._client, input.id, workflow_type=input.workflow)
         engine = await self._engine()
         _check_names(engine, WorkflowId=input.id, TaskQueue=input.task_queue)
         _check_names(engine, WorkflowType=input.workflow)
@@ -1499,7 +1500,9 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
 
     async def _update_request(self, input: Any, workflow_id: str) -> dict[str, Any]:
         """The update.v1.Request JSON of an update input (payloads encoded)."""
-        dc = _for_workflow(self._client, workflow_id)
+        # An update-with-start's update has no run to name yet.
+        run_id = input.run_id if isinstance(input, StartWorkflowUpdateInput) else None
+        dc = _for_workflow(self._client, workflow_id, run_id=run_id)
         engine = await self._engine()
         _check_names(engine, WorkflowId=workflow_id)
         if input.update_id:
@@ -1547,6 +1550,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
             input.args,
             await self._encode_headers(input.headers),
             request_id,
+            run_id=input.run_id,
         )
         status = await _call(
             engine.signal_workflow(self._ref(input.id, input.run_id), event, request_id)
@@ -1558,7 +1562,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
         client = self._client
         engine = await self._engine()
         _check_names(engine, WorkflowId=input.id)
-        dc = _for_workflow(client, input.id)
+        dc = _for_workflow(client, input.id, run_id=input.run_id)
         payloads = await dc.encode(list(input.args)) if input.args else []
         _check_payloads(client, engine, payloads)
         query_id = uuid.uuid4()
@@ -1593,7 +1597,7 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     @_rpc_metric("TerminateWorkflowExecution")
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         engine = await self._engine()
-        dc = _for_workflow(self._client, input.id)
+        dc = _for_workflow(self._client, input.id, run_id=input.run_id)
         details = await dc.encode(list(input.args)) if input.args else []
         status = await _call(
             engine.terminate_workflow(
@@ -1660,12 +1664,23 @@ class _ClientImpl(AsyncActivityCalls, StandaloneActivityCalls, OutboundIntercept
     count_nexus_operations = _not_implemented("nexus operations")
 
 
-def _for_workflow(client: Client, workflow_id: str) -> DataConverter:
+def _for_workflow(
+    client: Client,
+    workflow_id: str,
+    *,
+    run_id: str | None = None,
+    workflow_type: str | None = None,
+) -> DataConverter:
     """The client's data converter in the context of one workflow, as temporalio
-    gives it for that workflow's inputs and outputs."""
+    gives it for that workflow's inputs and outputs. External storage stores on
+    behalf of that workflow, named as temporalio names it: with its type when
+    starting it, with the run id the call targets otherwise."""
+    target = StorageDriverWorkflowInfo(
+        namespace=client.namespace, id=workflow_id, run_id=run_id or None, type=workflow_type
+    )
     return client.data_converter.with_context(
         WorkflowSerializationContext(namespace=client.namespace, workflow_id=workflow_id)
-    )
+    )._with_store_target(target)
 
 
 async def _signal_event(
@@ -1675,10 +1690,13 @@ async def _signal_event(
     args: Sequence[Any],
     headers: Mapping[str, Any] | None,
     request_id: str,
+    *,
+    run_id: str | None = None,
+    workflow_type: str | None = None,
 ) -> dict[str, Any]:
     engine = await client._engine()
     _check_names(engine, SignalName=name)
-    dc = _for_workflow(client, workflow_id)
+    dc = _for_workflow(client, workflow_id, run_id=run_id, workflow_type=workflow_type)
     payloads = await dc.encode(list(args)) if args else []
     _check_payloads(client, engine, payloads)
     return h.event(

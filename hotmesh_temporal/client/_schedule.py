@@ -332,6 +332,10 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         # the scheduled time).
         dc = client.data_converter.with_context(
             converter.WorkflowSerializationContext(namespace=client.namespace, workflow_id=self.id)
+        )._with_store_target(
+            converter.StorageDriverWorkflowInfo(
+                namespace=client.namespace, id=self.id, type=self.workflow
+            )
         )
         args = [a if isinstance(a, Payload) else (await dc.encode([a]))[0] for a in self.args]
         memo = None

@@ -199,6 +199,7 @@ class Worker:
             sticky_timeout=sticky_queue_schedule_to_start_timeout.total_seconds(),
             patch_activation_callback=patch_activation_callback,
             payload_error_limit=not disable_payload_error_limit,
+            storage_concurrency=max_workflow_task_external_storage_concurrency,
         )
         self._refused_calls = _refused_calls(workflow_runner)
         self._on_fatal_error = on_fatal_error
@@ -442,6 +443,7 @@ class Worker:
                     workflow_interceptors=self._workflow_interceptors,
                     header_codec_behavior=self._client.config()["header_codec_behavior"],
                     max_eager_activities=s["max_eager"],
+                    storage_concurrency=s["storage_concurrency"],
                     also_activity_queues=frozenset(self._also_activity_queues),
                     debug_mode=s["debug_mode"],
                     sticky_timeout=s["sticky_timeout"],

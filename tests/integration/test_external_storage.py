@@ -4,11 +4,13 @@ stored payload is gone fails with the driver's error."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from hotmesh_temporal.client import Client
 from hotmesh_temporal.converter import (
     DataConverter,
     ExternalStorage,
+    PayloadCodec,
     StorageDriver,
     StorageDriverClaim,
     StorageDriverRetrieveContext,
@@ -134,3 +137,179 @@ async def test_a_missing_stored_payload_fails_clearly(client, task_queue):
     # A client without external storage names the problem too.
     with pytest.raises(RuntimeError, match="external storage is not configured"):
         await client.get_workflow_handle(workflow_id).result()
+
+
+def _legacy_reference(driver: DictDriver, value: str) -> Payload:
+    """A reference as temporalio wrote them before its ExternalStorageReference
+    message (encoding ``json/external-storage-reference``), made by temporalio's own
+    converter, with ``value`` stored in ``driver``."""
+    import temporalio.converter
+    from temporalio.converter._extstore import _StorageReference
+
+    stored = DataConverter.default.payload_converter.to_payloads([value])[0]
+    key = uuid.uuid4().hex
+    driver.blobs[key] = stored.SerializeToString()
+    legacy = temporalio.converter.JSONPlainPayloadConverter(
+        encoding="json/external-storage-reference"
+    ).to_payload(
+        _StorageReference(
+            driver_name=driver.name(),
+            driver_claim=temporalio.converter.StorageDriverClaim(claim_data={"key": key}),
+        )
+    )
+    assert legacy is not None
+    return Payload.FromString(legacy.SerializeToString())
+
+
+@workflow.defn
+class EchoWorkflow:
+    @workflow.run
+    async def run(self, text: str) -> int:
+        return len(text)
+
+
+async def test_legacy_references_are_resolved(client, task_queue):
+    """A run started by a temporalio release that wrote legacy references still gets
+    its input: the worker resolves them through the driver named in them."""
+    from hotmesh_temporal.common import RawValue
+
+    driver = DictDriver()
+    storing = _storing_client(client, driver)
+    big = "L" * (3 * THRESHOLD)
+    assert await storing.data_converter.decode([_legacy_reference(driver, big)]) == [big]
+    async with Worker(storing, task_queue=task_queue, workflows=[EchoWorkflow]):
+        length = await storing.execute_workflow(
+            EchoWorkflow.run,
+            RawValue(_legacy_reference(driver, big)),
+            id=f"legacy-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+    assert length == len(big)
+
+
+class _Reversing:
+    """A codec both SDKs can run: reverses the serialized payload's bytes."""
+
+    async def encode(self, payloads: Sequence[Any]) -> list[Any]:
+        cls = type(payloads[0]) if payloads else Payload
+        return [
+            cls(metadata={"encoding": b"binary/reversed"}, data=p.SerializeToString()[::-1])
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Any]) -> list[Any]:
+        return [type(p).FromString(p.data[::-1]) for p in payloads]
+
+
+class ReversingCodec(_Reversing, PayloadCodec):
+    pass
+
+
+async def test_codec_encoded_marked_references_are_resolved(monkeypatch):
+    """A reference written through the payload codec and marked (as temporalio writes
+    them once its _ENCODE_STORAGE_REFERENCES switch is on; 1.35 already reads them) is
+    decoded with the codec, then resolved; without the codec it fails clearly."""
+    import temporalio.api.common.v1
+    import temporalio.converter
+    from temporalio.converter import _extstore
+
+    monkeypatch.setattr(_extstore, "_ENCODE_STORAGE_REFERENCES", True)
+    driver = DictDriver()
+
+    class TheirCodec(_Reversing, temporalio.converter.PayloadCodec):
+        pass
+
+    theirs = dataclasses.replace(
+        temporalio.converter.DataConverter.default,
+        payload_codec=TheirCodec(),
+        external_storage=temporalio.converter.ExternalStorage(
+            drivers=[driver],  # type: ignore[list-item]
+            payload_size_threshold=THRESHOLD,
+        ),
+    )
+    big = "M" * (3 * THRESHOLD)
+    [written] = await theirs.encode([big])
+    assert isinstance(written, temporalio.api.common.v1.Payload)
+    assert written.metadata["__temporal_external_storage_reference"] == b"true"
+    payload = Payload.FromString(written.SerializeToString())
+
+    storage = ExternalStorage(drivers=[driver], payload_size_threshold=THRESHOLD)
+    ours = dataclasses.replace(
+        DataConverter.default, payload_codec=ReversingCodec(), external_storage=storage
+    )
+    assert await ours.decode([payload]) == [big]
+    assert await ours._edge_codec.decode([payload]) == [
+        DataConverter.default.payload_converter.to_payloads([big])[0]
+    ]
+    without_codec = dataclasses.replace(DataConverter.default, external_storage=storage)
+    with pytest.raises(RuntimeError, match=r"\[TMPRL1106\]"):
+        await without_codec.decode([payload])
+    with pytest.raises(RuntimeError, match=r"\[TMPRL1105\]"):
+        await DataConverter.default.decode([payload])
+
+
+class OverlapDriver(DictDriver):
+    """Notes how many store() calls run at once (each yields a few times)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most = 0
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.running -= 1
+        return await super().store(context, payloads)
+
+
+@activity.defn
+async def measure(text: str) -> int:
+    return len(text)
+
+
+@workflow.defn
+class FanOutWorkflow:
+    @workflow.run
+    async def run(self, count: int) -> list[int]:
+        # One workflow task schedules every activity, each with a large argument.
+        return list(
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity(
+                        measure,
+                        str(i) * (2 * THRESHOLD),
+                        start_to_close_timeout=timedelta(seconds=30),
+                    )
+                    for i in range(count)
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(None, 3), (2, 2), (1, 1)])
+async def test_a_task_stores_up_to_the_concurrency_limit_at_once(
+    client, task_queue, limit, expected
+):
+    """A workflow task's store() calls overlap up to the worker's
+    max_workflow_task_external_storage_concurrency (default 3). temporalio 1.35 on a
+    dev server, same workflow and driver: at most 3, 2 and 1 calls at once."""
+    driver = OverlapDriver()
+    storing = _storing_client(client, driver)
+    options = {} if limit is None else {"max_workflow_task_external_storage_concurrency": limit}
+    async with Worker(
+        storing,
+        task_queue=task_queue,
+        workflows=[FanOutWorkflow],
+        activities=[measure],
+        **options,
+    ):
+        lengths = await storing.execute_workflow(
+            FanOutWorkflow.run, 6, id=f"fan-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert lengths == [2 * THRESHOLD] * 6
+    assert driver.most == expected

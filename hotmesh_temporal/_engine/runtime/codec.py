@@ -6,8 +6,9 @@ in Postgres is encoded.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from hotmesh_temporal.converter import (
     ActivitySerializationContext,
     DataConverter,
     SerializationContext,
+    StorageDriverWorkflowInfo,
+    StorageOperationMetrics,
     WorkflowSerializationContext,
 )
 
@@ -65,6 +68,16 @@ _HEADERED = (
 )
 
 
+@dataclass
+class TaskStorageMetrics:
+    """External storage work of one workflow activation: payloads retrieved for its
+    jobs and stored for its commands, kept apart as temporalio reports them with an
+    activation's completion."""
+
+    download: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)
+    upload: StorageOperationMetrics = dataclasses.field(default_factory=StorageOperationMetrics)
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """The workflow run whose payloads are converted (for serialization contexts)."""
@@ -73,6 +86,19 @@ class RunIdentity:
     workflow_id: str
     workflow_type: str
     task_queue: str
+    run_id: str = ""
+    # Where a child's result goes, for its external storage target; None for a
+    # top-level run or a run continued as new (temporalio's choice).
+    parent: StorageDriverWorkflowInfo | None = None
+
+    def storage_target(self) -> StorageDriverWorkflowInfo:
+        """The run itself, as external storage names it."""
+        return StorageDriverWorkflowInfo(
+            namespace=self.namespace,
+            id=self.workflow_id,
+            run_id=self.run_id or None,
+            type=self.workflow_type or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +118,9 @@ class PayloadCodecs:
     Bound to a run (:py:meth:`for_run`), each payload gets the codec in temporalio's
     serialization context: the run's workflow context, an activity's context for its
     arguments and result, a child's (or signalled workflow's) context for its payloads.
+    External storage stores on behalf of temporalio's target: the run itself, except
+    for a child's start (the child), a signal to another workflow (that workflow) and a
+    child's result (its parent).
     """
 
     def __init__(
@@ -101,23 +130,77 @@ class PayloadCodecs:
         headers: bool = False,
         run: RunIdentity | None = None,
         context: SerializationContext | None = None,
+        target: StorageDriverWorkflowInfo | None = None,
+        storage_concurrency: int = 1,
     ) -> None:
         self.converter = converter
         self.headers = headers
         self.run = run
+        # How many jobs' or commands' payloads may be with external storage at once
+        # (the worker's max_workflow_task_external_storage_concurrency).
+        self.storage_concurrency = storage_concurrency
         bound = converter.with_context(context) if context is not None else converter
-        self.codec = bound._edge_codec
+        self.codec = bound._with_store_target(target)._edge_codec
 
     def for_run(self, run: RunIdentity) -> PayloadCodecs:
         """These codecs in the context of ``run`` (its workflow context by default)."""
         return PayloadCodecs(
-            self.converter, headers=self.headers, run=run, context=self._workflow_context(run)
+            self.converter,
+            headers=self.headers,
+            run=run,
+            context=self._workflow_context(run),
+            target=run.storage_target(),
+            storage_concurrency=self.storage_concurrency,
         )
 
-    def _in_context(self, context: SerializationContext | None) -> PayloadCodecs:
-        if context is None:
+    def with_started(self, started_attrs: Mapping[str, Any]) -> PayloadCodecs:
+        """These codecs once the run's WorkflowExecutionStarted attributes are known:
+        a child's result is stored on behalf of its parent, unless the run was
+        continued as new (temporalio's rule)."""
+        execution = started_attrs.get("parentWorkflowExecution")
+        if self.run is None or not execution or started_attrs.get("continuedExecutionRunId"):
             return self
-        return PayloadCodecs(self.converter, headers=self.headers, run=self.run, context=context)
+        parent = StorageDriverWorkflowInfo(
+            namespace=started_attrs.get("parentWorkflowNamespace") or self.run.namespace,
+            id=execution.get("workflowId"),
+            run_id=execution.get("runId") or None,
+        )
+        return self.for_run(dataclasses.replace(self.run, parent=parent))
+
+    def _in_context(
+        self,
+        context: SerializationContext | None,
+        target: StorageDriverWorkflowInfo | None = None,
+    ) -> PayloadCodecs:
+        if context is None and target is None:
+            return self
+        if self.run is not None:
+            context = context or self._workflow_context(self.run)
+            target = target or self.run.storage_target()
+        return PayloadCodecs(
+            self.converter,
+            headers=self.headers,
+            run=self.run,
+            context=context,
+            target=target,
+            storage_concurrency=self.storage_concurrency,
+        )
+
+    def _command_target(self, cmd: Any) -> StorageDriverWorkflowInfo | None:
+        """temporalio's external storage target for a command's payloads (None: the
+        run's own)."""
+        if self.run is None:
+            return None
+        namespace = self.run.namespace
+        if isinstance(cmd, c.StartChildWorkflow):
+            return StorageDriverWorkflowInfo(
+                namespace=namespace, id=cmd.workflow_id, type=cmd.workflow_type
+            )
+        if isinstance(cmd, c.SignalExternalWorkflow):
+            return StorageDriverWorkflowInfo(namespace=namespace, id=cmd.workflow_id)
+        if isinstance(cmd, c.CompleteWorkflow):
+            return self.run.parent
+        return None
 
     def _workflow_context(
         self, run: RunIdentity, workflow_id: str | None = None
@@ -169,8 +252,33 @@ class PayloadCodecs:
         codecs = self._in_context(self._job_context(job, target))
         return await codecs._transform(job, codecs._fields(_JOB_FIELDS, job), encode=False)
 
+    async def decode_jobs(self, jobs: Sequence[Any], target_of: Callable[[Any], Any]) -> list[Any]:
+        """:py:meth:`decode_job` for each job (``target_of`` gives its target)."""
+        return await self._each(jobs, lambda job: self.decode_job(job, target_of(job)))
+
+    async def encode_commands(self, commands: Sequence[Any]) -> list[Any]:
+        """:py:meth:`encode_command` for each command."""
+        return await self._each(commands, self.encode_command)
+
+    async def _each(
+        self, items: Sequence[Any], convert: Callable[[Any], Awaitable[Any]]
+    ) -> list[Any]:
+        """``convert`` applied to each item, in order. With external storage, up to
+        ``storage_concurrency`` items at once, as temporalio lets a workflow task's
+        store and retrieve calls overlap; one at a time otherwise."""
+        limit = self.storage_concurrency
+        if limit <= 1 or len(items) <= 1 or self.converter.external_storage is None:
+            return [await convert(item) for item in items]
+        gate = asyncio.Semaphore(limit)
+
+        async def gated(item: Any) -> Any:
+            async with gate:
+                return await convert(item)
+
+        return list(await asyncio.gather(*(gated(item) for item in items)))
+
     async def encode_command(self, cmd: Any) -> Any:
-        codecs = self._in_context(self._command_context(cmd))
+        codecs = self._in_context(self._command_context(cmd), self._command_target(cmd))
         return await codecs._transform(cmd, codecs._fields(_COMMAND_FIELDS, cmd), encode=True)
 
     async def decode_headers(self, headers: Any) -> Any:
@@ -222,12 +330,10 @@ class PayloadCodecs:
             )
             return converted[0]
         if kind == "map":
-            keys = list(value.keys())
-            items = [value[k] for k in keys]
-            converted = await (
-                self.encode_payloads(items) if encode else self.decode_payloads(items)
-            )
-            return dict(zip(keys, converted, strict=False))
+            # One payload at a time, as temporalio visits a map's payloads: each memo
+            # value or header is its own codec call and its own external storage batch.
+            convert = self.encode_payloads if encode else self.decode_payloads
+            return {key: (await convert([item]))[0] for key, item in value.items()}
         # failure: codecs transform failures in place
         await (self.encode_failure(value) if encode else self.decode_failure(value))
         return value

@@ -23,7 +23,11 @@ from typing import Any, TypeVar
 
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
-from hotmesh_temporal._engine.runtime.codec import ActivityTarget, PayloadCodecs
+from hotmesh_temporal._engine.runtime.codec import (
+    ActivityTarget,
+    PayloadCodecs,
+    TaskStorageMetrics,
+)
 from hotmesh_temporal._engine.runtime.local_markers import (
     is_local_activity,
     is_local_activity_marker,
@@ -137,6 +141,8 @@ class RunDriver:
         self._create_instance = create_instance
         self.run_step = run_step
         self._codecs = codecs
+        self._storage_metrics = TaskStorageMetrics()
+        self.storage_reporter: Callable[[TaskStorageMetrics], None] | None = None
         self._nondeterminism = public_nondeterminism_error
         self.instance: Any = None
         self.last_event_id = 0
@@ -293,7 +299,8 @@ class RunDriver:
         WorkflowTaskStarted records; ``history_length`` only serves before any."""
         if not jobs and self.instance is None:
             return ActivationResult(commands=[])
-        jobs = [await self._codecs.decode_job(job, self._job_target(job)) for job in jobs]
+        with self._storage_metrics.download.track():
+            jobs = await self._codecs.decode_jobs(jobs, self._job_target)
         init = next(
             (j for j in jobs if isinstance(j, c.InitializeWorkflow) and self.instance is None),
             None,
@@ -312,6 +319,8 @@ class RunDriver:
         )
         completion = await self.run_step(functools.partial(self._activate_step, init, activation))
         self._note_targets(completion.commands)
+        if replaying:  # a replayed activation's commands are in history: nothing to store
+            self._report_storage()
         return ActivationResult(commands=list(completion.commands), failure=completion.failure)
 
     def _activate_step(
@@ -322,6 +331,13 @@ class RunDriver:
         if init is not None:
             self.instance = self._create_instance(init, self.started_attrs)
         return self.instance.activate(activation)
+
+    def _report_storage(self) -> None:
+        """Hand the activation's external storage work to ``storage_reporter`` (one
+        report per activation, as temporalio's worker reports them)."""
+        taken, self._storage_metrics = self._storage_metrics, TaskStorageMetrics()
+        if self.storage_reporter is not None:
+            self.storage_reporter(taken)
 
     def begin_task(self, facts: TaskFacts) -> None:
         """The live task about to run (its WorkflowTaskStarted is written at completion)."""
@@ -338,9 +354,11 @@ class RunDriver:
             jobs, started_at, replaying=False, history_length=history_length
         )
         if result.failure is None:
-            result.commands = [await self._codecs.encode_command(cmd) for cmd in result.commands]
+            with self._storage_metrics.upload.track():
+                result.commands = await self._codecs.encode_commands(result.commands)
         else:
             self._jobs = jobs  # the task is retried: its jobs are still owed
+        self._report_storage()
         return result
 
     # ------------------------------------------------------------ event -> job
@@ -348,6 +366,7 @@ class RunDriver:
     def _job_for(self, kind: str, attrs: Mapping[str, Any]) -> c.Job | None:
         if kind == "WorkflowExecutionStarted":
             self.started_attrs = dict(attrs)
+            self._codecs = self._codecs.with_started(attrs)
             return c.InitializeWorkflow(
                 workflow_type=attrs["workflowType"]["name"],
                 arguments=h.parse_payloads(attrs.get("input")),

@@ -37,7 +37,12 @@ from hotmesh_temporal._engine.worker.rate_limit import TokenBucket
 from hotmesh_temporal.api.common.v1 import Payload
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import HeaderCodecBehavior, Priority, RawValue, RetryPolicy
-from hotmesh_temporal.converter import ActivitySerializationContext, DataConverter
+from hotmesh_temporal.converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    StorageDriverActivityInfo,
+    StorageDriverWorkflowInfo,
+)
 from hotmesh_temporal.exceptions import ApplicationError, ApplicationErrorCategory
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 
@@ -60,7 +65,46 @@ def parse_task_token(token: bytes) -> tuple:
 
 def activity_converter(data_converter: Any, task: Mapping[str, Any]) -> Any:
     """The data converter in the context of one activity task, as temporalio gives it
-    to the activity's arguments, result, heartbeats and failure."""
+    to the activity's arguments, result, heartbeats and failure; external storage
+    stores its result and failure on behalf of the workflow that scheduled it (the
+    activity itself when standalone)."""
+    return _in_activity_context(data_converter, task)._with_store_target(
+        _activity_task_target(task)
+    )
+
+
+def heartbeat_converter(data_converter: Any, task: Mapping[str, Any]) -> Any:
+    """:py:func:`activity_converter` for heartbeat details, which temporalio stores on
+    behalf of the activity (its run id only when standalone)."""
+    standalone = task["workflow_id"] == ""
+    target = StorageDriverActivityInfo(
+        namespace=task["namespace"],
+        id=task["activity_id"],
+        type=task["activity_type"],
+        run_id=str(task["run_id"]) if standalone else None,
+    )
+    return _in_activity_context(data_converter, task)._with_store_target(target)
+
+
+def _activity_task_target(
+    task: Mapping[str, Any],
+) -> StorageDriverActivityInfo | StorageDriverWorkflowInfo:
+    if task["workflow_id"] == "":
+        return StorageDriverActivityInfo(
+            namespace=task["namespace"],
+            id=task["activity_id"] or None,
+            type=task["activity_type"] or None,
+            run_id=str(task["run_id"]) or None,
+        )
+    return StorageDriverWorkflowInfo(
+        namespace=task["namespace"],
+        id=task["workflow_id"],
+        type=task["workflow_type"] or None,
+        run_id=str(task["run_id"]) or None,
+    )
+
+
+def _in_activity_context(data_converter: Any, task: Mapping[str, Any]) -> Any:
     standalone = task["workflow_id"] == ""
     return data_converter.with_context(
         ActivitySerializationContext(
@@ -704,7 +748,7 @@ class ActivityWorker:
     async def _heartbeat_round_trip(self, running: _Running, details: list[Any]) -> None:
         task = running.task
         try:
-            dc = activity_converter(self.config.data_converter, task)
+            dc = heartbeat_converter(self.config.data_converter, task)
             payloads = await dc.encode(details) if details else []
         except Exception as err:
             running.heartbeat_inflight = False

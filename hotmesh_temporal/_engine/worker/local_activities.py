@@ -40,7 +40,7 @@ from hotmesh_temporal._engine.worker import activity_worker as activity_log_line
 from hotmesh_temporal._engine.worker.activity_worker import _call_in_thread
 from hotmesh_temporal.api.failure.v1 import Failure
 from hotmesh_temporal.common import Priority, RawValue
-from hotmesh_temporal.converter import ActivitySerializationContext
+from hotmesh_temporal.converter import ActivitySerializationContext, StorageDriverWorkflowInfo
 from hotmesh_temporal.exceptions import ApplicationError, TimeoutType
 from hotmesh_temporal.exceptions import CancelledError as TemporalCancelledError
 from hotmesh_temporal.exceptions import TimeoutError as TemporalTimeoutError
@@ -126,7 +126,11 @@ class LocalAttemptControl:
 
 def _local_converter(data_converter: Any, cmd: c.ScheduleActivity, run: LocalActivityRun) -> Any:
     """The data converter in the context of one local activity (is_local=True), as
-    temporalio gives it to the activity's arguments, result and failure."""
+    temporalio gives it to the activity's arguments, result and failure (stored, when
+    large, on behalf of the workflow run)."""
+    target = StorageDriverWorkflowInfo(
+        namespace=run.namespace, id=run.workflow_id, run_id=run.run_id, type=run.workflow_type
+    )
     return data_converter.with_context(
         ActivitySerializationContext(
             namespace=run.namespace,
@@ -137,7 +141,7 @@ def _local_converter(data_converter: Any, cmd: c.ScheduleActivity, run: LocalAct
             workflow_type=run.workflow_type,
             is_local=True,
         )
-    )
+    )._with_store_target(target)
 
 
 async def _arguments(dc: Any, defn: Any, cmd: c.ScheduleActivity) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from hotmesh_temporal._engine.observability.metrics import NO_METRICS
 from hotmesh_temporal._engine.runtime import activation as c
 from hotmesh_temporal._engine.runtime import protojson as h
 from hotmesh_temporal._engine.runtime import visibility
-from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity
+from hotmesh_temporal._engine.runtime.codec import PayloadCodecs, RunIdentity, TaskStorageMetrics
 from hotmesh_temporal._engine.runtime.completion import TaskContext, build_completion
 from hotmesh_temporal._engine.runtime.driver import RunDriver, TaskFacts, continue_as_new_suggested
 from hotmesh_temporal._engine.runtime.instance import WorkflowInstance
@@ -109,6 +110,7 @@ class WorkflowWorkerConfig:
     interceptors: Sequence[Any] = field(default_factory=list)
     header_codec_behavior: Any = None  # common.HeaderCodecBehavior
     max_eager_activities: int = 3
+    storage_concurrency: int = 3  # max_workflow_task_external_storage_concurrency
     debug_mode: bool = False
     sticky_timeout: float = 10.0
     # Run a sticky run's next workflow task before reporting the activity that wakes
@@ -159,6 +161,7 @@ class WorkflowWorker:
         self._codecs = PayloadCodecs(
             config.data_converter,
             headers=_codec_applies_to_headers(config.header_codec_behavior),
+            storage_concurrency=config.storage_concurrency,
         )
         self._tasks: set = set()
         self._leased: dict[str, Mapping[str, Any]] = {}  # run id -> task in flight
@@ -631,14 +634,16 @@ class WorkflowWorker:
         return driver
 
     def _new_driver(self, task: Mapping[str, Any]) -> RunDriver:
-
-        return RunDriver(
+        driver = RunDriver(
             run_id=str(task["run_id"]),
             create_instance=lambda job, attrs: self._create_instance(task, job, attrs),
             codecs=self._codecs.for_run(run_identity(task)),
             public_nondeterminism_error=NondeterminismError,
             run_step=self.executor.steps_for_run(str(task["run_id"])),
         )
+        what = f"workflow activation of run {task['run_id']}"
+        driver.storage_reporter = functools.partial(_log_task_storage, what)
+        return driver
 
     async def _wait_for_stuck_thread(self, run_id: str) -> None:
         """A task failed as deadlocked keeps its slot until its thread gives up, as
@@ -865,20 +870,25 @@ class WorkflowWorker:
 
     async def _answer_query(self, row: dict[str, Any]) -> None:
         request = row["request"]
+        # A query's own storage work, reported as temporalio reports its query
+        # activation's (apart from any workflow task of the run running meanwhile).
+        storage = TaskStorageMetrics()
         try:
             driver = await self._driver_for_query(str(row["run_id"]))
             codecs = driver.codecs
-            args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
-            headers = await codecs.decode_headers(
-                h.parse_payload_map((request.get("header") or {}).get("fields"))
-            )
+            with storage.download.track():
+                args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
+                headers = await codecs.decode_headers(
+                    h.parse_payload_map((request.get("header") or {}).get("fields"))
+                )
             instance = driver.instance
             result = await driver.run_step(
                 lambda: instance.query(
                     request["name"], args, query_id=str(row["id"]), headers=headers
                 )
             )
-            encoded = await codecs.encode_payloads([result] if result is not None else [])
+            with storage.upload.track():
+                encoded = await codecs.encode_payloads([result] if result is not None else [])
             answer: dict[str, Any] = {"result": h.payloads(encoded)}
         except KeyError as err:
             answer = {"error": err.args[0] if err.args else str(err)}
@@ -887,6 +897,7 @@ class WorkflowWorker:
             # (which puts an ApplicationError's type in front).
             message = err.message if isinstance(err, FailureError) else str(err)
             answer = {"error": message or type(err).__name__}
+        _log_task_storage(f"query of run {row['run_id']}", storage)
         await self.store.fetchval("answer_query", row["id"], answer)
 
     async def _driver_for_query(self, run_id: str) -> RunDriver:
@@ -920,6 +931,29 @@ class WorkflowWorker:
         return create_instance(self.config, task, job, attrs)
 
 
+def _log_task_storage(what: str, metrics: TaskStorageMetrics) -> None:
+    """Report the external storage work of a workflow activation (or query), as
+    temporalio hands it to its core for the workflow task's log (nothing when there
+    was none)."""
+    download, upload = metrics.download, metrics.upload
+    if not (download.payload_count or upload.payload_count):
+        return
+    logger.debug(
+        "%s: external storage retrieved %d payload(s), %d bytes "
+        "in %s via %s; stored %d payload(s), %d bytes in %s via %s",
+        what,
+        download.payload_count,
+        download.total_size,
+        download.total_duration,
+        sorted(download.driver_names),
+        upload.payload_count,
+        upload.total_size,
+        upload.total_duration,
+        sorted(upload.driver_names),
+        extra={"payload_download_metrics": download, "payload_upload_metrics": upload},
+    )
+
+
 def run_identity(task: Mapping[str, Any]) -> RunIdentity:
     """The run of a workflow task, for the serialization contexts of its payloads."""
     return RunIdentity(
@@ -927,6 +961,7 @@ def run_identity(task: Mapping[str, Any]) -> RunIdentity:
         workflow_id=task["workflow_id"],
         workflow_type=task.get("workflow_type", ""),
         task_queue=task["task_queue"],
+        run_id=str(task.get("run_id") or ""),
     )
 
 
