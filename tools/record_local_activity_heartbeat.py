@@ -71,6 +71,10 @@ class LaSignal:
     def poke(self, value: str) -> None:
         self.seen.append(f"signal:{value}")
 
+    @workflow.query
+    def seen_so_far(self) -> list[str]:
+        return list(self.seen)
+
 
 @workflow.defn(name="LaSignalCancels", sandboxed=False)
 class LaSignalCancels:
@@ -199,6 +203,14 @@ async def _record(target: str) -> dict[str, Any]:
         await asyncio.sleep(0.5)
         await handle.signal("poke", "early")
 
+    async def query(handle: Any) -> None:
+        # A query while the local activity runs is answered at the next heartbeat, with
+        # what the workflow saw by then: a signal sent before it has been handled.
+        await asyncio.sleep(0.5)
+        answers.append(await handle.query("seen_so_far"))
+        await handle.signal("poke", "early")
+        answers.append(await handle.query("seen_so_far"))
+
     async def stop(handle: Any) -> None:
         await asyncio.sleep(0.5)
         await handle.signal("stop_it")
@@ -209,11 +221,13 @@ async def _record(target: str) -> dict[str, Any]:
 
     workloads = [
         ("signal", "LaSignal", LONG, poke),
+        ("query", "LaSignal", LONG, query),
         ("signal_cancels", "LaSignalCancels", LONG, stop),
         ("timer", "LaTimer", LONG, nothing),
         ("workflow_cancelled", "LaCancelled", LONG, cancel),
         ("two", "LaTwo", LONG, nothing),
     ]
+    answers: list[Any] = []
     out: dict[str, Any] = {"task_timeout_seconds": TASK_TIMEOUT.total_seconds()}
     async with Worker(
         client,
@@ -224,6 +238,8 @@ async def _record(target: str) -> dict[str, Any]:
     ):
         for key, name, seconds, action in workloads:
             out[key] = await _scenario(client, task_queue, name, seconds, action)
+            if key == "query":
+                out[key]["query_answers"] = list(answers)
             print(key, out[key]["outcome"], file=sys.stderr)
     return out
 

@@ -80,6 +80,10 @@ class LaSignal:
     def poke(self, value: str) -> None:
         self.seen.append(f"signal:{value}")
 
+    @workflow.query
+    def seen_so_far(self) -> list[str]:
+        return list(self.seen)
+
 
 @workflow.defn(name="LaSignalCancels", sandboxed=False)
 class LaSignalCancels:
@@ -230,6 +234,26 @@ async def test_signal_reaches_the_workflow_while_its_local_activity_runs(client,
     await _replays(events, "LaSignal")
 
 
+async def test_queries_are_answered_at_the_heartbeat_while_the_activity_runs(client, task_queue):
+    """A query is answered at the next heartbeat (not when the activity ends), from
+    the state the workflow has then: a signal sent before it has been handled."""
+    answers: list[Any] = []
+
+    async def query_signal_query(handle: Any) -> None:
+        # (A limit only so that a worker that never answers fails instead of hanging.)
+        answers.append(await asyncio.wait_for(handle.query("seen_so_far"), 60))
+        await handle.signal("poke", "early")
+        answers.append(await asyncio.wait_for(handle.query("seen_so_far"), 60))
+        released.add(handle.id)
+
+    async with _worker(client, task_queue):
+        result, events = await _run(client, task_queue, "LaSignal", LONG, query_signal_query)
+    assert answers == RECORDED["query"]["query_answers"] == [[], ["signal:early"]]
+    assert result == ["signal:early", f"activity:slept {LONG}"]
+    assert _shape(_types(events)) == _shape(_types(RECORDED["query"]["events"]))
+    await _replays(events, "LaSignal")
+
+
 async def test_signal_cancels_the_running_local_activity(client, task_queue):
     async def stop(handle: Any) -> None:
         await handle.signal("stop_it")
@@ -319,7 +343,9 @@ async def test_a_heartbeat_carries_the_running_activity_over_without_a_cache(cli
     await _replays(events, "LaSignal")
 
 
-@pytest.mark.parametrize("key", ["signal", "signal_cancels", "timer", "workflow_cancelled", "two"])
+@pytest.mark.parametrize(
+    "key", ["signal", "query", "signal_cancels", "timer", "workflow_cancelled", "two"]
+)
 async def test_temporalios_recorded_histories_replay_here(key):
     history = WorkflowHistory.from_json(f"recorded-{key}", RECORDED[key]["history"])
     result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)

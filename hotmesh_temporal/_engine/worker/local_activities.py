@@ -417,6 +417,7 @@ async def run_with_local_activities(
     waiting: Callable[[bool], None] | None = None,
     carried: InFlightLocalActivities | None = None,
     heartbeat_at: float | None = None,
+    after_first_activation: Callable[[], Awaitable[None]] | None = None,
 ) -> LocalActivitiesOutcome:
     """Run the task's activation, then every local activity it schedules, resolving
     each in its own activation as it finishes, until the workflow waits on something
@@ -431,7 +432,9 @@ async def run_with_local_activities(
     then, the task is completed with what it has so far and the activities carried
     on (``in_flight``), so that what arrives meanwhile (a signal, a timer, a
     cancellation) reaches the workflow in the next task. ``carried``: the local
-    activities a heartbeat carried over from the run's previous task."""
+    activities a heartbeat carried over from the run's previous task;
+    ``after_first_activation`` is awaited once the task's first activation has run
+    (the worker answers the queries that waited for the task then)."""
     running: dict[asyncio.Future, _Running] = dict(carried.running) if carried else {}
     carried_seqs = carried.seqs() if carried else set()
 
@@ -473,6 +476,8 @@ async def run_with_local_activities(
     in_flight: InFlightLocalActivities | None = None
     try:
         result = await driver.run_current(started_at, history_length)
+        if after_first_activation is not None and result.failure is None:
+            await after_first_activation()
         while result.failure is None:
             to_start = take(result.commands)
             if _closes_run(result.commands):  # the run ends: its local activities stop

@@ -381,6 +381,9 @@ class WorkflowWorker:
                 waiting=self._local_activities_waiting,
                 carried=carried,
                 heartbeat_at=heartbeat_deadline(begun, _task_timeout(driver.started_attrs)),
+                after_first_activation=(
+                    None if carried is None else lambda: self._answer_queries_live(driver)
+                ),
             )
         except Exception as err:  # nondeterminism found while replaying or matching
             if carried is not None:
@@ -916,13 +919,24 @@ class WorkflowWorker:
             runner.add_done_callback(self._tasks.discard)
         return len(rows)
 
-    async def _answer_query(self, row: dict[str, Any]) -> None:
+    async def _answer_queries_live(self, driver: RunDriver) -> None:
+        """In the task after a heartbeat: answer the queries that waited for the run,
+        from its live state (what this task's activation just handed the workflow
+        included), as Core answers the queries the server buffers into the next task.
+        Without this, a query would wait for the local activities to end."""
+        rows = await self.store.fetch(
+            "claim_queries_of_run", uuid.UUID(driver.run_id), self.config.identity
+        )
+        for row in rows:
+            await self._answer_query(dict(row), driver)
+
+    async def _answer_query(self, row: dict[str, Any], live: RunDriver | None = None) -> None:
         request = row["request"]
         # A query's own storage work, reported as temporalio reports its query
         # activation's (apart from any workflow task of the run running meanwhile).
         storage = TaskStorageMetrics()
         try:
-            driver = await self._driver_for_query(str(row["run_id"]))
+            driver = live or await self._driver_for_query(str(row["run_id"]))
             codecs = driver.codecs
             with storage.download.track():
                 args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
