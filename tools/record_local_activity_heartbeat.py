@@ -75,6 +75,11 @@ class LaSignal:
     def seen_so_far(self) -> list[str]:
         return list(self.seen)
 
+    @workflow.update
+    def note(self, value: str) -> str:
+        self.seen.append(f"update:{value}")
+        return f"noted {value}"
+
 
 @workflow.defn(name="LaSignalCancels", sandboxed=False)
 class LaSignalCancels:
@@ -211,6 +216,12 @@ async def _record(target: str) -> dict[str, Any]:
         await handle.signal("poke", "early")
         answers.append(await handle.query("seen_so_far"))
 
+    async def update(handle: Any) -> None:
+        # An update while the local activity runs: handled in the task after the next
+        # heartbeat, its outcome recorded (and returned) when that task completes.
+        await asyncio.sleep(0.5)
+        answers.append(await handle.execute_update("note", "early"))
+
     async def stop(handle: Any) -> None:
         await asyncio.sleep(0.5)
         await handle.signal("stop_it")
@@ -222,6 +233,7 @@ async def _record(target: str) -> dict[str, Any]:
     workloads = [
         ("signal", "LaSignal", LONG, poke),
         ("query", "LaSignal", LONG, query),
+        ("update", "LaSignal", LONG, update),
         ("signal_cancels", "LaSignalCancels", LONG, stop),
         ("timer", "LaTimer", LONG, nothing),
         ("workflow_cancelled", "LaCancelled", LONG, cancel),
@@ -238,8 +250,9 @@ async def _record(target: str) -> dict[str, Any]:
     ):
         for key, name, seconds, action in workloads:
             out[key] = await _scenario(client, task_queue, name, seconds, action)
-            if key == "query":
-                out[key]["query_answers"] = list(answers)
+            if key in ("query", "update"):
+                out[key]["answers"] = list(answers)
+                answers.clear()
             print(key, out[key]["outcome"], file=sys.stderr)
     return out
 

@@ -84,6 +84,11 @@ class LaSignal:
     def seen_so_far(self) -> list[str]:
         return list(self.seen)
 
+    @workflow.update
+    def note(self, value: str) -> str:
+        self.seen.append(f"update:{value}")
+        return f"noted {value}"
+
 
 @workflow.defn(name="LaSignalCancels", sandboxed=False)
 class LaSignalCancels:
@@ -248,9 +253,26 @@ async def test_queries_are_answered_at_the_heartbeat_while_the_activity_runs(cli
 
     async with _worker(client, task_queue):
         result, events = await _run(client, task_queue, "LaSignal", LONG, query_signal_query)
-    assert answers == RECORDED["query"]["query_answers"] == [[], ["signal:early"]]
+    assert answers == RECORDED["query"]["answers"] == [[], ["signal:early"]]
     assert result == ["signal:early", f"activity:slept {LONG}"]
     assert _shape(_types(events)) == _shape(_types(RECORDED["query"]["events"]))
+    await _replays(events, "LaSignal")
+
+
+async def test_update_completes_while_the_local_activity_runs(client, task_queue):
+    """An update is handled in the task after the next heartbeat and its outcome
+    recorded (and returned to the caller) when that task completes."""
+    answers: list[Any] = []
+
+    async def update(handle: Any) -> None:
+        answers.append(await asyncio.wait_for(handle.execute_update("note", "early"), 60))
+        released.add(handle.id)
+
+    async with _worker(client, task_queue):
+        result, events = await _run(client, task_queue, "LaSignal", LONG, update)
+    assert answers == RECORDED["update"]["answers"] == ["noted early"]
+    assert result == ["update:early", f"activity:slept {LONG}"]
+    assert _shape(_types(events)) == _shape(_types(RECORDED["update"]["events"]))
     await _replays(events, "LaSignal")
 
 
@@ -344,7 +366,7 @@ async def test_a_heartbeat_carries_the_running_activity_over_without_a_cache(cli
 
 
 @pytest.mark.parametrize(
-    "key", ["signal", "query", "signal_cancels", "timer", "workflow_cancelled", "two"]
+    "key", ["signal", "query", "update", "signal_cancels", "timer", "workflow_cancelled", "two"]
 )
 async def test_temporalios_recorded_histories_replay_here(key):
     history = WorkflowHistory.from_json(f"recorded-{key}", RECORDED[key]["history"])
