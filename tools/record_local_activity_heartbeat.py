@@ -4,8 +4,10 @@ A local activity that runs longer than the workflow task timeout keeps its workf
 task alive: temporalio's core completes the task early ("heartbeat", with
 ``force_create_new_workflow_task``) and carries on in the next one, so signals, timers
 and a workflow cancellation that arrive meanwhile reach the workflow while the local
-activity still runs. This runs temporalio's own worker on a dev server for a few
-workloads (workflow task timeout 2 s, local activities of a few seconds) and writes
+activity still runs, and queries and updates are answered. This runs temporalio's own
+worker on a dev server for a few workloads (workflow task timeout 2 s, a local
+activity of 5 s: a signal, a query, an update, a signal that cancels the activity, a
+timer, the workflow's cancellation, a short activity before the long one) and writes
 what the workflows saw and their histories to
 ``tests/fixtures/recorded/local_activity_heartbeat_temporalio.json``.
 ``tests/integration/test_local_activity_heartbeat.py`` compares ours with it and

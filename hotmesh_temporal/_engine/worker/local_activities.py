@@ -401,10 +401,6 @@ class LocalActivitiesOutcome:
     result: Any  # the driver's ActivationResult
     in_flight: InFlightLocalActivities | None = None
 
-    @property
-    def heartbeat(self) -> bool:
-        return self.in_flight is not None
-
 
 async def run_with_local_activities(
     driver: Any,
