@@ -413,3 +413,57 @@ async def _replays(events: list[dict[str, Any]], workflow_id: str) -> None:
     )
     t_result = await replayer.replay_workflow(theirs, raise_on_replay_failure=False)
     assert t_result.replay_failure is None
+
+
+cancellations: dict[str, list[Any]] = {}
+
+
+@activity.defn(name="la_until_cancelled")
+async def la_until_cancelled(seconds: float) -> str:
+    workflow_id = activity.info().workflow_id
+    running.add(workflow_id)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError as err:
+        details = activity.cancellation_details()
+        cancelled = details.cancel_requested if details else None
+        cancellations.setdefault(workflow_id, []).append((type(err).__name__, str(err), cancelled))
+        raise
+    return "finished"
+
+
+@workflow.defn(name="LaTerminated", sandboxed=False)
+class LaTerminated:
+    @workflow.run
+    async def run(self, seconds: float) -> str:
+        return await workflow.execute_local_activity(
+            "la_until_cancelled", seconds, start_to_close_timeout=timedelta(seconds=90)
+        )
+
+
+async def test_terminated_run_cancels_its_running_local_activity_at_the_heartbeat(
+    client, task_queue
+):
+    """Terminated while its local activity runs: the heartbeat's completion finds no
+    task, and the activity is cancelled there ("Activity cancelled", cancel_requested),
+    as temporalio 1.35's core does it (seen on a dev server: at 1.6 s of a 2 s task
+    timeout, core's 'Task not found when completing')."""
+    wid = f"LaTerminated-{uuid.uuid4()}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[LaTerminated],
+        activities=[la_until_cancelled],
+    ):
+        handle = await client.start_workflow(
+            "LaTerminated", LONG, id=wid, task_queue=task_queue, task_timeout=TASK_TIMEOUT
+        )
+        while wid not in running:
+            await asyncio.sleep(0.05)
+        await handle.terminate("bye")
+        for _ in range(400):  # (a limit only: without the heartbeat it runs 60 s)
+            if wid in cancellations:
+                break
+            await asyncio.sleep(0.1)
+        # (Checked with the worker still running: its shutdown cancels it too.)
+        assert cancellations.get(wid) == [("CancelledError", "Activity cancelled", True)]
