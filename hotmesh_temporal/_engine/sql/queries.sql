@@ -202,6 +202,14 @@ SELECT {schema}.ask_query($1, $2, $3, $4, $5::jsonb);
 -- name: claim_queries
 SELECT * FROM {schema}.claim_queries($1, $2, $3, $4);
 
+-- name: claim_queries_of_run
+-- The queries waiting for a run whose task heartbeats while its local activities run
+-- (workflow_worker.py): answered from the live run in the task after the heartbeat,
+-- as Temporal hands buffered queries to the next workflow task.
+UPDATE {schema}.queries SET claimed_by = $2
+ WHERE run_id = $1 AND claimed_by IS NULL
+RETURNING *;
+
 -- name: answer_query
 SELECT {schema}.answer_query($1, $2::jsonb);
 

@@ -369,6 +369,39 @@ class LocalActivityExecutor:
         )
 
 
+# Core completes a task whose local activities still run once this share of the
+# workflow task timeout has passed (a "heartbeat"), and carries on in a new task.
+HEARTBEAT_SHARE_OF_TASK_TIMEOUT = 0.8
+
+
+@dataclass
+class InFlightLocalActivities:
+    """Local activities still running when their task was completed early (a task
+    heartbeat): they keep running and are carried to the run's next task."""
+
+    running: dict[asyncio.Future, _Running]
+
+    def seqs(self) -> set[int]:
+        return {entry.cmd.seq for entry in self.running.values()}
+
+    def cancel(self) -> None:
+        """The run's next task is not ours (or the run ended): stop them."""
+        for task, entry in self.running.items():
+            entry.control.cancel()
+            task.cancel()
+        self.running.clear()
+
+
+@dataclass
+class LocalActivitiesOutcome:
+    """What a task's activations and local activities came to: the commands to
+    complete the task with and, for a heartbeat (the task completed while local
+    activities run on), those activities (the completion must force a new task)."""
+
+    result: Any  # the driver's ActivationResult
+    in_flight: InFlightLocalActivities | None = None
+
+
 async def run_with_local_activities(
     driver: Any,
     started_at: datetime,
@@ -378,7 +411,10 @@ async def run_with_local_activities(
     keep_alive: Callable[[], Awaitable[Any]] | None = None,
     keep_alive_every: float = 5.0,
     waiting: Callable[[bool], None] | None = None,
-) -> Any:
+    carried: InFlightLocalActivities | None = None,
+    heartbeat_at: float | None = None,
+    after_first_activation: Callable[[], Awaitable[None]] | None = None,
+) -> LocalActivitiesOutcome:
     """Run the task's activation, then every local activity it schedules, resolving
     each in its own activation as it finishes, until the workflow waits on something
     else. As Core does, each outcome's marker follows the commands issued before it
@@ -386,8 +422,17 @@ async def run_with_local_activities(
     with the local schedules replaced by markers. ``keep_alive`` is called every
     ``keep_alive_every`` seconds while local activities run (to extend the lease);
     ``waiting`` is told when the task starts and stops waiting for them (the worker
-    does not count a task that only waits as one being worked on)."""
-    running: dict[asyncio.Future, _Running] = {}
+    does not count a task that only waits as one being worked on).
+
+    ``heartbeat_at`` (event loop time): as Core, when local activities still run
+    then, the task is completed with what it has so far and the activities carried
+    on (``in_flight``), so that what arrives meanwhile (a signal, a timer, a
+    cancellation) reaches the workflow in the next task. ``carried``: the local
+    activities a heartbeat carried over from the run's previous task;
+    ``after_first_activation`` is awaited once the task's first activation has run
+    (the worker answers the queries that waited for the task then)."""
+    running: dict[asyncio.Future, _Running] = dict(carried.running) if carried else {}
+    carried_seqs = carried.seqs() if carried else set()
 
     def start(cmds: list) -> None:
         if cmds and executor is None:
@@ -419,10 +464,16 @@ async def run_with_local_activities(
             commands.append(cmd)
         return list(schedules.values())
 
-    start(driver.take_unresolved_local_activities())  # scheduled by an earlier task
-    result = await driver.run_current(started_at, history_length)
+    # Scheduled by an earlier task: a replayed driver owes them, unless a heartbeat
+    # carried them here still running (they are not started twice).
+    owed = driver.take_unresolved_local_activities()
+    start([cmd for cmd in owed if cmd.seq not in carried_seqs])
     commands: list[c.Command] = []
+    in_flight: InFlightLocalActivities | None = None
     try:
+        result = await driver.run_current(started_at, history_length)
+        if after_first_activation is not None and result.failure is None:
+            await after_first_activation()
         while result.failure is None:
             to_start = take(result.commands)
             if _closes_run(result.commands):  # the run ends: its local activities stop
@@ -433,22 +484,33 @@ async def run_with_local_activities(
             if waiting is not None:
                 waiting(True)
             try:
-                finished = await _first_done(list(running), keep_alive, keep_alive_every)
+                finished = await _first_done(
+                    list(running), keep_alive, keep_alive_every, heartbeat_at
+                )
             finally:
                 if waiting is not None:
                     waiting(False)
+            if finished is None:  # the task's time is nearly up: heartbeat
+                in_flight = InFlightLocalActivities(running)
+                break
             del running[finished]
             marker = finished.result()
             commands.append(marker)
             driver.queue_jobs([resolution(marker)])
             result = await driver.run_current(started_at, history_length)
     finally:
-        for task, entry in running.items():
-            entry.control.cancel()
-            task.cancel()
+        if in_flight is None:
+            for task, entry in running.items():
+                entry.control.cancel()
+                task.cancel()
     if result.failure is None:
         result.commands = commands
-    return result
+    return LocalActivitiesOutcome(result, in_flight)
+
+
+def heartbeat_deadline(begun: float, task_timeout: float) -> float:
+    """When (event loop time) a task begun at ``begun`` heartbeats, as Core."""
+    return begun + task_timeout * HEARTBEAT_SHARE_OF_TASK_TIMEOUT
 
 
 @dataclass
@@ -506,14 +568,22 @@ def _cancelled_marker(cmd: c.ScheduleActivity, before_start: bool = False) -> c.
 
 
 async def _first_done(
-    tasks: list, keep_alive: Callable[[], Awaitable[Any]] | None, every: float
-) -> asyncio.Future:
+    tasks: list,
+    keep_alive: Callable[[], Awaitable[Any]] | None,
+    every: float,
+    until: float | None = None,
+) -> asyncio.Future | None:
     """The first of ``tasks`` to finish (the earliest scheduled on a tie), calling
-    ``keep_alive`` every ``every`` seconds while none has."""
+    ``keep_alive`` every ``every`` seconds while none has; None when ``until``
+    (event loop time) comes first."""
+    loop = asyncio.get_running_loop()
     while True:
-        done, _ = await asyncio.wait(tasks, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+        wait = every if until is None else max(min(every, until - loop.time()), 0.0)
+        done, _ = await asyncio.wait(tasks, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         if done:
             return next(task for task in tasks if task in done)
+        if until is not None and loop.time() >= until:
+            return None
         if keep_alive is None:
             continue
         try:

@@ -50,8 +50,10 @@ from hotmesh_temporal._engine.worker.activations import (
     _DeadlockError,
 )
 from hotmesh_temporal._engine.worker.local_activities import (
+    InFlightLocalActivities,
     LocalActivityExecutor,
     LocalActivityRun,
+    heartbeat_deadline,
     is_local_activity,
     run_with_local_activities,
 )
@@ -177,6 +179,9 @@ class WorkflowWorker:
         self._ahead = 0
         self._starting = 0  # room held for runs being started in this process
         self._waiting_for_local_activities = 0  # tasks of _tasks that only wait
+        # run id -> local activities a task heartbeat left running for the run's next
+        # task (which complete_workflow_task leased to this worker at once)
+        self._in_flight_locals: dict[str, InFlightLocalActivities] = {}
         self._stopping = False
         self._no_run_ahead: set = set()
         self._ahead_tally: dict[str, list[int]] = {}  # type -> [kept, refused]
@@ -357,11 +362,13 @@ class WorkflowWorker:
         run_id = str(task["run_id"])
         begun = asyncio.get_running_loop().time()
         self._clock = (h.parse_time(task["started_at"]), begun)
+        carried = self._in_flight_locals.pop(run_id, None)
+        in_flight: InFlightLocalActivities | None = None
         try:
             driver = await self._driver_for(task)
             driver.deliver_updates(task.get("updates") or [])
             driver.begin_task(live_task_facts(task, self.store.limits))
-            result = await run_with_local_activities(
+            outcome = await run_with_local_activities(
                 driver,
                 h.parse_time(task["started_at"]),
                 int(task["next_event_id"]) - 1,
@@ -372,11 +379,19 @@ class WorkflowWorker:
                 ),
                 keep_alive_every=_lease_keep_alive_interval(driver.started_attrs),
                 waiting=self._local_activities_waiting,
+                carried=carried,
+                heartbeat_at=heartbeat_deadline(begun, _task_timeout(driver.started_attrs)),
+                after_first_activation=(
+                    None if carried is None else lambda: self._answer_queries_live(driver)
+                ),
             )
         except Exception as err:  # nondeterminism found while replaying or matching
+            if carried is not None:
+                carried.cancel()
             result = None
             failure: BaseException | None = err
         else:
+            result, in_flight = outcome.result, outcome.in_flight
             failure = result.failure
         if failure is not None:
             self._log_task_failure(task, failure)
@@ -385,9 +400,42 @@ class WorkflowWorker:
             await self._record_failure(task, failure)
             await self._wait_for_stuck_thread(run_id)
             return _FAILED
+        try:
+            next_task = await self._complete(task, driver, result.commands, begun, in_flight)
+        except BaseException:
+            if in_flight is not None:
+                in_flight.cancel()
+            raise
+        if in_flight is not None:
+            self._carry_local_activities(run_id, in_flight, next_task)
+        return next_task
+
+    def _carry_local_activities(
+        self, run_id: str, in_flight: InFlightLocalActivities, next_task: Any
+    ) -> None:
+        """After a heartbeat: the run's next task was leased to this worker with the
+        completion, and its local activities go on in it. Without it (the completion
+        was stale, or refused) they stop; whoever runs the run next runs them again."""
+        if isinstance(next_task, Mapping) and str(next_task.get("run_id")) == run_id:
+            self._in_flight_locals[run_id] = in_flight
+        else:
+            in_flight.cancel()
+
+    async def _complete(
+        self,
+        task: Mapping[str, Any],
+        driver: RunDriver,
+        commands: list[c.Command],
+        begun: float,
+        in_flight: InFlightLocalActivities | None,
+    ) -> Any:
+        """Complete the task with its commands (forcing a new task for a heartbeat,
+        as Core's force_create_new_workflow_task); the next task to process, or
+        _FAILED."""
+        run_id = str(task["run_id"])
         reserved = self._reserve_eager()
         try:
-            completion = self._completion(task, driver, result.commands, reserved, begun)
+            completion = self._completion(task, driver, commands, reserved, begun)
             too_large = self._completion_refused(task, completion)
             if too_large is not None:
                 self._start_eager([], reserved)
@@ -396,12 +444,15 @@ class WorkflowWorker:
                 _log_eviction(run_id, f"Workflow activation completion failed: {too_large}")
                 await self._record_failure(task, too_large)
                 return _FAILED
+            payload = completion.to_json()
+            if in_flight is not None:
+                payload["force_new_task"] = True
             reply = await self.store.fetchval_repairing(
                 "complete_workflow_task",
                 task["run_id"],
                 task["lease_id"],
                 self.config.identity,
-                completion.to_json(),
+                payload,
                 True,
             )
         except BaseException:
@@ -868,13 +919,24 @@ class WorkflowWorker:
             runner.add_done_callback(self._tasks.discard)
         return len(rows)
 
-    async def _answer_query(self, row: dict[str, Any]) -> None:
+    async def _answer_queries_live(self, driver: RunDriver) -> None:
+        """In the task after a heartbeat: answer the queries that waited for the run,
+        from its live state (what this task's activation just handed the workflow
+        included), as Core answers the queries the server buffers into the next task.
+        Without this, a query would wait for the local activities to end."""
+        rows = await self.store.fetch(
+            "claim_queries_of_run", uuid.UUID(driver.run_id), self.config.identity
+        )
+        for row in rows:
+            await self._answer_query(dict(row), driver)
+
+    async def _answer_query(self, row: dict[str, Any], live: RunDriver | None = None) -> None:
         request = row["request"]
         # A query's own storage work, reported as temporalio reports its query
         # activation's (apart from any workflow task of the run running meanwhile).
         storage = TaskStorageMetrics()
         try:
-            driver = await self._driver_for_query(str(row["run_id"]))
+            driver = live or await self._driver_for_query(str(row["run_id"]))
             codecs = driver.codecs
             with storage.download.track():
                 args = await codecs.decode_payloads(h.parse_payloads(request.get("args")))
@@ -1011,11 +1073,16 @@ def task_failure_cause(err: BaseException) -> str:
     return "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE"
 
 
+def _task_timeout(started_attrs: Mapping[str, Any]) -> float:
+    """The run's workflow task timeout, in seconds (Temporal's default 10 s)."""
+    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
+    return timeout.total_seconds()
+
+
 def _lease_keep_alive_interval(started_attrs: Mapping[str, Any]) -> float:
     """Extend a task's lease at half its workflow task timeout while local activities
     run (the lease lasts one whole timeout)."""
-    timeout = h.parse_duration(started_attrs.get("workflowTaskTimeout")) or timedelta(seconds=10)
-    return max(timeout.total_seconds() / 2, 0.05)
+    return max(_task_timeout(started_attrs) / 2, 0.05)
 
 
 def _local_activity_run(task: Mapping[str, Any]) -> LocalActivityRun:

@@ -883,6 +883,7 @@ DECLARE
 BEGIN
     -- A task that only carried updates and only rejected them leaves no events (0003).
     IF p_completion ? 'updates' AND NOT p_completion ? 'close'
+       AND NOT p_completion ? 'force_new_task'
        AND jsonb_array_length(p_completion->'events') = 2 THEN
         v_next := {{schema}}.discard_speculative_task(p_run, p_lease, p_completion);
         IF v_next IS NOT NULL THEN
@@ -1014,6 +1015,7 @@ DECLARE
     v_now timestamptz := {{schema}}.now();
     v_next jsonb;
     v_new_run uuid;
+    v_flushed int;
 BEGIN
     -- The events, the task's end and the sticky fields: one write of the run's row.
     UPDATE {{schema}}.executions
@@ -1076,7 +1078,12 @@ BEGIN
         PERFORM {{schema}}.request_cancel_activities(p_run, p_completion->'cancel_activities');
     END IF;
 
-    IF {{schema}}.flush_inbox(p_run) > 0 THEN
+    -- A new task when events waited for this one, or when the worker asks for one
+    -- (force_new_task: a task heartbeat while its local activities run, as Temporal's
+    -- force_create_new_workflow_task; the worker carries on in that task at once).
+    -- (The inbox is flushed first, whatever the flag: OR need not evaluate both.)
+    v_flushed := {{schema}}.flush_inbox(p_run);
+    IF v_flushed > 0 OR p_completion ? 'force_new_task' THEN
         PERFORM {{schema}}.ensure_workflow_task(p_run, NOT p_eager_next);
         IF p_eager_next THEN
             UPDATE {{schema}}.workflow_tasks SET sticky_worker = p_worker WHERE run_id = p_run;
