@@ -45,21 +45,19 @@ class ClockOffset:
     where the first sweep after a burst of work took them all). The estimate is the
     highest lower bound of the last OFFSET_WINDOW_SECONDS: never above the true offset,
     so a sweeper never wakes before a deadline by its own reckoning, and as close to it
-    as the quickest recent answer. When the database says a sweep was early anyway (its
-    clock moved back, the time-skipping clock jumped), the estimate starts again.
+    as the quickest recent answer. The same reading minus loop.time() when the statement
+    was sent is an upper bound: an estimate above it is proved wrong (a clock moved
+    back), and the estimate starts again from that measurement.
     """
 
     def __init__(self) -> None:
         self._bounds: deque[tuple[float, float]] = deque()  # (loop.time(), lower bound)
 
-    def measured(self, db_clock_epoch: float, received_at: float) -> None:
+    def measured(self, db_clock_epoch: float, sent_at: float, received_at: float) -> None:
+        if self._bounds and max(b for _, b in self._bounds) > db_clock_epoch - sent_at:
+            self._bounds.clear()
         self._bounds.append((received_at, db_clock_epoch - received_at))
         while self._bounds and self._bounds[0][0] < received_at - OFFSET_WINDOW_SECONDS:
-            self._bounds.popleft()
-
-    def reset(self) -> None:
-        """Keep only the newest measurement (the older ones may hold a clock that moved)."""
-        while len(self._bounds) > 1:
             self._bounds.popleft()
 
     def forget(self) -> None:
@@ -142,6 +140,8 @@ class Sweeper:
         while True:
             self._forced = False
             self._announced_epoch = None
+            loop = asyncio.get_running_loop()
+            sent_at = loop.time()
             try:
                 row = await self._store.fetchrow("sweep", BATCH)
                 backoff = 0.1
@@ -152,8 +152,7 @@ class Sweeper:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            loop = asyncio.get_running_loop()
-            self._measure_clock(row, loop.time())
+            self._clock.measured(row["clock"].timestamp(), sent_at, loop.time())
             self._maybe_purge()
             if row["fired"] >= BATCH:
                 continue  # more is due right now
@@ -167,18 +166,6 @@ class Sweeper:
                 await asyncio.sleep(0.01)  # due, but another sweeper holds it right now
                 continue
             await self._sleep_until_due(loop)
-
-    def _measure_clock(self, row: Any, received_at: float) -> None:
-        clock = row["clock"].timestamp()
-        self._clock.measured(clock, received_at)
-        deadline = row["next_deadline"]
-        if deadline is None or deadline.timestamp() <= clock:
-            return
-        believed = self._clock.now_epoch(received_at)
-        if believed is not None and believed >= deadline.timestamp():
-            # By our reckoning its next deadline has passed, by the database's not:
-            # the estimate is ahead (a clock moved), so trust only this measurement.
-            self._clock.reset()
 
     def _maybe_purge(self) -> None:
         loop = asyncio.get_running_loop()
