@@ -293,9 +293,7 @@ CREATE INDEX timers_due ON {{schema}}.timers (fire_at);
 -- startedEventId of "$prev" stands for the id of the event just before (every
 -- ActivityTask{Completed,Failed,TimedOut,Canceled} follows its Started event). An
 -- event's user_metadata (a command's summary) goes to its own column. This is the one
--- place events are written (but for fire_timers, which writes a sweep's batch of
--- TimerFired events the same way in one statement): each row carries its run's start
--- time (the partition key).
+-- place events are written: each row carries its run's start time (the partition key).
 --
 -- A run's event times never go backwards: an event is never stamped earlier than an
 -- event before it, in this batch or in history. A WorkflowTaskStarted keeps the time
@@ -1607,134 +1605,32 @@ BEGIN
     PERFORM {{schema}}.close_run(e.run_id, 7::smallint, NULL, NULL, NULL);
 END $$;
 
--- The TimerFired event of a timer.
-CREATE FUNCTION {{schema}}.timer_fired(p_timer_id text, p_started_event_id bigint) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object('type', 'TimerFired', 'attrs', jsonb_build_object(
-        'timerId', p_timer_id, 'startedEventId', p_started_event_id::text))
-$$;
-
--- Fire the timers due at p_now, at most p_limit; returns how many. The outcome is a
--- deliver() of each TimerFired, but the batch is written a table at a time: a sweep
--- after a burst fires many timers, and a deliver() each (ten statements, ~1 ms under
--- load) kept every run of the batch waiting for the last one (bench/README.md, timer
--- lateness). A run whose only due timer this is, running and under the hard history
--- limits (history_limit_exceeded(e, false), inlined), takes the set path: with a task
--- in flight, an inbox row; otherwise its row, its TimerFired (and WorkflowTaskScheduled
--- and task when it had none) are written as append_and_schedule would, event times
--- as insert_events stamps them, and one wake-up per task queue is sent (NOTIFY drops
--- repeats in a transaction anyway). Any other run (two of its timers due together,
--- over a limit, closed) gets deliver() itself, so those rules stay in one place.
---
--- jit off: the planner's guesses for these few rows (100 elements per JSON array, five
--- history partitions) can pass jit_above_cost, and compiling the statement took ~40 ms.
-CREATE FUNCTION {{schema}}.fire_timers(p_now timestamptz, p_limit int) RETURNS int
-LANGUAGE plpgsql SET jit = off AS $$
-DECLARE
-    v_due {{schema}}.timers[];
-    v_deliver {{schema}}.timers[];
-    v_inbox {{schema}}.timers[];
-    v_append {{schema}}.timers[];
-    v_timer {{schema}}.timers;
-    v_queues text[];
-    v_queue text;
-BEGIN
-    WITH gone AS (
-        DELETE FROM {{schema}}.timers WHERE (run_id, started_event_id) IN (
-            SELECT t.run_id, t.started_event_id
-              FROM {{schema}}.timers t JOIN {{schema}}.executions e ON e.run_id = t.run_id
-             WHERE t.fire_at <= p_now ORDER BY t.fire_at LIMIT p_limit
-               FOR UPDATE OF t, e SKIP LOCKED)
-        RETURNING *)
-    SELECT array_agg((g.run_id, g.started_event_id, g.timer_id, g.fire_at)::{{schema}}.timers
-                     ORDER BY g.fire_at, g.run_id, g.started_event_id)
-      INTO v_due FROM gone g;
-    IF v_due IS NULL THEN
-        RETURN 0;
-    END IF;
-    SELECT array_agg(x.t ORDER BY x.ord) FILTER (WHERE x.path = 0),
-           array_agg(x.t ORDER BY x.ord) FILTER (WHERE x.path = 1),
-           array_agg(x.t ORDER BY x.ord) FILTER (WHERE x.path = 2)
-      INTO v_deliver, v_inbox, v_append
-      FROM (SELECT (d.run_id, d.started_event_id, d.timer_id, d.fire_at)::{{schema}}.timers AS t,
-                   d.ord,
-                   CASE WHEN e.status <> 1 OR count(*) OVER (PARTITION BY d.run_id) > 1
-                          OR e.next_event_id - 1 >= l.history_count_error + 1
-                          OR e.history_size >= l.history_size_error + 1 THEN 0
-                        WHEN e.wft_state = 2 THEN 1
-                        ELSE 2 END AS path
-              FROM unnest(v_due) WITH ORDINALITY AS d(run_id, started_event_id, timer_id, fire_at, ord)
-              JOIN {{schema}}.executions e ON e.run_id = d.run_id
-             CROSS JOIN {{schema}}.limits l) x;
-
-    INSERT INTO {{schema}}.inbox (run_id, events)
-    SELECT t.run_id, jsonb_build_array({{schema}}.timer_fired(t.timer_id, t.started_event_id))
-      FROM unnest(coalesce(v_inbox, '{}')) WITH ORDINALITY AS t
-     ORDER BY t.ordinality;
-
-    WITH fired AS (
-        SELECT e.run_id, e.wft_state = 0 AS schedules,
-               CASE WHEN e.wft_state = 0
-                    THEN jsonb_build_array({{schema}}.timer_fired(t.timer_id, t.started_event_id))
-                         || {{schema}}.workflow_task_scheduled(e.task_queue, e.task_timeout)
-                    ELSE jsonb_build_array({{schema}}.timer_fired(t.timer_id, t.started_event_id))
-               END AS events
-          FROM unnest(coalesce(v_append, '{}')) AS t
-          JOIN {{schema}}.executions e ON e.run_id = t.run_id
-    ), moved AS (
-        UPDATE {{schema}}.executions e
-           SET next_event_id = e.next_event_id + jsonb_array_length(f.events),
-               history_size = e.history_size + length(f.events::text),
-               wft_state = CASE WHEN f.schedules THEN 1::smallint ELSE e.wft_state END
-          FROM fired f
-         WHERE e.run_id = f.run_id
-        RETURNING e.run_id, e.namespace, e.task_queue, e.start_time, e.sticky_worker,
-                  e.sticky_timeout, e.next_event_id - jsonb_array_length(f.events) AS first_id,
-                  f.events, f.schedules
-    ), appended AS (
-        INSERT INTO {{schema}}.history_events
-            (run_id, event_id, event_type, event_time, attributes, user_metadata, run_started)
-        SELECT m.run_id, m.first_id + x.ord - 1, x.ev->>'type', greatest(p_now, prev.event_time),
-               x.ev->'attrs', x.ev->'user_metadata', m.start_time
-          FROM moved m
-          LEFT JOIN LATERAL (
-              SELECT h.event_time FROM {{schema}}.history_events h
-               WHERE h.run_id = m.run_id AND h.event_id = m.first_id - 1
-                 AND h.run_started = m.start_time) prev ON true
-         CROSS JOIN LATERAL jsonb_array_elements(m.events) WITH ORDINALITY AS x(ev, ord)
-    ), tasks AS (
-        INSERT INTO {{schema}}.workflow_tasks
-            (run_id, namespace, task_queue, scheduled_event_id, visible_at, sticky_worker, sticky_until)
-        SELECT m.run_id, m.namespace, m.task_queue, m.first_id + jsonb_array_length(m.events) - 1,
-               p_now, m.sticky_worker, p_now + m.sticky_timeout * interval '1 second'
-          FROM moved m
-         WHERE m.schedules
-    )
-    SELECT array_agg(DISTINCT 'w|' || m.namespace || '|' || m.task_queue) FILTER (WHERE m.schedules)
-      INTO v_queues FROM moved m;
-    FOREACH v_queue IN ARRAY coalesce(v_queues, '{}') LOOP
-        PERFORM {{schema}}.notify(v_queue);
-    END LOOP;
-
-    FOREACH v_timer IN ARRAY coalesce(v_deliver, '{}') LOOP
-        PERFORM {{schema}}.deliver(v_timer.run_id, jsonb_build_array(
-            {{schema}}.timer_fired(v_timer.timer_id, v_timer.started_event_id)));
-    END LOOP;
-    RETURN cardinality(v_due);
-END $$;
-
 -- Fire whatever is due (timers, activity and workflow task deadlines, run timeouts), at
 -- most p_limit of each kind, and return when the next known deadline is.
 CREATE FUNCTION {{schema}}.sweep(p_limit int) RETURNS TABLE (fired int, next_deadline timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := {{schema}}.now();
+    v_timer {{schema}}.timers;
     v_activity {{schema}}.activity_tasks;
     v_wft {{schema}}.workflow_tasks;
     v_exec {{schema}}.executions;
     n int := 0;
 BEGIN
-    n := {{schema}}.fire_timers(v_now, p_limit);
+    FOR v_timer IN
+        DELETE FROM {{schema}}.timers WHERE (run_id, started_event_id) IN (
+            SELECT t.run_id, t.started_event_id
+              FROM {{schema}}.timers t JOIN {{schema}}.executions e ON e.run_id = t.run_id
+             WHERE t.fire_at <= v_now ORDER BY t.fire_at LIMIT p_limit
+               FOR UPDATE OF t, e SKIP LOCKED)
+        RETURNING *
+    LOOP
+        PERFORM {{schema}}.deliver(v_timer.run_id, jsonb_build_array(jsonb_build_object(
+            'type', 'TimerFired', 'attrs', jsonb_build_object(
+                'timerId', v_timer.timer_id,
+                'startedEventId', v_timer.started_event_id::text))));
+        n := n + 1;
+    END LOOP;
     FOR v_activity IN
         SELECT t.* FROM {{schema}}.activity_tasks t JOIN {{schema}}.executions e ON e.run_id = t.run_id
          WHERE t.deadline <= v_now ORDER BY t.deadline LIMIT p_limit
