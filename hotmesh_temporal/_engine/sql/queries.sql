@@ -125,8 +125,12 @@ SELECT count(*) FROM {schema}.standalone_activities WHERE namespace = $1 AND ({w
 SELECT status, count(*) FROM {schema}.standalone_activities
  WHERE namespace = $1 AND ({where}) GROUP BY status ORDER BY status;
 
+-- now: the sweep's own time (its transaction's start); clock: the time when it ended,
+-- read after sweep() returned (the sweeper measures its clock offset with it).
 -- name: sweep
-SELECT fired, next_deadline, {schema}.now() AS now FROM {schema}.sweep($1);
+SELECT fired, next_deadline, {schema}.now() AS now,
+       {schema}.now() + (clock_timestamp() - now()) AS clock
+  FROM {schema}.sweep($1);
 
 -- ---- testing: the time-skipping clock (hotmesh_temporal.testing)
 

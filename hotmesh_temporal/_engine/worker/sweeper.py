@@ -4,7 +4,9 @@ the same SQL function, which locks due rows with SKIP LOCKED, so each deadline f
 exactly once however many sweepers run.
 
 A sweeper sleeps until the next deadline the database reported, or until a 't'
-notification announces an earlier one.
+notification announces an earlier one. Deadlines are database time; the sweeper converts
+them with a clock offset it measures on every sweep (ClockOffset: a too-low offset
+wakes it late, which is what timer lateness used to be made of under load).
 
 Retention runs beside the sweeps, in a task of its own so a long purge never delays a
 timer: every PURGE_CHECK_SECONDS a sweeper asks whether the fleet's purge turn has
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 from hotmesh_temporal._engine.service.namespaces import purge_if_due
@@ -27,6 +30,44 @@ logger = logging.getLogger("hotmesh_temporal.worker")
 MAX_SLEEP_SECONDS = 5.0  # with LISTEN; poll-only mode uses the pooler poll interval
 BATCH = 200
 PURGE_CHECK_SECONDS = 5.0
+# How long an offset measurement counts towards the estimate (ClockOffset): long
+# enough to span a few idle sweeps, short against any drift between the clocks.
+OFFSET_WINDOW_SECONDS = 30.0
+
+
+class ClockOffset:
+    """The database clock minus loop.time(), as the sweeper knows it.
+
+    A sweep reports the database clock when its function ended; that reading was taken
+    somewhere between sending the statement and receiving its answer, so the clock read
+    minus loop.time() at the answer is a lower bound of the true offset, lower by the
+    commit, the trip back and the event loop's delay (several ms on a busy worker,
+    where the first sweep after a burst of work took them all). The estimate is the
+    highest lower bound of the last OFFSET_WINDOW_SECONDS: never above the true offset,
+    so a sweeper never wakes before a deadline by its own reckoning, and as close to it
+    as the quickest recent answer. The same reading minus loop.time() when the statement
+    was sent is an upper bound: an estimate above it is proved wrong (a clock moved
+    back), and the estimate starts again from that measurement.
+    """
+
+    def __init__(self) -> None:
+        self._bounds: deque[tuple[float, float]] = deque()  # (loop.time(), lower bound)
+
+    def measured(self, db_clock_epoch: float, sent_at: float, received_at: float) -> None:
+        if self._bounds and max(b for _, b in self._bounds) > db_clock_epoch - sent_at:
+            self._bounds.clear()
+        self._bounds.append((received_at, db_clock_epoch - received_at))
+        while self._bounds and self._bounds[0][0] < received_at - OFFSET_WINDOW_SECONDS:
+            self._bounds.popleft()
+
+    def forget(self) -> None:
+        self._bounds.clear()
+
+    def now_epoch(self, loop_time: float) -> float | None:
+        """The database's time at loop_time; None before the first measurement."""
+        if not self._bounds:
+            return None
+        return loop_time + max(bound for _, bound in self._bounds)
 
 
 class Sweeper:
@@ -39,7 +80,7 @@ class Sweeper:
         # The earliest deadline announced while a sweep query was in flight: that query's
         # snapshot may predate the row, so its next_deadline must not overwrite it.
         self._announced_epoch: float | None = None
-        self._clock_offset = 0.0  # database epoch minus loop.time()
+        self._clock = ClockOffset()
         self._forced = False
         self._purging: asyncio.Task | None = None
         self._next_purge_check = 0.0  # loop.time()
@@ -85,6 +126,7 @@ class Sweeper:
         except ValueError:
             # 't|clock': the time-skipping clock jumped; every wait computed from the
             # old offset is wrong, so sweep now and measure the clock again.
+            self._clock.forget()
             self.wake()
             return
         if self._announced_epoch is None or epoch < self._announced_epoch:
@@ -98,6 +140,8 @@ class Sweeper:
         while True:
             self._forced = False
             self._announced_epoch = None
+            loop = asyncio.get_running_loop()
+            sent_at = loop.time()
             try:
                 row = await self._store.fetchrow("sweep", BATCH)
                 backoff = 0.1
@@ -108,13 +152,12 @@ class Sweeper:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            self._clock.measured(row["clock"].timestamp(), sent_at, loop.time())
             self._maybe_purge()
             if row["fired"] >= BATCH:
                 continue  # more is due right now
             if await self._fire_schedules(row):
                 continue
-            loop = asyncio.get_running_loop()
-            self._clock_offset = row["now"].timestamp() - loop.time()
             deadline = row["next_deadline"]
             self._target_epoch = _earliest(
                 deadline.timestamp() if deadline is not None else None, self._announced_epoch
@@ -165,8 +208,8 @@ class Sweeper:
                 return
             longest = min(MAX_SLEEP_SECONDS, self._store.fallback_wait_seconds)
             sleep = longest
-            if self._target_epoch is not None:
-                now_epoch = loop.time() + self._clock_offset
+            now_epoch = self._clock.now_epoch(loop.time())
+            if self._target_epoch is not None and now_epoch is not None:
                 sleep = min(self._target_epoch - now_epoch, longest)
             if sleep <= 0:
                 return
