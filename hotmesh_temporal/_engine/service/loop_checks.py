@@ -25,7 +25,9 @@ GEVENT_FOREIGN_LOOP = (
 
 def check_loop_can_do_io(loop: asyncio.AbstractEventLoop) -> None:
     """Raise RuntimeError when ``loop``'s sockets could never become ready."""
-    if _gevent_hub_thread(loop) not in (None, _real_thread_ident()):
+    hub_thread = _gevent_hub_thread(loop)
+    # _real_thread_ident imports gevent: asked only when the selector is gevent's.
+    if hub_thread is not None and hub_thread != _real_thread_ident():
         raise RuntimeError(GEVENT_FOREIGN_LOOP)
 
 
@@ -40,6 +42,6 @@ def _gevent_hub_thread(loop: asyncio.AbstractEventLoop) -> int | None:
 
 def _real_thread_ident() -> int:
     # gevent patches threading.get_ident to name greenlets; the hub records OS threads.
-    # (Only reached when the selector is gevent's; the package does not depend on it.)
+    # (Only called when the selector is gevent's; the package does not depend on it.)
     monkey: Any = importlib.import_module("gevent.monkey")
     return int(monkey.get_original("_thread", "get_ident")())
