@@ -219,3 +219,36 @@ async def test_starts_that_race_the_making_of_their_days_partition_all_land(
 async def _maintain_soon(store: Store) -> None:
     await asyncio.sleep(0.005)
     await ns.maintain_partitions(store)
+
+
+async def test_a_long_writer_delays_a_days_partition_instead_of_stalling_history(
+    pg_dsn: str, schema: str
+) -> None:
+    # Making a partition waits for the writers of history; a long transaction holding
+    # its write lock must not make every later writer queue behind that wait: the
+    # sweeper gives up after a moment and makes the day at a later turn.
+    client = await Client.connect(with_schema(pg_dsn, schema))
+    store = (await client._engine()).store
+    conn = await asyncpg.connect(pg_dsn)
+    writer = await asyncpg.connect(pg_dsn)
+    try:
+        await _days_later(conn, schema, 10)
+        day = await conn.fetchval(
+            f"SELECT to_char(({quote_ident(schema)}.now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD')"
+        )
+        tx = writer.transaction()
+        await tx.start()
+        await writer.execute(
+            f"LOCK TABLE {quote_ident(schema)}.history_events IN ROW EXCLUSIVE MODE"
+        )
+        changes = await asyncio.wait_for(ns.maintain_partitions(store), 30)
+        assert changes.made == 0
+        assert f"history_events_p{day}" not in await _partitions(conn, schema)
+        await tx.rollback()
+        changes = await ns.maintain_partitions(store)
+        assert changes.made == 4  # that day and the three after it
+        assert f"history_events_p{day}" in await _partitions(conn, schema)
+    finally:
+        await writer.close()
+        await conn.close()
+        await client.service_client.close()

@@ -42,11 +42,23 @@ $$;
 CREATE FUNCTION {{schema}}.make_history_partition(p_name text, p_from timestamptz, p_to timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_timeout text := current_setting('lock_timeout');
 BEGIN
     IF to_regclass(format('%I.%I', '{{schema_name}}', p_name)) IS NOT NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format('LOCK TABLE %I.history_events IN SHARE ROW EXCLUSIVE MODE', '{{schema_name}}');
+    -- Writers that come after a queued lock request wait behind it: wait a moment at
+    -- most (a long transaction writing history), and try again at the next turn;
+    -- meanwhile that day's events go to the default partition, as before.
+    PERFORM set_config('lock_timeout', '200ms', true);
+    BEGIN
+        EXECUTE format('LOCK TABLE %I.history_events IN SHARE ROW EXCLUSIVE MODE', '{{schema_name}}');
+    EXCEPTION WHEN lock_not_available THEN
+        PERFORM set_config('lock_timeout', v_timeout, true);
+        RETURN false;
+    END;
+    PERFORM set_config('lock_timeout', v_timeout, true);
     IF to_regclass(format('%I.%I', '{{schema_name}}', p_name)) IS NOT NULL THEN
         RETURN false;  -- made by another sweeper while this one waited for the lock
     END IF;
