@@ -23,10 +23,6 @@ import asyncio
 import dataclasses
 import json
 import pathlib
-import shutil
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -428,47 +424,16 @@ async def _record(address: str, name: str) -> dict[str, Any]:
     return _normalized(calls, run_labels)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _main(port: int | None) -> None:
-    server = None
-    if port is None:
-        port = _free_port()
-        temporal = shutil.which("temporal") or str(pathlib.Path(sys.executable).parent / "temporal")
-        server = subprocess.Popen(
-            [
-                temporal,
-                "server",
-                "start-dev",
-                "--headless",
-                "--port",
-                str(port),
-                "--ui-port",
-                str(_free_port()),
-                "--log-level",
-                "error",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        await asyncio.sleep(8)
-    try:
-        calls: list[dict[str, Any]] = []
-        _watch_activation_metrics(calls)
-        recorded = {}
-        for name in ("large", "batch", "full", "more", "edges", "standalone"):
-            calls.clear()
-            result = await _record(f"127.0.0.1:{port}", name)
-            # Activation metrics come through the patched functions, not the driver.
-            result["metrics"] = _normalized(calls, {})["metrics"]
-            recorded[name] = result
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
+async def _main(target: str) -> None:
+    calls: list[dict[str, Any]] = []
+    _watch_activation_metrics(calls)
+    recorded = {}
+    for name in ("large", "batch", "full", "more", "edges", "standalone"):
+        calls.clear()
+        result = await _record(target, name)
+        # Activation metrics come through the patched functions, not the driver.
+        result["metrics"] = _normalized(calls, {})["metrics"]
+        recorded[name] = result
     recorded_by = {"sdk": "temporalio", "version": temporalio.__version__}
     fixture = pathlib.Path(__file__).resolve().parent.parent / FIXTURE
     fixture.write_text(json.dumps({"recorded_by": recorded_by, **recorded}, indent=1) + "\n")
@@ -478,4 +443,7 @@ async def _main(port: int | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, help="port of a running Temporal dev server")
-    asyncio.run(_main(parser.parse_args().port))
+    from _devserver import dev_server  # beside this file (sys.path[0] when run as one)
+
+    with dev_server(parser.parse_args().port) as target:
+        asyncio.run(_main(target))

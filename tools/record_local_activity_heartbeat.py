@@ -25,9 +25,6 @@ import argparse
 import asyncio
 import json
 import pathlib
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -164,12 +161,6 @@ class LaTwo:
         return [first, second]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _history(history: Any) -> list[dict[str, Any]]:
     return [json_format.MessageToDict(e) for e in history.events]
 
@@ -260,37 +251,13 @@ async def _record(target: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    from _devserver import dev_server  # beside this file (sys.path[0] when run as one)
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args()
-    server = None
-    port = args.port
-    if port is None:
-        port = _free_port()
-        binary = shutil.which("temporal") or str(pathlib.Path(sys.executable).parent / "temporal")
-        server = subprocess.Popen(
-            [
-                binary,
-                "server",
-                "start-dev",
-                "--headless",
-                "--port",
-                str(port),
-                "--ui-port",
-                str(_free_port()),
-                "--log-level",
-                "error",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(4)
-    try:
-        recorded = asyncio.run(_record(f"127.0.0.1:{port}"))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
+    with dev_server(args.port) as target:
+        recorded = asyncio.run(_record(target))
     path = pathlib.Path(__file__).resolve().parents[1] / FIXTURE
     path.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path}", file=sys.stderr)
